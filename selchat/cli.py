@@ -1,0 +1,97 @@
+"""The ``selchat`` command: ``serve`` and ``join``.
+
+Options only: this module parses them (every option also reads a ``SELCHAT_*``
+environment variable), sets up logging, and turns startup failures into one
+line on stderr and a non-zero exit status. The work happens elsewhere.
+"""
+import errno
+import logging
+import sys
+from typing import Any, Callable
+
+import click
+
+from selchat import __version__
+from selchat.fdlimit import fit_max_clients
+from selchat.limits import Limits
+
+DEFAULTS = Limits()
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+def _option(name: str, **kwargs: Any) -> Callable:
+    """A click option that also reads SELCHAT_<NAME> and shows its default."""
+    envvar = "SELCHAT_" + name.lstrip("-").replace("-", "_").upper()
+    return click.option(name, envvar=envvar, show_default=True, show_envvar=True, **kwargs)
+
+
+def _address_options(command: Callable) -> Callable:
+    command = _option("--port", default=4000, type=click.IntRange(0, 65535),
+                      help="TCP port (0: any free port).")(command)
+    return _option("--host", default="127.0.0.1",
+                   help="Address to use: a name, IPv4, or IPv6 (:: for every address).")(command)
+
+
+def fail(message: str, status: int = 1) -> None:
+    """One line for people, no traceback."""
+    click.echo(f"selchat: {message}", err=True)
+    sys.exit(status)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="selchat")
+def cli() -> None:
+    """A single-threaded chat server and its terminal client."""
+
+
+@cli.command()
+@_address_options
+@_option("--log-level", default="info", type=click.Choice(LOG_LEVELS, case_sensitive=False),
+         help="Connections, joins and leaves log at info; each message at debug.")
+@_option("--max-line", default=DEFAULTS.max_line, type=click.IntRange(16),
+         help="Longest line a client may send, in bytes.")
+@_option("--max-output", default=DEFAULTS.max_output, type=click.IntRange(1024),
+         help="Bytes queued for one client before it is dropped as too slow.")
+@_option("--flood-burst", default=DEFAULTS.flood_burst, type=click.IntRange(1),
+         help="Lines a client may send at once.")
+@_option("--flood-rate", default=DEFAULTS.flood_rate, type=click.FloatRange(0),
+         help="Lines per second a client may send after its burst (0: no limit).")
+@_option("--name-timeout", default=DEFAULTS.name_timeout, type=click.FloatRange(0, min_open=True),
+         help="Seconds a new connection has to choose a name.")
+@_option("--max-clients", default=DEFAULTS.max_clients, type=click.IntRange(1),
+         help="Connections held at once, named or not.")
+def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
+    """Run the chat server until Ctrl-C or SIGTERM."""
+    from selchat.server import Server, open_listener
+
+    logging.basicConfig(
+        level=log_level.upper(), stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    limits["max_clients"] = fit_max_clients(limits["max_clients"])
+    try:
+        listener = open_listener(host, port)
+    except OSError as exc:
+        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+        fail(f"cannot listen on {host} port {port}: {reason or exc}")
+    server = Server(listener, Limits(**limits))
+    click.echo(f"selchat listening on {server.address}")
+    sys.stdout.flush()
+    server.serve_forever()
+
+
+@cli.command()
+@click.argument("name")
+@_address_options
+def join(name: str, host: str, port: int) -> None:
+    """Join the chat as NAME (type /help once in)."""
+    from selchat.client import run
+
+    sys.exit(run(name, host, port))
+
+
+def main() -> None:
+    try:
+        cli()
+    except KeyboardInterrupt:  # Ctrl-C before the server or client took over
+        sys.exit(130)

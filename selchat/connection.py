@@ -1,0 +1,80 @@
+"""One client socket with its read and write buffers.
+
+`Connection` is where socket errors are translated into three plain answers,
+so the server loop never sees an exception from a peer:
+
+* `read_once()` does a single ``recv``: the bytes, ``b""`` for end of stream
+  (an orderly FIN *or* a reset), or ``None`` for "nothing now" (``EAGAIN`` or
+  ``EINTR``; the selector will say when to try again).
+* `flush()` does a single ``send`` of everything queued: True if the buffer is
+  now empty, False if bytes remain (the peer is slow: the server asks the
+  selector for write readiness), and it marks the connection `failed` when
+  the peer is gone (``EPIPE``, ``ECONNRESET``).
+
+The flags are owned by the server: `reading` (read interest wanted), `closing`
+(close once the output is drained), `failed` (close now, drop the output).
+"""
+import socket
+from typing import Optional
+
+from selchat.flood import TokenBucket
+from selchat.framing import LineBuffer
+from selchat.sendbuf import SendBuffer
+
+#: Bytes asked of one ``recv``. asyncio reads 256 KiB, Redis 16 KiB; chat lines
+#: are short, and 64 KiB drains a burst of them in one call.
+RECV_SIZE = 64 * 1024
+
+
+class Connection:
+    __slots__ = (
+        "sock", "session", "lines", "out", "bucket",
+        "reading", "closing", "failed", "events", "close_deadline",
+    )
+
+    def __init__(
+        self, sock: socket.socket, session: int, max_line: int, bucket: Optional[TokenBucket]
+    ) -> None:
+        self.sock = sock
+        self.session = session
+        self.lines = LineBuffer(max_line)
+        self.out = SendBuffer()
+        self.bucket = bucket  # None when flood control is off
+        self.reading = True
+        self.closing = False
+        self.failed = False
+        self.events = 0  # the selector mask currently registered (0: not registered)
+        self.close_deadline = 0.0
+
+    def read_once(self) -> Optional[bytes]:
+        """One ``recv``: bytes, ``b""`` at end of stream, None if nothing is there."""
+        try:
+            return self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return None
+        except OSError:  # ECONNRESET, ETIMEDOUT (keepalive gave up), ...
+            self.failed = True
+            return b""
+
+    def flush(self) -> bool:
+        """One ``send`` of all queued output; True once nothing is left."""
+        out = self.out
+        if not out.pending:
+            return True
+        try:
+            sent = self.sock.send(out.view())
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:  # EPIPE, ECONNRESET: the peer is gone
+            self.failed = True
+            return False
+        out.advance(sent)
+        return not out.pending
+
+    def peer(self) -> str:
+        """The peer's address for log lines ("?" once the socket is gone)."""
+        try:
+            host, port = self.sock.getpeername()[:2]
+        except OSError:
+            return "?"
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

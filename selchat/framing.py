@@ -1,0 +1,92 @@
+"""Splitting a byte stream into lines, with a hard cap on what is held.
+
+``LineBuffer`` is sans-I/O: the caller feeds it whatever ``recv`` returned and
+asks for complete lines one at a time, so a caller that must stop early (flood
+control) leaves the rest waiting here, in order. Lines end in ``\\n``; a
+``\\r`` just before it is dropped, a lone ``\\r`` is ordinary data.
+
+Memory: the partial line held between reads never exceeds ``max_line`` bytes
+(plus the ``\\r`` that may precede its newline). A line that outgrows the cap is
+reported once as ``LINE_TOO_LONG`` and its bytes are thrown away up to and
+including its newline; what follows is framed normally.
+
+Like h11's receive buffer, it remembers how far it already searched, so a line
+trickling in byte by byte is scanned once, not once per byte.
+"""
+from typing import Optional, Union
+
+
+class _LineTooLong:
+    """Sentinel for an overlong line (its repr is its name, as h11's sentinels)."""
+
+    def __repr__(self) -> str:
+        return "LINE_TOO_LONG"
+
+
+LINE_TOO_LONG = _LineTooLong()
+
+Line = Union[bytes, _LineTooLong]
+
+
+class LineBuffer:
+    __slots__ = ("max_line", "_buf", "_pos", "_searched", "_discarding")
+
+    def __init__(self, max_line: int) -> None:
+        self.max_line = max_line
+        self._buf = bytearray()
+        self._pos = 0  # start of the first line not yet returned
+        self._searched = 0  # no newline in _buf[_pos:_searched]
+        self._discarding = False  # inside an overlong line, dropping to its newline
+
+    def feed(self, data: bytes) -> None:
+        """Store bytes from the peer; lines come out of `next_line`."""
+        if self._pos:
+            # Trim the consumed prefix once per feed, not once per line (Redis'
+            # qb_pos habit); `del` on a bytearray prefix is amortised cheap.
+            del self._buf[: self._pos]
+            self._searched -= self._pos
+            self._pos = 0
+        self._buf += data
+
+    def next_line(self) -> Optional[Line]:
+        """The next complete line without its line end, LINE_TOO_LONG, or None."""
+        buf = self._buf
+        while True:
+            end = buf.find(b"\n", max(self._pos, self._searched))
+            if end < 0:
+                return self._hold_partial()
+            start, self._pos = self._pos, end + 1
+            self._searched = self._pos
+            if self._discarding:
+                self._discarding = False
+                continue
+            if end > start and buf[end - 1] == 13:  # b"\r"
+                end -= 1
+            if end - start > self.max_line:
+                return LINE_TOO_LONG
+            return bytes(buf[start:end])
+
+    def take_rest(self) -> bytes:
+        """At EOF: the unterminated last line, if any (empty when there is none)."""
+        rest = b"" if self._discarding else bytes(self._buf[self._pos :])
+        self._buf = bytearray()
+        self._pos = self._searched = 0
+        self._discarding = False
+        return rest[: self.max_line]
+
+    @property
+    def pending(self) -> int:
+        """Bytes held that have not been returned as lines."""
+        return len(self._buf) - self._pos
+
+    def _hold_partial(self) -> Optional[Line]:
+        """No newline yet: remember the scan, and cut a partial line past the cap."""
+        self._searched = len(self._buf)
+        if self.pending <= self.max_line + 1:  # room for a trailing b"\r"
+            return None
+        del self._buf[self._pos :]
+        self._searched = self._pos
+        if self._discarding:
+            return None
+        self._discarding = True
+        return LINE_TOO_LONG

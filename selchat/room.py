@@ -1,0 +1,212 @@
+"""The chat room: who is here, under which name, and who receives what.
+
+``ChatRoom`` is the chat logic and nothing else. It is told about sessions
+(small integers chosen by the caller) and the sanitised lines they send, and it
+answers with *effects*, plain values the I/O driver carries out:
+
+* ``Send(to, line)``: one line to one session;
+* ``Broadcast(line, exclude)``: one line to every joined session but ``exclude``;
+* ``Close(session)``: flush that session's output, then close it.
+
+It never sees bytes or sockets, so every rule here is tested directly.
+A session starts unnamed; its first line is its name; once a name is accepted it
+is a member, and only members receive broadcasts.
+"""
+import itertools
+import logging
+import unicodedata
+from typing import Dict, List, NamedTuple, Optional, Set, Union
+
+from selchat import wire
+from selchat.sanitize import clean
+from selchat.wire import ServerLine
+
+log = logging.getLogger(__name__)
+
+MAX_NAME = 32
+#: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
+WELCOME_NAMES = 50
+NAME_RULE = f"names are 1-{MAX_NAME} letters or digits, '_', '-' or '.'"
+
+HELLO = wire.notice("Hello! Please enter your name.")
+SERVER_FULL = wire.error("server full")
+SHUTTING_DOWN = wire.notice("Server is shutting down.")
+
+
+class Send(NamedTuple):
+    to: int
+    line: ServerLine
+
+
+class Broadcast(NamedTuple):
+    line: ServerLine
+    exclude: Optional[int] = None
+
+
+class Close(NamedTuple):
+    session: int
+
+
+Effect = Union[Send, Broadcast, Close]
+
+
+def name_key(name: str) -> str:
+    """The form two names are compared in: NFKC, case folded (ALICE == ａｌｉｃｅ)."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+
+
+def name_problem(name: str) -> Optional[str]:
+    """Why `name` cannot be a name, or None if it can."""
+    if not 1 <= len(name) <= MAX_NAME:
+        return f"invalid name: {NAME_RULE}"
+    for ch in name:
+        category = unicodedata.category(ch)
+        if not (category[0] == "L" or category in ("Nd", "Mn", "Mc") or ch in "_-."):
+            return f"invalid name: {NAME_RULE}"
+    if unicodedata.category(name[0])[0] == "M":
+        return f"invalid name: {NAME_RULE}"
+    return None
+
+
+class ChatRoom:
+    def __init__(self) -> None:
+        self._unnamed: Set[int] = set()
+        #: Joined sessions -> their names, in the order they joined. The driver
+        #: iterates it for broadcasts; only this class changes it.
+        self.members: Dict[int, str] = {}
+        self._owners: Dict[str, int] = {}  # name_key -> member holding that name
+
+    # -- what the driver asks -------------------------------------------------
+
+    def name_of(self, session: int) -> Optional[str]:
+        return self.members.get(session)
+
+    # -- events ---------------------------------------------------------------
+
+    def connect(self, session: int) -> List[Effect]:
+        """A new connection: ask for its name."""
+        self._unnamed.add(session)
+        return [Send(session, HELLO)]
+
+    def receive(self, session: int, text: str) -> List[Effect]:
+        """A complete line from `session`, decoded but not yet sanitised.
+
+        Names are judged as sent, so a control character makes a name invalid
+        rather than vanishing from it; any text that is relayed or echoed back
+        is sanitised first.
+        """
+        name = self.members.get(session)
+        if name is None:
+            return self._take_name(session, text.strip())
+        command = wire.parse(text)
+        if type(command) is wire.Say:  # the hot path first
+            said = clean(command.text)
+            if not said.strip():
+                return []
+            log.debug("<%s> %s", name, said)
+            return [Broadcast(wire.chat(name, said), session)]
+        handler = getattr(self, "_do_" + type(command).__name__.lower())
+        return handler(session, name, command)
+
+    def disconnect(self, session: int, reason: str = "") -> List[Effect]:
+        """The connection is gone (EOF, reset, timeout): forget it, tell the room."""
+        self._unnamed.discard(session)
+        name = self.members.pop(session, None)
+        if name is None:
+            return []
+        del self._owners[name_key(name)]
+        reason = clean(reason)
+        suffix = f" ({reason})" if reason else ""
+        log.info("%s left%s", name, suffix)
+        return [Broadcast(wire.notice(f"{name} has left the chat room{suffix}."))]
+
+    def line_too_long(self, session: int, max_line: int) -> List[Effect]:
+        return [Send(session, wire.error(f"line too long: over {max_line} bytes, discarded"))]
+
+    def name_timeout(self, session: int, seconds: float) -> List[Effect]:
+        return [
+            Send(session, wire.error(f"name timeout: no name received in {seconds:g} s")),
+            Close(session),
+        ]
+
+    def shutdown(self) -> List[Effect]:
+        """The server is stopping: tell every session, named or not."""
+        return [Send(session, SHUTTING_DOWN) for session in [*self._unnamed, *self.members]]
+
+    # -- names ----------------------------------------------------------------
+
+    def _name_refusal(self, session: int, name: str) -> Optional[str]:
+        problem = name_problem(name)
+        if problem:
+            return problem
+        owner = self._owners.get(name_key(name))
+        if owner is not None and owner != session:
+            return f"name taken: {name}"
+        return None
+
+    def _take_name(self, session: int, name: str) -> List[Effect]:
+        if session not in self._unnamed:  # not connected (or already gone)
+            return []
+        refusal = self._name_refusal(session, name)
+        if refusal:
+            return [Send(session, wire.error(refusal))]
+        self._unnamed.discard(session)
+        self.members[session] = name
+        self._owners[name_key(name)] = session
+        log.info("%s joined", name)
+        online = len(self.members)
+        shown = ", ".join(itertools.islice(self.members.values(), WELCOME_NAMES))
+        if online > WELCOME_NAMES:
+            shown += f" and {online - WELCOME_NAMES} more"
+        return [
+            Send(session, wire.notice(f"Welcome, {name}! Online ({online}): {shown}")),
+            Broadcast(wire.notice(f"{name} has joined the chat room."), session),
+        ]
+
+    # -- commands (one method per wire command, picked by class name) --------
+
+    def _do_quit(self, session: int, name: str, command: wire.Quit) -> List[Effect]:
+        return [Send(session, wire.notice(f"Goodbye, {name}.")), Close(session),
+                *self.disconnect(session, command.reason)]
+
+    def _do_who(self, session: int, name: str, command: wire.Who) -> List[Effect]:
+        names = sorted(self.members.values(), key=name_key)
+        return [Send(session, wire.notice(f"Online ({len(names)}): {', '.join(names)}"))]
+
+    def _do_nick(self, session: int, name: str, command: wire.Nick) -> List[Effect]:
+        new = command.name
+        if new == name:
+            return [Send(session, wire.notice(f"You are already known as {name}."))]
+        refusal = self._name_refusal(session, new)
+        if refusal:
+            return [Send(session, wire.error(refusal))]
+        del self._owners[name_key(name)]
+        self._owners[name_key(new)] = session
+        self.members[session] = new
+        log.info("%s is now known as %s", name, new)
+        return [Broadcast(wire.notice(f"{name} is now known as {new}"))]
+
+    def _do_msg(self, session: int, name: str, command: wire.Msg) -> List[Effect]:
+        target = self._owners.get(name_key(command.target))
+        if target is None:
+            return [Send(session, wire.error(f"no such user: {clean(command.target)}"))]
+        text = clean(command.text)
+        log.debug("*%s* -> %s: %s", name, self.members[target], text)
+        return [Send(target, wire.private(name, text))]
+
+    def _do_me(self, session: int, name: str, command: wire.Me) -> List[Effect]:
+        text = clean(command.text)
+        log.debug("* %s %s", name, text)
+        return [Broadcast(wire.action(name, text), session)]
+
+    def _do_help(self, session: int, name: str, command: wire.Help) -> List[Effect]:
+        lines = [f"{usage:<16} {what}" for usage, what in wire.COMMANDS.values()]
+        lines.append(f"{'//text':<16} send a message that starts with /")
+        return [Send(session, wire.notice(line)) for line in ["Commands:", *lines]]
+
+    def _do_unknown(self, session: int, name: str, command: wire.Unknown) -> List[Effect]:
+        return [Send(session, wire.error(f"unknown command: /{clean(command.word)} (try /help)"))]
+
+    def _do_badusage(self, session: int, name: str, command: wire.BadUsage) -> List[Effect]:
+        usage, _ = wire.COMMANDS[command.command]
+        return [Send(session, wire.error(f"usage: {usage}"))]

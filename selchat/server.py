@@ -1,0 +1,496 @@
+"""The event loop: one thread, one selector, every socket.
+
+Theory of operation
+-------------------
+Each client is a `Connection` (socket, line buffer, output buffer) registered
+with the selector, its `Connection` object hung on ``key.data``. The chat rules
+live in `ChatRoom`, which answers each line with effects (Send, Broadcast,
+Close); this module only carries them out. One call of `run_once` is one pass:
+
+1. ``select()``, with a timeout taken from the nearest deadline (name timeout,
+   flood refill, a closing connection's grace, accept back-off, shutdown).
+2. The listener: accept a bounded batch; register each newcomer for reading.
+3. A readable client: one ``recv``; feed its line buffer; hand complete lines
+   (sanitised by the room) to the room while its flood budget lasts. An empty
+   budget stops reading that client until it refills: the rest waits in the
+   kernel.
+4. Effects are *queued*, never sent: a Broadcast joins the pass's batch, which
+   is delivered once, after the reads, as one payload shared by every member
+   (the sender, who gets no echo, gets its own join). A Send first delivers the
+   batch so each recipient still sees lines in the order they were decided.
+5. Flush: one ``send`` per connection with output. Write interest is asked of
+   the selector only while output remains after that send; a connection whose
+   backlog passes ``max_output`` is too slow and is dropped.
+6. Reap: failed connections, and closing ones that drained, are unregistered
+   and closed, and the room is told, which may queue leave notices: steps 4-6
+   repeat until nothing is left to do, so nothing waits for the next wake-up.
+
+Who closes: only `_reap`, at the end of a pass, closes sockets. Everything
+else marks a connection (`failed`: drop it now; `closing`: close once its
+output is flushed, within `CLOSE_GRACE`) so that no socket disappears while a
+broadcast or the flush is walking the connections.
+"""
+import collections
+import errno
+import itertools
+import logging
+import selectors
+import signal
+import socket
+import time
+from typing import Callable, Deque, Dict, List, Optional, Set, Tuple
+
+from selchat.connection import Connection
+from selchat.flood import TokenBucket
+from selchat.framing import LINE_TOO_LONG
+from selchat.limits import Limits
+from selchat.room import SERVER_FULL, Broadcast, ChatRoom, Effect, Send
+from selchat.wire import encode
+
+log = logging.getLogger(__name__)
+
+EVENT_READ = selectors.EVENT_READ
+EVENT_WRITE = selectors.EVENT_WRITE
+
+#: Connections accepted per listener wake-up: enough to take a connect storm in
+#: few passes, few enough that chatting clients are not kept waiting.
+ACCEPT_BATCH = 128
+#: After EMFILE/ENFILE, stop accepting this long instead of spinning on a
+#: listener that stays readable (asyncio waits 1 s too).
+ACCEPT_RETRY_DELAY = 1.0
+#: A connection that said goodbye (or sent EOF) gets this long to take its
+#: last lines before it is closed anyway.
+CLOSE_GRACE = 5.0
+#: On Ctrl-C or SIGTERM, pending output is flushed for at most this long.
+SHUTDOWN_GRACE = 2.0
+#: Kernel keepalive: probe after a minute of silence, every 10 s, 6 times, so
+#: a peer that vanished without a FIN is found within about two minutes.
+KEEPALIVE = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
+_FD_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+def open_listener(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; ``::`` also takes IPv4 where it can.
+
+    Raises OSError (EADDRINUSE and the like) for the caller to report.
+    """
+    family, _, _, _, address = socket.getaddrinfo(
+        host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    dualstack = family == socket.AF_INET6 and host == "::" and socket.has_dualstack_ipv6()
+    return socket.create_server(
+        address, family=family, backlog=socket.SOMAXCONN, dualstack_ipv6=dualstack
+    )
+
+
+def format_address(address: Tuple) -> str:
+    host, port = address[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class Server:
+    """A chat server on one listening socket; drive it with `serve_forever`."""
+
+    def __init__(
+        self,
+        listener: socket.socket,
+        limits: Limits = Limits(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limits = limits
+        self._listener: Optional[socket.socket] = listener
+        self._clock = clock
+        self._now = clock()
+        self._selector = selectors.DefaultSelector()
+        self._room = ChatRoom()
+        self._conns: Dict[int, Connection] = {}
+        self._session_ids = itertools.count(1)
+        self._broadcasts: List[Tuple[bytes, Optional[int]]] = []  # this pass's batch
+        self._dirty: Set[Connection] = set()  # output queued since the last flush
+        self._doomed: Set[Connection] = set()  # to close at the end of the pass
+        self._throttled: Set[Connection] = set()  # out of flood budget
+        self._closing: Set[Connection] = set()  # draining before close
+        self._name_deadlines: Deque[Tuple[float, Connection]] = collections.deque()
+        self._accept_resume_at: Optional[float] = None
+        self._stop_requested = False
+        self._stop_deadline: Optional[float] = None
+        listener.setblocking(False)
+        self._selector.register(listener, EVENT_READ, self._accept)
+
+    @property
+    def address(self) -> str:
+        assert self._listener is not None
+        return format_address(self._listener.getsockname())
+
+    # -- the loop ---------------------------------------------------------------
+
+    def serve_forever(self) -> None:
+        """Run until SIGINT or SIGTERM, then shut down gracefully."""
+        wake_reader, wake_writer = socket.socketpair()
+        for sock in (wake_reader, wake_writer):
+            sock.setblocking(False)
+        self._selector.register(wake_reader, EVENT_READ, lambda: _drain(wake_reader))
+        old_wakeup = signal.set_wakeup_fd(wake_writer.fileno())
+        old_handlers = {
+            signum: signal.signal(signum, self._on_signal)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            while not self._finished():
+                self.run_once()
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for signum, handler in old_handlers.items():
+                signal.signal(signum, handler)
+            self._selector.unregister(wake_reader)
+            wake_reader.close()
+            wake_writer.close()
+            self.close()
+
+    def run_once(self) -> None:
+        """One pass of the loop (see the module docstring)."""
+        events = self._selector.select(self._next_timeout())
+        self._now = self._clock()
+        for key, mask in events:
+            conn = key.data
+            if conn.__class__ is Connection:
+                if mask & EVENT_READ and conn.reading:
+                    self._on_readable(conn)
+                if mask & EVENT_WRITE:
+                    self._dirty.add(conn)
+            else:
+                conn()  # the listener, or the signal wake-up
+        if self._stop_requested:
+            self.stop()
+        self._run_timers()
+        while True:
+            self._deliver_broadcasts()
+            self._flush()
+            if not self._doomed:
+                break
+            self._reap()
+
+    def stop(self) -> None:
+        """Begin a graceful shutdown: notify everyone, flush, then close."""
+        if self._stop_deadline is not None:
+            return
+        log.info("shutting down: %d connections", len(self._conns))
+        self._stop_deadline = self._now + SHUTDOWN_GRACE
+        self._close_listener()
+        self._apply(self._room.shutdown())
+        self._throttled.clear()
+        for conn in self._conns.values():
+            self._close_when_drained(conn)
+
+    def close(self) -> None:
+        """Close every socket now, flushed or not."""
+        for conn in list(self._conns.values()):
+            self._lose(conn, None)
+        self._reap()
+        self._close_listener()
+        self._selector.close()
+
+    def _finished(self) -> bool:
+        if self._stop_deadline is None:
+            return False
+        return not self._conns or self._now >= self._stop_deadline
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        # Only set a flag: the wake-up fd makes select() return, and run_once
+        # acts on it at a safe point.
+        self._stop_requested = True
+
+    def _next_timeout(self) -> Optional[float]:
+        """Seconds until the nearest deadline, or None to wait for I/O only."""
+        deadlines = [conn.close_deadline for conn in self._closing]
+        if self._name_deadlines:
+            deadlines.append(self._name_deadlines[0][0])
+        if self._accept_resume_at is not None:
+            deadlines.append(self._accept_resume_at)
+        if self._stop_deadline is not None:
+            deadlines.append(self._stop_deadline)
+        if self._stop_requested:
+            deadlines.append(self._now)
+        now = self._clock()
+        waits = [conn.bucket.wait(now) for conn in self._throttled]  # type: ignore[union-attr]
+        if deadlines:
+            waits.append(min(deadlines) - now)
+        return max(0.0, min(waits)) if waits else None
+
+    def _run_timers(self) -> None:
+        now = self._now
+        while self._name_deadlines and self._name_deadlines[0][0] <= now:
+            _, conn = self._name_deadlines.popleft()
+            if self._conns.get(conn.session) is conn and conn.reading and (
+                self._room.name_of(conn.session) is None
+            ):
+                log.info("connection %d: no name in time", conn.session)
+                self._apply(self._room.name_timeout(conn.session, self.limits.name_timeout))
+        for conn in [c for c in self._closing if c.close_deadline <= now]:
+            self._lose(conn, "did not drain in time")
+        if self._accept_resume_at is not None and self._accept_resume_at <= now:
+            self._accept_resume_at = None
+            if self._listener is not None:
+                self._selector.register(self._listener, EVENT_READ, self._accept)
+        for conn in [c for c in self._throttled if c.bucket.ready(now)]:  # type: ignore[union-attr]
+            self._throttled.discard(conn)
+            conn.reading = True
+            self._handle_lines(conn)
+            self._update_interest(conn)
+
+    # -- accepting --------------------------------------------------------------
+
+    def _accept(self) -> None:
+        assert self._listener is not None
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, address = self._listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _FD_EXHAUSTED:
+                    self._pause_accepting(exc)
+                    return
+                log.debug("accept failed: %s", exc)  # e.g. ECONNABORTED: already gone
+                continue
+            if len(self._conns) >= self.limits.max_clients:
+                log.warning("refused %s: server full", format_address(address))
+                _refuse(sock)
+            else:
+                self._add_connection(sock, address)
+
+    def _pause_accepting(self, exc: OSError) -> None:
+        log.warning("out of file descriptors (%s): not accepting for %g s",
+                    exc.strerror, ACCEPT_RETRY_DELAY)
+        assert self._listener is not None
+        self._selector.unregister(self._listener)
+        self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY
+
+    def _add_connection(self, sock: socket.socket, address: Tuple) -> None:
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        for option, value in KEEPALIVE:
+            if hasattr(socket, option):
+                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+        limits = self.limits
+        bucket = (
+            TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
+            if limits.flood_rate > 0 else None
+        )
+        conn = Connection(sock, next(self._session_ids), limits.max_line, bucket)
+        self._conns[conn.session] = conn
+        self._update_interest(conn)
+        self._name_deadlines.append((self._now + limits.name_timeout, conn))
+        log.info("connection %d from %s", conn.session, format_address(address))
+        self._apply(self._room.connect(conn.session))
+
+    # -- reading ----------------------------------------------------------------
+
+    def _on_readable(self, conn: Connection) -> None:
+        data = conn.read_once()
+        if data is None:
+            return
+        if data:
+            conn.lines.feed(data)
+            self._handle_lines(conn)
+            return
+        if conn.failed:
+            self._lose(conn, "connection reset")
+            return
+        # An orderly end of stream (maybe only half-closed): an unterminated
+        # last line still counts; then the session ends and its output drains.
+        rest = conn.lines.take_rest()
+        if rest:
+            self._apply(self._room.receive(conn.session, rest.decode("utf-8", "replace")))
+        self._end_session(conn)
+
+    def _handle_lines(self, conn: Connection) -> None:
+        """Hand complete lines to the room while the client's budget lasts."""
+        lines, bucket, session, room = conn.lines, conn.bucket, conn.session, self._room
+        now = self._now
+        while conn.reading:
+            if bucket is not None and not bucket.ready(now):
+                conn.reading = False
+                self._throttled.add(conn)
+                self._update_interest(conn)
+                return
+            line = lines.next_line()
+            if line is None:
+                return
+            if bucket is not None:
+                bucket.take(now)
+            if line is LINE_TOO_LONG:
+                self._apply(room.line_too_long(session, self.limits.max_line))
+            else:
+                self._apply(room.receive(session, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
+
+    # -- effects ------------------------------------------------------------------
+
+    def _apply(self, effects: List[Effect]) -> None:
+        for effect in effects:
+            kind = effect.__class__
+            if kind is Broadcast:
+                self._broadcasts.append((encode(effect.line), effect.exclude))  # type: ignore[union-attr]
+                continue
+            if kind is Send:
+                conn = self._conns.get(effect.to)  # type: ignore[union-attr]
+                if conn is None or conn.failed:
+                    continue
+                if self._broadcasts:  # keep each recipient's lines in decision order
+                    self._deliver_broadcasts()
+                conn.out.append(encode(effect.line))  # type: ignore[union-attr]
+                self._dirty.add(conn)
+            else:  # Close
+                conn = self._conns.get(effect.session)  # type: ignore[union-attr]
+                if conn is not None and not conn.failed:
+                    self._close_when_drained(conn)
+
+    def _deliver_broadcasts(self) -> None:
+        """Append the pass's broadcast batch to every member's output, once."""
+        batch = self._broadcasts
+        if not batch:
+            return
+        self._broadcasts = []
+        if len(batch) == 1:
+            everything = batch[0][0]
+        else:
+            everything = b"".join([payload for payload, _ in batch])
+        excluded = {exclude for _, exclude in batch}
+        conns, dirty = self._conns, self._dirty
+        for session in self._room.members:
+            conn = conns[session]
+            if session in excluded:
+                data = b"".join([payload for payload, exclude in batch if exclude != session])
+                if not data:
+                    continue
+            else:
+                data = everything
+            conn.out.append(data)
+            dirty.add(conn)
+
+    # -- writing and closing ------------------------------------------------------
+
+    def _flush(self) -> None:
+        """One send per connection with queued output."""
+        dirty, self._dirty = self._dirty, set()
+        max_output = self.limits.max_output
+        for conn in dirty:
+            if conn.failed:
+                continue
+            drained = conn.flush()
+            if conn.failed:
+                self._lose(conn, "connection lost while sending")
+            elif drained and conn.closing:
+                self._doomed.add(conn)
+            elif conn.out.pending > max_output:
+                log.warning(
+                    "connection %d (%s) dropped: %d bytes of output pending, over the "
+                    "%d-byte limit (client not reading)",
+                    conn.session, self._room.name_of(conn.session) or "unnamed",
+                    conn.out.pending, max_output,
+                )
+                self._lose(conn, "too slow")
+            else:
+                self._update_interest(conn)
+
+    def _update_interest(self, conn: Connection) -> None:
+        """Register exactly the readiness this connection waits for."""
+        wanted = (EVENT_READ if conn.reading else 0) | (EVENT_WRITE if conn.out.pending else 0)
+        if wanted == conn.events:
+            return
+        if not conn.events:
+            self._selector.register(conn.sock, wanted, conn)
+        elif not wanted:
+            self._selector.unregister(conn.sock)
+        else:
+            self._selector.modify(conn.sock, wanted, conn)
+        conn.events = wanted
+
+    def _end_session(self, conn: Connection) -> None:
+        """The client is done sending: leave the room, drain, close."""
+        self._apply(self._room.disconnect(conn.session))
+        self._close_when_drained(conn)
+
+    def _close_when_drained(self, conn: Connection) -> None:
+        if conn.closing or conn.failed:
+            return
+        conn.closing = True
+        conn.reading = False
+        conn.close_deadline = self._now + CLOSE_GRACE
+        self._throttled.discard(conn)
+        self._closing.add(conn)
+        self._dirty.add(conn)  # the flush closes it once nothing is pending
+
+    def _lose(self, conn: Connection, why: Optional[str]) -> None:
+        """Drop a connection now, output and all (reset, too slow, timeout)."""
+        if conn in self._doomed:
+            return
+        if why:
+            log.info("connection %d: %s", conn.session, why)
+        conn.failed = True
+        conn.reading = False
+        self._throttled.discard(conn)
+        self._doomed.add(conn)
+        if self._stop_deadline is None:
+            self._apply(self._room.disconnect(conn.session))
+
+    def _reap(self) -> None:
+        """Close the doomed connections' sockets; tell the room."""
+        doomed, self._doomed = self._doomed, set()
+        for conn in doomed:
+            if self._conns.get(conn.session) is not conn:
+                continue
+            effects = self._room.disconnect(conn.session)
+            if self._stop_deadline is None:
+                self._apply(effects)
+            del self._conns[conn.session]
+            for pending in (self._throttled, self._closing, self._dirty):
+                pending.discard(conn)
+            if conn.events:
+                self._selector.unregister(conn.sock)
+            _close_socket(conn.sock)
+            log.info("connection %d closed", conn.session)
+
+    def _close_listener(self) -> None:
+        if self._listener is None:
+            return
+        if self._accept_resume_at is None:
+            self._selector.unregister(self._listener)
+        self._accept_resume_at = None
+        self._listener.close()
+        self._listener = None
+
+
+def _drain(sock: socket.socket) -> None:
+    """Empty the signal wake-up socket (its bytes only mean "look at the flags")."""
+    try:
+        while sock.recv(4096):
+            pass
+    except (BlockingIOError, InterruptedError):
+        pass
+
+
+def _refuse(sock: socket.socket) -> None:
+    """Best effort: tell a newcomer the server is full, then close."""
+    sock.setblocking(False)
+    try:
+        sock.send(encode(SERVER_FULL))
+    except OSError:
+        pass
+    _close_socket(sock)
+
+
+def _close_socket(sock: socket.socket) -> None:
+    """Close, first reading what the peer sent that nobody will read.
+
+    Closing with unread input makes the kernel send a reset, which may destroy
+    the last lines queued for the peer (a goodbye, "server full").
+    """
+    try:
+        for _ in range(16):
+            if not sock.recv(65536):
+                break
+    except OSError:
+        pass
+    sock.close()

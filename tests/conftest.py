@@ -1,0 +1,196 @@
+"""Shared fixtures: a real `selchat serve` process, and line-reading clients.
+
+Everything here waits on a condition with a deadline; nothing sleeps a fixed
+time, so a test is as fast as the server and fails (never hangs) when it is not.
+"""
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Iterator, List, Optional
+
+import pytest
+
+TIMEOUT = 10.0  # seconds any single wait may take before the test fails
+
+
+class ServerProcess:
+    """`python -m selchat serve` on 127.0.0.1 and a free port."""
+
+    def __init__(self, *args: str, env: Optional[dict] = None, preexec_fn=None) -> None:
+        command = [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1",
+                   "--port", "0", "--log-level", "debug", *args]
+        self.proc = subprocess.Popen(
+            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env={**os.environ, **(env or {})}, preexec_fn=preexec_fn,
+        )
+        line = _readline_with_deadline(self.proc.stdout, TIMEOUT)
+        if not line.startswith(b"selchat listening on "):
+            self.stop()
+            raise RuntimeError(f"server did not start: {line!r} {self.proc.stderr.read()!r}")
+        self.host = "127.0.0.1"
+        self.port = int(line.rsplit(b":", 1)[1])
+        self.address = (self.host, self.port)
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        """Signal the server and wait for it to exit; returns its status."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+            raise
+        finally:
+            for pipe in (self.proc.stdout, self.proc.stderr):
+                if pipe:
+                    pipe.close()
+
+
+def _readline_with_deadline(pipe, timeout: float) -> bytes:
+    sel = selectors.DefaultSelector()
+    sel.register(pipe, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            return b""
+        return pipe.readline()
+    finally:
+        sel.close()
+
+
+class LineClient:
+    """A raw TCP chat client that reads whole lines with a deadline."""
+
+    def __init__(self, address, name: Optional[str] = None) -> None:
+        self.sock = socket.create_connection(address, timeout=TIMEOUT)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buffer = b""
+        self.closed = False
+        if name is not None:
+            self.expect("*** Hello! Please enter your name.")
+            self.send(name)
+            self.expect_prefix(f"*** Welcome, {name}!")
+
+    def send(self, *lines: str) -> None:
+        self.sock.sendall("".join(line + "\n" for line in lines).encode())
+
+    def send_bytes(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _fill(self, deadline: float) -> bool:
+        """Read more; False at end of stream."""
+        self.sock.settimeout(max(0.001, deadline - time.monotonic()))
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data = b""
+        if not data:
+            self.closed = True
+        self.buffer += data
+        return bool(data)
+
+    def line(self, timeout: float = TIMEOUT) -> str:
+        """The next line, without its newline; fails after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"no line within {timeout} s (have {self.buffer!r})")
+            try:
+                if not self._fill(deadline):
+                    raise AssertionError(f"connection closed (have {self.buffer!r})")
+            except socket.timeout:
+                continue
+        line, self.buffer = self.buffer.split(b"\n", 1)
+        return line.decode()
+
+    def lines(self, count: int, timeout: float = TIMEOUT) -> List[str]:
+        return [self.line(timeout) for _ in range(count)]
+
+    def expect(self, expected: str) -> None:
+        got = self.line()
+        assert got == expected
+
+    def expect_prefix(self, prefix: str) -> str:
+        got = self.line()
+        assert got.startswith(prefix), got
+        return got
+
+    def expect_closed(self, timeout: float = TIMEOUT) -> bytes:
+        """Wait for end of stream; returns whatever arrived before it."""
+        deadline = time.monotonic() + timeout
+        while not self.closed:
+            if time.monotonic() >= deadline:
+                raise AssertionError(f"still open after {timeout} s")
+            try:
+                self._fill(deadline)
+            except socket.timeout:
+                continue
+        rest, self.buffer = self.buffer, b""
+        return rest
+
+    def assert_quiet(self, seconds: float = 0.2) -> None:
+        """Nothing arrives for a moment (used only after a marker proved delivery)."""
+        self.sock.settimeout(seconds)
+        try:
+            data = self.sock.recv(65536)
+        except socket.timeout:
+            data = None
+        assert not self.buffer and data is None, (self.buffer, data)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def wait_for(condition, timeout: float = TIMEOUT, interval: float = 0.01):
+    """Poll `condition` until it is truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def chat_server() -> Iterator:
+    """Factory: chat_server(*serve_args) starts a server; all are stopped at teardown."""
+    started: List[ServerProcess] = []
+
+    def start(*args: str, **kwargs) -> ServerProcess:
+        server = ServerProcess(*args, **kwargs)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        if server.proc.poll() is None:
+            server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def shared_server() -> Iterator[ServerProcess]:
+    """One server for a module's tests that only need a room (flood control off)."""
+    server = ServerProcess("--flood-rate", "0")
+    yield server
+    server.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def connect(shared_server):
+    """connect(name=None) -> LineClient on the shared server, closed at teardown."""
+    clients: List[LineClient] = []
+
+    def make(name: Optional[str] = None, server: Optional[ServerProcess] = None) -> LineClient:
+        client = LineClient((server or shared_server).address, name)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.close()
