@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from typing import Iterator, List, Optional
 
@@ -23,14 +24,16 @@ class ServerProcess:
     def __init__(self, *args: str, env: Optional[dict] = None, preexec_fn=None) -> None:
         command = [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1",
                    "--port", "0", "--log-level", "debug", *args]
+        # stderr goes to a file: a pipe nobody drains would block a chatty server.
+        self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            command, stdout=subprocess.PIPE, stderr=self._log,
             env={**os.environ, **(env or {})}, preexec_fn=preexec_fn,
         )
         line = _readline_with_deadline(self.proc.stdout, TIMEOUT)
         if not line.startswith(b"selchat listening on "):
             self.stop()
-            raise RuntimeError(f"server did not start: {line!r} {self.proc.stderr.read()!r}")
+            raise RuntimeError(f"server did not start: {line!r} {self.log()!r}")
         self.host = "127.0.0.1"
         self.port = int(line.rsplit(b":", 1)[1])
         self.address = (self.host, self.port)
@@ -46,9 +49,12 @@ class ServerProcess:
             self.proc.wait(TIMEOUT)
             raise
         finally:
-            for pipe in (self.proc.stdout, self.proc.stderr):
-                if pipe:
-                    pipe.close()
+            self.proc.stdout.close()
+
+    def log(self) -> str:
+        """Everything the server wrote to stderr so far."""
+        self._log.seek(0)
+        return self._log.read().decode(errors="replace")
 
 
 def _readline_with_deadline(pipe, timeout: float) -> bytes:
@@ -173,21 +179,19 @@ def chat_server() -> Iterator:
             server.stop(signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def shared_server() -> Iterator[ServerProcess]:
-    """One server for a module's tests that only need a room (flood control off)."""
-    server = ServerProcess("--flood-rate", "0")
-    yield server
-    server.stop(signal.SIGKILL)
+@pytest.fixture
+def server(chat_server) -> ServerProcess:
+    """A fresh server per test (flood control off), so no test hears another's."""
+    return chat_server("--flood-rate", "0")
 
 
 @pytest.fixture
-def connect(shared_server):
-    """connect(name=None) -> LineClient on the shared server, closed at teardown."""
+def connect(server):
+    """connect(name=None) -> LineClient on `server`, closed at teardown."""
     clients: List[LineClient] = []
 
-    def make(name: Optional[str] = None, server: Optional[ServerProcess] = None) -> LineClient:
-        client = LineClient((server or shared_server).address, name)
+    def make(name: Optional[str] = None, on: Optional[ServerProcess] = None) -> LineClient:
+        client = LineClient((on or server).address, name)
         clients.append(client)
         return client
 

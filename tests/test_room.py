@@ -1,0 +1,176 @@
+"""The chat rules with three fake sessions: exact lines, exact recipients, no sockets."""
+import pytest
+
+from selchat import wire
+from selchat.room import HELLO, SHUTTING_DOWN, Broadcast, ChatRoom, Close, Send, name_key, name_problem
+
+A, B, C = 1, 2, 3
+
+
+@pytest.fixture
+def room():
+    room = ChatRoom()
+    for session, name in ((A, "alice"), (B, "bob")):
+        room.connect(session)
+        room.receive(session, name)
+    room.connect(C)
+    return room
+
+
+def join(room, session, name):
+    return room.receive(session, name)
+
+
+def test_connect_asks_for_a_name():
+    assert ChatRoom().connect(7) == [Send(7, HELLO)]
+
+
+def test_join_welcomes_with_whos_online_and_tells_the_others(room):
+    assert join(room, C, "carol") == [
+        Send(C, wire.notice("Welcome, carol! Online (3): alice, bob, carol")),
+        Broadcast(wire.notice("carol has joined the chat room."), C),
+    ]
+    assert list(room.members) == [A, B, C]
+
+
+def test_chat_goes_to_everyone_but_the_sender(room):
+    assert room.receive(A, "hi all") == [Broadcast(wire.chat("alice", "hi all"), A)]
+
+
+def test_blank_lines_are_not_chat(room):
+    assert room.receive(A, "") == []
+    assert room.receive(A, "   \t") == []
+
+
+def test_double_slash_sends_a_slash(room):
+    assert room.receive(A, "//etc/passwd") == [Broadcast(wire.chat("alice", "/etc/passwd"), A)]
+
+
+def test_unnamed_sessions_are_not_members_and_hear_nothing(room):
+    assert C not in room.members
+    assert room.name_of(C) is None
+
+
+@pytest.mark.parametrize("name", ["ALICE", "Alice", "ａｌｉｃｅ", " alice "])
+def test_name_taken_ignoring_case_and_width(room, name):
+    assert join(room, C, name) == [Send(C, wire.error(f"name taken: {name.strip()}"))]
+    assert C not in room.members
+
+
+@pytest.mark.parametrize("name", ["", "a" * 33, "two words", "semi;colon", "esc\x1b[31m",
+                                  "tab\tname", "nul\x00", "\ufffd", "\u0301accent"])
+def test_invalid_names_are_refused_and_may_be_retried(room, name):
+    effects = join(room, C, name)
+    assert len(effects) == 1 and effects[0].line.kind is wire.Kind.ERROR
+    assert effects[0].line.text.startswith("invalid name:")
+    assert join(room, C, "carol")[0].line.text.startswith("Welcome, carol!")
+
+
+@pytest.mark.parametrize("name", ["a" * 32, "Zoë", "日本語", "x_y-z.1", "e\u0301"])
+def test_valid_names(name):
+    assert name_problem(name) is None
+
+
+def test_name_key_folds_case_and_compatibility_forms():
+    assert name_key("ALICE") == name_key("ａｌｉｃｅ") == name_key("alice")
+    assert name_key("Straße") == name_key("STRASSE")
+
+
+def test_leaving_tells_the_others_and_frees_the_name(room):
+    assert room.disconnect(B) == [Broadcast(wire.notice("bob has left the chat room."))]
+    assert join(room, C, "BOB")[0].line.text.startswith("Welcome, BOB!")
+
+
+def test_unnamed_leave_is_silent(room):
+    assert room.disconnect(C) == []
+
+
+def test_quit_with_reason(room):
+    assert room.receive(B, "/quit off to lunch") == [
+        Send(B, wire.notice("Goodbye, bob.")),
+        Close(B),
+        Broadcast(wire.notice("bob has left the chat room (off to lunch).")),
+    ]
+    assert B not in room.members
+
+
+def test_quit_without_reason(room):
+    assert room.receive(B, "/QUIT")[2] == Broadcast(wire.notice("bob has left the chat room."))
+
+
+def test_who_lists_names_sorted(room):
+    join(room, C, "Carol")
+    assert room.receive(C, "/who") == [Send(C, wire.notice("Online (3): alice, bob, Carol"))]
+
+
+def test_nick_renames_and_tells_everyone(room):
+    assert room.receive(A, "/nick alicia") == [
+        Broadcast(wire.notice("alice is now known as alicia"))]
+    assert room.receive(A, "hi") == [Broadcast(wire.chat("alicia", "hi"), A)]
+    assert join(room, C, "alice")[0].line.text.startswith("Welcome, alice!")
+
+
+def test_nick_may_change_only_case_of_own_name(room):
+    assert room.receive(A, "/nick ALICE") == [Broadcast(wire.notice("alice is now known as ALICE"))]
+
+
+def test_nick_to_taken_or_invalid_name(room):
+    assert room.receive(A, "/nick BOB") == [Send(A, wire.error("name taken: BOB"))]
+    effects = room.receive(A, "/nick bad\x07name")
+    assert effects[0].to == A and effects[0].line.text.startswith("invalid name:")
+
+
+def test_msg_reaches_only_its_target(room):
+    assert room.receive(A, "/msg BOB psst, secret") == [Send(B, wire.private("alice", "psst, secret"))]
+
+
+def test_msg_errors(room):
+    assert room.receive(A, "/msg nobody hi") == [Send(A, wire.error("no such user: nobody"))]
+    assert room.receive(A, "/msg bob") == [Send(A, wire.error("usage: /msg NAME text"))]
+
+
+def test_msg_to_unnamed_session_is_unknown(room):
+    assert room.receive(A, "/msg carol hi") == [Send(A, wire.error("no such user: carol"))]
+
+
+def test_me_is_an_action_for_the_others(room):
+    assert room.receive(A, "/me waves") == [Broadcast(wire.action("alice", "waves"), A)]
+
+
+def test_help_lists_every_command(room):
+    effects = room.receive(A, "/HELP")
+    assert all(e.to == A for e in effects)
+    text = "\n".join(e.line.text for e in effects)
+    for usage in ("/who", "/nick NEW", "/msg NAME text", "/me text", "/help", "/quit [reason]"):
+        assert usage in text
+
+
+def test_usage_errors(room):
+    assert room.receive(A, "/nick") == [Send(A, wire.error("usage: /nick NEW"))]
+    assert room.receive(A, "/who me") == [Send(A, wire.error("usage: /who"))]
+    assert room.receive(A, "/me") == [Send(A, wire.error("usage: /me text"))]
+
+
+def test_unknown_command(room):
+    assert room.receive(A, "/dance now") == [Send(A, wire.error("unknown command: /dance (try /help)"))]
+
+
+def test_relayed_text_is_sanitised(room):
+    assert room.receive(A, "\x1b[2Jhi\x07") == [Broadcast(wire.chat("alice", "hi"), A)]
+    assert room.receive(A, "\x1b[31m") == []
+
+
+def test_shutdown_notifies_every_session(room):
+    assert sorted(room.shutdown()) == sorted([Send(A, SHUTTING_DOWN), Send(B, SHUTTING_DOWN),
+                                              Send(C, SHUTTING_DOWN)])
+
+
+def test_welcome_in_a_crowd_names_a_few_and_counts_the_rest():
+    room = ChatRoom()
+    for session in range(60):
+        room.connect(session)
+        room.receive(session, f"user{session}")
+    room.connect(99)
+    text = room.receive(99, "last")[0].line.text
+    assert text.startswith("Welcome, last! Online (61): user0, user1,")
+    assert text.endswith("user49 and 11 more")
