@@ -10,6 +10,10 @@ Memory: the partial line held between reads never exceeds ``max_line`` bytes
 reported once as ``LINE_TOO_LONG`` and its bytes are thrown away up to and
 including its newline; what follows is framed normally.
 
+The buffer is an immutable ``bytes`` plus a read offset, and it is the shared
+empty ``b""`` whenever everything was consumed: an idle connection, which is
+most of them, holds no buffer at all, and a line comes out with one copy. The
+price is a copy of the held partial line on each feed, bounded by the cap.
 Like h11's receive buffer, it remembers how far it already searched, so a line
 trickling in byte by byte is scanned once, not once per byte.
 """
@@ -33,20 +37,20 @@ class LineBuffer:
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
-        self._buf = bytearray()
+        self._buf = b""
         self._pos = 0  # start of the first line not yet returned
         self._searched = 0  # no newline in _buf[_pos:_searched]
         self._discarding = False  # inside an overlong line, dropping to its newline
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: Union[bytes, memoryview]) -> None:
         """Store bytes from the peer; lines come out of `next_line`."""
-        if self._pos:
-            # Trim the consumed prefix once per feed, not once per line (Redis'
-            # qb_pos habit); `del` on a bytearray prefix is amortised cheap.
-            del self._buf[: self._pos]
+        if self._pos < len(self._buf):
+            self._buf = self._buf[self._pos :] + data
             self._searched -= self._pos
-            self._pos = 0
-        self._buf += data
+        else:
+            self._buf = bytes(data)
+            self._searched = 0
+        self._pos = 0
 
     def next_line(self) -> Optional[Line]:
         """The next complete line without its line end, LINE_TOO_LONG, or None."""
@@ -64,15 +68,15 @@ class LineBuffer:
                 end -= 1
             if end - start > self.max_line:
                 return LINE_TOO_LONG
-            return bytes(buf[start:end])
+            return buf[start:end]
 
     def take_rest(self) -> bytes:
         """At EOF: the unterminated last line, if any (empty when there is none)."""
-        rest = b"" if self._discarding else bytes(self._buf[self._pos :])
-        self._buf = bytearray()
+        rest = b"" if self._discarding else self._buf[self._pos : self._pos + self.max_line]
+        self._buf = b""
         self._pos = self._searched = 0
         self._discarding = False
-        return rest[: self.max_line]
+        return rest
 
     @property
     def pending(self) -> int:
@@ -80,12 +84,16 @@ class LineBuffer:
         return len(self._buf) - self._pos
 
     def _hold_partial(self) -> Optional[Line]:
-        """No newline yet: remember the scan, and cut a partial line past the cap."""
+        """No newline yet: drop what was consumed, cut a partial line past the cap."""
+        if self._pos >= len(self._buf):
+            self._buf = b""  # all consumed: hold nothing
+            self._pos = self._searched = 0
+            return None
         self._searched = len(self._buf)
         if self.pending <= self.max_line + 1:  # room for a trailing b"\r"
             return None
-        del self._buf[self._pos :]
-        self._searched = self._pos
+        self._buf = b""
+        self._pos = self._searched = 0
         if self._discarding:
             return None
         self._discarding = True

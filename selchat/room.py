@@ -1,7 +1,7 @@
 """The chat room: who is here, under which name, and who receives what.
 
 ``ChatRoom`` is the chat logic and nothing else. It is told about sessions
-(small integers chosen by the caller) and the sanitised lines they send, and it
+(any hashable the caller chooses: the server uses its connection objects) and the sanitised lines they send, and it
 answers with *effects*, plain values the I/O driver carries out:
 
 * ``Send(to, line)``: one line to one session;
@@ -15,13 +15,15 @@ is a member, and only members receive broadcasts.
 import itertools
 import logging
 import unicodedata
-from typing import Dict, List, NamedTuple, Optional, Set, Union
+from typing import Dict, Hashable, List, NamedTuple, Optional, Set, Union
 
 from selchat import wire
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
 log = logging.getLogger(__name__)
+
+Session = Hashable
 
 MAX_NAME = 32
 #: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
@@ -34,17 +36,17 @@ SHUTTING_DOWN = wire.notice("Server is shutting down.")
 
 
 class Send(NamedTuple):
-    to: int
+    to: Session
     line: ServerLine
 
 
 class Broadcast(NamedTuple):
     line: ServerLine
-    exclude: Optional[int] = None
+    exclude: Optional[Session] = None
 
 
 class Close(NamedTuple):
-    session: int
+    session: Session
 
 
 Effect = Union[Send, Broadcast, Close]
@@ -52,7 +54,8 @@ Effect = Union[Send, Broadcast, Close]
 
 def name_key(name: str) -> str:
     """The form two names are compared in: NFKC, case folded (ALICE == ａｌｉｃｅ)."""
-    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    key = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    return name if key == name else key  # share the string: one less per member
 
 
 def name_problem(name: str) -> Optional[str]:
@@ -70,25 +73,25 @@ def name_problem(name: str) -> Optional[str]:
 
 class ChatRoom:
     def __init__(self) -> None:
-        self._unnamed: Set[int] = set()
+        self._unnamed: Set[Session] = set()
         #: Joined sessions -> their names, in the order they joined. The driver
         #: iterates it for broadcasts; only this class changes it.
-        self.members: Dict[int, str] = {}
-        self._owners: Dict[str, int] = {}  # name_key -> member holding that name
+        self.members: Dict[Session, str] = {}
+        self._owners: Dict[str, Session] = {}  # name_key -> member holding that name
 
     # -- what the driver asks -------------------------------------------------
 
-    def name_of(self, session: int) -> Optional[str]:
+    def name_of(self, session: Session) -> Optional[str]:
         return self.members.get(session)
 
     # -- events ---------------------------------------------------------------
 
-    def connect(self, session: int) -> List[Effect]:
+    def connect(self, session: Session) -> List[Effect]:
         """A new connection: ask for its name."""
         self._unnamed.add(session)
         return [Send(session, HELLO)]
 
-    def receive(self, session: int, text: str) -> List[Effect]:
+    def receive(self, session: Session, text: str) -> List[Effect]:
         """A complete line from `session`, decoded but not yet sanitised.
 
         Names are judged as sent, so a control character makes a name invalid
@@ -97,7 +100,7 @@ class ChatRoom:
         """
         name = self.members.get(session)
         if name is None:
-            return self._take_name(session, text.strip())
+            return self._take_name(session, text.strip(" \t"))  # not str.strip(): it eats controls
         command = wire.parse(text)
         if type(command) is wire.Say:  # the hot path first
             said = clean(command.text)
@@ -108,7 +111,7 @@ class ChatRoom:
         handler = getattr(self, "_do_" + type(command).__name__.lower())
         return handler(session, name, command)
 
-    def disconnect(self, session: int, reason: str = "") -> List[Effect]:
+    def disconnect(self, session: Session, reason: str = "") -> List[Effect]:
         """The connection is gone (EOF, reset, timeout): forget it, tell the room."""
         self._unnamed.discard(session)
         name = self.members.pop(session, None)
@@ -120,10 +123,10 @@ class ChatRoom:
         log.info("%s left%s", name, suffix)
         return [Broadcast(wire.notice(f"{name} has left the chat room{suffix}."))]
 
-    def line_too_long(self, session: int, max_line: int) -> List[Effect]:
+    def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         return [Send(session, wire.error(f"line too long: over {max_line} bytes, discarded"))]
 
-    def name_timeout(self, session: int, seconds: float) -> List[Effect]:
+    def name_timeout(self, session: Session, seconds: float) -> List[Effect]:
         return [
             Send(session, wire.error(f"name timeout: no name received in {seconds:g} s")),
             Close(session),
@@ -135,7 +138,7 @@ class ChatRoom:
 
     # -- names ----------------------------------------------------------------
 
-    def _name_refusal(self, session: int, name: str) -> Optional[str]:
+    def _name_refusal(self, session: Session, name: str) -> Optional[str]:
         problem = name_problem(name)
         if problem:
             return problem
@@ -144,7 +147,7 @@ class ChatRoom:
             return f"name taken: {name}"
         return None
 
-    def _take_name(self, session: int, name: str) -> List[Effect]:
+    def _take_name(self, session: Session, name: str) -> List[Effect]:
         if session not in self._unnamed:  # not connected (or already gone)
             return []
         refusal = self._name_refusal(session, name)
@@ -165,15 +168,15 @@ class ChatRoom:
 
     # -- commands (one method per wire command, picked by class name) --------
 
-    def _do_quit(self, session: int, name: str, command: wire.Quit) -> List[Effect]:
+    def _do_quit(self, session: Session, name: str, command: wire.Quit) -> List[Effect]:
         return [Send(session, wire.notice(f"Goodbye, {name}.")), Close(session),
                 *self.disconnect(session, command.reason)]
 
-    def _do_who(self, session: int, name: str, command: wire.Who) -> List[Effect]:
+    def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
         names = sorted(self.members.values(), key=name_key)
         return [Send(session, wire.notice(f"Online ({len(names)}): {', '.join(names)}"))]
 
-    def _do_nick(self, session: int, name: str, command: wire.Nick) -> List[Effect]:
+    def _do_nick(self, session: Session, name: str, command: wire.Nick) -> List[Effect]:
         new = command.name
         if new == name:
             return [Send(session, wire.notice(f"You are already known as {name}."))]
@@ -186,7 +189,7 @@ class ChatRoom:
         log.info("%s is now known as %s", name, new)
         return [Broadcast(wire.notice(f"{name} is now known as {new}"))]
 
-    def _do_msg(self, session: int, name: str, command: wire.Msg) -> List[Effect]:
+    def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
         target = self._owners.get(name_key(command.target))
         if target is None:
             return [Send(session, wire.error(f"no such user: {clean(command.target)}"))]
@@ -194,19 +197,19 @@ class ChatRoom:
         log.debug("*%s* -> %s: %s", name, self.members[target], text)
         return [Send(target, wire.private(name, text))]
 
-    def _do_me(self, session: int, name: str, command: wire.Me) -> List[Effect]:
+    def _do_me(self, session: Session, name: str, command: wire.Me) -> List[Effect]:
         text = clean(command.text)
         log.debug("* %s %s", name, text)
         return [Broadcast(wire.action(name, text), session)]
 
-    def _do_help(self, session: int, name: str, command: wire.Help) -> List[Effect]:
+    def _do_help(self, session: Session, name: str, command: wire.Help) -> List[Effect]:
         lines = [f"{usage:<16} {what}" for usage, what in wire.COMMANDS.values()]
         lines.append(f"{'//text':<16} send a message that starts with /")
         return [Send(session, wire.notice(line)) for line in ["Commands:", *lines]]
 
-    def _do_unknown(self, session: int, name: str, command: wire.Unknown) -> List[Effect]:
+    def _do_unknown(self, session: Session, name: str, command: wire.Unknown) -> List[Effect]:
         return [Send(session, wire.error(f"unknown command: /{clean(command.word)} (try /help)"))]
 
-    def _do_badusage(self, session: int, name: str, command: wire.BadUsage) -> List[Effect]:
+    def _do_badusage(self, session: Session, name: str, command: wire.BadUsage) -> List[Effect]:
         usage, _ = wire.COMMANDS[command.command]
         return [Send(session, wire.error(f"usage: {usage}"))]

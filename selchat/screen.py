@@ -38,9 +38,9 @@ _ERROR = "\x1b[1;31m{}\x1b[0m"  # bold red
 # "ESC O x" (SS3) or "ESC x". A terminal sends each key in one piece.
 _KEYS = re.compile(
     r"""
-      \x1b (?: \[ [0-?]* [ -/]* [@-~]? | O [ -~]? | [ -~] )?   # escape sequence
-    | [\x00-\x1f\x7f]                                          # one control key
-    | [^\x00-\x1f\x7f\x1b]+                                    # text
+      (?P<text> [^\x00-\x1f\x7f]+ )
+    | (?P<escape> \x1b (?: \[ [0-?]* [ -/]* [@-~]? | O [ -~]? | [ -~] )? )
+    | (?P<control> [\x00-\x1f\x7f] )
     """,
     re.VERBOSE,
 )
@@ -89,11 +89,17 @@ class Screen:
         """Apply the keys pressed: the text to write, and the lines submitted."""
         out: List[str] = []
         submitted: List[Submitted] = []
-        for key in _KEYS.findall(self._decoder.decode(data)):
-            if key in _ENTER:
+        for match in _KEYS.finditer(self._decoder.decode(data)):
+            key = match.group()
+            if match.lastgroup == "text":
+                typed = "".join(char for char in key if char.isprintable())
+                self.text += typed
+                self._drawn += typed
+                out.append(typed)
+            elif key in _ENTER:
                 if self.text:  # the line stays on screen, as part of the chat
                     submitted.append(self.text)
-                    self.text = self._drawn = ""
+                    self.text = ""
                     out.append("\r\n" + self.redraw())
             elif key == _CTRL_D:
                 if not self.text:
@@ -102,11 +108,7 @@ class Screen:
                 out.append(self.clear())
                 self.text = _EDITS[key](self.text)
                 out.append(self.redraw())
-            elif not key.startswith("\x1b") and key >= " ":  # other keys: ignored
-                typed = "".join(char for char in key if char.isprintable())
-                self.text += typed
-                self._drawn += typed
-                out.append(typed)
+            # Anything else (escape sequences, other control keys) is ignored.
         return "".join(out), submitted
 
 

@@ -38,9 +38,9 @@ import selectors
 import signal
 import socket
 import time
-from typing import Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Callable, Deque, List, Optional, Set, Tuple
 
-from selchat.connection import Connection
+from selchat.connection import RECV_SIZE, Connection
 from selchat.flood import TokenBucket
 from selchat.framing import LINE_TOO_LONG
 from selchat.limits import Limits
@@ -103,14 +103,16 @@ class Server:
         self._now = clock()
         self._selector = selectors.DefaultSelector()
         self._room = ChatRoom()
-        self._conns: Dict[int, Connection] = {}
-        self._session_ids = itertools.count(1)
-        self._broadcasts: List[Tuple[bytes, Optional[int]]] = []  # this pass's batch
+        # The room's sessions are the Connection objects themselves.
+        self._conns: Set[Connection] = set()
+        self._conn_ids = itertools.count(1)  # numbers connections in the log
+        self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
+        self._broadcasts: List[Tuple[bytes, Optional[Connection]]] = []  # this pass's batch
         self._dirty: Set[Connection] = set()  # output queued since the last flush
         self._doomed: Set[Connection] = set()  # to close at the end of the pass
         self._throttled: Set[Connection] = set()  # out of flood budget
         self._closing: Set[Connection] = set()  # draining before close
-        self._name_deadlines: Deque[Tuple[float, Connection]] = collections.deque()
+        self._awaiting_names: Deque[Connection] = collections.deque()  # in deadline order
         self._accept_resume_at: Optional[float] = None
         self._stop_requested = False
         self._stop_deadline: Optional[float] = None
@@ -179,12 +181,12 @@ class Server:
         self._close_listener()
         self._apply(self._room.shutdown())
         self._throttled.clear()
-        for conn in self._conns.values():
+        for conn in list(self._conns):
             self._close_when_drained(conn)
 
     def close(self) -> None:
         """Close every socket now, flushed or not."""
-        for conn in list(self._conns.values()):
+        for conn in list(self._conns):
             self._lose(conn, None)
         self._reap()
         self._close_listener()
@@ -202,9 +204,9 @@ class Server:
 
     def _next_timeout(self) -> Optional[float]:
         """Seconds until the nearest deadline, or None to wait for I/O only."""
-        deadlines = [conn.close_deadline for conn in self._closing]
-        if self._name_deadlines:
-            deadlines.append(self._name_deadlines[0][0])
+        deadlines = [conn.deadline for conn in self._closing]
+        if self._awaiting_names:
+            deadlines.append(self._awaiting_names[0].deadline)
         if self._accept_resume_at is not None:
             deadlines.append(self._accept_resume_at)
         if self._stop_deadline is not None:
@@ -219,14 +221,19 @@ class Server:
 
     def _run_timers(self) -> None:
         now = self._now
-        while self._name_deadlines and self._name_deadlines[0][0] <= now:
-            _, conn = self._name_deadlines.popleft()
-            if self._conns.get(conn.session) is conn and conn.reading and (
-                self._room.name_of(conn.session) is None
-            ):
+        awaiting = self._awaiting_names
+        while awaiting:
+            conn = awaiting[0]
+            waiting = not (conn.closing or conn.failed) and self._room.name_of(conn) is None
+            if waiting and conn.deadline > now:
+                break
+            awaiting.popleft()
+            if waiting:
                 log.info("connection %d: no name in time", conn.session)
-                self._apply(self._room.name_timeout(conn.session, self.limits.name_timeout))
-        for conn in [c for c in self._closing if c.close_deadline <= now]:
+                self._apply(self._room.name_timeout(conn, self.limits.name_timeout))
+            elif not conn.closing:
+                conn.deadline = 0.0  # named: drop the float (idle memory adds up)
+        for conn in [c for c in self._closing if c.deadline <= now]:
             self._lose(conn, "did not drain in time")
         if self._accept_resume_at is not None and self._accept_resume_at <= now:
             self._accept_resume_at = None
@@ -278,21 +285,22 @@ class Server:
             TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
             if limits.flood_rate > 0 else None
         )
-        conn = Connection(sock, next(self._session_ids), limits.max_line, bucket)
-        self._conns[conn.session] = conn
+        conn = Connection(sock, next(self._conn_ids), limits.max_line, bucket)
+        conn.deadline = self._now + limits.name_timeout
+        self._conns.add(conn)
         self._update_interest(conn)
-        self._name_deadlines.append((self._now + limits.name_timeout, conn))
+        self._awaiting_names.append(conn)
         log.info("connection %d from %s", conn.session, format_address(address))
-        self._apply(self._room.connect(conn.session))
+        self._apply(self._room.connect(conn))
 
     # -- reading ----------------------------------------------------------------
 
     def _on_readable(self, conn: Connection) -> None:
-        data = conn.read_once()
-        if data is None:
+        received = conn.read_once(self._recv_buffer)
+        if received is None:
             return
-        if data:
-            conn.lines.feed(data)
+        if received:
+            conn.lines.feed(self._recv_buffer[:received])
             self._handle_lines(conn)
             return
         if conn.failed:
@@ -302,12 +310,12 @@ class Server:
         # last line still counts; then the session ends and its output drains.
         rest = conn.lines.take_rest()
         if rest:
-            self._apply(self._room.receive(conn.session, rest.decode("utf-8", "replace")))
+            self._apply(self._room.receive(conn, rest.decode("utf-8", "replace")))
         self._end_session(conn)
 
     def _handle_lines(self, conn: Connection) -> None:
         """Hand complete lines to the room while the client's budget lasts."""
-        lines, bucket, session, room = conn.lines, conn.bucket, conn.session, self._room
+        lines, bucket, room = conn.lines, conn.bucket, self._room
         now = self._now
         while conn.reading:
             if bucket is not None and not bucket.ready(now):
@@ -321,9 +329,9 @@ class Server:
             if bucket is not None:
                 bucket.take(now)
             if line is LINE_TOO_LONG:
-                self._apply(room.line_too_long(session, self.limits.max_line))
+                self._apply(room.line_too_long(conn, self.limits.max_line))
             else:
-                self._apply(room.receive(session, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
+                self._apply(room.receive(conn, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
 
     # -- effects ------------------------------------------------------------------
 
@@ -334,17 +342,15 @@ class Server:
                 self._broadcasts.append((encode(effect.line), effect.exclude))  # type: ignore[union-attr]
                 continue
             if kind is Send:
-                conn = self._conns.get(effect.to)  # type: ignore[union-attr]
-                if conn is None or conn.failed:
+                conn = effect.to  # type: ignore[union-attr]
+                if conn.failed:
                     continue
                 if self._broadcasts:  # keep each recipient's lines in decision order
                     self._deliver_broadcasts()
                 conn.out.append(encode(effect.line))  # type: ignore[union-attr]
                 self._dirty.add(conn)
             else:  # Close
-                conn = self._conns.get(effect.session)  # type: ignore[union-attr]
-                if conn is not None and not conn.failed:
-                    self._close_when_drained(conn)
+                self._close_when_drained(effect.session)  # type: ignore[union-attr]
 
     def _deliver_broadcasts(self) -> None:
         """Append the pass's broadcast batch to every member's output, once."""
@@ -357,11 +363,10 @@ class Server:
         else:
             everything = b"".join([payload for payload, _ in batch])
         excluded = {exclude for _, exclude in batch}
-        conns, dirty = self._conns, self._dirty
-        for session in self._room.members:
-            conn = conns[session]
-            if session in excluded:
-                data = b"".join([payload for payload, exclude in batch if exclude != session])
+        dirty = self._dirty
+        for conn in self._room.members:
+            if conn in excluded:
+                data = b"".join([payload for payload, exclude in batch if exclude is not conn])
                 if not data:
                     continue
             else:
@@ -387,7 +392,7 @@ class Server:
                 log.warning(
                     "connection %d (%s) dropped: %d bytes of output pending, over the "
                     "%d-byte limit (client not reading)",
-                    conn.session, self._room.name_of(conn.session) or "unnamed",
+                    conn.session, self._room.name_of(conn) or "unnamed",
                     conn.out.pending, max_output,
                 )
                 self._lose(conn, "too slow")
@@ -409,7 +414,7 @@ class Server:
 
     def _end_session(self, conn: Connection) -> None:
         """The client is done sending: leave the room, drain, close."""
-        self._apply(self._room.disconnect(conn.session))
+        self._apply(self._room.disconnect(conn))
         self._close_when_drained(conn)
 
     def _close_when_drained(self, conn: Connection) -> None:
@@ -417,7 +422,7 @@ class Server:
             return
         conn.closing = True
         conn.reading = False
-        conn.close_deadline = self._now + CLOSE_GRACE
+        conn.deadline = self._now + CLOSE_GRACE
         self._throttled.discard(conn)
         self._closing.add(conn)
         self._dirty.add(conn)  # the flush closes it once nothing is pending
@@ -433,18 +438,19 @@ class Server:
         self._throttled.discard(conn)
         self._doomed.add(conn)
         if self._stop_deadline is None:
-            self._apply(self._room.disconnect(conn.session))
+            self._apply(self._room.disconnect(conn))
 
     def _reap(self) -> None:
         """Close the doomed connections' sockets; tell the room."""
         doomed, self._doomed = self._doomed, set()
         for conn in doomed:
-            if self._conns.get(conn.session) is not conn:
+            if conn not in self._conns:
                 continue
-            effects = self._room.disconnect(conn.session)
+            conn.failed = True
+            effects = self._room.disconnect(conn)
             if self._stop_deadline is None:
                 self._apply(effects)
-            del self._conns[conn.session]
+            self._conns.discard(conn)
             for pending in (self._throttled, self._closing, self._dirty):
                 pending.discard(conn)
             if conn.events:

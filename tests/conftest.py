@@ -71,8 +71,14 @@ def _readline_with_deadline(pipe, timeout: float) -> bytes:
 class LineClient:
     """A raw TCP chat client that reads whole lines with a deadline."""
 
-    def __init__(self, address, name: Optional[str] = None) -> None:
-        self.sock = socket.create_connection(address, timeout=TIMEOUT)
+    def __init__(self, address, name: Optional[str] = None, rcvbuf: Optional[int] = None) -> None:
+        if rcvbuf is None:
+            self.sock = socket.create_connection(address, timeout=TIMEOUT)
+        else:  # a small receive buffer must be set before connecting to shrink the window
+            self.sock = socket.socket(socket.AF_INET6 if ":" in address[0] else socket.AF_INET)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            self.sock.settimeout(TIMEOUT)
+            self.sock.connect(address)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b""
         self.closed = False

@@ -15,11 +15,12 @@ class FakeSocket:
         self.sent.append(bytes(data[:result]))
         return result
 
-    def recv(self, size):
+    def recv_into(self, buffer):
         result = self.recvs.pop(0)
         if isinstance(result, BaseException):
             raise result
-        return result
+        buffer[:len(result)] = result
+        return len(result)
 
 
 def conn_with(sock, *queued):
@@ -66,13 +67,14 @@ def test_flush_with_nothing_queued_makes_no_syscall():
 
 def test_read_once():
     conn = conn_with(FakeSocket(recvs=[b"hi\n", BlockingIOError(), InterruptedError(), b""]))
-    assert conn.read_once() == b"hi\n"
-    assert conn.read_once() is None
-    assert conn.read_once() is None
-    assert conn.read_once() == b"" and not conn.failed
+    buffer = memoryview(bytearray(16))
+    assert conn.read_once(buffer) == 3 and buffer[:3] == b"hi\n"
+    assert conn.read_once(buffer) is None
+    assert conn.read_once(buffer) is None
+    assert conn.read_once(buffer) == 0 and not conn.failed
 
 
 def test_reset_reads_as_end_of_stream_and_failure():
     conn = conn_with(FakeSocket(recvs=[ConnectionResetError()]))
-    assert conn.read_once() == b""
+    assert conn.read_once(memoryview(bytearray(16))) == 0
     assert conn.failed
