@@ -75,9 +75,12 @@ def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
         reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
         fail(f"cannot listen on {host} port {port}: {reason or exc}")
     server = Server(listener, Limits(**limits))
-    click.echo(f"selchat listening on {server.address}")
-    sys.stdout.flush()
-    server.serve_forever()
+
+    def announce() -> None:
+        click.echo(f"selchat listening on {server.address}")
+        sys.stdout.flush()
+
+    server.serve_forever(ready=announce)
 
 
 @cli.command()

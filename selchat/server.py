@@ -14,10 +14,11 @@ Close); this module only carries them out. One call of `run_once` is one pass:
    (sanitised by the room) to the room while its flood budget lasts. An empty
    budget stops reading that client until it refills: the rest waits in the
    kernel.
-4. Effects are *queued*, never sent: a Broadcast joins the pass's batch, which
-   is delivered once, after the reads, as one payload shared by every member
-   (the sender, who gets no echo, gets its own join). A Send first delivers the
-   batch so each recipient still sees lines in the order they were decided.
+4. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
+   batch, which is delivered once, after the reads. The room's broadcasts are
+   joined into one payload shared by every ordinary member; the few with
+   something particular (a sender, who gets no echo; a Send's target; one that
+   joined or left during the pass) get their own join, in decision order.
 5. Flush: one ``send`` per connection with output. Write interest is asked of
    the selector only while output remains after that send; a connection whose
    backlog passes ``max_output`` is too slow and is dropped.
@@ -38,7 +39,7 @@ import selectors
 import signal
 import socket
 import time
-from typing import Callable, Deque, List, Optional, Set, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Set, Tuple
 
 from selchat.connection import RECV_SIZE, Connection
 from selchat.flood import TokenBucket
@@ -107,7 +108,10 @@ class Server:
         self._conns: Set[Connection] = set()
         self._conn_ids = itertools.count(1)  # numbers connections in the log
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
-        self._broadcasts: List[Tuple[bytes, Optional[Connection]]] = []  # this pass's batch
+        # This pass's decisions, delivered once: (payload, excluded, target).
+        self._batch: List[Tuple[bytes, Optional[Connection], Optional[Connection]]] = []
+        # Connections that joined or left during the batch: [first, end) index.
+        self._members_at: Dict[Connection, List[Optional[int]]] = {}
         self._dirty: Set[Connection] = set()  # output queued since the last flush
         self._doomed: Set[Connection] = set()  # to close at the end of the pass
         self._throttled: Set[Connection] = set()  # out of flood budget
@@ -126,8 +130,12 @@ class Server:
 
     # -- the loop ---------------------------------------------------------------
 
-    def serve_forever(self) -> None:
-        """Run until SIGINT or SIGTERM, then shut down gracefully."""
+    def serve_forever(self, ready: Callable[[], None] = lambda: None) -> None:
+        """Run until SIGINT or SIGTERM, then shut down gracefully.
+
+        `ready` is called once the signal handlers are in place, so whoever
+        waits for it may signal the server at once.
+        """
         wake_reader, wake_writer = socket.socketpair()
         for sock in (wake_reader, wake_writer):
             sock.setblocking(False)
@@ -138,6 +146,7 @@ class Server:
             for signum in (signal.SIGINT, signal.SIGTERM)
         }
         try:
+            ready()
             while not self._finished():
                 self.run_once()
         finally:
@@ -166,7 +175,7 @@ class Server:
             self.stop()
         self._run_timers()
         while True:
-            self._deliver_broadcasts()
+            self._deliver_batch()
             self._flush()
             if not self._doomed:
                 break
@@ -230,7 +239,7 @@ class Server:
             awaiting.popleft()
             if waiting:
                 log.info("connection %d: no name in time", conn.session)
-                self._apply(self._room.name_timeout(conn, self.limits.name_timeout))
+                self._decide(conn, self._room.name_timeout, self.limits.name_timeout)
             elif not conn.closing:
                 conn.deadline = 0.0  # named: drop the float (idle memory adds up)
         for conn in [c for c in self._closing if c.deadline <= now]:
@@ -291,7 +300,7 @@ class Server:
         self._update_interest(conn)
         self._awaiting_names.append(conn)
         log.info("connection %d from %s", conn.session, format_address(address))
-        self._apply(self._room.connect(conn))
+        self._decide(conn, self._room.connect)
 
     # -- reading ----------------------------------------------------------------
 
@@ -310,7 +319,7 @@ class Server:
         # last line still counts; then the session ends and its output drains.
         rest = conn.lines.take_rest()
         if rest:
-            self._apply(self._room.receive(conn, rest.decode("utf-8", "replace")))
+            self._decide(conn, self._room.receive, rest.decode("utf-8", "replace"))
         self._end_session(conn)
 
     def _handle_lines(self, conn: Connection) -> None:
@@ -329,50 +338,82 @@ class Server:
             if bucket is not None:
                 bucket.take(now)
             if line is LINE_TOO_LONG:
-                self._apply(room.line_too_long(conn, self.limits.max_line))
+                self._decide(conn, room.line_too_long, self.limits.max_line)
             else:
-                self._apply(room.receive(conn, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
+                self._decide(conn, room.receive, line.decode("utf-8", "replace"))  # type: ignore[union-attr]
 
     # -- effects ------------------------------------------------------------------
 
+    def _decide(self, conn: Connection, ask: Callable[..., List[Effect]], *args: object) -> None:
+        """Ask the room about `conn` and queue its effects, noting a join or leave.
+
+        The batch is delivered once per pass, so membership is tracked by
+        position in it: a newcomer gets only what was decided after it joined,
+        a leaver only what was decided before it left.
+        """
+        members = self._room.members
+        was_member = conn in members
+        effects = ask(conn, *args)
+        if (conn in members) != was_member:
+            here = len(self._batch)
+            if was_member:  # left: [start of batch or its join, here)
+                self._members_at.setdefault(conn, [0, here])[1] = here
+            else:  # joined: [here, end of batch)
+                self._members_at[conn] = [here, None]
+        self._apply(effects)
+
     def _apply(self, effects: List[Effect]) -> None:
+        batch = self._batch
         for effect in effects:
             kind = effect.__class__
             if kind is Broadcast:
-                self._broadcasts.append((encode(effect.line), effect.exclude))  # type: ignore[union-attr]
-                continue
-            if kind is Send:
-                conn = effect.to  # type: ignore[union-attr]
-                if conn.failed:
-                    continue
-                if self._broadcasts:  # keep each recipient's lines in decision order
-                    self._deliver_broadcasts()
-                conn.out.append(encode(effect.line))  # type: ignore[union-attr]
-                self._dirty.add(conn)
+                batch.append((encode(effect.line), effect.exclude, None))  # type: ignore[union-attr]
+            elif kind is Send:
+                batch.append((encode(effect.line), None, effect.to))  # type: ignore[union-attr]
             else:  # Close
                 self._close_when_drained(effect.session)  # type: ignore[union-attr]
 
-    def _deliver_broadcasts(self) -> None:
-        """Append the pass's broadcast batch to every member's output, once."""
-        batch = self._broadcasts
+    def _deliver_batch(self) -> None:
+        """Append the pass's decisions to every recipient's output, in order.
+
+        Broadcasts to the room are joined once and that one object is appended
+        to each ordinary member. Only the few connections with something
+        particular in the batch (a sender, who gets no echo; the target of a
+        Send; one that joined or left meanwhile) get a join of their own.
+        """
+        batch = self._batch
         if not batch:
             return
-        self._broadcasts = []
-        if len(batch) == 1:
-            everything = batch[0][0]
-        else:
-            everything = b"".join([payload for payload, _ in batch])
-        excluded = {exclude for _, exclude in batch}
-        dirty = self._dirty
-        for conn in self._room.members:
-            if conn in excluded:
-                data = b"".join([payload for payload, exclude in batch if exclude is not conn])
-                if not data:
-                    continue
+        self._batch = []
+        changed, self._members_at = self._members_at, {}
+        members, dirty = self._room.members, self._dirty
+        particular = set(changed)
+        for _, exclude, target in batch:
+            particular.add(exclude if target is None else target)
+        particular.discard(None)  # type: ignore[arg-type]
+        shared = b"".join([payload for payload, _, target in batch if target is None])
+        if shared:
+            for conn in members:
+                if conn not in particular:
+                    conn.out.append(shared)
+                    dirty.add(conn)
+        everything = len(batch)
+        for conn in particular:  # type: ignore[assignment]
+            if conn.failed:
+                continue
+            # The part of the batch during which conn was a member.
+            if conn in changed:
+                start, end = changed[conn]
+                end = everything if end is None else end
             else:
-                data = everything
-            conn.out.append(data)
-            dirty.add(conn)
+                start, end = (0, everything) if conn in members else (0, 0)
+            own = b"".join([
+                payload for index, (payload, exclude, target) in enumerate(batch)
+                if target is conn or (target is None and exclude is not conn and start <= index < end)
+            ])
+            if own:
+                conn.out.append(own)
+                dirty.add(conn)
 
     # -- writing and closing ------------------------------------------------------
 
@@ -414,7 +455,7 @@ class Server:
 
     def _end_session(self, conn: Connection) -> None:
         """The client is done sending: leave the room, drain, close."""
-        self._apply(self._room.disconnect(conn))
+        self._decide(conn, self._room.disconnect)
         self._close_when_drained(conn)
 
     def _close_when_drained(self, conn: Connection) -> None:
@@ -438,7 +479,7 @@ class Server:
         self._throttled.discard(conn)
         self._doomed.add(conn)
         if self._stop_deadline is None:
-            self._apply(self._room.disconnect(conn))
+            self._decide(conn, self._room.disconnect)
 
     def _reap(self) -> None:
         """Close the doomed connections' sockets; tell the room."""
@@ -447,9 +488,8 @@ class Server:
             if conn not in self._conns:
                 continue
             conn.failed = True
-            effects = self._room.disconnect(conn)
             if self._stop_deadline is None:
-                self._apply(effects)
+                self._decide(conn, self._room.disconnect)
             self._conns.discard(conn)
             for pending in (self._throttled, self._closing, self._dirty):
                 pending.discard(conn)

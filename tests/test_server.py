@@ -187,3 +187,20 @@ def test_ipv6_loopback(chat_server):
         sock.close()
     finally:
         assert server.stop() == 0
+
+
+def test_a_newcomer_hears_nothing_decided_before_its_welcome(server):
+    """Joins decided in one pass: each newcomer's first lines are hello, then welcome."""
+    socks = [socket.create_connection(server.address, timeout=TIMEOUT) for _ in range(40)]
+    for i, sock in enumerate(socks):
+        sock.sendall(b"n%d\nhello from %d\n" % (i, i))
+    clients = []
+    for sock in socks:
+        client = LineClient.__new__(LineClient)
+        client.sock, client.buffer, client.closed = sock, b"", False
+        clients.append(client)
+    for i, client in enumerate(clients):
+        assert client.line() == "*** Hello! Please enter your name."
+        assert client.line().startswith(f"*** Welcome, n{i}! Online (")
+    for client in clients:
+        client.close()
