@@ -25,11 +25,12 @@ def _option(name: str, **kwargs: Any) -> Callable:
     return click.option(name, envvar=envvar, show_default=True, show_envvar=True, **kwargs)
 
 
-def _address_options(command: Callable) -> Callable:
-    command = _option("--port", default=4000, type=click.IntRange(0, 65535),
-                      help="TCP port (0: any free port).")(command)
-    return _option("--host", default="127.0.0.1",
-                   help="Address to use: a name, IPv4, or IPv6 (:: for every address).")(command)
+def _address_options(lowest_port: int, port_help: str, host_help: str) -> Callable:
+    def decorate(command: Callable) -> Callable:
+        command = _option("--port", default=4000, type=click.IntRange(lowest_port, 65535),
+                          help=port_help)(command)
+        return _option("--host", default="127.0.0.1", help=host_help)(command)
+    return decorate
 
 
 def fail(message: str, status: int = 1) -> None:
@@ -45,7 +46,8 @@ def cli() -> None:
 
 
 @cli.command()
-@_address_options
+@_address_options(0, "TCP port to listen on (0: any free port).",
+                  "Address to listen on: IPv4 or IPv6 (:: for every address).")
 @_option("--log-level", default="info", type=click.Choice(LOG_LEVELS, case_sensitive=False),
          help="Connections, joins and leaves log at info; each message at debug.")
 @_option("--max-line", default=DEFAULTS.max_line, type=click.IntRange(16),
@@ -85,7 +87,7 @@ def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
 
 @cli.command()
 @click.argument("name")
-@_address_options
+@_address_options(1, "The server's TCP port.", "The server's host name or address.")
 def join(name: str, host: str, port: int) -> None:
     """Join the chat as NAME (type /help once in)."""
     from selchat.client import run
