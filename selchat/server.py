@@ -39,8 +39,9 @@ import selectors
 import signal
 import socket
 import time
-from typing import Callable, Deque, Dict, List, Optional, Set, Tuple
+from typing import Callable, Deque, List, Optional, Set, Tuple
 
+from selchat.batch import Batch
 from selchat.connection import RECV_SIZE, Connection
 from selchat.flood import TokenBucket
 from selchat.framing import LINE_TOO_LONG
@@ -53,9 +54,10 @@ log = logging.getLogger(__name__)
 EVENT_READ = selectors.EVENT_READ
 EVENT_WRITE = selectors.EVENT_WRITE
 
-#: Connections accepted per listener wake-up: enough to take a connect storm in
-#: few passes, few enough that chatting clients are not kept waiting.
-ACCEPT_BATCH = 128
+#: Connections accepted per listener wake-up. A pass costs a send to every
+#: member, so a connect storm should join in few, large passes (10,000 joins in
+#: ~10); accepting 1024 takes tens of milliseconds, so chat is not kept waiting.
+ACCEPT_BATCH = 1024
 #: After EMFILE/ENFILE, stop accepting this long instead of spinning on a
 #: listener that stays readable (asyncio waits 1 s too).
 ACCEPT_RETRY_DELAY = 1.0
@@ -108,10 +110,7 @@ class Server:
         self._conns: Set[Connection] = set()
         self._conn_ids = itertools.count(1)  # numbers connections in the log
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
-        # This pass's decisions, delivered once: (payload, excluded, target).
-        self._batch: List[Tuple[bytes, Optional[Connection], Optional[Connection]]] = []
-        # Connections that joined or left during the batch: [first, end) index.
-        self._members_at: Dict[Connection, List[Optional[int]]] = {}
+        self._batch = Batch()  # this pass's lines, delivered once at its end
         self._dirty: Set[Connection] = set()  # output queued since the last flush
         self._doomed: Set[Connection] = set()  # to close at the end of the pass
         self._throttled: Set[Connection] = set()  # out of flood budget
@@ -345,21 +344,15 @@ class Server:
     # -- effects ------------------------------------------------------------------
 
     def _decide(self, conn: Connection, ask: Callable[..., List[Effect]], *args: object) -> None:
-        """Ask the room about `conn` and queue its effects, noting a join or leave.
-
-        The batch is delivered once per pass, so membership is tracked by
-        position in it: a newcomer gets only what was decided after it joined,
-        a leaver only what was decided before it left.
-        """
+        """Ask the room about `conn`; queue the effects, noting a join or a leave."""
         members = self._room.members
         was_member = conn in members
         effects = ask(conn, *args)
         if (conn in members) != was_member:
-            here = len(self._batch)
-            if was_member:  # left: [start of batch or its join, here)
-                self._members_at.setdefault(conn, [0, here])[1] = here
-            else:  # joined: [here, end of batch)
-                self._members_at[conn] = [here, None]
+            if was_member:
+                self._batch.left(conn)
+            else:
+                self._batch.joined(conn)
         self._apply(effects)
 
     def _apply(self, effects: List[Effect]) -> None:
@@ -367,53 +360,28 @@ class Server:
         for effect in effects:
             kind = effect.__class__
             if kind is Broadcast:
-                batch.append((encode(effect.line), effect.exclude, None))  # type: ignore[union-attr]
+                batch.broadcast(encode(effect.line), effect.exclude)  # type: ignore[union-attr]
             elif kind is Send:
-                batch.append((encode(effect.line), None, effect.to))  # type: ignore[union-attr]
+                batch.send(encode(effect.line), effect.to)  # type: ignore[union-attr]
             else:  # Close
                 self._close_when_drained(effect.session)  # type: ignore[union-attr]
 
     def _deliver_batch(self) -> None:
-        """Append the pass's decisions to every recipient's output, in order.
-
-        Broadcasts to the room are joined once and that one object is appended
-        to each ordinary member. Only the few connections with something
-        particular in the batch (a sender, who gets no echo; the target of a
-        Send; one that joined or left meanwhile) get a join of their own.
-        """
-        batch = self._batch
-        if not batch:
+        """Append the pass's lines to every recipient's output: one piece each."""
+        if not self._batch:
             return
-        self._batch = []
-        changed, self._members_at = self._members_at, {}
         members, dirty = self._room.members, self._dirty
-        particular = set(changed)
-        for _, exclude, target in batch:
-            particular.add(exclude if target is None else target)
-        particular.discard(None)  # type: ignore[arg-type]
-        shared = b"".join([payload for payload, _, target in batch if target is None])
+        shared, own = self._batch.split(members)
+        self._batch = Batch()
         if shared:
             for conn in members:
-                if conn not in particular:
+                if conn not in own:
                     conn.out.append(shared)
                     dirty.add(conn)
-        everything = len(batch)
-        for conn in particular:  # type: ignore[assignment]
-            if conn.failed:
-                continue
-            # The part of the batch during which conn was a member.
-            if conn in changed:
-                start, end = changed[conn]
-                end = everything if end is None else end
-            else:
-                start, end = (0, everything) if conn in members else (0, 0)
-            own = b"".join([
-                payload for index, (payload, exclude, target) in enumerate(batch)
-                if target is conn or (target is None and exclude is not conn and start <= index < end)
-            ])
-            if own:
-                conn.out.append(own)
-                dirty.add(conn)
+        for conn, data in own.items():
+            if data and not conn.failed:  # type: ignore[attr-defined]
+                conn.out.append(data)  # type: ignore[attr-defined]
+                dirty.add(conn)  # type: ignore[arg-type]
 
     # -- writing and closing ------------------------------------------------------
 
