@@ -70,13 +70,14 @@ class LineBuffer:
                 return LINE_TOO_LONG
             return buf[start:end]
 
-    def take_rest(self) -> bytes:
-        """At EOF: the unterminated last line, if any (empty when there is none)."""
-        rest = b"" if self._discarding else self._buf[self._pos : self._pos + self.max_line]
+    def take_rest(self) -> Line:
+        """At EOF, which ends the last line as a newline would: that line (empty when
+        there is none), or LINE_TOO_LONG if it is over the cap and not yet reported."""
+        rest = b"" if self._discarding else self._buf[self._pos :]
         self._buf = b""
         self._pos = self._searched = 0
         self._discarding = False
-        return rest
+        return LINE_TOO_LONG if len(rest) > self.max_line else rest
 
     @property
     def pending(self) -> int:

@@ -38,6 +38,7 @@ import logging
 import selectors
 import signal
 import socket
+import struct
 import time
 from typing import Callable, Deque, List, Optional, Set, Tuple
 
@@ -117,6 +118,7 @@ class Server:
         self._closing: Set[Connection] = set()  # draining before close
         self._awaiting_names: Deque[Connection] = collections.deque()  # in deadline order
         self._accept_resume_at: Optional[float] = None
+        self._out_of_fds = False  # warned already: retries stay quiet until an accept works
         self._stop_requested = False
         self._stop_deadline: Optional[float] = None
         listener.setblocking(False)
@@ -268,6 +270,9 @@ class Server:
                     return
                 log.debug("accept failed: %s", exc)  # e.g. ECONNABORTED: already gone
                 continue
+            if self._out_of_fds:
+                self._out_of_fds = False
+                log.info("accepting again")
             if len(self._conns) >= self.limits.max_clients:
                 log.warning("refused %s: server full", format_address(address))
                 _refuse(sock)
@@ -275,8 +280,10 @@ class Server:
                 self._add_connection(sock, address)
 
     def _pause_accepting(self, exc: OSError) -> None:
-        log.warning("out of file descriptors (%s): not accepting for %g s",
-                    exc.strerror, ACCEPT_RETRY_DELAY)
+        if not self._out_of_fds:  # once per episode; the retries are not news
+            self._out_of_fds = True
+            log.warning("out of file descriptors (%s): not accepting; retrying every %g s",
+                        exc.strerror, ACCEPT_RETRY_DELAY)
         assert self._listener is not None
         self._selector.unregister(self._listener)
         self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY
@@ -317,8 +324,10 @@ class Server:
         # An orderly end of stream (maybe only half-closed): an unterminated
         # last line still counts; then the session ends and its output drains.
         rest = conn.lines.take_rest()
-        if rest:
-            self._decide(conn, self._room.receive, rest.decode("utf-8", "replace"))
+        if rest is LINE_TOO_LONG:
+            self._decide(conn, self._room.line_too_long, self.limits.max_line)
+        elif rest:
+            self._decide(conn, self._room.receive, rest.decode("utf-8", "replace"))  # type: ignore[union-attr]
         self._end_session(conn)
 
     def _handle_lines(self, conn: Connection) -> None:
@@ -455,7 +464,7 @@ class Server:
         for conn in doomed:
             if conn not in self._conns:
                 continue
-            conn.failed = True
+            dropped, conn.failed = conn.failed, True
             if self._stop_deadline is None:
                 self._decide(conn, self._room.disconnect)
             self._conns.discard(conn)
@@ -463,7 +472,7 @@ class Server:
                 pending.discard(conn)
             if conn.events:
                 self._selector.unregister(conn.sock)
-            _close_socket(conn.sock)
+            _close_socket(conn.sock, reset=dropped)
             log.info("connection %d closed", conn.session)
 
     def _close_listener(self) -> None:
@@ -495,12 +504,21 @@ def _refuse(sock: socket.socket) -> None:
     _close_socket(sock)
 
 
-def _close_socket(sock: socket.socket) -> None:
+def _close_socket(sock: socket.socket, reset: bool = False) -> None:
     """Close, first reading what the peer sent that nobody will read.
 
     Closing with unread input makes the kernel send a reset, which may destroy
-    the last lines queued for the peer (a goodbye, "server full").
+    the last lines queued for the peer (a goodbye, "server full"). A dropped
+    connection (`reset`) is reset on purpose: the kernel frees what it still
+    held for a reader that stopped reading, instead of keeping it for minutes.
     """
+    if reset:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        sock.close()
+        return
     try:
         for _ in range(16):
             if not sock.recv(65536):

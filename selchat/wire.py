@@ -79,7 +79,7 @@ def parse(line: str) -> Command:
         return Say(line[1:])
     word, _, rest = line[1:].partition(" ")
     word = word.lower()
-    rest = rest.strip()
+    rest = rest.strip(" \t")  # not str.strip(): it would eat controls from a /nick name
     if word == "quit":
         return Quit(rest)
     if word == "me":

@@ -1,0 +1,256 @@
+"""The load harness (bench/flood.py): exact counts, its JSON, and fault detection.
+
+Runs are tiny (a few clients, a second or two) and go through the command
+line as a user would type it; the receive-side checker is also tested on its
+own, with reads built by hand, because its column trick must catch a fault
+inside a single read.
+"""
+import json
+import selectors
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).resolve().parent.parent / "bench"
+FLOOD = BENCH / "flood.py"
+TIMEOUT = 60
+
+sys.path.insert(0, str(BENCH))
+from message import BodyFormat  # noqa: E402
+from protocols import Chat  # noqa: E402
+from tally import Checker, Tally  # noqa: E402
+
+
+def flood(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(FLOOD), *args], capture_output=True,
+                          text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def flood_json(tmp_path: Path, *args: str) -> tuple:
+    out = tmp_path / "run.json"
+    done = flood(*args, "--json", str(out))
+    return done, json.loads(out.read_text())
+
+
+def test_counts_of_a_tiny_run_are_exact(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "3", "--senders", "1", "--messages", "10")
+    assert done.returncode == 0, done.stderr
+    run, = doc["runs"]
+    m = run["messages"]
+    # 1 sender x 10 messages x 2 other clients; both probes get all 10.
+    assert (m["sent"], m["expected"], m["received"]) == (10, 20, 20)
+    assert (m["lost"], m["duplicated"], m["out_of_order"], m["garbled"]) == (0, 0, 0, 0)
+    assert m["per_sender"] == [{"sent": 10, "received": 20, "lost": 0, "duplicated": 0,
+                                "out_of_order": 0}]
+    assert run["latency_ms"]["samples"] == 20 and run["latency_ms"]["probes"] == 2
+    assert "10 sent; deliveries expected 20, received 20" in done.stdout
+    assert "lost 0, duplicated 0, out of order 0" in done.stdout
+    assert "3 clients joined" in done.stdout
+
+
+def test_small_saturating_run_loses_nothing(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "40", "--senders", "4", "--duration", "1.5",
+                           "--window", "4")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # piped: no progress line
+    run, = doc["runs"]
+    for section, keys in {
+        "server": ["kind", "address", "pid", "started_by_bench"],
+        "scenario": ["clients", "senders", "rate", "window", "duration", "payload", "messages"],
+        "connect": ["clients", "connections", "joined_s", "ready_s", "server_cpu_s"],
+        "messages": ["sent", "expected", "received", "lost", "duplicated", "out_of_order",
+                     "per_sender"],
+        "throughput": ["deliveries_per_s", "messages_per_s", "busy_s", "run_s", "drain_s"],
+        "latency_ms": ["p50", "p90", "p99", "max", "samples"],
+        "server_cpu": ["seconds", "percent", "us_per_delivery"],
+        "server_rss_kb": ["before", "joined", "peak", "per_connection"],
+        "harness_cpu": ["seconds", "percent", "us_per_delivery"],
+    }.items():
+        assert set(keys) <= set(run[section]), section
+    m = run["messages"]
+    assert m["sent"] > 4 and m["received"] == m["expected"] == m["sent"] * 39
+    assert m["lost"] == m["duplicated"] == m["out_of_order"] == 0
+    assert run["outcome"] == "ok" and run["problems"] == []
+    assert run["server"]["kind"] == "selchat" and run["server"]["started_by_bench"]
+    assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p99"] <= run["latency_ms"]["max"]
+    assert run["server_rss_kb"]["peak"] >= run["server_rss_kb"]["before"] > 0
+    assert run["limited_by"] in ("server", "harness", "neither")
+    assert doc["machine"]["cpus"] >= 1
+
+
+def test_fixed_rate_sends_on_schedule(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "8", "--senders", "2", "--rate", "40",
+                           "--duration", "1")
+    assert done.returncode == 0, done.stderr
+    m = doc["runs"][0]["messages"]
+    assert 70 <= m["sent"] <= 82  # 2 senders x 40/s x 1 s, give or take the last tick
+    assert m["received"] == m["expected"] == m["sent"] * 7
+
+
+@pytest.fixture
+def faulty_server():
+    """faulty_server(fault) -> (port, pid) of bench/peers/faulty.py, stopped afterwards."""
+    procs = []
+
+    def start(fault: str):
+        proc = subprocess.Popen([sys.executable, str(BENCH / "peers" / "faulty.py"),
+                                 "--fault", fault, "--port", "0"], stdout=subprocess.PIPE)
+        procs.append(proc)
+        with selectors.DefaultSelector() as sel:
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            assert sel.select(10), "faulty peer did not start"
+        line = proc.stdout.readline().decode()
+        assert "listening on" in line, line
+        return int(line.rsplit(":", 1)[1]), proc.pid
+
+    yield start
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        proc.stdout.close()
+
+
+@pytest.mark.parametrize("fault, lost, duplicated, out_of_order", [
+    ("drop", 1, 0, 0),
+    ("dup", 0, 1, 1),
+    ("swap", 0, 0, 1),
+])
+def test_a_faulty_server_is_caught(tmp_path, faulty_server, fault, lost, duplicated,
+                                   out_of_order):
+    port, pid = faulty_server(fault)
+    done, doc = flood_json(tmp_path, "--connect", f"127.0.0.1:{port}", "--server-pid", str(pid),
+                           "--clients", "4", "--senders", "1", "--messages", "20")
+    assert done.returncode == 1
+    m = doc["runs"][0]["messages"]
+    assert (m["lost"], m["duplicated"], m["out_of_order"]) == (lost, duplicated, out_of_order)
+    assert m["sent"] == 20 and m["expected"] == 60
+    assert "FAULTY" in done.stdout
+    assert doc["runs"][0]["server"] == {"kind": "selchat", "address": f"127.0.0.1:{port}",
+                                        "pid": pid, "started_by_bench": False}
+
+
+# -- the column check on its own ----------------------------------------------------
+
+
+def _stream(fmt: BodyFormat, order):
+    """Chat records for (sender, seq) pairs, as one client would receive them."""
+    return b"".join(b"<c1> " + fmt.body(s, q, 0) + b"\n" for s, q in order)
+
+
+def _check(order, senders: int = 3, pieces: int = 1):
+    """Feed `order` through the fast path in `pieces` reads; (tally, checker)."""
+    fmt = BodyFormat(senders, 40)
+    record = Chat.record("c1", 40)
+    checker = Checker(fmt, record, backlog=1000, is_framing=Chat.is_framing)
+    tally = Tally(senders)
+    data = _stream(fmt, order)
+    step = len(order) // pieces * record.size
+    for start in range(0, len(data), step):
+        chunk = bytearray(data[start:start + step])
+        assert checker.records(chunk, len(chunk), tally)
+    checker.settle(tally)
+    return tally, checker
+
+
+def _interleaved(n: int = 30, senders: int = 3):
+    return [(i % senders, i // senders) for i in range(n * senders)]
+
+
+def test_clean_interleaved_reads_count_exactly():
+    tally, checker = _check(_interleaved(), pieces=5)
+    assert tally.received == [30, 30, 30] and tally.top == [29, 29, 29]
+    assert checker.disorder == [0, 0, 0] and checker.garbled == 0
+
+
+@pytest.mark.parametrize("fault, received, disorder", [
+    ("drop", [30, 29, 30], [0, 0, 0]),
+    ("dup", [30, 31, 30], [0, 1, 0]),
+    ("swap", [30, 30, 30], [0, 1, 0]),
+])
+def test_a_fault_inside_one_read_is_caught(fault, received, disorder):
+    order = _interleaved()
+    at = order.index((1, 12))
+    if fault == "drop":
+        del order[at]
+    elif fault == "dup":
+        order.insert(at, order[at])
+    else:  # sender 1's messages 12 and 13 trade places, other senders' between them
+        later = order.index((1, 13))
+        order[at], order[later] = order[later], order[at]
+    tally, checker = _check(order)
+    assert tally.received == received
+    assert checker.disorder == disorder
+
+
+def test_a_read_that_is_not_records_is_refused():
+    fmt = BodyFormat(1, 40)
+    checker = Checker(fmt, Chat.record("c1", 40), backlog=1000, is_framing=Chat.is_framing)
+    notice = b"*** c2 has joined the chat room.".ljust(Chat.record("c1", 40).size - 1) + b"\n"
+    chunk = bytearray(_stream(fmt, [(0, 0)]) + notice)
+    tally = Tally(1)
+    assert not checker.records(chunk, len(chunk), tally)
+    assert checker.lines(bytes(chunk), tally) == 1
+    assert tally.received == [1] and checker.other_lines == 1
+
+
+# -- comparing, sweeping, refusing --------------------------------------------------
+
+
+def test_compare_puts_every_server_in_one_table(tmp_path):
+    done, doc = flood_json(tmp_path, "--compare", "--repeat", "1", "--clients", "6",
+                           "--senders", "2", "--messages", "20")
+    assert done.returncode == 0, done.stdout + done.stderr
+    kinds = [row["server"] for row in doc["table"]]
+    assert kinds[:3] == ["selchat", "threaded", "asyncio"]
+    for kind in kinds:
+        assert f"\n{kind} " in done.stdout
+    for run in doc["runs"]:
+        m = run["messages"]
+        assert m["received"] == m["expected"] > 0 and not m["lost"]
+
+
+def test_sweep_tabulates_each_value(tmp_path):
+    done, doc = flood_json(tmp_path, "--sweep", "clients=3,6", "--senders", "1",
+                           "--messages", "5")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [(row["value"], row["server"]) for row in doc["table"]] == [
+        (3, "selchat"), (6, "selchat")]
+    assert "clients=3" in done.stdout and "clients=6" in done.stdout
+    assert [r["messages"]["expected"] for r in doc["runs"]] == [10, 25]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--connect", "192.0.2.1:4000"], "not a loopback address"),
+    (["--senders", "5", "--clients", "3"], "--senders"),
+    (["--payload", "8"], "--payload"),
+    (["--sweep", "window=1,2"], "--sweep"),
+])
+def test_bad_options_are_refused(args, message):
+    done = flood(*args)
+    assert done.returncode == 2 and message in done.stderr
+
+
+def test_help_explains_every_option():
+    done = flood("--help")
+    for option in ("--clients", "--senders", "--rate", "--window", "--duration", "--payload",
+                   "--messages", "--connect", "--server-pid", "--json", "--compare",
+                   "--repeat", "--sweep", "--allow-remote"):
+        assert option in done.stdout
+
+
+def test_an_unreachable_server_fails_cleanly():
+    import socket
+    with socket.socket() as sock:  # a port that was free a moment ago
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    done = flood("--connect", f"127.0.0.1:{port}", "--clients", "2", "--senders", "1",
+                 "--messages", "1", timeout=30)
+    assert done.returncode == 1
+    assert "ECONNREFUSED" in done.stdout

@@ -1,0 +1,461 @@
+"""`selchat join` as a user runs it: through pipes and in a pseudo-terminal.
+
+The client runs as a subprocess against a real `selchat serve` (the
+`chat_server` fixtures) or, for what a real server never sends, a scripted
+fake one; raw sockets play the other users. Every read has a deadline.
+"""
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from typing import Optional
+
+import pytest
+
+from conftest import TIMEOUT, LineClient, wait_for
+from selchat import client
+from selchat.screen import END
+
+
+def join_command(name: str, port: int, host: str = "127.0.0.1") -> list:
+    return [sys.executable, "-m", "selchat", "join", name, "--host", host, "--port", str(port)]
+
+
+def default_sigint() -> None:
+    """In the child: Ctrl-C works even if the tests run where SIGINT is ignored
+    (a background job), which the client, like Python, would respect."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def join(name: str, port: int, stdin: bytes = b"") -> subprocess.CompletedProcess:
+    """Run the client through pipes until it exits."""
+    return subprocess.run(join_command(name, port), input=stdin, capture_output=True,
+                          timeout=TIMEOUT)
+
+
+class Output:
+    """What a client writes to a pipe or a terminal, read with deadlines."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.data = b""
+        self.seen = 0  # `expect` looks only after the last match
+
+    def expect(self, marker: bytes, timeout: float = TIMEOUT) -> None:
+        """Wait until `marker` is written (after what the last `expect` matched)."""
+        deadline = time.monotonic() + timeout
+        while marker not in self.data[self.seen:]:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                raise AssertionError(f"no {marker!r} within {timeout} s in {self.data!r}")
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:  # a pseudo-terminal whose other side closed
+                chunk = b""
+            if not chunk:
+                raise AssertionError(f"no {marker!r} before the end of {self.data!r}")
+            # The terminal's output processing (ONLCR) turns "\r\n" into "\r\r\n".
+            self.data = (self.data + chunk).replace(b"\r\r\n", b"\r\n")
+        self.seen = self.data.index(marker, self.seen) + len(marker)
+
+
+class Terminal:
+    """The client in a pseudo-terminal that is its controlling terminal, as for a user."""
+
+    def __init__(self, name: str, port: int) -> None:
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.initial_mode = termios.tcgetattr(self.slave)
+        self.proc = subprocess.Popen(
+            join_command(name, port), stdin=self.slave, stdout=self.slave, stderr=self.slave,
+            start_new_session=True, preexec_fn=self._take_terminal,
+        )
+        self.output = Output(self.master)
+
+    @staticmethod
+    def _take_terminal() -> None:
+        """In the child, a session leader: the pty becomes its terminal, so ^C is SIGINT."""
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        default_sigint()
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def lflag(self) -> int:
+        return termios.tcgetattr(self.slave)[3]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+        os.close(self.master)
+        os.close(self.slave)
+
+
+@pytest.fixture
+def piped():
+    """piped(name, port, stdin=PIPE) -> the client's Popen, `.output` an Output."""
+    started = []
+
+    def start(name: str, port: int, stdin=subprocess.PIPE) -> subprocess.Popen:
+        proc = subprocess.Popen(join_command(name, port), stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, preexec_fn=default_sigint)
+        proc.output = Output(proc.stdout.fileno())
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(TIMEOUT)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
+
+
+@pytest.fixture
+def terminal():
+    """terminal(name, port) -> Terminal, killed and closed at teardown."""
+    started = []
+
+    def start(name: str, port: int) -> Terminal:
+        started.append(Terminal(name, port))
+        return started[-1]
+
+    yield start
+    for term in started:
+        term.close()
+
+
+class FakeServer:
+    """A scripted stand-in for the server, to send what a real one never would."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(TIMEOUT)
+        self.port = self.listener.getsockname()[1]
+        self.conn: Optional[socket.socket] = None
+
+    def accept(self, name: str, welcome: bool = True) -> None:
+        """Take the client's connection and name, and welcome it (or not)."""
+        self.conn, _ = self.listener.accept()
+        self.conn.settimeout(TIMEOUT)
+        self.reader = self.conn.makefile("rb")
+        self.send(b"*** Hello! Please enter your name.\n")
+        assert self.reader.readline() == f"{name}\n".encode()
+        if welcome:
+            self.send(f"*** Welcome, {name}! Online (1): {name}\n".encode())
+
+    def send(self, data: bytes) -> None:
+        self.conn.sendall(data)
+
+    def hang_up(self) -> None:
+        self.reader.close()  # the socket stays open while its file is
+        self.conn.close()
+
+    def close(self) -> None:
+        if self.conn:
+            self.hang_up()
+        self.listener.close()
+
+
+@pytest.fixture
+def fake_server():
+    server = FakeServer()
+    yield server
+    server.close()
+
+
+# -- through pipes ----------------------------------------------------------
+
+
+def test_pipe_sends_each_line_and_leaves_at_eof_once_delivered(server, connect):
+    bob = connect("bob")
+    result = join("bot", server.port, b"hello\n\nbye")  # a blank line, no final newline
+    assert (result.returncode, result.stderr) == (0, b"")
+    assert result.stdout.decode().splitlines() == [
+        "*** Welcome, bot! Online (2): bob, bot",
+        "*** Goodbye, bot.",
+    ]
+    assert bob.lines(4) == [
+        "*** bot has joined the chat room.",
+        "<bot> hello",
+        "<bot> bye",
+        "*** bot has left the chat room.",
+    ]
+
+
+def test_pipe_shows_others_as_they_speak_and_q_leaves(server, connect, piped):
+    bob = connect("bob")
+    proc = piped("bot", server.port)
+    proc.output.expect(b"*** Welcome, bot!")
+    bob.expect("*** bot has joined the chat room.")
+    bob.send("hi bot", "/me waves")
+    proc.output.expect(b"\n<bob> hi bot\n* bob waves\n")
+    proc.stdin.write(b"q\nnot sent\n")  # the classic exit; nothing after it is sent
+    proc.stdin.flush()
+    proc.output.expect(b"*** Goodbye, bot.\n")
+    assert proc.wait(TIMEOUT) == 0
+    bob.expect("*** bot has left the chat room.")
+    assert b"\x1b" not in proc.output.data
+
+
+def test_pipe_under_flood_control_delivers_every_line(chat_server):
+    server = chat_server("--flood-burst", "5", "--flood-rate", "100")
+    bob = LineClient(server.address, "bob")
+    lines = [f"line {i}" for i in range(60)]
+    result = join("bot", server.port, "".join(line + "\n" for line in lines).encode())
+    assert result.returncode == 0, result.stderr
+    assert bob.lines(62)[1:-1] == [f"<bot> {line}" for line in lines]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["int", "term"])
+def test_pipe_interrupted_leaves_cleanly(server, connect, piped, signum):
+    bob = connect("bob")
+    proc = piped("bot", server.port)
+    bob.expect("*** bot has joined the chat room.")
+    proc.send_signal(signum)
+    assert proc.wait(TIMEOUT) == 0
+    bob.expect("*** bot has left the chat room.")
+    assert proc.stderr.read() == b""
+
+
+def test_a_long_paste_is_sent_whole_without_blocking_the_client(chat_server, piped):
+    # 3 MB at once, while flood control slows the server: queued, never dropped.
+    server = chat_server("--flood-burst", "20", "--flood-rate", "5000")
+    bob = LineClient(server.address, "bob")
+    lines = [f"{i:05} " + "x" * 2000 for i in range(1500)]
+    with tempfile.TemporaryFile() as stdin:
+        stdin.write("".join(line + "\n" for line in lines).encode())
+        stdin.seek(0)
+        proc = piped("bot", server.port, stdin=stdin)
+        bob.expect("*** bot has joined the chat room.")
+        assert bob.lines(len(lines)) == [f"<bot> {line}" for line in lines]
+        assert proc.wait(TIMEOUT) == 0
+
+
+def test_refused_connection_is_one_line_and_status_1():
+    with socket.socket() as unused:  # bound, not listening: connections are refused
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+        result = join("bot", port)
+    assert result.returncode == 1
+    assert result.stderr == f"selchat: cannot connect to 127.0.0.1:{port}: Connection refused\n".encode()
+    assert result.stdout == b""
+
+
+def test_taken_and_invalid_names_give_the_reason_and_status_2(server, connect):
+    connect("bob")
+    result = join("BOB", server.port, b"never sent\n")
+    assert (result.returncode, result.stdout) == (2, b"")
+    assert result.stderr == b"selchat: name taken: BOB\n"
+    result = join("no spaces", server.port)
+    assert result.returncode == 2
+    assert result.stderr.startswith(b"selchat: invalid name: ")
+    assert result.stderr.count(b"\n") == 1
+
+
+def test_server_full_is_status_1(chat_server):
+    server = chat_server("--max-clients", "1")
+    bob = LineClient(server.address, "bob")  # takes the only place
+    result = join("bot", server.port)
+    assert (result.returncode, result.stderr) == (1, b"selchat: server full\n")
+
+
+def test_server_gone_mid_chat_is_one_line_and_status_1(server, piped):
+    proc = piped("bot", server.port)
+    proc.output.expect(b"*** Welcome, bot!")
+    server.stop()
+    proc.output.expect(b"\n*** Server is shutting down.\n")
+    assert proc.wait(TIMEOUT) == 1
+    assert proc.stderr.read() == b"selchat: connection to server lost\n"
+
+
+def test_server_closing_before_the_welcome_is_status_1(fake_server, piped):
+    proc = piped("bot", fake_server.port)
+    fake_server.accept("bot", welcome=False)
+    fake_server.hang_up()
+    assert proc.wait(TIMEOUT) == 1
+    assert proc.stdout.read() == b""  # the server's request for a name is not shown
+    assert proc.stderr.read() == b"selchat: the server closed the connection before joining\n"
+
+
+def test_escape_sequences_from_a_peer_arrive_neutralised(server, connect, piped):
+    mallory = connect("mallory")
+    proc = piped("bot", server.port)
+    mallory.expect("*** bot has joined the chat room.")
+    mallory.send_bytes(b"\x1b[2J\x1b]0;owned\x07red: \x1b[31mred\x1b[0m\x08!\n")
+    proc.output.expect(b"\n<mallory> red: red!\n")
+    proc.stdin.close()
+    assert proc.wait(TIMEOUT) == 0
+
+
+def test_hostile_server_bytes_are_neutralised_and_partial_lines_joined(fake_server, piped):
+    proc = piped("eve", fake_server.port, stdin=subprocess.DEVNULL)
+    fake_server.accept("eve")
+    assert fake_server.reader.readline() == b"/quit\n"  # stdin was empty
+    fake_server.send(b"<ev")
+    fake_server.send(b"il> \x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J\xc2\x9b31mboo\r\x07\xff\n<evil> ")
+    burst = b"".join(b"<evil> %d\n" % i for i in range(5000))
+    fake_server.send(burst + b"*** Goodbye, eve.\n")
+    fake_server.hang_up()
+    proc.output.expect(b"*** Goodbye, eve.\n")
+    assert proc.wait(TIMEOUT) == 0
+    assert proc.stderr.read() == b""
+    assert proc.output.data.decode().splitlines() == [
+        "*** Welcome, eve! Online (1): eve",
+        "<evil> boo\ufffd",
+        "<evil> <evil> 0",
+        *(f"<evil> {i}" for i in range(1, 5000)),
+        "*** Goodbye, eve.",
+    ]
+
+
+# -- in a terminal ------------------------------------------------------------
+
+OUR_ESCAPES = re.compile(rb"\x1b\[(?:J|\d+A|1;31m|0m)")
+
+
+def test_terminal_keeps_what_is_typed_under_what_arrives(server, connect, terminal):
+    bob = connect("bob")
+    term = terminal("carol", server.port)
+    term.output.expect(b"*** Welcome, carol! Online (2): bob, carol\r\ncarol> ")
+    bob.expect("*** carol has joined the chat room.")
+    assert not term.lflag() & (termios.ICANON | termios.ECHO)
+
+    term.type("héllo wo".encode())
+    term.output.expect("héllo wo".encode())
+    bob.send("hi carol")
+    term.output.expect("\r\x1b[J<bob> hi carol\r\ncarol> héllo wo".encode())
+    term.type(b"rld\r")
+    assert bob.line() == "<carol> héllo world"
+
+    term.type(b"/nosuch\r")  # an error from the server stands out
+    term.output.expect(b"\x1b[1;31m!!! unknown command: /nosuch (try /help)\x1b[0m\r\ncarol> ")
+    term.type(b"/quit\r")
+    term.output.expect(b"*** Goodbye, carol.\r\n")
+    assert term.proc.wait(TIMEOUT) == 0
+    bob.expect("*** carol has left the chat room.")
+    assert termios.tcgetattr(term.slave) == term.initial_mode
+
+
+@pytest.mark.parametrize("key", [b"\x04", b"\x03"], ids=["ctrl-d", "ctrl-c"])
+def test_terminal_ctrl_d_and_ctrl_c_leave_cleanly(server, connect, terminal, key):
+    bob = connect("bob")
+    term = terminal("carol", server.port)
+    term.output.expect(b"carol> ")
+    bob.expect("*** carol has joined the chat room.")
+    term.type(key)
+    assert term.proc.wait(TIMEOUT) == 0
+    bob.expect("*** carol has left the chat room.")
+    assert termios.tcgetattr(term.slave) == term.initial_mode
+    term.output.expect(b"\r\x1b[J")  # the prompt is erased for the shell
+    assert b"Traceback" not in term.output.data
+
+
+def test_terminal_shows_hostile_text_without_its_escapes(fake_server, terminal):
+    term = terminal("eve", fake_server.port)
+    fake_server.accept("eve")
+    term.output.expect(b"eve> ")
+    fake_server.send(b"<evil> \x1b]0;owned\x07\x1b[1;1H\x1b[2Jboo\x07\x1b\n")
+    term.output.expect(b"<evil> boo\r\neve> ")
+    term.type(b"\x03")
+    assert fake_server.reader.readline() == b"/quit\n"
+    assert term.proc.wait(TIMEOUT) == 0
+    assert OUR_ESCAPES.sub(b"", term.output.data).count(b"\x1b") == 0
+    assert b"\x07" not in term.output.data
+
+
+def test_terminal_ctrl_z_gives_the_shell_its_mode_and_takes_it_back(server, terminal):
+    term = terminal("carol", server.port)
+    term.output.expect(b"carol> ")
+    term.type(b"half")
+    term.output.expect(b"half")
+    term.type(b"\x1a")  # Ctrl-Z
+    term.output.expect(b"\r\x1b[J")
+    wait_for(lambda: stopped(term.proc.pid))
+    assert term.lflag() & termios.ICANON  # the mode a shell expects
+    os.kill(term.proc.pid, signal.SIGCONT)  # what `fg` does
+    term.output.expect(b"carol> half")
+    wait_for(lambda: not term.lflag() & termios.ICANON)
+    term.type(b"\x15\x04")  # Ctrl-U, then Ctrl-D on the empty line
+    assert term.proc.wait(TIMEOUT) == 0
+
+
+def stopped(pid: int) -> bool:
+    _, status = os.waitpid(pid, os.WUNTRACED | os.WNOHANG)
+    return os.WIFSTOPPED(status)
+
+
+# -- without a server -----------------------------------------------------------
+
+
+def test_not_posix_is_a_clear_error(monkeypatch, capfd):
+    monkeypatch.setattr(client, "terminal", None)
+    assert client.run("bot", "127.0.0.1", 1) == 1
+    assert capfd.readouterr().err == "selchat: join needs a POSIX terminal or pipe\n"
+
+
+def test_a_name_with_a_newline_is_refused_before_connecting(capfd):
+    assert client.run("bot\n/nick x", "127.0.0.1", 1) == 2
+    assert capfd.readouterr().err == "selchat: invalid name: 'bot\\n/nick x'\n"
+
+
+class ScriptedSocket:
+    """Plays back send() results: a byte count or an exception (CPython's test style)."""
+
+    def __init__(self, *results) -> None:
+        self.results = list(results)
+        self.sent = b""
+
+    def send(self, data) -> int:
+        result = self.results.pop(0)
+        if isinstance(result, int):
+            self.sent += bytes(data[:result])
+            return result
+        raise result
+
+
+def test_send_keeps_the_unsent_tail_for_the_next_writable():
+    sock = ScriptedSocket(3, BlockingIOError(), 100)
+    session = client._Session(sock, "bot", None, None)  # queues "bot\n"
+    session._submit("hello")
+    session._send()
+    session._send()
+    assert session.outgoing == b"\nhello\n"
+    session._send()
+    assert (sock.sent, session.outgoing) == (b"bot\nhello\n", b"")
+
+
+def test_send_to_a_reset_connection_drops_the_queue():
+    session = client._Session(ScriptedSocket(ConnectionResetError()), "bot", None, None)
+    session._send()
+    assert session.outgoing == b""
+
+
+@pytest.mark.parametrize("typed, queued, quitting", [
+    ("hi", "hi\n", False),
+    ("  ", "", False),
+    ("q", "/quit\n", True),
+    (" q ", "/quit\n", True),
+    ("/quit see you", "/quit see you\n", True),
+    ("/QUIT", "/QUIT\n", True),
+    ("//quit", "//quit\n", False),
+    ("qq", "qq\n", False),
+    (END, "/quit\n", True),  # Ctrl-D, or the end of piped input
+])
+def test_what_typed_lines_send(typed, queued, quitting):
+    session = client._Session(ScriptedSocket(), "bot", None, None)
+    session.outgoing.clear()
+    session._submit(typed)
+    assert (session.outgoing.decode(), session.quitting) == (queued, quitting)
