@@ -173,6 +173,7 @@ class Server:
             else:
                 conn()  # the listener, or the signal wake-up
         if self._stop_requested:
+            self._stop_requested = False
             self.stop()
         self._run_timers()
         while True:
@@ -221,8 +222,6 @@ class Server:
             deadlines.append(self._accept_resume_at)
         if self._stop_deadline is not None:
             deadlines.append(self._stop_deadline)
-        if self._stop_requested:
-            deadlines.append(self._now)
         now = self._clock()
         waits = [conn.bucket.wait(now) for conn in self._throttled]  # type: ignore[union-attr]
         if deadlines:
