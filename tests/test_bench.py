@@ -8,6 +8,7 @@ inside a single read.
 import json
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -246,7 +247,6 @@ def test_help_explains_every_option():
 
 
 def test_an_unreachable_server_fails_cleanly():
-    import socket
     with socket.socket() as sock:  # a port that was free a moment ago
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -254,3 +254,12 @@ def test_an_unreachable_server_fails_cleanly():
                  "--messages", "1", timeout=30)
     assert done.returncode == 1
     assert "ECONNREFUSED" in done.stdout
+
+
+def test_a_phase_that_overruns_its_budget_stops_the_run():
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # connects, never says a word
+        port = silent.getsockname()[1]
+        done = flood("--connect", f"127.0.0.1:{port}", "--clients", "3", "--senders", "1",
+                     "--messages", "1", "--phase-timeout", "0.5", timeout=30)
+    assert done.returncode == 1
+    assert "connect phase overran its 0.5 s budget: 0 of 3 clients joined" in done.stdout

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Load harness: many simulated clients against a chat server, and what it cost.
+
+``python bench/flood.py`` starts its own ``selchat serve`` on a free loopback
+port, runs the default scenario (500 clients, 10 of them sending as fast as
+the server takes it, 10 s, 64-byte messages), prints a summary and stops the
+server. ``--compare`` runs the same scenario, alternating, against the
+baselines in ``bench/peers/`` and Redis pub/sub, and prints medians with their
+ratio to selchat's: on a shared machine only figures measured side by side
+mean anything. ``--sweep`` shows how each figure grows with the work. See
+README.rst, "Benchmarks", for how to read every figure.
+
+The harness is one process, one thread and one selector, like the server:
+the modules beside this one are the clients (`swarm`), the receive-side
+checks (`tally`), the message layout (`message`), the wire protocols
+(`protocols`), the servers under test (`servers`) and the reports (`report`).
+"""
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from dataclasses import asdict
+from typing import Callable, List, Optional
+
+import report
+import servers
+from message import MAX_SENDERS, MIN_PAYLOAD
+from protocols import PROTOCOLS
+from swarm import Scenario, Swarm
+
+COMPARED = ("selchat", "threaded", "asyncio", "redis")
+SWEEPABLE = ("clients", "senders", "payload")
+MAX_CLIENTS = 50_000
+MAX_DURATION = 600.0
+#: Descriptors kept free beside the clients (stdio, selector, server pipes).
+FD_RESERVE = 64
+
+
+def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="flood.py", description=__doc__.split("\n\n")[0],
+        epilog="examples: flood.py | flood.py --compare | flood.py --sweep clients=100,500,1000 "
+               "| flood.py --clients 200 --rate 20 | flood.py --connect 127.0.0.1:4000 "
+               "--server-pid 1234 --json run.json")
+    p.add_argument("--clients", type=int, default=500,
+                   help="simulated clients, each a TCP connection that joins the chat "
+                        "(default: %(default)s)")
+    p.add_argument("--senders", type=int, default=10,
+                   help="how many of the clients send messages; 0 only connects and idles "
+                        "(default: %(default)s)")
+    p.add_argument("--rate", type=float, default=0.0,
+                   help="messages per second per sender, sent on schedule whatever the server "
+                        "does; 0 saturates: each sender keeps --window messages in flight "
+                        "(default: 0)")
+    p.add_argument("--window", type=int, default=8,
+                   help="when saturating, messages per sender sent but not yet seen by the "
+                        "last client to join, the far end of every broadcast "
+                        "(default: %(default)s)")
+    p.add_argument("--duration", type=float, default=10.0,
+                   help="seconds of sending: the timed run; with --messages, at most this "
+                        "(default: %(default)s)")
+    p.add_argument("--messages", type=int, default=None,
+                   help="send exactly this many messages per sender, then drain, so the "
+                        "counts are known in advance: 3 clients, 1 sender, 10 messages -> "
+                        "20 deliveries (default: as many as --duration allows)")
+    p.add_argument("--payload", type=int, default=64,
+                   help=f"bytes of chat text per message, at least {MIN_PAYLOAD} "
+                        "(default: %(default)s)")
+    p.add_argument("--server", choices=sorted(servers.KINDS), default="selchat",
+                   help="the server to start; with --connect, the protocol to speak "
+                        "(redis, or selchat's for the others) (default: %(default)s)")
+    p.add_argument("--connect", metavar="HOST:PORT",
+                   help="measure a server that is already running instead of starting one")
+    p.add_argument("--server-pid", type=int, metavar="PID",
+                   help="with --connect: the server's process id, for its CPU and memory")
+    p.add_argument("--allow-remote", action="store_true",
+                   help="allow --connect to an address that is not loopback")
+    p.add_argument("--phase-timeout", type=float, metavar="SECONDS",
+                   help="time allowed to the connect phase, and again to the ready phase; a "
+                        "run that overruns it stops and says so (default: 10 s + 15 ms per "
+                        "client)")
+    p.add_argument("--json", metavar="FILE",
+                   help="write every figure of every run to FILE as JSON; '-' writes it to "
+                        "stdout instead of the text")
+    p.add_argument("--compare", action="store_true",
+                   help="alternate runs of selchat, bench/peers/threaded.py, "
+                        "bench/peers/asyncio_chat.py and Redis pub/sub (when redis-server is "
+                        "on PATH); one table of medians, with ratios to selchat")
+    p.add_argument("--repeat", type=int, default=None,
+                   help="runs per server and value (default: 3 with --compare, else 1)")
+    p.add_argument("--sweep", metavar="NAME=V1,V2,...",
+                   help="run the scenario once per value of clients, senders or payload "
+                        "(e.g. clients=100,500,1000,2000) and tabulate how each figure grows")
+    args = p.parse_args(argv)
+    try:
+        _check(args)
+    except ValueError as exc:
+        p.error(str(exc))
+    return args
+
+
+def _check(args: argparse.Namespace) -> None:
+    """Every count and duration bounded, every address local unless allowed."""
+    if not 1 <= args.clients <= MAX_CLIENTS:
+        raise ValueError(f"--clients must be 1..{MAX_CLIENTS}")
+    if not 0 <= args.senders <= min(args.clients, MAX_SENDERS):
+        raise ValueError(f"--senders must be 0..--clients (and at most {MAX_SENDERS})")
+    if args.rate < 0 or args.window < 1:
+        raise ValueError("--rate must be >= 0 and --window >= 1")
+    if not 0 < args.duration <= MAX_DURATION:
+        raise ValueError(f"--duration must be in (0, {MAX_DURATION:g}] seconds")
+    if args.messages is not None and args.messages < 0:
+        raise ValueError("--messages must be >= 0")
+    if not MIN_PAYLOAD <= args.payload <= 4000:
+        raise ValueError(f"--payload must be {MIN_PAYLOAD}..4000 bytes")
+    if args.phase_timeout is not None and not 0 < args.phase_timeout <= 3600:
+        raise ValueError("--phase-timeout must be in (0, 3600] seconds")
+    if args.repeat is not None and not 1 <= args.repeat <= 20:
+        raise ValueError("--repeat must be 1..20")
+    if args.server_pid and not args.connect:
+        raise ValueError("--server-pid goes with --connect")
+    if args.connect:
+        if args.compare:
+            raise ValueError("--compare starts its own servers: drop --connect")
+        host, _, port = args.connect.rpartition(":")
+        host = host.strip("[]")
+        if not host or not port.isdigit():
+            raise ValueError("--connect wants HOST:PORT")
+        if not args.allow_remote and not servers.is_loopback(host):
+            raise ValueError(f"{host} is not a loopback address (add --allow-remote)")
+        args.connect = (host, int(port))
+    if args.sweep:
+        name, _, values = args.sweep.partition("=")
+        if name not in SWEEPABLE:
+            raise ValueError(f"--sweep takes {', '.join(SWEEPABLE)}")
+        try:
+            args.sweep = (name, [int(v) for v in values.split(",") if v.strip()])
+        except ValueError:
+            raise ValueError("--sweep values are integers: clients=100,500") from None
+        if not args.sweep[1] or len(args.sweep[1]) > 20:
+            raise ValueError("--sweep wants 1 to 20 values")
+        for value in args.sweep[1]:
+            _check(argparse.Namespace(**{**vars(args), name: value, "sweep": None}))
+
+
+def raise_fd_limit(needed: int) -> None:
+    """Soft RLIMIT_NOFILE up to the hard one (servers we start inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        sys.exit(f"flood.py: {needed} descriptors needed, but the open-file limit is {soft}")
+
+
+def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = None,
+            progress: Optional[Callable[[str], None]] = None,
+            budget: Optional[float] = None) -> dict:
+    """One run against `kind` (started here unless `connect` is given): its figures."""
+    protocol = PROTOCOLS[servers.KINDS[kind]]
+    if connect:
+        server = servers.attach(kind, connect[0], connect[1], pid)
+    else:
+        extra = max(scenario.senders, 1) if protocol.separate_senders else 0
+        server = servers.start(kind, scenario.clients + extra + FD_RESERVE)
+    try:
+        meter = servers.Meter(server)
+
+        def tick(now: float) -> None:
+            meter.sample()
+            if progress:
+                progress(_status(kind, swarm, now))
+
+        swarm = Swarm(protocol, server.address, scenario, tick, budget)
+        try:
+            meter.mark("join")
+            ok = swarm.connect() and swarm.ready()
+            meter.rss["joined"] = meter.sample()
+            meter.mark("run")
+            if ok:
+                swarm.run()
+                swarm.drain()
+            meter.mark("end")
+            raw = swarm.result()
+        finally:
+            server.signal_stop()  # before our sockets close: no storm of leave notices
+            swarm.close()
+            if progress:
+                progress("")
+    finally:
+        server.stop()
+    return report.figures(raw, asdict(scenario), server.describe(), meter.between("run", "end"),
+                          meter.between("join", "run"), meter.rss)
+
+
+def _status(kind: str, swarm: Swarm, now: float) -> str:
+    if swarm.phase == "run":
+        sent = sum(s.sent for s in swarm.senders)
+        return (f"[{kind}] run {now - swarm.run_started:5.1f}/{swarm.sc.duration:g} s  "
+                f"sent {sent:,}  delivered {swarm.delivered:,}")
+    if swarm.phase == "connect":
+        return f"[{kind}] connect: {len(swarm.joined):,}/{swarm.sc.clients:,} joined"
+    return f"[{kind}] {swarm.phase}: {swarm.ready_count:,} ready, delivered {swarm.delivered:,}"
+
+
+class Progress:
+    """A live status line on a terminal's stderr; nothing anywhere else."""
+
+    def __init__(self) -> None:
+        self._last = 0.0
+
+    def __call__(self, text: str) -> None:
+        now = time.monotonic()
+        if text and now - self._last < 0.2:
+            return
+        self._last = now
+        sys.stderr.write("\r\033[K" + text)
+        sys.stderr.flush()
+
+
+def machine() -> dict:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"cpus": os.cpu_count(), "cpu": model or platform.processor(),
+            "platform": platform.platform(), "python": platform.python_version()}
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    base = Scenario(clients=args.clients, senders=args.senders, rate=args.rate,
+                    window=args.window, duration=args.duration, payload=args.payload,
+                    messages=args.messages)
+    kinds = [k for k in COMPARED if servers.available(k)] if args.compare else [args.server]
+    name, values = args.sweep if args.sweep else (None, [None])
+    repeat = args.repeat or (3 if args.compare else 1)
+    biggest = max(values) if name == "clients" else args.clients
+    raise_fd_limit(biggest + max(args.senders, 1) + FD_RESERVE)
+    text = args.json != "-"
+    progress = Progress() if sys.stderr.isatty() and not args.json else None
+    tabulate = args.compare or args.sweep
+    if text and tabulate:
+        print(f"scenario  {report.describe(asdict(base))}"
+              + (f"; sweeping {name} over {values}" if name else ""))
+    runs, grouped = [], {}
+    total = len(values) * repeat * len(kinds)
+    for value in values:
+        scenario = Scenario(**{**asdict(base), name: value}) if name else base
+        for _ in range(repeat):
+            for kind in kinds:  # alternate, so each server sees the same machine
+                try:
+                    fig = measure(kind, scenario, args.connect, args.server_pid, progress,
+                                  args.phase_timeout)
+                except RuntimeError as exc:  # a server that did not start
+                    print(f"flood.py: {exc}", file=sys.stderr)
+                    return 1
+                runs.append(fig)
+                grouped.setdefault((value, kind), []).append(fig)
+                if text and tabulate:
+                    print(f"[{len(runs)}/{total}] {_one_line(fig)}", flush=True)
+    if text:
+        print(report.summary(runs[0]) if not tabulate else _tables(grouped, name, kinds))
+    if args.json:
+        document = {"bench": "selchat flood", "schema": 1, "command": sys.argv,
+                    "machine": machine(), "runs": runs}
+        if tabulate:
+            document["table"] = [{"value": value, "server": kind, **report.aggregate(figs)}
+                                 for (value, kind), figs in grouped.items()]
+        out = json.dumps(document, indent=1, default=list)
+        if args.json == "-":
+            print(out)
+        else:
+            with open(args.json, "w") as f:
+                f.write(out + "\n")
+    clean = all(f["outcome"] == "ok" and not any(
+        f["messages"][k] for k in ("lost", "duplicated", "out_of_order", "garbled"))
+        for f in runs)
+    return 0 if clean else 1
+
+
+def _one_line(fig: dict) -> str:
+    m, sc = fig["messages"], fig["scenario"]
+    return (f"{fig['server']['kind']:8s} {sc['clients']:,} clients, {sc['senders']} senders: "
+            f"{report._n(fig['throughput']['deliveries_per_s'])} deliveries/s, "
+            f"server {report._n(fig['server_cpu']['us_per_delivery'], 3)} µs/delivery, "
+            f"p99 {report._n(fig['latency_ms']['p99'], 2)} ms, lost {m['lost']:,}"
+            + (f"  [{'; '.join(fig['problems'])}]" if fig["problems"] else ""))
+
+
+def _tables(grouped: dict, name: Optional[str], kinds: List[str]) -> str:
+    """One table; ratios to selchat's row at the same value, or, sweeping one
+    server, to the first value's row (how each figure grows)."""
+    rows, first = [], {}
+    for (value, kind), figs in grouped.items():
+        row = report.aggregate(figs)
+        first.setdefault(kind, row)
+        if len(kinds) == 1:
+            reference = first[kind]
+        elif "selchat" in kinds:
+            reference = report.aggregate(grouped[(value, "selchat")])
+        else:
+            reference = None
+        labels = ((f"{name}={value}",) if name else ()) + (kind,)
+        rows.append((labels, row, reference))
+    runs = len(next(iter(grouped.values())))
+    against = "selchat's" if len(kinds) > 1 else f"the first {name} value's"
+    note = (f"medians of {runs} runs each; × = the figure's ratio to {against}; faults = the "
+            "worst run's lost + duplicated + out of order + garbled; failed, harness-bound: "
+            "runs")
+    return "\n" + report.table(rows) + "\n" + note
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,250 @@
+"""Turn a run's raw counts into figures, and figures into text a person reads.
+
+`figures` is the one place where derived numbers (rates, percentiles, costs
+per delivery, who was the limit) are computed; the summary, the tables and
+the JSON all show that same dict.
+"""
+import statistics
+from typing import Dict, List, Optional, Sequence
+
+#: A side using at least this share of one core was busy the whole run.
+SATURATED = 90.0
+#: Shorter runs are too coarse for CPU percentages to tell who was the limit.
+MIN_JUDGED = 1.0
+
+
+def percentile(ordered: Sequence[float], q: float) -> Optional[float]:
+    """Nearest-rank percentile of an already sorted sequence."""
+    if not ordered:
+        return None
+    rank = max(1, -(-len(ordered) * q // 100))  # ceil(n q / 100), at least 1
+    return ordered[int(rank) - 1]
+
+
+def _per(value: Optional[float], count: int, scale: float = 1.0) -> Optional[float]:
+    return None if value is None or not count else value * scale / count
+
+
+def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
+            rss: dict) -> dict:
+    """Every figure of one run.
+
+    `cpu` holds the server's and the harness's CPU seconds over the run and
+    drain (`server`, `harness`) and that wall time (`wall`); `joining` the same
+    for the connect and ready phases; `rss` the server's RSS in bytes before
+    connecting, once all joined, and at peak.
+    """
+    per_sender = raw["per_sender"]
+    sent = sum(s["sent"] for s in per_sender)
+    received = sum(s["received"] for s in per_sender)
+    busy = raw["last_delivery_s"]
+    wall = cpu["wall"]
+    latencies = sorted(raw["latencies_us"])
+    server_s, harness_s = cpu["server"], cpu["harness"]
+    timed = wall >= 0.1  # a shorter window makes percentages noise
+    server_pct = server_s * 100 / wall if timed and server_s is not None else None
+    harness_pct = harness_s * 100 / wall if timed else None
+    kb = {k: None if v is None else v / 1024 for k, v in rss.items()}
+    per_conn = None
+    if kb.get("joined") is not None and raw["connections"]:
+        per_conn = (kb["joined"] - kb["before"]) / raw["connections"]
+    problems = list(raw["problems"])
+    lost = sum(s["lost"] for s in per_sender)
+    duplicated = sum(s["duplicated"] for s in per_sender)
+    disorder = sum(s["out_of_order"] for s in per_sender)
+    if raw["closed_by_server"]:
+        problems.append(f"the server closed {raw['closed_by_server']} connections during the run")
+    return {
+        "server": server,
+        "scenario": scenario,
+        "outcome": "failed" if problems else "ok",
+        "problems": problems,
+        "limited_by": _limit(server_pct, harness_pct) if wall >= MIN_JUDGED else "unknown",
+        "connect": {
+            "clients": scenario["clients"], "joined": raw["joined"],
+            "connections": raw["connections"],
+            "joined_s": raw["times"].get("connect"),
+            "ready_s": _sum(raw["times"].get("connect"), raw["times"].get("ready")),
+            "bytes_received": raw["bytes_in_before_run"],
+            "server_cpu_s": joining["server"], "harness_cpu_s": joining["harness"],
+        },
+        "messages": {
+            "sent": sent, "expected": raw["expected"], "received": received,
+            "lost": lost, "duplicated": duplicated, "out_of_order": disorder,
+            "garbled": raw["garbled"], "unexpected_lines": raw["other_lines"],
+            "unexpected_samples": raw["other_samples"], "per_sender": per_sender,
+        },
+        "throughput": {
+            "run_s": raw["times"].get("run"), "drain_s": raw["times"].get("drain"),
+            "busy_s": busy,
+            "deliveries_per_s": received / busy if busy else None,
+            "messages_per_s": sent / busy if busy else None,
+        },
+        "latency_ms": {
+            "probes": raw["probes"], "samples": len(latencies),
+            **{name: _ms(percentile(latencies, q))
+               for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+        },
+        "server_cpu": {"seconds": server_s, "percent": server_pct,
+                       "us_per_delivery": _per(server_s, received, 1e6)},
+        "server_rss_kb": {"before": kb.get("before"), "joined": kb.get("joined"),
+                          "peak": kb.get("peak"), "per_connection": per_conn},
+        "harness_cpu": {"seconds": harness_s, "percent": harness_pct,
+                        "us_per_delivery": _per(harness_s, received, 1e6)},
+    }
+
+
+def _sum(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    return None if a is None or b is None else a + b
+
+
+def _ms(us: Optional[float]) -> Optional[float]:
+    return None if us is None else us / 1000.0
+
+
+def _limit(server_pct: Optional[float], harness_pct: Optional[float]) -> str:
+    if harness_pct is not None and harness_pct >= SATURATED and (
+            server_pct is None or server_pct < SATURATED):
+        return "harness"
+    if server_pct is not None and server_pct >= SATURATED:
+        return "server"
+    return "neither"
+
+
+# -- text ---------------------------------------------------------------------------
+
+
+def _n(value: Optional[float], digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def describe(scenario: dict) -> str:
+    pace = (f"{scenario['rate']:g} msgs/s per sender" if scenario["rate"]
+            else f"saturating (window {scenario['window']})")
+    amount = (f"{scenario['messages']} messages per sender (at most {scenario['duration']:g} s)"
+              if scenario["messages"] is not None else f"{scenario['duration']:g} s")
+    return (f"{scenario['clients']:,} clients, {scenario['senders']} senders, {pace}, "
+            f"{amount}, {scenario['payload']}-byte messages")
+
+
+def summary(fig: dict) -> str:
+    """The readable account of one run."""
+    srv, msg, thr = fig["server"], fig["messages"], fig["throughput"]
+    lat, scpu, rss, hcpu, con = (fig["latency_ms"], fig["server_cpu"], fig["server_rss_kb"],
+                                 fig["harness_cpu"], fig["connect"])
+    origin = "started by the bench" if srv["started_by_bench"] else "already running"
+    pid = f"pid {srv['pid']}" if srv["pid"] else "pid unknown: no server figures"
+    lines = [
+        f"scenario  {describe(fig['scenario'])}",
+        f"server    {srv['kind']} on {srv['address']} ({pid}, {origin})",
+        f"connect   {_joined(con)} in {_n(con['joined_s'], 2)} s; all ready "
+        f"(join notices delivered) {_n(con['ready_s'], 2)} s after the first connect",
+        f"          CPU meanwhile: server {_n(con['server_cpu_s'], 2)} s, harness "
+        f"{_n(con['harness_cpu_s'], 2)} s; {_n(_mb(con['bytes_received'] / 1024), 1)} MB "
+        f"of notices received",
+        f"messages  {msg['sent']:,} sent; deliveries expected {msg['expected']:,}, "
+        f"received {msg['received']:,}",
+        f"          lost {msg['lost']:,}, duplicated {msg['duplicated']:,}, "
+        f"out of order {msg['out_of_order']:,}" + (
+            f", garbled {msg['garbled']:,}" if msg["garbled"] else ""),
+        f"rate      {_n(thr['deliveries_per_s'])} deliveries/s ({_n(thr['messages_per_s'])} "
+        f"messages/s) over {_n(thr['busy_s'], 2)} s",
+        f"latency   p50 {_n(lat['p50'], 2)} ms, p90 {_n(lat['p90'], 2)} ms, "
+        f"p99 {_n(lat['p99'], 2)} ms, max {_n(lat['max'], 2)} ms "
+        f"({lat['samples']:,} samples at {lat['probes']} probes)",
+        f"server    CPU {_n(scpu['percent'])} % of a core, {_n(scpu['us_per_delivery'], 3)} µs "
+        f"per delivery; RSS {_n(_mb(rss['before']), 1)} MB before, {_n(_mb(rss['peak']), 1)} MB "
+        f"at peak, {_n(rss['per_connection'], 2)} KB per connection",
+        f"harness   CPU {_n(hcpu['percent'])} % of a core, {_n(hcpu['us_per_delivery'], 3)} µs "
+        f"per delivery",
+    ]
+    if msg["unexpected_lines"]:
+        lines.append(f"unexpected {msg['unexpected_lines']:,} lines that are no bench message, "
+                     f"e.g. {msg['unexpected_samples'][:2]}")
+    if fig["limited_by"] == "harness":
+        lines.append("LIMIT     the harness was the bottleneck (a full core, the server was "
+                     "not): these figures understate the server")
+    for problem in fig["problems"]:
+        lines.append(f"PROBLEM   {problem}")
+    if msg["lost"] or msg["duplicated"] or msg["out_of_order"] or msg["garbled"]:
+        lines.append("FAULTY    the server did not deliver every message exactly once, in order")
+    return "\n".join(lines)
+
+
+def _joined(con: dict) -> str:
+    if con["joined"] == con["clients"]:
+        return f"{con['clients']:,} clients joined"
+    return f"only {con['joined']:,} of {con['clients']:,} clients joined"
+
+
+def _mb(kb: Optional[float]) -> Optional[float]:
+    return None if kb is None else kb / 1024
+
+
+# -- tables of several runs ---------------------------------------------------------
+
+#: (heading, figure path, digits): the columns of --compare and --sweep tables.
+COLUMNS = [
+    ("deliveries/s", ("throughput", "deliveries_per_s"), 0),
+    ("srv µs/deliv", ("server_cpu", "us_per_delivery"), 3),
+    ("srv CPU %", ("server_cpu", "percent"), 0),
+    ("p50 ms", ("latency_ms", "p50"), 2),
+    ("p99 ms", ("latency_ms", "p99"), 2),
+    ("RSS KB/conn", ("server_rss_kb", "per_connection"), 2),
+    ("joined s", ("connect", "joined_s"), 2),
+    ("harness CPU %", ("harness_cpu", "percent"), 0),
+]
+#: Columns whose ratio to the reference row is shown.
+RATIOS = {"deliveries/s", "srv µs/deliv", "p99 ms", "RSS KB/conn"}
+
+
+def pick(fig: dict, path: Sequence[str]) -> Optional[float]:
+    value = fig
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def median(runs: List[dict], path: Sequence[str]) -> Optional[float]:
+    values = [v for v in (pick(f, path) for f in runs) if v is not None]
+    return statistics.median(values) if values else None
+
+
+def aggregate(runs: List[dict]) -> Dict[str, Optional[float]]:
+    """Medians of every table column over repeated runs, plus the worst errors."""
+    row = {head: median(runs, path) for head, path, _ in COLUMNS}
+    row["faults"] = max(sum(pick(f, ("messages", k)) or 0 for k in
+                            ("lost", "duplicated", "out_of_order", "garbled")) for f in runs)
+    row["failed"] = sum(1 for f in runs if f["outcome"] != "ok")
+    row["harness-bound"] = sum(1 for f in runs if f["limited_by"] == "harness")
+    return row
+
+
+def table(rows: List[tuple]) -> str:
+    """rows: (labels, aggregated row, the row its ratios refer to or None)."""
+    label_width = [max(len(str(r[0][i])) for r in rows) for i in range(len(rows[0][0]))]
+    cells, headers = [], [*("" for _ in label_width)]
+    for head, _, _ in COLUMNS:
+        headers.append(head)
+        if head in RATIOS:
+            headers.append("×")
+    headers += ["faults", "failed", "harness-bound"]
+    for labels, row, ref in rows:
+        line = [str(label) for label in labels]
+        for head, _, digits in COLUMNS:
+            line.append(_n(row[head], digits))
+            if head in RATIOS:
+                base = ref[head] if ref else None
+                line.append(f"{row[head] / base:.2f}" if base and row[head] is not None else "-")
+        line += [f"{row['faults']:,}", str(row["failed"]), str(row["harness-bound"])]
+        cells.append(line)
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    out = ["  ".join(h.rjust(w) if i >= len(label_width) else h.ljust(w)
+                     for i, (h, w) in enumerate(zip(headers, widths)))]
+    out.append("  ".join("-" * w for w in widths))
+    for line in cells:
+        out.append("  ".join(c.rjust(w) if i >= len(label_width) else c.ljust(w)
+                             for i, (c, w) in enumerate(zip(line, widths))))
+    return "\n".join(out)

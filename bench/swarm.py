@@ -1,0 +1,527 @@
+"""The simulated clients: hundreds or thousands of sockets on one selector.
+
+One process, one thread, `selectors`, like the server under test, so the
+harness's own CPU (which it reports) is one core at most and a reader can tell
+which side was the limit. A run has four phases, each with a time budget; a
+phase that overruns stops the run, and the result says which and how far it got.
+
+1. **connect**: open every connection, at most `CONNECT_WINDOW` of them not
+   yet joined at any time; each sends its join line (a name, or SUBSCRIBE) as
+   soon as its connect completes, and has joined when the welcome arrives.
+   Join notices are skipped by searching each read for a marker, never split
+   into lines: 10,000 clients receive 50 million of them.
+2. **ready**: an announcer sends the ready marker and every receiver must see
+   it (with chat, a second announcer sends one for the first). In a stream
+   that keeps order, that proves the receiver has taken all its join notices
+   and is receiving; from then on it counts messages (see `tally`).
+3. **run**: senders send, for `duration` seconds or `messages` messages each.
+   Saturating, each sender keeps at most `window` messages in flight: sent,
+   but not yet seen by the last receiver to join, which sits at the far end
+   of every broadcast. At a fixed rate, messages go out on schedule whatever
+   the server does (so a slow server shows as latency, not as fewer messages).
+4. **drain**: wait until every expected copy arrived or nothing has arrived
+   for `QUIET` seconds.
+
+Roles go by join order. The first and the last client to join are the probes:
+they sit at the two ends of a broadcast, and they parse every line (send
+times for the latency figures, full sequence numbers). The senders are the
+clients after the first (wrapping round if everyone talks); with Redis they
+publish on connections of their own. A sender's window is measured at the last
+client to join (at the first, for the last one itself).
+"""
+import errno
+import math
+import selectors
+import socket
+import struct
+import time
+from array import array
+from dataclasses import dataclass
+from typing import Callable, Dict, List, Optional
+
+from message import READY, BodyFormat
+from tally import Checker, Tally, losses
+
+EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+#: Connections opened but not yet joined. Each join is a notice to everyone, so
+#: a server that batches the joins it finds in one pass sends N²/batch times,
+#: not N²: measured with 10,000 clients, 256 here took 11 s to join, 1024 took
+#: 4.6 s. It stays well inside Linux's default listen backlog (4096).
+CONNECT_WINDOW = 1024
+#: One read takes up to this much (asyncio reads 256 KiB too): the fewer reads
+#: per delivery, the less the harness spends on each.
+READ_SIZE = 256 * 1024
+#: The drain ends once nothing has arrived for this long.
+QUIET = 1.0
+DRAIN_BUDGET = 10.0
+#: Default budget of the connect phase, and again of the ready phase: generous,
+#: since a server that writes each notice to each client separately (the
+#: threaded baseline) needs about 11 ms per client at 2000 clients here.
+BUDGET_BASE, BUDGET_PER_CLIENT = 10.0, 0.015
+
+
+def budget_for(clients: int) -> float:
+    return round(BUDGET_BASE + BUDGET_PER_CLIENT * clients, 1)
+#: At a fixed rate, a sender whose unsent output passes this stops generating
+#: (the server is not reading it); the summary then shows fewer messages sent.
+OUT_CAP = 1 << 20
+#: Records a receiver puts aside before settling them (see `tally`), and the
+#: total the harness may hold for all receivers at once (a byte each).
+BACKLOG, BACKLOG_TOTAL = 8192, 1 << 23
+#: How often the progress callback runs, in seconds.
+TICK = 0.25
+
+CONNECTING, JOINING, JOINED, READY_, CLOSED = range(5)
+
+
+@dataclass
+class Scenario:
+    clients: int = 500
+    senders: int = 10
+    rate: float = 0.0  #: messages per second per sender; 0: saturate
+    window: int = 8
+    duration: float = 10.0
+    payload: int = 64
+    messages: Optional[int] = None  #: per sender; None: as many as the duration allows
+
+
+class Conn:
+    """One harness connection: a client, or (with Redis) a sender's publisher."""
+
+    __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "out", "events")
+
+    def __init__(self, sock: socket.socket, name: str, tally: Optional[Tally]) -> None:
+        self.sock, self.name, self.tally = sock, name, tally  # tally None: sends only
+        self.state = CONNECTING
+        self.carry = b""  # the start of a record or line the last read cut off
+        self.latencies: Optional[array] = None  # probes only
+        self.out = bytearray()  # output the kernel did not take yet
+        self.events = EVENT_WRITE  # the selector mask registered
+
+
+class Sender:
+    __slots__ = ("index", "conn", "sent", "tracker", "phase")
+
+    def __init__(self, index: int, conn: Conn, tracker: Tally, phase: float) -> None:
+        self.index, self.conn, self.tracker, self.phase = index, conn, tracker, phase
+        self.sent = 0
+
+
+class Swarm:
+    """Every simulated client of one run, driven by one selector.
+
+    `tick(now)` is called about every `TICK` seconds (for sampling the server
+    and for progress). `budget` is the time allowed to the connect phase and
+    again to the ready phase (default: `budget_for` the client count).
+    """
+
+    def __init__(self, protocol, address: tuple, scenario: Scenario,
+                 tick: Callable[[float], None] = lambda now: None,
+                 budget: Optional[float] = None) -> None:
+        self.protocol, self.address, self.sc, self._tick = protocol, address, scenario, tick
+        self.budget = budget if budget is not None else budget_for(scenario.clients)
+        self.fmt = BodyFormat(scenario.senders, scenario.payload)
+        width = len(str(max(scenario.clients - 1, 0)))
+        self.names = [f"c{i:0{width}d}" for i in range(scenario.clients)]
+        record = protocol.record(self.names[0], scenario.payload)
+        backlog = max(256, min(BACKLOG, BACKLOG_TOTAL // max(scenario.clients, 1)))
+        self.checker = Checker(self.fmt, record, backlog, protocol.is_framing)
+        self.sel = selectors.DefaultSelector()
+        self._buf = bytearray(READ_SIZE)
+        self._view = memoryview(self._buf)
+        self.conns: List[Conn] = []
+        self.joined: List[Conn] = []  # receivers, in the order their welcome arrived
+        self.publishers: List[Conn] = []
+        self.senders: List[Sender] = []
+        self._probes: List[Conn] = []
+        self.problems: Dict[str, int] = {}  # what went wrong -> how many times
+        self.ready_count = 0
+        self.delivered = 0  # copies counted so far (for progress and the drain)
+        self.bytes_in = 0
+        self.closed_by_server = 0
+        self.epoch = time.monotonic()
+        self.phase = "connect"
+        self.times = {}  # phase name -> seconds it took
+        self.run_started = self.last_delivery = self._last_rx = 0.0
+        self.bytes_before_run = 0
+        self._joining = 0  # connections opened and not yet joined
+        self._next_tick = 0.0
+        self._wake = float("inf")  # the next scheduled send, at a fixed rate
+
+    # -- phases -----------------------------------------------------------------
+
+    def connect(self) -> bool:
+        """Open and join every client (and the Redis publishers)."""
+        sc, start = self.sc, time.monotonic()
+        budget = self.budget
+        pending = [(name, True) for name in self.names]
+        publishers = max(sc.senders, 1) if self.protocol.separate_senders else 0
+        pending += [(f"p{i}", False) for i in range(publishers)]
+        pending.reverse()
+
+        def more() -> bool:
+            while pending and self._joining < CONNECT_WINDOW and not self.problems:
+                name, receives = pending.pop()
+                self._open(name, receives)
+            return not pending and not self._joining or bool(self.problems)
+
+        ok = self._loop(more, start + budget)
+        self.times["connect"] = time.monotonic() - start
+        if not ok:
+            self._problem(f"connect phase overran its {budget:g} s budget: "
+                          f"{len(self.joined)} of {sc.clients} clients joined")
+        return ok and not self.problems
+
+    def ready(self) -> bool:
+        """Prove every receiver has joined, taken its notices, and is receiving."""
+        self.phase, start = "ready", time.monotonic()
+        budget = self.budget
+        self._assign_roles()
+        receivers = len(self.joined)
+        if self.protocol.separate_senders:
+            self._write(self.publishers[0], self.protocol.frame(READY))
+        elif receivers == 1:
+            self._set_ready(self.joined[0])
+        else:
+            for conn in self.joined[:2]:
+                self._write(conn, self.protocol.frame(READY))
+        ok = self._loop(lambda: self.ready_count >= receivers or bool(self.problems),
+                        start + budget)
+        self.times["ready"] = time.monotonic() - start
+        if not ok:
+            self._problem(f"ready phase overran its {budget:g} s budget: "
+                          f"{self.ready_count} of {receivers} receivers ready")
+        return ok and not self.problems
+
+    def run(self) -> bool:
+        """Send for `duration` seconds (or until every sender sent `messages`)."""
+        sc = self.sc
+        self.phase = "run"
+        self.run_started = self.last_delivery = now = time.monotonic()
+        self.bytes_before_run = self.bytes_in
+        end = now + sc.duration
+        cap = sc.messages
+
+        def done() -> bool:  # once per pass: refilling after a whole pass of reads
+            self._feed(time.monotonic())  # lets the server batch (measured: faster)
+            return cap is not None and all(s.sent >= cap for s in self.senders)
+
+        self._loop(done, end, until_deadline_ok=True)
+        self._wake = float("inf")
+        self.times["run"] = time.monotonic() - self.run_started
+        return True
+
+    def drain(self) -> bool:
+        """Wait for the rest: every expected copy, or a quiet stream."""
+        self.phase, start = "drain", time.monotonic()
+        self._last_rx = start
+        expected = self.expected()
+        ok = self._loop(lambda: self.delivered >= expected
+                        or time.monotonic() - self._last_rx >= QUIET, start + DRAIN_BUDGET)
+        self.times["drain"] = time.monotonic() - start
+        if not ok:
+            self._problem(f"drain overran its {DRAIN_BUDGET:.0f} s budget")
+        for conn in self.joined:
+            self.checker.settle(conn.tally)
+        return ok
+
+    def close(self) -> None:
+        """Close every connection at once: a reset, no TIME_WAIT left behind."""
+        linger = struct.pack("ii", 1, 0)  # on, 0 s: reset at close
+        for conn in self.conns:
+            try:
+                conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            except OSError:
+                pass
+            conn.sock.close()
+        self.sel.close()
+
+    # -- the loop -----------------------------------------------------------------
+
+    def _loop(self, done: Callable[[], bool], deadline: float,
+              until_deadline_ok: bool = False) -> bool:
+        """Run passes until `done()`; False if `deadline` came first."""
+        sel, read, write = self.sel, self._read, self._flush
+        while not done():
+            now = time.monotonic()
+            if now >= deadline:
+                return until_deadline_ok
+            if now >= self._next_tick:
+                self._next_tick = now + TICK
+                self._tick(now)
+            events = sel.select(max(0.0, min(deadline, self._wake, self._next_tick) - now))
+            if events:
+                self._last_rx = time.monotonic()
+            # Probes first: their read times make the latency figures, which should
+            # not include the harness reading every other client (a probe with
+            # nothing to read costs one failed recv).
+            for conn in self._probes:
+                if conn.state is READY_:
+                    read(conn)
+            for key, mask in events:
+                conn = key.data
+                if mask & EVENT_READ:
+                    read(conn)
+                if mask & EVENT_WRITE and conn.state is not CLOSED:
+                    write(conn)
+        return True
+
+    # -- connecting and joining ---------------------------------------------------
+
+    def _open(self, name: str, receives: bool) -> None:
+        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK = 40 ms
+        conn = Conn(sock, name, Tally(self.sc.senders) if receives else None)
+        self.conns.append(conn)
+        err = sock.connect_ex(self.address)
+        if err not in (0, errno.EINPROGRESS):
+            self._problem(f"connect to {self.address[0]}:{self.address[1]} failed: "
+                          f"{errno.errorcode.get(err, err)}")
+            return
+        self._joining += 1
+        self.sel.register(sock, EVENT_WRITE, conn)
+
+    def _connected(self, conn: Conn) -> None:
+        err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if err:
+            self._problem(f"connect failed: {errno.errorcode.get(err, err)}")
+            self._close(conn)
+            return
+        self._set_events(conn, EVENT_READ)
+        if conn.tally is None:  # a publisher: nothing to join
+            conn.state = JOINED
+            self.publishers.append(conn)
+            self._joining -= 1
+        else:
+            conn.state = JOINING
+            self._write(conn, self.protocol.join(conn.name))
+
+    def _assign_roles(self) -> None:
+        """Probes, senders and where their windows are measured (module docstring)."""
+        joined, sc = self.joined, self.sc
+        probes = {id(joined[0]): joined[0], id(joined[-1]): joined[-1]} if joined else {}
+        self._probes = list(probes.values())
+        for conn in self._probes:
+            conn.latencies = array("q")
+        if self.protocol.separate_senders:
+            talkers = self.publishers[:sc.senders]
+        else:  # everyone but the first and the last, as far as they go
+            talkers = (joined[1:] + joined[:1])[:sc.senders]
+        for index, conn in enumerate(talkers):
+            tracker = joined[-1] if conn is not joined[-1] else joined[0]
+            self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
+
+    # -- reading --------------------------------------------------------------------
+
+    def _read(self, conn: Conn) -> None:
+        """One read; once ready, count it (the hot path: one per delivery batch)."""
+        carry = conn.carry
+        if carry:
+            c = len(carry)
+            self._buf[:c] = carry
+            view = self._view[c:]
+        else:
+            c, view = 0, self._view
+        try:
+            n = conn.sock.recv_into(view)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            n = 0
+        if not n:
+            self._lost(conn)
+            return
+        self.bytes_in += n
+        total = c + n
+        if conn.state is not READY_:
+            if conn.tally is not None:  # (a publisher's ":N" replies are not needed)
+                self._before_ready(conn, total)
+            return
+        buf, checker = self._buf, self.checker
+        end = total - total % checker.size
+        if conn.latencies is None and end and checker.records(buf, end, conn.tally):
+            counted = end // checker.size
+        else:  # a probe (which parses every line), or not a clean run of records
+            end = buf.rfind(b"\n", 0, total) + 1
+            now_us = int((time.monotonic() - self.epoch) * 1e6)
+            counted = checker.lines(bytes(buf[:end]), conn.tally, now_us, conn.latencies)
+            if total - end > READ_SIZE // 2:  # no line end in sight: not a line
+                checker.other_lines += 1
+                end = total
+        conn.carry = buf[end:total] if end < total else b""
+        if counted:
+            self.delivered += counted
+            self.last_delivery = time.monotonic()
+
+    def _before_ready(self, conn: Conn, total: int) -> None:
+        """Look for the welcome, then the ready marker; skip everything else."""
+        buf, proto = self._buf, self.protocol
+        end = buf.rfind(b"\n", 0, total) + 1
+        start = 0
+        if conn.state is JOINING:
+            if buf.startswith(proto.refused) or buf.find(b"\n" + proto.refused, 0, end) >= 0:
+                line = bytes(buf[:end]).strip().splitlines()[-1][:120]
+                self._problem(f"{conn.name} was refused: {line.decode(errors='replace')}")
+                self._close(conn)
+                return
+            start = buf.find(proto.joined, 0, end)
+            if start < 0:
+                conn.carry = buf[end:total]
+                return
+            conn.state = JOINED
+            self.joined.append(conn)
+            self._joining -= 1
+        at = buf.find(READY, start, end)
+        if at < 0:
+            conn.carry = buf[end:total]
+            return
+        after = buf.find(b"\n", at, end) + 1
+        self._set_ready(conn)
+        conn.carry = buf[after:total]  # what followed the marker: messages
+
+    def _problem(self, text: str) -> None:
+        self.problems[text] = self.problems.get(text, 0) + 1
+
+    def _set_ready(self, conn: Conn) -> None:
+        conn.state = READY_
+        self.ready_count += 1
+
+    def _lost(self, conn: Conn) -> None:
+        """The server closed a connection (or reset it)."""
+        if conn.state is JOINING or conn.state is CONNECTING:
+            self._problem(f"the server closed {conn.name} before it joined")
+        else:
+            self.closed_by_server += 1
+        self._close(conn)
+
+    def _close(self, conn: Conn) -> None:
+        if conn.state is JOINING or conn.state is CONNECTING:
+            self._joining -= 1
+        conn.state = CLOSED
+        if conn.events:
+            self.sel.unregister(conn.sock)
+            conn.events = 0
+
+    # -- writing --------------------------------------------------------------------
+
+    def _feed(self, now: float) -> None:
+        """Give each sender the messages it may send now."""
+        sc = self.sc
+        cap = sc.messages if sc.messages is not None else float("inf")
+        if sc.rate <= 0:
+            for sender in self.senders:
+                room = min(sc.window - (sender.sent - sender.tracker.received[sender.index]),
+                           cap - sender.sent)
+                if room > 0 and sender.conn.state is not CLOSED:
+                    self._send(sender, int(room), now)
+            return
+        elapsed, wake = now - self.run_started, float("inf")
+        for sender in self.senders:
+            due = math.floor(elapsed * sc.rate - sender.phase) + 1  # message i: (i + phase) / rate
+            count = min(due, cap) - sender.sent
+            if count > 0 and len(sender.conn.out) < OUT_CAP and sender.conn.state is not CLOSED:
+                self._send(sender, int(count), now)
+            if sender.sent < cap:
+                wake = min(wake, self.run_started + (sender.sent + sender.phase) / sc.rate)
+        self._wake = wake
+
+    def _send(self, sender: Sender, count: int, now: float) -> None:
+        """Queue `count` messages, stamped with the time they were made: when due,
+        or as soon after as the pass in progress ends. Output the server does not
+        take waits in the harness, stamped, so a slow server shows as latency."""
+        body, frame, s, first = self.fmt.body, self.protocol.frame, sender.index, sender.sent
+        stamp = int((now - self.epoch) * 1e6)
+        self._write(sender.conn, b"".join([frame(body(s, seq, stamp))
+                                           for seq in range(first, first + count)]))
+        sender.sent += count
+
+    def _write(self, conn: Conn, data: bytes) -> None:
+        if conn.out:
+            conn.out += data
+            return
+        try:
+            sent = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            self._lost(conn)
+            return
+        if sent < len(data):
+            conn.out += data[sent:]
+            self._set_events(conn, EVENT_READ | EVENT_WRITE)
+
+    def _flush(self, conn: Conn) -> None:
+        if conn.state is CONNECTING:
+            self._connected(conn)
+            return
+        try:
+            sent = conn.sock.send(conn.out)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            self._lost(conn)
+            return
+        del conn.out[:sent]
+        if not conn.out:
+            self._set_events(conn, EVENT_READ)
+
+    def _set_events(self, conn: Conn, events: int) -> None:
+        if events != conn.events:
+            self.sel.modify(conn.sock, events, conn)
+            conn.events = events
+
+    # -- results --------------------------------------------------------------------
+
+    def expected(self) -> int:
+        """Copies the server should deliver for the messages sent so far."""
+        per_message = len(self.joined) - (0 if self.protocol.echoes else 1)
+        return sum(s.sent for s in self.senders) * per_message
+
+    def expected_per_receiver(self) -> List[List[int]]:
+        sent = [0] * self.sc.senders
+        for s in self.senders:
+            sent[s.index] = s.sent
+        own = {id(s.conn): s.index for s in self.senders}
+        table = []
+        for conn in self.joined:
+            row = list(sent)
+            if not self.protocol.echoes and id(conn) in own:
+                row[own[id(conn)]] = 0
+            table.append(row)
+        return table
+
+    def result(self) -> dict:
+        """Every raw figure of the run (`report` derives the rest)."""
+        checker = self.checker
+        tallies = [conn.tally for conn in self.joined]
+        lost = losses(tallies, self.expected_per_receiver(), self.sc.senders)
+        received = [sum(t.received[s] for t in tallies) for s in range(self.sc.senders)]
+        sent = [0] * self.sc.senders
+        for s in self.senders:
+            sent[s.index] = s.sent
+        latencies = array("q")
+        for conn in self.joined:
+            if conn.latencies is not None:
+                latencies.extend(conn.latencies)
+        return {
+            "times": dict(self.times),
+            "connections": len(self.conns),
+            "receivers": len(self.joined),
+            "per_sender": [
+                {"sent": sent[s], "received": received[s], "lost": lost["lost"][s],
+                 "duplicated": lost["duplicated"][s], "out_of_order": checker.disorder[s]}
+                for s in range(self.sc.senders)],
+            "expected": self.expected(),
+            "garbled": checker.garbled,
+            "other_lines": checker.other_lines,
+            "other_samples": [s.decode(errors="replace") for s in checker.samples],
+            "closed_by_server": self.closed_by_server,
+            "last_delivery_s": self.last_delivery - self.run_started if self.run_started else 0.0,
+            "latencies_us": latencies,
+            "probes": sum(1 for c in self.joined if c.latencies is not None),
+            "bytes_in_before_run": self.bytes_before_run if self.run_started else self.bytes_in,
+            "problems": [p if n == 1 else f"{p} ({n} times)" for p, n in self.problems.items()],
+            "joined": len(self.joined),
+        }

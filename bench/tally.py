@@ -1,0 +1,182 @@
+"""Receive-side accounting: every copy of every message, checked and counted.
+
+A receiver must notice a lost, duplicated or reordered message, yet a Python
+loop over every received line costs several times what a fast server spends
+per delivery. So reads are checked in columns instead of lines.
+
+Every bench message has the same length (see `message`), so a read that is a
+clean run of records holds one every `size` bytes, and a strided slice such as
+``buf[offset:end:size]`` pulls one column out of all of them in one C-level
+step. A read costs two such checks (each record ends in a newline, and has the
+magic where the body starts) and one append: the token column goes to the
+receiver's backlog. Every few thousand records `settle` splits the backlog by
+sender, again without a Python loop: each sender owns its tokens, so one
+``bytes.translate`` that deletes every other byte leaves that sender's tokens
+in arrival order, and they must be exactly the next ones of its cycle. A gap,
+a repeat or a swap breaks the cycle (only two messages of one sender exactly a
+whole number of cycles apart trading places would pass: 9 apart with 10
+senders, 64 with one); the counts, compared at the end with what was sent,
+give the losses and duplicates. A broken cycle is replayed token by token to
+count what went wrong.
+
+Anything that is not a clean run of records (a notice, a stray byte) goes
+through `lines`, which parses each line; the probe receivers always take that
+path, since they also read each message's send time for the latency figures,
+and they check the full sequence numbers.
+"""
+from array import array
+from typing import Callable, Dict, List, Optional
+
+from message import READY, TOKEN_AT, BodyFormat
+from protocols import Record
+
+
+class Tally:
+    """What one receiving connection has seen from each sender."""
+
+    __slots__ = ("received", "top", "tokens")
+
+    def __init__(self, senders: int) -> None:
+        self.received = [0] * senders  #: copies received, per sender
+        self.top = [-1] * senders  #: highest sequence number seen, per sender
+        self.tokens = bytearray()  #: the token column of records not yet settled
+
+
+class Checker:
+    """Checks and counts reads for one run's record layout; shared by all receivers.
+
+    `record` gives a received message's length and where its body starts;
+    `backlog` is how many records a receiver keeps before settling them (one
+    byte each); `is_framing` tells the lines a protocol wraps around a message
+    body (they are neither messages nor surprises).
+    """
+
+    def __init__(self, fmt: BodyFormat, record: Record, backlog: int,
+                 is_framing: Callable[[bytes], bool]) -> None:
+        self.fmt, self.size, self.backlog = fmt, record.size, backlog
+        self._is_framing = is_framing
+        self._magic_at, self._token_at = record.body, record.body + TOKEN_AT
+        every = set(range(256))
+        #: Per sender: the bytes to delete from a token column to keep only its own.
+        self._others = [bytes(sorted(every - set(a))) for a in fmt.alphabets]
+        self._cycles = [a * (backlog // len(a) + 2) for a in fmt.alphabets]
+        self.disorder = [0] * fmt.senders  #: arrivals below a number already seen
+        self.garbled = 0  #: records or lines that looked like bench messages but were not
+        self.other_lines = 0  #: lines that are not bench messages at all
+        self.samples: List[bytes] = []  #: the first few of those, for the report
+
+    # -- the fast path -----------------------------------------------------------
+
+    def records(self, buf: bytearray, end: int, tally: Tally) -> bool:
+        """Take ``buf[:end]``, a whole number of records, if it is a clean run.
+
+        False means nothing was taken: hand the read to `lines` instead.
+        """
+        size = self.size
+        k = end // size
+        if buf[size - 1:end:size].count(10) != k or buf[self._magic_at:end:size].count(35) != k:
+            return False
+        tally.tokens += buf[self._token_at:end:size]
+        if len(tally.tokens) >= self.backlog:
+            self.settle(tally)
+        return True
+
+    def settle(self, tally: Tally) -> None:
+        """Check and count the records `records` has put aside."""
+        if not tally.tokens:
+            return
+        tokens = bytes(tally.tokens)  # bytes.translate is twice bytearray's speed
+        cycle = self.fmt.cycle
+        claimed = 0
+        for sender, others in enumerate(self._others):
+            mine = tokens.translate(None, others)
+            count = len(mine)
+            if not count:
+                continue
+            claimed += count
+            start = (tally.top[sender] + 1) % cycle
+            expected = self._cycles[sender]
+            if len(expected) < start + count:
+                expected = self._cycles[sender] = self.fmt.alphabets[sender] * (count // cycle + 2)
+            if mine == expected[start:start + count]:
+                tally.received[sender] += count
+                tally.top[sender] += count
+            else:
+                self._replay(sender, mine, tally)
+        self.garbled += len(tokens) - claimed
+        tally.tokens.clear()
+
+    def _replay(self, sender: int, tokens: bytes, tally: Tally) -> None:
+        """Count a sender's broken cycle one token at a time.
+
+        Each token is read as the sequence number nearest to the one expected
+        next (within half a cycle either way): exact for any local fault.
+        """
+        alphabet, cycle, top = self.fmt.alphabets[sender], self.fmt.cycle, tally.top[sender]
+        for token in tokens:
+            delta = (alphabet.find(token) - (top + 1)) % cycle
+            seq = top + 1 + (delta - cycle if delta > cycle // 2 else delta)
+            top = self._arrived(sender, seq, top)
+        tally.received[sender] += len(tokens)
+        tally.top[sender] = top
+
+    def _arrived(self, sender: int, seq: int, top: int) -> int:
+        """The new highest number seen; counts an arrival that comes too late."""
+        if seq > top:
+            return seq
+        self.disorder[sender] += 1
+        return top
+
+    # -- the slow path, and the probes' path ---------------------------------------
+
+    def lines(self, data: bytes, tally: Tally, now_us: int = 0,
+              latencies: "Optional[array[int]]" = None) -> int:
+        """Parse `data`'s complete lines one by one; returns the messages counted.
+
+        Settles the backlog first, so that numbers are seen in arrival order.
+        With `latencies`, each message's delay (`now_us` minus its send time,
+        in µs) is appended to it.
+        """
+        self.settle(tally)
+        parse, received, top = self.fmt.parse, tally.received, tally.top
+        counted = 0
+        for line in data.split(b"\n")[:-1]:
+            at = line.find(b"#")
+            if at < 0:
+                if not self._is_framing(line):
+                    self._other(line)
+                continue
+            if line.startswith(READY, at):  # some receivers get two
+                continue
+            try:
+                sender, seq, sent = parse(line[at:])
+            except ValueError:
+                self.garbled += 1
+                continue
+            counted += 1
+            received[sender] += 1
+            top[sender] = self._arrived(sender, seq, top[sender])
+            if latencies is not None:
+                latencies.append(now_us - sent)
+        return counted
+
+    def _other(self, line: bytes) -> None:
+        self.other_lines += 1
+        if len(self.samples) < 3:
+            self.samples.append(line[:120])
+
+
+def losses(tallies: List[Tally], expected: List[List[int]],
+           senders: int) -> Dict[str, List[int]]:
+    """Per sender: copies lost and copies duplicated, over all receivers.
+
+    `expected[i][s]` is what receiver i should have had from sender s.
+    """
+    lost, duplicated = [0] * senders, [0] * senders
+    for tally, wanted in zip(tallies, expected):
+        for s, (got, want) in enumerate(zip(tally.received, wanted)):
+            if got < want:
+                lost[s] += want - got
+            elif got > want:
+                duplicated[s] += got - want
+    return {"lost": lost, "duplicated": duplicated}
