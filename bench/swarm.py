@@ -100,6 +100,8 @@ class Conn:
 
 
 class Sender:
+    """A client that talks: its messages so far, and where its window is measured."""
+
     __slots__ = ("index", "conn", "sent", "tracker", "phase")
 
     def __init__(self, index: int, conn: Conn, tracker: Tally, phase: float) -> None:
@@ -252,12 +254,12 @@ class Swarm:
             events = sel.select(max(0.0, min(deadline, self._wake, self._next_tick) - now))
             if events:
                 self._last_rx = time.monotonic()
-            # Probes first: their read times make the latency figures, which should
-            # not include the harness reading every other client (a probe with
-            # nothing to read costs one failed recv).
-            for conn in self._probes:
-                if conn.state is READY_:
-                    read(conn)
+                # Probes first: their read times make the latency figures, which
+                # should not include the harness reading every other client (a
+                # probe with nothing to read costs one failed recv).
+                for conn in self._probes:
+                    if conn.state is READY_:
+                        read(conn)
             for key, mask in events:
                 conn = key.data
                 if mask & EVENT_READ:

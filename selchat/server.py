@@ -400,11 +400,13 @@ class Server:
         for conn in dirty:
             if conn.failed:
                 continue
-            drained = conn.flush()
-            if conn.failed:
+            if conn.flush():  # the common case: everything went
+                if conn.closing:
+                    self._doomed.add(conn)
+                elif conn.events & EVENT_WRITE:
+                    self._update_interest(conn)
+            elif conn.failed:
                 self._lose(conn, "connection lost while sending")
-            elif drained and conn.closing:
-                self._doomed.add(conn)
             elif conn.out.pending > max_output:
                 log.warning(
                     "connection %d (%s) dropped: %d bytes of output pending, over the "
