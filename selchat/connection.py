@@ -6,8 +6,8 @@ so the server loop never sees an exception from a peer:
 * `read_once()` does a single ``recv_into``: the byte count, 0 for end of
   stream (an orderly FIN *or* a reset), or ``None`` for "nothing now"
   (``EAGAIN`` or ``EINTR``; the selector will say when to try again).
-* `flush()` does a single ``send`` of everything queued: True if the buffer is
-  now empty, False if bytes remain (the peer is slow: the server asks the
+* `write(data)` sends at once when nothing is queued, else queues; `flush()`
+  does a single ``send`` of everything queued: True if the buffer is now empty, False if bytes remain (the peer is slow: the server asks the
   selector for write readiness), and it marks the connection `failed` when
   the peer is gone (``EPIPE``, ``ECONNRESET``).
 
@@ -57,6 +57,29 @@ class Connection:
         except OSError:  # ECONNRESET, ETIMEDOUT (keepalive gave up), ...
             self.failed = True
             return 0
+
+    def write(self, data: bytes) -> bool:
+        """Send `data` at once if nothing is queued before it, else queue it.
+
+        asyncio's "try to send now": most writes cost one ``send`` and no
+        bookkeeping. True if it all went; False if some is queued for `flush`
+        (or the peer failed).
+        """
+        out = self.out
+        if out.pending:
+            out.append(data)
+            return False
+        try:
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:  # EPIPE, ECONNRESET: the peer is gone
+            self.failed = True
+            return False
+        if sent == len(data):
+            return True
+        out.append(data[sent:])
+        return False
 
     def flush(self) -> bool:
         """One ``send`` of all queued output; True once nothing is left."""

@@ -19,9 +19,10 @@ Close); this module only carries them out. One call of `run_once` is one pass:
    joined into one payload shared by every ordinary member; the few with
    something particular (a sender, who gets no echo; a Send's target; one that
    joined or left during the pass) get their own join, in decision order.
-5. Flush: one ``send`` per connection with output. Write interest is asked of
-   the selector only while output remains after that send; a connection whose
-   backlog passes ``max_output`` is too slow and is dropped.
+5. Send: one ``send`` per connection with output, made as the batch is
+   delivered when nothing was queued before, else by the flush. Write interest
+   is asked of the selector only while output remains after that send; a
+   connection whose backlog passes ``max_output`` is too slow and is dropped.
 6. Reap: failed connections, and closing ones that drained, are unregistered
    and closed, and the room is told, which may queue leave notices: steps 4-6
    repeat until nothing is left to do, so nothing waits for the next wake-up.
@@ -167,7 +168,11 @@ class Server:
             conn = key.data
             if conn.__class__ is Connection:
                 if mask & EVENT_READ and conn.reading:
-                    self._on_readable(conn)
+                    try:
+                        self._on_readable(conn)
+                    except Exception:  # a bug one client found must not stop everyone
+                        log.exception("connection %d: unexpected error", conn.session)
+                        self._lose(conn, "unexpected error")
                 if mask & EVENT_WRITE:
                     self._dirty.add(conn)
             else:
@@ -381,42 +386,52 @@ class Server:
         members, dirty = self._room.members, self._dirty
         shared, own = self._batch.split(members)
         self._batch = Batch()
+        # Each connection's one send of the pass: write() sends at once unless
+        # output is already queued (then the flush sends it all, once).
+        write = self._write
         if shared:
-            for conn in members:
+            for conn in list(members):  # a failed send leaves the room meanwhile
                 if conn not in own:
-                    conn.out.append(shared)
-                    dirty.add(conn)
+                    write(conn, shared)
         for conn, data in own.items():
             if data and not conn.failed:  # type: ignore[attr-defined]
-                conn.out.append(data)  # type: ignore[attr-defined]
-                dirty.add(conn)  # type: ignore[arg-type]
+                write(conn, data)  # type: ignore[arg-type]
+
+    def _write(self, conn: Connection, data: bytes) -> None:
+        if conn.out.pending:
+            conn.out.append(data)
+            self._dirty.add(conn)
+        elif not conn.write(data):
+            self._sent(conn, drained=False)
 
     # -- writing and closing ------------------------------------------------------
 
     def _flush(self) -> None:
-        """One send per connection with queued output."""
+        """One send per connection whose output was queued."""
         dirty, self._dirty = self._dirty, set()
-        max_output = self.limits.max_output
         for conn in dirty:
-            if conn.failed:
-                continue
-            if conn.flush():  # the common case: everything went
-                if conn.closing:
-                    self._doomed.add(conn)
-                elif conn.events & EVENT_WRITE:
-                    self._update_interest(conn)
-            elif conn.failed:
-                self._lose(conn, "connection lost while sending")
-            elif conn.out.pending > max_output:
-                log.warning(
-                    "connection %d (%s) dropped: %d bytes of output pending, over the "
-                    "%d-byte limit (client not reading)",
-                    conn.session, self._room.name_of(conn) or "unnamed",
-                    conn.out.pending, max_output,
-                )
-                self._lose(conn, "too slow")
-            else:
+            if not conn.failed:
+                self._sent(conn, conn.flush())
+
+    def _sent(self, conn: Connection, drained: bool) -> None:
+        """After a send: close, drop, or ask for write readiness as it turned out."""
+        if drained:  # the common case: everything went
+            if conn.closing:
+                self._doomed.add(conn)
+            elif conn.events & EVENT_WRITE:
                 self._update_interest(conn)
+        elif conn.failed:
+            self._lose(conn, "connection lost while sending")
+        elif conn.out.pending > self.limits.max_output:
+            log.warning(
+                "connection %d (%s) dropped: %d bytes of output pending, over the "
+                "%d-byte limit (client not reading)",
+                conn.session, self._room.name_of(conn) or "unnamed",
+                conn.out.pending, self.limits.max_output,
+            )
+            self._lose(conn, "too slow")
+        else:
+            self._update_interest(conn)
 
     def _update_interest(self, conn: Connection) -> None:
         """Register exactly the readiness this connection waits for."""
