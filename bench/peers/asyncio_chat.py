@@ -13,12 +13,13 @@ selchat::
 
 It prints ``asyncio listening on HOST:PORT`` and runs until SIGTERM or Ctrl-C.
 """
-import argparse
 import asyncio
 import itertools
 import signal
 import sys
 from typing import Dict, Optional, Set
+
+import peer_args  # the sibling module: peers run as scripts from bench/peers
 
 HELLO = b"*** Hello! Please enter your name.\n"
 
@@ -100,11 +101,7 @@ async def main_async(host: str, port: int, max_clients: int) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4000)
-    parser.add_argument("--max-clients", type=int, default=10000)
-    args = parser.parse_args()
+    args = peer_args.parse(__doc__.split("\n\n")[0])
     asyncio.run(main_async(args.host, args.port, args.max_clients))
     return 0
 

@@ -15,13 +15,14 @@ everyone else, leave notices. Start it like selchat::
 
 It prints ``threaded listening on HOST:PORT`` and runs until SIGTERM or Ctrl-C.
 """
-import argparse
 import itertools
 import signal
 import socket
 import sys
 import threading
 from typing import Dict, Optional, Set
+
+import peer_args  # the sibling module: peers run as scripts from bench/peers
 
 HELLO = b"*** Hello! Please enter your name.\n"
 MAX_LINE = 4096
@@ -118,11 +119,7 @@ def run(room: Room, host: str, port: int, max_clients: int, label: str = "thread
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=4000)
-    parser.add_argument("--max-clients", type=int, default=10000)
-    args = parser.parse_args()
+    args = peer_args.parse(__doc__.split("\n\n")[0])
     return run(Room(), args.host, args.port, args.max_clients)
 
 
