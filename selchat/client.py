@@ -237,14 +237,15 @@ class _Session:
         while True:
             line = buffer.next_line()
             if line is None:
-                break
+                if not at_eof:
+                    return
+                line, at_eof = buffer.take_rest(), False
+                if line == b"":
+                    return
             if isinstance(line, bytes):
                 yield line
             else:
                 self._warn(f"skipped {what} line longer than {MAX_LINE} bytes")
-        rest = buffer.take_rest() if at_eof else b""
-        if rest:
-            yield rest
 
     def _show(self, lines: List[str]) -> None:
         if lines and self.screen:
