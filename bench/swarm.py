@@ -53,6 +53,7 @@ CONNECT_WINDOW = 1024
 READ_SIZE = 256 * 1024
 #: The drain ends once nothing has arrived for this long.
 QUIET = 1.0
+SETTLE = 0.05  # once every expected copy is counted: quiet this long, for stray extras
 DRAIN_BUDGET = 10.0
 #: Default budget of the connect phase, and again of the ready phase: generous,
 #: since a server that writes each notice to each client separately (the
@@ -218,8 +219,14 @@ class Swarm:
         self.phase, start = "drain", time.monotonic()
         self._last_rx = start
         expected = self.expected()
-        ok = self._loop(lambda: self.delivered >= expected
-                        or time.monotonic() - self._last_rx >= QUIET, start + DRAIN_BUDGET)
+
+        def done() -> bool:
+            # The count alone can be reached early (a duplicate stands in for a copy
+            # still on its way), so even then wait for a moment of quiet.
+            quiet = time.monotonic() - self._last_rx
+            return quiet >= QUIET or (self.delivered >= expected and quiet >= SETTLE)
+
+        ok = self._loop(done, start + DRAIN_BUDGET)
         self.times["drain"] = time.monotonic() - start
         if not ok:
             self._problem(f"drain overran its {DRAIN_BUDGET:.0f} s budget")
