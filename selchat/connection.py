@@ -69,16 +69,11 @@ class Connection:
         if out.pending:
             out.append(data)
             return False
-        try:
-            sent = self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:  # EPIPE, ECONNRESET: the peer is gone
-            self.failed = True
-            return False
+        sent = self._send(data)
         if sent == len(data):
             return True
-        out.append(data[sent:])
+        if not self.failed:
+            out.append(data[sent:])
         return False
 
     def flush(self) -> bool:
@@ -86,15 +81,19 @@ class Connection:
         out = self.out
         if not out.pending:
             return True
-        try:
-            sent = self.sock.send(out.view())
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:  # EPIPE, ECONNRESET: the peer is gone
-            self.failed = True
-            return False
-        out.advance(sent)
+        out.advance(self._send(out.view()))
         return not out.pending
+
+    def _send(self, data: bytes) -> int:
+        """Bytes the kernel took: 0 when it would block, or when the peer is gone
+        (EPIPE, ECONNRESET), which marks the connection failed."""
+        try:
+            return self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            return 0
+        except OSError:
+            self.failed = True
+            return 0
 
     def peer(self) -> str:
         """The peer's address for log lines ("?" once the socket is gone)."""

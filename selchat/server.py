@@ -46,7 +46,7 @@ from typing import Callable, Deque, List, Optional, Set, Tuple
 from selchat.batch import Batch
 from selchat.connection import RECV_SIZE, Connection
 from selchat.flood import TokenBucket
-from selchat.framing import LINE_TOO_LONG
+from selchat.framing import LINE_TOO_LONG, Line
 from selchat.limits import Limits
 from selchat.room import SERVER_FULL, Broadcast, ChatRoom, Effect, Send
 from selchat.wire import encode
@@ -328,16 +328,13 @@ class Server:
         # An orderly end of stream (maybe only half-closed): an unterminated
         # last line still counts; then the session ends and its output drains.
         rest = conn.lines.take_rest()
-        if rest is LINE_TOO_LONG:
-            self._decide(conn, self._room.line_too_long, self.limits.max_line)
-        elif rest:
-            self._decide(conn, self._room.receive, rest.decode("utf-8", "replace"))  # type: ignore[union-attr]
+        if rest:
+            self._hand_over(conn, rest)
         self._end_session(conn)
 
     def _handle_lines(self, conn: Connection) -> None:
         """Hand complete lines to the room while the client's budget lasts."""
-        lines, bucket, room = conn.lines, conn.bucket, self._room
-        now = self._now
+        lines, bucket, now = conn.lines, conn.bucket, self._now
         while conn.reading:
             if bucket is not None and not bucket.ready(now):
                 conn.reading = False
@@ -349,10 +346,14 @@ class Server:
                 return
             if bucket is not None:
                 bucket.take(now)
-            if line is LINE_TOO_LONG:
-                self._decide(conn, room.line_too_long, self.limits.max_line)
-            else:
-                self._decide(conn, room.receive, line.decode("utf-8", "replace"))  # type: ignore[union-attr]
+            self._hand_over(conn, line)
+
+    def _hand_over(self, conn: Connection, line: Line) -> None:
+        """One line from `conn` to the room (an overlong one as its error)."""
+        if line is LINE_TOO_LONG:
+            self._decide(conn, self._room.line_too_long, self.limits.max_line)
+        else:
+            self._decide(conn, self._room.receive, line.decode("utf-8", "replace"))  # type: ignore[union-attr]
 
     # -- effects ------------------------------------------------------------------
 
@@ -383,7 +384,7 @@ class Server:
         """Append the pass's lines to every recipient's output: one piece each."""
         if not self._batch:
             return
-        members, dirty = self._room.members, self._dirty
+        members = self._room.members
         shared, own = self._batch.split(members)
         self._batch = Batch()
         # Each connection's one send of the pass: write() sends at once unless
@@ -398,10 +399,12 @@ class Server:
                 write(conn, data)  # type: ignore[arg-type]
 
     def _write(self, conn: Connection, data: bytes) -> None:
-        if conn.out.pending:
-            conn.out.append(data)
+        queued = conn.out.pending
+        if conn.write(data):
+            return
+        if queued:  # behind earlier output: the flush sends it all, once
             self._dirty.add(conn)
-        elif not conn.write(data):
+        else:  # this was the pass's send, and some is left (or the peer failed)
             self._sent(conn, drained=False)
 
     # -- writing and closing ------------------------------------------------------
