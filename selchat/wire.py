@@ -39,7 +39,9 @@ class Me(NamedTuple):
 
 
 class Who(NamedTuple):
-    pass
+    """``/who [PATTERN]``: the names online, or those containing PATTERN."""
+
+    pattern: str = ""
 
 
 class Help(NamedTuple):
@@ -62,12 +64,12 @@ Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
-    "who": ("/who", "list who is online"),
+    "who": ("/who [PATTERN]", "list who is online (names containing PATTERN)"),
     "nick": ("/nick NEW", "change your name"),
     "msg": ("/msg NAME text", "send text to NAME only"),
     "me": ("/me text", "describe an action: * you text"),
     "help": ("/help", "show this list"),
-    "quit": ("/quit [reason]", "leave the chat room"),
+    "quit": ("/quit [reason]", "leave the chat room (also /q)"),
 }
 
 
@@ -80,7 +82,7 @@ def parse(line: str) -> Command:
     word, _, rest = line[1:].partition(" ")
     word = word.lower()
     rest = rest.strip(" \t")  # not str.strip(): it would eat controls from a /nick name
-    if word == "quit":
+    if word in ("quit", "q"):
         return Quit(rest)
     if word == "me":
         return Me(rest) if rest else BadUsage(word)
@@ -90,10 +92,10 @@ def parse(line: str) -> Command:
         return Msg(target, text) if target and text else BadUsage(word)
     if word == "nick":
         return Nick(rest) if rest and " " not in rest else BadUsage(word)
-    if word in ("who", "help"):
-        if rest:
-            return BadUsage(word)
-        return Who() if word == "who" else Help()
+    if word == "who":
+        return Who(rest) if " " not in rest else BadUsage(word)
+    if word == "help":
+        return BadUsage(word) if rest else Help()
     return Unknown(word)
 
 

@@ -1,5 +1,8 @@
+import pytest
 """The pass batch: who gets which bytes, in decision order (no sockets)."""
 from selchat.batch import Batch
+
+pytestmark = pytest.mark.pure
 
 A, B, C, NEW = "a", "b", "c", "new"
 

@@ -1,5 +1,8 @@
+import pytest
 """Connection's error translation, driven by a scripted fake socket (CPython's habit)."""
 from selchat.connection import Connection
+
+pytestmark = pytest.mark.pure
 
 
 class FakeSocket:

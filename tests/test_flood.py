@@ -1,4 +1,7 @@
+import pytest
 from selchat.flood import TokenBucket
+
+pytestmark = pytest.mark.pure
 
 
 def test_burst_then_rate():

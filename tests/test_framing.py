@@ -3,6 +3,8 @@ import pytest
 
 from selchat.framing import LINE_TOO_LONG, LineBuffer
 
+pytestmark = pytest.mark.pure
+
 
 def frame(chunks, max_line=16):
     buffer = LineBuffer(max_line)

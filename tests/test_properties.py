@@ -1,3 +1,4 @@
+import pytest
 """Hypothesis properties of the two pure guards every byte from a client passes.
 
 `LineBuffer` must frame a stream the same however ``recv`` happened to cut it,
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 
 from selchat.framing import LINE_TOO_LONG, LineBuffer
 from selchat.sanitize import clean
+
+pytestmark = pytest.mark.pure
 
 # A few hundred examples each: the file runs in a few seconds.
 FAST = settings(max_examples=200, deadline=None, database=None)

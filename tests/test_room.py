@@ -4,6 +4,8 @@ import pytest
 from selchat import wire
 from selchat.room import HELLO, SHUTTING_DOWN, Broadcast, ChatRoom, Close, Send, name_key, name_problem
 
+pytestmark = pytest.mark.pure
+
 A, B, C = 1, 2, 3
 
 
@@ -147,7 +149,7 @@ def test_help_lists_every_command(room):
 
 def test_usage_errors(room):
     assert room.receive(A, "/nick") == [Send(A, wire.error("usage: /nick NEW"))]
-    assert room.receive(A, "/who me") == [Send(A, wire.error("usage: /who"))]
+    assert room.receive(A, "/who a b") == [Send(A, wire.error("usage: /who [PATTERN]"))]
     assert room.receive(A, "/me") == [Send(A, wire.error("usage: /me text"))]
 
 

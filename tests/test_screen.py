@@ -1,8 +1,11 @@
+import pytest
 """The interactive client's drawing and line editing, without a terminal."""
 from hypothesis import given
 from hypothesis import strategies as st
 
 from selchat.screen import END, Screen, plain
+
+pytestmark = pytest.mark.pure
 
 ERASE = "\r\x1b[J"
 

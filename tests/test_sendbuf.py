@@ -1,4 +1,7 @@
+import pytest
 from selchat.sendbuf import SendBuffer
+
+pytestmark = pytest.mark.pure
 
 
 def test_appends_are_sent_as_one_piece():

@@ -3,6 +3,8 @@ import pytest
 from selchat import wire
 from selchat.wire import BadUsage, Help, Me, Msg, Nick, Quit, Say, Unknown, Who
 
+pytestmark = pytest.mark.pure
+
 
 @pytest.mark.parametrize("line, command", [
     ("hello", Say("hello")),
@@ -12,7 +14,10 @@ from selchat.wire import BadUsage, Help, Me, Msg, Nick, Quit, Say, Unknown, Who
     ("/QUIT gone fishing", Quit("gone fishing")),
     ("/who", Who()),
     ("/Who", Who()),
-    ("/who extra", BadUsage("who")),
+    ("/who ali", Who("ali")),
+    ("/who two words", BadUsage("who")),
+    ("/q", Quit("")),
+    ("/Q bye", Quit("bye")),
     ("/help", Help()),
     ("/help me", BadUsage("help")),
     ("/nick bob", Nick("bob")),
