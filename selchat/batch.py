@@ -12,13 +12,15 @@ whole pass's lines here and hands each recipient one piece of bytes:
   was decided after it joined, a leaver only what came before it left).
 
 Each recipient's bytes keep the order in which the lines were decided. An
-``own`` piece is cut out of ``shared`` by offsets, so it costs one copy and a
-few slices, not a scan of the whole batch. Recipients are any hashable values;
-this module never sees a socket.
+``own`` piece is a short list of memoryview slices of ``shared`` (and of the
+direct lines' payloads), cut by offsets: it copies nothing, and the sender's
+connection hands the list to ``sendmsg`` as it is. Recipients are any hashable
+values, compared by equality as a dict would; this module never sees a socket.
 """
 from typing import Collection, Dict, Hashable, List, Optional, Tuple, Union
 
 Who = Hashable
+Piece = Union[bytes, memoryview]
 
 
 class Batch:
@@ -49,8 +51,9 @@ class Batch:
         """`who` stopped being a member: broadcasts from here on are not for it."""
         self._windows.setdefault(who, [0, None])[1] = len(self._items)
 
-    def split(self, members: Collection[Who]) -> Tuple[bytes, Dict[Who, bytes]]:
-        """(shared, own): members not in `own` get `shared`; `own[who]` is who's.
+    def split(self, members: Collection[Who]) -> Tuple[bytes, Dict[Who, List[Piece]]]:
+        """(shared, own): members not in `own` get `shared`; `own[who]` is who's,
+        as pieces to send in order (an empty list: nothing for who).
 
         `members` are the members at the end of the pass.
         """
@@ -70,7 +73,7 @@ class Batch:
                 particular.setdefault(target, []).append(index)
         offsets.append(position)
         shared = b"".join(parts)
-        view = memoryview(shared)  # slices of it copy nothing until the final join
+        view = memoryview(shared)  # slices of it copy nothing
         everything = len(items)
         own = {}
         for who, indices in particular.items():
@@ -83,15 +86,15 @@ class Batch:
         return shared, own
 
     def _cut(self, shared: memoryview, offsets: List[int], indices: List[int],
-             low: int, high: int, who: Who) -> bytes:
+             low: int, high: int, who: Who) -> List[Piece]:
         """shared[low:high] without the broadcasts excluding `who`, with its sends
         placed where they were decided."""
-        pieces: List[Union[bytes, memoryview]] = []
+        pieces: List[Piece] = []
         cursor = low
         for index in indices:
             payload, _, target = self._items[index]
             at = offsets[index]
-            if target is who:  # a direct line: goes in at its place, window or not
+            if target is not None and target == who:  # a direct line: goes in at its place, window or not
                 at = min(max(at, low), high)
                 if at > cursor:
                     pieces.append(shared[cursor:at])
@@ -103,4 +106,4 @@ class Batch:
                 cursor = at + len(payload)
         if high > cursor:
             pieces.append(shared[cursor:high])
-        return b"".join(pieces)
+        return pieces

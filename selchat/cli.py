@@ -53,7 +53,14 @@ def cli() -> None:
 @_option("--max-line", default=DEFAULTS.max_line, type=click.IntRange(16),
          help="Longest line a client may send, in bytes.")
 @_option("--max-output", default=DEFAULTS.max_output, type=click.IntRange(1024),
-         help="Bytes queued for one client before it is dropped as too slow.")
+         help="Hard output limit: bytes queued for one client before it is dropped "
+              "at once as not reading.")
+@_option("--soft-output", default=DEFAULTS.soft_output, type=click.IntRange(1024),
+         help="Soft output limit: a client whose queue stays over this many bytes for "
+              "--soft-output-seconds is dropped as not reading.")
+@_option("--soft-output-seconds", default=DEFAULTS.soft_output_seconds,
+         type=click.FloatRange(0, min_open=True),
+         help="How long a client's queue may stay over --soft-output.")
 @_option("--flood-burst", default=DEFAULTS.flood_burst, type=click.IntRange(1),
          help="Lines a client may send at once.")
 @_option("--flood-rate", default=DEFAULTS.flood_rate, type=click.FloatRange(0),
@@ -62,6 +69,9 @@ def cli() -> None:
          help="Seconds a new connection has to choose a name.")
 @_option("--max-clients", default=DEFAULTS.max_clients, type=click.IntRange(1),
          help="Connections held at once, named or not.")
+@_option("--max-per-ip", default=DEFAULTS.max_per_ip, type=click.IntRange(0),
+         help="Connections from one address that have not chosen a name yet "
+              "(loopback too; 0: no limit).")
 def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
     from selchat.server import Server, open_listener

@@ -1,104 +1,166 @@
-"""One client socket with its read and write buffers.
+"""One client socket: its lifecycle state, its protocol, its output queue.
 
-`Connection` is where socket errors are translated into three plain answers,
-so the server loop never sees an exception from a peer:
+`Connection` is where socket errors are translated into plain answers, so the
+server loop never sees an exception from a peer:
 
-* `read_once()` does a single ``recv_into``: the byte count, 0 for end of
-  stream (an orderly FIN *or* a reset), or ``None`` for "nothing now"
-  (``EAGAIN`` or ``EINTR``; the selector will say when to try again).
-* `write(data)` sends at once when nothing is queued, else queues; `flush()`
-  does a single ``send`` of everything queued: True if the buffer is now empty, False if bytes remain (the peer is slow: the server asks the
-  selector for write readiness), and it marks the connection `failed` when
-  the peer is gone (``EPIPE``, ``ECONNRESET``).
+* `read_once()` does a single ``recv_into``: the byte count, 0 for an orderly
+  end of stream, ``None`` for "nothing now" (``EAGAIN``/``EINTR``: the
+  selector will say when to try again), or `GONE` (reset, keepalive gave up).
+* `write(data)` / `write_pieces(pieces)` send at once when nothing is queued,
+  else queue; `flush()` does a single ``send`` (``sendmsg`` for several
+  buffers) of what is queued. Each answers the bytes still queued (0: all
+  went, the common case), or `GONE` if the peer is gone (``EPIPE``, ``ECONNRESET``).
 
-The flags are owned by the server: `reading` (read interest wanted), `closing`
-(close once the output is drained), `failed` (close now, drop the output).
+What the bytes mean is the job of ``proto``, a sans-I/O object chosen per
+connection kind: for the chat line protocol over TCP it is a
+`selchat.framing.LineBuffer` (``feed(bytes)``, ``b""`` at the end of the
+stream; ``next_line()``). ``frame`` says how the room's lines go out to this
+kind: None for raw lines, or a function that wraps a payload of lines (a
+WebSocket text frame): the server frames each shared payload once per kind.
+
+The lifecycle is `State`; only the server changes it, in one method
+(`selchat.server.Server._set_state`), along `TRANSITIONS`.
 """
+import enum
 import socket
-from typing import Optional
+from typing import Callable, Dict, FrozenSet, List, Optional
 
 from selchat.flood import TokenBucket
 from selchat.framing import LineBuffer
-from selchat.sendbuf import SendBuffer
+from selchat.sendbuf import IOV_MAX, Buffer, SendBuffer
+from selchat.timers import Timer
 
-#: Bytes asked of one ``recv``. asyncio reads 256 KiB, Redis 16 KiB; chat lines
-#: are short, and 64 KiB drains a burst of them in one call.
+#: Bytes asked of one ``recv`` at most. asyncio reads 256 KiB, Redis 16 KiB;
+#: chat lines are short, and 64 KiB drains a burst of them in one call.
 RECV_SIZE = 64 * 1024
+#: What `read_once` and the writes answer when the peer is gone.
+GONE = -1
+
+
+class State(enum.Enum):
+    """A connection's life, as wsproto's ``ConnectionState``."""
+
+    #: Reading and writing. The room knows it: unnamed, then a member.
+    OPEN = "open"
+    #: Reading is over (a goodbye, the peer's end of stream, a name timeout,
+    #: shutdown) and the room was told; its output drains, then it closes.
+    #: ``CLOSE_GRACE`` bounds the wait.
+    DRAINING = "draining"
+    #: Dropped (reset, too slow): the room was told, its output is
+    #: discarded, and it is closed with a reset at the end of the pass.
+    DROPPING = "dropping"
+    #: Socket closed, unregistered, forgotten.
+    CLOSED = "closed"
+
+
+#: The only moves `Server._set_state` makes; anything else is a bug.
+TRANSITIONS: Dict[State, FrozenSet[State]] = {
+    State.OPEN: frozenset({State.DRAINING, State.DROPPING}),
+    State.DRAINING: frozenset({State.DROPPING, State.CLOSED}),
+    State.DROPPING: frozenset({State.CLOSED}),
+    State.CLOSED: frozenset(),
+}
 
 
 class Connection:
     __slots__ = (
-        "sock", "session", "lines", "out", "bucket",
-        "reading", "closing", "failed", "events", "deadline",
+        "sock", "number", "proto", "frame", "out", "bucket", "state", "reading",
+        "events", "timer", "address", "over_soft_since",
     )
 
     def __init__(
-        self, sock: socket.socket, session: int, max_line: int, bucket: Optional[TokenBucket]
+        self, sock: socket.socket, number: int, proto: LineBuffer,
+        bucket: Optional[TokenBucket],
     ) -> None:
         self.sock = sock
-        self.session = session
-        self.lines = LineBuffer(max_line)
+        self.number = number  # names the connection in the log
+        self.proto = proto
+        self.frame: Optional[Callable[[bytes], bytes]] = None  # raw lines
         self.out = SendBuffer()
         self.bucket = bucket  # None when flood control is off
-        self.reading = True
-        self.closing = False
-        self.failed = False
+        self.state = State.OPEN
+        self.reading = True  # read interest wanted: OPEN and not held back by flood control
         self.events = 0  # the selector mask currently registered (0: not registered)
-        self.deadline = 0.0  # for a name while unnamed, for draining while closing
+        self.timer: Optional[Timer] = None  # the name timeout, then the close grace
+        #: The peer's address while it counts against the per-address limit (unnamed).
+        self.address: Optional[str] = None
+        #: When the output queue went over the soft limit (0.0: it is not over).
+        self.over_soft_since = 0.0
 
-    def read_once(self, buffer: memoryview) -> Optional[int]:
-        """One ``recv_into`` the caller's buffer: bytes read, 0 at end of stream,
-        None if nothing is there. (One buffer shared by all connections spares a
-        64 KiB allocation per read.)"""
+    def __repr__(self) -> str:
+        return f"connection {self.number}"
+
+    def read_once(self, buffer: memoryview, size: int) -> Optional[int]:
+        """One ``recv_into`` of at most `size` bytes of the caller's buffer (one
+        buffer shared by every connection spares an allocation per read)."""
         try:
-            return self.sock.recv_into(buffer)
+            return self.sock.recv_into(buffer, size)
         except (BlockingIOError, InterruptedError):
             return None
-        except OSError:  # ECONNRESET, ETIMEDOUT (keepalive gave up), ...
-            self.failed = True
-            return 0
+        except OSError:  # ECONNRESET, ETIMEDOUT (keepalive or TCP_USER_TIMEOUT gave up)
+            return GONE
 
-    def write(self, data: bytes) -> bool:
+    def write(self, data: bytes) -> int:
         """Send `data` at once if nothing is queued before it, else queue it.
 
         asyncio's "try to send now": most writes cost one ``send`` and no
-        bookkeeping. True if it all went; False if some is queued for `flush`
-        (or the peer failed).
+        bookkeeping. Answers the bytes left queued, or GONE.
         """
         out = self.out
         if out.pending:
             out.append(data)
-            return False
+            return out.pending
         sent = self._send(data)
-        if sent == len(data):
-            return True
-        if not self.failed:
-            out.append(data[sent:])
-        return False
+        if sent < 0:
+            return GONE
+        if sent < len(data):
+            out.append(memoryview(data)[sent:] if sent else data)
+        return out.pending
 
-    def flush(self) -> bool:
-        """One ``send`` of all queued output; True once nothing is left."""
+    def write_pieces(self, pieces: List[Buffer]) -> int:
+        """`write` for a list of buffers (an own piece cut from the shared bytes)."""
+        size = sum(map(len, pieces))
+        out = self.out
+        if out.pending:
+            out.extend(pieces, size)
+            return out.pending
+        sent = self._sendmsg(pieces[:IOV_MAX])
+        if sent < 0:
+            return GONE
+        if sent < size:
+            out.extend(pieces, size)
+            out.advance(sent)
+        return out.pending
+
+    def flush(self) -> int:
+        """One send of what is queued: answers the bytes still queued, or GONE."""
         out = self.out
         if not out.pending:
-            return True
-        out.advance(self._send(out.view()))
-        return not out.pending
+            return 0
+        buffers = out.buffers()
+        sent = self._send(buffers[0]) if len(buffers) == 1 else self._sendmsg(buffers)
+        if sent < 0:
+            return GONE
+        out.advance(sent)
+        return out.pending
 
-    def _send(self, data: bytes) -> int:
-        """Bytes the kernel took: 0 when it would block, or when the peer is gone
-        (EPIPE, ECONNRESET), which marks the connection failed."""
+    def discard_output(self) -> None:
+        self.out.advance(self.out.pending)
+
+    def _send(self, data: Buffer) -> int:
+        """Bytes the kernel took (0 when it would block), or GONE."""
         try:
             return self.sock.send(data)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError:
-            self.failed = True
-            return 0
+            return GONE
 
-    def peer(self) -> str:
-        """The peer's address for log lines ("?" once the socket is gone)."""
+    def _sendmsg(self, buffers: List[Buffer]) -> int:
         try:
-            host, port = self.sock.getpeername()[:2]
+            return self.sock.sendmsg(buffers)
+        except (BlockingIOError, InterruptedError):
+            return 0
         except OSError:
-            return "?"
-        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+            return GONE
+

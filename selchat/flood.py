@@ -3,23 +3,36 @@
 A client may send `burst` lines at once and `rate` lines per second after that.
 The server asks before taking each line; when the bucket is empty it stops
 reading that client until `wait(now)` has passed, so the excess waits in the
-client's kernel buffers (TCP backpressure) instead of being dropped. The clock
-is a parameter, never read here, so tests drive time by hand.
+client's kernel buffers (TCP backpressure) instead of being dropped.
+
+Reads cost too: each ``recv`` takes `READ_COST` of a token, so a client that
+trickles one byte per segment (no newline, so no line to charge) is read a few
+dozen times a second, not thousands, while typing, a line per read, is charged
+barely more than its lines. The clock is a parameter, never read here, so tests
+drive time by hand.
 """
+
+#: Tokens one ``recv`` costs: five reads weigh as much as one line.
+READ_COST = 0.2
 
 
 class TokenBucket:
-    __slots__ = ("burst", "rate", "_tokens", "_stamp")
+    __slots__ = ("burst", "rate", "_tokens", "_stamp", "_rested")
 
     def __init__(self, burst: int, rate: float, now: float) -> None:
         self.burst = burst
         self.rate = rate
         self._tokens = float(burst)
         self._stamp = now
+        self._rested = True  # full since the last throttling episode began
 
     def _refill(self, now: float) -> None:
         if now > self._stamp:
-            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            tokens = self._tokens + (now - self._stamp) * self.rate
+            if tokens >= self.burst:
+                tokens = self.burst
+                self._rested = True
+            self._tokens = tokens
             self._stamp = now
 
     def ready(self, now: float) -> bool:
@@ -27,12 +40,22 @@ class TokenBucket:
         self._refill(now)
         return self._tokens >= 1.0
 
-    def take(self, now: float) -> None:
-        """Spend one token (call only after `ready` said yes)."""
+    def take(self, now: float, tokens: float = 1.0) -> None:
+        """Spend `tokens` (one line by default; a read costs `READ_COST`).
+
+        The balance may go below zero (a read is charged after it happened);
+        the client then waits longer.
+        """
         self._refill(now)
-        self._tokens -= 1.0
+        self._tokens -= tokens
 
     def wait(self, now: float) -> float:
         """Seconds until the next token is available (0 if it already is)."""
         self._refill(now)
         return max(0.0, (1.0 - self._tokens) / self.rate)
+
+    def new_episode(self) -> bool:
+        """Called when the client is held back: True the first time since the
+        bucket was last full, so the client is told once per episode."""
+        rested, self._rested = self._rested, False
+        return rested

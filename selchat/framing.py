@@ -5,6 +5,10 @@ asks for complete lines one at a time, so a caller that must stop early (flood
 control) leaves the rest waiting here, in order. Lines end in ``\\n``; a
 ``\\r`` just before it is dropped, a lone ``\\r`` is ordinary data.
 
+End of stream is ``feed(b"")``, as in h11's ``receive_data(b"")``: the
+unterminated last line, if any, comes out as a line (an end of stream ends a
+line as a newline does), then `next_line` answers ``END`` from then on.
+
 Memory: the partial line held between reads never exceeds ``max_line`` bytes
 (plus the ``\\r`` that may precede its newline). A line that outgrows the cap is
 reported once as ``LINE_TOO_LONG`` and its bytes are thrown away up to and
@@ -29,11 +33,21 @@ class _LineTooLong:
 
 LINE_TOO_LONG = _LineTooLong()
 
+
+class _End:
+    """Sentinel for the end of the stream: no line will ever come again."""
+
+    def __repr__(self) -> str:
+        return "END"
+
+
+END = _End()
+
 Line = Union[bytes, _LineTooLong]
 
 
 class LineBuffer:
-    __slots__ = ("max_line", "_buf", "_pos", "_searched", "_discarding")
+    __slots__ = ("max_line", "_buf", "_pos", "_searched", "_discarding", "_ended")
 
     def __init__(self, max_line: int) -> None:
         self.max_line = max_line
@@ -41,9 +55,14 @@ class LineBuffer:
         self._pos = 0  # start of the first line not yet returned
         self._searched = 0  # no newline in _buf[_pos:_searched]
         self._discarding = False  # inside an overlong line, dropping to its newline
+        self._ended = False  # fed b"": the stream is over
 
     def feed(self, data: Union[bytes, memoryview]) -> None:
-        """Store bytes from the peer; lines come out of `next_line`."""
+        """Store bytes from the peer (``b""``: the end of the stream); lines
+        come out of `next_line`."""
+        if not data:
+            self._ended = True
+            return
         if self._pos < len(self._buf):
             self._buf = self._buf[self._pos :] + data
             self._searched -= self._pos
@@ -52,12 +71,15 @@ class LineBuffer:
             self._searched = 0
         self._pos = 0
 
-    def next_line(self) -> Optional[Line]:
-        """The next complete line without its line end, LINE_TOO_LONG, or None."""
+    def next_line(self) -> Union[Line, _End, None]:
+        """The next complete line without its line end, LINE_TOO_LONG, None
+        (more bytes needed), or END (the stream is over and every line out)."""
         buf = self._buf
         while True:
             end = buf.find(b"\n", max(self._pos, self._searched))
             if end < 0:
+                if self._ended:
+                    return self._last_line()
                 return self._hold_partial()
             start, self._pos = self._pos, end + 1
             self._searched = self._pos
@@ -70,13 +92,14 @@ class LineBuffer:
                 return LINE_TOO_LONG
             return buf[start:end]
 
-    def take_rest(self) -> Line:
-        """At EOF, which ends the last line as a newline would: that line (empty when
-        there is none), or LINE_TOO_LONG if it is over the cap and not yet reported."""
+    def _last_line(self) -> Union[Line, _End]:
+        """At the end of the stream: the unterminated last line once, then END."""
         rest = b"" if self._discarding else self._buf[self._pos :]
         self._buf = b""
         self._pos = self._searched = 0
         self._discarding = False
+        if not rest:
+            return END
         return LINE_TOO_LONG if len(rest) > self.max_line else rest
 
     @property

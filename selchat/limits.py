@@ -5,16 +5,27 @@ module only holds the values, so the pure logic and the I/O driver agree on them
 """
 from dataclasses import dataclass
 
+KiB = 1024
+MiB = 1024 * KiB
+
 
 @dataclass(frozen=True)
 class Limits:
     #: Longest accepted line in bytes, newline excluded. IRC allows 512 bytes; chat
     #: pastes are longer, and 4 KiB still keeps a half-read line cheap to hold.
-    max_line: int = 4096
-    #: Output queued in selchat for one connection after a pass's send, before the
-    #: client is judged too slow and dropped. Redis' pubsub class uses 8-32 MB; a
-    #: chat line is tiny, so 1 MiB is thousands of lines behind: the reader is gone.
-    max_output: int = 1024 * 1024
+    max_line: int = 4 * KiB
+    #: Hard output limit: a connection with this much output queued in selchat is
+    #: dropped at once. It judges a runaway backlog, not a burst: 100 clients'
+    #: legal bursts (20 lines of 4 KiB each) are 8 MiB for every reader, so the
+    #: limit sits well above that. Redis' pubsub class closes at 32 MB too. The
+    #: queued bytes are shared by every member, so this is not memory per client.
+    max_output: int = 32 * MiB
+    #: Soft output limit: a connection whose queue stays over this for
+    #: `soft_output_seconds` is dropped. A reader that reads drains any burst
+    #: well within that time; a client that stopped reading does not.
+    #: (Redis' pubsub class: 8 MB for 60 s; chat lines are smaller.)
+    soft_output: int = 256 * KiB
+    soft_output_seconds: float = 10.0
     #: Lines a client may send at once, then lines per second sustained (token
     #: bucket); 0 turns flood control off. IRC servers allow a similar burst.
     flood_burst: int = 20
@@ -23,3 +34,8 @@ class Limits:
     name_timeout: float = 30.0
     #: Connections held at once, named or not.
     max_clients: int = 10000
+    #: Connections from one address that have not chosen a name yet; 0 turns it
+    #: off. Named members are not counted: a LAN behind one NAT address holds
+    #: many people, but they join within seconds, while one host parking
+    #: hundreds of nameless connections would keep everyone else out.
+    max_per_ip: int = 64

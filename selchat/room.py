@@ -6,16 +6,20 @@ answers with *effects*, plain values the I/O driver carries out:
 
 * ``Send(to, line)``: one line to one session;
 * ``Broadcast(line, exclude)``: one line to every joined session but ``exclude``;
-* ``Close(session)``: flush that session's output, then close it.
+* ``Close(session)``: flush that session's output, then close it;
+* ``Joined(session)`` / ``Left(session)``: it became / stopped being a member
+  (receives broadcasts), decided here so the driver never compares the
+  membership before and after a call.
 
 It never sees bytes or sockets, so every rule here is tested directly.
 A session starts unnamed; its first line is its name; once a name is accepted it
 is a member, and only members receive broadcasts.
 """
+import heapq
 import itertools
 import logging
 import unicodedata
-from typing import Dict, Hashable, List, NamedTuple, Optional, Set, Union
+from typing import Collection, Dict, Hashable, List, NamedTuple, Optional, Set, Union
 
 from selchat import wire
 from selchat.sanitize import clean
@@ -28,10 +32,14 @@ Session = Hashable
 MAX_NAME = 32
 #: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
 WELCOME_NAMES = 50
+#: Names one /who answer lists. The whole list of a 10,000-person room is a
+#: 340 KB line: 50 askers' bursts would queue gigabytes. /who PATTERN searches.
+WHO_NAMES = 100
 NAME_RULE = f"names are 1-{MAX_NAME} letters or digits, '_', '-' or '.'"
 
 HELLO = wire.notice("Hello! Please enter your name.")
 SERVER_FULL = wire.error("server full")
+TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
 SHUTTING_DOWN = wire.notice("Server is shutting down.")
 
 
@@ -49,7 +57,15 @@ class Close(NamedTuple):
     session: Session
 
 
-Effect = Union[Send, Broadcast, Close]
+class Joined(NamedTuple):
+    session: Session
+
+
+class Left(NamedTuple):
+    session: Session
+
+
+Effect = Union[Send, Broadcast, Close, Joined, Left]
 
 
 def name_key(name: str) -> str:
@@ -78,6 +94,9 @@ class ChatRoom:
         #: iterates it for broadcasts; only this class changes it.
         self.members: Dict[Session, str] = {}
         self._owners: Dict[str, Session] = {}  # name_key -> member holding that name
+        #: The answer to a plain /who, built once per change of membership and
+        #: shared by every asker (the driver encodes it once too).
+        self._who_answer: Optional[ServerLine] = None
 
     # -- what the driver asks -------------------------------------------------
 
@@ -118,12 +137,14 @@ class ChatRoom:
         if name is None:
             return []
         del self._owners[name_key(name)]
+        self._who_answer = None
         reason = clean(reason)
         suffix = f" ({reason})" if reason else ""
         log.info("%s left%s", name, suffix)
-        return [Broadcast(wire.notice(f"{name} has left the chat room{suffix}."))]
+        return [Left(session), Broadcast(wire.notice(f"{name} has left the chat room{suffix}."))]
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
+        log.debug("%r: line over %d bytes discarded", session, max_line)
         return [Send(session, wire.error(f"line too long: over {max_line} bytes, discarded"))]
 
     def name_timeout(self, session: Session, seconds: float) -> List[Effect]:
@@ -156,12 +177,14 @@ class ChatRoom:
         self._unnamed.discard(session)
         self.members[session] = name
         self._owners[name_key(name)] = session
-        log.info("%s joined", name)
+        self._who_answer = None
+        log.info("%r joined as %s", session, name)
         online = len(self.members)
         shown = ", ".join(itertools.islice(self.members.values(), WELCOME_NAMES))
         if online > WELCOME_NAMES:
             shown += f" and {online - WELCOME_NAMES} more"
         return [
+            Joined(session),
             Send(session, wire.notice(f"Welcome, {name}! Online ({online}): {shown}")),
             Broadcast(wire.notice(f"{name} has joined the chat room."), session),
         ]
@@ -173,8 +196,27 @@ class ChatRoom:
                 *self.disconnect(session, command.reason)]
 
     def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
-        names = sorted(self.members.values(), key=name_key)
-        return [Send(session, wire.notice(f"Online ({len(names)}): {', '.join(names)}"))]
+        if command.pattern:
+            return [Send(session, self._who_matching(clean(command.pattern)))]
+        if self._who_answer is None:
+            self._who_answer = self._listing("Online", self._owners)
+        return [Send(session, self._who_answer)]
+
+    def _who_matching(self, pattern: str) -> ServerLine:
+        """Members whose name contains `pattern`, compared as names are."""
+        wanted = name_key(pattern)
+        return self._listing(f"Online matching {pattern!r}",
+                             [key for key in self._owners if wanted in key])
+
+    def _listing(self, title: str, keys: Collection[str]) -> ServerLine:
+        """"Title (N): a, b, ..." with the first WHO_NAMES names in name order,
+        then a count. Works on the name keys already held, computing none."""
+        owners, members = self._owners, self.members
+        shown = [members[owners[key]] for key in heapq.nsmallest(WHO_NAMES, keys)]
+        text = f"{title} ({len(keys)}): {', '.join(shown)}" if shown else f"{title} (0)"
+        if len(keys) > WHO_NAMES:
+            text += f" and {len(keys) - WHO_NAMES} more (/who PATTERN to search)"
+        return wire.notice(text)
 
     def _do_nick(self, session: Session, name: str, command: wire.Nick) -> List[Effect]:
         new = command.name
@@ -186,6 +228,7 @@ class ChatRoom:
         del self._owners[name_key(name)]
         self._owners[name_key(new)] = session
         self.members[session] = new
+        self._who_answer = None
         log.info("%s is now known as %s", name, new)
         return [Broadcast(wire.notice(f"{name} is now known as {new}"))]
 
@@ -193,9 +236,8 @@ class ChatRoom:
         target = self._owners.get(name_key(command.target))
         if target is None:
             return [Send(session, wire.error(f"no such user: {clean(command.target)}"))]
-        text = clean(command.text)
-        log.debug("*%s* -> %s: %s", name, self.members[target], text)
-        return [Send(target, wire.private(name, text))]
+        # Never logged: a private line is nobody else's business, at any level.
+        return [Send(target, wire.private(name, clean(command.text)))]
 
     def _do_me(self, session: Session, name: str, command: wire.Me) -> List[Effect]:
         text = clean(command.text)
@@ -208,8 +250,10 @@ class ChatRoom:
         return [Send(session, wire.notice(line)) for line in ["Commands:", *lines]]
 
     def _do_unknown(self, session: Session, name: str, command: wire.Unknown) -> List[Effect]:
+        log.debug("%r (%s): unknown command /%s", session, name, clean(command.word))
         return [Send(session, wire.error(f"unknown command: /{clean(command.word)} (try /help)"))]
 
     def _do_badusage(self, session: Session, name: str, command: wire.BadUsage) -> List[Effect]:
         usage, _ = wire.COMMANDS[command.command]
         return [Send(session, wire.error(f"usage: {usage}"))]
+

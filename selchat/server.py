@@ -2,59 +2,71 @@
 
 Theory of operation
 -------------------
-Each client is a `Connection` (socket, line buffer, output buffer) registered
-with the selector, its `Connection` object hung on ``key.data``. The chat rules
-live in `ChatRoom`, which answers each line with effects (Send, Broadcast,
-Close); this module only carries them out. One call of `run_once` is one pass:
+Each client is a `Connection`, registered with the selector and hung on
+``key.data``. What its bytes mean is its protocol's job (``conn.proto``: today
+the chat line protocol over TCP, a `LineBuffer`; a WebSocket kind plugs in the
+same way), so this module only moves bytes and carries out decisions. The chat
+rules live in `ChatRoom`, which answers each line with effects (Send,
+Broadcast, Close, Joined, Left). Every deadline (name timeout, close grace,
+flood refill, output-limit check, accept back-off, shutdown) is one entry in
+`Timers`, a heap. One call of `run_once` is one pass:
 
-1. ``select()``, with a timeout taken from the nearest deadline (name timeout,
-   flood refill, a closing connection's grace, accept back-off, shutdown).
+1. ``select()``, with the timeout of the first timer (0 if reads are owed).
 2. The listener: accept a bounded batch; register each newcomer for reading.
-3. A readable client: one ``recv``; feed its line buffer; hand complete lines
-   (sanitised by the room) to the room while its flood budget lasts. An empty
-   budget stops reading that client until it refills: the rest waits in the
-   kernel.
-4. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
-   batch, which is delivered once, after the reads. The room's broadcasts are
-   joined into one payload shared by every ordinary member; the few with
-   something particular (a sender, who gets no echo; a Send's target; one that
-   joined or left during the pass) get their own join, in decision order.
-5. Send: one ``send`` per connection with output, made as the batch is
-   delivered when nothing was queued before, else by the flush. Write interest
-   is asked of the selector only while output remains after that send; a
-   connection whose backlog passes ``max_output`` is too slow and is dropped.
-6. Reap: failed connections, and closing ones that drained, are unregistered
-   and closed, and the room is told, which may queue leave notices: steps 4-6
-   repeat until nothing is left to do, so nothing waits for the next wake-up.
+3. Readable clients, in turn, while the pass's read budget lasts: one ``recv``
+   each, into the protocol; its lines go to the room while the client's
+   flood budget lasts (an empty budget stops reading that client until a timer
+   refills it: the rest waits in the kernel). Clients the budget did not reach
+   are served first next pass, so everyone's turn comes and a burst storm
+   costs each pass a bounded amount of work.
+4. Due timers run.
+5. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
+   `Batch`, delivered once after the reads: broadcasts are joined into one
+   payload shared by every ordinary member (framed once per connection kind);
+   the few with something particular (a sender, who gets no echo; a Send's
+   target; one that joined or left during the pass) get slices of it.
+6. Send: a connection with nothing queued is sent its piece at once; one with
+   output queued waits for the selector to say it is writable, and is then
+   sent everything queued, scatter/gather. So each connection gets at most one
+   send per pass, and write interest exists only while output is queued. A
+   queue over the hard output limit drops its connection at once; one over
+   the soft limit for its time is dropped by a timer.
+7. Reap: connections that drained or were dropped are closed. Their leave
+   notices were queued when they left OPEN, so steps 5-7 repeat until nothing
+   is left to do.
 
-Who closes: only `_reap`, at the end of a pass, closes sockets. Everything
-else marks a connection (`failed`: drop it now; `closing`: close once its
-output is flushed, within `CLOSE_GRACE`) so that no socket disappears while a
-broadcast or the flush is walking the connections.
+Lifecycle: a connection's `State` changes in `_set_state` alone: OPEN ->
+DRAINING (stop reading, output drains within CLOSE_GRACE) or DROPPING (output
+discarded) -> CLOSED (in `_reap`, the only place a socket is closed, at the
+end of the pass, so no socket disappears while a broadcast walks the members).
+Leaving OPEN is the one place the room is told that a session ended.
 """
-import collections
 import errno
 import itertools
 import logging
 import selectors
-import signal
 import socket
 import struct
 import time
-from typing import Callable, Deque, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Set, Tuple
 
-from selchat.batch import Batch
-from selchat.connection import RECV_SIZE, Connection
-from selchat.flood import TokenBucket
-from selchat.framing import LINE_TOO_LONG, Line
+from selchat.batch import Batch, Piece
+from selchat.connection import GONE, RECV_SIZE, TRANSITIONS, Connection, State
+from selchat.flood import READ_COST, TokenBucket
+from selchat.framing import END, LINE_TOO_LONG, LineBuffer
 from selchat.limits import Limits
-from selchat.room import SERVER_FULL, Broadcast, ChatRoom, Effect, Send
-from selchat.wire import encode
+from selchat.room import (
+    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Close, Effect, Joined, Left, Send,
+)
+from selchat.timers import Timers
+from selchat.wakeup import read_signals, signals_as_input
+from selchat.wire import ServerLine, encode, slow_down
 
 log = logging.getLogger(__name__)
 
 EVENT_READ = selectors.EVENT_READ
 EVENT_WRITE = selectors.EVENT_WRITE
+OPEN, DRAINING, DROPPING, CLOSED = State.OPEN, State.DRAINING, State.DROPPING, State.CLOSED
 
 #: Connections accepted per listener wake-up. A pass costs a send to every
 #: member, so a connect storm should join in few, large passes (10,000 joins in
@@ -63,6 +75,14 @@ ACCEPT_BATCH = 1024
 #: After EMFILE/ENFILE, stop accepting this long instead of spinning on a
 #: listener that stays readable (asyncio waits 1 s too).
 ACCEPT_RETRY_DELAY = 1.0
+#: Bytes read per pass, across all clients, are capped so that what one pass
+#: broadcasts stays bounded: the bytes delivered in a pass (read bytes times
+#: members) are kept near DELIVERY_BUDGET, between these two read budgets.
+#: 64 MiB of deliveries is a pass of a few tens of milliseconds here; 16 KiB
+#: still reads a few full lines per pass in a 10,000-member room.
+DELIVERY_BUDGET = 64 * 1024 * 1024
+MIN_READ_BUDGET = 16 * 1024
+MAX_READ_BUDGET = 256 * 1024
 #: A connection that said goodbye (or sent EOF) gets this long to take its
 #: last lines before it is closed anyway.
 CLOSE_GRACE = 5.0
@@ -71,6 +91,11 @@ SHUTDOWN_GRACE = 2.0
 #: Kernel keepalive: probe after a minute of silence, every 10 s, 6 times, so
 #: a peer that vanished without a FIN is found within about two minutes.
 KEEPALIVE = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
+#: Keepalive only probes an idle connection. While chat is being sent to a peer
+#: that vanished, TCP retransmits for 15 minutes (tcp_retries2) unless
+#: TCP_USER_TIMEOUT bounds how long sent data may stay unacknowledged: the same
+#: two minutes (Linux; milliseconds).
+USER_TIMEOUT_MS = 120_000
 _FD_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -88,13 +113,14 @@ def open_listener(host: str, port: int) -> socket.socket:
     )
 
 
-def format_address(address: Tuple) -> str:
-    host, port = address[:2]
+def format_address(host: str, port: int) -> str:
+    """host:port, with an IPv6 host in brackets as in a URL."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class Server:
-    """A chat server on one listening socket; drive it with `serve_forever`."""
+    """A chat server on one listening socket; drive it with `serve_forever`,
+    or pass by pass with `run_once` (tests do, with a fake clock)."""
 
     def __init__(
         self,
@@ -107,19 +133,18 @@ class Server:
         self._clock = clock
         self._now = clock()
         self._selector = selectors.DefaultSelector()
+        self._timers = Timers()
         self._room = ChatRoom()
-        # The room's sessions are the Connection objects themselves.
-        self._conns: Set[Connection] = set()
-        self._conn_ids = itertools.count(1)  # numbers connections in the log
+        self._conns: Set[Connection] = set()  # every connection not yet CLOSED
+        self._numbers = itertools.count(1)  # numbers connections in the log
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
         self._batch = Batch()  # this pass's lines, delivered once at its end
-        self._dirty: Set[Connection] = set()  # output queued since the last flush
+        self._owed_reads: List[Connection] = []  # readable, not reached by last pass's budget
+        self._dirty: Set[Connection] = set()  # writable, or draining: flush once this pass
         self._doomed: Set[Connection] = set()  # to close at the end of the pass
-        self._throttled: Set[Connection] = set()  # out of flood budget
-        self._closing: Set[Connection] = set()  # draining before close
-        self._awaiting_names: Deque[Connection] = collections.deque()  # in deadline order
-        self._accept_resume_at: Optional[float] = None
-        self._out_of_fds = False  # warned already: retries stay quiet until an accept works
+        self._unnamed_per_address: Dict[str, int] = {}
+        self._encoded: Tuple[Optional[ServerLine], bytes] = (None, b"")  # last shared line
+        self._accept_paused = False  # out of descriptors: a timer resumes accepting
         self._stop_requested = False
         self._stop_deadline: Optional[float] = None
         listener.setblocking(False)
@@ -128,7 +153,7 @@ class Server:
     @property
     def address(self) -> str:
         assert self._listener is not None
-        return format_address(self._listener.getsockname())
+        return format_address(*self._listener.getsockname()[:2])
 
     # -- the loop ---------------------------------------------------------------
 
@@ -138,49 +163,45 @@ class Server:
         `ready` is called once the signal handlers are in place, so whoever
         waits for it may signal the server at once.
         """
-        wake_reader, wake_writer = socket.socketpair()
-        for sock in (wake_reader, wake_writer):
-            sock.setblocking(False)
-        self._selector.register(wake_reader, EVENT_READ, lambda: _drain(wake_reader))
-        old_wakeup = signal.set_wakeup_fd(wake_writer.fileno())
-        old_handlers = {
-            signum: signal.signal(signum, self._on_signal)
-            for signum in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            ready()
-            while not self._finished():
-                self.run_once()
-        finally:
-            signal.set_wakeup_fd(old_wakeup)
-            for signum, handler in old_handlers.items():
-                signal.signal(signum, handler)
-            self._selector.unregister(wake_reader)
-            wake_reader.close()
-            wake_writer.close()
-            self.close()
+        with signals_as_input(("SIGINT", "SIGTERM")) as signal_fd:
+            self._selector.register(signal_fd, EVENT_READ, lambda: self._on_signal(signal_fd))
+            try:
+                ready()
+                while not self.finished():
+                    self.run_once()
+            finally:
+                self._selector.unregister(signal_fd)
+                self.close()
 
-    def run_once(self) -> None:
-        """One pass of the loop (see the module docstring)."""
-        events = self._selector.select(self._next_timeout())
+    def run_once(self, timeout: Optional[float] = None) -> None:
+        """One pass of the loop (see the module docstring). `timeout` caps the
+        wait for I/O (tests pass 0); by default the first timer sets it."""
+        wait = 0.0 if self._owed_reads else self._timers.timeout(self._clock())
+        if timeout is not None:
+            wait = timeout if wait is None else min(wait, timeout)
+        events = self._selector.select(wait)
         self._now = self._clock()
+        budget = max(MIN_READ_BUDGET, min(
+            MAX_READ_BUDGET, DELIVERY_BUDGET // (len(self._room.members) + 1)))
+        served: Optional[Set[Connection]] = None
+        if self._owed_reads:  # their turn comes before anyone read last pass
+            owed, self._owed_reads = self._owed_reads, []
+            served = set(owed)
+            for conn in owed:
+                budget = self._read(conn, budget)
         for key, mask in events:
             conn = key.data
             if conn.__class__ is Connection:
-                if mask & EVENT_READ and conn.reading:
-                    try:
-                        self._on_readable(conn)
-                    except Exception:  # a bug one client found must not stop everyone
-                        log.exception("connection %d: unexpected error", conn.session)
-                        self._lose(conn, "unexpected error")
+                if mask & EVENT_READ and conn.reading and (served is None or conn not in served):
+                    budget = self._read(conn, budget)
                 if mask & EVENT_WRITE:
                     self._dirty.add(conn)
             else:
-                conn()  # the listener, or the signal wake-up
+                conn()  # the listener, or the signal pipe
         if self._stop_requested:
             self._stop_requested = False
             self.stop()
-        self._run_timers()
+        self._timers.run_due(self._now)
         while True:
             self._deliver_batch()
             self._flush()
@@ -194,70 +215,81 @@ class Server:
             return
         log.info("shutting down: %d connections", len(self._conns))
         self._stop_deadline = self._now + SHUTDOWN_GRACE
+        self._timers.call_at(self._stop_deadline, lambda _: None)  # wakes select() then
         self._close_listener()
         self._apply(self._room.shutdown())
-        self._throttled.clear()
         for conn in list(self._conns):
-            self._close_when_drained(conn)
+            if conn.state is OPEN:
+                self._set_state(conn, DRAINING)
 
-    def close(self) -> None:
-        """Close every socket now, flushed or not."""
-        for conn in list(self._conns):
-            self._lose(conn, None)
-        self._reap()
-        self._close_listener()
-        self._selector.close()
-
-    def _finished(self) -> bool:
+    def finished(self) -> bool:
+        """True once a shutdown has drained every connection or run out of time."""
         if self._stop_deadline is None:
             return False
         return not self._conns or self._now >= self._stop_deadline
 
-    def _on_signal(self, signum: int, frame: object) -> None:
-        # Only set a flag: the wake-up fd makes select() return, and run_once
-        # acts on it at a safe point.
-        self._stop_requested = True
+    def close(self) -> None:
+        """Close every socket now, flushed or not."""
+        self._stop_deadline = self._stop_deadline or self._now  # no leave notices
+        for conn in list(self._conns):
+            if conn.state is not DROPPING:
+                self._set_state(conn, DROPPING)
+        self._reap()
+        self._close_listener()
+        self._selector.close()
 
-    def _next_timeout(self) -> Optional[float]:
-        """Seconds until the nearest deadline, or None to wait for I/O only."""
-        deadlines = [conn.deadline for conn in self._closing]
-        if self._awaiting_names:
-            deadlines.append(self._awaiting_names[0].deadline)
-        if self._accept_resume_at is not None:
-            deadlines.append(self._accept_resume_at)
-        if self._stop_deadline is not None:
-            deadlines.append(self._stop_deadline)
-        now = self._clock()
-        waits = [conn.bucket.wait(now) for conn in self._throttled]  # type: ignore[union-attr]
-        if deadlines:
-            waits.append(min(deadlines) - now)
-        return max(0.0, min(waits)) if waits else None
+    def _on_signal(self, fd: int) -> None:
+        # Only set a flag: run_once acts on it at a safe point of the pass.
+        if read_signals(fd):
+            self._stop_requested = True
 
-    def _run_timers(self) -> None:
-        now = self._now
-        awaiting = self._awaiting_names
-        while awaiting:
-            conn = awaiting[0]
-            waiting = not (conn.closing or conn.failed) and self._room.name_of(conn) is None
-            if waiting and conn.deadline > now:
-                break
-            awaiting.popleft()
-            if waiting:
-                log.info("connection %d: no name in time", conn.session)
-                self._decide(conn, self._room.name_timeout, self.limits.name_timeout)
-            elif not conn.closing:
-                conn.deadline = 0.0  # named: drop the float (idle memory adds up)
-        for conn in [c for c in self._closing if c.deadline <= now]:
-            self._lose(conn, "did not drain in time")
-        if self._accept_resume_at is not None and self._accept_resume_at <= now:
-            self._accept_resume_at = None
-            if self._listener is not None:
-                self._selector.register(self._listener, EVENT_READ, self._accept)
-        for conn in [c for c in self._throttled if c.bucket.ready(now)]:  # type: ignore[union-attr]
-            self._throttled.discard(conn)
-            conn.reading = True
-            self._handle_lines(conn)
+    # -- lifecycle: every change of State happens here --------------------------
+
+    def _set_state(self, conn: Connection, new: State, why: str = "") -> None:
+        old = conn.state
+        assert new in TRANSITIONS[old], f"{conn!r}: {old} -> {new}"
+        if old is OPEN:
+            name = self._room.name_of(conn)
+            label = f"{conn!r} ({name})" if name else repr(conn)
+            if why:
+                log.info("%s closed: %s", label, why)
+            conn.reading = False
+            self._timers.cancel(conn.timer)
+            conn.timer = None
+            self._count_named(conn)
+            if self._stop_deadline is None:  # at shutdown nobody needs leave notices
+                self._apply(self._room.disconnect(conn))
+        conn.state = new
+        if new is DRAINING:
+            conn.timer = self._timers.call_at(self._now + CLOSE_GRACE, self._grace_over, conn)
+            self._dirty.add(conn)  # the flush closes it once nothing is queued
             self._update_interest(conn)
+        elif new is DROPPING:
+            if old is DRAINING and why:
+                log.info("%r closed: %s", conn, why)
+            self._timers.cancel(conn.timer)
+            conn.timer = None
+            conn.discard_output()
+            self._doomed.add(conn)
+        elif new is CLOSED:
+            self._conns.discard(conn)
+            self._dirty.discard(conn)
+            if conn.events:
+                self._selector.unregister(conn.sock)
+                conn.events = 0
+            _close_socket(conn.sock, reset=old is DROPPING)
+            log.debug("%r closed", conn)
+
+    def _grace_over(self, conn: Connection) -> None:
+        if conn.state is DRAINING:
+            conn.timer = None
+            self._set_state(conn, DROPPING, "did not take its last lines in time")
+
+    def _reap(self) -> None:
+        """Close the connections that drained or were dropped."""
+        doomed, self._doomed = self._doomed, set()
+        for conn in doomed:
+            self._set_state(conn, CLOSED)
 
     # -- accepting --------------------------------------------------------------
 
@@ -274,167 +306,254 @@ class Server:
                     return
                 log.debug("accept failed: %s", exc)  # e.g. ECONNABORTED: already gone
                 continue
-            if self._out_of_fds:
-                self._out_of_fds = False
+            if self._accept_paused:
+                self._accept_paused = False
                 log.info("accepting again")
+            host = address[0]
             if len(self._conns) >= self.limits.max_clients:
-                log.warning("refused %s: server full", format_address(address))
-                _refuse(sock)
+                log.warning("refused %s: server full", format_address(*address[:2]))
+                _refuse(sock, SERVER_FULL)
+            elif 0 < self.limits.max_per_ip <= self._unnamed_per_address.get(host, 0):
+                log.warning("refused %s: %d unnamed connections from that address",
+                            format_address(*address[:2]), self.limits.max_per_ip)
+                _refuse(sock, TOO_MANY_FROM_ADDRESS)
             else:
                 self._add_connection(sock, address)
 
     def _pause_accepting(self, exc: OSError) -> None:
-        if not self._out_of_fds:  # once per episode; the retries are not news
-            self._out_of_fds = True
+        if not self._accept_paused:  # once per episode; the retries are not news
             log.warning("out of file descriptors (%s): not accepting; retrying every %g s",
                         exc.strerror, ACCEPT_RETRY_DELAY)
+        self._accept_paused = True
         assert self._listener is not None
         self._selector.unregister(self._listener)
-        self._accept_resume_at = self._now + ACCEPT_RETRY_DELAY
+        self._timers.call_at(self._now + ACCEPT_RETRY_DELAY, self._resume_accepting)
+
+    def _resume_accepting(self, _: object) -> None:
+        if self._listener is not None:
+            self._selector.register(self._listener, EVENT_READ, self._accept)
 
     def _add_connection(self, sock: socket.socket, address: Tuple) -> None:
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        for option, value in KEEPALIVE:
-            if hasattr(socket, option):
-                sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
+        _tune(sock)
         limits = self.limits
         bucket = (
             TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
             if limits.flood_rate > 0 else None
         )
-        conn = Connection(sock, next(self._conn_ids), limits.max_line, bucket)
-        conn.deadline = self._now + limits.name_timeout
+        conn = Connection(sock, next(self._numbers), LineBuffer(limits.max_line), bucket)
+        conn.address = address[0]
+        self._unnamed_per_address[conn.address] = self._unnamed_per_address.get(conn.address, 0) + 1
+        conn.timer = self._timers.call_at(self._now + limits.name_timeout, self._no_name, conn)
         self._conns.add(conn)
         self._update_interest(conn)
-        self._awaiting_names.append(conn)
-        log.info("connection %d from %s", conn.session, format_address(address))
-        self._decide(conn, self._room.connect)
+        log.info("%r from %s", conn, format_address(*address[:2]))
+        self._apply(self._room.connect(conn))
+
+    def _count_named(self, conn: Connection) -> None:
+        """`conn` stopped counting against its address (it chose a name, or left)."""
+        address = conn.address
+        if address is None:
+            return
+        conn.address = None
+        left = self._unnamed_per_address[address] - 1
+        if left:
+            self._unnamed_per_address[address] = left
+        else:
+            del self._unnamed_per_address[address]
+
+    def _no_name(self, conn: Connection) -> None:
+        conn.timer = None
+        if conn.state is OPEN:
+            log.info("%r: no name in time", conn)
+            self._apply(self._room.name_timeout(conn, self.limits.name_timeout))
 
     # -- reading ----------------------------------------------------------------
 
-    def _on_readable(self, conn: Connection) -> None:
-        received = conn.read_once(self._recv_buffer)
-        if received is None:
-            return
-        if received:
-            conn.lines.feed(self._recv_buffer[:received])
+    def _read(self, conn: Connection, budget: int) -> int:
+        """One read from `conn` if the pass's budget allows; returns what is left."""
+        if budget <= 0:
+            self._owed_reads.append(conn)
+            return budget
+        if not conn.reading:  # throttled or closed since it became readable
+            return budget
+        try:
+            received = conn.read_once(self._recv_buffer, min(RECV_SIZE, budget))
+            if received is None:
+                return budget
+            if received == GONE:
+                self._set_state(conn, DROPPING, "connection reset")
+                return budget
+            conn.proto.feed(self._recv_buffer[:received] if received else b"")
+            if conn.bucket is not None:
+                conn.bucket.take(self._now, READ_COST)
             self._handle_lines(conn)
-            return
-        if conn.failed:
-            self._lose(conn, "connection reset")
-            return
-        # An orderly end of stream (maybe only half-closed): an unterminated
-        # last line still counts; then the session ends and its output drains.
-        rest = conn.lines.take_rest()
-        if rest:
-            self._hand_over(conn, rest)
-        self._end_session(conn)
+        except Exception:  # a bug one client found must not stop everyone
+            log.exception("%r: unexpected error", conn)
+            if conn.state is OPEN or conn.state is DRAINING:
+                self._set_state(conn, DROPPING, "unexpected error")
+            return budget
+        return budget - received
 
     def _handle_lines(self, conn: Connection) -> None:
         """Hand complete lines to the room while the client's budget lasts."""
-        lines, bucket, now = conn.lines, conn.bucket, self._now
+        proto, bucket, now, room = conn.proto, conn.bucket, self._now, self._room
         while conn.reading:
             if bucket is not None and not bucket.ready(now):
-                conn.reading = False
-                self._throttled.add(conn)
-                self._update_interest(conn)
+                self._hold_back(conn)
                 return
-            line = lines.next_line()
+            line = proto.next_line()
             if line is None:
+                return
+            if line is END:  # the peer is done sending (maybe only half-closed)
+                self._set_state(conn, DRAINING, "end of stream")
                 return
             if bucket is not None:
                 bucket.take(now)
-            self._hand_over(conn, line)
+            if line is LINE_TOO_LONG:
+                self._apply(room.line_too_long(conn, self.limits.max_line))
+            else:
+                self._apply(room.receive(conn, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
 
-    def _hand_over(self, conn: Connection, line: Line) -> None:
-        """One line from `conn` to the room (an overlong one as its error)."""
-        if line is LINE_TOO_LONG:
-            self._decide(conn, self._room.line_too_long, self.limits.max_line)
-        else:
-            self._decide(conn, self._room.receive, line.decode("utf-8", "replace"))  # type: ignore[union-attr]
+    def _hold_back(self, conn: Connection) -> None:
+        """Out of flood budget: stop reading until a timer says it refilled."""
+        bucket = conn.bucket
+        assert bucket is not None
+        conn.reading = False
+        self._update_interest(conn)
+        self._timers.call_at(self._now + bucket.wait(self._now), self._resume_reading, conn)
+        if bucket.new_episode():
+            log.debug("%r: held back by flood control", conn)
+            self._apply([Send(conn, slow_down(bucket.rate))])
+
+    def _resume_reading(self, conn: Connection) -> None:
+        if conn.state is OPEN:
+            conn.reading = True
+            self._handle_lines(conn)
+            self._update_interest(conn)
 
     # -- effects ------------------------------------------------------------------
-
-    def _decide(self, conn: Connection, ask: Callable[..., List[Effect]], *args: object) -> None:
-        """Ask the room about `conn`; queue the effects, noting a join or a leave."""
-        members = self._room.members
-        was_member = conn in members
-        effects = ask(conn, *args)
-        if (conn in members) != was_member:
-            if was_member:
-                self._batch.left(conn)
-            else:
-                self._batch.joined(conn)
-        self._apply(effects)
 
     def _apply(self, effects: List[Effect]) -> None:
         batch = self._batch
         for effect in effects:
             kind = effect.__class__
             if kind is Broadcast:
-                batch.broadcast(encode(effect.line), effect.exclude)  # type: ignore[union-attr]
+                batch.broadcast(self._encode(effect.line), effect.exclude)  # type: ignore[union-attr]
             elif kind is Send:
-                batch.send(encode(effect.line), effect.to)  # type: ignore[union-attr]
-            else:  # Close
-                self._close_when_drained(effect.session)  # type: ignore[union-attr]
+                batch.send(self._encode(effect.line), effect.to)  # type: ignore[union-attr]
+            elif kind is Joined:
+                conn = effect.session  # type: ignore[union-attr]
+                batch.joined(conn)
+                self._timers.cancel(conn.timer)
+                conn.timer = None
+                self._count_named(conn)
+            elif kind is Left:
+                batch.left(effect.session)  # type: ignore[union-attr]
+            else:  # Close: a goodbye said, or a name timeout
+                conn = effect.session  # type: ignore[union-attr]
+                if conn.state is OPEN:
+                    self._set_state(conn, DRAINING)
+
+    def _encode(self, line: ServerLine) -> bytes:
+        """A line's bytes; the same line object twice in a row (a /who answer
+        asked for by many) is encoded once and its bytes shared."""
+        last, payload = self._encoded
+        if line is not last:
+            payload = encode(line)
+            self._encoded = (line, payload)
+        return payload
 
     def _deliver_batch(self) -> None:
-        """Append the pass's lines to every recipient's output: one piece each."""
+        """Queue the pass's lines for every recipient: one piece each."""
         if not self._batch:
             return
         members = self._room.members
         shared, own = self._batch.split(members)
         self._batch = Batch()
-        # Each connection's one send of the pass: write() sends at once unless
-        # output is already queued (then the flush sends it all, once).
-        write = self._write
+        framed: Dict[Callable[[bytes], bytes], bytes] = {}  # shared, framed once per kind
         if shared:
             for conn in list(members):  # a failed send leaves the room meanwhile
-                if conn not in own:
-                    write(conn, shared)
-        for conn, data in own.items():
-            if data and not conn.failed:  # type: ignore[attr-defined]
-                write(conn, data)  # type: ignore[arg-type]
+                if conn in own:
+                    continue
+                frame = conn.frame
+                if frame is None:
+                    self._write(conn, shared)
+                else:
+                    data = framed.get(frame)
+                    if data is None:
+                        data = framed[frame] = frame(shared)
+                    self._write(conn, data)
+        for conn, pieces in own.items():
+            if pieces and conn.state is not DROPPING and conn.state is not CLOSED:  # type: ignore[attr-defined]
+                self._write_own(conn, pieces)  # type: ignore[arg-type]
 
     def _write(self, conn: Connection, data: bytes) -> None:
-        queued = conn.out.pending
-        if conn.write(data):
-            return
-        if queued:  # behind earlier output: the flush sends it all, once
-            self._dirty.add(conn)
-        else:  # this was the pass's send, and some is left (or the peer failed)
-            self._sent(conn, drained=False)
+        if conn.events & EVENT_WRITE:  # waiting for the selector: queue, don't retry
+            conn.out.append(data)
+            self._check_output(conn)
+        else:
+            self._sent(conn, conn.write(data))
 
-    # -- writing and closing ------------------------------------------------------
+    def _write_own(self, conn: Connection, pieces: List[Piece]) -> None:
+        if conn.frame is not None:  # a few per pass: framing them costs one join each
+            self._write(conn, conn.frame(b"".join(pieces)))
+        elif conn.events & EVENT_WRITE:
+            conn.out.extend(pieces, sum(map(len, pieces)))
+            self._check_output(conn)
+        else:
+            self._sent(conn, conn.write_pieces(pieces))
+
+    # -- writing and output limits ------------------------------------------------
 
     def _flush(self) -> None:
-        """One send per connection whose output was queued."""
+        """One send for each connection the selector found writable (or draining)."""
         dirty, self._dirty = self._dirty, set()
         for conn in dirty:
-            if not conn.failed:
+            if conn.state is OPEN or conn.state is DRAINING:
                 self._sent(conn, conn.flush())
 
-    def _sent(self, conn: Connection, drained: bool) -> None:
+    def _sent(self, conn: Connection, queued: int) -> None:
         """After a send: close, drop, or ask for write readiness as it turned out."""
-        if drained:  # the common case: everything went
-            if conn.closing:
+        if queued == 0:  # the common case: everything went
+            conn.over_soft_since = 0.0
+            if conn.state is DRAINING:
                 self._doomed.add(conn)
             elif conn.events & EVENT_WRITE:
                 self._update_interest(conn)
-        elif conn.failed:
-            self._lose(conn, "connection lost while sending")
-        elif conn.out.pending > self.limits.max_output:
-            log.warning(
-                "connection %d (%s) dropped: %d bytes of output pending, over the "
-                "%d-byte limit (client not reading)",
-                conn.session, self._room.name_of(conn) or "unnamed",
-                conn.out.pending, self.limits.max_output,
-            )
-            self._lose(conn, "too slow")
+        elif queued == GONE:
+            if conn.state is not DROPPING:
+                self._set_state(conn, DROPPING, "connection lost while sending")
         else:
-            self._update_interest(conn)
+            if queued <= self.limits.soft_output:
+                conn.over_soft_since = 0.0
+            self._check_output(conn)
+            if conn.state is not DROPPING:
+                self._update_interest(conn)
+
+    def _check_output(self, conn: Connection) -> None:
+        """Apply the output limits to a connection whose queue just grew."""
+        queued, limits = conn.out.pending, self.limits
+        if queued > limits.max_output:
+            self._drop_slow(conn, f"{queued} bytes of output queued, over the hard limit "
+                                  f"of {limits.max_output}")
+        elif queued > limits.soft_output and not conn.over_soft_since:
+            conn.over_soft_since = self._now
+            self._timers.call_at(self._now + limits.soft_output_seconds,
+                                 self._check_soft_limit, conn)
+
+    def _check_soft_limit(self, conn: Connection) -> None:
+        limits = self.limits
+        since = conn.over_soft_since
+        if (conn.state is OPEN or conn.state is DRAINING) and since \
+                and self._now - since >= limits.soft_output_seconds \
+                and conn.out.pending > limits.soft_output:
+            self._drop_slow(conn, f"output queue over {limits.soft_output} bytes for "
+                                  f"{limits.soft_output_seconds:g} s")
+
+    def _drop_slow(self, conn: Connection, why: str) -> None:
+        log.warning("%r (%s) is not reading: %s", conn,
+                    self._room.name_of(conn) or "unnamed", why)
+        self._set_state(conn, DROPPING, "too slow")
 
     def _update_interest(self, conn: Connection) -> None:
         """Register exactly the readiness this connection waits for."""
@@ -449,75 +568,30 @@ class Server:
             self._selector.modify(conn.sock, wanted, conn)
         conn.events = wanted
 
-    def _end_session(self, conn: Connection) -> None:
-        """The client is done sending: leave the room, drain, close."""
-        self._decide(conn, self._room.disconnect)
-        self._close_when_drained(conn)
-
-    def _close_when_drained(self, conn: Connection) -> None:
-        if conn.closing or conn.failed:
-            return
-        conn.closing = True
-        conn.reading = False
-        conn.deadline = self._now + CLOSE_GRACE
-        self._throttled.discard(conn)
-        self._closing.add(conn)
-        self._dirty.add(conn)  # the flush closes it once nothing is pending
-
-    def _lose(self, conn: Connection, why: Optional[str]) -> None:
-        """Drop a connection now, output and all (reset, too slow, timeout)."""
-        if conn in self._doomed:
-            return
-        if why:
-            log.info("connection %d: %s", conn.session, why)
-        conn.failed = True
-        conn.reading = False
-        self._throttled.discard(conn)
-        self._doomed.add(conn)
-        if self._stop_deadline is None:
-            self._decide(conn, self._room.disconnect)
-
-    def _reap(self) -> None:
-        """Close the doomed connections' sockets; tell the room."""
-        doomed, self._doomed = self._doomed, set()
-        for conn in doomed:
-            if conn not in self._conns:
-                continue
-            dropped, conn.failed = conn.failed, True
-            if self._stop_deadline is None:
-                self._decide(conn, self._room.disconnect)
-            self._conns.discard(conn)
-            for pending in (self._throttled, self._closing, self._dirty):
-                pending.discard(conn)
-            if conn.events:
-                self._selector.unregister(conn.sock)
-            _close_socket(conn.sock, reset=dropped)
-            log.info("connection %d closed", conn.session)
-
     def _close_listener(self) -> None:
         if self._listener is None:
             return
-        if self._accept_resume_at is None:
+        if not self._accept_paused:
             self._selector.unregister(self._listener)
-        self._accept_resume_at = None
         self._listener.close()
         self._listener = None
 
 
-def _drain(sock: socket.socket) -> None:
-    """Empty the signal wake-up socket (its bytes only mean "look at the flags")."""
-    try:
-        while sock.recv(4096):
-            pass
-    except (BlockingIOError, InterruptedError):
-        pass
+def _tune(sock: socket.socket) -> None:
+    """Non-blocking, no Nagle delay, and bounded waits for a vanished peer."""
+    sock.setblocking(False)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for option, value in KEEPALIVE + (("TCP_USER_TIMEOUT", USER_TIMEOUT_MS),):
+        if hasattr(socket, option):
+            sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
-def _refuse(sock: socket.socket) -> None:
-    """Best effort: tell a newcomer the server is full, then close."""
+def _refuse(sock: socket.socket, line: ServerLine) -> None:
+    """Best effort: tell a newcomer why it cannot stay, then close."""
     sock.setblocking(False)
     try:
-        sock.send(encode(SERVER_FULL))
+        sock.send(encode(line))
     except OSError:
         pass
     _close_socket(sock)

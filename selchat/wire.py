@@ -135,6 +135,11 @@ def private(name: str, text: str) -> ServerLine:
     return ServerLine(Kind.PRIVATE, text, name)
 
 
+def slow_down(rate: float) -> ServerLine:
+    """Told once per flood-control episode: nothing is lost, it just waits."""
+    return notice(f"slow down: at most {rate:g} lines a second; your lines are queued")
+
+
 _TEMPLATES = {
     Kind.CHAT: "<{name}> {text}\n",
     Kind.NOTICE: "*** {text}\n",

@@ -1,5 +1,5 @@
-import pytest
 """The pass batch: who gets which bytes, in decision order (no sockets)."""
+import pytest
 from selchat.batch import Batch
 
 pytestmark = pytest.mark.pure
@@ -9,8 +9,9 @@ A, B, C, NEW = "a", "b", "c", "new"
 
 def deliveries(batch, members):
     shared, own = batch.split(members)
-    return {who: own.get(who, shared) for who in members} | {
-        who: data for who, data in own.items() if who not in members}
+    mine = {who: b"".join(pieces) for who, pieces in own.items()}
+    return {who: mine.get(who, shared) for who in members} | {
+        who: data for who, data in mine.items() if who not in members}
 
 
 def test_broadcasts_are_shared_and_the_sender_hears_no_echo():
@@ -21,8 +22,31 @@ def test_broadcasts_are_shared_and_the_sender_hears_no_echo():
     shared, own = batch.split([A, B, C])
     assert shared == b"<a> 1\n<b> 2\n*** note\n"
     assert set(own) == {A, B}
-    assert own[A] == b"<b> 2\n*** note\n"
-    assert own[B] == b"<a> 1\n*** note\n"
+    assert b"".join(own[A]) == b"<b> 2\n*** note\n"
+    assert b"".join(own[B]) == b"<a> 1\n*** note\n"
+
+
+def test_own_pieces_are_slices_of_the_shared_bytes_not_copies():
+    batch = Batch()
+    for n in range(3):
+        batch.broadcast(b"<a> %d\n" % n, exclude=A)
+        batch.broadcast(b"<b> %d\n" % n, exclude=B)
+    shared, own = batch.split([A, B, C])
+    assert all(isinstance(piece, memoryview) and piece.obj is shared for piece in own[A])
+    assert b"".join(own[A]) == b"<b> 0\n<b> 1\n<b> 2\n"
+
+
+def test_recipients_are_compared_by_equality_not_identity():
+    # Two equal keys built separately are one recipient, as for a dict.
+    first, second = "".join(["se", "ss"]), "".join(["s", "ess"])
+    assert first == second and first is not second
+    batch = Batch()
+    batch.broadcast(b"one\n")
+    batch.send(b"direct\n", first)
+    batch.broadcast(b"two\n", exclude=first)
+    got = deliveries(batch, [A, second])
+    assert got[second] == b"one\ndirect\n"
+    assert got[A] == b"one\ntwo\n"
 
 
 def test_sends_keep_their_place_among_broadcasts():

@@ -68,10 +68,10 @@ def test_quit_with_reason(connect):
 
 def test_unknown_and_bad_usage(connect):
     alice, bob, carol = room_of_three(connect)
-    alice.send("/dance", "/who everyone", "/me", "/nick", "//dance")
+    alice.send("/dance", "/who every one", "/me", "/nick", "//dance")
     assert alice.lines(4) == [
         "!!! unknown command: /dance (try /help)",
-        "!!! usage: /who",
+        "!!! usage: /who [PATTERN]",
         "!!! usage: /me text",
         "!!! usage: /nick NEW",
     ]

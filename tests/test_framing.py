@@ -1,7 +1,7 @@
 """LineBuffer: every input checked whole, byte by byte, and with trailing data (h11's habit)."""
 import pytest
 
-from selchat.framing import LINE_TOO_LONG, LineBuffer
+from selchat.framing import END, LINE_TOO_LONG, LineBuffer
 
 pytestmark = pytest.mark.pure
 
@@ -16,11 +16,20 @@ def frame(chunks, max_line=16):
     return out, buffer
 
 
+TRAILING = b"tail"
+
+
 def three_ways(data, max_line=16):
-    """Frame `data` whole and one byte at a time; both must agree."""
+    """Frame `data` whole, one byte at a time, and followed by the start of a
+    next line, which must stay in the buffer; all three must agree."""
     whole, _ = frame([data], max_line)
     trickled, _ = frame([data[i:i + 1] for i in range(len(data))], max_line)
     assert trickled == whole
+    followed, buffer = frame([data + TRAILING], max_line)
+    assert followed == whole
+    assert buffer.pending == len(TRAILING)
+    buffer.feed(b"")
+    assert [buffer.next_line(), buffer.next_line()] == [TRAILING, END]
     return whole
 
 
@@ -73,16 +82,34 @@ def test_lines_can_be_taken_later_in_order():
     assert [buffer.next_line() for _ in range(4)] == [b"2", b"3", b"4", None]
 
 
-def test_take_rest_returns_the_unterminated_line_at_eof():
+def test_end_of_stream_ends_the_last_line_then_says_end():
     buffer = LineBuffer(16)
     buffer.feed(b"done\nno newline")
+    buffer.feed(b"")
     assert buffer.next_line() == b"done"
-    assert buffer.take_rest() == b"no newline"
+    assert buffer.next_line() == b"no newline"
     assert buffer.pending == 0
+    assert [buffer.next_line(), buffer.next_line()] == [END, END]
 
 
-def test_take_rest_drops_an_overlong_fragment():
+def test_end_of_stream_with_nothing_held_is_just_end():
+    buffer = LineBuffer(16)
+    buffer.feed(b"whole\n")
+    buffer.feed(b"")
+    assert [buffer.next_line(), buffer.next_line()] == [b"whole", END]
+
+
+def test_end_of_stream_drops_an_overlong_fragment_already_reported():
     buffer = LineBuffer(4)
     buffer.feed(b"abcdefgh")
     assert buffer.next_line() is LINE_TOO_LONG
-    assert buffer.take_rest() == b""
+    buffer.feed(b"")
+    assert buffer.next_line() is END
+
+
+def test_end_of_stream_reports_an_overlong_last_line_once():
+    buffer = LineBuffer(4)
+    buffer.feed(b"abcde")  # max_line + 1 may still be a line ending in "\r"
+    assert buffer.next_line() is None
+    buffer.feed(b"")
+    assert [buffer.next_line(), buffer.next_line()] == [LINE_TOO_LONG, END]

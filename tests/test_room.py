@@ -2,7 +2,10 @@
 import pytest
 
 from selchat import wire
-from selchat.room import HELLO, SHUTTING_DOWN, Broadcast, ChatRoom, Close, Send, name_key, name_problem
+from selchat.room import (
+    HELLO, SHUTTING_DOWN, WHO_NAMES, Broadcast, ChatRoom, Close, Joined, Left, Send, name_key,
+    name_problem,
+)
 
 pytestmark = pytest.mark.pure
 
@@ -23,12 +26,19 @@ def join(room, session, name):
     return room.receive(session, name)
 
 
+def welcome_text(effects):
+    """The welcome in a join's effects, which must start with Joined."""
+    assert type(effects[0]) is Joined
+    return effects[1].line.text
+
+
 def test_connect_asks_for_a_name():
     assert ChatRoom().connect(7) == [Send(7, HELLO)]
 
 
 def test_join_welcomes_with_whos_online_and_tells_the_others(room):
     assert join(room, C, "carol") == [
+        Joined(C),
         Send(C, wire.notice("Welcome, carol! Online (3): alice, bob, carol")),
         Broadcast(wire.notice("carol has joined the chat room."), C),
     ]
@@ -65,7 +75,7 @@ def test_invalid_names_are_refused_and_may_be_retried(room, name):
     effects = join(room, C, name)
     assert len(effects) == 1 and effects[0].line.kind is wire.Kind.ERROR
     assert effects[0].line.text.startswith("invalid name:")
-    assert join(room, C, "carol")[0].line.text.startswith("Welcome, carol!")
+    assert welcome_text(join(room, C, "carol")).startswith("Welcome, carol!")
 
 
 @pytest.mark.parametrize("name", ["a" * 32, "Zoë", "日本語", "x_y-z.1", "e\u0301"])
@@ -79,8 +89,8 @@ def test_name_key_folds_case_and_compatibility_forms():
 
 
 def test_leaving_tells_the_others_and_frees_the_name(room):
-    assert room.disconnect(B) == [Broadcast(wire.notice("bob has left the chat room."))]
-    assert join(room, C, "BOB")[0].line.text.startswith("Welcome, BOB!")
+    assert room.disconnect(B) == [Left(B), Broadcast(wire.notice("bob has left the chat room."))]
+    assert welcome_text(join(room, C, "BOB")).startswith("Welcome, BOB!")
 
 
 def test_unnamed_leave_is_silent(room):
@@ -91,13 +101,14 @@ def test_quit_with_reason(room):
     assert room.receive(B, "/quit off to lunch") == [
         Send(B, wire.notice("Goodbye, bob.")),
         Close(B),
+        Left(B),
         Broadcast(wire.notice("bob has left the chat room (off to lunch).")),
     ]
     assert B not in room.members
 
 
 def test_quit_without_reason(room):
-    assert room.receive(B, "/QUIT")[2] == Broadcast(wire.notice("bob has left the chat room."))
+    assert room.receive(B, "/QUIT")[3] == Broadcast(wire.notice("bob has left the chat room."))
 
 
 def test_who_lists_names_sorted(room):
@@ -105,11 +116,35 @@ def test_who_lists_names_sorted(room):
     assert room.receive(C, "/who") == [Send(C, wire.notice("Online (3): alice, bob, Carol"))]
 
 
+def test_who_is_built_once_per_change_of_membership_and_shared(room):
+    first = room.receive(A, "/who")[0].line
+    assert room.receive(B, "/who")[0].line is first  # the same object: encoded once, shared
+    join(room, C, "carol")
+    assert room.receive(A, "/who")[0].line.text == "Online (3): alice, bob, carol"
+
+
+def test_who_in_a_big_room_lists_the_first_names_and_a_count():
+    room = ChatRoom()
+    for session in range(WHO_NAMES + 50):
+        room.connect(session)
+        room.receive(session, f"user{session:04d}")
+    text = room.receive(0, "/who")[0].line.text
+    assert text.startswith(f"Online ({WHO_NAMES + 50}): user0000, user0001,")
+    assert text.endswith(f"user{WHO_NAMES - 1:04d} and 50 more (/who PATTERN to search)")
+
+
+def test_who_pattern_searches_names_as_names_are_compared(room):
+    join(room, C, "Carol")
+    assert room.receive(A, "/who AR") == [
+        Send(A, wire.notice("Online matching 'AR' (1): Carol"))]
+    assert room.receive(A, "/who zz")[0].line.text == "Online matching 'zz' (0)"
+
+
 def test_nick_renames_and_tells_everyone(room):
     assert room.receive(A, "/nick alicia") == [
         Broadcast(wire.notice("alice is now known as alicia"))]
     assert room.receive(A, "hi") == [Broadcast(wire.chat("alicia", "hi"), A)]
-    assert join(room, C, "alice")[0].line.text.startswith("Welcome, alice!")
+    assert welcome_text(join(room, C, "alice")).startswith("Welcome, alice!")
 
 
 def test_nick_may_change_only_case_of_own_name(room):
@@ -173,6 +208,6 @@ def test_welcome_in_a_crowd_names_a_few_and_counts_the_rest():
         room.connect(session)
         room.receive(session, f"user{session}")
     room.connect(99)
-    text = room.receive(99, "last")[0].line.text
+    text = welcome_text(room.receive(99, "last"))
     assert text.startswith("Welcome, last! Online (61): user0, user1,")
     assert text.endswith("user49 and 11 more")

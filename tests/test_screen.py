@@ -1,5 +1,5 @@
-import pytest
 """The interactive client's drawing and line editing, without a terminal."""
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
