@@ -30,9 +30,9 @@ MAX_NAME = 32
 WELCOME_NAMES = 50
 NAME_RULE = f"names are 1-{MAX_NAME} letters or digits, '_', '-' or '.'"
 
-HELLO = wire.notice("Hello! Please enter your name.")
-SERVER_FULL = wire.error("server full")
-SHUTTING_DOWN = wire.notice("Server is shutting down.")
+HELLO = wire.hello()
+SERVER_FULL = wire.server_full()
+SHUTTING_DOWN = wire.shutting_down()
 
 
 class Send(NamedTuple):
@@ -121,7 +121,7 @@ class ChatRoom:
         reason = clean(reason)
         suffix = f" ({reason})" if reason else ""
         log.info("%s left%s", name, suffix)
-        return [Broadcast(wire.notice(f"{name} has left the chat room{suffix}."))]
+        return [Broadcast(wire.left(name, reason))]
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         return [Send(session, wire.error(f"line too long: over {max_line} bytes, discarded"))]
@@ -162,14 +162,14 @@ class ChatRoom:
         if online > WELCOME_NAMES:
             shown += f" and {online - WELCOME_NAMES} more"
         return [
-            Send(session, wire.notice(f"Welcome, {name}! Online ({online}): {shown}")),
-            Broadcast(wire.notice(f"{name} has joined the chat room."), session),
+            Send(session, wire.welcome(name, online, shown)),
+            Broadcast(wire.joined(name), session),
         ]
 
     # -- commands (one method per wire command, picked by class name) --------
 
     def _do_quit(self, session: Session, name: str, command: wire.Quit) -> List[Effect]:
-        return [Send(session, wire.notice(f"Goodbye, {name}.")), Close(session),
+        return [Send(session, wire.goodbye(name)), Close(session),
                 *self.disconnect(session, command.reason)]
 
     def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
@@ -187,7 +187,7 @@ class ChatRoom:
         self._owners[name_key(new)] = session
         self.members[session] = new
         log.info("%s is now known as %s", name, new)
-        return [Broadcast(wire.notice(f"{name} is now known as {new}"))]
+        return [Broadcast(wire.renamed(name, new))]
 
     def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
         target = self._owners.get(name_key(command.target))
