@@ -143,7 +143,7 @@ class _Client:
                 outcome = self._receive()
             elif STDIN in readable:
                 outcome = self._read_input()
-            elif self.screen and waiting and not readable:  # a lone Esc, then nothing
+            elif self.screen and waiting and not (readable or writable):  # Esc, then nothing
                 outcome = self._typed(*self.screen.keys_done())
             if outcome:
                 return outcome
