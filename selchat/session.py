@@ -6,8 +6,8 @@ from a piped standard input (`input_data`; ``b""`` means its end), a line typed
 in the terminal (`submit`), an interrupt (`interrupt`). It answers with
 *decisions* the driver (`selchat.client`) carries out: `Show` a line, `Warn` on
 stderr, `Prompt` under a new name, `Finish` with an exit status. What to send
-collects until the driver takes it with `data_to_send()` (h2's pattern: a line
-received may itself call for one sent). No socket, no terminal, no clock.
+collects until the driver takes it with `data_to_send()` (h2's pattern), so
+the driver alone decides when to write. No socket, no terminal, no clock.
 
 Every line received is sanitised, then read by `selchat.wire.decode`: this
 module reacts to kinds of line (a welcome, a rename, a shutdown notice), never

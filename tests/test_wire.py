@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from selchat import wire
 from selchat.wire import BadUsage, Help, Me, Msg, Nick, Quit, Say, Unknown, Who
@@ -90,3 +92,13 @@ def test_the_sentences_keep_their_text():
 @pytest.mark.parametrize("text", ["", "hello", "<no space>", "*", "* ", "**", "<al>hi", "** x"])
 def test_lines_of_no_kind_are_unrecognized(text):
     assert wire.decode(text) == wire.Unrecognized(text)
+
+
+names = st.text(st.characters(whitelist_categories=("L", "Nd"), whitelist_characters="_-."),
+                min_size=1, max_size=32)
+
+
+@given(st.sampled_from([wire.chat, wire.action, wire.private]), names, st.text())
+def test_any_chat_action_or_private_line_decodes_to_itself(build, name, text):
+    line = build(name, text)
+    assert wire.decode(wire.text_of(line)) == line
