@@ -98,11 +98,41 @@ def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
 @cli.command()
 @click.argument("name")
 @_address_options(1, "The server's TCP port.", "The server's host name or address.")
-def join(name: str, host: str, port: int) -> None:
-    """Join the chat as NAME (type /help once in)."""
+@_option("--no-color", is_flag=True,
+         help="No colours (also when NO_COLOR is set, or output is not a terminal).")
+@_option("--timestamps", is_flag=True, help="Show the local time (HH:MM) of each line.")
+def join(name: str, host: str, port: int, no_color: bool, timestamps: bool) -> None:
+    """Join the chat as NAME (type /help once in).
+
+    NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
+    or digit, not taken (ignoring case), and not a look-alike of a name in use.
+
+    In a terminal, lines arrive above the line you are typing. Private
+    messages, /me actions, notices, errors, your own lines and lines naming
+    you each look different. Leave with /quit (or /q), q alone, Ctrl-D on an
+    empty line, or Ctrl-C. Through a pipe, every input line is sent as it is
+    (even q) until the input ends, and lines come out plain.
+
+    \b
+    Editing keys:
+      Left/Right, Ctrl-B/Ctrl-F     one character
+      Alt-B/Alt-F, Ctrl-Left/Right  one word
+      Home/End, Ctrl-A/Ctrl-E       start or end of the line
+      Backspace, Delete, Ctrl-D     delete a character
+      Ctrl-W                        delete the word before the cursor
+      Ctrl-U / Ctrl-K               delete to the start / to the end
+      Up/Down, Ctrl-P/Ctrl-N        lines sent before (to fix and send again)
+      Ctrl-L                        clear the screen and redraw
+
+    \b
+    Exit status:
+      0  you left
+      1  no connection, connection lost, server shut down or full
+      2  name refused, or bad options
+    """
     from selchat.client import run
 
-    sys.exit(run(name, host, port))
+    sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps))
 
 
 def main() -> None:

@@ -1,6 +1,13 @@
 """`selchat join`: a chat client with one select() over stdin and the server socket.
 
-Theory of operation. Each pass of the loop waits in select() for
+This module is the I/O only. What to send and what to show is decided by
+`selchat.session.ClientSession` (the session's states and exit statuses are
+described there); in a terminal, `selchat.screen.Screen` edits the line being
+typed and keeps it under the lines received, with the terminal in cbreak mode
+(`selchat.terminal`) until the client stops or exits; otherwise lines go in and
+out plainly.
+
+Each pass of the loop waits in select() for
 
 * the server socket: readable always, writable only while bytes wait to go out.
   It is non-blocking, so a long paste is queued and sent as the server takes it
@@ -11,35 +18,33 @@ Theory of operation. Each pass of the loop waits in select() for
   in a terminal Ctrl-Z), so a signal is handled between two steps, never in
   the middle of one.
 
+The one timeout: after a key sequence cut off between two reads (a lone Esc),
+`keys.ESC_DELAY` without another byte makes it an Esc press.
+
 Writing to standard output is the one thing that blocks: a slow terminal or
 reader holds the loop back, and the server's lines wait in the kernel rather
 than being dropped.
-
-The session goes through three states:
-
-  joining   the name has been sent; stdin is not read until "*** Welcome, ".
-            A "!!! " line instead means the name was refused (exit 2).
-  joined    lines typed are sent, lines received are shown.
-  quitting  "/quit" has been sent, and nothing after it; the session is over
-            when the server closes the connection (exit 0). A close in any
-            other state is an error (exit 1).
-
-In a terminal, `selchat.screen.Screen` edits the line being typed and keeps it
-under the lines received, with the terminal in cbreak mode (`selchat.terminal`)
-until the client stops or exits; otherwise lines go in and out plainly.
-Everything received passes through `selchat.sanitize.clean` before it is shown.
 """
 import contextlib
 import os
 import select
 import signal
 import socket
-from typing import Iterator, List, Optional, Tuple
+import time
+from typing import Iterable, Iterator, List, Optional, Tuple
 
-from selchat import wire
-from selchat.framing import LineBuffer
-from selchat.sanitize import clean
-from selchat.screen import END, Screen, Submitted, plain
+from selchat.keys import ESC_DELAY
+from selchat.screen import Screen, paint, plain, wants_colour
+from selchat.session import (
+    END,
+    ClientSession,
+    Decision,
+    Finish,
+    Prompt,
+    Show,
+    Submitted,
+    Warn,
+)
 
 try:
     from selchat import terminal
@@ -50,24 +55,16 @@ except ImportError:  # no termios: not POSIX, and select() cannot watch stdin ei
 CONNECT_TIMEOUT = 10.0
 #: Bytes asked of recv() and read() at once.
 READ_SIZE = 64 * 1024
-#: Longest line held, from the server or from a pipe; it only bounds memory. The
-#: server's own lines are far shorter (its --max-line, 4 KiB by default, plus a name).
-MAX_LINE = 1024 * 1024
 #: Stdin is not read while this much waits to be sent (asyncio's high-water mark).
 SEND_HIGH_WATER = 64 * 1024
 #: Signals that end the session as Ctrl-C does: kill, and the terminal going away.
 LEAVE_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 
-WELCOME = "*** Welcome, "
-REFUSED = "!!! "
-SERVER_FULL = "!!! server full"
-
 STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 
-Outcome = Tuple[int, Optional[str]]  # exit status, and the error to print if any
 
-
-def run(name: str, host: str, port: int) -> int:
+def run(name: str, host: str, port: int, no_colour: bool = False,
+        timestamps: bool = False) -> int:
     """Chat as `name` on the server at host:port; returns the exit status."""
     if terminal is None:
         return _error("join needs a POSIX terminal or pipe")
@@ -84,65 +81,72 @@ def run(name: str, host: str, port: int) -> int:
     interactive = os.isatty(STDIN) and os.isatty(STDOUT)
     mode = terminal.CbreakMode(STDIN) if interactive else None
     screen = Screen(f"{name}> ", terminal.width(STDOUT)) if interactive else None
+    colour = wants_colour(os.isatty(STDOUT), os.environ, no_colour)
+    client = _Client(sock, ClientSession(name, interactive), screen, mode, colour, timestamps)
     # Ctrl-Z is caught only in a terminal, to give the shell its mode back first.
     signals = LEAVE_SIGNALS + (("SIGTSTP",) if interactive else ())
     with sock, _signals_as_input(signals) as signal_fd, mode or contextlib.nullcontext():
-        status, error = _Session(sock, name, screen, mode).run(signal_fd)
+        status, error = client.run(signal_fd)
     if error:  # now that the terminal is back to normal
         _error(error)
     return status
 
 
-class _Session:
-    """One visit to the chat room: the socket, both directions' buffers, the state."""
+class _Client:
+    """The session's I/O: the socket, its send queue, stdin, stdout and the screen."""
 
-    def __init__(self, sock: socket.socket, name: str, screen: Optional[Screen],
-                 mode: Optional["terminal.CbreakMode"]) -> None:
+    def __init__(self, sock: socket.socket, session: ClientSession, screen: Optional[Screen] = None,
+                 mode: Optional["terminal.CbreakMode"] = None, colour: bool = False,
+                 timestamps: bool = False) -> None:
         self.sock = sock
-        self.name = name
+        self.session = session
         self.screen = screen  # these two are None when not in a terminal
         self.mode = mode
-        self.received = LineBuffer(MAX_LINE)
-        self.typed = LineBuffer(MAX_LINE)  # stdin, when not a terminal
-        self.outgoing = bytearray(f"{name}\n".encode())
-        self.joined = False
-        self.quitting = False
+        self.colour = colour
+        self.timestamps = timestamps
+        self.outgoing = bytearray()
 
-    def run(self, signals: int) -> Outcome:
+    def run(self, signals: int) -> Finish:
         try:
             return self._loop(signals)
         except OSError as exc:  # stdout failed; the socket and stdin fail in place
             self._leave_now()
-            return 1, f"cannot write output: {exc.strerror or exc}"
+            return Finish(1, f"cannot write output: {exc.strerror or exc}")
         finally:
             if self.screen:  # leave the shell a clean line
                 with contextlib.suppress(OSError):
                     _write(self.screen.clear())
 
-    def _loop(self, signals: int) -> Outcome:
+    def _loop(self, signals: int) -> Finish:
         if self.screen:
             _write(self.screen.redraw())
         while True:
-            reading = self.joined and not self.quitting and len(self.outgoing) < SEND_HIGH_WATER
+            self.outgoing += self.session.data_to_send()
+            reading = self.session.wants_input and len(self.outgoing) < SEND_HIGH_WATER
+            waiting = self.screen is not None and self.screen.waiting
+            server = self.sock.fileno()
             readable, writable, _ = select.select(
-                [self.sock, signals] + ([STDIN] if reading else []),
-                [self.sock] if self.outgoing else [],
+                [server, signals] + ([STDIN] if reading else []),
+                [server] if self.outgoing else [],
                 [],
+                ESC_DELAY if waiting else None,
             )
             if signals in readable:
                 if any(signum != signal.SIGTSTP for signum in os.read(signals, 512)):
-                    self._leave_now()
-                    return 0, None
+                    return self._leave_now()
                 self._suspend()
                 continue  # the shell may have read stdin meanwhile: select() again
             if writable:
                 self._send()
-            if self.sock in readable:
+            outcome = None
+            if server in readable:
                 outcome = self._receive()
-                if outcome:
-                    return outcome
-            if STDIN in readable:
-                self._read_input()
+            elif STDIN in readable:
+                outcome = self._read_input()
+            elif self.screen and waiting and not (readable or writable):  # Esc, then nothing
+                outcome = self._typed(*self.screen.keys_done())
+            if outcome:
+                return outcome
 
     def _send(self) -> None:
         try:
@@ -154,74 +158,59 @@ class _Session:
             return
         del self.outgoing[:sent]
 
-    def _receive(self) -> Optional[Outcome]:
-        """Show what the server sent; the outcome if the session is over."""
+    def _receive(self) -> Optional[Finish]:
         try:
             data = self.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return None
         except OSError:  # a reset ends the session as a close does
             data = b""
-        self.received.feed(data)
-        shown: List[str] = []
-        for line in self._lines(self.received, "a received", at_eof=not data):
-            text = clean(line)
-            if not self.joined:
-                if text.startswith(REFUSED):
-                    return (1 if text == SERVER_FULL else 2), text[len(REFUSED):]
-                if not text.startswith(WELCOME):
-                    continue  # the server asking for the name, already sent
-                self.joined = True
-                self._rename(text[len(WELCOME):].partition("!")[0])
-            elif text.startswith(f"*** {self.name} is now known as "):  # after /nick
-                self._rename(text.rsplit(" ", 1)[1])
-            shown.append(text)
-        self._show(shown)
-        if data:
-            return None
-        if self.quitting:
-            return 0, None
-        if self.joined:
-            return 1, "connection to server lost"
-        return 1, "the server closed the connection before joining"
+        return self._apply(self.session.receive_data(data))
 
-    def _read_input(self) -> None:
+    def _read_input(self) -> Optional[Finish]:
         try:
             data = os.read(STDIN, READ_SIZE)
         except OSError:  # a terminal that hung up: the same as end of input
             data = b""
-        lines: List[Submitted]
-        if self.screen and data:
-            self.screen.width = terminal.width(STDOUT)
-            echo, lines = self.screen.keys(data)
-            _write(echo)
-        elif self.screen:
-            lines = [END]
-        else:
-            self.typed.feed(data)
-            lines = [line.decode("utf-8", "replace")
-                     for line in self._lines(self.typed, "an input", at_eof=not data)]
-            if not data:
-                lines.append(END)
+        if not self.screen:
+            return self._apply(self.session.input_data(data))
+        if not data:
+            return self._typed("", [END])
+        self.screen.width = terminal.width(STDOUT)
+        return self._typed(*self.screen.keys(data))
+
+    def _typed(self, echo: str, lines: Iterable[Submitted]) -> Optional[Finish]:
+        _write(echo)
+        decisions: List[Decision] = []
         for line in lines:
-            if self.quitting:  # nothing is sent after /quit
-                break
-            self._submit(line)
+            decisions += self.session.submit(line)
+        return self._apply(decisions)
 
-    def _submit(self, line: Submitted) -> None:
-        """Queue a line typed; END (Ctrl-D, end of input) and a lone "q" quit."""
-        text = line if isinstance(line, str) and line.strip() != "q" else "/quit"
-        if isinstance(wire.parse(text), wire.Quit):
-            self.quitting = True
-        elif not text.strip():
-            return  # the server ignores blank lines anyway
-        self.outgoing += f"{text}\n".encode()
+    def _apply(self, decisions: List[Decision]) -> Optional[Finish]:
+        """Carry out the session's decisions; the outcome if the session is over."""
+        stamp = time.strftime("%H:%M") if self.timestamps else ""
+        shown: List[str] = []
+        for decision in decisions:
+            if isinstance(decision, Show):
+                shown.append(paint(decision.text, decision.style, self.colour, stamp))
+            elif isinstance(decision, Prompt) and self.screen:
+                self.screen.prompt = f"{decision.name}> "
+            elif isinstance(decision, Warn):
+                self._show(shown)
+                shown = []
+                self._warn(decision.message)
+            elif isinstance(decision, Finish):
+                self._show(shown)
+                return decision
+        self._show(shown)
+        return None
 
-    def _leave_now(self) -> None:
+    def _leave_now(self) -> Finish:
         """Ctrl-C and the like: say /quit if that can be done without waiting."""
-        if self.joined and not self.quitting:
-            self._submit(END)
-            self._send()
+        outcome = self.session.interrupt()
+        self.outgoing += self.session.data_to_send()
+        self._send()
+        return outcome
 
     def _suspend(self) -> None:
         """Ctrl-Z: give the shell back a normal terminal, stop, and resume on `fg`."""
@@ -231,21 +220,6 @@ class _Session:
         os.kill(os.getpid(), signal.SIGSTOP)  # returns once continued
         self.mode.enter()
         _write(self.screen.redraw())
-
-    def _lines(self, buffer: LineBuffer, what: str, at_eof: bool) -> Iterator[bytes]:
-        """The complete lines in `buffer`, then at EOF its unterminated rest."""
-        while True:
-            line = buffer.next_line()
-            if line is None:
-                if not at_eof:
-                    return
-                line, at_eof = buffer.take_rest(), False
-                if line == b"":
-                    return
-            if isinstance(line, bytes):
-                yield line
-            else:
-                self._warn(f"skipped {what} line longer than {MAX_LINE} bytes")
 
     def _show(self, lines: List[str]) -> None:
         if lines and self.screen:
@@ -261,11 +235,6 @@ class _Session:
         _error(message)
         if self.screen:
             _write(self.screen.redraw())
-
-    def _rename(self, name: str) -> None:
-        self.name = name
-        if self.screen:
-            self.screen.prompt = f"{name}> "
 
 
 def _write(text: str) -> None:

@@ -37,10 +37,10 @@ WELCOME_NAMES = 50
 WHO_NAMES = 100
 NAME_RULE = f"names are 1-{MAX_NAME} letters or digits, '_', '-' or '.'"
 
-HELLO = wire.notice("Hello! Please enter your name.")
-SERVER_FULL = wire.error("server full")
+HELLO = wire.hello()
+SERVER_FULL = wire.server_full()
 TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
-SHUTTING_DOWN = wire.notice("Server is shutting down.")
+SHUTTING_DOWN = wire.shutting_down()
 
 
 class Send(NamedTuple):
@@ -139,9 +139,8 @@ class ChatRoom:
         del self._owners[name_key(name)]
         self._who_answer = None
         reason = clean(reason)
-        suffix = f" ({reason})" if reason else ""
-        log.info("%s left%s", name, suffix)
-        return [Left(session), Broadcast(wire.notice(f"{name} has left the chat room{suffix}."))]
+        log.info("%s left%s", name, f" ({reason})" if reason else "")
+        return [Left(session), Broadcast(wire.left(name, reason))]
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         log.debug("%r: line over %d bytes discarded", session, max_line)
@@ -185,14 +184,14 @@ class ChatRoom:
             shown += f" and {online - WELCOME_NAMES} more"
         return [
             Joined(session),
-            Send(session, wire.notice(f"Welcome, {name}! Online ({online}): {shown}")),
-            Broadcast(wire.notice(f"{name} has joined the chat room."), session),
+            Send(session, wire.welcome(name, online, shown)),
+            Broadcast(wire.joined(name), session),
         ]
 
     # -- commands (one method per wire command, picked by class name) --------
 
     def _do_quit(self, session: Session, name: str, command: wire.Quit) -> List[Effect]:
-        return [Send(session, wire.notice(f"Goodbye, {name}.")), Close(session),
+        return [Send(session, wire.goodbye(name)), Close(session),
                 *self.disconnect(session, command.reason)]
 
     def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
@@ -230,7 +229,7 @@ class ChatRoom:
         self.members[session] = new
         self._who_answer = None
         log.info("%s is now known as %s", name, new)
-        return [Broadcast(wire.notice(f"{name} is now known as {new}"))]
+        return [Broadcast(wire.renamed(name, new))]
 
     def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
         target = self._owners.get(name_key(command.target))

@@ -22,12 +22,21 @@ from typing import Optional
 import pytest
 
 from conftest import TIMEOUT, LineClient, wait_for
-from selchat import client
-from selchat.screen import END
+from selchat import client, wire
+from selchat.session import ClientSession
 
 
-def join_command(name: str, port: int, host: str = "127.0.0.1") -> list:
-    return [sys.executable, "-m", "selchat", "join", name, "--host", host, "--port", str(port)]
+def join_command(name: str, port: int, *options: str) -> list:
+    return [sys.executable, "-m", "selchat", "join", name, "--host", "127.0.0.1",
+            "--port", str(port), *options]
+
+
+def welcome(name: str, *others: str) -> str:
+    return wire.text_of(wire.welcome(name, len(others) + 1, ", ".join([*others, name])))
+
+
+#: The client's environment: colour unless a test asks otherwise.
+ENV = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
 
 
 def default_sigint() -> None:
@@ -36,9 +45,9 @@ def default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
-def join(name: str, port: int, stdin: bytes = b"") -> subprocess.CompletedProcess:
+def join(name: str, port: int, stdin: bytes = b"", *options: str) -> subprocess.CompletedProcess:
     """Run the client through pipes until it exits."""
-    return subprocess.run(join_command(name, port), input=stdin, capture_output=True,
+    return subprocess.run(join_command(name, port, *options), input=stdin, capture_output=True,
                           timeout=TIMEOUT)
 
 
@@ -71,13 +80,14 @@ class Output:
 class Terminal:
     """The client in a pseudo-terminal that is its controlling terminal, as for a user."""
 
-    def __init__(self, name: str, port: int) -> None:
+    def __init__(self, name: str, port: int, *options: str, env: Optional[dict] = None) -> None:
         self.master, self.slave = pty.openpty()
         fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
         self.initial_mode = termios.tcgetattr(self.slave)
         self.proc = subprocess.Popen(
-            join_command(name, port), stdin=self.slave, stdout=self.slave, stderr=self.slave,
-            start_new_session=True, preexec_fn=self._take_terminal,
+            join_command(name, port, *options), stdin=self.slave, stdout=self.slave,
+            stderr=self.slave, start_new_session=True, preexec_fn=self._take_terminal,
+            env={**ENV, **(env or {})},
         )
         self.output = Output(self.master)
 
@@ -106,9 +116,10 @@ def piped():
     """piped(name, port, stdin=PIPE) -> the client's Popen, `.output` an Output."""
     started = []
 
-    def start(name: str, port: int, stdin=subprocess.PIPE) -> subprocess.Popen:
-        proc = subprocess.Popen(join_command(name, port), stdin=stdin, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, preexec_fn=default_sigint)
+    def start(name: str, port: int, *options: str, stdin=subprocess.PIPE) -> subprocess.Popen:
+        proc = subprocess.Popen(join_command(name, port, *options), stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=default_sigint)
         proc.output = Output(proc.stdout.fileno())
         started.append(proc)
         return proc
@@ -125,11 +136,11 @@ def piped():
 
 @pytest.fixture
 def terminal():
-    """terminal(name, port) -> Terminal, killed and closed at teardown."""
+    """terminal(name, port, *options, env=None) -> Terminal, killed and closed at teardown."""
     started = []
 
-    def start(name: str, port: int) -> Terminal:
-        started.append(Terminal(name, port))
+    def start(name: str, port: int, *options: str, env: Optional[dict] = None) -> Terminal:
+        started.append(Terminal(name, port, *options, env=env))
         return started[-1]
 
     yield start
@@ -154,7 +165,7 @@ class FakeServer:
         self.send(b"*** Hello! Please enter your name.\n")
         assert self.reader.readline() == f"{name}\n".encode()
         if welcome:
-            self.send(f"*** Welcome, {name}! Online (1): {name}\n".encode())
+            self.send(wire.encode(wire.welcome(name, 1, name)))
 
     def send(self, data: bytes) -> None:
         self.conn.sendall(data)
@@ -183,10 +194,7 @@ def test_pipe_sends_each_line_and_leaves_at_eof_once_delivered(server, connect):
     bob = connect("bob")
     result = join("bot", server.port, b"hello\n\nbye")  # a blank line, no final newline
     assert (result.returncode, result.stderr) == (0, b"")
-    assert result.stdout.decode().splitlines() == [
-        "*** Welcome, bot! Online (2): bob, bot",
-        "*** Goodbye, bot.",
-    ]
+    assert result.stdout.decode().splitlines() == [welcome("bot", "bob"), "*** Goodbye, bot."]
     assert bob.lines(4) == [
         "*** bot has joined the chat room.",
         "<bot> hello",
@@ -195,19 +203,28 @@ def test_pipe_sends_each_line_and_leaves_at_eof_once_delivered(server, connect):
     ]
 
 
-def test_pipe_shows_others_as_they_speak_and_q_leaves(server, connect, piped):
+def test_pipe_shows_others_as_they_speak_and_sends_q_as_a_word(server, connect, piped):
     bob = connect("bob")
     proc = piped("bot", server.port)
     proc.output.expect(b"*** Welcome, bot!")
     bob.expect("*** bot has joined the chat room.")
     bob.send("hi bot", "/me waves")
     proc.output.expect(b"\n<bob> hi bot\n* bob waves\n")
-    proc.stdin.write(b"q\nnot sent\n")  # the classic exit; nothing after it is sent
+    proc.stdin.write(b"q\n/q\nnot sent\n")  # a bot must not stop on the word q; /q quits
     proc.stdin.flush()
     proc.output.expect(b"*** Goodbye, bot.\n")
     assert proc.wait(TIMEOUT) == 0
-    bob.expect("*** bot has left the chat room.")
+    assert bob.lines(2) == ["<bot> q", "*** bot has left the chat room."]
     assert b"\x1b" not in proc.output.data
+
+
+def test_pipe_timestamps_each_line(server, connect):
+    connect("bob")
+    result = join("bot", server.port, b"", "--timestamps")
+    assert result.returncode == 0
+    lines = result.stdout.decode().splitlines()
+    assert [line[6:] for line in lines] == [welcome("bot", "bob"), "*** Goodbye, bot."]
+    assert all(re.fullmatch(r"\d\d:\d\d ", line[:6]) for line in lines)
 
 
 def test_pipe_under_flood_control_delivers_every_line(chat_server):
@@ -238,7 +255,7 @@ def test_a_long_paste_is_sent_whole_without_blocking_the_client(chat_server, pip
     with tempfile.TemporaryFile() as stdin:
         stdin.write("".join(line + "\n" for line in lines).encode())
         stdin.seek(0)
-        proc = piped("bot", server.port, stdin=stdin)
+        proc = piped("bot", server.port, stdin=stdin)  # not a terminal: q would be sent
         bob.expect("*** bot has joined the chat room.")
         assert bob.lines(len(lines)) == [f"<bot> {line}" for line in lines]
         assert proc.wait(TIMEOUT) == 0
@@ -272,11 +289,20 @@ def test_server_full_is_status_1(chat_server):
     assert (result.returncode, result.stderr) == (1, b"selchat: server full\n")
 
 
-def test_server_gone_mid_chat_is_one_line_and_status_1(server, piped):
+def test_server_shutting_down_is_one_line_and_status_1(server, piped):
     proc = piped("bot", server.port)
     proc.output.expect(b"*** Welcome, bot!")
     server.stop()
     proc.output.expect(b"\n*** Server is shutting down.\n")
+    assert proc.wait(TIMEOUT) == 1
+    assert proc.stderr.read() == b"selchat: the server shut down\n"
+
+
+def test_connection_lost_mid_chat_is_one_line_and_status_1(fake_server, piped):
+    proc = piped("bot", fake_server.port)
+    fake_server.accept("bot")
+    proc.output.expect(b"*** Welcome, bot!")
+    fake_server.hang_up()
     assert proc.wait(TIMEOUT) == 1
     assert proc.stderr.read() == b"selchat: connection to server lost\n"
 
@@ -313,7 +339,7 @@ def test_hostile_server_bytes_are_neutralised_and_partial_lines_joined(fake_serv
     assert proc.wait(TIMEOUT) == 0
     assert proc.stderr.read() == b""
     assert proc.output.data.decode().splitlines() == [
-        "*** Welcome, eve! Online (1): eve",
+        welcome("eve"),
         "<evil> boo\ufffd",
         "<evil> <evil> 0",
         *(f"<evil> {i}" for i in range(1, 5000)),
@@ -323,30 +349,72 @@ def test_hostile_server_bytes_are_neutralised_and_partial_lines_joined(fake_serv
 
 # -- in a terminal ------------------------------------------------------------
 
-OUR_ESCAPES = re.compile(rb"\x1b\[(?:J|\d+A|1;31m|0m)")
+OUR_ESCAPES = re.compile(rb"\x1b\[(?:J|\d+[AC]|[\d;]*m)")
+CYAN, DIM, RED, YELLOW, RESET = "\x1b[36m", "\x1b[2m", "\x1b[1;31m", "\x1b[1;33m", "\x1b[0m"
 
 
 def test_terminal_keeps_what_is_typed_under_what_arrives(server, connect, terminal):
     bob = connect("bob")
     term = terminal("carol", server.port)
-    term.output.expect(b"*** Welcome, carol! Online (2): bob, carol\r\ncarol> ")
+    term.output.expect(f"{CYAN}{welcome('carol', 'bob')}{RESET}\r\ncarol> ".encode())
     bob.expect("*** carol has joined the chat room.")
     assert not term.lflag() & (termios.ICANON | termios.ECHO)
 
     term.type("héllo wo".encode())
     term.output.expect("héllo wo".encode())
-    bob.send("hi carol")
-    term.output.expect("\r\x1b[J<bob> hi carol\r\ncarol> héllo wo".encode())
+    bob.send("hi carol")  # a mention
+    term.output.expect(f"\r\x1b[J{YELLOW}<bob> hi carol{RESET}\r\ncarol> héllo wo".encode())
     term.type(b"rld\r")
     assert bob.line() == "<carol> héllo world"
+    term.output.expect(f"{DIM}<carol> héllo world{RESET}\r\ncarol> ".encode())  # your own
 
     term.type(b"/nosuch\r")  # an error from the server stands out
-    term.output.expect(b"\x1b[1;31m!!! unknown command: /nosuch (try /help)\x1b[0m\r\ncarol> ")
+    term.output.expect(f"{RED}!!! unknown command: /nosuch (try /help){RESET}\r\ncarol> ".encode())
     term.type(b"/quit\r")
-    term.output.expect(b"*** Goodbye, carol.\r\n")
+    term.output.expect(b"*** Goodbye, carol.")
     assert term.proc.wait(TIMEOUT) == 0
     bob.expect("*** carol has left the chat room.")
     assert termios.tcgetattr(term.slave) == term.initial_mode
+
+
+def test_terminal_editing_keys_reach_what_is_sent(server, connect, terminal):
+    bob = connect("bob")
+    term = terminal("carol", server.port)
+    term.output.expect(b"carol> ")
+    bob.expect("*** carol has joined the chat room.")
+    term.type("wrld 中e\u0301".encode() + b"\x01\x1b[C")  # Ctrl-A, Right: after the w
+    term.type(b"o\x05\x7f!\x1bbX\r")  # End, Backspace (a whole e + accent), Alt-B
+    assert bob.line() == "<carol> world X中!"
+    term.type(b"\x1b[A\x15\x0b")  # Up, then Ctrl-U and Ctrl-K: empty again
+    term.type(b"\x1b")
+    term.type(b"a\r")  # a lone Esc does not eat the next key
+    assert bob.line() == "<carol> a"
+
+
+def test_terminal_line_too_long_is_recalled_and_shortened(chat_server, terminal):
+    server = chat_server("--flood-rate", "0", "--max-line", "16")
+    bob = LineClient(server.address, "bob")
+    term = terminal("carol", server.port)
+    term.output.expect(b"carol> ")
+    bob.expect("*** carol has joined the chat room.")
+    term.type(b"this line is far too long\r")
+    term.output.expect(b"!!! line too long")
+    term.type(b"\x1b[A\x17\x17\x17\x17\r")  # Up, then Ctrl-W four times
+    assert bob.line() == "<carol> this line "
+
+
+@pytest.mark.parametrize("options, env", [(("--no-color",), {}), ((), {"NO_COLOR": "1"})],
+                         ids=["--no-color", "NO_COLOR"])
+def test_terminal_without_colour(server, connect, terminal, options, env):
+    bob = connect("bob")
+    term = terminal("carol", server.port, *options, env=env)
+    term.output.expect(f"{welcome('carol', 'bob')}\r\ncarol> ".encode())
+    bob.expect("*** carol has joined the chat room.")
+    bob.send("/msg carol psst")
+    term.output.expect(b"\r\x1b[J*bob* psst\r\ncarol> ")
+    term.type(b"\x04")
+    assert term.proc.wait(TIMEOUT) == 0
+    assert b"m" not in b"".join(OUR_ESCAPES.findall(term.output.data))
 
 
 @pytest.mark.parametrize("key", [b"\x04", b"\x03"], ids=["ctrl-d", "ctrl-c"])
@@ -426,36 +494,24 @@ class ScriptedSocket:
         raise result
 
 
+def queued(sock) -> "client._Client":
+    """A client whose send queue holds what a new session sends: its name."""
+    joining = client._Client(sock, ClientSession("bot", interactive=False))
+    joining.outgoing += joining.session.data_to_send()
+    return joining
+
+
 def test_send_keeps_the_unsent_tail_for_the_next_writable():
-    sock = ScriptedSocket(3, BlockingIOError(), 100)
-    session = client._Session(sock, "bot", None, None)  # queues "bot\n"
-    session._submit("hello")
-    session._send()
-    session._send()
-    assert session.outgoing == b"\nhello\n"
-    session._send()
-    assert (sock.sent, session.outgoing) == (b"bot\nhello\n", b"")
+    sock = ScriptedSocket(2, BlockingIOError(), 100)
+    joining = queued(sock)
+    joining._send()
+    joining._send()
+    assert joining.outgoing == b"t\n"
+    joining._send()
+    assert (sock.sent, joining.outgoing) == (b"bot\n", b"")
 
 
 def test_send_to_a_reset_connection_drops_the_queue():
-    session = client._Session(ScriptedSocket(ConnectionResetError()), "bot", None, None)
-    session._send()
-    assert session.outgoing == b""
-
-
-@pytest.mark.parametrize("typed, queued, quitting", [
-    ("hi", "hi\n", False),
-    ("  ", "", False),
-    ("q", "/quit\n", True),
-    (" q ", "/quit\n", True),
-    ("/quit see you", "/quit see you\n", True),
-    ("/QUIT", "/QUIT\n", True),
-    ("//quit", "//quit\n", False),
-    ("qq", "qq\n", False),
-    (END, "/quit\n", True),  # Ctrl-D, or the end of piped input
-])
-def test_what_typed_lines_send(typed, queued, quitting):
-    session = client._Session(ScriptedSocket(), "bot", None, None)
-    session.outgoing.clear()
-    session._submit(typed)
-    assert (session.outgoing.decode(), session.quitting) == (queued, quitting)
+    joining = queued(ScriptedSocket(ConnectionResetError()))
+    joining._send()
+    assert joining.outgoing == b""

@@ -552,7 +552,7 @@ def test_out_of_descriptors_pauses_accepting_without_spinning_then_recovers(
     assert alice.expect_closed() == b"*** Goodbye, alice.\n"
     bob.expect(HELLO)
     bob.send("bob")
-    bob.expect("*** Welcome, bob! Online (1): bob")
+    bob.expect("*** Welcome, bob! Online (1): bob (type /help for commands)")
     log = server.log()
     assert "Traceback" not in log
     assert log.count("out of file descriptors") <= 4  # a few retries, not a spin

@@ -39,7 +39,7 @@ def test_connect_asks_for_a_name():
 def test_join_welcomes_with_whos_online_and_tells_the_others(room):
     assert join(room, C, "carol") == [
         Joined(C),
-        Send(C, wire.notice("Welcome, carol! Online (3): alice, bob, carol")),
+        Send(C, wire.notice("Welcome, carol! Online (3): alice, bob, carol (type /help for commands)")),
         Broadcast(wire.notice("carol has joined the chat room."), C),
     ]
     assert list(room.members) == [A, B, C]
@@ -210,4 +210,4 @@ def test_welcome_in_a_crowd_names_a_few_and_counts_the_rest():
     room.connect(99)
     text = welcome_text(room.receive(99, "last"))
     assert text.startswith("Welcome, last! Online (61): user0, user1,")
-    assert text.endswith("user49 and 11 more")
+    assert text.endswith("user49 and 11 more (type /help for commands)")

@@ -14,7 +14,7 @@ def test_hello_then_welcome_then_join_notice(connect):
     bob = connect()
     bob.expect("*** Hello! Please enter your name.")
     bob.send("bob")
-    bob.expect("*** Welcome, bob! Online (2): alice, bob")
+    bob.expect("*** Welcome, bob! Online (2): alice, bob (type /help for commands)")
     alice.expect("*** bob has joined the chat room.")
 
 
