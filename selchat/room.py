@@ -14,10 +14,10 @@ is a member, and only members receive broadcasts.
 """
 import itertools
 import logging
-import unicodedata
 from typing import Dict, Hashable, List, NamedTuple, Optional, Set, Union
 
 from selchat import wire
+from selchat.names import name_key, name_problem
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
@@ -25,10 +25,8 @@ log = logging.getLogger(__name__)
 
 Session = Hashable
 
-MAX_NAME = 32
 #: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
 WELCOME_NAMES = 50
-NAME_RULE = f"names are 1-{MAX_NAME} letters or digits, '_', '-' or '.'"
 
 HELLO = wire.notice("Hello! Please enter your name.")
 SERVER_FULL = wire.error("server full")
@@ -50,25 +48,6 @@ class Close(NamedTuple):
 
 
 Effect = Union[Send, Broadcast, Close]
-
-
-def name_key(name: str) -> str:
-    """The form two names are compared in: NFKC, case folded (ALICE == ａｌｉｃｅ)."""
-    key = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    return name if key == name else key  # share the string: one less per member
-
-
-def name_problem(name: str) -> Optional[str]:
-    """Why `name` cannot be a name, or None if it can."""
-    if not 1 <= len(name) <= MAX_NAME:
-        return f"invalid name: {NAME_RULE}"
-    for ch in name:
-        category = unicodedata.category(ch)
-        if not (category[0] == "L" or category in ("Nd", "Mn", "Mc") or ch in "_-."):
-            return f"invalid name: {NAME_RULE}"
-    if unicodedata.category(name[0])[0] == "M":
-        return f"invalid name: {NAME_RULE}"
-    return None
 
 
 class ChatRoom:
