@@ -165,9 +165,10 @@ def unreachable(address: tuple) -> Optional[str]:
             return None
     except OSError as exc:
         reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        reason = reason[:1].lower() + reason[1:]
         host, port = address
         where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        return f"cannot connect to {where}: {reason[:1].lower() + reason[1:]} (is the server running?)"
+        return f"cannot connect to {where}: {reason} (is the server running?)"
 
 
 def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = None,

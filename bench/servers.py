@@ -157,9 +157,10 @@ class Meter:
 def _reading(probe):
     """A psutil reading, or None once the process is gone (no figure, but a run)."""
     psutil = _psutil()
+    gone = psutil.Error if psutil else ()  # without psutil no probe reads a process
     try:
         return probe()
-    except psutil.Error if psutil else ():
+    except gone:
         return None
 
 
