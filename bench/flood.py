@@ -20,7 +20,9 @@ import json
 import os
 import platform
 import resource
+import socket
 import sys
+import textwrap
 import time
 from dataclasses import asdict
 from typing import Callable, List, Optional
@@ -156,6 +158,19 @@ def raise_fd_limit(needed: int) -> None:
         sys.exit(f"flood.py: {needed} descriptors needed, but the open-file limit is {soft}")
 
 
+def unreachable(address: tuple) -> Optional[str]:
+    """Why nothing can connect to `address`, or None: said once, before any run."""
+    try:
+        with socket.create_connection(address, timeout=5):
+            return None
+    except OSError as exc:
+        reason = os.strerror(exc.errno) if exc.errno else str(exc)
+        reason = reason[:1].lower() + reason[1:]
+        host, port = address
+        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        return f"cannot connect to {where}: {reason} (is the server running?)"
+
+
 def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = None,
             progress: Optional[Callable[[str], None]] = None,
             budget: Optional[float] = None) -> dict:
@@ -235,6 +250,11 @@ def machine() -> dict:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    if args.connect:
+        problem = unreachable(args.connect)
+        if problem:
+            print(f"flood.py: {problem}", file=sys.stderr)
+            return 1
     base = Scenario(clients=args.clients, senders=args.senders, rate=args.rate,
                     window=args.window, duration=args.duration, payload=args.payload,
                     messages=args.messages)
@@ -295,8 +315,8 @@ def _one_line(fig: dict) -> str:
 
 
 def _tables(grouped: dict, name: Optional[str], kinds: List[str]) -> str:
-    """One table; ratios to selchat's row at the same value, or, sweeping one
-    server, to the first value's row (how each figure grows)."""
+    """Two tables (see report.TABLES); ratios to selchat's row at the same value,
+    or, sweeping one server, to the first value's row (how each figure grows)."""
     rows, first = [], {}
     for (value, kind), figs in grouped.items():
         row = report.aggregate(figs)
@@ -307,14 +327,15 @@ def _tables(grouped: dict, name: Optional[str], kinds: List[str]) -> str:
             reference = report.aggregate(grouped[(value, "selchat")])
         else:
             reference = None
-        labels = ((f"{name}={value}",) if name else ()) + (kind,)
-        rows.append((labels, row, reference))
+        rows.append((((value,) if name else ()) + (kind,), row, reference))
+    labels = ((name,) if name else ()) + ("server",)
     runs = len(next(iter(grouped.values())))
     against = "selchat's" if len(kinds) > 1 else f"the first {name} value's"
-    note = (f"medians of {runs} runs each; × = the figure's ratio to {against}; faults = the "
-            "worst run's lost + duplicated + out of order + garbled; failed, harness-bound: "
-            "runs")
-    return "\n" + report.table(rows) + "\n" + note
+    note = (f"medians of {runs} runs each; (×) = the figure's ratio to {against}; faults = "
+            "the worst run's lost + duplicated + out of order + garbled; failed and "
+            "harness-bound count runs")
+    return "\n" + "\n\n".join(report.table(labels, columns, rows)
+                               for columns in report.TABLES) + "\n" + textwrap.fill(note, 99)
 
 
 if __name__ == "__main__":

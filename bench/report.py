@@ -135,7 +135,14 @@ def summary(fig: dict) -> str:
     lat, scpu, rss, hcpu, con = (fig["latency_ms"], fig["server_cpu"], fig["server_rss_kb"],
                                  fig["harness_cpu"], fig["connect"])
     origin = "started by the bench" if srv["started_by_bench"] else "already running"
-    pid = f"pid {srv['pid']}" if srv["pid"] else "pid unknown: no server figures"
+    pid = f"pid {srv['pid']}" if srv["pid"] else "pid unknown"
+    if srv.get("unmetered"):
+        server_figures = f"CPU and RSS n/a ({srv['unmetered']})"
+    else:
+        server_figures = (
+            f"CPU {_n(scpu['percent'])} % of a core, {_n(scpu['us_per_delivery'], 3)} µs per "
+            f"delivery; RSS {_n(_mb(rss['before']), 1)} MB before, {_n(_mb(rss['peak']), 1)} MB "
+            f"at peak, {_n(rss['per_connection'], 2)} KB per connection")
     lines = [
         f"scenario  {describe(fig['scenario'])}",
         f"server    {srv['kind']} on {srv['address']} ({pid}, {origin})",
@@ -154,9 +161,7 @@ def summary(fig: dict) -> str:
         f"latency   p50 {_n(lat['p50'], 2)} ms, p90 {_n(lat['p90'], 2)} ms, "
         f"p99 {_n(lat['p99'], 2)} ms, max {_n(lat['max'], 2)} ms "
         f"({lat['samples']:,} samples at {lat['probes']} probes)",
-        f"server    CPU {_n(scpu['percent'])} % of a core, {_n(scpu['us_per_delivery'], 3)} µs "
-        f"per delivery; RSS {_n(_mb(rss['before']), 1)} MB before, {_n(_mb(rss['peak']), 1)} MB "
-        f"at peak, {_n(rss['per_connection'], 2)} KB per connection",
+        f"server    {server_figures}",
         f"harness   CPU {_n(hcpu['percent'])} % of a core, {_n(hcpu['us_per_delivery'], 3)} µs "
         f"per delivery",
     ]
@@ -185,19 +190,26 @@ def _mb(kb: Optional[float]) -> Optional[float]:
 
 # -- tables of several runs ---------------------------------------------------------
 
-#: (heading, figure path, digits): the columns of --compare and --sweep tables.
-COLUMNS = [
-    ("deliveries/s", ("throughput", "deliveries_per_s"), 0),
-    ("srv µs/deliv", ("server_cpu", "us_per_delivery"), 3),
-    ("srv CPU %", ("server_cpu", "percent"), 0),
-    ("p50 ms", ("latency_ms", "p50"), 2),
-    ("p99 ms", ("latency_ms", "p99"), 2),
-    ("RSS KB/conn", ("server_rss_kb", "per_connection"), 2),
-    ("joined s", ("connect", "joined_s"), 2),
-    ("harness CPU %", ("harness_cpu", "percent"), 0),
-]
-#: Columns whose ratio to the reference row is shown.
-RATIOS = {"deliveries/s", "srv µs/deliv", "p99 ms", "RSS KB/conn"}
+#: The --compare and --sweep tables' columns that are medians over the runs: heading,
+#: figure path, digits. README.rst ("Reading the tables") explains each heading.
+MEDIANS = {
+    "deliveries/s": (("throughput", "deliveries_per_s"), 0),
+    "µs/delivery": (("server_cpu", "us_per_delivery"), 3),
+    "p50 ms": (("latency_ms", "p50"), 2),
+    "p99 ms": (("latency_ms", "p99"), 2),
+    "server CPU %": (("server_cpu", "percent"), 0),
+    "harness CPU %": (("harness_cpu", "percent"), 0),
+    "RSS KB/conn": (("server_rss_kb", "per_connection"), 2),
+    "joined s": (("connect", "joined_s"), 2),
+}
+#: Two tables, so that each fits in 100 columns: speed and correctness, then cost.
+#: faults, failed and harness-bound are counts over the runs, not medians.
+TABLES = (
+    ("deliveries/s", "µs/delivery", "p50 ms", "p99 ms", "faults"),
+    ("server CPU %", "harness CPU %", "RSS KB/conn", "joined s", "failed", "harness-bound"),
+)
+#: Columns whose cells also show their ratio to the reference row, as "(1.00×)".
+RATIOS = {"deliveries/s", "µs/delivery", "p99 ms", "RSS KB/conn", "joined s"}
 
 
 def pick(fig: dict, path: Sequence[str]) -> Optional[float]:
@@ -214,7 +226,7 @@ def median(runs: List[dict], path: Sequence[str]) -> Optional[float]:
 
 def aggregate(runs: List[dict]) -> Dict[str, Optional[float]]:
     """Medians of every table column over repeated runs, plus the worst errors."""
-    row = {head: median(runs, path) for head, path, _ in COLUMNS}
+    row = {head: median(runs, path) for head, (path, _) in MEDIANS.items()}
     row["faults"] = max(sum(pick(f, ("messages", k)) or 0 for k in
                             ("lost", "duplicated", "out_of_order", "garbled")) for f in runs)
     row["failed"] = sum(1 for f in runs if f["outcome"] != "ok")
@@ -222,29 +234,31 @@ def aggregate(runs: List[dict]) -> Dict[str, Optional[float]]:
     return row
 
 
-def table(rows: List[tuple]) -> str:
-    """rows: (labels, aggregated row, the row its ratios refer to or None)."""
-    label_width = [max(len(str(r[0][i])) for r in rows) for i in range(len(rows[0][0]))]
-    cells, headers = [], [*("" for _ in label_width)]
-    for head, _, _ in COLUMNS:
-        headers.append(head)
-        if head in RATIOS:
-            headers.append("×")
-    headers += ["faults", "failed", "harness-bound"]
-    for labels, row, ref in rows:
-        line = [str(label) for label in labels]
-        for head, _, digits in COLUMNS:
-            line.append(_n(row[head], digits))
+def ratio(value: Optional[float], base: Optional[float]) -> str:
+    if value is None or not base:
+        return "(-)"
+    times = value / base
+    return f"({times:.2f}×)" if times < 10 else f"({times:.1f}×)"
+
+
+def table(labels: Sequence[str], columns: Sequence[str], rows: List[tuple]) -> str:
+    """rows: (label cells, aggregated row, the row its ratios refer to or None)."""
+    cells = []
+    for names, row, ref in rows:
+        line = [str(name) for name in names]
+        for head in columns:
+            value = row[head]
+            text = _n(value, MEDIANS[head][1]) if head in MEDIANS else f"{value:,}"
             if head in RATIOS:
-                base = ref[head] if ref else None
-                line.append(f"{row[head] / base:.2f}" if base and row[head] is not None else "-")
-        line += [f"{row['faults']:,}", str(row["failed"]), str(row["harness-bound"])]
+                text += " " + ratio(value, ref[head] if ref else None)
+            line.append(text)
         cells.append(line)
+    headers = [*labels, *columns]
     widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    out = ["  ".join(h.rjust(w) if i >= len(label_width) else h.ljust(w)
-                     for i, (h, w) in enumerate(zip(headers, widths)))]
-    out.append("  ".join("-" * w for w in widths))
-    for line in cells:
-        out.append("  ".join(c.rjust(w) if i >= len(label_width) else c.ljust(w)
-                             for i, (c, w) in enumerate(zip(line, widths))))
-    return "\n".join(out)
+
+    def render(line: Sequence[str]) -> str:
+        return "  ".join(c.ljust(w) if i < len(labels) else c.rjust(w)
+                         for i, (c, w) in enumerate(zip(line, widths))).rstrip()
+
+    return "\n".join([render(headers), render(["-" * w for w in widths]),
+                      *(render(line) for line in cells)])

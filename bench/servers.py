@@ -6,6 +6,10 @@ so one launcher serves them all. Redis cannot pick its own port and says
 nothing on stdout: it gets a free port found here and is ready when it answers
 PING. Everything started is stopped (SIGTERM, then SIGKILL after a deadline),
 also when the bench fails or is interrupted.
+
+The server's CPU and memory are read with psutil, imported only when a run
+needs it: without psutil the bench still runs (and ``--help`` works), and the
+figures that need it say "n/a (psutil not installed)".
 """
 import ipaddress
 import os
@@ -19,9 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
-
-import psutil
+from typing import Any, List, Optional, Tuple
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -30,6 +32,15 @@ KINDS = {"selchat": "chat", "threaded": "chat", "asyncio": "chat", "redis": "red
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 _LISTENING = re.compile(rb"listening on \[?([^\]\s]+)\]?:(\d+)\s*$")
+
+
+def _psutil() -> Any:
+    """The psutil module, or None when it is not installed."""
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return psutil
 
 
 def available(kind: str) -> bool:
@@ -58,7 +69,11 @@ class Server:
                  proc: Optional[subprocess.Popen] = None, log=None) -> None:
         self.kind, self.host, self.port, self.pid = kind, host, port, pid
         self.proc, self._log = proc, log
-        self.process = psutil.Process(pid) if pid else None
+        psutil = _psutil() if pid else None
+        self.process = psutil.Process(pid) if psutil else None
+        #: Why there are no server CPU and memory figures, or None when there are.
+        self.unmetered = None if psutil else (
+            "psutil not installed" if pid else "the server's pid is unknown")
 
     @property
     def address(self) -> Tuple[str, int]:
@@ -80,7 +95,7 @@ class Server:
 
     def describe(self) -> dict:
         return {"kind": self.kind, "address": f"{self.host}:{self.port}", "pid": self.pid,
-                "started_by_bench": self.started_here}
+                "started_by_bench": self.started_here, "unmetered": self.unmetered}
 
     def signal_stop(self) -> None:
         """Ask a server we started to stop (without waiting)."""
@@ -141,9 +156,11 @@ class Meter:
 
 def _reading(probe):
     """A psutil reading, or None once the process is gone (no figure, but a run)."""
+    psutil = _psutil()
+    gone = psutil.Error if psutil else ()  # without psutil no probe reads a process
     try:
         return probe()
-    except psutil.Error:
+    except gone:
         return None
 
 

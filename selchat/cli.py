@@ -1,35 +1,80 @@
 """The ``selchat`` command: ``serve`` and ``join``.
 
 Options only: this module parses them (every option also reads a ``SELCHAT_*``
-environment variable), sets up logging, and turns startup failures into one
-line on stderr and a non-zero exit status. The work happens elsewhere.
+environment variable), sets up logging, and turns startup failures, bad options
+included, into one line on stderr and a non-zero exit status: people read these,
+so no tracebacks, errno numbers or Python tuples. The work happens elsewhere.
 """
 import errno
 import logging
+import os
+import socket
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, List, Optional, Sequence
 
 import click
+from click.core import ParameterSource
 
 from selchat import __version__
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 
 DEFAULTS = Limits()
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4000
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+log = logging.getLogger(__name__)
+
+
+class _Option(click.Option):
+    """An option whose error names where the bad value came from.
+
+    Click names both the option and its variable (``'--port' (env var:
+    'SELCHAT_PORT')``) even when the variable is not set; this names the one
+    that was used.
+    """
+
+    def get_error_hint(self, ctx: Optional[click.Context]) -> str:
+        if ctx is not None and self.name is not None and isinstance(self.envvar, str) \
+                and ctx.get_parameter_source(self.name) is ParameterSource.ENVIRONMENT:
+            return f"{self.envvar} (environment variable)"
+        return click.Parameter.get_error_hint(self, ctx)
 
 
 def _option(name: str, **kwargs: Any) -> Callable:
     """A click option that also reads SELCHAT_<NAME> and shows its default."""
     envvar = "SELCHAT_" + name.lstrip("-").replace("-", "_").upper()
-    return click.option(name, envvar=envvar, show_default=True, show_envvar=True, **kwargs)
+    return click.option(name, cls=_Option, envvar=envvar, show_default=True, show_envvar=True,
+                        **kwargs)
+
+
+def _host(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """The host as given, less the brackets of an IPv6 address (``[::1]``, as serve prints it).
+
+    An empty host is refused, and so is an empty SELCHAT_HOST (which click
+    would quietly take for unset): to the server an empty host would mean every
+    address, which nobody should get by accident.
+    """
+    if value.startswith("[") and value.endswith("]"):
+        value = value[1:-1]
+    envvar = "SELCHAT_HOST"
+    if ctx.get_parameter_source("host") is ParameterSource.DEFAULT and os.environ.get(envvar) == "":
+        value, hint = "", f"{envvar} (environment variable)"
+    else:
+        hint = None
+    if not value:
+        raise click.BadParameter(
+            "empty; give an address, such as 127.0.0.1 (this machine only), "
+            "0.0.0.0 (every IPv4 address) or :: (every address)", ctx, param, hint)
+    return value
 
 
 def _address_options(lowest_port: int, port_help: str, host_help: str) -> Callable:
     def decorate(command: Callable) -> Callable:
-        command = _option("--port", default=4000, type=click.IntRange(lowest_port, 65535),
+        command = _option("--port", default=DEFAULT_PORT, type=click.IntRange(lowest_port, 65535),
                           help=port_help)(command)
-        return _option("--host", default="127.0.0.1", help=host_help)(command)
+        return _option("--host", default=DEFAULT_HOST, callback=_host, help=host_help)(command)
     return decorate
 
 
@@ -39,7 +84,50 @@ def fail(message: str, status: int = 1) -> None:
     sys.exit(status)
 
 
-@click.group()
+def os_problem(exc: OSError) -> str:
+    """An OSError in a few plain words: no errno number, no Python tuple."""
+    if isinstance(exc, socket.gaierror):
+        words = "no such host name" if exc.errno == socket.EAI_NONAME else exc.strerror
+    else:  # not exc.strerror: socket.create_server appends "(while attempting to bind on ...)"
+        words = os.strerror(exc.errno) if exc.errno else exc.strerror
+    words = words or type(exc).__name__
+    return words[:1].lower() + words[1:]
+
+
+_LISTEN_HINTS = {
+    errno.EADDRINUSE: "is another selchat running? try --port",
+    errno.EACCES: "ports below 1024 need privileges; try --port",
+    errno.EADDRNOTAVAIL: "this machine has no such address; try --host 127.0.0.1",
+}
+
+
+def listen_problem(exc: OSError) -> str:
+    """Why the server could not listen, with what to try next."""
+    hint = _LISTEN_HINTS.get(exc.errno) if exc.errno is not None else None
+    return f"{os_problem(exc)} ({hint})" if hint else os_problem(exc)
+
+
+def startup_lines(host: str, port: int, address: str, also: Sequence[str] = ()) -> List[str]:
+    """What serve prints once it listens on (host, port), its socket address.
+
+    The first line, ``selchat listening on HOST:PORT``, never changes: tools
+    and tests read it to learn the port. Then `also` (lines for further
+    listeners, such as a web page), then how to join and how to stop.
+    """
+    if host in ("0.0.0.0", "::"):  # every address: this machine reaches it on loopback
+        host = "::1" if host == "::" else DEFAULT_HOST
+    join = "selchat join NAME"
+    if host != DEFAULT_HOST:
+        join += f" --host {host}"
+    if port != DEFAULT_PORT:
+        join += f" --port {port}"
+    return [f"selchat listening on {address}", *also, f"join with: {join}", "stop with Ctrl-C"]
+
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="selchat")
 def cli() -> None:
     """A single-threaded chat server and its terminal client."""
@@ -47,7 +135,8 @@ def cli() -> None:
 
 @cli.command()
 @_address_options(0, "TCP port to listen on (0: any free port).",
-                  "Address to listen on: IPv4 or IPv6 (:: for every address).")
+                  "Address to listen on: IPv4 or IPv6, brackets optional ([::1]); "
+                  "0.0.0.0 or :: for every address.")
 @_option("--log-level", default="info", type=click.Choice(LOG_LEVELS, case_sensitive=False),
          help="Connections, joins and leaves log at info; each message at debug.")
 @_option("--max-line", default=DEFAULTS.max_line, type=click.IntRange(16),
@@ -84,20 +173,26 @@ def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
     try:
         listener = open_listener(host, port)
     except OSError as exc:
-        reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
-        fail(f"cannot listen on {host} port {port}: {reason or exc}")
+        fail(f"cannot listen on {host} port {port}: {listen_problem(exc)}")
+    bound_host, bound_port = listener.getsockname()[:2]
     server = Server(listener, Limits(**limits))
 
     def announce() -> None:
-        click.echo(f"selchat listening on {server.address}")
-        sys.stdout.flush()
+        log.info("listening on %s", server.address)
+        lines = startup_lines(bound_host, bound_port, server.address)
+        try:
+            sys.stdout.write("".join(line + "\n" for line in lines))
+            sys.stdout.flush()
+        except BrokenPipeError:  # whoever read the address has gone: the server goes on
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
     server.serve_forever(ready=announce)
 
 
 @cli.command()
 @click.argument("name")
-@_address_options(1, "The server's TCP port.", "The server's host name or address.")
+@_address_options(1, "The server's TCP port.",
+                  "The server's host name or address (IPv6 brackets optional: [::1]).")
 @_option("--no-color", is_flag=True,
          help="No colours (also when NO_COLOR is set, or output is not a terminal).")
 @_option("--timestamps", is_flag=True, help="Show the local time (HH:MM) of each line.")
@@ -137,6 +232,21 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool) -> N
 
 def main() -> None:
     try:
-        cli()
-    except KeyboardInterrupt:  # Ctrl-C before the server or client took over
+        status = cli.main(standalone_mode=False)
+    except click.UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # bare `selchat`: click shows the help
+            exc.show()
+            sys.exit(exc.exit_code)
+        fail(_usage_problem(exc), exc.exit_code)
+    except click.ClickException as exc:
+        fail(exc.format_message(), exc.exit_code)
+    except (click.Abort, KeyboardInterrupt):  # Ctrl-C before the server or client took over
         sys.exit(130)
+    sys.exit(status if isinstance(status, int) else 0)
+
+
+def _usage_problem(exc: click.UsageError) -> str:
+    """Click's message as one line, and where to read more."""
+    words = exc.format_message().rstrip(".")
+    words = words[:1].lower() + words[1:]
+    return f"{words} (see '{exc.ctx.command_path} -h')" if exc.ctx else words

@@ -18,10 +18,10 @@ is a member, and only members receive broadcasts.
 import heapq
 import itertools
 import logging
-import unicodedata
 from typing import Collection, Dict, Hashable, List, NamedTuple, Optional, Set, Union
 
 from selchat import wire
+from selchat.names import name_key, name_problem
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
@@ -29,13 +29,11 @@ log = logging.getLogger(__name__)
 
 Session = Hashable
 
-MAX_NAME = 32
 #: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
 WELCOME_NAMES = 50
 #: Names one /who answer lists. The whole list of a 10,000-person room is a
 #: 340 KB line: 50 askers' bursts would queue gigabytes. /who PATTERN searches.
 WHO_NAMES = 100
-NAME_RULE = f"names are 1-{MAX_NAME} letters or digits, '_', '-' or '.'"
 
 HELLO = wire.hello()
 SERVER_FULL = wire.server_full()
@@ -66,25 +64,6 @@ class Left(NamedTuple):
 
 
 Effect = Union[Send, Broadcast, Close, Joined, Left]
-
-
-def name_key(name: str) -> str:
-    """The form two names are compared in: NFKC, case folded (ALICE == ａｌｉｃｅ)."""
-    key = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
-    return name if key == name else key  # share the string: one less per member
-
-
-def name_problem(name: str) -> Optional[str]:
-    """Why `name` cannot be a name, or None if it can."""
-    if not 1 <= len(name) <= MAX_NAME:
-        return f"invalid name: {NAME_RULE}"
-    for ch in name:
-        category = unicodedata.category(ch)
-        if not (category[0] == "L" or category in ("Nd", "Mn", "Mc") or ch in "_-."):
-            return f"invalid name: {NAME_RULE}"
-    if unicodedata.category(name[0])[0] == "M":
-        return f"invalid name: {NAME_RULE}"
-    return None
 
 
 class ChatRoom:

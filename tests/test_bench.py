@@ -134,7 +134,7 @@ def test_a_faulty_server_is_caught(tmp_path, faulty_server, fault, lost, duplica
     assert m["sent"] == 20 and m["expected"] == 60
     assert "FAULTY" in done.stdout
     assert doc["runs"][0]["server"] == {"kind": "selchat", "address": f"127.0.0.1:{port}",
-                                        "pid": pid, "started_by_bench": False}
+                                        "pid": pid, "started_by_bench": False, "unmetered": None}
 
 
 # -- the column check on its own ----------------------------------------------------
@@ -211,7 +211,12 @@ def test_compare_puts_every_server_in_one_table(tmp_path):
     kinds = [row["server"] for row in doc["table"]]
     assert kinds[:3] == ["selchat", "threaded", "asyncio"]
     for kind in kinds:
-        assert f"\n{kind} " in done.stdout
+        assert done.stdout.count(f"\n{kind} ") == 2  # one row in each table
+    tables = done.stdout[done.stdout.index("\nserver "):]
+    assert max(len(line) for line in tables.splitlines()) <= 100
+    for heading in ("deliveries/s", "µs/delivery", "p50 ms", "p99 ms", "faults", "server CPU %",
+                    "harness CPU %", "RSS KB/conn", "joined s", "failed", "harness-bound"):
+        assert f"  {heading}" in done.stdout
     for run in doc["runs"]:
         m = run["messages"]
         assert m["received"] == m["expected"] > 0 and not m["lost"]
@@ -223,7 +228,8 @@ def test_sweep_tabulates_each_value(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert [(row["value"], row["server"]) for row in doc["table"]] == [
         (3, "selchat"), (6, "selchat")]
-    assert "clients=3" in done.stdout and "clients=6" in done.stdout
+    assert "\nclients  server " in done.stdout
+    assert "\n3        selchat " in done.stdout and "\n6        selchat " in done.stdout
     assert [r["messages"]["expected"] for r in doc["runs"]] == [10, 25]
 
 
@@ -252,8 +258,29 @@ def test_an_unreachable_server_fails_cleanly():
         port = sock.getsockname()[1]
     done = flood("--connect", f"127.0.0.1:{port}", "--clients", "2", "--senders", "1",
                  "--messages", "1", timeout=30)
-    assert done.returncode == 1
-    assert "ECONNREFUSED" in done.stdout
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"flood.py: cannot connect to 127.0.0.1:{port}: connection refused "
+                           "(is the server running?)\n")
+
+
+#: Runs flood.py as if psutil were not installed.
+WITHOUT_PSUTIL = ("import runpy, sys; sys.modules['psutil'] = None; sys.path.insert(0, {bench!r}); "
+                  "sys.argv = ['flood.py', *sys.argv[1:]]; "
+                  "runpy.run_path({flood!r}, run_name='__main__')")
+
+
+def flood_without_psutil(*args: str) -> subprocess.CompletedProcess:
+    code = WITHOUT_PSUTIL.format(bench=str(BENCH), flood=str(FLOOD))
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+
+def test_help_and_a_run_need_no_psutil():
+    assert flood_without_psutil("--help").returncode == 0
+    done = flood_without_psutil("--clients", "3", "--senders", "1", "--messages", "5")
+    assert done.returncode == 0, done.stderr
+    assert "\nserver    CPU and RSS n/a (psutil not installed)\n" in done.stdout
+    assert "deliveries expected 10, received 10" in done.stdout
 
 
 def test_a_phase_that_overruns_its_budget_stops_the_run():

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 
+import pytest
 from conftest import TIMEOUT, LineClient, _readline_with_deadline
 
 SELCHAT = shutil.which("selchat", path=os.path.dirname(sys.executable)) or shutil.which("selchat")
@@ -16,6 +17,13 @@ def run(*args, env=None, timeout=TIMEOUT):
                           env={**os.environ, **(env or {})})
 
 
+def selchat(*args, env=None):
+    """`selchat ARGS` with no SELCHAT_* variable but those in `env`."""
+    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("SELCHAT_")}
+    return subprocess.run([SELCHAT, *args], capture_output=True, text=True, timeout=TIMEOUT,
+                          env={**clean_env, **(env or {})})
+
+
 def test_console_script_is_installed():
     assert SELCHAT, "the selchat console script is not on PATH"
     assert "serve" in run("--help").stdout
@@ -23,11 +31,16 @@ def test_console_script_is_installed():
 
 def test_installed_serve_end_to_end():
     proc = subprocess.Popen([SELCHAT, "serve", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE)
     try:
         line = _readline_with_deadline(proc.stdout, TIMEOUT).decode()
         assert line.startswith("selchat listening on 127.0.0.1:")
         port = int(line.rsplit(":", 1)[1])
+        # One write: the next lines are in the pipe's buffer already (select() would not see them).
+        assert proc.stdout.readline().decode() == f"join with: selchat join NAME --port {port}\n"
+        assert proc.stdout.readline().decode() == "stop with Ctrl-C\n"
+        logged = _readline_with_deadline(proc.stderr, TIMEOUT).decode()
+        assert logged.endswith(f" INFO selchat.cli: listening on 127.0.0.1:{port}\n")
         alice = LineClient(("127.0.0.1", port), "alice")
         bob = LineClient(("127.0.0.1", port), "bob")
         alice.expect("*** bob has joined the chat room.")
@@ -39,6 +52,7 @@ def test_installed_serve_end_to_end():
     finally:
         proc.kill()
         proc.stdout.close()
+        proc.stderr.close()
 
 
 def test_port_in_use_is_one_line_and_status_1():
@@ -48,7 +62,8 @@ def test_port_in_use_is_one_line_and_status_1():
         port = taken.getsockname()[1]
         result = run("serve", "--port", str(port))
     assert result.returncode == 1
-    assert result.stderr == f"selchat: cannot listen on 127.0.0.1 port {port}: address already in use\n"
+    assert result.stderr == (f"selchat: cannot listen on 127.0.0.1 port {port}: address already "
+                             "in use (is another selchat running? try --port)\n")
 
 
 def test_environment_sets_defaults():
@@ -60,9 +75,80 @@ def test_environment_sets_defaults():
     assert result.returncode == 1 and f"port {port}" in result.stderr
 
 
-def test_bad_option_is_a_usage_error():
-    result = run("serve", "--port", "99999")
-    assert result.returncode == 2 and "Traceback" not in result.stderr
+def test_bad_option_is_one_line_naming_the_option_given():
+    result = selchat("serve", "--port", "99999")
+    assert result.returncode == 2
+    assert result.stderr == ("selchat: invalid value for '--port': 99999 is not in the range "
+                             "0<=x<=65535 (see 'selchat serve -h')\n")
+
+
+def test_bad_environment_value_names_the_variable():
+    result = selchat("join", "bob", env={"SELCHAT_PORT": "0"})
+    assert result.returncode == 2
+    assert result.stderr == ("selchat: invalid value for SELCHAT_PORT (environment variable): "
+                             "0 is not in the range 1<=x<=65535 (see 'selchat join -h')\n")
+
+
+def test_missing_argument_is_one_line():
+    result = selchat("join")
+    assert (result.returncode, result.stderr) == (
+        2, "selchat: missing argument 'NAME' (see 'selchat join -h')\n")
+
+
+EMPTY_HOST = ("empty; give an address, such as 127.0.0.1 (this machine only), 0.0.0.0 "
+              "(every IPv4 address) or :: (every address)")
+
+
+def test_empty_host_is_refused_as_option_or_variable():
+    given = selchat("serve", "--host", "")
+    assert (given.returncode, given.stderr) == (
+        2, f"selchat: invalid value for '--host': {EMPTY_HOST} (see 'selchat serve -h')\n")
+    from_env = selchat("join", "bob", env={"SELCHAT_HOST": ""})
+    assert (from_env.returncode, from_env.stderr) == (
+        2, f"selchat: invalid value for SELCHAT_HOST (environment variable): {EMPTY_HOST} "
+           "(see 'selchat join -h')\n")
+
+
+def test_unknown_host_is_one_plain_line():
+    result = selchat("serve", "--host", "no-such-host.invalid", "--port", "0")
+    assert (result.returncode, result.stderr) == (
+        1, "selchat: cannot listen on no-such-host.invalid port 0: no such host name\n")
+
+
+def test_address_not_on_this_machine_is_one_plain_line():
+    result = selchat("serve", "--host", "192.0.2.1", "--port", "0")  # TEST-NET-1: never local
+    assert (result.returncode, result.stderr) == (
+        1, "selchat: cannot listen on 192.0.2.1 port 0: cannot assign requested address "
+           "(this machine has no such address; try --host 127.0.0.1)\n")
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
+def test_bracketed_ipv6_host_works_for_serve_and_join():
+    proc = subprocess.Popen([SELCHAT, "serve", "--host", "[::1]", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        line = _readline_with_deadline(proc.stdout, TIMEOUT).decode()
+        if not line:
+            pytest.skip("cannot listen on ::1 here")
+        assert line.startswith("selchat listening on [::1]:")
+        port = line.rstrip().rsplit(":", 1)[1]
+        assert proc.stdout.readline().decode() == (
+            f"join with: selchat join NAME --host ::1 --port {port}\n")
+        joined = subprocess.run([SELCHAT, "join", "bob", "--host", "[::1]", "--port", port],
+                                input="/quit\n", capture_output=True, text=True, timeout=TIMEOUT)
+        assert joined.returncode == 0
+        assert joined.stdout.startswith("*** Welcome, bob!")
+    finally:
+        proc.kill()
+        proc.wait(TIMEOUT)
+        proc.stdout.close()
+
+
+@pytest.mark.parametrize("args", [["-h"], ["serve", "-h"], ["join", "-h"]])
+def test_dash_h_is_help(args):
+    short, long = selchat(*args), selchat(*args[:-1], "--help")
+    assert short.returncode == 0 and short.stdout == long.stdout
+    assert short.stdout.startswith("Usage: ")
 
 
 def test_python_dash_m():

@@ -22,7 +22,8 @@ import pytest
 from conftest import TIMEOUT, LineClient, ServerProcess, wait_for
 
 HELLO = "*** Hello! Please enter your name."
-INVALID_NAME = "!!! invalid name: names are 1-32 letters or digits, '_', '-' or '.'"
+INVALID_NAME = ("!!! invalid name: names are 1-32 letters or digits, '_', '-' or '.', "
+                "with at least one letter or digit")
 SERVER_FULL = b"!!! server full\n"
 MiB = 1024 * 1024
 

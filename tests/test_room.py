@@ -125,12 +125,13 @@ def test_who_is_built_once_per_change_of_membership_and_shared(room):
 
 def test_who_in_a_big_room_lists_the_first_names_and_a_count():
     room = ChatRoom()
-    for session in range(WHO_NAMES + 50):
+    names = [f"user_{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(WHO_NAMES + 50)]
+    for session, name in enumerate(names):
         room.connect(session)
-        room.receive(session, f"user{session:04d}")
+        room.receive(session, name)
     text = room.receive(0, "/who")[0].line.text
-    assert text.startswith(f"Online ({WHO_NAMES + 50}): user0000, user0001,")
-    assert text.endswith(f"user{WHO_NAMES - 1:04d} and 50 more (/who PATTERN to search)")
+    assert text.startswith(f"Online ({WHO_NAMES + 50}): user_aa, user_ab,")
+    assert text.endswith(f"{names[WHO_NAMES - 1]} and 50 more (/who PATTERN to search)")
 
 
 def test_who_pattern_searches_names_as_names_are_compared(room):

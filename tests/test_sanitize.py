@@ -25,3 +25,26 @@ def test_clean(raw, safe):
 
 def test_accepts_text_too():
     assert clean("\x1b[1mbold") == "bold"
+
+
+@pytest.mark.parametrize("raw, safe", [
+    ("evil\u202egnp.exe", "evilgnp.exe"),  # right-to-left override
+    ("\u202aa\u202bb\u202cc\u202dd", "abcd"),  # embeddings, pop, left-to-right override
+    ("\u2066x\u2067y\u2068z\u2069", "xyz"),  # isolates and their pop
+])
+def test_bidi_overrides_and_isolates_go(raw, safe):
+    assert clean(raw) == safe
+
+
+@pytest.mark.parametrize("kept", [
+    "family \U0001f468\u200d\U0001f469\u200d\U0001f467",  # zero width joiners
+    "heart \u2764\ufe0f",  # variation selector
+    "\u05e9\u05dc\u05d5\u05dd\u200e 42\u200f",  # left-to-right and right-to-left marks
+])
+def test_emoji_joiners_selectors_and_marks_stay(kept):
+    assert clean(kept) == clean(kept.encode()) == kept
+
+
+def test_bidi_controls_are_not_printable_so_the_fast_path_cannot_keep_them():
+    for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]:
+        assert not chr(code).isprintable()
