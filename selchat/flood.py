@@ -5,14 +5,14 @@ The server asks before taking each line; when the bucket is empty it stops
 reading that client until `wait(now)` has passed, so the excess waits in the
 client's kernel buffers (TCP backpressure) instead of being dropped.
 
-Reads cost too: each ``recv`` takes `READ_COST` of a token, so a client that
-trickles one byte per segment (no newline, so no line to charge) is read a few
-dozen times a second, not thousands, while typing, a line per read, is charged
-barely more than its lines. The clock is a parameter, never read here, so tests
+Reads cost too: a ``recv`` that completes no line takes `READ_COST` of a
+token, so a client that trickles one byte per segment (no newline, so no line
+to charge) is read a few dozen times a second, not thousands, while typing,
+whose reads bring whole lines, is charged for its lines alone. The clock is a parameter, never read here, so tests
 drive time by hand.
 """
 
-#: Tokens one ``recv`` costs: five reads weigh as much as one line.
+#: Tokens a ``recv`` that completed no line costs: five weigh as much as a line.
 READ_COST = 0.2
 
 

@@ -384,9 +384,8 @@ class Server:
                 self._set_state(conn, DROPPING, "connection reset")
                 return budget
             conn.proto.feed(self._recv_buffer[:received] if received else b"")
-            if conn.bucket is not None:
-                conn.bucket.take(self._now, READ_COST)
-            self._handle_lines(conn)
+            if not self._handle_lines(conn) and conn.reading and conn.bucket is not None:
+                self._charge_read(conn, conn.bucket)
         except Exception:  # a bug one client found must not stop everyone
             log.exception("%r: unexpected error", conn)
             if conn.state is OPEN or conn.state is DRAINING:
@@ -394,25 +393,36 @@ class Server:
             return budget
         return budget - received
 
-    def _handle_lines(self, conn: Connection) -> None:
-        """Hand complete lines to the room while the client's budget lasts."""
+    def _handle_lines(self, conn: Connection) -> int:
+        """Hand complete lines to the room while the client's budget lasts;
+        returns how many it took."""
         proto, bucket, now, room = conn.proto, conn.bucket, self._now, self._room
+        taken = 0
         while conn.reading:
             if bucket is not None and not bucket.ready(now):
                 self._hold_back(conn)
-                return
+                break
             line = proto.next_line()
             if line is None:
-                return
+                break
             if line is END:  # the peer is done sending (maybe only half-closed)
                 self._set_state(conn, DRAINING, "end of stream")
-                return
+                break
+            taken += 1
             if bucket is not None:
                 bucket.take(now)
             if line is LINE_TOO_LONG:
                 self._apply(room.line_too_long(conn, self.limits.max_line))
             else:
                 self._apply(room.receive(conn, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
+        return taken
+
+    def _charge_read(self, conn: Connection, bucket: TokenBucket) -> None:
+        """A read that completed no line still costs a fraction of one, so a
+        client trickling bytes without newlines is read rarely, not per segment."""
+        bucket.take(self._now, READ_COST)
+        if not bucket.ready(self._now):
+            self._hold_back(conn)
 
     def _hold_back(self, conn: Connection) -> None:
         """Out of flood budget: stop reading until a timer says it refilled."""
