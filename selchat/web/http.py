@@ -36,7 +36,7 @@ browser's and is allowed too; any other origin gets 403.
 import base64
 import binascii
 from http import HTTPStatus
-from typing import Callable, Iterable, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import h11
 from wsproto.utilities import generate_accept_token
@@ -212,14 +212,15 @@ class HttpConnection:
         return text == own or text in self._origins
 
     def _respond(
-        self, status: int, body: bytes, headers: Headers = (), close: bool = False,
+        self, status: int, body: bytes, headers: Sequence[Tuple[bytes, bytes]] = (),
+        close: bool = False,
         head: bool = False,
     ) -> Action:
         """A whole response through h11 (it adds the framing it must)."""
         conn = self._h11
         assert conn is not None
         if status >= 400 and not any(name == b"Content-Type" for name, _ in headers):
-            headers = [_TEXT, *_NO_STORE, *headers]
+            headers = [_TEXT, *_NO_STORE, *headers]  # an error page: plain text
         all_headers = [*headers, *_COMMON, (b"Content-Length", b"%d" % len(body))]
         if close:
             all_headers.append((b"Connection", b"close"))
@@ -247,9 +248,9 @@ class HttpConnection:
         return CLOSE
 
 
-def _fields(headers: Iterable[Tuple[bytes, bytes]]) -> dict:
+def _fields(headers: Iterable[Tuple[bytes, bytes]]) -> Dict[bytes, bytes]:
     """Header name (lower case, as h11 gives it) -> value; repeats joined by commas."""
-    fields: dict = {}
+    fields: Dict[bytes, bytes] = {}
     for name, value in headers:
         fields[name] = fields[name] + b", " + value if name in fields else value
     return fields

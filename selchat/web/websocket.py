@@ -149,7 +149,7 @@ class WebSocketLines:
             # The peer's own close, or a frame wsproto could not parse (it
             # names the code: 1002, or 1007 for invalid UTF-8).
             peer_closed = ws.state is ConnectionState.REMOTE_CLOSING
-            self._finish(event.code, reason="" if peer_closed else event.reason)
+            self._finish(event.code, reason="" if peer_closed else event.reason or "")
         elif isinstance(event, BytesMessage):
             self._finish(UNSUPPORTED_DATA, "text messages only")
         # A Pong (we never ping) needs nothing.
