@@ -33,7 +33,11 @@ from message import MAX_SENDERS, MIN_PAYLOAD
 from protocols import PROTOCOLS
 from swarm import Scenario, Swarm
 
-COMPARED = ("selchat", "threaded", "asyncio", "redis")
+#: The servers --compare runs, by transport: WebSocket clients reach only the
+#: servers with a WebSocket endpoint, and mixed runs need TCP as well.
+COMPARED = {"tcp": ("selchat", "threaded", "asyncio", "redis"),
+            "ws": ("selchat", "websockets"), "mixed": ("selchat",)}
+TRANSPORTS = tuple(COMPARED)
 SWEEPABLE = ("clients", "senders", "payload")
 MAX_CLIENTS = 50_000
 MAX_DURATION = 600.0
@@ -74,6 +78,11 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--server", choices=sorted(servers.KINDS), default="selchat",
                    help="the server to start; with --connect, the protocol to speak "
                         "(redis, or selchat's for the others) (default: %(default)s)")
+    p.add_argument("--transport", choices=TRANSPORTS, default="tcp",
+                   help="how clients connect: tcp (the chat port), ws (WebSocket, on "
+                        "selchat's --web-port) or mixed (every other client a WebSocket); "
+                        "--compare --transport ws runs bench/peers/websockets_chat.py beside "
+                        "selchat (default: %(default)s)")
     p.add_argument("--connect", metavar="HOST:PORT",
                    help="measure a server that is already running instead of starting one")
     p.add_argument("--server-pid", type=int, metavar="PID",
@@ -124,6 +133,14 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--repeat must be 1..20")
     if args.server_pid and not args.connect:
         raise ValueError("--server-pid goes with --connect")
+    if args.transport != "tcp" and (args.connect or servers.KINDS[args.server] != "chat"):
+        raise ValueError("--transport ws and mixed need a chat server the bench starts "
+                         "(not --connect, not redis)")
+    if args.server in servers.WEBSOCKET_ONLY and args.transport != "ws" and not args.compare:
+        raise ValueError(f"{args.server} speaks WebSocket only: add --transport ws")
+    if args.transport != "tcp" and not args.compare and (
+            args.server not in servers.SPEAKS_WEBSOCKET):
+        raise ValueError(f"{args.server} has no WebSocket endpoint: use --transport tcp")
     if args.connect:
         if args.compare:
             raise ValueError("--compare starts its own servers: drop --connect")
@@ -180,7 +197,8 @@ def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = No
         server = servers.attach(kind, connect[0], connect[1], pid)
     else:
         extra = max(scenario.senders, 1) if protocol.separate_senders else 0
-        server = servers.start(kind, scenario.clients + extra + FD_RESERVE)
+        server = servers.start(kind, scenario.clients + extra + FD_RESERVE,
+                               web=scenario.transport != "tcp")
     try:
         meter = servers.Meter(server)
 
@@ -189,7 +207,7 @@ def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = No
             if progress:
                 progress(_status(kind, swarm, now))
 
-        swarm = Swarm(protocol, server.address, scenario, tick, budget)
+        swarm = Swarm(protocol, server.address, scenario, tick, budget, server.web_address)
         try:
             meter.mark("join")
             ok = swarm.connect() and swarm.ready()
@@ -257,8 +275,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
     base = Scenario(clients=args.clients, senders=args.senders, rate=args.rate,
                     window=args.window, duration=args.duration, payload=args.payload,
-                    messages=args.messages)
-    kinds = [k for k in COMPARED if servers.available(k)] if args.compare else [args.server]
+                    messages=args.messages, transport=args.transport)
+    kinds = ([k for k in COMPARED[args.transport] if servers.available(k)] if args.compare
+             else [args.server])
     name, values = args.sweep if args.sweep else (None, [None])
     repeat = args.repeat or (3 if args.compare else 1)
     biggest = max(values) if name == "clients" else args.clients

@@ -125,8 +125,10 @@ def describe(scenario: dict) -> str:
             else f"saturating (window {scenario['window']})")
     amount = (f"{scenario['messages']} messages per sender (at most {scenario['duration']:g} s)"
               if scenario["messages"] is not None else f"{scenario['duration']:g} s")
-    return (f"{scenario['clients']:,} clients, {scenario['senders']} senders, {pace}, "
-            f"{amount}, {scenario['payload']}-byte messages")
+    transport = {"tcp": "", "ws": " over WebSocket", "mixed": " (half over WebSocket)"}
+    return (f"{scenario['clients']:,} clients{transport[scenario.get('transport', 'tcp')]}, "
+            f"{scenario['senders']} senders, {pace}, {amount}, "
+            f"{scenario['payload']}-byte messages")
 
 
 def summary(fig: dict) -> str:

@@ -2,7 +2,9 @@
 
 Every chat server is started the same way (``--host 127.0.0.1 --port 0``)
 and announces itself with one stdout line ending in ``listening on HOST:PORT``,
-so one launcher serves them all. Redis cannot pick its own port and says
+so one launcher serves them all. For WebSocket clients selchat also gets
+``--web-port 0`` and announces ``web page on http://HOST:PORT/``; the
+``websockets`` peer speaks only WebSocket, on its one port. Redis cannot pick its own port and says
 nothing on stdout: it gets a free port found here and is ready when it answers
 PING. Everything started is stopped (SIGTERM, then SIGKILL after a deadline),
 also when the bench fails or is interrupted.
@@ -28,10 +30,15 @@ from typing import Any, List, Optional, Tuple
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 #: Every server the bench knows, and the protocol each speaks.
-KINDS = {"selchat": "chat", "threaded": "chat", "asyncio": "chat", "redis": "redis"}
+KINDS = {"selchat": "chat", "threaded": "chat", "asyncio": "chat", "redis": "redis",
+         "websockets": "chat"}
+#: The servers WebSocket clients can reach, and those they are the only way to.
+SPEAKS_WEBSOCKET = {"selchat", "websockets"}
+WEBSOCKET_ONLY = {"websockets"}
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 _LISTENING = re.compile(rb"listening on \[?([^\]\s]+)\]?:(\d+)\s*$")
+_WEB_PAGE = re.compile(rb"web page on http://\[?([^\]\s/]+)\]?:(\d+)/\s*$")
 
 
 def _psutil() -> Any:
@@ -47,13 +54,16 @@ def available(kind: str) -> bool:
     return kind != "redis" or shutil.which("redis-server") is not None
 
 
-def command(kind: str, port: int, max_clients: int) -> List[str]:
-    """The command line that starts `kind` on 127.0.0.1 (`port` only for Redis)."""
+def command(kind: str, port: int, max_clients: int, web: bool = False) -> List[str]:
+    """The command line that starts `kind` on 127.0.0.1 (`port` only for Redis;
+    `web`: selchat opens its web port too)."""
     if kind == "selchat":
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
-                "--flood-rate", "0", "--max-clients", str(max_clients), "--log-level", "warning"]
-    if kind in ("threaded", "asyncio"):
-        script = BENCH / "peers" / ("threaded.py" if kind == "threaded" else "asyncio_chat.py")
+                "--flood-rate", "0", "--max-clients", str(max_clients), "--log-level", "warning",
+                *(["--web-port", "0"] if web else [])]
+    if kind in ("threaded", "asyncio", "websockets"):
+        script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",
+                                    "websockets": "websockets_chat.py"}[kind]
         return [sys.executable, str(script), "--host", "127.0.0.1", "--port", "0",
                 "--max-clients", str(max_clients)]
     if kind == "redis":
@@ -66,8 +76,10 @@ class Server:
     """A server under test: its address, and its process if the bench knows it."""
 
     def __init__(self, kind: str, host: str, port: int, pid: Optional[int],
-                 proc: Optional[subprocess.Popen] = None, log=None) -> None:
+                 proc: Optional[subprocess.Popen] = None, log=None,
+                 web_port: Optional[int] = None) -> None:
         self.kind, self.host, self.port, self.pid = kind, host, port, pid
+        self.web_port = web_port  #: where WebSocket clients connect, if anywhere
         self.proc, self._log = proc, log
         psutil = _psutil() if pid else None
         self.process = psutil.Process(pid) if psutil else None
@@ -78,6 +90,10 @@ class Server:
     @property
     def address(self) -> Tuple[str, int]:
         return self.host, self.port
+
+    @property
+    def web_address(self) -> Optional[Tuple[str, int]]:
+        return None if self.web_port is None else (self.host, self.web_port)
 
     @property
     def started_here(self) -> bool:
@@ -164,19 +180,27 @@ def _reading(probe):
         return None
 
 
-def start(kind: str, max_clients: int) -> Server:
-    """Start `kind` listening on 127.0.0.1; RuntimeError if it does not come up."""
+def start(kind: str, max_clients: int, web: bool = False) -> Server:
+    """Start `kind` listening on 127.0.0.1 (and selchat's web port too if `web`);
+    RuntimeError if it does not come up."""
     env = dict(os.environ)  # `-m selchat` works from a clone that is not installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     attempts = 3 if kind == "redis" else 1  # another process may take Redis' port first
     for attempt in range(attempts):
         log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
         port = free_port() if kind == "redis" else 0
-        proc = subprocess.Popen(command(kind, port, max_clients), stdout=subprocess.PIPE,
-                                stderr=log, stdin=subprocess.DEVNULL, env=env)
+        web_here = web and kind == "selchat"
+        proc = subprocess.Popen(command(kind, port, max_clients, web_here),
+                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
+                                env=env)
         try:
-            port = _wait_for_pong(proc, port) if kind == "redis" else _read_port(proc)
-            return Server(kind, "127.0.0.1", port, proc.pid, proc, log)
+            if kind == "redis":
+                port, web_port = _wait_for_pong(proc, port), None
+            else:
+                port, web_port = _read_ports(proc, web_here)
+                if kind in WEBSOCKET_ONLY:
+                    web_port = port
+            return Server(kind, "127.0.0.1", port, proc.pid, proc, log, web_port)
         except BaseException as exc:
             failed = Server(kind, "127.0.0.1", port, None, proc, log)
             why = failed.log_tail().strip() or repr(exc)
@@ -186,17 +210,32 @@ def start(kind: str, max_clients: int) -> Server:
     raise RuntimeError(f"{kind} did not start: {why}")
 
 
-def _read_port(proc: subprocess.Popen) -> int:
-    """The port from the server's ``... listening on HOST:PORT`` line."""
+def _read_ports(proc: subprocess.Popen, web: bool) -> Tuple[int, Optional[int]]:
+    """The port from the server's ``... listening on HOST:PORT`` line, and with
+    `web` the one from its ``... web page on http://HOST:PORT/`` line.
+
+    Reads the pipe unbuffered: a buffered reader would hold the second line
+    where ``select`` cannot see it."""
+    fd, pending = proc.stdout.fileno(), b""
+    port: Optional[int] = None
+    web_port: Optional[int] = None
+    deadline = time.monotonic() + START_TIMEOUT
     with selectors.DefaultSelector() as sel:
-        sel.register(proc.stdout, selectors.EVENT_READ)
-        if not sel.select(START_TIMEOUT):
-            raise TimeoutError
-        line = proc.stdout.readline()
-    match = _LISTENING.search(line)
-    if not match:
-        raise ValueError(line)
-    return int(match.group(2))
+        sel.register(fd, selectors.EVENT_READ)
+        while port is None or (web and web_port is None):
+            if not sel.select(max(0.0, deadline - time.monotonic())):
+                raise TimeoutError
+            data = os.read(fd, 4096)
+            if not data:
+                raise ValueError(pending)
+            *lines, pending = (pending + data).split(b"\n")
+            for line in lines:
+                listening, page = _LISTENING.search(line), _WEB_PAGE.search(line)
+                if listening:
+                    port = int(listening.group(2))
+                elif page:
+                    web_port = int(page.group(2))
+    return port, web_port
 
 
 def _wait_for_pong(proc: subprocess.Popen, port: int) -> int:

@@ -41,6 +41,7 @@ from typing import Callable, Dict, List, Optional
 
 from message import READY, BodyFormat
 from tally import Checker, Tally, losses
+from wsclient import Masker, Unframer, new_key, upgrade_request
 
 EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 #: Connections opened but not yet joined. Each join is a notice to everyone, so
@@ -84,15 +85,23 @@ class Scenario:
     duration: float = 10.0
     payload: int = 64
     messages: Optional[int] = None  #: per sender; None: as many as the duration allows
+    #: "tcp", "ws" (every client a WebSocket, on the server's web port) or
+    #: "mixed" (every other client, in connect order, a WebSocket).
+    transport: str = "tcp"
 
 
 class Conn:
     """One harness connection: a client, or (with Redis) a sender's publisher."""
 
-    __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "out", "events")
+    __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "out", "events", "ws",
+                 "masker")
 
-    def __init__(self, sock: socket.socket, name: str, tally: Optional[Tally]) -> None:
+    def __init__(self, sock: socket.socket, name: str, tally: Optional[Tally],
+                 websocket: bool = False) -> None:
         self.sock, self.name, self.tally = sock, name, tally  # tally None: sends only
+        # A WebSocket client: its frame reader, and the masker of its own frames.
+        self.masker = Masker() if websocket else None
+        self.ws = Unframer(new_key()) if websocket else None
         self.state = CONNECTING
         self.carry = b""  # the start of a record or line the last read cut off
         self.latencies: Optional[array] = None  # probes only
@@ -116,12 +125,14 @@ class Swarm:
     `tick(now)` is called about every `TICK` seconds (for sampling the server
     and for progress). `budget` is the time allowed to the connect phase and
     again to the ready phase (default: `budget_for` the client count).
+    `web_address` is where the WebSocket clients connect (the server's web port).
     """
 
     def __init__(self, protocol, address: tuple, scenario: Scenario,
                  tick: Callable[[float], None] = lambda now: None,
-                 budget: Optional[float] = None) -> None:
+                 budget: Optional[float] = None, web_address: Optional[tuple] = None) -> None:
         self.protocol, self.address, self.sc, self._tick = protocol, address, scenario, tick
+        self.web_address = web_address
         self.budget = budget if budget is not None else budget_for(scenario.clients)
         self.fmt = BodyFormat(scenario.senders, scenario.payload)
         width = len(str(max(scenario.clients - 1, 0)))
@@ -132,6 +143,7 @@ class Swarm:
         self.sel = selectors.DefaultSelector()
         self._buf = bytearray(READ_SIZE)
         self._view = memoryview(self._buf)
+        self._wire = memoryview(bytearray(READ_SIZE))  # a WebSocket read, before unframing
         self.conns: List[Conn] = []
         self.joined: List[Conn] = []  # receivers, in the order their welcome arrived
         self.publishers: List[Conn] = []
@@ -157,15 +169,16 @@ class Swarm:
         """Open and join every client (and the Redis publishers)."""
         sc, start = self.sc, time.monotonic()
         budget = self.budget
-        pending = [(name, True) for name in self.names]
+        ws = {"tcp": lambda i: False, "ws": lambda i: True, "mixed": lambda i: i % 2 == 1}
+        websocket = ws[sc.transport]
+        pending = [(name, True, websocket(i)) for i, name in enumerate(self.names)]
         publishers = max(sc.senders, 1) if self.protocol.separate_senders else 0
-        pending += [(f"p{i}", False) for i in range(publishers)]
+        pending += [(f"p{i}", False, False) for i in range(publishers)]
         pending.reverse()
 
         def more() -> bool:
             while pending and self._joining < CONNECT_WINDOW and not self.problems:
-                name, receives = pending.pop()
-                self._open(name, receives)
+                self._open(*pending.pop())
             return not pending and not self._joining or bool(self.problems)
 
         ok = self._loop(more, start + budget)
@@ -182,12 +195,12 @@ class Swarm:
         self._assign_roles()
         receivers = len(self.joined)
         if self.protocol.separate_senders:
-            self._write(self.publishers[0], self.protocol.frame(READY))
+            self._write(self.publishers[0], self._frame(self.publishers[0], READY))
         elif receivers == 1:
             self._set_ready(self.joined[0])
         else:
             for conn in self.joined[:2]:
-                self._write(conn, self.protocol.frame(READY))
+                self._write(conn, self._frame(conn, READY))
         ok = self._loop(lambda: self.ready_count >= receivers or bool(self.problems),
                         start + budget)
         self.times["ready"] = time.monotonic() - start
@@ -277,16 +290,17 @@ class Swarm:
 
     # -- connecting and joining ---------------------------------------------------
 
-    def _open(self, name: str, receives: bool) -> None:
-        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+    def _open(self, name: str, receives: bool, websocket: bool) -> None:
+        address = self.web_address if websocket else self.address
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK = 40 ms
-        conn = Conn(sock, name, Tally(self.sc.senders) if receives else None)
+        conn = Conn(sock, name, Tally(self.sc.senders) if receives else None, websocket)
         self.conns.append(conn)
-        err = sock.connect_ex(self.address)
+        err = sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS):
-            self._problem(f"connect to {self.address[0]}:{self.address[1]} failed: "
+            self._problem(f"connect to {address[0]}:{address[1]} failed: "
                           f"{errno.errorcode.get(err, err)}")
             return
         self._joining += 1
@@ -305,7 +319,17 @@ class Swarm:
             self._joining -= 1
         else:
             conn.state = JOINING
-            self._write(conn, self.protocol.join(conn.name))
+            if conn.ws is None:
+                self._write(conn, self.protocol.join(conn.name))
+            else:  # the name follows the 101 (see _unframe)
+                host, port = self.web_address[:2]
+                self._write(conn, upgrade_request(host, port, conn.ws.key))
+
+    def _frame(self, conn: Conn, body: bytes) -> bytes:
+        """One message as `conn` sends it: a line, or a WebSocket message."""
+        if conn.masker is None:
+            return self.protocol.frame(body)
+        return conn.masker.frame(body)
 
     def _assign_roles(self) -> None:
         """Probes, senders and where their windows are measured (module docstring)."""
@@ -334,7 +358,7 @@ class Swarm:
         else:
             c, view = 0, self._view
         try:
-            n = conn.sock.recv_into(view)
+            n = conn.sock.recv_into(view if conn.ws is None else self._wire[:len(view)])
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
@@ -343,6 +367,10 @@ class Swarm:
             self._lost(conn)
             return
         self.bytes_in += n
+        if conn.ws is not None:
+            n = self._unframe(conn, n, view)
+            if not n:
+                return
         total = c + n
         if conn.state is not READY_:
             if conn.tally is not None:  # (a publisher's ":N" replies are not needed)
@@ -363,6 +391,24 @@ class Swarm:
         if counted:
             self.delivered += counted
             self.last_delivery = time.monotonic()
+
+    def _unframe(self, conn: Conn, n: int, view: memoryview) -> int:
+        """Peel the WebSocket framing off a read of `n` bytes; put the payload
+        where a TCP read would be (`view`); its length (0: nothing to count)."""
+        ws = conn.ws
+        shaking = ws.handshaking
+        payload, replies, closed = ws.feed(bytes(self._wire[:n]))
+        if closed:
+            if ws.error:
+                self._problem(f"{conn.name}: WebSocket upgrade refused: {ws.error[:120]}")
+            self._lost(conn)
+            return 0
+        if shaking and not ws.handshaking:
+            replies = conn.masker.frame(self.protocol.join(conn.name).rstrip(b"\n")) + replies
+        if replies:
+            self._write(conn, replies)
+        view[:len(payload)] = payload
+        return len(payload)
 
     def _before_ready(self, conn: Conn, total: int) -> None:
         """Look for the welcome, then the ready marker; skip everything else."""
@@ -440,7 +486,8 @@ class Swarm:
         """Queue `count` messages, stamped with the time they were made: when due,
         or as soon after as the pass in progress ends. Output the server does not
         take waits in the harness, stamped, so a slow server shows as latency."""
-        body, frame, s, first = self.fmt.body, self.protocol.frame, sender.index, sender.sent
+        body, s, first = self.fmt.body, sender.index, sender.sent
+        frame = self.protocol.frame if sender.conn.masker is None else sender.conn.masker.frame
         stamp = int((now - self.epoch) * 1e6)
         self._write(sender.conn, b"".join([frame(body(s, seq, stamp))
                                            for seq in range(first, first + count)]))

@@ -1,0 +1,7 @@
+"""The web port: HTTP and WebSocket for the browser client, and /metrics.
+
+Pure modules only (no sockets, no clock): `http` answers requests and does
+the WebSocket handshake, `websocket` turns frames into chat lines and frames
+server lines, `metrics` renders the loop's counters, `page` holds the page.
+The server loop drives them.
+"""

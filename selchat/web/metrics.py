@@ -1,0 +1,66 @@
+"""``/metrics``: the server's counters in Prometheus' text format.
+
+The loop counts with plain integer attributes of one `Counters` object
+(``counters.deliveries += n``): no lock, no call, no label lookup per
+delivery, which prometheus_client's own Counter would cost on the hot path.
+Only a scrape, which is rare, builds metric families from them: `render`
+runs a collector over a private registry (nothing global, so tests and
+several servers in one process do not meet) and returns the exposition.
+"""
+from typing import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+#: Attribute -> help text. Gauges go up and down; counters only up (each is
+#: exposed with the ``_total`` suffix).
+GAUGES = {
+    "connections_tcp": "Open chat-port (TCP line protocol) connections.",
+    "connections_ws": "Open WebSocket connections.",
+    "connections_http": "Open web-port connections not upgraded to WebSocket.",
+    "members": "Sessions that chose a name and are in the room.",
+}
+COUNTERS = {
+    "lines_received": "Lines received from clients, over TCP and WebSocket.",
+    "deliveries": "Lines queued for a recipient (a broadcast counts once per recipient).",
+    "bytes_sent": "Bytes handed to the kernel for clients.",
+    "slow_readers_dropped": "Connections dropped for not reading their output.",
+    "flood_throttled": "Times a client ran out of flood budget and was paused.",
+    "http_requests": "HTTP requests answered on the web port.",
+    "loop_passes": "Passes of the event loop.",
+}
+
+
+class Counters:
+    """The loop's counts; `started` is the clock reading at start (the same
+    clock as `render`'s ``now``)."""
+
+    __slots__ = ("started", *GAUGES, *COUNTERS)
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        for name in (*GAUGES, *COUNTERS):
+            setattr(self, name, 0)
+
+
+class _Collector(Collector):
+    def __init__(self, counters: Counters, now: float) -> None:
+        self._counters = counters
+        self._now = now
+
+    def collect(self) -> Iterator[Metric]:
+        c = self._counters
+        for name, text in GAUGES.items():
+            yield GaugeMetricFamily(f"selchat_{name}", text, value=getattr(c, name))
+        for name, text in COUNTERS.items():
+            yield CounterMetricFamily(f"selchat_{name}", text, value=getattr(c, name))
+        yield GaugeMetricFamily("selchat_uptime_seconds", "Seconds since the server started.",
+                                value=max(0.0, self._now - c.started))
+
+
+def render(counters: Counters, now: float) -> bytes:
+    """The text exposition of `counters` at clock reading `now`."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Collector(counters, now))
+    return generate_latest(registry)

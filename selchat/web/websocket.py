@@ -1,0 +1,198 @@
+"""The chat line protocol over a WebSocket, after the HTTP upgrade.
+
+Incoming, `WebSocketLines` has the reading shape of `selchat.framing.LineBuffer`,
+so the server loop can treat a browser like a terminal: `feed` whatever
+``recv`` returned (``b""`` at end of stream), then take lines with
+`next_line` while the flood budget lasts. Frames are decoded by wsproto's
+frame-level `Connection` (unmasking, fragments, control frames, UTF-8); this
+module turns messages into lines and decides how the session ends.
+
+* One text message is one line; a message holding newlines is several
+  (``\\n`` or ``\\r\\n``; an empty part after the last newline is no line).
+* A line longer than ``max_line`` bytes is not reported (as
+  ``LINE_TOO_LONG`` is for TCP): the browser's own page never sends one, so the
+  peer is broken or hostile, and the connection is closed with 1009.
+* Binary messages are closed with 1003, frame errors with 1002 (or the code
+  wsproto gives, such as 1007 for invalid UTF-8), end of stream is 1006, and a
+  close from the peer is answered with a close carrying its code.
+
+Once the session is over, `next_line` returns `END` (after the lines that
+came before it) and `close_code` says why; whatever `data_to_send` returns
+must still be sent before the socket is closed. Work happens in `next_line`,
+not in `feed`: a throttled client's input waits here undecoded, and the
+server stops reading its socket, as it does for TCP.
+
+Outgoing, selchat frames its own messages (`text_frame`, `close_frame`):
+no compression is ever negotiated, so a broadcast is framed once and the same
+bytes go to every browser. Server frames are never masked (RFC 6455 §5.1).
+"""
+import struct
+from typing import List, Optional, Union
+
+from wsproto.connection import Connection, ConnectionState, ConnectionType
+from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
+
+# RFC 6455 §5.2 opcodes, and the FIN bit of a frame's first byte.
+_FIN = 0x80
+_TEXT, _CLOSE, _PONG = 0x1, 0x8, 0xA
+#: RFC 6455 §7.4.1 close codes this module sends or reports.
+NORMAL, NO_STATUS, ABNORMAL = 1000, 1005, 1006
+PROTOCOL_ERROR, UNSUPPORTED_DATA, TOO_BIG = 1002, 1003, 1009
+#: Control frame payloads are at most 125 bytes (§5.5); a close's reason gets
+#: what its 2-byte code leaves.
+_MAX_REASON = 123
+
+
+class _End:
+    """Sentinel: the WebSocket session is over (its repr is its name)."""
+
+    def __repr__(self) -> str:
+        return "END"
+
+
+END = _End()
+
+WsLine = Union[bytes, _End]
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unmasked, final text frame carrying `payload` (whole UTF-8 lines).
+
+    RFC 6455 §5.2: the length takes 7 bits, or 126 then 16 bits, or 127 then
+    64 bits, whichever is the shortest that fits.
+    """
+    return _header(_TEXT, len(payload)) + payload
+
+
+def close_frame(code: int, reason: str = "") -> bytes:
+    """A close frame with `code` and `reason` (cut to fit 125 bytes, on a
+    character boundary)."""
+    encoded = reason.encode()[:_MAX_REASON].decode("utf-8", "ignore").encode()
+    payload = struct.pack("!H", code) + encoded
+    return _header(_CLOSE, len(payload)) + payload
+
+
+def _header(opcode: int, length: int) -> bytes:
+    if length < 126:
+        return bytes((_FIN | opcode, length))
+    if length < 1 << 16:
+        return struct.pack("!BBH", _FIN | opcode, 126, length)
+    return struct.pack("!BBQ", _FIN | opcode, 127, length)
+
+
+class WebSocketLines:
+    """Lines from one upgraded connection; see the module docstring.
+
+    `trailing` is what followed the upgrade request on the socket: the first
+    bytes of the WebSocket stream.
+    """
+
+    __slots__ = ("max_line", "close_code", "_ws", "_eof", "_lines", "_partial", "_out")
+
+    def __init__(self, max_line: int, trailing: bytes = b"") -> None:
+        self.max_line = max_line
+        #: Why the session ended (None while it lasts): the peer's close code,
+        #: the code sent for its error, or 1006 for a plain end of stream.
+        self.close_code: Optional[int] = None
+        self._ws: Optional[Connection] = Connection(ConnectionType.SERVER)
+        self._eof = False  # end of stream seen; reported after the frames before it
+        # Decoded lines not yet returned, in reverse order (pop() takes the
+        # first), and the unterminated tail of a message still arriving. Both
+        # stay empty shared constants while idle: no per-connection list.
+        self._lines: List[bytes] = _NO_LINES
+        self._partial = b""
+        self._out = b""
+        if trailing:
+            self.feed(trailing)
+
+    def feed(self, data: bytes) -> None:
+        """Store bytes from the peer (``b""``: end of stream)."""
+        if self._ws is None:  # over: anything more is ignored
+            return
+        if data:
+            self._ws.receive_data(data)
+        else:
+            self._eof = True
+
+    def next_line(self) -> Optional[WsLine]:
+        """The next line (bytes, no newline), None for "need data", or END."""
+        while not self._lines:
+            if self._ws is None:
+                return END
+            if not self._decode_one():
+                return None
+        line = self._lines.pop()
+        if not self._lines:
+            self._lines = _NO_LINES
+        return line
+
+    def data_to_send(self) -> bytes:
+        """Frames this side must send (pongs, close replies), then nothing."""
+        out, self._out = self._out, b""
+        return out
+
+    def _decode_one(self) -> bool:
+        """Handle one wsproto event; False when it needs more data."""
+        ws = self._ws
+        assert ws is not None
+        event = next(ws.events(), None)
+        if event is None:
+            if not self._eof:
+                return False
+            self._finish(ABNORMAL, reply=False)  # no close frame: RFC 6455 §7.1.5
+            return True
+        if isinstance(event, TextMessage):
+            self._take_text(event.data.encode(), event.message_finished)
+        elif isinstance(event, Ping):
+            self._out += _header(_PONG, len(event.payload)) + event.payload
+        elif isinstance(event, CloseConnection):
+            # The peer's own close, or a frame wsproto could not parse (it
+            # names the code: 1002, or 1007 for invalid UTF-8).
+            peer_closed = ws.state is ConnectionState.REMOTE_CLOSING
+            self._finish(event.code, reason="" if peer_closed else event.reason or "")
+        elif isinstance(event, BytesMessage):
+            self._finish(UNSUPPORTED_DATA, "text messages only")
+        # A Pong (we never ping) needs nothing.
+        return True
+
+    def _take_text(self, data: bytes, finished: bool) -> None:
+        """Add a piece of a text message; split off its complete lines."""
+        text = self._partial + data if self._partial else data
+        parts = text.split(b"\n")
+        rest = parts.pop()
+        if finished:
+            self._partial = b""
+            if rest:
+                parts.append(rest)
+        else:
+            self._partial = rest
+        limit = self.max_line
+        lines = []
+        for part in parts:
+            if part.endswith(b"\r"):
+                part = part[:-1]
+            if len(part) > limit:
+                self._finish(TOO_BIG, f"line over {limit} bytes")
+                return
+            lines.append(part)
+        # A tail can still lose a "\r" when its newline comes: allow one more.
+        if len(self._partial) > limit + 1:
+            self._finish(TOO_BIG, f"line over {limit} bytes")
+            return
+        if lines:
+            lines.reverse()
+            self._lines = lines
+
+    def _finish(self, code: int, reason: str = "", reply: bool = True) -> None:
+        """End the session with `code`, answering with a close frame unless the
+        stream is gone. Lines of earlier messages were returned already."""
+        self.close_code = code
+        if reply:
+            # Echo the peer's code; a close without one (1005 is never on the
+            # wire) is answered the same way.
+            self._out += _header(_CLOSE, 0) if code == NO_STATUS else close_frame(code, reason)
+        self._ws = None
+        self._partial = b""
+
+
+_NO_LINES: List[bytes] = []  # shared; never appended to, only replaced
