@@ -51,6 +51,14 @@ class Batch:
         """`who` stopped being a member: broadcasts from here on are not for it."""
         self._windows.setdefault(who, [0, None])[1] = len(self._items)
 
+    def deliveries(self, member_count: int) -> int:
+        """Lines this batch delivers: a direct line once, a broadcast once per
+        member but the one it excludes (the pass's joins and leaves aside)."""
+        return sum(
+            1 if target is not None else member_count - (exclude is not None)
+            for _, exclude, target in self._items
+        )
+
     def split(self, members: Collection[Who]) -> Tuple[bytes, Dict[Who, List[Piece]]]:
         """(shared, own): members not in `own` get `shared`; `own[who]` is who's,
         as pieces to send in order (an empty list: nothing for who).
@@ -78,8 +86,9 @@ class Batch:
         own = {}
         for who, indices in particular.items():
             if who in self._windows:
-                start, end = self._windows[who]
-                end = everything if end is None else end
+                joined_at, left_at = self._windows[who]
+                start = joined_at or 0
+                end = everything if left_at is None else left_at
             else:
                 start, end = (0, everything) if who in members else (0, 0)
             own[who] = self._cut(view, offsets, indices, offsets[start], offsets[end], who)

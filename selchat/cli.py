@@ -22,6 +22,7 @@ from selchat.limits import Limits
 DEFAULTS = Limits()
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
+DEFAULT_WEB_PORT = 4080
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger(__name__)
@@ -95,15 +96,15 @@ def os_problem(exc: OSError) -> str:
 
 
 _LISTEN_HINTS = {
-    errno.EADDRINUSE: "is another selchat running? try --port",
-    errno.EACCES: "ports below 1024 need privileges; try --port",
+    errno.EADDRINUSE: "is another selchat running? try {option}",
+    errno.EACCES: "ports below 1024 need privileges; try {option}",
     errno.EADDRNOTAVAIL: "this machine has no such address; try --host 127.0.0.1",
 }
 
 
-def listen_problem(exc: OSError) -> str:
-    """Why the server could not listen, with what to try next."""
-    hint = _LISTEN_HINTS.get(exc.errno) if exc.errno is not None else None
+def listen_problem(exc: OSError, option: str = "--port") -> str:
+    """Why the server could not listen, with what to try next (`option` names the port)."""
+    hint = _LISTEN_HINTS.get(exc.errno, "").format(option=option) if exc.errno else None
     return f"{os_problem(exc)} ({hint})" if hint else os_problem(exc)
 
 
@@ -114,14 +115,20 @@ def startup_lines(host: str, port: int, address: str, also: Sequence[str] = ()) 
     and tests read it to learn the port. Then `also` (lines for further
     listeners, such as a web page), then how to join and how to stop.
     """
-    if host in ("0.0.0.0", "::"):  # every address: this machine reaches it on loopback
-        host = "::1" if host == "::" else DEFAULT_HOST
+    host = _reachable(host)
     join = "selchat join NAME"
     if host != DEFAULT_HOST:
         join += f" --host {host}"
     if port != DEFAULT_PORT:
         join += f" --port {port}"
     return [f"selchat listening on {address}", *also, f"join with: {join}", "stop with Ctrl-C"]
+
+
+def _reachable(host: str) -> str:
+    """An address this machine reaches a listener on: loopback for "every address"."""
+    if host in ("0.0.0.0", "::"):
+        return "::1" if host == "::" else DEFAULT_HOST
+    return host
 
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"]}
@@ -161,9 +168,18 @@ def cli() -> None:
 @_option("--max-per-ip", default=DEFAULTS.max_per_ip, type=click.IntRange(0),
          help="Connections from one address that have not chosen a name yet "
               "(loopback too; 0: no limit).")
-def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
+@_option("--web-port", default=DEFAULT_WEB_PORT, type=click.IntRange(0, 65535),
+         help="HTTP port for the web page and its WebSocket, on the same --host "
+              "(0: any free port). If the default port is busy, the server runs without it.")
+@_option("--no-web", is_flag=True, help="Serve no web page: the chat port only.")
+@_option("--web-origin", multiple=True, metavar="URL",
+         help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
+              "repeatable. The page's own origin always may.")
+@click.pass_context
+def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
+          no_web: bool, web_origin: Sequence[str], **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
-    from selchat.server import Server, open_listener
+    from selchat.server import Server, format_address, open_listener
 
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr,
@@ -174,12 +190,28 @@ def serve(host: str, port: int, log_level: str, **limits: Any) -> None:
         listener = open_listener(host, port)
     except OSError as exc:
         fail(f"cannot listen on {host} port {port}: {listen_problem(exc)}")
+    web_listener = None
+    if not no_web:
+        try:
+            web_listener = open_listener(host, web_port)
+        except OSError as exc:
+            if ctx.get_parameter_source("web_port") is not ParameterSource.DEFAULT:
+                fail(f"cannot listen on {host} web port {web_port}: "
+                     f"{listen_problem(exc, '--web-port')}")
+            log.warning("no web page: cannot listen on %s web port %d: %s (try --web-port)",
+                        host, web_port, os_problem(exc))
     bound_host, bound_port = listener.getsockname()[:2]
-    server = Server(listener, Limits(**limits))
+    server = Server(listener, Limits(**limits), web_listener=web_listener, web_origins=web_origin)
 
     def announce() -> None:
         log.info("listening on %s", server.address)
-        lines = startup_lines(bound_host, bound_port, server.address)
+        also = []
+        if web_listener is not None:
+            web_host, web_bound_port = web_listener.getsockname()[:2]
+            page = f"http://{format_address(_reachable(web_host), web_bound_port)}/"
+            log.info("web page on %s", page)
+            also.append(f"selchat web page on {page}")
+        lines = startup_lines(bound_host, bound_port, server.address, also)
         try:
             sys.stdout.write("".join(line + "\n" for line in lines))
             sys.stdout.flush()

@@ -11,30 +11,47 @@ server loop never sees an exception from a peer:
   buffers) of what is queued. Each answers the bytes still queued (0: all
   went, the common case), or `GONE` if the peer is gone (``EPIPE``, ``ECONNRESET``).
 
-What the bytes mean is the job of ``proto``, a sans-I/O object chosen per
-connection kind: for the chat line protocol over TCP it is a
-`selchat.framing.LineBuffer` (``feed(bytes)``, ``b""`` at the end of the
-stream; ``next_line()``). ``frame`` says how the room's lines go out to this
-kind: None for raw lines, or a function that wraps a payload of lines (a
-WebSocket text frame): the server frames each shared payload once per kind.
+What the bytes mean is the job of ``proto``, a sans-I/O object chosen by the
+connection's `Kind`: for the chat line protocol over TCP a
+`selchat.framing.LineBuffer`, for a WebSocket a
+`selchat.web.websocket.WebSocketLines` (both: ``feed(bytes)``, ``b""`` at the
+end of the stream; ``next_line()``), for HTTP a
+`selchat.web.http.HttpConnection`. ``frame`` says how the room's lines go out
+to this kind: None for raw lines, or a function that wraps a payload of lines
+(a WebSocket text frame): the server frames each shared payload once per kind.
 
 The lifecycle is `State`; only the server changes it, in one method
 (`selchat.server.Server._set_state`), along `TRANSITIONS`.
 """
 import enum
 import socket
-from typing import Callable, Dict, FrozenSet, List, Optional
+from typing import Callable, Dict, FrozenSet, List, Optional, Union
 
 from selchat.flood import TokenBucket
 from selchat.framing import LineBuffer
 from selchat.sendbuf import IOV_MAX, Buffer, SendBuffer
 from selchat.timers import Timer
+from selchat.web.http import HttpConnection
+from selchat.web.websocket import WebSocketLines
+
+Protocol = Union[LineBuffer, WebSocketLines, HttpConnection]
 
 #: Bytes asked of one ``recv`` at most. asyncio reads 256 KiB, Redis 16 KiB;
 #: chat lines are short, and 64 KiB drains a burst of them in one call.
 RECV_SIZE = 64 * 1024
 #: What `read_once` and the writes answer when the peer is gone.
 GONE = -1
+
+
+class Kind(enum.Enum):
+    """What a connection's bytes mean."""
+
+    #: The chat line protocol on the chat port (``selchat join``, ``nc``).
+    TCP = "tcp"
+    #: A connection on the web port that has not upgraded: requests, responses.
+    HTTP = "http"
+    #: The chat over WebSocket, after an upgrade on the web port.
+    WS = "ws"
 
 
 class State(enum.Enum):
@@ -64,16 +81,17 @@ TRANSITIONS: Dict[State, FrozenSet[State]] = {
 
 class Connection:
     __slots__ = (
-        "sock", "number", "proto", "frame", "out", "bucket", "state", "reading",
+        "sock", "number", "kind", "proto", "frame", "out", "bucket", "state", "reading",
         "events", "timer", "address", "over_soft_since",
     )
 
     def __init__(
-        self, sock: socket.socket, number: int, proto: LineBuffer,
+        self, sock: socket.socket, number: int, kind: Kind, proto: Protocol,
         bucket: Optional[TokenBucket],
     ) -> None:
         self.sock = sock
         self.number = number  # names the connection in the log
+        self.kind = kind
         self.proto = proto
         self.frame: Optional[Callable[[bytes], bytes]] = None  # raw lines
         self.out = SendBuffer()

@@ -34,14 +34,14 @@ class _LineTooLong:
 LINE_TOO_LONG = _LineTooLong()
 
 
-class _End:
+class EndOfStream:
     """Sentinel for the end of the stream: no line will ever come again."""
 
     def __repr__(self) -> str:
         return "END"
 
 
-END = _End()
+END = EndOfStream()
 
 Line = Union[bytes, _LineTooLong]
 
@@ -71,7 +71,7 @@ class LineBuffer:
             self._searched = 0
         self._pos = 0
 
-    def next_line(self) -> Union[Line, _End, None]:
+    def next_line(self) -> Union[Line, EndOfStream, None]:
         """The next complete line without its line end, LINE_TOO_LONG, None
         (more bytes needed), or END (the stream is over and every line out)."""
         buf = self._buf
@@ -92,7 +92,7 @@ class LineBuffer:
                 return LINE_TOO_LONG
             return buf[start:end]
 
-    def _last_line(self) -> Union[Line, _End]:
+    def _last_line(self) -> Union[Line, EndOfStream]:
         """At the end of the stream: the unterminated last line once, then END."""
         rest = b"" if self._discarding else self._buf[self._pos :]
         self._buf = b""

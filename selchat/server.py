@@ -48,13 +48,16 @@ import selectors
 import socket
 import struct
 import time
-from typing import Callable, Dict, List, Optional, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 
 from selchat.batch import Batch, Piece
-from selchat.connection import GONE, RECV_SIZE, TRANSITIONS, Connection, State
+from selchat.connection import GONE, RECV_SIZE, TRANSITIONS, Connection, Kind, State
 from selchat.flood import READ_COST, TokenBucket
 from selchat.framing import END, LINE_TOO_LONG, LineBuffer
 from selchat.limits import Limits
+from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
+from selchat.web.metrics import Counters, render
+from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
 from selchat.room import (
     SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Close, Effect, Joined, Left, Send,
 )
@@ -67,6 +70,8 @@ log = logging.getLogger(__name__)
 EVENT_READ = selectors.EVENT_READ
 EVENT_WRITE = selectors.EVENT_WRITE
 OPEN, DRAINING, DROPPING, CLOSED = State.OPEN, State.DRAINING, State.DROPPING, State.CLOSED
+TCP, HTTP, WS = Kind.TCP, Kind.HTTP, Kind.WS
+_GAUGES = {TCP: "connections_tcp", HTTP: "connections_http", WS: "connections_ws"}
 
 #: Connections accepted per listener wake-up. A pass costs a send to every
 #: member, so a connect storm should join in few, large passes (10,000 joins in
@@ -119,22 +124,29 @@ def format_address(host: str, port: int) -> str:
 
 
 class Server:
-    """A chat server on one listening socket; drive it with `serve_forever`,
-    or pass by pass with `run_once` (tests do, with a fake clock)."""
+    """A chat server on one listening socket (and a web listener, if given);
+    drive it with `serve_forever`, or pass by pass with `run_once` (tests do,
+    with a fake clock)."""
 
     def __init__(
         self,
         listener: socket.socket,
         limits: Limits = Limits(),
         clock: Callable[[], float] = time.monotonic,
+        web_listener: Optional[socket.socket] = None,
+        web_origins: Sequence[str] = (),
     ) -> None:
         self.limits = limits
-        self._listener: Optional[socket.socket] = listener
+        self._listeners: Dict[Kind, socket.socket] = {TCP: listener}
+        if web_listener is not None:
+            self._listeners[HTTP] = web_listener
+        self._web_origins = tuple(web_origins)
         self._clock = clock
         self._now = clock()
         self._selector = selectors.DefaultSelector()
         self._timers = Timers()
         self._room = ChatRoom()
+        self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
         self._numbers = itertools.count(1)  # numbers connections in the log
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
@@ -142,18 +154,27 @@ class Server:
         self._owed_reads: List[Connection] = []  # readable, not reached by last pass's budget
         self._dirty: Set[Connection] = set()  # writable, or draining: flush once this pass
         self._doomed: Set[Connection] = set()  # to close at the end of the pass
+        self._closing_websockets: List[Connection] = []  # a close frame goes after the batch
         self._unnamed_per_address: Dict[str, int] = {}
         self._encoded: Tuple[Optional[ServerLine], bytes] = (None, b"")  # last shared line
-        self._accept_paused = False  # out of descriptors: a timer resumes accepting
+        self._accept_paused = False  # listeners unregistered: a timer resumes accepting
+        self._out_of_fds = False  # warned: retries stay quiet until an accept works
         self._stop_requested = False
         self._stop_deadline: Optional[float] = None
-        listener.setblocking(False)
-        self._selector.register(listener, EVENT_READ, self._accept)
+        for kind, sock in self._listeners.items():
+            sock.setblocking(False)
+            self._selector.register(sock, EVENT_READ, self._acceptor(kind))
 
     @property
     def address(self) -> str:
-        assert self._listener is not None
-        return format_address(*self._listener.getsockname()[:2])
+        """The chat port's address, host:port."""
+        return format_address(*self._listeners[TCP].getsockname()[:2])
+
+    @property
+    def web_address(self) -> Optional[str]:
+        """The web port's address, host:port, if there is one."""
+        web = self._listeners.get(HTTP)
+        return format_address(*web.getsockname()[:2]) if web is not None else None
 
     # -- the loop ---------------------------------------------------------------
 
@@ -181,6 +202,7 @@ class Server:
             wait = timeout if wait is None else min(wait, timeout)
         events = self._selector.select(wait)
         self._now = self._clock()
+        self.counters.loop_passes += 1
         budget = max(MIN_READ_BUDGET, min(
             MAX_READ_BUDGET, DELIVERY_BUDGET // (len(self._room.members) + 1)))
         served: Optional[Set[Connection]] = None
@@ -204,6 +226,8 @@ class Server:
         self._timers.run_due(self._now)
         while True:
             self._deliver_batch()
+            if self._closing_websockets:
+                self._send_close_frames()
             self._flush()
             if not self._doomed:
                 break
@@ -216,7 +240,7 @@ class Server:
         log.info("shutting down: %d connections", len(self._conns))
         self._stop_deadline = self._now + SHUTDOWN_GRACE
         self._timers.call_at(self._stop_deadline, lambda _: None)  # wakes select() then
-        self._close_listener()
+        self._close_listeners()
         self._apply(self._room.shutdown())
         for conn in list(self._conns):
             if conn.state is OPEN:
@@ -235,7 +259,7 @@ class Server:
             if conn.state is not DROPPING:
                 self._set_state(conn, DROPPING)
         self._reap()
-        self._close_listener()
+        self._close_listeners()
         self._selector.close()
 
     def _on_signal(self, fd: int) -> None:
@@ -261,6 +285,8 @@ class Server:
                 self._apply(self._room.disconnect(conn))
         conn.state = new
         if new is DRAINING:
+            if isinstance(conn.proto, WebSocketLines) and conn.proto.close_code is None:
+                self._closing_websockets.append(conn)  # we close: a close frame, last
             conn.timer = self._timers.call_at(self._now + CLOSE_GRACE, self._grace_over, conn)
             self._dirty.add(conn)  # the flush closes it once nothing is queued
             self._update_interest(conn)
@@ -273,6 +299,7 @@ class Server:
             self._doomed.add(conn)
         elif new is CLOSED:
             self._conns.discard(conn)
+            self._count_connection(conn.kind, -1)
             self._dirty.discard(conn)
             if conn.events:
                 self._selector.unregister(conn.sock)
@@ -293,11 +320,14 @@ class Server:
 
     # -- accepting --------------------------------------------------------------
 
-    def _accept(self) -> None:
-        assert self._listener is not None
+    def _acceptor(self, kind: Kind) -> Callable[[], None]:
+        return lambda: self._accept(kind)
+
+    def _accept(self, kind: Kind) -> None:
+        listener = self._listeners[kind]
         for _ in range(ACCEPT_BATCH):
             try:
-                sock, address = self._listener.accept()
+                sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -306,48 +336,68 @@ class Server:
                     return
                 log.debug("accept failed: %s", exc)  # e.g. ECONNABORTED: already gone
                 continue
-            if self._accept_paused:
-                self._accept_paused = False
+            if self._out_of_fds:
+                self._out_of_fds = False
                 log.info("accepting again")
             host = address[0]
             if len(self._conns) >= self.limits.max_clients:
                 log.warning("refused %s: server full", format_address(*address[:2]))
-                _refuse(sock, SERVER_FULL)
+                _refuse(sock, SERVER_FULL if kind is TCP else None)
             elif 0 < self.limits.max_per_ip <= self._unnamed_per_address.get(host, 0):
                 log.warning("refused %s: %d unnamed connections from that address",
                             format_address(*address[:2]), self.limits.max_per_ip)
-                _refuse(sock, TOO_MANY_FROM_ADDRESS)
+                _refuse(sock, TOO_MANY_FROM_ADDRESS if kind is TCP else None)
             else:
-                self._add_connection(sock, address)
+                self._add_connection(sock, address, kind)
 
     def _pause_accepting(self, exc: OSError) -> None:
-        if not self._accept_paused:  # once per episode; the retries are not news
+        if not self._out_of_fds:  # once per episode; the retries are not news
+            self._out_of_fds = True
             log.warning("out of file descriptors (%s): not accepting; retrying every %g s",
                         exc.strerror, ACCEPT_RETRY_DELAY)
         self._accept_paused = True
-        assert self._listener is not None
-        self._selector.unregister(self._listener)
+        for listener in self._listeners.values():
+            self._selector.unregister(listener)
         self._timers.call_at(self._now + ACCEPT_RETRY_DELAY, self._resume_accepting)
 
     def _resume_accepting(self, _: object) -> None:
-        if self._listener is not None:
-            self._selector.register(self._listener, EVENT_READ, self._accept)
+        if self._accept_paused:  # else a shutdown closed the listeners meanwhile
+            self._accept_paused = False
+            for kind, listener in self._listeners.items():
+                self._selector.register(listener, EVENT_READ, self._acceptor(kind))
 
-    def _add_connection(self, sock: socket.socket, address: Tuple) -> None:
+    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind) -> None:
         _tune(sock)
         limits = self.limits
-        bucket = (
-            TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
-            if limits.flood_rate > 0 else None
-        )
-        conn = Connection(sock, next(self._numbers), LineBuffer(limits.max_line), bucket)
+        conn = Connection(sock, next(self._numbers), kind, self._protocol(kind), None)
         conn.address = address[0]
         self._unnamed_per_address[conn.address] = self._unnamed_per_address.get(conn.address, 0) + 1
-        conn.timer = self._timers.call_at(self._now + limits.name_timeout, self._no_name, conn)
         self._conns.add(conn)
+        self._count_connection(kind, +1)
         self._update_interest(conn)
-        log.info("%r from %s", conn, format_address(*address[:2]))
+        log.info("%r from %s%s", conn, format_address(*address[:2]),
+                 " (web)" if kind is HTTP else "")
+        if kind is TCP:
+            self._start_session(conn)
+        else:  # idle or half-sent requests are closed after the name timeout too
+            conn.timer = self._timers.call_at(self._now + limits.name_timeout, self._idle, conn)
+
+    def _protocol(self, kind: Kind) -> LineBuffer | HttpConnection:
+        if kind is TCP:
+            return LineBuffer(self.limits.max_line)
+        return HttpConnection(self._metrics, self._web_origins)
+
+    def _start_session(self, conn: Connection) -> None:
+        """`conn` speaks chat now (on connect, or after a WebSocket upgrade)."""
+        limits = self.limits
+        if limits.flood_rate > 0:
+            conn.bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
+        conn.timer = self._timers.call_at(self._now + limits.name_timeout, self._no_name, conn)
         self._apply(self._room.connect(conn))
+
+    def _count_connection(self, kind: Kind, change: int) -> None:
+        name = _GAUGES[kind]
+        setattr(self.counters, name, getattr(self.counters, name) + change)
 
     def _count_named(self, conn: Connection) -> None:
         """`conn` stopped counting against its address (it chose a name, or left)."""
@@ -384,7 +434,9 @@ class Server:
                 self._set_state(conn, DROPPING, "connection reset")
                 return budget
             conn.proto.feed(self._recv_buffer[:received] if received else b"")
-            if not self._handle_lines(conn) and conn.reading and conn.bucket is not None:
+            if conn.kind is HTTP:
+                self._serve_http(conn)
+            elif not self._handle_lines(conn) and conn.reading and conn.bucket is not None:
                 self._charge_read(conn, conn.bucket)
         except Exception:  # a bug one client found must not stop everyone
             log.exception("%r: unexpected error", conn)
@@ -396,7 +448,8 @@ class Server:
     def _handle_lines(self, conn: Connection) -> int:
         """Hand complete lines to the room while the client's budget lasts;
         returns how many it took."""
-        proto, bucket, now, room = conn.proto, conn.bucket, self._now, self._room
+        proto = cast(Union[LineBuffer, WebSocketLines], conn.proto)
+        bucket, now, room = conn.bucket, self._now, self._room
         taken = 0
         while conn.reading:
             if bucket is not None and not bucket.ready(now):
@@ -406,6 +459,7 @@ class Server:
             if line is None:
                 break
             if line is END:  # the peer is done sending (maybe only half-closed)
+                self._answer_websocket(conn)
                 self._set_state(conn, DRAINING, "end of stream")
                 break
             taken += 1
@@ -415,7 +469,82 @@ class Server:
                 self._apply(room.line_too_long(conn, self.limits.max_line))
             else:
                 self._apply(room.receive(conn, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
+        self.counters.lines_received += taken
+        if conn.kind is WS:
+            self._answer_websocket(conn)
         return taken
+
+    def _answer_websocket(self, conn: Connection) -> None:
+        """Send the control frames the WebSocket protocol owes the peer (a pong,
+        a close reply); they go at once, ahead of this pass's lines."""
+        if isinstance(conn.proto, WebSocketLines):
+            control = conn.proto.data_to_send()
+            if control:
+                self._write(conn, control)
+
+    # -- the web port: HTTP until an upgrade ----------------------------------------
+
+    def _serve_http(self, conn: Connection) -> None:
+        """Answer the requests `conn` sent, in order, while its output is drained:
+        a client that pipelines requests but does not read is not read either."""
+        http = conn.proto
+        assert isinstance(http, HttpConnection)
+        while conn.state is OPEN and not conn.out.pending:
+            action = http.next_action()
+            if action is NEED_DATA:
+                break
+            if action is CLOSE:
+                self._set_state(conn, DRAINING, "end of stream")
+                break
+            self.counters.http_requests += 1
+            if isinstance(action, Upgrade):
+                self._upgrade(conn, action)
+                return
+            assert isinstance(action, Respond)
+            self._write(conn, action.data)
+            if action.close:
+                if conn.state is OPEN:
+                    self._set_state(conn, DRAINING)
+                break
+            self._timers.cancel(conn.timer)  # kept alive: the idle deadline starts again
+            conn.timer = self._timers.call_at(
+                self._now + self.limits.name_timeout, self._idle, conn)
+        if conn.state is OPEN and conn.reading == bool(conn.out.pending):
+            conn.reading = not conn.out.pending
+            self._update_interest(conn)
+
+    def _upgrade(self, conn: Connection, upgrade: Upgrade) -> None:
+        """The handshake's answer goes out; from now on `conn` is a chat session."""
+        self._write(conn, upgrade.data)
+        self._timers.cancel(conn.timer)
+        self._count_connection(HTTP, -1)
+        self._count_connection(WS, +1)
+        conn.kind = WS
+        conn.proto = WebSocketLines(self.limits.max_line, upgrade.trailing)
+        conn.frame = text_frame
+        conn.reading = True
+        self._update_interest(conn)
+        log.info("%r: WebSocket", conn)
+        self._start_session(conn)
+        self._handle_lines(conn)  # lines that came with the handshake
+
+    def _idle(self, conn: Connection) -> None:
+        conn.timer = None
+        if conn.state is OPEN:
+            self._set_state(conn, DRAINING, "no request in time")
+
+    def _metrics(self) -> bytes:
+        counters = self.counters
+        counters.members = len(self._room.members)
+        return render(counters, self._clock())
+
+    def _send_close_frames(self) -> None:
+        """WebSockets this side closes get a close frame after their last lines."""
+        code = GOING_AWAY if self._stop_deadline is not None else NORMAL
+        closing, self._closing_websockets = self._closing_websockets, []
+        for conn in closing:
+            if conn.state is DRAINING:
+                self._write(conn, close_frame(code))
 
     def _charge_read(self, conn: Connection, bucket: TokenBucket) -> None:
         """A read that completed no line still costs a fraction of one, so a
@@ -431,6 +560,7 @@ class Server:
         conn.reading = False
         self._update_interest(conn)
         self._timers.call_at(self._now + bucket.wait(self._now), self._resume_reading, conn)
+        self.counters.flood_throttled += 1
         if bucket.new_episode():
             log.debug("%r: held back by flood control", conn)
             self._apply([Send(conn, slow_down(bucket.rate))])
@@ -446,21 +576,20 @@ class Server:
     def _apply(self, effects: List[Effect]) -> None:
         batch = self._batch
         for effect in effects:
-            kind = effect.__class__
-            if kind is Broadcast:
-                batch.broadcast(self._encode(effect.line), effect.exclude)  # type: ignore[union-attr]
-            elif kind is Send:
-                batch.send(self._encode(effect.line), effect.to)  # type: ignore[union-attr]
-            elif kind is Joined:
-                conn = effect.session  # type: ignore[union-attr]
+            if isinstance(effect, Broadcast):
+                batch.broadcast(self._encode(effect.line), effect.exclude)
+            elif isinstance(effect, Send):
+                batch.send(self._encode(effect.line), effect.to)
+            elif isinstance(effect, Joined):
+                conn = cast(Connection, effect.session)  # the room's sessions are ours
                 batch.joined(conn)
                 self._timers.cancel(conn.timer)
                 conn.timer = None
                 self._count_named(conn)
-            elif kind is Left:
-                batch.left(effect.session)  # type: ignore[union-attr]
+            elif isinstance(effect, Left):
+                batch.left(effect.session)
             else:  # Close: a goodbye said, or a name timeout
-                conn = effect.session  # type: ignore[union-attr]
+                conn = cast(Connection, effect.session)
                 if conn.state is OPEN:
                     self._set_state(conn, DRAINING)
 
@@ -478,11 +607,12 @@ class Server:
         if not self._batch:
             return
         members = self._room.members
+        self.counters.deliveries += self._batch.deliveries(len(members))
         shared, own = self._batch.split(members)
         self._batch = Batch()
         framed: Dict[Callable[[bytes], bytes], bytes] = {}  # shared, framed once per kind
         if shared:
-            for conn in list(members):  # a failed send leaves the room meanwhile
+            for conn in cast(List[Connection], list(members)):  # a send may fail: a copy
                 if conn in own:
                     continue
                 frame = conn.frame
@@ -493,25 +623,36 @@ class Server:
                     if data is None:
                         data = framed[frame] = frame(shared)
                     self._write(conn, data)
-        for conn, pieces in own.items():
-            if pieces and conn.state is not DROPPING and conn.state is not CLOSED:  # type: ignore[attr-defined]
-                self._write_own(conn, pieces)  # type: ignore[arg-type]
+        for who, pieces in own.items():
+            conn = cast(Connection, who)
+            if pieces and conn.state is not DROPPING and conn.state is not CLOSED:
+                self._write_own(conn, pieces)
 
     def _write(self, conn: Connection, data: bytes) -> None:
         if conn.events & EVENT_WRITE:  # waiting for the selector: queue, don't retry
             conn.out.append(data)
             self._check_output(conn)
         else:
-            self._sent(conn, conn.write(data))
+            queued = conn.out.pending + len(data)
+            self._sent(conn, self._count_sent(queued, conn.write(data)))
 
     def _write_own(self, conn: Connection, pieces: List[Piece]) -> None:
         if conn.frame is not None:  # a few per pass: framing them costs one join each
             self._write(conn, conn.frame(b"".join(pieces)))
-        elif conn.events & EVENT_WRITE:
-            conn.out.extend(pieces, sum(map(len, pieces)))
+            return
+        size = sum(map(len, pieces))
+        if conn.events & EVENT_WRITE:
+            conn.out.extend(pieces, size)
             self._check_output(conn)
         else:
-            self._sent(conn, conn.write_pieces(pieces))
+            queued = conn.out.pending + size
+            self._sent(conn, self._count_sent(queued, conn.write_pieces(pieces)))
+
+    def _count_sent(self, before: int, after: int) -> int:
+        """Count what one send took (`before` - `after` bytes queued); pass `after` on."""
+        if after >= 0:
+            self.counters.bytes_sent += before - after
+        return after
 
     # -- writing and output limits ------------------------------------------------
 
@@ -520,7 +661,7 @@ class Server:
         dirty, self._dirty = self._dirty, set()
         for conn in dirty:
             if conn.state is OPEN or conn.state is DRAINING:
-                self._sent(conn, conn.flush())
+                self._sent(conn, self._count_sent(conn.out.pending, conn.flush()))
 
     def _sent(self, conn: Connection, queued: int) -> None:
         """After a send: close, drop, or ask for write readiness as it turned out."""
@@ -528,6 +669,8 @@ class Server:
             conn.over_soft_since = 0.0
             if conn.state is DRAINING:
                 self._doomed.add(conn)
+            elif conn.kind is HTTP and not conn.reading:  # answered: on to its next request
+                self._serve_http(conn)
             elif conn.events & EVENT_WRITE:
                 self._update_interest(conn)
         elif queued == GONE:
@@ -563,6 +706,7 @@ class Server:
     def _drop_slow(self, conn: Connection, why: str) -> None:
         log.warning("%r (%s) is not reading: %s", conn,
                     self._room.name_of(conn) or "unnamed", why)
+        self.counters.slow_readers_dropped += 1
         self._set_state(conn, DROPPING, "too slow")
 
     def _update_interest(self, conn: Connection) -> None:
@@ -578,13 +722,13 @@ class Server:
             self._selector.modify(conn.sock, wanted, conn)
         conn.events = wanted
 
-    def _close_listener(self) -> None:
-        if self._listener is None:
-            return
-        if not self._accept_paused:
-            self._selector.unregister(self._listener)
-        self._listener.close()
-        self._listener = None
+    def _close_listeners(self) -> None:
+        for listener in self._listeners.values():
+            if not self._accept_paused:
+                self._selector.unregister(listener)
+            listener.close()
+        self._listeners = {}
+        self._accept_paused = False
 
 
 def _tune(sock: socket.socket) -> None:
@@ -597,13 +741,15 @@ def _tune(sock: socket.socket) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, option), value)
 
 
-def _refuse(sock: socket.socket, line: ServerLine) -> None:
-    """Best effort: tell a newcomer why it cannot stay, then close."""
+def _refuse(sock: socket.socket, line: Optional[ServerLine]) -> None:
+    """Best effort: tell a newcomer why it cannot stay (a chat client, which
+    reads first: an HTTP client would take the line for a response), then close."""
     sock.setblocking(False)
-    try:
-        sock.send(encode(line))
-    except OSError:
-        pass
+    if line is not None:
+        try:
+            sock.send(encode(line))
+        except OSError:
+            pass
     _close_socket(sock)
 
 

@@ -22,8 +22,11 @@ class ServerProcess:
     """`python -m selchat serve` on 127.0.0.1 and a free port."""
 
     def __init__(self, *args: str, env: Optional[dict] = None, preexec_fn=None) -> None:
+        # No web page unless a test asks for one (--web-port 0): its default
+        # port is the same for every server, and most tests speak TCP only.
+        web = [] if any(arg.startswith("--web") for arg in args) else ["--no-web"]
         command = [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1",
-                   "--port", "0", "--log-level", "debug", *args]
+                   "--port", "0", "--log-level", "debug", *web, *args]
         # stderr goes to a file: a pipe nobody drains would block a chatty server.
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
@@ -37,6 +40,10 @@ class ServerProcess:
         self.host = "127.0.0.1"
         self.port = int(line.rsplit(b":", 1)[1])
         self.address = (self.host, self.port)
+        self.web_port: Optional[int] = None
+        if not web:
+            page = _readline_with_deadline(self.proc.stdout, TIMEOUT)  # http://HOST:PORT/
+            self.web_port = int(page.rstrip(b"/\n").rsplit(b":", 1)[1])
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it to exit; returns its status."""

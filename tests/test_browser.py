@@ -5,11 +5,6 @@ the two addresses it prints, and drives headless Chromium through Selenium
 (Debian's ``chromium`` and ``chromium-driver``). Without them the test is
 skipped, unless ``SELCHAT_REQUIRE_BROWSER=1`` (CI with a browser), which makes
 their absence a failure.
-
-WAITING FOR INTEGRATION: until the server loop serves the web port (issue 12),
-``serve`` has no ``--web-port`` and the server does not start; the xfail
-marker below expects exactly that failure and nothing else. Remove it once the
-integration lands.
 """
 import os
 import re
@@ -199,8 +194,6 @@ def join(driver, url: str, name: str) -> None:
     wait_for(driver, lambda d: d.find_element(By.ID, "input").is_displayed(), f"{name} joined")
 
 
-@pytest.mark.xfail(raises=ServerNotStarted, strict=True,
-                   reason="waiting for integration: selchat serve --web-port (issue 12)")
 def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
     from selenium.webdriver.common.by import By
 

@@ -1,5 +1,6 @@
 """The installed `selchat` command, as a user runs it."""
 import os
+import re
 import shutil
 import signal
 import socket
@@ -30,13 +31,15 @@ def test_console_script_is_installed():
 
 
 def test_installed_serve_end_to_end():
-    proc = subprocess.Popen([SELCHAT, "serve", "--port", "0"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen([SELCHAT, "serve", "--port", "0", "--web-port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         line = _readline_with_deadline(proc.stdout, TIMEOUT).decode()
         assert line.startswith("selchat listening on 127.0.0.1:")
         port = int(line.rsplit(":", 1)[1])
         # One write: the next lines are in the pipe's buffer already (select() would not see them).
+        page = proc.stdout.readline().decode()
+        assert re.fullmatch(r"selchat web page on http://127\.0\.0\.1:\d+/\n", page), page
         assert proc.stdout.readline().decode() == f"join with: selchat join NAME --port {port}\n"
         assert proc.stdout.readline().decode() == "stop with Ctrl-C\n"
         logged = _readline_with_deadline(proc.stderr, TIMEOUT).decode()
@@ -53,6 +56,20 @@ def test_installed_serve_end_to_end():
         proc.kill()
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_a_busy_default_web_port_is_a_warning_but_a_chosen_one_an_error():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        chosen = selchat("serve", "--port", "0", "--web-port", str(busy))
+        assert chosen.returncode == 1
+        assert chosen.stderr.splitlines()[-1] == (
+            f"selchat: cannot listen on 127.0.0.1 web port {busy}: address already in use "
+            "(is another selchat running? try --web-port)")
+        env = {"SELCHAT_WEB_PORT": str(busy)}  # a chosen port too, from the environment
+        assert selchat("serve", "--port", "0", env=env).returncode == 1
 
 
 def test_port_in_use_is_one_line_and_status_1():
@@ -124,7 +141,8 @@ def test_address_not_on_this_machine_is_one_plain_line():
 
 @pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6")
 def test_bracketed_ipv6_host_works_for_serve_and_join():
-    proc = subprocess.Popen([SELCHAT, "serve", "--host", "[::1]", "--port", "0"],
+    proc = subprocess.Popen([SELCHAT, "serve", "--host", "[::1]", "--port", "0",
+                             "--web-port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         line = _readline_with_deadline(proc.stdout, TIMEOUT).decode()
@@ -132,6 +150,8 @@ def test_bracketed_ipv6_host_works_for_serve_and_join():
             pytest.skip("cannot listen on ::1 here")
         assert line.startswith("selchat listening on [::1]:")
         port = line.rstrip().rsplit(":", 1)[1]
+        assert re.fullmatch(r"selchat web page on http://\[::1\]:\d+/\n",
+                            proc.stdout.readline().decode())
         assert proc.stdout.readline().decode() == (
             f"join with: selchat join NAME --host ::1 --port {port}\n")
         joined = subprocess.run([SELCHAT, "join", "bob", "--host", "[::1]", "--port", port],

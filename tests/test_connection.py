@@ -1,7 +1,7 @@
 """Connection's error translation, driven by a scripted fake socket (CPython's habit)."""
 import pytest
 
-from selchat.connection import GONE, Connection
+from selchat.connection import GONE, Connection, Kind
 from selchat.framing import LineBuffer
 
 pytestmark = pytest.mark.pure
@@ -35,7 +35,7 @@ class FakeSocket:
 
 
 def conn_with(sock, *queued):
-    conn = Connection(sock, 1, LineBuffer(4096), None)
+    conn = Connection(sock, 1, Kind.TCP, LineBuffer(4096), None)
     for data in queued:
         conn.out.append(data)
     return conn

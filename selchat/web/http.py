@@ -115,11 +115,12 @@ class HttpConnection:
         self._eof = False
         self._done = False  # an action said close: nothing more to do
 
-    def feed(self, data: bytes) -> None:
-        """Store bytes from the peer (``b""``: end of stream)."""
+    def feed(self, data: Union[bytes, memoryview]) -> None:
+        """Store bytes from the peer (``b""``: end of stream); they are copied,
+        so a buffer the caller reuses is fine."""
         if self._h11 is not None and not self._done:
             self._eof = self._eof or not data
-            self._h11.receive_data(data)
+            self._h11.receive_data(bytes(data))
 
     def next_action(self) -> Action:
         """What the driver must do next (see the module docstring)."""

@@ -34,14 +34,16 @@ COUNTERS = {
 
 class Counters:
     """The loop's counts; `started` is the clock reading at start (the same
-    clock as `render`'s ``now``)."""
+    clock as `render`'s ``now``). Attributes are named in GAUGES and COUNTERS."""
 
     __slots__ = ("started", *GAUGES, *COUNTERS)
 
     def __init__(self, started: float) -> None:
         self.started = started
-        for name in (*GAUGES, *COUNTERS):
-            setattr(self, name, 0)
+        self.connections_tcp = self.connections_ws = self.connections_http = self.members = 0
+        self.lines_received = self.deliveries = self.bytes_sent = 0
+        self.slow_readers_dropped = self.flood_throttled = self.http_requests = 0
+        self.loop_passes = 0
 
 
 class _Collector(Collector):

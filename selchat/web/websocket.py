@@ -32,27 +32,19 @@ from typing import List, Optional, Union
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 
+from selchat.framing import END, EndOfStream
+
 # RFC 6455 §5.2 opcodes, and the FIN bit of a frame's first byte.
 _FIN = 0x80
 _TEXT, _CLOSE, _PONG = 0x1, 0x8, 0xA
 #: RFC 6455 §7.4.1 close codes this module sends or reports.
-NORMAL, NO_STATUS, ABNORMAL = 1000, 1005, 1006
+NORMAL, GOING_AWAY, NO_STATUS, ABNORMAL = 1000, 1001, 1005, 1006
 PROTOCOL_ERROR, UNSUPPORTED_DATA, TOO_BIG = 1002, 1003, 1009
 #: Control frame payloads are at most 125 bytes (§5.5); a close's reason gets
 #: what its 2-byte code leaves.
 _MAX_REASON = 123
 
-
-class _End:
-    """Sentinel: the WebSocket session is over (its repr is its name)."""
-
-    def __repr__(self) -> str:
-        return "END"
-
-
-END = _End()
-
-WsLine = Union[bytes, _End]
+WsLine = Union[bytes, EndOfStream]
 
 
 def text_frame(payload: bytes) -> bytes:
@@ -105,12 +97,13 @@ class WebSocketLines:
         if trailing:
             self.feed(trailing)
 
-    def feed(self, data: bytes) -> None:
-        """Store bytes from the peer (``b""``: end of stream)."""
+    def feed(self, data: Union[bytes, memoryview]) -> None:
+        """Store bytes from the peer (``b""``: end of stream); they are copied,
+        so a buffer the caller reuses is fine."""
         if self._ws is None:  # over: anything more is ignored
             return
         if data:
-            self._ws.receive_data(data)
+            self._ws.receive_data(bytes(data))
         else:
             self._eof = True
 
