@@ -186,7 +186,7 @@ def start(kind: str, max_clients: int, web: bool = False) -> Server:
     env = dict(os.environ)  # `-m selchat` works from a clone that is not installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     attempts = 3 if kind == "redis" else 1  # another process may take Redis' port first
-    for attempt in range(attempts):
+    for _ in range(attempts):
         log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
         port = free_port() if kind == "redis" else 0
         web_here = web and kind == "selchat"

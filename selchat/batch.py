@@ -103,7 +103,7 @@ class Batch:
         for index in indices:
             payload, _, target = self._items[index]
             at = offsets[index]
-            if target is not None and target == who:  # a direct line: goes in at its place, window or not
+            if target is not None and target == who:  # a direct line: in at its place, always
                 at = min(max(at, low), high)
                 if at > cursor:
                     pieces.append(shared[cursor:at])

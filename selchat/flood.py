@@ -8,8 +8,8 @@ client's kernel buffers (TCP backpressure) instead of being dropped.
 Reads cost too: a ``recv`` that completes no line takes `READ_COST` of a
 token, so a client that trickles one byte per segment (no newline, so no line
 to charge) is read a few dozen times a second, not thousands, while typing,
-whose reads bring whole lines, is charged for its lines alone. The clock is a parameter, never read here, so tests
-drive time by hand.
+whose reads bring whole lines, is charged for its lines alone. The clock is a
+parameter, never read here, so tests drive time by hand.
 """
 
 #: Tokens a ``recv`` that completed no line costs: five weigh as much as a line.

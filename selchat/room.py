@@ -1,8 +1,9 @@
 """The chat room: who is here, under which name, and who receives what.
 
 ``ChatRoom`` is the chat logic and nothing else. It is told about sessions
-(any hashable the caller chooses: the server uses its connection objects) and the sanitised lines they send, and it
-answers with *effects*, plain values the I/O driver carries out:
+(any hashable the caller chooses: the server uses its connection objects) and
+the sanitised lines they send, and it answers with *effects*, plain values the
+I/O driver carries out:
 
 * ``Send(to, line)``: one line to one session;
 * ``Broadcast(line, exclude)``: one line to every joined session but ``exclude``;

@@ -19,8 +19,8 @@ from typing import Union
 
 _ESCAPE_SEQUENCES = re.compile(
     r"""
-      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?      # CSI: parameters, intermediates, final
-    | (?:\x1b[\]PX^_]|[\x90\x98\x9d-\x9f]) .*? (?:\x07|\x1b\\|\x9c|$)  # OSC, DCS, SOS, PM, APC strings
+      (?:\x1b\[|\x9b) [\x30-\x3f]* [\x20-\x2f]* [\x40-\x7e]?  # CSI: parameters, intermediates, end
+    | (?:\x1b[\]PX^_]|[\x90\x98\x9d-\x9f]) .*? (?:\x07|\x1b\\|\x9c|$)  # OSC, DCS, SOS, PM, APC
     | \x1b[\x20-\x2f]* [\x30-\x7e]?                     # ESC, intermediates, final (or lone ESC)
     """,
     re.VERBOSE | re.DOTALL,

@@ -59,7 +59,7 @@ from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
 from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
 from selchat.room import (
-    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Close, Effect, Joined, Left, Send,
+    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Effect, Joined, Left, Send,
 )
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
@@ -101,6 +101,7 @@ KEEPALIVE = (("TCP_KEEPIDLE", 60), ("TCP_KEEPINTVL", 10), ("TCP_KEEPCNT", 6))
 #: TCP_USER_TIMEOUT bounds how long sent data may stay unacknowledged: the same
 #: two minutes (Linux; milliseconds).
 USER_TIMEOUT_MS = 120_000
+DEFAULT_LIMITS = Limits()
 _FD_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -131,7 +132,7 @@ class Server:
     def __init__(
         self,
         listener: socket.socket,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.monotonic,
         web_listener: Optional[socket.socket] = None,
         web_origins: Sequence[str] = (),

@@ -267,7 +267,8 @@ def test_refused_connection_is_one_line_and_status_1():
         port = unused.getsockname()[1]
         result = join("bot", port)
     assert result.returncode == 1
-    assert result.stderr == f"selchat: cannot connect to 127.0.0.1:{port}: Connection refused\n".encode()
+    assert result.stderr == (
+        f"selchat: cannot connect to 127.0.0.1:{port}: Connection refused\n".encode())
     assert result.stdout == b""
 
 
@@ -284,7 +285,7 @@ def test_taken_and_invalid_names_give_the_reason_and_status_2(server, connect):
 
 def test_server_full_is_status_1(chat_server):
     server = chat_server("--max-clients", "1")
-    bob = LineClient(server.address, "bob")  # takes the only place
+    LineClient(server.address, "bob")  # takes the only place
     result = join("bot", server.port)
     assert (result.returncode, result.stderr) == (1, b"selchat: server full\n")
 

@@ -39,7 +39,8 @@ def test_connect_asks_for_a_name():
 def test_join_welcomes_with_whos_online_and_tells_the_others(room):
     assert join(room, C, "carol") == [
         Joined(C),
-        Send(C, wire.notice("Welcome, carol! Online (3): alice, bob, carol (type /help for commands)")),
+        Send(C, wire.notice(
+            "Welcome, carol! Online (3): alice, bob, carol (type /help for commands)")),
         Broadcast(wire.notice("carol has joined the chat room."), C),
     ]
     assert list(room.members) == [A, B, C]
@@ -159,7 +160,8 @@ def test_nick_to_taken_or_invalid_name(room):
 
 
 def test_msg_reaches_only_its_target(room):
-    assert room.receive(A, "/msg BOB psst, secret") == [Send(B, wire.private("alice", "psst, secret"))]
+    assert room.receive(A, "/msg BOB psst, secret") == [
+        Send(B, wire.private("alice", "psst, secret"))]
 
 
 def test_msg_errors(room):
@@ -190,7 +192,8 @@ def test_usage_errors(room):
 
 
 def test_unknown_command(room):
-    assert room.receive(A, "/dance now") == [Send(A, wire.error("unknown command: /dance (try /help)"))]
+    assert room.receive(A, "/dance now") == [
+        Send(A, wire.error("unknown command: /dance (try /help)"))]
 
 
 def test_relayed_text_is_sanitised(room):

@@ -2,6 +2,7 @@
 import selectors
 import signal
 import socket
+import struct
 import time
 
 import pytest
@@ -78,7 +79,7 @@ def test_abrupt_disconnect_is_a_leave(connect, how):
     alice, bob, carol = connect("alice"), connect("bob"), connect("carol")
     alice.lines(2)
     if how == "reset":  # SO_LINGER 0: the kernel sends RST instead of FIN
-        bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        bob.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     bob.close()
     alice.expect("*** bob has left the chat room.")
     carol.send("still here")
