@@ -25,7 +25,7 @@ The lifecycle is `State`; only the server changes it, in one method
 """
 import enum
 import socket
-from typing import Callable, Dict, FrozenSet, List, Optional, Union
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Union
 
 from selchat.flood import TokenBucket
 from selchat.framing import LineBuffer
@@ -167,18 +167,16 @@ class Connection:
 
     def _send(self, data: Buffer) -> int:
         """Bytes the kernel took (0 when it would block), or GONE."""
-        try:
-            return self.sock.send(data)
-        except (BlockingIOError, InterruptedError):
-            return 0
-        except OSError:
-            return GONE
+        return self._try(self.sock.send, data)
 
     def _sendmsg(self, buffers: List[Buffer]) -> int:
+        return self._try(self.sock.sendmsg, buffers)
+
+    @staticmethod
+    def _try(send: Callable[[Any], int], what: Any) -> int:
         try:
-            return self.sock.sendmsg(buffers)
+            return send(what)
         except (BlockingIOError, InterruptedError):
             return 0
         except OSError:
             return GONE
-
