@@ -15,7 +15,6 @@ It prints ``asyncio listening on HOST:PORT`` and runs until SIGTERM or Ctrl-C.
 """
 import asyncio
 import itertools
-import signal
 import sys
 from typing import Dict, Optional, Set
 
@@ -91,20 +90,10 @@ async def main_async(host: str, port: int, max_clients: int) -> None:
     server = await asyncio.start_server(room.serve, host, port, backlog=4096)
     bound_host, bound_port = server.sockets[0].getsockname()[:2]
     print(f"asyncio listening on {bound_host}:{bound_port}", flush=True)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await peer_args.until_signalled()
     room.closing = True
     server.close()
 
 
-def main() -> int:
-    args = peer_args.parse(__doc__.split("\n\n")[0])
-    asyncio.run(main_async(args.host, args.port, args.max_clients))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(peer_args.run_asyncio(__doc__, main_async))

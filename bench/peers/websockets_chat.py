@@ -15,9 +15,7 @@ them; every client message is one line. Start it like the other peers::
 It prints ``websockets listening on HOST:PORT`` and runs until SIGTERM or
 Ctrl-C. WebSocket only: point WebSocket clients at that port.
 """
-import asyncio
 import itertools
-import signal
 import sys
 from typing import Dict, Set
 
@@ -81,19 +79,9 @@ async def main_async(host: str, port: int, max_clients: int) -> None:
     async with serve(room.serve, host, port, backlog=4096) as server:
         bound_host, bound_port = next(iter(server.sockets)).getsockname()[:2]
         print(f"websockets listening on {bound_host}:{bound_port}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        await peer_args.until_signalled()
         room.closing = True
 
 
-def main() -> int:
-    args = peer_args.parse(__doc__.split("\n\n")[0])
-    asyncio.run(main_async(args.host, args.port, args.max_clients))
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(peer_args.run_asyncio(__doc__, main_async))
