@@ -227,8 +227,12 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
                   "The server's host name or address (IPv6 brackets optional: [::1]).")
 @_option("--no-color", is_flag=True,
          help="No colours (also when NO_COLOR is set, or output is not a terminal).")
-@_option("--timestamps", is_flag=True, help="Show the local time (HH:MM) of each line.")
-def join(name: str, host: str, port: int, no_color: bool, timestamps: bool) -> None:
+@_option("--timestamps", is_flag=True,
+         help="Show the time (HH:MM, local) of each line: when the server sent it, if it says.")
+@_option("--resume-window", default=120.0, type=click.FloatRange(0),  # session.RESUME_WINDOW
+         help="Seconds to go on reconnecting after a lost connection (0: never).")
+def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
+         resume_window: float) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -239,6 +243,11 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool) -> N
     you each look different. Leave with /quit (or /q), q alone, Ctrl-D on an
     empty line, or Ctrl-C. Through a pipe, every input line is sent as it is
     (even q) until the input ends, and lines come out plain.
+
+    If the connection is lost (not a shutdown), the client reconnects for
+    --resume-window seconds and takes the session back: the lines missed
+    are shown, nothing is lost. If the server cannot fill the gap, it says
+    so and the client joins again as NAME.
 
     \b
     Editing keys:
@@ -254,12 +263,13 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool) -> N
     \b
     Exit status:
       0  you left
-      1  no connection, connection lost, server shut down or full
+      1  no connection, connection lost (for good), server shut down or full
       2  name refused, or bad options
     """
     from selchat.client import run
 
-    sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps))
+    sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
+                 resume_window=resume_window))
 
 
 def main() -> None:

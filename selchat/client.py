@@ -21,17 +21,27 @@ Each pass of the loop waits in select() for
 The one timeout: after a key sequence cut off between two reads (a lone Esc),
 `keys.ESC_DELAY` without another byte makes it an Esc press.
 
+When the session says `Reconnect` (the connection was lost mid-chat), the
+socket is closed and the loop waits instead, in select() on the signal pipe
+alone, for each delay of `session.backoff` (0.2 s doubling to 5 s, jittered),
+then connects without blocking (select() on the new socket and the signal
+pipe, so Ctrl-C ends the client at once, with status 0), until the session's
+resume window is over. Standard input is not read meanwhile: what is typed
+waits in the terminal or pipe.
+
 Writing to standard output is the one thing that blocks: a slow terminal or
 reader holds the loop back, and the server's lines wait in the kernel rather
 than being dropped.
 """
 import contextlib
+import errno
 import os
+import random
 import select
 import signal
 import socket
 import time
-from typing import Iterable, Iterator, List, Optional, Tuple
+from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
 from selchat.keys import ESC_DELAY
 from selchat.screen import Screen, paint, plain, wants_colour
@@ -39,11 +49,15 @@ from selchat.session import (
     END,
     ClientSession,
     Decision,
+    RESUME_WINDOW,
     Finish,
     Prompt,
+    Reconnect,
     Show,
+    State,
     Submitted,
     Warn,
+    backoff,
 )
 
 try:
@@ -64,8 +78,10 @@ STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 
 
 def run(name: str, host: str, port: int, no_colour: bool = False,
-        timestamps: bool = False) -> int:
-    """Chat as `name` on the server at host:port; returns the exit status."""
+        timestamps: bool = False, resume_window: float = RESUME_WINDOW) -> int:
+    """Chat as `name` on the server at host:port; returns the exit status.
+
+    `resume_window`: seconds to go on reconnecting after a lost connection (0: never)."""
     if terminal is None:
         return _error("join needs a POSIX terminal or pipe")
     if not name.isprintable():  # a newline in it would send a second line
@@ -82,10 +98,12 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     mode = terminal.CbreakMode(STDIN) if interactive else None
     screen = Screen(f"{name}> ", terminal.width(STDOUT)) if interactive else None
     colour = wants_colour(os.isatty(STDOUT), os.environ, no_colour)
-    client = _Client(sock, ClientSession(name, interactive), screen, mode, colour, timestamps)
+    session = ClientSession(name, interactive, resume_window)
+    client = _Client(sock, session, screen, mode, colour, timestamps, address=(host, port))
     # Ctrl-Z is caught only in a terminal, to give the shell its mode back first.
     signals = LEAVE_SIGNALS + (("SIGTSTP",) if interactive else ())
-    with sock, _signals_as_input(signals) as signal_fd, mode or contextlib.nullcontext():
+    with contextlib.closing(client), _signals_as_input(signals) as signal_fd, \
+            mode or contextlib.nullcontext():
         status, error = client.run(signal_fd)
     if error:  # now that the terminal is back to normal
         _error(error)
@@ -97,14 +115,23 @@ class _Client:
 
     def __init__(self, sock: socket.socket, session: ClientSession, screen: Optional[Screen] = None,
                  mode: Optional["terminal.CbreakMode"] = None, colour: bool = False,
-                 timestamps: bool = False) -> None:
-        self.sock = sock
+                 timestamps: bool = False, address: Tuple[str, int] = ("", 0)) -> None:
+        self.sock: Optional[socket.socket] = sock  # None while reconnecting
         self.session = session
         self.screen = screen  # these two are None when not in a terminal
         self.mode = mode
         self.colour = colour
         self.timestamps = timestamps
+        self.address = address  # to connect to again
         self.outgoing = bytearray()
+        #: While reconnecting: when to give up (time.monotonic), and the waits left.
+        self._give_up_at: Optional[float] = None
+        self._delays: Iterator[float] = iter(())
+
+    def close(self) -> None:
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
 
     def run(self, signals: int) -> Finish:
         try:
@@ -121,6 +148,11 @@ class _Client:
         if self.screen:
             _write(self.screen.redraw())
         while True:
+            if self.sock is None:
+                outcome = self._reconnect(signals)
+                if outcome:
+                    return outcome
+                continue
             self.outgoing += self.session.data_to_send()
             reading = self.session.wants_input and len(self.outgoing) < SEND_HIGH_WATER
             waiting = self.screen is not None and self.screen.waiting
@@ -149,6 +181,8 @@ class _Client:
                 return outcome
 
     def _send(self) -> None:
+        if self.sock is None:
+            return
         try:
             sent = self.sock.send(self.outgoing)
         except (BlockingIOError, InterruptedError):
@@ -159,13 +193,81 @@ class _Client:
         del self.outgoing[:sent]
 
     def _receive(self) -> Optional[Finish]:
+        assert self.sock is not None
         try:
             data = self.sock.recv(READ_SIZE)
         except (BlockingIOError, InterruptedError):
             return None
-        except OSError:  # a reset ends the session as a close does
+        except OSError:  # a reset is a close, for the session
             data = b""
-        return self._apply(self.session.receive_data(data))
+        outcome = self._apply(self.session.receive_data(data))
+        if self._give_up_at is not None and self.session.state is State.JOINED:
+            self._give_up_at = None  # resumed
+        return outcome
+
+    # -- reconnecting ---------------------------------------------------------------
+
+    def _lost(self, window: float) -> None:
+        """The session wants a new connection: drop this one and start waiting."""
+        self.close()
+        self.outgoing.clear()  # half a line must not start the new connection
+        if self._give_up_at is None:  # not already reconnecting
+            self._give_up_at = time.monotonic() + window
+            self._delays = backoff(random.random)
+
+    def _reconnect(self, signals: int) -> Optional[Finish]:
+        """One attempt: the next back-off wait, then a connection (or not)."""
+        assert self._give_up_at is not None
+        left = self._give_up_at - time.monotonic()
+        if left <= 0:
+            return self._apply([self.session.give_up()])
+        outcome = self._wait(signals, [], min(next(self._delays), left))
+        if isinstance(outcome, Finish):
+            return outcome
+        result = self._connect(signals, min(CONNECT_TIMEOUT, max(left, 0.1)))
+        if isinstance(result, socket.socket):
+            self.sock = result
+            self.session.connected()
+            return None
+        return result
+
+    def _connect(self, signals: int, timeout: float) -> Union[socket.socket, Finish, None]:
+        """A connected non-blocking socket to the server (each of its addresses
+        in turn), None if there is none within `timeout`, Finish on Ctrl-C."""
+        deadline = time.monotonic() + timeout
+        host, port = self.address
+        try:
+            addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError:  # no network, no DNS: the next attempt may do better
+            return None
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            sock.setblocking(False)
+            status = sock.connect_ex(address)
+            while status in (errno.EINPROGRESS, errno.EAGAIN, errno.EINTR):
+                outcome = self._wait(signals, [sock], deadline - time.monotonic())
+                if isinstance(outcome, Finish):
+                    sock.close()
+                    return outcome
+                if outcome:  # writable: connected, or failed
+                    status = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                elif time.monotonic() >= deadline:
+                    status = errno.ETIMEDOUT
+            if status == 0:
+                return sock
+            sock.close()
+        return None
+
+    def _wait(self, signals: int, sockets: List[socket.socket],
+              timeout: float) -> Union[Finish, bool]:
+        """Wait up to `timeout` for a socket to be writable (True) or the time
+        to pass (False); Ctrl-C and the like leave (Finish), Ctrl-Z suspends."""
+        readable, writable, _ = select.select([signals], sockets, [], max(timeout, 0))
+        if signals in readable:
+            if any(signum != signal.SIGTSTP for signum in os.read(signals, 512)):
+                return self._leave_now()
+            self._suspend()
+        return bool(writable)
 
     def _read_input(self) -> Optional[Finish]:
         try:
@@ -188,11 +290,13 @@ class _Client:
 
     def _apply(self, decisions: List[Decision]) -> Optional[Finish]:
         """Carry out the session's decisions; the outcome if the session is over."""
-        stamp = time.strftime("%H:%M") if self.timestamps else ""
         shown: List[str] = []
         for decision in decisions:
             if isinstance(decision, Show):
+                stamp = _stamp(decision.time_ms) if self.timestamps else ""
                 shown.append(paint(decision.text, decision.style, self.colour, stamp))
+            elif isinstance(decision, Reconnect):
+                self._lost(decision.window)
             elif isinstance(decision, Prompt) and self.screen:
                 self.screen.prompt = f"{decision.name}> "
             elif isinstance(decision, Warn):
@@ -235,6 +339,11 @@ class _Client:
         _error(message)
         if self.screen:
             _write(self.screen.redraw())
+
+
+def _stamp(time_ms: Optional[int]) -> str:
+    """HH:MM, local time, of the server's time for a line, else of now."""
+    return time.strftime("%H:%M", time.localtime(None if time_ms is None else time_ms / 1000))
 
 
 def _write(text: str) -> None:

@@ -15,24 +15,40 @@ to their English.
 
 The states, and what moves between them:
 
-  JOINING   the name is sent; waiting for the welcome (then JOINED). Input
-            waits. An error line now is the server refusing the name: exit 2
-            ("server full": exit 1).
-  JOINED    lines typed are sent, lines received shown. "/quit" (also "/q",
-            Ctrl-D, the end of piped input, and in a terminal a lone "q")
-            moves to QUITTING.
-  QUITTING  "/quit" is sent and nothing after it; the server's close ends
-            the session with exit 0.
-  CLOSED    over; `outcome` says how. A close while JOINING or JOINED is a
-            lost connection, or after "*** Server is shutting down." the
-            server stopping: exit 1 either way, as neither was the user's choice.
+  JOINING     "/tags" and the name are sent; waiting for the welcome (then
+              JOINED). Input waits. An error line now is the server refusing
+              the name: exit 2 ("server full": exit 1).
+  JOINED      lines typed are sent, lines received shown. "/quit" (also "/q",
+              Ctrl-D, the end of piped input, and in a terminal a lone "q")
+              moves to QUITTING.
+  QUITTING    "/quit" is sent and nothing after it; the server's close ends
+              the session with exit 0.
+  RECONNECTING  the connection was lost while JOINED (a reset or a close with
+              no shutdown notice and no /quit) and the welcome gave a resume
+              token: the driver is told to `Reconnect`, and calls `connected`
+              once it has a new connection, or `give_up` when the window is
+              over (exit 1). Input waits.
+  RESUMING    "/resume TOKEN LASTSEQ" is sent. "*** Welcome back" moves back
+              to JOINED (shown as "*** reconnected"); the lines missed follow,
+              so the user sees no hole. A history gap is shown, and the name
+              sent again as on a first join (JOINING). A close moves back to
+              RECONNECTING.
+  CLOSED      over; `outcome` says how. A close while JOINING, or while JOINED
+              without a token or a window, is a lost connection, or after
+              "*** Server is shutting down." the server stopping: exit 1 either
+              way, as neither was the user's choice.
 
-A later feature (resuming a session) adds RECONNECTING between JOINED and CLOSED;
-`_server_closed` is where that decision will be made.
+Tags. "/tags" goes before the name, so every line arrives with its tags
+(`wire.split_tags` takes them off before anything else reads the line): the
+welcome's ``resume`` tag is the token, the ``seq`` of each room line is
+remembered (LASTSEQ), and ``time`` is the server's time for --timestamps. A
+server that knows no "/tags" takes it for a name and refuses it with an
+untagged error; that first untagged error is set aside (and reported only if
+the connection then closes), and the client goes on without tags or resume.
 """
 import enum
 import re
-from typing import Iterator, List, NamedTuple, Optional, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Union
 
 from selchat import wire
 from selchat.framing import END as END_OF_STREAM, LineBuffer
@@ -44,6 +60,15 @@ MAX_LINE = 1024 * 1024
 
 #: Exit statuses: the user left; the connection failed or ended; the name was refused.
 EXIT_LEFT, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
+
+#: Seconds to go on reconnecting after a lost connection: the server's default
+#: --resume-window, past which it has let the session go anyway.
+RESUME_WINDOW = 120.0
+#: Reconnection back-off: the first wait, doubling up to the last.
+BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
+
+RECONNECTING_TEXT = "*** connection lost; reconnecting..."
+RECONNECTED_TEXT = "*** reconnected"
 
 
 class _End:
@@ -66,6 +91,10 @@ class State(enum.Enum):
     JOINED = "joined"
     #: "/quit" is sent; waiting for the server to close.
     QUITTING = "quitting"
+    #: The connection was lost; the driver is reconnecting.
+    RECONNECTING = "reconnecting"
+    #: Reconnected, "/resume" sent; waiting for the welcome back (or a gap).
+    RESUMING = "resuming"
     #: Over; `ClientSession.outcome` says how.
     CLOSED = "closed"
 
@@ -85,6 +114,9 @@ class Style(enum.Enum):
 class Show(NamedTuple):
     text: str
     style: Style
+    #: The server's time for the line (its ``time`` tag), in ms since the
+    #: epoch; None when it sent none (then the arrival time is shown).
+    time_ms: Optional[int] = None
 
 
 class Warn(NamedTuple):
@@ -104,7 +136,28 @@ class Finish(NamedTuple):
     error: Optional[str] = None
 
 
-Decision = Union[Show, Warn, Prompt, Finish]
+class Reconnect(NamedTuple):
+    """Close the connection and connect again, after back-off waits (`backoff`),
+    then call `ClientSession.connected`; after `window` seconds without one,
+    call `ClientSession.give_up`. The driver keeps its deadline if it is
+    already reconnecting (a new connection lost before the welcome back)."""
+
+    window: float
+
+
+Decision = Union[Show, Warn, Prompt, Finish, Reconnect]
+
+
+def backoff(random: Callable[[], float], first: float = BACKOFF_FIRST,
+            last: float = BACKOFF_MAX) -> Iterator[float]:
+    """Seconds to wait before each reconnection attempt: `first`, doubling up
+    to `last`, each scaled by a random factor between 0.5 and 1 (pass
+    `random.random`), so that clients dropped together by a server restart
+    do not all come back in the same instant."""
+    delay = first
+    while True:
+        yield delay * (0.5 + random() / 2)
+        delay = min(last, delay * 2)
 
 _STYLES = {
     wire.Kind.CHAT: Style.CHAT,
@@ -116,18 +169,35 @@ _STYLES = {
 
 
 class ClientSession:
-    def __init__(self, name: str, interactive: bool) -> None:
+    def __init__(self, name: str, interactive: bool,
+                 resume_window: float = RESUME_WINDOW) -> None:
         """`interactive`: a person at a terminal, so a lone "q" leaves and the
-        lines sent are echoed; otherwise (a pipe, a bot) every line is sent as is."""
+        lines sent are echoed; otherwise (a pipe, a bot) every line is sent as is.
+        `resume_window`: seconds to go on reconnecting after a lost connection
+        (0: a lost connection ends the session)."""
         self.name = name
         self.interactive = interactive
+        self.resume_window = resume_window
         self.state = State.JOINING
         self.outcome: Optional[Finish] = None
-        self._outgoing = bytearray(f"{name}\n".encode())
+        #: The session's resume token (the welcome's ``resume`` tag), if any.
+        self.token: Optional[str] = None
+        #: The ``seq`` of the latest room line received (LASTSEQ of a resume).
+        self.last_seq = 0
+        self._outgoing = bytearray()
         self._received = LineBuffer(MAX_LINE)
         self._piped = LineBuffer(MAX_LINE)
         self._server_stopping = False
         self._mention = _mention_pattern(name)
+        self._join()
+
+    def _join(self) -> None:
+        """Ask for tags, then send the name (a first join, or again after a gap)."""
+        self.state = State.JOINING
+        self._outgoing += f"/tags\n{self.name}\n".encode()
+        self._tags_unanswered = True  # no tagged line yet: the server may not know /tags
+        self._set_aside: Optional[str] = None  # an old server's refusal of "/tags" as a name
+        self._resumed = False  # after a resume: own lines replayed were shown already
 
     @property
     def wants_input(self) -> bool:
@@ -154,25 +224,53 @@ class ClientSession:
             if self.state is State.CLOSED:
                 return decisions
         if not data:
-            decisions.append(self._server_closed())
+            decisions += self._server_closed()
         return decisions
 
-    def _receive_line(self, text: str) -> List[Decision]:
-        incoming = wire.decode(text)
+    def _receive_line(self, line: str) -> List[Decision]:
+        tags, text = wire.split_tags(line)
+        if tags:
+            self._tags_unanswered = False
+            self._read_tags(tags)
+        decisions = self._react(text, wire.decode(text), bool(tags))
+        time_ms = wire.parse_time(tags["time"]) if "time" in tags else None
+        if time_ms is None:
+            return decisions
+        return [d._replace(time_ms=time_ms) if isinstance(d, Show) else d for d in decisions]
+
+    def _read_tags(self, tags: Dict[str, str]) -> None:
+        seq = tags.get("seq", "")
+        if seq.isdecimal() and seq.isascii():
+            self.last_seq = int(seq)
+        if tags.get("resume"):
+            self.token = tags["resume"]
+
+    def _react(self, text: str, incoming: wire.Incoming, tagged: bool) -> List[Decision]:
         if isinstance(incoming, wire.ShuttingDown):
             self._server_stopping = True
         if self.state is State.JOINING:
-            return self._before_welcome(text, incoming)
+            return self._before_welcome(text, incoming, tagged)
+        if self.state is State.RESUMING:
+            return self._resuming(text, incoming)
+        if self._resumed and self._said_by_me(incoming):
+            return []  # replayed after a resume: shown when it was typed
         decisions: List[Decision] = []
         if isinstance(incoming, wire.Renamed) and incoming.old == self.name:
             decisions.append(self._rename(incoming.new))
         decisions.append(Show(text, self._style(incoming)))
         return decisions
 
-    def _before_welcome(self, text: str, incoming: wire.Incoming) -> List[Decision]:
+    def _before_welcome(self, text: str, incoming: wire.Incoming,
+                        tagged: bool) -> List[Decision]:
         if isinstance(incoming, wire.ServerFull):
             return [self._finish(EXIT_FAILED, wire.server_full().text)]
         if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.Kind.ERROR:
+            if self._tags_unanswered and not tagged:
+                # A server without tags refusing "/tags" as a name; the answer
+                # to the name comes next (unless this was why it closes).
+                self._tags_unanswered = False
+                self._set_aside = incoming.text
+                return []
             return [self._finish(EXIT_REFUSED, incoming.text)]  # whatever the reason
         if isinstance(incoming, wire.Welcome):
             self.state = State.JOINED
@@ -181,14 +279,58 @@ class ClientSession:
             return [Show(text, Style.NOTICE)]
         return []  # the server asking for the name, already sent
 
-    def _server_closed(self) -> Finish:
+    def _resuming(self, text: str, incoming: wire.Incoming) -> List[Decision]:
+        if isinstance(incoming, wire.WelcomeBack):
+            self.state = State.JOINED
+            self._resumed = True
+            return [Show(RECONNECTED_TEXT, Style.NOTICE)]
+        if isinstance(incoming, wire.HistoryGap):
+            self.token = None
+            self._join()  # the connection goes on as a new one
+            return [Show(text, Style.ERROR)]
+        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.Kind.ERROR:
+            return [Show(text, Style.ERROR)]  # a close follows, or an answer
+        return []  # the server asking for a name, "server full" (a close follows)
+
+    def _said_by_me(self, incoming: wire.Incoming) -> bool:
+        """A room line of mine: my chat, my action, my arrival."""
+        if isinstance(incoming, wire.ServerLine):
+            return incoming.kind in (wire.Kind.CHAT, wire.Kind.ACTION) and incoming.name == self.name
+        return isinstance(incoming, wire.Joined) and incoming.name == self.name
+
+    def _server_closed(self) -> List[Decision]:
         if self.state is State.QUITTING:
-            return self._finish(EXIT_LEFT)
+            return [self._finish(EXIT_LEFT)]
         if self._server_stopping:
-            return self._finish(EXIT_FAILED, "the server shut down")
+            return [self._finish(EXIT_FAILED, "the server shut down")]
+        if self.state is State.RESUMING:
+            self.state = State.RECONNECTING
+            return [Reconnect(self.resume_window)]
         if self.state is State.JOINED:
-            return self._finish(EXIT_FAILED, "connection to server lost")
-        return self._finish(EXIT_FAILED, "the server closed the connection before joining")
+            if self.token and self.resume_window > 0:
+                self.state = State.RECONNECTING
+                return [Show(RECONNECTING_TEXT, Style.NOTICE), Reconnect(self.resume_window)]
+            return [self._finish(EXIT_FAILED, "connection to server lost")]
+        if self._set_aside is not None:
+            return [self._finish(EXIT_REFUSED, self._set_aside)]
+        return [self._finish(EXIT_FAILED, "the server closed the connection before joining")]
+
+    # -- from the driver, while reconnecting ---------------------------------------
+
+    def connected(self) -> None:
+        """A new connection is up: ask for the session back, from the last line seen.
+
+        Bytes from the lost connection (half a line) and not yet sent are dropped."""
+        if self.state is not State.RECONNECTING or self.token is None:
+            raise RuntimeError(f"connected() while {self.state.name}")
+        self.state = State.RESUMING
+        self._received = LineBuffer(MAX_LINE)
+        self._outgoing = bytearray(f"/resume {self.token} {self.last_seq}\n".encode())
+
+    def give_up(self) -> Finish:
+        """The resume window is over without a new connection."""
+        return self._finish(EXIT_FAILED, "connection to server lost; could not reconnect "
+                                         f"within {self.resume_window:g} s")
 
     def _style(self, incoming: wire.Incoming) -> Style:
         if isinstance(incoming, wire.ServerLine):
@@ -198,7 +340,7 @@ class ClientSession:
             return _STYLES[incoming.kind]
         if isinstance(incoming, wire.Unrecognized):
             return Style.CHAT
-        if isinstance(incoming, wire.ServerFull):
+        if isinstance(incoming, (wire.ServerFull, wire.HistoryGap)):
             return Style.ERROR
         return Style.NOTICE  # the sentences: welcome, joined, left, renamed...
 

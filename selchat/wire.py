@@ -15,10 +15,18 @@ Server lines, one per ``\\n``-terminated line::
     <name> text     chat            *** text     notice
     * name text     action (/me)    !!! text     error
     *name* text     private message (/msg)
+
+A client that sent ``/tags`` gets every line with IRCv3-style message tags in
+front (``@seq=1041;time=2026-12-02T05:31:33.929Z <bob> hi``): `tag_prefix` and
+`tag_payload` build them, `split_tags` takes them off again.
 """
+import calendar
+import datetime
 import enum
+import itertools
 import re
-from typing import NamedTuple, Optional, Union
+import time
+from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 
 class Say(NamedTuple):
@@ -64,7 +72,19 @@ class BadUsage(NamedTuple):
     command: str
 
 
-Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage]
+class Tags(NamedTuple):
+    """``/tags``: send me every line with its tags (seq, time, resume)."""
+
+
+class Resume(NamedTuple):
+    """``/resume TOKEN LASTSEQ``: take my held session back, with the room lines
+    after LASTSEQ (the first line of a new connection, in place of a name)."""
+
+    token: str
+    last_seq: int
+
+
+Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
@@ -75,6 +95,17 @@ COMMANDS = {
     "help": ("/help", "show this list"),
     "quit": ("/quit [reason]", "leave the chat room (also /q)"),
 }
+#: Commands a client program sends, not a person: usable before a name, and not
+#: listed by /help. `usage` covers both tables.
+CLIENT_COMMANDS = {
+    "tags": ("/tags", "send every line with its tags: @seq=N;time=... line"),
+    "resume": ("/resume TOKEN LASTSEQ", "take a lost session back after line LASTSEQ"),
+}
+
+
+def usage(command: str) -> str:
+    """The usage text of a known command (for ``!!! usage: ...``)."""
+    return (COMMANDS.get(command) or CLIENT_COMMANDS[command])[0]
 
 
 def parse(line: str) -> Command:
@@ -100,7 +131,27 @@ def parse(line: str) -> Command:
         return Who(rest) if " " not in rest else BadUsage(word)
     if word == "help":
         return BadUsage(word) if rest else Help()
+    if word == "tags":
+        return BadUsage(word) if rest else Tags()
+    if word == "resume":
+        return _resume(rest)
     return Unknown(word)
+
+
+def before_name(line: str) -> Optional[Command]:
+    """What a line from a connection that has no name yet asks for: `Tags`,
+    `Resume` (or `BadUsage` of one of them); None when the line is a name."""
+    word = line[1:].partition(" ")[0].lower() if line.startswith("/") else ""
+    return parse(line) if word in CLIENT_COMMANDS else None
+
+
+def _resume(rest: str) -> Command:
+    token, _, last_seq = rest.partition(" ")
+    last_seq = last_seq.strip(" ")
+    # isascii() too: isdecimal() and int() also take other scripts' digits ("٣").
+    if token and last_seq.isdecimal() and last_seq.isascii() and " " not in last_seq:
+        return Resume(token, int(last_seq))
+    return BadUsage("resume")
 
 
 class Kind(enum.Enum):
@@ -179,6 +230,11 @@ _SLOW_DOWN = re.compile(r"slow down: at most ([\d.e+-]+) lines a second; your li
 _SHUTTING_DOWN = "Server is shutting down."
 _HELLO = "Hello! Please enter your name."
 _SERVER_FULL = "server full"
+_WELCOME_BACK = re.compile(r"Welcome back, (\S+)\.")
+_HISTORY_START = re.compile(r"Last (\d+) lines?:")
+_HISTORY_END = "End of history."
+_UNKNOWN_COUNT = "an unknown number of"
+_HISTORY_GAP = re.compile(r"history gap: (\d+|" + _UNKNOWN_COUNT + r") lines? missed(?: \((.*)\))?")
 
 
 def hello() -> ServerLine:
@@ -217,6 +273,26 @@ def slow_down(rate: float) -> ServerLine:
 
 def server_full() -> ServerLine:
     return error(_SERVER_FULL)
+
+
+def welcome_back(name: str) -> ServerLine:
+    """The answer to a /resume that worked: the room lines missed follow."""
+    return notice(f"Welcome back, {name}.")
+
+
+def history_start(count: int) -> ServerLine:
+    """Before the lines replayed to a newcomer."""
+    return notice(f"Last {count} line{'' if count == 1 else 's'}:")
+
+
+def history_end() -> ServerLine:
+    return notice(_HISTORY_END)
+
+
+def history_gap(missing: Optional[int], reason: str) -> ServerLine:
+    """Lines that cannot be replayed: said, never silent. `missing` None: unknown."""
+    count = _UNKNOWN_COUNT if missing is None else str(missing)
+    return error(f"history gap: {count} line{'' if missing == 1 else 's'} missed ({reason})")
 
 
 # -- decoding: what a client makes of a server line ------------------------------
@@ -262,6 +338,23 @@ class ServerFull(NamedTuple):
     pass
 
 
+class WelcomeBack(NamedTuple):
+    name: str
+
+
+class HistoryStart(NamedTuple):
+    lines: int  # how many follow
+
+
+class HistoryEnd(NamedTuple):
+    pass
+
+
+class HistoryGap(NamedTuple):
+    missing: Optional[int]  # None: unknown
+    reason: str = ""
+
+
 class Unrecognized(NamedTuple):
     """A line with no known prefix: a newer or a foreign server."""
 
@@ -271,7 +364,8 @@ class Unrecognized(NamedTuple):
 #: What `decode` returns: a sentence of its own, else the plain ServerLine
 #: (chat, action, private, and every other notice or error).
 Incoming = Union[Hello, Welcome, Joined, Left, Renamed, Goodbye, ShuttingDown, SlowDown,
-                 ServerFull, ServerLine, Unrecognized]
+                 ServerFull, WelcomeBack, HistoryStart, HistoryEnd, HistoryGap, ServerLine,
+                 Unrecognized]
 
 _SENTENCES = (
     (_WELCOME, lambda m: Welcome(m[1], int(m[2]), m[3])),
@@ -280,6 +374,8 @@ _SENTENCES = (
     (_RENAMED, lambda m: Renamed(m[1], m[2])),
     (_GOODBYE, lambda m: Goodbye(m[1])),
     (_SLOW_DOWN, lambda m: SlowDown(float(m[1]))),
+    (_WELCOME_BACK, lambda m: WelcomeBack(m[1])),
+    (_HISTORY_START, lambda m: HistoryStart(int(m[1]))),
 )
 
 
@@ -289,7 +385,12 @@ def decode(line: str) -> Incoming:
         return _decode_notice(line[4:])
     if line.startswith("!!! "):
         text = line[4:]
-        return ServerFull() if text == _SERVER_FULL else error(text)
+        if text == _SERVER_FULL:
+            return ServerFull()
+        gap = _HISTORY_GAP.fullmatch(text)
+        if gap:
+            return HistoryGap(None if gap[1] == _UNKNOWN_COUNT else int(gap[1]), gap[2] or "")
+        return error(text)
     if line.startswith("<"):
         name, found, text = line[1:].partition("> ")
         if found and " " not in name:
@@ -310,8 +411,134 @@ def _decode_notice(text: str) -> Incoming:
         return Hello()
     if text == _SHUTTING_DOWN:
         return ShuttingDown()
+    if text == _HISTORY_END:
+        return HistoryEnd()
     for pattern, build in _SENTENCES:
         match = pattern.fullmatch(text)
         if match:
             return build(match)
     return notice(text)
+
+
+# -- tags: IRCv3 message tags, opt-in with /tags -----------------------------------
+#
+# https://ircv3.net/specs/extensions/message-tags: "@" key=value pairs joined
+# by ";", then one space, then the line. In a value, ";" is "\:", a space
+# "\s", "\" "\\", CR "\r" and LF "\n"; any other "\x" reads as "x", and a
+# trailing lone "\" is dropped. The server's own values (numbers, times,
+# tokens) never need escaping; a value from elsewhere is escaped anyway.
+
+_ESCAPES = {";": "\\:", " ": "\\s", "\\": "\\\\", "\r": "\\r", "\n": "\\n"}
+_ESCAPE = str.maketrans(_ESCAPES)
+_UNESCAPES = {"\\:": ";", "\\s": " ", "\\\\": "\\", "\\r": "\r", "\\n": "\n"}
+_ESCAPED = re.compile(r"\\(.?)", re.DOTALL)
+_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?Z")
+
+
+def escape_tag_value(value: str) -> str:
+    return value.translate(_ESCAPE)
+
+
+def unescape_tag_value(value: str) -> str:
+    return _ESCAPED.sub(lambda m: _UNESCAPES.get(m[0], m[1]), value)
+
+
+def format_time(ms: int) -> str:
+    """Milliseconds since the Unix epoch as the ``time`` tag: UTC, ISO 8601,
+    milliseconds (``2026-12-02T05:31:33.929Z``), as IRCv3 server-time has it."""
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+def parse_time(text: str) -> Optional[int]:
+    """A ``time`` tag back to milliseconds since the epoch; None if malformed."""
+    match = _TIME.fullmatch(text)
+    if not match:
+        return None
+    try:  # datetime, not calendar.timegm: it refuses a 13th month or a February 30th
+        year, month, day, hour, minute, second = map(int, match.groups()[:6])
+        moment = datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return None
+    seconds = calendar.timegm(moment.timetuple())
+    return seconds * 1000 + int((match[7] or "0").ljust(3, "0")[:3])
+
+
+def tag_prefix(seq: Optional[int], time_ms: int, extra: Mapping[str, str] = {}) -> bytes:
+    """``@seq=N;time=T;key=value `` (no seq for a line that is not a room line).
+
+    `extra` keys are written as given (the server's own: ``resume``); values
+    are escaped."""
+    tags = [] if seq is None else [f"seq={seq}"]
+    tags.append(f"time={format_time(time_ms)}")
+    tags += [f"{key}={escape_tag_value(value)}" for key, value in extra.items()]
+    return f"@{';'.join(tags)} ".encode()
+
+
+def tag_line(payload: bytes, time_ms: int, extra: Mapping[str, str] = {},
+             seq: Optional[int] = None) -> bytes:
+    """One encoded line with its tags in front (a direct line: the welcome with
+    its ``resume`` token, a private line, an answer)."""
+    return tag_prefix(seq, time_ms, extra) + payload
+
+
+class TaggedPayload(NamedTuple):
+    """A pass's lines with their tags: what every tagged member gets."""
+
+    payload: bytes
+    #: Where each line ends in `payload`, as `line_ends` gives it for the plain one,
+    #: so a slice of the plain payload (from line end to line end) maps to one here.
+    ends: List[int]
+
+
+def line_ends(payload: bytes) -> List[int]:
+    """The offset just past each newline in `payload` (lines are newline-terminated)."""
+    ends = []
+    find = payload.find
+    at = find(b"\n")
+    while at >= 0:
+        ends.append(at + 1)
+        at = find(b"\n", at + 1)
+    return ends
+
+
+def tag_payload(payload: bytes, ends: Sequence[int], first_seq: Optional[int],
+                time_ms: int) -> TaggedPayload:
+    """`payload`'s lines (ending at `ends`), each with its tags in front: the
+    lines are numbered from `first_seq` (None: no seq) and share the pass's time.
+
+    Built once per pass and shared by every tagged member, as the plain payload
+    is by the others: the time is formatted once, and the bytes joined once.
+    """
+    view = memoryview(payload)
+    stamp = f"time={format_time(time_ms)} ".encode()
+    prefixes: Iterator[bytes]
+    if first_seq is None:
+        prefixes = itertools.repeat(b"@" + stamp)
+    else:
+        prefixes = (b"@seq=%d;%s" % (seq, stamp) for seq in itertools.count(first_seq))
+    parts: List[Union[bytes, memoryview]] = []
+    tagged_ends: List[int] = []
+    start = position = 0
+    for end, prefix in zip(ends, prefixes):
+        parts += (prefix, view[start:end])
+        position += len(prefix) + end - start
+        tagged_ends.append(position)
+        start = end
+    return TaggedPayload(b"".join(parts), tagged_ends)
+
+
+def split_tags(line: str) -> Tuple[Dict[str, str], str]:
+    """(tags, rest) of a received line; ({}, line) when it has no tags.
+
+    A tag without "=" has the value "" (as IRCv3 says); a repeated key keeps its
+    last value."""
+    if not line.startswith("@"):
+        return {}, line
+    head, _, rest = line[1:].partition(" ")
+    tags: Dict[str, str] = {}
+    for tag in head.split(";"):
+        key, _, value = tag.partition("=")
+        if key:
+            tags[key] = unescape_tag_value(value)
+    return tags, rest

@@ -157,15 +157,30 @@ class FakeServer:
         self.port = self.listener.getsockname()[1]
         self.conn: Optional[socket.socket] = None
 
-    def accept(self, name: str, welcome: bool = True) -> None:
-        """Take the client's connection and name, and welcome it (or not)."""
+    def accept(self, name: str, welcome: bool = True, token: Optional[str] = None) -> None:
+        """Take the client's connection, "/tags" and name, and welcome it (or not).
+
+        Without a `token` it plays a server that knows no tags (untagged lines,
+        no resume); with one, a tagged welcome carries it."""
+        self._accept()
+        assert self.reader.readline() == b"/tags\n"
+        assert self.reader.readline() == f"{name}\n".encode()
+        if welcome and token:
+            self.send(wire.tag_line(wire.encode(wire.welcome(name, 1, name)), 0,
+                                    {"resume": token}))
+        elif welcome:
+            self.send(wire.encode(wire.welcome(name, 1, name)))
+
+    def accept_resume(self) -> bytes:
+        """Take a reconnection; returns its first line (the /resume)."""
+        self._accept()
+        return self.reader.readline()
+
+    def _accept(self) -> None:
         self.conn, _ = self.listener.accept()
         self.conn.settimeout(TIMEOUT)
         self.reader = self.conn.makefile("rb")
         self.send(b"*** Hello! Please enter your name.\n")
-        assert self.reader.readline() == f"{name}\n".encode()
-        if welcome:
-            self.send(wire.encode(wire.welcome(name, 1, name)))
 
     def send(self, data: bytes) -> None:
         self.conn.sendall(data)
@@ -496,20 +511,20 @@ class ScriptedSocket:
 
 
 def queued(sock) -> "client._Client":
-    """A client whose send queue holds what a new session sends: its name."""
+    """A client whose send queue holds what a new session sends: /tags and its name."""
     joining = client._Client(sock, ClientSession("bot", interactive=False))
     joining.outgoing += joining.session.data_to_send()
     return joining
 
 
 def test_send_keeps_the_unsent_tail_for_the_next_writable():
-    sock = ScriptedSocket(2, BlockingIOError(), 100)
+    sock = ScriptedSocket(8, BlockingIOError(), 100)
     joining = queued(sock)
     joining._send()
     joining._send()
     assert joining.outgoing == b"t\n"
     joining._send()
-    assert (sock.sent, joining.outgoing) == (b"bot\n", b"")
+    assert (sock.sent, joining.outgoing) == (b"/tags\nbot\n", b"")
 
 
 def test_send_to_a_reset_connection_drops_the_queue():

@@ -96,7 +96,7 @@ def test_input_waits_until_the_welcome():
     session = ClientSession("ann", interactive=True)
     assert not session.wants_input
     assert session.submit("early") == []
-    assert session.data_to_send() == b"ann\n"
+    assert session.data_to_send() == b"/tags\nann\n"
 
 
 @pytest.mark.parametrize("name, reason", [

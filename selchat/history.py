@@ -1,0 +1,195 @@
+"""The room's recent lines, numbered, for replay on join and on resume.
+
+Theory of operation. Every line broadcast to the room (chat, /me, join, leave
+and rename notices) gets the next sequence number, counting from 1 for each
+*epoch*; the epoch is random per server start, so a number from before a
+restart is never mistaken for one after it. `History` is what the room needs
+of the lines kept: `append` a pass's lines, `after(seq)` for a resume,
+`last(n)` for a newcomer, `epoch`, `last_seq`. `MemoryHistory` keeps them in
+this process; a Redis Stream shared by several processes can stand behind the
+same interface later (its entry ids play the sequence numbers).
+
+Storage follows the loop: each pass joins its broadcasts into one ``bytes``
+payload that every member is sent. The history keeps a reference to that very
+object and where its lines end, not a copy per line, so keeping 1000 lines
+costs the lines' bytes once (they are already alive in the members' send
+queues) plus a few ints. Lines come back as memoryview slices of it.
+
+The capacity counts lines. When it is exceeded, the oldest lines are dropped,
+from the oldest pass first; a pass partly dropped stays alive as a whole
+object until its last line goes, so memory is bounded by the capacity's lines
+plus one pass's payload.
+
+No clock and no randomness here: the caller passes the pass's time and the
+epoch (e.g. ``secrets.token_hex(8)``).
+"""
+import collections
+from typing import Deque, List, NamedTuple, Optional, Protocol, Sequence, Union
+
+from selchat import wire
+
+#: Lines kept by default (``serve --history``): 1000 lines of 100 bytes are
+#: 100 KB, and a minute of a busy room.
+DEFAULT_CAPACITY = 1000
+#: Lines replayed to a newcomer by default (``serve --replay``): one screen.
+DEFAULT_REPLAY = 20
+
+
+class Line(NamedTuple):
+    """One room line as kept: its number, its pass's time, its bytes (newline included)."""
+
+    seq: int
+    time_ms: int
+    data: memoryview
+
+
+class Gap(NamedTuple):
+    """The lines asked for are not all kept."""
+
+    #: How many lines are lost; None when that is not known (a number from the future).
+    missing: Optional[int]
+
+
+class History(Protocol):
+    """What the room needs of its recent lines, however they are stored."""
+
+    @property
+    def epoch(self) -> str:
+        """Which numbering `last_seq` and every seq belong to."""
+
+    @property
+    def last_seq(self) -> int:
+        """The number of the latest line (0 before the first)."""
+
+    def append(self, payload: bytes, time_ms: int,
+               ends: Optional[Sequence[int]] = None) -> int:
+        """Keep a pass's room lines; returns the number of the first of them."""
+
+    def after(self, seq: int) -> Union[List[Line], Gap]:
+        """Every line after number `seq`, oldest first, or the Gap if some are gone."""
+
+    def last(self, count: int) -> List[Line]:
+        """The last `count` lines kept (fewer if fewer are kept), oldest first."""
+
+
+class _Pass:
+    """One pass's payload and where its lines end; `start` is its first line still kept."""
+
+    __slots__ = ("first_seq", "payload", "ends", "time_ms", "start")
+
+    def __init__(self, first_seq: int, payload: bytes, ends: Sequence[int], time_ms: int) -> None:
+        self.first_seq = first_seq
+        self.payload = payload
+        self.ends = ends
+        self.time_ms = time_ms
+        self.start = 0  # index in `ends` of the first line kept
+
+    def lines(self, skip: int = 0) -> List[Line]:
+        """Its kept lines, leaving out the first `skip` of them."""
+        view = memoryview(self.payload)
+        ends, time_ms = self.ends, self.time_ms
+        first = self.start + skip
+        begin = ends[first - 1] if first else 0
+        lines = []
+        for index in range(first, len(ends)):
+            end = ends[index]
+            lines.append(Line(self.first_seq + index, time_ms, view[begin:end]))
+            begin = end
+        return lines
+
+
+class MemoryHistory:
+    """The last `capacity` room lines, in this process (0: none kept, numbers still counted)."""
+
+    def __init__(self, epoch: str, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 0:
+            raise ValueError(f"capacity must be 0 or more, not {capacity}")
+        self._epoch = epoch
+        self.capacity = capacity
+        self._passes: Deque[_Pass] = collections.deque()
+        self._kept = 0  # lines held, over all passes
+        self._last_seq = 0
+
+    @property
+    def epoch(self) -> str:
+        return self._epoch
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    @property
+    def first_seq(self) -> int:
+        """The number of the oldest line kept (last_seq + 1 when none is)."""
+        return self._last_seq - self._kept + 1
+
+    def __len__(self) -> int:
+        return self._kept
+
+    def append(self, payload: bytes, time_ms: int,
+               ends: Optional[Sequence[int]] = None) -> int:
+        """Keep `payload`'s lines (newline-terminated; `ends` where each ends, if
+        the caller knows, else found here); returns the first one's number."""
+        if ends is None:
+            ends = wire.line_ends(payload)
+        first = self._last_seq + 1
+        count = len(ends)
+        self._last_seq += count
+        if count and self.capacity:
+            self._passes.append(_Pass(first, payload, ends, time_ms))
+            self._kept += count
+            self._trim()
+        return first
+
+    def _trim(self) -> None:
+        """Drop the oldest lines over capacity: whole passes, then the head of one."""
+        over = self._kept - self.capacity
+        passes = self._passes
+        while over > 0:
+            oldest = passes[0]
+            left = len(oldest.ends) - oldest.start
+            if left <= over:
+                passes.popleft()
+                over -= left
+                self._kept -= left
+            else:
+                oldest.start += over
+                self._kept -= over
+                over = 0
+
+    def after(self, seq: int) -> Union[List[Line], Gap]:
+        if seq > self._last_seq or seq < 0:
+            return Gap(None)  # not a number this epoch gave out
+        first = self.first_seq
+        if seq < first - 1:
+            return Gap(first - seq - 1)
+        lines: List[Line] = []
+        # Newest passes first, until the one holding seq + 1: a resume asks for
+        # the last few lines, so this walks few passes whatever the capacity.
+        wanted: List[_Pass] = []
+        for held in reversed(self._passes):
+            wanted.append(held)
+            if held.first_seq + held.start <= seq + 1:
+                break
+        for held in reversed(wanted):
+            lines += held.lines(max(0, seq + 1 - held.first_seq - held.start))
+        return lines
+
+    def last(self, count: int) -> List[Line]:
+        if count <= 0:
+            return []
+        seq = max(self._last_seq - count, self.first_seq - 1)
+        lines = self.after(seq)
+        assert isinstance(lines, list)  # seq is within what is kept
+        return lines
+
+
+def replay(lines: Sequence[Line], tagged: bool) -> bytes:
+    """Lines as one member is sent them: their bytes, each with its original
+    ``seq`` and ``time`` tags in front when that member asked for tags."""
+    if not tagged:
+        return b"".join(line.data for line in lines)
+    parts: List[Union[bytes, memoryview]] = []
+    for seq, time_ms, data in lines:
+        parts += (wire.tag_prefix(seq, time_ms), data)
+    return b"".join(parts)

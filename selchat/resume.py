@@ -1,0 +1,235 @@
+"""Held sessions and the decision to resume one: a dropped connection loses nothing.
+
+Theory of operation. A tagged member is sent a resume token in its welcome
+(the ``resume`` tag). The token names the session, not the connection: when
+the connection ends without ``/quit``, the session is *held* until a deadline
+(``serve --resume-window``): its name stays taken, nobody is told it left, and
+direct lines (``/msg``) to it are kept, at most `MAX_KEPT` of them. A new
+connection whose first line is ``/resume TOKEN LASTSEQ`` takes the session
+over, and `decide` says what it is sent: the room lines after LASTSEQ and the
+direct lines kept. If that is impossible, it is a `Gap`, said to the client
+(``!!! history gap: ...``), never a silent hole; the client then joins anew.
+
+`Sessions` is the bookkeeping and `decide` the rule; neither reads a clock
+(deadlines and ``now`` are the caller's numbers) nor draws randomness
+(`new_token` takes the random source). Sessions are any hashable the caller
+chooses, as in `selchat.room`.
+
+A token is ``EPOCH.SECRET``: the epoch says which server run gave it out, so
+a token from before a restart is told apart from a mistyped or expired one;
+SECRET is 128 random bits, so a token cannot be guessed. Tokens are
+credentials: never log them.
+"""
+import collections
+import enum
+from typing import Callable, Deque, Dict, Hashable, List, NamedTuple, Optional, Union
+
+from selchat import wire
+from selchat.history import Gap as HistoryGap, History, Line, replay
+
+Session = Hashable
+
+#: Direct lines kept for one held session. A held session is someone who will
+#: likely be back within two minutes; 100 private lines is more than a person
+#: is sent in that time, and it bounds what a spammer can pile up for them.
+#: Past it the oldest are dropped and counted; the resume says how many.
+MAX_KEPT = 100
+#: Seconds a session is held by default (``serve --resume-window``): a laptop
+#: changing networks or a phone waking up is back well within two minutes.
+DEFAULT_WINDOW = 120.0
+#: Random bytes in a token: 128 bits.
+TOKEN_BYTES = 16
+
+
+def new_token(epoch: str, random_bytes: Callable[[int], bytes]) -> str:
+    """A fresh token for `epoch`; pass ``secrets.token_bytes`` as `random_bytes`."""
+    return f"{epoch}.{random_bytes(TOKEN_BYTES).hex()}"
+
+
+def token_epoch(token: str) -> str:
+    """The epoch a token was given out in ("" if it names none)."""
+    epoch, found, _ = token.rpartition(".")
+    return epoch if found else ""
+
+
+class Direct(NamedTuple):
+    """A direct line kept for a held session: its bytes (plain, newline included)
+    and when it was said, for its ``time`` tag."""
+
+    time_ms: int
+    data: bytes
+
+
+class Member:
+    """A session that can be resumed: connected (deadline None) or held."""
+
+    __slots__ = ("session", "name", "token", "deadline", "kept", "dropped")
+
+    def __init__(self, session: Session, name: str, token: str, max_kept: int = MAX_KEPT) -> None:
+        self.session = session
+        self.name = name
+        self.token = token
+        #: When the hold ends (the caller's clock); None while connected.
+        self.deadline: Optional[float] = None
+        self.kept: Deque[Direct] = collections.deque(maxlen=max_kept)
+        self.dropped = 0  # direct lines that did not fit in `kept`
+
+    @property
+    def held(self) -> bool:
+        return self.deadline is not None
+
+    def __repr__(self) -> str:  # no token: reprs end up in logs
+        state = f"held until {self.deadline}" if self.held else "connected"
+        return f"<Member {self.name} {state}>"
+
+
+class Sessions:
+    """Every resumable session, by token and by session."""
+
+    def __init__(self, max_kept: int = MAX_KEPT) -> None:
+        self.max_kept = max_kept
+        self._by_token: Dict[str, Member] = {}
+        self._by_session: Dict[Session, Member] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_session)
+
+    def get(self, session: Session) -> Optional[Member]:
+        return self._by_session.get(session)
+
+    def by_token(self, token: str) -> Optional[Member]:
+        return self._by_token.get(token)
+
+    def add(self, session: Session, name: str, token: str) -> Member:
+        """`session` joined with tags: its token (sent in the welcome) resumes it."""
+        member = Member(session, name, token, self.max_kept)
+        self._by_token[token] = member
+        self._by_session[session] = member
+        return member
+
+    def rename(self, session: Session, name: str) -> None:
+        member = self._by_session.get(session)
+        if member is not None:
+            member.name = name
+
+    def remove(self, session: Session) -> Optional[Member]:
+        """`session` is over for good (/quit, its hold ended, a gap ended it)."""
+        member = self._by_session.pop(session, None)
+        if member is not None:
+            del self._by_token[member.token]
+        return member
+
+    def hold(self, session: Session, deadline: float) -> Optional[Member]:
+        """`session`'s connection ended without /quit: hold it until `deadline`.
+
+        None if it cannot be resumed (no token: the room says it left at once)."""
+        member = self._by_session.get(session)
+        if member is not None:
+            member.deadline = deadline
+        return member
+
+    def keep(self, session: Session, time_ms: int, data: bytes) -> bool:
+        """A direct line for `session`: kept (True) if it is held, else the
+        caller sends it as usual (False). Past `max_kept` the oldest goes."""
+        member = self._by_session.get(session)
+        if member is None or member.deadline is None:
+            return False
+        if len(member.kept) == member.kept.maxlen:
+            member.dropped += 1
+        member.kept.append(Direct(time_ms, data))
+        return True
+
+    def expired(self, now: float) -> List[Member]:
+        """Remove and return the held sessions whose deadline is past: the room
+        now says they left ("connection lost")."""
+        over = [m for m in self._by_session.values() if m.deadline is not None and m.deadline <= now]
+        for member in over:
+            self.remove(member.session)
+        return over
+
+    def next_deadline(self) -> Optional[float]:
+        """The earliest hold deadline, for the caller's timer (None: nothing held)."""
+        return min((m.deadline for m in self._by_session.values() if m.deadline is not None),
+                   default=None)
+
+    def resume(self, member: Member, session: Session) -> None:
+        """`member` goes on as `session` (a new connection), connected again; same
+        token, so a second drop resumes as the first did. Its kept lines are
+        the caller's to send now (see `decide`); they are cleared here."""
+        del self._by_session[member.session]
+        member.session = session
+        member.deadline = None
+        member.kept.clear()
+        member.dropped = 0
+        self._by_session[session] = member
+
+
+class GapKind(enum.Enum):
+    """Why a resume cannot fill the gap; each is said in its own words."""
+
+    #: The token is from another run of the server (it restarted).
+    EPOCH = "the server restarted"
+    #: No session has this token: its hold ended, or it never existed.
+    TOKEN = "session expired or unknown"
+    #: Lines after LASTSEQ are older than the history kept (or LASTSEQ is wrong).
+    HISTORY = "older than the history kept"
+
+
+class Resumed(NamedTuple):
+    """The resume works: say ``*** Welcome back, NAME.``, then `lines`, then `kept`."""
+
+    member: Member
+    lines: List[Line]
+    kept: List[Direct]
+    #: Direct lines dropped while held (past MAX_KEPT): said as a gap after the welcome back.
+    dropped: int
+    #: The session's old connection is still open (the server has not noticed it
+    #: is dead): close it, silently, as the new one takes over.
+    takeover: bool
+
+
+class Gap(NamedTuple):
+    """The resume cannot be done: say ``!!! history gap: ...``; the connection
+    goes on as a new one (it may send a name)."""
+
+    kind: GapKind
+    missing: Optional[int]  # lines lost, when known
+    #: A session this ends (its token was good but the lines are gone): the
+    #: room says it left ("connection lost") and frees its name, closing its
+    #: old connection if still open, so the client can join again as itself.
+    ends: Optional[Member] = None
+
+
+def decide(history: History, sessions: Sessions, token: str, last_seq: int,
+           now: float) -> Union[Resumed, Gap]:
+    """What ``/resume TOKEN LASTSEQ`` gets at time `now`. Changes nothing: on
+    Resumed the caller calls ``sessions.resume(member, new_session)``; on a Gap
+    that `ends` a session, ``sessions.remove(...)`` and the room's leave."""
+    if token_epoch(token) != history.epoch:
+        return Gap(GapKind.EPOCH, None)
+    member = sessions.by_token(token)
+    if member is None or (member.deadline is not None and member.deadline <= now):
+        return Gap(GapKind.TOKEN, None)  # an expired hold not yet swept is expired
+    lines = history.after(last_seq)
+    if isinstance(lines, HistoryGap):
+        return Gap(GapKind.HISTORY, lines.missing, member)
+    return Resumed(member, lines, list(member.kept), member.dropped,
+                   takeover=member.deadline is None)
+
+
+def welcome_back(resumed: Resumed, time_ms: int) -> bytes:
+    """Everything the resumed connection is sent, tagged, in order: the welcome
+    back (now), the room lines missed and the direct lines kept (with the
+    times they were said), with a gap line between if direct lines were dropped."""
+    parts = [wire.tag_line(wire.encode(wire.welcome_back(resumed.member.name)), time_ms),
+             replay(resumed.lines, tagged=True)]
+    if resumed.dropped:
+        line = wire.history_gap(resumed.dropped, f"private lines over the {len(resumed.kept)} kept")
+        parts.append(wire.tag_line(wire.encode(line), time_ms))
+    parts += [wire.tag_line(direct.data, direct.time_ms) for direct in resumed.kept]
+    return b"".join(parts)
+
+
+def gap_line(gap: Gap) -> wire.ServerLine:
+    """``!!! history gap: N lines missed (why)`` for a resume that cannot be done."""
+    return wire.history_gap(gap.missing, gap.kind.value)
