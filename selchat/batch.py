@@ -17,31 +17,35 @@ direct lines' payloads), cut by offsets: it copies nothing, and the sender's
 connection hands the list to ``sendmsg`` as it is. Recipients are any hashable
 values, compared by equality as a dict would; this module never sees a socket.
 """
-from typing import Collection, Dict, Hashable, List, Optional, Tuple, Union
+from typing import Callable, Collection, Dict, Hashable, List, Optional, Tuple, Union
 
 Who = Hashable
 Piece = Union[bytes, memoryview]
+Render = Callable[[bytes, object], bytes]
+#: (payload, excluded, target, note): a broadcast has target None.
+Item = Tuple[bytes, Optional[Who], Optional[Who], object]
 
 
 class Batch:
     __slots__ = ("_items", "_windows")
 
     def __init__(self) -> None:
-        #: (payload, excluded, target): a broadcast has target None.
-        self._items: List[Tuple[bytes, Optional[Who], Optional[Who]]] = []
+        #: The note is the caller's, handed to `split`'s `render`: a room
+        #: line's sequence number, a direct line's tagged bytes.
+        self._items: List[Item] = []
         #: Membership that changed during the pass: [joined at, left at or None].
         self._windows: Dict[Who, List[Optional[int]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._items)
 
-    def broadcast(self, payload: bytes, exclude: Optional[Who] = None) -> None:
+    def broadcast(self, payload: bytes, exclude: Optional[Who] = None, note: object = None) -> None:
         """`payload` for every member but `exclude`."""
-        self._items.append((payload, exclude, None))
+        self._items.append((payload, exclude, None, note))
 
-    def send(self, payload: bytes, target: Who) -> None:
+    def send(self, payload: bytes, target: Who, note: object = None) -> None:
         """`payload` for `target` alone, member or not."""
-        self._items.append((payload, None, target))
+        self._items.append((payload, None, target, note))
 
     def joined(self, who: Who) -> None:
         """`who` became a member: broadcasts from here on are for it too."""
@@ -56,21 +60,27 @@ class Batch:
         member but the one it excludes (the pass's joins and leaves aside)."""
         return sum(
             1 if target is not None else member_count - (exclude is not None)
-            for _, exclude, target in self._items
+            for _, exclude, target, _ in self._items
         )
 
-    def split(self, members: Collection[Who]) -> Tuple[bytes, Dict[Who, List[Piece]]]:
+    def split(self, members: Collection[Who], render: Optional[Render] = None,
+              ) -> Tuple[bytes, Dict[Who, List[Piece]]]:
         """(shared, own): members not in `own` get `shared`; `own[who]` is who's,
         as pieces to send in order (an empty list: nothing for who).
 
-        `members` are the members at the end of the pass.
+        `members` are the members at the end of the pass. `render(payload,
+        note)`, if given, replaces each item's bytes (tagged lines, say): the
+        same cut then gives everyone the rendered form.
         """
         items = self._items
+        if render is not None:
+            items = [(render(payload, note), exclude, target, note)
+                     for payload, exclude, target, note in items]
         offsets: List[int] = []  # where each item's bytes start in `shared`
         parts: List[bytes] = []
         particular: Dict[Who, List[int]] = {who: [] for who in self._windows}
         position = 0
-        for index, (payload, exclude, target) in enumerate(items):
+        for index, (payload, exclude, target, _) in enumerate(items):
             offsets.append(position)
             if target is None:
                 parts.append(payload)
@@ -91,28 +101,29 @@ class Batch:
                 end = everything if left_at is None else left_at
             else:
                 start, end = (0, everything) if who in members else (0, 0)
-            own[who] = self._cut(view, offsets, indices, offsets[start], offsets[end], who)
+            own[who] = _cut(items, view, offsets, indices, offsets[start], offsets[end], who)
         return shared, own
 
-    def _cut(self, shared: memoryview, offsets: List[int], indices: List[int],
-             low: int, high: int, who: Who) -> List[Piece]:
-        """shared[low:high] without the broadcasts excluding `who`, with its sends
-        placed where they were decided."""
-        pieces: List[Piece] = []
-        cursor = low
-        for index in indices:
-            payload, _, target = self._items[index]
-            at = offsets[index]
-            if target is not None and target == who:  # a direct line: in at its place, always
-                at = min(max(at, low), high)
-                if at > cursor:
-                    pieces.append(shared[cursor:at])
-                    cursor = at
-                pieces.append(payload)
-            elif low <= at < high:  # a broadcast `who` is excluded from: skip it
-                if at > cursor:
-                    pieces.append(shared[cursor:at])
-                cursor = at + len(payload)
-        if high > cursor:
-            pieces.append(shared[cursor:high])
-        return pieces
+
+def _cut(items: List[Item], shared: memoryview, offsets: List[int], indices: List[int],
+         low: int, high: int, who: Who) -> List[Piece]:
+    """shared[low:high] without the broadcasts excluding `who`, with its sends
+    placed where they were decided."""
+    pieces: List[Piece] = []
+    cursor = low
+    for index in indices:
+        payload, _, target, _ = items[index]
+        at = offsets[index]
+        if target is not None and target == who:  # a direct line: in at its place, always
+            at = min(max(at, low), high)
+            if at > cursor:
+                pieces.append(shared[cursor:at])
+                cursor = at
+            pieces.append(payload)
+        elif low <= at < high:  # a broadcast `who` is excluded from: skip it
+            if at > cursor:
+                pieces.append(shared[cursor:at])
+            cursor = at + len(payload)
+    if high > cursor:
+        pieces.append(shared[cursor:high])
+    return pieces

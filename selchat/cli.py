@@ -168,6 +168,13 @@ def cli() -> None:
 @_option("--max-per-ip", default=DEFAULTS.max_per_ip, type=click.IntRange(0),
          help="Connections from one address that have not chosen a name yet "
               "(loopback too; 0: no limit).")
+@_option("--history", default=DEFAULTS.history, type=click.IntRange(0),
+         help="Room lines kept for newcomers and for resuming (0: no history, no resume).")
+@_option("--replay", default=DEFAULTS.replay, type=click.IntRange(0),
+         help="Lines of history a newcomer is shown after the welcome.")
+@_option("--resume-window", default=DEFAULTS.resume_window, type=click.FloatRange(0),
+         help="Seconds a dropped member (one that asked for /tags) is held for /resume "
+              "before the others are told it left (0: no holding).")
 @_option("--web-port", default=DEFAULT_WEB_PORT, type=click.IntRange(0, 65535),
          help="HTTP port for the web page and its WebSocket, on the same --host "
               "(0: any free port). If the default port is busy, the server runs without it.")

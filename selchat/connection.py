@@ -81,8 +81,8 @@ TRANSITIONS: Dict[State, FrozenSet[State]] = {
 
 class Connection:
     __slots__ = (
-        "sock", "number", "kind", "proto", "frame", "out", "bucket", "state", "reading",
-        "events", "timer", "address", "over_soft_since",
+        "sock", "number", "kind", "proto", "frame", "tagged", "out", "bucket", "state",
+        "reading", "events", "timer", "address", "over_soft_since",
     )
 
     def __init__(
@@ -94,6 +94,7 @@ class Connection:
         self.kind = kind
         self.proto = proto
         self.frame: Optional[Callable[[bytes], bytes]] = None  # raw lines
+        self.tagged = False  # asked for tags (/tags): lines carry seq and time
         self.out = SendBuffer()
         self.bucket = bucket  # None when flood control is off
         self.state = State.OPEN

@@ -39,3 +39,12 @@ class Limits:
     #: many people, but they join within seconds, while one host parking
     #: hundreds of nameless connections would keep everyone else out.
     max_per_ip: int = 64
+    #: Room lines kept for replay and resume; 0 turns history and resume off.
+    #: A thousand lines is minutes of a busy room, and at most a few MiB.
+    history: int = 1000
+    #: Lines a newcomer is shown on joining (ssh-chat shows 20).
+    replay: int = 20
+    #: Seconds a tagged member's session is held after its connection drops
+    #: without /quit: a laptop lid or a phone changing networks is back well
+    #: within two minutes (Socket.IO's recovery window is two minutes too).
+    resume_window: float = 120.0

@@ -19,10 +19,13 @@ is a member, and only members receive broadcasts.
 import heapq
 import itertools
 import logging
-from typing import Collection, Dict, Hashable, List, NamedTuple, Optional, Set, Union
+from typing import (
+    Callable, Collection, Dict, Hashable, List, Mapping, NamedTuple, Optional, Set, Union,
+)
 
 from selchat import wire
 from selchat.names import name_key, name_problem
+from selchat.resume import Member, Sessions
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
@@ -45,6 +48,8 @@ SHUTTING_DOWN = wire.shutting_down()
 class Send(NamedTuple):
     to: Session
     line: ServerLine
+    #: Tags of its own for a tagged recipient (the welcome's ``resume``).
+    tags: Optional[Mapping[str, str]] = None
 
 
 class Broadcast(NamedTuple):
@@ -64,11 +69,61 @@ class Left(NamedTuple):
     session: Session
 
 
-Effect = Union[Send, Broadcast, Close, Joined, Left]
+class Tag(NamedTuple):
+    """`session` asked for tags (``/tags``): its lines carry seq and time."""
+
+    session: Session
+
+
+class Replay(NamedTuple):
+    """Send `session` the last `lines` room lines, between two notices."""
+
+    session: Session
+    lines: int
+
+
+class Hold(NamedTuple):
+    """`session`'s connection is gone but its session is held until `deadline`:
+    call `ChatRoom.expire(session)` then."""
+
+    session: Session
+    deadline: float
+
+
+class Keep(NamedTuple):
+    """A direct line for a held session: keep it for the resume."""
+
+    session: Session
+    line: ServerLine
+
+
+class ResumeAsked(NamedTuple):
+    """``/resume TOKEN LASTSEQ`` from `session`: the driver, which holds the
+    history, decides (`selchat.resume.decide`) and calls `resumed` or `release`."""
+
+    session: Session
+    token: str
+    last_seq: int
+
+
+Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Keep, ResumeAsked]
 
 
 class ChatRoom:
-    def __init__(self) -> None:
+    """`resume_window` seconds a tagged member's session is held when its
+    connection ends without /quit (0: never); `new_token` makes its resume
+    token (randomness is the caller's); `replay` lines greet a newcomer."""
+
+    def __init__(self, resume_window: float = 0.0, replay: int = 0,
+                 new_token: Callable[[], str] = lambda: "") -> None:
+        self.resume_window = resume_window
+        self.replay = replay
+        self._new_token = new_token
+        #: Tagged members, connected or held: what a /resume may take over.
+        self.sessions = Sessions()
+        self._tagged: Set[Session] = set()
+        #: Held sessions -> their names: still owning them, receiving nothing.
+        self._held: Dict[Session, str] = {}
         self._unnamed: Set[Session] = set()
         #: Joined sessions -> their names, in the order they joined. The driver
         #: iterates it for broadcasts; only this class changes it.
@@ -99,6 +154,11 @@ class ChatRoom:
         """
         name = self.members.get(session)
         if name is None:
+            if session not in self._unnamed:  # not connected (or already gone)
+                return []
+            early = wire.before_name(text)
+            if early is not None:
+                return self._before_name(session, early)
             return self._take_name(session, text.strip(" \t"))  # not str.strip(): it eats controls
         command = wire.parse(text)
         if type(command) is wire.Say:  # the hot path first
@@ -110,17 +170,63 @@ class ChatRoom:
         handler = getattr(self, "_do_" + type(command).__name__.lower())
         return handler(session, name, command)
 
-    def disconnect(self, session: Session, reason: str = "") -> List[Effect]:
-        """The connection is gone (EOF, reset, timeout): forget it, tell the room."""
+    def disconnect(self, session: Session, reason: str = "", now: float = 0.0,
+                   quitting: bool = False) -> List[Effect]:
+        """The connection is gone (EOF, reset, timeout, /quit): forget it and
+        tell the room, or, for a tagged member that did not quit, hold its
+        session until `now` + `resume_window` and tell nobody yet."""
         self._unnamed.discard(session)
+        self._tagged.discard(session)
         name = self.members.pop(session, None)
         if name is None:
             return []
+        if not quitting and self.resume_window > 0 and self.sessions.get(session):
+            deadline = now + self.resume_window
+            self.sessions.hold(session, deadline)
+            self._held[session] = name
+            log.info("%s held for %g s", name, self.resume_window)
+            return [Left(session), Hold(session, deadline)]
+        self.sessions.remove(session)
+        return [Left(session), *self._leave(session, name, reason)]
+
+    def expire(self, session: Session) -> List[Effect]:
+        """A hold's deadline: if nobody resumed it, the member has left."""
+        member = self.sessions.get(session)
+        if member is None or not member.held:  # resumed (or released) meanwhile
+            return []
+        return self.release(session)
+
+    def release(self, session: Session) -> List[Effect]:
+        """End a held session (its hold is over, or its history is gone)."""
+        self.sessions.remove(session)
+        name = self._held.pop(session, None)
+        if name is None:
+            return []
+        return self._leave(session, name, "connection lost")
+
+    def resumed(self, member: Member, session: Session) -> List[Effect]:
+        """`session`, a new connection, takes `member`'s session over (the
+        driver checked the token and the history: `selchat.resume.decide`).
+        Nobody is told; an old connection still open is closed."""
+        old = member.session
+        name = self._held.pop(old, None) or self.members.pop(old, None) or member.name
+        effects: List[Effect] = [] if old in self._held else [Left(old), Close(old)]
+        self._tagged.discard(old)
+        self._unnamed.discard(session)
+        self._tagged.add(session)
+        self.sessions.resume(member, session)
+        self.members[session] = name
+        self._owners[name_key(name)] = session
+        self._who_answer = None
+        log.info("%s resumed", name)
+        return [*effects, Joined(session), Tag(session)]
+
+    def _leave(self, session: Session, name: str, reason: str) -> List[Effect]:
         del self._owners[name_key(name)]
         self._who_answer = None
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
-        return [Left(session), Broadcast(wire.left(name, reason))]
+        return [Broadcast(wire.left(name, reason))]
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         log.debug("%r: line over %d bytes discarded", session, max_line)
@@ -131,6 +237,15 @@ class ChatRoom:
             Send(session, wire.error(f"name timeout: no name received in {seconds:g} s")),
             Close(session),
         ]
+
+    def _before_name(self, session: Session, command: wire.Command) -> List[Effect]:
+        if isinstance(command, wire.Tags):
+            self._tagged.add(session)
+            return [Tag(session)]
+        if isinstance(command, wire.Resume):
+            return [ResumeAsked(session, command.token, command.last_seq)]
+        assert isinstance(command, wire.BadUsage)
+        return self._do_badusage(session, "", command)
 
     def shutdown(self) -> List[Effect]:
         """The server is stopping: tell every session, named or not."""
@@ -148,8 +263,6 @@ class ChatRoom:
         return None
 
     def _take_name(self, session: Session, name: str) -> List[Effect]:
-        if session not in self._unnamed:  # not connected (or already gone)
-            return []
         refusal = self._name_refusal(session, name)
         if refusal:
             return [Send(session, wire.error(refusal))]
@@ -162,17 +275,29 @@ class ChatRoom:
         shown = ", ".join(itertools.islice(self.members.values(), WELCOME_NAMES))
         if online > WELCOME_NAMES:
             shown += f" and {online - WELCOME_NAMES} more"
-        return [
-            Joined(session),
-            Send(session, wire.welcome(name, online, shown)),
-            Broadcast(wire.joined(name), session),
-        ]
+        welcome = Send(session, wire.welcome(name, online, shown))
+        if session in self._tagged and self.resume_window > 0:
+            token = self._new_token()
+            self.sessions.add(session, name, token)
+            welcome = Send(session, welcome.line, {"resume": token})
+        effects: List[Effect] = [Joined(session), welcome]
+        if self.replay:
+            effects.append(Replay(session, self.replay))
+        effects.append(Broadcast(wire.joined(name), session))
+        return effects
 
     # -- commands (one method per wire command, picked by class name) --------
 
     def _do_quit(self, session: Session, name: str, command: wire.Quit) -> List[Effect]:
         return [Send(session, wire.goodbye(name)), Close(session),
-                *self.disconnect(session, command.reason)]
+                *self.disconnect(session, command.reason, quitting=True)]
+
+    def _do_tags(self, session: Session, name: str, command: wire.Tags) -> List[Effect]:
+        self._tagged.add(session)
+        return [Tag(session)]
+
+    def _do_resume(self, session: Session, name: str, command: wire.Resume) -> List[Effect]:
+        return [Send(session, wire.error("/resume is for a new connection, before a name"))]
 
     def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
         if command.pattern:
@@ -190,8 +315,9 @@ class ChatRoom:
     def _listing(self, title: str, keys: Collection[str]) -> ServerLine:
         """"Title (N): a, b, ..." with the first WHO_NAMES names in name order,
         then a count. Works on the name keys already held, computing none."""
-        owners, members = self._owners, self.members
-        shown = [members[owners[key]] for key in heapq.nsmallest(WHO_NAMES, keys)]
+        owners, members, held = self._owners, self.members, self._held
+        shown = [members.get(owners[key]) or held[owners[key]]
+                 for key in heapq.nsmallest(WHO_NAMES, keys)]
         text = f"{title} ({len(keys)}): {', '.join(shown)}" if shown else f"{title} (0)"
         if len(keys) > WHO_NAMES:
             text += f" and {len(keys) - WHO_NAMES} more (/who PATTERN to search)"
@@ -207,6 +333,7 @@ class ChatRoom:
         del self._owners[name_key(name)]
         self._owners[name_key(new)] = session
         self.members[session] = new
+        self.sessions.rename(session, new)
         self._who_answer = None
         log.info("%s is now known as %s", name, new)
         return [Broadcast(wire.renamed(name, new))]
@@ -216,7 +343,8 @@ class ChatRoom:
         if target is None:
             return [Send(session, wire.error(f"no such user: {clean(command.target)}"))]
         # Never logged: a private line is nobody else's business, at any level.
-        return [Send(target, wire.private(name, clean(command.text)))]
+        line = wire.private(name, clean(command.text))
+        return [Keep(target, line) if target in self._held else Send(target, line)]
 
     def _do_me(self, session: Session, name: str, command: wire.Me) -> List[Effect]:
         text = clean(command.text)
@@ -233,6 +361,5 @@ class ChatRoom:
         return [Send(session, wire.error(f"unknown command: /{clean(command.word)} (try /help)"))]
 
     def _do_badusage(self, session: Session, name: str, command: wire.BadUsage) -> List[Effect]:
-        usage, _ = wire.COMMANDS[command.command]
-        return [Send(session, wire.error(f"usage: {usage}"))]
+        return [Send(session, wire.error(f"usage: {wire.usage(command.command)}"))]
 

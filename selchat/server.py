@@ -44,11 +44,12 @@ Leaving OPEN is the one place the room is told that a session ended.
 import errno
 import itertools
 import logging
+import secrets
 import selectors
 import socket
 import struct
 import time
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
+from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tuple, Union, cast
 
 from selchat.batch import Batch, Piece
 from selchat.connection import GONE, RECV_SIZE, TRANSITIONS, Connection, Kind, State
@@ -58,8 +59,11 @@ from selchat.limits import Limits
 from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
 from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
+from selchat import resume, wire
+from selchat.history import MemoryHistory, replay
 from selchat.room import (
-    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Effect, Joined, Left, Send,
+    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Effect, Hold, Joined, Keep, Left,
+    Replay, ResumeAsked, Send, Tag,
 )
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
@@ -136,6 +140,7 @@ class Server:
         clock: Callable[[], float] = time.monotonic,
         web_listener: Optional[socket.socket] = None,
         web_origins: Sequence[str] = (),
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self.limits = limits
         self._listeners: Dict[Kind, socket.socket] = {TCP: listener}
@@ -146,7 +151,17 @@ class Server:
         self._now = clock()
         self._selector = selectors.DefaultSelector()
         self._timers = Timers()
-        self._room = ChatRoom()
+        self._wall_clock = wall_clock  # for the time tags only
+        self._time_ms = 0  # the pass's wall-clock time, for its tags
+        #: The room's numbered lines: replay on join, resume after a drop. Its
+        #: epoch is in every resume token, so a restarted server knows its own.
+        self._history = MemoryHistory(secrets.token_hex(4), limits.history)
+        resumable = limits.history > 0 and limits.resume_window > 0
+        self._room = ChatRoom(
+            resume_window=limits.resume_window if resumable else 0.0,
+            replay=limits.replay if limits.history else 0,
+            new_token=lambda: resume.new_token(self._history.epoch, secrets.token_bytes),
+        )
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
         self._numbers = itertools.count(1)  # numbers connections in the log
@@ -203,6 +218,7 @@ class Server:
             wait = timeout if wait is None else min(wait, timeout)
         events = self._selector.select(wait)
         self._now = self._clock()
+        self._time_ms = int(self._wall_clock() * 1000)
         self.counters.loop_passes += 1
         budget = max(MIN_READ_BUDGET, min(
             MAX_READ_BUDGET, DELIVERY_BUDGET // (len(self._room.members) + 1)))
@@ -283,7 +299,7 @@ class Server:
             conn.timer = None
             self._count_named(conn)
             if self._stop_deadline is None:  # at shutdown nobody needs leave notices
-                self._apply(self._room.disconnect(conn))
+                self._apply(self._room.disconnect(conn, now=self._now))
         conn.state = new
         if new is DRAINING:
             if isinstance(conn.proto, WebSocketLines) and conn.proto.close_code is None:
@@ -577,10 +593,15 @@ class Server:
     def _apply(self, effects: List[Effect]) -> None:
         batch = self._batch
         for effect in effects:
-            if isinstance(effect, Broadcast):
-                batch.broadcast(self._encode(effect.line), effect.exclude)
+            if isinstance(effect, Broadcast):  # a room line: numbered, kept in the history
+                payload = self._encode(effect.line)
+                seq = self._history.append(payload, self._time_ms, (len(payload),))
+                batch.broadcast(payload, effect.exclude, seq)
             elif isinstance(effect, Send):
-                batch.send(self._encode(effect.line), effect.to)
+                payload = self._encode(effect.line)
+                tagged = None if effect.tags is None else \
+                    wire.tag_line(payload, self._time_ms, effect.tags)
+                batch.send(payload, effect.to, tagged)
             elif isinstance(effect, Joined):
                 conn = cast(Connection, effect.session)  # the room's sessions are ours
                 batch.joined(conn)
@@ -589,10 +610,59 @@ class Server:
                 self._count_named(conn)
             elif isinstance(effect, Left):
                 batch.left(effect.session)
-            else:  # Close: a goodbye said, or a name timeout
+            elif isinstance(effect, Tag):
+                cast(Connection, effect.session).tagged = True
+            elif isinstance(effect, Replay):
+                self._replay(cast(Connection, effect.session), effect.lines)
+            elif isinstance(effect, Hold):
+                self._timers.call_at(effect.deadline, self._hold_over, effect.session)
+            elif isinstance(effect, Keep):
+                self._room.sessions.keep(effect.session, self._time_ms, encode(effect.line))
+            elif isinstance(effect, ResumeAsked):
+                self._resume(cast(Connection, effect.session), effect.token, effect.last_seq)
+            else:  # Close: a goodbye said, a name timeout, a session taken over
                 conn = cast(Connection, effect.session)
                 if conn.state is OPEN:
                     self._set_state(conn, DRAINING)
+
+    # -- history and resume -------------------------------------------------------
+
+    def _replay(self, conn: Connection, count: int) -> None:
+        """The last room lines for a newcomer, right after its welcome."""
+        lines = self._history.last(count)
+        if not lines:
+            return
+        start, end = wire.history_start(len(lines)), wire.history_end()
+        plain = b"".join([encode(start), replay(lines, tagged=False), encode(end)])
+        tagged = b"".join([wire.tag_line(encode(start), self._time_ms),
+                           replay(lines, tagged=True), wire.tag_line(encode(end), self._time_ms)])
+        self._batch.send(plain, conn, tagged)
+
+    def _resume(self, conn: Connection, token: str, last_seq: int) -> None:
+        """``/resume``: take the held session over with every line it missed,
+        or say the gap (never a silent one)."""
+        outcome = resume.decide(self._history, self._room.sessions, token, last_seq, self._now)
+        if isinstance(outcome, resume.Resumed):
+            self._apply(self._room.resumed(outcome.member, conn))
+            data = resume.welcome_back(outcome, self._time_ms)
+            self._batch.send(data, conn, data)
+            return
+        log.info("%r: resume refused: %s", conn, outcome.kind.value)
+        self._apply([Send(conn, resume.gap_line(outcome))])
+        if outcome.ends is not None:
+            self._apply(self._room.release(outcome.ends.session))
+
+    def _hold_over(self, session: object) -> None:
+        self._apply(self._room.expire(session))
+
+    def _render_tagged(self, payload: bytes, note: object) -> bytes:
+        """A batch item as a tagged member gets it: a room line with its seq and
+        time; a direct line with its time, or the tagged bytes made for it."""
+        if isinstance(note, int):
+            return wire.tag_prefix(note, self._time_ms) + payload
+        if isinstance(note, bytes):
+            return note
+        return wire.tag_prefix(None, self._time_ms) + payload
 
     def _encode(self, line: ServerLine) -> bytes:
         """A line's bytes; the same line object twice in a row (a /who answer
@@ -608,24 +678,33 @@ class Server:
         if not self._batch:
             return
         members = self._room.members
-        self.counters.deliveries += self._batch.deliveries(len(members))
-        shared, own = self._batch.split(members)
-        self._batch = Batch()
-        framed: Dict[Callable[[bytes], bytes], bytes] = {}  # shared, framed once per kind
+        batch, self._batch = self._batch, Batch()
+        self.counters.deliveries += batch.deliveries(len(members))
+        shared, own = batch.split(members)
+        tagged: Optional[Tuple[bytes, Dict[Hashable, List[Piece]]]] = None  # made if needed
+        framed: Dict[Tuple[object, bool], bytes] = {}  # shared, once per kind and tagging
         if shared:
             for conn in cast(List[Connection], list(members)):  # a send may fail: a copy
                 if conn in own:
                     continue
-                frame = conn.frame
-                if frame is None:
+                if conn.frame is None and not conn.tagged:  # the hot path
                     self._write(conn, shared)
-                else:
-                    data = framed.get(frame)
-                    if data is None:
-                        data = framed[frame] = frame(shared)
-                    self._write(conn, data)
+                    continue
+                data = framed.get((conn.frame, conn.tagged))
+                if data is None:
+                    if conn.tagged and tagged is None:
+                        tagged = batch.split(members, self._render_tagged)
+                    data = tagged[0] if conn.tagged else shared  # type: ignore[index]
+                    if conn.frame is not None:
+                        data = conn.frame(data)
+                    framed[(conn.frame, conn.tagged)] = data
+                self._write(conn, data)
         for who, pieces in own.items():
             conn = cast(Connection, who)
+            if conn.tagged:
+                if tagged is None:
+                    tagged = batch.split(members, self._render_tagged)
+                pieces = tagged[1][who]
             if pieces and conn.state is not DROPPING and conn.state is not CLOSED:
                 self._write_own(conn, pieces)
 

@@ -25,8 +25,11 @@ class ServerProcess:
         # No web page unless a test asks for one (--web-port 0): its default
         # port is the same for every server, and most tests speak TCP only.
         web = [] if any(arg.startswith("--web") for arg in args) else ["--no-web"]
+        # No history replay unless asked for either: tests assert the exact lines
+        # after a welcome, and the replay's are tested on their own.
+        replay = [] if "--replay" in args else ["--replay", "0"]
         command = [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1",
-                   "--port", "0", "--log-level", "debug", *web, *args]
+                   "--port", "0", "--log-level", "debug", *web, *replay, *args]
         # stderr goes to a file: a pipe nobody drains would block a chatty server.
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
