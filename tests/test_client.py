@@ -300,7 +300,7 @@ def test_taken_and_invalid_names_give_the_reason_and_status_2(server, connect):
 
 def test_server_full_is_status_1(chat_server):
     server = chat_server("--max-clients", "1")
-    LineClient(server.address, "bob")  # takes the only place
+    _bob = LineClient(server.address, "bob")  # takes the only place (while referenced)
     result = join("bot", server.port)
     assert (result.returncode, result.stderr) == (1, b"selchat: server full\n")
 

@@ -7,7 +7,7 @@ and fed back into the session.
 import pytest
 
 from selchat import wire
-from selchat.room import Broadcast, ChatRoom, Close, Send
+from selchat.room import Broadcast, ChatRoom, Close, Send, Tag
 from selchat.session import (END, EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession, Finish,
                              Prompt, Show, State, Style, Warn)
 
@@ -22,6 +22,13 @@ class Room:
         self.sessions = {}
         self.inbox = {}  # peer -> bytes the room sent it, not yet taken
         self.closed = set()
+        self.tagged = set()  # peers that asked for tags, as the server tags their lines
+        self.seq = 0
+
+    def _put(self, peer, data, seq, tags=None):
+        if peer in self.tagged:
+            data = wire.tag_prefix(seq, 0, tags or {}) + data
+        self.inbox[peer] += data
 
     def connect(self, peer, session=None):
         self.sessions[peer] = session
@@ -43,7 +50,8 @@ class Room:
         decisions = self.sessions[peer].receive_data(data) if data else []
         if peer in self.closed and self.sessions[peer].state is not State.CLOSED:
             decisions += self.sessions[peer].receive_data(b"")
-        return decisions
+        # The lines carry time tags (all 0 here); what is shown is compared without them.
+        return [d._replace(time_ms=None) if isinstance(d, Show) else d for d in decisions]
 
     def say(self, peer, line):
         """A raw peer sends a line."""
@@ -56,11 +64,14 @@ class Room:
     def _apply(self, effects):
         for effect in effects:
             if isinstance(effect, Send):
-                self.inbox[effect.to] += wire.encode(effect.line)
+                self._put(effect.to, wire.encode(effect.line), None, effect.tags)
             elif isinstance(effect, Broadcast):
+                self.seq += 1
                 for member in self.room.members:
                     if member != effect.exclude:
-                        self.inbox[member] += wire.encode(effect.line)
+                        self._put(member, wire.encode(effect.line), self.seq)
+            elif isinstance(effect, Tag):
+                self.tagged.add(effect.session)
             elif isinstance(effect, Close):
                 self.closed.add(effect.session)
                 self._apply(self.room.disconnect(effect.session))
