@@ -435,10 +435,15 @@ class Swarm:
             if conn.tally is not None:  # (a publisher's ":N" replies are not needed)
                 self._before_ready(conn, total)
             return
-        buf, checker = self._buf, self.checker
+        buf, checker, storm = self._buf, self.checker, self.checker.storm_record
         end = total - total % checker.size
         if conn.latencies is None and end and checker.records(buf, end, conn.tally):
             counted = end // checker.size
+        elif (storm is not None and conn.latencies is None
+              and buf.find(b"\n", total - total % storm.size, total) < 0  # no more lines
+              and checker.storm_records(buf, total - total % storm.size, conn.tally)):
+            end, counted = total - total % storm.size, 0  # storm lines and nothing else
+            self._storm_arrived(end // storm.size)
         else:  # a probe (which parses every line), or not a clean run of records
             end = buf.rfind(b"\n", 0, total) + 1
             data, tally, stormy = bytes(buf[:end]), conn.tally, 0

@@ -25,10 +25,13 @@ path, since they also read each message's send time for the latency figures,
 and they check the full sequence numbers.
 
 Storm lines (``flood.py --burst``: a few thousand lines as long as the server
-allows, from clients of their own) come in the middle of the messages. A read
-that holds some fails the column check; `storm` then counts them and cuts them
-out (one ``bytes.find`` per storm line: a few hundred nanoseconds beside the
-4 KB each one costs to receive), and what is left takes the usual paths.
+allows, from clients of their own) come in the middle of the messages. They
+have one length too, so a read made only of storm lines (most reads, while
+the storm lasts) passes the same column check with the storm's stride
+(`storm_records`). A read with both fails both checks; `storm` then counts
+its storm lines and cuts them out (one ``bytes.find`` per storm line: a few
+hundred nanoseconds beside the 4 KB each one costs to receive), and what is
+left takes the usual paths.
 Receivers count storm lines, compared at the end with what was sent, but do
 not check their order: the storm is there to load the server, the messages to
 check it.
@@ -140,6 +143,19 @@ class Checker:
         return top
 
     # -- storm lines ----------------------------------------------------------------
+
+    def storm_records(self, buf: bytearray, end: int, tally: Tally) -> bool:
+        """Count ``buf[:end]`` if it is storm lines and nothing else.
+
+        Each column sample must be a storm line's ``%`` (which occurs nowhere
+        else) followed, a line length on, by a newline: so storm lines tile it.
+        """
+        size, at = self.storm_record.size, self.storm_record.body
+        k = end // size
+        if not k or buf[size - 1:end:size].count(10) != k or buf[at:end:size].count(37) != k:
+            return False
+        tally.storm += k
+        return True
 
     def storm(self, data: bytes, tally: Tally) -> bytes:
         """Count the storm lines in `data` (complete lines) and return the rest.

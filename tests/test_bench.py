@@ -255,6 +255,19 @@ def test_storm_lines_are_cut_out_and_counted():
     assert tally.received == [3] and checker.disorder == [0]
 
 
+def test_a_read_of_storm_lines_alone_is_counted_by_its_columns():
+    fmt = BodyFormat(1, 40)
+    storm = Chat.record("s7", 100)
+    checker = Checker(fmt, Chat.record("c1", 40), backlog=1000, is_framing=Chat.is_framing,
+                      storm=storm)
+    lines = b"".join(b"<s7> " + storm_line(7, i, 100) + b"\n" for i in range(5))
+    tally = Tally(1)
+    assert checker.storm_records(bytearray(lines), len(lines), tally) and tally.storm == 5
+    mixed = bytearray(lines[:storm.size] + _stream(fmt, [(0, 0)]) + lines[storm.size:])
+    assert not checker.storm_records(mixed, len(mixed) - len(mixed) % storm.size, tally)
+    assert tally.storm == 5
+
+
 def test_storm_is_a_no_op_without_storm_lines():
     fmt = BodyFormat(1, 40)
     checker = Checker(fmt, Chat.record("c1", 40), backlog=1000, is_framing=Chat.is_framing,
