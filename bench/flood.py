@@ -153,6 +153,8 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError(f"--burst-bytes must be {MIN_STORM}..{MAX_STORM_LINE}")
     if args.burst and not args.compare and servers.KINDS[args.server] != "chat":
         raise ValueError("--burst needs a chat server (Redis pub/sub has no chat lines)")
+    if args.burst and args.transport != "tcp":
+        raise ValueError("--burst goes with --transport tcp (burst clients speak TCP)")
     if args.phase_timeout is not None and not 0 < args.phase_timeout <= 3600:
         raise ValueError("--phase-timeout must be in (0, 3600] seconds")
     if args.repeat is not None and not 1 <= args.repeat <= 20:

@@ -318,6 +318,7 @@ def test_sweep_tabulates_each_value(tmp_path):
     (["--burst", "2", "--burst-bytes", "4097"], "--burst-bytes"),
     (["--burst", "2", "--burst-lines", "0"], "--burst-lines"),
     (["--burst", "2", "--server", "redis"], "--burst needs a chat server"),
+    (["--burst", "2", "--transport", "ws"], "--burst goes with --transport tcp"),
 ])
 def test_bad_options_are_refused(args, message):
     done = flood(*args)
