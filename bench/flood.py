@@ -7,7 +7,10 @@ the server takes it, 10 s, 64-byte messages), prints a summary and stops the
 server. ``--compare`` runs the same scenario, alternating, against the
 baselines in ``bench/peers/`` and Redis pub/sub, and prints medians with their
 ratio to selchat's: on a shared machine only figures measured side by side
-mean anything. ``--sweep`` shows how each figure grows with the work. See
+mean anything. ``--sweep`` shows how each figure grows with the work.
+``--burst N`` adds N clients that each send a full burst of the longest lines
+at one moment in the middle of the run, and reports what that storm did to
+everyone else: readers dropped, peak RSS, latency and stalls meanwhile. See
 README.rst, "Benchmarks", for how to read every figure.
 
 The harness is one process, one thread and one selector, like the server:
@@ -29,7 +32,7 @@ from typing import Callable, List, Optional
 
 import report
 import servers
-from message import MAX_SENDERS, MIN_PAYLOAD
+from message import MAX_SENDERS, MIN_PAYLOAD, MIN_STORM
 from protocols import PROTOCOLS
 from swarm import Scenario, Swarm
 
@@ -41,6 +44,9 @@ TRANSPORTS = tuple(COMPARED)
 SWEEPABLE = ("clients", "senders", "payload")
 MAX_CLIENTS = 50_000
 MAX_DURATION = 600.0
+#: selchat's default --max-line: a longer storm line would be refused, not relayed.
+MAX_STORM_LINE = 4096
+MAX_BURST, MAX_BURST_LINES = 10_000, 1000
 #: Descriptors kept free beside the clients (stdio, selector, server pipes).
 FD_RESERVE = 64
 
@@ -75,6 +81,18 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--payload", type=int, default=64,
                    help=f"bytes of chat text per message, at least {MIN_PAYLOAD} "
                         "(default: %(default)s)")
+    p.add_argument("--burst", type=int, default=0, metavar="N",
+                   help="N more clients (besides --clients) that each send --burst-lines "
+                        "lines of --burst-bytes bytes all at once, halfway through the run "
+                        "(or once each sender has sent half its --messages); the report adds "
+                        "readers dropped, peak RSS, latency and the longest stall meanwhile "
+                        "(default: none)")
+    p.add_argument("--burst-lines", type=int, default=20,
+                   help="lines in each burst: selchat's default --flood-burst "
+                        "(default: %(default)s)")
+    p.add_argument("--burst-bytes", type=int, default=4000,
+                   help="bytes of chat text per burst line, at most selchat's default "
+                        f"--max-line ({MAX_STORM_LINE}) (default: %(default)s)")
     p.add_argument("--server", choices=sorted(servers.KINDS), default="selchat",
                    help="the server to start; with --connect, the protocol to speak "
                         "(redis, or selchat's for the others) (default: %(default)s)")
@@ -127,6 +145,16 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--messages must be >= 0")
     if not MIN_PAYLOAD <= args.payload <= 4000:
         raise ValueError(f"--payload must be {MIN_PAYLOAD}..4000 bytes")
+    if not 0 <= args.burst <= MAX_BURST:
+        raise ValueError(f"--burst must be 0..{MAX_BURST}")
+    if not 1 <= args.burst_lines <= MAX_BURST_LINES:
+        raise ValueError(f"--burst-lines must be 1..{MAX_BURST_LINES}")
+    if not MIN_STORM <= args.burst_bytes <= MAX_STORM_LINE:
+        raise ValueError(f"--burst-bytes must be {MIN_STORM}..{MAX_STORM_LINE}")
+    if args.burst and not args.compare and servers.KINDS[args.server] != "chat":
+        raise ValueError("--burst needs a chat server (Redis pub/sub has no chat lines)")
+    if args.burst and args.transport != "tcp":
+        raise ValueError("--burst goes with --transport tcp (burst clients speak TCP)")
     if args.phase_timeout is not None and not 0 < args.phase_timeout <= 3600:
         raise ValueError("--phase-timeout must be in (0, 3600] seconds")
     if args.repeat is not None and not 1 <= args.repeat <= 20:
@@ -197,7 +225,7 @@ def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = No
         server = servers.attach(kind, connect[0], connect[1], pid)
     else:
         extra = max(scenario.senders, 1) if protocol.separate_senders else 0
-        server = servers.start(kind, scenario.clients + extra + FD_RESERVE,
+        server = servers.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
                                web=scenario.transport != "tcp")
     try:
         meter = servers.Meter(server)
@@ -275,13 +303,15 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
     base = Scenario(clients=args.clients, senders=args.senders, rate=args.rate,
                     window=args.window, duration=args.duration, payload=args.payload,
-                    messages=args.messages, transport=args.transport)
-    kinds = ([k for k in COMPARED[args.transport] if servers.available(k)] if args.compare
+                    messages=args.messages, transport=args.transport, burst=args.burst,
+                    burst_lines=args.burst_lines, burst_bytes=args.burst_bytes)
+    kinds = ([k for k in COMPARED[args.transport] if servers.available(k)
+              and (not args.burst or servers.KINDS[k] == "chat")] if args.compare
              else [args.server])
     name, values = args.sweep if args.sweep else (None, [None])
     repeat = args.repeat or (3 if args.compare else 1)
     biggest = max(values) if name == "clients" else args.clients
-    raise_fd_limit(biggest + max(args.senders, 1) + FD_RESERVE)
+    raise_fd_limit(biggest + max(args.senders, 1) + args.burst + FD_RESERVE)
     text = args.json != "-"
     progress = Progress() if sys.stderr.isatty() and not args.json else None
     tabulate = args.compare or args.sweep
@@ -320,6 +350,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f.write(out + "\n")
     clean = all(f["outcome"] == "ok" and not any(
         f["messages"][k] for k in ("lost", "duplicated", "out_of_order", "garbled"))
+        and not (f["storm"] and (f["storm"]["lost"] or f["storm"]["duplicated"]))
         for f in runs)
     return 0 if clean else 1
 
@@ -330,6 +361,9 @@ def _one_line(fig: dict) -> str:
             f"{report._n(fig['throughput']['deliveries_per_s'])} deliveries/s, "
             f"server {report._n(fig['server_cpu']['us_per_delivery'], 3)} µs/delivery, "
             f"p99 {report._n(fig['latency_ms']['p99'], 2)} ms, lost {m['lost']:,}"
+            + (f"; storm p99 {report._n(fig['storm']['latency_ms']['p99'], 2)} ms, "
+               f"RSS peak {report._n(fig['storm']['server_rss_peak_kb'] / 1024, 1)} MB"
+               if fig["storm"] and fig["storm"]["server_rss_peak_kb"] else "")
             + (f"  [{'; '.join(fig['problems'])}]" if fig["problems"] else ""))
 
 

@@ -16,6 +16,16 @@ The token is one printable ASCII character, and each sender owns its own
 `cycle` of them (94 characters shared out: 9 each for 10 senders, at most
 64), so a receiver can pull one sender's tokens out of a column of mixed
 senders with a single ``bytes.translate``.
+
+A *storm* line (``flood.py --burst``) is the other kind: as long as the
+server allows, sent by the burst clients all at once, and recognised by its
+magic alone (``%``, which no message, notice or name contains), so receivers
+can count and cut storm lines out of a read before checking the messages::
+
+    %  CCCCC  ' '  LLLLL  ' '  yyyy...
+       |           |           padding up to the line length
+       |           the line's number in its client's burst
+       burst client
 """
 from typing import List, Tuple
 
@@ -28,6 +38,14 @@ READY = b"#!ready"
 TOKEN_AT, SEQ_AT, TIME_AT = 1, 2, 11
 _FIXED = TIME_AT + 10 + 1
 MIN_PAYLOAD = _FIXED
+STORM = b"%"
+MIN_STORM = 16
+
+
+def storm_line(client: int, number: int, size: int) -> bytes:
+    """The text of one storm line, exactly `size` bytes (at least `MIN_STORM`)."""
+    head = b"%%%05d %05d " % (client, number)
+    return head + b"y" * (size - len(head))
 
 
 class BodyFormat:

@@ -54,6 +54,10 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
     disorder = sum(s["out_of_order"] for s in per_sender)
     if raw["closed_by_server"]:
         problems.append(f"the server closed {raw['closed_by_server']} connections during the run")
+    storm = raw.get("storm")
+    if storm and storm["closed_by_server"]:
+        problems.append(f"the server closed {storm['closed_by_server']} burst clients during "
+                        "the run")
     return {
         "server": server,
         "scenario": scenario,
@@ -91,6 +95,29 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
                           "peak": kb.get("peak"), "per_connection": per_conn},
         "harness_cpu": {"seconds": harness_s, "percent": harness_pct,
                         "us_per_delivery": _per(harness_s, received, 1e6)},
+        # Reading clients the server closed during the run: every harness client
+        # reads all the time, so any of these was dropped for something it did not do.
+        "drops": {"readers": raw["closed_by_server"],
+                  "burst_clients": storm["closed_by_server"] if storm else 0},
+        "storm": _storm(storm, scenario, kb.get("peak")) if storm else None,
+    }
+
+
+def _storm(raw: dict, scenario: dict, peak_kb: Optional[float]) -> dict:
+    """The --burst figures: the storm's lines, and the server while it lasted."""
+    latencies = sorted(raw["latencies_us"])
+    return {
+        "clients": scenario["burst"], "joined": raw["joined"],
+        "lines_each": scenario["burst_lines"], "line_bytes": scenario["burst_bytes"],
+        "at_s": raw["at_s"], "sent": raw["sent"], "expected": raw["expected"],
+        "received": raw["received"], "lost": raw["lost"], "duplicated": raw["duplicated"],
+        "delivered_s": raw["delivered_s"],
+        "latency_ms": {"samples": len(latencies), **{
+            name: _ms(percentile(latencies, q))
+            for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))}},
+        "longest_gap_ms": raw["longest_gap_s"] * 1000,
+        "harness_longest_pass_ms": raw["harness_longest_pass_s"] * 1000,
+        "server_rss_peak_kb": peak_kb,
     }
 
 
@@ -126,9 +153,11 @@ def describe(scenario: dict) -> str:
     amount = (f"{scenario['messages']} messages per sender (at most {scenario['duration']:g} s)"
               if scenario["messages"] is not None else f"{scenario['duration']:g} s")
     transport = {"tcp": "", "ws": " over WebSocket", "mixed": " (half over WebSocket)"}
+    burst = (f"; a burst from {scenario['burst']:,} more clients, {scenario['burst_lines']} "
+             f"lines of {scenario['burst_bytes']:,} B each" if scenario.get("burst") else "")
     return (f"{scenario['clients']:,} clients{transport[scenario.get('transport', 'tcp')]}, "
             f"{scenario['senders']} senders, {pace}, {amount}, "
-            f"{scenario['payload']}-byte messages")
+            f"{scenario['payload']}-byte messages{burst}")
 
 
 def summary(fig: dict) -> str:
@@ -167,6 +196,9 @@ def summary(fig: dict) -> str:
         f"harness   CPU {_n(hcpu['percent'])} % of a core, {_n(hcpu['us_per_delivery'], 3)} µs "
         f"per delivery",
     ]
+    storm = fig.get("storm")
+    if storm:
+        lines += _storm_lines(storm, fig["drops"])
     if msg["unexpected_lines"]:
         lines.append(f"unexpected {msg['unexpected_lines']:,} lines that are no bench message, "
                      f"e.g. {msg['unexpected_samples'][:2]}")
@@ -175,9 +207,33 @@ def summary(fig: dict) -> str:
                      "not): these figures understate the server")
     for problem in fig["problems"]:
         lines.append(f"PROBLEM   {problem}")
-    if msg["lost"] or msg["duplicated"] or msg["out_of_order"] or msg["garbled"]:
+    if msg["lost"] or msg["duplicated"] or msg["out_of_order"] or msg["garbled"] or (
+            storm and (storm["lost"] or storm["duplicated"])):
         lines.append("FAULTY    the server did not deliver every message exactly once, in order")
     return "\n".join(lines)
+
+
+def _storm_lines(storm: dict, drops: dict) -> List[str]:
+    lat = storm["latency_ms"]
+    if storm["at_s"] is None:
+        when = "never sent (the run ended first)"
+    else:
+        delivered = (f"all delivered {_n(storm['delivered_s'], 2)} s later"
+                     if storm["delivered_s"] is not None else "NOT all delivered")
+        when = f"sent {_n(storm['at_s'], 2)} s into the run, {delivered}"
+    return [
+        f"storm     {storm['joined']:,} burst clients x {storm['lines_each']} lines of "
+        f"{storm['line_bytes']:,} B: {when}",
+        f"          copies expected {storm['expected']:,}, received {storm['received']:,}; "
+        f"lost {storm['lost']:,}, duplicated {storm['duplicated']:,}",
+        f"          meanwhile: latency p50 {_n(lat['p50'], 2)} ms, p99 {_n(lat['p99'], 2)} ms, "
+        f"max {_n(lat['max'], 2)} ms ({lat['samples']:,} samples); longest wait at a probe "
+        f"{_n(storm['longest_gap_ms'], 1)} ms (the harness's longest pass "
+        f"{_n(storm['harness_longest_pass_ms'], 1)} ms)",
+        f"drops     readers dropped by the server {drops['readers']:,}, burst clients "
+        f"{drops['burst_clients']:,}; server RSS at peak {_n(_mb(storm['server_rss_peak_kb']), 1)}"
+        f" MB",
+    ]
 
 
 def _joined(con: dict) -> str:

@@ -58,9 +58,11 @@ def command(kind: str, port: int, max_clients: int, web: bool = False) -> List[s
     """The command line that starts `kind` on 127.0.0.1 (`port` only for Redis;
     `web`: selchat opens its web port too)."""
     if kind == "selchat":
+        # Every harness client comes from 127.0.0.1 and up to 1024 connect before
+        # any has named itself: the per-address limit on unnamed connections is off.
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
-                "--flood-rate", "0", "--max-clients", str(max_clients), "--log-level", "warning",
-                *(["--web-port", "0"] if web else [])]
+                "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
+                "--log-level", "warning", *(["--web-port", "0"] if web else [])]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",
                                     "websockets": "websockets_chat.py"}[kind]

@@ -28,7 +28,18 @@ times for the latency figures, full sequence numbers). The senders are the
 clients after the first (wrapping round if everyone talks); with Redis they
 publish on connections of their own. A sender's window is measured at the last
 client to join (at the first, for the last one itself).
+
+With ``burst``, that many more clients (named ``s0``, ``s1``, ...) join first,
+read only to keep up, and at one moment in the middle of the run (half the
+duration, or once every sender has sent half its messages) each sends its
+whole burst: ``burst_lines`` lines of ``burst_bytes`` bytes, the most a server
+allows at once. The messages go on meanwhile; every receiver counts the storm
+lines apart from them (see `tally`). From the storm until the last of its
+lines reached every receiver, the harness notes the longest wait between two
+reads at a probe (a server loop pass that stalls shows there, as does a slow
+pass of the harness's own, also noted), and which messages were in flight.
 """
+
 import errno
 import math
 import selectors
@@ -39,7 +50,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
 
-from message import READY, BodyFormat
+from message import READY, BodyFormat, storm_line
 from tally import Checker, Tally, losses
 from wsclient import Masker, Unframer, new_key, upgrade_request
 
@@ -70,8 +81,9 @@ OUT_CAP = 1 << 20
 #: Records a receiver puts aside before settling them (see `tally`), and the
 #: total the harness may hold for all receivers at once (a byte each).
 BACKLOG, BACKLOG_TOTAL = 8192, 1 << 23
-#: How often the progress callback runs, in seconds.
-TICK = 0.25
+#: How often the tick callback runs, in seconds: it samples the server's RSS,
+#: and a burst of a few thousand long lines can double it within a second.
+TICK = 0.05
 
 CONNECTING, JOINING, JOINED, READY_, CLOSED = range(5)
 
@@ -88,23 +100,32 @@ class Scenario:
     #: "tcp", "ws" (every client a WebSocket, on the server's web port) or
     #: "mixed" (every other client, in connect order, a WebSocket).
     transport: str = "tcp"
+    #: Extra clients that each send one burst in the middle of the run (TCP), of
+    #: `burst_lines` lines of `burst_bytes` bytes (selchat's --flood-burst, and
+    #: the longest line under its --max-line).
+    burst: int = 0
+    burst_lines: int = 20
+    burst_bytes: int = 4000
 
 
 class Conn:
     """One harness connection: a client, or (with Redis) a sender's publisher."""
 
-    __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "out", "events", "ws",
-                 "masker")
+    __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "sent_at", "last_rx",
+                 "out", "events", "ws", "masker", "burst")
 
     def __init__(self, sock: socket.socket, name: str, tally: Optional[Tally],
-                 websocket: bool = False) -> None:
+                 websocket: bool = False, burst: int = -1) -> None:
         self.sock, self.name, self.tally = sock, name, tally  # tally None: sends only
+        self.burst = burst  # a burst client's number; -1 for every other connection
         # A WebSocket client: its frame reader, and the masker of its own frames.
         self.masker = Masker() if websocket else None
         self.ws = Unframer(new_key()) if websocket else None
         self.state = CONNECTING
         self.carry = b""  # the start of a record or line the last read cut off
-        self.latencies: Optional[array] = None  # probes only
+        self.latencies: Optional[array] = None  # probes only: delays, and send times
+        self.sent_at: Optional[array] = None
+        self.last_rx = 0.0  # probes only: when a read last brought something
         self.out = bytearray()  # output the kernel did not take yet
         self.events = EVENT_WRITE  # the selector mask registered
 
@@ -133,13 +154,18 @@ class Swarm:
                  budget: Optional[float] = None, web_address: Optional[tuple] = None) -> None:
         self.protocol, self.address, self.sc, self._tick = protocol, address, scenario, tick
         self.web_address = web_address
-        self.budget = budget if budget is not None else budget_for(scenario.clients)
+        self.budget = budget if budget is not None else budget_for(
+            scenario.clients + scenario.burst)
         self.fmt = BodyFormat(scenario.senders, scenario.payload)
         width = len(str(max(scenario.clients - 1, 0)))
         self.names = [f"c{i:0{width}d}" for i in range(scenario.clients)]
+        width = len(str(max(scenario.burst - 1, 0)))  # one width: storm lines of one size
+        self.burst_names = [f"s{i:0{width}d}" for i in range(scenario.burst)]
         record = protocol.record(self.names[0], scenario.payload)
+        storm = (protocol.record(self.burst_names[0], scenario.burst_bytes) if scenario.burst
+                 else None)
         backlog = max(256, min(BACKLOG, BACKLOG_TOTAL // max(scenario.clients, 1)))
-        self.checker = Checker(self.fmt, record, backlog, protocol.is_framing)
+        self.checker = Checker(self.fmt, record, backlog, protocol.is_framing, storm)
         self.sel = selectors.DefaultSelector()
         self._buf = bytearray(READ_SIZE)
         self._view = memoryview(self._buf)
@@ -162,6 +188,18 @@ class Swarm:
         self._joining = 0  # connections opened and not yet joined
         self._next_tick = 0.0
         self._wake = float("inf")  # the next scheduled send, at a fixed rate
+        # The storm (module docstring): its clients, its moment, its lines.
+        self.bursters: List[Conn] = []  # burst clients, once joined
+        self.burst_closed_by_server = 0
+        self._storm_due = float("inf")  # when to send it, once the run has begun
+        self._storm_data: Dict[int, bytes] = {}  # burst number -> its whole burst
+        self.storm_at: Optional[float] = None  # when it was sent
+        self.storm_end: Optional[float] = None  # when its last line reached every receiver
+        self.storm_sent = 0  # storm lines sent, all clients together
+        self.storm_delivered = 0  # storm lines counted at the receivers
+        self.storm_last = 0.0  # when the latest storm line arrived
+        self.storm_gap = 0.0  # the longest wait between reads at a probe, meanwhile
+        self.storm_pass = 0.0  # the harness's longest pass of the loop, meanwhile
 
     # -- phases -----------------------------------------------------------------
 
@@ -171,9 +209,11 @@ class Swarm:
         budget = self.budget
         ws = {"tcp": lambda i: False, "ws": lambda i: True, "mixed": lambda i: i % 2 == 1}
         websocket = ws[sc.transport]
-        pending = [(name, True, websocket(i)) for i, name in enumerate(self.names)]
+        # Burst clients first, so that the last client to join is still an ordinary one.
+        pending = [(name, False, False, i) for i, name in enumerate(self.burst_names)]
+        pending += [(name, True, websocket(i), -1) for i, name in enumerate(self.names)]
         publishers = max(sc.senders, 1) if self.protocol.separate_senders else 0
-        pending += [(f"p{i}", False, False) for i in range(publishers)]
+        pending += [(f"p{i}", False, False, -1) for i in range(publishers)]
         pending.reverse()
 
         def more() -> bool:
@@ -185,7 +225,9 @@ class Swarm:
         self.times["connect"] = time.monotonic() - start
         if not ok:
             self._problem(f"connect phase overran its {budget:g} s budget: "
-                          f"{len(self.joined)} of {sc.clients} clients joined")
+                          f"{len(self.joined)} of {sc.clients} clients joined"
+                          + (f", {len(self.bursters)} of {sc.burst} burst clients"
+                             if sc.burst else ""))
         return ok and not self.problems
 
     def ready(self) -> bool:
@@ -213,17 +255,25 @@ class Swarm:
         """Send for `duration` seconds (or until every sender sent `messages`)."""
         sc = self.sc
         self.phase = "run"
+        self._storm_data = {conn.burst: self._burst(conn) for conn in self.bursters}
         self.run_started = self.last_delivery = now = time.monotonic()
         self.bytes_before_run = self.bytes_in
         end = now + sc.duration
         cap = sc.messages
+        if sc.burst:
+            self._storm_due = now + sc.duration / 2
 
         def done() -> bool:  # once per pass: refilling after a whole pass of reads
-            self._feed(time.monotonic())  # lets the server batch (measured: faster)
-            return cap is not None and all(s.sent >= cap for s in self.senders)
+            now = time.monotonic()
+            self._feed(now)  # lets the server batch (measured: faster)
+            sent = cap is not None and all(s.sent >= cap for s in self.senders)
+            if self.storm_at is None and sc.burst and (now >= self._storm_due or (
+                    cap is not None and all(2 * s.sent >= cap for s in self.senders))):
+                self._storm(now)
+            return sent and (self.storm_at is not None or not sc.burst)
 
         self._loop(done, end, until_deadline_ok=True)
-        self._wake = float("inf")
+        self._wake = self._storm_due = float("inf")
         self.times["run"] = time.monotonic() - self.run_started
         return True
 
@@ -231,13 +281,14 @@ class Swarm:
         """Wait for the rest: every expected copy, or a quiet stream."""
         self.phase, start = "drain", time.monotonic()
         self._last_rx = start
-        expected = self.expected()
+        expected, storm = self.expected(), self.storm_expected()
 
         def done() -> bool:
             # The count alone can be reached early (a duplicate stands in for a copy
             # still on its way), so even then wait for a moment of quiet.
             quiet = time.monotonic() - self._last_rx
-            return quiet >= QUIET or (self.delivered >= expected and quiet >= SETTLE)
+            return quiet >= QUIET or (self.delivered >= expected and quiet >= SETTLE
+                                      and self.storm_delivered >= storm)
 
         ok = self._loop(done, start + DRAIN_BUDGET)
         self.times["drain"] = time.monotonic() - start
@@ -271,9 +322,10 @@ class Swarm:
             if now >= self._next_tick:
                 self._next_tick = now + TICK
                 self._tick(now)
-            events = sel.select(max(0.0, min(deadline, self._wake, self._next_tick) - now))
+            wake = min(deadline, self._wake, self._next_tick, self._storm_due)
+            events = sel.select(max(0.0, wake - now))
             if events:
-                self._last_rx = time.monotonic()
+                self._last_rx = began = time.monotonic()
                 # Probes first: their read times make the latency figures, which
                 # should not include the harness reading every other client (a
                 # probe with nothing to read costs one failed recv).
@@ -286,17 +338,19 @@ class Swarm:
                     read(conn)
                 if mask & EVENT_WRITE and conn.state is not CLOSED:
                     write(conn)
+            if events and self.storm_at is not None and self.storm_end is None:
+                self.storm_pass = max(self.storm_pass, time.monotonic() - began)
         return True
 
     # -- connecting and joining ---------------------------------------------------
 
-    def _open(self, name: str, receives: bool, websocket: bool) -> None:
+    def _open(self, name: str, receives: bool, websocket: bool, burst: int) -> None:
         address = self.web_address if websocket else self.address
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK = 40 ms
-        conn = Conn(sock, name, Tally(self.sc.senders) if receives else None, websocket)
+        conn = Conn(sock, name, Tally(self.sc.senders) if receives else None, websocket, burst)
         self.conns.append(conn)
         err = sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS):
@@ -313,7 +367,7 @@ class Swarm:
             self._close(conn)
             return
         self._set_events(conn, EVENT_READ)
-        if conn.tally is None:  # a publisher: nothing to join
+        if conn.tally is None and conn.burst < 0:  # a publisher: nothing to join
             conn.state = JOINED
             self.publishers.append(conn)
             self._joining -= 1
@@ -337,7 +391,7 @@ class Swarm:
         probes = {id(joined[0]): joined[0], id(joined[-1]): joined[-1]} if joined else {}
         self._probes = list(probes.values())
         for conn in self._probes:
-            conn.latencies = array("q")
+            conn.latencies, conn.sent_at = array("q"), array("q")
         if self.protocol.separate_senders:
             talkers = self.publishers[:sc.senders]
         else:  # everyone but the first and the last, as far as they go
@@ -372,18 +426,39 @@ class Swarm:
             if not n:
                 return
         total = c + n
+        if conn.sent_at is not None and self.storm_at is not None:
+            self._probe_read(conn, time.monotonic())
+        if conn.burst >= 0:
+            self._burst_read(conn, total)
+            return
         if conn.state is not READY_:
             if conn.tally is not None:  # (a publisher's ":N" replies are not needed)
                 self._before_ready(conn, total)
             return
-        buf, checker = self._buf, self.checker
+        buf, checker, storm = self._buf, self.checker, self.checker.storm_record
         end = total - total % checker.size
         if conn.latencies is None and end and checker.records(buf, end, conn.tally):
             counted = end // checker.size
+        elif (storm is not None and conn.latencies is None
+              and buf.find(b"\n", total - total % storm.size, total) < 0  # no more lines
+              and checker.storm_records(buf, total - total % storm.size, conn.tally)):
+            end, counted = total - total % storm.size, 0  # storm lines and nothing else
+            self._storm_arrived(end // storm.size)
         else:  # a probe (which parses every line), or not a clean run of records
             end = buf.rfind(b"\n", 0, total) + 1
-            now_us = int((time.monotonic() - self.epoch) * 1e6)
-            counted = checker.lines(bytes(buf[:end]), conn.tally, now_us, conn.latencies)
+            data, tally, stormy = bytes(buf[:end]), conn.tally, 0
+            if checker.storm_record is not None:
+                stormy = tally.storm
+                data = checker.storm(data, tally)
+                stormy = tally.storm - stormy
+                if stormy:
+                    self._storm_arrived(stormy)
+            if (stormy and conn.latencies is None and data and len(data) % checker.size == 0
+                    and checker.records(data, len(data), tally)):
+                counted = len(data) // checker.size  # the messages between storm lines
+            else:
+                now_us = int((time.monotonic() - self.epoch) * 1e6)
+                counted = checker.lines(data, tally, now_us, conn.latencies, conn.sent_at)
             if total - end > READ_SIZE // 2:  # no line end in sight: not a line
                 checker.other_lines += 1
                 end = total
@@ -410,16 +485,23 @@ class Swarm:
         view[:len(payload)] = payload
         return len(payload)
 
+    def _refused(self, conn: Conn, end: int) -> bool:
+        """True (and the connection closed) if the server refused it."""
+        buf, refused = self._buf, self.protocol.refused
+        if buf.startswith(refused) or buf.find(b"\n" + refused, 0, end) >= 0:
+            line = bytes(buf[:end]).strip().splitlines()[-1][:120]
+            self._problem(f"{conn.name} was refused: {line.decode(errors='replace')}")
+            self._close(conn)
+            return True
+        return False
+
     def _before_ready(self, conn: Conn, total: int) -> None:
         """Look for the welcome, then the ready marker; skip everything else."""
         buf, proto = self._buf, self.protocol
         end = buf.rfind(b"\n", 0, total) + 1
         start = 0
         if conn.state is JOINING:
-            if buf.startswith(proto.refused) or buf.find(b"\n" + proto.refused, 0, end) >= 0:
-                line = bytes(buf[:end]).strip().splitlines()[-1][:120]
-                self._problem(f"{conn.name} was refused: {line.decode(errors='replace')}")
-                self._close(conn)
+            if self._refused(conn, end):
                 return
             start = buf.find(proto.joined, 0, end)
             if start < 0:
@@ -436,6 +518,32 @@ class Swarm:
         self._set_ready(conn)
         conn.carry = buf[after:total]  # what followed the marker: messages
 
+    def _burst_read(self, conn: Conn, total: int) -> None:
+        """A burst client looks for its welcome, then reads only to keep up."""
+        if conn.state is JOINING:
+            end = self._buf.rfind(b"\n", 0, total) + 1
+            if self._refused(conn, end):
+                return
+            if self._buf.find(self.protocol.joined, 0, end) < 0:
+                conn.carry = self._buf[end:total]
+                return
+            conn.state = JOINED
+            self.bursters.append(conn)
+            self._joining -= 1
+        conn.carry = b""
+
+    def _storm_arrived(self, count: int) -> None:
+        self.storm_delivered += count
+        self.storm_last = now = time.monotonic()
+        if self.storm_end is None and self.storm_delivered >= self.storm_expected():
+            self.storm_end = now
+
+    def _probe_read(self, conn: Conn, now: float) -> None:
+        """While the storm lasts: the longest a probe waited for its next read."""
+        if self.storm_end is None:
+            self.storm_gap = max(self.storm_gap, now - max(conn.last_rx, self.storm_at))
+        conn.last_rx = now
+
     def _problem(self, text: str) -> None:
         self.problems[text] = self.problems.get(text, 0) + 1
 
@@ -447,6 +555,8 @@ class Swarm:
         """The server closed a connection (or reset it)."""
         if conn.state is JOINING or conn.state is CONNECTING:
             self._problem(f"the server closed {conn.name} before it joined")
+        elif conn.burst >= 0:
+            self.burst_closed_by_server += 1
         else:
             self.closed_by_server += 1
         self._close(conn)
@@ -481,6 +591,22 @@ class Swarm:
             if sender.sent < cap:
                 wake = min(wake, self.run_started + (sender.sent + sender.phase) / sc.rate)
         self._wake = wake
+
+    def _burst(self, conn: Conn) -> bytes:
+        """A burst client's whole burst, made before the run."""
+        sc, frame = self.sc, self.protocol.frame
+        return b"".join([frame(storm_line(conn.burst, i, sc.burst_bytes))
+                         for i in range(sc.burst_lines)])
+
+    def _storm(self, now: float) -> None:
+        """Every burst client sends its whole burst, now."""
+        self.storm_at, self._storm_due = now, float("inf")
+        for conn in self.bursters:
+            if conn.state is not CLOSED:
+                self._write(conn, self._storm_data.pop(conn.burst))
+                self.storm_sent += self.sc.burst_lines
+        if not self.storm_expected():
+            self.storm_end = now
 
     def _send(self, sender: Sender, count: int, now: float) -> None:
         """Queue `count` messages, stamped with the time they were made: when due,
@@ -535,6 +661,10 @@ class Swarm:
         per_message = len(self.joined) - (0 if self.protocol.echoes else 1)
         return sum(s.sent for s in self.senders) * per_message
 
+    def storm_expected(self) -> int:
+        """Copies of storm lines the receivers should get (none of them sent one)."""
+        return self.storm_sent * len(self.joined)
+
     def expected_per_receiver(self) -> List[List[int]]:
         sent = [0] * self.sc.senders
         for s in self.senders:
@@ -580,4 +710,32 @@ class Swarm:
             "bytes_in_before_run": self.bytes_before_run if self.run_started else self.bytes_in,
             "problems": [p if n == 1 else f"{p} ({n} times)" for p, n in self.problems.items()],
             "joined": len(self.joined),
+            "storm": self._storm_result() if self.sc.burst else None,
         }
+
+    def _storm_result(self) -> dict:
+        """The storm's raw figures: its lines, its timing, the messages it met."""
+        got = [conn.tally.storm for conn in self.joined]
+        want = self.storm_sent
+        result = {
+            "joined": len(self.bursters), "closed_by_server": self.burst_closed_by_server,
+            "sent": self.storm_sent, "expected": self.storm_expected(), "received": sum(got),
+            "lost": sum(max(0, want - n) for n in got),
+            "duplicated": sum(max(0, n - want) for n in got),
+            "at_s": None, "delivered_s": None, "latencies_us": array("q"),
+            "longest_gap_s": self.storm_gap, "harness_longest_pass_s": self.storm_pass,
+        }
+        if self.storm_at is None:
+            return result
+        result["at_s"] = self.storm_at - self.run_started
+        if self.storm_end is not None:
+            result["delivered_s"] = self.storm_end - self.storm_at
+        # Every message in flight at some moment of the storm: sent before it ended,
+        # received after it began.
+        start = int((self.storm_at - self.epoch) * 1e6)
+        end = int(((self.storm_end or max(self.storm_last, self.storm_at)) - self.epoch) * 1e6)
+        for conn in self._probes:
+            for delay, sent in zip(conn.latencies, conn.sent_at):
+                if sent <= end and sent + delay >= start:
+                    result["latencies_us"].append(delay)
+        return result

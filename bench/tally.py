@@ -23,23 +23,36 @@ Anything that is not a clean run of records (a notice, a stray byte) goes
 through `lines`, which parses each line; the probe receivers always take that
 path, since they also read each message's send time for the latency figures,
 and they check the full sequence numbers.
+
+Storm lines (``flood.py --burst``: a few thousand lines as long as the server
+allows, from clients of their own) come in the middle of the messages. They
+have one length too, so a read made only of storm lines (most reads, while
+the storm lasts) passes the same column check with the storm's stride
+(`storm_records`). A read with both fails both checks; `storm` then counts
+its storm lines and cuts them out (one ``bytes.find`` per storm line: a few
+hundred nanoseconds beside the 4 KB each one costs to receive), and what is
+left takes the usual paths.
+Receivers count storm lines, compared at the end with what was sent, but do
+not check their order: the storm is there to load the server, the messages to
+check it.
 """
 from array import array
 from typing import Callable, Dict, List, Optional
 
-from message import READY, TOKEN_AT, BodyFormat
+from message import READY, STORM, TOKEN_AT, BodyFormat
 from protocols import Record
 
 
 class Tally:
     """What one receiving connection has seen from each sender."""
 
-    __slots__ = ("received", "top", "tokens")
+    __slots__ = ("received", "top", "tokens", "storm")
 
     def __init__(self, senders: int) -> None:
         self.received = [0] * senders  #: copies received, per sender
         self.top = [-1] * senders  #: highest sequence number seen, per sender
         self.tokens = bytearray()  #: the token column of records not yet settled
+        self.storm = 0  #: storm lines received
 
 
 class Checker:
@@ -48,12 +61,14 @@ class Checker:
     `record` gives a received message's length and where its body starts;
     `backlog` is how many records a receiver keeps before settling them (one
     byte each); `is_framing` tells the lines a protocol wraps around a message
-    body (they are neither messages nor surprises).
+    body (they are neither messages nor surprises); `storm`, the layout of a
+    received storm line, if the run has any.
     """
 
     def __init__(self, fmt: BodyFormat, record: Record, backlog: int,
-                 is_framing: Callable[[bytes], bool]) -> None:
+                 is_framing: Callable[[bytes], bool], storm: Optional[Record] = None) -> None:
         self.fmt, self.size, self.backlog = fmt, record.size, backlog
+        self.storm_record = storm
         self._is_framing = is_framing
         self._magic_at, self._token_at = record.body, record.body + TOKEN_AT
         every = set(range(256))
@@ -127,15 +142,61 @@ class Checker:
         self.disorder[sender] += 1
         return top
 
+    # -- storm lines ----------------------------------------------------------------
+
+    def storm_records(self, buf: bytearray, end: int, tally: Tally) -> bool:
+        """Count ``buf[:end]`` if it is storm lines and nothing else.
+
+        Each column sample must be a storm line's ``%`` (which occurs nowhere
+        else) followed, a line length on, by a newline: so storm lines tile it.
+        """
+        size, at = self.storm_record.size, self.storm_record.body
+        k = end // size
+        if not k or buf[size - 1:end:size].count(10) != k or buf[at:end:size].count(37) != k:
+            return False
+        tally.storm += k
+        return True
+
+    def storm(self, data: bytes, tally: Tally) -> bytes:
+        """Count the storm lines in `data` (complete lines) and return the rest.
+
+        A storm line is found by what precedes and starts its body (``> %``),
+        then must have its exact length; one that does not is garbled (and cut
+        out up to its newline all the same).
+        """
+        record = self.storm_record
+        mark = b"> " + STORM
+        at = data.find(mark)
+        if record is None or at < 0:
+            return data
+        size, back = record.size, record.body - 2  # from the mark back to the "<"
+        pieces, pos, count = [], 0, 0
+        while at >= 0:
+            start, end = at - back, at - back + record.size
+            if (start >= pos and data[start] == 60 and (start == 0 or data[start - 1] == 10)
+                    and data[end - 1:end] == b"\n"):
+                count += 1
+            else:
+                self.garbled += 1
+                start = max(pos, data.rfind(b"\n", pos, at) + 1)
+                end = data.find(b"\n", at) + 1 or len(data)
+            pieces.append(data[pos:start])
+            pos = end
+            at = data.find(mark, pos)
+        pieces.append(data[pos:])
+        tally.storm += count
+        return b"".join(pieces)
+
     # -- the slow path, and the probes' path ---------------------------------------
 
     def lines(self, data: bytes, tally: Tally, now_us: int = 0,
-              latencies: "Optional[array[int]]" = None) -> int:
+              latencies: "Optional[array[int]]" = None,
+              sent_at: "Optional[array[int]]" = None) -> int:
         """Parse `data`'s complete lines one by one; returns the messages counted.
 
         Settles the backlog first, so that numbers are seen in arrival order.
         With `latencies`, each message's delay (`now_us` minus its send time,
-        in µs) is appended to it.
+        in µs) is appended to it, and with `sent_at` its send time too.
         """
         self.settle(tally)
         parse, received, top = self.fmt.parse, tally.received, tally.top
@@ -158,6 +219,8 @@ class Checker:
             top[sender] = self._arrived(sender, seq, top[sender])
             if latencies is not None:
                 latencies.append(now_us - sent)
+                if sent_at is not None:
+                    sent_at.append(sent)
         return counted
 
     def _other(self, line: bytes) -> None:

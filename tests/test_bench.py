@@ -20,7 +20,7 @@ FLOOD = BENCH / "flood.py"
 TIMEOUT = 60
 
 sys.path.insert(0, str(BENCH))
-from message import BodyFormat  # noqa: E402
+from message import BodyFormat, storm_line  # noqa: E402
 from protocols import Chat  # noqa: E402
 from tally import Checker, Tally  # noqa: E402
 
@@ -89,6 +89,42 @@ def test_fixed_rate_sends_on_schedule(tmp_path):
     m = doc["runs"][0]["messages"]
     assert 70 <= m["sent"] <= 82  # 2 senders x 40/s x 1 s, give or take the last tick
     assert m["received"] == m["expected"] == m["sent"] * 7
+
+
+def test_a_burst_storm_is_counted_apart_and_drops_nobody(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "5", "--senders", "1", "--messages", "10",
+                           "--burst", "3", "--burst-lines", "2", "--burst-bytes", "1000")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run, = doc["runs"]
+    m, storm = run["messages"], run["storm"]
+    # The messages are checked as ever: the burst clients are no receivers of theirs.
+    assert (m["sent"], m["expected"], m["received"]) == (10, 40, 40)
+    assert (m["lost"], m["duplicated"], m["out_of_order"], m["garbled"]) == (0, 0, 0, 0)
+    assert m["unexpected_lines"] == 0
+    # 3 burst clients x 2 lines, to each of the 5 ordinary clients.
+    assert (storm["clients"], storm["joined"], storm["lines_each"], storm["line_bytes"]) == (
+        3, 3, 2, 1000)
+    assert (storm["sent"], storm["expected"], storm["received"]) == (6, 30, 30)
+    assert storm["lost"] == storm["duplicated"] == 0
+    assert run["drops"] == {"readers": 0, "burst_clients": 0}
+    assert run["outcome"] == "ok" and run["problems"] == []
+    assert storm["at_s"] >= 0 and storm["delivered_s"] >= 0
+    assert storm["latency_ms"]["samples"] > 0
+    assert storm["latency_ms"]["p99"] <= storm["latency_ms"]["max"]
+    assert storm["longest_gap_ms"] >= 0 and storm["harness_longest_pass_ms"] >= 0
+    assert storm["server_rss_peak_kb"] == run["server_rss_kb"]["peak"] > 0
+    assert run["connect"]["connections"] == 8
+    assert "storm     3 burst clients x 2 lines of 1,000 B: sent " in done.stdout
+    assert "copies expected 30, received 30; lost 0, duplicated 0" in done.stdout
+    assert "readers dropped by the server 0, burst clients 0" in done.stdout
+
+
+def test_a_run_without_a_burst_has_no_storm(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "3", "--senders", "1", "--messages", "5")
+    assert done.returncode == 0, done.stderr
+    run, = doc["runs"]
+    assert run["storm"] is None and run["drops"] == {"readers": 0, "burst_clients": 0}
+    assert "storm " not in done.stdout
 
 
 @pytest.fixture
@@ -201,6 +237,46 @@ def test_a_read_that_is_not_records_is_refused():
     assert tally.received == [1] and checker.other_lines == 1
 
 
+def test_storm_lines_are_cut_out_and_counted():
+    fmt = BodyFormat(1, 40)
+    record = Chat.record("c1", 40)
+    storm = Chat.record("s7", 100)
+    checker = Checker(fmt, record, backlog=1000, is_framing=Chat.is_framing, storm=storm)
+    line = b"<s7> " + storm_line(7, 0, 100) + b"\n"
+    assert len(line) == storm.size
+    data = (line + _stream(fmt, [(0, 0), (0, 1)]) + line + line + _stream(fmt, [(0, 2)])
+            + b"<s7> " + storm_line(7, 1, 50) + b"\n")  # too short: garbled
+    tally = Tally(1)
+    rest = checker.storm(data, tally)
+    assert tally.storm == 3 and checker.garbled == 1
+    assert rest == _stream(fmt, [(0, 0), (0, 1), (0, 2)])
+    assert checker.records(rest, len(rest), tally)
+    checker.settle(tally)
+    assert tally.received == [3] and checker.disorder == [0]
+
+
+def test_a_read_of_storm_lines_alone_is_counted_by_its_columns():
+    fmt = BodyFormat(1, 40)
+    storm = Chat.record("s7", 100)
+    checker = Checker(fmt, Chat.record("c1", 40), backlog=1000, is_framing=Chat.is_framing,
+                      storm=storm)
+    lines = b"".join(b"<s7> " + storm_line(7, i, 100) + b"\n" for i in range(5))
+    tally = Tally(1)
+    assert checker.storm_records(bytearray(lines), len(lines), tally) and tally.storm == 5
+    mixed = bytearray(lines[:storm.size] + _stream(fmt, [(0, 0)]) + lines[storm.size:])
+    assert not checker.storm_records(mixed, len(mixed) - len(mixed) % storm.size, tally)
+    assert tally.storm == 5
+
+
+def test_storm_is_a_no_op_without_storm_lines():
+    fmt = BodyFormat(1, 40)
+    checker = Checker(fmt, Chat.record("c1", 40), backlog=1000, is_framing=Chat.is_framing,
+                      storm=Chat.record("s0", 100))
+    data = _stream(fmt, [(0, 0)])
+    tally = Tally(1)
+    assert checker.storm(data, tally) is data and tally.storm == 0
+
+
 # -- comparing, sweeping, refusing --------------------------------------------------
 
 
@@ -238,6 +314,11 @@ def test_sweep_tabulates_each_value(tmp_path):
     (["--senders", "5", "--clients", "3"], "--senders"),
     (["--payload", "8"], "--payload"),
     (["--sweep", "window=1,2"], "--sweep"),
+    (["--burst", "-1"], "--burst"),
+    (["--burst", "2", "--burst-bytes", "4097"], "--burst-bytes"),
+    (["--burst", "2", "--burst-lines", "0"], "--burst-lines"),
+    (["--burst", "2", "--server", "redis"], "--burst needs a chat server"),
+    (["--burst", "2", "--transport", "ws"], "--burst goes with --transport tcp"),
 ])
 def test_bad_options_are_refused(args, message):
     done = flood(*args)
@@ -248,7 +329,8 @@ def test_help_explains_every_option():
     done = flood("--help")
     for option in ("--clients", "--senders", "--rate", "--window", "--duration", "--payload",
                    "--messages", "--connect", "--server-pid", "--json", "--compare",
-                   "--repeat", "--sweep", "--allow-remote"):
+                   "--repeat", "--sweep", "--allow-remote", "--burst", "--burst-lines",
+                   "--burst-bytes"):
         assert option in done.stdout
 
 
