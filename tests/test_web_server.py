@@ -207,21 +207,19 @@ class Ws(Peer):
         """The next frame's opcode and payload; checks the server's framing."""
         deadline = time.monotonic() + timeout
         first, second = self.take(2, deadline)
-        assert first & 0x70 == 0, "reserved bits set"
-        assert first & 0x80, "the server fragments nothing"
-        assert not second & 0x80, "server frames are never masked"
         size, extra = second & 0x7F, b""
         if size == 126:
             extra = self.take(2, deadline)
             size = struct.unpack("!H", extra)[0]
-            assert size >= 126, "not the shortest length"
         elif size == 127:
             extra = self.take(8, deadline)
             size = struct.unpack("!Q", extra)[0]
-            assert size >= 1 << 16, "not the shortest length"
         payload = self.take(size, deadline)
+        raw = bytes((first, second)) + extra + payload
+        # Final, no reserved bits, unmasked, the shortest length encoding.
+        assert raw == server_frame(first & 0x0F, payload), raw[:16]
         if first & 0x0F != CLOSE:
-            self.raw.append(bytes((first, second)) + extra + payload)
+            self.raw.append(raw)
         return first & 0x0F, payload
 
     def line(self, timeout: float = TIMEOUT) -> str:
