@@ -169,7 +169,7 @@ class Checker:
         at = data.find(mark)
         if record is None or at < 0:
             return data
-        size, back = record.size, record.body - 2  # from the mark back to the "<"
+        back = record.body - 2  # from the mark back to the "<"
         pieces, pos, count = [], 0, 0
         while at >= 0:
             start, end = at - back, at - back + record.size

@@ -73,6 +73,8 @@ READ_SIZE = 64 * 1024
 SEND_HIGH_WATER = 64 * 1024
 #: Signals that end the session as Ctrl-C does: kill, and the terminal going away.
 LEAVE_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
+#: Seconds a client leaving on Ctrl-C waits for the server to close after its /quit.
+LEAVE_GRACE = 1.0
 
 STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 
@@ -314,7 +316,24 @@ class _Client:
         outcome = self.session.interrupt()
         self.outgoing += self.session.data_to_send()
         self._send()
+        self._close_gracefully()
         return outcome
+
+    def _close_gracefully(self) -> None:
+        """Half-close and read until the server closes, for at most LEAVE_GRACE.
+
+        Closing with unread input makes the kernel reset the connection, and
+        a reset can destroy the /quit just sent: the server would take the
+        session for dropped and hold it, instead of saying it left."""
+        sock = self.sock
+        if sock is None:
+            return
+        deadline = time.monotonic() + LEAVE_GRACE
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_WR)
+            while select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                if not sock.recv(READ_SIZE):
+                    break
 
     def _suspend(self) -> None:
         """Ctrl-Z: give the shell back a normal terminal, stop, and resume on `fg`."""

@@ -10,7 +10,8 @@ over, and `decide` says what it is sent: the room lines after LASTSEQ and the
 direct lines kept. If that is impossible, it is a `Gap`, said to the client
 (``!!! history gap: ...``), never a silent hole; the client then joins anew.
 
-`Sessions` is the bookkeeping and `decide` the rule; neither reads a clock
+`Sessions` is the bookkeeping and `decide` the rule (the caller's timer
+ends a hold, through the room); neither reads a clock
 (deadlines and ``now`` are the caller's numbers) nor draws randomness
 (`new_token` takes the random source). Sessions are any hashable the caller
 chooses, as in `selchat.room`.
@@ -138,19 +139,6 @@ class Sessions:
             member.dropped += 1
         member.kept.append(Direct(time_ms, data))
         return True
-
-    def expired(self, now: float) -> List[Member]:
-        """Remove and return the held sessions whose deadline is past: the room
-        now says they left ("connection lost")."""
-        over = [m for m in self._by_session.values() if m.deadline is not None and m.deadline <= now]
-        for member in over:
-            self.remove(member.session)
-        return over
-
-    def next_deadline(self) -> Optional[float]:
-        """The earliest hold deadline, for the caller's timer (None: nothing held)."""
-        return min((m.deadline for m in self._by_session.values() if m.deadline is not None),
-                   default=None)
 
     def resume(self, member: Member, session: Session) -> None:
         """`member` goes on as `session` (a new connection), connected again; same

@@ -302,8 +302,8 @@ class Server:
                 self._apply(self._room.disconnect(conn, now=self._now))
         conn.state = new
         if new is DRAINING:
-            if isinstance(conn.proto, WebSocketLines) and conn.proto.close_code is None:
-                self._closing_websockets.append(conn)  # we close: a close frame, last
+            if isinstance(conn.proto, WebSocketLines):
+                self._closing_websockets.append(conn)  # a close frame (ours or a reply), last
             conn.timer = self._timers.call_at(self._now + CLOSE_GRACE, self._grace_over, conn)
             self._dirty.add(conn)  # the flush closes it once nothing is queued
             self._update_interest(conn)
@@ -476,7 +476,6 @@ class Server:
             if line is None:
                 break
             if line is END:  # the peer is done sending (maybe only half-closed)
-                self._answer_websocket(conn)
                 self._set_state(conn, DRAINING, "end of stream")
                 break
             taken += 1
@@ -492,9 +491,9 @@ class Server:
         return taken
 
     def _answer_websocket(self, conn: Connection) -> None:
-        """Send the control frames the WebSocket protocol owes the peer (a pong,
-        a close reply); they go at once, ahead of this pass's lines."""
-        if isinstance(conn.proto, WebSocketLines):
+        """Send the pongs the WebSocket protocol owes the peer at once, ahead of
+        this pass's lines; a close reply waits for those (`_send_close_frames`)."""
+        if isinstance(conn.proto, WebSocketLines) and conn.proto.close_code is None:
             control = conn.proto.data_to_send()
             if control:
                 self._write(conn, control)
@@ -561,7 +560,10 @@ class Server:
         closing, self._closing_websockets = self._closing_websockets, []
         for conn in closing:
             if conn.state is DRAINING:
-                self._write(conn, close_frame(code))
+                proto = cast(WebSocketLines, conn.proto)
+                data = close_frame(code) if proto.close_code is None else proto.data_to_send()
+                if data:  # none after a plain end of stream (1006)
+                    self._write(conn, data)
 
     def _charge_read(self, conn: Connection, bucket: TokenBucket) -> None:
         """A read that completed no line still costs a fraction of one, so a

@@ -295,7 +295,8 @@ class ClientSession:
     def _said_by_me(self, incoming: wire.Incoming) -> bool:
         """A room line of mine: my chat, my action, my arrival."""
         if isinstance(incoming, wire.ServerLine):
-            return incoming.kind in (wire.Kind.CHAT, wire.Kind.ACTION) and incoming.name == self.name
+            own = (wire.Kind.CHAT, wire.Kind.ACTION)
+            return incoming.kind in own and incoming.name == self.name
         return isinstance(incoming, wire.Joined) and incoming.name == self.name
 
     def _server_closed(self) -> List[Decision]:

@@ -31,9 +31,11 @@ class ServerProcess:
         command = [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1",
                    "--port", "0", "--log-level", "debug", *web, *replay, *args]
         # stderr goes to a file: a pipe nobody drains would block a chatty server.
+        # stdout is unbuffered: a buffered reader would take the page's line along
+        # with the first, and select() would then wait for it in vain.
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self._log,
+            command, stdout=subprocess.PIPE, stderr=self._log, bufsize=0,
             env={**os.environ, **(env or {})}, preexec_fn=preexec_fn,
         )
         line = _readline_with_deadline(self.proc.stdout, TIMEOUT)

@@ -41,20 +41,16 @@ def test_a_member_connected_is_not_held_and_keeps_nothing():
     assert "e1.t" not in repr(member)
 
 
-def test_hold_then_expire_at_the_deadline():
+def test_hold_then_end():
     _, sessions = room()
     sessions.add("c1", "ann", "e1.a")
     sessions.add("c2", "bob", "e1.b")
     assert sessions.hold("c3", 50.0) is None  # not resumable: leaves at once
     assert sessions.hold("c1", 120.0).held
     sessions.hold("c2", 130.0)
-    assert sessions.next_deadline() == 120.0
-    assert sessions.expired(119.9) == []
-    assert [m.name for m in sessions.expired(120.0)] == ["ann"]
+    assert sessions.remove("c1").name == "ann"  # the room's timer ends a hold
     assert sessions.by_token("e1.a") is None and sessions.get("c1") is None
-    assert sessions.next_deadline() == 130.0
-    assert [m.name for m in sessions.expired(1000)] == ["bob"]
-    assert sessions.next_deadline() is None and len(sessions) == 0
+    assert len(sessions) == 1
 
 
 def test_remove_and_rename():
@@ -138,9 +134,9 @@ def test_an_unknown_or_expired_token_is_a_token_gap():
     sessions.add("c1", "ann", "e1.a")
     sessions.hold("c1", 120.0)
     assert decide(history, sessions, "e1.zzz", 3, 0.0) == Gap(GapKind.TOKEN, None)
-    # past the deadline, even before the caller swept it with expired()
+    # past the deadline, even before the caller's timer ended it
     assert decide(history, sessions, "e1.a", 3, 120.0) == Gap(GapKind.TOKEN, None)
-    sessions.expired(120.0)
+    sessions.remove("c1")
     assert decide(history, sessions, "e1.a", 3, 1.0) == Gap(GapKind.TOKEN, None)
 
 
