@@ -375,7 +375,11 @@ class ClientSession:
         return self._echo(command) if self.interactive else []
 
     def interrupt(self) -> Finish:
-        """Ctrl-C, kill or hang-up: say /quit (if joined), and the session is over."""
+        """Ctrl-C, kill or hang-up: say /quit (if joined, or joining: a welcome
+        may be on its way), and the session is over. Without it the server
+        would hold the session for a resume that never comes."""
+        if self.state is State.JOINING:
+            self._outgoing += b"/quit\n"
         self.submit(END)
         return self._finish(EXIT_LEFT)
 
