@@ -28,7 +28,7 @@ class ServerProcess:
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=self._log,
-            env={**os.environ, **(env or {})}, preexec_fn=preexec_fn,
+            env={**os.environ, **(env or {})}, preexec_fn=_child_setup(preexec_fn),
         )
         line = _readline_with_deadline(self.proc.stdout, TIMEOUT)
         if not line.startswith(b"selchat listening on "):
@@ -55,6 +55,20 @@ class ServerProcess:
         """Everything the server wrote to stderr so far."""
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
+
+
+def _child_setup(then=None):
+    """In the child before exec: SIGINT back to its default, then `then()`.
+
+    A test run started in the background (``cmd &`` in a script, nohup, some
+    CI runners) has SIGINT ignored, and the server rightly keeps a signal it
+    inherited as ignored: Ctrl-C tests would then wait for nothing.
+    """
+    def setup() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if then is not None:
+            then()
+    return setup
 
 
 def _readline_with_deadline(pipe, timeout: float) -> bytes:

@@ -58,9 +58,14 @@ def test_double_slash_sends_a_slash(room):
     assert room.receive(A, "//etc/passwd") == [Broadcast(wire.chat("alice", "/etc/passwd"), A)]
 
 
-def test_unnamed_sessions_are_not_members_and_hear_nothing(room):
+def test_unnamed_sessions_are_not_members(room):
+    """Broadcasts go to `members` alone; that the unnamed hear nothing over a real
+    connection is test_loop.py::test_an_unnamed_connection_hears_nothing_of_the_room."""
     assert C not in room.members
     assert room.name_of(C) is None
+    room.receive(A, "hi all")
+    assert room.disconnect(B) == [Left(B), Broadcast(wire.left("bob"))]
+    assert C not in room.members and list(room.members) == [A]
 
 
 @pytest.mark.parametrize("name", ["ALICE", "Alice", "ａｌｉｃｅ", " alice "])
