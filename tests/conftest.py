@@ -7,15 +7,18 @@ import os
 import selectors
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
 import time
-from typing import Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
+import psutil
 import pytest
 
 TIMEOUT = 10.0  # seconds any single wait may take before the test fails
+MiB = 1024 * 1024
 
 
 class ServerProcess:
@@ -218,3 +221,113 @@ def connect(server):
     yield make
     for client in clients:
         client.close()
+
+
+# -- what a test about one misbehaving client needs ------------------------------------
+#
+# Those tests (test_line_length, test_bad_input, test_slow_readers, test_flood_control,
+# test_name_and_capacity, test_descriptors, test_abrupt_endings, ...) each play one kind of
+# bad client next to well-behaved ones, and assert the exact lines the well-behaved ones
+# see, plus what the server process shows (psutil: memory, descriptors, CPU; its log).
+# Waits are bounded; the few fixed windows are measurements (CPU over a second, "the
+# sender is stalled"), never synchronisation.
+
+HELLO = "*** Hello! Please enter your name."
+INVALID_NAME = ("!!! invalid name: names are 1-32 letters or digits, '_', '-' or '.', "
+                "with at least one letter or digit")
+SERVER_FULL = b"!!! server full\n"
+
+@pytest.fixture
+def clients() -> Callable[..., LineClient]:
+    """clients(server, name=None, rcvbuf=None) -> LineClient, closed at teardown."""
+    made: List[LineClient] = []
+
+    def make(server: ServerProcess, name: Optional[str] = None, **kwargs) -> LineClient:
+        client = LineClient(server.address, name, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        client.close()
+
+
+def process(server: ServerProcess) -> psutil.Process:
+    return psutil.Process(server.proc.pid)
+
+
+def read_until(client: LineClient, last: str, timeout: float = TIMEOUT) -> List[str]:
+    """Every line up to and including `last` (strict UTF-8), read in big gulps."""
+    needle = ("\n" + last + "\n").encode()
+    data = bytearray(b"\n" + client.buffer)
+    client.buffer = b""
+    deadline = time.monotonic() + timeout
+    start = 0
+    while (found := data.find(needle, start)) < 0:
+        start = max(0, len(data) - len(needle))
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"no {last!r} within {timeout} s (tail {bytes(data[-200:])!r})")
+        client.sock.settimeout(remaining)
+        try:
+            chunk = client.sock.recv(1 << 20)
+        except socket.timeout:
+            continue
+        if not chunk:
+            raise AssertionError(f"closed before {last!r} (tail {bytes(data[-200:])!r})")
+        data += chunk
+    end = found + len(needle)
+    client.buffer = bytes(data[end:])
+    return data[1:end - 1].decode().split("\n")
+
+
+def reset(client: LineClient) -> None:
+    """Close with SO_LINGER 0: the kernel sends RST instead of FIN."""
+    client.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    client.close()
+
+
+def join_when_there_is_room(server: ServerProcess, name: str) -> LineClient:
+    """Connect until the server answers with its hello rather than "server full"; join."""
+    def attempt() -> Optional[LineClient]:
+        client = LineClient(server.address)
+        first = client.line()
+        if first == HELLO:
+            return client
+        assert first == "!!! server full", first
+        client.close()
+        return None
+
+    client = wait_for(attempt, interval=0.05)
+    client.send(name)
+    client.expect_prefix(f"*** Welcome, {name}!")
+    return client
+
+
+def times_of_lines(client: LineClient, count: int) -> List[tuple]:
+    """The next `count` lines, each with the time it was seen."""
+    return [(client.line(), time.monotonic()) for _ in range(count)]
+
+
+def slow_down(rate: float) -> str:
+    return f"*** slow down: at most {rate:g} lines a second; your lines are queued"
+
+
+def times_of_answers(client: LineClient, count: int, rate: float) -> List[tuple]:
+    """`count` answers to a flood (with their times), and the one slow-down notice
+    a client held back by flood control gets among them, checked and left out."""
+    seen = times_of_lines(client, count + 1)
+    assert [line for line, _ in seen].count(slow_down(rate)) == 1, seen
+    return [(line, at) for line, at in seen if line != slow_down(rate)]
+
+
+def assert_rate_limited(stamps: List[float], started: float, burst: int, rate: float) -> None:
+    """Line k (1-based) cannot have been handled before the bucket allowed it.
+
+    A bucket holds at most `burst` tokens, so by time t at most burst + rate * (t - started)
+    lines sent after `started` can have been handled; a line is seen after it is handled,
+    so a slow test machine only makes this easier to meet. One line of slack for rounding.
+    """
+    for k, seen in enumerate(stamps, 1):
+        allowed = burst + rate * (seen - started) + 1
+        assert k <= allowed, f"line {k} seen {seen - started:.3f} s after the flood began"

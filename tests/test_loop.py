@@ -85,7 +85,8 @@ class Loop:
         self.clock = FakeClock()
         self.server = Server(open_listener("127.0.0.1", 0), Limits(**limits), self.clock)
         self.address = ("127.0.0.1", int(self.server.address.rsplit(":", 1)[1]))
-        self.peers: List[Peer] = []
+        self.peers: List[Peer] = []  # read after every pass
+        self.made: List[Peer] = []  # every peer, kept open until teardown
 
     def peer(self, name: Optional[str] = None, rcvbuf: Optional[int] = None,
              reads: bool = True) -> Peer:
@@ -93,6 +94,7 @@ class Loop:
         One that `reads` is read after every pass; the others only when told."""
         peer = Peer(self.address, rcvbuf)
         self.peers.append(peer)
+        self.made.append(peer)
         if name is not None:
             peer.send(name)
             self.until(lambda: any(line.startswith(f"*** Welcome, {name}!")
@@ -129,7 +131,7 @@ class Loop:
         return next(c for c in self.server._conns if self.server._room.name_of(c) == name)
 
     def close(self) -> None:
-        for peer in self.peers:
+        for peer in self.made:
             peer.close()
         self.server.close()
 
@@ -291,7 +293,7 @@ def test_over_the_soft_limit_drops_only_after_its_time_and_a_reader_that_catches
     loop = loop(flood_rate=0, soft_output=soft, soft_output_seconds=seconds)
     talker = loop.peer("talker")
     watcher = loop.peer("watcher")
-    sleeper = loop.peer("sleeper", rcvbuf=4096, reads=False)  # never reads again
+    loop.peer("sleeper", rcvbuf=4096, reads=False)  # never reads again
     catcher = loop.peer("catcher", rcvbuf=4096, reads=False)  # reads late, but in time
     loop.until(lambda: talker.lines[-1] == "*** catcher has joined the chat room.")
     fill(loop, talker, watcher, "sleeper", soft)
@@ -344,7 +346,7 @@ def test_the_soft_limit_judges_a_backlog_held_all_along_not_two_spells(loop, cap
 def test_shutdown_waits_for_a_client_that_never_reads_until_the_grace_is_over(loop):
     loop = loop(flood_rate=0, soft_output=64 * MiB)
     talker = loop.peer("talker")
-    sleeper = loop.peer("sleeper", rcvbuf=4096, reads=False)
+    sleeper = loop.peer("sleeper", rcvbuf=4096, reads=False)  # never reads
     watcher = loop.peer("watcher")
     fill(loop, talker, watcher, "sleeper", 64 * KiB)
     stranger = loop.peer()
