@@ -121,6 +121,16 @@ def test_who_lists_names_sorted(room):
     assert room.receive(C, "/who") == [Send(C, wire.notice("Online (3): alice, bob, Carol"))]
 
 
+def test_who_sorts_names_with_digits_alphabetically_not_by_look_alike_key():
+    room = ChatRoom()
+    for session, name in enumerate(["bob2", "bob10", "Bob1", "m0", "l1"]):
+        room.connect(session)
+        room.receive(session, name)
+    assert room.receive(0, "/who")[0].line.text == "Online (5): Bob1, bob10, bob2, l1, m0"
+    assert room.receive(0, "/who ob")[0].line.text == \
+        "Online matching 'ob' (3): Bob1, bob10, bob2"
+
+
 def test_who_is_built_once_per_change_of_membership_and_shared(room):
     first = room.receive(A, "/who")[0].line
     assert room.receive(B, "/who")[0].line is first  # the same object: encoded once, shared
