@@ -130,7 +130,7 @@ def test_fifty_readers_parked_under_the_soft_limit_cost_no_cpu_and_chat_flows(lo
         stop.set()
         server_thread.join(TIMEOUT)
     assert exchanged >= 10, f"only {exchanged} exchanges in {elapsed:.1f} s"
-    assert cpu < 0.5, f"the server used {cpu:.0%} of a CPU"
+    assert cpu < 0.2, f"the server used {cpu:.0%} of a CPU"  # measured: 1 %; spinning: 70 %
     assert all(conn in loop.server._conns and conn.out.pending > 0 for conn in conns)
     print(f"{exchanged} exchanges; server CPU {cpu:.1%}; parked queues "
           f"{pending[0] // 1024}..{pending[-1] // 1024} KiB")
