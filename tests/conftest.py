@@ -4,6 +4,7 @@ Everything here waits on a condition with a deadline; nothing sleeps a fixed
 time, so a test is as fast as the server and fails (never hangs) when it is not.
 """
 import os
+import re
 import selectors
 import signal
 import socket
@@ -24,25 +25,66 @@ TIMEOUT = 10.0  # seconds any single wait may take before the test fails
 MiB = 1024 * 1024
 
 
-class ServerProcess:
-    """`python -m selchat serve` on 127.0.0.1 and a free port."""
+#: What every server the tests start prints once it listens (selchat, and the bench's
+#: peers: "threaded listening on 127.0.0.1:PORT"); selchat's web page line.
+LISTENING = re.compile(rb"listening on \[?([^\]\s]+)\]?:(\d+)\s*$")
+WEB_PAGE = re.compile(rb"selchat web page on (http://\S+:(\d+)/)\s*$")
 
-    def __init__(self, *args: str, env: Optional[dict] = None, preexec_fn=None) -> None:
-        command = [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1",
-                   "--port", "0", "--log-level", "debug", *args]
+
+class ServerNotStarted(RuntimeError):
+    """The server exited, or did not print its address(es) in time."""
+
+
+class ServerProcess:
+    """`python -m selchat serve` on 127.0.0.1 and a free port, or any `command` that
+    prints "... listening on HOST:PORT"; the one way tests start a server.
+
+    With `web`, also waits for selchat's "selchat web page on URL" line (`url`,
+    `web_port`). Stdout is read unbuffered, so lines that arrive together are
+    all seen; stderr goes to a file, `log()`.
+    """
+
+    def __init__(self, *args: str, env: Optional[dict] = None, preexec_fn=None,
+                 host: str = "127.0.0.1", port: int = 0, web: bool = False,
+                 log_level: str = "debug", command: Optional[List[str]] = None) -> None:
+        if command is None:
+            command = [sys.executable, "-m", "selchat", "serve", "--host", host,
+                       "--port", str(port), "--log-level", log_level, *args]
         # stderr goes to a file: a pipe nobody drains would block a chatty server.
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=self._log,
+            command, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
             env={**os.environ, **(env or {})}, preexec_fn=_child_setup(preexec_fn),
         )
-        line = _readline_with_deadline(self.proc.stdout, TIMEOUT)
-        if not line.startswith(b"selchat listening on "):
-            self.stop()
-            raise RuntimeError(f"server did not start: {line!r} {self.log()!r}")
-        self.host = "127.0.0.1"
-        self.port = int(line.rsplit(b":", 1)[1])
+        self.url: Optional[str] = None
+        self.web_port: Optional[int] = None
+        try:
+            self.port = self._wait_for_addresses(web)
+        except BaseException:
+            self.stop(signal.SIGKILL)
+            raise
+        self.host = host.strip("[]")
         self.address = (self.host, self.port)
+
+    def _wait_for_addresses(self, web: bool) -> int:
+        port, pending = None, b""
+        fd, deadline = self.proc.stdout.fileno(), time.monotonic() + TIMEOUT
+        with selectors.DefaultSelector() as sel:
+            sel.register(fd, selectors.EVENT_READ)
+            while port is None or (web and self.url is None):
+                if not sel.select(max(0.0, deadline - time.monotonic())):
+                    raise ServerNotStarted(f"no address within {TIMEOUT} s: {self.log()[-2000:]}")
+                data = os.read(fd, 4096)
+                if not data:
+                    raise ServerNotStarted(f"exited: {self.log()[-2000:]}")
+                *lines, pending = (pending + data).split(b"\n")
+                for line in lines:
+                    listening, page = LISTENING.search(line), WEB_PAGE.search(line)
+                    if listening and port is None:
+                        port = int(listening.group(2))
+                    elif page:
+                        self.url, self.web_port = page.group(1).decode(), int(page.group(2))
+        return port
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it to exit; returns its status."""

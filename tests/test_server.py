@@ -182,7 +182,7 @@ def test_ipv6_loopback(chat_server):
         probe.close()
     except OSError:
         pytest.skip("no ::1 here")
-    server = ServerProcess("--host", "::1")  # ServerProcess adds its own --host 127.0.0.1 first
+    server = ServerProcess(host="::1")
     try:
         sock = socket.create_connection(("::1", server.port), timeout=TIMEOUT)
         sel = selectors.DefaultSelector()
