@@ -102,6 +102,10 @@ class LineBuffer:
             return END
         return LINE_TOO_LONG if len(rest) > self.max_line else rest
 
+    def has_line(self) -> bool:
+        """True if `next_line` has something other than None to answer."""
+        return self._ended or self._buf.find(b"\n", max(self._pos, self._searched)) >= 0
+
     @property
     def pending(self) -> int:
         """Bytes held that have not been returned as lines."""

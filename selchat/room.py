@@ -313,11 +313,13 @@ class ChatRoom:
                              [key for key in self._owners if wanted in key])
 
     def _listing(self, title: str, keys: Collection[str]) -> ServerLine:
-        """"Title (N): a, b, ..." with the first WHO_NAMES names in name order,
-        then a count. Works on the name keys already held, computing none."""
+        """"Title (N): a, b, ..." with the first WHO_NAMES names in alphabetical
+        order (ignoring case), then a count. Not in name-key order: a key is a
+        look-alike skeleton ("bob1" is "bobl"), which would put bob2 before bob1."""
         owners, members, held = self._owners, self.members, self._held
-        shown = [members.get(owners[key]) or held[owners[key]]
-                 for key in heapq.nsmallest(WHO_NAMES, keys)]
+        shown = heapq.nsmallest(
+            WHO_NAMES, (members.get(owners[key]) or held[owners[key]] for key in keys),
+            key=lambda name: (name.casefold(), name))
         text = f"{title} ({len(keys)}): {', '.join(shown)}" if shown else f"{title} (0)"
         if len(keys) > WHO_NAMES:
             text += f" and {len(keys) - WHO_NAMES} more (/who PATTERN to search)"

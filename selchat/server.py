@@ -92,10 +92,6 @@ ACCEPT_RETRY_DELAY = 1.0
 DELIVERY_BUDGET = 64 * 1024 * 1024
 MIN_READ_BUDGET = 16 * 1024
 MAX_READ_BUDGET = 256 * 1024
-#: While most connections wait for their sockets to drain, input is read once
-#: per this many seconds (MIN_READ_BUDGET at a time): 320 KB/s, still far more
-#: than people type, while the readers catch up.
-BACKED_UP_INTERVAL = 0.05
 #: A connection that said goodbye (or sent EOF) gets this long to take its
 #: last lines before it is closed anyway.
 CLOSE_GRACE = 5.0
@@ -172,8 +168,6 @@ class Server:
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
         self._batch = Batch()  # this pass's lines, delivered once at its end
         self._owed_reads: List[Connection] = []  # readable, not reached by last pass's budget
-        self._write_waiting = 0  # connections with output queued, waiting to be writable
-        self._backed_up_turn = 0.0  # readers behind: when input may be read again
         self._dirty: Set[Connection] = set()  # writable, or draining: flush once this pass
         self._doomed: Set[Connection] = set()  # to close at the end of the pass
         self._closing_websockets: List[Connection] = []  # a close frame goes after the batch
@@ -219,10 +213,7 @@ class Server:
     def run_once(self, timeout: Optional[float] = None) -> None:
         """One pass of the loop (see the module docstring). `timeout` caps the
         wait for I/O (tests pass 0); by default the first timer sets it."""
-        now = self._clock()
-        wait = self._timers.timeout(now)
-        if self._owed_reads:  # at once, unless the readers are behind (then at the next turn)
-            wait = max(0.0, min(self._backed_up_turn - now, wait if wait is not None else 1.0))
+        wait = 0.0 if self._owed_reads else self._timers.timeout(self._clock())
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
         events = self._selector.select(wait)
@@ -259,20 +250,8 @@ class Server:
             self._reap()
 
     def _read_budget(self) -> int:
-        """Bytes this pass may read, across all clients.
-
-        Normally enough that a pass delivers about DELIVERY_BUDGET. When most
-        connections are waiting for their sockets to take queued output (the
-        readers are behind), input is read only once every BACKED_UP_INTERVAL,
-        and a little: what is read now would only wait behind their backlog,
-        so the storm stays in the senders' kernels, and a line said meanwhile
-        reaches every reader after seconds' worth of it, not minutes'.
-        A minority that stopped reading never slows the room this way."""
-        if self._write_waiting * 2 > len(self._conns):
-            if self._now < self._backed_up_turn:
-                return 0
-            self._backed_up_turn = self._now + BACKED_UP_INTERVAL
-            return MIN_READ_BUDGET
+        """Bytes this pass may read, across all clients: about DELIVERY_BUDGET
+        delivered, whatever the number of members."""
         return max(MIN_READ_BUDGET, min(
             MAX_READ_BUDGET, DELIVERY_BUDGET // (len(self._room.members) + 1)))
 
@@ -346,7 +325,6 @@ class Server:
             self._dirty.discard(conn)
             if conn.events:
                 self._selector.unregister(conn.sock)
-                self._write_waiting -= bool(conn.events & EVENT_WRITE)
                 conn.events = 0
             _close_socket(conn.sock, reset=old is DROPPING)
             log.debug("%r closed", conn)
@@ -497,7 +475,8 @@ class Server:
         taken = 0
         while conn.reading:
             if bucket is not None and not bucket.ready(now):
-                self._hold_back(conn)
+                if proto.has_line():  # else nothing is held back: no need to say so
+                    self._hold_back(conn)
                 break
             line = proto.next_line()
             if line is None:
@@ -829,7 +808,6 @@ class Server:
             self._selector.unregister(conn.sock)
         else:
             self._selector.modify(conn.sock, wanted, conn)
-        self._write_waiting += bool(wanted & EVENT_WRITE) - bool(conn.events & EVENT_WRITE)
         conn.events = wanted
 
     def _close_listeners(self) -> None:

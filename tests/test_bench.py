@@ -6,14 +6,14 @@ own, with reads built by hand, because its column trick must catch a fault
 inside a single read.
 """
 import json
-import selectors
-import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from conftest import ServerProcess
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
 FLOOD = BENCH / "flood.py"
@@ -130,28 +130,17 @@ def test_a_run_without_a_burst_has_no_storm(tmp_path):
 @pytest.fixture
 def faulty_server():
     """faulty_server(fault) -> (port, pid) of bench/peers/faulty.py, stopped afterwards."""
-    procs = []
+    started = []
 
     def start(fault: str):
-        proc = subprocess.Popen([sys.executable, str(BENCH / "peers" / "faulty.py"),
-                                 "--fault", fault, "--port", "0"], stdout=subprocess.PIPE)
-        procs.append(proc)
-        with selectors.DefaultSelector() as sel:
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            assert sel.select(10), "faulty peer did not start"
-        line = proc.stdout.readline().decode()
-        assert "listening on" in line, line
-        return int(line.rsplit(":", 1)[1]), proc.pid
+        server = ServerProcess(command=[sys.executable, str(BENCH / "peers" / "faulty.py"),
+                                        "--fault", fault, "--port", "0"])
+        started.append(server)
+        return server.port, server.proc.pid
 
     yield start
-    for proc in procs:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        proc.stdout.close()
+    for server in started:
+        server.stop()
 
 
 @pytest.mark.parametrize("fault, lost, duplicated, out_of_order", [

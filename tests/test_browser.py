@@ -8,79 +8,25 @@ their absence a failure.
 """
 import os
 import re
-import selectors
 import shutil
-import signal
 import socket
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
 
+from conftest import ServerProcess
+
 pytestmark = pytest.mark.browser
 
-SERVE = [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--log-level", "info"]
-START_TIMEOUT = 10.0
 WAIT = 10.0  # every browser wait has this deadline
-_TCP = re.compile(r"selchat listening on ([\d.]+):(\d+)\s*$")
-_WEB = re.compile(r"selchat web page on (http://[\d.]+:(\d+)/)\s*$")
 
 
-class ServerNotStarted(Exception):
-    """The server did not print both of its addresses in time."""
-
-
-class ChatServer:
-    def __init__(self, port: int = 0, web_port: int = 0) -> None:
-        env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-        self.log = tempfile.TemporaryFile()  # a file, not a pipe: the log never blocks it
-        self.proc = subprocess.Popen(
-            [*SERVE, "--port", str(port), "--web-port", str(web_port)], env=env,
-            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL)
-        try:
-            self.port, self.url, self.web_port = self._addresses()
-        except BaseException:
-            self.stop()
-            raise
-
-    def _addresses(self) -> Tuple[int, str, int]:
-        """Read stdout (unbuffered: a buffered reader hides lines from select)
-        until both address lines came; other lines may come between."""
-        port, url, web_port = None, None, None
-        fd, pending = self.proc.stdout.fileno(), b""
-        deadline = time.monotonic() + START_TIMEOUT
-        with selectors.DefaultSelector() as sel:
-            sel.register(fd, selectors.EVENT_READ)
-            while url is None or port is None:
-                if not sel.select(max(0.0, deadline - time.monotonic())):
-                    raise ServerNotStarted("no addresses within %g s" % START_TIMEOUT)
-                data = os.read(fd, 4096)
-                if not data:
-                    self.log.seek(0)
-                    raise ServerNotStarted(self.log.read()[-2000:].decode(errors="replace"))
-                *lines, pending = (pending + data).split(b"\n")
-                for line in lines:
-                    tcp, web = _TCP.search(line.decode()), _WEB.search(line.decode())
-                    if tcp:
-                        port = int(tcp.group(2))
-                    elif web:
-                        url, web_port = web.group(1), int(web.group(2))
-        return port, url, web_port
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.log.close()
+def chat_server(port: int = 0, web_port: int = 0) -> ServerProcess:
+    """`selchat serve` with its web page; raises ServerNotStarted without both addresses."""
+    return ServerProcess("--web-port", str(web_port), port=port, web=True, log_level="info",
+                         env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
 
 
 class LineClient:
@@ -197,7 +143,7 @@ def join(driver, url: str, name: str) -> None:
 def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
     from selenium.webdriver.common.by import By
 
-    server = ChatServer()
+    server = chat_server()
     carol = None
     try:
         carol = LineClient(server.port)
@@ -266,7 +212,7 @@ def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
         for page in (a, b):
             wait_for(page, lambda d: d.find_element(By.ID, "banner").is_displayed()
                      and "Disconnected" in d.find_element(By.ID, "banner").text, "the banner")
-        server = ChatServer(port, web_port)
+        server = chat_server(port, web_port)
         for page, name in ((a, "alice"), (b, "robert")):
             wait_for(page, lambda d: "Disconnected" not in d.find_element(By.ID, "banner").text
                      and d.find_element(By.ID, "input").is_displayed(), f"{name} back")

@@ -59,9 +59,14 @@ def test_double_slash_sends_a_slash(room):
     assert room.receive(A, "//etc/passwd") == [Broadcast(wire.chat("alice", "/etc/passwd"), A)]
 
 
-def test_unnamed_sessions_are_not_members_and_hear_nothing(room):
+def test_unnamed_sessions_are_not_members(room):
+    """Broadcasts go to `members` alone; that the unnamed hear nothing over a real
+    connection is test_loop.py::test_an_unnamed_connection_hears_nothing_of_the_room."""
     assert C not in room.members
     assert room.name_of(C) is None
+    room.receive(A, "hi all")
+    assert room.disconnect(B) == [Left(B), Broadcast(wire.left("bob"))]
+    assert C not in room.members and list(room.members) == [A]
 
 
 @pytest.mark.parametrize("name", ["ALICE", "Alice", "ａｌｉｃｅ", " alice "])
@@ -115,6 +120,16 @@ def test_quit_without_reason(room):
 def test_who_lists_names_sorted(room):
     join(room, C, "Carol")
     assert room.receive(C, "/who") == [Send(C, wire.notice("Online (3): alice, bob, Carol"))]
+
+
+def test_who_sorts_names_with_digits_alphabetically_not_by_look_alike_key():
+    room = ChatRoom()
+    for session, name in enumerate(["bob2", "bob10", "Bob1", "m0", "l1"]):
+        room.connect(session)
+        room.receive(session, name)
+    assert room.receive(0, "/who")[0].line.text == "Online (5): Bob1, bob10, bob2, l1, m0"
+    assert room.receive(0, "/who ob")[0].line.text == \
+        "Online matching 'ob' (3): Bob1, bob10, bob2"
 
 
 def test_who_is_built_once_per_change_of_membership_and_shared(room):

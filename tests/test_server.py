@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, LineClient, ServerProcess
+from conftest import TIMEOUT, LineClient, ServerProcess, read_until
+from selchat.server import SHUTDOWN_GRACE
 
 
 def test_hello_then_welcome_then_join_notice(connect):
@@ -154,18 +155,22 @@ def test_sigint_exits_zero(chat_server):
 
 
 def test_shutdown_is_bounded_by_a_client_that_never_reads(chat_server):
-    server = chat_server("--flood-rate", "0")
-    sleeper = socket.create_connection(server.address)
-    sleeper.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sleeper.sendall(b"sleeper\n")
+    """SIGTERM with megabytes queued for a client that stopped reading: the server
+    waits SHUTDOWN_GRACE for it (no less: the output is really queued), then exits 0.
+    (test_loop.py checks the same deadline to the instant on a fake clock.)"""
+    server = chat_server("--flood-rate", "0", "--soft-output-seconds", "60")
+    sleeper = LineClient(server.address, "sleeper", rcvbuf=4096)  # small window: set before connect
     talker = LineClient(server.address, "talker")
     watcher = LineClient(server.address, "watcher")
-    talker.send(*["x" * 1000] * 500, "done")  # ~0.5 MB: under the output cap, so still queued
-    while watcher.line() != "<talker> done":
-        pass
+    # 8 MB: more than the kernel buffers take for the sleeper (~3 MB on loopback), less
+    # than the hard output limit, so selchat holds the rest when the signal comes.
+    talker.send(*[f"{i:04d} " + "x" * 994 for i in range(8000)], "done")
+    read_until(watcher, "<talker> done")
     start = time.monotonic()
     assert server.stop() == 0
-    assert time.monotonic() - start < 5
+    took = time.monotonic() - start
+    assert SHUTDOWN_GRACE - 0.1 <= took < SHUTDOWN_GRACE + 3, took
+    assert talker.expect_closed().endswith(b"*** Server is shutting down.\n")
     sleeper.close(), talker.close(), watcher.close()
 
 
@@ -178,7 +183,7 @@ def test_ipv6_loopback(chat_server):
         probe.close()
     except OSError:
         pytest.skip("no ::1 here")
-    server = ServerProcess("--host", "::1")  # ServerProcess adds its own --host 127.0.0.1 first
+    server = ServerProcess(host="::1")
     try:
         sock = socket.create_connection(("::1", server.port), timeout=TIMEOUT)
         sel = selectors.DefaultSelector()

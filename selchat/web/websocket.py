@@ -79,7 +79,7 @@ class WebSocketLines:
     bytes of the WebSocket stream.
     """
 
-    __slots__ = ("max_line", "close_code", "_ws", "_eof", "_lines", "_partial", "_out")
+    __slots__ = ("max_line", "close_code", "_ws", "_eof", "_lines", "_partial", "_out", "_unread")
 
     def __init__(self, max_line: int, trailing: bytes = b"") -> None:
         self.max_line = max_line
@@ -94,6 +94,7 @@ class WebSocketLines:
         self._lines: List[bytes] = _NO_LINES
         self._partial = b""
         self._out = b""
+        self._unread = False  # fed bytes not yet decoded
         if trailing:
             self.feed(trailing)
 
@@ -102,6 +103,7 @@ class WebSocketLines:
         so a buffer the caller reuses is fine."""
         if self._ws is None:  # over: anything more is ignored
             return
+        self._unread = True
         if data:
             self._ws.receive_data(bytes(data))
         else:
@@ -113,11 +115,17 @@ class WebSocketLines:
             if self._ws is None:
                 return END
             if not self._decode_one():
+                self._unread = False
                 return None
         line = self._lines.pop()
         if not self._lines:
             self._lines = _NO_LINES
         return line
+
+    def has_line(self) -> bool:
+        """True if `next_line` may have something other than None to answer
+        (bytes not yet decoded may hold a line: they are decoded on demand)."""
+        return bool(self._lines) or self._ws is None or self._unread
 
     def data_to_send(self) -> bytes:
         """Frames this side must send (pongs, close replies), then nothing."""
