@@ -8,7 +8,6 @@ so no tracebacks, errno numbers or Python tuples. The work happens elsewhere.
 import errno
 import logging
 import os
-import socket
 import sys
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -16,6 +15,7 @@ import click
 from click.core import ParameterSource
 
 from selchat import __version__
+from selchat.addresses import format_address, os_problem
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 
@@ -83,16 +83,6 @@ def fail(message: str, status: int = 1) -> None:
     """One line for people, no traceback."""
     click.echo(f"selchat: {message}", err=True)
     sys.exit(status)
-
-
-def os_problem(exc: OSError) -> str:
-    """An OSError in a few plain words: no errno number, no Python tuple."""
-    if isinstance(exc, socket.gaierror):
-        words = "no such host name" if exc.errno == socket.EAI_NONAME else exc.strerror
-    else:  # not exc.strerror: socket.create_server appends "(while attempting to bind on ...)"
-        words = os.strerror(exc.errno) if exc.errno else exc.strerror
-    words = words or type(exc).__name__
-    return words[:1].lower() + words[1:]
 
 
 _LISTEN_HINTS = {
@@ -186,7 +176,7 @@ def cli() -> None:
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
           no_web: bool, web_origin: Sequence[str], **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
-    from selchat.server import Server, format_address, open_listener
+    from selchat.server import Server, open_listener
 
     logging.basicConfig(
         level=log_level.upper(), stream=sys.stderr,

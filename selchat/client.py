@@ -43,6 +43,7 @@ import socket
 import time
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
+from selchat.addresses import format_address, os_problem
 from selchat.keys import ESC_DELAY
 from selchat.screen import Screen, paint, plain, wants_colour
 from selchat.session import (
@@ -59,6 +60,7 @@ from selchat.session import (
     Warn,
     backoff,
 )
+from selchat.wakeup import read_signals, signals_as_input
 
 try:
     from selchat import terminal
@@ -93,8 +95,7 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     except KeyboardInterrupt:
         return 0
     except OSError as exc:
-        where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        return _error(f"cannot connect to {where}: {exc.strerror or exc}")
+        return _error(f"cannot connect to {format_address(host, port)}: {os_problem(exc)}")
     sock.setblocking(False)
     interactive = os.isatty(STDIN) and os.isatty(STDOUT)
     mode = terminal.CbreakMode(STDIN) if interactive else None
@@ -104,7 +105,7 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     client = _Client(sock, session, screen, mode, colour, timestamps, address=(host, port))
     # Ctrl-Z is caught only in a terminal, to give the shell its mode back first.
     signals = LEAVE_SIGNALS + (("SIGTSTP",) if interactive else ())
-    with contextlib.closing(client), _signals_as_input(signals) as signal_fd, \
+    with contextlib.closing(client), signals_as_input(signals) as signal_fd, \
             mode or contextlib.nullcontext():
         status, error = client.run(signal_fd)
     if error:  # now that the terminal is back to normal
@@ -166,7 +167,7 @@ class _Client:
                 ESC_DELAY if waiting else None,
             )
             if signals in readable:
-                if any(signum != signal.SIGTSTP for signum in os.read(signals, 512)):
+                if any(signum != signal.SIGTSTP for signum in read_signals(signals)):
                     return self._leave_now()
                 self._suspend()
                 continue  # the shell may have read stdin meanwhile: select() again
@@ -266,7 +267,7 @@ class _Client:
         to pass (False); Ctrl-C and the like leave (Finish), Ctrl-Z suspends."""
         readable, writable, _ = select.select([signals], sockets, [], max(timeout, 0))
         if signals in readable:
-            if any(signum != signal.SIGTSTP for signum in os.read(signals, 512)):
+            if any(signum != signal.SIGTSTP for signum in read_signals(signals)):
                 return self._leave_now()
             self._suspend()
         return bool(writable)
@@ -384,35 +385,3 @@ def _error(message: str, status: int = 1) -> int:
     with contextlib.suppress(OSError):
         os.write(STDERR, f"selchat: {message}\n".encode())
     return status
-
-
-@contextlib.contextmanager
-def _signals_as_input(names: Tuple[str, ...]) -> Iterator[int]:
-    """Turn the signals named into bytes on a pipe that select() watches.
-
-    By default Ctrl-C raises KeyboardInterrupt wherever the program happens to
-    be, perhaps halfway through a send or an escape sequence. Here the signal
-    only writes to the pipe (`signal.set_wakeup_fd`), which wakes select(), and
-    the loop handles it between two steps. Signals already ignored (nohup) stay so.
-    """
-    read_end, write_end = os.pipe()
-    os.set_blocking(write_end, False)
-    old_wakeup_fd = signal.set_wakeup_fd(write_end)
-    signums = [getattr(signal, name) for name in names]
-    old_handlers = {
-        signum: signal.signal(signum, _wake_only)
-        for signum in signums
-        if signal.getsignal(signum) is not signal.SIG_IGN
-    }
-    try:
-        yield read_end
-    finally:
-        for signum, handler in old_handlers.items():
-            signal.signal(signum, handler)
-        signal.set_wakeup_fd(old_wakeup_fd)
-        os.close(read_end)
-        os.close(write_end)
-
-
-def _wake_only(signum: int, frame: object) -> None:
-    """Python needs a handler for the wakeup fd to be written; the loop does the rest."""

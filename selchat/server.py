@@ -60,6 +60,7 @@ from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
 from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
 from selchat import resume, wire
+from selchat.addresses import format_address
 from selchat.history import MemoryHistory, replay
 from selchat.room import (
     SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Effect, Hold, Joined, Keep, Left,
@@ -121,11 +122,6 @@ def open_listener(host: str, port: int) -> socket.socket:
     return socket.create_server(
         address, family=family, backlog=socket.SOMAXCONN, dualstack_ipv6=dualstack
     )
-
-
-def format_address(host: str, port: int) -> str:
-    """host:port, with an IPv6 host in brackets as in a URL."""
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class Server:

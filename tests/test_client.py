@@ -283,7 +283,7 @@ def test_refused_connection_is_one_line_and_status_1():
         result = join("bot", port)
     assert result.returncode == 1
     assert result.stderr == (
-        f"selchat: cannot connect to 127.0.0.1:{port}: Connection refused\n".encode())
+        f"selchat: cannot connect to 127.0.0.1:{port}: connection refused\n".encode())
     assert result.stdout == b""
 
 
