@@ -603,8 +603,13 @@ class Server:
                 batch.broadcast(payload, effect.exclude, seq)
             elif isinstance(effect, Send):
                 payload = self._encode(effect.line)
-                tagged = None if effect.tags is None else \
-                    wire.tag_line(payload, self._time_ms, effect.tags)
+                tagged = None
+                if effect.tags is not None:  # a tagged welcome, with its resume token
+                    # Its seq is its own join notice's, the room line that follows
+                    # it (and that it is not sent): a resume from here on misses
+                    # nothing and repeats nothing, even if no room line came first.
+                    tagged = wire.tag_line(payload, self._time_ms, effect.tags,
+                                           self._history.last_seq + 1)
                 batch.send(payload, effect.to, tagged)
             elif isinstance(effect, Joined):
                 conn = cast(Connection, effect.session)  # the room's sessions are ours
