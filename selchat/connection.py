@@ -129,8 +129,11 @@ class Connection:
         if out.pending:
             out.append(data)
             return out.pending
-        sent = self._send(data)
-        if sent < 0:
+        try:  # the hot path of every broadcast: no helper call here
+            sent = self.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
             return GONE
         if sent < len(data):
             out.append(memoryview(data)[sent:] if sent else data)

@@ -721,9 +721,12 @@ class Server:
         if conn.events & EVENT_WRITE:  # waiting for the selector: queue, don't retry
             conn.out.append(data)
             self._check_output(conn)
+            return
+        queued = conn.write(data)
+        if queued == 0 and conn.state is OPEN and conn.kind is not HTTP:  # the hot path
+            self.counters.bytes_sent += len(data)
         else:
-            queued = conn.out.pending + len(data)
-            self._sent(conn, self._count_sent(queued, conn.write(data)))
+            self._sent(conn, self._count_sent(len(data), queued))
 
     def _write_own(self, conn: Connection, pieces: List[Piece]) -> None:
         if conn.frame is not None:  # a few per pass: framing them costs one join each
