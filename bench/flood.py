@@ -83,6 +83,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         "selchat's --web-port) or mixed (every other client a WebSocket); "
                         "--compare --transport ws runs bench/peers/websockets_chat.py beside "
                         "selchat (default: %(default)s)")
+    p.add_argument("--churn", type=float, default=0.0, metavar="PCT",
+                   help="every second, PCT %% of the listening clients (not the probes, not "
+                        "the senders) reset their connection and resume it (/resume); every "
+                        "client then asks for /tags. selchat over TCP only (default: 0)")
     p.add_argument("--connect", metavar="HOST:PORT",
                    help="measure a server that is already running instead of starting one")
     p.add_argument("--server-pid", type=int, metavar="PID",
@@ -131,6 +135,11 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--phase-timeout must be in (0, 3600] seconds")
     if args.repeat is not None and not 1 <= args.repeat <= 20:
         raise ValueError("--repeat must be 1..20")
+    if not 0 <= args.churn <= 100:
+        raise ValueError("--churn must be 0..100 (percent)")
+    if args.churn and (args.compare or args.server != "selchat" or args.transport != "tcp"):
+        raise ValueError("--churn needs selchat's /resume: --server selchat, --transport tcp, "
+                         "no --compare")
     if args.server_pid and not args.connect:
         raise ValueError("--server-pid goes with --connect")
     if args.transport != "tcp" and (args.connect or servers.KINDS[args.server] != "chat"):
@@ -275,7 +284,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return 1
     base = Scenario(clients=args.clients, senders=args.senders, rate=args.rate,
                     window=args.window, duration=args.duration, payload=args.payload,
-                    messages=args.messages, transport=args.transport)
+                    messages=args.messages, transport=args.transport, churn=args.churn)
     kinds = ([k for k in COMPARED[args.transport] if servers.available(k)] if args.compare
              else [args.server])
     name, values = args.sweep if args.sweep else (None, [None])

@@ -54,6 +54,7 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
     disorder = sum(s["out_of_order"] for s in per_sender)
     if raw["closed_by_server"]:
         problems.append(f"the server closed {raw['closed_by_server']} connections during the run")
+    churn = _churn(raw.get("churn"), problems)  # (may add problems)
     return {
         "server": server,
         "scenario": scenario,
@@ -91,7 +92,26 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
                           "peak": kb.get("peak"), "per_connection": per_conn},
         "harness_cpu": {"seconds": harness_s, "percent": harness_pct,
                         "us_per_delivery": _per(harness_s, received, 1e6)},
+        "churn": churn,
     }
+
+
+def _churn(raw: Optional[dict], problems: List[str]) -> Optional[dict]:
+    """Resets and resumes (``--churn``): counts, and times after the reset in ms."""
+    if raw is None:
+        return None
+    if raw["notices"]:
+        problems.append(f"{raw['notices']} join or leave notices during a run with churn")
+    if raw["resumed"] < raw["resets"]:
+        problems.append(f"{raw['resets'] - raw['resumed']} of {raw['resets']} resets "
+                        f"not resumed")
+    first, back = sorted(raw["first_byte_us"]), sorted(raw["welcome_back_us"])
+    return {"resets": raw["resets"], "resumed": raw["resumed"], "gaps": raw["gaps"],
+            "notices": raw["notices"],
+            "first_byte_ms": {q: _ms(percentile(first, n)) for q, n in
+                              (("p50", 50), ("p99", 99), ("max", 100))},
+            "welcome_back_ms": {q: _ms(percentile(back, n)) for q, n in
+                                (("p50", 50), ("p99", 99), ("max", 100))}}
 
 
 def _sum(a: Optional[float], b: Optional[float]) -> Optional[float]:
@@ -128,7 +148,8 @@ def describe(scenario: dict) -> str:
     transport = {"tcp": "", "ws": " over WebSocket", "mixed": " (half over WebSocket)"}
     return (f"{scenario['clients']:,} clients{transport[scenario.get('transport', 'tcp')]}, "
             f"{scenario['senders']} senders, {pace}, {amount}, "
-            f"{scenario['payload']}-byte messages")
+            f"{scenario['payload']}-byte messages"
+            + (f", {scenario['churn']:g} % churn per second" if scenario.get("churn") else ""))
 
 
 def summary(fig: dict) -> str:
@@ -167,6 +188,14 @@ def summary(fig: dict) -> str:
         f"harness   CPU {_n(hcpu['percent'])} % of a core, {_n(hcpu['us_per_delivery'], 3)} µs "
         f"per delivery",
     ]
+    churn = fig.get("churn")
+    if churn:
+        fb, wb = churn["first_byte_ms"], churn["welcome_back_ms"]
+        lines.append(
+            f"churn     {churn['resets']:,} resets, {churn['resumed']:,} resumed, "
+            f"{churn['gaps']} gaps, {churn['notices']} join/leave notices; after the reset: "
+            f"first byte p50 {_n(fb['p50'], 2)} ms p99 {_n(fb['p99'], 2)} ms, welcome back "
+            f"p50 {_n(wb['p50'], 2)} ms p99 {_n(wb['p99'], 2)} ms (max {_n(wb['max'], 2)})")
     if msg["unexpected_lines"]:
         lines.append(f"unexpected {msg['unexpected_lines']:,} lines that are no bench message, "
                      f"e.g. {msg['unexpected_samples'][:2]}")

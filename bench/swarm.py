@@ -28,9 +28,23 @@ times for the latency figures, full sequence numbers). The senders are the
 clients after the first (wrapping round if everyone talks); with Redis they
 publish on connections of their own. A sender's window is measured at the last
 client to join (at the first, for the last one itself).
+
+**Churn** (``churn`` percent, selchat only): every client sends ``/tags``
+before its name, keeps the resume token of its welcome and the ``seq`` of the
+last complete line it took, and strips the tags before the checks above. Every
+second of the run, that share of the *listeners* (neither a probe nor a
+sender: a sender's reset would throw away lines the server had not read yet,
+and a resume gives back its own lines, which it never gets live) resets its
+connection (SO_LINGER 0) and at once reconnects with ``/resume TOKEN LASTSEQ``.
+The lines it missed come with the resume, so the loss, duplication and order
+checks are the same as in any run. Measured: the first byte of the new
+connection and its ``*** Welcome back`` after the reset, gaps, and the join
+and leave notices seen during the run (a resume must cause none).
 """
 import errno
 import math
+import random
+import re
 import selectors
 import socket
 import struct
@@ -72,8 +86,16 @@ OUT_CAP = 1 << 20
 BACKLOG, BACKLOG_TOTAL = 8192, 1 << 23
 #: How often the progress callback runs, in seconds.
 TICK = 0.25
+#: With churn, how often a share of the listeners resets and resumes.
+CHURN_EVERY = 1.0
+#: A line's tags, as the server puts them in front of it (``/tags``).
+TAGS = re.compile(rb"^@[^ \n]* ", re.MULTILINE)
+SEQ = re.compile(rb"(?:^|\n)@seq=(\d+)")
+WELCOME_BACK = b"*** Welcome back, "
+GAP = b"!!! history gap"
+NOTICES = (b" has joined the chat room.", b" has left the chat room")
 
-CONNECTING, JOINING, JOINED, READY_, CLOSED = range(5)
+CONNECTING, JOINING, JOINED, READY_, CLOSED, RECONNECTING, RESUMING = range(7)
 
 
 @dataclass
@@ -88,13 +110,15 @@ class Scenario:
     #: "tcp", "ws" (every client a WebSocket, on the server's web port) or
     #: "mixed" (every other client, in connect order, a WebSocket).
     transport: str = "tcp"
+    #: Percent of the listeners that reset and resume every second (TCP, selchat).
+    churn: float = 0.0
 
 
 class Conn:
     """One harness connection: a client, or (with Redis) a sender's publisher."""
 
     __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "out", "events", "ws",
-                 "masker")
+                 "masker", "token", "last_seq", "reset_at", "first_byte")
 
     def __init__(self, sock: socket.socket, name: str, tally: Optional[Tally],
                  websocket: bool = False) -> None:
@@ -107,6 +131,10 @@ class Conn:
         self.latencies: Optional[array] = None  # probes only
         self.out = bytearray()  # output the kernel did not take yet
         self.events = EVENT_WRITE  # the selector mask registered
+        self.token = b""  # with churn: the resume token of its welcome
+        self.last_seq = 0  # with churn: the seq of the last complete line taken
+        self.reset_at = 0.0  # with churn: when its connection was last reset
+        self.first_byte = True  # with churn: the new connection's first byte is timed
 
 
 class Sender:
@@ -162,6 +190,13 @@ class Swarm:
         self._joining = 0  # connections opened and not yet joined
         self._next_tick = 0.0
         self._wake = float("inf")  # the next scheduled send, at a fixed rate
+        self.tagged = scenario.churn > 0  # every client asks for /tags
+        self._listeners: List[Conn] = []  # the clients churn may reset
+        self._next_churn = float("inf")
+        self._random = random.Random(1)
+        self.resets = self.resumed = self.gaps = self.notices = 0
+        self.first_byte_us = array("q")  # reset to the first byte of the new connection
+        self.welcome_back_us = array("q")  # reset to its "*** Welcome back"
 
     # -- phases -----------------------------------------------------------------
 
@@ -218,12 +253,18 @@ class Swarm:
         end = now + sc.duration
         cap = sc.messages
 
+        if self.tagged:
+            self._next_churn = now + CHURN_EVERY
+
         def done() -> bool:  # once per pass: refilling after a whole pass of reads
-            self._feed(time.monotonic())  # lets the server batch (measured: faster)
+            now = time.monotonic()
+            self._feed(now)  # lets the server batch (measured: faster)
+            if now >= self._next_churn:
+                self._churn(now)
             return cap is not None and all(s.sent >= cap for s in self.senders)
 
         self._loop(done, end, until_deadline_ok=True)
-        self._wake = float("inf")
+        self._wake = self._next_churn = float("inf")
         self.times["run"] = time.monotonic() - self.run_started
         return True
 
@@ -317,10 +358,14 @@ class Swarm:
             conn.state = JOINED
             self.publishers.append(conn)
             self._joining -= 1
+        elif conn.state is RECONNECTING:
+            conn.state = RESUMING
+            self._write(conn, b"/resume %s %d\n" % (conn.token, conn.last_seq))
         else:
             conn.state = JOINING
             if conn.ws is None:
-                self._write(conn, self.protocol.join(conn.name))
+                tags = b"/tags\n" if self.tagged else b""
+                self._write(conn, tags + self.protocol.join(conn.name))
             else:  # the name follows the 101 (see _unframe)
                 host, port = self.web_address[:2]
                 self._write(conn, upgrade_request(host, port, conn.ws.key))
@@ -345,6 +390,8 @@ class Swarm:
         for index, conn in enumerate(talkers):
             tracker = joined[-1] if conn is not joined[-1] else joined[0]
             self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
+        busy = {id(c) for c in self._probes} | {id(s.conn) for s in self.senders}
+        self._listeners = [c for c in joined if id(c) not in busy]
 
     # -- reading --------------------------------------------------------------------
 
@@ -373,8 +420,13 @@ class Swarm:
                 return
         total = c + n
         if conn.state is not READY_:
-            if conn.tally is not None:  # (a publisher's ":N" replies are not needed)
+            if conn.state is RESUMING:
+                self._resuming(conn, total)
+            elif conn.tally is not None:  # (a publisher's ":N" replies are not needed)
                 self._before_ready(conn, total)
+            return
+        if self.tagged:
+            self._take_tagged(conn, bytes(self._buf[:total]))
             return
         buf, checker = self._buf, self.checker
         end = total - total % checker.size
@@ -428,13 +480,113 @@ class Swarm:
             conn.state = JOINED
             self.joined.append(conn)
             self._joining -= 1
+            if self.tagged:  # "@time=...;resume=TOKEN *** Welcome, ..."
+                head = bytes(buf[buf.rfind(b"\n", 0, start) + 1:start])
+                found = re.search(rb"[@;]resume=([^; ]+)", head)
+                conn.token = found.group(1) if found else b""
         at = buf.find(READY, start, end)
         if at < 0:
+            if self.tagged:
+                self._note_seq(conn, bytes(buf[:end]))
             conn.carry = buf[end:total]
             return
         after = buf.find(b"\n", at, end) + 1
+        if self.tagged:
+            self._note_seq(conn, bytes(buf[:after]))
         self._set_ready(conn)
         conn.carry = buf[after:total]  # what followed the marker: messages
+
+    # -- churn: tags, resets and resumes ---------------------------------------------
+
+    def _note_seq(self, conn: Conn, data: bytes) -> None:
+        """The seq of the last numbered line in `data` (complete lines) is LASTSEQ."""
+        at = data.rfind(b"@seq=")
+        while at > 0 and data[at - 1] != 10:  # not at a line start: text, look further back
+            at = data.rfind(b"@seq=", 0, at)
+        if at >= 0:
+            end = at + 5
+            while data[end:end + 1].isdigit():
+                end += 1
+            conn.last_seq = int(data[at + 5:end])
+
+    def _take_tagged(self, conn: Conn, data: bytes) -> None:
+        """Count `data` (a read, the carry in front) as `_read` does, tags stripped."""
+        end = data.rfind(b"\n") + 1
+        if len(data) - end > READ_SIZE // 2:  # no line end in sight: not a line
+            self.checker.other_lines += 1
+            end = len(data)
+        conn.carry = data[end:]
+        if not end:
+            return
+        lines = data[:end]
+        self._note_seq(conn, lines)
+        plain = TAGS.sub(b"", lines)
+        self.notices += plain.count(NOTICES[0]) + plain.count(NOTICES[1])
+        checker, n = self.checker, len(plain)
+        if conn.latencies is None and n % checker.size == 0 and checker.records(plain, n, conn.tally):
+            counted = n // checker.size
+        else:
+            now_us = int((time.monotonic() - self.epoch) * 1e6)
+            counted = checker.lines(plain, conn.tally, now_us, conn.latencies)
+        if counted:
+            self.delivered += counted
+            self.last_delivery = time.monotonic()
+
+    def _churn(self, now: float) -> None:
+        """Reset a share of the listeners, each reconnecting at once to resume."""
+        self._next_churn = now + CHURN_EVERY
+        ready = [c for c in self._listeners if c.state is READY_]
+        count = min(len(ready), round(len(self._listeners) * self.sc.churn / 100))
+        for conn in self._random.sample(ready, count):
+            self._reset(conn, now)
+
+    def _reset(self, conn: Conn, now: float) -> None:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if conn.events:
+            self.sel.unregister(conn.sock)
+            conn.events = 0
+        conn.sock.close()
+        self.resets += 1
+        conn.carry, conn.out = b"", bytearray()  # a line cut off is had again (LASTSEQ)
+        conn.reset_at, conn.first_byte = now, True
+        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sock, conn.state = sock, RECONNECTING
+        err = sock.connect_ex(self.address)
+        if err not in (0, errno.EINPROGRESS):
+            self._problem(f"reconnect failed: {errno.errorcode.get(err, err)}")
+            conn.state = CLOSED
+            return
+        self.sel.register(sock, EVENT_WRITE, conn)
+        conn.events = EVENT_WRITE
+
+    def _resuming(self, conn: Conn, total: int) -> None:
+        """The hello, then ``*** Welcome back`` (or a gap); what follows is counted."""
+        now = time.monotonic()
+        if conn.first_byte:
+            conn.first_byte = False
+            self.first_byte_us.append(int((now - conn.reset_at) * 1e6))
+        buf = self._buf
+        end = buf.rfind(b"\n", 0, total) + 1
+        if buf.find(GAP, 0, end) >= 0:
+            self.gaps += 1
+            self._problem(f"a resume was refused: {self._line_at(buf, buf.find(GAP, 0, end))}")
+            self._close(conn)
+            return
+        at = buf.find(WELCOME_BACK, 0, end)
+        if at < 0:
+            conn.carry = buf[end:total]
+            return
+        self.welcome_back_us.append(int((now - conn.reset_at) * 1e6))
+        self.resumed += 1
+        conn.state = READY_
+        self._take_tagged(conn, bytes(buf[buf.find(b"\n", at) + 1:total]))
+
+    @staticmethod
+    def _line_at(buf: bytearray, at: int) -> str:
+        return bytes(buf[at:buf.find(b"\n", at)])[:120].decode(errors="replace")
 
     def _problem(self, text: str) -> None:
         self.problems[text] = self.problems.get(text, 0) + 1
@@ -447,6 +599,8 @@ class Swarm:
         """The server closed a connection (or reset it)."""
         if conn.state is JOINING or conn.state is CONNECTING:
             self._problem(f"the server closed {conn.name} before it joined")
+        elif conn.state is RECONNECTING or conn.state is RESUMING:
+            self._problem(f"the server closed {conn.name} while it resumed")
         else:
             self.closed_by_server += 1
         self._close(conn)
@@ -509,7 +663,7 @@ class Swarm:
             self._set_events(conn, EVENT_READ | EVENT_WRITE)
 
     def _flush(self, conn: Conn) -> None:
-        if conn.state is CONNECTING:
+        if conn.state is CONNECTING or conn.state is RECONNECTING:
             self._connected(conn)
             return
         try:
@@ -580,4 +734,8 @@ class Swarm:
             "bytes_in_before_run": self.bytes_before_run if self.run_started else self.bytes_in,
             "problems": [p if n == 1 else f"{p} ({n} times)" for p, n in self.problems.items()],
             "joined": len(self.joined),
+            "churn": None if not self.tagged else {
+                "resets": self.resets, "resumed": self.resumed, "gaps": self.gaps,
+                "notices": self.notices, "first_byte_us": self.first_byte_us,
+                "welcome_back_us": self.welcome_back_us},
         }
