@@ -59,7 +59,8 @@ def command(kind: str, port: int, max_clients: int, web: bool = False) -> List[s
     `web`: selchat opens its web port too)."""
     if kind == "selchat":
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
-                "--flood-rate", "0", "--max-clients", str(max_clients), "--log-level", "warning",
+                "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
+                "--log-level", "warning",
                 *(["--web-port", "0"] if web else [])]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",

@@ -91,6 +91,21 @@ def test_fixed_rate_sends_on_schedule(tmp_path):
     assert m["received"] == m["expected"] == m["sent"] * 7
 
 
+def test_churned_clients_resume_with_nothing_lost(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "30", "--senders", "2", "--rate", "20",
+                           "--duration", "2.5", "--churn", "20")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    run, = doc["runs"]
+    m, churn = run["messages"], run["churn"]
+    assert m["received"] == m["expected"] == m["sent"] * 29 > 0
+    assert m["lost"] == m["duplicated"] == m["out_of_order"] == m["garbled"] == 0
+    # 26 listeners (30 less 2 probes and 2 senders), 20 %: 5 a second, twice
+    assert churn["resets"] == churn["resumed"] == 10
+    assert churn["gaps"] == churn["notices"] == 0
+    assert 0 < churn["welcome_back_ms"]["p50"] <= churn["welcome_back_ms"]["p99"]
+    assert "churn     10 resets, 10 resumed, 0 gaps, 0 join/leave notices" in done.stdout
+
+
 @pytest.fixture
 def faulty_server():
     """faulty_server(fault) -> (port, pid) of bench/peers/faulty.py, stopped afterwards."""
@@ -238,6 +253,8 @@ def test_sweep_tabulates_each_value(tmp_path):
     (["--senders", "5", "--clients", "3"], "--senders"),
     (["--payload", "8"], "--payload"),
     (["--sweep", "window=1,2"], "--sweep"),
+    (["--churn", "10", "--server", "threaded"], "--churn"),
+    (["--churn", "101"], "--churn"),
 ])
 def test_bad_options_are_refused(args, message):
     done = flood(*args)
@@ -248,7 +265,7 @@ def test_help_explains_every_option():
     done = flood("--help")
     for option in ("--clients", "--senders", "--rate", "--window", "--duration", "--payload",
                    "--messages", "--connect", "--server-pid", "--json", "--compare",
-                   "--repeat", "--sweep", "--allow-remote"):
+                   "--repeat", "--sweep", "--allow-remote", "--churn"):
         assert option in done.stdout
 
 
