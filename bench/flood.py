@@ -206,6 +206,8 @@ def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = No
         server = servers.attach(kind, connect[0], connect[1], pid)
     else:
         extra = max(scenario.senders, 1) if protocol.separate_senders else 0
+        if scenario.churn:  # a reset client's new connection may come before its old one goes
+            extra += scenario.clients
         server = servers.start(kind, scenario.clients + extra + FD_RESERVE,
                                web=scenario.transport != "tcp")
     try:
@@ -290,7 +292,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     name, values = args.sweep if args.sweep else (None, [None])
     repeat = args.repeat or (3 if args.compare else 1)
     biggest = max(values) if name == "clients" else args.clients
-    raise_fd_limit(biggest + max(args.senders, 1) + FD_RESERVE)
+    raise_fd_limit(biggest * (2 if args.churn else 1) + max(args.senders, 1) + FD_RESERVE)
     text = args.json != "-"
     progress = Progress() if sys.stderr.isatty() and not args.json else None
     tabulate = args.compare or args.sweep

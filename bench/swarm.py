@@ -577,6 +577,9 @@ class Swarm:
             return
         at = buf.find(WELCOME_BACK, 0, end)
         if at < 0:
+            refused = buf.find(b"!!! ", 0, end)
+            if refused >= 0:  # "server full" and the like: a close follows
+                self._problem(f"a resume was refused: {self._line_at(buf, refused)}")
             conn.carry = buf[end:total]
             return
         self.welcome_back_us.append(int((now - conn.reset_at) * 1e6))
