@@ -523,7 +523,8 @@ class Swarm:
         plain = TAGS.sub(b"", lines)
         self.notices += plain.count(NOTICES[0]) + plain.count(NOTICES[1])
         checker, n = self.checker, len(plain)
-        if conn.latencies is None and n % checker.size == 0 and checker.records(plain, n, conn.tally):
+        if (conn.latencies is None and n % checker.size == 0
+                and checker.records(plain, n, conn.tally)):
             counted = n // checker.size
         else:
             now_us = int((time.monotonic() - self.epoch) * 1e6)
