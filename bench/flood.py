@@ -10,7 +10,9 @@ ratio to selchat's: on a shared machine only figures measured side by side
 mean anything. ``--sweep`` shows how each figure grows with the work.
 ``--burst N`` adds N clients that each send a full burst of the longest lines
 at one moment in the middle of the run, and reports what that storm did to
-everyone else: readers dropped, peak RSS, latency and stalls meanwhile. See
+everyone else: readers dropped, peak RSS, latency and stalls meanwhile.
+``--churn PCT`` has that share of the listening clients reset and ``/resume``
+every second, and reports the resumes, gaps and their latency. See
 README.rst, "Benchmarks", for how to read every figure.
 
 The harness is one process, one thread and one selector, like the server:
@@ -101,6 +103,10 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
                         "selchat's --web-port) or mixed (every other client a WebSocket); "
                         "--compare --transport ws runs bench/peers/websockets_chat.py beside "
                         "selchat (default: %(default)s)")
+    p.add_argument("--churn", type=float, default=0.0, metavar="PCT",
+                   help="every second, PCT %% of the listening clients (not the probes, not "
+                        "the senders) reset their connection and resume it (/resume); every "
+                        "client then asks for /tags. selchat over TCP only (default: 0)")
     p.add_argument("--connect", metavar="HOST:PORT",
                    help="measure a server that is already running instead of starting one")
     p.add_argument("--server-pid", type=int, metavar="PID",
@@ -159,6 +165,11 @@ def _check(args: argparse.Namespace) -> None:
         raise ValueError("--phase-timeout must be in (0, 3600] seconds")
     if args.repeat is not None and not 1 <= args.repeat <= 20:
         raise ValueError("--repeat must be 1..20")
+    if not 0 <= args.churn <= 100:
+        raise ValueError("--churn must be 0..100 (percent)")
+    if args.churn and (args.compare or args.server != "selchat" or args.transport != "tcp"):
+        raise ValueError("--churn needs selchat's /resume: --server selchat, --transport tcp, "
+                         "no --compare")
     if args.server_pid and not args.connect:
         raise ValueError("--server-pid goes with --connect")
     if args.transport != "tcp" and (args.connect or servers.KINDS[args.server] != "chat"):
@@ -225,6 +236,8 @@ def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = No
         server = servers.attach(kind, connect[0], connect[1], pid)
     else:
         extra = max(scenario.senders, 1) if protocol.separate_senders else 0
+        if scenario.churn:  # a reset client's new connection may come before its old one goes
+            extra += scenario.clients
         server = servers.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
                                web=scenario.transport != "tcp")
     try:
@@ -304,14 +317,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     base = Scenario(clients=args.clients, senders=args.senders, rate=args.rate,
                     window=args.window, duration=args.duration, payload=args.payload,
                     messages=args.messages, transport=args.transport, burst=args.burst,
-                    burst_lines=args.burst_lines, burst_bytes=args.burst_bytes)
+                    burst_lines=args.burst_lines, burst_bytes=args.burst_bytes, churn=args.churn)
     kinds = ([k for k in COMPARED[args.transport] if servers.available(k)
               and (not args.burst or servers.KINDS[k] == "chat")] if args.compare
              else [args.server])
     name, values = args.sweep if args.sweep else (None, [None])
     repeat = args.repeat or (3 if args.compare else 1)
     biggest = max(values) if name == "clients" else args.clients
-    raise_fd_limit(biggest + max(args.senders, 1) + args.burst + FD_RESERVE)
+    raise_fd_limit(biggest * (2 if args.churn else 1) + max(args.senders, 1) + args.burst
+                   + FD_RESERVE)
     text = args.json != "-"
     progress = Progress() if sys.stderr.isatty() and not args.json else None
     tabulate = args.compare or args.sweep

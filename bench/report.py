@@ -58,6 +58,7 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
     if storm and storm["closed_by_server"]:
         problems.append(f"the server closed {storm['closed_by_server']} burst clients during "
                         "the run")
+    churn = _churn(raw.get("churn"), problems)  # (may add problems)
     return {
         "server": server,
         "scenario": scenario,
@@ -95,6 +96,7 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
                           "peak": kb.get("peak"), "per_connection": per_conn},
         "harness_cpu": {"seconds": harness_s, "percent": harness_pct,
                         "us_per_delivery": _per(harness_s, received, 1e6)},
+        "churn": churn,
         # Reading clients the server closed during the run: every harness client
         # reads all the time, so any of these was dropped for something it did not do.
         "drops": {"readers": raw["closed_by_server"],
@@ -119,6 +121,24 @@ def _storm(raw: dict, scenario: dict, peak_kb: Optional[float]) -> dict:
         "harness_longest_pass_ms": raw["harness_longest_pass_s"] * 1000,
         "server_rss_peak_kb": peak_kb,
     }
+
+
+def _churn(raw: Optional[dict], problems: List[str]) -> Optional[dict]:
+    """Resets and resumes (``--churn``): counts, and times after the reset in ms."""
+    if raw is None:
+        return None
+    if raw["notices"]:
+        problems.append(f"{raw['notices']} join or leave notices during a run with churn")
+    if raw["resumed"] < raw["resets"]:
+        problems.append(f"{raw['resets'] - raw['resumed']} of {raw['resets']} resets "
+                        f"not resumed")
+    first, back = sorted(raw["first_byte_us"]), sorted(raw["welcome_back_us"])
+    return {"resets": raw["resets"], "resumed": raw["resumed"], "gaps": raw["gaps"],
+            "notices": raw["notices"],
+            "first_byte_ms": {q: _ms(percentile(first, n)) for q, n in
+                              (("p50", 50), ("p99", 99), ("max", 100))},
+            "welcome_back_ms": {q: _ms(percentile(back, n)) for q, n in
+                                (("p50", 50), ("p99", 99), ("max", 100))}}
 
 
 def _sum(a: Optional[float], b: Optional[float]) -> Optional[float]:
@@ -153,11 +173,12 @@ def describe(scenario: dict) -> str:
     amount = (f"{scenario['messages']} messages per sender (at most {scenario['duration']:g} s)"
               if scenario["messages"] is not None else f"{scenario['duration']:g} s")
     transport = {"tcp": "", "ws": " over WebSocket", "mixed": " (half over WebSocket)"}
+    churn = f", {scenario['churn']:g} % churn per second" if scenario.get("churn") else ""
     burst = (f"; a burst from {scenario['burst']:,} more clients, {scenario['burst_lines']} "
              f"lines of {scenario['burst_bytes']:,} B each" if scenario.get("burst") else "")
     return (f"{scenario['clients']:,} clients{transport[scenario.get('transport', 'tcp')]}, "
             f"{scenario['senders']} senders, {pace}, {amount}, "
-            f"{scenario['payload']}-byte messages{burst}")
+            f"{scenario['payload']}-byte messages{churn}{burst}")
 
 
 def summary(fig: dict) -> str:
@@ -199,6 +220,14 @@ def summary(fig: dict) -> str:
     storm = fig.get("storm")
     if storm:
         lines += _storm_lines(storm, fig["drops"])
+    churn = fig.get("churn")
+    if churn:
+        fb, wb = churn["first_byte_ms"], churn["welcome_back_ms"]
+        lines.append(
+            f"churn     {churn['resets']:,} resets, {churn['resumed']:,} resumed, "
+            f"{churn['gaps']} gaps, {churn['notices']} join/leave notices; after the reset: "
+            f"first byte p50 {_n(fb['p50'], 2)} ms p99 {_n(fb['p99'], 2)} ms, welcome back "
+            f"p50 {_n(wb['p50'], 2)} ms p99 {_n(wb['p99'], 2)} ms (max {_n(wb['max'], 2)})")
     if msg["unexpected_lines"]:
         lines.append(f"unexpected {msg['unexpected_lines']:,} lines that are no bench message, "
                      f"e.g. {msg['unexpected_samples'][:2]}")

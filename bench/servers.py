@@ -62,7 +62,7 @@ def command(kind: str, port: int, max_clients: int, web: bool = False) -> List[s
         # any has named itself: the per-address limit on unnamed connections is off.
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
-                "--log-level", "warning", *(["--web-port", "0"] if web else [])]
+                "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"])]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",
                                     "websockets": "websockets_chat.py"}[kind]

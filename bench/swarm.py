@@ -38,10 +38,24 @@ lines apart from them (see `tally`). From the storm until the last of its
 lines reached every receiver, the harness notes the longest wait between two
 reads at a probe (a server loop pass that stalls shows there, as does a slow
 pass of the harness's own, also noted), and which messages were in flight.
+
+**Churn** (``churn`` percent, selchat only): every client sends ``/tags``
+before its name, keeps the resume token of its welcome and the ``seq`` of the
+last complete line it took, and strips the tags before the checks above. Every
+second of the run, that share of the *listeners* (neither a probe nor a
+sender: a sender's reset would throw away lines the server had not read yet,
+and a resume gives back its own lines, which it never gets live) resets its
+connection (SO_LINGER 0) and at once reconnects with ``/resume TOKEN LASTSEQ``.
+The lines it missed come with the resume, so the loss, duplication and order
+checks are the same as in any run. Measured: the first byte of the new
+connection and its ``*** Welcome back`` after the reset, gaps, and the join
+and leave notices seen during the run (a resume must cause none).
 """
 
 import errno
 import math
+import random
+import re
 import selectors
 import socket
 import struct
@@ -84,8 +98,16 @@ BACKLOG, BACKLOG_TOTAL = 8192, 1 << 23
 #: How often the tick callback runs, in seconds: it samples the server's RSS,
 #: and a burst of a few thousand long lines can double it within a second.
 TICK = 0.05
+#: With churn, how often a share of the listeners resets and resumes.
+CHURN_EVERY = 1.0
+#: A line's tags, as the server puts them in front of it (``/tags``).
+TAGS = re.compile(rb"^@[^ \n]* ", re.MULTILINE)
+SEQ = re.compile(rb"(?:^|\n)@seq=(\d+)")
+WELCOME_BACK = b"*** Welcome back, "
+GAP = b"!!! history gap"
+NOTICES = (b" has joined the chat room.", b" has left the chat room")
 
-CONNECTING, JOINING, JOINED, READY_, CLOSED = range(5)
+CONNECTING, JOINING, JOINED, READY_, CLOSED, RECONNECTING, RESUMING = range(7)
 
 
 @dataclass
@@ -106,13 +128,16 @@ class Scenario:
     burst: int = 0
     burst_lines: int = 20
     burst_bytes: int = 4000
+    #: Percent of the listeners that reset and resume every second (TCP, selchat).
+    churn: float = 0.0
 
 
 class Conn:
     """One harness connection: a client, or (with Redis) a sender's publisher."""
 
     __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "sent_at", "last_rx",
-                 "out", "events", "ws", "masker", "burst")
+                 "out", "events", "ws", "masker", "burst", "token", "last_seq", "reset_at",
+                 "first_byte")
 
     def __init__(self, sock: socket.socket, name: str, tally: Optional[Tally],
                  websocket: bool = False, burst: int = -1) -> None:
@@ -128,6 +153,10 @@ class Conn:
         self.last_rx = 0.0  # probes only: when a read last brought something
         self.out = bytearray()  # output the kernel did not take yet
         self.events = EVENT_WRITE  # the selector mask registered
+        self.token = b""  # with churn: the resume token of its welcome
+        self.last_seq = 0  # with churn: the seq of the last complete line taken
+        self.reset_at = 0.0  # with churn: when its connection was last reset
+        self.first_byte = True  # with churn: the new connection's first byte is timed
 
 
 class Sender:
@@ -200,6 +229,13 @@ class Swarm:
         self.storm_last = 0.0  # when the latest storm line arrived
         self.storm_gap = 0.0  # the longest wait between reads at a probe, meanwhile
         self.storm_pass = 0.0  # the harness's longest pass of the loop, meanwhile
+        self.tagged = scenario.churn > 0  # every client asks for /tags
+        self._listeners: List[Conn] = []  # the clients churn may reset
+        self._next_churn = float("inf")
+        self._random = random.Random(1)
+        self.resets = self.resumed = self.gaps = self.notices = 0
+        self.first_byte_us = array("q")  # reset to the first byte of the new connection
+        self.welcome_back_us = array("q")  # reset to its "*** Welcome back"
 
     # -- phases -----------------------------------------------------------------
 
@@ -263,9 +299,14 @@ class Swarm:
         if sc.burst:
             self._storm_due = now + sc.duration / 2
 
+        if self.tagged:
+            self._next_churn = now + CHURN_EVERY
+
         def done() -> bool:  # once per pass: refilling after a whole pass of reads
             now = time.monotonic()
             self._feed(now)  # lets the server batch (measured: faster)
+            if now >= self._next_churn:
+                self._churn(now)
             sent = cap is not None and all(s.sent >= cap for s in self.senders)
             if self.storm_at is None and sc.burst and (now >= self._storm_due or (
                     cap is not None and all(2 * s.sent >= cap for s in self.senders))):
@@ -273,7 +314,7 @@ class Swarm:
             return sent and (self.storm_at is not None or not sc.burst)
 
         self._loop(done, end, until_deadline_ok=True)
-        self._wake = self._storm_due = float("inf")
+        self._wake = self._storm_due = self._next_churn = float("inf")
         self.times["run"] = time.monotonic() - self.run_started
         return True
 
@@ -371,10 +412,14 @@ class Swarm:
             conn.state = JOINED
             self.publishers.append(conn)
             self._joining -= 1
+        elif conn.state is RECONNECTING:
+            conn.state = RESUMING
+            self._write(conn, b"/resume %s %d\n" % (conn.token, conn.last_seq))
         else:
             conn.state = JOINING
             if conn.ws is None:
-                self._write(conn, self.protocol.join(conn.name))
+                tags = b"/tags\n" if self.tagged else b""
+                self._write(conn, tags + self.protocol.join(conn.name))
             else:  # the name follows the 101 (see _unframe)
                 host, port = self.web_address[:2]
                 self._write(conn, upgrade_request(host, port, conn.ws.key))
@@ -399,6 +444,8 @@ class Swarm:
         for index, conn in enumerate(talkers):
             tracker = joined[-1] if conn is not joined[-1] else joined[0]
             self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
+        busy = {id(c) for c in self._probes} | {id(s.conn) for s in self.senders}
+        self._listeners = [c for c in joined if id(c) not in busy]
 
     # -- reading --------------------------------------------------------------------
 
@@ -432,8 +479,13 @@ class Swarm:
             self._burst_read(conn, total)
             return
         if conn.state is not READY_:
-            if conn.tally is not None:  # (a publisher's ":N" replies are not needed)
+            if conn.state is RESUMING:
+                self._resuming(conn, total)
+            elif conn.tally is not None:  # (a publisher's ":N" replies are not needed)
                 self._before_ready(conn, total)
+            return
+        if self.tagged:
+            self._take_tagged(conn, bytes(self._buf[:total]))
             return
         buf, checker, storm = self._buf, self.checker, self.checker.storm_record
         end = total - total % checker.size
@@ -510,11 +562,19 @@ class Swarm:
             conn.state = JOINED
             self.joined.append(conn)
             self._joining -= 1
+            if self.tagged:  # "@time=...;resume=TOKEN *** Welcome, ..."
+                head = bytes(buf[buf.rfind(b"\n", 0, start) + 1:start])
+                found = re.search(rb"[@;]resume=([^; ]+)", head)
+                conn.token = found.group(1) if found else b""
         at = buf.find(READY, start, end)
         if at < 0:
+            if self.tagged:
+                self._note_seq(conn, bytes(buf[:end]))
             conn.carry = buf[end:total]
             return
         after = buf.find(b"\n", at, end) + 1
+        if self.tagged:
+            self._note_seq(conn, bytes(buf[:after]))
         self._set_ready(conn)
         conn.carry = buf[after:total]  # what followed the marker: messages
 
@@ -544,6 +604,108 @@ class Swarm:
             self.storm_gap = max(self.storm_gap, now - max(conn.last_rx, self.storm_at))
         conn.last_rx = now
 
+    # -- churn: tags, resets and resumes ---------------------------------------------
+
+    def _note_seq(self, conn: Conn, data: bytes) -> None:
+        """The seq of the last numbered line in `data` (complete lines) is LASTSEQ."""
+        at = data.rfind(b"@seq=")
+        while at > 0 and data[at - 1] != 10:  # not at a line start: text, look further back
+            at = data.rfind(b"@seq=", 0, at)
+        if at >= 0:
+            end = at + 5
+            while data[end:end + 1].isdigit():
+                end += 1
+            conn.last_seq = int(data[at + 5:end])
+
+    def _take_tagged(self, conn: Conn, data: bytes) -> None:
+        """Count `data` (a read, the carry in front) as `_read` does, tags stripped."""
+        end = data.rfind(b"\n") + 1
+        if len(data) - end > READ_SIZE // 2:  # no line end in sight: not a line
+            self.checker.other_lines += 1
+            end = len(data)
+        conn.carry = data[end:]
+        if not end:
+            return
+        lines = data[:end]
+        self._note_seq(conn, lines)
+        plain = TAGS.sub(b"", lines)
+        self.notices += plain.count(NOTICES[0]) + plain.count(NOTICES[1])
+        checker = self.checker
+        if checker.storm_record is not None:  # with --burst: storm lines counted apart
+            stormy = conn.tally.storm
+            plain = checker.storm(plain, conn.tally)
+            if conn.tally.storm > stormy:
+                self._storm_arrived(conn.tally.storm - stormy)
+        n = len(plain)
+        if (conn.latencies is None and n and n % checker.size == 0
+                and checker.records(plain, n, conn.tally)):
+            counted = n // checker.size
+        else:
+            now_us = int((time.monotonic() - self.epoch) * 1e6)
+            counted = checker.lines(plain, conn.tally, now_us, conn.latencies, conn.sent_at)
+        if counted:
+            self.delivered += counted
+            self.last_delivery = time.monotonic()
+
+    def _churn(self, now: float) -> None:
+        """Reset a share of the listeners, each reconnecting at once to resume."""
+        self._next_churn = now + CHURN_EVERY
+        ready = [c for c in self._listeners if c.state is READY_]
+        count = min(len(ready), round(len(self._listeners) * self.sc.churn / 100))
+        for conn in self._random.sample(ready, count):
+            self._reset(conn, now)
+
+    def _reset(self, conn: Conn, now: float) -> None:
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        if conn.events:
+            self.sel.unregister(conn.sock)
+            conn.events = 0
+        conn.sock.close()
+        self.resets += 1
+        conn.carry, conn.out = b"", bytearray()  # a line cut off is had again (LASTSEQ)
+        conn.reset_at, conn.first_byte = now, True
+        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        conn.sock, conn.state = sock, RECONNECTING
+        err = sock.connect_ex(self.address)
+        if err not in (0, errno.EINPROGRESS):
+            self._problem(f"reconnect failed: {errno.errorcode.get(err, err)}")
+            conn.state = CLOSED
+            return
+        self.sel.register(sock, EVENT_WRITE, conn)
+        conn.events = EVENT_WRITE
+
+    def _resuming(self, conn: Conn, total: int) -> None:
+        """The hello, then ``*** Welcome back`` (or a gap); what follows is counted."""
+        now = time.monotonic()
+        if conn.first_byte:
+            conn.first_byte = False
+            self.first_byte_us.append(int((now - conn.reset_at) * 1e6))
+        buf = self._buf
+        end = buf.rfind(b"\n", 0, total) + 1
+        if buf.find(GAP, 0, end) >= 0:
+            self.gaps += 1
+            self._problem(f"a resume was refused: {self._line_at(buf, buf.find(GAP, 0, end))}")
+            self._close(conn)
+            return
+        at = buf.find(WELCOME_BACK, 0, end)
+        if at < 0:
+            refused = buf.find(b"!!! ", 0, end)
+            if refused >= 0:  # "server full" and the like: a close follows
+                self._problem(f"a resume was refused: {self._line_at(buf, refused)}")
+            conn.carry = buf[end:total]
+            return
+        self.welcome_back_us.append(int((now - conn.reset_at) * 1e6))
+        self.resumed += 1
+        conn.state = READY_
+        self._take_tagged(conn, bytes(buf[buf.find(b"\n", at) + 1:total]))
+
+    @staticmethod
+    def _line_at(buf: bytearray, at: int) -> str:
+        return bytes(buf[at:buf.find(b"\n", at)])[:120].decode(errors="replace")
+
     def _problem(self, text: str) -> None:
         self.problems[text] = self.problems.get(text, 0) + 1
 
@@ -557,6 +719,8 @@ class Swarm:
             self._problem(f"the server closed {conn.name} before it joined")
         elif conn.burst >= 0:
             self.burst_closed_by_server += 1
+        elif conn.state is RECONNECTING or conn.state is RESUMING:
+            self._problem(f"the server closed {conn.name} while it resumed")
         else:
             self.closed_by_server += 1
         self._close(conn)
@@ -635,7 +799,7 @@ class Swarm:
             self._set_events(conn, EVENT_READ | EVENT_WRITE)
 
     def _flush(self, conn: Conn) -> None:
-        if conn.state is CONNECTING:
+        if conn.state is CONNECTING or conn.state is RECONNECTING:
             self._connected(conn)
             return
         try:
@@ -711,6 +875,10 @@ class Swarm:
             "problems": [p if n == 1 else f"{p} ({n} times)" for p, n in self.problems.items()],
             "joined": len(self.joined),
             "storm": self._storm_result() if self.sc.burst else None,
+            "churn": None if not self.tagged else {
+                "resets": self.resets, "resumed": self.resumed, "gaps": self.gaps,
+                "notices": self.notices, "first_byte_us": self.first_byte_us,
+                "welcome_back_us": self.welcome_back_us},
         }
 
     def _storm_result(self) -> dict:

@@ -200,17 +200,22 @@ class ChatRoom:
         """End a held session (its hold is over, or its history is gone)."""
         self.sessions.remove(session)
         name = self._held.pop(session, None)
-        if name is None:
+        if name is not None:
+            return self._leave(session, name, "connection lost")
+        name = self.members.pop(session, None)  # its old connection is still open:
+        if name is None:                         # close it, so the name is free again
             return []
-        return self._leave(session, name, "connection lost")
+        self._tagged.discard(session)
+        return [Left(session), Close(session), *self._leave(session, name, "connection lost")]
 
     def resumed(self, member: Member, session: Session) -> List[Effect]:
         """`session`, a new connection, takes `member`'s session over (the
         driver checked the token and the history: `selchat.resume.decide`).
         Nobody is told; an old connection still open is closed."""
         old = member.session
+        held = old in self._held
         name = self._held.pop(old, None) or self.members.pop(old, None) or member.name
-        effects: List[Effect] = [] if old in self._held else [Left(old), Close(old)]
+        effects: List[Effect] = [] if held else [Left(old), Close(old)]
         self._tagged.discard(old)
         self._unnamed.discard(session)
         self._tagged.add(session)

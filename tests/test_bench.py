@@ -127,6 +127,37 @@ def test_a_run_without_a_burst_has_no_storm(tmp_path):
     assert "storm " not in done.stdout
 
 
+def test_churned_clients_resume_with_nothing_lost(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "30", "--senders", "2", "--rate", "20",
+                           "--duration", "2.5", "--churn", "20")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    run, = doc["runs"]
+    m, churn = run["messages"], run["churn"]
+    assert m["received"] == m["expected"] == m["sent"] * 29 > 0
+    assert m["lost"] == m["duplicated"] == m["out_of_order"] == m["garbled"] == 0
+    # 26 listeners (30 less 2 probes and 2 senders), 20 %: 5 a second, twice
+    assert churn["resets"] == churn["resumed"] == 10
+    assert churn["gaps"] == churn["notices"] == 0
+    assert 0 < churn["welcome_back_ms"]["p50"] <= churn["welcome_back_ms"]["p99"]
+    assert "churn     10 resets, 10 resumed, 0 gaps, 0 join/leave notices" in done.stdout
+
+
+def test_a_burst_storm_during_churn_reaches_resumed_clients_too(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "30", "--senders", "2", "--rate", "10",
+                           "--messages", "20", "--churn", "20", "--burst", "3",
+                           "--burst-lines", "2", "--burst-bytes", "1000")
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    run, = doc["runs"]
+    m, storm, churn = run["messages"], run["storm"], run["churn"]
+    assert (m["sent"], m["expected"], m["received"]) == (40, 1160, 1160)
+    assert m["lost"] == m["duplicated"] == m["out_of_order"] == m["garbled"] == 0
+    # 3 burst clients x 2 lines, to each of the 30 ordinary clients, the tags stripped.
+    assert (storm["sent"], storm["expected"], storm["received"]) == (6, 180, 180)
+    assert storm["lost"] == storm["duplicated"] == 0 and m["unexpected_lines"] == 0
+    assert churn["resets"] == churn["resumed"] > 0 and churn["gaps"] == churn["notices"] == 0
+    assert run["outcome"] == "ok" and run["problems"] == []
+
+
 @pytest.fixture
 def faulty_server():
     """faulty_server(fault) -> (port, pid) of bench/peers/faulty.py, stopped afterwards."""
@@ -308,6 +339,8 @@ def test_sweep_tabulates_each_value(tmp_path):
     (["--burst", "2", "--burst-lines", "0"], "--burst-lines"),
     (["--burst", "2", "--server", "redis"], "--burst needs a chat server"),
     (["--burst", "2", "--transport", "ws"], "--burst goes with --transport tcp"),
+    (["--churn", "10", "--server", "threaded"], "--churn"),
+    (["--churn", "101"], "--churn"),
 ])
 def test_bad_options_are_refused(args, message):
     done = flood(*args)
@@ -319,7 +352,7 @@ def test_help_explains_every_option():
     for option in ("--clients", "--senders", "--rate", "--window", "--duration", "--payload",
                    "--messages", "--connect", "--server-pid", "--json", "--compare",
                    "--repeat", "--sweep", "--allow-remote", "--burst", "--burst-lines",
-                   "--burst-bytes"):
+                   "--burst-bytes", "--churn"):
         assert option in done.stdout
 
 
