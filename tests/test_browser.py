@@ -23,9 +23,10 @@ pytestmark = pytest.mark.browser
 WAIT = 10.0  # every browser wait has this deadline
 
 
-def chat_server(port: int = 0, web_port: int = 0) -> ServerProcess:
+def chat_server(port: int = 0, web_port: int = 0, *args: str) -> ServerProcess:
     """`selchat serve` with its web page; raises ServerNotStarted without both addresses."""
-    return ServerProcess("--web-port", str(web_port), port=port, web=True, log_level="info",
+    return ServerProcess("--web-port", str(web_port), *args, port=port, web=True,
+                         log_level="info",
                          env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
 
 
@@ -216,9 +217,63 @@ def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
         for page, name in ((a, "alice"), (b, "robert")):
             wait_for(page, lambda d: "Disconnected" not in d.find_element(By.ID, "banner").text
                      and d.find_element(By.ID, "input").is_displayed(), f"{name} back")
+            # The old token is from another run: a gap, said, then a join by name.
+            wait_line(page, ".line.error", "history gap: an unknown number of lines missed "
+                                           "(the server restarted)")
         wait_for(a, lambda d: "robert" in members(d), "robert back in alice's list")
         type_into(a, "input", "back again")
         wait_line(b, ".line.chat", "<alice> back again")
+    finally:
+        if carol is not None:
+            carol.close()
+        server.stop()
+
+
+def test_a_dropped_page_resumes_without_a_trace(open_page):
+    """The page's socket ends without /quit: it reconnects by itself, resumes,
+    shows what it missed once, and the room never sees it leave."""
+    from selenium.webdriver.common.by import By
+
+    server = chat_server(0, 0, "--replay", "20")
+    carol = None
+    try:
+        carol = LineClient(server.port)
+        carol.expect(r"^\*\*\* Hello")
+        carol.send("carol")
+        carol.expect(r"^\*\*\* Welcome, carol!")
+
+        a = open_page(1000, 700)
+        join(a, server.url, "alice")
+        wait_for(a, lambda d: members(d) == ["alice", "carol"], "alice's member list")
+        wait_line(a, ".line.notice", "carol has joined")  # replayed history
+        carol.expect(r"^\*\*\* alice has joined")
+        type_into(a, "input", "mine, said before the drop")  # the page never gets it back
+        carol.expect(r"^<alice> mine, said before the drop$")
+
+        # A close frame without /quit: the server holds the session (test hook).
+        a.execute_script("window.__selchatSocket.close()")
+        wait_for(a, lambda d: "Disconnected" in d.find_element(By.ID, "banner").text,
+                 "the banner")
+        carol.send("said while alice was away")
+        carol.send("/msg alice a private word while away")
+        wait_line(a, ".line.notice", "reconnected")
+        wait_line(a, ".line.chat", "<carol> said while alice was away")
+        wait_line(a, ".line.private", "a private word while away")
+        wait_for(a, lambda d: not d.find_element(By.ID, "banner").is_displayed(),
+                 "the banner gone")
+
+        type_into(a, "input", "after the resume")
+        carol.expect(r"^<alice> after the resume$")
+        assert not [line for line in carol.seen if "alice has" in line and "joined" not in line]
+        assert sum("alice has joined" in line for line in carol.seen) == 1  # the first join only
+        log = texts(a, "#log .line")
+        assert sum("said while alice was away" in t for t in log) == 1
+        assert sum("mine, said before the drop" in t for t in log) == 1  # not replayed twice
+        assert sum("carol has joined" in t for t in log) == 1
+        assert not [t for t in log if "@" in t or "seq=" in t]  # tags are never shown
+        times = texts(a, "#log .line .time")
+        assert times and all(re.fullmatch(r"\d\d:\d\d(\s?[AP]M)?", t) for t in times), times
+        wait_for(a, lambda d: members(d) == ["alice", "carol"], "the list after the resume")
     finally:
         if carol is not None:
             carol.close()
