@@ -444,9 +444,6 @@ def test_own_lines_said_before_the_drop_come_back_in_the_resume(chat_server, cli
     assert back.texts(2) == ["*** Welcome back, alice.", "<alice> mine"]
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a tagged welcome has no seq, so a member that "
-                   "saw no room line (--replay 0) resumes from LASTSEQ 0: the whole history, "
-                   "or a gap that ends its session once the history has rolled over")
 def test_a_member_that_saw_no_room_line_resumes_from_its_welcome(chat_server, clients):
     server = chat_server("--flood-rate", "0", "--resume-window", "30", "--history", "3")
     bob = clients(LineClient(server.address, "bob"))
