@@ -3,26 +3,30 @@
 Theory of operation
 -------------------
 Each client is a `Connection`, registered with the selector and hung on
-``key.data``. What its bytes mean is its protocol's job (``conn.proto``: today
-the chat line protocol over TCP, a `LineBuffer`; a WebSocket kind plugs in the
-same way), so this module only moves bytes and carries out decisions. The chat
-rules live in `ChatRoom`, which answers each line with effects (Send,
-Broadcast, Close, Joined, Left). Every deadline (name timeout, close grace,
-flood refill, output-limit check, accept back-off, shutdown) is one entry in
+``key.data``. What its bytes mean is its kind's protocol (``conn.proto``): the
+chat line protocol on the chat port (a `LineBuffer`), HTTP on the web port (an
+`HttpConnection`, which may upgrade), the chat over WebSocket (a
+`WebSocketLines`); this module only moves bytes and carries out decisions. The
+chat rules live in `ChatRoom`, which answers each line with effects (Send,
+Broadcast, Close, Joined, Left, and for history and resume Tag, Replay, Hold,
+Keep, ResumeAsked). Every deadline (name timeout, close grace, flood refill,
+output-limit check, session hold, accept back-off, shutdown) is one entry in
 `Timers`, a heap. One call of `run_once` is one pass:
 
 1. ``select()``, with the timeout of the first timer (0 if reads are owed).
-2. The listener: accept a bounded batch; register each newcomer for reading.
+2. The listeners: accept a bounded batch; register each newcomer for reading.
 3. Readable clients, in turn, while the pass's read budget lasts: one ``recv``
    each, into the protocol; its lines go to the room while the client's
    flood budget lasts (an empty budget stops reading that client until a timer
    refills it: the rest waits in the kernel). Clients the budget did not reach
    are served first next pass, so everyone's turn comes and a burst storm
-   costs each pass a bounded amount of work.
+   costs each pass a bounded amount of work. HTTP requests are answered here.
 4. Due timers run.
 5. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
-   `Batch`, delivered once after the reads: broadcasts are joined into one
-   payload shared by every ordinary member (framed once per connection kind);
+   `Batch`, delivered once after the reads. A broadcast is a room line: it is
+   numbered and kept in the history as the bytes already built. Broadcasts
+   are joined into one payload shared by every ordinary member (framed once
+   per connection kind, tagged once for the members that asked for tags);
    the few with something particular (a sender, who gets no echo; a Send's
    target; one that joined or left during the pass) get slices of it.
 6. Send: a connection with nothing queued is sent its piece at once; one with
