@@ -1,6 +1,7 @@
 """Flood control: a token bucket per client, with the clock passed in.
 
-A client may send `burst` lines at once and `rate` lines per second after that.
+A client may send `burst` lines at once and `rate` lines per second after that
+(a line longer than `FREE_BYTES` costs more, by its size).
 The server asks before taking each line; when the bucket is empty it stops
 reading that client until `wait(now)` has passed, so the excess waits in the
 client's kernel buffers (TCP backpressure) instead of being dropped.
@@ -14,6 +15,17 @@ parameter, never read here, so tests drive time by hand.
 
 #: Tokens a ``recv`` that completed no line costs: five weigh as much as a line.
 READ_COST = 0.2
+#: A line costs one token up to this many bytes (far more than anyone types in
+#: one go), and a token per this many bytes beyond: a pasted 4 KiB line costs
+#: 8, so a client's burst is 20 typed lines but only 3 of the longest. Bytes, not lines, are what a broadcast multiplies by the room: a
+#: storm of maximum-length bursts would otherwise queue megabytes in front of
+#: every line said after it.
+FREE_BYTES = 512
+
+
+def line_cost(size: int) -> float:
+    """Tokens a line of `size` bytes costs."""
+    return 1.0 if size <= FREE_BYTES else 1.0 + (size - FREE_BYTES) / FREE_BYTES
 
 
 class TokenBucket:

@@ -57,7 +57,7 @@ from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tupl
 
 from selchat.batch import Batch, Piece
 from selchat.connection import GONE, RECV_SIZE, TRANSITIONS, Connection, Kind, State
-from selchat.flood import READ_COST, TokenBucket
+from selchat.flood import READ_COST, TokenBucket, line_cost
 from selchat.framing import END, LINE_TOO_LONG, LineBuffer
 from selchat.limits import Limits
 from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
@@ -485,11 +485,13 @@ class Server:
                 self._set_state(conn, DRAINING, "end of stream")
                 break
             taken += 1
-            if bucket is not None:
-                bucket.take(now)
             if line is LINE_TOO_LONG:
+                if bucket is not None:
+                    bucket.take(now, line_cost(self.limits.max_line))
                 self._apply(room.line_too_long(conn, self.limits.max_line))
             else:
+                if bucket is not None:
+                    bucket.take(now, line_cost(len(line)))  # type: ignore[arg-type]
                 self._apply(room.receive(conn, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
         self.counters.lines_received += taken
         if conn.kind is WS:
