@@ -17,9 +17,10 @@ parameter, never read here, so tests drive time by hand.
 READ_COST = 0.2
 #: A line costs one token up to this many bytes (far more than anyone types in
 #: one go), and a token per this many bytes beyond: a pasted 4 KiB line costs
-#: 8, so a client's burst is 20 typed lines but only 3 of the longest. Bytes, not lines, are what a broadcast multiplies by the room: a
-#: storm of maximum-length bursts would otherwise queue megabytes in front of
-#: every line said after it.
+#: 8, so a client's burst is 20 typed lines but only 3 of the longest. Bytes,
+#: not lines, are what a broadcast multiplies by the room: a storm of
+#: maximum-length bursts would otherwise queue megabytes in front of every
+#: line said after it.
 FREE_BYTES = 512
 
 
