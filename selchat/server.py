@@ -97,6 +97,9 @@ ACCEPT_RETRY_DELAY = 1.0
 DELIVERY_BUDGET = 64 * 1024 * 1024
 MIN_READ_BUDGET = 16 * 1024
 MAX_READ_BUDGET = 256 * 1024
+#: The least one readable client is read in a pass, whatever the crowd: a line
+#: of typing in one read (a longer line takes a few passes).
+MIN_READ_SHARE = 1024
 #: A connection that said goodbye (or sent EOF) gets this long to take its
 #: last lines before it is closed anyway.
 CLOSE_GRACE = 5.0
@@ -168,6 +171,7 @@ class Server:
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
         self._batch = Batch()  # this pass's lines, delivered once at its end
         self._owed_reads: List[Connection] = []  # readable, not reached by last pass's budget
+        self._share = RECV_SIZE  # bytes one client may be read in this pass
         self._dirty: Set[Connection] = set()  # writable, or draining: flush once this pass
         self._doomed: Set[Connection] = set()  # to close at the end of the pass
         self._closing_websockets: List[Connection] = []  # a close frame goes after the batch
@@ -221,6 +225,9 @@ class Server:
         self._time_ms = int(self._wall_clock() * 1000)
         self.counters.loop_passes += 1
         budget = self._read_budget()
+        # Each readable client's share of the budget: a few big senders must
+        # not take a whole pass each while everyone else waits for a turn.
+        self._share = max(MIN_READ_SHARE, budget // (len(events) + len(self._owed_reads) or 1))
         served: Optional[Set[Connection]] = None
         if self._owed_reads:  # their turn comes before anyone read last pass
             owed, self._owed_reads = self._owed_reads, []
@@ -449,7 +456,7 @@ class Server:
         if not conn.reading:  # throttled or closed since it became readable
             return budget
         try:
-            received = conn.read_once(self._recv_buffer, min(RECV_SIZE, budget))
+            received = conn.read_once(self._recv_buffer, min(RECV_SIZE, budget, self._share))
             if received is None:
                 return budget
             if received == GONE:
