@@ -16,11 +16,12 @@ output-limit check, session hold, accept back-off, shutdown) is one entry in
 1. ``select()``, with the timeout of the first timer (0 if reads are owed).
 2. The listeners: accept a bounded batch; register each newcomer for reading.
 3. Readable clients, in turn, while the pass's read budget lasts: one ``recv``
-   each, of at most its fair share of the budget, into the protocol; its lines go to the room while the client's
-   flood budget lasts (an empty budget stops reading that client until a timer
-   refills it: the rest waits in the kernel). Clients the budget did not reach
-   are served first next pass, so everyone's turn comes and a burst storm
-   costs each pass a bounded amount of work. HTTP requests are answered here.
+   each, of at most its fair share of the budget, into the protocol; its lines
+   go to the room while the client's flood budget lasts (an empty budget stops
+   reading that client until a timer refills it: the rest waits in the
+   kernel). Clients the budget did not reach are served first next pass, so
+   everyone's turn comes and a burst storm costs each pass a bounded amount of
+   work. HTTP requests are answered here.
 4. Due timers run.
 5. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
    `Batch`, delivered once after the reads. A broadcast is a room line: it is
