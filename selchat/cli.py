@@ -148,7 +148,8 @@ def cli() -> None:
          type=click.FloatRange(0, min_open=True),
          help="How long a client's queue may stay over --soft-output.")
 @_option("--flood-burst", default=DEFAULTS.flood_burst, type=click.IntRange(1),
-         help="Lines a client may send at once.")
+         help="Lines a client may send at once (a line over 512 bytes counts as one "
+              "per 512 bytes).")
 @_option("--flood-rate", default=DEFAULTS.flood_rate, type=click.FloatRange(0),
          help="Lines per second a client may send after its burst (0: no limit).")
 @_option("--name-timeout", default=DEFAULTS.name_timeout, type=click.FloatRange(0, min_open=True),
