@@ -59,7 +59,7 @@ from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tupl
 from selchat.batch import Batch, Piece
 from selchat.connection import GONE, RECV_SIZE, TRANSITIONS, Connection, Kind, State
 from selchat.flood import READ_COST, TokenBucket, line_cost
-from selchat.framing import END, LINE_TOO_LONG, LineBuffer
+from selchat.framing import END, LineBuffer
 from selchat.limits import Limits
 from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
@@ -190,12 +190,6 @@ class Server:
     def address(self) -> str:
         """The chat port's address, host:port."""
         return format_address(*self._listeners[TCP].getsockname()[:2])
-
-    @property
-    def web_address(self) -> Optional[str]:
-        """The web port's address, host:port, if there is one."""
-        web = self._listeners.get(HTTP)
-        return format_address(*web.getsockname()[:2]) if web is not None else None
 
     # -- the loop ---------------------------------------------------------------
 
@@ -493,14 +487,14 @@ class Server:
                 self._set_state(conn, DRAINING, "end of stream")
                 break
             taken += 1
-            if line is LINE_TOO_LONG:
+            if isinstance(line, bytes):
+                if bucket is not None:
+                    bucket.take(now, line_cost(len(line)))
+                self._apply(room.receive(conn, line.decode("utf-8", "replace")))
+            else:  # LINE_TOO_LONG: its bytes were read (and cost) all the same
                 if bucket is not None:
                     bucket.take(now, line_cost(self.limits.max_line))
                 self._apply(room.line_too_long(conn, self.limits.max_line))
-            else:
-                if bucket is not None:
-                    bucket.take(now, line_cost(len(line)))  # type: ignore[arg-type]
-                self._apply(room.receive(conn, line.decode("utf-8", "replace")))  # type: ignore[union-attr]
         self.counters.lines_received += taken
         if conn.kind is WS:
             self._answer_websocket(conn)
@@ -715,9 +709,11 @@ class Server:
                     continue
                 data = framed.get((conn.frame, conn.tagged))
                 if data is None:
-                    if conn.tagged and tagged is None:
-                        tagged = batch.split(members, self._render_tagged)
-                    data = tagged[0] if conn.tagged else shared  # type: ignore[index]
+                    data = shared
+                    if conn.tagged:
+                        if tagged is None:
+                            tagged = batch.split(members, self._render_tagged)
+                        data = tagged[0]
                     if conn.frame is not None:
                         data = conn.frame(data)
                     framed[(conn.frame, conn.tagged)] = data

@@ -17,16 +17,16 @@ Server lines, one per ``\\n``-terminated line::
     *name* text     private message (/msg)
 
 A client that sent ``/tags`` gets every line with IRCv3-style message tags in
-front (``@seq=1041;time=2026-12-02T05:31:33.929Z <bob> hi``): `tag_prefix` and
-`tag_payload` build them, `split_tags` takes them off again.
+front (``@seq=1041;time=2026-12-02T05:31:33.929Z <bob> hi``): `tag_prefix`
+builds them, `split_tags` takes them off again.
 """
 import calendar
 import datetime
 import enum
-import itertools
+import functools
 import re
 import time
-from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 
 class Say(NamedTuple):
@@ -443,9 +443,11 @@ def unescape_tag_value(value: str) -> str:
     return _ESCAPED.sub(lambda m: _UNESCAPES.get(m[0], m[1]), value)
 
 
+@functools.lru_cache(maxsize=8)
 def format_time(ms: int) -> str:
     """Milliseconds since the Unix epoch as the ``time`` tag: UTC, ISO 8601,
-    milliseconds (``2026-12-02T05:31:33.929Z``), as IRCv3 server-time has it."""
+    milliseconds (``2026-12-02T05:31:33.929Z``), as IRCv3 server-time has it.
+    Cached: every line of a pass carries the same time, formatted once."""
     seconds, millis = divmod(ms, 1000)
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
 
@@ -482,15 +484,6 @@ def tag_line(payload: bytes, time_ms: int, extra: Mapping[str, str] = {},
     return tag_prefix(seq, time_ms, extra) + payload
 
 
-class TaggedPayload(NamedTuple):
-    """A pass's lines with their tags: what every tagged member gets."""
-
-    payload: bytes
-    #: Where each line ends in `payload`, as `line_ends` gives it for the plain one,
-    #: so a slice of the plain payload (from line end to line end) maps to one here.
-    ends: List[int]
-
-
 def line_ends(payload: bytes) -> List[int]:
     """The offset just past each newline in `payload` (lines are newline-terminated)."""
     ends = []
@@ -500,32 +493,6 @@ def line_ends(payload: bytes) -> List[int]:
         ends.append(at + 1)
         at = find(b"\n", at + 1)
     return ends
-
-
-def tag_payload(payload: bytes, ends: Sequence[int], first_seq: Optional[int],
-                time_ms: int) -> TaggedPayload:
-    """`payload`'s lines (ending at `ends`), each with its tags in front: the
-    lines are numbered from `first_seq` (None: no seq) and share the pass's time.
-
-    Built once per pass and shared by every tagged member, as the plain payload
-    is by the others: the time is formatted once, and the bytes joined once.
-    """
-    view = memoryview(payload)
-    stamp = f"time={format_time(time_ms)} ".encode()
-    prefixes: Iterator[bytes]
-    if first_seq is None:
-        prefixes = itertools.repeat(b"@" + stamp)
-    else:
-        prefixes = (b"@seq=%d;%s" % (seq, stamp) for seq in itertools.count(first_seq))
-    parts: List[Union[bytes, memoryview]] = []
-    tagged_ends: List[int] = []
-    start = position = 0
-    for end, prefix in zip(ends, prefixes):
-        parts += (prefix, view[start:end])
-        position += len(prefix) + end - start
-        tagged_ends.append(position)
-        start = end
-    return TaggedPayload(b"".join(parts), tagged_ends)
 
 
 def split_tags(line: str) -> Tuple[Dict[str, str], str]:

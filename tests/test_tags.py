@@ -126,33 +126,6 @@ def test_line_ends():
     assert wire.line_ends(b"a\nbc\n\n") == [2, 5, 6]
 
 
-def test_tag_payload_numbers_each_line_and_shares_the_time():
-    payload = b"<ann> hi\n*** bob has joined the chat room.\n"
-    tagged = wire.tag_payload(payload, wire.line_ends(payload), 41, TIME)
-    stamp = b"time=2026-12-02T05:31:33.929Z "
-    first = b"@seq=41;" + stamp + b"<ann> hi\n"
-    assert tagged.payload == first + b"@seq=42;" + stamp + b"*** bob has joined the chat room.\n"
-    assert tagged.ends == [len(first), len(tagged.payload)]
-    untagged_seq = wire.tag_payload(b"a\n", [2], None, TIME)
-    assert untagged_seq.payload == b"@" + stamp + b"a\n"
-
-
-@FAST
-@given(st.lists(st.text(st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)),
-                        max_size=10), max_size=8),
-       st.integers(min_value=1, max_value=10**9))
-def test_tag_payload_is_the_lines_each_tagged(lines, first_seq):
-    payload = "".join(line + "\n" for line in lines).encode()
-    tagged = wire.tag_payload(payload, wire.line_ends(payload), first_seq, TIME)
-    got = tagged.payload.decode().split("\n")[:-1]
-    assert [wire.split_tags(line) for line in got] == [
-        ({"seq": str(first_seq + i), "time": wire.format_time(TIME)}, line)
-        for i, line in enumerate(lines)]
-    starts = [0] + tagged.ends[:-1]
-    assert [tagged.payload[a:b] for a, b in zip(starts, tagged.ends)] == [
-        line.encode() + b"\n" for line in got]
-
-
 @pytest.mark.parametrize("line, decoded", [
     (wire.welcome_back("ann"), wire.WelcomeBack("ann")),
     (wire.history_start(20), wire.HistoryStart(20)),
