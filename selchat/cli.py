@@ -6,10 +6,12 @@ included, into one line on stderr and a non-zero exit status: people read these,
 so no tracebacks, errno numbers or Python tuples. The work happens elsewhere.
 """
 import errno
+import functools
 import logging
 import os
+import socket
 import sys
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import click
 from click.core import ParameterSource
@@ -184,6 +186,9 @@ def cli() -> None:
 @_option("--web-origin", multiple=True, metavar="URL",
          help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
               "repeatable. The page's own origin always may.")
+@_option("--workers", default=1, type=click.IntRange(0),
+         help="Server processes sharing the ports, each with its own loop, to use more "
+              "cores (0: one per CPU). Any number but 1 needs --bus.")
 @_option("--bus", default=None, metavar="URL", callback=_bus_address,
          help="redis://[:PASSWORD@]HOST[:PORT][/DB]: share the room with every selchat "
               "process using this Redis (see README, Running several servers).")
@@ -194,52 +199,117 @@ def cli() -> None:
               "the others, and its members' names are freed.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
-          no_web: bool, web_origin: Sequence[str], bus: Optional[BusAddress],
+          no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
           bus_retention: float, bus_lease: float, **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
-    from selchat.server import Server, open_listener
+    from selchat.server import open_listener, reserve_port
 
-    logging.basicConfig(
-        level=log_level.upper(), stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if workers != 1 and bus is None:
+        raise click.UsageError(
+            "--workers needs --bus: without a shared bus each worker would be a separate room",
+            ctx)
+    workers = workers or os.cpu_count() or 1
+    _log_to_stderr(log_level)
     limits["max_clients"] = fit_max_clients(limits["max_clients"])
+    # Where to listen, and whether a busy default web port is only a warning.
+    ports = (host, port, None if no_web else web_port,
+             ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
+    shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
+    sharing = Sharing(bus, bus_retention, bus_lease)
+    if workers == 1:
+        listener, web_listener = _listen(*ports, open_listener)
+        _run_server(listener, web_listener, limits, web_origin, sharing,
+                    ready=lambda: _announce(listener, web_listener, shared))
+        return
+
+    from selchat.workers import WorkersFailed, supervise
+
+    # The parent only holds the ports (port 0 becomes one port for all);
+    # each worker listens on them itself.
+    chat, web = _listen(*ports, reserve_port)
+
+    def run_worker(number: int, ready: Callable[[], None]) -> None:
+        _log_to_stderr(log_level, f"worker {number} ")
+        shared_web_port = None if web is None else web.getsockname()[1]
+        listener, web_listener = _listen(host, chat.getsockname()[1], shared_web_port, False,
+                                         functools.partial(open_listener, reuse_port=True))
+        _run_server(listener, web_listener, limits, web_origin, sharing, ready)
+
     try:
-        listener = open_listener(host, port)
+        supervise(workers, run_worker,
+                  lambda: _announce(chat, web, [*shared, f"selchat workers: {workers}"]))
+    except WorkersFailed as exc:
+        fail(str(exc))
+
+
+def _log_to_stderr(level: str, prefix: str = "") -> None:
+    """Log lines on stderr, after a time stamp and `prefix` (which worker)."""
+    logging.basicConfig(
+        level=level.upper(), stream=sys.stderr, force=True,
+        format=f"%(asctime)s {prefix}%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _listen(host: str, port: int, web_port: Optional[int], web_optional: bool,
+            bind: Callable[[str, int], socket.socket],
+            ) -> Tuple[socket.socket, Optional[socket.socket]]:
+    """The chat port's socket and the web port's (none for web_port None),
+    from `bind`; a failure is one line and exit status 1, but if
+    `web_optional` (the default port), a busy web port is only a warning."""
+    try:
+        listener = bind(host, port)
     except OSError as exc:
         fail(f"cannot listen on {host} port {port}: {listen_problem(exc)}")
-    web_listener = None
-    if not no_web:
-        try:
-            web_listener = open_listener(host, web_port)
-        except OSError as exc:
-            if ctx.get_parameter_source("web_port") is not ParameterSource.DEFAULT:
-                fail(f"cannot listen on {host} web port {web_port}: "
-                     f"{listen_problem(exc, '--web-port')}")
-            log.warning("no web page: cannot listen on %s web port %d: %s (try --web-port)",
-                        host, web_port, os_problem(exc))
-    bound_host, bound_port = listener.getsockname()[:2]
-    server = Server(listener, Limits(**limits), web_listener=web_listener, web_origins=web_origin,
-                    bus=bus, bus_retention=bus_retention, bus_lease=bus_lease)
+    if web_port is None:
+        return listener, None
+    try:
+        return listener, bind(host, web_port)
+    except OSError as exc:
+        if not web_optional:
+            fail(f"cannot listen on {host} web port {web_port}: "
+                 f"{listen_problem(exc, '--web-port')}")
+        log.warning("no web page: cannot listen on %s web port %d: %s (try --web-port)",
+                    host, web_port, os_problem(exc))
+        return listener, None
 
-    def announce() -> None:
-        log.info("listening on %s", server.address)
-        also = []
-        if web_listener is not None:
-            web_host, web_bound_port = web_listener.getsockname()[:2]
-            page = f"http://{format_address(_reachable(web_host), web_bound_port)}/"
-            log.info("web page on %s", page)
-            also.append(f"selchat web page on {page}")
-        if bus is not None:
-            also.append(f"selchat shares its room through {bus.display()}")
-        lines = startup_lines(bound_host, bound_port, server.address, also)
-        try:
-            sys.stdout.write("".join(line + "\n" for line in lines))
-            sys.stdout.flush()
-        except BrokenPipeError:  # whoever read the address has gone: the server goes on
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
-    server.serve_forever(ready=announce)
+class Sharing(NamedTuple):
+    """The bus options: where, how long lines are kept, how long a lease lasts."""
+
+    bus: Optional[BusAddress]
+    retention: float
+    lease: float
+
+
+def _run_server(listener: socket.socket, web_listener: Optional[socket.socket],
+                limits: Dict[str, Any], web_origins: Sequence[str], sharing: Sharing,
+                ready: Callable[[], None]) -> None:
+    """One server, the lone one or a worker, until it has shut down."""
+    from selchat.server import Server
+
+    server = Server(listener, Limits(**limits), web_listener=web_listener,
+                    web_origins=web_origins, bus=sharing.bus, bus_retention=sharing.retention,
+                    bus_lease=sharing.lease)
+    server.serve_forever(ready=ready)
+
+
+def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
+              also: Sequence[str] = ()) -> None:
+    """Log and print where the server listens (startup_lines), once."""
+    host, port = listener.getsockname()[:2]
+    address = format_address(host, port)
+    log.info("listening on %s", address)
+    lines = list(also)
+    if web_listener is not None:
+        web_host, web_port = web_listener.getsockname()[:2]
+        page = f"http://{format_address(_reachable(web_host), web_port)}/"
+        log.info("web page on %s", page)
+        lines.insert(0, f"selchat web page on {page}")
+    try:
+        sys.stdout.write("".join(line + "\n" for line in startup_lines(host, port, address, lines)))
+        sys.stdout.flush()
+    except BrokenPipeError:  # whoever read the address has gone: the server goes on
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 @cli.command()

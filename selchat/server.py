@@ -125,18 +125,58 @@ DEFAULT_LIMITS = Limits()
 _FD_EXHAUSTED = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
-def open_listener(host: str, port: int) -> socket.socket:
+def open_listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     """A listening socket on host:port; ``::`` also takes IPv4 where it can.
 
+    With `reuse_port` (SO_REUSEPORT), several processes listen on the same
+    port and the kernel spreads new connections over them (``--workers``).
     Raises OSError (EADDRINUSE and the like) for the caller to report.
     """
+    family, address, dualstack = _resolve(host, port)
+    return socket.create_server(
+        address, family=family, backlog=socket.SOMAXCONN, reuse_port=reuse_port,
+        dualstack_ipv6=dualstack,
+    )
+
+
+def reserve_port(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port with SO_REUSEPORT that never listens: it
+    holds the port for the listeners of ``--workers`` (and learns which one
+    port 0 picked) but is given no connections.
+
+    A plain bind comes first, to fail as `open_listener` would: with
+    SO_REUSEPORT alone, a port in use by another server of the same user
+    would be shared with it instead of refused.
+    """
+    family, address, dualstack = _resolve(host, port)
+    with _bind(family, address, dualstack, reuse_port=False) as probe:
+        address = (address[0], probe.getsockname()[1], *address[2:])
+    return _bind(family, address, dualstack, reuse_port=True)
+
+
+def _resolve(host: str, port: int) -> Tuple[int, tuple, bool]:
+    """(family, socket address, whether ``::`` takes IPv4 too) to listen on."""
     family, _, _, _, address = socket.getaddrinfo(
         host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
     )[0]
     dualstack = family == socket.AF_INET6 and host == "::" and socket.has_dualstack_ipv6()
-    return socket.create_server(
-        address, family=family, backlog=socket.SOMAXCONN, dualstack_ipv6=dualstack
-    )
+    return family, address, dualstack
+
+
+def _bind(family: int, address: tuple, dualstack: bool, reuse_port: bool) -> socket.socket:
+    """A bound TCP socket, set up as `socket.create_server` sets up its own."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if dualstack else 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class Server:
@@ -801,7 +841,7 @@ class Server:
                    names: Dict[str, Tuple[str, str]], new_epoch: bool) -> None:
         bus = cast(Bus, self._bus)
         self._room.remote_synced(names, bus.node)
-        if self._accept_paused and not self._out_of_fds:
+        if not self._started:
             self._resume_accepting(None)
         if new_epoch:  # the room's numbering is Redis' from now on
             self._history = MemoryHistory(epoch, self.limits.history)
@@ -864,6 +904,8 @@ class Server:
 
     def bus_state(self, up: bool, why: str) -> None:
         bus = cast(Bus, self._bus)
+        if not self._started:  # no bus at startup: start in an outage
+            self._resume_accepting(None)
         if up:
             if self._bus_trouble_told:
                 self._bus_trouble_told = False
