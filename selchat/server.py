@@ -907,6 +907,12 @@ class Server:
         if not self._started:  # no bus at startup: start in an outage
             self._resume_accepting(None)
         if up:
+            if bus.outbox.waiting_lines:
+                log.info("bus back: publishing %d lines kept meanwhile", bus.outbox.waiting_lines)
+            if bus.outbox.unpublished:
+                log.warning("bus back: %d lines made during the outage were over the bound "
+                            "and reached this node's members only", bus.outbox.unpublished)
+                bus.outbox.unpublished = 0
             if self._bus_trouble_told:
                 self._bus_trouble_told = False
                 self._tell_members(wire.notice("other servers reachable again"))
