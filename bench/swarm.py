@@ -42,7 +42,8 @@ pass of the harness's own, also noted), and which messages were in flight.
 **Churn** (``churn`` percent, selchat only): every client sends ``/tags``
 before its name, keeps the resume token of its welcome and the ``seq`` of the
 last complete line it took, and strips the tags before the checks above. Every
-second of the run, that share of the *listeners* (neither a probe nor a
+second of the run (spread over the second, a few every 20 ms), that share of
+the *listeners* (neither a probe nor a
 sender: a sender's reset would throw away lines the server had not read yet,
 and a resume gives back its own lines, which it never gets live) resets its
 connection (SO_LINGER 0) and at once reconnects with ``/resume TOKEN LASTSEQ``.
@@ -98,8 +99,10 @@ BACKLOG, BACKLOG_TOTAL = 8192, 1 << 23
 #: How often the tick callback runs, in seconds: it samples the server's RSS,
 #: and a burst of a few thousand long lines can double it within a second.
 TICK = 0.05
-#: With churn, how often a share of the listeners resets and resumes.
-CHURN_EVERY = 1.0
+#: With churn, how often a share of the listeners resets and resumes: the
+#: second's share is spread over it, as independent people's drops would be,
+#: not thrown at the server in one instant.
+CHURN_EVERY = 0.02
 #: A line's tags, as the server puts them in front of it (``/tags``).
 TAGS = re.compile(rb"^@[^ \n]* ", re.MULTILINE)
 SEQ = re.compile(rb"(?:^|\n)@seq=(\d+)")
@@ -232,6 +235,7 @@ class Swarm:
         self.tagged = scenario.churn > 0  # every client asks for /tags
         self._listeners: List[Conn] = []  # the clients churn may reset
         self._next_churn = float("inf")
+        self._churn_owed = 0.0  # clients due for a reset, fractions included
         self._random = random.Random(1)
         self.resets = self.resumed = self.gaps = self.notices = 0
         self.first_byte_us = array("q")  # reset to the first byte of the new connection
@@ -648,10 +652,13 @@ class Swarm:
             self.last_delivery = time.monotonic()
 
     def _churn(self, now: float) -> None:
-        """Reset a share of the listeners, each reconnecting at once to resume."""
+        """Reset this tick's share of the listeners, each reconnecting at once to
+        resume (the fraction of a client left over is carried to the next tick)."""
         self._next_churn = now + CHURN_EVERY
         ready = [c for c in self._listeners if c.state is READY_]
-        count = min(len(ready), round(len(self._listeners) * self.sc.churn / 100))
+        self._churn_owed += len(self._listeners) * self.sc.churn / 100 * CHURN_EVERY
+        count = min(len(ready), int(self._churn_owed))
+        self._churn_owed -= count
         for conn in self._random.sample(ready, count):
             self._reset(conn, now)
 
