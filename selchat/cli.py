@@ -16,6 +16,7 @@ from click.core import ParameterSource
 
 from selchat import __version__
 from selchat.addresses import format_address, os_problem
+from selchat.bus.address import BusAddress, parse_bus_url
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 
@@ -69,6 +70,16 @@ def _host(ctx: click.Context, param: click.Parameter, value: str) -> str:
             "empty; give an address, such as 127.0.0.1 (this machine only), "
             "0.0.0.0 (every IPv4 address) or :: (every address)", ctx, param, hint)
     return value
+
+
+def _bus_address(ctx: click.Context, param: click.Parameter,
+                 value: Optional[str]) -> Optional[BusAddress]:
+    if value is None:
+        return None
+    try:
+        return parse_bus_url(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def _address_options(lowest_port: int, port_help: str, host_help: str) -> Callable:
@@ -173,9 +184,18 @@ def cli() -> None:
 @_option("--web-origin", multiple=True, metavar="URL",
          help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
               "repeatable. The page's own origin always may.")
+@_option("--bus", default=None, metavar="URL", callback=_bus_address,
+         help="redis://[:PASSWORD@]HOST[:PORT][/DB]: share the room with every selchat "
+              "process using this Redis (see README, Running several servers).")
+@_option("--bus-retention", default=600.0, type=click.FloatRange(1),
+         help="Seconds of room lines the bus keeps (its stream is trimmed to them).")
+@_option("--bus-lease", default=15.0, type=click.FloatRange(1),
+         help="Seconds after which a node that stopped answering is counted gone by "
+              "the others, and its members' names are freed.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
-          no_web: bool, web_origin: Sequence[str], **limits: Any) -> None:
+          no_web: bool, web_origin: Sequence[str], bus: Optional[BusAddress],
+          bus_retention: float, bus_lease: float, **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
     from selchat.server import Server, open_listener
 
@@ -199,7 +219,8 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
             log.warning("no web page: cannot listen on %s web port %d: %s (try --web-port)",
                         host, web_port, os_problem(exc))
     bound_host, bound_port = listener.getsockname()[:2]
-    server = Server(listener, Limits(**limits), web_listener=web_listener, web_origins=web_origin)
+    server = Server(listener, Limits(**limits), web_listener=web_listener, web_origins=web_origin,
+                    bus=bus, bus_retention=bus_retention, bus_lease=bus_lease)
 
     def announce() -> None:
         log.info("listening on %s", server.address)
@@ -209,6 +230,8 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
             page = f"http://{format_address(_reachable(web_host), web_bound_port)}/"
             log.info("web page on %s", page)
             also.append(f"selchat web page on {page}")
+        if bus is not None:
+            also.append(f"selchat shares its room through {bus.display()}")
         lines = startup_lines(bound_host, bound_port, server.address, also)
         try:
             sys.stdout.write("".join(line + "\n" for line in lines))

@@ -62,8 +62,9 @@ class History(Protocol):
         """The number of the latest line (0 before the first)."""
 
     def append(self, payload: bytes, time_ms: int,
-               ends: Optional[Sequence[int]] = None) -> int:
-        """Keep a pass's room lines; returns the number of the first of them."""
+               ends: Optional[Sequence[int]] = None, first: Optional[int] = None) -> int:
+        """Keep a pass's room lines; returns the number of the first of them
+        (`first`, when someone else numbers them: a shared bus)."""
 
     def after(self, seq: int) -> Union[List[Line], Gap]:
         """Every line after number `seq`, oldest first, or the Gap if some are gone."""
@@ -127,11 +128,19 @@ class MemoryHistory:
         return self._kept
 
     def append(self, payload: bytes, time_ms: int,
-               ends: Optional[Sequence[int]] = None) -> int:
+               ends: Optional[Sequence[int]] = None, first: Optional[int] = None) -> int:
         """Keep `payload`'s lines (newline-terminated; `ends` where each ends, if
-        the caller knows, else found here); returns the first one's number."""
+        the caller knows, else found here); returns the first one's number.
+
+        `first` numbers them when they come numbered (from a bus); if it is
+        not the next number, the lines between are missing, so everything
+        kept before is dropped: what is kept always follows without a hole."""
         if ends is None:
             ends = wire.line_ends(payload)
+        if first is not None and first != self._last_seq + 1:
+            self._passes.clear()
+            self._kept = 0
+            self._last_seq = first - 1
         first = self._last_seq + 1
         count = len(ends)
         self._last_seq += count

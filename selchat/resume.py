@@ -23,6 +23,7 @@ credentials: never log them.
 """
 import collections
 import enum
+import hashlib
 from typing import Callable, Deque, Dict, Hashable, List, NamedTuple, Optional, Union
 
 from selchat import wire
@@ -45,6 +46,11 @@ TOKEN_BYTES = 16
 def new_token(epoch: str, random_bytes: Callable[[int], bytes]) -> str:
     """A fresh token for `epoch`; pass ``secrets.token_bytes`` as `random_bytes`."""
     return f"{epoch}.{random_bytes(TOKEN_BYTES).hex()}"
+
+
+def token_hash(token: str) -> str:
+    """What a shared bus is told of a token: enough to find its session, not to use it."""
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
 def token_epoch(token: str) -> str:
@@ -91,6 +97,7 @@ class Sessions:
         self.max_kept = max_kept
         self._by_token: Dict[str, Member] = {}
         self._by_session: Dict[Session, Member] = {}
+        self._by_hash: Dict[str, Member] = {}
 
     def __len__(self) -> int:
         return len(self._by_session)
@@ -101,11 +108,16 @@ class Sessions:
     def by_token(self, token: str) -> Optional[Member]:
         return self._by_token.get(token)
 
+    def by_hash(self, hashed: str) -> Optional[Member]:
+        """The session whose token has `token_hash` `hashed` (how a bus names it)."""
+        return self._by_hash.get(hashed)
+
     def add(self, session: Session, name: str, token: str) -> Member:
         """`session` joined with tags: its token (sent in the welcome) resumes it."""
         member = Member(session, name, token, self.max_kept)
         self._by_token[token] = member
         self._by_session[session] = member
+        self._by_hash[token_hash(token)] = member
         return member
 
     def rename(self, session: Session, name: str) -> None:
@@ -118,6 +130,7 @@ class Sessions:
         member = self._by_session.pop(session, None)
         if member is not None:
             del self._by_token[member.token]
+            del self._by_hash[token_hash(member.token)]
         return member
 
     def hold(self, session: Session, deadline: float) -> Optional[Member]:

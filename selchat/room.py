@@ -10,7 +10,16 @@ I/O driver carries out:
 * ``Close(session)``: flush that session's output, then close it;
 * ``Joined(session)`` / ``Left(session)``: it became / stopped being a member
   (receives broadcasts), decided here so the driver never compares the
-  membership before and after a call.
+  membership before and after a call;
+* ``Claim`` / ``Release``: a name became / stopped being a session's, and
+  ``Relay``: a direct line for a member on another node (see below).
+
+With a bus (several nodes, one room) the room also knows the *remote*
+members, by name and node: a name is refused if anyone anywhere holds it,
+``/who`` lists everyone, ``/msg`` reaches anyone. It learns them from the
+presence change each join, leave and rename line carries (``Broadcast.
+presence``, read back by every node with the line) and from the bus's list
+of names when it connects.
 
 It never sees bytes or sockets, so every rule here is tested directly.
 A session starts unnamed; its first line is its name; once a name is accepted it
@@ -20,11 +29,11 @@ import heapq
 import itertools
 import logging
 from typing import (
-    Callable, Collection, Dict, Hashable, List, Mapping, NamedTuple, Optional, Set, Union,
+    Callable, Collection, Dict, Hashable, List, Mapping, NamedTuple, Optional, Set, Tuple, Union,
 )
 
 from selchat import wire
-from selchat.names import name_key, name_problem
+from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import Member, Sessions
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
@@ -55,6 +64,31 @@ class Send(NamedTuple):
 class Broadcast(NamedTuple):
     line: ServerLine
     exclude: Optional[Session] = None
+    #: For the other nodes: "+NAME" joined, "-NAME" left ("-NAME<TAB>NODE"
+    #: for another node's member), "=OLD<TAB>NEW" renamed; "" for chat.
+    presence: str = ""
+
+
+class Claim(NamedTuple):
+    """`name` is `session`'s now (a join, a rename): the bus leases it."""
+
+    session: Session
+    name: str
+
+
+class Release(NamedTuple):
+    """`name` is no longer `session`'s; `final`: the session is over too."""
+
+    session: Session
+    name: str
+    final: bool = True
+
+
+class Relay(NamedTuple):
+    """A direct line for the member named `name` on another node."""
+
+    name: str
+    line: ServerLine
 
 
 class Close(NamedTuple):
@@ -106,7 +140,8 @@ class ResumeAsked(NamedTuple):
     last_seq: int
 
 
-Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Keep, ResumeAsked]
+Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Keep, ResumeAsked,
+               Claim, Release, Relay]
 
 
 class ChatRoom:
@@ -129,6 +164,8 @@ class ChatRoom:
         #: iterates it for broadcasts; only this class changes it.
         self.members: Dict[Session, str] = {}
         self._owners: Dict[str, Session] = {}  # name_key -> member holding that name
+        #: Members of the other nodes: name_key -> (name, node).
+        self._remote: Dict[str, Tuple[str, str]] = {}
         #: The answer to a plain /who, built once per change of membership and
         #: shared by every asker (the driver encodes it once too).
         self._who_answer: Optional[ServerLine] = None
@@ -231,7 +268,7 @@ class ChatRoom:
         self._who_answer = None
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
-        return [Broadcast(wire.left(name, reason))]
+        return [Release(session, name), Broadcast(wire.left(name, reason), presence="-" + name)]
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         log.debug("%r: line over %d bytes discarded", session, max_line)
@@ -252,6 +289,16 @@ class ChatRoom:
         assert isinstance(command, wire.BadUsage)
         return self._do_badusage(session, "", command)
 
+    def depart_all(self, reason: str) -> List[Effect]:
+        """The node is stopping: with a bus, its members leave the shared room
+        (held sessions too), so the other nodes hear it now, not at lease end."""
+        effects: List[Effect] = []
+        for session in [*self.members, *self._held]:
+            name = self.members.pop(session, None) or self._held.pop(session)
+            self.sessions.remove(session)
+            effects += self._leave(session, name, reason)
+        return effects
+
     def shutdown(self) -> List[Effect]:
         """The server is stopping: tell every session, named or not."""
         return [Send(session, SHUTTING_DOWN) for session in [*self._unnamed, *self.members]]
@@ -262,8 +309,9 @@ class ChatRoom:
         problem = name_problem(name)
         if problem:
             return problem
-        owner = self._owners.get(name_key(name))
-        if owner is not None and owner != session:
+        key = name_key(name)
+        owner = self._owners.get(key)
+        if (owner is not None and owner != session) or (owner is None and key in self._remote):
             return f"name taken: {name}"
         return None
 
@@ -276,8 +324,10 @@ class ChatRoom:
         self._owners[name_key(name)] = session
         self._who_answer = None
         log.info("%r joined as %s", session, name)
-        online = len(self.members)
-        shown = ", ".join(itertools.islice(self.members.values(), WELCOME_NAMES))
+        online = len(self.members) + len(self._remote)
+        everyone = itertools.chain(self.members.values(),
+                                   (name for name, _ in self._remote.values()))
+        shown = ", ".join(itertools.islice(everyone, WELCOME_NAMES))
         if online > WELCOME_NAMES:
             shown += f" and {online - WELCOME_NAMES} more"
         welcome = Send(session, wire.welcome(name, online, shown))
@@ -285,11 +335,108 @@ class ChatRoom:
             token = self._new_token()
             self.sessions.add(session, name, token)
             welcome = Send(session, welcome.line, {"resume": token})
-        effects: List[Effect] = [Joined(session), welcome]
+        effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
         if self.replay:
             effects.append(Replay(session, self.replay))
-        effects.append(Broadcast(wire.joined(name), session))
+        effects.append(Broadcast(wire.joined(name), session, "+" + name))
         return effects
+
+    def _name_for(self, key: str) -> str:
+        """The name shown for a name key held here (connected or held) or elsewhere."""
+        owner = self._owners.get(key)
+        if owner is None:
+            return self._remote[key][0]
+        return self.members.get(owner) or self._held[owner]
+
+    # -- the other nodes (with a bus) -------------------------------------------
+
+    def holder(self, key: str) -> Optional[Session]:
+        """The session here holding name key `key` (connected or held), if any."""
+        return self._owners.get(key)
+
+    def is_held(self, session: Session) -> bool:
+        return session in self._held
+
+    def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str) -> None:
+        """The bus's list of every name (key -> (name, node)); `node` is ours."""
+        self._remote = {key: held for key, held in names.items() if held[1] != node}
+        self._who_answer = None
+
+    def remote_presence(self, node: str, presence: str) -> None:
+        """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
+        change, text = presence[:1], presence[1:]
+        if change == "+":
+            self._remote[name_key(text)] = (text, node)
+        elif change == "-":
+            name, _, owner = text.partition("\t")
+            self._forget_remote(name, owner or node)
+        elif change == "=":
+            old, _, new = text.partition("\t")
+            self._forget_remote(old, node)
+            self._remote[name_key(new)] = (new, node)
+        self._who_answer = None
+
+    def _forget_remote(self, name: str, node: str) -> None:
+        key = name_key(name)
+        if self._remote.get(key, ("", ""))[1] == node:
+            del self._remote[key]
+
+    def remote_gone(self, names: Collection[str]) -> List[Effect]:
+        """Members of a node that stopped: this node announces them gone, once."""
+        effects: List[Effect] = []
+        for name in names:
+            held = self._remote.pop(name_key(name), None)
+            node = held[1] if held else ""
+            log.info("%s left (server lost)", name)
+            effects.append(Broadcast(wire.left(name, "server lost"), presence=f"-{name}\t{node}"))
+        self._who_answer = None
+        return effects
+
+    def name_lost(self, key: str) -> List[Effect]:
+        """Another node gave out name key `key` before this one did (two nodes
+        that could not see each other): the later claim, ours, is renamed."""
+        session = self._owners.get(key)
+        if session is None:
+            return []
+        name = self._name_for(key)
+        candidates = (f"{name[:MAX_NAME - 3]}-{n}" for n in itertools.count(2))
+        new = next(each for each in candidates if self._name_refusal(session, each) is None)
+        log.warning("%s was claimed first on another server: now %s", name, new)
+        notice = wire.notice(f"The name {name} was taken on another server first; "
+                             f"you are now known as {new}.")
+        told = Keep(session, notice) if session in self._held else Send(session, notice)
+        return [*self._rename(session, name, new), told]
+
+    def moved_away(self, member: Member, node: str) -> List[Effect]:
+        """`member`'s session was resumed on `node`: let it go here without a
+        word (closing its old connection if still open); the name is there now."""
+        session, name = member.session, member.name
+        self.sessions.remove(session)
+        self._held.pop(session, None)
+        effects: List[Effect] = []
+        if self.members.pop(session, None) is not None:
+            self._tagged.discard(session)
+            effects += [Left(session), Close(session)]
+        key = name_key(name)
+        if self._owners.get(key) == session:
+            del self._owners[key]
+        self._remote[key] = (name, node)
+        self._who_answer = None
+        log.info("%s resumed on another server", name)
+        return effects
+
+    def adopt(self, session: Session, name: str, token: str) -> List[Effect]:
+        """`session` resumed here a session another node held (the bus moved it)."""
+        key = name_key(name)
+        self._remote.pop(key, None)
+        self._unnamed.discard(session)
+        self._tagged.add(session)
+        self.sessions.add(session, name, token)
+        self.members[session] = name
+        self._owners[key] = session
+        self._who_answer = None
+        log.info("%s resumed from another server", name)
+        return [Joined(session), Tag(session)]
 
     # -- commands (one method per wire command, picked by class name) --------
 
@@ -308,23 +455,22 @@ class ChatRoom:
         if command.pattern:
             return [Send(session, self._who_matching(clean(command.pattern)))]
         if self._who_answer is None:
-            self._who_answer = self._listing("Online", self._owners)
+            self._who_answer = self._listing("Online", self._owners.keys() | self._remote.keys())
         return [Send(session, self._who_answer)]
 
     def _who_matching(self, pattern: str) -> ServerLine:
         """Members whose name contains `pattern`, compared as names are."""
         wanted = name_key(pattern)
         return self._listing(f"Online matching {pattern!r}",
-                             [key for key in self._owners if wanted in key])
+                             [key for key in self._owners.keys() | self._remote.keys()
+                              if wanted in key])
 
     def _listing(self, title: str, keys: Collection[str]) -> ServerLine:
         """"Title (N): a, b, ..." with the first WHO_NAMES names in alphabetical
         order (ignoring case), then a count. Not in name-key order: a key is a
         look-alike skeleton ("bob1" is "bobl"), which would put bob2 before bob1."""
-        owners, members, held = self._owners, self.members, self._held
-        shown = heapq.nsmallest(
-            WHO_NAMES, (members.get(owners[key]) or held[owners[key]] for key in keys),
-            key=lambda name: (name.casefold(), name))
+        shown = heapq.nsmallest(WHO_NAMES, map(self._name_for, keys),
+                                key=lambda name: (name.casefold(), name))
         text = f"{title} ({len(keys)}): {', '.join(shown)}" if shown else f"{title} (0)"
         if len(keys) > WHO_NAMES:
             text += f" and {len(keys) - WHO_NAMES} more (/who PATTERN to search)"
@@ -337,20 +483,30 @@ class ChatRoom:
         refusal = self._name_refusal(session, new)
         if refusal:
             return [Send(session, wire.error(refusal))]
+        return self._rename(session, name, new)
+
+    def _rename(self, session: Session, name: str, new: str) -> List[Effect]:
         del self._owners[name_key(name)]
         self._owners[name_key(new)] = session
-        self.members[session] = new
+        if session in self._held:
+            self._held[session] = new
+        else:
+            self.members[session] = new
         self.sessions.rename(session, new)
         self._who_answer = None
         log.info("%s is now known as %s", name, new)
-        return [Broadcast(wire.renamed(name, new))]
+        return [Release(session, name, final=False), Claim(session, new),
+                Broadcast(wire.renamed(name, new), presence=f"={name}\t{new}")]
 
     def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
-        target = self._owners.get(name_key(command.target))
-        if target is None:
+        key = name_key(command.target)
+        target = self._owners.get(key)
+        if target is None and key not in self._remote:
             return [Send(session, wire.error(f"no such user: {clean(command.target)}"))]
         # Never logged: a private line is nobody else's business, at any level.
         line = wire.private(name, clean(command.text))
+        if target is None:
+            return [Relay(self._remote[key][0], line)]
         return [Keep(target, line) if target in self._held else Send(target, line)]
 
     def _do_me(self, session: Session, name: str, command: wire.Me) -> List[Effect]:

@@ -66,10 +66,14 @@ from selchat.web.metrics import Counters, render
 from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
 from selchat import resume, wire
 from selchat.addresses import format_address
+from selchat.bus.address import BusAddress
+from selchat.bus.driver import Bus
+from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, RoomLine
 from selchat.history import MemoryHistory, replay
+from selchat.names import name_key
 from selchat.room import (
-    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Effect, Hold, Joined, Keep, Left,
-    Replay, ResumeAsked, Send, Tag,
+    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Claim, Effect, Hold, Joined, Keep,
+    Left, Relay, Release, Replay, ResumeAsked, Send, Tag,
 )
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
@@ -101,6 +105,9 @@ MAX_READ_BUDGET = 256 * 1024
 #: The least one readable client is read in a pass, whatever the crowd: a line
 #: of typing in one read (a longer line takes a few passes).
 MIN_READ_SHARE = 1024
+#: With a bus, a node starts accepting once it has read the room from Redis,
+#: or after this long without an answer (then it starts in an outage).
+BUS_STARTUP_WAIT = 3.0
 #: A connection that said goodbye (or sent EOF) gets this long to take its
 #: last lines before it is closed anyway.
 CLOSE_GRACE = 5.0
@@ -145,6 +152,9 @@ class Server:
         web_listener: Optional[socket.socket] = None,
         web_origins: Sequence[str] = (),
         wall_clock: Callable[[], float] = time.time,
+        bus: Optional[BusAddress] = None,
+        bus_retention: float = 600.0,
+        bus_lease: float = 15.0,
     ) -> None:
         self.limits = limits
         self._listeners: Dict[Kind, socket.socket] = {TCP: listener}
@@ -179,12 +189,28 @@ class Server:
         self._unnamed_per_address: Dict[str, int] = {}
         self._encoded: Tuple[Optional[ServerLine], bytes] = (None, b"")  # last shared line
         self._accept_paused = False  # listeners unregistered: a timer resumes accepting
+        self._started = False  # listeners registered once
         self._out_of_fds = False  # warned: retries stay quiet until an accept works
         self._stop_requested = False
         self._stop_deadline: Optional[float] = None
-        for kind, sock in self._listeners.items():
+        for sock in self._listeners.values():
             sock.setblocking(False)
-            self._selector.register(sock, EVENT_READ, self._acceptor(kind))
+        #: With a bus, the room is shared with other nodes through Redis.
+        self._bus: Optional[Bus] = None
+        self._claims: Dict[Hashable, Tuple[str, str, int, str]] = {}  # key name since th
+        self._moving: Dict[str, Tuple[Connection, str, int]] = {}  # resumes from other nodes
+        self._bus_trouble_told = False
+        if bus is not None:
+            self._bus = Bus(bus, self._selector, self._timers, self, lambda: self._now,
+                            lambda: self._time_ms, limits.history, bus_retention, bus_lease)
+            self._time_ms = int(wall_clock() * 1000)
+            self._bus.start()
+            # Newcomers wait (in the backlog) until the node knows the room, so
+            # their welcome is right; a bus that does not answer soon is an outage.
+            self._accept_paused = True
+            self._timers.call_at(self._now + BUS_STARTUP_WAIT, self._resume_accepting)
+        else:
+            self._resume_accepting(None)
 
     @property
     def address(self) -> str:
@@ -200,7 +226,7 @@ class Server:
         waits for it may signal the server at once.
         """
         with signals_as_input(("SIGINT", "SIGTERM")) as signal_fd:
-            self._selector.register(signal_fd, EVENT_READ, lambda: self._on_signal(signal_fd))
+            self._selector.register(signal_fd, EVENT_READ, lambda _: self._on_signal(signal_fd))
             try:
                 ready()
                 while not self.finished():
@@ -237,7 +263,7 @@ class Server:
                 if mask & EVENT_WRITE:
                     self._dirty.add(conn)
             else:
-                conn()  # the listener, or the signal pipe
+                conn(mask)  # a listener, the signal pipe, a link to the bus
         if self._stop_requested:
             self._stop_requested = False
             self.stop()
@@ -250,6 +276,8 @@ class Server:
             if not self._doomed:
                 break
             self._reap()
+        if self._bus is not None:
+            self._bus.end_pass(self._time_ms)
 
     def _read_budget(self) -> int:
         """Bytes this pass may read, across all clients: about DELIVERY_BUDGET
@@ -266,6 +294,8 @@ class Server:
         self._timers.call_at(self._stop_deadline, lambda _: None)  # wakes select() then
         self._close_listeners()
         self._apply(self._room.shutdown())
+        if self._bus is not None:  # the other nodes' members are told, and the names freed
+            self._apply(self._room.depart_all("server shutting down"))
         for conn in list(self._conns):
             if conn.state is OPEN:
                 self._set_state(conn, DRAINING)
@@ -274,7 +304,8 @@ class Server:
         """True once a shutdown has drained every connection or run out of time."""
         if self._stop_deadline is None:
             return False
-        return not self._conns or self._now >= self._stop_deadline
+        settled = self._bus is None or self._bus.settled()
+        return (not self._conns and settled) or self._now >= self._stop_deadline
 
     def close(self) -> None:
         """Close every socket now, flushed or not."""
@@ -284,6 +315,8 @@ class Server:
                 self._set_state(conn, DROPPING)
         self._reap()
         self._close_listeners()
+        if self._bus is not None:
+            self._bus.close()
         self._selector.close()
 
     def _on_signal(self, fd: int) -> None:
@@ -344,8 +377,8 @@ class Server:
 
     # -- accepting --------------------------------------------------------------
 
-    def _acceptor(self, kind: Kind) -> Callable[[], None]:
-        return lambda: self._accept(kind)
+    def _acceptor(self, kind: Kind) -> Callable[[int], None]:
+        return lambda _: self._accept(kind)
 
     def _accept(self, kind: Kind) -> None:
         listener = self._listeners[kind]
@@ -385,8 +418,8 @@ class Server:
         self._timers.call_at(self._now + ACCEPT_RETRY_DELAY, self._resume_accepting)
 
     def _resume_accepting(self, _: object) -> None:
-        if self._accept_paused:  # else a shutdown closed the listeners meanwhile
-            self._accept_paused = False
+        if self._accept_paused or not self._started:  # else a shutdown closed the listeners
+            self._accept_paused, self._started = False, True
             for kind, listener in self._listeners.items():
                 self._selector.register(listener, EVENT_READ, self._acceptor(kind))
 
@@ -562,6 +595,12 @@ class Server:
     def _metrics(self) -> bytes:
         counters = self.counters
         counters.members = len(self._room.members)
+        if self._bus is not None:
+            bus = self._bus
+            counters.bus_up = int(bus.up)
+            counters.bus_lag_seconds = bus.lag_ms / 1000
+            counters.bus_waiting_lines = bus.outbox.waiting_lines
+            counters.bus_outages = bus.outages
         return render(counters, self._clock())
 
     def _send_close_frames(self) -> None:
@@ -607,8 +646,13 @@ class Server:
         for effect in effects:
             if isinstance(effect, Broadcast):  # a room line: numbered, kept in the history
                 payload = self._encode(effect.line)
-                seq = self._history.append(payload, self._time_ms, (len(payload),))
-                batch.broadcast(payload, effect.exclude, seq)
+                bus = self._bus
+                if bus is None:
+                    seq = self._history.append(payload, self._time_ms, (len(payload),))
+                    batch.broadcast(payload, effect.exclude, seq)
+                elif not bus.outbox.line(payload, effect.exclude, effect.presence,
+                                         delivered=not bus.up) or not bus.up:
+                    batch.broadcast(payload, effect.exclude)  # no bus: here, at once
             elif isinstance(effect, Send):
                 payload = self._encode(effect.line)
                 tagged = None
@@ -616,8 +660,9 @@ class Server:
                     # Its seq is its own join notice's, the room line that follows
                     # it (and that it is not sent): a resume from here on misses
                     # nothing and repeats nothing, even if no room line came first.
-                    tagged = wire.tag_line(payload, self._time_ms, effect.tags,
-                                           self._history.last_seq + 1)
+                    # With a bus the join notice is numbered later, by Redis.
+                    seq = self._history.last_seq + (self._bus is None)
+                    tagged = wire.tag_line(payload, self._time_ms, effect.tags, seq)
                 batch.send(payload, effect.to, tagged)
             elif isinstance(effect, Joined):
                 conn = cast(Connection, effect.session)  # the room's sessions are ours
@@ -637,6 +682,9 @@ class Server:
                 self._room.sessions.keep(effect.session, self._time_ms, encode(effect.line))
             elif isinstance(effect, ResumeAsked):
                 self._resume(cast(Connection, effect.session), effect.token, effect.last_seq)
+            elif isinstance(effect, (Claim, Release, Relay)):
+                if self._bus is not None:
+                    self._bus_names(effect)
             else:  # Close: a goodbye said, a name timeout, a session taken over
                 conn = cast(Connection, effect.session)
                 if conn.state is OPEN:
@@ -658,8 +706,39 @@ class Server:
     def _resume(self, conn: Connection, token: str, last_seq: int) -> None:
         """``/resume``: take the held session over with every line it missed,
         or say the gap (never a silent one)."""
+        bus = self._bus
+        if bus is not None and self._room.sessions.by_token(token) is None \
+                and resume.token_epoch(token) == self._history.epoch:
+            hashed = resume.token_hash(token)  # perhaps a session of another node
+            if bus.takeover(hashed, lambda reply: self._taken_over(conn, token, last_seq, reply)):
+                # The former node lets the session go when it reads the move
+                # from the stream; so does this node, and by then its history
+                # holds every line the former node could have sent: the resume
+                # is completed there (`_moved_here`), whichever comes first,
+                # Redis' answer or the move.
+                self._moving[hashed] = (conn, token, last_seq)
+                conn.reading = False  # until then its lines wait in the kernel
+                self._update_interest(conn)
+                return
+        self._resume_here(conn, token, last_seq)
+
+    def _taken_over(self, conn: Connection, token: str, last_seq: int,
+                    reply: Optional[Sequence[bytes]]) -> None:
+        """Redis answered a resume with a token this node does not know: no
+        session (a gap), or one of this node's; else the move completes it."""
+        if reply is not None and reply[0].decode() != cast(Bus, self._bus).node:
+            return
+        if self._moving.pop(resume.token_hash(token), None) is not None and conn.state is OPEN:
+            conn.reading = True
+            self._update_interest(conn)
+            self._resume_here(conn, token, last_seq)
+
+    def _resume_here(self, conn: Connection, token: str, last_seq: int) -> None:
         outcome = resume.decide(self._history, self._room.sessions, token, last_seq, self._now)
         if isinstance(outcome, resume.Resumed):
+            claim = self._claims.pop(outcome.member.session, None)
+            if claim is not None:  # the name is claimed by the session, now on `conn`
+                self._claims[conn] = claim
             self._apply(self._room.resumed(outcome.member, conn))
             data = resume.welcome_back(outcome, self._time_ms)
             self._batch.send(data, conn, data)
@@ -669,14 +748,147 @@ class Server:
         if outcome.ends is not None:
             self._apply(self._room.release(outcome.ends.session))
 
+    def _moved_here(self, move: Moved) -> None:
+        """Our own move read back: the session is this node's; fill its gap."""
+        conn, token, last_seq = self._moving.pop(move.token_hash)
+        self._room.remote_presence(move.former, "-" + move.name)
+        if conn.state is not OPEN:  # moved here for nobody: let the name go
+            self._let_go(move.name, move.token_hash)
+            return
+        conn.reading = True
+        self._update_interest(conn)
+        lines = self._history.after(last_seq)
+        if isinstance(lines, list):
+            self._apply(self._room.adopt(conn, move.name, token))
+            # Redis moved the name's claim here already; heartbeats renew it.
+            self._claims[conn] = (move.key, move.name, self._time_ms, move.token_hash)
+            member = self._room.sessions.get(conn)
+            assert member is not None
+            data = resume.welcome_back(resume.Resumed(member, lines, [], 0, False), self._time_ms)
+            self._batch.send(data, conn, data)
+            return
+        gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
+        log.info("%r: resume refused: %s", conn, gap.kind.value)
+        self._apply([Send(conn, resume.gap_line(gap))])
+        self._let_go(move.name, move.token_hash)
+
+    def _let_go(self, name: str, hashed: str) -> None:
+        """A session moved here ended before it was resumed: its name is free."""
+        cast(Bus, self._bus).outbox.release(name_key(name), hashed)
+        self._apply([Broadcast(wire.left(name, "connection lost"), presence="-" + name)])
+
     def _hold_over(self, session: object) -> None:
         self._apply(self._room.expire(session))
+
+    # -- the bus: what the other nodes did, and what they must know -------------
+
+    def _bus_names(self, effect: Union[Claim, Release, Relay]) -> None:
+        """Names and direct lines the other nodes must know of."""
+        outbox = cast(Bus, self._bus).outbox
+        if isinstance(effect, Relay):
+            outbox.direct(name_key(effect.name), encode(effect.line))
+        elif isinstance(effect, Claim):
+            member = self._room.sessions.get(effect.session)
+            hashed = resume.token_hash(member.token) if member is not None else ""
+            claim = (name_key(effect.name), effect.name, self._time_ms, hashed)
+            self._claims[effect.session] = claim
+            outbox.claim(*claim)
+        else:
+            held = self._claims.pop(effect.session, None)
+            outbox.release(name_key(effect.name), held[3] if held and effect.final else "")
+
+    def bus_synced(self, epoch: str, lines: List[RoomLine],
+                   names: Dict[str, Tuple[str, str]], new_epoch: bool) -> None:
+        bus = cast(Bus, self._bus)
+        self._room.remote_synced(names, bus.node)
+        if self._accept_paused and not self._out_of_fds:
+            self._resume_accepting(None)
+        if new_epoch:  # the room's numbering is Redis' from now on
+            self._history = MemoryHistory(epoch, self.limits.history)
+            for line in lines:
+                self._history.append(line.data, line.time_ms, (len(line.data),), line.seq)
+
+    def bus_entries(self, entries: List[Entry]) -> None:
+        node, room, batch, history = cast(Bus, self._bus).node, self._room, self._batch, \
+            self._history
+        for entry in entries:
+            if entry.__class__ is RoomLine:  # the hot path
+                line = cast(RoomLine, entry)
+                seq = history.append(line.data, line.time_ms, (len(line.data),), line.seq)
+                own = line.own
+                if own is None:
+                    if line.presence and line.node != node:
+                        room.remote_presence(line.node, line.presence)
+                    batch.broadcast(line.data, None, (seq, line.time_ms))
+                elif not own.delivered:
+                    batch.broadcast(line.data, own.exclude, (seq, line.time_ms))
+            elif isinstance(entry, DirectLine):
+                self._direct_from_bus(entry)
+            elif isinstance(entry, NameLost):
+                if entry.node == node:
+                    self._apply(room.name_lost(entry.key))
+            elif isinstance(entry, Moved):
+                self._bus_moved(entry, node)
+
+    def _direct_from_bus(self, line: DirectLine) -> None:
+        session = self._room.holder(line.key)
+        if session is None:
+            return  # gone meanwhile: like a line to someone who just left
+        if self._room.is_held(session):
+            self._room.sessions.keep(session, line.time_ms, line.data)
+        else:
+            self._batch.send(line.data, session, wire.tag_line(line.data, line.time_ms))
+
+    def _bus_moved(self, move: Moved, node: str) -> None:
+        if move.node == node:
+            if move.token_hash in self._moving:
+                self._moved_here(move)
+            return
+        member = self._room.sessions.by_hash(move.token_hash) if move.former == node else None
+        if member is None:
+            self._room.remote_presence(move.node, "+" + move.name)
+            return
+        kept = list(member.kept)
+        self._claims.pop(member.session, None)  # the name is the other node's now
+        self._apply(self._room.moved_away(member, move.node))
+        outbox = cast(Bus, self._bus).outbox
+        for direct in kept:  # they follow it there
+            outbox.direct(move.key, direct.data)
+
+    def bus_lost(self, keys: List[str]) -> None:
+        for key in keys:
+            self._apply(self._room.name_lost(key))
+
+    def bus_reaped(self, names: List[str]) -> None:
+        self._apply(self._room.remote_gone(names))
+
+    def bus_state(self, up: bool, why: str) -> None:
+        bus = cast(Bus, self._bus)
+        if up:
+            if self._bus_trouble_told:
+                self._bus_trouble_told = False
+                self._tell_members(wire.notice("other servers reachable again"))
+            return
+        for own in bus.outbox.deliver_here():  # published, not read back: here, now
+            self._batch.broadcast(own.payload, own.exclude)
+        if not self._bus_trouble_told:
+            self._bus_trouble_told = True
+            self._tell_members(wire.notice("other servers unreachable; messages may be delayed"))
+
+    def _tell_members(self, line: ServerLine) -> None:
+        """A notice from this node to its own members alone (not a room line)."""
+        self._batch.broadcast(encode(line))
+
+    def bus_claims(self) -> List[Arg]:
+        return [part for claim in self._claims.values() for part in claim]
 
     def _render_tagged(self, payload: bytes, note: object) -> bytes:
         """A batch item as a tagged member gets it: a room line with its seq and
         time; a direct line with its time, or the tagged bytes made for it."""
         if isinstance(note, int):
             return wire.tag_prefix(note, self._time_ms) + payload
+        if isinstance(note, tuple):  # a line from the bus: its seq, and when it was said
+            return wire.tag_prefix(note[0], note[1]) + payload
         if isinstance(note, bytes):
             return note
         return wire.tag_prefix(None, self._time_ms) + payload

@@ -6,6 +6,7 @@ time, so a test is as fast as the server and fails (never hangs) when it is not.
 import os
 import re
 import selectors
+import shutil
 import signal
 import socket
 import struct
@@ -18,6 +19,7 @@ from typing import Callable, Iterator, List, Optional
 import psutil
 import pytest
 
+from redis_server import RedisServer
 from selchat.limits import Limits
 from selchat.server import Server, open_listener
 
@@ -520,3 +522,35 @@ def loop():
     yield make
     for each in made:
         each.close()
+
+
+# -- a Redis of the test's own, for the bus (tests/redis_server.py) ------------------------
+
+
+@pytest.fixture
+def start_redis() -> Iterator[Callable[..., RedisServer]]:
+    """start_redis(*extra_args) -> RedisServer; every one is stopped at teardown.
+
+    Without ``redis-server`` on PATH the test is skipped, unless
+    ``SELCHAT_REQUIRE_REDIS=1`` (CI installs it), which makes that a failure.
+    """
+    if shutil.which("redis-server") is None:
+        why = "redis-server is not installed"
+        if os.environ.get("SELCHAT_REQUIRE_REDIS") == "1":
+            pytest.fail(why + "; SELCHAT_REQUIRE_REDIS=1")
+        pytest.skip(why)
+    started: List[RedisServer] = []
+
+    def start(*extra_args: str) -> RedisServer:
+        started.append(RedisServer(*extra_args))
+        return started[-1]
+
+    yield start
+    for redis in started:
+        redis.close()
+
+
+@pytest.fixture
+def redis_server(start_redis) -> RedisServer:
+    """A fresh redis-server per test, stopped (and its data removed) after."""
+    return start_redis()

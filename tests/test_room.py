@@ -3,8 +3,8 @@ import pytest
 
 from selchat import wire
 from selchat.room import (
-    HELLO, SHUTTING_DOWN, WHO_NAMES, Broadcast, ChatRoom, Close, Joined, Left, Send, name_key,
-    name_problem,
+    HELLO, SHUTTING_DOWN, WHO_NAMES, Broadcast, ChatRoom, Claim, Close, Joined, Left, Release,
+    Send, name_key, name_problem,
 )
 
 pytestmark = pytest.mark.pure
@@ -27,9 +27,9 @@ def join(room, session, name):
 
 
 def welcome_text(effects):
-    """The welcome in a join's effects, which must start with Joined."""
-    assert type(effects[0]) is Joined
-    return effects[1].line.text
+    """The welcome in a join's effects, which must start with Joined and the name's Claim."""
+    assert type(effects[0]) is Joined and type(effects[1]) is Claim
+    return effects[2].line.text
 
 
 def test_connect_asks_for_a_name():
@@ -39,9 +39,10 @@ def test_connect_asks_for_a_name():
 def test_join_welcomes_with_whos_online_and_tells_the_others(room):
     assert join(room, C, "carol") == [
         Joined(C),
+        Claim(C, "carol"),
         Send(C, wire.notice(
             "Welcome, carol! Online (3): alice, bob, carol (type /help for commands)")),
-        Broadcast(wire.notice("carol has joined the chat room."), C),
+        Broadcast(wire.notice("carol has joined the chat room."), C, "+carol"),
     ]
     assert list(room.members) == [A, B, C]
 
@@ -65,7 +66,8 @@ def test_unnamed_sessions_are_not_members(room):
     assert C not in room.members
     assert room.name_of(C) is None
     room.receive(A, "hi all")
-    assert room.disconnect(B) == [Left(B), Broadcast(wire.left("bob"))]
+    assert room.disconnect(B) == [Left(B), Release(B, "bob"),
+                                  Broadcast(wire.left("bob"), presence="-bob")]
     assert C not in room.members and list(room.members) == [A]
 
 
@@ -95,7 +97,9 @@ def test_name_key_folds_case_and_compatibility_forms():
 
 
 def test_leaving_tells_the_others_and_frees_the_name(room):
-    assert room.disconnect(B) == [Left(B), Broadcast(wire.notice("bob has left the chat room."))]
+    assert room.disconnect(B) == [
+        Left(B), Release(B, "bob"),
+        Broadcast(wire.notice("bob has left the chat room."), None, "-bob")]
     assert welcome_text(join(room, C, "BOB")).startswith("Welcome, BOB!")
 
 
@@ -108,13 +112,15 @@ def test_quit_with_reason(room):
         Send(B, wire.notice("Goodbye, bob.")),
         Close(B),
         Left(B),
-        Broadcast(wire.notice("bob has left the chat room (off to lunch).")),
+        Release(B, "bob"),
+        Broadcast(wire.notice("bob has left the chat room (off to lunch)."), None, "-bob"),
     ]
     assert B not in room.members
 
 
 def test_quit_without_reason(room):
-    assert room.receive(B, "/QUIT")[3] == Broadcast(wire.notice("bob has left the chat room."))
+    assert room.receive(B, "/QUIT")[4] == Broadcast(wire.notice("bob has left the chat room."),
+                                                    None, "-bob")
 
 
 def test_who_lists_names_sorted(room):
@@ -159,13 +165,16 @@ def test_who_pattern_searches_names_as_names_are_compared(room):
 
 def test_nick_renames_and_tells_everyone(room):
     assert room.receive(A, "/nick alicia") == [
-        Broadcast(wire.notice("alice is now known as alicia"))]
+        Release(A, "alice", final=False), Claim(A, "alicia"),
+        Broadcast(wire.notice("alice is now known as alicia"), None, "=alice\talicia")]
     assert room.receive(A, "hi") == [Broadcast(wire.chat("alicia", "hi"), A)]
     assert welcome_text(join(room, C, "alice")).startswith("Welcome, alice!")
 
 
 def test_nick_may_change_only_case_of_own_name(room):
-    assert room.receive(A, "/nick ALICE") == [Broadcast(wire.notice("alice is now known as ALICE"))]
+    assert room.receive(A, "/nick ALICE") == [
+        Release(A, "alice", final=False), Claim(A, "ALICE"),
+        Broadcast(wire.notice("alice is now known as ALICE"), None, "=alice\tALICE")]
 
 
 def test_nick_to_taken_or_invalid_name(room):

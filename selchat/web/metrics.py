@@ -20,6 +20,9 @@ GAUGES = {
     "connections_ws": "Open WebSocket connections.",
     "connections_http": "Open web-port connections not upgraded to WebSocket.",
     "members": "Sessions that chose a name and are in the room.",
+    "bus_up": "1 while the bus (serve --bus) is connected, else 0.",
+    "bus_lag_seconds": "How far behind the bus's newest line this node read it, in seconds.",
+    "bus_waiting_lines": "Lines made here that Redis has not confirmed yet (kept in an outage).",
 }
 COUNTERS = {
     "lines_received": "Lines received from clients, over TCP and WebSocket.",
@@ -29,6 +32,7 @@ COUNTERS = {
     "flood_throttled": "Times a client ran out of flood budget and was paused.",
     "http_requests": "HTTP requests answered on the web port.",
     "loop_passes": "Passes of the event loop.",
+    "bus_outages": "Times the bus went down.",
 }
 
 
@@ -43,7 +47,8 @@ class Counters:
         self.connections_tcp = self.connections_ws = self.connections_http = self.members = 0
         self.lines_received = self.deliveries = self.bytes_sent = 0
         self.slow_readers_dropped = self.flood_throttled = self.http_requests = 0
-        self.loop_passes = 0
+        self.loop_passes = self.bus_up = self.bus_waiting_lines = self.bus_outages = 0
+        self.bus_lag_seconds = 0.0
 
 
 class _Collector(Collector):

@@ -1,0 +1,214 @@
+"""Several `selchat serve --bus` nodes sharing one room through a real Redis.
+
+Each test starts its own redis-server (conftest's `start_redis`) and its
+nodes as real processes; clients are plain sockets. A node learns what the
+others did by reading the stream, so a test that needs node B to know about
+alice first waits until a client on B has seen her join (the stream is one
+order: what follows it on B follows it everywhere).
+"""
+import signal
+from typing import List
+
+import pytest
+
+from conftest import LineClient, read_until
+from test_resume_server import Tagged, resume, wait_held
+
+pytestmark = pytest.mark.redis
+
+UNREACHABLE = "*** other servers unreachable; messages may be delayed"
+REACHABLE = "*** other servers reachable again"
+
+
+@pytest.fixture
+def redis(start_redis):
+    return start_redis()
+
+
+@pytest.fixture
+def nodes(chat_server, redis):
+    """nodes(count, *serve_args): `count` nodes on `redis` (flood control off)."""
+    def start(count: int = 2, *args: str) -> list:
+        return [chat_server("--flood-rate", "0", "--bus", redis.url, *args)
+                for _ in range(count)]
+    return start
+
+
+@pytest.fixture
+def join(clients):
+    """join(node, name): a member on `node`, welcome read."""
+    def make(node, name: str) -> LineClient:
+        return clients(node, name)
+    return make
+
+
+def chat(client: LineClient, count: int) -> List[str]:
+    """The next `count` chat lines ("<name> ..."), skipping notices."""
+    got: List[str] = []
+    while len(got) < count:
+        line = client.line()
+        if line.startswith("<"):
+            got.append(line)
+    return got
+
+
+def test_a_line_said_on_one_node_reaches_every_node_once_in_one_order(nodes, join):
+    servers = nodes(3)
+    watchers = [join(node, f"watch{i}") for i, node in enumerate(servers)]
+    read_until(watchers[0], "*** watch2 has joined the chat room.")
+    read_until(watchers[1], "*** watch2 has joined the chat room.")
+    speakers = [join(node, f"s{i}") for i, node in enumerate(servers)]
+    for each in watchers:
+        read_until(each, "*** s2 has joined the chat room.")
+    for line in range(20):
+        for index, speaker in enumerate(speakers):
+            speaker.send(f"{index}-{line}")
+    seen = [chat(watcher, 60) for watcher in watchers]
+    assert seen[0] == seen[1] == seen[2]  # one order, whichever node delivered it
+    for index in range(3):
+        assert [line for line in seen[0] if line.startswith(f"<s{index}>")] == \
+            [f"<s{index}> {index}-{line}" for line in range(20)]
+    heard = chat(speakers[0], 40)  # no echo of its own lines, everyone else's
+    assert heard == [line for line in seen[0] if not line.startswith("<s0>")]
+
+
+def test_names_are_unique_across_nodes_ignoring_case_and_width(nodes, join, clients):
+    one, two = nodes(2)
+    watcher = join(two, "watcher")
+    join(one, "alice")
+    read_until(watcher, "*** alice has joined the chat room.")
+    for name in ("alice", "ALICE", "ａｌｉｃｅ"):
+        client = clients(two)
+        client.expect("*** Hello! Please enter your name.")
+        client.send(name)
+        client.expect(f"!!! name taken: {name}")
+
+
+def test_who_msg_and_nick_work_across_nodes(nodes, join):
+    one, two = nodes(2)
+    alice = join(one, "alice")
+    bob = join(two, "bob")
+    read_until(alice, "*** bob has joined the chat room.")
+    bob.send("/who")
+    read_until(bob, "*** Online (2): alice, bob")
+    bob.send("/msg ALICE psst")
+    alice.expect("*bob* psst")
+    alice.send("/nick alicia")
+    read_until(bob, "*** alice is now known as alicia")
+    alice.expect("*** alice is now known as alicia")
+    join(two, "alice")  # the old name is free everywhere
+    read_until(alice, "*** alice has joined the chat room.")
+
+
+def test_tagged_members_on_two_nodes_see_the_same_sequence_numbers(nodes, join):
+    one, two = nodes(2)
+    first, second = Tagged(one.address, "ann"), Tagged(two.address, "ben")
+    speaker = join(one, "cy")
+    for client in (first, second):
+        client.until("*** cy has joined the chat room.")
+    speaker.send("numbered")
+    tags = [client.tagged_line() for client in (first, second)]
+    assert tags[0][1] == tags[1][1] == "<cy> numbered"
+    assert tags[0][0]["seq"] == tags[1][0]["seq"]
+
+
+def test_a_node_started_later_replays_the_room_from_the_stream(nodes, join, chat_server, redis):
+    one, = nodes(1)
+    alice = join(one, "alice")
+    alice.send("before you came", "and this")
+    read_until(join(one, "watcher"), "<alice> and this")
+    late = chat_server("--bus", redis.url, "--replay", "3")
+    newcomer = LineClient(late.address)
+    newcomer.expect("*** Hello! Please enter your name.")
+    newcomer.send("carol")
+    newcomer.expect_prefix("*** Welcome, carol! Online (3):")
+    assert newcomer.lines(5) == [
+        "*** Last 3 lines:", "<alice> before you came", "<alice> and this",
+        "*** watcher has joined the chat room.", "*** End of history."]
+
+
+def test_a_member_resumes_on_another_node_with_every_line_and_no_notice(nodes, join):
+    one, two = nodes(2)
+    bob = join(two, "bob")
+    alice = Tagged(one.address, "alice")
+    carol = join(one, "carol")
+    alice.until("*** carol has joined the chat room.")
+    read_until(bob, "*** carol has joined the chat room.")
+    bob.send("one")
+    assert alice.text() == "<bob> one"
+    alice.drop()
+    wait_held(one, "alice")
+    bob.send("two", "/msg alice kept for you")
+    read_until(carol, "<bob> two")
+    back = resume(two.address, alice.token, alice.last_seq)
+    assert back.texts(3) == ["*** Welcome back, alice.", "<bob> two", "*bob* kept for you"]
+    back.send("I am back")
+    read_until(bob, "<alice> I am back")
+    assert read_until(carol, "<alice> I am back") == ["<alice> I am back"]
+    bob.send("/who")
+    read_until(bob, "*** Online (3): alice, bob, carol")
+
+
+def test_a_killed_nodes_members_are_announced_gone_within_the_lease(nodes, join):
+    one, two = nodes(2, "--bus-lease", "2")
+    join(one, "alice")
+    bob = join(two, "bob")
+    one.stop(signal.SIGKILL)
+    read_until(bob, "*** alice has left the chat room (server lost).", timeout=8)
+    join(two, "alice")  # her name is free again
+
+
+def _outage(redis, how: str) -> None:
+    if how == "stop":
+        redis.pause()
+    else:
+        redis.kill()
+
+
+def _recover(redis, how: str) -> None:
+    if how == "stop":
+        redis.resume()
+    else:
+        redis.restart()
+
+
+@pytest.mark.parametrize("how", ["stop", "kill"])
+def test_a_bus_outage_loses_no_line_and_disconnects_nobody(nodes, join, redis, how):
+    one, two = nodes(2)
+    alice = join(one, "alice")
+    bob = join(two, "bob")
+    read_until(alice, "*** bob has joined the chat room.")
+    alice.send("before")
+    read_until(bob, "<alice> before")
+    _outage(redis, how)
+    alice.send(*[f"a{n}" for n in range(5)])
+    bob.send(*[f"b{n}" for n in range(5)])
+    read_until(alice, UNREACHABLE)
+    read_until(bob, UNREACHABLE)
+    _recover(redis, how)
+    assert [line for line in read_until(alice, "<bob> b4") if line.startswith("<")] == \
+        [f"<bob> b{n}" for n in range(5)]
+    assert [line for line in read_until(bob, "<alice> a4") if line.startswith("<")] == \
+        [f"<alice> a{n}" for n in range(5)]
+    alice.send("after")
+    read_until(bob, "<alice> after")
+    assert not alice.closed and not bob.closed
+
+
+def test_a_name_given_out_twice_during_an_outage_is_settled_when_the_bus_returns(
+        nodes, join, redis):
+    one, two = nodes(2)
+    alice = join(one, "alice")
+    bob = join(two, "bob")
+    read_until(alice, "*** bob has joined the chat room.")
+    redis.pause()
+    read_until(alice, UNREACHABLE)
+    read_until(bob, UNREACHABLE)
+    first = join(one, "carol")
+    second = join(two, "Carol")
+    redis.resume()
+    read_until(second, "*** The name Carol was taken on another server first; "
+                       "you are now known as Carol-2.")
+    read_until(alice, "*** Carol is now known as Carol-2")
+    first.send("/who")
+    read_until(first, "*** Online (4): alice, bob, carol, Carol-2")
