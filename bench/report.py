@@ -308,7 +308,7 @@ def _node_lines(fig: dict) -> List[str]:
                  f"p99 {_n(cross['p99'], 2)} ms ({cross['samples']:,} samples)")
     verdict = {True: "yes", False: "NO", None: "-"}[order["identical"]]
     lines.append(f"order     identical on every node: {verdict} ({order['compared']:,} messages "
-                 f"got by all {order['probes']} probes)")
+                 f"compared across {order['probes']} probes)")
     outage = fig.get("outage")
     if outage:
         window = (f"from {_n(outage['at_s'], 2)} s to {_n(outage['end_s'], 2)} s into the run"

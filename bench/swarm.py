@@ -31,9 +31,10 @@ client to join (at the first, for the last one itself).
 
 **Nodes**: the server may be several processes sharing one room (selchat's
 ``--bus``). Connections go to them in turn, in the order they are opened, so
-senders and probes are spread over them too; the last client to join *on each
-node* is a probe as well, so every node has one, and the latency figures come
-apart into same-node and cross-node pairs. The probes' arrival orders must
+the roles take the nodes in turn (the first to join on each node, then the
+second, ...), so senders are spread over them too; the last client to join *on
+each node* is a probe as well, so every node has one, and the latency figures
+come apart into same-node and cross-node pairs. The probes' arrival orders must
 agree (`tally.one_order`). An ``outage`` (an object with ``seconds``,
 ``begin()`` and ``end()``: the bus made unavailable, then back) is begun in
 the middle of the run, halfway between its start and ``duration`` less the
@@ -74,6 +75,7 @@ import struct
 import time
 from array import array
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Callable, Dict, List, Optional
 
 from message import READY, BodyFormat, storm_line
@@ -469,15 +471,21 @@ class Swarm:
     def _assign_roles(self) -> None:
         """Probes, senders and where their windows are measured (module docstring)."""
         joined, sc = self.joined, self.sc
-        last_on = {conn.node: conn for conn in joined}  # the last to join on each node
-        probes = {id(c): c for c in [*joined[:1], *last_on.values()]}
+        on_node: Dict[int, List[Conn]] = {}
+        for conn in joined:
+            on_node.setdefault(conn.node, []).append(conn)
+        # Join order, but taking the nodes in turn: a node answers its joins in
+        # batches, so the first few to join may all be on one node.
+        spread = [c for turn in zip_longest(*on_node.values()) for c in turn if c]
+        last_on = [group[-1] for group in on_node.values()]
+        probes = {id(c): c for c in [*spread[:1], *last_on]}
         self._probes = list(probes.values())
         for conn in self._probes:
             conn.probe = Probe()
         if self.protocol.separate_senders:
             talkers = self.publishers[:sc.senders]
         else:  # everyone but the first and the last, as far as they go
-            talkers = (joined[1:] + joined[:1])[:sc.senders]
+            talkers = (spread[1:] + spread[:1])[:sc.senders]
         for index, conn in enumerate(talkers):
             tracker = joined[-1] if conn is not joined[-1] else joined[0]
             self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
