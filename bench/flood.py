@@ -12,13 +12,18 @@ mean anything. ``--sweep`` shows how each figure grows with the work.
 at one moment in the middle of the run, and reports what that storm did to
 everyone else: readers dropped, peak RSS, latency and stalls meanwhile.
 ``--churn PCT`` has that share of the listening clients reset and ``/resume``
-every second, and reports the resumes, gaps and their latency. See
-README.rst, "Benchmarks", for how to read every figure.
+every second, and reports the resumes, gaps and their latency. ``--nodes N``
+runs N selchat processes sharing one room on a Redis bus (see `nodes`) and
+adds each node's cost, Redis', latency within and across nodes, and whether
+every node saw one order; ``--bus-outage`` takes the bus away for a while in
+the middle of the run; ``--compare-bus`` measures what the bus costs one node.
+See README.rst, "Benchmarks", for how to read every figure.
 
 The harness is one process, one thread and one selector, like the server:
 the modules beside this one are the clients (`swarm`), the receive-side
 checks (`tally`), the message layout (`message`), the wire protocols
-(`protocols`), the servers under test (`servers`) and the reports (`report`).
+(`protocols`), the servers under test (`servers`) and their nodes and bus
+(`nodes`), and the reports (`report`).
 """
 import argparse
 import json
@@ -30,8 +35,9 @@ import sys
 import textwrap
 import time
 from dataclasses import asdict
-from typing import Callable, List, Optional
+from typing import Callable, List, NamedTuple, Optional
 
+import nodes
 import report
 import servers
 from message import MAX_SENDERS, MIN_PAYLOAD, MIN_STORM
@@ -51,6 +57,19 @@ MAX_STORM_LINE = 4096
 MAX_BURST, MAX_BURST_LINES = 10_000, 1000
 #: Descriptors kept free beside the clients (stdio, selector, server pipes).
 FD_RESERVE = 64
+MAX_NODES = 16
+MAX_OUTAGE = 60.0
+#: --compare-bus: what selchat on a bus may cost per delivery, next to selchat alone.
+BUS_COST_TARGET = 1.15
+
+
+class Target(NamedTuple):
+    """A server set-up runs measure: its name in the tables, the server, and
+    how many selchat nodes share a bus (0: the server alone, no bus)."""
+
+    label: str
+    kind: str
+    nodes: int = 0
 
 
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -120,12 +139,33 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p.add_argument("--json", metavar="FILE",
                    help="write every figure of every run to FILE as JSON; '-' writes it to "
                         "stdout instead of the text")
+    p.add_argument("--nodes", type=int, default=0, metavar="N",
+                   help="start N selchat nodes sharing one room through a Redis of their own "
+                        "(selchat serve --bus; needs redis-server), clients spread over them "
+                        "in turn; the report adds each node's CPU and RSS, Redis' CPU (and "
+                        "per line published), latency within and across nodes, and whether "
+                        "every node saw the room's lines in one order (default: one selchat, "
+                        "no bus)")
+    p.add_argument("--bus-outage", choices=nodes.OUTAGES,
+                   help="with --nodes: in the middle of the run, make Redis unavailable for "
+                        "--bus-outage-seconds: stop (SIGSTOP, then SIGCONT) or kill (SIGKILL, "
+                        "then start it again on the same port and file); the report adds the "
+                        "outage and the clients disconnected (must be 0), and the drain waits "
+                        "for the lines the nodes kept meanwhile")
+    p.add_argument("--bus-outage-seconds", type=float, default=5.0, metavar="SECONDS",
+                   help="how long the bus is unavailable, less than --duration "
+                        "(default: %(default)s)")
     p.add_argument("--compare", action="store_true",
                    help="alternate runs of selchat, bench/peers/threaded.py, "
                         "bench/peers/asyncio_chat.py and Redis pub/sub (when redis-server is "
                         "on PATH); one table of medians, with ratios to selchat")
+    p.add_argument("--compare-bus", action="store_true",
+                   help="alternate runs of selchat alone and of one selchat node on a Redis "
+                        "bus; the tables, and the bus's cost: server µs per delivery with it "
+                        f"over without (target ≤ {BUS_COST_TARGET}×)")
     p.add_argument("--repeat", type=int, default=None,
-                   help="runs per server and value (default: 3 with --compare, else 1)")
+                   help="runs per server and value (default: 3 with --compare or "
+                        "--compare-bus, else 1)")
     p.add_argument("--sweep", metavar="NAME=V1,V2,...",
                    help="run the scenario once per value of clients, senders or payload "
                         "(e.g. clients=100,500,1000,2000) and tabulate how each figure grows")
@@ -172,6 +212,7 @@ def _check(args: argparse.Namespace) -> None:
                          "no --compare")
     if args.server_pid and not args.connect:
         raise ValueError("--server-pid goes with --connect")
+    _check_bus(args)
     if args.transport != "tcp" and (args.connect or servers.KINDS[args.server] != "chat"):
         raise ValueError("--transport ws and mixed need a chat server the bench starts "
                          "(not --connect, not redis)")
@@ -204,6 +245,28 @@ def _check(args: argparse.Namespace) -> None:
             _check(argparse.Namespace(**{**vars(args), name: value, "sweep": None}))
 
 
+def _check_bus(args: argparse.Namespace) -> None:
+    """--nodes, --bus-outage and --compare-bus: selchat started here, Redis on PATH."""
+    if not 0 <= args.nodes <= MAX_NODES:
+        raise ValueError(f"--nodes must be 0..{MAX_NODES}")
+    if args.bus_outage and not args.nodes:
+        raise ValueError("--bus-outage needs --nodes")
+    if not 0 < args.bus_outage_seconds <= MAX_OUTAGE:
+        raise ValueError(f"--bus-outage-seconds must be in (0, {MAX_OUTAGE:g}]")
+    if args.bus_outage and args.bus_outage_seconds >= args.duration:
+        raise ValueError("--bus-outage-seconds must be less than --duration")
+    if not (args.nodes or args.compare_bus):
+        return
+    option = "--nodes" if args.nodes else "--compare-bus"
+    if args.compare_bus and args.nodes:
+        raise ValueError("--compare-bus runs one node on a bus: drop --nodes")
+    if args.compare or args.connect or args.server != "selchat" or args.churn:
+        raise ValueError(f"{option} starts selchat itself: no --compare, --connect, --churn "
+                         "or other --server")
+    if not servers.available("redis"):
+        raise ValueError(f"{option} needs redis-server on PATH")
+
+
 def raise_fd_limit(needed: int) -> None:
     """Soft RLIMIT_NOFILE up to the hard one (servers we start inherit it)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -227,32 +290,36 @@ def unreachable(address: tuple) -> Optional[str]:
         return f"cannot connect to {where}: {reason} (is the server running?)"
 
 
-def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = None,
+def measure(target: Target, scenario: Scenario, connect=None, pid: Optional[int] = None,
             progress: Optional[Callable[[str], None]] = None,
-            budget: Optional[float] = None) -> dict:
-    """One run against `kind` (started here unless `connect` is given): its figures."""
+            budget: Optional[float] = None, outage: Optional[tuple] = None) -> dict:
+    """One run against `target` (started here unless `connect` is given): its
+    figures. `outage`: (how, seconds) the bus is taken away mid-run."""
+    kind = target.kind
     protocol = PROTOCOLS[servers.KINDS[kind]]
     if connect:
-        server = servers.attach(kind, connect[0], connect[1], pid)
+        cluster = nodes.Cluster([servers.attach(kind, connect[0], connect[1], pid)])
     else:
         extra = max(scenario.senders, 1) if protocol.separate_senders else 0
         if scenario.churn:  # a reset client's new connection may come before its old one goes
             extra += scenario.clients
-        server = servers.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
-                               web=scenario.transport != "tcp")
+        cluster = nodes.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
+                              web=scenario.transport != "tcp", count=target.nodes)
     try:
-        meter = servers.Meter(server)
+        meter = servers.Meter(cluster.nodes, cluster.bus)
+        trouble = nodes.Outage(cluster.bus, *outage) if outage else None
 
         def tick(now: float) -> None:
             meter.sample()
             if progress:
-                progress(_status(kind, swarm, now))
+                progress(_status(target.label, swarm, now))
 
-        swarm = Swarm(protocol, server.address, scenario, tick, budget, server.web_address)
+        swarm = Swarm(protocol, [node.address for node in cluster.nodes], scenario, tick,
+                      budget, [node.web_address for node in cluster.nodes], trouble)
         try:
             meter.mark("join")
             ok = swarm.connect() and swarm.ready()
-            meter.rss["joined"] = meter.sample()
+            meter.note("joined")
             meter.mark("run")
             if ok:
                 swarm.run()
@@ -260,24 +327,28 @@ def measure(kind: str, scenario: Scenario, connect=None, pid: Optional[int] = No
             meter.mark("end")
             raw = swarm.result()
         finally:
-            server.signal_stop()  # before our sockets close: no storm of leave notices
+            cluster.signal_stop()  # before our sockets close: no storm of leave notices
             swarm.close()
             if progress:
                 progress("")
     finally:
-        server.stop()
-    return report.figures(raw, asdict(scenario), server.describe(), meter.between("run", "end"),
-                          meter.between("join", "run"), meter.rss)
+        cluster.stop()
+    if raw["outage"] is not None:
+        raw["outage"].update(how=outage[0], seconds=outage[1])
+    fig = report.figures(raw, asdict(scenario), cluster.describe(), meter.between("run", "end"),
+                         meter.between("join", "run"), {**meter.rss, "nodes": meter.node_rss})
+    fig["server"]["label"] = target.label
+    return fig
 
 
-def _status(kind: str, swarm: Swarm, now: float) -> str:
+def _status(label: str, swarm: Swarm, now: float) -> str:
     if swarm.phase == "run":
         sent = sum(s.sent for s in swarm.senders)
-        return (f"[{kind}] run {now - swarm.run_started:5.1f}/{swarm.sc.duration:g} s  "
+        return (f"[{label}] run {now - swarm.run_started:5.1f}/{swarm.sc.duration:g} s  "
                 f"sent {sent:,}  delivered {swarm.delivered:,}")
     if swarm.phase == "connect":
-        return f"[{kind}] connect: {len(swarm.joined):,}/{swarm.sc.clients:,} joined"
-    return f"[{kind}] {swarm.phase}: {swarm.ready_count:,} ready, delivered {swarm.delivered:,}"
+        return f"[{label}] connect: {len(swarm.joined):,}/{swarm.sc.clients:,} joined"
+    return f"[{label}] {swarm.phase}: {swarm.ready_count:,} ready, delivered {swarm.delivered:,}"
 
 
 class Progress:
@@ -318,44 +389,49 @@ def main(argv: Optional[List[str]] = None) -> int:
                     window=args.window, duration=args.duration, payload=args.payload,
                     messages=args.messages, transport=args.transport, burst=args.burst,
                     burst_lines=args.burst_lines, burst_bytes=args.burst_bytes, churn=args.churn)
-    kinds = ([k for k in COMPARED[args.transport] if servers.available(k)
-              and (not args.burst or servers.KINDS[k] == "chat")] if args.compare
-             else [args.server])
+    targets = _targets(args)
+    labels = [t.label for t in targets]
     name, values = args.sweep if args.sweep else (None, [None])
-    repeat = args.repeat or (3 if args.compare else 1)
+    repeat = args.repeat or (3 if args.compare or args.compare_bus else 1)
     biggest = max(values) if name == "clients" else args.clients
     raise_fd_limit(biggest * (2 if args.churn else 1) + max(args.senders, 1) + args.burst
                    + FD_RESERVE)
     text = args.json != "-"
     progress = Progress() if sys.stderr.isatty() and not args.json else None
-    tabulate = args.compare or args.sweep
+    tabulate = args.compare or args.compare_bus or args.sweep
+    outage = (args.bus_outage, args.bus_outage_seconds) if args.bus_outage else None
     if text and tabulate:
         print(f"scenario  {report.describe(asdict(base))}"
               + (f"; sweeping {name} over {values}" if name else ""))
     runs, grouped = [], {}
-    total = len(values) * repeat * len(kinds)
+    total = len(values) * repeat * len(targets)
     for value in values:
         scenario = Scenario(**{**asdict(base), name: value}) if name else base
         for _ in range(repeat):
-            for kind in kinds:  # alternate, so each server sees the same machine
+            for target in targets:  # alternate, so each server sees the same machine
                 try:
-                    fig = measure(kind, scenario, args.connect, args.server_pid, progress,
-                                  args.phase_timeout)
+                    fig = measure(target, scenario, args.connect, args.server_pid, progress,
+                                  args.phase_timeout, outage)
                 except RuntimeError as exc:  # a server that did not start
                     print(f"flood.py: {exc}", file=sys.stderr)
                     return 1
                 runs.append(fig)
-                grouped.setdefault((value, kind), []).append(fig)
+                grouped.setdefault((value, target.label), []).append(fig)
                 if text and tabulate:
                     print(f"[{len(runs)}/{total}] {_one_line(fig)}", flush=True)
+    cost = _bus_cost(grouped, values) if args.compare_bus else None
     if text:
-        print(report.summary(runs[0]) if not tabulate else _tables(grouped, name, kinds))
+        print(report.summary(runs[0]) if not tabulate else _tables(grouped, name, labels))
+        for value, row in zip(values, cost or []):
+            print(_cost_line(name, value, row))
     if args.json:
         document = {"bench": "selchat flood", "schema": 1, "command": sys.argv,
                     "machine": machine(), "runs": runs}
         if tabulate:
-            document["table"] = [{"value": value, "server": kind, **report.aggregate(figs)}
-                                 for (value, kind), figs in grouped.items()]
+            document["table"] = [{"value": value, "server": label, **report.aggregate(figs)}
+                                 for (value, label), figs in grouped.items()]
+        if cost:
+            document["bus_cost"] = [{"value": value, **row} for value, row in zip(values, cost)]
         out = json.dumps(document, indent=1, default=list)
         if args.json == "-":
             print(out)
@@ -369,9 +445,46 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0 if clean else 1
 
 
+def _targets(args: argparse.Namespace) -> List[Target]:
+    """What the runs measure, in the order they take turns."""
+    if args.compare_bus:
+        return [Target("selchat", "selchat"), Target("selchat+bus", "selchat", 1)]
+    if args.compare:
+        return [Target(k, k) for k in COMPARED[args.transport] if servers.available(k)
+                and (not args.burst or servers.KINDS[k] == "chat")]
+    if args.nodes:
+        return [Target(f"selchat×{args.nodes}", "selchat", args.nodes)]
+    return [Target(args.server, args.server)]
+
+
+def _bus_cost(grouped: dict, values: list) -> List[dict]:
+    """Per value: median server µs per delivery with the bus and without, their
+    ratio, and Redis' median µs per line published."""
+    rows = []
+    for value in values:
+        alone, bus = grouped[(value, "selchat")], grouped[(value, "selchat+bus")]
+        path = ("server_cpu", "us_per_delivery")
+        without, on_bus = report.median(alone, path), report.median(bus, path)
+        rows.append({"us_per_delivery_without": without, "us_per_delivery_with": on_bus,
+                     "ratio": on_bus / without if on_bus is not None and without else None,
+                     "target": BUS_COST_TARGET,
+                     "redis_us_per_line": report.median(bus, ("bus", "us_per_line"))})
+    return rows
+
+
+def _cost_line(name: Optional[str], value, row: dict) -> str:
+    at = f" at {name}={value}" if name else ""
+    ratio = row["ratio"]
+    verdict = "-" if ratio is None else f"{ratio:.2f}×" + (
+        " (within" if ratio <= BUS_COST_TARGET else " (OVER") + f" the {BUS_COST_TARGET}× target)"
+    return (f"bus cost{at}: server {report._n(row['us_per_delivery_with'], 3)} µs/delivery on "
+            f"a bus, {report._n(row['us_per_delivery_without'], 3)} alone: {verdict}; Redis "
+            f"{report._n(row['redis_us_per_line'], 3)} µs per line published")
+
+
 def _one_line(fig: dict) -> str:
     m, sc = fig["messages"], fig["scenario"]
-    return (f"{fig['server']['kind']:8s} {sc['clients']:,} clients, {sc['senders']} senders: "
+    return (f"{fig['server']['label']:8s} {sc['clients']:,} clients, {sc['senders']} senders: "
             f"{report._n(fig['throughput']['deliveries_per_s'])} deliveries/s, "
             f"server {report._n(fig['server_cpu']['us_per_delivery'], 3)} µs/delivery, "
             f"p99 {report._n(fig['latency_ms']['p99'], 2)} ms, lost {m['lost']:,}"
@@ -381,23 +494,23 @@ def _one_line(fig: dict) -> str:
             + (f"  [{'; '.join(fig['problems'])}]" if fig["problems"] else ""))
 
 
-def _tables(grouped: dict, name: Optional[str], kinds: List[str]) -> str:
+def _tables(grouped: dict, name: Optional[str], targets: List[str]) -> str:
     """Two tables (see report.TABLES); ratios to selchat's row at the same value,
     or, sweeping one server, to the first value's row (how each figure grows)."""
     rows, first = [], {}
-    for (value, kind), figs in grouped.items():
+    for (value, target), figs in grouped.items():
         row = report.aggregate(figs)
-        first.setdefault(kind, row)
-        if len(kinds) == 1:
-            reference = first[kind]
-        elif "selchat" in kinds:
+        first.setdefault(target, row)
+        if len(targets) == 1:
+            reference = first[target]
+        elif "selchat" in targets:
             reference = report.aggregate(grouped[(value, "selchat")])
         else:
             reference = None
-        rows.append((((value,) if name else ()) + (kind,), row, reference))
+        rows.append((((value,) if name else ()) + (target,), row, reference))
     labels = ((name,) if name else ()) + ("server",)
     runs = len(next(iter(grouped.values())))
-    against = "selchat's" if len(kinds) > 1 else f"the first {name} value's"
+    against = "selchat's" if len(targets) > 1 else f"the first {name} value's"
     note = (f"medians of {runs} runs each; (×) = the figure's ratio to {against}; faults = "
             "the worst run's lost + duplicated + out of order + garbled; failed and "
             "harness-bound count runs")

@@ -11,6 +11,8 @@ from typing import Dict, List, Optional, Sequence
 SATURATED = 90.0
 #: Shorter runs are too coarse for CPU percentages to tell who was the limit.
 MIN_JUDGED = 1.0
+#: CPU over a shorter window is no percentage at all.
+MIN_TIMED = 0.1
 
 
 def percentile(ordered: Sequence[float], q: float) -> Optional[float]:
@@ -32,8 +34,13 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
     `cpu` holds the server's and the harness's CPU seconds over the run and
     drain (`server`, `harness`) and that wall time (`wall`); `joining` the same
     for the connect and ready phases; `rss` the server's RSS in bytes before
-    connecting, once all joined, and at peak.
+    connecting, once all joined, and at peak. A server of several nodes on a
+    bus (`server` has ``nodes`` and ``bus``) adds each node's CPU (`cpu`
+    ``nodes``) and RSS (`rss` ``nodes``), and the bus's CPU (`cpu` ``bus``).
     """
+    server, rss = dict(server), dict(rss)
+    node_list, bus, node_rss = server.pop("nodes", None), server.pop("bus", None), rss.pop(
+        "nodes", None)
     per_sender = raw["per_sender"]
     sent = sum(s["sent"] for s in per_sender)
     received = sum(s["received"] for s in per_sender)
@@ -41,9 +48,7 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
     wall = cpu["wall"]
     latencies = sorted(raw["latencies_us"])
     server_s, harness_s = cpu["server"], cpu["harness"]
-    timed = wall >= 0.1  # a shorter window makes percentages noise
-    server_pct = server_s * 100 / wall if timed and server_s is not None else None
-    harness_pct = harness_s * 100 / wall if timed else None
+    server_pct, harness_pct = _percent(server_s, wall), _percent(harness_s, wall)
     kb = {k: None if v is None else v / 1024 for k, v in rss.items()}
     per_conn = None
     if kb.get("joined") is not None and raw["connections"]:
@@ -59,6 +64,8 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
         problems.append(f"the server closed {storm['closed_by_server']} burst clients during "
                         "the run")
     churn = _churn(raw.get("churn"), problems)  # (may add problems)
+    if raw["one_order"] is False:
+        problems.append("the probes got the room's lines in different orders")
     return {
         "server": server,
         "scenario": scenario,
@@ -89,7 +96,11 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
             "probes": raw["probes"], "samples": len(latencies),
             **{name: _ms(percentile(latencies, q))
                for name, q in (("p50", 50), ("p90", 90), ("p99", 99), ("max", 100))},
+            "same_node": _spread(raw["same_node_us"]),
+            "cross_node": _spread(raw["cross_node_us"]),
         },
+        "order": {"identical": raw["one_order"], "probes": raw["probes"],
+                  "compared": raw["order_compared"]},
         "server_cpu": {"seconds": server_s, "percent": server_pct,
                        "us_per_delivery": _per(server_s, received, 1e6)},
         "server_rss_kb": {"before": kb.get("before"), "joined": kb.get("joined"),
@@ -102,7 +113,39 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
         "drops": {"readers": raw["closed_by_server"],
                   "burst_clients": storm["closed_by_server"] if storm else 0},
         "storm": _storm(storm, scenario, kb.get("peak")) if storm else None,
+        "nodes": _nodes(node_list, cpu["nodes"], node_rss, raw["node_received"], wall)
+        if node_list else None,
+        "bus": _bus(bus, cpu["bus"], sent, wall) if bus else None,
+        "outage": {**raw["outage"], "disconnects": raw["closed_by_server"]}
+        if raw.get("outage") else None,
     }
+
+
+def _spread(us: Sequence[int]) -> dict:
+    ordered = sorted(us)
+    return {"samples": len(ordered), "p50": _ms(percentile(ordered, 50)),
+            "p99": _ms(percentile(ordered, 99))}
+
+
+def _percent(seconds: Optional[float], wall: float) -> Optional[float]:
+    """`seconds` of CPU in % of one core over `wall` seconds (a shorter window
+    than `MIN_TIMED` makes percentages noise)."""
+    return seconds * 100 / wall if wall >= MIN_TIMED and seconds is not None else None
+
+
+def _nodes(described: List[dict], cpu: List[Optional[float]], rss: List[dict],
+           received: List[int], wall: float) -> List[dict]:
+    """Each node's cost: CPU over the run, per copy its own clients received, RSS."""
+    return [{**node, "cpu_s": spent, "cpu_percent": _percent(spent, wall),
+             "received": got, "us_per_delivery": _per(spent, got, 1e6),
+             "rss_kb": {k: None if v is None else v / 1024 for k, v in kept.items()}}
+            for node, spent, kept, got in zip(described, cpu, rss, received)]
+
+
+def _bus(described: dict, spent: Optional[float], lines: int, wall: float) -> dict:
+    """Redis' cost: CPU over the run, and per room line published (message sent)."""
+    return {**described, "cpu_s": spent, "cpu_percent": _percent(spent, wall),
+            "lines": lines, "us_per_line": _per(spent, lines, 1e6)}
 
 
 def _storm(raw: dict, scenario: dict, peak_kb: Optional[float]) -> dict:
@@ -217,6 +260,8 @@ def summary(fig: dict) -> str:
         f"harness   CPU {_n(hcpu['percent'])} % of a core, {_n(hcpu['us_per_delivery'], 3)} µs "
         f"per delivery",
     ]
+    if fig.get("nodes"):
+        lines += _node_lines(fig)
     storm = fig.get("storm")
     if storm:
         lines += _storm_lines(storm, fig["drops"])
@@ -240,6 +285,38 @@ def summary(fig: dict) -> str:
             storm and (storm["lost"] or storm["duplicated"])):
         lines.append("FAULTY    the server did not deliver every message exactly once, in order")
     return "\n".join(lines)
+
+
+def _node_lines(fig: dict) -> List[str]:
+    """Nodes on a bus: each node's and Redis' cost, latency within and across
+    nodes, the one order, and the outage if there was one."""
+    nodes, bus, lat, order = fig["nodes"], fig["bus"], fig["latency_ms"], fig["order"]
+    lines = [f"nodes     {len(nodes)} selchat node{'s' if len(nodes) > 1 else ''} sharing "
+             f"the room through Redis at {bus['address']} (pid {bus['pid']})"]
+    for i, node in enumerate(nodes):
+        rss = node["rss_kb"]
+        lines.append(
+            f"node {i:<4d} {node['address']}: CPU {_n(node['cpu_percent'])} % of a core, "
+            f"{_n(node['us_per_delivery'], 3)} µs per delivery to its clients "
+            f"({node['received']:,}); RSS {_n(_mb(rss['before']), 1)} MB before, "
+            f"{_n(_mb(rss['peak']), 1)} MB at peak")
+    lines.append(f"redis     CPU {_n(bus['cpu_percent'])} % of a core, {_n(bus['cpu_s'], 2)} s: "
+                 f"{_n(bus['us_per_line'], 2)} µs per line published ({bus['lines']:,} lines)")
+    same, cross = lat["same_node"], lat["cross_node"]
+    lines.append(f"latency   same node p50 {_n(same['p50'], 2)} ms, p99 {_n(same['p99'], 2)} ms "
+                 f"({same['samples']:,} samples); cross node p50 {_n(cross['p50'], 2)} ms, "
+                 f"p99 {_n(cross['p99'], 2)} ms ({cross['samples']:,} samples)")
+    verdict = {True: "yes", False: "NO", None: "-"}[order["identical"]]
+    lines.append(f"order     identical on every node: {verdict} ({order['compared']:,} messages "
+                 f"compared across {order['probes']} probes)")
+    outage = fig.get("outage")
+    if outage:
+        window = (f"from {_n(outage['at_s'], 2)} s to {_n(outage['end_s'], 2)} s into the run"
+                  if outage["at_s"] is not None else "never (the run ended first)")
+        how = {"stop": "stopped (SIGSTOP, SIGCONT)", "kill": "killed (SIGKILL, restarted)"}
+        lines.append(f"outage    Redis {how[outage['how']]} for {outage['seconds']:g} s, {window}; "
+                     f"client disconnects {outage['disconnects']:,}")
+    return lines
 
 
 def _storm_lines(storm: dict, drops: dict) -> List[str]:

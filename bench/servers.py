@@ -6,8 +6,11 @@ so one launcher serves them all. For WebSocket clients selchat also gets
 ``--web-port 0`` and announces ``web page on http://HOST:PORT/``; the
 ``websockets`` peer speaks only WebSocket, on its one port. Redis cannot pick its own port and says
 nothing on stdout: it gets a free port found here and is ready when it answers
-PING. Everything started is stopped (SIGTERM, then SIGKILL after a deadline),
-also when the bench fails or is interrupted.
+PING. As selchat's bus (``--bus``, see `nodes`) it also gets a directory to
+keep its stream in, an append-only file synced at every write, so that it can
+be killed and started again on the same port with nothing lost. Everything
+started is stopped (SIGTERM, then SIGKILL after a deadline), also when the
+bench fails or is interrupted.
 
 The server's CPU and memory are read with psutil, imported only when a run
 needs it: without psutil the bench still runs (and ``--help`` works), and the
@@ -54,23 +57,28 @@ def available(kind: str) -> bool:
     return kind != "redis" or shutil.which("redis-server") is not None
 
 
-def command(kind: str, port: int, max_clients: int, web: bool = False) -> List[str]:
+def command(kind: str, port: int, max_clients: int, web: bool = False,
+            bus: Optional[str] = None, store: Optional[str] = None) -> List[str]:
     """The command line that starts `kind` on 127.0.0.1 (`port` only for Redis;
-    `web`: selchat opens its web port too)."""
+    `web`: selchat opens its web port too; `bus`: selchat joins that Redis;
+    `store`: Redis keeps an append-only file there)."""
     if kind == "selchat":
         # Every harness client comes from 127.0.0.1 and up to 1024 connect before
         # any has named itself: the per-address limit on unnamed connections is off.
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
-                "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"])]
+                "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"]),
+                *(["--bus", bus] if bus else [])]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",
                                     "websockets": "websockets_chat.py"}[kind]
         return [sys.executable, str(script), "--host", "127.0.0.1", "--port", "0",
                 "--max-clients", str(max_clients)]
     if kind == "redis":
+        durable = (["--dir", store, "--appendonly", "yes", "--appendfsync", "always"] if store
+                   else ["--appendonly", "no"])
         return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--maxclients", str(max_clients), "--loglevel", "warning"]
+                *durable, "--maxclients", str(max_clients), "--loglevel", "warning"]
     raise ValueError(f"unknown server {kind!r}")
 
 
@@ -144,32 +152,57 @@ class Server:
 class Meter:
     """The server's CPU and RSS (by its pid) and the harness's own CPU.
 
-    `mark` notes the CPU clocks at a moment; `between` gives the CPU each
-    side used from one mark to another, and the wall time. `sample` (called
-    every few hundred milliseconds) keeps the server's peak RSS.
+    The server may be several processes (`nodes`, each a `Server`), whose
+    figures are summed and also kept apart, and may have a `bus` (anything
+    with a ``cpu_seconds()``), whose CPU is kept apart. `mark` notes the CPU
+    clocks at a moment; `between` gives the CPU each side used from one mark
+    to another, and the wall time. `sample` (called every few hundred
+    milliseconds) keeps the peak RSS.
     """
 
-    def __init__(self, server: Server) -> None:
-        self._server = server
+    def __init__(self, nodes: List[Server], bus: Any = None) -> None:
+        self._nodes, self._bus = nodes, bus
         self.marks = {}
-        self.rss = {"peak": None}  #: bytes: "before", "joined" (set by the caller), "peak"
-        self.rss["before"] = self.sample()
+        #: bytes, summed over the nodes: "before", "joined" (`note`), "peak"
+        self.rss = {"peak": None}
+        self.node_rss = [{"peak": None} for _ in nodes]  #: the same, per node
+        self.note("before")
 
     def sample(self) -> Optional[int]:
-        rss = _reading(self._server.rss)
-        if rss is not None:
-            self.rss["peak"] = max(self.rss["peak"] or 0, rss)
-        return rss
+        """The nodes' RSS now (None if any is unknown); peaks kept."""
+        readings = [_reading(node.rss) for node in self._nodes]
+        for rss, kept in zip(readings, self.node_rss):
+            if rss is not None:
+                kept["peak"] = max(kept["peak"] or 0, rss)
+        total = None if None in readings else sum(readings)
+        if total is not None:
+            self.rss["peak"] = max(self.rss["peak"] or 0, total)
+        return total
+
+    def note(self, name: str) -> None:
+        """Keep the RSS now as `name` ("before", "joined")."""
+        self.rss[name] = self.sample()
+        for node, kept in zip(self._nodes, self.node_rss):
+            kept[name] = _reading(node.rss)
 
     def mark(self, name: str) -> None:
-        self.marks[name] = (_reading(self._server.cpu_seconds), time.process_time(),
-                            time.monotonic())
+        nodes = tuple(_reading(node.cpu_seconds) for node in self._nodes)
+        bus = _reading(self._bus.cpu_seconds) if self._bus else None
+        self.marks[name] = (nodes, bus, time.process_time(), time.monotonic())
         self.sample()
 
     def between(self, first: str, last: str) -> dict:
-        (server0, own0, wall0), (server1, own1, wall1) = self.marks[first], self.marks[last]
-        server = None if server0 is None or server1 is None else server1 - server0
-        return {"server": server, "harness": own1 - own0, "wall": wall1 - wall0}
+        """CPU seconds from mark to mark: "server" (the nodes' sum), "nodes" (each),
+        "bus", "harness"; and "wall" seconds."""
+        (nodes0, bus0, own0, wall0), (nodes1, bus1, own1, wall1) = (self.marks[first],
+                                                                    self.marks[last])
+        nodes = [_spent(a, b) for a, b in zip(nodes0, nodes1)]
+        return {"server": None if None in nodes else sum(nodes), "nodes": nodes,
+                "bus": _spent(bus0, bus1), "harness": own1 - own0, "wall": wall1 - wall0}
+
+
+def _spent(before: Optional[float], after: Optional[float]) -> Optional[float]:
+    return None if before is None or after is None else after - before
 
 
 def _reading(probe):
@@ -182,29 +215,32 @@ def _reading(probe):
         return None
 
 
-def start(kind: str, max_clients: int, web: bool = False) -> Server:
+def start(kind: str, max_clients: int, web: bool = False, bus: Optional[str] = None,
+          store: Optional[str] = None, port: Optional[int] = None) -> Server:
     """Start `kind` listening on 127.0.0.1 (and selchat's web port too if `web`);
-    RuntimeError if it does not come up."""
+    RuntimeError if it does not come up. `bus`, `store`: see `command`; `port`:
+    Redis on that port (started again), not on a free one."""
     env = dict(os.environ)  # `-m selchat` works from a clone that is not installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    attempts = 3 if kind == "redis" else 1  # another process may take Redis' port first
+    # Another process may take the free port found for Redis before Redis does.
+    attempts = 3 if kind == "redis" and port is None else 1
     for _ in range(attempts):
         log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
-        port = free_port() if kind == "redis" else 0
+        port_now = port or (free_port() if kind == "redis" else 0)
         web_here = web and kind == "selchat"
-        proc = subprocess.Popen(command(kind, port, max_clients, web_here),
+        proc = subprocess.Popen(command(kind, port_now, max_clients, web_here, bus, store),
                                 stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                 env=env)
         try:
             if kind == "redis":
-                port, web_port = _wait_for_pong(proc, port), None
+                port_now, web_port = _wait_for_pong(proc, port_now), None
             else:
-                port, web_port = _read_ports(proc, web_here)
+                port_now, web_port = _read_ports(proc, web_here)
                 if kind in WEBSOCKET_ONLY:
-                    web_port = port
-            return Server(kind, "127.0.0.1", port, proc.pid, proc, log, web_port)
+                    web_port = port_now
+            return Server(kind, "127.0.0.1", port_now, proc.pid, proc, log, web_port)
         except BaseException as exc:
-            failed = Server(kind, "127.0.0.1", port, None, proc, log)
+            failed = Server(kind, "127.0.0.1", port_now, None, proc, log)
             why = failed.log_tail().strip() or repr(exc)
             failed.stop()
             if not isinstance(exc, Exception):

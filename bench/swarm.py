@@ -29,6 +29,19 @@ clients after the first (wrapping round if everyone talks); with Redis they
 publish on connections of their own. A sender's window is measured at the last
 client to join (at the first, for the last one itself).
 
+**Nodes**: the server may be several processes sharing one room (selchat's
+``--bus``). Connections go to them in turn, in the order they are opened, so
+the roles take the nodes in turn (the first to join on each node, then the
+second, ...), so senders are spread over them too; the last client to join *on
+each node* is a probe as well, so every node has one, and the latency figures
+come apart into same-node and cross-node pairs. The probes' arrival orders must
+agree (`tally.one_order`). An ``outage`` (an object with ``seconds``,
+``begin()`` and ``end()``: the bus made unavailable, then back) is begun in
+the middle of the run, halfway between its start and ``duration`` less the
+outage (or once every sender has sent half its messages), and ended
+``seconds`` later; the run lasts until it has ended, and the drain then gives
+the nodes `CATCH_UP` seconds to publish what they kept meanwhile.
+
 With ``burst``, that many more clients (named ``s0``, ``s1``, ...) join first,
 read only to keep up, and at one moment in the middle of the run (half the
 duration, or once every sender has sent half its messages) each sends its
@@ -63,10 +76,11 @@ import struct
 import time
 from array import array
 from dataclasses import dataclass
+from itertools import zip_longest
 from typing import Callable, Dict, List, Optional
 
 from message import READY, BodyFormat, storm_line
-from tally import Checker, Tally, losses
+from tally import Checker, Probe, Tally, losses, one_order
 from wsclient import Masker, Unframer, new_key, upgrade_request
 
 EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
@@ -82,6 +96,9 @@ READ_SIZE = 256 * 1024
 QUIET = 1.0
 SETTLE = 0.05  # once every expected copy is counted: quiet this long, for stray extras
 DRAIN_BUDGET = 10.0
+#: After a bus outage, the nodes reconnect and publish the lines they kept: a
+#: quiet stream ends the drain only this long after the bus is back.
+CATCH_UP = 10.0
 #: Default budget of the connect phase, and again of the ready phase: generous,
 #: since a server that writes each notice to each client separately (the
 #: threaded baseline) needs about 11 ms per client at 2000 clients here.
@@ -138,21 +155,21 @@ class Scenario:
 class Conn:
     """One harness connection: a client, or (with Redis) a sender's publisher."""
 
-    __slots__ = ("sock", "name", "state", "carry", "tally", "latencies", "sent_at", "last_rx",
+    __slots__ = ("sock", "name", "node", "state", "carry", "tally", "probe", "last_rx",
                  "out", "events", "ws", "masker", "burst", "token", "last_seq", "reset_at",
                  "first_byte")
 
-    def __init__(self, sock: socket.socket, name: str, tally: Optional[Tally],
+    def __init__(self, sock: socket.socket, name: str, node: int, tally: Optional[Tally],
                  websocket: bool = False, burst: int = -1) -> None:
         self.sock, self.name, self.tally = sock, name, tally  # tally None: sends only
+        self.node = node  # which of the server's processes it is connected to
         self.burst = burst  # a burst client's number; -1 for every other connection
         # A WebSocket client: its frame reader, and the masker of its own frames.
         self.masker = Masker() if websocket else None
         self.ws = Unframer(new_key()) if websocket else None
         self.state = CONNECTING
         self.carry = b""  # the start of a record or line the last read cut off
-        self.latencies: Optional[array] = None  # probes only: delays, and send times
-        self.sent_at: Optional[array] = None
+        self.probe: Optional[Probe] = None  # probes only: what each message was, and when
         self.last_rx = 0.0  # probes only: when a read last brought something
         self.out = bytearray()  # output the kernel did not take yet
         self.events = EVENT_WRITE  # the selector mask registered
@@ -178,14 +195,21 @@ class Swarm:
     `tick(now)` is called about every `TICK` seconds (for sampling the server
     and for progress). `budget` is the time allowed to the connect phase and
     again to the ready phase (default: `budget_for` the client count).
-    `web_address` is where the WebSocket clients connect (the server's web port).
+    `addresses` are the server's nodes (usually one), `web_addresses` where
+    WebSocket clients connect on each (its web port); `outage`, see the module
+    docstring.
     """
 
-    def __init__(self, protocol, address: tuple, scenario: Scenario,
+    def __init__(self, protocol, addresses: List[tuple], scenario: Scenario,
                  tick: Callable[[float], None] = lambda now: None,
-                 budget: Optional[float] = None, web_address: Optional[tuple] = None) -> None:
-        self.protocol, self.address, self.sc, self._tick = protocol, address, scenario, tick
-        self.web_address = web_address
+                 budget: Optional[float] = None,
+                 web_addresses: Optional[List[Optional[tuple]]] = None, outage=None) -> None:
+        self.protocol, self.addresses, self.sc, self._tick = protocol, addresses, scenario, tick
+        self.web_addresses = web_addresses or [None] * len(addresses)
+        self.outage = outage
+        self.outage_at: Optional[float] = None  # when it began
+        self.outage_end: Optional[float] = None  # when it ended
+        self._outage_next = float("inf")  # when it is to begin, then to end
         self.budget = budget if budget is not None else budget_for(
             scenario.clients + scenario.burst)
         self.fmt = BodyFormat(scenario.senders, scenario.payload)
@@ -305,17 +329,22 @@ class Swarm:
 
         if self.tagged:
             self._next_churn = now + CHURN_EVERY
+        if self.outage:
+            self._outage_next = now + (sc.duration - self.outage.seconds) / 2
 
         def done() -> bool:  # once per pass: refilling after a whole pass of reads
             now = time.monotonic()
             self._feed(now)  # lets the server batch (measured: faster)
             if now >= self._next_churn:
                 self._churn(now)
+            half = cap is not None and all(2 * s.sent >= cap for s in self.senders)
             sent = cap is not None and all(s.sent >= cap for s in self.senders)
-            if self.storm_at is None and sc.burst and (now >= self._storm_due or (
-                    cap is not None and all(2 * s.sent >= cap for s in self.senders))):
+            if self.storm_at is None and sc.burst and (now >= self._storm_due or half):
                 self._storm(now)
-            return sent and (self.storm_at is not None or not sc.burst)
+            if self.outage and self.outage_at is None and half:
+                self._outage_step(now)
+            return (sent and (self.storm_at is not None or not sc.burst)
+                    and (self.outage_end is not None or not self.outage))
 
         self._loop(done, end, until_deadline_ok=True)
         self._wake = self._storm_due = self._next_churn = float("inf")
@@ -327,18 +356,22 @@ class Swarm:
         self.phase, start = "drain", time.monotonic()
         self._last_rx = start
         expected, storm = self.expected(), self.storm_expected()
+        patience = self.outage_end + CATCH_UP if self.outage_end is not None else start
 
         def done() -> bool:
             # The count alone can be reached early (a duplicate stands in for a copy
             # still on its way), so even then wait for a moment of quiet.
-            quiet = time.monotonic() - self._last_rx
-            return quiet >= QUIET or (self.delivered >= expected and quiet >= SETTLE
-                                      and self.storm_delivered >= storm)
+            now = time.monotonic()
+            quiet = now - self._last_rx
+            return (quiet >= QUIET and now >= patience) or (
+                self.delivered >= expected and quiet >= SETTLE
+                and self.storm_delivered >= storm)
 
-        ok = self._loop(done, start + DRAIN_BUDGET)
+        budget = max(DRAIN_BUDGET, patience + QUIET - start)
+        ok = self._loop(done, start + budget)
         self.times["drain"] = time.monotonic() - start
         if not ok:
-            self._problem(f"drain overran its {DRAIN_BUDGET:.0f} s budget")
+            self._problem(f"drain overran its {budget:.0f} s budget")
         for conn in self.joined:
             self.checker.settle(conn.tally)
         return ok
@@ -367,7 +400,10 @@ class Swarm:
             if now >= self._next_tick:
                 self._next_tick = now + TICK
                 self._tick(now)
-            wake = min(deadline, self._wake, self._next_tick, self._storm_due)
+            if now >= self._outage_next:
+                self._outage_step(now)
+            wake = min(deadline, self._wake, self._next_tick, self._storm_due,
+                       self._outage_next)
             events = sel.select(max(0.0, wake - now))
             if events:
                 self._last_rx = began = time.monotonic()
@@ -390,12 +426,14 @@ class Swarm:
     # -- connecting and joining ---------------------------------------------------
 
     def _open(self, name: str, receives: bool, websocket: bool, burst: int) -> None:
-        address = self.web_address if websocket else self.address
+        node = len(self.conns) % len(self.addresses)
+        address = (self.web_addresses if websocket else self.addresses)[node]
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK = 40 ms
-        conn = Conn(sock, name, Tally(self.sc.senders) if receives else None, websocket, burst)
+        conn = Conn(sock, name, node, Tally(self.sc.senders) if receives else None, websocket,
+                    burst)
         self.conns.append(conn)
         err = sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS):
@@ -425,7 +463,7 @@ class Swarm:
                 tags = b"/tags\n" if self.tagged else b""
                 self._write(conn, tags + self.protocol.join(conn.name))
             else:  # the name follows the 101 (see _unframe)
-                host, port = self.web_address[:2]
+                host, port = self.web_addresses[conn.node][:2]
                 self._write(conn, upgrade_request(host, port, conn.ws.key))
 
     def _frame(self, conn: Conn, body: bytes) -> bytes:
@@ -437,14 +475,21 @@ class Swarm:
     def _assign_roles(self) -> None:
         """Probes, senders and where their windows are measured (module docstring)."""
         joined, sc = self.joined, self.sc
-        probes = {id(joined[0]): joined[0], id(joined[-1]): joined[-1]} if joined else {}
+        on_node: Dict[int, List[Conn]] = {}
+        for conn in joined:
+            on_node.setdefault(conn.node, []).append(conn)
+        # Join order, but taking the nodes in turn: a node answers its joins in
+        # batches, so the first few to join may all be on one node.
+        spread = [c for turn in zip_longest(*on_node.values()) for c in turn if c]
+        last_on = [group[-1] for group in on_node.values()]
+        probes = {id(c): c for c in [*spread[:1], *last_on]}
         self._probes = list(probes.values())
         for conn in self._probes:
-            conn.latencies, conn.sent_at = array("q"), array("q")
+            conn.probe = Probe()
         if self.protocol.separate_senders:
             talkers = self.publishers[:sc.senders]
         else:  # everyone but the first and the last, as far as they go
-            talkers = (joined[1:] + joined[:1])[:sc.senders]
+            talkers = (spread[1:] + spread[:1])[:sc.senders]
         for index, conn in enumerate(talkers):
             tracker = joined[-1] if conn is not joined[-1] else joined[0]
             self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
@@ -477,7 +522,7 @@ class Swarm:
             if not n:
                 return
         total = c + n
-        if conn.sent_at is not None and self.storm_at is not None:
+        if conn.probe is not None and self.storm_at is not None:
             self._probe_read(conn, time.monotonic())
         if conn.burst >= 0:
             self._burst_read(conn, total)
@@ -493,9 +538,9 @@ class Swarm:
             return
         buf, checker, storm = self._buf, self.checker, self.checker.storm_record
         end = total - total % checker.size
-        if conn.latencies is None and end and checker.records(buf, end, conn.tally):
+        if conn.probe is None and end and checker.records(buf, end, conn.tally):
             counted = end // checker.size
-        elif (storm is not None and conn.latencies is None
+        elif (storm is not None and conn.probe is None
               and buf.find(b"\n", total - total % storm.size, total) < 0  # no more lines
               and checker.storm_records(buf, total - total % storm.size, conn.tally)):
             end, counted = total - total % storm.size, 0  # storm lines and nothing else
@@ -509,12 +554,12 @@ class Swarm:
                 stormy = tally.storm - stormy
                 if stormy:
                     self._storm_arrived(stormy)
-            if (stormy and conn.latencies is None and data and len(data) % checker.size == 0
+            if (stormy and conn.probe is None and data and len(data) % checker.size == 0
                     and checker.records(data, len(data), tally)):
                 counted = len(data) // checker.size  # the messages between storm lines
             else:
                 now_us = int((time.monotonic() - self.epoch) * 1e6)
-                counted = checker.lines(data, tally, now_us, conn.latencies, conn.sent_at)
+                counted = checker.lines(data, tally, now_us, conn.probe)
             if total - end > READ_SIZE // 2:  # no line end in sight: not a line
                 checker.other_lines += 1
                 end = total
@@ -608,6 +653,15 @@ class Swarm:
             self.storm_gap = max(self.storm_gap, now - max(conn.last_rx, self.storm_at))
         conn.last_rx = now
 
+    def _outage_step(self, now: float) -> None:
+        """Begin the outage, or end it once it has lasted its seconds."""
+        if self.outage_at is None:
+            self.outage_at, self._outage_next = now, now + self.outage.seconds
+            self.outage.begin()
+        else:
+            self.outage.end()
+            self.outage_end, self._outage_next = time.monotonic(), float("inf")
+
     # -- churn: tags, resets and resumes ---------------------------------------------
 
     def _note_seq(self, conn: Conn, data: bytes) -> None:
@@ -641,12 +695,12 @@ class Swarm:
             if conn.tally.storm > stormy:
                 self._storm_arrived(conn.tally.storm - stormy)
         n = len(plain)
-        if (conn.latencies is None and n and n % checker.size == 0
+        if (conn.probe is None and n and n % checker.size == 0
                 and checker.records(plain, n, conn.tally)):
             counted = n // checker.size
         else:
             now_us = int((time.monotonic() - self.epoch) * 1e6)
-            counted = checker.lines(plain, conn.tally, now_us, conn.latencies, conn.sent_at)
+            counted = checker.lines(plain, conn.tally, now_us, conn.probe)
         if counted:
             self.delivered += counted
             self.last_delivery = time.monotonic()
@@ -671,12 +725,13 @@ class Swarm:
         self.resets += 1
         conn.carry, conn.out = b"", bytearray()  # a line cut off is had again (LASTSEQ)
         conn.reset_at, conn.first_byte = now, True
-        family = socket.AF_INET6 if ":" in self.address[0] else socket.AF_INET
+        address = self.addresses[conn.node]
+        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         conn.sock, conn.state = sock, RECONNECTING
-        err = sock.connect_ex(self.address)
+        err = sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS):
             self._problem(f"reconnect failed: {errno.errorcode.get(err, err)}")
             conn.state = CLOSED
@@ -858,10 +913,9 @@ class Swarm:
         sent = [0] * self.sc.senders
         for s in self.senders:
             sent[s.index] = s.sent
-        latencies = array("q")
-        for conn in self.joined:
-            if conn.latencies is not None:
-                latencies.extend(conn.latencies)
+        latencies, order = array("q"), one_order([c.probe.heard for c in self._probes])
+        for conn in self._probes:
+            latencies.extend(conn.probe.latencies)
         return {
             "times": dict(self.times),
             "connections": len(self.conns),
@@ -876,8 +930,13 @@ class Swarm:
             "other_samples": [s.decode(errors="replace") for s in checker.samples],
             "closed_by_server": self.closed_by_server,
             "last_delivery_s": self.last_delivery - self.run_started if self.run_started else 0.0,
+            "node_received": self._node_received(),
             "latencies_us": latencies,
-            "probes": sum(1 for c in self.joined if c.latencies is not None),
+            **self._pairs(),
+            "probes": len(self._probes),
+            "one_order": order[0], "order_compared": order[1],
+            "outage": None if self.outage is None else {
+                "at_s": self._since_run(self.outage_at), "end_s": self._since_run(self.outage_end)},
             "bytes_in_before_run": self.bytes_before_run if self.run_started else self.bytes_in,
             "problems": [p if n == 1 else f"{p} ({n} times)" for p, n in self.problems.items()],
             "joined": len(self.joined),
@@ -887,6 +946,26 @@ class Swarm:
                 "notices": self.notices, "first_byte_us": self.first_byte_us,
                 "welcome_back_us": self.welcome_back_us},
         }
+
+    def _since_run(self, moment: Optional[float]) -> Optional[float]:
+        return None if moment is None else moment - self.run_started
+
+    def _node_received(self) -> List[int]:
+        """Copies received by each node's clients: what each node delivered."""
+        counts = [0] * len(self.addresses)
+        for conn in self.joined:
+            counts[conn.node] += sum(conn.tally.received)
+        return counts
+
+    def _pairs(self) -> Dict[str, array]:
+        """The probes' latencies apart: sender and probe on one node, or not."""
+        node = {s.index: s.conn.node for s in self.senders}
+        senders = max(self.sc.senders, 1)
+        same, cross = array("q"), array("q")
+        for conn in self._probes:
+            for heard, delay in zip(conn.probe.heard, conn.probe.latencies):
+                (same if node[heard % senders] == conn.node else cross).append(delay)
+        return {"same_node_us": same, "cross_node_us": cross}
 
     def _storm_result(self) -> dict:
         """The storm's raw figures: its lines, its timing, the messages it met."""
@@ -910,7 +989,7 @@ class Swarm:
         start = int((self.storm_at - self.epoch) * 1e6)
         end = int(((self.storm_end or max(self.storm_last, self.storm_at)) - self.epoch) * 1e6)
         for conn in self._probes:
-            for delay, sent in zip(conn.latencies, conn.sent_at):
+            for delay, sent in zip(conn.probe.latencies, conn.probe.sent_at):
                 if sent <= end and sent + delay >= start:
                     result["latencies_us"].append(delay)
         return result

@@ -22,7 +22,9 @@ count what went wrong.
 Anything that is not a clean run of records (a notice, a stray byte) goes
 through `lines`, which parses each line; the probe receivers always take that
 path, since they also read each message's send time for the latency figures,
-and they check the full sequence numbers.
+and they check the full sequence numbers. A probe also keeps which message
+came when (`Probe.heard`): the probes sit on every node of a bus, and
+`one_order` checks they all got the room's lines in one interleaving.
 
 Storm lines (``flood.py --burst``: a few thousand lines as long as the server
 allows, from clients of their own) come in the middle of the messages. They
@@ -37,7 +39,8 @@ not check their order: the storm is there to load the server, the messages to
 check it.
 """
 from array import array
-from typing import Callable, Dict, List, Optional
+from itertools import combinations
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from message import READY, STORM, TOKEN_AT, BodyFormat
 from protocols import Record
@@ -53,6 +56,17 @@ class Tally:
         self.top = [-1] * senders  #: highest sequence number seen, per sender
         self.tokens = bytearray()  #: the token column of records not yet settled
         self.storm = 0  #: storm lines received
+
+
+class Probe:
+    """What a probe keeps of every message it parses, in arrival order."""
+
+    __slots__ = ("latencies", "sent_at", "heard")
+
+    def __init__(self) -> None:
+        self.latencies = array("q")  #: µs from send to receipt
+        self.sent_at = array("q")  #: send times, µs since the run's epoch
+        self.heard = array("q")  #: which message: seq * senders + sender
 
 
 class Checker:
@@ -190,16 +204,16 @@ class Checker:
     # -- the slow path, and the probes' path ---------------------------------------
 
     def lines(self, data: bytes, tally: Tally, now_us: int = 0,
-              latencies: "Optional[array[int]]" = None,
-              sent_at: "Optional[array[int]]" = None) -> int:
+              probe: Optional[Probe] = None) -> int:
         """Parse `data`'s complete lines one by one; returns the messages counted.
 
         Settles the backlog first, so that numbers are seen in arrival order.
-        With `latencies`, each message's delay (`now_us` minus its send time,
-        in µs) is appended to it, and with `sent_at` its send time too.
+        A `probe` keeps each message's delay (`now_us` minus its send time, in
+        µs), its send time and which message it was.
         """
         self.settle(tally)
         parse, received, top = self.fmt.parse, tally.received, tally.top
+        senders = self.fmt.senders
         counted = 0
         for line in data.split(b"\n")[:-1]:
             at = line.find(b"#")
@@ -217,10 +231,10 @@ class Checker:
             counted += 1
             received[sender] += 1
             top[sender] = self._arrived(sender, seq, top[sender])
-            if latencies is not None:
-                latencies.append(now_us - sent)
-                if sent_at is not None:
-                    sent_at.append(sent)
+            if probe is not None:
+                probe.latencies.append(now_us - sent)
+                probe.sent_at.append(sent)
+                probe.heard.append(seq * senders + sender)
         return counted
 
     def _other(self, line: bytes) -> None:
@@ -243,3 +257,25 @@ def losses(tallies: List[Tally], expected: List[List[int]],
             elif got > want:
                 duplicated[s] += got - want
     return {"lost": lost, "duplicated": duplicated}
+
+
+def one_order(heard: Sequence[Sequence[int]]) -> Tuple[Optional[bool], int]:
+    """Did the probes get the room's messages in one order?
+
+    `heard` is each probe's messages in arrival order (`Probe.heard`). Every
+    two probes must have got the messages both got in the same order, each at
+    its first arrival (duplicates are counted elsewhere); pairs, not all at
+    once, because a probe that sends does not get its own. Returns the verdict
+    (None if no two probes got a message in common) and how many messages
+    were got by two probes or more.
+    """
+    firsts = [list(dict.fromkeys(h)) for h in heard]
+    got = [set(f) for f in firsts]
+    shared: Set[int] = set()
+    same = True
+    for i, j in combinations(range(len(firsts)), 2):
+        common = got[i] & got[j]
+        shared |= common
+        same = same and ([k for k in firsts[i] if k in common]
+                         == [k for k in firsts[j] if k in common])
+    return (same if shared else None), len(shared)

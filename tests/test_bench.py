@@ -6,6 +6,7 @@ own, with reads built by hand, because its column trick must catch a fault
 inside a single read.
 """
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -20,9 +21,10 @@ FLOOD = BENCH / "flood.py"
 TIMEOUT = 60
 
 sys.path.insert(0, str(BENCH))
+import nodes  # noqa: E402
 from message import BodyFormat, storm_line  # noqa: E402
 from protocols import Chat  # noqa: E402
-from tally import Checker, Tally  # noqa: E402
+from tally import Checker, Probe, Tally, one_order  # noqa: E402
 
 
 def flood(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
@@ -189,8 +191,9 @@ def test_a_faulty_server_is_caught(tmp_path, faulty_server, fault, lost, duplica
     assert (m["lost"], m["duplicated"], m["out_of_order"]) == (lost, duplicated, out_of_order)
     assert m["sent"] == 20 and m["expected"] == 60
     assert "FAULTY" in done.stdout
-    assert doc["runs"][0]["server"] == {"kind": "selchat", "address": f"127.0.0.1:{port}",
-                                        "pid": pid, "started_by_bench": False, "unmetered": None}
+    assert doc["runs"][0]["server"] == {"kind": "selchat", "label": "selchat",
+                                        "address": f"127.0.0.1:{port}", "pid": pid,
+                                        "started_by_bench": False, "unmetered": None}
 
 
 # -- the column check on its own ----------------------------------------------------
@@ -341,6 +344,13 @@ def test_sweep_tabulates_each_value(tmp_path):
     (["--burst", "2", "--transport", "ws"], "--burst goes with --transport tcp"),
     (["--churn", "10", "--server", "threaded"], "--churn"),
     (["--churn", "101"], "--churn"),
+    (["--bus-outage", "stop"], "--bus-outage needs --nodes"),
+    (["--nodes", "2", "--bus-outage", "kill", "--duration", "2", "--bus-outage-seconds", "2"],
+     "less than --duration"),
+    (["--nodes", "17"], "--nodes must be"),
+    (["--nodes", "2", "--server", "threaded"], "--nodes starts selchat itself"),
+    (["--compare-bus", "--nodes", "2"], "drop --nodes"),
+    (["--compare-bus", "--compare"], "--compare-bus starts selchat itself"),
 ])
 def test_bad_options_are_refused(args, message):
     done = flood(*args)
@@ -352,7 +362,8 @@ def test_help_explains_every_option():
     for option in ("--clients", "--senders", "--rate", "--window", "--duration", "--payload",
                    "--messages", "--connect", "--server-pid", "--json", "--compare",
                    "--repeat", "--sweep", "--allow-remote", "--burst", "--burst-lines",
-                   "--burst-bytes", "--churn"):
+                   "--burst-bytes", "--churn", "--nodes", "--bus-outage",
+                   "--bus-outage-seconds", "--compare-bus"):
         assert option in done.stdout
 
 
@@ -394,3 +405,136 @@ def test_a_phase_that_overruns_its_budget_stops_the_run():
                      "--messages", "1", "--phase-timeout", "0.5", timeout=30)
     assert done.returncode == 1
     assert "connect phase overran its 0.5 s budget: 0 of 3 clients joined" in done.stdout
+
+
+# -- nodes on a bus: the one-order check, and runs against a Redis --------------------
+# The bench starts its own Redis; conftest's `start_redis` is asked for its rule only
+# (skipped without redis-server, unless SELCHAT_REQUIRE_REDIS=1) and starts none.
+
+
+@pytest.mark.pure
+@pytest.mark.parametrize("heard, verdict, compared", [
+    ([[1, 2, 3], [1, 2, 3]], True, 3),
+    ([[1, 2, 3], [1, 3, 2]], False, 3),
+    ([[1, 2, 3], [2, 3]], True, 2),  # a sender does not get its own line 1
+    ([[1, 2, 2, 3], [1, 2, 3]], True, 3),  # a duplicate is counted elsewhere
+    ([[4, 1, 2], [1, 5, 2], [1, 2, 6]], True, 2),
+    ([[1, 2], [2, 1], [1, 2]], False, 2),
+    ([[2, 3], [1, 3], [1, 2]], True, 3),  # each sends one: no line all three got
+    ([[2, 3, 4], [1, 4, 3], [1, 2]], False, 4),
+    ([[1, 2]], None, 0),  # one probe: nothing to compare with
+    ([[1], [2]], None, 0),
+])
+def test_one_order_compares_what_each_two_probes_got(heard, verdict, compared):
+    assert one_order(heard) == (verdict, compared)
+
+
+@pytest.mark.pure
+def test_a_probe_keeps_which_message_came_when():
+    fmt = BodyFormat(3, 40)
+    checker = Checker(fmt, Chat.record("c1", 40), backlog=1000, is_framing=Chat.is_framing)
+    probe, tally = Probe(), Tally(3)
+    order = [(2, 0), (0, 0), (2, 1), (1, 0)]
+    stream = b"".join(b"<c1> " + fmt.body(s, q, 100 + q) + b"\n" for s, q in order)
+    assert checker.lines(stream, tally, 1000, probe) == 4
+    assert list(probe.heard) == [q * 3 + s for s, q in order]
+    assert list(probe.sent_at) == [100, 100, 101, 100]
+    assert list(probe.latencies) == [900, 900, 899, 900]
+
+
+def _ask(port: int, command: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(command + b"\r\n")
+        return sock.recv(4096)
+
+
+@pytest.mark.redis
+def test_a_killed_bus_comes_back_with_its_stream(start_redis):
+    bus = nodes.Bus()
+    try:
+        port, before = bus.port, bus.server.pid
+        assert _ask(port, b"XADD room * line one").endswith(b"-0\r\n")
+        outage = nodes.Outage(bus, "kill", 1.0)
+        outage.begin()
+        assert bus.server.proc.returncode == -signal.SIGKILL
+        spent = bus.cpu_seconds()
+        outage.end()
+        assert (bus.port, bus.url) == (port, f"redis://127.0.0.1:{port}")
+        assert bus.server.pid != before
+        assert _ask(port, b"XLEN room") == b":1\r\n"  # from the append-only file
+        assert bus.cpu_seconds() >= spent  # the killed process's CPU still counts
+    finally:
+        bus.stop()
+    assert bus.server.proc.returncode is not None
+
+
+@pytest.mark.redis
+def test_a_stopped_bus_is_continued_before_it_is_stopped_for_good(start_redis):
+    bus = nodes.Bus()
+    nodes.Outage(bus, "stop", 1.0).begin()
+    assert bus.paused
+    bus.stop()  # SIGCONT first, or SIGTERM would wait for the kill deadline
+    assert bus.server.proc.returncode == 0 and not bus.paused
+
+
+# Runs of selchat nodes on a bus (serve --bus).
+
+
+@pytest.mark.redis
+def test_nodes_on_a_bus_deliver_every_line_once_in_one_order(tmp_path, start_redis):
+    done, doc = flood_json(tmp_path, "--nodes", "2", "--clients", "4", "--senders", "1",
+                           "--messages", "10")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run, = doc["runs"]
+    m, lat = run["messages"], run["latency_ms"]
+    # 1 sender x 10 messages x 3 other clients, whichever node each is on.
+    assert (m["sent"], m["expected"], m["received"]) == (10, 30, 30)
+    assert (m["lost"], m["duplicated"], m["out_of_order"], m["garbled"]) == (0, 0, 0, 0)
+    assert [node["address"] for node in run["nodes"]] != [None, None]
+    assert sum(node["received"] for node in run["nodes"]) == 30
+    assert {node["pid"] for node in run["nodes"]} != {run["bus"]["pid"]}
+    assert run["bus"]["lines"] == 10 and run["bus"]["url"].startswith("redis://127.0.0.1:")
+    # Two clients a node; roles take the nodes in turn: the first to join (node A)
+    # and the last on each node are probes, the first on node B sends. So one probe
+    # is on the sender's node and two are on the other.
+    assert lat["probes"] == 3 and lat["samples"] == 30
+    assert (lat["same_node"]["samples"], lat["cross_node"]["samples"]) == (10, 20)
+    assert run["order"] == {"identical": True, "probes": 3, "compared": 10}
+    assert run["outage"] is None and run["outcome"] == "ok"
+    assert "order     identical on every node: yes" in done.stdout
+    assert "nodes     2 selchat nodes sharing the room through Redis at" in done.stdout
+
+
+@pytest.mark.redis
+def test_a_bus_outage_loses_nothing_and_drops_nobody(tmp_path, start_redis):
+    done, doc = flood_json(tmp_path, "--nodes", "2", "--bus-outage", "stop",
+                           "--bus-outage-seconds", "1", "--clients", "4", "--senders", "1",
+                           "--rate", "10", "--messages", "20")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run, = doc["runs"]
+    m, outage = run["messages"], run["outage"]
+    assert (m["sent"], m["expected"], m["received"]) == (20, 60, 60)
+    assert (m["lost"], m["duplicated"], m["out_of_order"], m["garbled"]) == (0, 0, 0, 0)
+    # Halfway through the messages, for a second; the run goes on until it is over.
+    assert (outage["how"], outage["seconds"], outage["disconnects"]) == ("stop", 1.0, 0)
+    assert 0.5 <= outage["at_s"] and outage["end_s"] - outage["at_s"] >= 1.0
+    assert run["throughput"]["run_s"] >= outage["end_s"]
+    assert run["drops"]["readers"] == 0 and run["outcome"] == "ok"
+    assert "outage    Redis stopped (SIGSTOP, SIGCONT) for 1 s, from " in done.stdout
+    assert "client disconnects 0" in done.stdout
+
+
+@pytest.mark.redis
+def test_compare_bus_puts_selchat_alone_and_on_a_bus_side_by_side(tmp_path, start_redis):
+    done, doc = flood_json(tmp_path, "--compare-bus", "--repeat", "1", "--clients", "3",
+                           "--senders", "1", "--messages", "5")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [row["server"] for row in doc["table"]] == ["selchat", "selchat+bus"]
+    alone, on_bus = doc["runs"]
+    assert alone["bus"] is None and on_bus["bus"]["lines"] == 5 and len(on_bus["nodes"]) == 1
+    for run in (alone, on_bus):
+        assert run["messages"]["received"] == run["messages"]["expected"] == 10
+    cost, = doc["bus_cost"]
+    assert set(cost) == {"value", "us_per_delivery_without", "us_per_delivery_with", "ratio",
+                         "target", "redis_us_per_line"} and cost["target"] == 1.15
+    assert "\nbus cost: server " in done.stdout
