@@ -307,8 +307,10 @@ def _node_lines(fig: dict) -> List[str]:
                  f"({same['samples']:,} samples); cross node p50 {_n(cross['p50'], 2)} ms, "
                  f"p99 {_n(cross['p99'], 2)} ms ({cross['samples']:,} samples)")
     verdict = {True: "yes", False: "NO", None: "-"}[order["identical"]]
+    around = (" outside the outage: sent from 2 s before it to 10 s after it, they are "
+              "not compared" if fig.get("outage") else "")
     lines.append(f"order     identical on every node: {verdict} ({order['compared']:,} messages "
-                 f"compared across {order['probes']} probes)")
+                 f"compared across {order['probes']} probes{around})")
     outage = fig.get("outage")
     if outage:
         window = (f"from {_n(outage['at_s'], 2)} s to {_n(outage['end_s'], 2)} s into the run"

@@ -40,7 +40,7 @@ check it.
 """
 from array import array
 from itertools import combinations
-from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import AbstractSet, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from message import READY, STORM, TOKEN_AT, BodyFormat
 from protocols import Record
@@ -259,7 +259,8 @@ def losses(tallies: List[Tally], expected: List[List[int]],
     return {"lost": lost, "duplicated": duplicated}
 
 
-def one_order(heard: Sequence[Sequence[int]]) -> Tuple[Optional[bool], int]:
+def one_order(heard: Sequence[Sequence[int]],
+              skip: AbstractSet[int] = frozenset()) -> Tuple[Optional[bool], int]:
     """Did the probes get the room's messages in one order?
 
     `heard` is each probe's messages in arrival order (`Probe.heard`). Every
@@ -267,9 +268,9 @@ def one_order(heard: Sequence[Sequence[int]]) -> Tuple[Optional[bool], int]:
     its first arrival (duplicates are counted elsewhere); pairs, not all at
     once, because a probe that sends does not get its own. Returns the verdict
     (None if no two probes got a message in common) and how many messages
-    were got by two probes or more.
+    were got by two probes or more. Messages in `skip` are not compared.
     """
-    firsts = [list(dict.fromkeys(h)) for h in heard]
+    firsts = [[k for k in dict.fromkeys(h) if k not in skip] for h in heard]
     got = [set(f) for f in firsts]
     shared: Set[int] = set()
     same = True
