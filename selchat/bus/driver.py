@@ -45,7 +45,7 @@ BLOCK_MS = 1000
 READ_COUNT = 2000
 #: Reconnect back-off: first delay, then doubling up to the last (seconds).
 FIRST_BACKOFF = 0.1
-MAX_BACKOFF = 5.0
+MAX_BACKOFF = 2.0
 #: How often the watchdog checks that Redis answers.
 WATCH_EVERY = 0.25
 
