@@ -6,12 +6,14 @@ others did by reading the stream, so a test that needs node B to know about
 alice first waits until a client on B has seen her join (the stream is one
 order: what follows it on B follows it everywhere).
 """
+import re
 import signal
+import urllib.request
 from typing import List
 
 import pytest
 
-from conftest import LineClient, read_until
+from conftest import LineClient, read_until, wait_for
 from test_resume_server import Tagged, resume, wait_held
 
 pytestmark = pytest.mark.redis
@@ -40,6 +42,14 @@ def join(clients):
     def make(node, name: str) -> LineClient:
         return clients(node, name)
     return make
+
+
+def alice_and_bob(servers: list, join) -> tuple:
+    """alice on the first node, bob on the second, each known to the other's node."""
+    alice = join(servers[0], "alice")
+    bob = join(servers[1], "bob")
+    read_until(alice, "*** bob has joined the chat room.")
+    return alice, bob
 
 
 def chat(client: LineClient, count: int) -> List[str]:
@@ -86,9 +96,7 @@ def test_names_are_unique_across_nodes_ignoring_case_and_width(nodes, join, clie
 
 def test_who_msg_and_nick_work_across_nodes(nodes, join):
     one, two = nodes(2)
-    alice = join(one, "alice")
-    bob = join(two, "bob")
-    read_until(alice, "*** bob has joined the chat room.")
+    alice, bob = alice_and_bob([one, two], join)
     bob.send("/who")
     read_until(bob, "*** Online (2): alice, bob")
     bob.send("/msg ALICE psst")
@@ -174,10 +182,7 @@ def _recover(redis, how: str) -> None:
 
 @pytest.mark.parametrize("how", ["stop", "kill"])
 def test_a_bus_outage_loses_no_line_and_disconnects_nobody(nodes, join, redis, how):
-    one, two = nodes(2)
-    alice = join(one, "alice")
-    bob = join(two, "bob")
-    read_until(alice, "*** bob has joined the chat room.")
+    alice, bob = alice_and_bob(nodes(2), join)
     alice.send("before")
     read_until(bob, "<alice> before")
     _outage(redis, how)
@@ -198,9 +203,7 @@ def test_a_bus_outage_loses_no_line_and_disconnects_nobody(nodes, join, redis, h
 def test_a_name_given_out_twice_during_an_outage_is_settled_when_the_bus_returns(
         nodes, join, redis):
     one, two = nodes(2)
-    alice = join(one, "alice")
-    bob = join(two, "bob")
-    read_until(alice, "*** bob has joined the chat room.")
+    alice, bob = alice_and_bob([one, two], join)
     redis.pause()
     read_until(alice, UNREACHABLE)
     read_until(bob, UNREACHABLE)
@@ -212,3 +215,25 @@ def test_a_name_given_out_twice_during_an_outage_is_settled_when_the_bus_returns
     read_until(alice, "*** Carol is now known as Carol-2")
     first.send("/who")
     read_until(first, "*** Online (4): alice, bob, carol, Carol-2")
+
+
+def test_metrics_show_the_bus_state_and_the_lines_waiting_for_it(chat_server, redis, join):
+    node = chat_server("--flood-rate", "0", "--bus", redis.url, web=True)
+
+    def metric(name: str) -> float:
+        with urllib.request.urlopen(f"{node.url}metrics", timeout=5) as answer:
+            text = answer.read().decode()
+        return float(re.search(rf"^selchat_{name} (\S+)$", text, re.MULTILINE).group(1))
+
+    alice = join(node, "alice")
+    assert (metric("bus_up"), metric("bus_waiting_lines")) == (1.0, 0.0)
+    redis.pause()
+    read_until(alice, UNREACHABLE)
+    join(node, "bob").send("said while Redis was away")
+    read_until(alice, "<bob> said while Redis was away")
+    assert metric("bus_up") == 0.0 and metric("bus_outages_total") == 1.0
+    assert metric("bus_waiting_lines") >= 2  # bob's join and his line, at least
+    redis.resume()
+    read_until(alice, REACHABLE)
+    wait_for(lambda: metric("bus_waiting_lines") == 0.0)
+    assert metric("bus_up") == 1.0

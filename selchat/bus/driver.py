@@ -214,9 +214,11 @@ class Bus:
         self._drop_links()
         delay = min(MAX_BACKOFF, FIRST_BACKOFF * 2 ** self._attempts)
         delay *= 0.5 + self._jitter() / 2
+        # Once per outage at warning level; every retry is only debug news.
+        level = logging.DEBUG if self._attempts else logging.WARNING
         self._attempts += 1
-        log.warning("bus %s: %s; retrying in %.1f s", "down" if was_up else "unreachable",
-                    why, delay)
+        log.log(level, "bus %s: %s; retrying in %.1f s", "down" if was_up else "unreachable",
+                why, delay)
         self._timers.cancel(self._timer)
         self._timer = self._timers.call_at(self._clock() + delay, self._connect)
         self._host.bus_state(False, why)
