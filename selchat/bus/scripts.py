@@ -39,19 +39,22 @@ end
 local function owner_of(value)
   return string.match(value, '^([^\\t]*)\\t([^\\t]*)\\t(.*)$')
 end
--- `node` claims name `key`; false when a live node claimed it first.
+-- `node` claims name `key`: false when a live node claimed it first; and
+-- whether it wrote anything (a heartbeat's claims are mostly unchanged).
 local function claim(names, nodes, stream, node, key, name, since, now, ttl)
   local held = redis.call('HGET', names, key)
+  local value = node .. '\\t' .. since .. '\\t' .. name
+  if held == value then return true, false end
   if held then
     local owner, their_since = owner_of(held)
     if owner ~= node and alive(nodes, owner, now, ttl) then
       local a, b = tonumber(their_since), tonumber(since)
-      if a < b or (a == b and owner < node) then return false end
+      if a < b or (a == b and owner < node) then return false, false end
       redis.call('XADD', stream, '*', 'n', node, 'x', owner .. '\\t' .. key)
     end
   end
-  redis.call('HSET', names, key, node .. '\\t' .. since .. '\\t' .. name)
-  return true
+  redis.call('HSET', names, key, value)
+  return true, true
 end
 -- forget what `node` holds under `key` in `hash` (compare and delete)
 local function release(hash, node, key)
@@ -162,8 +165,10 @@ for _, dead in ipairs(dead_nodes) do
 end
 local lost = {}
 for i = 4, #ARGV, 4 do
-  if claim(KEYS[2], KEYS[4], KEYS[1], node, ARGV[i], ARGV[i + 1], ARGV[i + 2], now, lease) then
-    if ARGV[i + 3] ~= '' then
+  local ours, wrote = claim(KEYS[2], KEYS[4], KEYS[1], node, ARGV[i], ARGV[i + 1], ARGV[i + 2],
+                            now, lease)
+  if ours then
+    if wrote and ARGV[i + 3] ~= '' then
       redis.call('HSET', KEYS[3], ARGV[i + 3], node .. '\\t' .. ARGV[i])
     end
   else
