@@ -801,7 +801,7 @@ class Server:
         if isinstance(lines, list):
             self._apply(self._room.adopt(conn, move.name, token))
             # Redis moved the name's claim here already; heartbeats renew it.
-            self._claims[conn] = (move.key, move.name, self._time_ms, move.token_hash)
+            self._claims[conn] = (move.key, move.name, move.since, move.token_hash)
             member = self._room.sessions.get(conn)
             assert member is not None
             data = resume.welcome_back(resume.Resumed(member, lines, [], 0, False), self._time_ms)
@@ -830,7 +830,10 @@ class Server:
         elif isinstance(effect, Claim):
             member = self._room.sessions.get(effect.session)
             hashed = resume.token_hash(member.token) if member is not None else ""
-            claim = (name_key(effect.name), effect.name, self._time_ms, hashed)
+            # When, to the microsecond: of two nodes that gave a name out during
+            # an outage, the earlier keeps it (a tie goes by node id).
+            since = int(self._wall_clock() * 1_000_000)
+            claim = (name_key(effect.name), effect.name, since, hashed)
             self._claims[effect.session] = claim
             outbox.claim(*claim)
         else:

@@ -226,7 +226,8 @@ def test_metrics_show_the_bus_state_and_the_lines_waiting_for_it(chat_server, re
         return float(re.search(rf"^selchat_{name} (\S+)$", text, re.MULTILINE).group(1))
 
     alice = join(node, "alice")
-    assert (metric("bus_up"), metric("bus_waiting_lines")) == (1.0, 0.0)
+    wait_for(lambda: metric("bus_waiting_lines") == 0.0)  # her join, confirmed
+    assert metric("bus_up") == 1.0 and metric("bus_outages_total") == 0.0
     redis.pause()
     read_until(alice, UNREACHABLE)
     join(node, "bob").send("said while Redis was away")
@@ -237,3 +238,22 @@ def test_metrics_show_the_bus_state_and_the_lines_waiting_for_it(chat_server, re
     read_until(alice, REACHABLE)
     wait_for(lambda: metric("bus_waiting_lines") == 0.0)
     assert metric("bus_up") == 1.0
+
+
+def test_a_session_moves_back_and_forth_between_nodes(nodes, join):
+    one, two = nodes(2)
+    bob = join(two, "bob")
+    alice = Tagged(one.address, "alice")
+    read_until(bob, "*** alice has joined the chat room.")
+    for home, away, said in ((one, two, "first"), (two, one, "second")):
+        bob.send(f"before the {said} drop")
+        alice.until(f"<bob> before the {said} drop")  # bob's join may come first
+        alice.drop()
+        wait_held(home, "alice")
+        bob.send(f"while away, {said}")
+        back = resume(away.address, alice.token, alice.last_seq)
+        assert back.texts(2) == ["*** Welcome back, alice.", f"<bob> while away, {said}"]
+        alice = back
+    alice.send("/quit")
+    read_until(bob, "*** alice has left the chat room.")
+    join(one, "alice")  # the name went with her, and is free now

@@ -170,8 +170,8 @@ def test_a_lost_name_names_the_node_that_must_rename():
 
 
 def test_a_moved_session_decodes_every_part():
-    assert decode([b"n", b"N2", b"v", b"abc123\tN1\talice\tAlice"]) == \
-        Moved("abc123", "N1", "alice", "Alice", "N2")
+    assert decode([b"n", b"N2", b"v", b"abc123\tN1\talice\t1796220436223000\tAlice"]) == \
+        Moved("abc123", "N1", "alice", 1796220436223000, "Alice", "N2")
 
 
 @pytest.mark.parametrize("fields", [

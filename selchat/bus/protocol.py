@@ -120,8 +120,8 @@ class Outbox:
         self._ops_lines += 1
         self.waiting_lines += 1
 
-    def claim(self, key: str, name: str, since_ms: int, token_hash: str) -> None:
-        self._ops += ("C", key, name, since_ms, token_hash)
+    def claim(self, key: str, name: str, since_us: int, token_hash: str) -> None:
+        self._ops += ("C", key, name, since_us, token_hash)
 
     def release(self, key: str, token_hash: str = "") -> None:
         self._ops += ("R", key, token_hash)
@@ -207,11 +207,13 @@ class NameLost(NamedTuple):
 
 
 class Moved(NamedTuple):
-    """The session with `token_hash` was resumed on `node`; `former` lets it go."""
+    """The session with `token_hash` was resumed on `node`; `former` lets it go.
+    `since` is when its name was first claimed (the claim moves with it)."""
 
     token_hash: str
     former: str
     key: str
+    since: int
     name: str
     node: str
 
@@ -234,9 +236,9 @@ def decode(fields: Sequence[bytes]) -> Optional[Entry]:
         owner, _, key = entry[b"x"].decode("utf-8", "replace").partition("\t")
         return NameLost(owner, key)
     if b"v" in entry:
-        parts = entry[b"v"].decode("utf-8", "replace").split("\t", 3)
-        if len(parts) == 4:
-            return Moved(parts[0], parts[1], parts[2], parts[3], node)
+        parts = entry[b"v"].decode("utf-8", "replace").split("\t", 4)
+        if len(parts) == 5 and parts[3].isdecimal():
+            return Moved(parts[0], parts[1], parts[2], int(parts[3]), parts[4], node)
     return None
 
 

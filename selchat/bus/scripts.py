@@ -11,7 +11,7 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   (``x``: "node<TAB>key", that node must rename its member) and a session
   taken over by a resume on another node (``v``).
 * ``epoch``: set once; a Redis that lost its data starts a new numbering.
-* ``names``: name key -> "node<TAB>claim_ms<TAB>name": who holds each name,
+* ``names``: name key -> "node<TAB>claimed (µs)<TAB>name": who holds each name,
   across nodes. ``tokens``: hash of a resume token -> "node<TAB>key".
 * ``nodes``: sorted set, node -> its last heartbeat (Redis time, ms). A
   node's names are its lease: a node missing its heartbeats for the lease
@@ -196,7 +196,7 @@ if owner ~= node then
   redis.call('HSET', KEYS[2], key, node .. '\\t' .. since .. '\\t' .. name)
   redis.call('HSET', KEYS[3], th, node .. '\\t' .. key)
   redis.call('XADD', KEYS[1], '*', 'n', node, 'v',
-             th .. '\\t' .. owner .. '\\t' .. key .. '\\t' .. name)
+             th .. '\\t' .. owner .. '\\t' .. key .. '\\t' .. since .. '\\t' .. name)
 end
 return {owner, key, name}
 """
