@@ -14,6 +14,7 @@ from conftest import (
     TIMEOUT, LineClient, ServerProcess, _readline_with_deadline, read_until, wait_for,
 )
 from test_cli import selchat
+from test_resume_server import Tagged, resume
 
 from selchat.workers import STOP_DEADLINE
 
@@ -170,6 +171,38 @@ def test_a_killed_worker_is_restarted_and_the_port_still_serves(workers):
     for client in clients:
         client.close()
     assert f"(pid {victim}) was killed by SIGKILL; restarting it" in server.log()
+
+
+def test_members_of_a_killed_worker_resume_on_another_without_a_word(workers):
+    server = workers(2)
+    watchers = [LineClient(server.address, f"w{n}") for n in range(6)]  # on both workers
+    alice = Tagged(server.address, "alice")
+    try:
+        for watcher in watchers:
+            read_until(watcher, "*** alice has joined the chat room.")
+        watchers[0].send("before")
+        alice.until("<w0> before")
+        home = worker_of(server, alice)
+        survivors = [w for w in watchers if worker_of(server, w).pid != home.pid]
+        home.kill()
+        home.wait(TIMEOUT)  # its listening socket gone: a connection goes to another worker
+        alice.drop()
+        back = resume(server.address, alice.token, alice.last_seq)
+        assert back.text() == "*** Welcome back, alice."
+        back.send("still here")
+        for watcher in survivors:
+            lines = read_until(watcher, "<alice> still here")
+            assert not any("alice has left" in line for line in lines)
+    finally:
+        for client in watchers:
+            client.close()
+
+
+def worker_of(server: ServerProcess, client: LineClient) -> psutil.Process:
+    """The worker holding the server side of `client`'s connection."""
+    port = client.sock.getsockname()[1]
+    return next(child for child in children(server)
+                if any(c.raddr and c.raddr.port == port for c in tcp(child)))
 
 
 def test_a_crash_looping_worker_is_restarted_at_most_once_a_second(workers):
