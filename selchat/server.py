@@ -39,6 +39,17 @@ output-limit check, session hold, accept back-off, shutdown) is one entry in
 7. Reap: connections that drained or were dropped are closed. Their leave
    notices were queued when they left OPEN, so steps 5-7 repeat until nothing
    is left to do.
+8. With a bus (``serve --bus``), the pass's room lines, name claims and
+   direct lines for other nodes' members are sealed into one batch for Redis
+   (`selchat.bus.driver.Bus.end_pass`).
+
+With a bus the room is shared by several nodes, and a broadcast is not
+delivered in step 5: it goes to Redis, which numbers it, and comes back to
+every node, this one included, as an entry of the stream; its Redis
+connections are readable sockets of this same selector, and what they read
+arrives in step 3 (`bus_entries` and the other ``bus_*`` methods, at the end
+of this module). Delivery is then as in step 5. While the bus is down, room
+lines are delivered here at once and kept for it.
 
 Lifecycle: a connection's `State` changes in `_set_state` alone: OPEN ->
 DRAINING (stop reading, output drains within CLOSE_GRACE) or DROPPING (output
