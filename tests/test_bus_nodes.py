@@ -257,3 +257,11 @@ def test_a_session_moves_back_and_forth_between_nodes(nodes, join):
     alice.send("/quit")
     read_until(bob, "*** alice has left the chat room.")
     join(one, "alice")  # the name went with her, and is free now
+
+
+def test_a_node_shutting_down_says_its_members_left_at_once(nodes, join):
+    one, two = nodes(2)
+    alice, bob = alice_and_bob([one, two], join)
+    assert one.stop() == 0
+    read_until(bob, "*** alice has left the chat room (server shutting down).")
+    join(two, "alice")  # her name is free at once, not a lease later
