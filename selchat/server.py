@@ -780,9 +780,8 @@ class Server:
         if reply is not None and reply[0].decode() != cast(Bus, self._bus).node:
             return
         if self._moving.pop(resume.token_hash(token), None) is not None and conn.state is OPEN:
-            conn.reading = True
-            self._update_interest(conn)
             self._resume_here(conn, token, last_seq)
+            self._resume_reading(conn)  # and the lines it sent after the /resume
 
     def _resume_here(self, conn: Connection, token: str, last_seq: int) -> None:
         outcome = resume.decide(self._history, self._room.sessions, token, last_seq, self._now)
@@ -806,8 +805,6 @@ class Server:
         if conn.state is not OPEN:  # moved here for nobody: let the name go
             self._let_go(move.name, move.token_hash)
             return
-        conn.reading = True
-        self._update_interest(conn)
         lines = self._history.after(last_seq)
         if isinstance(lines, list):
             self._apply(self._room.adopt(conn, move.name, token))
@@ -817,11 +814,12 @@ class Server:
             assert member is not None
             data = resume.welcome_back(resume.Resumed(member, lines, [], 0, False), self._time_ms)
             self._batch.send(data, conn, data)
-            return
-        gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
-        log.info("%r: resume refused: %s", conn, gap.kind.value)
-        self._apply([Send(conn, resume.gap_line(gap))])
-        self._let_go(move.name, move.token_hash)
+        else:
+            gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
+            log.info("%r: resume refused: %s", conn, gap.kind.value)
+            self._apply([Send(conn, resume.gap_line(gap))])
+            self._let_go(move.name, move.token_hash)
+        self._resume_reading(conn)  # and the lines it sent after the /resume
 
     def _let_go(self, name: str, hashed: str) -> None:
         """A session moved here ended before it was resumed: its name is free."""

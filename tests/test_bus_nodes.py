@@ -265,3 +265,15 @@ def test_a_node_shutting_down_says_its_members_left_at_once(nodes, join):
     assert one.stop() == 0
     read_until(bob, "*** alice has left the chat room (server shutting down).")
     join(two, "alice")  # her name is free at once, not a lease later
+
+
+def test_an_unknown_token_of_the_room_is_a_gap_and_the_connection_goes_on(nodes, redis,
+                                                                           clients):
+    one, = nodes(1)
+    epoch = redis.query("GET", "selchat:epoch").decode()
+    guess = clients(one)
+    guess.expect("*** Hello! Please enter your name.")
+    guess.send(f"/resume {epoch}.{'0' * 32} 5", "bob")  # the name waits for Redis' answer
+    guess.expect("!!! history gap: an unknown number of lines missed "
+                 "(session expired or unknown)")
+    guess.expect_prefix("*** Welcome, bob!")
