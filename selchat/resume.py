@@ -214,8 +214,20 @@ def decide(history: History, sessions: Sessions, token: str, last_seq: int,
     lines = history.after(last_seq)
     if isinstance(lines, HistoryGap):
         return Gap(GapKind.HISTORY, lines.missing, member)
-    return Resumed(member, lines, list(member.kept), member.dropped,
+    return Resumed(member, missed(lines, member.name), list(member.kept), member.dropped,
                    takeover=member.deadline is None)
+
+
+def missed(lines: List[Line], name: str) -> List[Line]:
+    """The room lines a resume gives `name`: every one, but its own join notice.
+
+    A member never gets its own join notice. On one server its welcome carries
+    the notice's number, so a resume starts after it; with a bus the notice is
+    numbered by Redis after the welcome was sent, so a member that drops before
+    the next room line would be given it. (The name is its own: names are
+    unique, so no one else's join notice says it.)"""
+    own = wire.encode(wire.joined(name))
+    return [line for line in lines if line.data != own]
 
 
 def welcome_back(resumed: Resumed, time_ms: int) -> bytes:

@@ -812,7 +812,8 @@ class Server:
             self._claims[conn] = (move.key, move.name, move.since, move.token_hash)
             member = self._room.sessions.get(conn)
             assert member is not None
-            data = resume.welcome_back(resume.Resumed(member, lines, [], 0, False), self._time_ms)
+            missed = resume.missed(lines, move.name)
+            data = resume.welcome_back(resume.Resumed(member, missed, [], 0, False), self._time_ms)
             self._batch.send(data, conn, data)
         else:
             gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)

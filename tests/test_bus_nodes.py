@@ -277,3 +277,19 @@ def test_an_unknown_token_of_the_room_is_a_gap_and_the_connection_goes_on(nodes,
     guess.expect("!!! history gap: an unknown number of lines missed "
                  "(session expired or unknown)")
     guess.expect_prefix("*** Welcome, bob!")
+
+
+@pytest.mark.parametrize("where", ["her node", "another node"])
+def test_a_member_that_drops_before_any_line_is_not_given_its_own_join(nodes, join, where):
+    one, two = nodes(2)
+    watcher = join(one, "watcher")
+    bob = join(two, "bob")
+    read_until(watcher, "*** bob has joined the chat room.")
+    alice = Tagged(one.address, "alice")  # her join notice is numbered after her welcome
+    read_until(bob, "*** alice has joined the chat room.")
+    alice.drop()
+    wait_held(one, "alice")
+    bob.send("hi")
+    read_until(watcher, "<bob> hi")
+    back = resume((one if where == "her node" else two).address, alice.token, alice.last_seq)
+    assert back.texts(2) == ["*** Welcome back, alice.", "<bob> hi"]

@@ -168,3 +168,15 @@ def test_what_a_resume_sends_and_what_a_gap_says():
         "!!! history gap: 3 lines missed (older than the history kept)")
     assert wire.decode(wire.text_of(gap_line(Gap(GapKind.EPOCH, None)))) == wire.HistoryGap(
         None, "the server restarted")
+
+
+def test_a_resume_leaves_out_the_members_own_join_notice():
+    """With a bus, the join notice is numbered after the welcome: a member that
+    drops before the next room line asks for lines from before its own join."""
+    history, sessions = room(lines=2)
+    history.append(wire.encode(wire.joined("ann")) + b"<bob> 3\n", 2000)
+    member = sessions.add("c1", "ann", "e1.t")
+    sessions.hold("c1", 100.0)
+    resumed = decide(history, sessions, "e1.t", 2, now=1.0)
+    assert isinstance(resumed, Resumed) and resumed.member is member
+    assert [bytes(line.data) for line in resumed.lines] == [b"<bob> 3\n"]
