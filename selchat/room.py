@@ -67,6 +67,8 @@ class Broadcast(NamedTuple):
     #: For the other nodes: "+NAME" joined, "-NAME" left ("-NAME<TAB>NODE"
     #: for another node's member), "=OLD<TAB>NEW" renamed; "" for chat.
     presence: str = ""
+    #: For the other nodes' members only (what this node's members know already).
+    elsewhere: bool = False
 
 
 class Claim(NamedTuple):
@@ -391,6 +393,12 @@ class ChatRoom:
             effects.append(Broadcast(wire.left(name, "server lost"), presence=f"-{name}\t{node}"))
         self._who_answer = None
         return effects
+
+    def announce_all(self) -> List[Effect]:
+        """The other nodes took this one for gone and said its members left
+        (its lease ran out while it was cut off): they are here, say so."""
+        everyone = [*self.members.values(), *self._held.values()]
+        return [Broadcast(wire.joined(name), None, "+" + name, elsewhere=True) for name in everyone]
 
     def name_lost(self, key: str) -> List[Effect]:
         """Another node gave out name key `key` before this one did (two nodes

@@ -701,6 +701,8 @@ class Server:
                 if bus is None:
                     seq = self._history.append(payload, self._time_ms, (len(payload),))
                     batch.broadcast(payload, effect.exclude, seq)
+                elif effect.elsewhere:
+                    bus.outbox.line(payload, None, effect.presence, delivered=True)
                 elif not bus.outbox.line(payload, effect.exclude, effect.presence,
                                          delivered=not bus.up) or not bus.up:
                     batch.broadcast(payload, effect.exclude)  # no bus: here, at once
@@ -871,6 +873,8 @@ class Server:
                 own = line.own
                 if own is None:
                     if line.presence and line.node != node:
+                        if line.presence.endswith("\t" + node):  # "gone", said of ours:
+                            continue  # our members know better (see `bus_reaped_us`)
                         room.remote_presence(line.node, line.presence)
                     batch.broadcast(line.data, None, (seq, line.time_ms))
                 elif not own.delivered:
@@ -914,6 +918,9 @@ class Server:
 
     def bus_reaped(self, names: List[str]) -> None:
         self._apply(self._room.remote_gone(names))
+
+    def bus_reaped_us(self) -> None:
+        self._apply(self._room.announce_all())
 
     def bus_state(self, up: bool, why: str) -> None:
         bus = cast(Bus, self._bus)

@@ -293,3 +293,21 @@ def test_a_member_that_drops_before_any_line_is_not_given_its_own_join(nodes, jo
     read_until(watcher, "<bob> hi")
     back = resume((one if where == "her node" else two).address, alice.token, alice.last_seq)
     assert back.texts(2) == ["*** Welcome back, alice.", "<bob> hi"]
+
+
+def test_a_node_taken_for_gone_says_its_members_are_back(nodes, join):
+    one, two = nodes(2, "--bus-lease", "2")
+    alice, bob = alice_and_bob([one, two], join)
+    one.proc.send_signal(signal.SIGSTOP)  # cut off, as by a partition: its lease runs out
+    try:
+        read_until(bob, "*** alice has left the chat room (server lost).", timeout=8)
+    finally:
+        one.proc.send_signal(signal.SIGCONT)
+    read_until(bob, "*** alice has joined the chat room.")
+    bob.send("/who")
+    read_until(bob, "*** Online (2): alice, bob")
+    alice.send("still here")
+    read_until(bob, "<alice> still here")
+    bob.send("welcome back")
+    heard = read_until(alice, "<bob> welcome back")  # she was never gone, to herself
+    assert not [line for line in heard if "alice has" in line], heard

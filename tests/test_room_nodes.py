@@ -226,3 +226,10 @@ def test_history_numbered_by_the_bus_keeps_consecutive_lines_and_drops_them_at_a
     assert history.append(b"e\n", 6, first=11) == 11
     assert history.append(b"f\n", 7) == 12  # numbering continues from the jump
     assert [line.seq for line in history.after(9)] == [10, 11, 12]
+
+
+def test_a_node_taken_for_gone_announces_its_members_to_the_others_only(resumable):
+    assert resumable.announce_all() == [
+        Broadcast(wire.joined("bob"), None, "+bob", elsewhere=True),
+        Broadcast(wire.joined("alice"), None, "+alice", elsewhere=True),  # held: still hers
+    ]

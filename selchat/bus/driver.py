@@ -80,6 +80,10 @@ class BusHost(Protocol):
     def bus_claims(self) -> List[Arg]:
         """Every name this node holds, as HEARTBEAT wants them: key name since th."""
 
+    def bus_reaped_us(self) -> None:
+        """The other nodes took this node for gone (its lease ran out while it
+        was away) and said its members left: say they are here."""
+
 
 class Bus:
     def __init__(self, address: BusAddress, selector: selectors.BaseSelector, timers: Timers,
@@ -180,8 +184,9 @@ class Bus:
         if isinstance(reply, ReplyError):
             self._failed(f"Redis refused to sync: {reply}")
             return
-        epoch_bytes, last_id, entries, names = reply
+        epoch_bytes, last_id, entries, names, known = reply
         epoch = epoch_bytes.decode()
+        reaped = not known and self.epoch is not None  # not the first connect
         new_epoch = epoch != self.epoch
         lines: List[RoomLine] = []
         if new_epoch:
@@ -198,6 +203,8 @@ class Bus:
         self.state = BusState.UP
         log.info("bus up: %s (node %s)", self.address.display(), self.node)
         self._host.bus_synced(epoch, lines, names_snapshot(names), new_epoch)
+        if reaped:
+            self._reaped_us()
         for batch in self.outbox.unconfirmed():
             self._publish(batch)
         self._read()
@@ -298,6 +305,11 @@ class Bus:
         if entries:
             self._host.bus_entries(entries)
 
+    def _reaped_us(self) -> None:
+        log.warning("this node's lease ran out while it was away: the other nodes "
+                    "announced its members gone; announcing them again")
+        self._host.bus_reaped_us()
+
     def _heartbeat(self, _: object = None) -> None:
         """Renew this node's lease and names; reap nodes whose leases ran out."""
         self._timers.cancel(self._heartbeat_timer)
@@ -312,8 +324,7 @@ class Bus:
                 return
             known, reaped, lost = reply
             if not known:
-                log.warning("this node's lease had run out: the others may have "
-                            "announced its members gone")
+                self._reaped_us()
             if reaped:
                 self._host.bus_reaped([name.decode() for name in reaped])
             if lost:

@@ -122,9 +122,11 @@ return reply
 #: KEYS: stream epoch names nodes
 #: ARGV: node new_epoch history_count
 #: Returns {epoch, last entry id, the last history_count entries (newest
-#: first), the names hash as a flat list}: one consistent view to start from.
+#: first), the names hash as a flat list, 1 if the node was still known (0:
+#: new, or reaped while away)}: one consistent view to start from.
 SYNC = _COMMON + """
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
+local known = redis.call('ZSCORE', KEYS[4], ARGV[1]) and 1 or 0
 redis.call('ZADD', KEYS[4], now_ms(), ARGV[1])
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local last_id = '0-0'
@@ -133,7 +135,7 @@ local entries = {}
 if tonumber(ARGV[3]) > 0 then
   entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[3])
 end
-return {redis.call('GET', KEYS[2]), last_id, entries, redis.call('HGETALL', KEYS[3])}
+return {redis.call('GET', KEYS[2]), last_id, entries, redis.call('HGETALL', KEYS[3]), known}
 """
 
 #: KEYS: stream names tokens nodes
