@@ -311,3 +311,17 @@ def test_a_node_taken_for_gone_says_its_members_are_back(nodes, join):
     bob.send("welcome back")
     heard = read_until(alice, "<bob> welcome back")  # she was never gone, to herself
     assert not [line for line in heard if "alice has" in line], heard
+
+
+def test_a_bus_with_a_password_and_a_database_number(chat_server, start_redis, join):
+    guarded = start_redis("--requirepass", "s3cr:t")
+    url = f"redis://:s3cr%3At@127.0.0.1:{guarded.port}/3"
+    one, two = (chat_server("--bus", url) for _ in range(2))
+    alice, bob = alice_and_bob([one, two], join)
+    bob.send("hi")
+    read_until(alice, "<bob> hi")
+    assert guarded.query("EXISTS", "selchat:stream", db=3) == 1
+    assert "s3cr" not in one.log()  # the password is never logged
+    wrong = chat_server("--bus", f"redis://:nope@127.0.0.1:{guarded.port}/3")
+    wait_for(lambda: "bus unreachable: authentication failed" in wrong.log())
+    join(wrong, "carol")  # serving on its own all the same
