@@ -47,8 +47,8 @@ With a bus the room is shared by several nodes, and a broadcast is not
 delivered in step 5: it goes to Redis, which numbers it, and comes back to
 every node, this one included, as an entry of the stream; its Redis
 connections are readable sockets of this same selector, and what they read
-arrives in step 3 (`bus_entries` and the other ``bus_*`` methods, at the end
-of this module). Delivery is then as in step 5. While the bus is down, room
+arrives in step 3 (`bus_entries` and the other ``bus_*`` methods, in the
+section "the bus"). Delivery is then as in step 5. While the bus is down, room
 lines are delivered here at once and kept for it.
 
 Lifecycle: a connection's `State` changes in `_set_state` alone: OPEN ->
