@@ -84,7 +84,8 @@ def figures(raw: dict, scenario: dict, server: dict, cpu: dict, joining: dict,
             "sent": sent, "expected": raw["expected"], "received": received,
             "lost": lost, "duplicated": duplicated, "out_of_order": disorder,
             "garbled": raw["garbled"], "unexpected_lines": raw["other_lines"],
-            "unexpected_samples": raw["other_samples"], "per_sender": per_sender,
+            "unexpected_samples": raw["other_samples"], "bus_notices": raw["bus_notices"],
+            "per_sender": per_sender,
         },
         "throughput": {
             "run_s": raw["times"].get("run"), "drain_s": raw["times"].get("drain"),
@@ -273,6 +274,9 @@ def summary(fig: dict) -> str:
             f"{churn['gaps']} gaps, {churn['notices']} join/leave notices; after the reset: "
             f"first byte p50 {_n(fb['p50'], 2)} ms p99 {_n(fb['p99'], 2)} ms, welcome back "
             f"p50 {_n(wb['p50'], 2)} ms p99 {_n(wb['p99'], 2)} ms (max {_n(wb['max'], 2)})")
+    if msg["bus_notices"]:
+        lines.append(f"bus       {msg['bus_notices']:,} notices that other servers were "
+                     "unreachable, then reachable again")
     if msg["unexpected_lines"]:
         lines.append(f"unexpected {msg['unexpected_lines']:,} lines that are no bench message, "
                      f"e.g. {msg['unexpected_samples'][:2]}")

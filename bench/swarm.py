@@ -944,6 +944,7 @@ class Swarm:
             "expected": self.expected(),
             "garbled": checker.garbled,
             "other_lines": checker.other_lines,
+            "bus_notices": checker.bus_notices,
             "other_samples": [s.decode(errors="replace") for s in checker.samples],
             "closed_by_server": self.closed_by_server,
             "last_delivery_s": self.last_delivery - self.run_started if self.run_started else 0.0,

@@ -45,6 +45,9 @@ from typing import AbstractSet, Callable, Dict, List, Optional, Sequence, Set, T
 from message import READY, STORM, TOKEN_AT, BodyFormat
 from protocols import Record
 
+#: How a node on a bus tells its members the bus went away, or came back.
+BUS_NOTICE = b"*** other servers "
+
 
 class Tally:
     """What one receiving connection has seen from each sender."""
@@ -92,6 +95,7 @@ class Checker:
         self.disorder = [0] * fmt.senders  #: arrivals below a number already seen
         self.garbled = 0  #: records or lines that looked like bench messages but were not
         self.other_lines = 0  #: lines that are not bench messages at all
+        self.bus_notices = 0  #: a node's notices that the bus went away or came back
         self.samples: List[bytes] = []  #: the first few of those, for the report
 
     # -- the fast path -----------------------------------------------------------
@@ -238,6 +242,9 @@ class Checker:
         return counted
 
     def _other(self, line: bytes) -> None:
+        if line.startswith(BUS_NOTICE):
+            self.bus_notices += 1
+            return
         self.other_lines += 1
         if len(self.samples) < 3:
             self.samples.append(line[:120])
