@@ -94,7 +94,8 @@ CONNECT_WINDOW = 1024
 READ_SIZE = 256 * 1024
 #: The drain ends once nothing has arrived for this long.
 QUIET = 1.0
-SETTLE = 0.05  # once every expected copy is counted: quiet this long, for stray extras
+SETTLE = 0.25  # once every expected copy is counted: quiet this long, for stray extras
+#: (a duplicate can complete the count while the copy it stands in for is late)
 DRAIN_BUDGET = 10.0
 #: After a bus outage, the nodes reconnect and publish the lines they kept: a
 #: quiet stream ends the drain only this long after the bus is back.
