@@ -280,6 +280,42 @@ def connect(server):
         client.close()
 
 
+# -- `selchat join` as a process, and a scripted server for it (test_client*.py) ------------
+
+
+@pytest.fixture
+def piped():
+    """piped(name, port, stdin=PIPE) -> the client's Popen, `.output` an Output."""
+    from test_client import Output, default_sigint, join_command  # it imports this module
+    started = []
+
+    def start(name: str, port: int, *options: str, stdin=subprocess.PIPE) -> subprocess.Popen:
+        proc = subprocess.Popen(join_command(name, port, *options), stdin=stdin,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=default_sigint)
+        proc.output = Output(proc.stdout.fileno())
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(TIMEOUT)
+        for pipe in (proc.stdin, proc.stdout, proc.stderr):
+            if pipe:
+                pipe.close()
+
+
+@pytest.fixture
+def fake_server():
+    """A scripted server (test_client's `FakeServer`), closed at teardown."""
+    from test_client import FakeServer
+    server = FakeServer()
+    yield server
+    server.close()
+
+
 # -- what a test about one misbehaving client needs ------------------------------------
 #
 # Those tests (test_line_length, test_bad_input, test_slow_readers, test_flood_control,

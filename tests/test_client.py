@@ -112,29 +112,6 @@ class Terminal:
 
 
 @pytest.fixture
-def piped():
-    """piped(name, port, stdin=PIPE) -> the client's Popen, `.output` an Output."""
-    started = []
-
-    def start(name: str, port: int, *options: str, stdin=subprocess.PIPE) -> subprocess.Popen:
-        proc = subprocess.Popen(join_command(name, port, *options), stdin=stdin,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=default_sigint)
-        proc.output = Output(proc.stdout.fileno())
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(TIMEOUT)
-        for pipe in (proc.stdin, proc.stdout, proc.stderr):
-            if pipe:
-                pipe.close()
-
-
-@pytest.fixture
 def terminal():
     """terminal(name, port, *options, env=None) -> Terminal, killed and closed at teardown."""
     started = []
@@ -193,13 +170,6 @@ class FakeServer:
         if self.conn:
             self.hang_up()
         self.listener.close()
-
-
-@pytest.fixture
-def fake_server():
-    server = FakeServer()
-    yield server
-    server.close()
 
 
 # -- through pipes ----------------------------------------------------------

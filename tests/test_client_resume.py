@@ -1,20 +1,18 @@
 """`selchat join` losing its connection: reconnection, resume, gaps, giving up.
 
-The server's side is scripted (`FakeServer` from test_client): it sends what a
+The server's side is scripted (`FakeServer` from test_client, by conftest's
+`fake_server`): it sends what a
 server with history and resume sends, built with `selchat.wire`. The last test
 runs against a real `selchat serve` through a proxy that can cut the line.
 """
 import signal
 import socket
-import subprocess
 import threading
 import time
 
-import pytest
 
 from conftest import TIMEOUT, LineClient
 from selchat import wire
-from test_client import FakeServer, Output, default_sigint, join_command
 
 TOKEN = "e1.00112233445566778899aabbccddeeff"
 T = 1796189493929  # 2026-12-02T05:31:33.929Z
@@ -22,34 +20,6 @@ T = 1796189493929  # 2026-12-02T05:31:33.929Z
 
 def tagged(line, seq=None, time_ms=T, **extra):
     return wire.tag_line(wire.encode(line), time_ms, extra, seq)
-
-
-@pytest.fixture
-def fake_server():
-    server = FakeServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def piped():
-    started = []
-
-    def start(name, port, *options):
-        proc = subprocess.Popen(join_command(name, port, *options), stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                preexec_fn=default_sigint)
-        proc.output = Output(proc.stdout.fileno())
-        started.append(proc)
-        return proc
-
-    yield start
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(TIMEOUT)
-        for pipe in (proc.stdin, proc.stdout, proc.stderr):
-            pipe.close()
 
 
 def joined_and_cut(fake_server, piped, *options):
