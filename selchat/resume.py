@@ -70,12 +70,13 @@ class Direct(NamedTuple):
 class Member:
     """A session that can be resumed: connected (deadline None) or held."""
 
-    __slots__ = ("session", "name", "token", "deadline", "kept", "dropped")
+    __slots__ = ("session", "name", "token", "token_hash", "deadline", "kept", "dropped")
 
     def __init__(self, session: Session, name: str, token: str, max_kept: int = MAX_KEPT) -> None:
         self.session = session
         self.name = name
         self.token = token
+        self.token_hash = token_hash(token)  # how a shared bus names the session
         #: When the hold ends (the caller's clock); None while connected.
         self.deadline: Optional[float] = None
         self.kept: Deque[Direct] = collections.deque(maxlen=max_kept)
@@ -117,7 +118,7 @@ class Sessions:
         member = Member(session, name, token, self.max_kept)
         self._by_token[token] = member
         self._by_session[session] = member
-        self._by_hash[token_hash(token)] = member
+        self._by_hash[member.token_hash] = member
         return member
 
     def rename(self, session: Session, name: str) -> None:
@@ -130,7 +131,7 @@ class Sessions:
         member = self._by_session.pop(session, None)
         if member is not None:
             del self._by_token[member.token]
-            del self._by_hash[token_hash(member.token)]
+            del self._by_hash[member.token_hash]
         return member
 
     def hold(self, session: Session, deadline: float) -> Optional[Member]:

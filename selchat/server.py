@@ -763,7 +763,7 @@ class Server:
         if bus is not None and self._room.sessions.by_token(token) is None \
                 and resume.token_epoch(token) == self._history.epoch:
             hashed = resume.token_hash(token)  # perhaps a session of another node
-            if bus.takeover(hashed, lambda reply: self._taken_over(conn, token, last_seq, reply)):
+            if bus.takeover(hashed, lambda reply: self._taken_over(hashed, reply)):
                 # The former node lets the session go when it reads the move
                 # from the stream; so does this node, and by then its history
                 # holds every line the former node could have sent: the resume
@@ -775,13 +775,14 @@ class Server:
                 return
         self._resume_here(conn, token, last_seq)
 
-    def _taken_over(self, conn: Connection, token: str, last_seq: int,
-                    reply: Optional[Sequence[bytes]]) -> None:
+    def _taken_over(self, hashed: str, reply: Optional[Sequence[bytes]]) -> None:
         """Redis answered a resume with a token this node does not know: no
         session (a gap), or one of this node's; else the move completes it."""
         if reply is not None and reply[0].decode() != cast(Bus, self._bus).node:
             return
-        if self._moving.pop(resume.token_hash(token), None) is not None and conn.state is OPEN:
+        waiting = self._moving.pop(hashed, None)
+        if waiting is not None and waiting[0].state is OPEN:
+            conn, token, last_seq = waiting
             self._resume_here(conn, token, last_seq)
             self._resume_reading(conn)  # and the lines it sent after the /resume
 
@@ -841,7 +842,7 @@ class Server:
             outbox.direct(name_key(effect.name), encode(effect.line))
         elif isinstance(effect, Claim):
             member = self._room.sessions.get(effect.session)
-            hashed = resume.token_hash(member.token) if member is not None else ""
+            hashed = member.token_hash if member is not None else ""
             # When, to the microsecond: of two nodes that gave a name out during
             # an outage, the earlier keeps it (a tie goes by node id).
             since = int(self._wall_clock() * 1_000_000)
