@@ -389,12 +389,19 @@ def test_silent_connections_are_closed_after_the_name_timeout(chat_server, closi
     assert len(re.findall(r"connection \d+ closed: no request in time", server.log())) == 2
 
 
-def test_metrics_parse_back_and_count_the_chat(chat_server, closing):
-    server = chat_server("--web-port", "0", "--flood-rate", "0")
+def alice_and_ws_bob(chat_server, closing, *args: str):
+    """A server with a web port (and `args`), alice over TCP and bob over WebSocket,
+    bob's join seen."""
+    server = chat_server("--web-port", "0", *args)
     alice = LineClient(server.address, "alice")
     bob = Ws(web(server), "bob")
     closing.extend([alice, bob])
     alice.expect("*** bob has joined the chat room.")
+    return server, alice, bob
+
+
+def test_metrics_parse_back_and_count_the_chat(chat_server, closing):
+    server, alice, bob = alice_and_ws_bob(chat_server, closing, "--flood-rate", "0")
     alice.send("hi bob")
     bob.expect("<alice> hi bob")
     bob.say("hi alice")
@@ -495,11 +502,7 @@ def test_ping_gets_a_pong_with_its_payload(shared, closing):
     (client_frame(TEXT, b"\xff\xfe"), 1007, None),
 ], ids=["unmasked", "reserved-opcode", "binary", "too-long", "bad-utf8"])
 def test_bad_input_is_closed_with_its_code(chat_server, closing, data, code, reason):
-    server = chat_server("--web-port", "0", "--max-line", "100")
-    alice = LineClient(server.address, "alice")
-    bob = Ws(web(server), "bob")
-    closing.extend([alice, bob])
-    alice.expect("*** bob has joined the chat room.")
+    server, alice, bob = alice_and_ws_bob(chat_server, closing, "--max-line", "100")
     bob.say("x" * 100)  # the longest line allowed goes through
     alice.expect("<bob> " + "x" * 100)
     bob.send(data)
@@ -512,11 +515,7 @@ def test_bad_input_is_closed_with_its_code(chat_server, closing, data, code, rea
 
 
 def test_peer_close_is_answered_and_the_room_told(chat_server, closing):
-    server = chat_server("--web-port", "0")
-    alice = LineClient(server.address, "alice")
-    bob = Ws(web(server), "bob")
-    closing.extend([alice, bob])
-    alice.expect("*** bob has joined the chat room.")
+    server, alice, bob = alice_and_ws_bob(chat_server, closing)
     bob.send(client_frame(CLOSE, close_payload(1000, b"bye")))
     bob.expect_close(1000)
     alice.expect("*** bob has left the chat room.")
@@ -529,11 +528,7 @@ def test_peer_close_is_answered_and_the_room_told(chat_server, closing):
 
 
 def test_close_reply_comes_after_the_lines_owed_from_the_same_pass(chat_server, closing):
-    server = chat_server("--web-port", "0")
-    alice = LineClient(server.address, "alice")
-    bob = Ws(web(server), "bob")
-    closing.extend([alice, bob])
-    alice.expect("*** bob has joined the chat room.")
+    server, alice, bob = alice_and_ws_bob(chat_server, closing)
     # One segment: a command and the close. The answer was owed before the close.
     bob.send(client_frame(TEXT, b"/who") + client_frame(CLOSE, close_payload(1000)))
     alice.expect("*** bob has left the chat room.")
@@ -542,11 +537,7 @@ def test_close_reply_comes_after_the_lines_owed_from_the_same_pass(chat_server, 
 
 
 def test_quit_says_goodbye_then_closes_with_1000(chat_server, closing):
-    server = chat_server("--web-port", "0")
-    alice = LineClient(server.address, "alice")
-    bob = Ws(web(server), "bob")
-    closing.extend([alice, bob])
-    alice.expect("*** bob has joined the chat room.")
+    server, alice, bob = alice_and_ws_bob(chat_server, closing)
     bob.say("/quit off to bed")
     bob.expect("*** Goodbye, bob.")
     bob.expect_close(1000)
