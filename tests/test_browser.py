@@ -33,10 +33,14 @@ def chat_server(port: int = 0, web_port: int = 0, *args: str) -> ServerProcess:
 class LineClient:
     """A terminal user, as ``nc`` would be: lines over TCP."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, name: str) -> None:
+        """Connected and joined as `name` (the welcome read)."""
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
         self.buf = b""
         self.seen: List[str] = []
+        self.expect(r"^\*\*\* Hello")
+        self.send(name)
+        self.expect(rf"^\*\*\* Welcome, {name}!")
 
     def send(self, line: str) -> None:
         self.sock.sendall(line.encode() + b"\n")
@@ -147,10 +151,7 @@ def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
     server = chat_server()
     carol = None
     try:
-        carol = LineClient(server.port)
-        carol.expect(r"^\*\*\* Hello")
-        carol.send("carol")
-        carol.expect(r"^\*\*\* Welcome, carol!")
+        carol = LineClient(server.port, "carol")
 
         # Page A, on a phone-sized screen: a refused name, then another, same socket.
         a = open_page(390, 844)
@@ -237,10 +238,7 @@ def test_a_dropped_page_resumes_without_a_trace(open_page):
     server = chat_server(0, 0, "--replay", "20")
     carol = None
     try:
-        carol = LineClient(server.port)
-        carol.expect(r"^\*\*\* Hello")
-        carol.send("carol")
-        carol.expect(r"^\*\*\* Welcome, carol!")
+        carol = LineClient(server.port, "carol")
 
         a = open_page(1000, 700)
         join(a, server.url, "alice")
