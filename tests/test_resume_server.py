@@ -180,6 +180,16 @@ def test_tags_before_or_after_the_name(server, clients):
     assert early.token  # /tags before the name: the welcome carries a token
 
 
+def member_then_alice(chat_server, clients, name: str, *args: str):
+    """A server that holds dropped sessions 30 s (then `args`), a plain member
+    `name`, then alice with tags; the member has seen her join."""
+    server = chat_server("--flood-rate", "0", "--resume-window", "30", *args)
+    member = clients(LineClient(server.address, name))
+    alice = clients(Tagged(server.address, "alice"))
+    member.expect("*** alice has joined the chat room.")
+    return server, member, alice
+
+
 # -- drop and resume -----------------------------------------------------------------
 
 def test_a_dropped_member_resumes_with_exactly_the_lines_missed(chat_server, clients):
@@ -213,10 +223,7 @@ def test_a_dropped_member_resumes_with_exactly_the_lines_missed(chat_server, cli
 
 
 def test_resume_twice_from_the_same_token(chat_server, clients):
-    server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    bob = clients(LineClient(server.address, "bob"))
-    alice = clients(Tagged(server.address, "alice"))
-    bob.expect("*** alice has joined the chat room.")
+    server, bob, alice = member_then_alice(chat_server, clients, "bob")
     bob.send("zero")
     assert alice.text() == "<bob> zero"
     token = alice.token
@@ -233,10 +240,7 @@ def test_resume_twice_from_the_same_token(chat_server, clients):
 
 
 def test_resume_while_the_old_connection_is_open_closes_it(chat_server, clients):
-    server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    witness = clients(LineClient(server.address, "witness"))
-    alice = clients(Tagged(server.address, "alice"))
-    witness.expect("*** alice has joined the chat room.")
+    server, witness, alice = member_then_alice(chat_server, clients, "witness")
     witness.send("seen")
     assert alice.text() == "<witness> seen"
     witness.send("not seen")  # alice's old connection gets it too; the resume as well
@@ -252,10 +256,8 @@ def test_resume_while_the_old_connection_is_open_closes_it(chat_server, clients)
 
 
 def test_a_held_member_expires_with_connection_lost_and_frees_the_name(chat_server, clients):
-    server = chat_server("--flood-rate", "0", "--resume-window", "0.5")
-    witness = clients(LineClient(server.address, "witness"))
-    alice = clients(Tagged(server.address, "alice"))
-    witness.expect("*** alice has joined the chat room.")
+    server, witness, alice = member_then_alice(chat_server, clients, "witness",
+                                               "--resume-window", "0.5")  # the last one counts
     token, last = alice.token, alice.last_seq
     started = time.monotonic()
     alice.drop()
@@ -269,10 +271,7 @@ def test_a_held_member_expires_with_connection_lost_and_frees_the_name(chat_serv
 
 
 def test_the_name_of_a_held_member_stays_taken(chat_server, clients):
-    server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    witness = clients(LineClient(server.address, "witness"))
-    alice = clients(Tagged(server.address, "alice"))
-    witness.expect("*** alice has joined the chat room.")
+    server, witness, alice = member_then_alice(chat_server, clients, "witness")
     alice.drop()
     impostor = clients(LineClient(server.address))
     impostor.expect("*** Hello! Please enter your name.")
@@ -284,10 +283,7 @@ def test_the_name_of_a_held_member_stays_taken(chat_server, clients):
 
 
 def test_private_lines_to_a_held_member_come_after_the_resume_in_order(chat_server, clients):
-    server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    bob = clients(LineClient(server.address, "bob"))
-    alice = clients(Tagged(server.address, "alice"))
-    bob.expect("*** alice has joined the chat room.")
+    server, bob, alice = member_then_alice(chat_server, clients, "bob")
     bob.send("seen")
     assert alice.text() == "<bob> seen"
     last = alice.last_seq
@@ -367,10 +363,7 @@ def test_a_token_from_another_session_is_refused(chat_server, clients):
 
 
 def test_lines_older_than_the_history_are_a_counted_gap(chat_server, clients):
-    server = chat_server("--flood-rate", "0", "--resume-window", "30", "--history", "5")
-    bob = clients(LineClient(server.address, "bob"))
-    alice = clients(Tagged(server.address, "alice"))
-    bob.expect("*** alice has joined the chat room.")
+    server, bob, alice = member_then_alice(chat_server, clients, "bob", "--history", "5")
     bob.send("seen")
     assert alice.text() == "<bob> seen"
     last = alice.last_seq
@@ -388,10 +381,7 @@ def test_lines_older_than_the_history_are_a_counted_gap(chat_server, clients):
 
 
 def test_a_history_gap_while_the_old_connection_is_open_frees_the_name(chat_server, clients):
-    server = chat_server("--flood-rate", "0", "--resume-window", "30", "--history", "2")
-    bob = clients(LineClient(server.address, "bob"))
-    alice = clients(Tagged(server.address, "alice"))
-    bob.expect("*** alice has joined the chat room.")
+    server, bob, alice = member_then_alice(chat_server, clients, "bob", "--history", "2")
     bob.send("0")
     assert alice.text() == "<bob> 0"
     last = alice.last_seq
@@ -431,10 +421,7 @@ def test_history_0_means_no_replay_no_hold_no_resume(chat_server, clients):
 def test_own_lines_said_before_the_drop_come_back_in_the_resume(chat_server, clients):
     # As the README says: *every* room line after LASTSEQ, own lines (never echoed
     # live) included; `selchat join` hides them (session._said_by_me), others must too.
-    server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    bob = clients(LineClient(server.address, "bob"))
-    alice = clients(Tagged(server.address, "alice"))
-    bob.expect("*** alice has joined the chat room.")
+    server, bob, alice = member_then_alice(chat_server, clients, "bob")
     bob.send("seen")
     assert alice.text() == "<bob> seen"
     alice.send("mine")
