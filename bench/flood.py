@@ -20,10 +20,13 @@ the middle of the run; ``--compare-bus`` measures what the bus costs one node.
 See README.rst, "Benchmarks", for how to read every figure.
 
 The harness is one process, one thread and one selector, like the server:
-the modules beside this one are the clients (`swarm`), the receive-side
-checks (`tally`), the message layout (`message`), the wire protocols
-(`protocols`), the servers under test (`servers`) and their nodes and bus
-(`nodes`), and the reports (`report`).
+the modules beside this one are the clients (`swarm`, one connection in
+`conn`), what a run does besides its messages (`modes`: storm, churn, bus
+outage, one module each), the receive-side checks (`tally`), the message
+layout (`message`), the wire protocols (`protocols`), the servers under test
+(`servers`) and their nodes and bus (`nodes`), and the reports (`report`).
+Options are declared once, with their bounds, in `OPTIONS`; options that may
+not go together in `RULES`.
 """
 import argparse
 import json
@@ -35,13 +38,14 @@ import sys
 import textwrap
 import time
 from dataclasses import asdict
-from typing import Callable, List, NamedTuple, Optional
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import nodes
 import report
 import servers
 from message import MAX_SENDERS, MIN_PAYLOAD, MIN_STORM
 from protocols import PROTOCOLS
+from modes import MODES, make
 from swarm import Scenario, Swarm
 
 #: The servers --compare runs, by transport: WebSocket clients reach only the
@@ -72,103 +76,182 @@ class Target(NamedTuple):
     nodes: int = 0
 
 
+class Option(NamedTuple):
+    """One command-line option, as `parse_args` declares and `_check` bounds it."""
+
+    flag: str
+    help: str
+    type: Optional[Callable] = None
+    default: Any = None
+    #: Bounds, inclusive (a number, a function of the options, or None: unbounded).
+    low: Any = None
+    high: Any = None
+    above: bool = False  #: `low` itself is out: (low, high]
+    unit: str = ""  #: said after the bounds when a value is refused
+    #: The modes (`modes.MODES`) it makes or shapes, grouped under them in --help.
+    modes: Tuple[str, ...] = ()
+    more: Dict[str, Any] = {}  #: the rest of add_argument's keywords
+
+
+def _address(text: str) -> tuple:
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not host or not port.isdigit():
+        raise argparse.ArgumentTypeError("--connect wants HOST:PORT")
+    return host, int(port)
+
+
+def _sweep(text: str) -> tuple:
+    name, _, values = text.partition("=")
+    if name not in SWEEPABLE:
+        raise argparse.ArgumentTypeError(f"--sweep takes {', '.join(SWEEPABLE)}")
+    try:
+        numbers = [int(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("--sweep values are integers: clients=100,500") from None
+    if not numbers or len(numbers) > 20:
+        raise argparse.ArgumentTypeError("--sweep wants 1 to 20 values")
+    return name, numbers
+
+
+#: Every option, in --help order: a mode's options under the mode's name.
+OPTIONS = (
+    Option("--clients", "simulated clients, each a TCP connection that joins the chat "
+           "(default: %(default)s)", int, 500, 1, MAX_CLIENTS),
+    Option("--senders", "how many of the clients send messages; 0 only connects and idles "
+           "(default: %(default)s)", int, 10, 0, lambda a: min(a.clients, MAX_SENDERS),
+           unit=f"(at most --clients and {MAX_SENDERS})"),
+    Option("--rate", "messages per second per sender, sent on schedule whatever the server "
+           "does; 0 saturates: each sender keeps --window messages in flight (default: 0)",
+           float, 0.0, 0),
+    Option("--window", "when saturating, messages per sender sent but not yet seen by the "
+           "last client to join, the far end of every broadcast (default: %(default)s)",
+           int, 8, 1),
+    Option("--duration", "seconds of sending: the timed run; with --messages, at most this "
+           "(default: %(default)s)", float, 10.0, 0, MAX_DURATION, above=True, unit="seconds"),
+    Option("--messages", "send exactly this many messages per sender, then drain, so the "
+           "counts are known in advance: 3 clients, 1 sender, 10 messages -> 20 deliveries "
+           "(default: as many as --duration allows)", int, None, 0),
+    Option("--payload", f"bytes of chat text per message, at least {MIN_PAYLOAD} "
+           "(default: %(default)s)", int, 64, MIN_PAYLOAD, 4000, unit="bytes"),
+    Option("--burst", "N more clients (besides --clients) that each send --burst-lines "
+           "lines of --burst-bytes bytes all at once, halfway through the run (or once each "
+           "sender has sent half its --messages); the report adds readers dropped, peak RSS, "
+           "latency and the longest stall meanwhile (default: none)", int, 0, 0, MAX_BURST,
+           modes=("storm",), more={"metavar": "N"}),
+    Option("--burst-lines", "lines in each burst: selchat's default --flood-burst "
+           "(default: %(default)s)", int, 20, 1, MAX_BURST_LINES, modes=("storm",)),
+    Option("--burst-bytes", "bytes of chat text per burst line, at most selchat's default "
+           f"--max-line ({MAX_STORM_LINE}) (default: %(default)s)", int, 4000, MIN_STORM,
+           MAX_STORM_LINE, modes=("storm",)),
+    Option("--server", "the server to start; with --connect, the protocol to speak (redis, or "
+           "selchat's for the others) (default: %(default)s)", None, "selchat",
+           more={"choices": sorted(servers.KINDS)}),
+    Option("--transport", "how clients connect: tcp (the chat port), ws (WebSocket, on "
+           "selchat's --web-port) or mixed (every other client a WebSocket); --compare "
+           "--transport ws runs bench/peers/websockets_chat.py beside selchat "
+           "(default: %(default)s)", None, "tcp", more={"choices": TRANSPORTS}),
+    Option("--churn", "every second, PCT %% of the listening clients (not the probes, not "
+           "the senders) reset their connection and resume it (/resume); every client then "
+           "asks for /tags. selchat over TCP only (default: 0)", float, 0.0, 0, 100,
+           unit="(percent)", modes=("churn",), more={"metavar": "PCT"}),
+    Option("--connect", "measure a server that is already running instead of starting one",
+           _address, more={"metavar": "HOST:PORT"}),
+    Option("--server-pid", "with --connect: the server's process id, for its CPU and memory",
+           int, more={"metavar": "PID"}),
+    Option("--allow-remote", "allow --connect to an address that is not loopback",
+           more={"action": "store_true"}),
+    Option("--phase-timeout", "time allowed to the connect phase, and again to the ready "
+           "phase; a run that overruns it stops and says so (default: 10 s + 15 ms per "
+           "client)", float, None, 0, 3600, above=True, unit="seconds",
+           more={"metavar": "SECONDS"}),
+    Option("--json", "write every figure of every run to FILE as JSON; '-' writes it to "
+           "stdout instead of the text", more={"metavar": "FILE"}),
+    Option("--nodes", "start N selchat nodes sharing one room through a Redis of their own "
+           "(selchat serve --bus; needs redis-server), clients spread over them in turn; the "
+           "report adds each node's CPU and RSS, Redis' CPU (and per line published), latency "
+           "within and across nodes, and whether every node saw the room's lines in one order "
+           "(default: one selchat, no bus)", int, 0, 0, MAX_NODES, more={"metavar": "N"}),
+    Option("--bus-outage", "with --nodes: in the middle of the run, make Redis unavailable "
+           "for --bus-outage-seconds: stop (SIGSTOP, then SIGCONT) or kill (SIGKILL, then "
+           "start it again on the same port and file); the report adds the outage and the "
+           "clients disconnected (must be 0), and the drain waits for the lines the nodes "
+           "kept meanwhile", modes=("outage",), more={"choices": nodes.OUTAGES}),
+    Option("--bus-outage-seconds", "how long the bus is unavailable, less than --duration "
+           "(default: %(default)s)", float, 5.0, 0, MAX_OUTAGE, above=True,
+           modes=("outage",), more={"metavar": "SECONDS"}),
+    Option("--compare", "alternate runs of selchat, bench/peers/threaded.py, "
+           "bench/peers/asyncio_chat.py and Redis pub/sub (when redis-server is on PATH); one "
+           "table of medians, with ratios to selchat", more={"action": "store_true"}),
+    Option("--compare-bus", "alternate runs of selchat alone and of one selchat node on a "
+           "Redis bus; the tables, and the bus's cost: server µs per delivery with it over "
+           f"without (target ≤ {BUS_COST_TARGET}×)", more={"action": "store_true"}),
+    Option("--repeat", "runs per server and value (default: 3 with --compare or "
+           "--compare-bus, else 1)", int, None, 1, 20),
+    Option("--sweep", "run the scenario once per value of clients, senders or payload "
+           "(e.g. clients=100,500,1000,2000) and tabulate how each figure grows", _sweep,
+           more={"metavar": "NAME=V1,V2,..."}),
+)
+
+
+def _chat(args: argparse.Namespace) -> bool:
+    return servers.KINDS[args.server] == "chat"
+
+
+def _bus_option(args: argparse.Namespace) -> str:
+    return "--nodes" if args.nodes else "--compare-bus"
+
+
+def _starts_selchat_itself(args: argparse.Namespace) -> bool:
+    return bool(args.nodes or args.compare_bus) and bool(
+        args.compare or args.connect or args.server != "selchat" or args.churn)
+
+
+#: What options may not go together: (broken, why: a text or a function of the
+#: options making it), checked in order.
+RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
+    (lambda a: a.burst and not a.compare and not _chat(a),
+     "--burst needs a chat server (Redis pub/sub has no chat lines)"),
+    (lambda a: a.burst and a.transport != "tcp",
+     "--burst goes with --transport tcp (burst clients speak TCP)"),
+    (lambda a: a.churn and (a.compare or a.server != "selchat" or a.transport != "tcp"),
+     "--churn needs selchat's /resume: --server selchat, --transport tcp, no --compare"),
+    (lambda a: a.server_pid and not a.connect, "--server-pid goes with --connect"),
+    (lambda a: a.bus_outage and not a.nodes, "--bus-outage needs --nodes"),
+    (lambda a: a.bus_outage and a.bus_outage_seconds >= a.duration,
+     "--bus-outage-seconds must be less than --duration"),
+    (lambda a: a.compare_bus and a.nodes,
+     "--compare-bus runs one node on a bus: drop --nodes"),
+    (_starts_selchat_itself, lambda a: f"{_bus_option(a)} starts selchat itself: no "
+     "--compare, --connect, --churn or other --server"),
+    (lambda a: (a.nodes or a.compare_bus) and not servers.available("redis"),
+     lambda a: f"{_bus_option(a)} needs redis-server on PATH"),
+    (lambda a: a.transport != "tcp" and (a.connect or not _chat(a)),
+     "--transport ws and mixed need a chat server the bench starts (not --connect, not "
+     "redis)"),
+    (lambda a: a.server in servers.WEBSOCKET_ONLY and a.transport != "ws" and not a.compare,
+     lambda a: f"{a.server} speaks WebSocket only: add --transport ws"),
+    (lambda a: a.transport != "tcp" and not a.compare
+     and a.server not in servers.SPEAKS_WEBSOCKET,
+     lambda a: f"{a.server} has no WebSocket endpoint: use --transport tcp"),
+    (lambda a: a.connect and a.compare, "--compare starts its own servers: drop --connect"),
+    (lambda a: a.connect and not a.allow_remote and not servers.is_loopback(a.connect[0]),
+     lambda a: f"{a.connect[0]} is not a loopback address (add --allow-remote)"),
+)
+
+
 def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="flood.py", description=__doc__.split("\n\n")[0],
         epilog="examples: flood.py | flood.py --compare | flood.py --sweep clients=100,500,1000 "
                "| flood.py --clients 200 --rate 20 | flood.py --connect 127.0.0.1:4000 "
                "--server-pid 1234 --json run.json")
-    p.add_argument("--clients", type=int, default=500,
-                   help="simulated clients, each a TCP connection that joins the chat "
-                        "(default: %(default)s)")
-    p.add_argument("--senders", type=int, default=10,
-                   help="how many of the clients send messages; 0 only connects and idles "
-                        "(default: %(default)s)")
-    p.add_argument("--rate", type=float, default=0.0,
-                   help="messages per second per sender, sent on schedule whatever the server "
-                        "does; 0 saturates: each sender keeps --window messages in flight "
-                        "(default: 0)")
-    p.add_argument("--window", type=int, default=8,
-                   help="when saturating, messages per sender sent but not yet seen by the "
-                        "last client to join, the far end of every broadcast "
-                        "(default: %(default)s)")
-    p.add_argument("--duration", type=float, default=10.0,
-                   help="seconds of sending: the timed run; with --messages, at most this "
-                        "(default: %(default)s)")
-    p.add_argument("--messages", type=int, default=None,
-                   help="send exactly this many messages per sender, then drain, so the "
-                        "counts are known in advance: 3 clients, 1 sender, 10 messages -> "
-                        "20 deliveries (default: as many as --duration allows)")
-    p.add_argument("--payload", type=int, default=64,
-                   help=f"bytes of chat text per message, at least {MIN_PAYLOAD} "
-                        "(default: %(default)s)")
-    p.add_argument("--burst", type=int, default=0, metavar="N",
-                   help="N more clients (besides --clients) that each send --burst-lines "
-                        "lines of --burst-bytes bytes all at once, halfway through the run "
-                        "(or once each sender has sent half its --messages); the report adds "
-                        "readers dropped, peak RSS, latency and the longest stall meanwhile "
-                        "(default: none)")
-    p.add_argument("--burst-lines", type=int, default=20,
-                   help="lines in each burst: selchat's default --flood-burst "
-                        "(default: %(default)s)")
-    p.add_argument("--burst-bytes", type=int, default=4000,
-                   help="bytes of chat text per burst line, at most selchat's default "
-                        f"--max-line ({MAX_STORM_LINE}) (default: %(default)s)")
-    p.add_argument("--server", choices=sorted(servers.KINDS), default="selchat",
-                   help="the server to start; with --connect, the protocol to speak "
-                        "(redis, or selchat's for the others) (default: %(default)s)")
-    p.add_argument("--transport", choices=TRANSPORTS, default="tcp",
-                   help="how clients connect: tcp (the chat port), ws (WebSocket, on "
-                        "selchat's --web-port) or mixed (every other client a WebSocket); "
-                        "--compare --transport ws runs bench/peers/websockets_chat.py beside "
-                        "selchat (default: %(default)s)")
-    p.add_argument("--churn", type=float, default=0.0, metavar="PCT",
-                   help="every second, PCT %% of the listening clients (not the probes, not "
-                        "the senders) reset their connection and resume it (/resume); every "
-                        "client then asks for /tags. selchat over TCP only (default: 0)")
-    p.add_argument("--connect", metavar="HOST:PORT",
-                   help="measure a server that is already running instead of starting one")
-    p.add_argument("--server-pid", type=int, metavar="PID",
-                   help="with --connect: the server's process id, for its CPU and memory")
-    p.add_argument("--allow-remote", action="store_true",
-                   help="allow --connect to an address that is not loopback")
-    p.add_argument("--phase-timeout", type=float, metavar="SECONDS",
-                   help="time allowed to the connect phase, and again to the ready phase; a "
-                        "run that overruns it stops and says so (default: 10 s + 15 ms per "
-                        "client)")
-    p.add_argument("--json", metavar="FILE",
-                   help="write every figure of every run to FILE as JSON; '-' writes it to "
-                        "stdout instead of the text")
-    p.add_argument("--nodes", type=int, default=0, metavar="N",
-                   help="start N selchat nodes sharing one room through a Redis of their own "
-                        "(selchat serve --bus; needs redis-server), clients spread over them "
-                        "in turn; the report adds each node's CPU and RSS, Redis' CPU (and "
-                        "per line published), latency within and across nodes, and whether "
-                        "every node saw the room's lines in one order (default: one selchat, "
-                        "no bus)")
-    p.add_argument("--bus-outage", choices=nodes.OUTAGES,
-                   help="with --nodes: in the middle of the run, make Redis unavailable for "
-                        "--bus-outage-seconds: stop (SIGSTOP, then SIGCONT) or kill (SIGKILL, "
-                        "then start it again on the same port and file); the report adds the "
-                        "outage and the clients disconnected (must be 0), and the drain waits "
-                        "for the lines the nodes kept meanwhile")
-    p.add_argument("--bus-outage-seconds", type=float, default=5.0, metavar="SECONDS",
-                   help="how long the bus is unavailable, less than --duration "
-                        "(default: %(default)s)")
-    p.add_argument("--compare", action="store_true",
-                   help="alternate runs of selchat, bench/peers/threaded.py, "
-                        "bench/peers/asyncio_chat.py and Redis pub/sub (when redis-server is "
-                        "on PATH); one table of medians, with ratios to selchat")
-    p.add_argument("--compare-bus", action="store_true",
-                   help="alternate runs of selchat alone and of one selchat node on a Redis "
-                        "bus; the tables, and the bus's cost: server µs per delivery with it "
-                        f"over without (target ≤ {BUS_COST_TARGET}×)")
-    p.add_argument("--repeat", type=int, default=None,
-                   help="runs per server and value (default: 3 with --compare or "
-                        "--compare-bus, else 1)")
-    p.add_argument("--sweep", metavar="NAME=V1,V2,...",
-                   help="run the scenario once per value of clients, senders or payload "
-                        "(e.g. clients=100,500,1000,2000) and tabulate how each figure grows")
+    groups = {mode: p.add_argument_group(f"{mode} mode") for mode in MODES}
+    for option in OPTIONS:
+        group = groups[option.modes[0]] if option.modes else p
+        kind = {"type": option.type} if option.type else {}
+        group.add_argument(option.flag, default=option.default, help=option.help, **kind,
+                           **option.more)
     args = p.parse_args(argv)
     try:
         _check(args)
@@ -178,93 +261,26 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def _check(args: argparse.Namespace) -> None:
-    """Every count and duration bounded, every address local unless allowed."""
-    if not 1 <= args.clients <= MAX_CLIENTS:
-        raise ValueError(f"--clients must be 1..{MAX_CLIENTS}")
-    if not 0 <= args.senders <= min(args.clients, MAX_SENDERS):
-        raise ValueError(f"--senders must be 0..--clients (and at most {MAX_SENDERS})")
-    if args.rate < 0 or args.window < 1:
-        raise ValueError("--rate must be >= 0 and --window >= 1")
-    if not 0 < args.duration <= MAX_DURATION:
-        raise ValueError(f"--duration must be in (0, {MAX_DURATION:g}] seconds")
-    if args.messages is not None and args.messages < 0:
-        raise ValueError("--messages must be >= 0")
-    if not MIN_PAYLOAD <= args.payload <= 4000:
-        raise ValueError(f"--payload must be {MIN_PAYLOAD}..4000 bytes")
-    if not 0 <= args.burst <= MAX_BURST:
-        raise ValueError(f"--burst must be 0..{MAX_BURST}")
-    if not 1 <= args.burst_lines <= MAX_BURST_LINES:
-        raise ValueError(f"--burst-lines must be 1..{MAX_BURST_LINES}")
-    if not MIN_STORM <= args.burst_bytes <= MAX_STORM_LINE:
-        raise ValueError(f"--burst-bytes must be {MIN_STORM}..{MAX_STORM_LINE}")
-    if args.burst and not args.compare and servers.KINDS[args.server] != "chat":
-        raise ValueError("--burst needs a chat server (Redis pub/sub has no chat lines)")
-    if args.burst and args.transport != "tcp":
-        raise ValueError("--burst goes with --transport tcp (burst clients speak TCP)")
-    if args.phase_timeout is not None and not 0 < args.phase_timeout <= 3600:
-        raise ValueError("--phase-timeout must be in (0, 3600] seconds")
-    if args.repeat is not None and not 1 <= args.repeat <= 20:
-        raise ValueError("--repeat must be 1..20")
-    if not 0 <= args.churn <= 100:
-        raise ValueError("--churn must be 0..100 (percent)")
-    if args.churn and (args.compare or args.server != "selchat" or args.transport != "tcp"):
-        raise ValueError("--churn needs selchat's /resume: --server selchat, --transport tcp, "
-                         "no --compare")
-    if args.server_pid and not args.connect:
-        raise ValueError("--server-pid goes with --connect")
-    _check_bus(args)
-    if args.transport != "tcp" and (args.connect or servers.KINDS[args.server] != "chat"):
-        raise ValueError("--transport ws and mixed need a chat server the bench starts "
-                         "(not --connect, not redis)")
-    if args.server in servers.WEBSOCKET_ONLY and args.transport != "ws" and not args.compare:
-        raise ValueError(f"{args.server} speaks WebSocket only: add --transport ws")
-    if args.transport != "tcp" and not args.compare and (
-            args.server not in servers.SPEAKS_WEBSOCKET):
-        raise ValueError(f"{args.server} has no WebSocket endpoint: use --transport tcp")
-    if args.connect:
-        if args.compare:
-            raise ValueError("--compare starts its own servers: drop --connect")
-        host, _, port = args.connect.rpartition(":")
-        host = host.strip("[]")
-        if not host or not port.isdigit():
-            raise ValueError("--connect wants HOST:PORT")
-        if not args.allow_remote and not servers.is_loopback(host):
-            raise ValueError(f"{host} is not a loopback address (add --allow-remote)")
-        args.connect = (host, int(port))
+    """Every count and duration bounded (`OPTIONS`), no two options at odds
+    (`RULES`), and every value of a sweep as well."""
+    for option in OPTIONS:
+        value = getattr(args, option.flag[2:].replace("-", "_"))
+        low, high = (bound(args) if callable(bound) else bound
+                     for bound in (option.low, option.high))
+        if value is None or (low is None and high is None):
+            continue
+        if (low is not None and (value <= low if option.above else value < low)
+                or high is not None and value > high):
+            span = (f"in ({low:g}, {high:g}]" if option.above else
+                    f">= {low:g}" if high is None else f"{low:g}..{high:g}")
+            raise ValueError(f"{option.flag} must be {span} {option.unit}".rstrip())
+    for broken, why in RULES:
+        if broken(args):
+            raise ValueError(why(args) if callable(why) else why)
     if args.sweep:
-        name, _, values = args.sweep.partition("=")
-        if name not in SWEEPABLE:
-            raise ValueError(f"--sweep takes {', '.join(SWEEPABLE)}")
-        try:
-            args.sweep = (name, [int(v) for v in values.split(",") if v.strip()])
-        except ValueError:
-            raise ValueError("--sweep values are integers: clients=100,500") from None
-        if not args.sweep[1] or len(args.sweep[1]) > 20:
-            raise ValueError("--sweep wants 1 to 20 values")
-        for value in args.sweep[1]:
+        name, values = args.sweep
+        for value in values:
             _check(argparse.Namespace(**{**vars(args), name: value, "sweep": None}))
-
-
-def _check_bus(args: argparse.Namespace) -> None:
-    """--nodes, --bus-outage and --compare-bus: selchat started here, Redis on PATH."""
-    if not 0 <= args.nodes <= MAX_NODES:
-        raise ValueError(f"--nodes must be 0..{MAX_NODES}")
-    if args.bus_outage and not args.nodes:
-        raise ValueError("--bus-outage needs --nodes")
-    if not 0 < args.bus_outage_seconds <= MAX_OUTAGE:
-        raise ValueError(f"--bus-outage-seconds must be in (0, {MAX_OUTAGE:g}]")
-    if args.bus_outage and args.bus_outage_seconds >= args.duration:
-        raise ValueError("--bus-outage-seconds must be less than --duration")
-    if not (args.nodes or args.compare_bus):
-        return
-    option = "--nodes" if args.nodes else "--compare-bus"
-    if args.compare_bus and args.nodes:
-        raise ValueError("--compare-bus runs one node on a bus: drop --nodes")
-    if args.compare or args.connect or args.server != "selchat" or args.churn:
-        raise ValueError(f"{option} starts selchat itself: no --compare, --connect, --churn "
-                         "or other --server")
-    if not servers.available("redis"):
-        raise ValueError(f"{option} needs redis-server on PATH")
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -290,11 +306,11 @@ def unreachable(address: tuple) -> Optional[str]:
         return f"cannot connect to {where}: {reason} (is the server running?)"
 
 
-def measure(target: Target, scenario: Scenario, connect=None, pid: Optional[int] = None,
-            progress: Optional[Callable[[str], None]] = None,
-            budget: Optional[float] = None, outage: Optional[tuple] = None) -> dict:
-    """One run against `target` (started here unless `connect` is given): its
-    figures. `outage`: (how, seconds) the bus is taken away mid-run."""
+def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
+            progress: Optional[Callable[[str], None]] = None) -> dict:
+    """One run against `target` (started here unless ``options.connect`` is
+    given): its figures. `options` also says which modes the run has."""
+    connect, pid, budget = options.connect, options.server_pid, options.phase_timeout
     kind = target.kind
     protocol = PROTOCOLS[servers.KINDS[kind]]
     if connect:
@@ -307,7 +323,6 @@ def measure(target: Target, scenario: Scenario, connect=None, pid: Optional[int]
                               web=scenario.transport != "tcp", count=target.nodes)
     try:
         meter = servers.Meter(cluster.nodes, cluster.bus)
-        trouble = nodes.Outage(cluster.bus, *outage) if outage else None
 
         def tick(now: float) -> None:
             meter.sample()
@@ -315,7 +330,8 @@ def measure(target: Target, scenario: Scenario, connect=None, pid: Optional[int]
                 progress(_status(target.label, swarm, now))
 
         swarm = Swarm(protocol, [node.address for node in cluster.nodes], scenario, tick,
-                      budget, [node.web_address for node in cluster.nodes], trouble)
+                      budget, [node.web_address for node in cluster.nodes],
+                      make(scenario, options, cluster))
         try:
             meter.mark("join")
             ok = swarm.connect() and swarm.ready()
@@ -333,8 +349,6 @@ def measure(target: Target, scenario: Scenario, connect=None, pid: Optional[int]
                 progress("")
     finally:
         cluster.stop()
-    if raw["outage"] is not None:
-        raw["outage"].update(how=outage[0], seconds=outage[1])
     fig = report.figures(raw, asdict(scenario), cluster.describe(), meter.between("run", "end"),
                          meter.between("join", "run"), {**meter.rss, "nodes": meter.node_rss})
     fig["server"]["label"] = target.label
@@ -399,7 +413,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     text = args.json != "-"
     progress = Progress() if sys.stderr.isatty() and not args.json else None
     tabulate = args.compare or args.compare_bus or args.sweep
-    outage = (args.bus_outage, args.bus_outage_seconds) if args.bus_outage else None
     if text and tabulate:
         print(f"scenario  {report.describe(asdict(base))}"
               + (f"; sweeping {name} over {values}" if name else ""))
@@ -410,8 +423,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for _ in range(repeat):
             for target in targets:  # alternate, so each server sees the same machine
                 try:
-                    fig = measure(target, scenario, args.connect, args.server_pid, progress,
-                                  args.phase_timeout, outage)
+                    fig = measure(target, scenario, args, progress)
                 except RuntimeError as exc:  # a server that did not start
                     print(f"flood.py: {exc}", file=sys.stderr)
                     return 1

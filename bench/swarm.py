@@ -35,41 +35,16 @@ the roles take the nodes in turn (the first to join on each node, then the
 second, ...), so senders are spread over them too; the last client to join *on
 each node* is a probe as well, so every node has one, and the latency figures
 come apart into same-node and cross-node pairs. The probes' arrival orders must
-agree (`tally.one_order`). An ``outage`` (an object with ``seconds``,
-``begin()`` and ``end()``: the bus made unavailable, then back) is begun in
-the middle of the run, halfway between its start and ``duration`` less the
-outage (or once every sender has sent half its messages), and ended
-``seconds`` later; the run lasts until it has ended, and the drain then gives
-the nodes `CATCH_UP` seconds to publish what they kept meanwhile.
+agree (`tally.one_order`).
 
-With ``burst``, that many more clients (named ``s0``, ``s1``, ...) join first,
-read only to keep up, and at one moment in the middle of the run (half the
-duration, or once every sender has sent half its messages) each sends its
-whole burst: ``burst_lines`` lines of ``burst_bytes`` bytes, the most a server
-allows at once. The messages go on meanwhile; every receiver counts the storm
-lines apart from them (see `tally`). From the storm until the last of its
-lines reached every receiver, the harness notes the longest wait between two
-reads at a probe (a server loop pass that stalls shows there, as does a slow
-pass of the harness's own, also noted), and which messages were in flight.
-
-**Churn** (``churn`` percent, selchat only): every client sends ``/tags``
-before its name, keeps the resume token of its welcome and the ``seq`` of the
-last complete line it took, and strips the tags before the checks above. Every
-second of the run (spread over the second, a few every 20 ms), that share of
-the *listeners* (neither a probe nor a
-sender: a sender's reset would throw away lines the server had not read yet,
-and a resume gives back its own lines, which it never gets live) resets its
-connection (SO_LINGER 0) and at once reconnects with ``/resume TOKEN LASTSEQ``.
-The lines it missed come with the resume, so the loss, duplication and order
-checks are the same as in any run. Measured: the first byte of the new
-connection and its ``*** Welcome back`` after the reset, gaps, and the join
-and leave notices seen during the run (a resume must cause none).
+**Modes** (`modes`): what a run does besides its messages, each its own
+object the loop calls at a few points: a storm of long lines (``burst``,
+`modes.storm`), listeners that reset and resume (``churn``, `modes.churn`),
+the bus taken away (``outage``, `modes.outage`).
 """
 
 import errno
 import math
-import random
-import re
 import selectors
 import socket
 import struct
@@ -77,11 +52,17 @@ import time
 from array import array
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Callable, Dict, List, Optional, Set
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
-from message import READY, BodyFormat, storm_line
+from conn import Conn, Sender, State
+from message import READY, BodyFormat
 from tally import Checker, Probe, Tally, losses, one_order
-from wsclient import Masker, Unframer, new_key, upgrade_request
+from wsclient import upgrade_request
+
+if TYPE_CHECKING:
+    from modes.base import Mode
+    from modes.churn import Churn
+    from modes.storm import Storm
 
 EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
 #: Connections opened but not yet joined. Each join is a notice to everyone, so
@@ -97,14 +78,6 @@ QUIET = 1.0
 SETTLE = 0.25  # once every expected copy is counted: quiet this long, for stray extras
 #: (a duplicate can complete the count while the copy it stands in for is late)
 DRAIN_BUDGET = 10.0
-#: After a bus outage, the nodes reconnect and publish the lines they kept: a
-#: quiet stream ends the drain only this long after the bus is back.
-CATCH_UP = 10.0
-#: During an outage each node delivers its own lines at once and the others'
-#: when the bus is back, so messages sent from this long before the outage
-#: (in flight when Redis went) to CATCH_UP after it are left out of the
-#: one-order check; everything else must be in one order everywhere.
-OUTAGE_MARGIN = 2.0
 #: Default budget of the connect phase, and again of the ready phase: generous,
 #: since a server that writes each notice to each client separately (the
 #: threaded baseline) needs about 11 ms per client at 2000 clients here.
@@ -122,18 +95,6 @@ BACKLOG, BACKLOG_TOTAL = 8192, 1 << 23
 #: How often the tick callback runs, in seconds: it samples the server's RSS,
 #: and a burst of a few thousand long lines can double it within a second.
 TICK = 0.05
-#: With churn, how often a share of the listeners resets and resumes: the
-#: second's share is spread over it, as independent people's drops would be,
-#: not thrown at the server in one instant.
-CHURN_EVERY = 0.02
-#: A line's tags, as the server puts them in front of it (``/tags``).
-TAGS = re.compile(rb"^@[^ \n]* ", re.MULTILINE)
-SEQ = re.compile(rb"(?:^|\n)@seq=(\d+)")
-WELCOME_BACK = b"*** Welcome back, "
-GAP = b"!!! history gap"
-NOTICES = (b" has joined the chat room.", b" has left the chat room")
-
-CONNECTING, JOINING, JOINED, READY_, CLOSED, RECONNECTING, RESUMING = range(7)
 
 
 @dataclass
@@ -158,43 +119,6 @@ class Scenario:
     churn: float = 0.0
 
 
-class Conn:
-    """One harness connection: a client, or (with Redis) a sender's publisher."""
-
-    __slots__ = ("sock", "name", "node", "state", "carry", "tally", "probe", "last_rx",
-                 "out", "events", "ws", "masker", "burst", "token", "last_seq", "reset_at",
-                 "first_byte")
-
-    def __init__(self, sock: socket.socket, name: str, node: int, tally: Optional[Tally],
-                 websocket: bool = False, burst: int = -1) -> None:
-        self.sock, self.name, self.tally = sock, name, tally  # tally None: sends only
-        self.node = node  # which of the server's processes it is connected to
-        self.burst = burst  # a burst client's number; -1 for every other connection
-        # A WebSocket client: its frame reader, and the masker of its own frames.
-        self.masker = Masker() if websocket else None
-        self.ws = Unframer(new_key()) if websocket else None
-        self.state = CONNECTING
-        self.carry = b""  # the start of a record or line the last read cut off
-        self.probe: Optional[Probe] = None  # probes only: what each message was, and when
-        self.last_rx = 0.0  # probes only: when a read last brought something
-        self.out = bytearray()  # output the kernel did not take yet
-        self.events = EVENT_WRITE  # the selector mask registered
-        self.token = b""  # with churn: the resume token of its welcome
-        self.last_seq = 0  # with churn: the seq of the last complete line taken
-        self.reset_at = 0.0  # with churn: when its connection was last reset
-        self.first_byte = True  # with churn: the new connection's first byte is timed
-
-
-class Sender:
-    """A client that talks: its messages so far, and where its window is measured."""
-
-    __slots__ = ("index", "conn", "sent", "tracker", "phase")
-
-    def __init__(self, index: int, conn: Conn, tracker: Tally, phase: float) -> None:
-        self.index, self.conn, self.tracker, self.phase = index, conn, tracker, phase
-        self.sent = 0
-
-
 class Swarm:
     """Every simulated client of one run, driven by one selector.
 
@@ -202,30 +126,30 @@ class Swarm:
     and for progress). `budget` is the time allowed to the connect phase and
     again to the ready phase (default: `budget_for` the client count).
     `addresses` are the server's nodes (usually one), `web_addresses` where
-    WebSocket clients connect on each (its web port); `outage`, see the module
-    docstring.
+    WebSocket clients connect on each (its web port); `modes`, what the run
+    does besides its messages (`modes.make`).
     """
 
     def __init__(self, protocol, addresses: List[tuple], scenario: Scenario,
                  tick: Callable[[float], None] = lambda now: None,
                  budget: Optional[float] = None,
-                 web_addresses: Optional[List[Optional[tuple]]] = None, outage=None) -> None:
+                 web_addresses: Optional[List[Optional[tuple]]] = None,
+                 modes: Sequence["Mode"] = ()) -> None:
         self.protocol, self.addresses, self.sc, self._tick = protocol, addresses, scenario, tick
         self.web_addresses = web_addresses or [None] * len(addresses)
-        self.outage = outage
-        self.outage_at: Optional[float] = None  # when it began
-        self.outage_end: Optional[float] = None  # when it ended
-        self._outage_next = float("inf")  # when it is to begin, then to end
+        self.modes = list(modes)
+        by_name = {mode.name: mode for mode in self.modes}
+        # The two the read path asks about on every read that may concern them.
+        self.storm: Optional["Storm"] = by_name.get("storm")  # type: ignore[assignment]
+        self.churn: Optional["Churn"] = by_name.get("churn")  # type: ignore[assignment]
+        self.tagged = self.churn is not None  # every client asks for /tags
         self.budget = budget if budget is not None else budget_for(
             scenario.clients + scenario.burst)
         self.fmt = BodyFormat(scenario.senders, scenario.payload)
         width = len(str(max(scenario.clients - 1, 0)))
         self.names = [f"c{i:0{width}d}" for i in range(scenario.clients)]
-        width = len(str(max(scenario.burst - 1, 0)))  # one width: storm lines of one size
-        self.burst_names = [f"s{i:0{width}d}" for i in range(scenario.burst)]
         record = protocol.record(self.names[0], scenario.payload)
-        storm = (protocol.record(self.burst_names[0], scenario.burst_bytes) if scenario.burst
-                 else None)
+        storm = self.storm.record(protocol) if self.storm else None
         backlog = max(256, min(BACKLOG, BACKLOG_TOTAL // max(scenario.clients, 1)))
         self.checker = Checker(self.fmt, record, backlog, protocol.is_framing, storm)
         self.sel = selectors.DefaultSelector()
@@ -236,7 +160,8 @@ class Swarm:
         self.joined: List[Conn] = []  # receivers, in the order their welcome arrived
         self.publishers: List[Conn] = []
         self.senders: List[Sender] = []
-        self._probes: List[Conn] = []
+        self.probes: List[Conn] = []
+        self.listeners: List[Conn] = []  # neither a probe nor a sender
         self.problems: Dict[str, int] = {}  # what went wrong -> how many times
         self.ready_count = 0
         self.delivered = 0  # copies counted so far (for progress and the drain)
@@ -250,26 +175,8 @@ class Swarm:
         self._joining = 0  # connections opened and not yet joined
         self._next_tick = 0.0
         self._wake = float("inf")  # the next scheduled send, at a fixed rate
-        # The storm (module docstring): its clients, its moment, its lines.
-        self.bursters: List[Conn] = []  # burst clients, once joined
-        self.burst_closed_by_server = 0
-        self._storm_due = float("inf")  # when to send it, once the run has begun
-        self._storm_data: Dict[int, bytes] = {}  # burst number -> its whole burst
-        self.storm_at: Optional[float] = None  # when it was sent
-        self.storm_end: Optional[float] = None  # when its last line reached every receiver
-        self.storm_sent = 0  # storm lines sent, all clients together
-        self.storm_delivered = 0  # storm lines counted at the receivers
-        self.storm_last = 0.0  # when the latest storm line arrived
-        self.storm_gap = 0.0  # the longest wait between reads at a probe, meanwhile
-        self.storm_pass = 0.0  # the harness's longest pass of the loop, meanwhile
-        self.tagged = scenario.churn > 0  # every client asks for /tags
-        self._listeners: List[Conn] = []  # the clients churn may reset
-        self._next_churn = float("inf")
-        self._churn_owed = 0.0  # clients due for a reset, fractions included
-        self._random = random.Random(1)
-        self.resets = self.resumed = self.gaps = self.notices = 0
-        self.first_byte_us = array("q")  # reset to the first byte of the new connection
-        self.welcome_back_us = array("q")  # reset to its "*** Welcome back"
+        for mode in self.modes:
+            mode.attach(self)
 
     # -- phases -----------------------------------------------------------------
 
@@ -279,11 +186,12 @@ class Swarm:
         budget = self.budget
         ws = {"tcp": lambda i: False, "ws": lambda i: True, "mixed": lambda i: i % 2 == 1}
         websocket = ws[sc.transport]
-        # Burst clients first, so that the last client to join is still an ordinary one.
-        pending = [(name, False, False, i) for i, name in enumerate(self.burst_names)]
-        pending += [(name, True, websocket(i), -1) for i, name in enumerate(self.names)]
+        # A mode's clients first, so that the last client to join is still an ordinary one.
+        pending = [(name, False, False, mode, i) for mode in self.modes
+                   for i, name in enumerate(mode.client_names)]
+        pending += [(name, True, websocket(i), None, -1) for i, name in enumerate(self.names)]
         publishers = max(sc.senders, 1) if self.protocol.separate_senders else 0
-        pending += [(f"p{i}", False, False, -1) for i in range(publishers)]
+        pending += [(f"p{i}", False, False, None, -1) for i in range(publishers)]
         pending.reverse()
 
         def more() -> bool:
@@ -294,10 +202,10 @@ class Swarm:
         ok = self._loop(more, start + budget)
         self.times["connect"] = time.monotonic() - start
         if not ok:
-            self._problem(f"connect phase overran its {budget:g} s budget: "
-                          f"{len(self.joined)} of {sc.clients} clients joined"
-                          + (f", {len(self.bursters)} of {sc.burst} burst clients"
-                             if sc.burst else ""))
+            self.problem(f"connect phase overran its {budget:g} s budget: "
+                         f"{len(self.joined)} of {sc.clients} clients joined"
+                         + "".join(f", {len(mode.members)} of {len(mode.client_names)} "
+                                   f"{mode.what}" for mode in self.modes if mode.client_names))
         return ok and not self.problems
 
     def ready(self) -> bool:
@@ -307,17 +215,17 @@ class Swarm:
         self._assign_roles()
         receivers = len(self.joined)
         if self.protocol.separate_senders:
-            self._write(self.publishers[0], self._frame(self.publishers[0], READY))
+            self.write(self.publishers[0], self._frame(self.publishers[0], READY))
         elif receivers == 1:
             self._set_ready(self.joined[0])
         else:
             for conn in self.joined[:2]:
-                self._write(conn, self._frame(conn, READY))
+                self.write(conn, self._frame(conn, READY))
         ok = self._loop(lambda: self.ready_count >= receivers or bool(self.problems),
                         start + budget)
         self.times["ready"] = time.monotonic() - start
         if not ok:
-            self._problem(f"ready phase overran its {budget:g} s budget: "
+            self.problem(f"ready phase overran its {budget:g} s budget: "
                           f"{self.ready_count} of {receivers} receivers ready")
         return ok and not self.problems
 
@@ -325,35 +233,26 @@ class Swarm:
         """Send for `duration` seconds (or until every sender sent `messages`)."""
         sc = self.sc
         self.phase = "run"
-        self._storm_data = {conn.burst: self._burst(conn) for conn in self.bursters}
         self.run_started = self.last_delivery = now = time.monotonic()
         self.bytes_before_run = self.bytes_in
         end = now + sc.duration
         cap = sc.messages
-        if sc.burst:
-            self._storm_due = now + sc.duration / 2
-
-        if self.tagged:
-            self._next_churn = now + CHURN_EVERY
-        if self.outage:
-            self._outage_next = now + (sc.duration - self.outage.seconds) / 2
+        for mode in self.modes:
+            mode.begin_run(now)
 
         def done() -> bool:  # once per pass: refilling after a whole pass of reads
             now = time.monotonic()
             self._feed(now)  # lets the server batch (measured: faster)
-            if now >= self._next_churn:
-                self._churn(now)
             half = cap is not None and all(2 * s.sent >= cap for s in self.senders)
             sent = cap is not None and all(s.sent >= cap for s in self.senders)
-            if self.storm_at is None and sc.burst and (now >= self._storm_due or half):
-                self._storm(now)
-            if self.outage and self.outage_at is None and half:
-                self._outage_step(now)
-            return (sent and (self.storm_at is not None or not sc.burst)
-                    and (self.outage_end is not None or not self.outage))
+            for mode in self.modes:
+                mode.step(now, half)
+            return sent and all(mode.finished() for mode in self.modes)
 
         self._loop(done, end, until_deadline_ok=True)
-        self._wake = self._storm_due = self._next_churn = float("inf")
+        self._wake = float("inf")
+        for mode in self.modes:
+            mode.end_run()
         self.times["run"] = time.monotonic() - self.run_started
         return True
 
@@ -361,8 +260,10 @@ class Swarm:
         """Wait for the rest: every expected copy, or a quiet stream."""
         self.phase, start = "drain", time.monotonic()
         self._last_rx = start
-        expected, storm = self.expected(), self.storm_expected()
-        patience = self.outage_end + CATCH_UP if self.outage_end is not None else start
+        expected = self.expected()
+        patience = max([start] + [mode.patience(start) for mode in self.modes])
+        for mode in self.modes:
+            mode.begin_drain()
 
         def done() -> bool:
             # The count alone can be reached early (a duplicate stands in for a copy
@@ -371,13 +272,13 @@ class Swarm:
             quiet = now - self._last_rx
             return (quiet >= QUIET and now >= patience) or (
                 self.delivered >= expected and quiet >= SETTLE
-                and self.storm_delivered >= storm)
+                and all(mode.drained() for mode in self.modes))
 
         budget = max(DRAIN_BUDGET, patience + QUIET - start)
         ok = self._loop(done, start + budget)
         self.times["drain"] = time.monotonic() - start
         if not ok:
-            self._problem(f"drain overran its {budget:.0f} s budget")
+            self.problem(f"drain overran its {budget:.0f} s budget")
         for conn in self.joined:
             self.checker.settle(conn.tally)
         return ok
@@ -406,44 +307,53 @@ class Swarm:
             if now >= self._next_tick:
                 self._next_tick = now + TICK
                 self._tick(now)
-            if now >= self._outage_next:
-                self._outage_step(now)
-            wake = min(deadline, self._wake, self._next_tick, self._storm_due,
-                       self._outage_next)
+            wake = min(deadline, self._wake, self._next_tick)
+            for mode in self.modes:
+                if now >= mode.wake:
+                    mode.wake_up(now)
+                wake = min(wake, mode.wake)
             events = sel.select(max(0.0, wake - now))
             if events:
                 self._last_rx = began = time.monotonic()
                 # Probes first: their read times make the latency figures, which
                 # should not include the harness reading every other client (a
                 # probe with nothing to read costs one failed recv).
-                for conn in self._probes:
-                    if conn.state is READY_:
+                for conn in self.probes:
+                    if conn.state is State.READY:
                         read(conn)
             for key, mask in events:
                 conn = key.data
                 if mask & EVENT_READ:
                     read(conn)
-                if mask & EVENT_WRITE and conn.state is not CLOSED:
+                if mask & EVENT_WRITE and conn.state is not State.CLOSED:
                     write(conn)
-            if events and self.storm_at is not None and self.storm_end is None:
-                self.storm_pass = max(self.storm_pass, time.monotonic() - began)
+            if events:
+                for mode in self.modes:
+                    mode.after_pass(began)
         return True
 
     # -- connecting and joining ---------------------------------------------------
 
-    def _open(self, name: str, receives: bool, websocket: bool, burst: int) -> None:
-        node = len(self.conns) % len(self.addresses)
-        address = (self.web_addresses if websocket else self.addresses)[node]
+    @staticmethod
+    def new_socket(address: tuple) -> socket.socket:
+        """A non-blocking TCP socket for `address`, not yet connected."""
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK = 40 ms
+        return sock
+
+    def _open(self, name: str, receives: bool, websocket: bool, mode: Optional["Mode"],
+              number: int) -> None:
+        node = len(self.conns) % len(self.addresses)
+        address = (self.web_addresses if websocket else self.addresses)[node]
+        sock = self.new_socket(address)
         conn = Conn(sock, name, node, Tally(self.sc.senders) if receives else None, websocket,
-                    burst)
+                    mode, number)
         self.conns.append(conn)
         err = sock.connect_ex(address)
         if err not in (0, errno.EINPROGRESS):
-            self._problem(f"connect to {address[0]}:{address[1]} failed: "
+            self.problem(f"connect to {address[0]}:{address[1]} failed: "
                           f"{errno.errorcode.get(err, err)}")
             return
         self._joining += 1
@@ -452,25 +362,24 @@ class Swarm:
     def _connected(self, conn: Conn) -> None:
         err = conn.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
         if err:
-            self._problem(f"connect failed: {errno.errorcode.get(err, err)}")
-            self._close(conn)
+            self.problem(f"connect failed: {errno.errorcode.get(err, err)}")
+            self.close_conn(conn)
             return
         self._set_events(conn, EVENT_READ)
-        if conn.tally is None and conn.burst < 0:  # a publisher: nothing to join
-            conn.state = JOINED
+        if conn.tally is None and conn.mode is None:  # a publisher: nothing to join
+            conn.state = State.JOINED
             self.publishers.append(conn)
             self._joining -= 1
-        elif conn.state is RECONNECTING:
-            conn.state = RESUMING
-            self._write(conn, b"/resume %s %d\n" % (conn.token, conn.last_seq))
+        elif conn.state is State.RECONNECTING and self.churn is not None:
+            self.write(conn, self.churn.reconnected(conn))
         else:
-            conn.state = JOINING
+            conn.state = State.JOINING
             if conn.ws is None:
                 tags = b"/tags\n" if self.tagged else b""
-                self._write(conn, tags + self.protocol.join(conn.name))
+                self.write(conn, tags + self.protocol.join(conn.name))
             else:  # the name follows the 101 (see _unframe)
                 host, port = self.web_addresses[conn.node][:2]
-                self._write(conn, upgrade_request(host, port, conn.ws.key))
+                self.write(conn, upgrade_request(host, port, conn.ws.key))
 
     def _frame(self, conn: Conn, body: bytes) -> bytes:
         """One message as `conn` sends it: a line, or a WebSocket message."""
@@ -489,8 +398,8 @@ class Swarm:
         spread = [c for turn in zip_longest(*on_node.values()) for c in turn if c]
         last_on = [group[-1] for group in on_node.values()]
         probes = {id(c): c for c in [*spread[:1], *last_on]}
-        self._probes = list(probes.values())
-        for conn in self._probes:
+        self.probes = list(probes.values())
+        for conn in self.probes:
             conn.probe = Probe()
         if self.protocol.separate_senders:
             talkers = self.publishers[:sc.senders]
@@ -499,8 +408,8 @@ class Swarm:
         for index, conn in enumerate(talkers):
             tracker = joined[-1] if conn is not joined[-1] else joined[0]
             self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
-        busy = {id(c) for c in self._probes} | {id(s.conn) for s in self.senders}
-        self._listeners = [c for c in joined if id(c) not in busy]
+        busy = {id(c) for c in self.probes} | {id(s.conn) for s in self.senders}
+        self.listeners = [c for c in joined if id(c) not in busy]
 
     # -- reading --------------------------------------------------------------------
 
@@ -528,38 +437,39 @@ class Swarm:
             if not n:
                 return
         total = c + n
-        if conn.probe is not None and self.storm_at is not None:
-            self._probe_read(conn, time.monotonic())
-        if conn.burst >= 0:
-            self._burst_read(conn, total)
+        storm = self.storm
+        if conn.probe is not None and storm is not None and storm.storming():
+            storm.probe_read(conn, time.monotonic())
+        if conn.mode is not None:
+            self._mode_read(conn, total)
             return
-        if conn.state is not READY_:
-            if conn.state is RESUMING:
-                self._resuming(conn, total)
+        if conn.state is not State.READY:
+            if conn.state is State.RESUMING and self.churn is not None:
+                self.churn.resuming(conn, self._buf, total)
             elif conn.tally is not None:  # (a publisher's ":N" replies are not needed)
                 self._before_ready(conn, total)
             return
-        if self.tagged:
-            self._take_tagged(conn, bytes(self._buf[:total]))
+        if self.churn is not None:
+            self.churn.take(conn, bytes(self._buf[:total]))
             return
-        buf, checker, storm = self._buf, self.checker, self.checker.storm_record
+        buf, checker, record = self._buf, self.checker, self.checker.storm_record
         end = total - total % checker.size
         if conn.probe is None and end and checker.records(buf, end, conn.tally):
             counted = end // checker.size
-        elif (storm is not None and conn.probe is None
-              and buf.find(b"\n", total - total % storm.size, total) < 0  # no more lines
-              and checker.storm_records(buf, total - total % storm.size, conn.tally)):
-            end, counted = total - total % storm.size, 0  # storm lines and nothing else
-            self._storm_arrived(end // storm.size)
+        elif (record is not None and storm is not None and conn.probe is None
+              and buf.find(b"\n", total - total % record.size, total) < 0  # no more lines
+              and checker.storm_records(buf, total - total % record.size, conn.tally)):
+            end, counted = total - total % record.size, 0  # storm lines and nothing else
+            storm.arrived(end // record.size)
         else:  # a probe (which parses every line), or not a clean run of records
             end = buf.rfind(b"\n", 0, total) + 1
             data, tally, stormy = bytes(buf[:end]), conn.tally, 0
-            if checker.storm_record is not None:
+            if storm is not None:
                 stormy = tally.storm
                 data = checker.storm(data, tally)
                 stormy = tally.storm - stormy
                 if stormy:
-                    self._storm_arrived(stormy)
+                    storm.arrived(stormy)
             if (stormy and conn.probe is None and data and len(data) % checker.size == 0
                     and checker.records(data, len(data), tally)):
                 counted = len(data) // checker.size  # the messages between storm lines
@@ -582,13 +492,13 @@ class Swarm:
         payload, replies, closed = ws.feed(bytes(self._wire[:n]))
         if closed:
             if ws.error:
-                self._problem(f"{conn.name}: WebSocket upgrade refused: {ws.error[:120]}")
+                self.problem(f"{conn.name}: WebSocket upgrade refused: {ws.error[:120]}")
             self._lost(conn)
             return 0
         if shaking and not ws.handshaking:
             replies = conn.masker.frame(self.protocol.join(conn.name).rstrip(b"\n")) + replies
         if replies:
-            self._write(conn, replies)
+            self.write(conn, replies)
         view[:len(payload)] = payload
         return len(payload)
 
@@ -597,8 +507,8 @@ class Swarm:
         buf, refused = self._buf, self.protocol.refused
         if buf.startswith(refused) or buf.find(b"\n" + refused, 0, end) >= 0:
             line = bytes(buf[:end]).strip().splitlines()[-1][:120]
-            self._problem(f"{conn.name} was refused: {line.decode(errors='replace')}")
-            self._close(conn)
+            self.problem(f"{conn.name} was refused: {line.decode(errors='replace')}")
+            self.close_conn(conn)
             return True
         return False
 
@@ -607,99 +517,52 @@ class Swarm:
         buf, proto = self._buf, self.protocol
         end = buf.rfind(b"\n", 0, total) + 1
         start = 0
-        if conn.state is JOINING:
+        if conn.state is State.JOINING:
             if self._refused(conn, end):
                 return
             start = buf.find(proto.joined, 0, end)
             if start < 0:
                 conn.carry = buf[end:total]
                 return
-            conn.state = JOINED
+            conn.state = State.JOINED
             self.joined.append(conn)
             self._joining -= 1
-            if self.tagged:  # "@time=...;resume=TOKEN *** Welcome, ..."
-                head = bytes(buf[buf.rfind(b"\n", 0, start) + 1:start])
-                found = re.search(rb"[@;]resume=([^; ]+)", head)
-                conn.token = found.group(1) if found else b""
+            if self.churn is not None:
+                self.churn.welcomed(conn, bytes(buf[buf.rfind(b"\n", 0, start) + 1:start]))
         at = buf.find(READY, start, end)
         if at < 0:
-            if self.tagged:
-                self._note_seq(conn, bytes(buf[:end]))
+            if self.churn is not None:
+                self.churn.note_seq(conn, bytes(buf[:end]))
             conn.carry = buf[end:total]
             return
         after = buf.find(b"\n", at, end) + 1
-        if self.tagged:
-            self._note_seq(conn, bytes(buf[:after]))
+        if self.churn is not None:
+            self.churn.note_seq(conn, bytes(buf[:after]))
         self._set_ready(conn)
         conn.carry = buf[after:total]  # what followed the marker: messages
 
-    def _burst_read(self, conn: Conn, total: int) -> None:
-        """A burst client looks for its welcome, then reads only to keep up."""
-        if conn.state is JOINING:
+    def _mode_read(self, conn: Conn, total: int) -> None:
+        """A mode's own client looks for its welcome, then reads only to keep up."""
+        if conn.state is State.JOINING:
             end = self._buf.rfind(b"\n", 0, total) + 1
             if self._refused(conn, end):
                 return
             if self._buf.find(self.protocol.joined, 0, end) < 0:
                 conn.carry = self._buf[end:total]
                 return
-            conn.state = JOINED
-            self.bursters.append(conn)
+            conn.state = State.JOINED
+            conn.mode.members.append(conn)
             self._joining -= 1
         conn.carry = b""
 
-    def _storm_arrived(self, count: int) -> None:
-        self.storm_delivered += count
-        self.storm_last = now = time.monotonic()
-        if self.storm_end is None and self.storm_delivered >= self.storm_expected():
-            self.storm_end = now
-
-    def _probe_read(self, conn: Conn, now: float) -> None:
-        """While the storm lasts: the longest a probe waited for its next read."""
-        if self.storm_end is None:
-            self.storm_gap = max(self.storm_gap, now - max(conn.last_rx, self.storm_at))
-        conn.last_rx = now
-
-    def _outage_step(self, now: float) -> None:
-        """Begin the outage, or end it once it has lasted its seconds."""
-        if self.outage_at is None:
-            self.outage_at, self._outage_next = now, now + self.outage.seconds
-            self.outage.begin()
-        else:
-            self.outage.end()
-            self.outage_end, self._outage_next = time.monotonic(), float("inf")
-
-    # -- churn: tags, resets and resumes ---------------------------------------------
-
-    def _note_seq(self, conn: Conn, data: bytes) -> None:
-        """The seq of the last numbered line in `data` (complete lines) is LASTSEQ."""
-        at = data.rfind(b"@seq=")
-        while at > 0 and data[at - 1] != 10:  # not at a line start: text, look further back
-            at = data.rfind(b"@seq=", 0, at)
-        if at >= 0:
-            end = at + 5
-            while data[end:end + 1].isdigit():
-                end += 1
-            conn.last_seq = int(data[at + 5:end])
-
-    def _take_tagged(self, conn: Conn, data: bytes) -> None:
-        """Count `data` (a read, the carry in front) as `_read` does, tags stripped."""
-        end = data.rfind(b"\n") + 1
-        if len(data) - end > READ_SIZE // 2:  # no line end in sight: not a line
-            self.checker.other_lines += 1
-            end = len(data)
-        conn.carry = data[end:]
-        if not end:
-            return
-        lines = data[:end]
-        self._note_seq(conn, lines)
-        plain = TAGS.sub(b"", lines)
-        self.notices += plain.count(NOTICES[0]) + plain.count(NOTICES[1])
-        checker = self.checker
-        if checker.storm_record is not None:  # with --burst: storm lines counted apart
+    def count_lines(self, conn: Conn, plain: bytes) -> None:
+        """Count complete lines taken apart from their read (tags stripped)."""
+        checker, storm = self.checker, self.storm
+        if storm is not None:  # with --burst: storm lines counted apart
             stormy = conn.tally.storm
             plain = checker.storm(plain, conn.tally)
             if conn.tally.storm > stormy:
-                self._storm_arrived(conn.tally.storm - stormy)
+                storm.arrived(conn.tally.storm - stormy)
         n = len(plain)
         if (conn.probe is None and n and n % checker.size == 0
                 and checker.records(plain, n, conn.tally)):
@@ -711,92 +574,29 @@ class Swarm:
             self.delivered += counted
             self.last_delivery = time.monotonic()
 
-    def _churn(self, now: float) -> None:
-        """Reset this tick's share of the listeners, each reconnecting at once to
-        resume (the fraction of a client left over is carried to the next tick)."""
-        self._next_churn = now + CHURN_EVERY
-        ready = [c for c in self._listeners if c.state is READY_]
-        self._churn_owed += len(self._listeners) * self.sc.churn / 100 * CHURN_EVERY
-        count = min(len(ready), int(self._churn_owed))
-        self._churn_owed -= count
-        for conn in self._random.sample(ready, count):
-            self._reset(conn, now)
-
-    def _reset(self, conn: Conn, now: float) -> None:
-        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        if conn.events:
-            self.sel.unregister(conn.sock)
-            conn.events = 0
-        conn.sock.close()
-        self.resets += 1
-        conn.carry, conn.out = b"", bytearray()  # a line cut off is had again (LASTSEQ)
-        conn.reset_at, conn.first_byte = now, True
-        address = self.addresses[conn.node]
-        family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setblocking(False)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        conn.sock, conn.state = sock, RECONNECTING
-        err = sock.connect_ex(address)
-        if err not in (0, errno.EINPROGRESS):
-            self._problem(f"reconnect failed: {errno.errorcode.get(err, err)}")
-            conn.state = CLOSED
-            return
-        self.sel.register(sock, EVENT_WRITE, conn)
-        conn.events = EVENT_WRITE
-
-    def _resuming(self, conn: Conn, total: int) -> None:
-        """The hello, then ``*** Welcome back`` (or a gap); what follows is counted."""
-        now = time.monotonic()
-        if conn.first_byte:
-            conn.first_byte = False
-            self.first_byte_us.append(int((now - conn.reset_at) * 1e6))
-        buf = self._buf
-        end = buf.rfind(b"\n", 0, total) + 1
-        if buf.find(GAP, 0, end) >= 0:
-            self.gaps += 1
-            self._problem(f"a resume was refused: {self._line_at(buf, buf.find(GAP, 0, end))}")
-            self._close(conn)
-            return
-        at = buf.find(WELCOME_BACK, 0, end)
-        if at < 0:
-            refused = buf.find(b"!!! ", 0, end)
-            if refused >= 0:  # "server full" and the like: a close follows
-                self._problem(f"a resume was refused: {self._line_at(buf, refused)}")
-            conn.carry = buf[end:total]
-            return
-        self.welcome_back_us.append(int((now - conn.reset_at) * 1e6))
-        self.resumed += 1
-        conn.state = READY_
-        self._take_tagged(conn, bytes(buf[buf.find(b"\n", at) + 1:total]))
-
-    @staticmethod
-    def _line_at(buf: bytearray, at: int) -> str:
-        return bytes(buf[at:buf.find(b"\n", at)])[:120].decode(errors="replace")
-
-    def _problem(self, text: str) -> None:
+    def problem(self, text: str) -> None:
         self.problems[text] = self.problems.get(text, 0) + 1
 
     def _set_ready(self, conn: Conn) -> None:
-        conn.state = READY_
+        conn.state = State.READY
         self.ready_count += 1
 
     def _lost(self, conn: Conn) -> None:
         """The server closed a connection (or reset it)."""
-        if conn.state is JOINING or conn.state is CONNECTING:
-            self._problem(f"the server closed {conn.name} before it joined")
-        elif conn.burst >= 0:
-            self.burst_closed_by_server += 1
-        elif conn.state is RECONNECTING or conn.state is RESUMING:
-            self._problem(f"the server closed {conn.name} while it resumed")
+        if conn.state is State.JOINING or conn.state is State.CONNECTING:
+            self.problem(f"the server closed {conn.name} before it joined")
+        elif conn.mode is not None:
+            conn.mode.lost(conn)
+        elif conn.state is State.RECONNECTING or conn.state is State.RESUMING:
+            self.problem(f"the server closed {conn.name} while it resumed")
         else:
             self.closed_by_server += 1
-        self._close(conn)
+        self.close_conn(conn)
 
-    def _close(self, conn: Conn) -> None:
-        if conn.state is JOINING or conn.state is CONNECTING:
+    def close_conn(self, conn: Conn) -> None:
+        if conn.state is State.JOINING or conn.state is State.CONNECTING:
             self._joining -= 1
-        conn.state = CLOSED
+        conn.state = State.CLOSED
         if conn.events:
             self.sel.unregister(conn.sock)
             conn.events = 0
@@ -811,34 +611,19 @@ class Swarm:
             for sender in self.senders:
                 room = min(sc.window - (sender.sent - sender.tracker.received[sender.index]),
                            cap - sender.sent)
-                if room > 0 and sender.conn.state is not CLOSED:
+                if room > 0 and sender.conn.state is not State.CLOSED:
                     self._send(sender, int(room), now)
             return
         elapsed, wake = now - self.run_started, float("inf")
         for sender in self.senders:
             due = math.floor(elapsed * sc.rate - sender.phase) + 1  # message i: (i + phase) / rate
             count = min(due, cap) - sender.sent
-            if count > 0 and len(sender.conn.out) < OUT_CAP and sender.conn.state is not CLOSED:
+            if (count > 0 and len(sender.conn.out) < OUT_CAP
+                    and sender.conn.state is not State.CLOSED):
                 self._send(sender, int(count), now)
             if sender.sent < cap:
                 wake = min(wake, self.run_started + (sender.sent + sender.phase) / sc.rate)
         self._wake = wake
-
-    def _burst(self, conn: Conn) -> bytes:
-        """A burst client's whole burst, made before the run."""
-        sc, frame = self.sc, self.protocol.frame
-        return b"".join([frame(storm_line(conn.burst, i, sc.burst_bytes))
-                         for i in range(sc.burst_lines)])
-
-    def _storm(self, now: float) -> None:
-        """Every burst client sends its whole burst, now."""
-        self.storm_at, self._storm_due = now, float("inf")
-        for conn in self.bursters:
-            if conn.state is not CLOSED:
-                self._write(conn, self._storm_data.pop(conn.burst))
-                self.storm_sent += self.sc.burst_lines
-        if not self.storm_expected():
-            self.storm_end = now
 
     def _send(self, sender: Sender, count: int, now: float) -> None:
         """Queue `count` messages, stamped with the time they were made: when due,
@@ -847,11 +632,11 @@ class Swarm:
         body, s, first = self.fmt.body, sender.index, sender.sent
         frame = self.protocol.frame if sender.conn.masker is None else sender.conn.masker.frame
         stamp = int((now - self.epoch) * 1e6)
-        self._write(sender.conn, b"".join([frame(body(s, seq, stamp))
+        self.write(sender.conn, b"".join([frame(body(s, seq, stamp))
                                            for seq in range(first, first + count)]))
         sender.sent += count
 
-    def _write(self, conn: Conn, data: bytes) -> None:
+    def write(self, conn: Conn, data: bytes) -> None:
         if conn.out:
             conn.out += data
             return
@@ -867,7 +652,7 @@ class Swarm:
             self._set_events(conn, EVENT_READ | EVENT_WRITE)
 
     def _flush(self, conn: Conn) -> None:
-        if conn.state is CONNECTING or conn.state is RECONNECTING:
+        if conn.state is State.CONNECTING or conn.state is State.RECONNECTING:
             self._connected(conn)
             return
         try:
@@ -893,10 +678,6 @@ class Swarm:
         per_message = len(self.joined) - (0 if self.protocol.echoes else 1)
         return sum(s.sent for s in self.senders) * per_message
 
-    def storm_expected(self) -> int:
-        """Copies of storm lines the receivers should get (none of them sent one)."""
-        return self.storm_sent * len(self.joined)
-
     def expected_per_receiver(self) -> List[List[int]]:
         sent = [0] * self.sc.senders
         for s in self.senders:
@@ -910,17 +691,6 @@ class Swarm:
             table.append(row)
         return table
 
-    def _sent_in_outage(self) -> Set[int]:
-        """Messages sent around the outage, when nodes order lines each their own way."""
-        if self.outage_at is None:
-            return set()
-        end = self.outage_end if self.outage_end is not None else time.monotonic()
-        low = int((self.outage_at - OUTAGE_MARGIN - self.epoch) * 1e6)
-        high = int((end + CATCH_UP - self.epoch) * 1e6)
-        return {heard for conn in self._probes
-                for heard, sent in zip(conn.probe.heard, conn.probe.sent_at)
-                if low <= sent <= high}
-
     def result(self) -> dict:
         """Every raw figure of the run (`report` derives the rest)."""
         checker = self.checker
@@ -931,8 +701,9 @@ class Swarm:
         for s in self.senders:
             sent[s.index] = s.sent
         latencies = array("q")
-        order = one_order([c.probe.heard for c in self._probes], self._sent_in_outage())
-        for conn in self._probes:
+        unordered = set().union(*[mode.unordered() for mode in self.modes])
+        order = one_order([c.probe.heard for c in self.probes], unordered)
+        for conn in self.probes:
             latencies.extend(conn.probe.latencies)
         return {
             "times": dict(self.times),
@@ -952,21 +723,15 @@ class Swarm:
             "node_received": self._node_received(),
             "latencies_us": latencies,
             **self._pairs(),
-            "probes": len(self._probes),
+            "probes": len(self.probes),
             "one_order": order[0], "order_compared": order[1],
-            "outage": None if self.outage is None else {
-                "at_s": self._since_run(self.outage_at), "end_s": self._since_run(self.outage_end)},
             "bytes_in_before_run": self.bytes_before_run if self.run_started else self.bytes_in,
             "problems": [p if n == 1 else f"{p} ({n} times)" for p, n in self.problems.items()],
             "joined": len(self.joined),
-            "storm": self._storm_result() if self.sc.burst else None,
-            "churn": None if not self.tagged else {
-                "resets": self.resets, "resumed": self.resumed, "gaps": self.gaps,
-                "notices": self.notices, "first_byte_us": self.first_byte_us,
-                "welcome_back_us": self.welcome_back_us},
+            **{mode.name: mode.result() for mode in self.modes},
         }
 
-    def _since_run(self, moment: Optional[float]) -> Optional[float]:
+    def since_run(self, moment: Optional[float]) -> Optional[float]:
         return None if moment is None else moment - self.run_started
 
     def _node_received(self) -> List[int]:
@@ -981,34 +746,7 @@ class Swarm:
         node = {s.index: s.conn.node for s in self.senders}
         senders = max(self.sc.senders, 1)
         same, cross = array("q"), array("q")
-        for conn in self._probes:
+        for conn in self.probes:
             for heard, delay in zip(conn.probe.heard, conn.probe.latencies):
                 (same if node[heard % senders] == conn.node else cross).append(delay)
         return {"same_node_us": same, "cross_node_us": cross}
-
-    def _storm_result(self) -> dict:
-        """The storm's raw figures: its lines, its timing, the messages it met."""
-        got = [conn.tally.storm for conn in self.joined]
-        want = self.storm_sent
-        result = {
-            "joined": len(self.bursters), "closed_by_server": self.burst_closed_by_server,
-            "sent": self.storm_sent, "expected": self.storm_expected(), "received": sum(got),
-            "lost": sum(max(0, want - n) for n in got),
-            "duplicated": sum(max(0, n - want) for n in got),
-            "at_s": None, "delivered_s": None, "latencies_us": array("q"),
-            "longest_gap_s": self.storm_gap, "harness_longest_pass_s": self.storm_pass,
-        }
-        if self.storm_at is None:
-            return result
-        result["at_s"] = self.storm_at - self.run_started
-        if self.storm_end is not None:
-            result["delivered_s"] = self.storm_end - self.storm_at
-        # Every message in flight at some moment of the storm: sent before it ended,
-        # received after it began.
-        start = int((self.storm_at - self.epoch) * 1e6)
-        end = int(((self.storm_end or max(self.storm_last, self.storm_at)) - self.epoch) * 1e6)
-        for conn in self._probes:
-            for delay, sent in zip(conn.probe.latencies, conn.probe.sent_at):
-                if sent <= end and sent + delay >= start:
-                    result["latencies_us"].append(delay)
-        return result
