@@ -17,7 +17,7 @@ runs N selchat processes sharing one room on a Redis bus (see `nodes`) and
 adds each node's cost, Redis', latency within and across nodes, and whether
 every node saw one order; ``--bus-outage`` takes the bus away for a while in
 the middle of the run; ``--compare-bus`` measures what the bus costs one node.
-See README.rst, "Benchmarks", for how to read every figure.
+See docs/benchmarks.rst for how to read every figure.
 
 The harness is one process, one thread and one selector, like the server:
 the modules beside this one are the clients (`swarm`, one connection in

@@ -361,7 +361,7 @@ def _mb(kb: Optional[float]) -> Optional[float]:
 # -- tables of several runs ---------------------------------------------------------
 
 #: The --compare and --sweep tables' columns that are medians over the runs: heading,
-#: figure path, digits. README.rst ("Reading the tables") explains each heading.
+#: figure path, digits. docs/benchmarks.rst ("Reading the tables") explains each heading.
 MEDIANS = {
     "deliveries/s": (("throughput", "deliveries_per_s"), 0),
     "µs/delivery": (("server_cpu", "us_per_delivery"), 3),
