@@ -65,6 +65,10 @@ if TYPE_CHECKING:
     from modes.storm import Storm
 
 EVENT_READ, EVENT_WRITE = selectors.EVENT_READ, selectors.EVENT_WRITE
+#: The states the loop and the read path compare on every pass and read, bound
+#: once: looking a member up on an Enum class costs about 0.3 µs on Python 3.11,
+#: a module global 15 ns.
+STATE_READY, STATE_CLOSED = State.READY, State.CLOSED
 #: Connections opened but not yet joined. Each join is a notice to everyone, so
 #: a server that batches the joins it finds in one pass sends N²/batch times,
 #: not N²: measured with 10,000 clients, 256 here took 11 s to join, 1024 took
@@ -319,13 +323,13 @@ class Swarm:
                 # should not include the harness reading every other client (a
                 # probe with nothing to read costs one failed recv).
                 for conn in self.probes:
-                    if conn.state is State.READY:
+                    if conn.state is STATE_READY:
                         read(conn)
             for key, mask in events:
                 conn = key.data
                 if mask & EVENT_READ:
                     read(conn)
-                if mask & EVENT_WRITE and conn.state is not State.CLOSED:
+                if mask & EVENT_WRITE and conn.state is not STATE_CLOSED:
                     write(conn)
             if events:
                 for mode in self.modes:
@@ -443,7 +447,7 @@ class Swarm:
         if conn.mode is not None:
             self._mode_read(conn, total)
             return
-        if conn.state is not State.READY:
+        if conn.state is not STATE_READY:
             if conn.state is State.RESUMING and self.churn is not None:
                 self.churn.resuming(conn, self._buf, total)
             elif conn.tally is not None:  # (a publisher's ":N" replies are not needed)
@@ -611,7 +615,7 @@ class Swarm:
             for sender in self.senders:
                 room = min(sc.window - (sender.sent - sender.tracker.received[sender.index]),
                            cap - sender.sent)
-                if room > 0 and sender.conn.state is not State.CLOSED:
+                if room > 0 and sender.conn.state is not STATE_CLOSED:
                     self._send(sender, int(room), now)
             return
         elapsed, wake = now - self.run_started, float("inf")
@@ -619,7 +623,7 @@ class Swarm:
             due = math.floor(elapsed * sc.rate - sender.phase) + 1  # message i: (i + phase) / rate
             count = min(due, cap) - sender.sent
             if (count > 0 and len(sender.conn.out) < OUT_CAP
-                    and sender.conn.state is not State.CLOSED):
+                    and sender.conn.state is not STATE_CLOSED):
                 self._send(sender, int(count), now)
             if sender.sent < cap:
                 wake = min(wake, self.run_started + (sender.sent + sender.phase) / sc.rate)
