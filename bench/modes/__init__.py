@@ -4,7 +4,11 @@ The swarm drives every client and counts every message; a mode is an object
 it calls at a few points of the run (`base.Mode`) and whose figures go in the
 result under its name. To add one: write its module here (a `Mode` subclass;
 `storm` is one with clients of its own), declare its options in flood.py's
-`OPTIONS` with their bounds and the mode's name, and add its row below.
+`OPTIONS` with their bounds and the mode's name (``--help`` groups them under
+it), and add its row below. Its options reach it through the row's `options`
+(no `swarm.Scenario` field needed); its `result()` reaches `report.figures` as
+``raw[name]``, where the figures and summary lines it wants are given their
+place.
 """
 from typing import Callable, Dict, List, Optional
 
