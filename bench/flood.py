@@ -260,20 +260,25 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     return args
 
 
+def _out_of_bounds(option: Option, args: argparse.Namespace) -> Optional[str]:
+    """Why `option`'s value is past its bounds, or None."""
+    value = getattr(args, option.flag[2:].replace("-", "_"))
+    low, high = (bound(args) if callable(bound) else bound for bound in (option.low, option.high))
+    if value is None or not (low is not None and (value <= low if option.above else value < low)
+                             or high is not None and value > high):
+        return None
+    span = (f"in ({low:g}, {high:g}]" if option.above else
+            f">= {low:g}" if high is None else f"{low:g}..{high:g}")
+    return f"{option.flag} must be {span} {option.unit}".rstrip()
+
+
 def _check(args: argparse.Namespace) -> None:
     """Every count and duration bounded (`OPTIONS`), no two options at odds
     (`RULES`), and every value of a sweep as well."""
     for option in OPTIONS:
-        value = getattr(args, option.flag[2:].replace("-", "_"))
-        low, high = (bound(args) if callable(bound) else bound
-                     for bound in (option.low, option.high))
-        if value is None or (low is None and high is None):
-            continue
-        if (low is not None and (value <= low if option.above else value < low)
-                or high is not None and value > high):
-            span = (f"in ({low:g}, {high:g}]" if option.above else
-                    f">= {low:g}" if high is None else f"{low:g}..{high:g}")
-            raise ValueError(f"{option.flag} must be {span} {option.unit}".rstrip())
+        problem = _out_of_bounds(option, args)
+        if problem:
+            raise ValueError(problem)
     for broken, why in RULES:
         if broken(args):
             raise ValueError(why(args) if callable(why) else why)
