@@ -173,6 +173,7 @@ def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
         assert not a.find_element(By.ID, "chat").is_displayed()
         type_into(a, "name", "alice")
         wait_for(a, lambda d: d.find_element(By.ID, "input").is_displayed(), "alice joined")
+        a.find_element(By.ID, "members-toggle").click()  # folded away on a phone
         wait_for(a, lambda d: members(d) == ["alice", "carol"], "alice's member list")
         carol.expect(r"^\*\*\* alice has joined")
 
