@@ -37,9 +37,10 @@ def who(room, session):
 def test_the_welcome_counts_and_lists_a_held_member_as_away(room):
     assert who(room, A) == "Online (2): alice, bob"  # asked before: the cached answer
     assert room.disconnect(B, now=0) == [Left(B), Hold(B, 60)]
+    assert who(room, A) == "Online (2): alice, bob (away)"  # the cache was dropped
     welcome = room.receive(C, "carol")[2].line.text
     assert welcome == f"Welcome, carol! Online (3): alice, carol, bob (away) {HELP_HINT}"
-    assert who(room, A) == "Online (3): alice, bob (away), carol"  # the cache was dropped
+    assert who(room, A) == "Online (3): alice, bob (away), carol"
     assert who(room, C) == who(room, A)
 
 

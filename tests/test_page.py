@@ -163,6 +163,12 @@ def test_an_over_long_line_is_split_and_every_part_arrives(page, room):
     assert said_by(tom, "longer", 3) == ["first", "/second", "third"]
     wait_line(driver, ".line.notice", "Sent as 3 lines")
 
+    # A long paste goes out at the server's flood rate: all of it, never held back.
+    paste = [f"pasted {n}" for n in range(30)]
+    submit(driver, "\n".join(paste))
+    assert said_by(tom, "longer", 30) == paste
+    assert not [t for t in texts(driver, "#log .line") if "slow down" in t]
+
     # A command cannot be split: refused, said, and kept in the field.
     nick = "/nick " + "x" * 5000
     submit(driver, nick)
@@ -238,3 +244,42 @@ def test_a_held_member_is_away_and_the_welcome_counts_it(page, room):
     assert len(members(driver)) == count
     assert driver.find_element(By.CSS_SELECTOR, "#members li.away").text == "dave (away)"
     assert driver.find_element(By.ID, "members-title").text == f"Online ({count})"
+
+
+#: A stand-in for the browser's Notification API (headless Chromium has no
+#: desktop to show them on): it records permission requests and notifications.
+FAKE_NOTIFICATION = """
+window.__asked = 0; window.__notes = [];
+window.Notification = class {
+  constructor(title, options) { window.__notes.push(title + ": " + options.body); }
+  static requestPermission() { window.__asked++; Notification.permission = "granted";
+                               return Promise.resolve("granted"); }
+};
+window.Notification.permission = "default";
+"""
+
+
+def test_notifications_are_asked_for_only_when_turned_on(page, room, browser):
+    from selenium.webdriver.common.by import By
+
+    _, tom = room
+    script = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument",
+                                      {"source": FAKE_NOTIFICATION})
+    try:
+        driver = page("notified")
+        assert js(driver, "return window.__asked") == 0  # not on loading
+        button = driver.find_element(By.ID, "notify")
+        assert button.text == "Notify: off"
+        button.click()
+        wait_for(driver, lambda d: button.text == "Notify: on", "notifications on")
+        assert js(driver, "return window.__asked") == 1
+        js(driver, "Object.defineProperty(document, 'hidden', {value: true, configurable: true});")
+        tom.send("no need to notify this")
+        tom.send("/msg notified a private word")
+        tom.send("notified: look at this")
+        wait_line(driver, ".line.chat", "look at this")
+        assert js(driver, "return window.__notes") == [
+            "tom in selchat: a private word", "tom in selchat: notified: look at this"]
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                                {"identifier": script["identifier"]})
