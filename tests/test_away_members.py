@@ -1,7 +1,6 @@
 """Held sessions (a member whose connection dropped, kept for a resume) are
 counted alike by the welcome and /who, and listed as "NAME (away)" by both
 (issue 25, item 8): the rules directly, then over real sockets."""
-import itertools
 import re
 import socket
 import urllib.request
@@ -10,56 +9,33 @@ import pytest
 
 from conftest import TIMEOUT, LineClient, wait_for
 from selchat import wire
-from selchat.room import ChatRoom, Hold, Left
 from selchat.wire import HELP_HINT
-
-A, B, C, D = 1, 2, 3, 4
-
-
-@pytest.fixture
-def room():
-    """alice (A) and bob (B) tagged; bob's connection dropped: held. C unnamed."""
-    tokens = (f"e.{n}" for n in itertools.count(1))
-    room = ChatRoom(resume_window=60, new_token=lambda: next(tokens))
-    for session, name in ((A, "alice"), (B, "bob")):
-        room.connect(session)
-        room.receive(session, "/tags")
-        room.receive(session, name)
-    room.connect(C)
-    return room
-
-
-def who(room, session):
-    return room.receive(session, "/who")[0].line.text
+from test_room_nodes import A, B, C, D, resumable, who  # noqa: F401 (a fixture)
 
 
 @pytest.mark.pure
-def test_the_welcome_counts_and_lists_a_held_member_as_away(room):
-    assert who(room, A) == "Online (2): alice, bob"  # asked before: the cached answer
-    assert room.disconnect(B, now=0) == [Left(B), Hold(B, 60)]
-    assert who(room, A) == "Online (2): alice, bob (away)"  # the cache was dropped
+def test_the_welcome_counts_and_lists_a_held_member_as_away(resumable):  # noqa: F811
+    room = resumable  # alice held, bob connected
     welcome = room.receive(C, "carol")[2].line.text
-    assert welcome == f"Welcome, carol! Online (3): alice, carol, bob (away) {HELP_HINT}"
-    assert who(room, A) == "Online (3): alice, bob (away), carol"
-    assert who(room, C) == who(room, A)
+    assert welcome == f"Welcome, carol! Online (3): bob, carol, alice (away) {HELP_HINT}"
+    assert who(room, B) == "Online (3): alice (away), bob, carol"
+    assert who(room, C) == who(room, B)
 
 
 @pytest.mark.pure
-def test_a_resumed_or_expired_member_is_no_longer_away(room):
-    room.disconnect(B, now=0)
-    room.resumed(room.sessions.get(B), D)
-    assert who(room, A) == "Online (2): alice, bob"
+def test_a_resumed_or_expired_member_is_no_longer_away(resumable):  # noqa: F811
+    room = resumable
+    room.resumed(room.sessions.get(A), D)
+    assert who(room, B) == "Online (2): alice, bob"  # the answer is cached now
     room.disconnect(D, now=1)
-    assert who(room, A) == "Online (2): alice, bob (away)"
+    assert who(room, B) == "Online (2): alice (away), bob"  # and dropped by the hold
     room.expire(D)
-    assert who(room, A) == "Online (1): alice"
+    assert who(room, B) == "Online (1): bob"
 
 
 @pytest.mark.pure
-def test_a_search_marks_held_members_too(room):
-    room.disconnect(B, now=0)
-    assert who(room, A) == "Online (2): alice, bob (away)"
-    assert room.receive(A, "/who bo")[0].line.text == "Online matching 'bo' (1): bob (away)"
+def test_a_search_marks_held_members_too(resumable):  # noqa: F811
+    assert resumable.receive(B, "/who al")[0].line.text == "Online matching 'al' (1): alice (away)"
 
 
 @pytest.mark.pure
