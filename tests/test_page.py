@@ -153,6 +153,12 @@ def test_an_over_long_line_is_split_and_every_part_arrives(page, room):
     assert all(len(f"{p}".encode()) <= 4096 for p in parts)
     wait_line(driver, ".line.notice", "sent as 2 lines")
 
+    family = "\U0001F469\u200D\U0001F469\u200D\U0001F467"  # one grapheme, 18 bytes
+    emoji = "a" + family * 300  # cut between graphemes: 4,087 bytes, not inside the 228th
+    submit(driver, emoji)
+    parts = said_by(tom, "longer", 2)
+    assert "".join(parts) == emoji and parts[1].startswith(family)
+
     words = " ".join(f"w{n:04d}" for n in range(832))  # 4,991 ASCII characters
     submit(driver, words)
     parts = said_by(tom, "longer", 2)
