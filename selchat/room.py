@@ -223,6 +223,7 @@ class ChatRoom:
             deadline = now + self.resume_window
             self.sessions.hold(session, deadline)
             self._held[session] = name
+            self._who_answer = None  # it lists them as away now
             log.info("%s held for %g s", name, self.resume_window)
             return [Left(session), Hold(session, deadline)]
         self.sessions.remove(session)
@@ -326,8 +327,9 @@ class ChatRoom:
         self._owners[name_key(name)] = session
         self._who_answer = None
         log.info("%r joined as %s", session, name)
-        online = len(self.members) + len(self._remote)
-        everyone = itertools.chain(self.members.values(),
+        # Everyone /who counts: held sessions too (as away), or the two disagree.
+        online = len(self._owners) + len(self._remote)
+        everyone = itertools.chain(self.members.values(), map(wire.away, self._held.values()),
                                    (name for name, _ in self._remote.values()))
         shown = ", ".join(itertools.islice(everyone, WELCOME_NAMES))
         if online > WELCOME_NAMES:
@@ -477,12 +479,22 @@ class ChatRoom:
         """"Title (N): a, b, ..." with the first WHO_NAMES names in alphabetical
         order (ignoring case), then a count. Not in name-key order: a key is a
         look-alike skeleton ("bob1" is "bobl"), which would put bob2 before bob1."""
-        shown = heapq.nsmallest(WHO_NAMES, map(self._name_for, keys),
-                                key=lambda name: (name.casefold(), name))
+        first = heapq.nsmallest(WHO_NAMES, keys, key=self._sort_key)
+        shown = [self._listed_name(key) for key in first]
         text = f"{title} ({len(keys)}): {', '.join(shown)}" if shown else f"{title} (0)"
         if len(keys) > WHO_NAMES:
             text += f" and {len(keys) - WHO_NAMES} more (/who PATTERN to search)"
         return wire.notice(text)
+
+    def _sort_key(self, key: str) -> Tuple[str, str]:
+        name = self._name_for(key)
+        return name.casefold(), name
+
+    def _listed_name(self, key: str) -> str:
+        """A name as /who lists it: a held session's marked away."""
+        owner = self._owners.get(key)
+        name = self._name_for(key)
+        return wire.away(name) if owner is not None and owner in self._held else name
 
     def _do_nick(self, session: Session, name: str, command: wire.Nick) -> List[Effect]:
         new = command.name

@@ -74,6 +74,7 @@ from selchat.framing import END, LineBuffer
 from selchat.limits import Limits
 from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
+from selchat.web.page import page_for
 from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
 from selchat import resume, wire
 from selchat.addresses import format_address
@@ -493,7 +494,7 @@ class Server:
     def _protocol(self, kind: Kind) -> LineBuffer | HttpConnection:
         if kind is TCP:
             return LineBuffer(self.limits.max_line)
-        return HttpConnection(self._metrics, self._web_origins)
+        return HttpConnection(self._metrics, self._web_origins, page_for(self.limits))
 
     def _start_session(self, conn: Connection) -> None:
         """`conn` speaks chat now (on connect, or after a WebSocket upgrade)."""

@@ -246,6 +246,12 @@ def welcome(name: str, online: int, shown: str) -> ServerLine:
     return notice(f"Welcome, {name}! Online ({online}): {shown} {HELP_HINT}")
 
 
+def away(name: str) -> str:
+    """A name in a listing (welcome, /who) whose session is held: its connection
+    dropped and may come back. Names never hold "(", so the mark cannot be one."""
+    return f"{name} (away)"
+
+
 def joined(name: str) -> ServerLine:
     return notice(f"{name} has joined the chat room.")
 

@@ -148,7 +148,7 @@ def test_a_held_member_that_lost_its_name_is_renamed_and_resumes_as_it(resumable
         Release(A, "alice", final=False), Claim(A, "alice-2"),
         Broadcast(wire.renamed("alice", "alice-2"), None, "=alice\talice-2")]
     assert room.is_held(A) and room.holder(name_key("alice-2")) == A
-    assert who(room, B) == "Online (2): alice-2, bob"
+    assert who(room, B) == "Online (2): alice-2 (away), bob"  # held: away
     assert joins(room, C, "alice")
     room.connect(D)
     assert room.resumed(room.sessions.by_token("e.1"), D) == [Joined(D), Tag(D)]

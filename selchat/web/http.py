@@ -102,11 +102,14 @@ class HttpConnection:
     """One TCP connection on the web port, until it closes or upgrades.
 
     `metrics` returns the body of ``/metrics``; `allowed_origins` are the
-    origins (besides the page's own) that may open ``/ws``.
+    origins (besides the page's own) that may open ``/ws``; `page` is ``/``
+    (`selchat.web.page.page_for` the server's limits).
     """
 
-    def __init__(self, metrics: Callable[[], bytes], allowed_origins: Iterable[str] = ()) -> None:
+    def __init__(self, metrics: Callable[[], bytes], allowed_origins: Iterable[str] = (),
+                 page: bytes = PAGE) -> None:
         self._metrics = metrics
+        self._page = page
         self._origins = frozenset(normalize_origin(o) for o in allowed_origins)
         self._h11: Optional[h11.Connection] = h11.Connection(
             h11.SERVER, max_incomplete_event_size=MAX_HEAD
@@ -164,7 +167,7 @@ class HttpConnection:
         if method not in (b"GET", b"HEAD"):
             return self._respond(405, b"", [(b"Allow", _ALLOW_READ)], close=close)
         if path == b"/":
-            status, body, headers = 200, PAGE, _PAGE_HEADERS
+            status, body, headers = 200, self._page, _PAGE_HEADERS
         elif path == b"/metrics":
             status, body, headers = 200, self._metrics(), [_METRICS_TYPE] + _NO_STORE
         else:
