@@ -75,7 +75,7 @@ class Effects:
 
     # -- lines ------------------------------------------------------------------------
 
-    def _broadcast(self, effect: Broadcast) -> None:
+    def _broadcast(self, effect: Broadcast[Connection]) -> None:
         """A room line: numbered, kept in the history (with a bus, by Redis)."""
         server = self._server
         payload = self._encode(effect.line)
@@ -85,7 +85,7 @@ class Effects:
         else:
             server._bridge.publish(payload, effect)
 
-    def _send(self, effect: Send) -> None:
+    def _send(self, effect: Send[Connection]) -> None:
         server = self._server
         payload = self._encode(effect.line)
         tagged = None
@@ -98,36 +98,36 @@ class Effects:
             tagged = wire.tag_line(payload, server._time_ms, effect.tags, seq)
         server._batch.send(payload, effect.to, tagged)
 
-    def _keep(self, effect: Keep) -> None:
+    def _keep(self, effect: Keep[Connection]) -> None:
         server = self._server
         server._room.sessions.keep(effect.session, server._time_ms, encode(effect.line))
 
-    def _names(self, effect: Claim | Release | Relay) -> None:
+    def _names(self, effect: Claim[Connection] | Release[Connection] | Relay) -> None:
         if self._server._bridge is not None:
             self._server._bridge.names(effect)
 
     # -- sessions ---------------------------------------------------------------------
 
-    def _joined(self, effect: Joined) -> None:
+    def _joined(self, effect: Joined[Connection]) -> None:
         server, conn = self._server, effect.session
         server._batch.joined(conn)
         server._timers.cancel(conn.timer)
         conn.timer = None
         server._listeners.count_named(conn)
 
-    def _left(self, effect: Left) -> None:
+    def _left(self, effect: Left[Connection]) -> None:
         self._server._batch.left(effect.session)
 
-    def _tag(self, effect: Tag) -> None:
+    def _tag(self, effect: Tag[Connection]) -> None:
         effect.session.tagged = True
 
-    def _hold(self, effect: Hold) -> None:
+    def _hold(self, effect: Hold[Connection]) -> None:
         self._server._timers.call_at(effect.deadline, self._hold_over, effect.session)
 
     def _hold_over(self, session: Connection) -> None:
         self._server._apply(self._server._room.expire(session))
 
-    def _close(self, effect: Close) -> None:
+    def _close(self, effect: Close[Connection]) -> None:
         """A goodbye said, a name timeout, a session taken over."""
         conn = effect.session
         if conn.state is State.OPEN:
@@ -135,7 +135,7 @@ class Effects:
 
     # -- history and resume -----------------------------------------------------------
 
-    def _replay(self, effect: Replay) -> None:
+    def _replay(self, effect: Replay[Connection]) -> None:
         """The last room lines for a newcomer, right after its welcome."""
         server = self._server
         lines = server._history.last(effect.lines)
@@ -148,7 +148,7 @@ class Effects:
                            wire.tag_line(encode(end), server._time_ms)])
         server._batch.send(plain, effect.session, tagged)
 
-    def _resume(self, effect: ResumeAsked) -> None:
+    def _resume(self, effect: ResumeAsked[Connection]) -> None:
         """``/resume``: take the held session over with every line it missed,
         or say the gap (never a silent one)."""
         conn, bridge = effect.session, self._server._bridge

@@ -28,8 +28,10 @@ is a member, and only members receive broadcasts.
 import heapq
 import itertools
 import logging
+from dataclasses import dataclass
 from typing import (
-    Callable, Collection, Dict, Hashable, List, Mapping, NamedTuple, Optional, Set, Tuple, Union,
+    Callable, Collection, Dict, Generic, Hashable, List, Mapping, NamedTuple, Optional, Set,
+    Tuple, TypeVar, Union,
 )
 
 from selchat import wire
@@ -40,7 +42,8 @@ from selchat.wire import ServerLine
 
 log = logging.getLogger(__name__)
 
-Session = Hashable
+#: Whatever the caller names its sessions by (the server: its connections).
+Session = TypeVar("Session", bound=Hashable)
 
 #: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
 WELCOME_NAMES = 50
@@ -54,14 +57,21 @@ TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
 SHUTTING_DOWN = wire.shutting_down()
 
 
-class Send(NamedTuple):
+# The effects that name a session are generic over its type, so the driver
+# gets its own objects back typed; dataclasses, as a NamedTuple can be generic
+# only from Python 3.11 (ordered as tuples were: callers sort them).
+
+
+@dataclass(slots=True, order=True)
+class Send(Generic[Session]):
     to: Session
     line: ServerLine
     #: Tags of its own for a tagged recipient (the welcome's ``resume``).
     tags: Optional[Mapping[str, str]] = None
 
 
-class Broadcast(NamedTuple):
+@dataclass(slots=True, order=True)
+class Broadcast(Generic[Session]):
     line: ServerLine
     exclude: Optional[Session] = None
     #: For the other nodes: "+NAME" joined, "-NAME" left ("-NAME<TAB>NODE"
@@ -71,14 +81,16 @@ class Broadcast(NamedTuple):
     elsewhere: bool = False
 
 
-class Claim(NamedTuple):
+@dataclass(slots=True, order=True)
+class Claim(Generic[Session]):
     """`name` is `session`'s now (a join, a rename): the bus leases it."""
 
     session: Session
     name: str
 
 
-class Release(NamedTuple):
+@dataclass(slots=True, order=True)
+class Release(Generic[Session]):
     """`name` is no longer `session`'s; `final`: the session is over too."""
 
     session: Session
@@ -93,32 +105,38 @@ class Relay(NamedTuple):
     line: ServerLine
 
 
-class Close(NamedTuple):
+@dataclass(slots=True, order=True)
+class Close(Generic[Session]):
     session: Session
 
 
-class Joined(NamedTuple):
+@dataclass(slots=True, order=True)
+class Joined(Generic[Session]):
     session: Session
 
 
-class Left(NamedTuple):
+@dataclass(slots=True, order=True)
+class Left(Generic[Session]):
     session: Session
 
 
-class Tag(NamedTuple):
+@dataclass(slots=True, order=True)
+class Tag(Generic[Session]):
     """`session` asked for tags (``/tags``): its lines carry seq and time."""
 
     session: Session
 
 
-class Replay(NamedTuple):
+@dataclass(slots=True, order=True)
+class Replay(Generic[Session]):
     """Send `session` the last `lines` room lines, between two notices."""
 
     session: Session
     lines: int
 
 
-class Hold(NamedTuple):
+@dataclass(slots=True, order=True)
+class Hold(Generic[Session]):
     """`session`'s connection is gone but its session is held until `deadline`:
     call `ChatRoom.expire(session)` then."""
 
@@ -126,14 +144,16 @@ class Hold(NamedTuple):
     deadline: float
 
 
-class Keep(NamedTuple):
+@dataclass(slots=True, order=True)
+class Keep(Generic[Session]):
     """A direct line for a held session: keep it for the resume."""
 
     session: Session
     line: ServerLine
 
 
-class ResumeAsked(NamedTuple):
+@dataclass(slots=True, order=True)
+class ResumeAsked(Generic[Session]):
     """``/resume TOKEN LASTSEQ`` from `session`: the driver, which holds the
     history, decides (`selchat.resume.decide`) and calls `resumed` or `release`."""
 
@@ -146,7 +166,7 @@ Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Keep, Re
                Claim, Release, Relay]
 
 
-class ChatRoom:
+class ChatRoom(Generic[Session]):
     """`resume_window` seconds a tagged member's session is held when its
     connection ends without /quit (0: never); `new_token` makes its resume
     token (randomness is the caller's); `replay` lines greet a newcomer."""
@@ -157,7 +177,7 @@ class ChatRoom:
         self.replay = replay
         self._new_token = new_token
         #: Tagged members, connected or held: what a /resume may take over.
-        self.sessions = Sessions()
+        self.sessions: Sessions[Session] = Sessions()
         self._tagged: Set[Session] = set()
         #: Held sessions -> their names: still owning them, receiving nothing.
         self._held: Dict[Session, str] = {}

@@ -14,12 +14,12 @@ session resumed elsewhere is let go here.
 While the bus is down, room lines are delivered here at once and kept for it.
 """
 import logging
-from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
 from selchat import resume, wire
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
-from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, RoomLine
+from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, Own, RoomLine
 from selchat.connection import Connection, State
 from selchat.history import MemoryHistory
 from selchat.names import name_key
@@ -64,7 +64,7 @@ class BusBridge:
 
     # -- what this node's room does, for the others -------------------------------------
 
-    def publish(self, payload: bytes, effect: Broadcast) -> None:
+    def publish(self, payload: bytes, effect: Broadcast[Connection]) -> None:
         """A room line: Redis numbers it and every node reads it back."""
         outbox, up = self.bus.outbox, self.bus.up
         if effect.elsewhere:
@@ -73,7 +73,7 @@ class BusBridge:
                 or not up:
             self._server._batch.broadcast(payload, effect.exclude)  # no bus: here, at once
 
-    def names(self, effect: Union[Claim, Release, Relay]) -> None:
+    def names(self, effect: Union[Claim[Connection], Release[Connection], Relay]) -> None:
         """Names and direct lines the other nodes must know of."""
         outbox = self.bus.outbox
         if isinstance(effect, Relay):
@@ -191,7 +191,7 @@ class BusBridge:
                         room.remote_presence(entry.node, entry.presence)
                     batch.broadcast(entry.data, None, (seq, entry.time_ms))
                 elif not own.delivered:
-                    batch.broadcast(entry.data, own.exclude, (seq, entry.time_ms))
+                    batch.broadcast(entry.data, _excluded(own), (seq, entry.time_ms))
             elif isinstance(entry, DirectLine):
                 self._direct_from_bus(entry)
             elif isinstance(entry, NameLost):
@@ -252,7 +252,7 @@ class BusBridge:
                 self._tell_members(wire.notice("other servers reachable again"))
             return
         for own in outbox.deliver_here():  # published, not read back: here, now
-            server._batch.broadcast(own.payload, own.exclude)
+            server._batch.broadcast(own.payload, _excluded(own))
         if not self._trouble_told:
             self._trouble_told = True
             self._tell_members(wire.notice("other servers unreachable; messages may be delayed"))
@@ -260,3 +260,10 @@ class BusBridge:
     def _tell_members(self, line: ServerLine) -> None:
         """A notice from this node to its own members alone (not a room line)."""
         self._server._batch.broadcast(encode(line))
+
+
+def _excluded(own: Own) -> Optional[Connection]:
+    """Who an own line is not for: the sender this server gave the outbox.
+    The outbox types it Hashable, as the bus never looks at it; making the
+    whole bus generic over the session type only for this is not worth it."""
+    return cast(Optional[Connection], own.exclude)
