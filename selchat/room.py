@@ -57,6 +57,30 @@ TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
 SHUTTING_DOWN = wire.shutting_down()
 
 
+class Presence(NamedTuple):
+    """A change of membership the other nodes learn from the room line that
+    says it (`Broadcast.presence`). On the bus it is one string (`field`)."""
+
+    #: "+" joined, "-" left, "=" renamed.
+    change: str
+    name: str
+    #: A rename's new name; for a leave, the node whose member left when it
+    #: is not the node of the line (one node saying another's members are gone).
+    other: str = ""
+
+    def field(self) -> str:
+        """As the bus carries it: "+NAME", "-NAME[<TAB>NODE]", "=OLD<TAB>NEW"."""
+        return f"{self.change}{self.name}\t{self.other}" if self.other else self.change + self.name
+
+    @classmethod
+    def parse(cls, field: str) -> Optional["Presence"]:
+        """`field` read back from the bus; None for "" (chat) or a change not known."""
+        if not field or field[0] not in "+-=":
+            return None
+        name, _, other = field[1:].partition("\t")
+        return cls(field[0], name, other)
+
+
 # The effects that name a session are generic over its type, so the driver
 # gets its own objects back typed; dataclasses, as a NamedTuple can be generic
 # only from Python 3.11 (ordered as tuples were: callers sort them).
@@ -74,9 +98,8 @@ class Send(Generic[Session]):
 class Broadcast(Generic[Session]):
     line: ServerLine
     exclude: Optional[Session] = None
-    #: For the other nodes: "+NAME" joined, "-NAME" left ("-NAME<TAB>NODE"
-    #: for another node's member), "=OLD<TAB>NEW" renamed; "" for chat.
-    presence: str = ""
+    #: For the other nodes: who joined, left or was renamed (None for chat).
+    presence: Optional["Presence"] = None
     #: For the other nodes' members only (what this node's members know already).
     elsewhere: bool = False
 
@@ -290,7 +313,8 @@ class ChatRoom(Generic[Session]):
         self._who_answer = None
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
-        return [Release(session, name), Broadcast(wire.left(name, reason), presence="-" + name)]
+        return [Release(session, name),
+                Broadcast(wire.left(name, reason), presence=Presence("-", name))]
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         log.debug("%r: line over %d bytes discarded", session, max_line)
@@ -360,7 +384,7 @@ class ChatRoom(Generic[Session]):
         effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
         if self.replay:
             effects.append(Replay(session, self.replay))
-        effects.append(Broadcast(wire.joined(name), session, "+" + name))
+        effects.append(Broadcast(wire.joined(name), session, Presence("+", name)))
         return effects
 
     def _name_for(self, key: str) -> str:
@@ -384,18 +408,16 @@ class ChatRoom(Generic[Session]):
         self._remote = {key: held for key, held in names.items() if held[1] != node}
         self._who_answer = None
 
-    def remote_presence(self, node: str, presence: str) -> None:
+    def remote_presence(self, node: str, presence: Presence) -> None:
         """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
-        change, text = presence[:1], presence[1:]
+        change, name, other = presence
         if change == "+":
-            self._remote[name_key(text)] = (text, node)
+            self._remote[name_key(name)] = (name, node)
         elif change == "-":
-            name, _, owner = text.partition("\t")
-            self._forget_remote(name, owner or node)
+            self._forget_remote(name, other or node)
         elif change == "=":
-            old, _, new = text.partition("\t")
-            self._forget_remote(old, node)
-            self._remote[name_key(new)] = (new, node)
+            self._forget_remote(name, node)
+            self._remote[name_key(other)] = (other, node)
         self._who_answer = None
 
     def _forget_remote(self, name: str, node: str) -> None:
@@ -410,7 +432,8 @@ class ChatRoom(Generic[Session]):
             held = self._remote.pop(name_key(name), None)
             node = held[1] if held else ""
             log.info("%s left (server lost)", name)
-            effects.append(Broadcast(wire.left(name, "server lost"), presence=f"-{name}\t{node}"))
+            effects.append(Broadcast(wire.left(name, "server lost"),
+                                     presence=Presence("-", name, node)))
         self._who_answer = None
         return effects
 
@@ -418,7 +441,8 @@ class ChatRoom(Generic[Session]):
         """The other nodes took this one for gone and said its members left
         (its lease ran out while it was cut off): they are here, say so."""
         everyone = [*self.members.values(), *self._held.values()]
-        return [Broadcast(wire.joined(name), None, "+" + name, elsewhere=True) for name in everyone]
+        return [Broadcast(wire.joined(name), None, Presence("+", name), elsewhere=True)
+                for name in everyone]
 
     def name_lost(self, key: str) -> List[Effect]:
         """Another node gave out name key `key` before this one did (two nodes
@@ -524,7 +548,7 @@ class ChatRoom(Generic[Session]):
         self._who_answer = None
         log.info("%s is now known as %s", name, new)
         return [Release(session, name, final=False), Claim(session, new),
-                Broadcast(wire.renamed(name, new), presence=f"={name}\t{new}")]
+                Broadcast(wire.renamed(name, new), presence=Presence("=", name, new))]
 
     def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
         key = name_key(command.target)

@@ -23,7 +23,7 @@ from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, Own, R
 from selchat.connection import Connection, State
 from selchat.history import MemoryHistory
 from selchat.names import name_key
-from selchat.room import Broadcast, Claim, Relay, Release, Send
+from selchat.room import Broadcast, Claim, Presence, Relay, Release, Send
 from selchat.wire import ServerLine, encode
 
 if TYPE_CHECKING:
@@ -67,10 +67,10 @@ class BusBridge:
     def publish(self, payload: bytes, effect: Broadcast[Connection]) -> None:
         """A room line: Redis numbers it and every node reads it back."""
         outbox, up = self.bus.outbox, self.bus.up
+        presence = effect.presence.field() if effect.presence is not None else ""
         if effect.elsewhere:
-            outbox.line(payload, None, effect.presence, delivered=True)
-        elif not outbox.line(payload, effect.exclude, effect.presence, delivered=not up) \
-                or not up:
+            outbox.line(payload, None, presence, delivered=True)
+        elif not outbox.line(payload, effect.exclude, presence, delivered=not up) or not up:
             self._server._batch.broadcast(payload, effect.exclude)  # no bus: here, at once
 
     def names(self, effect: Union[Claim[Connection], Release[Connection], Relay]) -> None:
@@ -136,7 +136,7 @@ class BusBridge:
         """Our own move read back: the session is this node's; fill its gap."""
         server, room = self._server, self._server._room
         conn, token, last_seq = self._moving.pop(move.token_hash)
-        room.remote_presence(move.former, "-" + move.name)
+        room.remote_presence(move.former, Presence("-", move.name))
         if conn.state is not State.OPEN:  # moved here for nobody: let the name go
             self._let_go(move.name, move.token_hash)
             return
@@ -162,7 +162,7 @@ class BusBridge:
         """A session moved here ended before it was resumed: its name is free."""
         self.bus.outbox.release(name_key(name), hashed)
         self._server._apply([Broadcast(wire.left(name, "connection lost"),
-                                       presence="-" + name)])
+                                       presence=Presence("-", name))])
 
     # -- what the other nodes did (the BusHost methods) ----------------------------------
 
@@ -185,10 +185,11 @@ class BusBridge:
                 seq = history.append(entry.data, entry.time_ms, (len(entry.data),), entry.seq)
                 own = entry.own
                 if own is None:
-                    if entry.presence and entry.node != node:
-                        if entry.presence.endswith("\t" + node):  # "gone", said of ours:
+                    presence = Presence.parse(entry.presence) if entry.node != node else None
+                    if presence is not None:
+                        if presence.change == "-" and presence.other == node:  # ours "gone":
                             continue  # our members know better (see `bus_reaped_us`)
-                        room.remote_presence(entry.node, entry.presence)
+                        room.remote_presence(entry.node, presence)
                     batch.broadcast(entry.data, None, (seq, entry.time_ms))
                 elif not own.delivered:
                     batch.broadcast(entry.data, _excluded(own), (seq, entry.time_ms))
@@ -218,7 +219,7 @@ class BusBridge:
         room = self._server._room
         member = room.sessions.by_hash(move.token_hash) if move.former == node else None
         if member is None:
-            room.remote_presence(move.node, "+" + move.name)
+            room.remote_presence(move.node, Presence("+", move.name))
             return
         kept = list(member.kept)
         self._claims.pop(member.session, None)  # the name is the other node's now
