@@ -169,6 +169,7 @@ class Listeners:
                             format_address(*address[:2]), limits.max_per_ip)
                 refuse(sock, TOO_MANY_FROM_ADDRESS if kind.told_why_refused else None)
             else:
+                tune(sock)
                 self._unnamed_per_address[host] = self._unnamed_per_address.get(host, 0) + 1
                 server._add_connection(sock, address, kind)
 

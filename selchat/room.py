@@ -130,16 +130,22 @@ class Relay(NamedTuple):
 
 @dataclass(slots=True, order=True)
 class Close(Generic[Session]):
+    """Flush `session`'s output, then close it."""
+
     session: Session
 
 
 @dataclass(slots=True, order=True)
 class Joined(Generic[Session]):
+    """`session` became a member: it receives broadcasts from here on."""
+
     session: Session
 
 
 @dataclass(slots=True, order=True)
 class Left(Generic[Session]):
+    """`session` stopped being a member: broadcasts from here on are not for it."""
+
     session: Session
 
 

@@ -94,7 +94,7 @@ from selchat.effects import Effects
 from selchat.history import MemoryHistory
 from selchat.limits import Limits
 from selchat.lines import LineKind
-from selchat.listeners import Listeners, close_socket, tune
+from selchat.listeners import Listeners, close_socket
 from selchat.output import Output
 from selchat.addresses import format_address
 from selchat.room import ChatRoom, Effect
@@ -355,8 +355,7 @@ class Server:
     # -- lifecycle: every change of State happens here --------------------------------
 
     def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind) -> None:
-        """An accepted newcomer (`Listeners` counted it against its address)."""
-        tune(sock)
+        """An accepted newcomer, tuned and counted against its address (`Listeners`)."""
         conn = Connection(sock, next(self._numbers), kind, kind.protocol(), None)
         conn.address = address[0]
         self._conns.add(conn)
