@@ -73,7 +73,7 @@ class Effects:
             self._encoded = (line, payload)
         return payload
 
-    # -- lines ------------------------------------------------------------------------
+    # -- lines, and names the other nodes must know -----------------------------------
 
     def _broadcast(self, effect: Broadcast[Connection]) -> None:
         """A room line: numbered, kept in the history (with a bus, by Redis)."""

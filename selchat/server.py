@@ -352,7 +352,7 @@ class Server:
         if read_signals(fd):
             self._stop_requested = True
 
-    # -- lifecycle: every change of State happens here --------------------------------
+    # -- lifecycle: connections begin here, and every change of State happens here ----
 
     def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind) -> None:
         """An accepted newcomer, tuned and counted against its address (`Listeners`)."""
