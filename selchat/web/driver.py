@@ -40,9 +40,22 @@ class WebSocketKind(LineKind):
         self._closing: List[Connection] = []  # a close frame goes after the batch
 
     def protocol(self, trailing: bytes = b"") -> WebSocketLines:
-        """Its connections begin as HTTP ones: `trailing` is what the client
-        sent after the upgrade request, the first bytes of the stream."""
+        """Its connections begin as HTTP ones (`upgraded`)."""
         return WebSocketLines(self._server.limits.max_line, trailing)
+
+    def upgraded(self, conn: Connection, trailing: bytes) -> None:
+        """`conn`, an HTTP connection that upgraded, is a chat session of this
+        kind from now on; `trailing` is what the client sent after the
+        request, the first bytes of the WebSocket stream."""
+        server = self._server
+        server._count_connection(conn.kind, -1)
+        server._count_connection(self, +1)
+        conn.kind, conn.proto, conn.frame = self, self.protocol(trailing), self.frame
+        conn.reading = True
+        server._update_interest(conn)
+        log.info("%r: WebSocket", conn)
+        self.start_session(conn)
+        self._handle_lines(conn)  # lines that came with the handshake
 
     def after_lines(self, conn: Connection) -> None:
         """Send the pongs the WebSocket protocol owes the peer at once, ahead of
@@ -129,19 +142,10 @@ class HttpKind(Kind):
 
     def _upgrade(self, conn: Connection, upgrade: Upgrade) -> None:
         """The handshake's answer goes out; from now on `conn` is a chat session."""
-        server, websocket = self._server, self._websocket
+        server = self._server
         server._output.write(conn, upgrade.data)
         server._timers.cancel(conn.timer)
-        server._count_connection(self, -1)
-        server._count_connection(websocket, +1)
-        conn.kind = websocket
-        conn.proto = websocket.protocol(upgrade.trailing)
-        conn.frame = websocket.frame
-        conn.reading = True
-        server._update_interest(conn)
-        log.info("%r: WebSocket", conn)
-        websocket.start_session(conn)
-        websocket._handle_lines(conn)  # lines that came with the handshake
+        self._websocket.upgraded(conn, upgrade.trailing)
 
     def _idle_from_now(self, conn: Connection) -> None:
         server = self._server
