@@ -36,6 +36,8 @@ class UnknownEffect(TypeError):
 
 
 class Effects:
+    """The server's effect handlers; `apply` is the server's ``_apply``."""
+
     def __init__(self, server: "Server") -> None:
         self._server = server
         self._encoded: Tuple[Optional[ServerLine], bytes] = (None, b"")  # last shared line

@@ -34,7 +34,7 @@ OPEN, DRAINING, DROPPING, CLOSED = State.OPEN, State.DRAINING, State.DROPPING, S
 
 
 class Output:
-    """The server's sending side; `write` is the one way bytes go to a client."""
+    """The server's sending side: `write` is how bytes go to a connection."""
 
     def __init__(self, server: "Server") -> None:
         self._server = server

@@ -180,10 +180,10 @@ class Server:
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
-        websocket = WebSocketKind(self)
         sockets: Dict[Kind, socket.socket] = {self._chat: listener}
         self._kinds: Tuple[Kind, ...] = (self._chat,)
         if web_listener is not None:
+            websocket = WebSocketKind(self)
             http = HttpKind(self, web_origins, websocket)
             sockets[http] = web_listener
             self._kinds += (http, websocket)

@@ -53,6 +53,8 @@ class WaitingResume(NamedTuple):
 
 
 class BusBridge:
+    """The `BusHost` of one server; it owns the `Bus` (``bridge.bus``)."""
+
     def __init__(self, server: "Server", address: BusAddress, retention: float,
                  lease: float) -> None:
         self._server = server
