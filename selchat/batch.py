@@ -17,22 +17,25 @@ direct lines' payloads), cut by offsets: it copies nothing, and the sender's
 connection hands the list to ``sendmsg`` as it is. Recipients are any hashable
 values, compared by equality as a dict would; this module never sees a socket.
 """
-from typing import Callable, Collection, Dict, Hashable, List, Optional, Tuple, Union
+from typing import (
+    Callable, Collection, Dict, Generic, Hashable, List, Optional, Tuple, TypeVar, Union,
+)
 
-Who = Hashable
+#: A recipient: the server's connections; any hashable value will do.
+Who = TypeVar("Who", bound=Hashable)
 Piece = Union[bytes, memoryview]
 Render = Callable[[bytes, object], bytes]
 #: (payload, excluded, target, note): a broadcast has target None.
 Item = Tuple[bytes, Optional[Who], Optional[Who], object]
 
 
-class Batch:
+class Batch(Generic[Who]):
     __slots__ = ("_items", "_windows")
 
     def __init__(self) -> None:
         #: The note is the caller's, handed to `split`'s `render`: a room
         #: line's sequence number, a direct line's tagged bytes.
-        self._items: List[Item] = []
+        self._items: List[Item[Who]] = []
         #: Membership that changed during the pass: [joined at, left at or None].
         self._windows: Dict[Who, List[Optional[int]]] = {}
 
@@ -105,7 +108,7 @@ class Batch:
         return shared, own
 
 
-def _cut(items: List[Item], shared: memoryview, offsets: List[int], indices: List[int],
+def _cut(items: List[Item[Who]], shared: memoryview, offsets: List[int], indices: List[int],
          low: int, high: int, who: Who) -> List[Piece]:
     """shared[low:high] without the broadcasts excluding `who`, with its sends
     placed where they were decided."""

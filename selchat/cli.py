@@ -202,7 +202,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
           no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
           bus_retention: float, bus_lease: float, **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
-    from selchat.server import open_listener, reserve_port
+    from selchat.listeners import open_listener, reserve_port
 
     if workers != 1 and bus is None:
         raise click.UsageError(

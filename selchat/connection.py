@@ -11,14 +11,17 @@ server loop never sees an exception from a peer:
   buffers) of what is queued. Each answers the bytes still queued (0: all
   went, the common case), or `GONE` if the peer is gone (``EPIPE``, ``ECONNRESET``).
 
-What the bytes mean is the job of ``proto``, a sans-I/O object chosen by the
+What the bytes mean is the job of ``proto``, a sans-I/O object made by the
 connection's `Kind`: for the chat line protocol over TCP a
 `selchat.framing.LineBuffer`, for a WebSocket a
 `selchat.web.websocket.WebSocketLines` (both: ``feed(bytes)``, ``b""`` at the
 end of the stream; ``next_line()``), for HTTP a
-`selchat.web.http.HttpConnection`. ``frame`` says how the room's lines go out
-to this kind: None for raw lines, or a function that wraps a payload of lines
-(a WebSocket text frame): the server frames each shared payload once per kind.
+`selchat.web.http.HttpConnection`. What the loop does with a kind's
+connections (hand lines to the room, answer requests, send close frames) is
+the `Kind` object's, one per kind, behind one small interface. ``frame`` says
+how the room's lines go out to this connection: None for raw lines, or a
+function that wraps a payload of lines (a WebSocket text frame): the server
+frames each shared payload once per kind.
 
 The lifecycle is `State`; only the server changes it, in one method
 (`selchat.server.Server._set_state`), along `TRANSITIONS`.
@@ -43,15 +46,53 @@ RECV_SIZE = 64 * 1024
 GONE = -1
 
 
-class Kind(enum.Enum):
-    """What a connection's bytes mean."""
+class Kind:
+    """What a connection's bytes mean, and what the loop does about them.
 
-    #: The chat line protocol on the chat port (``selchat join``, ``nc``).
-    TCP = "tcp"
-    #: A connection on the web port that has not upgraded: requests, responses.
-    HTTP = "http"
-    #: The chat over WebSocket, after an upgrade on the web port.
-    WS = "ws"
+    One object per kind and server, shared by that kind's connections
+    (``Connection.kind``), as Redis shares one ``ConnectionType`` table per
+    connection type: the loop calls these methods and never asks which kind a
+    connection is, so a new kind (IRC, TLS) is a subclass in a module of its
+    own. The kinds: `selchat.lines.LineKind` (the chat port),
+    `selchat.web.driver.HttpKind` and `selchat.web.driver.WebSocketKind`.
+    """
+
+    #: Names the kind in the log; the gauge that counts its connections.
+    name = "?"
+    gauge = ""
+    #: Said after "connection N from ADDRESS" when one is accepted.
+    accepted_note = ""
+    #: How the room's lines go out (copied to ``Connection.frame``): None for raw lines.
+    frame: Optional[Callable[[bytes], bytes]] = None
+    #: A refused newcomer (server full) is told why in a chat line: only chat
+    #: clients read one first (an HTTP client would take it for a response).
+    told_why_refused = False
+
+    def __repr__(self) -> str:
+        return f"<{self.name} connections>"
+
+    def protocol(self) -> "Protocol":
+        """The sans-I/O object for a newly accepted connection of this kind."""
+        raise NotImplementedError
+
+    def opened(self, conn: "Connection") -> None:
+        """`conn` was accepted and registered for reading."""
+
+    def received(self, conn: "Connection") -> None:
+        """``conn.proto`` was fed a read (``b""``: end of stream): act on it."""
+
+    def resume_reading(self, conn: "Connection") -> None:
+        """`conn` may be read again (a flood-control pause, or a resume that
+        waited for the bus, is over): take what it sent meanwhile."""
+
+    def drained(self, conn: "Connection") -> None:
+        """Everything queued for `conn` (OPEN) went after it had to wait."""
+
+    def closing(self, conn: "Connection") -> None:
+        """`conn` left OPEN for DRAINING: its last output is being sent."""
+
+    def after_batch(self) -> None:
+        """The pass's lines were queued for everyone: what must go after them."""
 
 
 class State(enum.Enum):
@@ -70,13 +111,18 @@ class State(enum.Enum):
     CLOSED = "closed"
 
 
-#: The only moves `Server._set_state` makes; anything else is a bug.
+#: The only moves `Server._set_state` makes; anything else is a bug, and raises
+#: `IllegalTransition`.
 TRANSITIONS: Dict[State, FrozenSet[State]] = {
     State.OPEN: frozenset({State.DRAINING, State.DROPPING}),
     State.DRAINING: frozenset({State.DROPPING, State.CLOSED}),
     State.DROPPING: frozenset({State.CLOSED}),
     State.CLOSED: frozenset(),
 }
+
+
+class IllegalTransition(RuntimeError):
+    """A change of `State` that `TRANSITIONS` does not allow: a bug in the server."""
 
 
 class Connection:
@@ -93,7 +139,7 @@ class Connection:
         self.number = number  # names the connection in the log
         self.kind = kind
         self.proto = proto
-        self.frame: Optional[Callable[[bytes], bytes]] = None  # raw lines
+        self.frame = kind.frame  # the kind's, kept here for the delivery loop
         self.tagged = False  # asked for tags (/tags): lines carry seq and time
         self.out = SendBuffer()
         self.bucket = bucket  # None when flood control is off

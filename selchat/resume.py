@@ -24,12 +24,15 @@ credentials: never log them.
 import collections
 import enum
 import hashlib
-from typing import Callable, Deque, Dict, Hashable, List, NamedTuple, Optional, Union
+from typing import (
+    Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, TypeVar, Union,
+)
 
 from selchat import wire
 from selchat.history import Gap as HistoryGap, History, Line, replay
 
-Session = Hashable
+#: Whatever the caller names its sessions by (the server: its connections).
+Session = TypeVar("Session", bound=Hashable)
 
 #: Direct lines kept for one held session. A held session is someone who will
 #: likely be back within two minutes; 100 private lines is more than a person
@@ -67,7 +70,7 @@ class Direct(NamedTuple):
     data: bytes
 
 
-class Member:
+class Member(Generic[Session]):
     """A session that can be resumed: connected (deadline None) or held."""
 
     __slots__ = ("session", "name", "token", "token_hash", "deadline", "kept", "dropped")
@@ -91,29 +94,29 @@ class Member:
         return f"<Member {self.name} {state}>"
 
 
-class Sessions:
+class Sessions(Generic[Session]):
     """Every resumable session, by token and by session."""
 
     def __init__(self, max_kept: int = MAX_KEPT) -> None:
         self.max_kept = max_kept
-        self._by_token: Dict[str, Member] = {}
-        self._by_session: Dict[Session, Member] = {}
-        self._by_hash: Dict[str, Member] = {}
+        self._by_token: Dict[str, Member[Session]] = {}
+        self._by_session: Dict[Session, Member[Session]] = {}
+        self._by_hash: Dict[str, Member[Session]] = {}
 
     def __len__(self) -> int:
         return len(self._by_session)
 
-    def get(self, session: Session) -> Optional[Member]:
+    def get(self, session: Session) -> Optional[Member[Session]]:
         return self._by_session.get(session)
 
-    def by_token(self, token: str) -> Optional[Member]:
+    def by_token(self, token: str) -> Optional[Member[Session]]:
         return self._by_token.get(token)
 
-    def by_hash(self, hashed: str) -> Optional[Member]:
+    def by_hash(self, hashed: str) -> Optional[Member[Session]]:
         """The session whose token has `token_hash` `hashed` (how a bus names it)."""
         return self._by_hash.get(hashed)
 
-    def add(self, session: Session, name: str, token: str) -> Member:
+    def add(self, session: Session, name: str, token: str) -> Member[Session]:
         """`session` joined with tags: its token (sent in the welcome) resumes it."""
         member = Member(session, name, token, self.max_kept)
         self._by_token[token] = member
@@ -126,7 +129,7 @@ class Sessions:
         if member is not None:
             member.name = name
 
-    def remove(self, session: Session) -> Optional[Member]:
+    def remove(self, session: Session) -> Optional[Member[Session]]:
         """`session` is over for good (/quit, its hold ended, a gap ended it)."""
         member = self._by_session.pop(session, None)
         if member is not None:
@@ -134,7 +137,7 @@ class Sessions:
             del self._by_hash[member.token_hash]
         return member
 
-    def hold(self, session: Session, deadline: float) -> Optional[Member]:
+    def hold(self, session: Session, deadline: float) -> Optional[Member[Session]]:
         """`session`'s connection ended without /quit: hold it until `deadline`.
 
         None if it cannot be resumed (no token: the room says it left at once)."""
@@ -154,7 +157,7 @@ class Sessions:
         member.kept.append(Direct(time_ms, data))
         return True
 
-    def resume(self, member: Member, session: Session) -> None:
+    def resume(self, member: Member[Session], session: Session) -> None:
         """`member` goes on as `session` (a new connection), connected again; same
         token, so a second drop resumes as the first did. Its kept lines are
         the caller's to send now (see `decide`); they are cleared here."""

@@ -28,8 +28,10 @@ is a member, and only members receive broadcasts.
 import heapq
 import itertools
 import logging
+from dataclasses import dataclass
 from typing import (
-    Callable, Collection, Dict, Hashable, List, Mapping, NamedTuple, Optional, Set, Tuple, Union,
+    Callable, Collection, Dict, Generic, Hashable, List, Mapping, NamedTuple, Optional, Set,
+    Tuple, TypeVar, Union,
 )
 
 from selchat import wire
@@ -40,7 +42,8 @@ from selchat.wire import ServerLine
 
 log = logging.getLogger(__name__)
 
-Session = Hashable
+#: Whatever the caller names its sessions by (the server: its connections).
+Session = TypeVar("Session", bound=Hashable)
 
 #: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
 WELCOME_NAMES = 50
@@ -54,31 +57,63 @@ TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
 SHUTTING_DOWN = wire.shutting_down()
 
 
-class Send(NamedTuple):
+class Presence(NamedTuple):
+    """A change of membership the other nodes learn from the room line that
+    says it (`Broadcast.presence`). On the bus it is one string (`field`)."""
+
+    #: "+" joined, "-" left, "=" renamed.
+    change: str
+    name: str
+    #: A rename's new name; for a leave, the node whose member left when it
+    #: is not the node of the line (one node saying another's members are gone).
+    other: str = ""
+
+    def field(self) -> str:
+        """As the bus carries it: "+NAME", "-NAME[<TAB>NODE]", "=OLD<TAB>NEW"."""
+        return f"{self.change}{self.name}\t{self.other}" if self.other else self.change + self.name
+
+    @classmethod
+    def parse(cls, field: str) -> Optional["Presence"]:
+        """`field` read back from the bus; None for "" (chat) or a change not known."""
+        if not field or field[0] not in "+-=":
+            return None
+        name, _, other = field[1:].partition("\t")
+        return cls(field[0], name, other)
+
+
+# The effects that name a session are generic over its type, so the driver
+# gets its own objects back typed; dataclasses, as a NamedTuple can be generic
+# only from Python 3.11 (ordered as tuples were: callers sort them).
+
+
+@dataclass(slots=True, order=True)
+class Send(Generic[Session]):
     to: Session
     line: ServerLine
     #: Tags of its own for a tagged recipient (the welcome's ``resume``).
     tags: Optional[Mapping[str, str]] = None
 
 
-class Broadcast(NamedTuple):
+@dataclass(slots=True, order=True)
+class Broadcast(Generic[Session]):
     line: ServerLine
     exclude: Optional[Session] = None
-    #: For the other nodes: "+NAME" joined, "-NAME" left ("-NAME<TAB>NODE"
-    #: for another node's member), "=OLD<TAB>NEW" renamed; "" for chat.
-    presence: str = ""
+    #: For the other nodes: who joined, left or was renamed (None for chat).
+    presence: Optional["Presence"] = None
     #: For the other nodes' members only (what this node's members know already).
     elsewhere: bool = False
 
 
-class Claim(NamedTuple):
+@dataclass(slots=True, order=True)
+class Claim(Generic[Session]):
     """`name` is `session`'s now (a join, a rename): the bus leases it."""
 
     session: Session
     name: str
 
 
-class Release(NamedTuple):
+@dataclass(slots=True, order=True)
+class Release(Generic[Session]):
     """`name` is no longer `session`'s; `final`: the session is over too."""
 
     session: Session
@@ -93,32 +128,44 @@ class Relay(NamedTuple):
     line: ServerLine
 
 
-class Close(NamedTuple):
+@dataclass(slots=True, order=True)
+class Close(Generic[Session]):
+    """Flush `session`'s output, then close it."""
+
     session: Session
 
 
-class Joined(NamedTuple):
+@dataclass(slots=True, order=True)
+class Joined(Generic[Session]):
+    """`session` became a member: it receives broadcasts from here on."""
+
     session: Session
 
 
-class Left(NamedTuple):
+@dataclass(slots=True, order=True)
+class Left(Generic[Session]):
+    """`session` stopped being a member: broadcasts from here on are not for it."""
+
     session: Session
 
 
-class Tag(NamedTuple):
+@dataclass(slots=True, order=True)
+class Tag(Generic[Session]):
     """`session` asked for tags (``/tags``): its lines carry seq and time."""
 
     session: Session
 
 
-class Replay(NamedTuple):
+@dataclass(slots=True, order=True)
+class Replay(Generic[Session]):
     """Send `session` the last `lines` room lines, between two notices."""
 
     session: Session
     lines: int
 
 
-class Hold(NamedTuple):
+@dataclass(slots=True, order=True)
+class Hold(Generic[Session]):
     """`session`'s connection is gone but its session is held until `deadline`:
     call `ChatRoom.expire(session)` then."""
 
@@ -126,14 +173,16 @@ class Hold(NamedTuple):
     deadline: float
 
 
-class Keep(NamedTuple):
+@dataclass(slots=True, order=True)
+class Keep(Generic[Session]):
     """A direct line for a held session: keep it for the resume."""
 
     session: Session
     line: ServerLine
 
 
-class ResumeAsked(NamedTuple):
+@dataclass(slots=True, order=True)
+class ResumeAsked(Generic[Session]):
     """``/resume TOKEN LASTSEQ`` from `session`: the driver, which holds the
     history, decides (`selchat.resume.decide`) and calls `resumed` or `release`."""
 
@@ -146,7 +195,7 @@ Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Keep, Re
                Claim, Release, Relay]
 
 
-class ChatRoom:
+class ChatRoom(Generic[Session]):
     """`resume_window` seconds a tagged member's session is held when its
     connection ends without /quit (0: never); `new_token` makes its resume
     token (randomness is the caller's); `replay` lines greet a newcomer."""
@@ -157,7 +206,7 @@ class ChatRoom:
         self.replay = replay
         self._new_token = new_token
         #: Tagged members, connected or held: what a /resume may take over.
-        self.sessions = Sessions()
+        self.sessions: Sessions[Session] = Sessions()
         self._tagged: Set[Session] = set()
         #: Held sessions -> their names: still owning them, receiving nothing.
         self._held: Dict[Session, str] = {}
@@ -271,7 +320,8 @@ class ChatRoom:
         self._who_answer = None
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
-        return [Release(session, name), Broadcast(wire.left(name, reason), presence="-" + name)]
+        return [Release(session, name),
+                Broadcast(wire.left(name, reason), presence=Presence("-", name))]
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         log.debug("%r: line over %d bytes discarded", session, max_line)
@@ -342,7 +392,7 @@ class ChatRoom:
         effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
         if self.replay:
             effects.append(Replay(session, self.replay))
-        effects.append(Broadcast(wire.joined(name), session, "+" + name))
+        effects.append(Broadcast(wire.joined(name), session, Presence("+", name)))
         return effects
 
     def _name_for(self, key: str) -> str:
@@ -366,18 +416,16 @@ class ChatRoom:
         self._remote = {key: held for key, held in names.items() if held[1] != node}
         self._who_answer = None
 
-    def remote_presence(self, node: str, presence: str) -> None:
+    def remote_presence(self, node: str, presence: Presence) -> None:
         """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
-        change, text = presence[:1], presence[1:]
+        change, name, other = presence
         if change == "+":
-            self._remote[name_key(text)] = (text, node)
+            self._remote[name_key(name)] = (name, node)
         elif change == "-":
-            name, _, owner = text.partition("\t")
-            self._forget_remote(name, owner or node)
+            self._forget_remote(name, other or node)
         elif change == "=":
-            old, _, new = text.partition("\t")
-            self._forget_remote(old, node)
-            self._remote[name_key(new)] = (new, node)
+            self._forget_remote(name, node)
+            self._remote[name_key(other)] = (other, node)
         self._who_answer = None
 
     def _forget_remote(self, name: str, node: str) -> None:
@@ -392,7 +440,8 @@ class ChatRoom:
             held = self._remote.pop(name_key(name), None)
             node = held[1] if held else ""
             log.info("%s left (server lost)", name)
-            effects.append(Broadcast(wire.left(name, "server lost"), presence=f"-{name}\t{node}"))
+            effects.append(Broadcast(wire.left(name, "server lost"),
+                                     presence=Presence("-", name, node)))
         self._who_answer = None
         return effects
 
@@ -400,7 +449,8 @@ class ChatRoom:
         """The other nodes took this one for gone and said its members left
         (its lease ran out while it was cut off): they are here, say so."""
         everyone = [*self.members.values(), *self._held.values()]
-        return [Broadcast(wire.joined(name), None, "+" + name, elsewhere=True) for name in everyone]
+        return [Broadcast(wire.joined(name), None, Presence("+", name), elsewhere=True)
+                for name in everyone]
 
     def name_lost(self, key: str) -> List[Effect]:
         """Another node gave out name key `key` before this one did (two nodes
@@ -516,7 +566,7 @@ class ChatRoom:
         self._who_answer = None
         log.info("%s is now known as %s", name, new)
         return [Release(session, name, final=False), Claim(session, new),
-                Broadcast(wire.renamed(name, new), presence=f"={name}\t{new}")]
+                Broadcast(wire.renamed(name, new), presence=Presence("=", name, new))]
 
     def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
         key = name_key(command.target)

@@ -21,7 +21,8 @@ import pytest
 
 from redis_server import RedisServer
 from selchat.limits import Limits
-from selchat.server import Server, open_listener
+from selchat.listeners import open_listener
+from selchat.server import Server
 
 TIMEOUT = 10.0  # seconds any single wait may take before the test fails
 MiB = 1024 * 1024

@@ -35,7 +35,7 @@ class FakeSocket:
 
 
 def conn_with(sock, *queued):
-    conn = Connection(sock, 1, Kind.TCP, LineBuffer(4096), None)
+    conn = Connection(sock, 1, Kind(), LineBuffer(4096), None)
     for data in queued:
         conn.out.append(data)
     return conn

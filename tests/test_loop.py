@@ -83,7 +83,7 @@ def test_a_name_chosen_in_time_cancels_the_timeout(loop):
 def test_a_goodbye_nobody_reads_is_closed_at_the_close_grace_and_not_before(loop, caplog):
     """bob says /quit with half a megabyte queued for him and never reads again: his
     connection is held for CLOSE_GRACE (his lines might still be taken), then dropped."""
-    caplog.set_level(logging.INFO, logger="selchat.server")
+    caplog.set_level(logging.INFO, logger="selchat")
     loop = loop(flood_rate=0, soft_output=64 * MiB)
     alice = loop.peer("alice")
     bob = loop.peer("bob", rcvbuf=4096, reads=False)
@@ -160,7 +160,7 @@ def test_a_burst_that_fits_the_bucket_is_not_told_to_slow_down(loop):
 
 def test_over_the_soft_limit_drops_only_after_its_time_and_a_reader_that_catches_up_stays(
         loop, caplog):
-    caplog.set_level(logging.INFO, logger="selchat.server")
+    caplog.set_level(logging.INFO, logger="selchat")
     soft, seconds = 64 * KiB, 10.0
     loop = loop(flood_rate=0, soft_output=soft, soft_output_seconds=seconds)
     talker = loop.peer("talker")
@@ -190,7 +190,7 @@ def test_over_the_soft_limit_drops_only_after_its_time_and_a_reader_that_catches
 
 def test_the_soft_limit_judges_a_backlog_held_all_along_not_two_spells(loop, caplog):
     """Over, drained, over again: the time counts from the second spell."""
-    caplog.set_level(logging.INFO, logger="selchat.server")
+    caplog.set_level(logging.INFO, logger="selchat")
     soft, seconds = 64 * KiB, 10.0
     loop = loop(flood_rate=0, soft_output=soft, soft_output_seconds=seconds)
     talker, watcher = loop.peer("talker"), loop.peer("watcher")
@@ -267,8 +267,8 @@ class OutOfDescriptors(socket.socket):
 
 
 def test_out_of_descriptors_stops_accepting_until_the_retry_delay(caplog):
-    from selchat.server import ACCEPT_RETRY_DELAY
-    caplog.set_level(logging.INFO, logger="selchat.server")
+    from selchat.listeners import ACCEPT_RETRY_DELAY
+    caplog.set_level(logging.INFO, logger="selchat")
     listener = OutOfDescriptors(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen()

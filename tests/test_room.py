@@ -3,8 +3,8 @@ import pytest
 
 from selchat import wire
 from selchat.room import (
-    HELLO, SHUTTING_DOWN, WHO_NAMES, Broadcast, ChatRoom, Claim, Close, Joined, Left, Release,
-    Send, name_key, name_problem,
+    HELLO, SHUTTING_DOWN, WHO_NAMES, Broadcast, ChatRoom, Claim, Close, Joined, Left, Presence,
+    Release, Send, name_key, name_problem,
 )
 
 pytestmark = pytest.mark.pure
@@ -42,7 +42,7 @@ def test_join_welcomes_with_whos_online_and_tells_the_others(room):
         Claim(C, "carol"),
         Send(C, wire.notice(
             "Welcome, carol! Online (3): alice, bob, carol (type /help for commands)")),
-        Broadcast(wire.notice("carol has joined the chat room."), C, "+carol"),
+        Broadcast(wire.notice("carol has joined the chat room."), C, Presence("+", "carol")),
     ]
     assert list(room.members) == [A, B, C]
 
@@ -67,7 +67,7 @@ def test_unnamed_sessions_are_not_members(room):
     assert room.name_of(C) is None
     room.receive(A, "hi all")
     assert room.disconnect(B) == [Left(B), Release(B, "bob"),
-                                  Broadcast(wire.left("bob"), presence="-bob")]
+                                  Broadcast(wire.left("bob"), presence=Presence("-", "bob"))]
     assert C not in room.members and list(room.members) == [A]
 
 
@@ -99,7 +99,7 @@ def test_name_key_folds_case_and_compatibility_forms():
 def test_leaving_tells_the_others_and_frees_the_name(room):
     assert room.disconnect(B) == [
         Left(B), Release(B, "bob"),
-        Broadcast(wire.notice("bob has left the chat room."), None, "-bob")]
+        Broadcast(wire.notice("bob has left the chat room."), None, Presence("-", "bob"))]
     assert welcome_text(join(room, C, "BOB")).startswith("Welcome, BOB!")
 
 
@@ -113,14 +113,15 @@ def test_quit_with_reason(room):
         Close(B),
         Left(B),
         Release(B, "bob"),
-        Broadcast(wire.notice("bob has left the chat room (off to lunch)."), None, "-bob"),
+        Broadcast(wire.notice("bob has left the chat room (off to lunch)."), None,
+                  Presence("-", "bob")),
     ]
     assert B not in room.members
 
 
 def test_quit_without_reason(room):
     assert room.receive(B, "/QUIT")[4] == Broadcast(wire.notice("bob has left the chat room."),
-                                                    None, "-bob")
+                                                    None, Presence("-", "bob"))
 
 
 def test_who_lists_names_sorted(room):
@@ -166,7 +167,8 @@ def test_who_pattern_searches_names_as_names_are_compared(room):
 def test_nick_renames_and_tells_everyone(room):
     assert room.receive(A, "/nick alicia") == [
         Release(A, "alice", final=False), Claim(A, "alicia"),
-        Broadcast(wire.notice("alice is now known as alicia"), None, "=alice\talicia")]
+        Broadcast(wire.notice("alice is now known as alicia"), None,
+                  Presence("=", "alice", "alicia"))]
     assert room.receive(A, "hi") == [Broadcast(wire.chat("alicia", "hi"), A)]
     assert welcome_text(join(room, C, "alice")).startswith("Welcome, alice!")
 
@@ -174,7 +176,8 @@ def test_nick_renames_and_tells_everyone(room):
 def test_nick_may_change_only_case_of_own_name(room):
     assert room.receive(A, "/nick ALICE") == [
         Release(A, "alice", final=False), Claim(A, "ALICE"),
-        Broadcast(wire.notice("alice is now known as ALICE"), None, "=alice\tALICE")]
+        Broadcast(wire.notice("alice is now known as ALICE"), None,
+                  Presence("=", "alice", "ALICE"))]
 
 
 def test_nick_to_taken_or_invalid_name(room):

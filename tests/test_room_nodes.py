@@ -8,7 +8,8 @@ from selchat import wire
 from selchat.history import Gap, MemoryHistory
 from selchat.resume import token_hash
 from selchat.room import (
-    Broadcast, ChatRoom, Claim, Close, Hold, Joined, Keep, Left, Relay, Release, Send, Tag,
+    Broadcast, ChatRoom, Claim, Close, Hold, Joined, Keep, Left, Presence, Relay, Release, Send,
+    Tag,
     name_key,
 )
 
@@ -25,7 +26,7 @@ def room():
     room.connect(A)
     room.receive(A, "alice")
     room.connect(C)
-    room.remote_presence("N2", "+bob")
+    room.remote_presence("N2", Presence("+", "bob"))
     return room
 
 
@@ -76,7 +77,7 @@ def test_nick_to_a_name_held_elsewhere_is_refused(room):
 # -- presence changes read from the bus ------------------------------------------------
 
 def test_who_lists_local_and_remote_names_together_sorted(room):
-    room.remote_presence("N3", "+Zed")
+    room.remote_presence("N3", Presence("+", "Zed"))
     room.receive(C, "carol")
     assert who(room, A) == "Online (4): alice, bob, carol, Zed"
     assert room.receive(A, "/who OB") == [Send(A, wire.notice("Online matching 'OB' (1): bob"))]
@@ -91,15 +92,15 @@ def test_the_welcome_counts_remote_members(room):
 
 
 def test_a_leave_from_another_node_does_not_remove_a_name_it_does_not_hold(room):
-    room.remote_presence("N3", "-bob")
+    room.remote_presence("N3", Presence("-", "bob"))
     assert who(room, A) == "Online (2): alice, bob"
-    room.remote_presence("N3", "-bob\tN2")  # N3 announces N2's bob gone
+    room.remote_presence("N3", Presence("-", "bob", "N2"))  # N3 announces N2's bob gone
     assert who(room, A) == "Online (1): alice"
     assert joins(room, C, "bob")
 
 
 def test_a_remote_rename_frees_the_old_name_and_takes_the_new(room):
-    room.remote_presence("N2", "=bob\tbobby")
+    room.remote_presence("N2", Presence("=", "bob", "bobby"))
     assert who(room, A) == "Online (2): alice, bobby"
     assert room.receive(C, "Bobby") == [Send(C, wire.error("name taken: Bobby"))]
     assert joins(room, C, "bob")
@@ -112,7 +113,7 @@ def test_msg_to_a_remote_member_is_relayed(room):
 
 def test_members_of_a_lost_node_are_announced_gone_and_their_names_freed(room):
     assert room.remote_gone(["bob"]) == [
-        Broadcast(wire.left("bob", "server lost"), None, "-bob\tN2")]
+        Broadcast(wire.left("bob", "server lost"), None, Presence("-", "bob", "N2"))]
     assert who(room, A) == "Online (1): alice"
     assert joins(room, C, "bob")
 
@@ -122,7 +123,7 @@ def test_members_of_a_lost_node_are_announced_gone_and_their_names_freed(room):
 def test_a_lost_name_renames_the_member_and_tells_it(room):
     assert room.name_lost(name_key("alice")) == [
         Release(A, "alice", final=False), Claim(A, "alice-2"),
-        Broadcast(wire.renamed("alice", "alice-2"), None, "=alice\talice-2"),
+        Broadcast(wire.renamed("alice", "alice-2"), None, Presence("=", "alice", "alice-2")),
         Send(A, wire.notice("The name alice was taken on another server first; "
                             "you are now known as alice-2.")),
     ]
@@ -135,7 +136,7 @@ def test_a_lost_name_skips_suffixes_taken_anywhere(room, where):
     if where == "here":
         assert joins(room, C, "ALICE-2")
     else:
-        room.remote_presence("N3", "+Alice-2")
+        room.remote_presence("N3", Presence("+", "Alice-2"))
     effects = room.name_lost(name_key("alice"))
     assert effects[:2] == [Release(A, "alice", final=False), Claim(A, "alice-3")]
     assert room.name_of(A) == "alice-3"
@@ -146,7 +147,7 @@ def test_a_held_member_that_lost_its_name_is_renamed_and_resumes_as_it(resumable
     effects = room.name_lost(name_key("alice"))
     assert effects[:3] == [
         Release(A, "alice", final=False), Claim(A, "alice-2"),
-        Broadcast(wire.renamed("alice", "alice-2"), None, "=alice\talice-2")]
+        Broadcast(wire.renamed("alice", "alice-2"), None, Presence("=", "alice", "alice-2"))]
     assert room.is_held(A) and room.holder(name_key("alice-2")) == A
     assert who(room, B) == "Online (2): alice-2 (away), bob"  # held: away
     assert joins(room, C, "alice")
@@ -203,9 +204,9 @@ def test_a_stopping_node_announces_every_member_and_held_session_gone(resumable)
                if isinstance(e, (Release, Broadcast))]
     assert effects == [
         Release(B, "bob"),
-        Broadcast(wire.left("bob", "server shutting down"), None, "-bob"),
+        Broadcast(wire.left("bob", "server shutting down"), None, Presence("-", "bob")),
         Release(A, "alice"),
-        Broadcast(wire.left("alice", "server shutting down"), None, "-alice"),
+        Broadcast(wire.left("alice", "server shutting down"), None, Presence("-", "alice")),
     ]
     assert not room.members and len(room.sessions) == 0 and not room.is_held(A)
     assert room.expire(A) == [] and room.disconnect(B) == []
@@ -230,6 +231,7 @@ def test_history_numbered_by_the_bus_keeps_consecutive_lines_and_drops_them_at_a
 
 def test_a_node_taken_for_gone_announces_its_members_to_the_others_only(resumable):
     assert resumable.announce_all() == [
-        Broadcast(wire.joined("bob"), None, "+bob", elsewhere=True),
-        Broadcast(wire.joined("alice"), None, "+alice", elsewhere=True),  # held: still hers
+        Broadcast(wire.joined("bob"), None, Presence("+", "bob"), elsewhere=True),
+        # held: still hers
+        Broadcast(wire.joined("alice"), None, Presence("+", "alice"), elsewhere=True),
     ]

@@ -5,7 +5,8 @@ import socket
 import pytest
 
 from conftest import wait_for
-from selchat.server import KEEPALIVE, USER_TIMEOUT_MS, Server, open_listener
+from selchat.listeners import KEEPALIVE, USER_TIMEOUT_MS, open_listener
+from selchat.server import Server
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux /proc/net/tcp")

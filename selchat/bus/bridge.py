@@ -1,0 +1,272 @@
+"""The bus bridge: the server's side of a room shared with other nodes.
+
+`BusBridge` is the `selchat.bus.driver.BusHost` of a server started with
+``--bus``. Outwards, it puts the pass's room lines, the names this node's
+members claim and release, and direct lines for other nodes' members into the
+`Bus`'s outbox. Inwards, it acts on what the bus read: every room line (this
+node's own included, numbered by Redis) joins the pass's batch and the
+history, presence changes update the room's list of remote members, direct
+lines reach their member, and a name lost to another node renames its member
+here. It also carries a resume across nodes: a token this node does not know
+may be another node's session, which Redis moves here (`take_over`), and a
+session resumed elsewhere is let go here.
+
+While the bus is down, room lines are delivered here at once and kept for it.
+"""
+import logging
+from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
+
+from selchat import resume, wire
+from selchat.bus.address import BusAddress
+from selchat.bus.driver import Bus
+from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, Own, RoomLine
+from selchat.connection import Connection, State
+from selchat.history import MemoryHistory
+from selchat.names import name_key
+from selchat.room import Broadcast, Claim, Presence, Relay, Release, Send
+from selchat.wire import ServerLine, encode
+
+if TYPE_CHECKING:
+    from selchat.server import Server
+
+log = logging.getLogger(__name__)
+
+
+class NameClaim(NamedTuple):
+    """A name this node leases in Redis for one of its sessions; its fields
+    are the arguments of `selchat.bus.protocol.Outbox.claim`."""
+
+    key: str
+    name: str
+    #: When, to the microsecond: of two nodes that gave a name out during an
+    #: outage, the earlier keeps it (a tie goes by node id).
+    since_us: int
+    token_hash: str
+
+
+class WaitingResume(NamedTuple):
+    """A ``/resume`` of another node's session, waiting for Redis to move it here."""
+
+    conn: Connection
+    token: str
+    last_seq: int
+
+
+class BusBridge:
+    """The `BusHost` of one server; it owns the `Bus` (``bridge.bus``)."""
+
+    def __init__(self, server: "Server", address: BusAddress, retention: float,
+                 lease: float) -> None:
+        self._server = server
+        self.bus = Bus(address, server._selector, server._timers, self, lambda: server._now,
+                       lambda: server._time_ms, server.limits.history, retention, lease)
+        self._claims: Dict[Connection, NameClaim] = {}  # renewed by every heartbeat
+        self._moving: Dict[str, WaitingResume] = {}  # by token hash
+        self._trouble_told = False
+
+    # -- what this node's room does, for the others -------------------------------------
+
+    def publish(self, payload: bytes, effect: Broadcast[Connection]) -> None:
+        """A room line: Redis numbers it and every node reads it back."""
+        outbox, up = self.bus.outbox, self.bus.up
+        presence = effect.presence.field() if effect.presence is not None else ""
+        if effect.elsewhere:
+            outbox.line(payload, None, presence, delivered=True)
+        elif not outbox.line(payload, effect.exclude, presence, delivered=not up) or not up:
+            self._server._batch.broadcast(payload, effect.exclude)  # no bus: here, at once
+
+    def names(self, effect: Union[Claim[Connection], Release[Connection], Relay]) -> None:
+        """Names and direct lines the other nodes must know of."""
+        outbox = self.bus.outbox
+        if isinstance(effect, Relay):
+            outbox.direct(name_key(effect.name), encode(effect.line))
+        elif isinstance(effect, Claim):
+            member = self._server._room.sessions.get(effect.session)
+            hashed = member.token_hash if member is not None else ""
+            claim = NameClaim(name_key(effect.name), effect.name,
+                              int(self._server._wall_clock() * 1_000_000), hashed)
+            self._claims[effect.session] = claim
+            outbox.claim(*claim)
+        else:
+            held = self._claims.pop(effect.session, None)
+            outbox.release(name_key(effect.name),
+                           held.token_hash if held and effect.final else "")
+
+    def claim_moves(self, former: Connection, conn: Connection) -> None:
+        """A session resumed on `conn`: its name's claim is `conn`'s now."""
+        claim = self._claims.pop(former, None)
+        if claim is not None:
+            self._claims[conn] = claim
+
+    def bus_claims(self) -> List[Arg]:
+        return [part for claim in self._claims.values() for part in claim]
+
+    # -- resumes across nodes -----------------------------------------------------------
+
+    def take_over(self, conn: Connection, token: str, last_seq: int) -> bool:
+        """A resume with a token of this room's epoch that no session here
+        holds may be another node's: ask Redis to move it here. False when it
+        is not that, or the bus is down (then it is resumed, or refused, here)."""
+        server = self._server
+        if server._room.sessions.by_token(token) is not None \
+                or resume.token_epoch(token) != server._history.epoch:
+            return False
+        hashed = resume.token_hash(token)  # perhaps a session of another node
+        if not self.bus.takeover(hashed, lambda reply: self._taken_over(hashed, reply)):
+            return False
+        # The former node lets the session go when it reads the move from the
+        # stream; so does this node, and by then its history holds every line
+        # the former node could have sent: the resume is completed there
+        # (`_moved_here`), whichever comes first, Redis' answer or the move.
+        self._moving[hashed] = WaitingResume(conn, token, last_seq)
+        conn.reading = False  # until then its lines wait in the kernel
+        server._update_interest(conn)
+        return True
+
+    def _taken_over(self, hashed: str, reply: Optional[Sequence[bytes]]) -> None:
+        """Redis answered a resume with a token this node does not know: no
+        session (a gap), or one of this node's; else the move completes it."""
+        if reply is not None and reply[0].decode() != self.bus.node:
+            return
+        waiting = self._moving.pop(hashed, None)
+        if waiting is not None and waiting.conn.state is State.OPEN:
+            conn = waiting.conn
+            self._server._effects._resume_here(conn, waiting.token, waiting.last_seq)
+            conn.kind.resume_reading(conn)  # and the lines it sent after the /resume
+
+    def _moved_here(self, move: Moved) -> None:
+        """Our own move read back: the session is this node's; fill its gap."""
+        server, room = self._server, self._server._room
+        conn, token, last_seq = self._moving.pop(move.token_hash)
+        room.remote_presence(move.former, Presence("-", move.name))
+        if conn.state is not State.OPEN:  # moved here for nobody: let the name go
+            self._let_go(move.name, move.token_hash)
+            return
+        lines = server._history.after(last_seq)
+        if isinstance(lines, list):
+            server._apply(room.adopt(conn, move.name, token))
+            # Redis moved the name's claim here already; heartbeats renew it.
+            self._claims[conn] = NameClaim(move.key, move.name, move.since, move.token_hash)
+            member = room.sessions.get(conn)
+            assert member is not None
+            missed = resume.missed(lines, move.name)
+            data = resume.welcome_back(resume.Resumed(member, missed, [], 0, False),
+                                       server._time_ms)
+            server._batch.send(data, conn, data)
+        else:
+            gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
+            log.info("%r: resume refused: %s", conn, gap.kind.value)
+            server._apply([Send(conn, resume.gap_line(gap))])
+            self._let_go(move.name, move.token_hash)
+        conn.kind.resume_reading(conn)  # and the lines it sent after the /resume
+
+    def _let_go(self, name: str, hashed: str) -> None:
+        """A session moved here ended before it was resumed: its name is free."""
+        self.bus.outbox.release(name_key(name), hashed)
+        self._server._apply([Broadcast(wire.left(name, "connection lost"),
+                                       presence=Presence("-", name))])
+
+    # -- what the other nodes did (the BusHost methods) ----------------------------------
+
+    def bus_synced(self, epoch: str, lines: List[RoomLine],
+                   names: Dict[str, Tuple[str, str]], new_epoch: bool) -> None:
+        server = self._server
+        server._room.remote_synced(names, self.bus.node)
+        if not server._listeners.started:
+            server._listeners.start()
+        if new_epoch:  # the room's numbering is Redis' from now on
+            server._history = history = MemoryHistory(epoch, server.limits.history)
+            for line in lines:
+                history.append(line.data, line.time_ms, (len(line.data),), line.seq)
+
+    def bus_entries(self, entries: List[Entry]) -> None:
+        server = self._server
+        node, room, batch, history = self.bus.node, server._room, server._batch, server._history
+        for entry in entries:
+            if isinstance(entry, RoomLine):  # the hot path (an exact type: a quick check)
+                seq = history.append(entry.data, entry.time_ms, (len(entry.data),), entry.seq)
+                own = entry.own
+                if own is None:
+                    presence = Presence.parse(entry.presence) if entry.node != node else None
+                    if presence is not None:
+                        if presence.change == "-" and presence.other == node:  # ours "gone":
+                            continue  # our members know better (see `bus_reaped_us`)
+                        room.remote_presence(entry.node, presence)
+                    batch.broadcast(entry.data, None, (seq, entry.time_ms))
+                elif not own.delivered:
+                    batch.broadcast(entry.data, _excluded(own), (seq, entry.time_ms))
+            elif isinstance(entry, DirectLine):
+                self._direct_from_bus(entry)
+            elif isinstance(entry, NameLost):
+                if entry.node == node:
+                    server._apply(room.name_lost(entry.key))
+            elif isinstance(entry, Moved):
+                self._bus_moved(entry, node)
+
+    def _direct_from_bus(self, line: DirectLine) -> None:
+        room = self._server._room
+        session = room.holder(line.key)
+        if session is None:
+            return  # gone meanwhile: like a line to someone who just left
+        if room.is_held(session):
+            room.sessions.keep(session, line.time_ms, line.data)
+        else:
+            self._server._batch.send(line.data, session, wire.tag_line(line.data, line.time_ms))
+
+    def _bus_moved(self, move: Moved, node: str) -> None:
+        if move.node == node:
+            if move.token_hash in self._moving:
+                self._moved_here(move)
+            return
+        room = self._server._room
+        member = room.sessions.by_hash(move.token_hash) if move.former == node else None
+        if member is None:
+            room.remote_presence(move.node, Presence("+", move.name))
+            return
+        kept = list(member.kept)
+        self._claims.pop(member.session, None)  # the name is the other node's now
+        self._server._apply(room.moved_away(member, move.node))
+        for direct in kept:  # they follow it there
+            self.bus.outbox.direct(move.key, direct.data)
+
+    def bus_lost(self, keys: List[str]) -> None:
+        for key in keys:
+            self._server._apply(self._server._room.name_lost(key))
+
+    def bus_reaped(self, names: List[str]) -> None:
+        self._server._apply(self._server._room.remote_gone(names))
+
+    def bus_reaped_us(self) -> None:
+        self._server._apply(self._server._room.announce_all())
+
+    def bus_state(self, up: bool, why: str) -> None:
+        server, outbox = self._server, self.bus.outbox
+        if not server._listeners.started:  # no bus at startup: start in an outage
+            server._listeners.start()
+        if up:
+            if outbox.waiting_lines:
+                log.info("bus back: publishing %d lines kept meanwhile", outbox.waiting_lines)
+            if outbox.unpublished:
+                log.warning("bus back: %d lines made during the outage were over the bound "
+                            "and reached this node's members only", outbox.unpublished)
+                outbox.unpublished = 0
+            if self._trouble_told:
+                self._trouble_told = False
+                self._tell_members(wire.notice("other servers reachable again"))
+            return
+        for own in outbox.deliver_here():  # published, not read back: here, now
+            server._batch.broadcast(own.payload, _excluded(own))
+        if not self._trouble_told:
+            self._trouble_told = True
+            self._tell_members(wire.notice("other servers unreachable; messages may be delayed"))
+
+    def _tell_members(self, line: ServerLine) -> None:
+        """A notice from this node to its own members alone (not a room line)."""
+        self._server._batch.broadcast(encode(line))
+
+
+def _excluded(own: Own) -> Optional[Connection]:
+    """Who an own line is not for: the sender this server gave the outbox.
+    The outbox types it Hashable, as the bus never looks at it; making the
+    whole bus generic over the session type only for this is not worth it."""
+    return cast(Optional[Connection], own.exclude)

@@ -1,0 +1,175 @@
+"""Carrying out the room's decisions: one handler per effect type.
+
+`selchat.room.ChatRoom` answers everything with effects; `Effects.apply` looks
+each one's type up in a table and runs its handler. An effect type with no
+handler is a bug and raises `UnknownEffect` (a new effect must get a handler
+here, never fall into another's). Nothing is sent from here: lines join the
+pass's `selchat.batch.Batch` (step 5 of a pass), and closing is the server's
+`_set_state`.
+
+The history and resume glue lives here too, as the handlers of ``Replay``
+and ``ResumeAsked``: a newcomer's replay of the last room lines, and a
+``/resume`` that takes a held session over with every line it missed, or says
+the gap (never a silent one). A token that may be another node's goes to the
+bus bridge first (`selchat.bus.bridge.BusBridge.take_over`).
+"""
+import logging
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+from selchat import resume, wire
+from selchat.connection import Connection, State
+from selchat.history import replay
+from selchat.room import (
+    Broadcast, Claim, Close, Effect, Hold, Joined, Keep, Left, Relay, Release, Replay,
+    ResumeAsked, Send, Tag,
+)
+from selchat.wire import ServerLine, encode
+
+if TYPE_CHECKING:
+    from selchat.server import Server
+
+log = logging.getLogger(__name__)
+
+
+class UnknownEffect(TypeError):
+    """An effect type with no handler in `Effects`: a bug, never ignored."""
+
+
+class Effects:
+    """The server's effect handlers; `apply` is the server's ``_apply``."""
+
+    def __init__(self, server: "Server") -> None:
+        self._server = server
+        self._encoded: Tuple[Optional[ServerLine], bytes] = (None, b"")  # last shared line
+        #: Effect type -> handler. Each handler takes the effect of its own type.
+        self._handlers: Dict[type, Callable[[Any], None]] = {
+            Broadcast: self._broadcast,
+            Send: self._send,
+            Joined: self._joined,
+            Left: self._left,
+            Tag: self._tag,
+            Replay: self._replay,
+            Hold: self._hold,
+            Keep: self._keep,
+            ResumeAsked: self._resume,
+            Claim: self._names,
+            Release: self._names,
+            Relay: self._names,
+            Close: self._close,
+        }
+
+    def apply(self, effects: List[Effect]) -> None:
+        handlers = self._handlers
+        for effect in effects:
+            handler = handlers.get(effect.__class__)
+            if handler is None:
+                raise UnknownEffect(f"no handler for the effect {effect!r}")
+            handler(effect)
+
+    def _encode(self, line: ServerLine) -> bytes:
+        """A line's bytes; the same line object twice in a row (a /who answer
+        asked for by many) is encoded once and its bytes shared."""
+        last, payload = self._encoded
+        if line is not last:
+            payload = encode(line)
+            self._encoded = (line, payload)
+        return payload
+
+    # -- lines, and names the other nodes must know -----------------------------------
+
+    def _broadcast(self, effect: Broadcast[Connection]) -> None:
+        """A room line: numbered, kept in the history (with a bus, by Redis)."""
+        server = self._server
+        payload = self._encode(effect.line)
+        if server._bridge is None:
+            seq = server._history.append(payload, server._time_ms, (len(payload),))
+            server._batch.broadcast(payload, effect.exclude, seq)
+        else:
+            server._bridge.publish(payload, effect)
+
+    def _send(self, effect: Send[Connection]) -> None:
+        server = self._server
+        payload = self._encode(effect.line)
+        tagged = None
+        if effect.tags is not None:  # a tagged welcome, with its resume token
+            # Its seq is its own join notice's, the room line that follows it
+            # (and that it is not sent): a resume from here on misses nothing
+            # and repeats nothing, even if no room line came first. With a bus
+            # the join notice is numbered later, by Redis.
+            seq = server._history.last_seq + (server._bridge is None)
+            tagged = wire.tag_line(payload, server._time_ms, effect.tags, seq)
+        server._batch.send(payload, effect.to, tagged)
+
+    def _keep(self, effect: Keep[Connection]) -> None:
+        server = self._server
+        server._room.sessions.keep(effect.session, server._time_ms, encode(effect.line))
+
+    def _names(self, effect: Claim[Connection] | Release[Connection] | Relay) -> None:
+        if self._server._bridge is not None:
+            self._server._bridge.names(effect)
+
+    # -- sessions ---------------------------------------------------------------------
+
+    def _joined(self, effect: Joined[Connection]) -> None:
+        server, conn = self._server, effect.session
+        server._batch.joined(conn)
+        server._timers.cancel(conn.timer)
+        conn.timer = None
+        server._listeners.count_named(conn)
+
+    def _left(self, effect: Left[Connection]) -> None:
+        self._server._batch.left(effect.session)
+
+    def _tag(self, effect: Tag[Connection]) -> None:
+        effect.session.tagged = True
+
+    def _hold(self, effect: Hold[Connection]) -> None:
+        self._server._timers.call_at(effect.deadline, self._hold_over, effect.session)
+
+    def _hold_over(self, session: Connection) -> None:
+        self._server._apply(self._server._room.expire(session))
+
+    def _close(self, effect: Close[Connection]) -> None:
+        """A goodbye said, a name timeout, a session taken over."""
+        conn = effect.session
+        if conn.state is State.OPEN:
+            self._server._set_state(conn, State.DRAINING)
+
+    # -- history and resume -----------------------------------------------------------
+
+    def _replay(self, effect: Replay[Connection]) -> None:
+        """The last room lines for a newcomer, right after its welcome."""
+        server = self._server
+        lines = server._history.last(effect.lines)
+        if not lines:
+            return
+        start, end = wire.history_start(len(lines)), wire.history_end()
+        plain = b"".join([encode(start), replay(lines, tagged=False), encode(end)])
+        tagged = b"".join([wire.tag_line(encode(start), server._time_ms),
+                           replay(lines, tagged=True),
+                           wire.tag_line(encode(end), server._time_ms)])
+        server._batch.send(plain, effect.session, tagged)
+
+    def _resume(self, effect: ResumeAsked[Connection]) -> None:
+        """``/resume``: take the held session over with every line it missed,
+        or say the gap (never a silent one)."""
+        conn, bridge = effect.session, self._server._bridge
+        if bridge is not None and bridge.take_over(conn, effect.token, effect.last_seq):
+            return  # the bus moves it here first
+        self._resume_here(conn, effect.token, effect.last_seq)
+
+    def _resume_here(self, conn: Connection, token: str, last_seq: int) -> None:
+        server = self._server
+        outcome = resume.decide(server._history, server._room.sessions, token, last_seq,
+                                server._now)
+        if isinstance(outcome, resume.Resumed):
+            if server._bridge is not None:  # the name is claimed by the session, now on `conn`
+                server._bridge.claim_moves(outcome.member.session, conn)
+            server._apply(server._room.resumed(outcome.member, conn))
+            data = resume.welcome_back(outcome, server._time_ms)
+            server._batch.send(data, conn, data)
+            return
+        log.info("%r: resume refused: %s", conn, outcome.kind.value)
+        server._apply([Send(conn, resume.gap_line(outcome))])
+        if outcome.ends is not None:
+            server._apply(server._room.release(outcome.ends.session))
