@@ -16,9 +16,10 @@ import time
 
 import pytest
 
-from conftest import HELLO, TIMEOUT, FakeClock, Loop, Peer
 from selchat.limits import KiB, MiB, Limits
 from selchat.server import CLOSE_GRACE, SHUTDOWN_GRACE, Server
+from support.constants import HELLO, TIMEOUT
+from support.fake_loop import FakeClock, Loop, Peer
 
 SHUTTING_DOWN = "*** Server is shutting down."
 SLOW_DOWN = "*** slow down: at most 2 lines a second; your lines are queued"
@@ -46,8 +47,8 @@ def talker_name(loop: Loop, peer: Peer) -> str:
 # -- name timeout -------------------------------------------------------------------------
 
 
-def test_the_name_timeout_fires_when_its_time_has_come_and_not_before(loop):
-    loop = loop(name_timeout=30.0)
+def test_the_name_timeout_fires_when_its_time_has_come_and_not_before(in_process_server):
+    loop = in_process_server(name_timeout=30.0)
     alice = loop.peer("alice")
     silent = loop.peer()
     loop.until(lambda: silent.lines == [HELLO])
@@ -63,8 +64,8 @@ def test_the_name_timeout_fires_when_its_time_has_come_and_not_before(loop):
     assert alice.lines[2:] == ["*** Online (1): alice"]
 
 
-def test_a_name_chosen_in_time_cancels_the_timeout(loop):
-    loop = loop(name_timeout=30.0)
+def test_a_name_chosen_in_time_cancels_the_timeout(in_process_server):
+    loop = in_process_server(name_timeout=30.0)
     late = loop.peer()
     loop.until(lambda: late.lines == [HELLO])
     accepted = loop.clock.now
@@ -80,11 +81,12 @@ def test_a_name_chosen_in_time_cancels_the_timeout(loop):
 # -- close grace --------------------------------------------------------------------------
 
 
-def test_a_goodbye_nobody_reads_is_closed_at_the_close_grace_and_not_before(loop, caplog):
+def test_a_goodbye_nobody_reads_is_closed_at_the_close_grace_and_not_before(
+        in_process_server, caplog):
     """bob says /quit with half a megabyte queued for him and never reads again: his
     connection is held for CLOSE_GRACE (his lines might still be taken), then dropped."""
     caplog.set_level(logging.INFO, logger="selchat.server")
-    loop = loop(flood_rate=0, soft_output=64 * MiB)
+    loop = in_process_server(flood_rate=0, soft_output=64 * MiB)
     alice = loop.peer("alice")
     bob = loop.peer("bob", rcvbuf=4096, reads=False)
     loop.until(lambda: "*** bob has joined the chat room." in alice.lines)
@@ -105,8 +107,8 @@ def test_a_goodbye_nobody_reads_is_closed_at_the_close_grace_and_not_before(loop
     assert b"*** Goodbye, bob." not in bob.data
 
 
-def test_a_goodbye_that_is_read_closes_at_once(loop):
-    loop = loop(flood_rate=0)
+def test_a_goodbye_that_is_read_closes_at_once(in_process_server):
+    loop = in_process_server(flood_rate=0)
     alice, bob = loop.peer("alice"), loop.peer("bob")
     bob.send("/quit")
     loop.until(lambda: bob.closed)  # no clock moved: drained, so closed in the same pass
@@ -117,9 +119,9 @@ def test_a_goodbye_that_is_read_closes_at_once(loop):
 # -- flood refill -------------------------------------------------------------------------
 
 
-def test_held_back_lines_come_out_as_the_clock_refills_the_bucket(loop):
+def test_held_back_lines_come_out_as_the_clock_refills_the_bucket(in_process_server):
     burst, rate = 3, 2.0
-    loop = loop(flood_burst=burst, flood_rate=rate)
+    loop = in_process_server(flood_burst=burst, flood_rate=rate)
     watcher = loop.peer("watcher")
     sender = loop.peer("sender")  # its name took one token: two are left
     loop.until(lambda: watcher.lines[-1] == "*** sender has joined the chat room.")
@@ -144,8 +146,8 @@ def test_held_back_lines_come_out_as_the_clock_refills_the_bucket(loop):
     assert chat() == [f"<sender> line {i}" for i in range(12)]
 
 
-def test_a_burst_that_fits_the_bucket_is_not_told_to_slow_down(loop):
-    loop = loop(flood_burst=3, flood_rate=2.0)
+def test_a_burst_that_fits_the_bucket_is_not_told_to_slow_down(in_process_server):
+    loop = in_process_server(flood_burst=3, flood_rate=2.0)
     sender = loop.peer("sender")
     watcher = loop.peer("watcher")
     loop.at(loop.clock.now + 10.0)  # the name's token is back: the bucket is full
@@ -159,10 +161,10 @@ def test_a_burst_that_fits_the_bucket_is_not_told_to_slow_down(loop):
 
 
 def test_over_the_soft_limit_drops_only_after_its_time_and_a_reader_that_catches_up_stays(
-        loop, caplog):
+        in_process_server, caplog):
     caplog.set_level(logging.INFO, logger="selchat.server")
     soft, seconds = 64 * KiB, 10.0
-    loop = loop(flood_rate=0, soft_output=soft, soft_output_seconds=seconds)
+    loop = in_process_server(flood_rate=0, soft_output=soft, soft_output_seconds=seconds)
     talker = loop.peer("talker")
     watcher = loop.peer("watcher")
     loop.peer("sleeper", rcvbuf=4096, reads=False)  # never reads again
@@ -188,11 +190,11 @@ def test_over_the_soft_limit_drops_only_after_its_time_and_a_reader_that_catches
     loop.until(lambda: catcher.lines[-1] == "<talker> after")
 
 
-def test_the_soft_limit_judges_a_backlog_held_all_along_not_two_spells(loop, caplog):
+def test_the_soft_limit_judges_a_backlog_held_all_along_not_two_spells(in_process_server, caplog):
     """Over, drained, over again: the time counts from the second spell."""
     caplog.set_level(logging.INFO, logger="selchat.server")
     soft, seconds = 64 * KiB, 10.0
-    loop = loop(flood_rate=0, soft_output=soft, soft_output_seconds=seconds)
+    loop = in_process_server(flood_rate=0, soft_output=soft, soft_output_seconds=seconds)
     talker, watcher = loop.peer("talker"), loop.peer("watcher")
     dozer = loop.peer("dozer", rcvbuf=4096, reads=False)
     fill(loop, talker, watcher, "dozer", soft)
@@ -215,8 +217,8 @@ def test_the_soft_limit_judges_a_backlog_held_all_along_not_two_spells(loop, cap
 # -- shutdown grace -----------------------------------------------------------------------
 
 
-def test_shutdown_waits_for_a_client_that_never_reads_until_the_grace_is_over(loop):
-    loop = loop(flood_rate=0, soft_output=64 * MiB)
+def test_shutdown_waits_for_a_client_that_never_reads_until_the_grace_is_over(in_process_server):
+    loop = in_process_server(flood_rate=0, soft_output=64 * MiB)
     talker = loop.peer("talker")
     sleeper = loop.peer("sleeper", rcvbuf=4096, reads=False)  # never reads
     watcher = loop.peer("watcher")
@@ -241,8 +243,8 @@ def test_shutdown_waits_for_a_client_that_never_reads_until_the_grace_is_over(lo
         raise AssertionError("ended without a reset")
 
 
-def test_shutdown_with_everyone_reading_finishes_at_once(loop):
-    loop = loop()
+def test_shutdown_with_everyone_reading_finishes_at_once(in_process_server):
+    loop = in_process_server()
     alice = loop.peer("alice")
     loop.server.stop()
     loop.until(lambda: alice.closed)
@@ -307,8 +309,8 @@ def test_out_of_descriptors_stops_accepting_until_the_retry_delay(caplog):
 # -- membership ---------------------------------------------------------------------------
 
 
-def test_an_unnamed_connection_hears_nothing_of_the_room(loop):
-    loop = loop(flood_rate=0)
+def test_an_unnamed_connection_hears_nothing_of_the_room(in_process_server):
+    loop = in_process_server(flood_rate=0)
     alice, bob = loop.peer("alice"), loop.peer("bob")
     stranger = loop.peer()
     loop.until(lambda: stranger.lines == [HELLO])

@@ -1,8 +1,6 @@
 """The pass batch: who gets which bytes, in decision order (no sockets)."""
-import pytest
 from selchat.batch import Batch
 
-pytestmark = pytest.mark.pure
 
 A, B, C, NEW = "a", "b", "c", "new"
 

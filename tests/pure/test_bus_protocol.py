@@ -9,7 +9,6 @@ from selchat.bus.protocol import (
     DirectLine, Moved, NameLost, Outbox, RoomLine, decode, names_snapshot, xread_entries,
 )
 
-pytestmark = pytest.mark.pure
 
 KEYS = ["selchat:stream", "selchat:seq", "selchat:names", "selchat:tokens", "selchat:nodes",
         "selchat:batch:N1"]

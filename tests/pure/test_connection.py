@@ -4,8 +4,6 @@ import pytest
 from selchat.connection import GONE, Connection, Kind
 from selchat.framing import LineBuffer
 
-pytestmark = pytest.mark.pure
-
 
 class FakeSocket:
     def __init__(self, sends=(), recvs=()):

@@ -5,7 +5,6 @@ from selchat.editor import HISTORY_SIZE, Editor
 from selchat.keys import Key
 from selchat.session import END
 
-pytestmark = pytest.mark.pure
 
 E_ACUTE = "e\u0301"  # e + combining acute accent: one cluster, two code points
 FAMILY = "\U0001F468\u200d\U0001F469\u200d\U0001F467"  # man ZWJ woman ZWJ girl

@@ -1,8 +1,6 @@
 import pytest
 from selchat.flood import FREE_BYTES, TokenBucket, line_cost
 
-pytestmark = pytest.mark.pure
-
 
 def test_burst_then_rate():
     bucket = TokenBucket(burst=3, rate=2.0, now=100.0)

@@ -3,8 +3,6 @@ import pytest
 
 from selchat.framing import END, LINE_TOO_LONG, LineBuffer
 
-pytestmark = pytest.mark.pure
-
 
 def frame(chunks, max_line=16):
     buffer = LineBuffer(max_line)

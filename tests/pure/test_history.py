@@ -6,8 +6,6 @@ from hypothesis import strategies as st
 from selchat import wire
 from selchat.history import Gap, MemoryHistory, replay
 
-pytestmark = pytest.mark.pure
-
 
 def passes(*counts, start=1):
     """Payloads of `counts` lines each, numbered in their text."""

@@ -3,8 +3,6 @@ import pytest
 
 from selchat.keys import Key, KeyReader
 
-pytestmark = pytest.mark.pure
-
 
 def keys(data: bytes):
     return KeyReader().feed(data)

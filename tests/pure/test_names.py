@@ -4,7 +4,6 @@ from selchat.names import NAME_RULE, name_key, name_problem
 from selchat.room import ChatRoom, Send
 from selchat.wire import error
 
-pytestmark = pytest.mark.pure
 
 RULE = f"invalid name: {NAME_RULE}"
 INVISIBLE = "invalid name: no invisible characters"

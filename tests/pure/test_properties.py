@@ -4,7 +4,6 @@
 and however late the caller takes its lines (flood control leaves them waiting);
 `clean` must never let a control character reach another person's terminal.
 """
-import pytest
 import re
 
 from hypothesis import given, settings
@@ -13,7 +12,6 @@ from hypothesis import strategies as st
 from selchat.framing import END, LINE_TOO_LONG, LineBuffer
 from selchat.sanitize import clean
 
-pytestmark = pytest.mark.pure
 
 # A few hundred examples each: the file runs in a few seconds.
 FAST = settings(max_examples=200, deadline=None, database=None)

@@ -1,12 +1,10 @@
 """Held sessions and resume decisions: window, token, gaps, takeover; no sockets, no clock."""
-import pytest
 
 from selchat import wire
 from selchat.history import MemoryHistory
 from selchat.resume import (MAX_KEPT, Direct, Gap, GapKind, Resumed, Sessions, decide, gap_line,
                             new_token, token_epoch, welcome_back)
 
-pytestmark = pytest.mark.pure
 
 EPOCH = "e1"
 

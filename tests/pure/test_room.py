@@ -7,7 +7,6 @@ from selchat.room import (
     Send, name_key, name_problem,
 )
 
-pytestmark = pytest.mark.pure
 
 A, B, C = 1, 2, 3
 

@@ -12,15 +12,14 @@ from selchat.room import (
     name_key,
 )
 
-pytestmark = pytest.mark.pure
 
 A, B, C, D = 1, 2, 3, 4
 HERE = "N1"
 
 
 @pytest.fixture
-def room():
-    """alice (A) here, C unnamed, bob on node N2."""
+def linked_room():
+    """A room linked to another node: alice (A) here, C unnamed, bob on node N2."""
     room = ChatRoom()
     room.connect(A)
     room.receive(A, "alice")
@@ -63,82 +62,83 @@ def test_a_name_held_on_another_node_is_taken(name):
     assert joins(room, C, "carol")  # our own node's names in the list are ignored
 
 
-def test_a_sync_replaces_what_was_known_of_the_other_nodes(room):
-    room.remote_synced({"dave": ("Dave", "N3")}, HERE)
-    assert room.receive(C, "dave") == [Send(C, wire.error("name taken: dave"))]
-    assert joins(room, C, "bob")
+def test_a_sync_replaces_what_was_known_of_the_other_nodes(linked_room):
+    linked_room.remote_synced({"dave": ("Dave", "N3")}, HERE)
+    assert linked_room.receive(C, "dave") == [Send(C, wire.error("name taken: dave"))]
+    assert joins(linked_room, C, "bob")
 
 
-def test_nick_to_a_name_held_elsewhere_is_refused(room):
-    assert room.receive(A, "/nick BOB") == [Send(A, wire.error("name taken: BOB"))]
+def test_nick_to_a_name_held_elsewhere_is_refused(linked_room):
+    assert linked_room.receive(A, "/nick BOB") == [Send(A, wire.error("name taken: BOB"))]
 
 
 # -- presence changes read from the bus ------------------------------------------------
 
-def test_who_lists_local_and_remote_names_together_sorted(room):
-    room.remote_presence("N3", "+Zed")
-    room.receive(C, "carol")
-    assert who(room, A) == "Online (4): alice, bob, carol, Zed"
-    assert room.receive(A, "/who OB") == [Send(A, wire.notice("Online matching 'OB' (1): bob"))]
+def test_who_lists_local_and_remote_names_together_sorted(linked_room):
+    linked_room.remote_presence("N3", "+Zed")
+    linked_room.receive(C, "carol")
+    assert who(linked_room, A) == "Online (4): alice, bob, carol, Zed"
+    assert linked_room.receive(A, "/who OB") \
+        == [Send(A, wire.notice("Online matching 'OB' (1): bob"))]
 
 
-def test_the_welcome_counts_remote_members(room):
-    text = room.receive(C, "carol")[2].line.text
+def test_the_welcome_counts_remote_members(linked_room):
+    text = linked_room.receive(C, "carol")[2].line.text
     assert text.startswith("Welcome, carol! Online (3): ")
     shown = text.removeprefix("Welcome, carol! Online (3): ").removesuffix(
         " (type /help for commands)")
     assert sorted(shown.split(", ")) == ["alice", "bob", "carol"]
 
 
-def test_a_leave_from_another_node_does_not_remove_a_name_it_does_not_hold(room):
-    room.remote_presence("N3", "-bob")
-    assert who(room, A) == "Online (2): alice, bob"
-    room.remote_presence("N3", "-bob\tN2")  # N3 announces N2's bob gone
-    assert who(room, A) == "Online (1): alice"
-    assert joins(room, C, "bob")
+def test_a_leave_from_another_node_does_not_remove_a_name_it_does_not_hold(linked_room):
+    linked_room.remote_presence("N3", "-bob")
+    assert who(linked_room, A) == "Online (2): alice, bob"
+    linked_room.remote_presence("N3", "-bob\tN2")  # N3 announces N2's bob gone
+    assert who(linked_room, A) == "Online (1): alice"
+    assert joins(linked_room, C, "bob")
 
 
-def test_a_remote_rename_frees_the_old_name_and_takes_the_new(room):
-    room.remote_presence("N2", "=bob\tbobby")
-    assert who(room, A) == "Online (2): alice, bobby"
-    assert room.receive(C, "Bobby") == [Send(C, wire.error("name taken: Bobby"))]
-    assert joins(room, C, "bob")
+def test_a_remote_rename_frees_the_old_name_and_takes_the_new(linked_room):
+    linked_room.remote_presence("N2", "=bob\tbobby")
+    assert who(linked_room, A) == "Online (2): alice, bobby"
+    assert linked_room.receive(C, "Bobby") == [Send(C, wire.error("name taken: Bobby"))]
+    assert joins(linked_room, C, "bob")
 
 
-def test_msg_to_a_remote_member_is_relayed(room):
-    assert room.receive(A, "/msg BOB hi") == [Relay("bob", wire.private("alice", "hi"))]
-    assert room.receive(A, "/msg nobody hi") == [Send(A, wire.error("no such user: nobody"))]
+def test_msg_to_a_remote_member_is_relayed(linked_room):
+    assert linked_room.receive(A, "/msg BOB hi") == [Relay("bob", wire.private("alice", "hi"))]
+    assert linked_room.receive(A, "/msg nobody hi") == [Send(A, wire.error("no such user: nobody"))]
 
 
-def test_members_of_a_lost_node_are_announced_gone_and_their_names_freed(room):
-    assert room.remote_gone(["bob"]) == [
+def test_members_of_a_lost_node_are_announced_gone_and_their_names_freed(linked_room):
+    assert linked_room.remote_gone(["bob"]) == [
         Broadcast(wire.left("bob", "server lost"), None, "-bob\tN2")]
-    assert who(room, A) == "Online (1): alice"
-    assert joins(room, C, "bob")
+    assert who(linked_room, A) == "Online (1): alice"
+    assert joins(linked_room, C, "bob")
 
 
 # -- a name given out on two nodes -----------------------------------------------------
 
-def test_a_lost_name_renames_the_member_and_tells_it(room):
-    assert room.name_lost(name_key("alice")) == [
+def test_a_lost_name_renames_the_member_and_tells_it(linked_room):
+    assert linked_room.name_lost(name_key("alice")) == [
         Release(A, "alice", final=False), Claim(A, "alice-2"),
         Broadcast(wire.renamed("alice", "alice-2"), None, "=alice\talice-2"),
         Send(A, wire.notice("The name alice was taken on another server first; "
                             "you are now known as alice-2.")),
     ]
-    assert room.receive(A, "hi") == [Broadcast(wire.chat("alice-2", "hi"), A)]
-    assert room.name_lost(name_key("alice")) == []  # no longer ours
+    assert linked_room.receive(A, "hi") == [Broadcast(wire.chat("alice-2", "hi"), A)]
+    assert linked_room.name_lost(name_key("alice")) == []  # no longer ours
 
 
 @pytest.mark.parametrize("where", ["here", "remote"])
-def test_a_lost_name_skips_suffixes_taken_anywhere(room, where):
+def test_a_lost_name_skips_suffixes_taken_anywhere(linked_room, where):
     if where == "here":
-        assert joins(room, C, "ALICE-2")
+        assert joins(linked_room, C, "ALICE-2")
     else:
-        room.remote_presence("N3", "+Alice-2")
-    effects = room.name_lost(name_key("alice"))
+        linked_room.remote_presence("N3", "+Alice-2")
+    effects = linked_room.name_lost(name_key("alice"))
     assert effects[:2] == [Release(A, "alice", final=False), Claim(A, "alice-3")]
-    assert room.name_of(A) == "alice-3"
+    assert linked_room.name_of(A) == "alice-3"
 
 
 def test_a_held_member_that_lost_its_name_is_renamed_and_resumes_as_it(resumable):
@@ -183,16 +183,16 @@ def test_a_connected_session_resumed_elsewhere_is_closed_without_a_word(resumabl
     assert room.receive(C, "bob") == [Send(C, wire.error("name taken: bob"))]
 
 
-def test_a_session_moved_here_is_a_tagged_member_known_by_its_token(room):
-    assert room.adopt(D, "bob", "e.9") == [Joined(D), Tag(D)]
-    assert room.name_of(D) == "bob" and room.holder(name_key("bob")) == D
-    member = room.sessions.by_token("e.9")
+def test_a_session_moved_here_is_a_tagged_member_known_by_its_token(linked_room):
+    assert linked_room.adopt(D, "bob", "e.9") == [Joined(D), Tag(D)]
+    assert linked_room.name_of(D) == "bob" and linked_room.holder(name_key("bob")) == D
+    member = linked_room.sessions.by_token("e.9")
     assert member.session == D and member.name == "bob"
-    assert room.sessions.by_hash(token_hash("e.9")) is member
-    assert who(room, A) == "Online (2): alice, bob"
-    assert room.receive(A, "/msg bob hi") == [Send(D, wire.private("alice", "hi"))]
-    room.receive(D, "/quit")
-    assert joins(room, C, "bob")  # no remote bob left behind
+    assert linked_room.sessions.by_hash(token_hash("e.9")) is member
+    assert who(linked_room, A) == "Online (2): alice, bob"
+    assert linked_room.receive(A, "/msg bob hi") == [Send(D, wire.private("alice", "hi"))]
+    linked_room.receive(D, "/quit")
+    assert joins(linked_room, C, "bob")  # no remote bob left behind
 
 
 # -- the node stopping -----------------------------------------------------------------

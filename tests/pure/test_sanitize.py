@@ -2,8 +2,6 @@ import pytest
 
 from selchat.sanitize import clean
 
-pytestmark = pytest.mark.pure
-
 
 @pytest.mark.parametrize("raw, safe", [
     (b"plain text", "plain text"),

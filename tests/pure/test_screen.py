@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 from selchat.screen import Screen, paint, plain, wants_colour
 from selchat.session import END, Style
 
-pytestmark = pytest.mark.pure
 
 ERASE = "\r\x1b[J"
 

@@ -3,8 +3,6 @@ import pytest
 
 from selchat.sendbuf import IOV_MAX, SendBuffer
 
-pytestmark = pytest.mark.pure
-
 
 def joined(out):
     return b"".join(out.buffers())

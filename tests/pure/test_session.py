@@ -11,8 +11,6 @@ from selchat.room import Broadcast, ChatRoom, Close, Send, Tag
 from selchat.session import (END, EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession, Finish,
                              Prompt, Show, State, Style, Warn)
 
-pytestmark = pytest.mark.pure
-
 
 class Room:
     """A ChatRoom and the sessions in it; raw peers (no session) just collect lines."""

@@ -15,7 +15,6 @@ from selchat.session import (EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, RECONNECTED_T
                              RECONNECTING_TEXT, ClientSession, Finish, Reconnect, Show, State,
                              Style, backoff)
 
-pytestmark = pytest.mark.pure
 
 T = 1796189493929  # 2026-12-02T05:31:33.929Z
 TOKEN = "e1.00112233445566778899aabbccddeeff"

@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 from selchat import wire
 from selchat.wire import BadUsage, Resume, Tags
 
-pytestmark = pytest.mark.pure
 
 FAST = settings(max_examples=300, deadline=None, database=None)
 TIME = 1796189493929  # 2026-12-02T05:31:33.929Z

@@ -17,7 +17,6 @@ from selchat.web.http import (
 from selchat.web.page import CSP, PAGE
 from selchat.web.websocket import WebSocketLines
 
-pytestmark = pytest.mark.pure
 
 KEY = b"dGhlIHNhbXBsZSBub25jZQ=="  # RFC 6455 §1.3's example
 ACCEPT = b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="

@@ -4,8 +4,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from selchat.web.metrics import COUNTERS, GAUGES, Counters, render
 
-pytestmark = pytest.mark.pure
-
 
 def parsed(counters: Counters, now: float) -> dict:
     """Sample name -> (metric type, value)."""

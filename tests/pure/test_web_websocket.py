@@ -13,7 +13,6 @@ from wsproto.events import (
 
 from selchat.web.websocket import END, WebSocketLines, close_frame, text_frame
 
-pytestmark = pytest.mark.pure
 
 MAX_LINE = 64
 

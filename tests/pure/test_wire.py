@@ -5,8 +5,6 @@ from hypothesis import strategies as st
 from selchat import wire
 from selchat.wire import BadUsage, Help, Me, Msg, Nick, Quit, Say, Unknown, Who
 
-pytestmark = pytest.mark.pure
-
 
 @pytest.mark.parametrize("line, command", [
     ("hello", Say("hello")),

@@ -16,8 +16,8 @@ from typing import Any, List, Optional, Union
 import hiredis
 
 from selchat.bus.resp import command
+from support.constants import TIMEOUT  # also the bound of any start, stop or query
 
-TIMEOUT = 10.0  # seconds any start, stop or query may take
 
 
 class RedisNotStarted(RuntimeError):

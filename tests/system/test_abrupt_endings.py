@@ -3,7 +3,8 @@ import socket
 import time
 
 
-from conftest import MiB, join_when_there_is_room, reset
+from support.clients import join_when_there_is_room, reset
+from support.constants import MiB
 
 
 def test_a_half_closed_client_gets_its_lines_and_answers_delivered(chat_server, clients):

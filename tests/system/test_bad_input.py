@@ -4,7 +4,8 @@ import random
 import re
 
 
-from conftest import HELLO, INVALID_NAME, join_when_there_is_room, read_until
+from support.clients import join_when_there_is_room, read_until
+from support.constants import HELLO, INVALID_NAME
 
 
 # What a terminal may obey: C0 except tab, DEL, C1 (ESC and CSI among them).

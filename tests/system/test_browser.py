@@ -11,12 +11,12 @@ import re
 import shutil
 import socket
 import time
-from pathlib import Path
 from typing import List, Optional, Tuple
 
 import pytest
 
-from conftest import ServerProcess
+from support.constants import REPO
+from support.servers import ServerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,7 @@ def chat_server(port: int = 0, web_port: int = 0, *args: str) -> ServerProcess:
     """`selchat serve` with its web page; raises ServerNotStarted without both addresses."""
     return ServerProcess("--web-port", str(web_port), *args, port=port, web=True,
                          log_level="info",
-                         env={"PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+                         env={"PYTHONPATH": str(REPO)})
 
 
 class LineClient:

@@ -21,8 +21,10 @@ from typing import Dict, List, Optional
 import psutil
 import pytest
 
-from conftest import TIMEOUT, MiB, LineClient, ServerProcess
 from selchat.room import WHO_NAMES
+from support.clients import LineClient
+from support.constants import TIMEOUT, MiB
+from support.servers import ServerProcess
 
 BURSTERS, BURST, LINE_BYTES = 100, 20, 4000  # the default flood burst, near --max-line
 CHAT = 10  # lines each reader says during the storm

@@ -1,4 +1,5 @@
-"""The bus plumbing: bus URLs, RESP commands, and `RedisLink` against a real Redis.
+"""The bus plumbing: `RedisLink` against a real Redis (bus URLs and RESP commands:
+pure/test_bus_address.py).
 
 The link tests run a `selectors.DefaultSelector` loop in the test itself, as the
 server would: flush every link, select, dispatch ``key.data(mask)``, until a
@@ -14,117 +15,20 @@ from urllib.parse import quote
 import hiredis
 import pytest
 
-from redis_server import RedisServer
 from selchat.bus import link as link_module
-from selchat.bus.address import BusAddress, parse_bus_url
+from selchat.bus.address import parse_bus_url
 from selchat.bus.link import LinkState, RedisLink
 from selchat.bus.resp import command
+from support.constants import TIMEOUT
+from support.redis_server import RedisServer
 
-TIMEOUT = 10.0
-pure = pytest.mark.pure
 needs_redis = pytest.mark.redis
-
-
-# -- bus URLs ----------------------------------------------------------------------------
-
-
-@pure
-@pytest.mark.parametrize("url, expected", [
-    ("redis://localhost", BusAddress("localhost", 6379, None, 0)),
-    ("redis://10.0.0.5:6380", BusAddress("10.0.0.5", 6380, None, 0)),
-    ("redis://10.0.0.5:6380/", BusAddress("10.0.0.5", 6380, None, 0)),
-    ("redis://redis.example/3", BusAddress("redis.example", 6379, None, 3)),
-    ("REDIS://h:1/15", BusAddress("h", 1, None, 15)),
-    ("redis://[::1]", BusAddress("::1", 6379, None, 0)),
-    ("redis://[::1]:7000/2", BusAddress("::1", 7000, None, 2)),
-    ("redis://:secret@h", BusAddress("h", 6379, "secret", 0)),
-    ("redis://default:secret@h:6390/1", BusAddress("h", 6390, "secret", 1)),
-    ("redis://:p%40ss%3Aw%2Fd%20x@[fe80::2]:1/0", BusAddress("fe80::2", 1, "p@ss:w/d x", 0)),
-    ("redis://:@h", BusAddress("h", 6379, None, 0)),
-    ("redis://:a@b@h", BusAddress("h", 6379, "a@b", 0)),  # the last @ ends the password
-])
-def test_good_bus_urls(url: str, expected: BusAddress) -> None:
-    assert parse_bus_url(url) == expected
-
-
-@pure
-@pytest.mark.parametrize("url, message", [
-    ("localhost:6379", "bus URL must start with redis://"),
-    ("http://h", "bus URL must start with redis://"),
-    ("rediss://h", "rediss:// (Redis over TLS) is not supported; use redis://"),
-    ("redis://", "bus URL needs a host"),
-    ("redis://:6379/0", "bus URL needs a host"),
-    ("redis://h:0", "bus port must be 1-65535"),
-    ("redis://h:65536", "bus port must be 1-65535"),
-    ("redis://h:http", "bus port must be 1-65535"),
-    ("redis://h:", "bus port must be 1-65535"),
-    ("redis://h:-1", "bus port must be 1-65535"),
-    ("redis://h/one", "bus database must be a number"),
-    ("redis://h/-1", "bus database must be a number"),
-    ("redis://h/1/2", "bus database must be a number"),
-    ("redis://h/\N{SUPERSCRIPT TWO}", "bus database must be a number"),
-    ("redis://::1/0", "bus host: an IPv6 address goes in brackets"),
-    ("redis://[::1/0", "bus host: an IPv6 address goes in brackets"),
-    ("redis://[::1]x/0", "bus host: an IPv6 address goes in brackets"),
-    ("redis://alice:secret@h", "bus URL user names are not supported"),
-    ("redis://secret@h", "bus password goes after a colon"),
-    ("redis://h/0?db=1", "bus URL options after '?' or '#' are not supported"),
-])
-def test_bad_bus_urls(url: str, message: str) -> None:
-    with pytest.raises(ValueError) as caught:
-        parse_bus_url(url)
-    assert str(caught.value).startswith(message)
-
-
-@pure
-def test_no_message_or_display_shows_the_password() -> None:
-    for url in ("redis://alice:hunter2@h", "redis://:hunter2@h:99999", "rediss://:hunter2@h"):
-        with pytest.raises(ValueError) as caught:
-            parse_bus_url(url)
-        assert "hunter2" not in str(caught.value)
-    address = parse_bus_url("redis://:hunter2@h:7/2")
-    assert address.display() == "redis://h:7/2"
-    assert "hunter2" not in repr(address) and "hunter2" not in str(address)
-    assert parse_bus_url("redis://[::1]").display() == "redis://[::1]:6379/0"
-
-
-# -- RESP commands -----------------------------------------------------------------------
-
-
-@pure
-def test_command_is_an_array_of_bulk_strings() -> None:
-    assert command("PING") == b"*1\r\n$4\r\nPING\r\n"
-    assert command("SET", b"k\r\n", 42) == b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$2\r\n42\r\n"
-    assert command("SET", "é", -7, b"") == (
-        b"*4\r\n$3\r\nSET\r\n$2\r\n\xc3\xa9\r\n$2\r\n-7\r\n$0\r\n\r\n")
-
-
-@pure
-def test_command_parses_back_whole_and_byte_by_byte() -> None:
-    data = command("XADD", "room", "*", "line", b"\x00\xff<a> hi\r\n")
-    whole = hiredis.Reader()
-    whole.feed(data)
-    assert whole.gets() == [b"XADD", b"room", b"*", b"line", b"\x00\xff<a> hi\r\n"]
-    trickle = hiredis.Reader()
-    for i in range(len(data) - 1):
-        trickle.feed(data[i:i + 1])
-        assert trickle.gets() is False
-    trickle.feed(data[-1:])
-    assert trickle.gets() == [b"XADD", b"room", b"*", b"line", b"\x00\xff<a> hi\r\n"]
-
-
-@pure
-@pytest.mark.parametrize("args, error", [((), ValueError), (("SET", True), TypeError),
-                                         (("SET", 1.5), TypeError), (("SET", None), TypeError)])
-def test_command_refuses(args: Any, error: type) -> None:
-    with pytest.raises(error):
-        command(*args)
 
 
 # -- the link, driven the way the server's loop drives it ---------------------------------
 
 
-class Loop:
+class LinkLoop:
     """A selector and the links in it; `until` runs passes as a server would."""
 
     def __init__(self) -> None:
@@ -173,47 +77,47 @@ class Loop:
 
 
 @pytest.fixture
-def loop():
-    made = Loop()
+def link_loop():
+    made = LinkLoop()
     yield made
     made.close()
 
 
-def ready(loop: Loop, link: RedisLink) -> None:
-    loop.until(lambda: link.state is not LinkState.CONNECTING)
+def ready(link_loop: LinkLoop, link: RedisLink) -> None:
+    link_loop.until(lambda: link.state is not LinkState.CONNECTING)
     assert link.state is LinkState.READY, link.failure
 
 
-def reply_of(loop: Loop, link: RedisLink, *args: Any) -> Any:
+def reply_of(link_loop: LinkLoop, link: RedisLink, *args: Any) -> Any:
     got: List[Any] = []
     link.call(args, got.append)
-    loop.until(lambda: got)
+    link_loop.until(lambda: got)
     return got[0]
 
 
 @needs_redis
-def test_connect_then_replies_in_order(loop: Loop, redis_server: RedisServer) -> None:
-    link = loop.link(redis_server.url, "selchat-n1-pub")
+def test_connect_then_replies_in_order(link_loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = link_loop.link(redis_server.url, "selchat-n1-pub")
     assert link.state is LinkState.CONNECTING
     replies: List[Any] = []
     link.call(["PING"], replies.append)  # allowed while connecting
     link.call(["SET", "k", "v1"], replies.append)
     link.call(["GET", "k"], replies.append)
     assert link.waiting() == 3
-    loop.until(lambda: len(replies) == 3)
+    link_loop.until(lambda: len(replies) == 3)
     assert replies == [b"PONG", b"OK", b"v1"]
     assert link.state is LinkState.READY and link.waiting() == 0 and link.failure == ""
     assert b"name=selchat-n1-pub " in redis_server.query("CLIENT", "LIST")
     assert redis_server.query("GET", "k") == b"v1"
-    assert loop.interest(link) == selectors.EVENT_READ  # nothing pending: no write interest
-    assert loop.failures == []
+    assert link_loop.interest(link) == selectors.EVENT_READ  # nothing pending: no write interest
+    assert link_loop.failures == []
 
 
 @needs_redis
 def test_pipelined_calls_and_a_large_value_stay_in_order(
-        loop: Loop, redis_server: RedisServer) -> None:
-    link = loop.link(redis_server.url)
-    ready(loop, link)
+        link_loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = link_loop.link(redis_server.url)
+    ready(link_loop, link)
     big = bytes(range(256)) * (5 * 1024 * 1024 // 256)  # 5 MiB: many partial sends
     replies: List[Any] = []
     for i in range(2000):
@@ -223,35 +127,35 @@ def test_pipelined_calls_and_a_large_value_stay_in_order(
             link.call(["STRLEN", "big"], replies.append)
     link.call(["GET", "big"], replies.append)  # a 5 MiB reply, read in pieces
     link.call(["LRANGE", "list", 0, -1], replies.append)
-    loop.until(lambda: len(replies) == 2004)
+    link_loop.until(lambda: len(replies) == 2004)
     assert replies[:1001] == list(range(1, 1002))
     assert replies[1001:1003] == [b"OK", len(big)]
     assert replies[1003:2002] == list(range(1002, 2001))
     assert replies[2002] == big
     assert replies[2003] == [b"%d" % i for i in range(2000)]
-    assert link.waiting() == 0 and loop.interest(link) == selectors.EVENT_READ
+    assert link.waiting() == 0 and link_loop.interest(link) == selectors.EVENT_READ
 
 
 @needs_redis
 def test_an_error_reply_goes_to_its_callback_as_a_value(
-        loop: Loop, redis_server: RedisServer) -> None:
-    link = loop.link(redis_server.url)
+        link_loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = link_loop.link(redis_server.url)
     replies: List[Any] = []
     link.call(["SET", "s", "text"], replies.append)
     link.call(["INCR", "s"], replies.append)
     link.call(["NOSUCHCOMMAND"], replies.append)
     link.call(["INCR", "n"], replies.append)
-    loop.until(lambda: len(replies) == 4)
+    link_loop.until(lambda: len(replies) == 4)
     assert replies[0] == b"OK" and replies[3] == 1
     assert isinstance(replies[1], hiredis.ReplyError)
     assert str(replies[1]).startswith("ERR value is not an integer")
     assert isinstance(replies[2], hiredis.ReplyError)
-    assert link.state is LinkState.READY and loop.failures == []
+    assert link.state is LinkState.READY and link_loop.failures == []
 
 
 @needs_redis
-def test_callbacks_may_call_again_and_close(loop: Loop, redis_server: RedisServer) -> None:
-    link = loop.link(redis_server.url)
+def test_callbacks_may_call_again_and_close(link_loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = link_loop.link(redis_server.url)
     counted: List[Any] = []
 
     def count(reply: Any) -> None:
@@ -260,7 +164,7 @@ def test_callbacks_may_call_again_and_close(loop: Loop, redis_server: RedisServe
             link.call(["INCR", "c"], count)
 
     link.call(["INCR", "c"], count)
-    loop.until(lambda: len(counted) == 50)
+    link_loop.until(lambda: len(counted) == 50)
     assert counted == list(range(1, 51)) and link.waiting() == 0
 
     after_close: List[Any] = []
@@ -272,97 +176,98 @@ def test_callbacks_may_call_again_and_close(loop: Loop, redis_server: RedisServe
     link.call(["PING"], close)
     for _ in range(3):
         link.call(["PING"], after_close.append)
-    loop.until(lambda: after_close)
-    loop.run_for(0.1)
+    link_loop.until(lambda: after_close)
+    link_loop.run_for(0.1)
     assert after_close == [b"PONG"]  # the replies behind it were dropped
     assert link.state is LinkState.IDLE and link.waiting() == 0
-    assert loop.interest(link) == 0 and loop.failures == []
+    assert link_loop.interest(link) == 0 and link_loop.failures == []
     link.close()  # idempotent
 
 
 @needs_redis
-def test_password_and_database(loop: Loop, start_redis: Callable[..., RedisServer]) -> None:
+def test_password_and_database(link_loop: LinkLoop,
+                               start_redis: Callable[..., RedisServer]) -> None:
     password = "s3 cr@t:/%"
     redis = start_redis("--requirepass", password)
     url = f"redis://:{quote(password, safe='')}@127.0.0.1:{redis.port}/3"
-    link = loop.link(url)
-    ready(loop, link)
-    assert reply_of(loop, link, "SET", "in-three", "yes") == b"OK"
+    link = link_loop.link(url)
+    ready(link_loop, link)
+    assert reply_of(link_loop, link, "SET", "in-three", "yes") == b"OK"
     assert redis.query("GET", "in-three", db=3) == b"yes"
     assert redis.query("EXISTS", "in-three") == 0
-    assert b" db=3 " in reply_of(loop, link, "CLIENT", "INFO")
-    assert loop.failures == []
+    assert b" db=3 " in reply_of(link_loop, link, "CLIENT", "INFO")
+    assert link_loop.failures == []
 
-    wrong = loop.link(f"redis://:wrong@127.0.0.1:{redis.port}")
+    wrong = link_loop.link(f"redis://:wrong@127.0.0.1:{redis.port}")
     pending: List[Any] = []
     wrong.call(["PING"], pending.append)
-    loop.until(lambda: wrong.state is LinkState.FAILED)
+    link_loop.until(lambda: wrong.state is LinkState.FAILED)
     assert wrong.failure.startswith("authentication failed: WRONGPASS"), wrong.failure
-    assert loop.failures == [wrong.failure] and pending == [] and wrong.waiting() == 0
+    assert link_loop.failures == [wrong.failure] and pending == [] and wrong.waiting() == 0
 
-    none = loop.link(f"redis://127.0.0.1:{redis.port}")
-    loop.until(lambda: none.state is LinkState.FAILED)
+    none = link_loop.link(f"redis://127.0.0.1:{redis.port}")
+    link_loop.until(lambda: none.state is LinkState.FAILED)
     assert none.failure.startswith("authentication failed: NOAUTH"), none.failure
 
 
 @needs_redis
-def test_a_database_that_does_not_exist(loop: Loop, redis_server: RedisServer) -> None:
-    link = loop.link(redis_server.url + "/99")
-    loop.until(lambda: link.state is LinkState.FAILED)
+def test_a_database_that_does_not_exist(link_loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = link_loop.link(redis_server.url + "/99")
+    link_loop.until(lambda: link.state is LinkState.FAILED)
     assert link.failure.startswith("cannot select database 99: ERR"), link.failure
 
 
-def test_connection_refused(loop: Loop) -> None:
+def test_connection_refused(link_loop: LinkLoop) -> None:
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-        link = loop.link(f"redis://127.0.0.1:{port}")
+        link = link_loop.link(f"redis://127.0.0.1:{port}")
         pending: List[Any] = []
         link.call(["PING"], pending.append)
-        loop.until(lambda: link.state is LinkState.FAILED)
+        link_loop.until(lambda: link.state is LinkState.FAILED)
     assert link.failure == "connection refused"
-    loop.run_for(0.1)
-    assert loop.failures == ["connection refused"] and pending == []
-    assert loop.interest(link) == 0 and not loop.selector.get_map()
+    link_loop.run_for(0.1)
+    assert link_loop.failures == ["connection refused"] and pending == []
+    assert link_loop.interest(link) == 0 and not link_loop.selector.get_map()
 
 
 @needs_redis
-def test_redis_killed_under_a_connection(loop: Loop, redis_server: RedisServer) -> None:
-    link = loop.link(redis_server.url)
-    ready(loop, link)
+def test_redis_killed_under_a_connection(link_loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = link_loop.link(redis_server.url)
+    ready(link_loop, link)
     pending: List[Any] = []
     link.call(["BLPOP", "never", 0], pending.append)  # a command in flight
-    loop.until(lambda: b"cmd=blpop" in redis_server.query("CLIENT", "LIST"))
+    link_loop.until(lambda: b"cmd=blpop" in redis_server.query("CLIENT", "LIST"))
     redis_server.kill()
-    loop.until(lambda: link.state is LinkState.FAILED)
+    link_loop.until(lambda: link.state is LinkState.FAILED)
     assert link.failure in ("Redis closed the connection", "connection reset by Redis")
-    loop.run_for(0.1)
-    assert loop.failures == [link.failure] and pending == [] and link.waiting() == 0
-    assert not loop.selector.get_map()
+    link_loop.run_for(0.1)
+    assert link_loop.failures == [link.failure] and pending == [] and link.waiting() == 0
+    assert not link_loop.selector.get_map()
 
     redis_server.restart()  # connect() again on the same link: a fresh connection
     link.connect()
-    assert reply_of(loop, link, "PING") == b"PONG"
+    assert reply_of(link_loop, link, "PING") == b"PONG"
     assert link.state is LinkState.READY and link.failure == ""
 
 
 @needs_redis
-def test_a_paused_redis_keeps_calls_waiting(loop: Loop, redis_server: RedisServer) -> None:
-    link = loop.link(redis_server.url)
-    ready(loop, link)
-    assert reply_of(loop, link, "PING") == b"PONG"
+def test_a_paused_redis_keeps_calls_waiting(link_loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = link_loop.link(redis_server.url)
+    ready(link_loop, link)
+    assert reply_of(link_loop, link, "PING") == b"PONG"
     big = b"x" * (16 * 1024 * 1024)  # more than loopback buffers take from one sender
     replies: List[Any] = []
     redis_server.pause()
     link.call(["SET", "big", big], replies.append)
     link.call(["PING"], replies.append)
-    loop.run_for(0.3)
+    link_loop.run_for(0.3)
     assert replies == [] and link.waiting() == 2 and link.state is LinkState.READY
-    assert loop.interest(link) == selectors.EVENT_READ | selectors.EVENT_WRITE
+    assert link_loop.interest(link) == selectors.EVENT_READ | selectors.EVENT_WRITE
     redis_server.resume()
-    loop.until(lambda: len(replies) == 2)
+    link_loop.until(lambda: len(replies) == 2)
     assert replies == [b"OK", b"PONG"] and link.waiting() == 0
-    assert loop.interest(link) == selectors.EVENT_READ
+    assert link_loop.interest(link) == selectors.EVENT_READ
 
 
 # -- what a real Redis does not do: a fake one in the test --------------------------------
@@ -377,15 +282,17 @@ def fake_redis():
     listener.close()
 
 
-def accept_handshake(loop: Loop, listener: socket.socket, link: RedisLink) -> socket.socket:
+def accept_handshake(link_loop: LinkLoop, listener: socket.socket,
+                     link: RedisLink) -> socket.socket:
     """Accept the link's connection and answer its CLIENT SETNAME."""
     peer, _ = listener.accept()
     peer.settimeout(TIMEOUT)
     received = bytearray()
-    loop.until(lambda: received.extend(_recv_ready(peer)) or received.endswith(b"selchat-test\r\n"))
+    link_loop.until(
+        lambda: received.extend(_recv_ready(peer)) or received.endswith(b"selchat-test\r\n"))
     assert bytes(received) == command("CLIENT", "SETNAME", "selchat-test")
     peer.sendall(b"+OK\r\n")
-    loop.until(lambda: link.state is not LinkState.CONNECTING)
+    link_loop.until(lambda: link.state is not LinkState.CONNECTING)
     return peer
 
 
@@ -399,46 +306,46 @@ def _recv_ready(peer: socket.socket) -> bytes:
         peer.setblocking(True)
 
 
-def test_end_of_stream_fails_the_link(loop: Loop, fake_redis: socket.socket) -> None:
-    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
-    peer = accept_handshake(loop, fake_redis, link)
+def test_end_of_stream_fails_the_link(link_loop: LinkLoop, fake_redis: socket.socket) -> None:
+    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+    peer = accept_handshake(link_loop, fake_redis, link)
     assert link.state is LinkState.READY
     peer.close()
-    loop.until(lambda: link.state is LinkState.FAILED)
-    assert loop.failures == ["Redis closed the connection"]
+    link_loop.until(lambda: link.state is LinkState.FAILED)
+    assert link_loop.failures == ["Redis closed the connection"]
 
 
 @pytest.mark.parametrize("garbage, reason", [
     (b"?what\r\n", "protocol error: "),
     (b"+OK\r\n", "unexpected reply from Redis"),
 ])
-def test_garbage_fails_the_link(loop: Loop, fake_redis: socket.socket,
+def test_garbage_fails_the_link(link_loop: LinkLoop, fake_redis: socket.socket,
                                 garbage: bytes, reason: str) -> None:
-    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
-    with accept_handshake(loop, fake_redis, link) as peer:
+    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+    with accept_handshake(link_loop, fake_redis, link) as peer:
         peer.sendall(garbage)
-        loop.until(lambda: link.state is LinkState.FAILED)
-    assert link.failure.startswith(reason) and loop.failures == [link.failure]
+        link_loop.until(lambda: link.state is LinkState.FAILED)
+    assert link.failure.startswith(reason) and link_loop.failures == [link.failure]
 
 
-def test_a_reply_too_large(loop: Loop, fake_redis: socket.socket,
+def test_a_reply_too_large(link_loop: LinkLoop, fake_redis: socket.socket,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(link_module, "MAX_REPLY", 100_000)
-    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
     got: List[Any] = []
-    with accept_handshake(loop, fake_redis, link) as peer:
+    with accept_handshake(link_loop, fake_redis, link) as peer:
         link.call(["GET", "small"], got.append)
         link.call(["GET", "huge"], got.append)
         peer.sendall(b"$5\r\nsmall\r\n$1000000\r\n" + b"x" * 60_000)
-        loop.until(lambda: got)
+        link_loop.until(lambda: got)
         assert link.state is LinkState.READY  # 60 kB of a reply is still fine
         peer.sendall(b"x" * 60_000)
-        loop.until(lambda: link.state is LinkState.FAILED)
-    assert got == [b"small"] and loop.failures == ["reply too large"]
+        link_loop.until(lambda: link.state is LinkState.FAILED)
+    assert got == [b"small"] and link_loop.failures == ["reply too large"]
 
 
-def test_connect_refuses_to_run_twice(loop: Loop, fake_redis: socket.socket) -> None:
-    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+def test_connect_refuses_to_run_twice(link_loop: LinkLoop, fake_redis: socket.socket) -> None:
+    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
     with pytest.raises(RuntimeError):
         link.connect()
 

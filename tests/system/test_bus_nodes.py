@@ -13,8 +13,9 @@ from typing import List
 
 import pytest
 
-from conftest import LineClient, read_until, wait_for
-from test_resume_server import Tagged, resume, wait_held
+from support.clients import LineClient, read_until
+from support.resume import Tagged, resume, wait_held
+from support.waiting import wait_for
 
 pytestmark = pytest.mark.redis
 

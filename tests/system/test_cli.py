@@ -1,28 +1,20 @@
 """The installed `selchat` command, as a user runs it."""
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 
 import pytest
-from conftest import TIMEOUT, LineClient, _readline_with_deadline
-
-SELCHAT = shutil.which("selchat", path=os.path.dirname(sys.executable)) or shutil.which("selchat")
-
+from support.clients import LineClient
+from support.constants import TIMEOUT
+from support.servers import SELCHAT, selchat
+from support.waiting import readline_with_deadline
 
 def run(*args, env=None, timeout=TIMEOUT):
     return subprocess.run([SELCHAT, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
-
-
-def selchat(*args, env=None):
-    """`selchat ARGS` with no SELCHAT_* variable but those in `env`."""
-    clean_env = {k: v for k, v in os.environ.items() if not k.startswith("SELCHAT_")}
-    return subprocess.run([SELCHAT, *args], capture_output=True, text=True, timeout=TIMEOUT,
-                          env={**clean_env, **(env or {})})
 
 
 def test_console_script_is_installed():
@@ -34,7 +26,7 @@ def test_installed_serve_end_to_end():
     proc = subprocess.Popen([SELCHAT, "serve", "--port", "0", "--web-port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        line = _readline_with_deadline(proc.stdout, TIMEOUT).decode()
+        line = readline_with_deadline(proc.stdout, TIMEOUT).decode()
         assert line.startswith("selchat listening on 127.0.0.1:")
         port = int(line.rsplit(":", 1)[1])
         # One write: the next lines are in the pipe's buffer already (select() would not see them).
@@ -42,7 +34,7 @@ def test_installed_serve_end_to_end():
         assert re.fullmatch(r"selchat web page on http://127\.0\.0\.1:\d+/\n", page), page
         assert proc.stdout.readline().decode() == f"join with: selchat join NAME --port {port}\n"
         assert proc.stdout.readline().decode() == "stop with Ctrl-C\n"
-        logged = _readline_with_deadline(proc.stderr, TIMEOUT).decode()
+        logged = readline_with_deadline(proc.stderr, TIMEOUT).decode()
         assert logged.endswith(f" INFO selchat.cli: listening on 127.0.0.1:{port}\n")
         alice = LineClient(("127.0.0.1", port), "alice")
         bob = LineClient(("127.0.0.1", port), "bob")
@@ -145,7 +137,7 @@ def test_bracketed_ipv6_host_works_for_serve_and_join():
                              "--web-port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
-        line = _readline_with_deadline(proc.stdout, TIMEOUT).decode()
+        line = readline_with_deadline(proc.stdout, TIMEOUT).decode()
         if not line:
             pytest.skip("cannot listen on ::1 here")
         assert line.startswith("selchat listening on [::1]:")

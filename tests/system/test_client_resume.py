@@ -11,8 +11,9 @@ import threading
 import time
 
 
-from conftest import TIMEOUT, LineClient
 from selchat import wire
+from support.clients import LineClient
+from support.constants import TIMEOUT
 
 TOKEN = "e1.00112233445566778899aabbccddeeff"
 T = 1796189493929  # 2026-12-02T05:31:33.929Z

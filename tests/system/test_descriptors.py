@@ -10,10 +10,10 @@ from typing import Callable
 import psutil
 import pytest
 
-from conftest import (
-    HELLO, SERVER_FULL, TIMEOUT, LineClient, ServerProcess, join_when_there_is_room, process,
-    wait_for,
-)
+from support.clients import LineClient, join_when_there_is_room
+from support.constants import HELLO, SERVER_FULL, TIMEOUT
+from support.servers import ServerProcess, process
+from support.waiting import wait_for
 
 
 def _nofile(limit: int) -> Callable[[], None]:

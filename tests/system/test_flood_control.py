@@ -6,10 +6,10 @@ import time
 
 import pytest
 
-from conftest import (
-    HELLO, INVALID_NAME, MiB, assert_rate_limited, process, read_until, slow_down,
-    times_of_answers, times_of_lines,
-)
+from support.clients import read_until
+from support.constants import HELLO, INVALID_NAME, MiB
+from support.flood import assert_rate_limited, slow_down, times_of_answers, times_of_lines
+from support.servers import process
 
 
 def test_a_flooder_is_slowed_but_loses_nothing_and_others_flow(chat_server, clients):

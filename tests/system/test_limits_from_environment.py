@@ -3,7 +3,9 @@ import time
 
 import pytest
 
-from conftest import HELLO, SERVER_FULL, assert_rate_limited, times_of_answers, wait_for
+from support.constants import HELLO, SERVER_FULL
+from support.flood import assert_rate_limited, times_of_answers
+from support.waiting import wait_for
 
 
 @pytest.mark.parametrize("variable", ["MAX_LINE", "MAX_CLIENTS", "NAME_TIMEOUT", "FLOOD",

@@ -2,7 +2,8 @@
 import socket
 
 
-from conftest import MiB, process
+from support.constants import MiB
+from support.servers import process
 
 
 def test_an_overlong_line_gets_an_error_and_the_connection_goes_on(chat_server, clients):

@@ -4,7 +4,9 @@ import time
 import pytest
 
 
-from conftest import HELLO, INVALID_NAME, SERVER_FULL, join_when_there_is_room, wait_for
+from support.clients import join_when_there_is_room
+from support.constants import HELLO, INVALID_NAME, SERVER_FULL
+from support.waiting import wait_for
 
 
 def test_no_name_in_time_is_an_error_and_a_close_while_joined_clients_idle_on(chat_server, clients):

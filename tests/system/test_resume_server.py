@@ -5,106 +5,44 @@ network change or a killed process gives. Holds are short (--resume-window)
 where a test waits for one to end.
 """
 import re
-import socket
-import struct
 import time
-from typing import Dict, List, Optional, Tuple
+from typing import List
 
 import pytest
 
-from conftest import TIMEOUT, LineClient, wait_for
 from selchat import wire
-
-TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
-RESTARTED = "!!! history gap: an unknown number of lines missed (the server restarted)"
-UNKNOWN = "!!! history gap: an unknown number of lines missed (session expired or unknown)"
-
-
-class Tagged(LineClient):
-    """A client that asked for /tags; `token` is the resume token of its welcome,
-    `last_seq` the last room line it saw."""
-
-    def __init__(self, address, name: Optional[str] = None) -> None:
-        super().__init__(address)
-        self.token: Optional[str] = None
-        self.last_seq = 0
-        self.expect("*** Hello! Please enter your name.")  # sent before /tags
-        self.send("/tags")
-        if name is not None:
-            self.send(name)
-            tags, rest = self.tagged_line()
-            assert rest.startswith(f"*** Welcome, {name}!"), rest
-            self.token = tags.get("resume")
-
-    def tagged_line(self, timeout: float = TIMEOUT) -> Tuple[Dict[str, str], str]:
-        tags, rest = wire.split_tags(self.line(timeout))
-        assert TIME.fullmatch(tags["time"]), tags
-        if "seq" in tags:
-            self.last_seq = int(tags["seq"])
-        return tags, rest
-
-    def text(self, timeout: float = TIMEOUT) -> str:
-        return self.tagged_line(timeout)[1]
-
-    def texts(self, count: int) -> List[str]:
-        return [self.text() for _ in range(count)]
-
-    def until(self, last: str) -> List[str]:
-        """Lines (tags off) up to and including `last`."""
-        got = []
-        while not got or got[-1] != last:
-            got.append(self.text())
-        return got
-
-    def drop(self) -> None:
-        """Reset the connection: no /quit, no FIN."""
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.sock.close()
-
-
-def wait_held(server, name: str) -> None:
-    """Until the server has seen `name`'s connection end and holds its session: it
-    tells nobody (that is the point), so its log is the only witness."""
-    wait_for(lambda: f"{name} held for" in server.log())
-
-
-def resume(address, token: str, last_seq: int) -> Tagged:
-    """A new connection whose first line is /resume (the hello comes first)."""
-    client = LineClient(address)
-    client.expect("*** Hello! Please enter your name.")
-    client.send(f"/resume {token} {last_seq}")
-    resumed = Tagged.__new__(Tagged)
-    resumed.__dict__.update(client.__dict__)
-    resumed.token, resumed.last_seq = token, last_seq
-    return resumed
+from support.clients import LineClient
+from support.constants import TIMEOUT
+from support.resume import RESTARTED, TIME, UNKNOWN, Tagged, resume, wait_held
 
 
 @pytest.fixture
-def clients():
+def track():
+    """track(client) -> client, closed at teardown."""
     made: List[LineClient] = []
 
-    def track(client):
+    def keep(client):
         made.append(client)
         return client
 
-    yield track
+    yield keep
     for client in made:
         client.close()
 
 
 # -- replay on join ------------------------------------------------------------------
 
-def test_a_newcomer_gets_the_last_lines_then_live_traffic(chat_server, clients):
+def test_a_newcomer_gets_the_last_lines_then_live_traffic(chat_server, track):
     server = chat_server("--flood-rate", "0", "--replay", "3")
-    alice = clients(LineClient(server.address, "alice"))
-    witness = clients(LineClient(server.address, "witness"))
+    alice = track(LineClient(server.address, "alice"))
+    witness = track(LineClient(server.address, "witness"))
     assert witness.lines(3) == ["*** Last 1 line:", "*** alice has joined the chat room.",
                                 "*** End of history."]
     alice.expect("*** witness has joined the chat room.")
     for n in range(1, 6):
         alice.send(f"line {n}")
     assert witness.lines(5) == [f"<alice> line {n}" for n in range(1, 6)]
-    bob = clients(LineClient(server.address, "bob"))
+    bob = track(LineClient(server.address, "bob"))
     assert bob.lines(5) == ["*** Last 3 lines:", "<alice> line 3", "<alice> line 4",
                             "<alice> line 5", "*** End of history."]
     alice.send("live")
@@ -112,12 +50,12 @@ def test_a_newcomer_gets_the_last_lines_then_live_traffic(chat_server, clients):
     bob.assert_quiet()
 
 
-def test_a_line_said_as_someone_joins_is_had_exactly_once(chat_server, clients):
+def test_a_line_said_as_someone_joins_is_had_exactly_once(chat_server, track):
     server = chat_server("--flood-rate", "0", "--replay", "3")
-    alice = clients(LineClient(server.address, "alice"))
+    alice = track(LineClient(server.address, "alice"))
     alice.send("old")
     for attempt in range(20):  # the line and the name race: same pass or not, once
-        bob = clients(LineClient(server.address))
+        bob = track(LineClient(server.address))
         bob.expect("*** Hello! Please enter your name.")
         alice.send(f"race {attempt}")
         bob.send(f"bob{attempt}")
@@ -143,11 +81,11 @@ def test_a_line_said_as_someone_joins_is_had_exactly_once(chat_server, clients):
 
 # -- tags ----------------------------------------------------------------------------
 
-def test_untagged_lines_are_unchanged_and_tagged_ones_numbered(server, clients):
-    plain = clients(LineClient(server.address, "plain"))
-    carol = clients(Tagged(server.address, "carol"))
+def test_untagged_lines_are_unchanged_and_tagged_ones_numbered(server, track):
+    plain = track(LineClient(server.address, "plain"))
+    carol = track(Tagged(server.address, "carol"))
     assert carol.token and re.fullmatch(r"[0-9a-f]+\.[0-9a-f]{32}", carol.token)
-    alice = clients(Tagged(server.address, "alice"))
+    alice = track(Tagged(server.address, "alice"))
     assert plain.line() == "*** carol has joined the chat room."
     assert plain.line() == "*** alice has joined the chat room."
     carol.expect_prefix("@")  # alice's join, tagged
@@ -170,33 +108,33 @@ def test_untagged_lines_are_unchanged_and_tagged_ones_numbered(server, clients):
     assert "seq" not in tags and rest.startswith("*** ")  # an answer is not a room line
 
 
-def test_tags_before_or_after_the_name(server, clients):
-    late = clients(LineClient(server.address, "late"))
+def test_tags_before_or_after_the_name(server, track):
+    late = track(LineClient(server.address, "late"))
     late.send("/tags")
-    early = clients(Tagged(server.address, "early"))
+    early = track(Tagged(server.address, "early"))
     tags, rest = wire.split_tags(late.line())
     assert rest == "*** early has joined the chat room." and TIME.fullmatch(tags["time"])
     assert int(tags["seq"]) >= 1
     assert early.token  # /tags before the name: the welcome carries a token
 
 
-def member_then_alice(chat_server, clients, name: str, *args: str):
+def member_then_alice(chat_server, track, name: str, *args: str):
     """A server that holds dropped sessions 30 s (then `args`), a plain member
     `name`, then alice with tags; the member has seen her join."""
     server = chat_server("--flood-rate", "0", "--resume-window", "30", *args)
-    member = clients(LineClient(server.address, name))
-    alice = clients(Tagged(server.address, "alice"))
+    member = track(LineClient(server.address, name))
+    alice = track(Tagged(server.address, "alice"))
     member.expect("*** alice has joined the chat room.")
     return server, member, alice
 
 
 # -- drop and resume -----------------------------------------------------------------
 
-def test_a_dropped_member_resumes_with_exactly_the_lines_missed(chat_server, clients):
+def test_a_dropped_member_resumes_with_exactly_the_lines_missed(chat_server, track):
     server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    witness = clients(Tagged(server.address, "witness"))
-    alice = clients(Tagged(server.address, "alice"))
-    bob = clients(LineClient(server.address, "bob"))
+    witness = track(Tagged(server.address, "witness"))
+    alice = track(Tagged(server.address, "alice"))
+    bob = track(LineClient(server.address, "bob"))
     witness.until("*** bob has joined the chat room.")
     alice.until("*** bob has joined the chat room.")
     bob.send("before")
@@ -207,7 +145,7 @@ def test_a_dropped_member_resumes_with_exactly_the_lines_missed(chat_server, cli
     for n in range(5):
         bob.send(f"missed {n}")
     missed = witness.texts(5)
-    back = clients(resume(server.address, alice.token, last))
+    back = track(resume(server.address, alice.token, last))
     assert back.text() == "*** Welcome back, alice."
     assert back.texts(5) == missed
     bob.send("live")
@@ -222,29 +160,29 @@ def test_a_dropped_member_resumes_with_exactly_the_lines_missed(chat_server, cli
     assert "alice" in bob.line()
 
 
-def test_resume_twice_from_the_same_token(chat_server, clients):
-    server, bob, alice = member_then_alice(chat_server, clients, "bob")
+def test_resume_twice_from_the_same_token(chat_server, track):
+    server, bob, alice = member_then_alice(chat_server, track, "bob")
     bob.send("zero")
     assert alice.text() == "<bob> zero"
     token = alice.token
     alice.drop()
-    first = clients(resume(server.address, token, alice.last_seq))
+    first = track(resume(server.address, token, alice.last_seq))
     assert first.text() == "*** Welcome back, alice."
     bob.send("one")
     assert first.text() == "<bob> one"
     first.drop()
     bob.send("two")
-    second = clients(resume(server.address, token, first.last_seq))
+    second = track(resume(server.address, token, first.last_seq))
     assert second.texts(2) == ["*** Welcome back, alice.", "<bob> two"]
     bob.assert_quiet()
 
 
-def test_resume_while_the_old_connection_is_open_closes_it(chat_server, clients):
-    server, witness, alice = member_then_alice(chat_server, clients, "witness")
+def test_resume_while_the_old_connection_is_open_closes_it(chat_server, track):
+    server, witness, alice = member_then_alice(chat_server, track, "witness")
     witness.send("seen")
     assert alice.text() == "<witness> seen"
     witness.send("not seen")  # alice's old connection gets it too; the resume as well
-    back = clients(resume(server.address, alice.token, alice.last_seq))
+    back = track(resume(server.address, alice.token, alice.last_seq))
     assert back.texts(2) == ["*** Welcome back, alice.", "<witness> not seen"]
     rest = alice.expect_closed()  # the ghost is closed, with nothing said to it
     assert b"!!!" not in rest and b"left" not in rest, rest
@@ -255,25 +193,25 @@ def test_resume_while_the_old_connection_is_open_closes_it(chat_server, clients)
     witness.assert_quiet()
 
 
-def test_a_held_member_expires_with_connection_lost_and_frees_the_name(chat_server, clients):
-    server, witness, alice = member_then_alice(chat_server, clients, "witness",
+def test_a_held_member_expires_with_connection_lost_and_frees_the_name(chat_server, track):
+    server, witness, alice = member_then_alice(chat_server, track, "witness",
                                                "--resume-window", "0.5")  # the last one counts
     token, last = alice.token, alice.last_seq
     started = time.monotonic()
     alice.drop()
     assert witness.line() == "*** alice has left the chat room (connection lost)."
     assert time.monotonic() - started >= 0.4
-    late = clients(resume(server.address, token, last))
+    late = track(resume(server.address, token, last))
     assert late.line() == UNKNOWN
     late.send("alice")  # the gap leaves the connection new: it may take the name
     assert late.line().startswith("*** Welcome, alice!")
     assert witness.line() == "*** alice has joined the chat room."
 
 
-def test_the_name_of_a_held_member_stays_taken(chat_server, clients):
-    server, witness, alice = member_then_alice(chat_server, clients, "witness")
+def test_the_name_of_a_held_member_stays_taken(chat_server, track):
+    server, witness, alice = member_then_alice(chat_server, track, "witness")
     alice.drop()
-    impostor = clients(LineClient(server.address))
+    impostor = track(LineClient(server.address))
     impostor.expect("*** Hello! Please enter your name.")
     deadline = time.monotonic() + TIMEOUT
     impostor.send("alice")
@@ -282,15 +220,15 @@ def test_the_name_of_a_held_member_stays_taken(chat_server, clients):
     witness.assert_quiet()
 
 
-def test_private_lines_to_a_held_member_come_after_the_resume_in_order(chat_server, clients):
-    server, bob, alice = member_then_alice(chat_server, clients, "bob")
+def test_private_lines_to_a_held_member_come_after_the_resume_in_order(chat_server, track):
+    server, bob, alice = member_then_alice(chat_server, track, "bob")
     bob.send("seen")
     assert alice.text() == "<bob> seen"
     last = alice.last_seq
     alice.drop()
     wait_held(server, "alice")  # else a /msg may go to the dead connection: lost with it
     bob.send("room 1", "/msg alice private 1", "room 2", "/msg alice private 2")
-    back = clients(resume(server.address, alice.token, last))
+    back = track(resume(server.address, alice.token, last))
     got = back.until("*bob* private 2")
     assert got[0] == "*** Welcome back, alice."
     assert [line for line in got if line.startswith("<bob>")] == ["<bob> room 1", "<bob> room 2"]
@@ -300,11 +238,11 @@ def test_private_lines_to_a_held_member_come_after_the_resume_in_order(chat_serv
     assert back.text() == "*bob* live"
 
 
-def test_private_lines_kept_while_held_are_sent_after_the_room_lines(chat_server, clients):
+def test_private_lines_kept_while_held_are_sent_after_the_room_lines(chat_server, track):
     server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    witness = clients(Tagged(server.address, "witness"))
-    bob = clients(LineClient(server.address, "bob"))
-    alice = clients(Tagged(server.address, "alice"))
+    witness = track(Tagged(server.address, "witness"))
+    bob = track(LineClient(server.address, "bob"))
+    alice = track(Tagged(server.address, "alice"))
     witness.until("*** alice has joined the chat room.")
     bob.expect("*** alice has joined the chat room.")
     bob.send("seen")
@@ -315,7 +253,7 @@ def test_private_lines_kept_while_held_are_sent_after_the_room_lines(chat_server
     wait_held(server, "alice")
     bob.send("/msg alice p1", "r1", "/msg alice p2", "r2")
     assert witness.texts(2) == ["<bob> r1", "<bob> r2"]
-    back = clients(resume(server.address, alice.token, last))
+    back = track(resume(server.address, alice.token, last))
     assert back.texts(5) == ["*** Welcome back, alice.", "<bob> r1", "<bob> r2",
                              "*bob* p1", "*bob* p2"]  # room lines, then the kept ones
     back.assert_quiet()
@@ -323,14 +261,14 @@ def test_private_lines_kept_while_held_are_sent_after_the_room_lines(chat_server
 
 # -- gaps ----------------------------------------------------------------------------
 
-def test_a_restarted_server_says_so_and_the_connection_may_join(chat_server, clients):
+def test_a_restarted_server_says_so_and_the_connection_may_join(chat_server, track):
     first = chat_server("--flood-rate", "0", "--resume-window", "30")
-    alice = clients(Tagged(first.address, "alice"))
+    alice = track(Tagged(first.address, "alice"))
     token, last = alice.token, alice.last_seq
     alice.drop()
     first.stop()
     second = chat_server("--flood-rate", "0", "--resume-window", "30")
-    back = clients(resume(second.address, token, last))
+    back = track(resume(second.address, token, last))
     assert back.line() == RESTARTED
     back.send("alice")  # a new connection again: untagged until it sends /tags
     assert back.line().startswith("*** Welcome, alice!")
@@ -340,11 +278,11 @@ def test_a_restarted_server_says_so_and_the_connection_may_join(chat_server, cli
     "{epoch}.00112233445566778899aabbccddeeff",  # this run's epoch, no such session
     "{epoch}",  # not even a secret
 ])
-def test_an_unknown_token_is_refused_with_the_gap(chat_server, clients, token):
+def test_an_unknown_token_is_refused_with_the_gap(chat_server, track, token):
     server = chat_server("--flood-rate", "0", "--resume-window", "30")
-    alice = clients(Tagged(server.address, "alice"))
+    alice = track(Tagged(server.address, "alice"))
     epoch = alice.token.rpartition(".")[0]
-    back = clients(resume(server.address, token.format(epoch=epoch), alice.last_seq))
+    back = track(resume(server.address, token.format(epoch=epoch), alice.last_seq))
     line = back.line()
     assert line == UNKNOWN or (token == "{epoch}" and line == RESTARTED), line
     back.send("bob")
@@ -352,18 +290,18 @@ def test_an_unknown_token_is_refused_with_the_gap(chat_server, clients, token):
     assert alice.text() == "*** bob has joined the chat room."
 
 
-def test_a_token_from_another_session_is_refused(chat_server, clients):
+def test_a_token_from_another_session_is_refused(chat_server, track):
     server = chat_server("--flood-rate", "0", "--resume-window", "30")
     other = chat_server("--flood-rate", "0", "--resume-window", "30")
-    stranger = clients(Tagged(other.address, "alice"))
-    alice = clients(Tagged(server.address, "alice"))
-    back = clients(resume(server.address, stranger.token, alice.last_seq))
+    stranger = track(Tagged(other.address, "alice"))
+    alice = track(Tagged(server.address, "alice"))
+    back = track(resume(server.address, stranger.token, alice.last_seq))
     assert back.line() == RESTARTED  # another run's epoch: told apart from a typo
     alice.assert_quiet()
 
 
-def test_lines_older_than_the_history_are_a_counted_gap(chat_server, clients):
-    server, bob, alice = member_then_alice(chat_server, clients, "bob", "--history", "5")
+def test_lines_older_than_the_history_are_a_counted_gap(chat_server, track):
+    server, bob, alice = member_then_alice(chat_server, track, "bob", "--history", "5")
     bob.send("seen")
     assert alice.text() == "<bob> seen"
     last = alice.last_seq
@@ -371,7 +309,7 @@ def test_lines_older_than_the_history_are_a_counted_gap(chat_server, clients):
     for n in range(20):
         bob.send(f"line {n}")
     # 20 lines after `last`, 5 kept: 15 missed
-    back = clients(resume(server.address, alice.token, last))
+    back = track(resume(server.address, alice.token, last))
     assert back.line() == "!!! history gap: 15 lines missed (older than the history kept)"
     # the session is over: the room is told, and the name is free again
     assert bob.line() == "*** alice has left the chat room (connection lost)."
@@ -380,14 +318,14 @@ def test_lines_older_than_the_history_are_a_counted_gap(chat_server, clients):
     assert bob.line() == "*** alice has joined the chat room."
 
 
-def test_a_history_gap_while_the_old_connection_is_open_frees_the_name(chat_server, clients):
-    server, bob, alice = member_then_alice(chat_server, clients, "bob", "--history", "2")
+def test_a_history_gap_while_the_old_connection_is_open_frees_the_name(chat_server, track):
+    server, bob, alice = member_then_alice(chat_server, track, "bob", "--history", "2")
     bob.send("0")
     assert alice.text() == "<bob> 0"
     last = alice.last_seq
     bob.send("1", "2", "3", "4")
     assert alice.texts(4) == ["<bob> 1", "<bob> 2", "<bob> 3", "<bob> 4"]
-    back = clients(resume(server.address, alice.token, last))
+    back = track(resume(server.address, alice.token, last))
     assert back.line() == "!!! history gap: 2 lines missed (older than the history kept)"
     alice.expect_closed()  # Gap.ends: "closing its old connection if still open"
     assert bob.line() == "*** alice has left the chat room (connection lost)."
@@ -395,52 +333,52 @@ def test_a_history_gap_while_the_old_connection_is_open_frees_the_name(chat_serv
     assert back.line().startswith("*** Welcome, alice!")
 
 
-def test_resume_after_a_name_is_refused(server, clients):
-    alice = clients(Tagged(server.address, "alice"))
+def test_resume_after_a_name_is_refused(server, track):
+    alice = track(Tagged(server.address, "alice"))
     alice.send(f"/resume {alice.token} 0")
     assert alice.text() == "!!! /resume is for a new connection, before a name"
 
 
 # -- --history 0 ---------------------------------------------------------------------
 
-def test_history_0_means_no_replay_no_hold_no_resume(chat_server, clients):
+def test_history_0_means_no_replay_no_hold_no_resume(chat_server, track):
     server = chat_server("--flood-rate", "0", "--history", "0", "--replay", "5")
-    witness = clients(LineClient(server.address, "witness"))
+    witness = track(LineClient(server.address, "witness"))
     witness.send("said before")
-    alice = clients(Tagged(server.address, "alice"))
+    alice = track(Tagged(server.address, "alice"))
     assert alice.token is None  # nothing to resume with
     alice.send("hi")  # after the welcome comes live traffic only: no replay
     witness.expect("*** alice has joined the chat room.")
     witness.expect("<alice> hi")
     alice.drop()
     assert witness.line() == "*** alice has left the chat room."
-    epoch_less = clients(resume(server.address, "whatever.00112233445566778899aabbccddeeff", 1))
+    epoch_less = track(resume(server.address, "whatever.00112233445566778899aabbccddeeff", 1))
     assert epoch_less.line().startswith("!!! history gap: an unknown number of lines missed")
 
 
-def test_own_lines_said_before_the_drop_come_back_in_the_resume(chat_server, clients):
+def test_own_lines_said_before_the_drop_come_back_in_the_resume(chat_server, track):
     # As the README says: *every* room line after LASTSEQ, own lines (never echoed
     # live) included; `selchat join` hides them (session._said_by_me), others must too.
-    server, bob, alice = member_then_alice(chat_server, clients, "bob")
+    server, bob, alice = member_then_alice(chat_server, track, "bob")
     bob.send("seen")
     assert alice.text() == "<bob> seen"
     alice.send("mine")
     assert bob.line() == "<alice> mine"
     alice.drop()
-    back = clients(resume(server.address, alice.token, alice.last_seq))
+    back = track(resume(server.address, alice.token, alice.last_seq))
     assert back.texts(2) == ["*** Welcome back, alice.", "<alice> mine"]
 
 
-def test_a_member_that_saw_no_room_line_resumes_from_its_welcome(chat_server, clients):
+def test_a_member_that_saw_no_room_line_resumes_from_its_welcome(chat_server, track):
     server = chat_server("--flood-rate", "0", "--resume-window", "30", "--history", "3")
-    bob = clients(LineClient(server.address, "bob"))
+    bob = track(LineClient(server.address, "bob"))
     for n in range(5):
         bob.send(f"before {n}")
-    alice = clients(Tagged(server.address, "alice"))  # --replay 0: no line seen
+    alice = track(Tagged(server.address, "alice"))  # --replay 0: no line seen
     bob.expect("*** alice has joined the chat room.")
     alice.drop()
     wait_held(server, "alice")
     bob.send("missed")
-    back = clients(resume(server.address, alice.token, alice.last_seq))
+    back = track(resume(server.address, alice.token, alice.last_seq))
     assert back.texts(2) == ["*** Welcome back, alice.", "<bob> missed"]
     bob.assert_quiet()

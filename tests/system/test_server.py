@@ -7,8 +7,10 @@ import time
 
 import pytest
 
-from conftest import TIMEOUT, LineClient, ServerProcess, read_until
 from selchat.server import SHUTDOWN_GRACE
+from support.clients import LineClient, read_until
+from support.constants import TIMEOUT
+from support.servers import ServerProcess
 
 
 def test_hello_then_welcome_then_join_notice(connect):

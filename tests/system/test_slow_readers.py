@@ -5,8 +5,11 @@ import time
 
 import psutil
 
-from conftest import TIMEOUT, MiB, process, read_until, reset, wait_for
 from selchat.limits import Limits
+from support.clients import read_until, reset
+from support.constants import TIMEOUT, MiB
+from support.servers import process
+from support.waiting import wait_for
 
 
 def test_a_client_that_never_reads_is_dropped_and_the_others_miss_nothing(chat_server, clients):
@@ -76,14 +79,14 @@ def _thread_cpu(native_id: int) -> float:
     raise AssertionError(f"no thread {native_id}")
 
 
-def test_fifty_readers_parked_under_the_soft_limit_cost_no_cpu_and_chat_flows(loop):
+def test_fifty_readers_parked_under_the_soft_limit_cost_no_cpu_and_chat_flows(in_process_server):
     """50 members that stopped reading, each with ~200 KiB queued in selchat (just under
     the 256 KiB soft limit, so never dropped): the server sleeps in select() between
     chat lines, as if they were not there. The server runs in this process (its
     queues are read back to place them under the limit), in a thread of its own for
     the measured second, on the real clock."""
     soft = Limits().soft_output
-    loop = loop(clock=time.monotonic, flood_rate=0)
+    loop = in_process_server(clock=time.monotonic, flood_rate=0)
     alice, bob = loop.peer("alice"), loop.peer("bob")
     for i in range(SLOW_READERS):  # they join, then never read again
         loop.peer(f"p{i}", rcvbuf=4096, reads=False)

@@ -4,8 +4,8 @@ import socket
 
 import pytest
 
-from conftest import wait_for
 from selchat.server import KEEPALIVE, USER_TIMEOUT_MS, Server, open_listener
+from support.waiting import wait_for
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="reads Linux /proc/net/tcp")

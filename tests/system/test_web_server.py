@@ -21,17 +21,19 @@ import signal
 import socket
 import struct
 import time
-from pathlib import Path
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import TIMEOUT, LineClient, ServerProcess, wait_for
+from support.clients import LineClient
+from support.constants import REPO, TIMEOUT
+from support.servers import ServerProcess
+from support.waiting import wait_for
 
 HELLO = "*** Hello! Please enter your name."
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 §1.3
-PAGE = (Path(__file__).resolve().parent.parent / "selchat" / "web" / "page.html").read_bytes()
+PAGE = (REPO / "selchat" / "web" / "page.html").read_bytes()
 TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 

@@ -10,11 +10,11 @@ from typing import Dict, List
 
 import psutil
 import pytest
-from conftest import (
-    TIMEOUT, LineClient, ServerProcess, _readline_with_deadline, read_until, wait_for,
-)
-from test_cli import selchat
-from test_resume_server import Tagged, resume
+from support.clients import LineClient, read_until
+from support.constants import TIMEOUT
+from support.resume import Tagged, resume
+from support.servers import ServerProcess, selchat
+from support.waiting import readline_with_deadline, wait_for
 
 from selchat.workers import STOP_DEADLINE
 
@@ -101,7 +101,7 @@ def test_startup_lines_are_printed_once_when_every_worker_listens(bus):
                "--workers", "2", "--bus", bus]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        lines = [_readline_with_deadline(proc.stdout, TIMEOUT).decode()]
+        lines = [readline_with_deadline(proc.stdout, TIMEOUT).decode()]
         while lines[-1] not in ("stop with Ctrl-C\n", ""):
             lines.append(proc.stdout.readline().decode())
         port = int(lines[0].rsplit(":", 1)[1])
