@@ -56,28 +56,55 @@ def test_small_saturating_run_loses_nothing(tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""  # piped: no progress line
     run, = doc["runs"]
-    for section, keys in {
-        "server": ["kind", "address", "pid", "started_by_bench"],
-        "scenario": ["clients", "senders", "rate", "window", "duration", "payload", "messages"],
-        "connect": ["clients", "connections", "joined_s", "ready_s", "server_cpu_s"],
-        "messages": ["sent", "expected", "received", "lost", "duplicated", "out_of_order",
-                     "per_sender"],
-        "throughput": ["deliveries_per_s", "messages_per_s", "busy_s", "run_s", "drain_s"],
-        "latency_ms": ["p50", "p90", "p99", "max", "samples"],
-        "server_cpu": ["seconds", "percent", "us_per_delivery"],
-        "server_rss_kb": ["before", "joined", "peak", "per_connection"],
-        "harness_cpu": ["seconds", "percent", "us_per_delivery"],
-    }.items():
-        assert set(keys) <= set(run[section]), section
+    # The run that was asked for, and every client in it.
+    asked = {"clients": 40, "senders": 4, "rate": 0.0, "window": 4, "duration": 1.5,
+             "payload": 64, "messages": None, "transport": "tcp", "burst": 0, "churn": 0.0}
+    assert {key: run["scenario"][key] for key in asked} == asked
+    connect = run["connect"]
+    assert connect["clients"] == connect["joined"] == connect["connections"] == 40
+    assert 0 < connect["joined_s"] <= connect["ready_s"] < TIMEOUT
+    # Nothing lost, and every figure derived from the counts the way its name says.
     m = run["messages"]
     assert m["sent"] > 4 and m["received"] == m["expected"] == m["sent"] * 39
-    assert m["lost"] == m["duplicated"] == m["out_of_order"] == 0
+    assert m["lost"] == m["duplicated"] == m["out_of_order"] == m["garbled"] == 0
+    assert sum(sender["sent"] for sender in m["per_sender"]) == m["sent"]
     assert run["outcome"] == "ok" and run["problems"] == []
     assert run["server"]["kind"] == "selchat" and run["server"]["started_by_bench"]
-    assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p99"] <= run["latency_ms"]["max"]
-    assert run["server_rss_kb"]["peak"] >= run["server_rss_kb"]["before"] > 0
+    thr = run["throughput"]
+    assert thr["run_s"] >= 1.5 and thr["busy_s"] >= 1.5 and thr["drain_s"] >= 0
+    assert thr["deliveries_per_s"] == pytest.approx(m["received"] / thr["busy_s"])
+    assert thr["messages_per_s"] == pytest.approx(m["sent"] / thr["busy_s"])
+    lat = run["latency_ms"]
+    assert lat["probes"] == 2 and lat["samples"] == 2 * m["sent"]  # each probe hears every line
+    assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
+    for cpu in (run["server_cpu"], run["harness_cpu"]):
+        assert cpu["seconds"] > 0
+        assert cpu["us_per_delivery"] == pytest.approx(cpu["seconds"] * 1e6 / m["received"])
+        assert 0 < cpu["percent"] <= 100 * doc["machine"]["cpus"]
+    rss = run["server_rss_kb"]
+    assert rss["peak"] >= rss["before"] > 0
+    assert rss["per_connection"] == pytest.approx((rss["joined"] - rss["before"]) / 40)
     assert run["limited_by"] in ("server", "harness", "neither")
-    assert doc["machine"]["cpus"] >= 1
+    # What the user reads: the same figures, as the report prints them.
+    scpu, hcpu = run["server_cpu"], run["harness_cpu"]
+    for line in (
+        "scenario  40 clients, 4 senders, saturating (window 4), 1.5 s, 64-byte messages",
+        f"server    selchat on {run['server']['address']} (pid {run['server']['pid']}, "
+        "started by the bench)",
+        f"connect   40 clients joined in {connect['joined_s']:.2f} s",
+        f"messages  {m['sent']:,} sent; deliveries expected {m['expected']:,}, "
+        f"received {m['received']:,}",
+        "          lost 0, duplicated 0, out of order 0",
+        f"rate      {thr['deliveries_per_s']:,.0f} deliveries/s ({thr['messages_per_s']:,.0f} "
+        f"messages/s) over {thr['busy_s']:.2f} s",
+        f"latency   p50 {lat['p50']:.2f} ms, p90 {lat['p90']:.2f} ms, p99 {lat['p99']:.2f} ms, "
+        f"max {lat['max']:.2f} ms ({lat['samples']:,} samples at 2 probes)",
+        f"server    CPU {scpu['percent']:,.0f} % of a core, {scpu['us_per_delivery']:,.3f} µs "
+        "per delivery",
+        f"harness   CPU {hcpu['percent']:,.0f} % of a core, {hcpu['us_per_delivery']:,.3f} µs "
+        "per delivery",
+    ):
+        assert line in done.stdout, (line, done.stdout)
 
 
 def test_fixed_rate_sends_on_schedule(tmp_path):

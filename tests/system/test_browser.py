@@ -23,7 +23,7 @@ pytestmark = pytest.mark.browser
 WAIT = 10.0  # every browser wait has this deadline
 
 
-def chat_server(port: int = 0, web_port: int = 0, *args: str) -> ServerProcess:
+def web_chat_server(port: int = 0, web_port: int = 0, *args: str) -> ServerProcess:
     """`selchat serve` with its web page; raises ServerNotStarted without both addresses."""
     return ServerProcess("--web-port", str(web_port), *args, port=port, web=True,
                          log_level="info",
@@ -148,7 +148,7 @@ def join(driver, url: str, name: str) -> None:
 def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
     from selenium.webdriver.common.by import By
 
-    server = chat_server()
+    server = web_chat_server()
     carol = None
     try:
         carol = LineClient(server.port, "carol")
@@ -214,7 +214,7 @@ def test_two_pages_and_a_terminal_chat(open_page, tmp_path):
         for page in (a, b):
             wait_for(page, lambda d: d.find_element(By.ID, "banner").is_displayed()
                      and "Disconnected" in d.find_element(By.ID, "banner").text, "the banner")
-        server = chat_server(port, web_port)
+        server = web_chat_server(port, web_port)
         for page, name in ((a, "alice"), (b, "robert")):
             wait_for(page, lambda d: "Disconnected" not in d.find_element(By.ID, "banner").text
                      and d.find_element(By.ID, "input").is_displayed(), f"{name} back")
@@ -235,7 +235,7 @@ def test_a_dropped_page_resumes_without_a_trace(open_page):
     shows what it missed once, and the room never sees it leave."""
     from selenium.webdriver.common.by import By
 
-    server = chat_server(0, 0, "--replay", "20")
+    server = web_chat_server(0, 0, "--replay", "20")
     carol = None
     try:
         carol = LineClient(server.port, "carol")
