@@ -64,7 +64,9 @@ def test_unnamed_sessions_are_not_members(room):
     connection is test_loop.py::test_an_unnamed_connection_hears_nothing_of_the_room."""
     assert C not in room.members
     assert room.name_of(C) is None
-    room.receive(A, "hi all")
+    # One broadcast, to the members alone: nothing is sent to C on its own.
+    assert room.receive(A, "hi all") == [Broadcast(wire.chat("alice", "hi all"), A)]
+    assert list(room.members) == [A, B]
     assert room.disconnect(B) == [Left(B), Release(B, "bob"),
                                   Broadcast(wire.left("bob"), presence="-bob")]
     assert C not in room.members and list(room.members) == [A]
