@@ -3,6 +3,7 @@ server for it that sends what a real one never would."""
 import os
 import select
 import socket
+import struct
 import sys
 import time
 from typing import Optional
@@ -69,6 +70,15 @@ class FakeServer:
         """Take a reconnection; returns its first line (the /resume)."""
         self._accept()
         return self.reader.readline()
+
+    def refuse(self) -> float:
+        """Take the next connection and reset it at once, before any hello (a server
+        that refuses it); returns when, by `time.monotonic`, it was taken."""
+        conn, _ = self.listener.accept()
+        taken = time.monotonic()
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+        return taken
 
     def _accept(self) -> None:
         self.conn, _ = self.listener.accept()

@@ -1,6 +1,6 @@
 """`selchat join` losing its connection: reconnection, resume, gaps, giving up.
 
-The server's side is scripted (`FakeServer` from test_client, by conftest's
+The server's side is scripted (`support.join_client.FakeServer`, by conftest's
 `fake_server`): it sends what a
 server with history and resume sends, built with `selchat.wire`. The last test
 runs against a real `selchat serve` through a proxy that can cut the line.
@@ -10,13 +10,16 @@ import socket
 import threading
 import time
 
+import pytest
 
 from selchat import wire
+from selchat.session import BACKOFF_FIRST
 from support.clients import LineClient
 from support.constants import TIMEOUT
 
 TOKEN = "e1.00112233445566778899aabbccddeeff"
 T = 1796189493929  # 2026-12-02T05:31:33.929Z
+LAG = 0.05  # seconds the test may take to see a connection the kernel has accepted
 
 
 def tagged(line, seq=None, time_ms=T, **extra):
@@ -62,24 +65,34 @@ def test_a_history_gap_is_shown_and_the_client_joins_again(fake_server, piped):
                        b"(the server restarted)\n*** Welcome, bot!")
 
 
-def test_reconnecting_goes_on_until_the_server_is_back(fake_server, piped):
+def test_reconnecting_backs_off_through_refusals_until_the_server_is_back(fake_server, piped):
+    """Each attempt refused (reset before any hello), the client tries again after a
+    back-off that doubles: 0.2 s, 0.4 s, 0.8 s..., each jittered down to half."""
     proc = joined_and_cut(fake_server, piped)
-    port = fake_server.port
-    fake_server.listener.close()  # connections refused for a while
-    time.sleep(1.0)
-    fake_server.listener = socket.create_server(("127.0.0.1", port))
-    fake_server.listener.settimeout(TIMEOUT)
+    attempts = [fake_server.refuse() for _ in range(3)]
     assert fake_server.accept_resume() == f"/resume {TOKEN} 5\n".encode()
+    attempts.append(time.monotonic())
+    waits = [later - earlier for earlier, later in zip(attempts, attempts[1:])]
+    # The waits before attempts 2, 3 and 4 are at least half of 0.4, 0.8 and 1.6 s, less
+    # what this process may lag in seeing an attempt (it blocks in accept meanwhile).
+    least = [BACKOFF_FIRST * 2 ** k - LAG for k in range(len(waits))]
+    assert all(wait >= at_least for wait, at_least in zip(waits, least)), (waits, least)
+    fake_server.send(tagged(wire.welcome_back("bot")))
+    proc.output.expect(b"*** reconnected\n")
+    # The refusals were only a longer wait: one notice of the loss, the session went on.
+    assert proc.output.data.count(b"reconnecting") == 1
     assert proc.poll() is None
 
 
-def test_ctrl_c_while_reconnecting_exits_0(fake_server, piped):
+def test_ctrl_c_while_reconnecting_exits_0_without_another_attempt(fake_server, piped):
     proc = joined_and_cut(fake_server, piped)
-    fake_server.listener.close()
-    time.sleep(0.3)
+    fake_server.refuse()  # the client is now in its next back-off wait (0.2 s at least)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(TIMEOUT) == 0
     assert proc.stderr.read() == b""
+    fake_server.listener.settimeout(0)
+    with pytest.raises(BlockingIOError):  # it left at once: no attempt is waiting
+        fake_server.listener.accept()
 
 
 def test_the_window_over_without_a_connection_is_status_1(fake_server, piped):
