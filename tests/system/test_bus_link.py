@@ -77,47 +77,48 @@ class LinkLoop:
 
 
 @pytest.fixture
-def link_loop():
+def loop():
+    """The links' loop (this file's own: conftest's in-process server is `in_process_server`)."""
     made = LinkLoop()
     yield made
     made.close()
 
 
-def ready(link_loop: LinkLoop, link: RedisLink) -> None:
-    link_loop.until(lambda: link.state is not LinkState.CONNECTING)
+def ready(loop: LinkLoop, link: RedisLink) -> None:
+    loop.until(lambda: link.state is not LinkState.CONNECTING)
     assert link.state is LinkState.READY, link.failure
 
 
-def reply_of(link_loop: LinkLoop, link: RedisLink, *args: Any) -> Any:
+def reply_of(loop: LinkLoop, link: RedisLink, *args: Any) -> Any:
     got: List[Any] = []
     link.call(args, got.append)
-    link_loop.until(lambda: got)
+    loop.until(lambda: got)
     return got[0]
 
 
 @needs_redis
-def test_connect_then_replies_in_order(link_loop: LinkLoop, redis_server: RedisServer) -> None:
-    link = link_loop.link(redis_server.url, "selchat-n1-pub")
+def test_connect_then_replies_in_order(loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = loop.link(redis_server.url, "selchat-n1-pub")
     assert link.state is LinkState.CONNECTING
     replies: List[Any] = []
     link.call(["PING"], replies.append)  # allowed while connecting
     link.call(["SET", "k", "v1"], replies.append)
     link.call(["GET", "k"], replies.append)
     assert link.waiting() == 3
-    link_loop.until(lambda: len(replies) == 3)
+    loop.until(lambda: len(replies) == 3)
     assert replies == [b"PONG", b"OK", b"v1"]
     assert link.state is LinkState.READY and link.waiting() == 0 and link.failure == ""
     assert b"name=selchat-n1-pub " in redis_server.query("CLIENT", "LIST")
     assert redis_server.query("GET", "k") == b"v1"
-    assert link_loop.interest(link) == selectors.EVENT_READ  # nothing pending: no write interest
-    assert link_loop.failures == []
+    assert loop.interest(link) == selectors.EVENT_READ  # nothing pending: no write interest
+    assert loop.failures == []
 
 
 @needs_redis
 def test_pipelined_calls_and_a_large_value_stay_in_order(
-        link_loop: LinkLoop, redis_server: RedisServer) -> None:
-    link = link_loop.link(redis_server.url)
-    ready(link_loop, link)
+        loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = loop.link(redis_server.url)
+    ready(loop, link)
     big = bytes(range(256)) * (5 * 1024 * 1024 // 256)  # 5 MiB: many partial sends
     replies: List[Any] = []
     for i in range(2000):
@@ -127,35 +128,35 @@ def test_pipelined_calls_and_a_large_value_stay_in_order(
             link.call(["STRLEN", "big"], replies.append)
     link.call(["GET", "big"], replies.append)  # a 5 MiB reply, read in pieces
     link.call(["LRANGE", "list", 0, -1], replies.append)
-    link_loop.until(lambda: len(replies) == 2004)
+    loop.until(lambda: len(replies) == 2004)
     assert replies[:1001] == list(range(1, 1002))
     assert replies[1001:1003] == [b"OK", len(big)]
     assert replies[1003:2002] == list(range(1002, 2001))
     assert replies[2002] == big
     assert replies[2003] == [b"%d" % i for i in range(2000)]
-    assert link.waiting() == 0 and link_loop.interest(link) == selectors.EVENT_READ
+    assert link.waiting() == 0 and loop.interest(link) == selectors.EVENT_READ
 
 
 @needs_redis
 def test_an_error_reply_goes_to_its_callback_as_a_value(
-        link_loop: LinkLoop, redis_server: RedisServer) -> None:
-    link = link_loop.link(redis_server.url)
+        loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = loop.link(redis_server.url)
     replies: List[Any] = []
     link.call(["SET", "s", "text"], replies.append)
     link.call(["INCR", "s"], replies.append)
     link.call(["NOSUCHCOMMAND"], replies.append)
     link.call(["INCR", "n"], replies.append)
-    link_loop.until(lambda: len(replies) == 4)
+    loop.until(lambda: len(replies) == 4)
     assert replies[0] == b"OK" and replies[3] == 1
     assert isinstance(replies[1], hiredis.ReplyError)
     assert str(replies[1]).startswith("ERR value is not an integer")
     assert isinstance(replies[2], hiredis.ReplyError)
-    assert link.state is LinkState.READY and link_loop.failures == []
+    assert link.state is LinkState.READY and loop.failures == []
 
 
 @needs_redis
-def test_callbacks_may_call_again_and_close(link_loop: LinkLoop, redis_server: RedisServer) -> None:
-    link = link_loop.link(redis_server.url)
+def test_callbacks_may_call_again_and_close(loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = loop.link(redis_server.url)
     counted: List[Any] = []
 
     def count(reply: Any) -> None:
@@ -164,7 +165,7 @@ def test_callbacks_may_call_again_and_close(link_loop: LinkLoop, redis_server: R
             link.call(["INCR", "c"], count)
 
     link.call(["INCR", "c"], count)
-    link_loop.until(lambda: len(counted) == 50)
+    loop.until(lambda: len(counted) == 50)
     assert counted == list(range(1, 51)) and link.waiting() == 0
 
     after_close: List[Any] = []
@@ -176,98 +177,97 @@ def test_callbacks_may_call_again_and_close(link_loop: LinkLoop, redis_server: R
     link.call(["PING"], close)
     for _ in range(3):
         link.call(["PING"], after_close.append)
-    link_loop.until(lambda: after_close)
-    link_loop.run_for(0.1)
+    loop.until(lambda: after_close)
+    loop.run_for(0.1)
     assert after_close == [b"PONG"]  # the replies behind it were dropped
     assert link.state is LinkState.IDLE and link.waiting() == 0
-    assert link_loop.interest(link) == 0 and link_loop.failures == []
+    assert loop.interest(link) == 0 and loop.failures == []
     link.close()  # idempotent
 
 
 @needs_redis
-def test_password_and_database(link_loop: LinkLoop,
-                               start_redis: Callable[..., RedisServer]) -> None:
+def test_password_and_database(loop: LinkLoop, start_redis: Callable[..., RedisServer]) -> None:
     password = "s3 cr@t:/%"
     redis = start_redis("--requirepass", password)
     url = f"redis://:{quote(password, safe='')}@127.0.0.1:{redis.port}/3"
-    link = link_loop.link(url)
-    ready(link_loop, link)
-    assert reply_of(link_loop, link, "SET", "in-three", "yes") == b"OK"
+    link = loop.link(url)
+    ready(loop, link)
+    assert reply_of(loop, link, "SET", "in-three", "yes") == b"OK"
     assert redis.query("GET", "in-three", db=3) == b"yes"
     assert redis.query("EXISTS", "in-three") == 0
-    assert b" db=3 " in reply_of(link_loop, link, "CLIENT", "INFO")
-    assert link_loop.failures == []
+    assert b" db=3 " in reply_of(loop, link, "CLIENT", "INFO")
+    assert loop.failures == []
 
-    wrong = link_loop.link(f"redis://:wrong@127.0.0.1:{redis.port}")
+    wrong = loop.link(f"redis://:wrong@127.0.0.1:{redis.port}")
     pending: List[Any] = []
     wrong.call(["PING"], pending.append)
-    link_loop.until(lambda: wrong.state is LinkState.FAILED)
+    loop.until(lambda: wrong.state is LinkState.FAILED)
     assert wrong.failure.startswith("authentication failed: WRONGPASS"), wrong.failure
-    assert link_loop.failures == [wrong.failure] and pending == [] and wrong.waiting() == 0
+    assert loop.failures == [wrong.failure] and pending == [] and wrong.waiting() == 0
 
-    none = link_loop.link(f"redis://127.0.0.1:{redis.port}")
-    link_loop.until(lambda: none.state is LinkState.FAILED)
+    none = loop.link(f"redis://127.0.0.1:{redis.port}")
+    loop.until(lambda: none.state is LinkState.FAILED)
     assert none.failure.startswith("authentication failed: NOAUTH"), none.failure
 
 
 @needs_redis
-def test_a_database_that_does_not_exist(link_loop: LinkLoop, redis_server: RedisServer) -> None:
-    link = link_loop.link(redis_server.url + "/99")
-    link_loop.until(lambda: link.state is LinkState.FAILED)
+def test_a_database_that_does_not_exist(loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = loop.link(redis_server.url + "/99")
+    loop.until(lambda: link.state is LinkState.FAILED)
     assert link.failure.startswith("cannot select database 99: ERR"), link.failure
 
 
-def test_connection_refused(link_loop: LinkLoop) -> None:
+def test_connection_refused(loop: LinkLoop) -> None:
     with socket.socket() as probe:  # a port nobody listens on: bound, never listening
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-        link = link_loop.link(f"redis://127.0.0.1:{port}")
+        link = loop.link(f"redis://127.0.0.1:{port}")
         pending: List[Any] = []
         link.call(["PING"], pending.append)
-        link_loop.until(lambda: link.state is LinkState.FAILED)
+        loop.until(lambda: link.state is LinkState.FAILED)
     assert link.failure == "connection refused"
-    link_loop.run_for(0.1)
-    assert link_loop.failures == ["connection refused"] and pending == []
-    assert link_loop.interest(link) == 0 and not link_loop.selector.get_map()
+    loop.run_for(0.1)
+    assert loop.failures == ["connection refused"] and pending == []
+    assert loop.interest(link) == 0 and not loop.selector.get_map()
 
 
 @needs_redis
-def test_redis_killed_under_a_connection(link_loop: LinkLoop, redis_server: RedisServer) -> None:
-    link = link_loop.link(redis_server.url)
-    ready(link_loop, link)
+def test_redis_killed_under_a_connection(loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = loop.link(redis_server.url)
+    ready(loop, link)
     pending: List[Any] = []
     link.call(["BLPOP", "never", 0], pending.append)  # a command in flight
-    link_loop.until(lambda: b"cmd=blpop" in redis_server.query("CLIENT", "LIST"))
+    loop.until(lambda: b"cmd=blpop" in redis_server.query("CLIENT", "LIST"))
     redis_server.kill()
-    link_loop.until(lambda: link.state is LinkState.FAILED)
+    loop.until(lambda: link.state is LinkState.FAILED)
     assert link.failure in ("Redis closed the connection", "connection reset by Redis")
-    link_loop.run_for(0.1)
-    assert link_loop.failures == [link.failure] and pending == [] and link.waiting() == 0
-    assert not link_loop.selector.get_map()
+    loop.run_for(0.1)
+    assert loop.failures == [link.failure] and pending == [] and link.waiting() == 0
+    assert not loop.selector.get_map()
 
     redis_server.restart()  # connect() again on the same link: a fresh connection
     link.connect()
-    assert reply_of(link_loop, link, "PING") == b"PONG"
+    assert reply_of(loop, link, "PING") == b"PONG"
     assert link.state is LinkState.READY and link.failure == ""
 
 
 @needs_redis
-def test_a_paused_redis_keeps_calls_waiting(link_loop: LinkLoop, redis_server: RedisServer) -> None:
-    link = link_loop.link(redis_server.url)
-    ready(link_loop, link)
-    assert reply_of(link_loop, link, "PING") == b"PONG"
+def test_a_paused_redis_keeps_calls_waiting(loop: LinkLoop, redis_server: RedisServer) -> None:
+    link = loop.link(redis_server.url)
+    ready(loop, link)
+    assert reply_of(loop, link, "PING") == b"PONG"
     big = b"x" * (16 * 1024 * 1024)  # more than loopback buffers take from one sender
     replies: List[Any] = []
     redis_server.pause()
     link.call(["SET", "big", big], replies.append)
     link.call(["PING"], replies.append)
-    link_loop.run_for(0.3)
+    loop.run_for(0.3)
     assert replies == [] and link.waiting() == 2 and link.state is LinkState.READY
-    assert link_loop.interest(link) == selectors.EVENT_READ | selectors.EVENT_WRITE
+    assert loop.interest(link) == selectors.EVENT_READ | selectors.EVENT_WRITE
     redis_server.resume()
-    link_loop.until(lambda: len(replies) == 2)
+    loop.until(lambda: len(replies) == 2)
     assert replies == [b"OK", b"PONG"] and link.waiting() == 0
-    assert link_loop.interest(link) == selectors.EVENT_READ
+    assert loop.interest(link) == selectors.EVENT_READ
 
 
 # -- what a real Redis does not do: a fake one in the test --------------------------------
@@ -282,17 +282,15 @@ def fake_redis():
     listener.close()
 
 
-def accept_handshake(link_loop: LinkLoop, listener: socket.socket,
-                     link: RedisLink) -> socket.socket:
+def accept_handshake(loop: LinkLoop, listener: socket.socket, link: RedisLink) -> socket.socket:
     """Accept the link's connection and answer its CLIENT SETNAME."""
     peer, _ = listener.accept()
     peer.settimeout(TIMEOUT)
     received = bytearray()
-    link_loop.until(
-        lambda: received.extend(_recv_ready(peer)) or received.endswith(b"selchat-test\r\n"))
+    loop.until(lambda: received.extend(_recv_ready(peer)) or received.endswith(b"selchat-test\r\n"))
     assert bytes(received) == command("CLIENT", "SETNAME", "selchat-test")
     peer.sendall(b"+OK\r\n")
-    link_loop.until(lambda: link.state is not LinkState.CONNECTING)
+    loop.until(lambda: link.state is not LinkState.CONNECTING)
     return peer
 
 
@@ -306,46 +304,46 @@ def _recv_ready(peer: socket.socket) -> bytes:
         peer.setblocking(True)
 
 
-def test_end_of_stream_fails_the_link(link_loop: LinkLoop, fake_redis: socket.socket) -> None:
-    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
-    peer = accept_handshake(link_loop, fake_redis, link)
+def test_end_of_stream_fails_the_link(loop: LinkLoop, fake_redis: socket.socket) -> None:
+    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+    peer = accept_handshake(loop, fake_redis, link)
     assert link.state is LinkState.READY
     peer.close()
-    link_loop.until(lambda: link.state is LinkState.FAILED)
-    assert link_loop.failures == ["Redis closed the connection"]
+    loop.until(lambda: link.state is LinkState.FAILED)
+    assert loop.failures == ["Redis closed the connection"]
 
 
 @pytest.mark.parametrize("garbage, reason", [
     (b"?what\r\n", "protocol error: "),
     (b"+OK\r\n", "unexpected reply from Redis"),
 ])
-def test_garbage_fails_the_link(link_loop: LinkLoop, fake_redis: socket.socket,
+def test_garbage_fails_the_link(loop: LinkLoop, fake_redis: socket.socket,
                                 garbage: bytes, reason: str) -> None:
-    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
-    with accept_handshake(link_loop, fake_redis, link) as peer:
+    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+    with accept_handshake(loop, fake_redis, link) as peer:
         peer.sendall(garbage)
-        link_loop.until(lambda: link.state is LinkState.FAILED)
-    assert link.failure.startswith(reason) and link_loop.failures == [link.failure]
+        loop.until(lambda: link.state is LinkState.FAILED)
+    assert link.failure.startswith(reason) and loop.failures == [link.failure]
 
 
-def test_a_reply_too_large(link_loop: LinkLoop, fake_redis: socket.socket,
+def test_a_reply_too_large(loop: LinkLoop, fake_redis: socket.socket,
                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(link_module, "MAX_REPLY", 100_000)
-    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
     got: List[Any] = []
-    with accept_handshake(link_loop, fake_redis, link) as peer:
+    with accept_handshake(loop, fake_redis, link) as peer:
         link.call(["GET", "small"], got.append)
         link.call(["GET", "huge"], got.append)
         peer.sendall(b"$5\r\nsmall\r\n$1000000\r\n" + b"x" * 60_000)
-        link_loop.until(lambda: got)
+        loop.until(lambda: got)
         assert link.state is LinkState.READY  # 60 kB of a reply is still fine
         peer.sendall(b"x" * 60_000)
-        link_loop.until(lambda: link.state is LinkState.FAILED)
-    assert got == [b"small"] and link_loop.failures == ["reply too large"]
+        loop.until(lambda: link.state is LinkState.FAILED)
+    assert got == [b"small"] and loop.failures == ["reply too large"]
 
 
-def test_connect_refuses_to_run_twice(link_loop: LinkLoop, fake_redis: socket.socket) -> None:
-    link = link_loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
+def test_connect_refuses_to_run_twice(loop: LinkLoop, fake_redis: socket.socket) -> None:
+    link = loop.link("redis://127.0.0.1:%d" % fake_redis.getsockname()[1])
     with pytest.raises(RuntimeError):
         link.connect()
 
