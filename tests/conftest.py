@@ -7,9 +7,12 @@ fake clock, loopback sockets), ``system/`` (processes and real sockets).
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
+from unittest import mock
 
 import pytest
 
@@ -33,6 +36,24 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
         folder = item.path.relative_to(HERE).parts[0]
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """A pure test that opens a socket, starts a process or sleeps fails, so the
+    folder keeps its promise (a hook, not a fixture: Hypothesis refuses those)."""
+    if item.get_closest_marker("pure") is None:
+        yield
+        return
+
+    def refuse(*args, **kwargs) -> None:
+        raise AssertionError(f"{item.nodeid} opens a socket, starts a process or sleeps: "
+                             "it belongs in tests/loop or tests/system, not tests/pure")
+
+    with mock.patch.object(socket.socket, "__init__", refuse), \
+            mock.patch.object(subprocess.Popen, "__init__", refuse), \
+            mock.patch.object(time, "sleep", refuse):
+        yield
 
 
 # -- `selchat serve` processes and line clients on them ---------------------------------

@@ -61,7 +61,7 @@ def test_double_slash_sends_a_slash(room):
 
 def test_unnamed_sessions_are_not_members(room):
     """Broadcasts go to `members` alone; that the unnamed hear nothing over a real
-    connection is test_loop.py::test_an_unnamed_connection_hears_nothing_of_the_room."""
+    connection is loop/test_loop.py::test_an_unnamed_connection_hears_nothing_of_the_room."""
     assert C not in room.members
     assert room.name_of(C) is None
     # One broadcast, to the members alone: nothing is sent to C on its own.

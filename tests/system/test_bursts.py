@@ -231,7 +231,7 @@ WHO_RSS_BOUND, WHO_RSS_GROWTH = 100 * MiB, 8 * MiB
 
 def answer(asker: LineClient) -> str:
     """The next line but slow-down notices: a full burst sent at once brings a needless
-    one (test_loop.py::test_a_burst_that_fits_the_bucket_is_not_told_to_slow_down)."""
+    one (loop/test_loop.py::test_a_burst_that_fits_the_bucket_is_not_told_to_slow_down)."""
     while (line := asker.line()).startswith("*** slow down: "):
         pass
     return line

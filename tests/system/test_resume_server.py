@@ -1,6 +1,6 @@
 """History, tags and resume against a real `selchat serve`, over real sockets.
 
-Every wait has a deadline (conftest); a drop is a reset (SO_LINGER 0), as a
+Every wait has a deadline (support.waiting); a drop is a reset (SO_LINGER 0), as a
 network change or a killed process gives. Holds are short (--resume-window)
 where a test waits for one to end.
 """

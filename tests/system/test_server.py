@@ -159,7 +159,7 @@ def test_sigint_exits_zero(chat_server):
 def test_shutdown_is_bounded_by_a_client_that_never_reads(chat_server):
     """SIGTERM with megabytes queued for a client that stopped reading: the server
     waits SHUTDOWN_GRACE for it (no less: the output is really queued), then exits 0.
-    (test_loop.py checks the same deadline to the instant on a fake clock.)"""
+    (loop/test_loop.py checks the same deadline to the instant on a fake clock.)"""
     server = chat_server("--flood-rate", "0", "--soft-output-seconds", "60")
     sleeper = LineClient(server.address, "sleeper", rcvbuf=4096)  # small window: set before connect
     talker = LineClient(server.address, "talker")

@@ -1,8 +1,8 @@
 """The web port over real sockets: what a browser, a scraper or a hand-written
 WebSocket client sees from a real ``selchat serve --web-port 0``.
 
-The pure modules are tested byte by byte elsewhere (test_web_http.py,
-test_web_websocket.py); here the same promises are checked end to end, with
+The pure modules are tested byte by byte elsewhere (pure/test_web_http.py,
+pure/test_web_websocket.py); here the same promises are checked end to end, with
 exact bytes: responses, frames, close codes, and the lines a room shares
 between terminals and browsers. The WebSocket client is written from RFC 6455
 §5.2 (masked frames out, unmasked frames in) rather than with a library, so a
