@@ -17,7 +17,7 @@ parameter, never read here.
 """
 import heapq
 import itertools
-from typing import Any, Callable, List, Optional
+from typing import Any, Callable, List, Optional, Tuple
 
 #: Rebuild the heap once this many entries, and more than half, are cancelled:
 #: below it a rebuild costs more than the dead entries it frees.
@@ -25,32 +25,27 @@ _MIN_CANCELLED_TO_REBUILD = 100
 
 
 class Timer:
-    """A handle from `Timers.call_at`: keep it to cancel the timer.
+    """A handle from `Timers.call_at`: keep it to cancel the timer."""
 
-    Ordered by deadline, then by the order timers were set in (`sequence` is
-    unique), so the heap never compares callbacks and equal deadlines keep
-    their order.
-    """
+    __slots__ = ("callback", "argument", "scheduled")
 
-    __slots__ = ("when", "sequence", "callback", "argument", "scheduled")
-
-    def __init__(self, when: float, sequence: int, callback: Callable[[Any], None],
-                 argument: Any) -> None:
-        self.when = when
-        self.sequence = sequence
+    def __init__(self, callback: Callable[[Any], None], argument: Any) -> None:
         self.callback: Optional[Callable[[Any], None]] = callback  # None once cancelled or run
         self.argument = argument
         self.scheduled = True  # on the heap (cancelled or not)
 
-    def __lt__(self, other: "Timer") -> bool:
-        return (self.when, self.sequence) < (other.when, other.sequence)
+
+#: What the heap holds: tuples compare in C, by deadline, then by the order timers
+#: were set in (the sequence number is unique), so the heap never compares handles
+#: and equal deadlines keep their order.
+_Entry = Tuple[float, int, Timer]
 
 
 class Timers:
     __slots__ = ("_heap", "_sequence", "_cancelled")
 
     def __init__(self) -> None:
-        self._heap: List[Timer] = []
+        self._heap: List[_Entry] = []
         self._sequence = itertools.count()
         self._cancelled = 0  # cancelled timers still on the heap
 
@@ -60,8 +55,8 @@ class Timers:
 
     def call_at(self, when: float, callback: Callable[[Any], None], argument: Any = None) -> Timer:
         """Run ``callback(argument)`` from the first `run_due` at or after `when`."""
-        timer = Timer(when, next(self._sequence), callback, argument)
-        heapq.heappush(self._heap, timer)
+        timer = Timer(callback, argument)
+        heapq.heappush(self._heap, (when, next(self._sequence), timer))
         return timer
 
     def cancel(self, timer: Optional[Timer]) -> None:
@@ -75,11 +70,11 @@ class Timers:
     def timeout(self, now: float) -> Optional[float]:
         """Seconds from `now` to the first deadline (0 if due), None if there is none."""
         heap = self._heap
-        while heap and heap[0].callback is None:
+        while heap and heap[0][2].callback is None:
             self._pop()
         if not heap:
             return None
-        return max(0.0, heap[0].when - now)
+        return max(0.0, heap[0][0] - now)
 
     def run_due(self, now: float) -> None:
         """Run every timer whose deadline has come, earliest first.
@@ -91,7 +86,7 @@ class Timers:
         self._drop_cancelled_if_many()
         heap = self._heap
         due = []
-        while heap and heap[0].when <= now:
+        while heap and heap[0][0] <= now:
             timer = self._pop()
             if timer.callback is not None:
                 due.append(timer)
@@ -104,7 +99,7 @@ class Timers:
 
     def _pop(self) -> Timer:
         """Take the head off the heap, keeping the count of dead entries exact."""
-        timer = heapq.heappop(self._heap)
+        timer = heapq.heappop(self._heap)[2]
         timer.scheduled = False
         if timer.callback is None:
             self._cancelled -= 1
@@ -114,11 +109,11 @@ class Timers:
         heap = self._heap
         if self._cancelled > _MIN_CANCELLED_TO_REBUILD and self._cancelled * 2 > len(heap):
             live = []
-            for timer in heap:
-                if timer.callback is None:
-                    timer.scheduled = False
+            for entry in heap:
+                if entry[2].callback is None:
+                    entry[2].scheduled = False
                 else:
-                    live.append(timer)
+                    live.append(entry)
             heapq.heapify(live)
             self._heap = live
             self._cancelled = 0

@@ -16,9 +16,10 @@ from selchat.timers import Timer, Timers
 
 
 def assert_books_balance(timers: Timers) -> None:
-    dead = sum(1 for timer in timers._heap if timer.callback is None)
+    on_heap = [timer for _, _, timer in timers._heap]
+    dead = sum(1 for timer in on_heap if timer.callback is None)
     assert timers._cancelled == dead >= 0
-    assert all(timer.scheduled for timer in timers._heap)
+    assert all(timer.scheduled for timer in on_heap)
 
 
 # -- examples -----------------------------------------------------------------------------
