@@ -36,6 +36,8 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
         folder = item.path.relative_to(HERE).parts[0]
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
+        if "start_redis" in getattr(item, "fixturenames", ()):  # what every Redis comes from
+            item.add_marker(pytest.mark.redis)
 
 
 @pytest.hookimpl(hookwrapper=True)
