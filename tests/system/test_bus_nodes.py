@@ -112,6 +112,9 @@ def test_who_msg_and_nick_work_across_nodes(nodes, join):
 def test_tagged_members_on_two_nodes_see_the_same_sequence_numbers(nodes, join):
     one, two = nodes(2)
     first, second = Tagged(one.address, "ann"), Tagged(two.address, "ben")
+    # ben's join reaches node one through the stream, in no set order with cy's:
+    # heard before cy joins, it cannot come between cy's join and the line.
+    first.until("*** ben has joined the chat room.")
     speaker = join(one, "cy")
     for client in (first, second):
         client.until("*** cy has joined the chat room.")
