@@ -84,21 +84,6 @@ def server(chat_server) -> ServerProcess:
 
 
 @pytest.fixture
-def connect(server):
-    """connect(name=None, on=None) -> LineClient on `server` (or `on`), closed at teardown."""
-    made: List[LineClient] = []
-
-    def make(name: Optional[str] = None, on: Optional[ServerProcess] = None) -> LineClient:
-        client = LineClient((on or server).address, name)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
-
-
-@pytest.fixture
 def clients() -> Iterator[Callable[..., LineClient]]:
     """clients(server, name=None, rcvbuf=None) -> LineClient, closed at teardown."""
     made: List[LineClient] = []
@@ -111,6 +96,14 @@ def clients() -> Iterator[Callable[..., LineClient]]:
     yield make
     for client in made:
         client.close()
+
+
+@pytest.fixture
+def connect(server, clients) -> Callable[..., LineClient]:
+    """connect(name=None, on=None) -> LineClient on `server` (or `on`), closed at teardown."""
+    def make(name: Optional[str] = None, on: Optional[ServerProcess] = None) -> LineClient:
+        return clients(on or server, name)
+    return make
 
 
 # -- `selchat join` as a process, and a scripted server for it ------------------------------
