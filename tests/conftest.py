@@ -33,7 +33,7 @@ FOLDER_MARKERS = {"pure": pytest.mark.pure, "loop": pytest.mark.loop,
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
     for item in items:
-        folder = item.path.relative_to(HERE).parts[0]
+        folder = item.path.relative_to(HERE).parts[0] if HERE in item.path.parents else ""
         if folder in FOLDER_MARKERS:
             item.add_marker(FOLDER_MARKERS[folder])
         if "start_redis" in getattr(item, "fixturenames", ()):  # what every Redis comes from
