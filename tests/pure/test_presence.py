@@ -1,0 +1,21 @@
+"""Presence changes: named tuples in the room, one string on the bus."""
+import pytest
+
+from selchat.room import Presence
+
+
+
+@pytest.mark.parametrize("presence, field", [
+    (Presence("+", "bob"), "+bob"),
+    (Presence("-", "bob"), "-bob"),
+    (Presence("-", "bob", "N2"), "-bob\tN2"),
+    (Presence("=", "bob", "bobby"), "=bob\tbobby"),
+])
+def test_a_presence_change_travels_as_the_string_older_nodes_read(presence, field):
+    assert presence.field() == field
+    assert Presence.parse(field) == presence
+
+
+@pytest.mark.parametrize("field", ["", "hello", "*bob"])
+def test_a_line_without_a_known_change_has_no_presence(field):
+    assert Presence.parse(field) is None
