@@ -7,13 +7,12 @@ clients join, every point of the run reaches it, its figures land in the result
 under its name.
 """
 import sys
-from pathlib import Path
 
 import pytest
 
+from support.constants import BENCH
 from support.servers import ServerProcess
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
 sys.path.insert(0, str(BENCH))
 import flood  # noqa: E402
 import servers  # noqa: E402
