@@ -322,8 +322,10 @@ def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
          help="Show the time (HH:MM, local) of each line: when the server sent it, if it says.")
 @_option("--resume-window", default=120.0, type=click.FloatRange(0),  # session.RESUME_WINDOW
          help="Seconds to go on reconnecting after a lost connection (0: never).")
+@_option("--welcome-timeout", default=60.0, type=click.FloatRange(0, min_open=True),
+         help="Seconds a server that accepted the connection has to welcome you.")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
-         resume_window: float) -> None:
+         resume_window: float, welcome_timeout: float) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -338,7 +340,9 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     If the connection is lost (not a shutdown), the client reconnects for
     --resume-window seconds and takes the session back: the lines missed
     are shown, nothing is lost. If the server cannot fill the gap, it says
-    so and the client joins again as NAME.
+    so and the client joins again as NAME. The session's resume token is
+    kept in $XDG_STATE_HOME/selchat (~/.local/state/selchat), so a client
+    that crashed, started again with the same NAME, takes its session back.
 
     \b
     Editing keys:
@@ -354,13 +358,14 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     \b
     Exit status:
       0  you left
-      1  no connection, connection lost (for good), server shut down or full
+      1  no connection, connection lost (for good), server shut down, full
+         or silent
       2  name refused, or bad options
     """
     from selchat.client import run
 
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
-                 resume_window=resume_window))
+                 resume_window=resume_window, welcome_timeout=welcome_timeout))
 
 
 def main() -> None:

@@ -26,6 +26,20 @@ from selchat.server import Server, open_listener
 TIMEOUT = 10.0  # seconds any single wait may take before the test fails
 MiB = 1024 * 1024
 
+# `selchat join` keeps resume tokens under $XDG_STATE_HOME/selchat: tests never
+# write into a home directory. This is the run's fallback; `private_state`
+# gives each test its own (a token left by one test must not resume in another).
+_STATE_HOME = tempfile.TemporaryDirectory(prefix="selchat-test-state-")
+os.environ["XDG_STATE_HOME"] = _STATE_HOME.name
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path_factory, monkeypatch) -> str:
+    """This test's XDG_STATE_HOME (clients started as subprocesses inherit it)."""
+    path = str(tmp_path_factory.mktemp("state"))
+    monkeypatch.setenv("XDG_STATE_HOME", path)
+    return path
+
 
 #: What every server the tests start prints once it listens (selchat, and the bench's
 #: peers: "threaded listening on 127.0.0.1:PORT"); selchat's web page line.

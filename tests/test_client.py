@@ -87,7 +87,7 @@ class Terminal:
         self.proc = subprocess.Popen(
             join_command(name, port, *options), stdin=self.slave, stdout=self.slave,
             stderr=self.slave, start_new_session=True, preexec_fn=self._take_terminal,
-            env={**ENV, **(env or {})},
+            env={**ENV, "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"], **(env or {})},
         )
         self.output = Output(self.master)
 
