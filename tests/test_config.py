@@ -111,7 +111,8 @@ def test_a_missing_file_is_one_line_and_status_2(tmp_path):
     missing = str(tmp_path / "nothing.toml")
     result = serve(env={"SELCHAT_CONFIG": missing})
     assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr == f"selchat: cannot read config file {missing}: no such file or directory\n"
+    assert result.stderr == (
+        f"selchat: cannot read config file {missing}: no such file or directory\n")
 
 
 def test_an_option_overrides_a_bad_value_never_read(config_file):
