@@ -120,3 +120,10 @@ def test_an_option_overrides_a_bad_value_never_read(config_file):
     so the file's is not judged."""
     path = config_file("max-clients = 0\n")
     assert settings("--config", path, "--max-clients", "5")["max-clients"] == ("5", "command line")
+
+
+def test_the_example_file_in_contrib_is_valid():
+    example = os.path.join(os.path.dirname(__file__), os.pardir, "contrib", "selchat.toml")
+    got = settings("--config", example)
+    assert got["host"] == ('"0.0.0.0"', "config file")
+    assert got["max-clients"] == ("10000", "config file")
