@@ -126,7 +126,9 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
                 mode or contextlib.nullcontext():
             status, error = client.run(signal_fd)
     finally:
-        if saved is not None:  # the session is over (a crash never gets here)
+        if saved is not None and client.session_held:
+            saved.close()
+        elif saved is not None:  # the session is over (a crash never gets here)
             saved.forget()
     if error:  # now that the terminal is back to normal
         _error(error)
@@ -153,6 +155,8 @@ class _Client:
         self._give_up_at: Optional[float] = None
         self._delays: Iterator[float] = iter(())
         self.saved = saved  # where the token is kept for a client started again
+        #: Over, but the server still holds the session (left while reconnecting).
+        self.session_held = False
         self.welcome_timeout = welcome_timeout
         #: When a server that has not welcomed this connection is given up on.
         self._welcome_by: Optional[float] = time.monotonic() + welcome_timeout
@@ -355,6 +359,9 @@ class _Client:
 
     def _leave_now(self) -> Finish:
         """Ctrl-C and the like: say /quit if that can be done without waiting."""
+        # While reconnecting there is no one to say it to: the server holds the
+        # session, so its token is kept for a client started again.
+        self.session_held = self.sock is None and self.session.token is not None
         outcome = self.session.interrupt()
         self.outgoing += self.session.data_to_send()
         self._send()

@@ -171,3 +171,19 @@ def test_the_welcome_timeout_is_only_until_the_welcome(fake_server, piped):
         proc.wait(1.0)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(TIMEOUT) == 0
+
+
+def test_ctrl_c_while_reconnecting_keeps_the_token_for_the_next_start(fake_server, piped,
+                                                                       private_state):
+    proc = piped("bot", fake_server.port)
+    fake_server.accept("bot", token=TOKEN)
+    fake_server.send(wire.tag_line(wire.encode(wire.chat("bob", "before")), 0, {}, 5))
+    proc.output.expect(b"<bob> before\n")
+    fake_server.listener.close()  # no reconnecting: the server still holds the session
+    fake_server.hang_up()
+    proc.output.expect(b"*** connection lost; reconnecting...\n")
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(TIMEOUT) == 0
+    [path] = token_files(private_state)
+    with open(path) as file:
+        assert file.read() == f"{TOKEN} 5\n"
