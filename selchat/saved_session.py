@@ -14,7 +14,8 @@ process: a second client with the same name and server finds it locked, and
 neither reads nor writes it, so it cannot take over a session that is alive in
 another terminal. A session that ends (the user left, the name was refused, the
 server shut down, or the window to reconnect passed) removes its file; only a
-client that never got to end its session leaves one behind.
+client that never got to end its session (killed, crashed, or stopped with
+Ctrl-C while reconnecting, when no /quit can reach the server) leaves one behind.
 """
 import contextlib
 import fcntl
