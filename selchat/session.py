@@ -38,6 +38,18 @@ The states, and what moves between them:
               "*** Server is shutting down." the server stopping: exit 1 either
               way, as neither was the user's choice.
 
+A session given the token a previous client saved (`saved`) starts RESUMING
+instead of JOINING: a welcome back makes it JOINED under the name the server
+says, and anything else (a gap, an error) sends the name as on a first join; a
+close now ends it, as a close before a welcome does. A server that says nothing
+(`timed_out`: the driver's deadline for a welcome) ends a join, and is taken
+for a lost connection by a resume after a drop.
+
+Names. The name changes when the server says so live: a welcome, a welcome
+back, "OLD is now known as NEW" for your name. A rename inside a newcomer's
+history replay ("*** Last N lines:" to "*** End of history.") is an earlier
+session's, perhaps one with the same name, and changes nothing.
+
 Tags. "/tags" goes before the name, so every line arrives with its tags
 (`wire.split_tags` takes them off before anything else reads the line): the
 welcome's ``resume`` tag is the token, the ``seq`` of each room line is
