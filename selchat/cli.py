@@ -9,14 +9,16 @@ import errno
 import functools
 import logging
 import os
+import shlex
+import shutil
 import socket
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import click
 from click.core import ParameterSource
 
-from selchat import __version__
+from selchat import __version__, config
 from selchat.addresses import format_address, os_problem
 from selchat.bus.address import BusAddress, parse_bus_url
 from selchat.fdlimit import fit_max_clients
@@ -40,9 +42,12 @@ class _Option(click.Option):
     """
 
     def get_error_hint(self, ctx: Optional[click.Context]) -> str:
-        if ctx is not None and self.name is not None and isinstance(self.envvar, str) \
-                and ctx.get_parameter_source(self.name) is ParameterSource.ENVIRONMENT:
+        source = None if ctx is None or self.name is None else \
+            ctx.get_parameter_source(self.name)
+        if source is ParameterSource.ENVIRONMENT and isinstance(self.envvar, str):
             return f"{self.envvar} (environment variable)"
+        if source is ParameterSource.DEFAULT_MAP and ctx is not None and self.name is not None:
+            return config.error_hint(ctx, self.name)
         return click.Parameter.get_error_hint(self, ctx)
 
 
@@ -84,6 +89,16 @@ def _bus_address(ctx: click.Context, param: click.Parameter,
         raise click.BadParameter(str(exc)) from None
 
 
+def _read_config(ctx: click.Context, param: click.Parameter, path: Optional[str]) -> None:
+    """--config FILE (eager): its values become the defaults of the other options,
+    so the command line and the environment still win (`selchat.config`)."""
+    if not path:
+        return
+    values, written = config.read(path, ctx.command.params)
+    ctx.default_map = {**(ctx.default_map or {}), **values}
+    ctx.meta[config.META_KEY] = (path, written)
+
+
 def _address_options(lowest_port: int, port_help: str, host_help: str) -> Callable:
     def decorate(command: Callable) -> Callable:
         command = _option("--port", default=DEFAULT_PORT, type=click.IntRange(lowest_port, 65535),
@@ -111,20 +126,44 @@ def listen_problem(exc: OSError, option: str = "--port") -> str:
     return f"{os_problem(exc)} ({hint})" if hint else os_problem(exc)
 
 
-def startup_lines(host: str, port: int, address: str, also: Sequence[str] = ()) -> List[str]:
+def startup_lines(host: str, port: int, address: str, also: Sequence[str] = (),
+                  program: str = "selchat") -> List[str]:
     """What serve prints once it listens on (host, port), its socket address.
 
     The first line, ``selchat listening on HOST:PORT``, never changes: tools
     and tests read it to learn the port. Then `also` (lines for further
-    listeners, such as a web page), then how to join and how to stop.
+    listeners, such as a web page), then how to join (`program`: how this
+    selchat is run from a new shell, `this_program`) and how to stop.
     """
     host = _reachable(host)
-    join = "selchat join NAME"
+    join = f"{program} join NAME"
     if host != DEFAULT_HOST:
         join += f" --host {host}"
     if port != DEFAULT_PORT:
         join += f" --port {port}"
     return [f"selchat listening on {address}", *also, f"join with: {join}", "stop with Ctrl-C"]
+
+
+def this_program(argv0: str, executable: str,
+                 which: Callable[[str], Optional[str]] = shutil.which) -> str:
+    """This selchat as it must be typed in a new shell: ``selchat`` when that is
+    what PATH finds, else its full path (a virtual environment not activated),
+    or ``PYTHON -m selchat`` when run so."""
+    found = which("selchat")
+    if os.path.basename(argv0) == "__main__.py":  # python -m selchat
+        if found and _same(os.path.dirname(found), os.path.dirname(executable)):
+            return "selchat"  # the script beside this interpreter
+        return f"{shlex.quote(executable)} -m selchat"
+    if found and _same(found, argv0):
+        return "selchat"
+    return shlex.quote(os.path.abspath(argv0))
+
+
+def _same(path: str, other: str) -> bool:
+    try:
+        return os.path.samefile(path, other)
+    except OSError:
+        return False
 
 
 def _reachable(host: str) -> str:
@@ -181,7 +220,8 @@ def cli() -> None:
               "before the others are told it left (0: no holding).")
 @_option("--web-port", default=DEFAULT_WEB_PORT, type=click.IntRange(0, 65535),
          help="HTTP port for the web page and its WebSocket, on the same --host "
-              "(0: any free port). If the default port is busy, the server runs without it.")
+              "(0: any free port). If the default port is busy, the server runs without it "
+              "and its startup lines say so.")
 @_option("--no-web", is_flag=True, help="Serve no web page: the chat port only.")
 @_option("--web-origin", multiple=True, metavar="URL",
          help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
@@ -197,13 +237,24 @@ def cli() -> None:
 @_option("--bus-lease", default=15.0, type=click.FloatRange(1),
          help="Seconds after which a node that stopped answering is counted gone by "
               "the others, and its members' names are freed.")
+@_option("--config", metavar="FILE", is_eager=True, expose_value=False, callback=_read_config,
+         help="A TOML file setting any of these options: a key is the option's name "
+              "without '--' (max-clients = 100, or max_clients). The command line "
+              "and the environment override the file, which overrides the defaults.")
+@click.option("--print-config", is_flag=True,
+              help="Print the settings in effect (as TOML, each with where it came from; "
+                   "the bus password masked) and exit.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
           no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
-          bus_retention: float, bus_lease: float, **limits: Any) -> None:
+          bus_retention: float, bus_lease: float, print_config: bool, **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
     from selchat.listeners import open_listener, reserve_port
 
+    if print_config:
+        shown = {} if bus is None else {"bus": _masked(bus)}
+        click.echo(config.effective(ctx, shown, skip={"print_config"}), nl=False)
+        return
     if workers != 1 and bus is None:
         raise click.UsageError(
             "--workers needs --bus: without a shared bus each worker would be a separate room",
@@ -217,29 +268,36 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
     sharing = Sharing(bus, bus_retention, bus_lease)
     if workers == 1:
-        listener, web_listener = _listen(*ports, open_listener)
+        listener, web_listener, no_web_page = _listen(*ports, open_listener)
+        also = [*filter(None, [no_web_page]), *shared]
         _run_server(listener, web_listener, limits, web_origin, sharing,
-                    ready=lambda: _announce(listener, web_listener, shared))
+                    ready=lambda: _announce(listener, web_listener, also))
         return
 
     from selchat.workers import WorkersFailed, supervise
 
     # The parent only holds the ports (port 0 becomes one port for all);
     # each worker listens on them itself.
-    chat, web = _listen(*ports, reserve_port)
+    chat, web, no_web_page = _listen(*ports, reserve_port)
 
     def run_worker(number: int, ready: Callable[[], None]) -> None:
         _log_to_stderr(log_level, f"worker {number} ")
         shared_web_port = None if web is None else web.getsockname()[1]
-        listener, web_listener = _listen(host, chat.getsockname()[1], shared_web_port, False,
-                                         functools.partial(open_listener, reuse_port=True))
+        listener, web_listener, _ = _listen(host, chat.getsockname()[1], shared_web_port, False,
+                                            functools.partial(open_listener, reuse_port=True))
         _run_server(listener, web_listener, limits, web_origin, sharing, ready)
 
     try:
-        supervise(workers, run_worker,
-                  lambda: _announce(chat, web, [*shared, f"selchat workers: {workers}"]))
+        also = [*filter(None, [no_web_page]), *shared, f"selchat workers: {workers}"]
+        supervise(workers, run_worker, lambda: _announce(chat, web, also))
     except WorkersFailed as exc:
         fail(str(exc))
+
+
+def _masked(bus: BusAddress) -> str:
+    """The bus URL with its password, if any, as ***."""
+    password = "" if bus.password is None else ":***@"
+    return f"redis://{password}{format_address(bus.host, bus.port)}/{bus.db}"
 
 
 def _log_to_stderr(level: str, prefix: str = "") -> None:
@@ -250,27 +308,37 @@ def _log_to_stderr(level: str, prefix: str = "") -> None:
     )
 
 
+class Listeners(NamedTuple):
+    chat: socket.socket
+    web: Optional[socket.socket]
+    #: The startup line saying why there is no web page (a busy default port).
+    no_web_page: Optional[str] = None
+
+
 def _listen(host: str, port: int, web_port: Optional[int], web_optional: bool,
-            bind: Callable[[str, int], socket.socket],
-            ) -> Tuple[socket.socket, Optional[socket.socket]]:
+            bind: Callable[[str, int], socket.socket]) -> Listeners:
     """The chat port's socket and the web port's (none for web_port None),
     from `bind`; a failure is one line and exit status 1, but if
-    `web_optional` (the default port), a busy web port is only a warning."""
+    `web_optional` (the default port), a busy web port is only a startup
+    line saying so, and how to have the page."""
     try:
         listener = bind(host, port)
     except OSError as exc:
         fail(f"cannot listen on {host} port {port}: {listen_problem(exc)}")
     if web_port is None:
-        return listener, None
+        return Listeners(listener, None)
     try:
-        return listener, bind(host, web_port)
+        return Listeners(listener, bind(host, web_port))
     except OSError as exc:
         if not web_optional:
             fail(f"cannot listen on {host} web port {web_port}: "
                  f"{listen_problem(exc, '--web-port')}")
         log.warning("no web page: cannot listen on %s web port %d: %s (try --web-port)",
                     host, web_port, os_problem(exc))
-        return listener, None
+        problem = f"port {web_port} is in use" if exc.errno == errno.EADDRINUSE \
+            else f"cannot listen on port {web_port}: {os_problem(exc)}"
+        return Listeners(listener, None, f"selchat web page: {problem}; no web page "
+                                         "(use --web-port PORT, or --web-port 0 for a free one)")
 
 
 class Sharing(NamedTuple):
@@ -306,7 +374,9 @@ def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
         log.info("web page on %s", page)
         lines.insert(0, f"selchat web page on {page}")
     try:
-        sys.stdout.write("".join(line + "\n" for line in startup_lines(host, port, address, lines)))
+        program = this_program(sys.argv[0], sys.executable)
+        lines = startup_lines(host, port, address, lines, program)
+        sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
     except BrokenPipeError:  # whoever read the address has gone: the server goes on
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -322,8 +392,10 @@ def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
          help="Show the time (HH:MM, local) of each line: when the server sent it, if it says.")
 @_option("--resume-window", default=120.0, type=click.FloatRange(0),  # session.RESUME_WINDOW
          help="Seconds to go on reconnecting after a lost connection (0: never).")
+@_option("--welcome-timeout", default=60.0, type=click.FloatRange(0, min_open=True),
+         help="Seconds a server that accepted the connection has to welcome you.")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
-         resume_window: float) -> None:
+         resume_window: float, welcome_timeout: float) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -338,7 +410,9 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     If the connection is lost (not a shutdown), the client reconnects for
     --resume-window seconds and takes the session back: the lines missed
     are shown, nothing is lost. If the server cannot fill the gap, it says
-    so and the client joins again as NAME.
+    so and the client joins again as NAME. The session's resume token is
+    kept in $XDG_STATE_HOME/selchat (~/.local/state/selchat), so a client
+    that crashed, started again with the same NAME, takes its session back.
 
     \b
     Editing keys:
@@ -354,13 +428,14 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     \b
     Exit status:
       0  you left
-      1  no connection, connection lost (for good), server shut down or full
+      1  no connection, connection lost (for good), server shut down, full
+         or silent
       2  name refused, or bad options
     """
     from selchat.client import run
 
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
-                 resume_window=resume_window))
+                 resume_window=resume_window, welcome_timeout=welcome_timeout))
 
 
 def main() -> None:

@@ -18,8 +18,13 @@ Each pass of the loop waits in select() for
   in a terminal Ctrl-Z), so a signal is handled between two steps, never in
   the middle of one.
 
-The one timeout: after a key sequence cut off between two reads (a lone Esc),
-`keys.ESC_DELAY` without another byte makes it an Esc press.
+Two timeouts: after a key sequence cut off between two reads (a lone Esc),
+`keys.ESC_DELAY` without another byte makes it an Esc press; and a server that
+sends no welcome (or welcome back) within `welcome_timeout` seconds of the
+connection is given up on (`ClientSession.timed_out`), as WeeChat does after 60 s.
+
+The resume token is kept on disk while the client runs (`selchat.saved_session`),
+so a client started again after a crash takes its held session back.
 
 When the session says `Reconnect` (the connection was lost mid-chat), the
 socket is closed and the loop waits instead, in select() on the signal pipe
@@ -41,10 +46,12 @@ import select
 import signal
 import socket
 import time
+import unicodedata
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
 
 from selchat.addresses import format_address, os_problem
 from selchat.keys import ESC_DELAY
+from selchat.saved_session import SavedSession, state_dir
 from selchat.screen import Screen, paint, plain, wants_colour
 from selchat.session import (
     END,
@@ -77,18 +84,25 @@ SEND_HIGH_WATER = 64 * 1024
 LEAVE_SIGNALS = ("SIGINT", "SIGTERM", "SIGHUP")
 #: Seconds a client leaving on Ctrl-C waits for the server to close after its /quit.
 LEAVE_GRACE = 1.0
+#: Seconds a connected server has to send the welcome (WeeChat waits 60 s too):
+#: a server that accepts and says nothing must not hold the client forever.
+WELCOME_TIMEOUT = 60.0
 
 STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 
 
 def run(name: str, host: str, port: int, no_colour: bool = False,
-        timestamps: bool = False, resume_window: float = RESUME_WINDOW) -> int:
+        timestamps: bool = False, resume_window: float = RESUME_WINDOW,
+        welcome_timeout: float = WELCOME_TIMEOUT) -> int:
     """Chat as `name` on the server at host:port; returns the exit status.
 
-    `resume_window`: seconds to go on reconnecting after a lost connection (0: never)."""
+    `resume_window`: seconds to go on reconnecting after a lost connection (0: never).
+    `welcome_timeout`: seconds a connected server has to welcome the client."""
     if terminal is None:
         return _error("join needs a POSIX terminal or pipe")
-    if not name.isprintable():  # a newline in it would send a second line
+    # A control character (a newline would send a second line) cannot be sent;
+    # anything else is the server's to judge, and its reason is shown.
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
         return _error(f"invalid name: {name!r}", 2)
     try:
         sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
@@ -97,17 +111,25 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     except OSError as exc:
         return _error(f"cannot connect to {format_address(host, port)}: {os_problem(exc)}")
     sock.setblocking(False)
+    saved = SavedSession.open(state_dir(os.environ), host, port, name)
     interactive = os.isatty(STDIN) and os.isatty(STDOUT)
     mode = terminal.CbreakMode(STDIN) if interactive else None
     screen = Screen(f"{name}> ", terminal.width(STDOUT)) if interactive else None
     colour = wants_colour(os.isatty(STDOUT), os.environ, no_colour)
-    session = ClientSession(name, interactive, resume_window)
-    client = _Client(sock, session, screen, mode, colour, timestamps, address=(host, port))
+    session = ClientSession(name, interactive, resume_window, saved.read() if saved else None)
+    client = _Client(sock, session, screen, mode, colour, timestamps, address=(host, port),
+                     saved=saved, welcome_timeout=welcome_timeout)
     # Ctrl-Z is caught only in a terminal, to give the shell its mode back first.
     signals = LEAVE_SIGNALS + (("SIGTSTP",) if interactive else ())
-    with contextlib.closing(client), signals_as_input(signals) as signal_fd, \
-            mode or contextlib.nullcontext():
-        status, error = client.run(signal_fd)
+    try:
+        with contextlib.closing(client), signals_as_input(signals) as signal_fd, \
+                mode or contextlib.nullcontext():
+            status, error = client.run(signal_fd)
+    finally:
+        if saved is not None and client.session_held:
+            saved.close()
+        elif saved is not None:  # the session is over (a crash never gets here)
+            saved.forget()
     if error:  # now that the terminal is back to normal
         _error(error)
     return status
@@ -118,7 +140,9 @@ class _Client:
 
     def __init__(self, sock: socket.socket, session: ClientSession, screen: Optional[Screen] = None,
                  mode: Optional["terminal.CbreakMode"] = None, colour: bool = False,
-                 timestamps: bool = False, address: Tuple[str, int] = ("", 0)) -> None:
+                 timestamps: bool = False, address: Tuple[str, int] = ("", 0),
+                 saved: Optional[SavedSession] = None,
+                 welcome_timeout: float = WELCOME_TIMEOUT) -> None:
         self.sock: Optional[socket.socket] = sock  # None while reconnecting
         self.session = session
         self.screen = screen  # these two are None when not in a terminal
@@ -130,6 +154,12 @@ class _Client:
         #: While reconnecting: when to give up (time.monotonic), and the waits left.
         self._give_up_at: Optional[float] = None
         self._delays: Iterator[float] = iter(())
+        self.saved = saved  # where the token is kept for a client started again
+        #: Over, but the server still holds the session (left while reconnecting).
+        self.session_held = False
+        self.welcome_timeout = welcome_timeout
+        #: When a server that has not welcomed this connection is given up on.
+        self._welcome_by: Optional[float] = time.monotonic() + welcome_timeout
 
     def close(self) -> None:
         if self.sock is not None:
@@ -164,7 +194,7 @@ class _Client:
                 [server, signals] + ([STDIN] if reading else []),
                 [server] if self.outgoing else [],
                 [],
-                ESC_DELAY if waiting else None,
+                self._timeout(waiting),
             )
             if signals in readable:
                 if any(signum != signal.SIGTSTP for signum in read_signals(signals)):
@@ -178,10 +208,20 @@ class _Client:
                 outcome = self._receive()
             elif STDIN in readable:
                 outcome = self._read_input()
+            elif self._welcome_by is not None and time.monotonic() >= self._welcome_by:
+                self._welcome_by = None
+                outcome = self._apply(self.session.timed_out(self.welcome_timeout))
             elif self.screen and waiting and not (readable or writable):  # Esc, then nothing
                 outcome = self._typed(*self.screen.keys_done())
             if outcome:
                 return outcome
+
+    def _timeout(self, waiting: bool) -> Optional[float]:
+        """select()'s timeout: the Esc delay, or the time left for a welcome."""
+        timeouts = [ESC_DELAY] if waiting else []
+        if self._welcome_by is not None:
+            timeouts.append(max(0.0, self._welcome_by - time.monotonic()))
+        return min(timeouts, default=None)
 
     def _send(self) -> None:
         if self.sock is None:
@@ -203,10 +243,14 @@ class _Client:
             return None
         except OSError:  # a reset is a close, for the session
             data = b""
-        outcome = self._apply(self.session.receive_data(data))
-        if self._give_up_at is not None and self.session.state is State.JOINED:
-            self._give_up_at = None  # resumed
-        return outcome
+        decisions = self.session.receive_data(data)
+        if self.saved is not None:  # before anything is shown: a welcome seen is kept
+            self.saved.keep(self.session.token, self.session.last_seq)
+        if self.session.state is State.JOINED:
+            self._welcome_by = None
+            if self._give_up_at is not None:
+                self._give_up_at = None  # resumed
+        return self._apply(decisions)
 
     # -- reconnecting ---------------------------------------------------------------
 
@@ -231,6 +275,7 @@ class _Client:
         if isinstance(result, socket.socket):
             self.sock = result
             self.session.connected()
+            self._welcome_by = time.monotonic() + self.welcome_timeout
             return None
         return result
 
@@ -314,6 +359,9 @@ class _Client:
 
     def _leave_now(self) -> Finish:
         """Ctrl-C and the like: say /quit if that can be done without waiting."""
+        # While reconnecting there is no one to say it to: the server holds the
+        # session, so its token is kept for a client started again.
+        self.session_held = self.sock is None and self.session.token is not None
         outcome = self.session.interrupt()
         self.outgoing += self.session.data_to_send()
         self._send()

@@ -574,10 +574,15 @@ class ChatRoom(Generic[Session]):
         if target is None and key not in self._remote:
             return [Send(session, wire.error(f"no such user: {clean(command.target)}"))]
         # Never logged: a private line is nobody else's business, at any level.
-        line = wire.private(name, clean(command.text))
+        text = clean(command.text)
+        line = wire.private(name, text)
         if target is None:
-            return [Relay(self._remote[key][0], line)]
-        return [Keep(target, line) if target in self._held else Send(target, line)]
+            effects: List[Effect] = [Relay(self._remote[key][0], line)]
+        else:
+            effects = [Keep(target, line) if target in self._held else Send(target, line)]
+        if session in self._tagged:  # a client program: it shows this, not its own echo
+            effects.append(Send(session, wire.sent(self._name_for(key), text)))
+        return effects
 
     def _do_me(self, session: Session, name: str, command: wire.Me) -> List[Effect]:
         text = clean(command.text)

@@ -38,6 +38,18 @@ The states, and what moves between them:
               "*** Server is shutting down." the server stopping: exit 1 either
               way, as neither was the user's choice.
 
+A session given the token a previous client saved (`saved`) starts RESUMING
+instead of JOINING: a welcome back makes it JOINED under the name the server
+says, and anything else (a gap, an error) sends the name as on a first join; a
+close now ends it, as a close before a welcome does. A server that says nothing
+(`timed_out`: the driver's deadline for a welcome) ends a join, and is taken
+for a lost connection by a resume after a drop.
+
+Names. The name changes when the server says so live: a welcome, a welcome
+back, "OLD is now known as NEW" for your name. A rename inside a newcomer's
+history replay ("*** Last N lines:" to "*** End of history.") is an earlier
+session's, perhaps one with the same name, and changes nothing.
+
 Tags. "/tags" goes before the name, so every line arrives with its tags
 (`wire.split_tags` takes them off before anything else reads the line): the
 welcome's ``resume`` tag is the token, the ``seq`` of each room line is
@@ -48,7 +60,7 @@ the connection then closes), and the client goes on without tags or resume.
 """
 import enum
 import re
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Union
+from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from selchat import wire
 from selchat.framing import END as END_OF_STREAM, LineBuffer
@@ -57,6 +69,14 @@ from selchat.sanitize import clean
 #: Longest line held, from the server or from a pipe; it only bounds memory. The
 #: server's own lines are far shorter (its --max-line, 4 KiB by default, plus a name).
 MAX_LINE = 1024 * 1024
+
+#: Longest ``seq`` tag read, in digits: a 64-bit counter has at most 20. A
+#: longer one is a hostile server's (int() of thousands of digits is slow, and
+#: past 4,300 refused with an exception), skipped like other bad input.
+MAX_SEQ_DIGITS = 20
+#: Longest ``resume`` token kept: the server's are under 80 characters
+#: (``EPOCH.SECRET``); the client sends it back, so it is bounded too.
+MAX_TOKEN = 256
 
 #: Exit statuses: the user left; the connection failed or ended; the name was refused.
 EXIT_LEFT, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
@@ -165,16 +185,20 @@ _STYLES = {
     wire.Kind.PRIVATE: Style.PRIVATE,
     wire.Kind.NOTICE: Style.NOTICE,
     wire.Kind.ERROR: Style.ERROR,
+    wire.Kind.SENT: Style.OWN,  # the server's word that your /msg was delivered
 }
 
 
 class ClientSession:
     def __init__(self, name: str, interactive: bool,
-                 resume_window: float = RESUME_WINDOW) -> None:
+                 resume_window: float = RESUME_WINDOW,
+                 saved: Optional[Tuple[str, int]] = None) -> None:
         """`interactive`: a person at a terminal, so a lone "q" leaves and the
         lines sent are echoed; otherwise (a pipe, a bot) every line is sent as is.
         `resume_window`: seconds to go on reconnecting after a lost connection
-        (0: a lost connection ends the session)."""
+        (0: a lost connection ends the session). `saved`: the token and last
+        seq a previous client left (`selchat.saved_session`): the session is
+        asked back first, and joined anew if the server cannot give it."""
         self.name = name
         self.interactive = interactive
         self.resume_window = resume_window
@@ -189,7 +213,13 @@ class ClientSession:
         self._piped = LineBuffer(MAX_LINE)
         self._server_stopping = False
         self._mention = _mention_pattern(name)
+        #: Resuming the session of a previous client (not yet answered).
+        self._restarting = saved is not None
         self._join()
+        if saved is not None:  # ask for it instead
+            self.token, self.last_seq = saved
+            self.state = State.RECONNECTING
+            self.connected()
 
     def _join(self) -> None:
         """Ask for tags, then send the name (a first join, or again after a gap)."""
@@ -198,6 +228,7 @@ class ClientSession:
         self._tags_unanswered = True  # no tagged line yet: the server may not know /tags
         self._set_aside: Optional[str] = None  # an old server's refusal of "/tags" as a name
         self._resumed = False  # after a resume: own lines replayed were shown already
+        self._in_history = False  # between "*** Last N lines:" and "*** End of history."
 
     @property
     def wants_input(self) -> bool:
@@ -229,21 +260,34 @@ class ClientSession:
 
     def _receive_line(self, line: str) -> List[Decision]:
         tags, text = wire.split_tags(line)
+        decisions: List[Decision] = []
         if tags:
             self._tags_unanswered = False
-            self._read_tags(tags)
-        decisions = self._react(text, wire.decode(text), bool(tags))
+            decisions += self._read_tags(tags)
+        decisions += self._react(text, wire.decode(text), bool(tags))
         time_ms = wire.parse_time(tags["time"]) if "time" in tags else None
         if time_ms is None:
             return decisions
         return [d._replace(time_ms=time_ms) if isinstance(d, Show) else d for d in decisions]
 
-    def _read_tags(self, tags: Dict[str, str]) -> None:
-        seq = tags.get("seq", "")
-        if seq.isdecimal() and seq.isascii():
-            self.last_seq = int(seq)
-        if tags.get("resume"):
-            self.token = tags["resume"]
+    def _read_tags(self, tags: Dict[str, str]) -> List[Warn]:
+        """Take the seq and the token; a malformed one is skipped, with a warning."""
+        skipped = []
+        seq = tags.get("seq")
+        if seq is not None:
+            if seq.isdecimal() and seq.isascii() and len(seq) <= MAX_SEQ_DIGITS:
+                self.last_seq = int(seq)
+            else:
+                skipped.append("seq")
+        token = tags.get("resume")
+        if token:
+            # Sent back in "/resume TOKEN LASTSEQ": one word of printable ASCII.
+            if len(token) <= MAX_TOKEN and token.isascii() and token.isprintable() \
+                    and " " not in token:
+                self.token = token
+            else:
+                skipped.append("resume")
+        return [Warn(f"skipped a received {key} tag: malformed") for key in skipped]
 
     def _react(self, text: str, incoming: wire.Incoming, tagged: bool) -> List[Decision]:
         if isinstance(incoming, wire.ShuttingDown):
@@ -254,8 +298,14 @@ class ClientSession:
             return self._resuming(text, incoming)
         if self._resumed and self._said_by_me(incoming):
             return []  # replayed after a resume: shown when it was typed
+        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.Kind.SENT \
+                and not self.interactive:
+            return []  # a pipe is shown none of its own lines
         decisions: List[Decision] = []
-        if isinstance(incoming, wire.Renamed) and incoming.old == self.name:
+        if isinstance(incoming, (wire.HistoryStart, wire.HistoryEnd)):
+            self._in_history = isinstance(incoming, wire.HistoryStart)
+        elif isinstance(incoming, wire.Renamed) and incoming.old == self.name \
+                and not self._in_history:  # a replayed rename was an earlier session's
             decisions.append(self._rename(incoming.new))
         decisions.append(Show(text, self._style(incoming)))
         return decisions
@@ -280,16 +330,25 @@ class ClientSession:
         return []  # the server asking for the name, already sent
 
     def _resuming(self, text: str, incoming: wire.Incoming) -> List[Decision]:
+        restarting, self._restarting = self._restarting, False
         if isinstance(incoming, wire.WelcomeBack):
             self.state = State.JOINED
+            if restarting:  # a previous client's session: this one has shown nothing
+                return [self._rename(incoming.name), Show(text, Style.NOTICE)]
             self._resumed = True
             return [Show(RECONNECTED_TEXT, Style.NOTICE)]
         if isinstance(incoming, wire.HistoryGap):
             self.token = None
             self._join()  # the connection goes on as a new one
             return [Show(text, Style.ERROR)]
+        if isinstance(incoming, wire.ServerFull) and restarting:
+            return [self._finish(EXIT_FAILED, wire.server_full().text)]
         if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.Kind.ERROR:
+            if restarting:  # not a gap, yet no session: join anew
+                self.token = None
+                self._join()
             return [Show(text, Style.ERROR)]  # a close follows, or an answer
+        self._restarting = restarting
         return []  # the server asking for a name, "server full" (a close follows)
 
     def _said_by_me(self, incoming: wire.Incoming) -> bool:
@@ -304,7 +363,7 @@ class ClientSession:
             return [self._finish(EXIT_LEFT)]
         if self._server_stopping:
             return [self._finish(EXIT_FAILED, "the server shut down")]
-        if self.state is State.RESUMING:
+        if self.state is State.RESUMING and not self._restarting:
             self.state = State.RECONNECTING
             return [Reconnect(self.resume_window)]
         if self.state is State.JOINED:
@@ -327,6 +386,16 @@ class ClientSession:
         self.state = State.RESUMING
         self._received = LineBuffer(MAX_LINE)
         self._outgoing = bytearray(f"/resume {self.token} {self.last_seq}\n".encode())
+
+    def timed_out(self, seconds: float) -> List[Decision]:
+        """No welcome (or welcome back) within `seconds` of connecting: a silent
+        server. A resume after a drop tries again, as after a close; else the
+        session is over."""
+        if self.state is State.RESUMING and not self._restarting:
+            return self._server_closed()
+        if self.state in (State.JOINING, State.RESUMING):
+            return [self._finish(EXIT_FAILED, f"no answer from the server in {seconds:g} s")]
+        return []
 
     def give_up(self) -> Finish:
         """The resume window is over without a new connection."""
@@ -389,8 +458,10 @@ class ClientSession:
             line = wire.text_of(wire.chat(self.name, command.text))
         elif isinstance(command, wire.Me):
             line = wire.text_of(wire.action(self.name, command.text))
-        elif isinstance(command, wire.Msg):
-            line = "-> " + wire.text_of(wire.private(command.target, command.text))
+        elif isinstance(command, wire.Msg) and self._tags_unanswered:
+            # A server with tags confirms a /msg delivered (wire.sent) and
+            # answers one to nobody with an error: only that is shown.
+            line = wire.text_of(wire.sent(command.target, command.text))
         else:
             return []  # other commands answer for themselves
         return [Show(clean(line), Style.OWN)]

@@ -15,6 +15,7 @@ Server lines, one per ``\\n``-terminated line::
     <name> text     chat            *** text     notice
     * name text     action (/me)    !!! text     error
     *name* text     private message (/msg)
+    -> *name* text  your private message, delivered (to a tagged client only)
 
 A client that sent ``/tags`` gets every line with IRCv3-style message tags in
 front (``@seq=1041;time=2026-12-02T05:31:33.929Z <bob> hi``): `tag_prefix`
@@ -162,6 +163,7 @@ class Kind(enum.Enum):
     ERROR = "error"
     ACTION = "action"
     PRIVATE = "private"
+    SENT = "sent"  # a /msg of yours, delivered: `name` is whom to
 
 
 class ServerLine(NamedTuple):
@@ -190,12 +192,19 @@ def private(name: str, text: str) -> ServerLine:
     return ServerLine(Kind.PRIVATE, text, name)
 
 
+def sent(target: str, text: str) -> ServerLine:
+    """The sender's confirmation of a /msg that reached `target` (or is kept
+    for it): a client echoing its own lines shows this, and nothing before."""
+    return ServerLine(Kind.SENT, text, target)
+
+
 _TEMPLATES = {
     Kind.CHAT: "<{name}> {text}\n",
     Kind.NOTICE: "*** {text}\n",
     Kind.ERROR: "!!! {text}\n",
     Kind.ACTION: "* {name} {text}\n",
     Kind.PRIVATE: "*{name}* {text}\n",
+    Kind.SENT: "-> *{name}* {text}\n",
 }
 
 
@@ -409,6 +418,10 @@ def decode(line: str) -> Incoming:
         name, found, text = line[1:].partition("* ")
         if found and name and " " not in name:
             return private(name, text)
+    elif line.startswith("-> *"):
+        name, found, text = line[4:].partition("* ")
+        if found and name and " " not in name:
+            return sent(name, text)
     return Unrecognized(line)
 
 

@@ -9,6 +9,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Iterator, List, Optional
@@ -19,7 +20,7 @@ import pytest
 from support.clients import LineClient
 from support.constants import TIMEOUT
 from support.fake_loop import Loop
-from support.join_client import FakeServer, Output, join_command
+from support.join_client import FakeServer, Output, Terminal, join_command
 from support.redis_server import RedisServer
 from support.servers import ServerProcess, default_sigint
 
@@ -28,6 +29,20 @@ HERE = Path(__file__).parent
 #: Each folder's marker: ``pytest -m pure`` runs exactly tests/pure, in seconds.
 FOLDER_MARKERS = {"pure": pytest.mark.pure, "loop": pytest.mark.loop,
                   "system": pytest.mark.system}
+
+# `selchat join` keeps resume tokens under $XDG_STATE_HOME/selchat: tests never
+# write into a home directory. This is the run's fallback; `private_state`
+# gives each test its own (a token left by one test must not resume in another).
+_STATE_HOME = tempfile.TemporaryDirectory(prefix="selchat-test-state-")
+os.environ["XDG_STATE_HOME"] = _STATE_HOME.name
+
+
+@pytest.fixture(autouse=True)
+def private_state(tmp_path_factory, monkeypatch) -> str:
+    """This test's XDG_STATE_HOME (clients started as subprocesses inherit it)."""
+    path = str(tmp_path_factory.mktemp("state"))
+    monkeypatch.setenv("XDG_STATE_HOME", path)
+    return path
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
@@ -188,3 +203,17 @@ def start_redis() -> Iterator[Callable[..., RedisServer]]:
 def redis_server(start_redis) -> RedisServer:
     """A fresh redis-server per test, stopped (and its data removed) after."""
     return start_redis()
+
+
+@pytest.fixture
+def terminal():
+    """terminal(name, port, *options, env=None) -> Terminal, killed and closed at teardown."""
+    started = []
+
+    def start(name: str, port: int, *options: str, env: Optional[dict] = None) -> Terminal:
+        started.append(Terminal(name, port, *options, env=env))
+        return started[-1]
+
+    yield start
+    for term in started:
+        term.close()

@@ -173,7 +173,8 @@ def test_a_held_session_resumed_elsewhere_vanishes_silently(resumable):
     assert not room.is_held(A) and room.holder(name_key("alice")) is None
     assert who(room, B) == "Online (2): alice, bob"  # alice is on N2 now
     assert room.receive(C, "alice") == [Send(C, wire.error("name taken: alice"))]
-    assert room.receive(B, "/msg alice hi") == [Relay("alice", wire.private("bob", "hi"))]
+    assert room.receive(B, "/msg alice hi") == [Relay("alice", wire.private("bob", "hi")),
+                                                Send(B, wire.sent("alice", "hi"))]  # B: tagged
     assert room.expire(A) == []  # its hold ending later says nothing
 
 

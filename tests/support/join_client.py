@@ -1,15 +1,20 @@
 """`selchat join` as a process, what it writes (read with deadlines), and a scripted
 server for it that sends what a real one never would."""
+import fcntl
 import os
+import pty
 import select
 import socket
 import struct
+import subprocess
 import sys
+import termios
 import time
 from typing import Optional
 
 from selchat import wire
 from support.constants import TIMEOUT
+from support.servers import default_sigint
 
 
 def join_command(name: str, port: int, *options: str) -> list:
@@ -97,3 +102,51 @@ class FakeServer:
         if self.conn:
             self.hang_up()
         self.listener.close()
+
+
+def welcome(name: str, *others: str) -> str:
+    return wire.text_of(wire.welcome(name, len(others) + 1, ", ".join([*others, name])))
+
+
+#: The client's environment: colour unless a test asks otherwise.
+ENV = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
+
+
+def join(name: str, port: int, stdin: bytes = b"", *options: str) -> subprocess.CompletedProcess:
+    """Run the client through pipes until it exits."""
+    return subprocess.run(join_command(name, port, *options), input=stdin, capture_output=True,
+                          timeout=TIMEOUT)
+
+
+class Terminal:
+    """The client in a pseudo-terminal that is its controlling terminal, as for a user."""
+
+    def __init__(self, name: str, port: int, *options: str, env: Optional[dict] = None) -> None:
+        self.master, self.slave = pty.openpty()
+        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        self.initial_mode = termios.tcgetattr(self.slave)
+        self.proc = subprocess.Popen(
+            join_command(name, port, *options), stdin=self.slave, stdout=self.slave,
+            stderr=self.slave, start_new_session=True, preexec_fn=self._take_terminal,
+            env={**ENV, "XDG_STATE_HOME": os.environ["XDG_STATE_HOME"], **(env or {})},
+        )
+        self.output = Output(self.master)
+
+    @staticmethod
+    def _take_terminal() -> None:
+        """In the child, a session leader: the pty becomes its terminal, so ^C is SIGINT."""
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        default_sigint()
+
+    def type(self, keys: bytes) -> None:
+        os.write(self.master, keys)
+
+    def lflag(self) -> int:
+        return termios.tcgetattr(self.slave)[3]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(TIMEOUT)
+        os.close(self.master)
+        os.close(self.slave)

@@ -12,6 +12,11 @@ from support.constants import TIMEOUT
 from support.servers import SELCHAT, selchat
 from support.waiting import readline_with_deadline
 
+#: An environment where `selchat` on PATH is SELCHAT, so serve's hint says just "selchat".
+ON_PATH = {**os.environ, "PATH": os.pathsep.join([os.path.dirname(SELCHAT or ""),
+                                                  os.environ.get("PATH", "")])}
+
+
 def run(*args, env=None, timeout=TIMEOUT):
     return subprocess.run([SELCHAT, *args], capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, **(env or {})})
@@ -24,7 +29,7 @@ def test_console_script_is_installed():
 
 def test_installed_serve_end_to_end():
     proc = subprocess.Popen([SELCHAT, "serve", "--port", "0", "--web-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ON_PATH)
     try:
         line = readline_with_deadline(proc.stdout, TIMEOUT).decode()
         assert line.startswith("selchat listening on 127.0.0.1:")
@@ -135,7 +140,7 @@ def test_address_not_on_this_machine_is_one_plain_line():
 def test_bracketed_ipv6_host_works_for_serve_and_join():
     proc = subprocess.Popen([SELCHAT, "serve", "--host", "[::1]", "--port", "0",
                              "--web-port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=ON_PATH)
     try:
         line = readline_with_deadline(proc.stdout, TIMEOUT).decode()
         if not line:

@@ -4,89 +4,22 @@ The client runs as a subprocess against a real `selchat serve` (the
 `chat_server` fixtures) or, for what a real server never sends, a scripted
 fake one; raw sockets play the other users. Every read has a deadline.
 """
-import fcntl
 import os
-import pty
 import re
 import signal
 import socket
-import struct
 import subprocess
 import tempfile
 import termios
-from typing import Optional
 
 import pytest
 
-from selchat import client, wire
+from selchat import client
 from selchat.session import ClientSession
 from support.clients import LineClient
 from support.constants import TIMEOUT
-from support.join_client import Output, join_command
-from support.servers import default_sigint
+from support.join_client import join, welcome
 from support.waiting import wait_for
-
-
-def welcome(name: str, *others: str) -> str:
-    return wire.text_of(wire.welcome(name, len(others) + 1, ", ".join([*others, name])))
-
-
-#: The client's environment: colour unless a test asks otherwise.
-ENV = {key: value for key, value in os.environ.items() if key != "NO_COLOR"}
-
-
-def join(name: str, port: int, stdin: bytes = b"", *options: str) -> subprocess.CompletedProcess:
-    """Run the client through pipes until it exits."""
-    return subprocess.run(join_command(name, port, *options), input=stdin, capture_output=True,
-                          timeout=TIMEOUT)
-
-
-class Terminal:
-    """The client in a pseudo-terminal that is its controlling terminal, as for a user."""
-
-    def __init__(self, name: str, port: int, *options: str, env: Optional[dict] = None) -> None:
-        self.master, self.slave = pty.openpty()
-        fcntl.ioctl(self.slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-        self.initial_mode = termios.tcgetattr(self.slave)
-        self.proc = subprocess.Popen(
-            join_command(name, port, *options), stdin=self.slave, stdout=self.slave,
-            stderr=self.slave, start_new_session=True, preexec_fn=self._take_terminal,
-            env={**ENV, **(env or {})},
-        )
-        self.output = Output(self.master)
-
-    @staticmethod
-    def _take_terminal() -> None:
-        """In the child, a session leader: the pty becomes its terminal, so ^C is SIGINT."""
-        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
-        default_sigint()
-
-    def type(self, keys: bytes) -> None:
-        os.write(self.master, keys)
-
-    def lflag(self) -> int:
-        return termios.tcgetattr(self.slave)[3]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(TIMEOUT)
-        os.close(self.master)
-        os.close(self.slave)
-
-
-@pytest.fixture
-def terminal():
-    """terminal(name, port, *options, env=None) -> Terminal, killed and closed at teardown."""
-    started = []
-
-    def start(name: str, port: int, *options: str, env: Optional[dict] = None) -> Terminal:
-        started.append(Terminal(name, port, *options, env=env))
-        return started[-1]
-
-    yield start
-    for term in started:
-        term.close()
 
 
 # -- through pipes ----------------------------------------------------------
