@@ -79,7 +79,9 @@ from selchat import resume, wire
 from selchat.addresses import format_address
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
-from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, RoomLine
+from selchat.bus.protocol import (
+    MAX_STREAM_BYTES, Arg, DirectLine, Entry, Lost, Moved, NameLost, RoomLine,
+)
 from selchat.history import MemoryHistory, replay
 from selchat.names import name_key
 from selchat.room import (
@@ -206,6 +208,7 @@ class Server:
         bus: Optional[BusAddress] = None,
         bus_retention: float = 600.0,
         bus_lease: float = 15.0,
+        bus_max_bytes: int = MAX_STREAM_BYTES,
     ) -> None:
         self.limits = limits
         self._listeners: Dict[Kind, socket.socket] = {TCP: listener}
@@ -253,7 +256,8 @@ class Server:
         self._bus_trouble_told = False
         if bus is not None:
             self._bus = Bus(bus, self._selector, self._timers, self, lambda: self._now,
-                            lambda: self._time_ms, limits.history, bus_retention, bus_lease)
+                            lambda: self._time_ms, limits.history, bus_retention, bus_lease,
+                            max_stream_bytes=bus_max_bytes)
             self._time_ms = int(wall_clock() * 1000)
             self._bus.start()
             # Newcomers wait (in the backlog) until the node knows the room, so
@@ -887,6 +891,9 @@ class Server:
                     self._apply(room.name_lost(entry.key))
             elif isinstance(entry, Moved):
                 self._bus_moved(entry, node)
+            elif isinstance(entry, Lost):  # never silent: lost on the way here
+                self._tell_members(wire.history_gap(entry.lines, "other servers' lines "
+                                                                 "lost by the bus"))
 
     def _direct_from_bus(self, line: DirectLine) -> None:
         session = self._room.holder(line.key)
