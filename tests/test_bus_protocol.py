@@ -102,7 +102,7 @@ def test_batches_stay_until_confirmed_then_the_outbox_is_settled():
 # -- the byte bound during an outage -------------------------------------------------
 
 def test_lines_past_the_bound_are_refused_counted_and_their_numbers_skipped():
-    box = outbox(max_bytes=2 * LINE_COST + 10)
+    box = outbox(max_bytes=2 * LINE_COST + BATCH_COST + 10)
     assert box.line(b"12345\n", 1, "", delivered=True)
     assert not box.line(b"67890\n", 1, "", delivered=True)  # 12 bytes + costs > bound
     assert box.unpublished == 1

@@ -60,16 +60,16 @@ TAKEOVER_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens"]
 #: million chat lines, or many minutes of the busiest room.
 MAX_OUTBOX_BYTES = 64 * 1024 * 1024
 #: Memory a kept room line holds besides its bytes, measured with tracemalloc
-#: on CPython 3.11 (tests/test_bus_outbox_memory.py checks it): the bytes
-#: object's header, its `Own` record and number, and three slots of its
-#: batch's operations and one of `pending`, with the lists' spare room.
-LINE_COST = 160
+#: on CPython 3.11 (164 bytes; tests/test_bus_recovery.py checks it): the
+#: bytes object's header, its `Own` record and number, three slots of its
+#: batch's operations and one of `pending`, with the containers' spare room.
+LINE_COST = 170
 #: The same for a direct line (its name key is a new string) and for a name
 #: claim or release (key, name, time, token hash).
 DIRECT_COST = 120
 NAME_COST = 200
-#: A sealed batch's own record and operations list.
-BATCH_COST = 200
+#: A sealed batch's own record and operations list (measured: 265-280).
+BATCH_COST = 280
 #: Batches sent and not yet confirmed, at most: re-sending an outage's
 #: backlog goes in windows Redis answers within milliseconds, so the
 #: watchdog never takes a long backlog for a silent Redis, and the link's
@@ -149,7 +149,7 @@ class Outbox:
         return len(self.pending)
 
     def _full(self, cost: int) -> bool:
-        return self.size + self._ops_size + cost > self.max_bytes
+        return self.size + self._ops_size + BATCH_COST + cost > self.max_bytes
 
     def line(self, payload: bytes, exclude: Optional[Hashable], presence: str,
              delivered: bool) -> bool:
