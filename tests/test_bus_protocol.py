@@ -6,7 +6,7 @@ import pytest
 
 from selchat.bus import scripts
 from selchat.bus.protocol import (
-    BATCH_COST, DIRECT_COST, LINE_COST, NAME_COST, DirectLine, Mark, Moved, NameLost, Outbox,
+    BATCH_COST, DIRECT_COST, LINE_COST, NAME_COST, DirectLine, Moved, NameLost, Outbox,
     RoomLine, decode, names_snapshot, xread_entries,
 )
 

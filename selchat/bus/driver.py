@@ -12,16 +12,16 @@ States: DOWN (no connection: the node's room goes on, lines are delivered
 here and kept) -> SYNCING (connected: scripts loaded, the epoch, the names
 and, on the first connect, the history read) -> UP (batches flow; every
 unconfirmed batch is sent again first, a window at a time: see
-`selchat.bus.protocol.Outbox.to_send`).
+`selchat.bus.protocol.Outbox.to_send`). A link that fails, an error reply,
+or Redis silent for `TIMEOUT` seconds (stopped, or too slow) means DOWN;
+reconnects back off exponentially, with jitter so that nodes do not retry in
+step. What the server must act on comes through `BusHost`, a few methods.
 
 A new epoch after the first (a Redis that lost its data) is read from the
 start of its stream: whatever another node published there before this one
 reconnected (the lines it kept during the outage) is read too. Each node's
 lines are numbered, and a `Tally` of those numbers skips a line read twice
-and turns numbers never read into `Lost` entries: the members are told. A link that fails, an error reply,
-or Redis silent for `TIMEOUT` seconds (stopped, or too slow) means DOWN;
-reconnects back off exponentially, with jitter so that nodes do not retry in
-step. What the server must act on comes through `BusHost`, a few methods.
+and turns numbers never read into `Lost` entries: the members are told.
 """
 import enum
 import logging
