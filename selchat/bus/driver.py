@@ -19,7 +19,8 @@ step. What the server must act on comes through `BusHost`, a few methods.
 
 A new epoch after the first (a Redis that lost its data) is read from the
 start of its stream: whatever another node published there before this one
-reconnected (the lines it kept during the outage) is read too. Each node's
+reconnected (the lines it kept during the outage) is read too; and the node
+publishes again its lines Redis had confirmed but it had not read back. Each node's
 lines are numbered, and a `Tally` of those numbers skips a line read twice
 and turns numbers never read into `Lost` entries: the members are told.
 """
@@ -208,6 +209,7 @@ class Bus:
         elif new_epoch:  # everything in the new stream is news, whoever sent it first
             log.warning("the bus lost the room's history (a new epoch): starting again")
             self._last_id = b"0-0"
+            self.outbox.recover(self._wall_ms())
         if new_epoch:
             for _, fields in reversed(entries):
                 entry = decode(fields)

@@ -63,7 +63,7 @@ MAX_OUTBOX_BYTES = 64 * 1024 * 1024
 #: on CPython 3.11 (164 bytes; tests/test_bus_recovery.py checks it): the
 #: bytes object's header, its `Own` record and number, three slots of its
 #: batch's operations and one of `pending`, with the containers' spare room.
-LINE_COST = 170
+LINE_COST = 180
 #: The same for a direct line (its name key is a new string) and for a name
 #: claim or release (key, name, time, token hash).
 DIRECT_COST = 120
@@ -97,14 +97,15 @@ _PUBLISH_SHA = sha1(scripts.PUBLISH)
 class Own:
     """A room line this node published, until it is read back from the stream."""
 
-    __slots__ = ("number", "payload", "exclude", "delivered")
+    __slots__ = ("number", "payload", "exclude", "delivered", "presence")
 
     def __init__(self, number: int, payload: bytes, exclude: Optional[Hashable],
-                 delivered: bool) -> None:
+                 delivered: bool, presence: str = "") -> None:
         self.number = number  # the node's own count of its lines: field ``i``
         self.payload = payload
         self.exclude = exclude  # who said it: no echo
         self.delivered = delivered  # delivered here already (during an outage)
+        self.presence = presence  # to publish it again (see `Outbox.recover`)
 
 
 class Batch(NamedTuple):
@@ -170,7 +171,7 @@ class Outbox:
         self._ops_size += cost
         self._ops_lines += 1
         self.waiting_lines += 1
-        self.pending.append(Own(number, payload, exclude, delivered))
+        self.pending.append(Own(number, payload, exclude, delivered, presence))
         return True
 
     def direct(self, key: str, payload: bytes) -> None:
@@ -225,6 +226,33 @@ class Outbox:
     def settled(self) -> bool:
         """Everything made so far is in Redis."""
         return not self._batches and not self._ops
+
+    def recover(self, time_ms: int) -> None:
+        """Redis lost its data: our lines it had confirmed but we never read
+        back may not have reached the other nodes either. They go again,
+        before the unconfirmed batches (the other nodes' tallies skip those
+        they did read); the numbers between them, read back here, are told
+        as a mark, a gap to the nodes that had not read them."""
+        limit = next((batch.first_line for batch in self._batches if batch.first_line),
+                     self._first_line)
+        lost = [own for own in self.pending if not limit or own.number < limit]
+        if not lost:
+            return
+        ops: List[Arg] = []
+        previous = lost[0].number - 1
+        for own in lost:
+            if own.number != previous + 1:
+                ops += ("H", own.number - 1)
+            ops += ("L", own.payload, own.presence)
+            previous = own.number
+        number = self._batches[0].number - 1 if self._batches else self._batch_numbers + 1
+        self._batch_numbers = max(self._batch_numbers, number)
+        # Redis forgot every batch number: one of the confirmed ones is free.
+        batch = Batch(number, time_ms, lost[0].number, ops,
+                      len(lost) * LINE_COST + BATCH_COST, len(lost))
+        self._batches.appendleft(batch)
+        self.size += batch.size
+        self.waiting_lines += batch.lines
 
     def rewind(self) -> None:
         """A new connection: nothing is in flight, the oldest unconfirmed batch
