@@ -10,6 +10,12 @@ have both. Per watcher it counts the other node's chat lines it got, the
 ``!!! history gap`` lines it was told (and how many lines they name), and the
 lines lost without a word: missing minus told (never below 0).
 
+``--drain-lines N`` runs one bus node in process (`selchat.bus.driver.Bus`
+in this script's own selector loop, the real clock) while Redis is not there
+yet: its outbox keeps N short lines, 100 a pass; then Redis starts and the
+node publishes them. It reports how long the drain took, how many times the
+watchdog declared Redis silent meanwhile, and the most commands waiting.
+
 ``--outbox-lines N`` also fills a `selchat.bus.protocol.Outbox` in process
 with N short lines (30 bytes, 100 a pass) and reports its memory per line as
 tracemalloc sees it against what the outbox counts towards its bound.
@@ -209,6 +215,52 @@ def outbox_memory(count: int, size: int = 30, per_pass: int = 100) -> Dict[str, 
             "held_over_counted": round(held / box.size, 2)}
 
 
+class _Host:
+    """The least a `BusHost` does: nothing, but deliver kept lines nowhere."""
+
+    def __getattr__(self, name: str):
+        return lambda *args: [] if name == "bus_claims" else None
+
+
+def drain(count: int) -> Dict[str, object]:
+    """An outage's backlog of `count` short lines published when Redis comes."""
+    import selectors
+
+    from selchat.bus.address import parse_bus_url
+    from selchat.bus.driver import Bus, BusState
+    from selchat.timers import Timers
+
+    port = free_port()
+    selector, timers = selectors.DefaultSelector(), Timers()
+    bus = Bus(parse_bus_url(f"redis://127.0.0.1:{port}"), selector, timers, _Host(),
+              time.monotonic, lambda: int(time.time() * 1000), 0, 600.0, 15.0)
+    bus.start()  # refused: down, retrying
+    for number in range(count):
+        bus.outbox.line(b"<u%05d> " % (number % 1000) + b"x" * 21 + b"\n", None, "", True)
+        if number % 100 == 99:
+            bus.end_pass(int(time.time() * 1000))
+    redis = Redis.__new__(Redis)
+    redis.port, redis.dir, redis.proc = port, tempfile.mkdtemp(prefix="selchat-bench-redis-"), None
+    try:
+        redis.start()
+        started, outages, most = time.monotonic(), bus.outages, 0
+        while not (bus.state is BusState.UP and bus.outbox.settled()):
+            if time.monotonic() - started > 120:
+                break
+            for key, mask in selector.select(0.01):
+                key.data(mask)
+            timers.run_due(time.monotonic())
+            bus.end_pass(int(time.time() * 1000))
+            most = max(most, sum(link.waiting() for link in bus._links[:1]))
+        return {"lines": count, "drained": bus.outbox.settled(),
+                "seconds": round(time.monotonic() - started, 2),
+                "watchdog_outages": bus.outages - outages, "most_commands_waiting": most}
+    finally:
+        bus.close()
+        selector.close()
+        redis.close()
+
+
 def run(options: argparse.Namespace) -> Dict[str, object]:
     """Every figure of one run, for `main` or another harness."""
     import selchat
@@ -216,6 +268,8 @@ def run(options: argparse.Namespace) -> Dict[str, object]:
     figures: Dict[str, object] = {"selchat": os.path.dirname(selchat.__file__)}
     if options.rounds:
         figures["data_loss"] = data_loss(options.rounds, options.lines, options.python)
+    if options.drain_lines:
+        figures["drain"] = drain(options.drain_lines)
     if options.outbox_lines:
         figures["outbox_memory"] = outbox_memory(options.outbox_lines)
     return figures
@@ -229,6 +283,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="lines each node's speaker sends per round")
     parser.add_argument("--outbox-lines", type=int, default=200_000,
                         help="short lines put in an in-process outbox to weigh it (0: skip)")
+    parser.add_argument("--drain-lines", type=int, default=0,
+                        help="short lines an in-process node keeps before Redis starts, "
+                             "then publishes (0: skip)")
     parser.add_argument("--python", default=sys.executable,
                         help="the Python that runs the nodes (its selchat is measured)")
     parser.add_argument("--json", metavar="FILE", help="write the figures as JSON ('-': stdout)")
