@@ -169,6 +169,16 @@ def test_the_tally_skips_lines_read_before_and_counts_numbers_never_read():
     assert tally.line("A", 12) is None and tally.line("A", 13) == 0
 
 
+def test_a_live_node_without_a_count_starts_where_it_is_first_read():
+    tally = Tally()
+    tally.seed({"A": 5}, live=["A", "OLD", "ME"])  # OLD: a version that keeps no count
+    assert tally.line("OLD", 40) == 0  # its lines before came before our time
+    assert tally.line("OLD", 42) == 1
+    assert tally.mark("ME", 3) == 0
+    assert tally.line("A", 7) == 1  # A's count stands
+    assert tally.line("NEW", 3) == 2  # not live then: started after us
+
+
 def test_seeding_keeps_what_was_read():
     tally = Tally()
     tally.line("A", 7)

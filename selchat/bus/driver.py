@@ -197,7 +197,7 @@ class Bus:
         if isinstance(reply, ReplyError):
             self._failed(f"Redis refused to sync: {reply}")
             return
-        epoch_bytes, last_id, entries, names, known, counts = reply
+        epoch_bytes, last_id, entries, names, known, counts, live = reply
         epoch = epoch_bytes.decode()
         first = self.epoch is None
         reaped = not known and not first
@@ -205,7 +205,7 @@ class Bus:
         lines: List[RoomLine] = []
         if first:  # what the stream holds came before this node's time
             self._last_id = last_id
-            self.tally.seed(line_counts(counts))
+            self.tally.seed(line_counts(counts), [node.decode() for node in live])
         elif new_epoch:  # everything in the new stream is news, whoever sent it first
             log.warning("the bus lost the room's history (a new epoch): starting again")
             self._last_id = b"0-0"

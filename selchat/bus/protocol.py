@@ -311,17 +311,26 @@ class Outbox:
         return waiting
 
 
+#: `Tally`'s "read nothing of it yet, and it said lines before our time".
+_UNKNOWN = -1
+
+
 class Tally:
     """How far this node has read each node's room lines, by their numbers."""
 
     def __init__(self) -> None:
         self._read: Dict[str, int] = {}
 
-    def seed(self, counts: Dict[str, int]) -> None:
+    def seed(self, counts: Dict[str, int], live: Sequence[str] = ()) -> None:
         """At the first connect: each node's last number in the stream then;
-        lines up to it came before this node's time, not missed."""
+        lines up to it came before this node's time, not missed. A `live`
+        node without a count (a version that keeps none) starts from
+        whatever is read of it first; any other node started later, and
+        every one of its lines is this node's to read."""
+        for node in live:
+            self._read.setdefault(node, _UNKNOWN)
         for node, count in counts.items():
-            self._read.setdefault(node, count)
+            self._read[node] = max(count, self._read.get(node, 0))
 
     def line(self, node: str, number: int) -> Optional[int]:
         """`node`'s line `number` was read: None if it was read before (skip
@@ -330,7 +339,7 @@ class Tally:
         if number <= last:
             return None
         self._read[node] = number
-        return number - last - 1
+        return 0 if last == _UNKNOWN else number - last - 1
 
     def mark(self, node: str, number: int) -> int:
         """`node` says its lines go up to `number`: how many were never read."""
@@ -338,7 +347,7 @@ class Tally:
         if number <= last:
             return 0
         self._read[node] = number
-        return number - last
+        return 0 if last == _UNKNOWN else number - last
 
 
 # -- reading the stream --------------------------------------------------------

@@ -151,8 +151,8 @@ return reply
 #: ARGV: node new_epoch history_count
 #: Returns {epoch, last entry id, the last history_count entries (newest
 #: first), the names hash as a flat list, 1 if the node was still known (0:
-#: new, or reaped while away), the lines hash as a flat list}: one consistent
-#: view to start from.
+#: new, or reaped while away), the lines hash as a flat list, the live nodes}:
+#: one consistent view to start from.
 SYNC = _COMMON + """
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
 local known = redis.call('ZSCORE', KEYS[4], ARGV[1]) and 1 or 0
@@ -165,7 +165,7 @@ if tonumber(ARGV[3]) > 0 then
   entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[3])
 end
 return {redis.call('GET', KEYS[2]), last_id, entries, redis.call('HGETALL', KEYS[3]), known,
-        redis.call('HGETALL', KEYS[5])}
+        redis.call('HGETALL', KEYS[5]), redis.call('ZRANGE', KEYS[4], 0, -1)}
 """
 
 #: KEYS: stream names tokens nodes lines
