@@ -20,9 +20,9 @@ step. What the server must act on comes through `BusHost`, a few methods.
 A new epoch after the first (a Redis that lost its data) is read from the
 start of its stream: whatever another node published there before this one
 reconnected (the lines it kept during the outage) is read too; and the node
-publishes again its lines Redis had confirmed but it had not read back. Each node's
-lines are numbered, and a `Tally` of those numbers skips a line read twice
-and turns numbers never read into `Lost` entries: the members are told.
+publishes again its lines Redis had confirmed but it had not read back. Each
+node's lines are numbered, and a `Tally` of those numbers skips a line read
+twice and turns numbers never read into `Lost` entries: the members are told.
 """
 import enum
 import logging
