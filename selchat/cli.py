@@ -21,6 +21,7 @@ from click.core import ParameterSource
 from selchat import __version__, config
 from selchat.addresses import format_address, os_problem
 from selchat.bus.address import BusAddress, parse_bus_url
+from selchat.bus.protocol import MAX_STREAM_BYTES
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 
@@ -234,6 +235,9 @@ def cli() -> None:
               "process using this Redis (see README, Running several servers).")
 @_option("--bus-retention", default=600.0, type=click.FloatRange(1),
          help="Seconds of room lines the bus keeps (its stream is trimmed to them).")
+@_option("--bus-max-bytes", default=MAX_STREAM_BYTES, type=click.IntRange(0),
+         help="Bytes of room lines the bus's stream may take in Redis, beside "
+              "--bus-retention (0: no byte cap).")
 @_option("--bus-lease", default=15.0, type=click.FloatRange(1),
          help="Seconds after which a node that stopped answering is counted gone by "
               "the others, and its members' names are freed.")
@@ -247,7 +251,8 @@ def cli() -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
           no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
-          bus_retention: float, bus_lease: float, print_config: bool, **limits: Any) -> None:
+          bus_retention: float, bus_lease: float, bus_max_bytes: int, print_config: bool,
+          **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
     from selchat.listeners import open_listener, reserve_port
 
@@ -266,7 +271,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     ports = (host, port, None if no_web else web_port,
              ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
-    sharing = Sharing(bus, bus_retention, bus_lease)
+    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes)
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         also = [*filter(None, [no_web_page]), *shared]
@@ -347,6 +352,7 @@ class Sharing(NamedTuple):
     bus: Optional[BusAddress]
     retention: float
     lease: float
+    max_bytes: int
 
 
 def _run_server(listener: socket.socket, web_listener: Optional[socket.socket],
@@ -357,7 +363,7 @@ def _run_server(listener: socket.socket, web_listener: Optional[socket.socket],
 
     server = Server(listener, Limits(**limits), web_listener=web_listener,
                     web_origins=web_origins, bus=sharing.bus, bus_retention=sharing.retention,
-                    bus_lease=sharing.lease)
+                    bus_lease=sharing.lease, bus_max_bytes=sharing.max_bytes)
     server.serve_forever(ready=ready)
 
 

@@ -87,6 +87,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 from selchat.batch import Batch
 from selchat.bus.address import BusAddress
 from selchat.bus.bridge import BusBridge
+from selchat.bus.protocol import MAX_STREAM_BYTES
 from selchat.connection import (
     GONE, RECV_SIZE, TRANSITIONS, Connection, IllegalTransition, Kind, State,
 )
@@ -148,6 +149,7 @@ class Server:
         bus: Optional[BusAddress] = None,
         bus_retention: float = 600.0,
         bus_lease: float = 15.0,
+        bus_max_bytes: int = MAX_STREAM_BYTES,
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -191,7 +193,7 @@ class Server:
         #: With a bus, the room is shared with other nodes through Redis.
         self._bridge: Optional[BusBridge] = None
         if bus is not None:
-            self._bridge = BusBridge(self, bus, bus_retention, bus_lease)
+            self._bridge = BusBridge(self, bus, bus_retention, bus_lease, bus_max_bytes)
             self._time_ms = int(wall_clock() * 1000)
             self._bridge.bus.start()
             # Newcomers wait (in the backlog) until the node knows the room, so
