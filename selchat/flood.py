@@ -11,6 +11,11 @@ token, so a client that trickles one byte per segment (no newline, so no line
 to charge) is read a few dozen times a second, not thousands, while typing,
 whose reads bring whole lines, is charged for its lines alone. The clock is a
 parameter, never read here, so tests drive time by hand.
+
+WebSocket frames and HTTP requests draw on the same kind of bucket, so no read
+makes the server work for free: a frame that completes no line (a ping, an
+empty or partial message) costs `1 / FRAMES_PER_TOKEN`, and a request on the
+web port costs `REQUEST_COST` (see their comments for the prices).
 """
 
 #: Tokens a ``recv`` that completed no line costs: five weigh as much as a line.
@@ -22,6 +27,23 @@ READ_COST = 0.2
 #: maximum-length bursts would otherwise queue megabytes in front of every
 #: line said after it.
 FREE_BYTES = 512
+#: WebSocket frames that complete no line, per token. wsproto decodes a frame in
+#: 10-20 us here (its per-frame Python work, whatever the payload), so a client
+#: sending nothing but empty pings, empty continuations or empty messages gets
+#: 20 of them per token: 200 a second at the default rate, a few milliseconds
+#: of CPU a second (under 1 % of a core), where it used to get about 5 s of CPU
+#: a second per connection. Their bytes need no price of their own: data
+#: frames' text is charged as lines, and a control frame's payload (echoed in a
+#: pong) is at most 125 bytes. A browser sends one frame per message, and a
+#: frame that completes a line is paid for by that line: it never notices.
+FRAMES_PER_TOKEN = 20
+#: Tokens one HTTP request on the web port costs: 5 a second at the default
+#: rate, a burst of 10. A request costs about 0.15 ms here (h11's parsing and
+#: framing; `/metrics` is rendered at most once a second and shared), so a
+#: connection pipelining at that rate costs under 0.1 % of a core, and the 64
+#: connections one address may hold under 5 %. A page load is two requests
+#: (the page, the WebSocket), a Prometheus scrape one every 15 s.
+REQUEST_COST = 2.0
 
 
 def line_cost(size: int) -> float:

@@ -74,7 +74,9 @@ from selchat.framing import END, LineBuffer
 from selchat.limits import Limits
 from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
-from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
+from selchat.web.websocket import (
+    GOING_AWAY, IDLE_FRAMES, NORMAL, WebSocketLines, close_frame, text_frame,
+)
 from selchat import resume, wire
 from selchat.addresses import format_address
 from selchat.bus.address import BusAddress
@@ -570,6 +572,10 @@ class Server:
             if line is END:  # the peer is done sending (maybe only half-closed)
                 self._set_state(conn, DRAINING, "end of stream")
                 break
+            if line is IDLE_FRAMES:  # WebSocket frames that made no line cost all the same
+                if bucket is not None:
+                    bucket.take(now, 1.0)
+                continue
             taken += 1
             if isinstance(line, bytes):
                 if bucket is not None:
