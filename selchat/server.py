@@ -69,11 +69,13 @@ from typing import Callable, Dict, Hashable, List, Optional, Sequence, Set, Tupl
 
 from selchat.batch import Batch, Piece
 from selchat.connection import GONE, RECV_SIZE, TRANSITIONS, Connection, Kind, State
-from selchat.flood import READ_COST, TokenBucket, line_cost
+from selchat.flood import READ_COST, REQUEST_COST, TokenBucket, line_cost
 from selchat.framing import END, LineBuffer
 from selchat.limits import Limits
-from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
-from selchat.web.metrics import Counters, render
+from selchat.web.http import (
+    CLOSE, NEED_DATA, REQUESTS_PER_PASS, HttpConnection, Respond, Upgrade, served_names,
+)
+from selchat.web.metrics import Counters, Exposition
 from selchat.web.websocket import (
     GOING_AWAY, IDLE_FRAMES, NORMAL, WebSocketLines, close_frame, text_frame,
 )
@@ -205,6 +207,7 @@ class Server:
         web_listener: Optional[socket.socket] = None,
         web_origins: Sequence[str] = (),
         wall_clock: Callable[[], float] = time.time,
+        web_hosts: Sequence[str] = (),
         bus: Optional[BusAddress] = None,
         bus_retention: float = 600.0,
         bus_lease: float = 15.0,
@@ -214,6 +217,10 @@ class Server:
         if web_listener is not None:
             self._listeners[HTTP] = web_listener
         self._web_origins = tuple(web_origins)
+        #: The names Host may give on the web port (DNS rebinding; see web.http).
+        self._web_names = served_names(
+            web_listener.getsockname()[0], web_hosts, socket.gethostname()
+        ) if web_listener is not None else frozenset()
         self._clock = clock
         self._now = clock()
         self._selector = selectors.DefaultSelector()
@@ -230,6 +237,7 @@ class Server:
             new_token=lambda: resume.new_token(self._history.epoch, secrets.token_bytes),
         )
         self.counters = Counters(self._now)
+        self._exposition = Exposition(self.counters)  # /metrics, rendered once a second
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
         self._numbers = itertools.count(1)  # numbers connections in the log
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
@@ -490,18 +498,24 @@ class Server:
         if kind is TCP:
             self._start_session(conn)
         else:  # idle or half-sent requests are closed after the name timeout too
+            conn.bucket = self._new_bucket()  # its requests have a price too
             conn.timer = self._timers.call_at(self._now + limits.name_timeout, self._idle, conn)
 
     def _protocol(self, kind: Kind) -> LineBuffer | HttpConnection:
         if kind is TCP:
             return LineBuffer(self.limits.max_line)
-        return HttpConnection(self._metrics, self._web_origins)
+        return HttpConnection(self._metrics, self._web_origins, self._web_names)
+
+    def _new_bucket(self) -> Optional[TokenBucket]:
+        limits = self.limits
+        if limits.flood_rate > 0:
+            return TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
+        return None
 
     def _start_session(self, conn: Connection) -> None:
         """`conn` speaks chat now (on connect, or after a WebSocket upgrade)."""
         limits = self.limits
-        if limits.flood_rate > 0:
-            conn.bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
+        conn.bucket = self._new_bucket()
         conn.timer = self._timers.call_at(self._now + limits.name_timeout, self._no_name, conn)
         self._apply(self._room.connect(conn))
 
@@ -544,9 +558,8 @@ class Server:
                 self._set_state(conn, DROPPING, "connection reset")
                 return budget
             conn.proto.feed(self._recv_buffer[:received] if received else b"")
-            if conn.kind is HTTP:
-                self._serve_http(conn)
-            elif not self._handle_lines(conn) and conn.reading and conn.bucket is not None:
+            done = self._serve_http(conn) if conn.kind is HTTP else self._handle_lines(conn)
+            if not done and conn.reading and conn.bucket is not None:
                 self._charge_read(conn, conn.bucket)
         except Exception:  # a bug one client found must not stop everyone
             log.exception("%r: unexpected error", conn)
@@ -600,12 +613,19 @@ class Server:
 
     # -- the web port: HTTP until an upgrade ----------------------------------------
 
-    def _serve_http(self, conn: Connection) -> None:
-        """Answer the requests `conn` sent, in order, while its output is drained:
-        a client that pipelines requests but does not read is not read either."""
+    def _serve_http(self, conn: Connection) -> int:
+        """Answer the requests `conn` sent, in order, while its output is drained
+        (a client that pipelines requests but does not read is not read either)
+        and its flood budget lasts, REQUESTS_PER_PASS at most: the rest wait for
+        a timer, as lines do. Returns how many were answered."""
         http = conn.proto
         assert isinstance(http, HttpConnection)
+        bucket, answered = conn.bucket, 0
         while conn.state is OPEN and not conn.out.pending:
+            if bucket is not None and http.has_request() and (
+                    answered == REQUESTS_PER_PASS or not bucket.ready(self._now)):
+                self._hold_back(conn)  # a due timer serves it after this pass's reads
+                return answered
             action = http.next_action()
             if action is NEED_DATA:
                 break
@@ -613,9 +633,12 @@ class Server:
                 self._set_state(conn, DRAINING, "end of stream")
                 break
             self.counters.http_requests += 1
+            answered += 1
+            if bucket is not None:
+                bucket.take(self._now, REQUEST_COST)
             if isinstance(action, Upgrade):
                 self._upgrade(conn, action)
-                return
+                return answered
             assert isinstance(action, Respond)
             self._write(conn, action.data)
             if action.close:
@@ -628,6 +651,7 @@ class Server:
         if conn.state is OPEN and conn.reading == bool(conn.out.pending):
             conn.reading = not conn.out.pending
             self._update_interest(conn)
+        return answered
 
     def _upgrade(self, conn: Connection, upgrade: Upgrade) -> None:
         """The handshake's answer goes out; from now on `conn` is a chat session."""
@@ -650,7 +674,10 @@ class Server:
             self._set_state(conn, DRAINING, "no request in time")
 
     def _metrics(self) -> bytes:
-        counters = self.counters
+        return self._exposition.body(self._clock(), self._update_gauges)
+
+    def _update_gauges(self, counters: Counters) -> None:
+        """The figures /metrics shows that the loop does not count as it goes."""
         counters.members = len(self._room.members)
         if self._bus is not None:
             bus = self._bus
@@ -658,7 +685,6 @@ class Server:
             counters.bus_lag_seconds = bus.lag_ms / 1000
             counters.bus_waiting_lines = bus.outbox.waiting_lines
             counters.bus_outages = bus.outages
-        return render(counters, self._clock())
 
     def _send_close_frames(self) -> None:
         """WebSockets this side closes get a close frame after their last lines."""
@@ -688,12 +714,16 @@ class Server:
         self.counters.flood_throttled += 1
         if bucket.new_episode():
             log.debug("%r: held back by flood control", conn)
-            self._apply([Send(conn, slow_down(bucket.rate))])
+            if conn.kind is not HTTP:  # an HTTP client is just answered later
+                self._apply([Send(conn, slow_down(bucket.rate))])
 
     def _resume_reading(self, conn: Connection) -> None:
         if conn.state is OPEN:
             conn.reading = True
-            self._handle_lines(conn)
+            if conn.kind is HTTP:
+                self._serve_http(conn)
+            else:
+                self._handle_lines(conn)
             self._update_interest(conn)
 
     # -- effects ------------------------------------------------------------------
