@@ -11,7 +11,9 @@ has ``--attackers`` clients attack the web port:
   legal frames that carry no line (``--frames ping``, ``text``: empty text
   messages, ``continuation``: one message that never ends, in empty
   fragments), 64 KiB of them per write, as fast as the server takes them,
-  reading its pongs.
+  reading its pongs. Text and continuation frames have an empty ping after
+  every `PING_EVERY` - 1 of them (a ping may come between fragments), so the
+  pongs show how many frames the server decoded (``frames_decoded``).
 * ``pipeline``: each sends ``GET /metrics`` requests pipelined, 64 KiB of
   them per write, as fast as the server takes them, reading the responses,
   and connects again whenever the server closes the connection.
@@ -61,6 +63,8 @@ CHAT_INTERVAL = 0.1
 BASELINE_SECONDS = 1.0
 SETTLE_SECONDS = 2.0
 CONNECT_TIMEOUT = 10.0
+#: In text and continuation attacks, one frame in this many is a ping.
+PING_EVERY = 10
 _PONG, _TEXT, _PING, _CONTINUATION = 0xA, 0x1, 0x9, 0x0
 _EMPTY_PONG = bytes((0x80 | _PONG, 0))
 
@@ -96,11 +100,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 def frames_payload(kind: str) -> bytes:
     """One write's worth (WRITE_SIZE) of masked frames that carry no line."""
     masker = Masker()
-    if kind == "continuation":  # one text message that never ends: empty pieces
-        one = _unfinished(masker, _CONTINUATION)
+    ping = masker.frame(b"", _PING)
+    if kind == "ping":
+        group = ping
+    elif kind == "continuation":  # one text message that never ends: empty pieces
+        group = _unfinished(masker, _CONTINUATION) * (PING_EVERY - 1) + ping
     else:
-        one = masker.frame(b"", _PING if kind == "ping" else _TEXT)
-    return one * (WRITE_SIZE // len(one))
+        group = masker.frame(b"", _TEXT) * (PING_EVERY - 1) + ping
+    return group * (WRITE_SIZE // len(group))
+
+
+def frames_per_pong(kind: str) -> int:
+    return 1 if kind == "ping" else PING_EVERY
 
 
 def _unfinished(masker: Masker, opcode: int) -> bytes:
@@ -317,9 +328,13 @@ def run_once(options: argparse.Namespace) -> dict:
         cpu1, own1, wall1 = server.cpu_seconds(), time.process_time(), time.monotonic()
         for attacker in attackers:
             attacker.close()
+        answers = sum(a.answers for a in attackers)
         attackers_figures = {
+            "attack_seconds": round(wall1 - wall0, 3),
             "attack_sent_bytes": sum(a.sent for a in attackers),
-            "attack_answers": sum(a.answers for a in attackers),
+            "attack_answers": answers,
+            "frames_decoded": answers * frames_per_pong(options.frames)
+            if options.attack == "frames" else None,
             "attack_connections": sum(a.connections for a in attackers),
             "attackers_refused": sum(a.refused is not None for a in attackers),
         }
@@ -350,7 +365,7 @@ def _chat_for(chat: Chat, sel: Any, seconds: float, say: bool = True) -> tuple:
     first = last = chat.said + 1
     while True:
         now = time.monotonic()
-        if now >= end:
+        if now >= end or not say and len(chat.latency) == chat.said:
             return first, last - 1
         if say and now >= due:
             last = chat.say() + 1
@@ -372,9 +387,11 @@ def describe(result: dict) -> str:
         f"  chat latency: p50 {m.get('chat_p50_ms')} ms, p99 {m.get('chat_p99_ms')} ms "
         f"({m.get('chat_missing')} of {m.get('chat_lines')} lines missing); before the attack "
         f"p50 {m.get('idle_p50_ms')} ms, p99 {m.get('idle_p99_ms')} ms",
-        f"  attackers: sent {m.get('attack_sent_bytes', 0) / 1e6:.1f} MB, got "
-        f"{m.get('attack_answers')} {'pongs' if result['attack'] == 'frames' else 'responses'}"
-        f" over {m.get('attack_connections')} connection(s)",
+        f"  attackers: sent {m.get('attack_sent_bytes', 0) / 1e6:.1f} MB (most of it waits in "
+        f"kernel buffers), got {m.get('attack_answers')} "
+        f"{'pongs' if result['attack'] == 'frames' else 'responses'} over "
+        f"{m.get('attack_connections')} connection(s)"
+        + (f"; frames decoded: {m.get('frames_decoded')}" if result["frames"] else ""),
     ])
 
 
