@@ -54,7 +54,6 @@ PROTOCOL_ERROR, UNSUPPORTED_DATA, TOO_BIG = 1002, 1003, 1009
 _MAX_REASON = 123
 
 
-
 class _IdleFrames:
     """Sentinel: `FRAMES_PER_TOKEN` frames were decoded that completed no line."""
 
