@@ -304,7 +304,7 @@ def start_server(python: str, repo: str) -> servers.Server:
 def run(options: argparse.Namespace) -> dict:
     """Every run of `options` (see `parse_args`) and the medians of their figures."""
     runs = [run_once(options) for _ in range(options.runs)]
-    medians = {key: statistics.median(r[key] for r in runs)
+    medians = {key: round(statistics.median(r[key] for r in runs), 2)
                for key, value in runs[0].items() if isinstance(value, (int, float))
                and all(r[key] is not None for r in runs)}
     return {"attack": options.attack, "frames": options.frames if options.attack == "frames"
