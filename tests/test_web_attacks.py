@@ -8,13 +8,12 @@ one second may decode or answer), then under a real attack on a real server
 """
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import List, Optional
 
 import pytest
 
-from conftest import TIMEOUT, FakeClock, Peer, ServerProcess
+from conftest import TIMEOUT, FakeClock, Loop, Peer, ServerProcess
 from selchat.flood import FRAMES_PER_TOKEN, REQUEST_COST
 from selchat.limits import Limits
 from selchat.server import Server, open_listener
@@ -34,53 +33,39 @@ OK = b"HTTP/1.1 200 OK"
 
 # -- in process, on a fake clock: the prices, exactly ----------------------------------
 
-class WebLoop:
-    """A `Server` with a web port on 127.0.0.1, a fake clock, and its peers."""
+class WebLoop(Loop):
+    """`Loop` with a web port: its peers (`web_peer`) talk HTTP and WebSocket."""
 
-    def __init__(self, **limits) -> None:
+    def __init__(self, **limits) -> None:  # Loop's, with a web listener
         self.clock = FakeClock()
         web = open_listener("127.0.0.1", 0)
         self.web = web.getsockname()[:2]
         self.server = Server(open_listener("127.0.0.1", 0), Limits(**limits), self.clock,
                              web_listener=web)
         self.peers: List[Peer] = []
+        self.made: List[Peer] = []
 
-    def peer(self) -> Peer:
-        self.peers.append(Peer(self.web))
-        return self.peers[-1]
+    def web_peer(self) -> Peer:
+        peer = Peer(self.web)
+        self.peers.append(peer)
+        self.made.append(peer)
+        return peer
 
     def websocket(self) -> Peer:
-        peer, key = self.peer(), new_key()
+        peer, key = self.web_peer(), new_key()
         peer.sock.sendall(upgrade_request(*self.web, key))
         self.until(lambda: b"\r\n\r\n" in peer.data)
         assert peer.data.startswith(b"HTTP/1.1 101") and accept_for(key) in peer.data
         return peer
 
-    def run(self, passes: int = 1) -> None:
-        for _ in range(passes):
-            self.server.run_once(0)
-            for peer in self.peers:
-                peer.take()
-
-    def until(self, condition, timeout: float = TIMEOUT) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            assert time.monotonic() < deadline, "condition not met in time"
-            self.run()
-
     def settle(self, count, passes: int = 20) -> int:
         """Run passes until `count()` stops growing for a few; its value."""
         last, still = count(), 0
         while still < 3 and passes:
-            self.run()
+            self.run(1)
             now = count()
             still, last, passes = (still + 1 if now == last else 0), now, passes - 1
         return last
-
-    def close(self) -> None:
-        for peer in self.peers:
-            peer.close()
-        self.server.close()
 
 
 @pytest.fixture
@@ -113,10 +98,10 @@ def test_empty_pings_are_decoded_as_the_bucket_allows(web_loop):
 
 def test_pipelined_requests_are_answered_as_the_bucket_allows(web_loop):
     loop = web_loop()
-    http = loop.peer()
+    http = loop.web_peer()
     http.sock.sendall(HEALTHZ * 200)
     answered = lambda: http.data.count(OK)  # noqa: E731
-    loop.run()
+    loop.run(1)
     # A request due at once waits for the timers of the pass, then for the next pass.
     assert answered() <= 2 * REQUESTS_PER_PASS
     burst = int(BURST // REQUEST_COST)
@@ -127,7 +112,7 @@ def test_pipelined_requests_are_answered_as_the_bucket_allows(web_loop):
 
 def test_a_keep_alive_connection_closes_after_its_requests(web_loop):
     loop = web_loop(flood_rate=0)  # no bucket: only the keep-alive cap
-    http = loop.peer()
+    http = loop.web_peer()
     http.sock.sendall(HEALTHZ * (MAX_REQUESTS + 50))
     loop.until(lambda: http.closed)
     assert http.data.count(OK) == MAX_REQUESTS
@@ -136,7 +121,7 @@ def test_a_keep_alive_connection_closes_after_its_requests(web_loop):
 
 def test_http_clients_are_not_told_to_slow_down(web_loop):
     loop = web_loop()
-    http = loop.peer()
+    http = loop.web_peer()
     http.sock.sendall(HEALTHZ * 30)
     for _ in range(3):
         loop.settle(lambda: http.data.count(OK))
