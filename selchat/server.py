@@ -145,6 +145,7 @@ class Server:
         web_listener: Optional[socket.socket] = None,
         web_origins: Sequence[str] = (),
         wall_clock: Callable[[], float] = time.time,
+        web_hosts: Sequence[str] = (),
         bus: Optional[BusAddress] = None,
         bus_retention: float = 600.0,
         bus_lease: float = 15.0,
@@ -184,7 +185,7 @@ class Server:
         self._kinds: Tuple[Kind, ...] = (self._chat,)
         if web_listener is not None:
             websocket = WebSocketKind(self)
-            http = HttpKind(self, web_origins, websocket)
+            http = HttpKind(self, websocket, web_listener.getsockname()[0], web_origins, web_hosts)
             sockets[http] = web_listener
             self._kinds += (http, websocket)
         self._listeners = Listeners(self, sockets)
