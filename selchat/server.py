@@ -5,7 +5,8 @@ of its own:
 
 ====================== ==================================================================
 `selchat.listeners`    listening sockets, accepting, refusing, tuning and closing sockets
-`selchat.lines`        a chat session's lines to the room, under flood control (chat port)
+`selchat.lines`        a chat session's lines to the room (chat port, and WebSocket's base)
+`selchat.throttle`     flood control: input paid for from a budget, clients held back
 `selchat.web.driver`   the web port: HTTP requests, the upgrade, WebSocket close frames
 `selchat.effects`      the room's effects carried out; history replay and ``/resume``
 `selchat.output`       the pass's batch to every recipient; sends; output limits
@@ -33,7 +34,7 @@ output-limit check, session hold, accept back-off, shutdown) is one entry in
    its kind acts on it (``Kind.received``): a chat session's lines go to the
    room while its flood budget lasts (an empty budget stops reading that
    client until a timer refills it: the rest waits in the kernel), HTTP
-   requests are answered. Clients the budget did not reach are served first
+   requests are answered while theirs lasts, a few per pass. Clients the budget did not reach are served first
    next pass, so everyone's turn comes and a burst storm costs each pass a
    bounded amount of work.
 4. Due timers run.
