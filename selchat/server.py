@@ -34,9 +34,9 @@ output-limit check, session hold, accept back-off, shutdown) is one entry in
    its kind acts on it (``Kind.received``): a chat session's lines go to the
    room while its flood budget lasts (an empty budget stops reading that
    client until a timer refills it: the rest waits in the kernel), HTTP
-   requests are answered while theirs lasts, a few per pass. Clients the budget did not reach are served first
-   next pass, so everyone's turn comes and a burst storm costs each pass a
-   bounded amount of work.
+   requests are answered while theirs lasts, a few per pass. Clients the
+   budget did not reach are served first next pass, so everyone's turn comes
+   and a burst storm costs each pass a bounded amount of work.
 4. Due timers run.
 5. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
    `Batch`, delivered once after the reads (`selchat.output.Output.deliver`).
