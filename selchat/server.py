@@ -76,17 +76,17 @@ from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
 from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
 from selchat import resume, wire
-from selchat.addresses import format_address
+from selchat.addresses import address_group, format_address
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
 from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, RoomLine
 from selchat.history import MemoryHistory, replay
 from selchat.names import name_key
 from selchat.room import (
-    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, ChatRoom, Claim, Effect, Hold, Joined, Keep,
-    Left, Relay, Release, Replay, ResumeAsked, Send, Tag,
+    SERVER_FULL, TOO_MANY_FROM_ADDRESS, Broadcast, Charge, ChatRoom, Claim, Effect, Hold, Joined,
+    Keep, Left, Relay, Release, Replay, ResumeAsked, Send, Tag, Unhold,
 )
-from selchat.timers import Timers
+from selchat.timers import Timer, Timers
 from selchat.wakeup import read_signals, signals_as_input
 from selchat.wire import ServerLine, encode, slow_down
 
@@ -226,7 +226,9 @@ class Server:
             resume_window=limits.resume_window if resumable else 0.0,
             replay=limits.replay if limits.history else 0,
             new_token=lambda: resume.new_token(self._history.epoch, secrets.token_bytes),
+            max_held=limits.max_held, max_held_per_group=limits.max_per_ip,
         )
+        self._holds: Dict[Hashable, Timer] = {}  # held sessions' deadlines
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
         self._numbers = itertools.count(1)  # numbers connections in the log
@@ -447,7 +449,7 @@ class Server:
             if self._out_of_fds:
                 self._out_of_fds = False
                 log.info("accepting again")
-            host = address[0]
+            host = address_group(address[0])
             if len(self._conns) >= self.limits.max_clients:
                 log.warning("refused %s: server full", format_address(*address[:2]))
                 _refuse(sock, SERVER_FULL if kind is TCP else None)
@@ -478,7 +480,7 @@ class Server:
         _tune(sock)
         limits = self.limits
         conn = Connection(sock, next(self._numbers), kind, self._protocol(kind), None)
-        conn.address = address[0]
+        conn.address = address_group(address[0])
         self._unnamed_per_address[conn.address] = self._unnamed_per_address.get(conn.address, 0) + 1
         self._conns.add(conn)
         self._count_connection(kind, +1)
@@ -501,7 +503,7 @@ class Server:
         if limits.flood_rate > 0:
             conn.bucket = TokenBucket(limits.flood_burst, limits.flood_rate, self._now)
         conn.timer = self._timers.call_at(self._now + limits.name_timeout, self._no_name, conn)
-        self._apply(self._room.connect(conn))
+        self._apply(self._room.connect(conn, conn.address or ""))
 
     def _count_connection(self, kind: Kind, change: int) -> None:
         name = _GAUGES[kind]
@@ -730,7 +732,14 @@ class Server:
             elif isinstance(effect, Replay):
                 self._replay(cast(Connection, effect.session), effect.lines)
             elif isinstance(effect, Hold):
-                self._timers.call_at(effect.deadline, self._hold_over, effect.session)
+                self._holds[effect.session] = self._timers.call_at(
+                    effect.deadline, self._hold_over, effect.session)
+            elif isinstance(effect, Unhold):  # the timer would keep its connection alive
+                self._timers.cancel(self._holds.pop(effect.session, None))
+            elif isinstance(effect, Charge):
+                bucket = cast(Connection, effect.session).bucket
+                if bucket is not None:
+                    bucket.take(self._now, effect.tokens)
             elif isinstance(effect, Keep):
                 self._room.sessions.keep(effect.session, self._time_ms, encode(effect.line))
             elif isinstance(effect, ResumeAsked):
@@ -750,11 +759,11 @@ class Server:
         lines = self._history.last(count)
         if not lines:
             return
-        start, end = wire.history_start(len(lines)), wire.history_end()
-        plain = b"".join([encode(start), replay(lines, tagged=False), encode(end)])
-        tagged = b"".join([wire.tag_line(encode(start), self._time_ms),
-                           replay(lines, tagged=True), wire.tag_line(encode(end), self._time_ms)])
-        self._batch.send(plain, conn, tagged)
+        start, end = encode(wire.history_start(len(lines))), encode(wire.history_end())
+        if conn.tagged:
+            start, end = wire.tag_line(start, self._time_ms), wire.tag_line(end, self._time_ms)
+        # The history's own bytes, not a copy per newcomer (`replay`).
+        self._batch.send([start, *replay(lines, conn.tagged), end], conn)
 
     def _resume(self, conn: Connection, token: str, last_seq: int) -> None:
         """``/resume``: take the held session over with every line it missed,
@@ -793,10 +802,10 @@ class Server:
             if claim is not None:  # the name is claimed by the session, now on `conn`
                 self._claims[conn] = claim
             self._apply(self._room.resumed(outcome.member, conn))
-            data = resume.welcome_back(outcome, self._time_ms)
-            self._batch.send(data, conn, data)
+            self._batch.send(resume.welcome_back(outcome, self._time_ms), conn)
             return
-        log.info("%r: resume refused: %s", conn, outcome.kind.value)
+        # Debug, not info: one address refused at its flood rate would log GBs a day.
+        log.debug("%r: resume refused: %s", conn, outcome.kind.value)
         self._apply([Send(conn, resume.gap_line(outcome))])
         if outcome.ends is not None:
             self._apply(self._room.release(outcome.ends.session))
@@ -816,11 +825,12 @@ class Server:
             member = self._room.sessions.get(conn)
             assert member is not None
             missed = resume.missed(lines, move.name)
-            data = resume.welcome_back(resume.Resumed(member, missed, [], 0, False), self._time_ms)
-            self._batch.send(data, conn, data)
+            pieces = resume.welcome_back(resume.Resumed(member, missed, [], 0, False),
+                                         self._time_ms)
+            self._batch.send(pieces, conn)
         else:
             gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
-            log.info("%r: resume refused: %s", conn, gap.kind.value)
+            log.debug("%r: resume refused: %s", conn, gap.kind.value)
             self._apply([Send(conn, resume.gap_line(gap))])
             self._let_go(move.name, move.token_hash)
         self._resume_reading(conn)  # and the lines it sent after the /resume
@@ -830,7 +840,8 @@ class Server:
         cast(Bus, self._bus).outbox.release(name_key(name), hashed)
         self._apply([Broadcast(wire.left(name, "connection lost"), presence="-" + name)])
 
-    def _hold_over(self, session: object) -> None:
+    def _hold_over(self, session: Hashable) -> None:
+        self._holds.pop(session, None)
         self._apply(self._room.expire(session))
 
     # -- the bus: what the other nodes did, and what they must know -------------
