@@ -2,7 +2,7 @@
 
 Three attacks by clients that break no rule, each against a `selchat serve`
 started here on 127.0.0.1 (any checkout: ``--python`` and ``--repo`` say
-which), while a chatter says a line every 50 ms to a listener:
+which), while a chatter says a line every ``--chat-every`` seconds to a listener:
 
 * ``who``: a room of ``--room`` members (silent sockets), and ``--attackers``
   members sending ``/who PATTERN`` with ever new patterns that match many
@@ -42,7 +42,9 @@ ATTACKS = ("who", "held", "replay")
 #: the costliest searches for a server that sorts the matches.
 BROAD = [*"0123456789", "m", "M", "m0", "M0", "m1", "M1", *(f"{n:02d}" for n in range(100))]
 HISTORY_LINES, HISTORY_LINE = 1000, 4000
-CHAT_EVERY = 0.05
+#: The chatter's pace: in a room of 10,000 each of its lines is 10,000 sends,
+#: so a faster probe would be most of the load it measures.
+CHAT_EVERY = 0.2
 IO_TIMEOUT = 30.0
 
 
@@ -59,6 +61,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=3000,
                         help="sessions made and dropped (`held`)")
     parser.add_argument("--resumers", type=int, default=500, help="resumers (`replay`)")
+    parser.add_argument("--chat-every", type=float, default=CHAT_EVERY,
+                        help="seconds between the chatter's lines")
     return parser.parse_args(argv)
 
 
@@ -128,8 +132,9 @@ class Line:
 class Chatter(threading.Thread):
     """A line every CHAT_EVERY seconds from one member to another; keeps the latencies."""
 
-    def __init__(self, address: tuple) -> None:
+    def __init__(self, address: tuple, every: float) -> None:
         super().__init__(daemon=True)
+        self.every = every
         self.talker, self.listener = Line(address), Line(address)
         self.talker.join("chatter")
         self.listener.join("listener")
@@ -149,7 +154,7 @@ class Chatter(threading.Thread):
             except (OSError, ConnectionError):
                 self.lost += 1
                 return
-            self._done.wait(CHAT_EVERY)
+            self._done.wait(self.every)
 
     def stop(self) -> Dict[str, Any]:
         self._done.set()
@@ -196,7 +201,7 @@ def raise_fd_limit(needed: int) -> None:
 # -- the attacks -------------------------------------------------------------------------
 
 def attack_who(options: Any) -> Dict[str, Any]:
-    raise_fd_limit(2 * options.room + 200)  # the server inherits it too
+    raise_fd_limit(options.room + 300)  # the server inherits it too
     server = start_server(options, "--max-per-ip", "0")  # the room comes from one address
     crowd: List[socket.socket] = []
     attackers: List[Line] = []
@@ -208,7 +213,7 @@ def attack_who(options: Any) -> Dict[str, Any]:
         for number in range(options.attackers):
             attackers.append(Line(server.address))
             attackers[-1].join(f"s{number:03d}")
-        chatter = Chatter(server.address)
+        chatter = Chatter(server.address, options.chat_every)
         chatter.listener.send("/who")
         chatter.listener.until(f"*** Online ({options.room})")
         watch = Watch(server)
@@ -257,7 +262,7 @@ def attack_who(options: Any) -> Dict[str, Any]:
 def attack_held(options: Any) -> Dict[str, Any]:
     server = start_server(options)  # default limits
     try:
-        chatter = Chatter(server.address)
+        chatter = Chatter(server.address, options.chat_every)
         watch = Watch(server)
         chatter.start()
         made = 0
@@ -284,7 +289,7 @@ def attack_held(options: Any) -> Dict[str, Any]:
 
 
 def attack_replay(options: Any) -> Dict[str, Any]:
-    raise_fd_limit(2 * options.resumers + 200)
+    raise_fd_limit(options.resumers + 300)
     # Flood control off to fill the history quickly, the per-address cap off so one
     # address may hold every session resumed (the issue's setting).
     # The history has room for the chatter's lines too: nothing is trimmed meanwhile.
@@ -309,7 +314,7 @@ def attack_replay(options: Any) -> Dict[str, Any]:
         oldest = int(last.split("seq=", 1)[1].split(";", 1)[0]) - HISTORY_LINES  # all of them
         talker.close()
         watcher.close()
-        chatter = Chatter(server.address)
+        chatter = Chatter(server.address, options.chat_every)
         watch = Watch(server)
         chatter.start()
         resumed = 0
