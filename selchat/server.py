@@ -74,7 +74,9 @@ from selchat.framing import END, LineBuffer
 from selchat.limits import Limits
 from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import Counters, render
-from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
+from selchat.web.websocket import (
+    GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame, text_frame_pieces,
+)
 from selchat import resume, wire
 from selchat.addresses import address_group, format_address
 from selchat.bus.address import BusAddress
@@ -1031,9 +1033,8 @@ class Server:
             self._sent(conn, self._count_sent(len(data), queued))
 
     def _write_own(self, conn: Connection, pieces: List[Piece]) -> None:
-        if conn.frame is not None:  # a few per pass: framing them costs one join each
-            self._write(conn, conn.frame(b"".join(pieces)))
-            return
+        if conn.frame is not None:  # a WebSocket: one text frame, its pieces not joined
+            pieces = text_frame_pieces(pieces)
         size = sum(map(len, pieces))
         if conn.events & EVENT_WRITE:
             conn.out.extend(pieces, size)

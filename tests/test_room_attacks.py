@@ -13,6 +13,7 @@ from selchat.room import (
     SEARCH_NAMES_PER_TOKEN, WHO_NAMES, Broadcast, Charge, ChatRoom, Hold, Send, Unhold,
 )
 from selchat.roster import Roster
+from selchat.web.websocket import text_frame, text_frame_pieces
 
 pytestmark = pytest.mark.pure
 
@@ -229,3 +230,11 @@ def test_address_groups(host, group):
 
 def test_neighbouring_ipv4_addresses_are_not_grouped():
     assert address_group("198.51.100.1") != address_group("198.51.100.2")
+
+
+def test_a_websocket_replay_is_one_frame_of_the_pieces_as_they_are():
+    payload = b"<a> " + b"x" * 70000 + b"\n"
+    pieces = [b"@seq=1 ", memoryview(payload), b"<b> y\n"]
+    framed = text_frame_pieces(pieces)
+    assert b"".join(framed) == text_frame(b"".join(pieces))
+    assert framed[2] is pieces[1]  # not copied
