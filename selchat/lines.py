@@ -50,7 +50,7 @@ class LineKind(Kind):
         if limits.flood_rate > 0:
             conn.bucket = TokenBucket(limits.flood_burst, limits.flood_rate, server._now)
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
-        server._apply(server._room.connect(conn))
+        server._apply(server._room.connect(conn, conn.address or ""))
 
     def _no_name(self, conn: Connection) -> None:
         conn.timer = None
