@@ -212,6 +212,9 @@ def cli() -> None:
 @_option("--max-per-ip", default=DEFAULTS.max_per_ip, type=click.IntRange(0),
          help="Connections from one address that have not chosen a name yet "
               "(loopback too; 0: no limit).")
+@_option("--max-held", default=DEFAULTS.max_held, type=click.IntRange(0),
+         help="Dropped members held for /resume at once, from all addresses (0: no limit); "
+              "--max-per-ip caps them per address. Past a limit the oldest hold ends.")
 @_option("--history", default=DEFAULTS.history, type=click.IntRange(0),
          help="Room lines kept for newcomers and for resuming (0: no history, no resume).")
 @_option("--replay", default=DEFAULTS.replay, type=click.IntRange(0),

@@ -42,7 +42,7 @@ class LineKind(ThrottledKind):
         server, limits = self._server, self._server.limits
         conn.bucket = self.new_bucket()
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
-        server._apply(server._room.connect(conn))
+        server._apply(server._room.connect(conn, conn.address or ""))
 
     def _no_name(self, conn: Connection) -> None:
         conn.timer = None

@@ -168,6 +168,7 @@ class Server:
             resume_window=limits.resume_window if resumable else 0.0,
             replay=limits.replay if limits.history else 0,
             new_token=lambda: resume.new_token(self._history.epoch, secrets.token_bytes),
+            max_held=limits.max_held, max_held_per_group=limits.max_per_ip,
         )
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
@@ -358,10 +359,11 @@ class Server:
 
     # -- lifecycle: connections begin here, and every change of State happens here ----
 
-    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind) -> None:
-        """An accepted newcomer, tuned and counted against its address (`Listeners`)."""
+    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind, group: str) -> None:
+        """An accepted newcomer, tuned and counted against its address group
+        `group` (`Listeners`)."""
         conn = Connection(sock, next(self._numbers), kind, kind.protocol(), None)
-        conn.address = address[0]
+        conn.address = group
         self._conns.add(conn)
         self._count_connection(kind, +1)
         self._update_interest(conn)

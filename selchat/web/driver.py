@@ -20,13 +20,16 @@ from typing import TYPE_CHECKING, List, Sequence
 from selchat.connection import Connection, State
 from selchat.flood import REQUEST_COST
 from selchat.lines import LineKind
+from selchat.sendbuf import Buffer
 from selchat.throttle import ThrottledKind
 from selchat.web.http import (
     CLOSE, NEED_DATA, REQUESTS_PER_PASS, HttpConnection, Respond, Upgrade, served_names,
 )
 from selchat.web.metrics import Counters, Exposition
 from selchat.web.page import page_for
-from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
+from selchat.web.websocket import (
+    GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame, text_frame_pieces,
+)
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -74,6 +77,10 @@ class WebSocketKind(LineKind):
             control = proto.data_to_send()
             if control:
                 self._server._output.write(conn, control)
+
+    def frame_pieces(self, pieces: List[Buffer]) -> List[Buffer]:
+        """One text frame around `pieces`, not joined (a replay's are the history's)."""
+        return text_frame_pieces(pieces)
 
     def closing(self, conn: Connection) -> None:
         self._closing.append(conn)  # a close frame (ours or a reply), last

@@ -35,7 +35,7 @@ no compression is ever negotiated, so a broadcast is framed once and the same
 bytes go to every browser. Server frames are never masked (RFC 6455 §5.1).
 """
 import struct
-from typing import List, Optional, Union
+from typing import List, Optional, Sequence, Union
 
 from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
@@ -73,6 +73,13 @@ def text_frame(payload: bytes) -> bytes:
     64 bits, whichever is the shortest that fits.
     """
     return _header(_TEXT, len(payload)) + payload
+
+
+def text_frame_pieces(pieces: Sequence[Union[bytes, memoryview]],
+                      ) -> List[Union[bytes, memoryview]]:
+    """`text_frame` of `pieces` joined, without joining them: the header, then
+    the pieces as they are (a replay's are the history's own bytes)."""
+    return [_header(_TEXT, sum(map(len, pieces))), *pieces]
 
 
 def close_frame(code: int, reason: str = "") -> bytes:
