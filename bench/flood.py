@@ -54,7 +54,7 @@ COMPARED = {"tcp": ("selchat", "threaded", "asyncio", "redis"),
             "ws": ("selchat", "websockets"), "mixed": ("selchat",)}
 TRANSPORTS = tuple(COMPARED)
 SWEEPABLE = ("clients", "senders", "payload")
-MAX_CLIENTS = 50_000
+MAX_CLIENTS = 200_000
 MAX_DURATION = 600.0
 #: selchat's default --max-line: a longer storm line would be refused, not relayed.
 MAX_STORM_LINE = 4096
@@ -155,6 +155,10 @@ OPTIONS = (
            "the senders) reset their connection and resume it (/resume); every client then "
            "asks for /tags. selchat over TCP only (default: 0)", float, 0.0, 0, 100,
            unit="(percent)", modes=("churn",), more={"metavar": "PCT"}),
+    Option("--source-addresses", "bind clients to this many loopback source addresses in "
+           "turn, 127.0.0.2 and up, so that ports do not run out (about 28,000 per source "
+           "address); 0: never bind (default: one per 16,000 clients when more than one is "
+           "needed)", int, None, 0, 1_000_000, more={"metavar": "N"}),
     Option("--connect", "measure a server that is already running instead of starting one",
            _address, more={"metavar": "HOST:PORT"}),
     Option("--server-pid", "with --connect: the server's process id, for its CPU and memory",
@@ -289,13 +293,22 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def raise_fd_limit(needed: int) -> None:
-    """Soft RLIMIT_NOFILE up to the hard one (servers we start inherit it)."""
+    """Soft RLIMIT_NOFILE up to the hard one, and the hard one up to `needed`
+    if that is short and we may (root; at most fs.nr_open): servers we start
+    inherit both."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))
+            soft = hard = needed
+        except (ValueError, OSError):  # not root, or past fs.nr_open
+            pass
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
     if soft != resource.RLIM_INFINITY and needed > soft:
-        sys.exit(f"flood.py: {needed} descriptors needed, but the open-file limit is {soft}")
+        sys.exit(f"flood.py: {needed} descriptors needed, but the open-file limit is {soft} "
+                 f"(raise it: ulimit -n {needed}, as root if above the hard limit)")
 
 
 def unreachable(address: tuple) -> Optional[str]:
@@ -407,7 +420,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     base = Scenario(clients=args.clients, senders=args.senders, rate=args.rate,
                     window=args.window, duration=args.duration, payload=args.payload,
                     messages=args.messages, transport=args.transport, burst=args.burst,
-                    burst_lines=args.burst_lines, burst_bytes=args.burst_bytes, churn=args.churn)
+                    burst_lines=args.burst_lines, burst_bytes=args.burst_bytes, churn=args.churn,
+                    source_addresses=args.source_addresses)
     targets = _targets(args)
     labels = [t.label for t in targets]
     name, values = args.sweep if args.sweep else (None, [None])

@@ -54,6 +54,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
+import sources
 from conn import Conn, Sender, State
 from message import READY, BodyFormat
 from tally import Checker, Probe, Tally, losses, one_order
@@ -121,6 +122,9 @@ class Scenario:
     burst_bytes: int = 4000
     #: Percent of the listeners that reset and resume every second (TCP, selchat).
     churn: float = 0.0
+    #: Loopback source addresses the clients take in turn (`sources`); None:
+    #: as many as the client count needs, 0: none (the kernel picks 127.0.0.1).
+    source_addresses: Optional[int] = None
 
 
 class Swarm:
@@ -160,6 +164,7 @@ class Swarm:
         self._buf = bytearray(READ_SIZE)
         self._view = memoryview(self._buf)
         self._wire = memoryview(bytearray(READ_SIZE))  # a WebSocket read, before unframing
+        self.sources = self._sources(scenario.clients + scenario.burst)
         self.conns: List[Conn] = []
         self.joined: List[Conn] = []  # receivers, in the order their welcome arrived
         self.publishers: List[Conn] = []
@@ -338,20 +343,34 @@ class Swarm:
 
     # -- connecting and joining ---------------------------------------------------
 
-    @staticmethod
-    def new_socket(address: tuple) -> socket.socket:
-        """A non-blocking TCP socket for `address`, not yet connected."""
+    def _sources(self, clients: int) -> List[str]:
+        """The source addresses to bind to (none: the kernel chooses); only
+        when every server address is on IPv4 loopback."""
+        count = self.sc.source_addresses
+        if count is None:
+            count = sources.needed(clients)
+            count = count if count > 1 else 0
+        hosts = [a[0] for a in self.addresses + [w for w in self.web_addresses if w]]
+        if not count or not all(h.startswith("127.") for h in hosts):
+            return []
+        return sources.addresses(count)
+
+    def new_socket(self, address: tuple, number: int = 0) -> socket.socket:
+        """A non-blocking TCP socket for `address`, not yet connected; the
+        `number`-th opened takes the source address its turn gives."""
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # Nagle + delayed ACK = 40 ms
+        if self.sources and family == socket.AF_INET:
+            sources.bind(sock, self.sources[number % len(self.sources)])
         return sock
 
     def _open(self, name: str, receives: bool, websocket: bool, mode: Optional["Mode"],
               number: int) -> None:
         node = len(self.conns) % len(self.addresses)
         address = (self.web_addresses if websocket else self.addresses)[node]
-        sock = self.new_socket(address)
+        sock = self.new_socket(address, len(self.conns))
         conn = Conn(sock, name, node, Tally(self.sc.senders) if receives else None, websocket,
                     mode, number)
         self.conns.append(conn)

@@ -1,9 +1,14 @@
 """Make room for ``--max-clients`` descriptors, or shrink the limit to fit.
 
 Every client costs one descriptor. The soft ``RLIMIT_NOFILE`` (often 1024) is
-raised to the hard limit at start; if even that cannot hold every client plus
-a reserve, the client limit is lowered so that the server always has a spare
-descriptor to accept a newcomer and tell it ``!!! server full``.
+raised at start to what the clients need, up to the hard limit; a hard limit
+that is too low is raised too when the process may (root, or
+``CAP_SYS_RESOURCE``; at most ``fs.nr_open``), as Redis' ``adjustOpenFilesLimit``
+does. If the limit still cannot hold every client plus a reserve, the client
+limit is lowered so that the server always has a spare descriptor to accept a
+newcomer and tell it ``!!! server full``. Anyone else raises the hard limit
+before starting the server: ``ulimit -n``, systemd's ``LimitNOFILE=``, or
+``/etc/security/limits.conf``.
 """
 import logging
 
@@ -24,6 +29,12 @@ def fit_max_clients(wanted: int) -> int:
     if resource is None:
         return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted + RESERVE:
+        try:  # only a privileged process may raise the hard limit
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted + RESERVE, wanted + RESERVE))
+            soft = hard = wanted + RESERVE
+        except (ValueError, OSError):
+            pass
     target = wanted + RESERVE if hard == resource.RLIM_INFINITY else hard
     if soft != resource.RLIM_INFINITY and soft < target:
         try:

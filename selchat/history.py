@@ -48,7 +48,7 @@ class Line(NamedTuple):
 
     seq: int
     time_ms: int
-    data: memoryview
+    data: Buffer
     tags: bytes
 
 
@@ -99,11 +99,15 @@ class _Pass:
         """Its kept lines, leaving out the first `skip` of them."""
         lines = self._lines
         if lines is None:
-            view = memoryview(self.payload)
+            # A pass of one line is that line: the payload itself, no memoryview
+            # (184 bytes a line, most of a joining crowd's history).
+            whole = len(self.ends) == 1
+            view = self.payload if whole else memoryview(self.payload)
             seq, time_ms, begin = self.first_seq, self.time_ms, 0
             lines = []
             for end in self.ends:
-                lines.append(Line(seq, time_ms, view[begin:end], wire.tag_prefix(seq, time_ms)))
+                data = view if whole else view[begin:end]
+                lines.append(Line(seq, time_ms, data, wire.tag_prefix(seq, time_ms)))
                 seq, begin = seq + 1, end
             self._lines = lines
         return lines[self.start + skip:]
