@@ -158,7 +158,7 @@ OPTIONS = (
     Option("--source-addresses", "bind clients to this many loopback source addresses in "
            "turn, 127.0.0.2 and up, so that ports do not run out (about 28,000 per source "
            "address); 0: never bind (default: one per 16,000 clients when more than one is "
-           "needed)", int, None, 0, 1_000_000, more={"metavar": "N"}),
+           "needed)", int, None, 0, 100_000, more={"metavar": "N"}),
     Option("--connect", "measure a server that is already running instead of starting one",
            _address, more={"metavar": "HOST:PORT"}),
     Option("--server-pid", "with --connect: the server's process id, for its CPU and memory",

@@ -48,6 +48,13 @@ def test_lines_are_slices_of_the_pass_payload_not_copies():
     assert isinstance(line.data, memoryview) and line.data.obj is payload
 
 
+def test_the_line_of_a_one_line_pass_is_its_payload_itself():
+    history = MemoryHistory("e", capacity=10)
+    payload = passes(1)[0]
+    history.append(payload, 0)
+    assert history.after(0)[0].data is payload  # no memoryview: 184 bytes a line spared
+
+
 def test_given_line_ends_are_used_as_they_are():
     history = MemoryHistory("e", capacity=10)
     history.append(b"a\nbb\n", 0, ends=[2, 5])
@@ -150,5 +157,5 @@ def test_against_a_plain_list(capacity, counts, seq):
     else:
         assert texts(got) == every[seq:]
         assert seqs(got) == list(range(seq + 1, len(every) + 1))
-    assert all(line.data.tobytes() == wire.text_of(wire.chat("a", str(line.seq))).encode() + b"\n"
+    assert all(bytes(line.data) == wire.text_of(wire.chat("a", str(line.seq))).encode() + b"\n"
                for line in history.last(capacity))
