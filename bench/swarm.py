@@ -9,7 +9,9 @@ phase that overruns stops the run, and the result says which and how far it got.
    yet joined at any time; each sends its join line (a name, or SUBSCRIBE) as
    soon as its connect completes, and has joined when the welcome arrives.
    Join notices are skipped by searching each read for a marker, never split
-   into lines: 10,000 clients receive 50 million of them.
+   into lines: 10,000 clients receive 50 million of them. Past 16,000 clients
+   they connect from several loopback source addresses in turn (`sources`),
+   so the ephemeral ports of one address do not run out.
 2. **ready**: an announcer sends the ready marker and every receiver must see
    it (with chat, a second announcer sends one for the first). In a stream
    that keeps order, that proves the receiver has taken all its join notices
