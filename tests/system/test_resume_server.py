@@ -359,7 +359,7 @@ def test_history_0_means_no_replay_no_hold_no_resume(chat_server, track):
 
 
 def test_own_lines_said_before_the_drop_come_back_in_the_resume(chat_server, track):
-    # As the README says: *every* room line after LASTSEQ, own lines (never echoed
+    # As docs/protocol.rst says: *every* room line after LASTSEQ, own lines (never echoed
     # live) included; `selchat join` hides them (session._said_by_me), others must too.
     server, bob, alice = member_then_alice(chat_server, track, "bob")
     bob.send("seen")
