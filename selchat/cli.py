@@ -13,7 +13,7 @@ import shlex
 import shutil
 import socket
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import click
 from click.core import ParameterSource
@@ -21,6 +21,7 @@ from click.core import ParameterSource
 from selchat import __version__, config
 from selchat.addresses import format_address, os_problem
 from selchat.bus.address import BusAddress, parse_bus_url
+from selchat.bus.protocol import MAX_STREAM_BYTES
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 
@@ -211,6 +212,9 @@ def cli() -> None:
 @_option("--max-per-ip", default=DEFAULTS.max_per_ip, type=click.IntRange(0),
          help="Connections from one address that have not chosen a name yet "
               "(loopback too; 0: no limit).")
+@_option("--max-held", default=DEFAULTS.max_held, type=click.IntRange(0),
+         help="Dropped members held for /resume at once, from all addresses (0: no limit); "
+              "--max-per-ip caps them per address. Past a limit the oldest hold ends.")
 @_option("--history", default=DEFAULTS.history, type=click.IntRange(0),
          help="Room lines kept for newcomers and for resuming (0: no history, no resume).")
 @_option("--replay", default=DEFAULTS.replay, type=click.IntRange(0),
@@ -226,6 +230,11 @@ def cli() -> None:
 @_option("--web-origin", multiple=True, metavar="URL",
          help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
               "repeatable. The page's own origin always may.")
+@_option("--web-host", multiple=True, metavar="NAME",
+         help="Another name the web port answers to in the Host header (one a proxy or "
+              "DNS gives it); repeatable, or several separated by commas or spaces. IP "
+              "addresses, and localhost and this machine's name where the port listens on "
+              "them, always work; any other name gets 403 (DNS rebinding).")
 @_option("--workers", default=1, type=click.IntRange(0),
          help="Server processes sharing the ports, each with its own loop, to use more "
               "cores (0: one per CPU). Any number but 1 needs --bus.")
@@ -234,6 +243,9 @@ def cli() -> None:
               "process using this Redis (see docs/running.rst, Running several servers).")
 @_option("--bus-retention", default=600.0, type=click.FloatRange(1),
          help="Seconds of room lines the bus keeps (its stream is trimmed to them).")
+@_option("--bus-max-bytes", default=MAX_STREAM_BYTES, type=click.IntRange(0),
+         help="Bytes of room lines the bus's stream may take in Redis, beside "
+              "--bus-retention (0: no byte cap).")
 @_option("--bus-lease", default=15.0, type=click.FloatRange(1),
          help="Seconds after which a node that stopped answering is counted gone by "
               "the others, and its members' names are freed.")
@@ -246,8 +258,10 @@ def cli() -> None:
                    "the bus password masked) and exit.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
-          no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
-          bus_retention: float, bus_lease: float, print_config: bool, **limits: Any) -> None:
+          no_web: bool, web_origin: Sequence[str], web_host: Sequence[str], workers: int,
+          bus: Optional[BusAddress], bus_retention: float, bus_lease: float, bus_max_bytes: int,
+          print_config: bool,
+          **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
     from selchat.listeners import open_listener, reserve_port
 
@@ -266,11 +280,11 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     ports = (host, port, None if no_web else web_port,
              ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
-    sharing = Sharing(bus, bus_retention, bus_lease)
+    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes)
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         also = [*filter(None, [no_web_page]), *shared]
-        _run_server(listener, web_listener, limits, web_origin, sharing,
+        _run_server(listener, web_listener, limits, (web_origin, web_host), sharing,
                     ready=lambda: _announce(listener, web_listener, also))
         return
 
@@ -285,7 +299,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         shared_web_port = None if web is None else web.getsockname()[1]
         listener, web_listener, _ = _listen(host, chat.getsockname()[1], shared_web_port, False,
                                             functools.partial(open_listener, reuse_port=True))
-        _run_server(listener, web_listener, limits, web_origin, sharing, ready)
+        _run_server(listener, web_listener, limits, (web_origin, web_host), sharing, ready)
 
     try:
         also = [*filter(None, [no_web_page]), *shared, f"selchat workers: {workers}"]
@@ -347,17 +361,20 @@ class Sharing(NamedTuple):
     bus: Optional[BusAddress]
     retention: float
     lease: float
+    max_bytes: int
 
 
 def _run_server(listener: socket.socket, web_listener: Optional[socket.socket],
-                limits: Dict[str, Any], web_origins: Sequence[str], sharing: Sharing,
+                limits: Dict[str, Any], web: Tuple[Sequence[str], Sequence[str]],
+                sharing: Sharing,
                 ready: Callable[[], None]) -> None:
     """One server, the lone one or a worker, until it has shut down."""
     from selchat.server import Server
 
     server = Server(listener, Limits(**limits), web_listener=web_listener,
-                    web_origins=web_origins, bus=sharing.bus, bus_retention=sharing.retention,
-                    bus_lease=sharing.lease)
+                    web_origins=web[0], web_hosts=web[1], bus=sharing.bus,
+                    bus_retention=sharing.retention, bus_lease=sharing.lease,
+                    bus_max_bytes=sharing.max_bytes)
     server.serve_forever(ready=ready)
 
 

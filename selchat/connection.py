@@ -94,6 +94,11 @@ class Kind:
     def after_batch(self) -> None:
         """The pass's lines were queued for everyone: what must go after them."""
 
+    def frame_pieces(self, pieces: List[Buffer]) -> List[Buffer]:
+        """`pieces` (a recipient's own, or a replay's) as they go out, framed as
+        `frame` frames a payload, without joining them: as they are for raw lines."""
+        return pieces
+
 
 class State(enum.Enum):
     """A connection's life, as wsproto's ``ConnectionState``."""
@@ -147,7 +152,8 @@ class Connection:
         self.reading = True  # read interest wanted: OPEN and not held back by flood control
         self.events = 0  # the selector mask currently registered (0: not registered)
         self.timer: Optional[Timer] = None  # the name timeout, then the close grace
-        #: The peer's address while it counts against the per-address limit (unnamed).
+        #: The peer's address group (`selchat.addresses.address_group`) while it
+        #: counts against the per-address limit (unnamed).
         self.address: Optional[str] = None
         #: When the output queue went over the soft limit (0.0: it is not over).
         self.over_soft_since = 0.0

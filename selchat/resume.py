@@ -10,6 +10,15 @@ over, and `decide` says what it is sent: the room lines after LASTSEQ and the
 direct lines kept. If that is impossible, it is a `Gap`, said to the client
 (``!!! history gap: ...``), never a silent hole; the client then joins anew.
 
+Holds are bounded, as connections are: at most ``max_held_per_group`` from
+one address group (`selchat.addresses.address_group`) and ``max_held`` in
+all. A drop past a cap is still held, and the oldest hold (of its group, or
+of the server) gives way: it ends early, as if its window had run out. The
+newest drop is the likeliest to come back, and no hold keeps anyone out. A
+hold is not renewable: a session resumed and dropped again before its hold
+would have ended is held only until then (`Sessions.hold`), so a resume
+followed by a drop cannot keep a name forever.
+
 `Sessions` is the bookkeeping and `decide` the rule (the caller's timer
 ends a hold, through the room); neither reads a clock
 (deadlines and ``now`` are the caller's numbers) nor draws randomness
@@ -24,12 +33,14 @@ credentials: never log them.
 import collections
 import enum
 import hashlib
+import itertools
 from typing import (
     Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, TypeVar, Union,
 )
 
 from selchat import wire
 from selchat.history import Gap as HistoryGap, History, Line, replay
+from selchat.sendbuf import Buffer
 
 #: Whatever the caller names its sessions by (the server: its connections).
 Session = TypeVar("Session", bound=Hashable)
@@ -73,15 +84,21 @@ class Direct(NamedTuple):
 class Member(Generic[Session]):
     """A session that can be resumed: connected (deadline None) or held."""
 
-    __slots__ = ("session", "name", "token", "token_hash", "deadline", "kept", "dropped")
+    __slots__ = ("session", "name", "token", "token_hash", "deadline", "window_ends", "group",
+                 "kept", "dropped")
 
-    def __init__(self, session: Session, name: str, token: str, max_kept: int = MAX_KEPT) -> None:
+    def __init__(self, session: Session, name: str, token: str, max_kept: int = MAX_KEPT,
+                 group: str = "") -> None:
         self.session = session
         self.name = name
         self.token = token
         self.token_hash = token_hash(token)  # how a shared bus names the session
         #: When the hold ends (the caller's clock); None while connected.
         self.deadline: Optional[float] = None
+        #: When its last hold ended or ends: a drop before then is held until then.
+        self.window_ends = 0.0
+        #: The address group of its connection: its holds count against it.
+        self.group = group
         self.kept: Deque[Direct] = collections.deque(maxlen=max_kept)
         self.dropped = 0  # direct lines that did not fit in `kept`
 
@@ -95,16 +112,32 @@ class Member(Generic[Session]):
 
 
 class Sessions(Generic[Session]):
-    """Every resumable session, by token and by session."""
+    """Every resumable session, by token and by session; holds at most
+    `max_held` in all and `max_held_per_group` per address group (0: no cap)."""
 
-    def __init__(self, max_kept: int = MAX_KEPT) -> None:
+    def __init__(self, max_kept: int = MAX_KEPT, max_held: int = 0,
+                 max_held_per_group: int = 0) -> None:
         self.max_kept = max_kept
+        self.max_held = max_held
+        self.max_held_per_group = max_held_per_group
         self._by_token: Dict[str, Member[Session]] = {}
         self._by_session: Dict[Session, Member[Session]] = {}
         self._by_hash: Dict[str, Member[Session]] = {}
+        #: Held sessions, oldest hold first (dicts keep insertion order).
+        self._held: Dict[Session, Member[Session]] = {}
+        self._held_in: Dict[str, Dict[Session, None]] = {}  # group -> its held sessions
 
     def __len__(self) -> int:
         return len(self._by_session)
+
+    @property
+    def held(self) -> int:
+        """Sessions held now."""
+        return len(self._held)
+
+    def held_from(self, group: str) -> int:
+        """Sessions held now from address group `group`."""
+        return len(self._held_in.get(group, ()))
 
     def get(self, session: Session) -> Optional[Member[Session]]:
         return self._by_session.get(session)
@@ -116,9 +149,10 @@ class Sessions(Generic[Session]):
         """The session whose token has `token_hash` `hashed` (how a bus names it)."""
         return self._by_hash.get(hashed)
 
-    def add(self, session: Session, name: str, token: str) -> Member[Session]:
-        """`session` joined with tags: its token (sent in the welcome) resumes it."""
-        member = Member(session, name, token, self.max_kept)
+    def add(self, session: Session, name: str, token: str, group: str = "") -> Member[Session]:
+        """`session` (from address group `group`) joined with tags: its token
+        (sent in the welcome) resumes it."""
+        member = Member(session, name, token, self.max_kept, group)
         self._by_token[token] = member
         self._by_session[session] = member
         self._by_hash[member.token_hash] = member
@@ -135,16 +169,51 @@ class Sessions(Generic[Session]):
         if member is not None:
             del self._by_token[member.token]
             del self._by_hash[member.token_hash]
+            self._unhold(member)
         return member
 
-    def hold(self, session: Session, deadline: float) -> Optional[Member[Session]]:
-        """`session`'s connection ended without /quit: hold it until `deadline`.
+    def hold(self, session: Session, deadline: float,
+             now: Optional[float] = None) -> Optional[Member[Session]]:
+        """`session`'s connection ended without /quit at `now`: hold it until
+        `deadline`, or, if its last hold had not run out by `now` (a resume
+        that dropped again), until that hold's end: a hold is not renewed
+        (without `now`, until `deadline`).
 
-        None if it cannot be resumed (no token: the room says it left at once)."""
+        None if it cannot be resumed (no token: the room says it left at once).
+        The hold may put a cap over: see `give_way`."""
         member = self._by_session.get(session)
         if member is not None:
-            member.deadline = deadline
+            if now is None or now >= member.window_ends:
+                member.window_ends = deadline
+            member.deadline = member.window_ends
+            self._held[session] = member
+            self._held_in.setdefault(member.group, {})[session] = None
         return member
+
+    def give_way(self, member: Member[Session]) -> List[Member[Session]]:
+        """The holds that end early because `member`'s put a cap over: the
+        oldest of its group past `max_held_per_group`, then the oldest of all
+        past `max_held`. The caller ends each (``remove`` and the room's leave)."""
+        doomed: Dict[Session, Member[Session]] = {}
+        group = self._held_in.get(member.group, {})
+        if self.max_held_per_group and len(group) > self.max_held_per_group:
+            for session in itertools.islice(group, len(group) - self.max_held_per_group):
+                doomed[session] = self._held[session]
+        excess = len(self._held) - len(doomed) - self.max_held if self.max_held else 0
+        for session, held in self._held.items():  # oldest first
+            if excess <= 0:
+                break
+            if session not in doomed:
+                doomed[session] = held
+                excess -= 1
+        return list(doomed.values())
+
+    def _unhold(self, member: Member[Session]) -> None:
+        if self._held.pop(member.session, None) is not None:
+            group = self._held_in[member.group]
+            del group[member.session]
+            if not group:
+                del self._held_in[member.group]
 
     def keep(self, session: Session, time_ms: int, data: bytes) -> bool:
         """A direct line for `session`: kept (True) if it is held, else the
@@ -157,12 +226,15 @@ class Sessions(Generic[Session]):
         member.kept.append(Direct(time_ms, data))
         return True
 
-    def resume(self, member: Member[Session], session: Session) -> None:
-        """`member` goes on as `session` (a new connection), connected again; same
-        token, so a second drop resumes as the first did. Its kept lines are
-        the caller's to send now (see `decide`); they are cleared here."""
+    def resume(self, member: Member[Session], session: Session, group: str = "") -> None:
+        """`member` goes on as `session` (a new connection, from address group
+        `group`), connected again; same token, so a second drop resumes as the
+        first did. Its kept lines are the caller's to send now (see `decide`);
+        they are cleared here."""
+        self._unhold(member)
         del self._by_session[member.session]
         member.session = session
+        member.group = group
         member.deadline = None
         member.kept.clear()
         member.dropped = 0
@@ -234,17 +306,22 @@ def missed(lines: List[Line], name: str) -> List[Line]:
     return [line for line in lines if line.data != own]
 
 
-def welcome_back(resumed: Resumed, time_ms: int) -> bytes:
+def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:
     """Everything the resumed connection is sent, tagged, in order: the welcome
     back (now), the room lines missed and the direct lines kept (with the
-    times they were said), with a gap line between if direct lines were dropped."""
+    times they were said), with a gap line between if direct lines were dropped.
+
+    As pieces to send as they are: the missed lines are the history's own
+    bytes (`selchat.history.replay`), the kept lines the session's; only the
+    tags of this resume's own lines are made here. Never one copy per resumer."""
     parts = [wire.tag_line(wire.encode(wire.welcome_back(resumed.member.name)), time_ms),
-             replay(resumed.lines, tagged=True)]
+             *replay(resumed.lines, tagged=True)]
     if resumed.dropped:
         line = wire.history_gap(resumed.dropped, f"private lines over the {len(resumed.kept)} kept")
         parts.append(wire.tag_line(wire.encode(line), time_ms))
-    parts += [wire.tag_line(direct.data, direct.time_ms) for direct in resumed.kept]
-    return b"".join(parts)
+    for direct in resumed.kept:
+        parts += (wire.tag_prefix(None, direct.time_ms), direct.data)
+    return parts
 
 
 def gap_line(gap: Gap) -> wire.ServerLine:

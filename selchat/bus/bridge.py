@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tu
 from selchat import resume, wire
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
-from selchat.bus.protocol import Arg, DirectLine, Entry, Moved, NameLost, Own, RoomLine
+from selchat.bus.protocol import Arg, DirectLine, Entry, Lost, Moved, NameLost, Own, RoomLine
 from selchat.connection import Connection, State
 from selchat.history import MemoryHistory
 from selchat.names import name_key
@@ -56,10 +56,11 @@ class BusBridge:
     """The `BusHost` of one server; it owns the `Bus` (``bridge.bus``)."""
 
     def __init__(self, server: "Server", address: BusAddress, retention: float,
-                 lease: float) -> None:
+                 lease: float, max_stream_bytes: int) -> None:
         self._server = server
         self.bus = Bus(address, server._selector, server._timers, self, lambda: server._now,
-                       lambda: server._time_ms, server.limits.history, retention, lease)
+                       lambda: server._time_ms, server.limits.history, retention, lease,
+                       max_stream_bytes=max_stream_bytes)
         self._claims: Dict[Connection, NameClaim] = {}  # renewed by every heartbeat
         self._moving: Dict[str, WaitingResume] = {}  # by token hash
         self._trouble_told = False
@@ -150,12 +151,12 @@ class BusBridge:
             member = room.sessions.get(conn)
             assert member is not None
             missed = resume.missed(lines, move.name)
-            data = resume.welcome_back(resume.Resumed(member, missed, [], 0, False),
-                                       server._time_ms)
-            server._batch.send(data, conn, data)
+            pieces = resume.welcome_back(resume.Resumed(member, missed, [], 0, False),
+                                         server._time_ms)
+            server._batch.send(pieces, conn)
         else:
             gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
-            log.info("%r: resume refused: %s", conn, gap.kind.value)
+            log.debug("%r: resume refused: %s", conn, gap.kind.value)
             server._apply([Send(conn, resume.gap_line(gap))])
             self._let_go(move.name, move.token_hash)
         conn.kind.resume_reading(conn)  # and the lines it sent after the /resume
@@ -202,6 +203,9 @@ class BusBridge:
                     server._apply(room.name_lost(entry.key))
             elif isinstance(entry, Moved):
                 self._bus_moved(entry, node)
+            elif isinstance(entry, Lost):  # never silent: lost on the way here
+                self._tell_members(wire.history_gap(entry.lines, "other servers' lines "
+                                                                 "lost by the bus"))
 
     def _direct_from_bus(self, line: DirectLine) -> None:
         room = self._server._room

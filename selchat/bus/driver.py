@@ -11,17 +11,25 @@ connects, replies parsed by hiredis, no threads.
 States: DOWN (no connection: the node's room goes on, lines are delivered
 here and kept) -> SYNCING (connected: scripts loaded, the epoch, the names
 and, on the first connect, the history read) -> UP (batches flow; every
-unconfirmed batch is sent again first). A link that fails, an error reply,
+unconfirmed batch is sent again first, a window at a time: see
+`selchat.bus.protocol.Outbox.to_send`). A link that fails, an error reply,
 or Redis silent for `TIMEOUT` seconds (stopped, or too slow) means DOWN;
 reconnects back off exponentially, with jitter so that nodes do not retry in
 step. What the server must act on comes through `BusHost`, a few methods.
+
+A new epoch after the first (a Redis that lost its data) is read from the
+start of its stream: whatever another node published there before this one
+reconnected (the lines it kept during the outage) is read too; and the node
+publishes again its lines Redis had confirmed but it had not read back. Each
+node's lines are numbered, and a `Tally` of those numbers skips a line read
+twice and turns numbers never read into `Lost` entries: the members are told.
 """
 import enum
 import logging
 import random
 import secrets
 import selectors
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, cast
 
 from hiredis import ReplyError
 
@@ -29,8 +37,9 @@ from selchat.bus import scripts
 from selchat.bus.address import BusAddress
 from selchat.bus.link import RedisLink
 from selchat.bus.protocol import (
-    HEARTBEAT_KEYS, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Batch, Entry, Outbox, RoomLine,
-    decode, names_snapshot, sha1, xread_entries,
+    HEARTBEAT_KEYS, MAX_STREAM_BYTES, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Batch, Entry,
+    Lost, Mark, Outbox, RoomLine, Tally, decode, line_counts, names_snapshot, sha1,
+    xread_entries,
 )
 from selchat.timers import Timer, Timers
 
@@ -66,7 +75,8 @@ class BusHost(Protocol):
         `lines` are the room's latest lines, oldest first, for the history."""
 
     def bus_entries(self, entries: List[Entry]) -> None:
-        """New stream entries, in the room's order."""
+        """New stream entries, in the room's order; a `Lost` among them says
+        how many room lines of other nodes never came: tell the members."""
 
     def bus_lost(self, keys: List[str]) -> None:
         """Names this node gave out that another node claimed first."""
@@ -89,12 +99,15 @@ class Bus:
     def __init__(self, address: BusAddress, selector: selectors.BaseSelector, timers: Timers,
                  host: BusHost, clock: Callable[[], float], wall_ms: Callable[[], int],
                  history: int, retention: float, lease: float,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random,
+                 max_stream_bytes: int = MAX_STREAM_BYTES) -> None:
         self.address = address
         self.node = secrets.token_hex(4)
         self.state = BusState.DOWN
         self.epoch: Optional[str] = None
-        self.outbox = Outbox(self.node, int(retention * 1000), int(lease * 1000))
+        self.outbox = Outbox(self.node, int(retention * 1000), int(lease * 1000),
+                             max_stream_bytes=max_stream_bytes)
+        self.tally = Tally()
         self.lag_ms = 0
         self.outages = 0
         self._selector = selector
@@ -132,9 +145,9 @@ class Bus:
 
     def end_pass(self, time_ms: int) -> None:
         """Seal the pass's operations into one batch; send it if the bus is up."""
-        batch = self.outbox.seal(time_ms)
-        if batch is not None and self.up:
-            self._publish(batch)
+        self.outbox.seal(time_ms)
+        if self.up:
+            self._send_batches()
         for link in self._links:
             link.flush()
 
@@ -184,15 +197,20 @@ class Bus:
         if isinstance(reply, ReplyError):
             self._failed(f"Redis refused to sync: {reply}")
             return
-        epoch_bytes, last_id, entries, names, known = reply
+        epoch_bytes, last_id, entries, names, known, counts, live = reply
         epoch = epoch_bytes.decode()
-        reaped = not known and self.epoch is not None  # not the first connect
+        first = self.epoch is None
+        reaped = not known and not first
         new_epoch = epoch != self.epoch
         lines: List[RoomLine] = []
-        if new_epoch:
-            if self.epoch is not None:
-                log.warning("the bus lost the room's history (a new epoch): starting again")
+        if first:  # what the stream holds came before this node's time
             self._last_id = last_id
+            self.tally.seed(line_counts(counts), [node.decode() for node in live])
+        elif new_epoch:  # everything in the new stream is news, whoever sent it first
+            log.warning("the bus lost the room's history (a new epoch): starting again")
+            self._last_id = b"0-0"
+            self.outbox.recover(self._wall_ms())
+        if new_epoch:
             for _, fields in reversed(entries):
                 entry = decode(fields)
                 if isinstance(entry, RoomLine):
@@ -205,8 +223,8 @@ class Bus:
         self._host.bus_synced(epoch, lines, names_snapshot(names), new_epoch)
         if reaped:
             self._reaped_us()
-        for batch in self.outbox.unconfirmed():
-            self._publish(batch)
+        self.outbox.rewind()
+        self._send_batches()
         self._read()
         self._heartbeat()
         self._host.bus_state(True, "")
@@ -266,6 +284,11 @@ class Bus:
 
     # -- publishing, reading, the heartbeat -------------------------------------
 
+    def _send_batches(self) -> None:
+        """The next batches the outbox's window allows."""
+        for batch in self.outbox.to_send():
+            self._publish(batch)
+
     def _publish(self, batch: Batch) -> None:
         number = batch.number
 
@@ -274,9 +297,10 @@ class Bus:
                 self._failed(f"Redis refused a batch: {reply}")
                 return
             self.outbox.confirmed(number)
+            self._send_batches()
             if len(reply) > 1:
                 self._host.bus_lost([key.decode() for key in reply[1:]])
-        self._call(self._links[0], batch.args, confirmed)
+        self._call(self._links[0], self.outbox.command(batch), confirmed)
 
     def _read(self) -> None:
         self._call(self._links[1], ["XREAD", "COUNT", READ_COUNT, "BLOCK", BLOCK_MS,
@@ -287,14 +311,26 @@ class Bus:
             self._failed(f"Redis refused to read the stream: {reply}")
             return
         entries: List[Entry] = []
-        node, outbox = self.node, self.outbox
+        node, outbox, tally = self.node, self.outbox, self.tally
         read = xread_entries(reply)
         for _, fields in read:
             entry = decode(fields)
             if entry is None:
                 continue
-            if entry.__class__ is RoomLine and entry.node == node:
-                entry = entry._replace(own=outbox.read_back(entry.number))
+            if entry.__class__ is RoomLine:  # the hot path
+                line = cast(RoomLine, entry)
+                missed = tally.line(line.node, line.number) if line.number else 0
+                if missed is None:
+                    continue  # read before: published again after Redis lost its data
+                if line.node == node:
+                    entry = line._replace(own=outbox.read_back(line.number))
+                elif missed:
+                    entries.append(Lost(missed))
+            elif isinstance(entry, Mark):
+                missed = tally.mark(entry.node, entry.number)
+                if missed and entry.node != node:
+                    entries.append(Lost(missed))
+                continue
             entries.append(entry)
         if read:
             self._last_id = read[-1][0]

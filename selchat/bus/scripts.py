@@ -19,6 +19,17 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   members' leaves.
 * ``batch:NODE``: the number of the node's last published batch, so a batch
   sent again after a broken connection is not published twice.
+* ``lines``: node -> the number (field ``i``) of its last room line or mark
+  (an ``h`` entry: "my lines go up to this number") in the stream. A node
+  starting up reads it with the stream's end, so it knows which numbers came
+  before its time and which it missed.
+
+The stream is trimmed by each publish to the retention time (``XTRIM MINID
+~``), and by every eighth of a node's publishes to a byte cap: when ``MEMORY
+USAGE`` (sampled: about 7 µs, as much as a one-line batch) says the stream is
+over it, ``XTRIM MAXLEN ~`` keeps the share of its entries that fits. ``~``
+lets Redis drop whole nodes of entries only, so both are cheap and
+approximate (to a node of 100 entries, and a few batches).
 
 Name conflicts (two nodes that could not see each other both gave a name
 out) are settled by `CLAIM`: the earlier claim keeps the name; the later one
@@ -65,19 +76,21 @@ local function release(hash, node, key)
 end
 """
 
-#: KEYS: stream seq names tokens nodes batch:NODE
-#: ARGV: node batch_no time_ms retention_ms lease_ms first_line, then operations:
+#: KEYS: stream seq names tokens nodes lines batch:NODE
+#: ARGV: node batch_no time_ms retention_ms lease_ms max_bytes first_line, then operations:
 #:   L data presence        a room line (numbered; the node numbers its own from first_line)
+#:   H number               the node's lines go up to number (the next L follows it)
 #:   M key data             a direct line for the member named key
 #:   C key name since th    claim a name (th: token hash or "")
 #:   R key th               release a name (and a token, if th)
 #: Returns {first seq (0: none, or a batch published before), lost keys...}.
 PUBLISH = _COMMON + """
 local node, batch = ARGV[1], tonumber(ARGV[2])
-if batch <= tonumber(redis.call('GET', KEYS[6]) or '0') then return {0} end
-redis.call('SET', KEYS[6], batch, 'EX', 86400)
+if batch <= tonumber(redis.call('GET', KEYS[7]) or '0') then return {0} end
+redis.call('SET', KEYS[7], batch, 'EX', 86400)
 local now, time, lease = now_ms(), ARGV[3], tonumber(ARGV[5])
-local first, lost, line, i = 0, {}, tonumber(ARGV[6]), 7
+local first, lost, line, i = 0, {}, tonumber(ARGV[7]), 8
+local said = nil
 while i <= #ARGV do
   local op = ARGV[i]
   if op == 'L' then
@@ -90,8 +103,14 @@ while i <= #ARGV do
       redis.call('XADD', KEYS[1], '*', 'n', node, 'i', line, 's', seq, 't', time,
                  'd', ARGV[i + 1], 'p', ARGV[i + 2])
     end
+    said = line
     line = line + 1
     i = i + 3
+  elseif op == 'H' then
+    redis.call('XADD', KEYS[1], '*', 'n', node, 'h', ARGV[i + 1])
+    said = tonumber(ARGV[i + 1])
+    line = said + 1
+    i = i + 2
   elseif op == 'M' then
     redis.call('XADD', KEYS[1], '*', 'n', node, 't', time, 'm', ARGV[i + 1], 'd', ARGV[i + 2])
     i = i + 3
@@ -113,17 +132,27 @@ while i <= #ARGV do
     return redis.error_reply('unknown operation ' .. tostring(op))
   end
 end
+if said then redis.call('HSET', KEYS[6], node, said) end
 redis.call('XTRIM', KEYS[1], 'MINID', '~', now - tonumber(ARGV[4]))
+local cap = tonumber(ARGV[6])
+if cap > 0 and batch % 8 == 0 then  -- MEMORY USAGE costs as much as a small batch
+  local used = redis.call('MEMORY', 'USAGE', KEYS[1], 'SAMPLES', 5)
+  if used and used > cap then
+    local length = redis.call('XLEN', KEYS[1])
+    redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', math.floor(length * cap / used))
+  end
+end
 local reply = {first}
 for _, key in ipairs(lost) do reply[#reply + 1] = key end
 return reply
 """
 
-#: KEYS: stream epoch names nodes
+#: KEYS: stream epoch names nodes lines
 #: ARGV: node new_epoch history_count
 #: Returns {epoch, last entry id, the last history_count entries (newest
 #: first), the names hash as a flat list, 1 if the node was still known (0:
-#: new, or reaped while away)}: one consistent view to start from.
+#: new, or reaped while away), the lines hash as a flat list, the live nodes}:
+#: one consistent view to start from.
 SYNC = _COMMON + """
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
 local known = redis.call('ZSCORE', KEYS[4], ARGV[1]) and 1 or 0
@@ -135,10 +164,11 @@ local entries = {}
 if tonumber(ARGV[3]) > 0 then
   entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[3])
 end
-return {redis.call('GET', KEYS[2]), last_id, entries, redis.call('HGETALL', KEYS[3]), known}
+return {redis.call('GET', KEYS[2]), last_id, entries, redis.call('HGETALL', KEYS[3]), known,
+        redis.call('HGETALL', KEYS[5]), redis.call('ZRANGE', KEYS[4], 0, -1)}
 """
 
-#: KEYS: stream names tokens nodes
+#: KEYS: stream names tokens nodes lines
 #: ARGV: node lease_ms may_reap, then per member of this node: key name since th
 #: (may_reap "1" once this node has been up a whole lease: after an outage the
 #: others' heartbeats are old too, and each gets a lease's time to renew them)
@@ -154,6 +184,7 @@ if ARGV[3] == '1' then
 end
 for _, dead in ipairs(dead_nodes) do
   redis.call('ZREM', KEYS[4], dead)
+  redis.call('HDEL', KEYS[5], dead)
   local names = redis.call('HGETALL', KEYS[2])
   for i = 1, #names, 2 do
     local owner, _, name = owner_of(names[i + 1])

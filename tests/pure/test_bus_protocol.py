@@ -6,21 +6,24 @@ import pytest
 
 from selchat.bus import scripts
 from selchat.bus.protocol import (
-    DirectLine, Moved, NameLost, Outbox, RoomLine, decode, names_snapshot, xread_entries,
+    BATCH_COST, DIRECT_COST, LINE_COST, NAME_COST, DirectLine, Moved, NameLost, Outbox,
+    RoomLine, decode, names_snapshot, xread_entries,
 )
 
 
 KEYS = ["selchat:stream", "selchat:seq", "selchat:names", "selchat:tokens", "selchat:nodes",
-        "selchat:batch:N1"]
+        "selchat:lines", "selchat:batch:N1"]
 PUBLISH_SHA = hashlib.sha1(scripts.PUBLISH.encode()).hexdigest()
 
 
 def outbox(max_bytes=1 << 20):
-    return Outbox("N1", retention_ms=60_000, lease_ms=15_000, max_bytes=max_bytes)
+    return Outbox("N1", retention_ms=60_000, lease_ms=15_000, max_bytes=max_bytes,
+                  max_stream_bytes=5_000_000)
 
 
 def head(batch_no, time_ms, first_line):
-    return ["EVALSHA", PUBLISH_SHA, 6, *KEYS, "N1", batch_no, time_ms, 60_000, 15_000, first_line]
+    return ["EVALSHA", PUBLISH_SHA, 7, *KEYS, "N1", batch_no, time_ms, 60_000, 15_000,
+            5_000_000, first_line]
 
 
 def numbers(owns):
@@ -37,7 +40,7 @@ def test_a_pass_is_one_evalsha_with_every_operation_in_order():
     box.claim("bob", "Bob", 1234, "th-bob")
     box.release("dave", "th-dave")
     batch = box.seal(5000)
-    assert batch.args == [
+    assert box.command(batch) == [
         *head(1, 5000, 1),
         "L", b"<alice> hi\n", "",
         "L", b"*** bob has joined the chat room.\n", "+bob",
@@ -46,13 +49,14 @@ def test_a_pass_is_one_evalsha_with_every_operation_in_order():
         "R", "dave", "th-dave",
     ]
     assert (batch.number, batch.lines) == (1, 3)
-    assert batch.size == len(b"<alice> hi\n*** bob has joined the chat room.\n*alice* psst\n")
+    assert batch.size == len(b"<alice> hi\n*** bob has joined the chat room.\n*alice* psst\n") \
+        + 2 * LINE_COST + DIRECT_COST + 2 * NAME_COST + BATCH_COST
 
 
 def test_a_pass_with_nothing_to_publish_sends_nothing():
     box = outbox()
     assert box.seal(1) is None
-    assert box.unconfirmed() == [] and box.settled()
+    assert box.to_send() == [] and box.settled()
 
 
 def test_batch_numbers_increase_and_line_numbers_continue_across_batches():
@@ -65,8 +69,8 @@ def test_batch_numbers_increase_and_line_numbers_continue_across_batches():
     box.line(b"c\n", None, "", False)
     third = box.seal(12)
     assert [b.number for b in (first, second, third)] == [1, 2, 3]
-    assert first.args[:len(head(1, 10, 1))] == head(1, 10, 1)
-    assert third.args == [*head(3, 12, 3), "L", b"c\n", ""]
+    assert box.command(first)[:len(head(1, 10, 1))] == head(1, 10, 1)
+    assert box.command(third) == [*head(3, 12, 3), "L", b"c\n", ""]
     assert numbers(box.pending) == [1, 2, 3]
 
 
@@ -80,13 +84,15 @@ def test_batches_stay_until_confirmed_then_the_outbox_is_settled():
     box.claim("c", "c", 3, "")
     assert not box.settled()  # an unsealed claim is not in Redis either
     third = box.seal(3)
-    assert box.unconfirmed() == [first, second, third]  # sent again as they were
-    assert (box.size, box.waiting_lines) == (len(b"one\n*a* x\ntwo\n"), 3)
+    assert box.to_send() == [first, second, third]
+    box.rewind()  # a new connection
+    assert box.to_send() == [first, second, third]  # sent again as they were
+    assert (box.size, box.waiting_lines) == (first.size + second.size + third.size, 3)
     box.confirmed(1)
-    assert box.unconfirmed() == [second, third]
-    assert (box.size, box.waiting_lines) == (len(b"two\n"), 1)
+    assert box.to_send() == []  # the others are in flight
+    assert (box.size, box.waiting_lines) == (second.size + third.size, 1)
     box.confirmed(3)  # every batch up to 3
-    assert box.unconfirmed() == [] and (box.size, box.waiting_lines) == (0, 0)
+    assert box.to_send() == [] and (box.size, box.waiting_lines) == (0, 0)
     assert box.settled()
     box.confirmed(3)  # confirmed twice (a batch sent again): nothing breaks
     assert box.settled()
@@ -94,20 +100,22 @@ def test_batches_stay_until_confirmed_then_the_outbox_is_settled():
 
 # -- the byte bound during an outage -------------------------------------------------
 
-def test_lines_past_the_byte_bound_are_refused_counted_and_not_read_back():
-    box = outbox(max_bytes=10)
+def test_lines_past_the_bound_are_refused_counted_and_their_numbers_skipped():
+    box = outbox(max_bytes=2 * LINE_COST + BATCH_COST + 10)
     assert box.line(b"12345\n", 1, "", delivered=True)
-    assert not box.line(b"67890\n", 1, "", delivered=True)  # 12 bytes > 10
+    assert not box.line(b"67890\n", 1, "", delivered=True)  # 12 bytes + costs > bound
     assert box.unpublished == 1
-    assert numbers(box.pending) == [1]  # not numbered: read-back stays aligned
     assert box.line(b"abc\n", 1, "", delivered=True)  # 10 bytes: fits
     batch = box.seal(1)
-    assert batch.args == [*head(1, 1, 1), "L", b"12345\n", "", "L", b"abc\n", ""]
-    assert numbers(box.pending) == [1, 2]
+    # Line 2 was refused: the script is told to jump over it (a mark the
+    # other nodes read as one line lost), and our read-back stays aligned.
+    assert box.command(batch) == [*head(1, 1, 1), "L", b"12345\n", "", "H", 2,
+                                  "L", b"abc\n", ""]
+    assert numbers(box.pending) == [1, 3]
     assert not box.line(b"x\n", None, "", True)  # sealed, not confirmed: still counted
     box.confirmed(1)
     assert box.line(b"again\n", None, "", True)
-    assert box.seal(2).args == [*head(2, 2, 3), "L", b"again\n", ""]
+    assert box.command(box.seal(2)) == [*head(2, 2, 5), "L", b"again\n", ""]
     assert box.unpublished == 2
 
 

@@ -155,7 +155,7 @@ def test_what_a_resume_sends_and_what_a_gap_says():
     sessions.keep("c1", 1100, b"*bob* one\n")
     sessions.keep("c1", 1200, b"*bob* two\n")
     decision = decide(history, sessions, "e1.a", 1, 0.0)
-    assert welcome_back(decision, 2000).decode().splitlines() == [
+    assert b"".join(welcome_back(decision, 2000)).decode().splitlines() == [
         "@time=1970-01-01T00:00:02.000Z *** Welcome back, ann.",
         "@seq=2;time=1970-01-01T00:00:01.000Z <bob> 2",
         "@time=1970-01-01T00:00:02.000Z !!! history gap: 1 line missed "

@@ -10,7 +10,7 @@ from selchat.history import Gap, MemoryHistory
 from selchat.resume import token_hash
 from selchat.room import (
     Broadcast, ChatRoom, Claim, Close, Hold, Joined, Keep, Left, Presence, Relay, Release, Send,
-    Tag,
+    Tag, Unhold,
     name_key,
 )
 
@@ -153,7 +153,7 @@ def test_a_held_member_that_lost_its_name_is_renamed_and_resumes_as_it(resumable
     assert who(room, B) == "Online (2): alice-2 (away), bob"  # held: away
     assert joins(room, C, "alice")
     room.connect(D)
-    assert room.resumed(room.sessions.by_token("e.1"), D) == [Joined(D), Tag(D)]
+    assert room.resumed(room.sessions.by_token("e.1"), D) == [Unhold(A), Joined(D), Tag(D)]
     assert room.name_of(D) == "alice-2"
 
 
@@ -168,7 +168,7 @@ def test_a_held_member_that_lost_its_name_is_told_when_it_resumes(resumable):
 def test_a_held_session_resumed_elsewhere_vanishes_silently(resumable):
     room = resumable
     member = room.sessions.get(A)
-    assert room.moved_away(member, "N2") == []
+    assert room.moved_away(member, "N2") == [Unhold(A)]  # its timer is cancelled
     assert room.sessions.get(A) is None and room.sessions.by_hash(token_hash("e.1")) is None
     assert not room.is_held(A) and room.holder(name_key("alice")) is None
     assert who(room, B) == "Online (2): alice, bob"  # alice is on N2 now

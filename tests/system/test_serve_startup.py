@@ -11,7 +11,7 @@ import pytest
 
 from support.constants import TIMEOUT
 from support.waiting import readline_with_deadline
-from selchat.cli import DEFAULT_WEB_PORT, this_program
+from selchat.cli import DEFAULT_WEB_PORT
 
 SELCHAT = shutil.which("selchat", path=os.path.dirname(sys.executable)) or shutil.which("selchat")
 BIN = os.path.dirname(SELCHAT or sys.executable)
@@ -40,33 +40,14 @@ def env_with_path(path: str) -> dict:
     (True, "selchat"),
     (False, SELCHAT),  # a venv not activated: the full path
 ])
+
+
 def test_the_join_hint_is_the_command_as_typed(on_path, program):
     path = os.pathsep.join([BIN, "/usr/bin:/bin"]) if on_path else "/usr/bin:/bin"
     lines = startup_lines([SELCHAT, "serve", "--port", "0", "--no-web"], env_with_path(path))
     port = lines[0].rstrip().rsplit(":", 1)[1]
     assert lines[1] == f"join with: {program} join NAME --port {port}\n"
     assert shutil.which(program, path=path) == SELCHAT  # what a new shell would run
-
-
-def fake_which(found):
-    return lambda name: found
-
-
-@pytest.mark.pure
-def test_this_program(tmp_path):
-    script = tmp_path / "bin" / "selchat"
-    script.parent.mkdir()
-    script.write_text("")
-    other = tmp_path / "other-selchat"
-    other.write_text("")
-    python = str(tmp_path / "bin" / "python")
-    assert this_program(str(script), python, fake_which(str(script))) == "selchat"
-    assert this_program(str(script), python, fake_which(str(other))) == str(script)
-    assert this_program(str(script), python, fake_which(None)) == str(script)
-    main = "/x/selchat/__main__.py"
-    assert this_program(main, python, fake_which(str(script))) == "selchat"  # beside python
-    assert this_program(main, python, fake_which(str(other))) == f"{python} -m selchat"
-    assert this_program(main, "/a b/python", fake_which(None)) == "'/a b/python' -m selchat"
 
 
 def test_a_busy_default_web_port_is_said_in_the_startup_lines():
