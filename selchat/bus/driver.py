@@ -29,7 +29,7 @@ import logging
 import random
 import secrets
 import selectors
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from hiredis import ReplyError
 
@@ -317,8 +317,8 @@ class Bus:
             entry = decode(fields)
             if entry is None:
                 continue
-            if entry.__class__ is RoomLine:  # the hot path
-                line = cast(RoomLine, entry)
+            if isinstance(entry, RoomLine):  # the hot path
+                line = entry
                 missed = tally.line(line.node, line.number) if line.number else 0
                 if missed is None:
                     continue  # read before: published again after Redis lost its data
