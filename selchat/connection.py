@@ -144,7 +144,7 @@ class Connection(SendBuffer):
 
     __slots__ = (
         "sock", "number", "kind", "proto", "frame", "tagged", "bucket", "state",
-        "reading", "events", "timer", "address", "over_soft_since",
+        "reading", "events", "timer", "group", "over_soft_since",
     )
 
     def __init__(
@@ -165,7 +165,7 @@ class Connection(SendBuffer):
         self.timer: Optional[Timer] = None  # the name timeout, then the close grace
         #: The peer's address group (`selchat.addresses.address_group`) while it
         #: counts against the per-address limit (unnamed).
-        self.address: Optional[str] = None
+        self.group: Optional[str] = None
         #: When the output queue went over the soft limit (0.0: it is not over).
         self.over_soft_since = 0.0
 

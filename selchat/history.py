@@ -52,7 +52,7 @@ class Line(NamedTuple):
     tags: bytes
 
 
-class Gap(NamedTuple):
+class NotKept(NamedTuple):
     """The lines asked for are not all kept."""
 
     #: How many lines are lost; None when that is not known (a number from the future).
@@ -75,8 +75,8 @@ class History(Protocol):
         """Keep a pass's room lines; returns the number of the first of them
         (`first`, when someone else numbers them: a shared bus)."""
 
-    def after(self, seq: int) -> Union[List[Line], Gap]:
-        """Every line after number `seq`, oldest first, or the Gap if some are gone."""
+    def after(self, seq: int) -> Union[List[Line], NotKept]:
+        """Every line after number `seq`, oldest first, or the NotKept if some are gone."""
 
     def last(self, count: int) -> List[Line]:
         """The last `count` lines kept (fewer if fewer are kept), oldest first."""
@@ -180,12 +180,12 @@ class MemoryHistory:
                 self._kept -= over
                 over = 0
 
-    def after(self, seq: int) -> Union[List[Line], Gap]:
+    def after(self, seq: int) -> Union[List[Line], NotKept]:
         if seq > self._last_seq or seq < 0:
-            return Gap(None)  # not a number this epoch gave out
+            return NotKept(None)  # not a number this epoch gave out
         first = self.first_seq
         if seq < first - 1:
-            return Gap(first - seq - 1)
+            return NotKept(first - seq - 1)
         lines: List[Line] = []
         # Newest passes first, until the one holding seq + 1: a resume asks for
         # the last few lines, so this walks few passes whatever the capacity.
