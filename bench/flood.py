@@ -164,6 +164,9 @@ OPTIONS = (
            "turn, 127.0.0.2 and up, so that ports do not run out (about 28,000 per source "
            "address); 0: never bind (default: one per 16,000 clients when more than one is "
            "needed)", int, None, 0, 100_000, more={"metavar": "N"}),
+    Option("--announce-limit", "passed to the selchat started here: rooms over N members "
+           "are not told of each join and leave, so joining 100,000 clients is not O(N²) "
+           "(default: selchat's own)", int, None, 0, more={"metavar": "N"}),
     Option("--connect", "measure a server that is already running instead of starting one",
            _address, more={"metavar": "HOST:PORT"}),
     Option("--server-pid", "with --connect: the server's process id, for its CPU and memory",
@@ -247,6 +250,8 @@ RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
     (lambda a: a.transport != "tcp" and not a.compare
      and a.server not in servers.SPEAKS_WEBSOCKET,
      lambda a: f"{a.server} has no WebSocket endpoint: use --transport tcp"),
+    (lambda a: a.announce_limit is not None and (a.connect or a.server != "selchat"),
+     "--announce-limit goes to a selchat the bench starts (--server selchat, no --connect)"),
     (lambda a: a.connect and a.compare, "--compare starts its own servers: drop --connect"),
     (lambda a: a.connect and not a.allow_remote and not servers.is_loopback(a.connect[0]),
      lambda a: f"{a.connect[0]} is not a loopback address (add --allow-remote)"),
@@ -301,6 +306,13 @@ def _check(args: argparse.Namespace) -> None:
             _check(argparse.Namespace(**{**vars(args), name: value, "sweep": None}))
 
 
+def _selchat_options(options: argparse.Namespace) -> List[str]:
+    """Options of selchat's own that the bench passes to the selchat it starts."""
+    if options.announce_limit is None:
+        return []
+    return ["--announce-limit", str(options.announce_limit)]
+
+
 def raise_fd_limit(needed: int) -> None:
     """Soft RLIMIT_NOFILE up to the hard one, and the hard one up to `needed`
     if that is short and we may (root; at most fs.nr_open): servers we start
@@ -347,7 +359,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
         if scenario.churn:  # a reset client's new connection may come before its old one goes
             extra += scenario.clients
         cluster = nodes.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
-                              web=scenario.transport != "tcp", count=target.nodes)
+                              web=scenario.transport != "tcp", count=target.nodes,
+                              options=_selchat_options(options) if kind == "selchat" else ())
     try:
         meter = servers.Meter(cluster.nodes, cluster.bus)
 

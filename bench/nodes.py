@@ -16,7 +16,7 @@ comes back from its file and the nodes must reconnect.
 import signal
 import tempfile
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Sequence
 
 import servers
 
@@ -120,14 +120,17 @@ class Cluster:
                 self.bus.stop()
 
 
-def start(kind: str, max_clients: int, web: bool = False, count: int = 0) -> Cluster:
-    """`kind` alone (`count` 0), or `count` selchat nodes on a bus started here."""
+def start(kind: str, max_clients: int, web: bool = False, count: int = 0,
+          options: Sequence[str] = ()) -> Cluster:
+    """`kind` alone (`count` 0), or `count` selchat nodes on a bus started here;
+    `options`: more of selchat's own (`servers.command`)."""
     if not count:
-        return Cluster([servers.start(kind, max_clients, web=web)])
+        return Cluster([servers.start(kind, max_clients, web=web, options=options)])
     cluster = Cluster([], Bus())
     try:
         for _ in range(count):
-            cluster.nodes.append(servers.start(kind, max_clients, web=web, bus=cluster.bus.url))
+            cluster.nodes.append(servers.start(kind, max_clients, web=web, bus=cluster.bus.url,
+                                               options=options))
     except BaseException:
         cluster.stop()
         raise

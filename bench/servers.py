@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -58,17 +58,19 @@ def available(kind: str) -> bool:
 
 
 def command(kind: str, port: int, max_clients: int, web: bool = False,
-            bus: Optional[str] = None, store: Optional[str] = None) -> List[str]:
+            bus: Optional[str] = None, store: Optional[str] = None,
+            options: Sequence[str] = ()) -> List[str]:
     """The command line that starts `kind` on 127.0.0.1 (`port` only for Redis;
     `web`: selchat opens its web port too; `bus`: selchat joins that Redis;
-    `store`: Redis keeps an append-only file there)."""
+    `store`: Redis keeps an append-only file there; `options`: more of
+    selchat's own, such as ``--announce-limit 1000``)."""
     if kind == "selchat":
         # Every harness client comes from 127.0.0.1 and up to 1024 connect before
         # any has named itself: the per-address limit on unnamed connections is off.
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
                 "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"]),
-                *(["--bus", bus] if bus else [])]
+                *(["--bus", bus] if bus else []), *options]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",
                                     "websockets": "websockets_chat.py"}[kind]
@@ -219,7 +221,8 @@ def _reading(probe):
 
 
 def start(kind: str, max_clients: int, web: bool = False, bus: Optional[str] = None,
-          store: Optional[str] = None, port: Optional[int] = None) -> Server:
+          store: Optional[str] = None, port: Optional[int] = None,
+          options: Sequence[str] = ()) -> Server:
     """Start `kind` listening on 127.0.0.1 (and selchat's web port too if `web`);
     RuntimeError if it does not come up. `bus`, `store`: see `command`; `port`:
     Redis on that port (started again), not on a free one."""
@@ -231,7 +234,8 @@ def start(kind: str, max_clients: int, web: bool = False, bus: Optional[str] = N
         log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
         port_now = port or (free_port() if kind == "redis" else 0)
         web_here = web and kind == "selchat"
-        proc = subprocess.Popen(command(kind, port_now, max_clients, web_here, bus, store),
+        proc = subprocess.Popen(command(kind, port_now, max_clients, web_here, bus, store,
+                                        options),
                                 stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
                                 env=env)
         try:
