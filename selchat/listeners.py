@@ -171,7 +171,7 @@ class Listeners:
             else:
                 tune(sock)
                 self._unnamed_per_address[host] = self._unnamed_per_address.get(host, 0) + 1
-                server._add_connection(sock, address, kind)
+                kind.adopt(server, sock, address)
 
     def _pause(self, exc: OSError) -> None:
         if not self._out_of_fds:  # once per episode; the retries are not news
@@ -189,6 +189,11 @@ class Listeners:
         if address is None:
             return
         conn.address = None
+        self.forget(address)
+
+    def forget(self, address: str) -> None:
+        """One connection from `address` stopped counting (named, left, or
+        never became one: a failed TLS handshake)."""
         left = self._unnamed_per_address[address] - 1
         if left:
             self._unnamed_per_address[address] = left

@@ -80,6 +80,7 @@ import itertools
 import logging
 import secrets
 import selectors
+import signal
 import socket
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
@@ -102,6 +103,8 @@ from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
 from selchat.web.driver import HttpKind, WebSocketKind
 from selchat.web.metrics import Counters
+from selchat.tls import Certificates
+from selchat.tls_port import TlsPort, reload_certificates
 from selchat import resume
 
 log = logging.getLogger(__name__)
@@ -139,7 +142,7 @@ class Server:
 
     def __init__(
         self,
-        listener: socket.socket,
+        listener: Optional[socket.socket],
         limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.monotonic,
         web_listener: Optional[socket.socket] = None,
@@ -148,6 +151,8 @@ class Server:
         bus: Optional[BusAddress] = None,
         bus_retention: float = 600.0,
         bus_lease: float = 15.0,
+        certificates: Optional[Certificates] = None,
+        tls_listener: Optional[socket.socket] = None,
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -180,12 +185,22 @@ class Server:
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
-        sockets: Dict[Kind, socket.socket] = {self._chat: listener}
+        sockets: Dict[Kind, socket.socket] = {} if listener is None else {self._chat: listener}
         self._kinds: Tuple[Kind, ...] = (self._chat,)
+        #: With certificates, TLS ports: their newcomers shake hands first.
+        self.certificates = certificates
+        self._tls_ports: List[TlsPort] = []
+        if certificates is not None and tls_listener is not None:
+            self._tls_ports.append(TlsPort(self, self._chat, certificates))
+            sockets[self._tls_ports[-1]] = tls_listener
         if web_listener is not None:
             websocket = WebSocketKind(self)
             http = HttpKind(self, web_origins, websocket)
-            sockets[http] = web_listener
+            web: Kind = http
+            if certificates is not None:  # https and wss
+                web = TlsPort(self, http, certificates)
+                self._tls_ports.append(web)
+            sockets[web] = web_listener
             self._kinds += (http, websocket)
         self._listeners = Listeners(self, sockets)
         #: With a bus, the room is shared with other nodes through Redis.
@@ -213,7 +228,8 @@ class Server:
         `ready` is called once the signal handlers are in place, so whoever
         waits for it may signal the server at once.
         """
-        with signals_as_input(("SIGINT", "SIGTERM")) as signal_fd:
+        signals = ("SIGINT", "SIGTERM") + (("SIGHUP",) if self.certificates else ())
+        with signals_as_input(signals) as signal_fd:
             self._selector.register(signal_fd, EVENT_READ, lambda _: self._on_signal(signal_fd))
             try:
                 ready()
@@ -246,7 +262,7 @@ class Server:
         writable = self._output.dirty.add
         for key, mask in events:
             conn = key.data
-            if conn.__class__ is Connection:
+            if isinstance(conn, Connection):
                 if mask & EVENT_READ and conn.reading and (served is None or conn not in served):
                     budget = self._read(conn, budget)
                 if mask & EVENT_WRITE:
@@ -321,6 +337,8 @@ class Server:
         self._stop_deadline = self._now + SHUTDOWN_GRACE
         self._timers.call_at(self._stop_deadline, lambda _: None)  # wakes select() then
         self._listeners.close()
+        for port in self._tls_ports:
+            port.close()
         self._apply(self._room.shutdown())
         if self._bridge is not None:  # the other nodes' members are told, and the names freed
             self._apply(self._room.depart_all("server shutting down"))
@@ -343,26 +361,36 @@ class Server:
                 self._set_state(conn, DROPPING)
         self._reap()
         self._listeners.close()
+        for port in self._tls_ports:
+            port.close()
         if self._bridge is not None:
             self._bridge.bus.close()
         self._selector.close()
 
     def _on_signal(self, fd: int) -> None:
         # Only set a flag: run_once acts on it at a safe point of the pass.
-        if read_signals(fd):
+        # SIGHUP (with TLS) reads the certificate and key again instead.
+        signums = set(read_signals(fd))
+        if signal.SIGHUP in signums and self.certificates is not None:
+            signums.discard(signal.SIGHUP)
+            reload_certificates(self.certificates)
+        if signums:
             self._stop_requested = True
 
     # -- lifecycle: connections begin here, and every change of State happens here ----
 
-    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind) -> None:
-        """An accepted newcomer, tuned and counted against its address (`Listeners`)."""
-        conn = Connection(sock, next(self._numbers), kind, kind.protocol(), None)
+    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind,
+                        make: Callable[..., Connection] = Connection) -> Connection:
+        """An accepted newcomer, tuned and counted against its address (`Listeners`);
+        `make` is its connection type (`TlsConnection` after a TLS handshake)."""
+        conn = make(sock, next(self._numbers), kind, kind.protocol(), None)
         conn.address = address[0]
         self._conns.add(conn)
         self._count_connection(kind, +1)
         self._update_interest(conn)
         log.info("%r from %s%s", conn, format_address(*address[:2]), kind.accepted_note)
         kind.opened(conn)
+        return conn
 
     def _count_connection(self, kind: Kind, change: int) -> None:
         setattr(self.counters, kind.gauge, getattr(self.counters, kind.gauge) + change)
@@ -402,6 +430,8 @@ class Server:
             if conn.events:
                 self._selector.unregister(conn.sock)
                 conn.events = 0
+            if old is not DROPPING:
+                conn.before_close()
             close_socket(conn.sock, reset=old is DROPPING)
             log.debug("%r closed", conn)
 
