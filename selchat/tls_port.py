@@ -23,7 +23,7 @@ import ssl
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, cast
 
 from selchat.addresses import format_address
-from selchat.connection import GONE, RECV_SIZE, Connection, Kind, Protocol
+from selchat.connection import GONE, Connection, Kind, Protocol
 from selchat.flood import TokenBucket
 from selchat.listeners import close_socket
 from selchat.sendbuf import Buffer, SendBuffer
@@ -94,8 +94,10 @@ class TlsConnection(Connection):
 
     @reading.setter
     def reading(self, value: bool) -> None:
-        # Reading again (flood control let go): what was decrypted meanwhile
-        # will not make the socket readable, so ask for a read next pass.
+        # Reading (from the start: the first lines may have come with the
+        # last handshake bytes; or again, when flood control lets go): what
+        # is decrypted already will not make the socket readable, so ask for
+        # a read next pass.
         self._reading = value
         if value and self.tls.more():
             self._server._owed_reads.append(self)
@@ -106,7 +108,7 @@ class TlsConnection(Connection):
             got = tls.read_into(buffer, size)
             if not got:
                 try:
-                    received = self.sock.recv_into(buffer, RECV_SIZE)
+                    received = self.sock.recv_into(buffer)
                 except (BlockingIOError, InterruptedError):
                     return None
                 except OSError:
@@ -238,9 +240,7 @@ class TlsPort(Kind):
                  bucket: Optional[TokenBucket]) -> Connection:
             return TlsConnection(sock, number, kind, proto, bucket, tls, server)
 
-        conn = server._add_connection(shake.sock, shake.address, self.inner, make)
-        if tls.more():  # the client's first lines came with its last handshake bytes
-            server._owed_reads.append(conn)
+        server._add_connection(shake.sock, shake.address, self.inner, make)
 
     def _timed_out(self, shake: Handshake) -> None:
         shake.timer = None
