@@ -13,7 +13,7 @@ import shlex
 import shutil
 import socket
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence
 
 import click
 from click.core import ParameterSource
@@ -24,10 +24,14 @@ from selchat.bus.address import BusAddress, parse_bus_url
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 
+if TYPE_CHECKING:
+    from selchat.tls import Certificates
+
 DEFAULTS = Limits()
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
 DEFAULT_WEB_PORT = 4080
+DEFAULT_TLS_PORT = 4443
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger(__name__)
@@ -226,6 +230,15 @@ def cli() -> None:
 @_option("--web-origin", multiple=True, metavar="URL",
          help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
               "repeatable. The page's own origin always may.")
+@_option("--tls-cert", default=None, metavar="FILE",
+         help="PEM certificate (chain) for TLS; with --tls-key, turns TLS on: the line "
+              "protocol on --tls-port, and the web page over https and wss. SIGHUP reads "
+              "both files again (a renewal) for new connections.")
+@_option("--tls-key", default=None, metavar="FILE", help="PEM private key of --tls-cert.")
+@_option("--tls-port", default=DEFAULT_TLS_PORT, type=click.IntRange(0, 65535),
+         help="TCP port for the chat line protocol over TLS (0: any free port).")
+@_option("--no-clear", is_flag=True,
+         help="With TLS, no clear-text chat port: clients connect over TLS only.")
 @_option("--workers", default=1, type=click.IntRange(0),
          help="Server processes sharing the ports, each with its own loop, to use more "
               "cores (0: one per CPU). Any number but 1 needs --bus.")
@@ -247,8 +260,10 @@ def cli() -> None:
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
           no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
-          bus_retention: float, bus_lease: float, print_config: bool, **limits: Any) -> None:
-    """Run the chat server until Ctrl-C or SIGTERM."""
+          bus_retention: float, bus_lease: float, print_config: bool, tls_cert: Optional[str],
+          tls_key: Optional[str], tls_port: int, no_clear: bool, **limits: Any) -> None:
+    """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
+    certificate and key again)."""
     from selchat.listeners import open_listener, reserve_port
 
     if print_config:
@@ -259,19 +274,28 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         raise click.UsageError(
             "--workers needs --bus: without a shared bus each worker would be a separate room",
             ctx)
+    certificates = _certificates(ctx, tls_cert, tls_key, no_clear, workers)
     workers = workers or os.cpu_count() or 1
     _log_to_stderr(log_level)
     limits["max_clients"] = fit_max_clients(limits["max_clients"])
     # Where to listen, and whether a busy default web port is only a warning.
-    ports = (host, port, None if no_web else web_port,
+    ports = (host, None if no_clear else port, None if no_web else web_port,
              ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
     sharing = Sharing(bus, bus_retention, bus_lease)
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
+        tls_listener = None
+        if certificates is not None:
+            try:
+                tls_listener = open_listener(host, tls_port)
+            except OSError as exc:
+                fail(f"cannot listen on {host} TLS port {tls_port}: "
+                     f"{listen_problem(exc, '--tls-port')}")
         also = [*filter(None, [no_web_page]), *shared]
         _run_server(listener, web_listener, limits, web_origin, sharing,
-                    ready=lambda: _announce(listener, web_listener, also))
+                    ready=lambda: _announce(listener, web_listener, also, tls_listener),
+                    certificates=certificates, tls_listener=tls_listener)
         return
 
     from selchat.workers import WorkersFailed, supervise
@@ -279,6 +303,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     # The parent only holds the ports (port 0 becomes one port for all);
     # each worker listens on them itself.
     chat, web, no_web_page = _listen(*ports, reserve_port)
+    assert chat is not None  # --no-clear needs TLS, which --workers refuses
 
     def run_worker(number: int, ready: Callable[[], None]) -> None:
         _log_to_stderr(log_level, f"worker {number} ")
@@ -292,6 +317,26 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         supervise(workers, run_worker, lambda: _announce(chat, web, also))
     except WorkersFailed as exc:
         fail(str(exc))
+
+
+def _certificates(ctx: click.Context, cert: Optional[str], key: Optional[str],
+                  no_clear: bool, workers: int) -> "Optional[Certificates]":
+    """The TLS certificate and key read (None: no TLS); a bad one exits 2."""
+    from selchat.tls import CertificateProblem, Certificates
+
+    if (cert is None) != (key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together", ctx)
+    if cert is None or key is None:
+        if no_clear:
+            raise click.UsageError("--no-clear needs TLS (--tls-cert and --tls-key)", ctx)
+        return None
+    if workers != 1:
+        raise click.UsageError("TLS does not work with --workers yet", ctx)
+    try:
+        return Certificates(cert, key)
+    except CertificateProblem as exc:
+        fail(str(exc), 2)
+        raise  # not reached: fail exits
 
 
 def _masked(bus: BusAddress) -> str:
@@ -309,20 +354,20 @@ def _log_to_stderr(level: str, prefix: str = "") -> None:
 
 
 class Listeners(NamedTuple):
-    chat: socket.socket
+    chat: Optional[socket.socket]  # None with --no-clear
     web: Optional[socket.socket]
     #: The startup line saying why there is no web page (a busy default port).
     no_web_page: Optional[str] = None
 
 
-def _listen(host: str, port: int, web_port: Optional[int], web_optional: bool,
+def _listen(host: str, port: Optional[int], web_port: Optional[int], web_optional: bool,
             bind: Callable[[str, int], socket.socket]) -> Listeners:
     """The chat port's socket and the web port's (none for web_port None),
     from `bind`; a failure is one line and exit status 1, but if
     `web_optional` (the default port), a busy web port is only a startup
     line saying so, and how to have the page."""
     try:
-        listener = bind(host, port)
+        listener = None if port is None else bind(host, port)
     except OSError as exc:
         fail(f"cannot listen on {host} port {port}: {listen_problem(exc)}")
     if web_port is None:
@@ -349,33 +394,47 @@ class Sharing(NamedTuple):
     lease: float
 
 
-def _run_server(listener: socket.socket, web_listener: Optional[socket.socket],
+def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
                 limits: Dict[str, Any], web_origins: Sequence[str], sharing: Sharing,
-                ready: Callable[[], None]) -> None:
+                ready: Callable[[], None], certificates: "Optional[Certificates]" = None,
+                tls_listener: Optional[socket.socket] = None) -> None:
     """One server, the lone one or a worker, until it has shut down."""
     from selchat.server import Server
 
     server = Server(listener, Limits(**limits), web_listener=web_listener,
                     web_origins=web_origins, bus=sharing.bus, bus_retention=sharing.retention,
-                    bus_lease=sharing.lease)
+                    bus_lease=sharing.lease, certificates=certificates,
+                    tls_listener=tls_listener)
     server.serve_forever(ready=ready)
 
 
-def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
-              also: Sequence[str] = ()) -> None:
+def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
+              also: Sequence[str] = (), tls_listener: Optional[socket.socket] = None) -> None:
     """Log and print where the server listens (startup_lines), once."""
-    host, port = listener.getsockname()[:2]
-    address = format_address(host, port)
-    log.info("listening on %s", address)
     lines = list(also)
+    if tls_listener is not None:
+        tls_address = format_address(*tls_listener.getsockname()[:2])
+        log.info("TLS on %s", tls_address)
+        lines.insert(0, f"selchat TLS on {tls_address}")
     if web_listener is not None:
         web_host, web_port = web_listener.getsockname()[:2]
-        page = f"http://{format_address(_reachable(web_host), web_port)}/"
+        scheme = "http" if tls_listener is None else "https"
+        page = f"{scheme}://{format_address(_reachable(web_host), web_port)}/"
         log.info("web page on %s", page)
         lines.insert(0, f"selchat web page on {page}")
+    main = listener if listener is not None else tls_listener
+    assert main is not None  # --no-clear needs TLS
+    host, port = main.getsockname()[:2]
+    address = format_address(host, port)
     try:
         program = this_program(sys.argv[0], sys.executable)
-        lines = startup_lines(host, port, address, lines, program)
+        if listener is None:  # TLS only: its line comes first, and joining needs --tls
+            lines.remove(f"selchat TLS on {address}")
+            lines = startup_lines(host, port, address, lines, program)
+            lines[0], lines[-2] = f"selchat TLS on {address}", lines[-2] + " --tls"
+        else:
+            log.info("listening on %s", address)
+            lines = startup_lines(host, port, address, lines, program)
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
     except BrokenPipeError:  # whoever read the address has gone: the server goes on
