@@ -453,8 +453,17 @@ def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.s
          help="Seconds to go on reconnecting after a lost connection (0: never).")
 @_option("--welcome-timeout", default=60.0, type=click.FloatRange(0, min_open=True),
          help="Seconds a server that accepted the connection has to welcome you.")
+@_option("--tls", is_flag=True,
+         help="Speak TLS (the server's --tls-port), checking its certificate against the "
+              "system's CA store, or --ca.")
+@_option("--ca", default=None, metavar="FILE",
+         help="PEM certificate(s) of the CA that signed the server's certificate.")
+@_option("--insecure", is_flag=True,
+         help="With --tls, accept any certificate (a test server): anyone between you "
+              "and the server could read and change the chat.")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
-         resume_window: float, welcome_timeout: float) -> None:
+         resume_window: float, welcome_timeout: float, tls: bool, ca: Optional[str],
+         insecure: bool) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -492,9 +501,16 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
       2  name refused, or bad options
     """
     from selchat.client import run
+    from selchat.tls import client_context
 
+    if (ca or insecure) and not tls:
+        raise click.UsageError("--ca and --insecure go with --tls")
+    try:
+        context = client_context(ca, insecure) if tls else None
+    except OSError as exc:  # an unreadable --ca (ssl.SSLError: not PEM)
+        fail(f"{ca}: cannot use it as a CA: {getattr(exc, 'reason', None) or os_problem(exc)}", 2)
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
-                 resume_window=resume_window, welcome_timeout=welcome_timeout))
+                 resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context))
 
 
 def main() -> None:
