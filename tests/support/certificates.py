@@ -1,9 +1,12 @@
 """Throwaway certificates for the TLS tests, made with trustme: a test CA and a
 server certificate for 127.0.0.1 and localhost, as PEM files in a temp dir."""
+import ssl
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import trustme
+
+from support.clients import LineClient
 
 
 class TestPki(NamedTuple):
@@ -25,3 +28,16 @@ def make_pki(folder: Path, prefix: str = "") -> TestPki:
     for blob in server.cert_chain_pems[1:]:
         blob.write_to_path(cert_file, append=True)
     return TestPki(ca, ca_file, cert_file, key_file)
+
+
+def tls_line_client(port: int, ca_file: str, name: Optional[str] = None) -> LineClient:
+    """A `LineClient` over TLS to 127.0.0.1:`port`, trusting `ca_file`; with a
+    name, joined (its welcome read)."""
+    client = LineClient(("127.0.0.1", port))
+    context = ssl.create_default_context(cafile=ca_file)
+    client.sock = context.wrap_socket(client.sock, server_hostname="localhost")
+    if name is not None:
+        client.expect("*** Hello! Please enter your name.")
+        client.send(name)
+        client.expect_prefix(f"*** Welcome, {name}!")
+    return client
