@@ -411,30 +411,29 @@ def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket
 def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
               also: Sequence[str] = (), tls_listener: Optional[socket.socket] = None) -> None:
     """Log and print where the server listens (startup_lines), once."""
+    main = listener if listener is not None else tls_listener
+    assert main is not None  # --no-clear needs TLS
+    host, port = main.getsockname()[:2]
+    address = format_address(host, port)
+    if listener is not None:
+        log.info("listening on %s", address)
     lines = list(also)
     if tls_listener is not None:
         tls_address = format_address(*tls_listener.getsockname()[:2])
         log.info("TLS on %s", tls_address)
-        lines.insert(0, f"selchat TLS on {tls_address}")
+        if listener is not None:  # else its line comes first, in place of "listening on"
+            lines.insert(0, f"selchat TLS on {tls_address}")
     if web_listener is not None:
         web_host, web_port = web_listener.getsockname()[:2]
         scheme = "http" if tls_listener is None else "https"
         page = f"{scheme}://{format_address(_reachable(web_host), web_port)}/"
         log.info("web page on %s", page)
         lines.insert(0, f"selchat web page on {page}")
-    main = listener if listener is not None else tls_listener
-    assert main is not None  # --no-clear needs TLS
-    host, port = main.getsockname()[:2]
-    address = format_address(host, port)
     try:
         program = this_program(sys.argv[0], sys.executable)
-        if listener is None:  # TLS only: its line comes first, and joining needs --tls
-            lines.remove(f"selchat TLS on {address}")
-            lines = startup_lines(host, port, address, lines, program)
+        lines = startup_lines(host, port, address, lines, program)
+        if listener is None:  # TLS only: joining needs --tls
             lines[0], lines[-2] = f"selchat TLS on {address}", lines[-2] + " --tls"
-        else:
-            log.info("listening on %s", address)
-            lines = startup_lines(host, port, address, lines, program)
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
     except BrokenPipeError:  # whoever read the address has gone: the server goes on

@@ -12,7 +12,7 @@ import pytest
 from support.certificates import make_pki, tls_line_client
 from support.clients import LineClient
 from support.constants import TIMEOUT
-from support.join_client import join_command
+from support.join_client import Output, join_command
 from support.servers import ServerProcess, selchat
 from support.waiting import wait_for
 
@@ -49,9 +49,10 @@ def test_openssl_s_client_chats_over_the_tls_port(pki):
         bob.expect("*** alice has joined the chat room.")
         bob.expect("<alice> hello over tls")
         bob.send("hi alice")
-        out = s_client.communicate(b"/quit\n", timeout=TIMEOUT)[0].decode()
-        assert out.startswith("*** Hello! Please enter your name.\n*** Welcome, alice!"), out
-        assert "<bob> hi alice" in out
+        alice = Output(s_client.stdout.fileno())
+        alice.expect(b"<bob> hi alice\n")
+        s_client.communicate(b"/quit\n", timeout=TIMEOUT)
+        assert alice.data.startswith(b"*** Hello! Please enter your name.\n*** Welcome, alice!")
     finally:
         bob.close()
         server.stop()
@@ -69,9 +70,10 @@ def test_join_over_tls_chats_with_a_clear_text_client(pki):
         bob.expect("*** alice has joined the chat room.")
         bob.expect("<alice> hello from tls")
         bob.send("hi alice")
-        out, err = alice.communicate(b"", timeout=TIMEOUT)
-        assert b"*** Welcome, alice!" in out, (out, err)
-        assert b"<bob> hi alice" in out, out
+        seen = Output(alice.stdout.fileno())
+        seen.expect(b"<bob> hi alice\n")
+        _, err = alice.communicate(b"", timeout=TIMEOUT)
+        assert b"*** Welcome, alice!" in seen.data, (seen.data, err)
         assert alice.returncode == 0, err
     finally:
         bob.close()
