@@ -195,7 +195,8 @@ class Server:
             sockets[self._tls_ports[-1]] = tls_listener
         if web_listener is not None:
             websocket = WebSocketKind(self)
-            http = HttpKind(self, web_origins, websocket)
+            scheme = "http" if certificates is None else "https"
+            http = HttpKind(self, web_origins, websocket, scheme)
             web: Kind = http
             if certificates is not None:  # https and wss
                 web = TlsPort(self, http, certificates)

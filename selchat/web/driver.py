@@ -93,14 +93,16 @@ class HttpKind(Kind):
     accepted_note = " (web)"
     told_why_refused = False
 
-    def __init__(self, server: "Server", origins: Sequence[str], websocket: WebSocketKind) -> None:
+    def __init__(self, server: "Server", origins: Sequence[str], websocket: WebSocketKind,
+                 scheme: str = "http") -> None:
         self._server = server
+        self._scheme = scheme  # the page's own origin's: https behind TLS
         self._origins = tuple(origins)
         self._websocket = websocket
         self._page = page_for(server.limits)  # built once: the server's limits do not change
 
     def protocol(self) -> HttpConnection:
-        return HttpConnection(self._metrics, self._origins, self._page)
+        return HttpConnection(self._metrics, self._origins, self._page, self._scheme)
 
     def opened(self, conn: Connection) -> None:
         # Idle or half-sent requests are closed after the name timeout too.

@@ -29,7 +29,7 @@ The WebSocket handshake follows RFC 6455 §4.2: ``Upgrade: websocket``,
 and no subprotocol is ever accepted: every browser gets the same frames, so a
 broadcast is framed once. ``Origin`` protects the chat from other web sites
 (a page elsewhere could otherwise join from its visitor's browser): the
-page's own origin, ``http://`` + the request's ``Host``, is allowed, and so
+page's own origin, ``http://`` (``https://`` over TLS) + the request's ``Host``, is allowed, and so
 is every origin the operator listed; a request without ``Origin`` is no
 browser's and is allowed too; any other origin gets 403.
 """
@@ -103,12 +103,14 @@ class HttpConnection:
 
     `metrics` returns the body of ``/metrics``; `allowed_origins` are the
     origins (besides the page's own) that may open ``/ws``; `page` is ``/``
-    (`selchat.web.page.page_for` the server's limits).
+    (`selchat.web.page.page_for` the server's limits); `scheme` is the
+    page's own (``https`` when the port speaks TLS).
     """
 
     def __init__(self, metrics: Callable[[], bytes], allowed_origins: Iterable[str] = (),
-                 page: bytes = PAGE) -> None:
+                 page: bytes = PAGE, scheme: str = "http") -> None:
         self._metrics = metrics
+        self._scheme = scheme
         self._page = page
         self._origins = frozenset(normalize_origin(o) for o in allowed_origins)
         self._h11: Optional[h11.Connection] = h11.Connection(
@@ -212,7 +214,7 @@ class HttpConnection:
 
     def _origin_allowed(self, origin: bytes, host: bytes) -> bool:
         text = normalize_origin(origin.decode("ascii", "replace"))
-        own = normalize_origin("http://" + host.decode("ascii", "replace"))
+        own = normalize_origin(f"{self._scheme}://" + host.decode("ascii", "replace"))
         return text == own or text in self._origins
 
     def _respond(
