@@ -93,6 +93,18 @@ def _bus_address(ctx: click.Context, param: click.Parameter,
         raise click.BadParameter(str(exc)) from None
 
 
+def _cidrs(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> List[str]:
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not an address or network "
+                                     "(10.0.0.0/8, ::1)") from None
+    return list(values)
+
+
 def _read_config(ctx: click.Context, param: click.Parameter, path: Optional[str]) -> None:
     """--config FILE (eager): its values become the defaults of the other options,
     so the command line and the environment still win (`selchat.config`)."""
@@ -239,6 +251,10 @@ def cli() -> None:
          help="TCP port for the chat line protocol over TLS (0: any free port).")
 @_option("--no-clear", is_flag=True,
          help="With TLS, no clear-text chat port: clients connect over TLS only.")
+@_option("--trusted-proxy", multiple=True, metavar="CIDR", callback=_cidrs,
+         help="A reverse proxy's address or network (repeatable): connections from it "
+              "name their client with the PROXY protocol (v1 or v2) on the chat ports and "
+              "X-Forwarded-For on the web port; from anyone else both are ignored.")
 @_option("--workers", default=1, type=click.IntRange(0),
          help="Server processes sharing the ports, each with its own loop, to use more "
               "cores (0: one per CPU). Any number but 1 needs --bus.")
@@ -261,7 +277,8 @@ def cli() -> None:
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
           no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
           bus_retention: float, bus_lease: float, print_config: bool, tls_cert: Optional[str],
-          tls_key: Optional[str], tls_port: int, no_clear: bool, **limits: Any) -> None:
+          tls_key: Optional[str], tls_port: int, no_clear: bool, trusted_proxy: Sequence[str],
+          **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
     certificate and key again)."""
     from selchat.listeners import open_listener, reserve_port
@@ -282,7 +299,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     ports = (host, None if no_clear else port, None if no_web else web_port,
              ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
-    sharing = Sharing(bus, bus_retention, bus_lease)
+    sharing = Sharing(bus, bus_retention, bus_lease, tuple(trusted_proxy))
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         tls_listener = None
@@ -392,6 +409,7 @@ class Sharing(NamedTuple):
     bus: Optional[BusAddress]
     retention: float
     lease: float
+    trusted_proxies: Sequence[str] = ()  # not the bus's, but every worker's too
 
 
 def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
@@ -404,7 +422,7 @@ def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket
     server = Server(listener, Limits(**limits), web_listener=web_listener,
                     web_origins=web_origins, bus=sharing.bus, bus_retention=sharing.retention,
                     bus_lease=sharing.lease, certificates=certificates,
-                    tls_listener=tls_listener)
+                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies)
     server.serve_forever(ready=ready)
 
 

@@ -164,13 +164,12 @@ class Listeners:
             if len(server._conns) >= limits.max_clients:
                 log.warning("refused %s: server full", format_address(*address[:2]))
                 refuse(sock, SERVER_FULL if kind.told_why_refused else None)
-            elif 0 < limits.max_per_ip <= self._unnamed_per_address.get(host, 0):
+            elif not self._admit_newcomer(host):
                 log.warning("refused %s: %d unnamed connections from that address",
                             format_address(*address[:2]), limits.max_per_ip)
                 refuse(sock, TOO_MANY_FROM_ADDRESS if kind.told_why_refused else None)
             else:
                 tune(sock)
-                self._unnamed_per_address[host] = self._unnamed_per_address.get(host, 0) + 1
                 kind.adopt(server, sock, address)
 
     def _pause(self, exc: OSError) -> None:
@@ -182,6 +181,25 @@ class Listeners:
         for listener in self._sockets.values():
             self._selector.unregister(listener)
         self._timers.call_at(self._server._now + ACCEPT_RETRY_DELAY, self.start)
+
+    def _admit_newcomer(self, host: str) -> bool:
+        """`admit`, but a trusted proxy's connections are only counted: the
+        limit applies to the clients they name (`selchat.proxied_port`)."""
+        if self._server.proxies and self._server.proxies.trusts(host):
+            self.count(host)
+            return True
+        return self.admit(host)
+
+    def admit(self, host: str) -> bool:
+        """Count one more unnamed connection from `host`, if --max-per-ip allows it
+        (behind a proxy, `host` is the client the proxy named)."""
+        if 0 < self._limits.max_per_ip <= self._unnamed_per_address.get(host, 0):
+            return False
+        self.count(host)
+        return True
+
+    def count(self, host: str) -> None:
+        self._unnamed_per_address[host] = self._unnamed_per_address.get(host, 0) + 1
 
     def count_named(self, conn: Connection) -> None:
         """`conn` stopped counting against its address (it chose a name, or left)."""

@@ -105,6 +105,8 @@ from selchat.web.driver import HttpKind, WebSocketKind
 from selchat.web.metrics import Counters
 from selchat.tls import Certificates
 from selchat.tls_port import TlsPort, reload_certificates
+from selchat.proxied_port import ProxiedPort
+from selchat.trusted_proxies import TrustedProxies
 from selchat import resume
 
 log = logging.getLogger(__name__)
@@ -153,6 +155,7 @@ class Server:
         bus_lease: float = 15.0,
         certificates: Optional[Certificates] = None,
         tls_listener: Optional[socket.socket] = None,
+        trusted_proxies: Sequence[str] = (),
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -185,14 +188,19 @@ class Server:
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
-        sockets: Dict[Kind, socket.socket] = {} if listener is None else {self._chat: listener}
+        #: Behind trusted proxies, the chat ports read their PROXY header first.
+        self.proxies = TrustedProxies(trusted_proxies)
+        self._proxied_ports: List[ProxiedPort] = []
+        self._chat_port = self._behind_proxies(self._chat)
+        sockets: Dict[Kind, socket.socket] = {} if listener is None else {
+            self._chat_port: listener}
         self._kinds: Tuple[Kind, ...] = (self._chat,)
         #: With certificates, TLS ports: their newcomers shake hands first.
         self.certificates = certificates
         self._tls_ports: List[TlsPort] = []
         if certificates is not None and tls_listener is not None:
             self._tls_ports.append(TlsPort(self, self._chat, certificates))
-            sockets[self._tls_ports[-1]] = tls_listener
+            sockets[self._behind_proxies(self._tls_ports[-1])] = tls_listener
         if web_listener is not None:
             websocket = WebSocketKind(self)
             scheme = "http" if certificates is None else "https"
@@ -219,7 +227,15 @@ class Server:
     @property
     def address(self) -> str:
         """The chat port's address, host:port."""
-        return self._listeners.address(self._chat)
+        return self._listeners.address(self._chat_port)
+
+    def _behind_proxies(self, kind: Kind) -> Kind:
+        """What a chat listener's newcomers are first: `kind`, or with trusted
+        proxies the reader of their PROXY header."""
+        if not self.proxies:
+            return kind
+        self._proxied_ports.append(ProxiedPort(self, kind, self.proxies))
+        return self._proxied_ports[-1]
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -338,8 +354,7 @@ class Server:
         self._stop_deadline = self._now + SHUTDOWN_GRACE
         self._timers.call_at(self._stop_deadline, lambda _: None)  # wakes select() then
         self._listeners.close()
-        for port in self._tls_ports:
-            port.close()
+        self._close_newcomers()
         self._apply(self._room.shutdown())
         if self._bridge is not None:  # the other nodes' members are told, and the names freed
             self._apply(self._room.depart_all("server shutting down"))
@@ -362,11 +377,17 @@ class Server:
                 self._set_state(conn, DROPPING)
         self._reap()
         self._listeners.close()
-        for port in self._tls_ports:
-            port.close()
+        self._close_newcomers()
         if self._bridge is not None:
             self._bridge.bus.close()
         self._selector.close()
+
+    def _close_newcomers(self) -> None:
+        """Those not yet connections: waiting for a PROXY header, or shaking hands."""
+        for proxied in self._proxied_ports:
+            proxied.close()
+        for port in self._tls_ports:
+            port.close()
 
     def _on_signal(self, fd: int) -> None:
         # Only set a flag: run_once acts on it at a safe point of the pass.

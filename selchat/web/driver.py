@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, List, Sequence
 
 from selchat.connection import Connection, Kind, State
 from selchat.lines import LineKind
+from selchat.trusted_proxies import forwarded_client
 from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
 from selchat.web.metrics import render
 from selchat.web.page import page_for
@@ -129,6 +130,8 @@ class HttpKind(Kind):
                 server._set_state(conn, DRAINING, "end of stream")
                 break
             server.counters.http_requests += 1
+            if server.proxies and http.forwarded_for:
+                self._forwarded(conn, http.forwarded_for)
             if isinstance(action, Upgrade):
                 self._upgrade(conn, action)
                 return
@@ -143,6 +146,22 @@ class HttpKind(Kind):
         if conn.state is OPEN and conn.reading == bool(conn.out.pending):
             conn.reading = not conn.out.pending
             server._update_interest(conn)
+
+    def _forwarded(self, conn: Connection, header: bytes) -> None:
+        """From a trusted proxy, X-Forwarded-For names the client: the log and
+        the per-address count take its address (`selchat.trusted_proxies`)."""
+        server, client = self._server, forwarded_client(header)
+        if client is None or conn.address is None or client == conn.address:
+            return
+        try:
+            peer = conn.sock.getpeername()[0]
+        except OSError:
+            return
+        if server.proxies.trusts(peer):
+            server._listeners.forget(conn.address)
+            server._listeners.count(client)
+            conn.address = client
+            log.info("%r is %s (X-Forwarded-For)", conn, client)
 
     def _upgrade(self, conn: Connection, upgrade: Upgrade) -> None:
         """The handshake's answer goes out; from now on `conn` is a chat session."""

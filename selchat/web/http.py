@@ -88,6 +88,15 @@ CLOSE = _Sentinel("CLOSE")
 Action = Union[Respond, Upgrade, _Sentinel]
 
 
+def _last_field(headers: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[bytes]:
+    """The last value of header `name` (lower case, as h11 gives names)."""
+    found = None
+    for key, value in headers:
+        if key == name:
+            found = value
+    return found
+
+
 def normalize_origin(origin: str) -> str:
     """An origin as browsers send it: lower case, no trailing slash, no
     default port (``--web-origin https://chat.example.org/`` matches)."""
@@ -117,6 +126,8 @@ class HttpConnection:
             h11.SERVER, max_incomplete_event_size=MAX_HEAD
         )
         self._request: Optional[h11.Request] = None
+        #: The last request's X-Forwarded-For (believed only from a trusted proxy).
+        self.forwarded_for: Optional[bytes] = None
         self._eof = False
         self._done = False  # an action said close: nothing more to do
 
@@ -143,6 +154,7 @@ class HttpConnection:
                 return NEED_DATA
             if isinstance(event, h11.Request):
                 self._request = event
+                self.forwarded_for = _last_field(event.headers, b"x-forwarded-for")
                 if _head_size(event) > MAX_HEAD:
                     return self._error(431)
                 if _has_body(event):  # none of ours takes one: answer, then close

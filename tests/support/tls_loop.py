@@ -14,8 +14,10 @@ from support.fake_loop import FakeClock, Loop, Peer
 class TlsPeer(Peer):
     """A `Peer` whose bytes go through TLS: `take` also moves the handshake on."""
 
-    def __init__(self, address, ca_file: str) -> None:
+    def __init__(self, address, ca_file: str, before: bytes = b"") -> None:
+        """`before`: bytes sent ahead of the handshake (a proxy's PROXY header)."""
         super().__init__(address)
+        self.sock.sendall(before)
         self.tls = TlsLayer(client_context(ca_file), server_side=False,
                             server_hostname="localhost")
         self.shaken = False
@@ -56,16 +58,23 @@ class TlsPeer(Peer):
 
 
 class TlsLoop(Loop):
-    """A `Loop` whose server also has a TLS chat port (the clear one stays)."""
+    """A `Loop` whose server also has a TLS chat port (the clear one stays) when
+    given `certificates`, trusts `trusted_proxies`, and with `web` has a web port."""
 
-    def __init__(self, certificates: Certificates,
-                 clock: Optional[Callable[[], float]] = None, **limits) -> None:
+    def __init__(self, certificates: Optional[Certificates] = None,
+                 clock: Optional[Callable[[], float]] = None, trusted_proxies=(),
+                 web: bool = False, **limits) -> None:
         self.clock = clock or FakeClock()
-        self.tls_listener = open_listener("127.0.0.1", 0)
+        self.tls_listener = open_listener("127.0.0.1", 0) if certificates else None
+        self.web_listener = open_listener("127.0.0.1", 0) if web else None
         self.server = Server(open_listener("127.0.0.1", 0), Limits(**limits), self.clock,
-                             certificates=certificates, tls_listener=self.tls_listener)
+                             web_listener=self.web_listener, certificates=certificates,
+                             tls_listener=self.tls_listener, trusted_proxies=trusted_proxies)
         self.address = ("127.0.0.1", int(self.server.address.rsplit(":", 1)[1]))
-        self.tls_address = self.tls_listener.getsockname()[:2]
+        if self.tls_listener is not None:
+            self.tls_address = self.tls_listener.getsockname()[:2]
+        if self.web_listener is not None:
+            self.web_address = self.web_listener.getsockname()[:2]
         self.peers = []
         self.made = []
 
