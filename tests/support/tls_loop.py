@@ -32,29 +32,21 @@ class TlsPeer(Peer):
     def send(self, *lines: str) -> None:
         self.sock.sendall(self.tls.seal("".join(line + "\n" for line in lines).encode()))
 
-    def take(self) -> None:
-        while not self.closed:
+    def arrived(self, chunk: bytes) -> None:
+        if not chunk:
+            return
+        self.tls.feed(chunk)
+        self._step()
+        buffer = memoryview(bytearray(1 << 16))
+        while self.shaken and not self.ended_cleanly:
             try:
-                chunk = self.sock.recv(1 << 20)
-            except BlockingIOError:
-                return
-            except ConnectionResetError:
-                chunk = b""
-            if not chunk:
-                self.closed = True
-                return
-            self.tls.feed(chunk)
-            self._step()
-            buffer = memoryview(bytearray(1 << 16))
-            while self.shaken and not self.ended_cleanly:
-                try:
-                    got = self.tls.read_into(buffer, len(buffer))
-                except ssl.SSLZeroReturnError:  # close_notify
-                    self.ended_cleanly = True
-                    break
-                if not got:
-                    break
-                self.data += buffer[:got]
+                got = self.tls.read_into(buffer, len(buffer))
+            except ssl.SSLZeroReturnError:  # close_notify
+                self.ended_cleanly = True
+                break
+            if not got:
+                break
+            self.data += buffer[:got]
 
 
 class TlsLoop(Loop):

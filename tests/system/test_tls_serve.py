@@ -35,49 +35,46 @@ def peer_certificate(port: int, ca_file: str) -> bytes:
         return sock.getpeercert(binary_form=True)
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
-def test_openssl_s_client_chats_over_the_tls_port(pki):
+def chat_through(pki, command, typed: bytes, last_input: bytes) -> bytes:
+    """Alice runs `command` (a TLS client reading stdin) and types `typed` (her
+    name, if it asks, and a line); bob, on the clear port, answers; then alice
+    is sent `last_input` and her stdin closes. What alice's client printed."""
     server = tls_server(pki)
     bob = LineClient(server.address, "bob")
     try:
-        s_client = subprocess.Popen(
-            ["openssl", "s_client", "-quiet", "-connect", f"127.0.0.1:{server.tls_port}",
-             "-CAfile", pki.ca_file, "-verify_return_error", "-servername", "localhost"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        s_client.stdin.write(b"alice\nhello over tls\n")
-        s_client.stdin.flush()
-        bob.expect("*** alice has joined the chat room.")
-        bob.expect("<alice> hello over tls")
-        bob.send("hi alice")
-        alice = Output(s_client.stdout.fileno())
-        alice.expect(b"<bob> hi alice\n")
-        s_client.communicate(b"/quit\n", timeout=TIMEOUT)
-        assert alice.data.startswith(b"*** Hello! Please enter your name.\n*** Welcome, alice!")
-    finally:
-        bob.close()
-        server.stop()
-
-
-def test_join_over_tls_chats_with_a_clear_text_client(pki):
-    server = tls_server(pki)
-    bob = LineClient(server.address, "bob")
-    try:
-        alice = subprocess.Popen(
-            join_command("alice", server.tls_port, "--tls", "--ca", pki.ca_file),
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        alice.stdin.write(b"hello from tls\n")
+        alice = subprocess.Popen([part.replace("TLS_PORT", str(server.tls_port))
+                                  for part in command],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        alice.stdin.write(typed)
         alice.stdin.flush()
         bob.expect("*** alice has joined the chat room.")
-        bob.expect("<alice> hello from tls")
+        bob.expect("<alice> " + typed.decode().splitlines()[-1])
         bob.send("hi alice")
         seen = Output(alice.stdout.fileno())
         seen.expect(b"<bob> hi alice\n")
-        _, err = alice.communicate(b"", timeout=TIMEOUT)
-        assert b"*** Welcome, alice!" in seen.data, (seen.data, err)
+        _, err = alice.communicate(last_input, timeout=TIMEOUT)
         assert alice.returncode == 0, err
+        return seen.data
     finally:
         bob.close()
         server.stop()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_openssl_s_client_chats_over_the_tls_port(pki):
+    out = chat_through(pki, ["openssl", "s_client", "-quiet", "-connect", "127.0.0.1:TLS_PORT",
+                             "-CAfile", pki.ca_file, "-verify_return_error",
+                             "-servername", "localhost"],
+                       b"alice\nhello over tls\n", b"/quit\n")
+    assert out.startswith(b"*** Hello! Please enter your name.\n*** Welcome, alice!")
+
+
+def test_join_over_tls_chats_with_a_clear_text_client(pki):
+    command = join_command("alice", 0, "--tls", "--ca", pki.ca_file)
+    command[command.index("--port") + 1] = "TLS_PORT"
+    out = chat_through(pki, command, b"hello from tls\n", b"")
+    assert b"*** Welcome, alice!" in out
 
 
 def test_join_refuses_an_untrusted_certificate_in_one_line(pki, tmp_path):
