@@ -10,6 +10,8 @@ of its own:
 `selchat.effects`      the room's effects carried out; history replay and ``/resume``
 `selchat.output`       the pass's batch to every recipient; sends; output limits
 `selchat.bus.bridge`   the room shared with other nodes through the bus (``--bus``)
+`selchat.tls_port`     TLS ports: handshakes bounded per pass, then connections that seal
+`selchat.proxied_port` behind ``--trusted-proxy``: the PROXY header names the client
 ====================== ==================================================================
 
 Theory of operation
@@ -402,7 +404,7 @@ class Server:
     # -- lifecycle: connections begin here, and every change of State happens here ----
 
     def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind,
-                        make: Callable[..., Connection] = Connection) -> Connection:
+                        make: Callable[..., Connection] = Connection) -> None:
         """An accepted newcomer, tuned and counted against its address (`Listeners`);
         `make` is its connection type (`TlsConnection` after a TLS handshake)."""
         conn = make(sock, next(self._numbers), kind, kind.protocol(), None)
@@ -412,7 +414,6 @@ class Server:
         self._update_interest(conn)
         log.info("%r from %s%s", conn, format_address(*address[:2]), kind.accepted_note)
         kind.opened(conn)
-        return conn
 
     def _count_connection(self, kind: Kind, change: int) -> None:
         setattr(self.counters, kind.gauge, getattr(self.counters, kind.gauge) + change)
