@@ -165,11 +165,12 @@ class TlsConnection(Connection):
 class Handshake:
     """A newcomer on a TLS port, not yet a connection."""
 
-    __slots__ = ("sock", "address", "tls", "unsent", "timer")
+    __slots__ = ("sock", "address", "tls", "unsent", "done", "timer")
 
     def __init__(self, sock: socket.socket, address: Tuple, tls: TlsLayer) -> None:
         self.sock, self.address, self.tls = sock, address, tls
         self.unsent = b""  # handshake bytes the socket did not take yet
+        self.done = False  # OpenSSL is done: once `unsent` went, it is a connection
         self.timer: Optional[Timer] = None
 
 
@@ -205,8 +206,12 @@ class TlsPort(Kind):
         if self._steps >= HANDSHAKES_PER_PASS:
             return  # still readable: the selector reports it again next pass
         self._steps += 1
-        if shake.unsent and not self._send(shake):
-            return
+        if shake.unsent:
+            if not self._send(shake):
+                return
+            if shake.done:  # its last flight went on this writable event
+                self._finish(shake)
+                return
         try:
             data = shake.sock.recv(HANDSHAKE_READ)
         except (BlockingIOError, InterruptedError):
@@ -219,16 +224,15 @@ class TlsPort(Kind):
             return
         shake.tls.feed(data)
         try:
-            done = shake.tls.handshake()
+            shake.done = shake.tls.handshake()
         except ssl.SSLError as exc:
             shake.unsent += shake.tls.take_output()  # the alert saying why
             self._send(shake)
             self._give_up(shake, f"TLS handshake failed: {exc.reason or exc}")
             return
         shake.unsent += shake.tls.take_output()
-        if not self._send(shake) or not done:
-            return
-        self._finish(shake)
+        if self._send(shake) and shake.done:
+            self._finish(shake)
 
     def _send(self, shake: Handshake) -> bool:
         """Send what the handshake owes the peer: True if all went."""

@@ -1,12 +1,16 @@
 """The TLS chat port in the loop, on a fake clock: handshakes, chat beside a
 clear-text client, close_notify, stalled handshakes timed out, handshakes
 bounded per pass, decrypted bytes served without the socket."""
+import selectors
+import ssl
+
 import pytest
 
 from selchat import server as server_module, tls_port
-from selchat.tls import Certificates, TlsLayer
+from selchat.tls import Certificates, TlsLayer, client_context
+from selchat.tls_port import TlsPort
 from support.certificates import make_pki
-from support.tls_loop import TlsLoop, raw_socket
+from support.tls_loop import TlsLoop, TlsPeer, raw_socket
 
 
 @pytest.fixture
@@ -146,3 +150,34 @@ def test_handshakes_are_bounded_per_pass(tls_loop, pki, monkeypatch):
     loop.run(1)  # reads at most two ClientHellos
     assert sum(peer.shaken for peer in peers) == 2
     loop.until(lambda: all(peer.lines for peer in peers))
+
+
+def tls12(ca_file):
+    context = client_context(ca_file)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def test_tls_1_2_when_the_servers_last_flight_must_wait_for_the_socket(tls_loop, pki,
+                                                                       monkeypatch):
+    """In TLS 1.2 the server speaks last (ChangeCipherSpec, Finished): if the
+    socket cannot take it at once, the handshake ends when it could."""
+    real_send, held = TlsPort._send, []
+
+    def send(port, shake):
+        if shake.done and not held:  # the last flight: as if the socket were full
+            held.append(shake)
+            port._server._selector.modify(shake.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
+                                          lambda mask: port._step(shake))
+            return False
+        return real_send(port, shake)
+
+    monkeypatch.setattr(TlsPort, "_send", send)
+    loop = tls_loop()
+    peer = TlsPeer(loop.tls_address, pki.ca_file, context=tls12(pki.ca_file))
+    loop.peers.append(peer)
+    loop.made.append(peer)
+    loop.until(lambda: peer.shaken and peer.lines)
+    assert held and peer.tls.version == "TLSv1.2"
+    peer.send("alice")
+    loop.until(lambda: any(line.startswith("*** Welcome, alice!") for line in peer.lines))

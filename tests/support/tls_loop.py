@@ -14,11 +14,13 @@ from support.fake_loop import FakeClock, Loop, Peer
 class TlsPeer(Peer):
     """A `Peer` whose bytes go through TLS: `take` also moves the handshake on."""
 
-    def __init__(self, address, ca_file: str, before: bytes = b"") -> None:
-        """`before`: bytes sent ahead of the handshake (a proxy's PROXY header)."""
+    def __init__(self, address, ca_file: str, before: bytes = b"",
+                 context: Optional[ssl.SSLContext] = None) -> None:
+        """`before`: bytes sent ahead of the handshake (a proxy's PROXY header);
+        `context`: the client's (by default: trusting `ca_file`, TLS 1.2 or 1.3)."""
         super().__init__(address)
         self.sock.sendall(before)
-        self.tls = TlsLayer(client_context(ca_file), server_side=False,
+        self.tls = TlsLayer(context or client_context(ca_file), server_side=False,
                             server_hostname="localhost")
         self.shaken = False
         self.ended_cleanly = False  # the server said close_notify
