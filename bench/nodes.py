@@ -16,7 +16,7 @@ comes back from its file and the nodes must reconnect.
 import signal
 import tempfile
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import servers
 
@@ -121,11 +121,13 @@ class Cluster:
 
 
 def start(kind: str, max_clients: int, web: bool = False, count: int = 0,
-          options: Sequence[str] = ()) -> Cluster:
+          settings: Optional[Dict[str, str]] = None, options: Sequence[str] = ()) -> Cluster:
     """`kind` alone (`count` 0), or `count` selchat nodes on a bus started here;
-    `options`: more of selchat's own (`servers.command`)."""
+    `settings`: more environment for the server, `options`: more of selchat's
+    own options (`servers.start`)."""
     if not count:
-        return Cluster([servers.start(kind, max_clients, web=web, options=options)])
+        return Cluster([servers.start(kind, max_clients, web=web, settings=settings,
+                                      options=options)])
     cluster = Cluster([], Bus())
     try:
         for _ in range(count):

@@ -28,7 +28,7 @@ The lifecycle is `State`; only the server changes it, in one method
 """
 import enum
 import socket
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Tuple, Union
 
 from selchat.flood import TokenBucket
 from selchat.framing import LineBuffer
@@ -36,6 +36,9 @@ from selchat.sendbuf import IOV_MAX, Buffer, SendBuffer
 from selchat.timers import Timer
 from selchat.web.http import HttpConnection
 from selchat.web.websocket import WebSocketLines
+
+if TYPE_CHECKING:
+    from selchat.server import Server
 
 Protocol = Union[LineBuffer, WebSocketLines, HttpConnection]
 
@@ -74,6 +77,12 @@ class Kind:
     def protocol(self) -> "Protocol":
         """The sans-I/O object for a newly accepted connection of this kind."""
         raise NotImplementedError
+
+    def adopt(self, server: "Server", sock: socket.socket, address: Tuple, group: str) -> None:
+        """A newcomer accepted on this kind's port, counted against its address
+        group `group`, becomes a connection (a TLS port,
+        `selchat.tls_port.TlsPort`, shakes hands first)."""
+        server._add_connection(sock, address, self, group)
 
     def opened(self, conn: "Connection") -> None:
         """`conn` was accepted and registered for reading."""
@@ -130,20 +139,9 @@ class IllegalTransition(RuntimeError):
     """A change of `State` that `TRANSITIONS` does not allow: a bug in the server."""
 
 
-class Connection(SendBuffer):
-    """One client socket; it is its own output queue (`out`).
-
-    Memory: every field is a slot, and what an idle connection does not use
-    is None or a shared constant, not an object of its own: the output queue
-    is the connection itself (a `SendBuffer`, whose chunk list exists only
-    while something waits), the protocol keeps no buffer between lines
-    (`LineBuffer`), and the timer and the flood bucket are None when off. So
-    a joined, idle connection costs this object, its socket object, its
-    protocol object and its selector key (about 0.4 KB in Python objects).
-    """
-
+class Connection:
     __slots__ = (
-        "sock", "number", "kind", "proto", "frame", "tagged", "bucket", "state",
+        "sock", "number", "kind", "proto", "frame", "tagged", "out", "bucket", "state",
         "reading", "events", "timer", "group", "over_soft_since",
     )
 
@@ -157,7 +155,7 @@ class Connection(SendBuffer):
         self.proto = proto
         self.frame = kind.frame  # the kind's, kept here for the delivery loop
         self.tagged = False  # asked for tags (/tags): lines carry seq and time
-        super().__init__()  # the output queue: empty, no list
+        self.out = SendBuffer()
         self.bucket = bucket  # None when flood control is off
         self.state = State.OPEN
         self.reading = True  # read interest wanted: OPEN and not held back by flood control
@@ -171,12 +169,6 @@ class Connection(SendBuffer):
 
     def __repr__(self) -> str:
         return f"connection {self.number}"
-
-    @property
-    def out(self) -> SendBuffer:
-        """The output queue (``pending``, ``append``...): the connection itself,
-        which spares every connection an object (48 bytes) of its own."""
-        return self
 
     def read_once(self, buffer: memoryview, size: int) -> Optional[int]:
         """One ``recv_into`` of at most `size` bytes of the caller's buffer (one
@@ -194,9 +186,10 @@ class Connection(SendBuffer):
         asyncio's "try to send now": most writes cost one ``send`` and no
         bookkeeping. Answers the bytes left queued, or GONE.
         """
-        if self.pending:
-            self.append(data)
-            return self.pending
+        out = self.out
+        if out.pending:
+            out.append(data)
+            return out.pending
         try:  # the hot path of every broadcast: no helper call here
             sent = self.sock.send(data)
         except (BlockingIOError, InterruptedError):
@@ -204,36 +197,41 @@ class Connection(SendBuffer):
         except OSError:
             return GONE
         if sent < len(data):
-            self.append(memoryview(data)[sent:] if sent else data)
-        return self.pending
+            out.append(memoryview(data)[sent:] if sent else data)
+        return out.pending
 
     def write_pieces(self, pieces: List[Buffer]) -> int:
         """`write` for a list of buffers (an own piece cut from the shared bytes)."""
         size = sum(map(len, pieces))
-        if self.pending:
-            self.extend(pieces, size)
-            return self.pending
+        out = self.out
+        if out.pending:
+            out.extend(pieces, size)
+            return out.pending
         sent = self._sendmsg(pieces[:IOV_MAX])
         if sent < 0:
             return GONE
         if sent < size:
-            self.extend(pieces, size)
-            self.advance(sent)
-        return self.pending
+            out.extend(pieces, size)
+            out.advance(sent)
+        return out.pending
 
     def flush(self) -> int:
         """One send of what is queued: answers the bytes still queued, or GONE."""
-        if not self.pending:
+        out = self.out
+        if not out.pending:
             return 0
-        buffers = self.buffers()
+        buffers = out.buffers()
         sent = self._send(buffers[0]) if len(buffers) == 1 else self._sendmsg(buffers)
         if sent < 0:
             return GONE
-        self.advance(sent)
-        return self.pending
+        out.advance(sent)
+        return out.pending
+
+    def before_close(self) -> None:
+        """What an orderly close owes the peer first (TLS: close_notify); nothing here."""
 
     def discard_output(self) -> None:
-        self.advance(self.pending)
+        self.out.advance(self.out.pending)
 
     def _send(self, data: Buffer) -> int:
         """Bytes the kernel took (0 when it would block), or GONE."""

@@ -7,8 +7,6 @@ references as they are and hands them to ``sendmsg`` (asyncio's
 pointers, not a copy each. The unsent tail of a partly sent chunk is a
 memoryview slice of it, again not a copy. The list exists only while something
 is queued, and goes when the queue drains: an idle connection holds none.
-`selchat.connection.Connection` is a SendBuffer itself (``conn.out`` is the
-connection), so the queue costs an idle connection two slots, not an object.
 """
 import os
 from typing import List, Optional, Sequence, Union

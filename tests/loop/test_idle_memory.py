@@ -15,8 +15,7 @@ import tracemalloc
 
 from support.fake_loop import Loop
 
-#: Python bytes per idle connection allowed (measured: 1,190; 1,230 while each
-#: connection had an output queue object of its own).
+#: Python bytes per idle connection allowed (measured: 1,230).
 BOUND = 1_400
 NEWCOMERS = 400
 #: Lines kept: filled by the first members' joins, before measuring.
