@@ -565,5 +565,6 @@ def main() -> None:
 def _usage_problem(exc: click.UsageError) -> str:
     """Click's message as one line, and where to read more."""
     words = exc.format_message().rstrip(".")
-    words = words[:1].lower() + words[1:]
+    if not words[1:2].isupper():  # "Invalid value" reads on in lower case; "TLS" stays
+        words = words[:1].lower() + words[1:]
     return f"{words} (see '{exc.ctx.command_path} -h')" if exc.ctx else words

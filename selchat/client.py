@@ -89,6 +89,9 @@ LEAVE_GRACE = 1.0
 #: a server that accepts and says nothing must not hold the client forever.
 WELCOME_TIMEOUT = 60.0
 
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: a --ca cannot fix a wrong name.
+X509_HOSTNAME_MISMATCH = 62
+
 STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 
 
@@ -113,8 +116,10 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     except KeyboardInterrupt:
         return 0
     except ssl.SSLCertVerificationError as exc:
+        hint = ("the name it was reached by is not in its certificate"
+                if exc.verify_code == X509_HOSTNAME_MISMATCH else "give its CA with --ca FILE")
         return _error(f"{format_address(host, port)} cannot be trusted: "
-                      f"{exc.verify_message} (give its CA with --ca FILE)")
+                      f"{exc.verify_message} ({hint})")
     except ssl.SSLError as exc:
         return _error(f"no TLS with {format_address(host, port)}: {exc.reason or exc} "
                       "(is it the TLS port?)")
