@@ -33,9 +33,12 @@ credentials: never log them.
 import collections
 import enum
 import hashlib
+import heapq
 import itertools
+import operator
 from typing import (
-    Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, TypeVar, Union,
+    Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, Sequence, Tuple,
+    TypeVar, Union,
 )
 
 from selchat import wire
@@ -275,22 +278,47 @@ class Gap(NamedTuple):
     #: room says it left ("connection lost") and frees its name, closing its
     #: old connection if still open, so the client can join again as itself.
     ends: Optional[Member] = None
+    #: The rooms whose lines were trimmed (none named: the default room's only).
+    rooms: Tuple[str, ...] = ()
+
+
+#: What a resume reads, given the member: (room name, its history) for each of
+#: its rooms; the name "" for a member of the default room only.
+RoomHistories = Callable[[Member], Sequence[Tuple[str, History]]]
 
 
 def decide(history: History, sessions: Sessions, token: str, last_seq: int,
-           now: float) -> Union[Resumed, Gap]:
+           now: float, rooms: Optional[RoomHistories] = None) -> Union[Resumed, Gap]:
     """What ``/resume TOKEN LASTSEQ`` gets at time `now`. Changes nothing: on
     Resumed the caller calls ``sessions.resume(member, new_session)``; on a Gap
-    that `ends` a session, ``sessions.remove(...)`` and the room's leave."""
+    that `ends` a session, ``sessions.remove(...)`` and the room's leave.
+
+    `history` numbers the lines of every room (one sequence); `rooms` gives
+    the member's rooms' histories (default: `history` alone). Each room's
+    lines after LASTSEQ are merged in the order said; if any room's were
+    trimmed, the Gap names those rooms."""
     if token_epoch(token) != history.epoch:
         return Gap(GapKind.EPOCH, None)
     member = sessions.by_token(token)
     if member is None or (member.deadline is not None and member.deadline <= now):
         return Gap(GapKind.TOKEN, None)  # an expired hold not yet swept is expired
-    lines = history.after(last_seq)
-    if isinstance(lines, HistoryGap):
-        return Gap(GapKind.HISTORY, lines.missing, member)
-    return Resumed(member, missed(lines, member.name), list(member.kept), member.dropped,
+    if last_seq > history.last_seq or last_seq < 0:
+        return Gap(GapKind.HISTORY, None, member)  # not a number this epoch gave out
+    found: List[List[Line]] = []
+    trimmed: List[str] = []
+    missing: Optional[int] = 0
+    for room, kept in (rooms(member) if rooms else [("", history)]):
+        lines = kept.after(last_seq)
+        if isinstance(lines, HistoryGap):
+            trimmed.append(room)
+            missing = None if lines.missing is None or missing is None else missing + lines.missing
+        else:
+            found.append(lines)
+    if trimmed:
+        return Gap(GapKind.HISTORY, missing, member, tuple(filter(None, trimmed)))
+    merged = found[0] if len(found) == 1 else list(
+        heapq.merge(*found, key=operator.attrgetter("seq")))
+    return Resumed(member, missed(merged, member.name), list(member.kept), member.dropped,
                    takeover=member.deadline is None)
 
 
@@ -325,5 +353,7 @@ def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:
 
 
 def gap_line(gap: Gap) -> wire.ServerLine:
-    """``!!! history gap: N lines missed (why)`` for a resume that cannot be done."""
-    return wire.history_gap(gap.missing, gap.kind.value)
+    """``!!! history gap: N lines missed (why)`` for a resume that cannot be
+    done; the rooms whose lines were trimmed named after why."""
+    rooms = f": {', '.join(gap.rooms)}" if gap.rooms else ""
+    return wire.history_gap(gap.missing, gap.kind.value + rooms)
