@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from selchat import resume, wire
 from selchat.connection import Connection, State
-from selchat.history import History, MemoryHistory, replay
+from selchat.history import History, replay
 from selchat.room import (
     Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left, Relay,
     Release, Replay, ResumeAsked, Send, Tag, Unhold,
@@ -99,24 +99,11 @@ class Effects:
             server._bridge.publish(payload, effect)
 
     def _room_line(self, effect: Broadcast[Connection], room: Room) -> None:
-        """A line of a room but the default one: its name in front, the next
-        number of the one sequence across rooms, kept in the room's history,
-        for its members (this pass's batch of that room: `Output.room_batch`)."""
-        server = self._server
+        """A line of a room but the default one: its name in front, for its
+        members (this pass's batch of that room: `Output.room_batch`, which
+        numbers it and keeps it in the room's history as it delivers it)."""
         payload = room.prefix + self._encode(effect.line)
-        seq = server._history.number()
-        self._history_of(room).append(payload, server._time_ms, (len(payload),), seq)
-        server._output.room_batch(room).broadcast(payload, effect.exclude, seq)
-
-    def _history_of(self, room: Room) -> MemoryHistory:
-        """A room's history, made with its first line (it goes with the room)."""
-        history = room.history
-        if history is None:
-            server = self._server
-            history = room.history = MemoryHistory(
-                server._history.epoch, server.limits.history, {"room": room.name},
-                numbered_elsewhere=True)
-        return history
+        self._server._output.room_batch(room).broadcast(payload, effect.exclude)
 
     def _send(self, effect: Send[Connection]) -> None:
         server = self._server
@@ -161,7 +148,7 @@ class Effects:
         if room.default:
             self._server._batch.joined(effect.session)
         else:
-            self._server._output.room_batch(room).joined(effect.session)
+            self._server._output.room_batch(room).joined(effect.session, effect.resumed)
 
     def _exited(self, effect: Exited[Connection]) -> None:
         self._server._output.room_batch(effect.room).left(effect.session)

@@ -155,12 +155,12 @@ class MemoryHistory:
             return self._last_seq + 1
         return self._passes[0].first_seq + self._passes[0].start
 
-    def number(self) -> int:
-        """The next number, for a line of another room (one sequence across
-        rooms): a hole here, not a gap."""
-        self._last_seq += 1
+    def number(self, count: int = 1) -> int:
+        """The next `count` numbers, for lines of another room (one sequence
+        across rooms): a hole here, not a gap. Returns the first."""
+        self._last_seq += count
         self._holes = True
-        return self._last_seq
+        return self._last_seq - count + 1
 
     def __len__(self) -> int:
         return self._kept

@@ -16,6 +16,13 @@ members (with its ``room`` tag). A member with lines from several rooms in
 one pass still gets one send: its pieces from every room go in one
 ``sendmsg`` (`_write_own`), and `Counters.sends` counts sends so that shows.
 
+Every member gets a pass's lines in one order: the default room's, then
+each dirty room's in turn. The rooms' lines are numbered here, as they are
+delivered, from the one sequence the default room's history keeps (its were
+numbered as they were said, earlier in the pass), so each member sees the
+numbers rise: the last number a tagged client saw is all a resume needs. A
+room's pass goes into its history here too, one payload per pass.
+
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
 (``--soft-output``) for longer than its time it is dropped by a timer. A
@@ -27,6 +34,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
 from selchat.batch import Batch, Piece, Render
 from selchat.connection import GONE, Connection, State
+from selchat.history import MemoryHistory
 from selchat.limits import Limits
 from selchat.rooms import Room
 from selchat.web.metrics import Counters
@@ -121,7 +129,11 @@ class Output:
                 continue
             members = room.members
             self._counters.deliveries += batch.deliveries(len(members))
+            ends = batch.number(self._server._history.last_seq + 1)
+            first = self._server._history.number(len(ends))
             shared, own = batch.split(members)
+            if ends:
+                self._history_of(room).append(shared, self._server._time_ms, ends, first)
             tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None
             # Its members, and who left it during the pass (what came before).
             for conn in [*members, *(conn for conn in own if conn not in members)]:
@@ -135,6 +147,16 @@ class Output:
                 if mine and mine != [b""]:
                     pieces.setdefault(conn, []).extend(mine)
         return pieces
+
+    def _history_of(self, room: Room) -> MemoryHistory:
+        """A room's history, made with its first line (it goes with the room)."""
+        history = room.history
+        if history is None:
+            server = self._server
+            history = room.history = MemoryHistory(
+                server._history.epoch, server.limits.history, {"room": room.name},
+                numbered_elsewhere=True)
+        return history
 
     def _room_renderer(self, room: Room) -> Render:
         """A room's line as a tagged member gets it: seq, time and ``room``."""

@@ -37,7 +37,7 @@ is a member, and only members receive broadcasts.
 """
 import itertools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import (
     Callable, Collection, Dict, Generic, Hashable, List, Mapping, NamedTuple, Optional, Set,
     Tuple, TypeVar, Union,
@@ -119,7 +119,7 @@ class Send(Generic[Session]):
     #: Tags of its own for a tagged recipient (the welcome's ``resume``).
     tags: Optional[Mapping[str, str]] = None
     #: A room but the default one: the line starts with its name.
-    room: Optional[Room] = field(default=None, compare=False)
+    room: Optional[Room] = None
 
 
 @dataclass(slots=True, order=True)
@@ -131,16 +131,18 @@ class Broadcast(Generic[Session]):
     #: For the other nodes' members only (what this node's members know already).
     elsewhere: bool = False
     #: For that room's members (None: the default room's), its name in front.
-    room: Optional[Room] = field(default=None, compare=False)
+    room: Optional[Room] = None
 
 
 @dataclass(slots=True)
 class Entered(Generic[Session]):
     """`session` joined `room` (the default room: rejoined it): its lines are
-    for `session` from here on."""
+    for `session` from here on (`resumed`: the whole pass's, which no
+    history holds yet: see `selchat.output`)."""
 
     session: Session
     room: Room
+    resumed: bool = False
 
 
 @dataclass(slots=True)
@@ -211,7 +213,7 @@ class Replay(Generic[Session]):
     session: Session
     lines: int
     #: Whose lines: None for the default room's.
-    room: Optional[Room] = field(default=None, compare=False)
+    room: Optional[Room] = None
 
 
 @dataclass(slots=True, order=True)
@@ -410,7 +412,8 @@ class ChatRoom(Generic[Session]):
         self._owners[name_key(name)] = session
         self._listed(name_key(name))
         log.info("%s resumed", name)
-        effects += [Entered(session, room) for room in self.rooms.move(old, session, name)
+        effects += [Entered(session, room, resumed=True)
+                    for room in self.rooms.move(old, session, name)
                     if not room.default]  # the default room's: Joined
         return [*effects, Joined(session), Tag(session)]
 

@@ -86,6 +86,9 @@ class Room(Generic[Session]):
     def __repr__(self) -> str:
         return f"<Room {self.name} ({len(self)})>"
 
+    def __lt__(self, other: "Room") -> bool:  # effects naming rooms sort, as tuples would
+        return self.key < other.key
+
     def has(self, session: Session) -> bool:
         return session in self.members or session in self.away
 

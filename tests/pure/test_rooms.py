@@ -1,0 +1,255 @@
+"""Rooms: the two-way index and every room command's effects, with fake sessions."""
+from selchat import wire
+from selchat.room import (
+    Broadcast, ChatRoom, Charge, Entered, Exited, Left, Replay, Send,
+)
+from selchat.rooms import Rooms, room_key, room_problem
+
+A, B, C = 1, 2, 3
+
+
+def make(**options):
+    room = ChatRoom(**options)
+    for session, name in ((A, "alice"), (B, "bob"), (C, "carol")):
+        room.connect(session)
+        room.receive(session, name)
+    return room
+
+
+def sent(effects, to):
+    """The texts of the Send effects for `to`, prefixed as the wire has them."""
+    return [(effect.room.name + " " if effect.room else "") + wire.text_of(effect.line)
+            for effect in effects if type(effect) is Send and effect.to == to]
+
+
+def test_room_names_follow_the_name_rules():
+    assert room_key("#Dev") == room_key("#dev") == room_key("#ｄｅｖ")
+    assert room_problem("#dev-1.x_y") is None
+    assert room_problem("dev").startswith("invalid room: room names are #")
+    assert room_problem("#").startswith("invalid room: room names are #")
+    assert room_problem("#" + "a" * 33).startswith("invalid room")
+    assert room_problem("#a b") is not None
+    assert room_problem("#dеv")  # Latin with Cyrillic: refused as a name is
+
+
+def test_the_index_goes_both_ways_and_an_empty_room_goes():
+    rooms = Rooms("#lobby")
+    rooms.enter_default(A, "alice")
+    assert rooms.rooms_of(A) == [rooms.default] and A not in rooms.of  # the cheap case
+    dev = rooms.enter(A, "#dev", "alice")
+    assert rooms.rooms_of(A) == [rooms.default, dev] and rooms.current(A) is dev
+    assert list(dev.members) == [A] and rooms.get("#DEV") is dev
+    dev.topic = "plans"
+    rooms.exit(A, dev)
+    assert rooms.get("#dev") is None and rooms.current(A) is rooms.default
+    rooms.exit(A, rooms.default)
+    assert rooms.current(A) is None and rooms.get("#lobby") is rooms.default  # always there
+
+
+def test_join_answers_the_joiner_and_tells_the_room():
+    room = make(replay=20)
+    room.receive(B, "/join #dev")
+    effects = room.receive(A, "/join #Dev")
+    dev = room.rooms.get("#dev")
+    assert effects == [
+        Entered(A, dev),
+        Send(A, wire.notice("You joined #dev. Online (2): alice, bob")),
+        Replay(A, 20, dev),
+        Broadcast(wire.notice("alice has joined #dev."), A, room=dev),
+    ]
+    assert room.receive(A, "/join #dev") == [Send(A, wire.notice("Now talking in #dev."))]
+
+
+def test_lines_go_to_the_current_room_and_msg_to_any_of_yours():
+    room = make()
+    room.receive(A, "/join #dev")
+    dev = room.rooms.get("#dev")
+    assert room.receive(A, "hi") == [Broadcast(wire.chat("alice", "hi"), A, room=dev)]
+    assert room.receive(A, "/me waves") == [Broadcast(wire.action("alice", "waves"), A, room=dev)]
+    assert room.receive(A, "/msg #lobby back") == [Broadcast(wire.chat("alice", "back"), A)]
+    assert room.receive(B, "/msg #dev hi") == [
+        Send(B, wire.error("you are not in #dev: /join #dev"))]
+    assert room.receive(B, "plain") == [Broadcast(wire.chat("bob", "plain"), B)]  # untouched
+
+
+def test_part_tells_the_leaver_and_the_room_and_moves_current():
+    room = make()
+    room.receive(A, "/join #dev")
+    room.receive(B, "/join #dev")
+    dev = room.rooms.get("#dev")
+    line = wire.notice("alice has left #dev (lunch).")
+    assert room.receive(A, "/part lunch") == [
+        Send(A, line, room=dev), Broadcast(line, A, room=dev), Exited(A, dev)]
+    assert room.receive(A, "hi") == [Broadcast(wire.chat("alice", "hi"), A)]  # the lobby again
+    effects = room.receive(A, "/part")
+    assert effects[-1] == Left(A)
+    assert sent(effects, A) == ["*** alice has left #lobby."]
+    assert room.receive(A, "hi") == [Send(A, wire.in_no_room())]
+    assert room.receive(A, "/part") == [Send(A, wire.in_no_room())]
+
+
+def test_topic_shown_and_set():
+    room = make()
+    room.receive(A, "/join #dev")
+    dev = room.rooms.get("#dev")
+    assert sent(room.receive(A, "/topic"), A) == ["*** No topic for #dev."]
+    line = wire.notice("alice set the topic: ship it")
+    assert room.receive(A, "/topic #dev ship it") == [
+        Send(A, line, room=dev), Broadcast(line, A, room=dev)]
+    assert sent(room.receive(B, "/topic #dev"), B) == ["*** Topic for #dev: ship it"]
+    assert sent(room.receive(B, "/topic #dev mine now"), B) == [
+        "!!! you are not in #dev: /join #dev"]
+    assert sent(room.receive(B, "/join #dev"), B)[1] == "*** Topic for #dev: ship it"
+    assert sent(room.receive(C, "/topic lobby news"), C) == [  # the default room: no prefix
+        "*** carol set the topic: lobby news"]
+
+
+def test_rooms_lists_sorted_with_counts_and_topics_and_shares_its_answer():
+    room = make()
+    room.receive(A, "/join #zeta")
+    room.receive(B, "/join #Alpha")
+    room.receive(B, "/topic hello")
+    first = room.receive(C, "/rooms")
+    assert sent(first, C) == ["*** Rooms (3):", "***   #Alpha (1): hello", "***   #lobby (3)",
+                              "***   #zeta (1)"]
+    again = room.receive(A, "/rooms")
+    assert [effect.line for effect in again] == [effect.line for effect in first]
+    assert all(x.line is y.line for x, y in zip(again, first))  # the same objects: built once
+    assert sent(room.receive(C, "/rooms zet"), C) == ["*** Rooms matching 'zet' (1):",
+                                                      "***   #zeta (1)"]
+
+
+def test_rooms_is_capped_and_charged_like_who():
+    room = make()
+    for number in range(1100):
+        room.rooms.enter(A, f"#r{number:04}", "alice")
+    effects = room.receive(C, "/rooms")
+    lines = sent(effects, C)
+    assert lines[0] == "*** Rooms (1101):" and len(lines) == 102
+    assert lines[-1] == "*** and 1001 more (/rooms PATTERN to search)"
+    assert effects[-1] == Charge(C, 1)
+
+
+def test_who_of_a_room():
+    room = make()
+    room.receive(A, "/join #dev")
+    room.receive(B, "/join #dev")
+    assert sent(room.receive(C, "/who #DEV"), C) == ["*** Online in #dev (2): alice, bob"]
+    assert sent(room.receive(A, "/who"), A) == ["*** Online in #dev (2): alice, bob"]
+    assert sent(room.receive(C, "/who"), C) == ["*** Online (3): alice, bob, carol"]
+    assert sent(room.receive(C, "/who #nope"), C) == ["!!! you are not in #nope: /join #nope"]
+
+
+def test_nick_and_leaving_are_told_once_to_each_sharer_without_prefix():
+    room = make()
+    for session in (A, B):
+        room.receive(session, "/join #dev")
+        room.receive(session, "/join #ops")
+    room.receive(B, "/part #lobby")  # bob shares only #dev and #ops with alice now
+    effects = room.receive(A, "/nick al")
+    renamed = wire.renamed("alice", "al")
+    assert [e for e in effects if type(e) in (Send, Broadcast)] == [
+        Broadcast(renamed, presence=effects[2].presence), Send(B, renamed)]
+    effects = room.disconnect(A, "bye")
+    told = [e for e in effects if type(e) in (Send, Broadcast)]
+    assert told[1:] == [Send(B, wire.left("al", "bye"))] and told[0].room is None
+    assert room.rooms.get("#dev").members == {B: "bob"}
+
+
+def test_caps():
+    room = make(max_rooms=3, max_rooms_per_member=2)
+    assert sent(room.receive(A, "/join #a"), A)[0].startswith("*** You joined")
+    assert sent(room.receive(A, "/join #b"), A) == [
+        "!!! too many rooms: you are in 2, the most one member may be in (/part one first)"]
+    room.receive(B, "/join #b")
+    assert sent(room.receive(C, "/join #c"), C) == [
+        "!!! too many rooms: the server has 3, its most"]
+    assert sent(room.receive(C, "/join #b"), C)[0].startswith("*** You joined")  # exists
+    assert sent(room.receive(C, "/join nohash"), C)[0].startswith("!!! invalid room:")
+
+
+def test_big_rooms_do_not_announce_joins_and_leaves():
+    room = make(announce_limit=2)
+    room.receive(A, "/join #dev")
+    dev = room.rooms.get("#dev")
+    assert any(type(e) is Broadcast for e in room.receive(B, "/join #dev"))  # 2 members
+    effects = room.receive(C, "/join #dev")  # 3: over the limit
+    assert not any(type(e) is Broadcast for e in effects)
+    assert sent(effects, C)[0] == "*** You joined #dev. Online (3): alice, bob, carol"
+    effects = room.receive(C, "/part")
+    assert effects == [Send(C, wire.notice("carol has left #dev."), room=dev), Exited(C, dev)]
+    room.connect(4)
+    assert not any(type(e) is Broadcast for e in room.receive(4, "dave"))  # the lobby's too
+    assert "more than 2 members" in sent(room.receive(A, "/help"), A)[-1]
+
+
+def test_a_room_command_on_a_shared_bus_is_refused():
+    room = make(rooms=False)
+    assert sent(room.receive(A, "/join #dev"), A)[0].startswith("!!! rooms are off")
+    assert room.receive(A, "hi") == [Broadcast(wire.chat("alice", "hi"), A)]
+
+
+def test_a_held_member_stays_in_its_rooms_as_away_and_comes_back():
+    tokens = iter(["e.a", "e.b"])
+    room = ChatRoom(resume_window=60, new_token=lambda: next(tokens))
+    for session, name in ((A, "alice"), (B, "bob")):
+        room.connect(session)
+        room.receive(session, "/tags")
+        room.receive(session, name)
+    room.receive(A, "/join #dev")
+    room.receive(B, "/join #dev")
+    dev = room.rooms.get("#dev")
+    room.disconnect(A, now=0)
+    assert list(dev.members) == [B] and list(dev.away) == [A]
+    assert sent(room.receive(B, "/who"), B) == ["*** Online in #dev (2): alice (away), bob"]
+    room.connect(9)
+    effects = room.resumed(room.sessions.by_token("e.a"), 9)
+    assert Entered(9, dev, resumed=True) in effects and list(dev.members) == [B, 9]
+    assert room.receive(9, "hi") == [Broadcast(wire.chat("alice", "hi"), 9, room=dev)]
+
+
+def shared_histories(capacity=10):
+    from selchat.history import MemoryHistory
+    lobby = MemoryHistory("e", capacity)
+    dev = MemoryHistory("e", capacity, {"room": "#dev"}, numbered_elsewhere=True)
+    return lobby, dev
+
+
+def say(lobby, dev, room, text):
+    """One line said in `room` ("lobby" or "dev"), numbered by the one sequence."""
+    if room == "lobby":
+        return lobby.append(f"{text}\n".encode(), 0)
+    seq = lobby.number()
+    dev.append(f"#dev {text}\n".encode(), 0, None, seq)
+    return seq
+
+
+def test_one_sequence_across_rooms_holes_are_not_gaps():
+    lobby, dev = shared_histories()
+    assert [say(lobby, dev, room, text) for room, text in
+            (("lobby", "a"), ("dev", "b"), ("lobby", "c"), ("dev", "d"))] == [1, 2, 3, 4]
+    assert [line.seq for line in lobby.after(0)] == [1, 3]
+    assert [line.seq for line in dev.after(1)] == [2, 4]
+    assert dev.after(4) == [] and [bytes(line.data) for line in dev.last(1)] == [b"#dev d\n"]
+    assert dev.last(5)[0].tags.endswith(b";room=#dev ")
+    assert [line.seq for line in lobby.last(5)] == [1, 3]
+
+
+def test_a_resume_merges_every_rooms_lines_in_order_and_names_trimmed_rooms():
+    from selchat import resume
+    lobby, dev = shared_histories(capacity=2)
+    sessions = resume.Sessions()
+    sessions.add(A, "alice", "e.t")
+    sessions.hold(A, 100.0)
+    for room, text in (("lobby", "a"), ("dev", "b"), ("lobby", "c"), ("dev", "d")):
+        say(lobby, dev, room, text)
+    both = lambda member: [("#lobby", lobby), ("#dev", dev)]  # noqa: E731
+    outcome = resume.decide(lobby, sessions, "e.t", 1, 0.0, both)
+    assert [bytes(line.data) for line in outcome.lines] == [b"#dev b\n", b"c\n", b"#dev d\n"]
+    for text in "efg":
+        say(lobby, dev, "dev", text)  # #dev keeps its last 2: d is trimmed, the lobby loses none
+    gap = resume.decide(lobby, sessions, "e.t", 3, 0.0, both)
+    assert isinstance(gap, resume.Gap) and gap.rooms == ("#dev",)
+    assert wire.text_of(resume.gap_line(gap)) == (
+        "!!! history gap: an unknown number of lines missed (older than the history kept: #dev)")
+    assert isinstance(resume.decide(lobby, sessions, "e.t", 5, 0.0, both), resume.Resumed)
