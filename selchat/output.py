@@ -84,8 +84,13 @@ class Output:
         tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None  # made if needed
         framed: Dict[Tuple[object, bool], bytes] = {}  # shared, once per kind and tagging
         if shared:
-            for conn in list(members):  # a send may fail: a copy
-                if conn in own or conn in rooms:
+            # Who gets more than the shared bytes: the same dict when no room spoke.
+            particular = own if not rooms else own.keys() | rooms.keys()
+            everyone = list(members)  # a send may fail: a copy
+            skipped = 0
+            for conn in everyone:
+                if conn in particular:
+                    skipped += 1
                     continue
                 if conn.frame is None and not conn.tagged:  # the hot path
                     self.write(conn, shared)
@@ -101,6 +106,7 @@ class Output:
                         data = conn.frame(data)
                     framed[(conn.frame, conn.tagged)] = data
                 self.write(conn, data)
+            self._counters.sends += len(everyone) - skipped  # counted here, not per write
         for conn, pieces in own.items():
             if conn.tagged:
                 if tagged is None:
@@ -187,7 +193,6 @@ class Output:
             self._check_output(conn)
             return
         queued = conn.write(data)
-        self._counters.sends += 1
         if queued == 0 and conn.state is OPEN:  # the hot path: all went, nothing to decide
             self._counters.bytes_sent += len(data)
         else:
