@@ -253,3 +253,17 @@ def test_a_resume_merges_every_rooms_lines_in_order_and_names_trimmed_rooms():
     assert wire.text_of(resume.gap_line(gap)) == (
         "!!! history gap: an unknown number of lines missed (older than the history kept: #dev)")
     assert isinstance(resume.decide(lobby, sessions, "e.t", 5, 0.0, both), resume.Resumed)
+
+
+def test_room_commands_parse():
+    assert wire.parse("/join #dev") == wire.Join("#dev")
+    assert wire.parse("/join") == wire.parse("/join #a #b") == wire.BadUsage("join")
+    assert wire.parse("/part") == wire.Part("", "")
+    assert wire.parse("/part gone for lunch") == wire.Part("", "gone for lunch")
+    assert wire.parse("/part #dev  gone") == wire.Part("#dev", "gone")
+    assert wire.parse("/rooms") == wire.ListRooms("")
+    assert wire.parse("/rooms de") == wire.ListRooms("de")
+    assert wire.parse("/topic") == wire.Topic("", "")
+    assert wire.parse("/topic #dev") == wire.Topic("#dev", "")
+    assert wire.parse("/topic ship it") == wire.Topic("", "ship it")
+    assert wire.parse("/who #dev") == wire.Who("#dev")
