@@ -260,7 +260,7 @@ def cli() -> None:
               "cores (0: one per CPU). Any number but 1 needs --bus.")
 @_option("--bus", default=None, metavar="URL", callback=_bus_address,
          help="redis://[:PASSWORD@]HOST[:PORT][/DB]: share the room with every selchat "
-              "process using this Redis (see README, Running several servers).")
+              "process using this Redis (see docs/running.rst, Running several servers).")
 @_option("--bus-retention", default=600.0, type=click.FloatRange(1),
          help="Seconds of room lines the bus keeps (its stream is trimmed to them).")
 @_option("--bus-max-bytes", default=MAX_STREAM_BYTES, type=click.IntRange(0),

@@ -133,7 +133,7 @@ class IllegalTransition(RuntimeError):
 class Connection:
     __slots__ = (
         "sock", "number", "kind", "proto", "frame", "tagged", "out", "bucket", "state",
-        "reading", "events", "timer", "address", "over_soft_since",
+        "reading", "events", "timer", "group", "over_soft_since",
     )
 
     def __init__(
@@ -154,7 +154,7 @@ class Connection:
         self.timer: Optional[Timer] = None  # the name timeout, then the close grace
         #: The peer's address group (`selchat.addresses.address_group`) while it
         #: counts against the per-address limit (unnamed).
-        self.address: Optional[str] = None
+        self.group: Optional[str] = None
         #: When the output queue went over the soft limit (0.0: it is not over).
         self.over_soft_since = 0.0
 

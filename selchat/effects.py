@@ -197,7 +197,7 @@ class Effects:
         # The history's own bytes, not a copy per newcomer (`replay`).
         server._batch.send([start, *replay(lines, conn.tagged), end], conn)
 
-    def _histories(self, member: resume.Member) -> Sequence[Tuple[str, History]]:
+    def _histories(self, member: resume.TaggedSession) -> Sequence[Tuple[str, History]]:
         """The histories a resume of `member` reads: one per room of its, named
         (the default room named only beside others)."""
         server = self._server

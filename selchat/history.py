@@ -59,7 +59,7 @@ class Line(NamedTuple):
     tags: bytes
 
 
-class Gap(NamedTuple):
+class NotKept(NamedTuple):
     """The lines asked for are not all kept."""
 
     #: How many lines are lost; None when that is not known (a number from the future).
@@ -82,8 +82,8 @@ class History(Protocol):
         """Keep a pass's room lines; returns the number of the first of them
         (`first`, when someone else numbers them: a shared bus)."""
 
-    def after(self, seq: int) -> Union[List[Line], Gap]:
-        """Every line after number `seq`, oldest first, or the Gap if some are gone."""
+    def after(self, seq: int) -> Union[List[Line], NotKept]:
+        """Every line after number `seq`, oldest first, or the NotKept if some are gone."""
 
     def last(self, count: int) -> List[Line]:
         """The last `count` lines kept (fewer if fewer are kept), oldest first."""
@@ -212,11 +212,11 @@ class MemoryHistory:
                 over = 0
                 self._trimmed = oldest.first_seq + oldest.start - 1
 
-    def after(self, seq: int) -> Union[List[Line], Gap]:
+    def after(self, seq: int) -> Union[List[Line], NotKept]:
         if seq < 0 or (seq > self._last_seq and not self._elsewhere):
-            return Gap(None)  # not a number this epoch gave out (the shared sequence's owner says)
+            return NotKept(None)  # not a number this epoch gave out (its owner checks)
         if seq < self._trimmed:  # lines of this room after `seq` were dropped
-            return Gap(None if self._holes else self._trimmed - seq)
+            return NotKept(None if self._holes else self._trimmed - seq)
         lines: List[Line] = []
         # Newest passes first, until the one holding seq + 1: a resume asks for
         # the last few lines, so this walks few passes whatever the capacity.

@@ -15,7 +15,7 @@ from typing import Union, cast
 
 from selchat.connection import Connection, Protocol, State
 from selchat.flood import line_cost
-from selchat.framing import END, LineBuffer
+from selchat.framing import END_OF_STREAM, LineBuffer
 from selchat.throttle import ThrottledKind
 from selchat.web.websocket import IDLE_FRAMES, WebSocketLines
 
@@ -42,7 +42,7 @@ class LineKind(ThrottledKind):
         server, limits = self._server, self._server.limits
         conn.bucket = self.new_bucket()
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
-        server._apply(server._room.connect(conn, conn.address or ""))
+        server._apply(server._room.connect(conn, conn.group or ""))
 
     def _no_name(self, conn: Connection) -> None:
         conn.timer = None
@@ -71,7 +71,7 @@ class LineKind(ThrottledKind):
             line = proto.next_line()
             if line is None:
                 break
-            if line is END:  # the peer is done sending (maybe only half-closed)
+            if line is END_OF_STREAM:  # the peer is done sending (maybe only half-closed)
                 server._set_state(conn, State.DRAINING, "end of stream")
                 break
             if line is IDLE_FRAMES:  # WebSocket frames that made no line cost all the same

@@ -186,10 +186,10 @@ class Listeners:
 
     def count_named(self, conn: Connection) -> None:
         """`conn` stopped counting against its address (it chose a name, or left)."""
-        address = conn.address
+        address = conn.group
         if address is None:
             return
-        conn.address = None
+        conn.group = None
         left = self._unnamed_per_address[address] - 1
         if left:
             self._unnamed_per_address[address] = left

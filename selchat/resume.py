@@ -7,7 +7,7 @@ the connection ends without ``/quit``, the session is *held* until a deadline
 direct lines (``/msg``) to it are kept, at most `MAX_KEPT` of them. A new
 connection whose first line is ``/resume TOKEN LASTSEQ`` takes the session
 over, and `decide` says what it is sent: the room lines after LASTSEQ and the
-direct lines kept. If that is impossible, it is a `Gap`, said to the client
+direct lines kept. If that is impossible, it is a `Refused`, said to the client
 (``!!! history gap: ...``), never a silent hole; the client then joins anew.
 
 Holds are bounded, as connections are: at most ``max_held_per_group`` from
@@ -16,10 +16,10 @@ all. A drop past a cap is still held, and the oldest hold (of its group, or
 of the server) gives way: it ends early, as if its window had run out. The
 newest drop is the likeliest to come back, and no hold keeps anyone out. A
 hold is not renewable: a session resumed and dropped again before its hold
-would have ended is held only until then (`Sessions.hold`), so a resume
+would have ended is held only until then (`TaggedSessions.hold`), so a resume
 followed by a drop cannot keep a name forever.
 
-`Sessions` is the bookkeeping and `decide` the rule (the caller's timer
+`TaggedSessions` is the bookkeeping and `decide` the rule (the caller's timer
 ends a hold, through the room); neither reads a clock
 (deadlines and ``now`` are the caller's numbers) nor draws randomness
 (`new_token` takes the random source). Sessions are any hashable the caller
@@ -42,7 +42,7 @@ from typing import (
 )
 
 from selchat import wire
-from selchat.history import Gap as HistoryGap, History, Line, replay
+from selchat.history import History, Line, NotKept, replay
 from selchat.sendbuf import Buffer
 
 #: Whatever the caller names its sessions by (the server: its connections).
@@ -84,7 +84,7 @@ class Direct(NamedTuple):
     data: bytes
 
 
-class Member(Generic[Session]):
+class TaggedSession(Generic[Session]):
     """A session that can be resumed: connected (deadline None) or held."""
 
     __slots__ = ("session", "name", "token", "token_hash", "deadline", "window_ends", "group",
@@ -111,10 +111,10 @@ class Member(Generic[Session]):
 
     def __repr__(self) -> str:  # no token: reprs end up in logs
         state = f"held until {self.deadline}" if self.held else "connected"
-        return f"<Member {self.name} {state}>"
+        return f"<TaggedSession {self.name} {state}>"
 
 
-class Sessions(Generic[Session]):
+class TaggedSessions(Generic[Session]):
     """Every resumable session, by token and by session; holds at most
     `max_held` in all and `max_held_per_group` per address group (0: no cap)."""
 
@@ -123,11 +123,11 @@ class Sessions(Generic[Session]):
         self.max_kept = max_kept
         self.max_held = max_held
         self.max_held_per_group = max_held_per_group
-        self._by_token: Dict[str, Member[Session]] = {}
-        self._by_session: Dict[Session, Member[Session]] = {}
-        self._by_hash: Dict[str, Member[Session]] = {}
+        self._by_token: Dict[str, TaggedSession[Session]] = {}
+        self._by_session: Dict[Session, TaggedSession[Session]] = {}
+        self._by_hash: Dict[str, TaggedSession[Session]] = {}
         #: Held sessions, oldest hold first (dicts keep insertion order).
-        self._held: Dict[Session, Member[Session]] = {}
+        self._held: Dict[Session, TaggedSession[Session]] = {}
         self._held_in: Dict[str, Dict[Session, None]] = {}  # group -> its held sessions
 
     def __len__(self) -> int:
@@ -142,20 +142,21 @@ class Sessions(Generic[Session]):
         """Sessions held now from address group `group`."""
         return len(self._held_in.get(group, ()))
 
-    def get(self, session: Session) -> Optional[Member[Session]]:
+    def get(self, session: Session) -> Optional[TaggedSession[Session]]:
         return self._by_session.get(session)
 
-    def by_token(self, token: str) -> Optional[Member[Session]]:
+    def by_token(self, token: str) -> Optional[TaggedSession[Session]]:
         return self._by_token.get(token)
 
-    def by_hash(self, hashed: str) -> Optional[Member[Session]]:
+    def by_hash(self, hashed: str) -> Optional[TaggedSession[Session]]:
         """The session whose token has `token_hash` `hashed` (how a bus names it)."""
         return self._by_hash.get(hashed)
 
-    def add(self, session: Session, name: str, token: str, group: str = "") -> Member[Session]:
+    def add(self, session: Session, name: str, token: str,
+            group: str = "") -> TaggedSession[Session]:
         """`session` (from address group `group`) joined with tags: its token
         (sent in the welcome) resumes it."""
-        member = Member(session, name, token, self.max_kept, group)
+        member = TaggedSession(session, name, token, self.max_kept, group)
         self._by_token[token] = member
         self._by_session[session] = member
         self._by_hash[member.token_hash] = member
@@ -166,7 +167,7 @@ class Sessions(Generic[Session]):
         if member is not None:
             member.name = name
 
-    def remove(self, session: Session) -> Optional[Member[Session]]:
+    def remove(self, session: Session) -> Optional[TaggedSession[Session]]:
         """`session` is over for good (/quit, its hold ended, a gap ended it)."""
         member = self._by_session.pop(session, None)
         if member is not None:
@@ -176,7 +177,7 @@ class Sessions(Generic[Session]):
         return member
 
     def hold(self, session: Session, deadline: float,
-             now: Optional[float] = None) -> Optional[Member[Session]]:
+             now: Optional[float] = None) -> Optional[TaggedSession[Session]]:
         """`session`'s connection ended without /quit at `now`: hold it until
         `deadline`, or, if its last hold had not run out by `now` (a resume
         that dropped again), until that hold's end: a hold is not renewed
@@ -193,11 +194,11 @@ class Sessions(Generic[Session]):
             self._held_in.setdefault(member.group, {})[session] = None
         return member
 
-    def give_way(self, member: Member[Session]) -> List[Member[Session]]:
+    def give_way(self, member: TaggedSession[Session]) -> List[TaggedSession[Session]]:
         """The holds that end early because `member`'s put a cap over: the
         oldest of its group past `max_held_per_group`, then the oldest of all
         past `max_held`. The caller ends each (``remove`` and the room's leave)."""
-        doomed: Dict[Session, Member[Session]] = {}
+        doomed: Dict[Session, TaggedSession[Session]] = {}
         group = self._held_in.get(member.group, {})
         if self.max_held_per_group and len(group) > self.max_held_per_group:
             for session in itertools.islice(group, len(group) - self.max_held_per_group):
@@ -211,7 +212,7 @@ class Sessions(Generic[Session]):
                 excess -= 1
         return list(doomed.values())
 
-    def _unhold(self, member: Member[Session]) -> None:
+    def _unhold(self, member: TaggedSession[Session]) -> None:
         if self._held.pop(member.session, None) is not None:
             group = self._held_in[member.group]
             del group[member.session]
@@ -229,7 +230,7 @@ class Sessions(Generic[Session]):
         member.kept.append(Direct(time_ms, data))
         return True
 
-    def resume(self, member: Member[Session], session: Session, group: str = "") -> None:
+    def resume(self, member: TaggedSession[Session], session: Session, group: str = "") -> None:
         """`member` goes on as `session` (a new connection, from address group
         `group`), connected again; same token, so a second drop resumes as the
         first did. Its kept lines are the caller's to send now (see `decide`);
@@ -258,7 +259,7 @@ class GapKind(enum.Enum):
 class Resumed(NamedTuple):
     """The resume works: say ``*** Welcome back, NAME.``, then `lines`, then `kept`."""
 
-    member: Member
+    member: TaggedSession
     lines: List[Line]
     kept: List[Direct]
     #: Direct lines dropped while held (past MAX_KEPT): said as a gap after the welcome back.
@@ -268,7 +269,7 @@ class Resumed(NamedTuple):
     takeover: bool
 
 
-class Gap(NamedTuple):
+class Refused(NamedTuple):
     """The resume cannot be done: say ``!!! history gap: ...``; the connection
     goes on as a new one (it may send a name)."""
 
@@ -277,45 +278,45 @@ class Gap(NamedTuple):
     #: A session this ends (its token was good but the lines are gone): the
     #: room says it left ("connection lost") and frees its name, closing its
     #: old connection if still open, so the client can join again as itself.
-    ends: Optional[Member] = None
+    ends: Optional[TaggedSession] = None
     #: The rooms whose lines were trimmed (none named: the default room's only).
     rooms: Tuple[str, ...] = ()
 
 
 #: What a resume reads, given the member: (room name, its history) for each of
 #: its rooms; the name "" for a member of the default room only.
-RoomHistories = Callable[[Member], Sequence[Tuple[str, History]]]
+RoomHistories = Callable[[TaggedSession], Sequence[Tuple[str, History]]]
 
 
-def decide(history: History, sessions: Sessions, token: str, last_seq: int,
-           now: float, rooms: Optional[RoomHistories] = None) -> Union[Resumed, Gap]:
+def decide(history: History, sessions: TaggedSessions, token: str, last_seq: int,
+           now: float, rooms: Optional[RoomHistories] = None) -> Union[Resumed, Refused]:
     """What ``/resume TOKEN LASTSEQ`` gets at time `now`. Changes nothing: on
-    Resumed the caller calls ``sessions.resume(member, new_session)``; on a Gap
+    Resumed the caller calls ``sessions.resume(member, new_session)``; on a Refused
     that `ends` a session, ``sessions.remove(...)`` and the room's leave.
 
     `history` numbers the lines of every room (one sequence); `rooms` gives
     the member's rooms' histories (default: `history` alone). Each room's
     lines after LASTSEQ are merged in the order said; if any room's were
-    trimmed, the Gap names those rooms."""
+    trimmed, the Refused names those rooms."""
     if token_epoch(token) != history.epoch:
-        return Gap(GapKind.EPOCH, None)
+        return Refused(GapKind.EPOCH, None)
     member = sessions.by_token(token)
     if member is None or (member.deadline is not None and member.deadline <= now):
-        return Gap(GapKind.TOKEN, None)  # an expired hold not yet swept is expired
+        return Refused(GapKind.TOKEN, None)  # an expired hold not yet swept is expired
     if last_seq > history.last_seq or last_seq < 0:
-        return Gap(GapKind.HISTORY, None, member)  # not a number this epoch gave out
+        return Refused(GapKind.HISTORY, None, member)  # not a number this epoch gave out
     found: List[List[Line]] = []
     trimmed: List[str] = []
     missing: Optional[int] = 0
     for room, kept in (rooms(member) if rooms else [("", history)]):
         lines = kept.after(last_seq)
-        if isinstance(lines, HistoryGap):
+        if isinstance(lines, NotKept):
             trimmed.append(room)
             missing = None if lines.missing is None or missing is None else missing + lines.missing
         else:
             found.append(lines)
     if trimmed:
-        return Gap(GapKind.HISTORY, missing, member, tuple(filter(None, trimmed)))
+        return Refused(GapKind.HISTORY, missing, member, tuple(filter(None, trimmed)))
     merged = found[0] if len(found) == 1 else list(
         heapq.merge(*found, key=operator.attrgetter("seq")))
     return Resumed(member, missed(merged, member.name), list(member.kept), member.dropped,
@@ -352,7 +353,7 @@ def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:
     return parts
 
 
-def gap_line(gap: Gap) -> wire.ServerLine:
+def gap_line(gap: Refused) -> wire.ServerLine:
     """``!!! history gap: N lines missed (why)`` for a resume that cannot be
     done; the rooms whose lines were trimmed named after why."""
     rooms = f": {', '.join(gap.rooms)}" if gap.rooms else ""

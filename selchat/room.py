@@ -45,7 +45,7 @@ from typing import (
 
 from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
-from selchat.resume import Member, Sessions
+from selchat.resume import TaggedSession, TaggedSessions
 from selchat.roster import Roster
 from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem
 from selchat.sanitize import clean
@@ -287,7 +287,7 @@ class ChatRoom(Generic[Session]):
         self.replay = replay
         self._new_token = new_token
         #: Tagged members, connected or held: what a /resume may take over.
-        self.sessions: Sessions[Session] = Sessions(
+        self.sessions: TaggedSessions[Session] = TaggedSessions(
             max_held=max_held, max_held_per_group=max_held_per_group)
         self._tagged: Set[Session] = set()
         #: Held sessions -> their names: still owning them, receiving nothing.
@@ -396,7 +396,7 @@ class ChatRoom(Generic[Session]):
         self._tagged.discard(session)
         return [Close(session), *self._leave(session, name, "connection lost")]
 
-    def resumed(self, member: Member, session: Session) -> List[Effect]:
+    def resumed(self, member: TaggedSession, session: Session) -> List[Effect]:
         """`session`, a new connection, takes `member`'s session over (the
         driver checked the token and the history: `selchat.resume.decide`).
         Nobody is told; an old connection still open is closed."""
@@ -609,7 +609,7 @@ class ChatRoom(Generic[Session]):
         told = Keep(session, notice) if session in self._held else Send(session, notice)
         return [*self._rename(session, name, new), told]
 
-    def moved_away(self, member: Member, node: str) -> List[Effect]:
+    def moved_away(self, member: TaggedSession, node: str) -> List[Effect]:
         """`member`'s session was resumed on `node`: let it go here without a
         word (closing its old connection if still open); the name is there now."""
         session, name = member.session, member.name

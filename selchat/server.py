@@ -368,7 +368,7 @@ class Server:
         """An accepted newcomer, tuned and counted against its address group
         `group` (`Listeners`)."""
         conn = Connection(sock, next(self._numbers), kind, kind.protocol(), None)
-        conn.address = group
+        conn.group = group
         self._conns.add(conn)
         self._count_connection(kind, +1)
         self._update_interest(conn)

@@ -155,7 +155,7 @@ class BusBridge:
                                          server._time_ms)
             server._batch.send(pieces, conn)
         else:
-            gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
+            gap = resume.Refused(resume.GapKind.HISTORY, lines.missing)
             log.debug("%r: resume refused: %s", conn, gap.kind.value)
             server._apply([Send(conn, resume.gap_line(gap))])
             self._let_go(move.name, move.token_hash)

@@ -29,7 +29,7 @@ import logging
 import random
 import secrets
 import selectors
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple, cast
+from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from hiredis import ReplyError
 
@@ -37,7 +37,7 @@ from selchat.bus import scripts
 from selchat.bus.address import BusAddress
 from selchat.bus.link import RedisLink
 from selchat.bus.protocol import (
-    HEARTBEAT_KEYS, MAX_STREAM_BYTES, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Batch, Entry,
+    HEARTBEAT_KEYS, MAX_STREAM_BYTES, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Publication, Entry,
     Lost, Mark, Outbox, RoomLine, Tally, decode, line_counts, names_snapshot, sha1,
     xread_entries,
 )
@@ -289,7 +289,7 @@ class Bus:
         for batch in self.outbox.to_send():
             self._publish(batch)
 
-    def _publish(self, batch: Batch) -> None:
+    def _publish(self, batch: Publication) -> None:
         number = batch.number
 
         def confirmed(reply: Any) -> None:
@@ -317,8 +317,8 @@ class Bus:
             entry = decode(fields)
             if entry is None:
                 continue
-            if entry.__class__ is RoomLine:  # the hot path
-                line = cast(RoomLine, entry)
+            if isinstance(entry, RoomLine):  # the hot path
+                line = entry
                 missed = tally.line(line.node, line.number) if line.number else 0
                 if missed is None:
                     continue  # read before: published again after Redis lost its data

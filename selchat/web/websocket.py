@@ -16,7 +16,7 @@ module turns messages into lines and decides how the session ends.
   wsproto gives, such as 1007 for invalid UTF-8), end of stream is 1006, and a
   close from the peer is answered with a close carrying its code.
 
-Once the session is over, `next_line` returns `END` (after the lines that
+Once the session is over, `next_line` returns `END_OF_STREAM` (after the lines that
 came before it) and `close_code` says why; whatever `data_to_send` returns
 must still be sent before the socket is closed. Work happens in `next_line`,
 not in `feed`: a throttled client's input waits here undecoded, and the
@@ -41,7 +41,7 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, TextMessage
 
 from selchat.flood import FRAMES_PER_TOKEN
-from selchat.framing import END, EndOfStream
+from selchat.framing import END_OF_STREAM, EndOfStream
 
 # RFC 6455 §5.2 opcodes, and the FIN bit of a frame's first byte.
 _FIN = 0x80
@@ -138,14 +138,14 @@ class WebSocketLines:
             self._eof = True
 
     def next_line(self) -> Optional[WsLine]:
-        """The next line (bytes, no newline), None for "need data", END, or
+        """The next line (bytes, no newline), None for "need data", END_OF_STREAM, or
         IDLE_FRAMES (charge a token, then ask again)."""
         while not self._lines:
             if self._idle >= FRAMES_PER_TOKEN:
                 self._idle -= FRAMES_PER_TOKEN
                 return IDLE_FRAMES
             if self._ws is None:
-                return END
+                return END_OF_STREAM
             if not self._decode_one():
                 self._unread = False
                 return None

@@ -30,6 +30,9 @@ def fill(loop: Loop, talker: Peer, watcher: Peer, reader: str, at_least: int) ->
     """`talker` chats until more than `at_least` bytes wait in selchat for member
     `reader` (who is not reading); `watcher` keeps up. Returns the lines sent."""
     conn, sent = loop.conn(reader), 0
+    # A fixed send buffer: the kernel's autotuning could otherwise grow it later and
+    # take what the test counts on waiting in selchat.
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     while conn.out.pending <= at_least:
         talker.send(*[f"{sent + i:05d} " + "x" * 994 for i in range(32)])
         sent += 32

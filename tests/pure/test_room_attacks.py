@@ -8,7 +8,7 @@ from selchat import wire
 from selchat.addresses import address_group
 from selchat.history import MemoryHistory
 from selchat.names import name_key
-from selchat.resume import Gap, GapKind, Resumed, Sessions, decide, welcome_back
+from selchat.resume import Refused, GapKind, Resumed, TaggedSessions, decide, welcome_back
 from selchat.room import (
     SEARCH_NAMES_PER_TOKEN, WHO_NAMES, Broadcast, Charge, ChatRoom, Hold, Presence, Send,
     Unhold,
@@ -173,7 +173,7 @@ def test_a_hold_given_way_cannot_be_resumed():
     tagged_join(room, 1, "u1", "g")
     room.disconnect(0, now=0.0)
     room.disconnect(1, now=1.0)
-    assert decide(history, room.sessions, token, 0, 2.0) == Gap(GapKind.TOKEN, None)
+    assert decide(history, room.sessions, token, 0, 2.0) == Refused(GapKind.TOKEN, None)
 
 
 def test_a_resume_that_drops_again_keeps_its_first_deadline():
@@ -186,7 +186,7 @@ def test_a_resume_that_drops_again_keeps_its_first_deadline():
     assert isinstance(outcome, Resumed)
     room.resumed(outcome.member, "c2")
     assert Hold("c2", 120.0) in room.disconnect("c2", now=20.0)  # not 140: no renewal
-    assert decide(history, room.sessions, token, 0, 120.0) == Gap(GapKind.TOKEN, None)
+    assert decide(history, room.sessions, token, 0, 120.0) == Refused(GapKind.TOKEN, None)
     assert left(room.expire("c2"), "ann")
 
 
@@ -206,7 +206,7 @@ def test_a_hold_shows_away_in_the_kept_answers_and_a_hold_given_way_is_gone():
 
 
 def test_a_drop_after_the_last_hold_would_have_ended_is_held_anew():
-    sessions = Sessions()
+    sessions = TaggedSessions()
     sessions.add("c1", "ann", "e.1")
     sessions.hold("c1", 120.0, now=0.0)
     sessions.resume(sessions.get("c1"), "c2")
@@ -220,7 +220,7 @@ def test_every_resumer_is_sent_the_same_bytes_objects():
     payloads = [f"<talker> {'x' * 4000} {n}\n".encode() for n in range(1000)]
     for payload in payloads:
         history.append(payload, 5000, (len(payload),))
-    sessions = Sessions()
+    sessions = TaggedSessions()
     pieces = []
     for number in range(2):
         sessions.add(number, f"u{number}", f"e.{number}")

@@ -6,7 +6,7 @@ import pytest
 
 from selchat import wire
 from selchat.wire import HELP_HINT
-from selchat.history import Gap, MemoryHistory
+from selchat.history import NotKept, MemoryHistory
 from selchat.resume import token_hash
 from selchat.room import (
     Broadcast, ChatRoom, Claim, Close, Hold, Joined, Keep, Left, Presence, Relay, Release, Send,
@@ -224,7 +224,7 @@ def test_history_numbered_by_the_bus_keeps_consecutive_lines_and_drops_them_at_a
     assert [line.seq for line in history.after(0)] == [1, 2, 3]
     assert history.append(b"d\n", 5, first=10) == 10  # 4..9 never came
     assert history.last_seq == 10 and len(history) == 1
-    assert history.after(0) == Gap(9) and history.after(3) == Gap(6)
+    assert history.after(0) == NotKept(9) and history.after(3) == NotKept(6)
     assert [(line.seq, bytes(line.data)) for line in history.after(9)] == [(10, b"d\n")]
     assert history.append(b"e\n", 6, first=11) == 11
     assert history.append(b"f\n", 7) == 12  # numbering continues from the jump

@@ -238,7 +238,7 @@ def test_one_sequence_across_rooms_holes_are_not_gaps():
 def test_a_resume_merges_every_rooms_lines_in_order_and_names_trimmed_rooms():
     from selchat import resume
     lobby, dev = shared_histories(capacity=2)
-    sessions = resume.Sessions()
+    sessions = resume.TaggedSessions()
     sessions.add(A, "alice", "e.t")
     sessions.hold(A, 100.0)
     for room, text in (("lobby", "a"), ("dev", "b"), ("lobby", "c"), ("dev", "d")):
@@ -249,7 +249,7 @@ def test_a_resume_merges_every_rooms_lines_in_order_and_names_trimmed_rooms():
     for text in "efg":
         say(lobby, dev, "dev", text)  # #dev keeps its last 2: d is trimmed, the lobby loses none
     gap = resume.decide(lobby, sessions, "e.t", 3, 0.0, both)
-    assert isinstance(gap, resume.Gap) and gap.rooms == ("#dev",)
+    assert isinstance(gap, resume.Refused) and gap.rooms == ("#dev",)
     assert wire.text_of(resume.gap_line(gap)) == (
         "!!! history gap: an unknown number of lines missed (older than the history kept: #dev)")
     assert isinstance(resume.decide(lobby, sessions, "e.t", 5, 0.0, both), resume.Resumed)

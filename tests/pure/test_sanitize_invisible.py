@@ -1,5 +1,5 @@
 """Chat text: the invisible format characters no writing needs go, line separators
-become spaces, and those that writing needs stay (README, "In chat text ...")."""
+become spaces, and those that writing needs stay (docs/protocol.rst, "Names")."""
 import pytest
 
 from selchat.sanitize import clean

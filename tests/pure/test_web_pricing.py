@@ -5,7 +5,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import Ping, TextMessage
 
 from selchat.flood import FRAMES_PER_TOKEN, REQUEST_COST, TokenBucket
-from selchat.framing import END
+from selchat.framing import END_OF_STREAM
 from selchat.web.http import (
     CLOSE, MAX_REQUESTS, NEED_DATA, HttpConnection, Respond, Upgrade, host_allowed,
     served_names,
@@ -128,9 +128,9 @@ def test_the_session_still_ends_after_idle_frames():
     ws.feed(PING * (2 * FRAMES_PER_TOKEN + 3))
     ws.feed(b"")
     answers = []
-    while (line := ws.next_line()) is not None and line is not END:
+    while (line := ws.next_line()) is not None and line is not END_OF_STREAM:
         answers.append(line)
-    assert answers == [IDLE_FRAMES, IDLE_FRAMES] and line is END
+    assert answers == [IDLE_FRAMES, IDLE_FRAMES] and line is END_OF_STREAM
 
 
 # -- HTTP requests --------------------------------------------------------------------

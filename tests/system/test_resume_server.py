@@ -329,7 +329,7 @@ def test_a_history_gap_while_the_old_connection_is_open_frees_the_name(chat_serv
     assert alice.texts(4) == ["<bob> 1", "<bob> 2", "<bob> 3", "<bob> 4"]
     back = track(resume(server.address, alice.token, last))
     assert back.line() == "!!! history gap: 2 lines missed (older than the history kept)"
-    alice.expect_closed()  # Gap.ends: "closing its old connection if still open"
+    alice.expect_closed()  # Refused.ends: "closing its old connection if still open"
     assert bob.line() == "*** alice has left the chat room (connection lost)."
     back.send("alice")
     assert back.line().startswith("*** Welcome, alice!")
@@ -359,7 +359,7 @@ def test_history_0_means_no_replay_no_hold_no_resume(chat_server, track):
 
 
 def test_own_lines_said_before_the_drop_come_back_in_the_resume(chat_server, track):
-    # As the README says: *every* room line after LASTSEQ, own lines (never echoed
+    # As docs/protocol.rst says: *every* room line after LASTSEQ, own lines (never echoed
     # live) included; `selchat join` hides them (session._said_by_me), others must too.
     server, bob, alice = member_then_alice(chat_server, track, "bob")
     bob.send("seen")
