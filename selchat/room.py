@@ -843,6 +843,9 @@ class ChatRoom(Generic[Session]):
         return effects
 
     def _do_topic(self, session: Session, name: str, command: wire.Topic) -> List[Effect]:
+        refused = self._refused(session)  # a topic here would be this node's only
+        if refused:
+            return refused
         room = self._room_of(session, command.room, member=bool(command.text))
         if isinstance(room, list):
             return room
@@ -859,6 +862,9 @@ class ChatRoom(Generic[Session]):
                       ) -> List[Effect]:
         """The rooms, sorted, with counts and topics: built once per change
         and shared; a search (or a rebuild) is charged as a /who search."""
+        refused = self._refused(session)  # counts here would be this node's only
+        if refused:
+            return refused
         pattern = clean(command.pattern)
         version, plain, found = self._rooms_answers
         if version != self.rooms.version:

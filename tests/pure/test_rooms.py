@@ -185,7 +185,8 @@ def test_big_rooms_do_not_announce_joins_and_leaves():
 
 def test_a_room_command_on_a_shared_bus_is_refused():
     room = make(rooms=False)
-    assert sent(room.receive(A, "/join #dev"), A)[0].startswith("!!! rooms are off")
+    for command in ("/join #dev", "/part", "/topic", "/rooms"):
+        assert sent(room.receive(A, command), A)[0].startswith("!!! rooms are off")
     assert room.receive(A, "hi") == [Broadcast(wire.chat("alice", "hi"), A)]
 
 
