@@ -268,3 +268,17 @@ def test_room_commands_parse():
     assert wire.parse("/topic #dev") == wire.Topic("#dev", "")
     assert wire.parse("/topic ship it") == wire.Topic("", "ship it")
     assert wire.parse("/who #dev") == wire.Who("#dev")
+
+
+def test_a_rooms_batch_is_numbered_as_delivered_and_resumers_get_the_whole_pass():
+    from selchat.batch import Batch
+    batch: Batch = Batch()
+    batch.broadcast(b"#dev <a> one\n", A)
+    batch.send(b"direct\n", B)
+    batch.broadcast(b"#dev <b> two\n", B)
+    batch.joined(C, whole_pass=True)  # a resume: nothing of this pass is in a history yet
+    assert batch.number(41) == [13, 26]
+    shared, own = batch.split({A: None, B: None, C: None},
+                              lambda payload, seq: (b"%d " % seq if seq else b"") + payload)
+    assert shared == b"41 #dev <a> one\n42 #dev <b> two\n"
+    assert b"".join(own[C]) == shared
