@@ -37,3 +37,45 @@ def test_tagged_room_lines_carry_their_room_and_one_sequence(in_process_server):
     assert "room=" not in lobby and lobby.endswith(" <bob> lobby")
     seq = [int(line.split("seq=")[1].split(";")[0]) for line in (lobby, dev)]
     assert seq[1] == seq[0] + 1  # one sequence across rooms
+
+
+def frames(data: bytes):
+    """The payloads of the server's (unmasked) WebSocket frames in `data`."""
+    found, at = [], 0
+    while at < len(data):
+        size, at = data[at + 1] & 0x7F, at + 2
+        if size == 126:
+            size, at = int.from_bytes(data[at:at + 2], "big"), at + 2
+        elif size == 127:
+            size, at = int.from_bytes(data[at:at + 8], "big"), at + 8
+        found.append(bytes(data[at:at + size]))
+        at += size
+    return found
+
+
+def test_a_websocket_member_gets_its_rooms_lines_of_a_pass_in_one_frame():
+    import sys
+
+    from support.constants import BENCH
+    from support.fake_loop import WebLoop
+    sys.path.insert(0, str(BENCH))
+    from wsclient import Masker, new_key, upgrade_request
+
+    loop = WebLoop(flood_rate=0, replay=0)
+    try:
+        ws, key, masker = loop.web_peer(), new_key(), Masker()
+        ws.sock.sendall(upgrade_request(*loop.web, key))
+        loop.until(lambda: b"\r\n\r\n" in ws.data)
+        bob = loop.peer("bob")
+        ws.sock.sendall(masker.frame(b"wendy\n/join #a\n/join #b\n"))
+        bob.send("/join #a", "/join #b")
+        loop.until(lambda: any("You joined #b" in line for line in bob.lines))
+        loop.run()
+        ws.data.clear()
+        sends = loop.server.counters.sends
+        bob.send("/msg #a one", "/msg #b two", "/msg #lobby three")
+        loop.run(1)
+        assert loop.server.counters.sends - sends == 1
+        assert frames(ws.data) == [b"<bob> three\n#a <bob> one\n#b <bob> two\n"]
+    finally:
+        loop.close()
