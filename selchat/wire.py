@@ -17,6 +17,10 @@ Server lines, one per ``\\n``-terminated line::
     *name* text     private message (/msg)
     -> *name* text  your private message, delivered (to a tagged client only)
 
+A line of a room but the default one starts with the room and a space
+(``#dev <bob> hi``, ``#dev *** bob has left #dev.``): `selchat.rooms.Room.prefix`,
+put in front of the encoded line by the driver.
+
 A client that sent ``/tags`` gets every line with IRCv3-style message tags in
 front (``@seq=1041;time=2026-12-02T05:31:33.929Z <bob> hi``): `tag_prefix`
 builds them, `split_tags` takes them off again.
