@@ -1,4 +1,7 @@
 """Rooms: the two-way index and every room command's effects, with fake sessions."""
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from selchat import wire
 from selchat.room import (
     Broadcast, ChatRoom, Charge, Entered, Exited, Left, Replay, Send,
@@ -282,3 +285,30 @@ def test_a_rooms_batch_is_numbered_as_delivered_and_resumers_get_the_whole_pass(
                               lambda payload, seq: (b"%d " % seq if seq else b"") + payload)
     assert shared == b"41 #dev <a> one\n42 #dev <b> two\n"
     assert b"".join(own[C]) == shared
+
+
+COMMANDS = ["/join #a", "/join #B", "/join #c", "/join #", "/join #a\x00", "/part", "/part #a x",
+            "/part #zz", "/topic", "/topic #b hi", "/topic " + "t" * 500, "/rooms", "/rooms a",
+            "/who", "/who #c", "/msg #a hi", "/msg #nope hi", "/me waves", "hello", "/nick n{}",
+            "/quit", "/part #lobby", "/join #lobby"]
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(st.lists(st.tuples(st.sampled_from([A, B, C]), st.sampled_from(COMMANDS)), max_size=40))
+def test_any_command_sequence_keeps_the_index_two_way(steps):
+    room = make(max_rooms=3, max_rooms_per_member=3, announce_limit=2, resume_window=0)
+    for step, (session, command) in enumerate(steps):
+        if room.name_of(session) is None:
+            continue
+        room.receive(session, command.format(step))
+    rooms = room.rooms
+    assert rooms.get("#lobby") is rooms.default and len(rooms) <= 3
+    for each in rooms:
+        for session in each.members:
+            assert room.name_of(session) == each.members[session]
+            assert each in rooms.rooms_of(session)
+        assert each.default or len(each) > 0  # an empty room is gone
+        assert each.default or len(each.roster) == len(each)
+    for session, joined in rooms.of.items():
+        assert all(each.has(session) for each in joined.rooms)
+        assert joined.current is None or joined.current in joined.rooms
