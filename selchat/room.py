@@ -665,8 +665,7 @@ class ChatRoom(Generic[Session]):
         if isinstance(room, list):
             return room
         if room is not None and not room.default:
-            return [Send(session, self._listing(f"Online in {room.name}", room.roster.first(
-                WHO_NAMES), len(room.roster)))]
+            return [Send(session, self._listing(f"Online in {room.name}", *room.first(WHO_NAMES)))]
         if command.pattern and not command.pattern.startswith("#"):
             return self._who_matching(session, clean(command.pattern))
         if self._who_answer is None:
@@ -807,13 +806,14 @@ class ChatRoom(Generic[Session]):
         if refusal:
             return [Send(session, wire.error(refusal))]
         room = rooms.enter(session, command.room, name)
-        roster = self._roster if room.default else room.roster
+        names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
+                        else room.first(WHO_NAMES))
         log.info("%s joined %s", name, room.name)
-        shown = ", ".join(roster.first(WHO_NAMES))
-        if len(roster) > WHO_NAMES:
-            shown += f" and {len(roster) - WHO_NAMES} more"
+        shown = ", ".join(names)
+        if count > WHO_NAMES:
+            shown += f" and {count - WHO_NAMES} more"
         effects: List[Effect] = [Entered(session, room),
-                                 Send(session, wire.you_joined(room.name, len(roster), shown))]
+                                 Send(session, wire.you_joined(room.name, count, shown))]
         if room.topic:
             effects.append(Send(session, wire.topic_is(room.name, room.topic)))
         if self.replay:

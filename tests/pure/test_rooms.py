@@ -308,7 +308,26 @@ def test_any_command_sequence_keeps_the_index_two_way(steps):
             assert room.name_of(session) == each.members[session]
             assert each in rooms.rooms_of(session)
         assert each.default or len(each) > 0  # an empty room is gone
-        assert each.default or len(each.roster) == len(each)
+        assert each.default or each.first(0)[1] == len(each)
     for session, joined in rooms.of.items():
         assert all(each.has(session) for each in joined.rooms)
         assert joined.current is None or joined.current in joined.rooms
+
+
+def test_a_big_room_keeps_its_names_sorted_and_a_small_one_sorts_when_asked():
+    from selchat.rooms import SORTED_FROM
+    rooms = Rooms("#lobby")
+    names = [f"u{number:04d}" for number in range(SORTED_FROM + 50)]
+    for session, name in enumerate(reversed(names)):
+        rooms.enter(session, "#big", name)
+        if session == 10:
+            small = rooms.get("#big").first(3)
+            assert small == (["u0239", "u0240", "u0241"], 11) and rooms.get("#big").roster is None
+    big = rooms.get("#big")
+    assert big.first(2) == (["u0000", "u0001"], SORTED_FROM + 50) and big.roster is not None
+    last = len(names) - 1  # the session named u0000
+    rooms.rename(last, "a-first")
+    rooms.hold(last)
+    assert big.first(2)[0] == ["a-first (away)", "u0001"]
+    rooms.exit(last, big)
+    assert big.first(1) == (["u0001"], SORTED_FROM + 49)
