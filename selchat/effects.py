@@ -183,7 +183,8 @@ class Effects:
     # -- history and resume -----------------------------------------------------------
 
     def _replay(self, effect: Replay[Connection]) -> None:
-        """The last room lines for a newcomer, right after its welcome."""
+        """The last lines of a room for a newcomer, right after its welcome
+        (or its ``You joined``)."""
         server = self._server
         room = effect.room
         history = server._history if room is None else room.history
@@ -193,7 +194,13 @@ class Effects:
         conn = effect.session
         start, end = encode(wire.history_start(len(lines))), encode(wire.history_end())
         if conn.tagged:
-            start, end = wire.tag_line(start, server._time_ms), wire.tag_line(end, server._time_ms)
+            # A room's replay (on /join) holds numbers older than the member has
+            # seen: its end carries the newest number said so far, so a client
+            # that keeps the last number it saw resumes from there, not from
+            # the replay's last line (a pass's room lines are numbered later).
+            last = None if room is None else server._history.last_seq
+            start = wire.tag_line(start, server._time_ms)
+            end = wire.tag_line(end, server._time_ms, seq=last)
         # The history's own bytes, not a copy per newcomer (`replay`).
         server._batch.send([start, *replay(lines, conn.tagged), end], conn)
 

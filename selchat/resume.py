@@ -330,9 +330,20 @@ def missed(lines: List[Line], name: str) -> List[Line]:
     the notice's number, so a resume starts after it; with a bus the notice is
     numbered by Redis after the welcome was sent, so a member that drops before
     the next room line would be given it. (The name is its own: names are
-    unique, so no one else's join notice says it.)"""
+    unique, so no one else's join notice says it.) A room's join notice is
+    numbered as the pass is delivered, after the ``/join`` answer, so a member
+    that drops before the room's next line would be given its own: not either.
+    """
     own = wire.encode(wire.joined(name))
-    return [line for line in lines if line.data != own]
+    return [line for line in lines if line.data != own and not _own_room_join(line.data, name)]
+
+
+def _own_room_join(data: Buffer, name: str) -> bool:
+    """Whether `data` is `name`'s own join notice of a room ("#a *** NAME has joined #a.")."""
+    if data[:1] != b"#":
+        return False
+    room, _, rest = bytes(data).partition(b" ")
+    return rest == wire.encode(wire.joined_room(name, room.decode(errors="replace")))
 
 
 def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:

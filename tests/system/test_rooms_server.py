@@ -198,3 +198,23 @@ def test_a_plain_client_sees_no_difference(start):
     alice.expect("*** Hello! Please enter your name.")
     alice.send("alice")
     assert alice.line() == "*** Welcome, alice! Online (1): alice (type /help for commands)"
+
+
+def test_a_rooms_replay_ends_with_the_newest_number_so_a_resume_repeats_nothing(start):
+    server, named = start("--replay", "5")
+    bob = named("bob")
+    bob.send("/join #a", "/msg #a old line")
+    marked(bob)
+    alice = Tagged(server.address, "alice")
+    bob.send("/msg #lobby newer")
+    alice.until("<bob> newer")
+    newest = alice.last_seq
+    alice.send("/join #a")
+    assert alice.until("*** End of history.")[-2] == "#a <bob> old line"
+    assert alice.last_seq == newest  # not the replay's older number
+    alice.drop()
+    wait_held(server, "alice")
+    bob.send("/msg #a after")
+    marked(bob)
+    back = resume(server.address, alice.token, alice.last_seq)
+    assert back.texts(2) == ["*** Welcome back, alice.", "#a <bob> after"]
