@@ -331,3 +331,11 @@ def test_a_big_room_keeps_its_names_sorted_and_a_small_one_sorts_when_asked():
     assert big.first(2)[0] == ["a-first (away)", "u0001"]
     rooms.exit(last, big)
     assert big.first(1) == (["u0001"], SORTED_FROM + 49)
+
+
+def test_metrics_count_sends_beside_deliveries():
+    from selchat.web.metrics import Counters, render
+    counters = Counters(0.0)
+    counters.sends, counters.deliveries = 1, 50
+    text = render(counters, 1.0).decode()
+    assert "selchat_sends_total 1.0" in text and "selchat_deliveries_total 50.0" in text
