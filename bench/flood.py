@@ -38,6 +38,7 @@ import platform
 import resource
 import socket
 import sys
+import tempfile
 import textwrap
 import time
 from dataclasses import asdict
@@ -47,6 +48,7 @@ import attacks
 import nodes
 import report
 import servers
+import tlsclient
 from message import MAX_SENDERS, MIN_PAYLOAD, MIN_STORM
 from protocols import PROTOCOLS
 from attacks import ATTACKS
@@ -70,6 +72,9 @@ MAX_NODES = 16
 MAX_OUTAGE = 60.0
 #: --compare-bus: what selchat on a bus may cost per delivery, next to selchat alone.
 BUS_COST_TARGET = 1.15
+#: --tls: what TLS may cost (issue 22): deliveries/s at least this share of clear
+#: text's, server µs per delivery at most this many times clear text's.
+TLS_THROUGHPUT_TARGET, TLS_COST_TARGET = 0.7, 1.5
 
 
 class Target(NamedTuple):
@@ -79,6 +84,7 @@ class Target(NamedTuple):
     label: str
     kind: str
     nodes: int = 0
+    tls: bool = False  #: selchat over TLS only (--tls-cert, --no-clear), clients speaking it
 
 
 class Option(NamedTuple):
@@ -191,8 +197,13 @@ OPTIONS = (
     Option("--compare-bus", "alternate runs of selchat alone and of one selchat node on a "
            "Redis bus; the tables, and the bus's cost: server µs per delivery with it over "
            f"without (target ≤ {BUS_COST_TARGET}×)", more={"action": "store_true"}),
-    Option("--repeat", "runs per server and value (default: 3 with --compare or "
-           "--compare-bus, else 1)", int, None, 1, 20),
+    Option("--tls", "alternate runs of selchat over clear text and over TLS (its TLS port "
+           "only, a throwaway ECDSA certificate made by openssl; the clients speak TLS); the "
+           f"tables, and TLS' cost: deliveries/s (target ≥ {TLS_THROUGHPUT_TARGET}×) and "
+           f"server µs per delivery (target ≤ {TLS_COST_TARGET}×) over clear text's",
+           more={"action": "store_true"}),
+    Option("--repeat", "runs per server and value (default: 3 with --compare, "
+           "--compare-bus or --tls, else 1)", int, None, 1, 20),
     Option("--attack", "instead of a chat run, one of the attack harnesses (bench/attacks.py): "
            "what the attack costs the server and the chat meanwhile; the options after NAME "
            "are the harness's own (see bench/attack_web.py, attack_room.py, attack_bus.py "
@@ -229,6 +240,10 @@ RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
     (lambda a: a.bus_outage and not a.nodes, "--bus-outage needs --nodes"),
     (lambda a: a.bus_outage and a.bus_outage_seconds >= a.duration,
      "--bus-outage-seconds must be less than --duration"),
+    (lambda a: a.tls and (a.server != "selchat" or a.transport != "tcp" or a.compare
+                          or a.compare_bus or a.connect or a.nodes),
+     "--tls starts selchat itself, over TCP: --server selchat, --transport tcp, no "
+     "--compare, --compare-bus, --connect or --nodes"),
     (lambda a: a.compare_bus and a.nodes,
      "--compare-bus runs one node on a bus: drop --nodes"),
     (_starts_selchat_itself, lambda a: f"{_bus_option(a)} starts selchat itself: no "
@@ -327,6 +342,12 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     connect, pid, budget = options.connect, options.server_pid, options.phase_timeout
     kind = target.kind
     protocol = PROTOCOLS[servers.KINDS[kind]]
+    folder = tempfile.TemporaryDirectory(prefix="selchat-bench-tls-")
+    settings = None
+    if target.tls:
+        cert, key = tlsclient.make_certificate(folder.name)
+        settings = {"SELCHAT_TLS_CERT": cert, "SELCHAT_TLS_KEY": key, "SELCHAT_TLS_PORT": "0",
+                    "SELCHAT_NO_CLEAR": "1"}
     if connect:
         cluster = nodes.Cluster([servers.attach(kind, connect[0], connect[1], pid)])
     else:
@@ -334,7 +355,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
         if scenario.churn:  # a reset client's new connection may come before its old one goes
             extra += scenario.clients
         cluster = nodes.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
-                              web=scenario.transport != "tcp", count=target.nodes)
+                              web=scenario.transport != "tcp", count=target.nodes,
+                              settings=settings)
     try:
         meter = servers.Meter(cluster.nodes, cluster.bus)
 
@@ -345,7 +367,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
 
         swarm = Swarm(protocol, [node.address for node in cluster.nodes], scenario, tick,
                       budget, [node.web_address for node in cluster.nodes],
-                      make(scenario, options, cluster))
+                      make(scenario, options, cluster),
+                      tlsclient.client_context() if target.tls else None)
         try:
             meter.mark("join")
             ok = swarm.connect() and swarm.ready()
@@ -363,6 +386,7 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
                 progress("")
     finally:
         cluster.stop()
+        folder.cleanup()
     fig = report.figures(raw, asdict(scenario), cluster.describe(), meter.between("run", "end"),
                          meter.between("join", "run"), {**meter.rss, "nodes": meter.node_rss})
     fig["server"]["label"] = target.label
@@ -427,13 +451,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     targets = _targets(args)
     labels = [t.label for t in targets]
     name, values = args.sweep if args.sweep else (None, [None])
-    repeat = args.repeat or (3 if args.compare or args.compare_bus else 1)
+    repeat = args.repeat or (3 if args.compare or args.compare_bus or args.tls else 1)
     biggest = max(values) if name == "clients" else args.clients
     raise_fd_limit(biggest * (2 if args.churn else 1) + max(args.senders, 1) + args.burst
                    + FD_RESERVE)
     text = args.json != "-"
     progress = Progress() if sys.stderr.isatty() and not args.json else None
-    tabulate = args.compare or args.compare_bus or args.sweep
+    tabulate = args.compare or args.compare_bus or args.tls or args.sweep
     if text and tabulate:
         print(f"scenario  {report.describe(asdict(base))}"
               + (f"; sweeping {name} over {values}" if name else ""))
@@ -457,6 +481,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(report.summary(runs[0]) if not tabulate else _tables(grouped, name, labels))
         for value, row in zip(values, cost or []):
             print(_cost_line(name, value, row))
+        if args.tls:
+            for value in values:
+                print(_tls_cost_line(name, value, grouped))
     if args.json:
         document = {"bench": "selchat flood", "schema": 1, "command": sys.argv,
                     "machine": machine(), "runs": runs}
@@ -482,6 +509,8 @@ def _targets(args: argparse.Namespace) -> List[Target]:
     """What the runs measure, in the order they take turns."""
     if args.compare_bus:
         return [Target("selchat", "selchat"), Target("selchat+bus", "selchat", 1)]
+    if args.tls:
+        return [Target("selchat", "selchat"), Target("selchat+tls", "selchat", tls=True)]
     if args.compare:
         return [Target(k, k) for k in COMPARED[args.transport] if servers.available(k)
                 and (not args.burst or servers.KINDS[k] == "chat")]
@@ -513,6 +542,23 @@ def _cost_line(name: Optional[str], value, row: dict) -> str:
     return (f"bus cost{at}: server {report._n(row['us_per_delivery_with'], 3)} µs/delivery on "
             f"a bus, {report._n(row['us_per_delivery_without'], 3)} alone: {verdict}; Redis "
             f"{report._n(row['redis_us_per_line'], 3)} µs per line published")
+
+
+def _tls_cost_line(name: Optional[str], value, grouped: dict) -> str:
+    """TLS next to clear text, medians: deliveries/s and server µs per delivery."""
+    clear, tls = grouped[(value, "selchat")], grouped[(value, "selchat+tls")]
+    at = f" at {name}={value}" if name else ""
+    parts = []
+    for path, target, better in ((("throughput", "deliveries_per_s"), TLS_THROUGHPUT_TARGET, 1),
+                                 (("server_cpu", "us_per_delivery"), TLS_COST_TARGET, -1)):
+        plain, secure = report.median(clear, path), report.median(tls, path)
+        ratio = secure / plain if secure is not None and plain else None
+        within = ratio is not None and (ratio >= target if better > 0 else ratio <= target)
+        verdict = "-" if ratio is None else f"{ratio:.2f}×" + (
+            " (within" if within else " (OUTSIDE") + f" the {target}× target)"
+        parts.append(f"{path[1].replace('_', ' ')} {report._n(secure, 3)} over TLS, "
+                     f"{report._n(plain, 3)} clear: {verdict}")
+    return f"TLS cost{at}: " + "; ".join(parts)
 
 
 def _one_line(fig: dict) -> str:

@@ -16,7 +16,7 @@ comes back from its file and the nodes must reconnect.
 import signal
 import tempfile
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import servers
 
@@ -120,10 +120,12 @@ class Cluster:
                 self.bus.stop()
 
 
-def start(kind: str, max_clients: int, web: bool = False, count: int = 0) -> Cluster:
-    """`kind` alone (`count` 0), or `count` selchat nodes on a bus started here."""
+def start(kind: str, max_clients: int, web: bool = False, count: int = 0,
+          settings: Optional[Dict[str, str]] = None) -> Cluster:
+    """`kind` alone (`count` 0), or `count` selchat nodes on a bus started here;
+    `settings`: more environment for the server (`servers.start`)."""
     if not count:
-        return Cluster([servers.start(kind, max_clients, web=web)])
+        return Cluster([servers.start(kind, max_clients, web=web, settings=settings)])
     cluster = Cluster([], Bus())
     try:
         for _ in range(count):

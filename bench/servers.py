@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -40,7 +40,8 @@ SPEAKS_WEBSOCKET = {"selchat", "websockets"}
 WEBSOCKET_ONLY = {"websockets"}
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
-_LISTENING = re.compile(rb"listening on \[?([^\]\s]+)\]?:(\d+)\s*$")
+#: selchat with --no-clear says "selchat TLS on HOST:PORT" first instead.
+_LISTENING = re.compile(rb"(?:listening|TLS) on \[?([^\]\s]+)\]?:(\d+)\s*$")
 _WEB_PAGE = re.compile(rb"web page on http://\[?([^\]\s/]+)\]?:(\d+)/\s*$")
 
 
@@ -219,11 +220,13 @@ def _reading(probe):
 
 
 def start(kind: str, max_clients: int, web: bool = False, bus: Optional[str] = None,
-          store: Optional[str] = None, port: Optional[int] = None) -> Server:
+          store: Optional[str] = None, port: Optional[int] = None,
+          settings: Optional[Dict[str, str]] = None) -> Server:
     """Start `kind` listening on 127.0.0.1 (and selchat's web port too if `web`);
     RuntimeError if it does not come up. `bus`, `store`: see `command`; `port`:
-    Redis on that port (started again), not on a free one."""
-    env = dict(os.environ)  # `-m selchat` works from a clone that is not installed
+    Redis on that port (started again), not on a free one; `settings`: more
+    environment (selchat's TLS: SELCHAT_TLS_CERT...)."""
+    env = {**os.environ, **(settings or {})}  # `-m selchat` works from a clone not installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     # Another process may take the free port found for Redis before Redis does.
     attempts = 3 if kind == "redis" and port is None else 1

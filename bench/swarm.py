@@ -47,6 +47,7 @@ import errno
 import math
 import selectors
 import socket
+import ssl
 import struct
 import time
 from array import array
@@ -57,6 +58,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 from conn import Conn, Sender, State
 from message import READY, BodyFormat
 from tally import Checker, Probe, Tally, losses, one_order
+from tlsclient import TlsSocket
 from wsclient import upgrade_request
 
 if TYPE_CHECKING:
@@ -138,8 +140,9 @@ class Swarm:
                  tick: Callable[[float], None] = lambda now: None,
                  budget: Optional[float] = None,
                  web_addresses: Optional[List[Optional[tuple]]] = None,
-                 modes: Sequence["Mode"] = ()) -> None:
+                 modes: Sequence["Mode"] = (), tls: Optional[ssl.SSLContext] = None) -> None:
         self.protocol, self.addresses, self.sc, self._tick = protocol, addresses, scenario, tick
+        self.tls = tls  # TCP clients speak TLS (flood.py --tls): `tlsclient`
         self.web_addresses = web_addresses or [None] * len(addresses)
         self.modes = list(modes)
         by_name = {mode.name: mode for mode in self.modes}
@@ -369,6 +372,8 @@ class Swarm:
             self.problem(f"connect failed: {errno.errorcode.get(err, err)}")
             self.close_conn(conn)
             return
+        if self.tls is not None and conn.ws is None:
+            conn.sock = TlsSocket(conn.sock, self.tls)  # its ClientHello goes now
         self._set_events(conn, EVENT_READ)
         if conn.tally is None and conn.mode is None:  # a publisher: nothing to join
             conn.state = State.JOINED
@@ -651,7 +656,7 @@ class Swarm:
         except OSError:
             self._lost(conn)
             return
-        if sent < len(data):
+        if sent < len(data) or getattr(conn.sock, "backlog", None):  # TLS: ciphertext waits
             conn.out += data[sent:]
             self._set_events(conn, EVENT_READ | EVENT_WRITE)
 
@@ -667,7 +672,7 @@ class Swarm:
             self._lost(conn)
             return
         del conn.out[:sent]
-        if not conn.out:
+        if not conn.out and not getattr(conn.sock, "backlog", None):
             self._set_events(conn, EVENT_READ)
 
     def _set_events(self, conn: Conn, events: int) -> None:

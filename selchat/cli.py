@@ -13,7 +13,9 @@ import shlex
 import shutil
 import socket
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import (
+    TYPE_CHECKING, Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple,
+)
 
 import click
 from click.core import ParameterSource
@@ -25,10 +27,14 @@ from selchat.bus.protocol import MAX_STREAM_BYTES
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 
+if TYPE_CHECKING:
+    from selchat.tls import Certificates
+
 DEFAULTS = Limits()
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
 DEFAULT_WEB_PORT = 4080
+DEFAULT_TLS_PORT = 4443
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 log = logging.getLogger(__name__)
@@ -99,6 +105,18 @@ def _bus_address(ctx: click.Context, param: click.Parameter,
         return parse_bus_url(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def _cidrs(ctx: click.Context, param: click.Parameter, values: Sequence[str]) -> List[str]:
+    import ipaddress
+
+    for value in values:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not an address or network "
+                                     "(10.0.0.0/8, ::1)") from None
+    return list(values)
 
 
 def _read_config(ctx: click.Context, param: click.Parameter, path: Optional[str]) -> None:
@@ -255,6 +273,19 @@ def cli() -> None:
               "DNS gives it); repeatable, or several separated by commas or spaces. IP "
               "addresses, and localhost and this machine's name where the port listens on "
               "them, always work; any other name gets 403 (DNS rebinding).")
+@_option("--tls-cert", default=None, metavar="FILE",
+         help="PEM certificate (chain) for TLS; with --tls-key, turns TLS on: the line "
+              "protocol on --tls-port, and the web page over https and wss. SIGHUP reads "
+              "both files again (a renewal) for new connections.")
+@_option("--tls-key", default=None, metavar="FILE", help="PEM private key of --tls-cert.")
+@_option("--tls-port", default=DEFAULT_TLS_PORT, type=click.IntRange(0, 65535),
+         help="TCP port for the chat line protocol over TLS (0: any free port).")
+@_option("--no-clear", is_flag=True,
+         help="With TLS, no clear-text chat port: clients connect over TLS only.")
+@_option("--trusted-proxy", multiple=True, metavar="CIDR", callback=_cidrs,
+         help="A reverse proxy's address or network (repeatable): connections from it "
+              "name their client with the PROXY protocol (v1 or v2) on the chat ports and "
+              "X-Forwarded-For on the web port; from anyone else both are ignored.")
 @_option("--workers", default=1, type=click.IntRange(0),
          help="Server processes sharing the ports, each with its own loop, to use more "
               "cores (0: one per CPU). Any number but 1 needs --bus.")
@@ -280,9 +311,10 @@ def cli() -> None:
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
           no_web: bool, web_origin: Sequence[str], web_host: Sequence[str], workers: int,
           bus: Optional[BusAddress], bus_retention: float, bus_lease: float, bus_max_bytes: int,
-          print_config: bool,
-          **limits: Any) -> None:
-    """Run the chat server until Ctrl-C or SIGTERM."""
+          print_config: bool, tls_cert: Optional[str], tls_key: Optional[str], tls_port: int,
+          no_clear: bool, trusted_proxy: Sequence[str], **limits: Any) -> None:
+    """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
+    certificate and key again)."""
     from selchat.listeners import open_listener, reserve_port
 
     if print_config:
@@ -293,19 +325,28 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         raise click.UsageError(
             "--workers needs --bus: without a shared bus each worker would be a separate room",
             ctx)
+    certificates = _certificates(ctx, tls_cert, tls_key, no_clear, workers)
     workers = workers or os.cpu_count() or 1
     _log_to_stderr(log_level)
     limits["max_clients"] = fit_max_clients(limits["max_clients"])
     # Where to listen, and whether a busy default web port is only a warning.
-    ports = (host, port, None if no_web else web_port,
+    ports = (host, None if no_clear else port, None if no_web else web_port,
              ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
-    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes)
+    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes, tuple(trusted_proxy))
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
+        tls_listener = None
+        if certificates is not None:
+            try:
+                tls_listener = open_listener(host, tls_port)
+            except OSError as exc:
+                fail(f"cannot listen on {host} TLS port {tls_port}: "
+                     f"{listen_problem(exc, '--tls-port')}")
         also = [*filter(None, [no_web_page]), *shared]
         _run_server(listener, web_listener, limits, (web_origin, web_host), sharing,
-                    ready=lambda: _announce(listener, web_listener, also))
+                    ready=lambda: _announce(listener, web_listener, also, tls_listener),
+                    certificates=certificates, tls_listener=tls_listener)
         return
 
     from selchat.workers import WorkersFailed, supervise
@@ -313,6 +354,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     # The parent only holds the ports (port 0 becomes one port for all);
     # each worker listens on them itself.
     chat, web, no_web_page = _listen(*ports, reserve_port)
+    assert chat is not None  # --no-clear needs TLS, which --workers refuses
 
     def run_worker(number: int, ready: Callable[[], None]) -> None:
         _log_to_stderr(log_level, f"worker {number} ")
@@ -326,6 +368,26 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         supervise(workers, run_worker, lambda: _announce(chat, web, also))
     except WorkersFailed as exc:
         fail(str(exc))
+
+
+def _certificates(ctx: click.Context, cert: Optional[str], key: Optional[str],
+                  no_clear: bool, workers: int) -> "Optional[Certificates]":
+    """The TLS certificate and key read (None: no TLS); a bad one exits 2."""
+    from selchat.tls import CertificateProblem, Certificates
+
+    if (cert is None) != (key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together", ctx)
+    if cert is None or key is None:
+        if no_clear:
+            raise click.UsageError("--no-clear needs TLS (--tls-cert and --tls-key)", ctx)
+        return None
+    if workers != 1:
+        raise click.UsageError("TLS does not work with --workers yet", ctx)
+    try:
+        return Certificates(cert, key)
+    except CertificateProblem as exc:
+        fail(str(exc), 2)
+        raise  # not reached: fail exits
 
 
 def _masked(bus: BusAddress) -> str:
@@ -343,20 +405,20 @@ def _log_to_stderr(level: str, prefix: str = "") -> None:
 
 
 class Listeners(NamedTuple):
-    chat: socket.socket
+    chat: Optional[socket.socket]  # None with --no-clear
     web: Optional[socket.socket]
     #: The startup line saying why there is no web page (a busy default port).
     no_web_page: Optional[str] = None
 
 
-def _listen(host: str, port: int, web_port: Optional[int], web_optional: bool,
+def _listen(host: str, port: Optional[int], web_port: Optional[int], web_optional: bool,
             bind: Callable[[str, int], socket.socket]) -> Listeners:
     """The chat port's socket and the web port's (none for web_port None),
     from `bind`; a failure is one line and exit status 1, but if
     `web_optional` (the default port), a busy web port is only a startup
     line saying so, and how to have the page."""
     try:
-        listener = bind(host, port)
+        listener = None if port is None else bind(host, port)
     except OSError as exc:
         fail(f"cannot listen on {host} port {port}: {listen_problem(exc)}")
     if web_port is None:
@@ -382,37 +444,51 @@ class Sharing(NamedTuple):
     retention: float
     lease: float
     max_bytes: int
+    trusted_proxies: Sequence[str] = ()  # not the bus's, but every worker's too
 
 
-def _run_server(listener: socket.socket, web_listener: Optional[socket.socket],
+def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
                 limits: Dict[str, Any], web: Tuple[Sequence[str], Sequence[str]],
-                sharing: Sharing,
-                ready: Callable[[], None]) -> None:
+                sharing: Sharing, ready: Callable[[], None],
+                certificates: "Optional[Certificates]" = None,
+                tls_listener: Optional[socket.socket] = None) -> None:
     """One server, the lone one or a worker, until it has shut down."""
     from selchat.server import Server
 
     server = Server(listener, Limits(**limits), web_listener=web_listener,
                     web_origins=web[0], web_hosts=web[1], bus=sharing.bus,
                     bus_retention=sharing.retention, bus_lease=sharing.lease,
-                    bus_max_bytes=sharing.max_bytes)
+                    bus_max_bytes=sharing.max_bytes, certificates=certificates,
+                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies)
     server.serve_forever(ready=ready)
 
 
-def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
-              also: Sequence[str] = ()) -> None:
+def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
+              also: Sequence[str] = (), tls_listener: Optional[socket.socket] = None) -> None:
     """Log and print where the server listens (startup_lines), once."""
-    host, port = listener.getsockname()[:2]
+    main = listener if listener is not None else tls_listener
+    assert main is not None  # --no-clear needs TLS
+    host, port = main.getsockname()[:2]
     address = format_address(host, port)
-    log.info("listening on %s", address)
+    if listener is not None:
+        log.info("listening on %s", address)
     lines = list(also)
+    if tls_listener is not None:
+        tls_address = format_address(*tls_listener.getsockname()[:2])
+        log.info("TLS on %s", tls_address)
+        if listener is not None:  # else its line comes first, in place of "listening on"
+            lines.insert(0, f"selchat TLS on {tls_address}")
     if web_listener is not None:
         web_host, web_port = web_listener.getsockname()[:2]
-        page = f"http://{format_address(_reachable(web_host), web_port)}/"
+        scheme = "http" if tls_listener is None else "https"
+        page = f"{scheme}://{format_address(_reachable(web_host), web_port)}/"
         log.info("web page on %s", page)
         lines.insert(0, f"selchat web page on {page}")
     try:
         program = this_program(sys.argv[0], sys.executable)
         lines = startup_lines(host, port, address, lines, program)
+        if listener is None:  # TLS only: joining needs --tls
+            lines[0], lines[-2] = f"selchat TLS on {address}", lines[-2] + " --tls"
         sys.stdout.write("".join(line + "\n" for line in lines))
         sys.stdout.flush()
     except BrokenPipeError:  # whoever read the address has gone: the server goes on
@@ -431,8 +507,17 @@ def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
          help="Seconds to go on reconnecting after a lost connection (0: never).")
 @_option("--welcome-timeout", default=60.0, type=click.FloatRange(0, min_open=True),
          help="Seconds a server that accepted the connection has to welcome you.")
+@_option("--tls", is_flag=True,
+         help="Speak TLS (the server's --tls-port), checking its certificate against the "
+              "system's CA store, or --ca.")
+@_option("--ca", default=None, metavar="FILE",
+         help="PEM certificate(s) of the CA that signed the server's certificate.")
+@_option("--insecure", is_flag=True,
+         help="With --tls, accept any certificate (a test server): anyone between you "
+              "and the server could read and change the chat.")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
-         resume_window: float, welcome_timeout: float) -> None:
+         resume_window: float, welcome_timeout: float, tls: bool, ca: Optional[str],
+         insecure: bool) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -470,9 +555,16 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
       2  name refused, or bad options
     """
     from selchat.client import run
+    from selchat.tls import client_context
 
+    if (ca or insecure) and not tls:
+        raise click.UsageError("--ca and --insecure go with --tls")
+    try:
+        context = client_context(ca, insecure) if tls else None
+    except OSError as exc:  # an unreadable --ca (ssl.SSLError: not PEM)
+        fail(f"{ca}: cannot use it as a CA: {getattr(exc, 'reason', None) or os_problem(exc)}", 2)
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
-                 resume_window=resume_window, welcome_timeout=welcome_timeout))
+                 resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context))
 
 
 def main() -> None:

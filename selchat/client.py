@@ -45,6 +45,7 @@ import random
 import select
 import signal
 import socket
+import ssl
 import time
 import unicodedata
 from typing import Iterable, Iterator, List, Optional, Tuple, Union
@@ -93,11 +94,12 @@ STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 
 def run(name: str, host: str, port: int, no_colour: bool = False,
         timestamps: bool = False, resume_window: float = RESUME_WINDOW,
-        welcome_timeout: float = WELCOME_TIMEOUT) -> int:
+        welcome_timeout: float = WELCOME_TIMEOUT, tls: Optional[ssl.SSLContext] = None) -> int:
     """Chat as `name` on the server at host:port; returns the exit status.
 
     `resume_window`: seconds to go on reconnecting after a lost connection (0: never).
-    `welcome_timeout`: seconds a connected server has to welcome the client."""
+    `welcome_timeout`: seconds a connected server has to welcome the client.
+    `tls`: speak TLS with this context (`selchat.tls.client_context`)."""
     if terminal is None:
         return _error("join needs a POSIX terminal or pipe")
     # A control character (a newline would send a second line) cannot be sent;
@@ -106,8 +108,16 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
         return _error(f"invalid name: {name!r}", 2)
     try:
         sock = socket.create_connection((host, port), timeout=CONNECT_TIMEOUT)
+        if tls is not None:
+            sock = secure(sock, tls, host, CONNECT_TIMEOUT)
     except KeyboardInterrupt:
         return 0
+    except ssl.SSLCertVerificationError as exc:
+        return _error(f"{format_address(host, port)} cannot be trusted: "
+                      f"{exc.verify_message} (give its CA with --ca FILE)")
+    except ssl.SSLError as exc:
+        return _error(f"no TLS with {format_address(host, port)}: {exc.reason or exc} "
+                      "(is it the TLS port?)")
     except OSError as exc:
         return _error(f"cannot connect to {format_address(host, port)}: {os_problem(exc)}")
     sock.setblocking(False)
@@ -118,7 +128,7 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     colour = wants_colour(os.isatty(STDOUT), os.environ, no_colour)
     session = ClientSession(name, interactive, resume_window, saved.read() if saved else None)
     client = _Client(sock, session, screen, mode, colour, timestamps, address=(host, port),
-                     saved=saved, welcome_timeout=welcome_timeout)
+                     saved=saved, welcome_timeout=welcome_timeout, tls=tls)
     # Ctrl-Z is caught only in a terminal, to give the shell its mode back first.
     signals = LEAVE_SIGNALS + (("SIGTSTP",) if interactive else ())
     try:
@@ -142,8 +152,10 @@ class _Client:
                  mode: Optional["terminal.CbreakMode"] = None, colour: bool = False,
                  timestamps: bool = False, address: Tuple[str, int] = ("", 0),
                  saved: Optional[SavedSession] = None,
-                 welcome_timeout: float = WELCOME_TIMEOUT) -> None:
+                 welcome_timeout: float = WELCOME_TIMEOUT,
+                 tls: Optional[ssl.SSLContext] = None) -> None:
         self.sock: Optional[socket.socket] = sock  # None while reconnecting
+        self.tls = tls  # to connect again over TLS
         self.session = session
         self.screen = screen  # these two are None when not in a terminal
         self.mode = mode
@@ -228,7 +240,7 @@ class _Client:
             return
         try:
             sent = self.sock.send(self.outgoing)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return
         except OSError:  # the server is gone; reading the socket tells how
             self.outgoing.clear()
@@ -239,7 +251,10 @@ class _Client:
         assert self.sock is not None
         try:
             data = self.sock.recv(READ_SIZE)
-        except (BlockingIOError, InterruptedError):
+            # TLS: what was decrypted beyond one record would not wake select().
+            while data and isinstance(self.sock, ssl.SSLSocket) and self.sock.pending():
+                data += self.sock.recv(READ_SIZE)
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return None
         except OSError:  # a reset is a close, for the session
             data = b""
@@ -301,6 +316,11 @@ class _Client:
                     status = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 elif time.monotonic() >= deadline:
                     status = errno.ETIMEDOUT
+            if status == 0 and self.tls is not None:
+                try:
+                    sock = secure(sock, self.tls, host, max(0.1, deadline - time.monotonic()))
+                except OSError:  # SSLError too: the next attempt may do better
+                    status = errno.ECONNABORTED
             if status == 0:
                 return sock
             sock.close()
@@ -426,6 +446,21 @@ def _write(text: str) -> None:
             view = view[os.write(STDOUT, view):]
         except BlockingIOError:
             select.select([], [STDOUT], [])
+
+
+def secure(sock: socket.socket, context: ssl.SSLContext, host: str,
+           timeout: float) -> socket.socket:
+    """`sock` after a TLS handshake with `host` (blocking, at most `timeout`),
+    non-blocking again. Raises ``ssl.SSLError`` (an untrusted certificate:
+    ``ssl.SSLCertVerificationError``) or OSError."""
+    sock.settimeout(timeout)
+    try:
+        secured = context.wrap_socket(sock, server_hostname=host)
+    except BaseException:
+        sock.close()
+        raise
+    secured.setblocking(False)
+    return secured
 
 
 def _error(message: str, status: int = 1) -> int:

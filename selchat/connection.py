@@ -28,7 +28,7 @@ The lifecycle is `State`; only the server changes it, in one method
 """
 import enum
 import socket
-from typing import Any, Callable, Dict, FrozenSet, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, FrozenSet, List, Optional, Tuple, Union
 
 from selchat.flood import TokenBucket
 from selchat.framing import LineBuffer
@@ -36,6 +36,9 @@ from selchat.sendbuf import IOV_MAX, Buffer, SendBuffer
 from selchat.timers import Timer
 from selchat.web.http import HttpConnection
 from selchat.web.websocket import WebSocketLines
+
+if TYPE_CHECKING:
+    from selchat.server import Server
 
 Protocol = Union[LineBuffer, WebSocketLines, HttpConnection]
 
@@ -74,6 +77,12 @@ class Kind:
     def protocol(self) -> "Protocol":
         """The sans-I/O object for a newly accepted connection of this kind."""
         raise NotImplementedError
+
+    def adopt(self, server: "Server", sock: socket.socket, address: Tuple, group: str) -> None:
+        """A newcomer accepted on this kind's port, counted against its address
+        group `group`, becomes a connection (a TLS port,
+        `selchat.tls_port.TlsPort`, shakes hands first)."""
+        server._add_connection(sock, address, self, group)
 
     def opened(self, conn: "Connection") -> None:
         """`conn` was accepted and registered for reading."""
@@ -217,6 +226,9 @@ class Connection:
             return GONE
         out.advance(sent)
         return out.pending
+
+    def before_close(self) -> None:
+        """What an orderly close owes the peer first (TLS: close_notify); nothing here."""
 
     def discard_output(self) -> None:
         self.out.advance(self.out.pending)

@@ -161,18 +161,17 @@ class Listeners:
             if self._out_of_fds:
                 self._out_of_fds = False
                 log.info("accepting again")
-            host = address_group(address[0])
+            group = address_group(address[0])
             if len(server._conns) >= limits.max_clients:
                 log.warning("refused %s: server full", format_address(*address[:2]))
                 refuse(sock, SERVER_FULL if kind.told_why_refused else None)
-            elif 0 < limits.max_per_ip <= self._unnamed_per_address.get(host, 0):
+            elif not self._admit_newcomer(address[0], group):
                 log.warning("refused %s: %d unnamed connections from that address",
                             format_address(*address[:2]), limits.max_per_ip)
                 refuse(sock, TOO_MANY_FROM_ADDRESS if kind.told_why_refused else None)
             else:
                 tune(sock)
-                self._unnamed_per_address[host] = self._unnamed_per_address.get(host, 0) + 1
-                server._add_connection(sock, address, kind, host)
+                kind.adopt(server, sock, address, group)
 
     def _pause(self, exc: OSError) -> None:
         if not self._out_of_fds:  # once per episode; the retries are not news
@@ -184,17 +183,41 @@ class Listeners:
             self._selector.unregister(listener)
         self._timers.call_at(self._server._now + ACCEPT_RETRY_DELAY, self.start)
 
+    def _admit_newcomer(self, host: str, group: str) -> bool:
+        """`admit` `host`'s `group`, but a trusted proxy's connections are only
+        counted: the limit applies to the clients they name (`selchat.proxied_port`)."""
+        if self._server.proxies and self._server.proxies.trusts(host):
+            self.count(group)
+            return True
+        return self.admit(group)
+
+    def admit(self, group: str) -> bool:
+        """Count one more unnamed connection from address group `group`, if
+        --max-per-ip allows it (behind a proxy, the group of the client the proxy named)."""
+        if 0 < self._limits.max_per_ip <= self._unnamed_per_address.get(group, 0):
+            return False
+        self.count(group)
+        return True
+
+    def count(self, group: str) -> None:
+        self._unnamed_per_address[group] = self._unnamed_per_address.get(group, 0) + 1
+
     def count_named(self, conn: Connection) -> None:
         """`conn` stopped counting against its address (it chose a name, or left)."""
-        address = conn.group
-        if address is None:
+        group = conn.group
+        if group is None:
             return
         conn.group = None
-        left = self._unnamed_per_address[address] - 1
+        self.forget(group)
+
+    def forget(self, group: str) -> None:
+        """One connection from address group `group` stopped counting (named,
+        left, or never became one: a failed TLS handshake)."""
+        left = self._unnamed_per_address[group] - 1
         if left:
-            self._unnamed_per_address[address] = left
+            self._unnamed_per_address[group] = left
         else:
-            del self._unnamed_per_address[address]
+            del self._unnamed_per_address[group]
 
     def close(self) -> None:
         for listener in self._sockets.values():

@@ -211,8 +211,8 @@ class Output:
 
     def _count_sent(self, before: int, after: int) -> int:
         """Count what one send took (`before` - `after` bytes queued); pass `after` on."""
-        if after >= 0:
-            self._counters.bytes_sent += before - after
+        if after >= 0:  # (over TLS a queue of ciphertext may outgrow the plaintext: never < 0)
+            self._counters.bytes_sent += max(0, before - after)
         return after
 
     def flush(self) -> None:

@@ -11,6 +11,8 @@ of its own:
 `selchat.effects`      the room's effects carried out; history replay and ``/resume``
 `selchat.output`       the pass's batch to every recipient; sends; output limits
 `selchat.bus.bridge`   the room shared with other nodes through the bus (``--bus``)
+`selchat.tls_port`     TLS ports: handshakes bounded per pass, then connections that seal
+`selchat.proxied_port` behind ``--trusted-proxy``: the PROXY header names the client
 ====================== ==================================================================
 
 Theory of operation
@@ -81,6 +83,7 @@ import itertools
 import logging
 import secrets
 import selectors
+import signal
 import socket
 import time
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
@@ -104,6 +107,10 @@ from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
 from selchat.web.driver import HttpKind, WebSocketKind
 from selchat.web.metrics import Counters
+from selchat.tls import Certificates
+from selchat.tls_port import TlsPort, reload_certificates
+from selchat.proxied_port import ProxiedPort
+from selchat.trusted_proxies import TrustedProxies
 from selchat import resume
 
 log = logging.getLogger(__name__)
@@ -141,7 +148,7 @@ class Server:
 
     def __init__(
         self,
-        listener: socket.socket,
+        listener: Optional[socket.socket],
         limits: Limits = DEFAULT_LIMITS,
         clock: Callable[[], float] = time.monotonic,
         web_listener: Optional[socket.socket] = None,
@@ -152,6 +159,9 @@ class Server:
         bus_retention: float = 600.0,
         bus_lease: float = 15.0,
         bus_max_bytes: int = MAX_STREAM_BYTES,
+        certificates: Optional[Certificates] = None,
+        tls_listener: Optional[socket.socket] = None,
+        trusted_proxies: Sequence[str] = (),
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -190,12 +200,29 @@ class Server:
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
-        sockets: Dict[Kind, socket.socket] = {self._chat: listener}
+        #: Behind trusted proxies, the chat ports read their PROXY header first.
+        self.proxies = TrustedProxies(trusted_proxies)
+        self._proxied_ports: List[ProxiedPort] = []
+        self._chat_port = self._behind_proxies(self._chat)
+        sockets: Dict[Kind, socket.socket] = {} if listener is None else {
+            self._chat_port: listener}
         self._kinds: Tuple[Kind, ...] = (self._chat,)
+        #: With certificates, TLS ports: their newcomers shake hands first.
+        self.certificates = certificates
+        self._tls_ports: List[TlsPort] = []
+        if certificates is not None and tls_listener is not None:
+            self._tls_ports.append(TlsPort(self, self._chat, certificates))
+            sockets[self._behind_proxies(self._tls_ports[-1])] = tls_listener
         if web_listener is not None:
             websocket = WebSocketKind(self)
-            http = HttpKind(self, websocket, web_listener.getsockname()[0], web_origins, web_hosts)
-            sockets[http] = web_listener
+            scheme = "http" if certificates is None else "https"
+            http = HttpKind(self, websocket, web_listener.getsockname()[0], web_origins, web_hosts,
+                            scheme)
+            web: Kind = http
+            if certificates is not None:  # https and wss
+                web = TlsPort(self, http, certificates)
+                self._tls_ports.append(web)
+            sockets[web] = web_listener
             self._kinds += (http, websocket)
         self._listeners = Listeners(self, sockets)
         #: With a bus, the room is shared with other nodes through Redis.
@@ -213,7 +240,15 @@ class Server:
     @property
     def address(self) -> str:
         """The chat port's address, host:port."""
-        return self._listeners.address(self._chat)
+        return self._listeners.address(self._chat_port)
+
+    def _behind_proxies(self, kind: Kind) -> Kind:
+        """What a chat listener's newcomers are first: `kind`, or with trusted
+        proxies the reader of their PROXY header."""
+        if not self.proxies:
+            return kind
+        self._proxied_ports.append(ProxiedPort(self, kind, self.proxies))
+        return self._proxied_ports[-1]
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -223,7 +258,8 @@ class Server:
         `ready` is called once the signal handlers are in place, so whoever
         waits for it may signal the server at once.
         """
-        with signals_as_input(("SIGINT", "SIGTERM")) as signal_fd:
+        signals = ("SIGINT", "SIGTERM") + (("SIGHUP",) if self.certificates else ())
+        with signals_as_input(signals) as signal_fd:
             self._selector.register(signal_fd, EVENT_READ, lambda _: self._on_signal(signal_fd))
             try:
                 ready()
@@ -256,7 +292,7 @@ class Server:
         writable = self._output.dirty.add
         for key, mask in events:
             conn = key.data
-            if conn.__class__ is Connection:
+            if isinstance(conn, Connection):
                 if mask & EVENT_READ and conn.reading and (served is None or conn not in served):
                     budget = self._read(conn, budget)
                 if mask & EVENT_WRITE:
@@ -331,6 +367,7 @@ class Server:
         self._stop_deadline = self._now + SHUTDOWN_GRACE
         self._timers.call_at(self._stop_deadline, lambda _: None)  # wakes select() then
         self._listeners.close()
+        self._close_newcomers()
         self._apply(self._room.shutdown())
         if self._bridge is not None:  # the other nodes' members are told, and the names freed
             self._apply(self._room.depart_all("server shutting down"))
@@ -353,21 +390,36 @@ class Server:
                 self._set_state(conn, DROPPING)
         self._reap()
         self._listeners.close()
+        self._close_newcomers()
         if self._bridge is not None:
             self._bridge.bus.close()
         self._selector.close()
 
+    def _close_newcomers(self) -> None:
+        """Those not yet connections: waiting for a PROXY header, or shaking hands."""
+        for proxied in self._proxied_ports:
+            proxied.close()
+        for port in self._tls_ports:
+            port.close()
+
     def _on_signal(self, fd: int) -> None:
         # Only set a flag: run_once acts on it at a safe point of the pass.
-        if read_signals(fd):
+        # SIGHUP (with TLS) reads the certificate and key again instead.
+        signums = set(read_signals(fd))
+        if signal.SIGHUP in signums and self.certificates is not None:
+            signums.discard(signal.SIGHUP)
+            reload_certificates(self.certificates)
+        if signums:
             self._stop_requested = True
 
     # -- lifecycle: connections begin here, and every change of State happens here ----
 
-    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind, group: str) -> None:
+    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind, group: str,
+                        make: Callable[..., Connection] = Connection) -> None:
         """An accepted newcomer, tuned and counted against its address group
-        `group` (`Listeners`)."""
-        conn = Connection(sock, next(self._numbers), kind, kind.protocol(), None)
+        `group` (`Listeners`); `make` is its connection type (`TlsConnection`
+        after a TLS handshake)."""
+        conn = make(sock, next(self._numbers), kind, kind.protocol(), None)
         conn.group = group
         self._conns.add(conn)
         self._count_connection(kind, +1)
@@ -413,6 +465,8 @@ class Server:
             if conn.events:
                 self._selector.unregister(conn.sock)
                 conn.events = 0
+            if old is not DROPPING:
+                conn.before_close()
             close_socket(conn.sock, reset=old is DROPPING)
             log.debug("%r closed", conn)
 

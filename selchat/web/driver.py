@@ -17,11 +17,13 @@ import logging
 import socket
 from typing import TYPE_CHECKING, List, Sequence
 
+from selchat.addresses import address_group
 from selchat.connection import Connection, State
 from selchat.flood import REQUEST_COST
 from selchat.lines import LineKind
 from selchat.sendbuf import Buffer
 from selchat.throttle import ThrottledKind
+from selchat.trusted_proxies import forwarded_client
 from selchat.web.http import (
     CLOSE, NEED_DATA, REQUESTS_PER_PASS, HttpConnection, Respond, Upgrade, served_names,
 )
@@ -110,10 +112,13 @@ class HttpKind(ThrottledKind):
     says_slow_down = False  # a held-back client is just answered later
 
     def __init__(self, server: "Server", websocket: WebSocketKind, bound: str,
-                 origins: Sequence[str] = (), hosts: Sequence[str] = ()) -> None:
+                 origins: Sequence[str] = (), hosts: Sequence[str] = (),
+                 scheme: str = "http") -> None:
         """`bound` is the web listener's address, `origins` and `hosts` the
-        operator's (``--web-origin``, ``--web-host``)."""
+        operator's (``--web-origin``, ``--web-host``), `scheme` the page's own
+        origin's (https behind TLS)."""
         super().__init__(server)
+        self._scheme = scheme
         self._websocket = websocket
         self._origins = tuple(origins)
         #: The names Host may give (DNS rebinding: see `selchat.web.http`).
@@ -122,7 +127,8 @@ class HttpKind(ThrottledKind):
         self._exposition = Exposition(server.counters)  # /metrics, rendered once a second
 
     def protocol(self) -> HttpConnection:
-        return HttpConnection(self._metrics, self._origins, page=self._page, hosts=self._names)
+        return HttpConnection(self._metrics, self._origins, page=self._page, hosts=self._names,
+                              scheme=self._scheme)
 
     def opened(self, conn: Connection) -> None:
         conn.bucket = self.new_bucket()  # its requests have a price too
@@ -157,6 +163,8 @@ class HttpKind(ThrottledKind):
             answered += 1
             if bucket is not None:
                 bucket.take(server._now, REQUEST_COST)
+            if server.proxies and http.forwarded_for:
+                self._forwarded(conn, http.forwarded_for)
             if isinstance(action, Upgrade):
                 self._upgrade(conn, action)
                 return answered
@@ -172,6 +180,25 @@ class HttpKind(ThrottledKind):
             conn.reading = not conn.out.pending
             server._update_interest(conn)
         return answered
+
+    def _forwarded(self, conn: Connection, header: bytes) -> None:
+        """From a trusted proxy, X-Forwarded-For names the client: the log and
+        the per-address count take its address (`selchat.trusted_proxies`)."""
+        server, client = self._server, forwarded_client(header)
+        if client is None or conn.group is None:
+            return
+        group = address_group(client)
+        if group == conn.group:
+            return
+        try:
+            peer = conn.sock.getpeername()[0]
+        except OSError:
+            return
+        if server.proxies.trusts(peer):
+            server._listeners.forget(conn.group)
+            server._listeners.count(group)
+            conn.group = group
+            log.info("%r is %s (X-Forwarded-For)", conn, client)
 
     def _upgrade(self, conn: Connection, upgrade: Upgrade) -> None:
         """The handshake's answer goes out; from now on `conn` is a chat session."""

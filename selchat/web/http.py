@@ -29,7 +29,7 @@ The WebSocket handshake follows RFC 6455 §4.2: ``Upgrade: websocket``,
 and no subprotocol is ever accepted: every browser gets the same frames, so a
 broadcast is framed once. ``Origin`` protects the chat from other web sites
 (a page elsewhere could otherwise join from its visitor's browser): the
-page's own origin, ``http://`` + the request's ``Host``, is allowed, and so
+page's own origin, ``http://`` (``https://`` over TLS) + the request's ``Host``, is allowed, and so
 is every origin the operator listed; a request without ``Origin`` is no
 browser's and is allowed too; any other origin gets 403.
 
@@ -122,6 +122,15 @@ CLOSE = _Sentinel("CLOSE")
 Action = Union[Respond, Upgrade, _Sentinel]
 
 
+def _last_field(headers: Sequence[Tuple[bytes, bytes]], name: bytes) -> Optional[bytes]:
+    """The last value of header `name` (lower case, as h11 gives names)."""
+    found = None
+    for key, value in headers:
+        if key == name:
+            found = value
+    return found
+
+
 def normalize_origin(origin: str) -> str:
     """An origin as browsers send it: lower case, no trailing slash, no
     default port (``--web-origin https://chat.example.org/`` matches)."""
@@ -139,13 +148,15 @@ class HttpConnection:
     origins (besides the page's own) that may open ``/ws``; `page` is ``/``
     (`selchat.web.page.page_for` the server's limits); `hosts` are the names
     ``Host`` may give besides an address (`served_names`; None: any); after
-    `max_requests` answers the connection is closed.
+    `max_requests` answers the connection is closed; `scheme` is the page's
+    own (``https`` when the port speaks TLS).
     """
 
     def __init__(self, metrics: Callable[[], bytes], allowed_origins: Iterable[str] = (),
                  page: bytes = PAGE, hosts: Optional[Collection[str]] = None,
-                 max_requests: int = MAX_REQUESTS) -> None:
+                 max_requests: int = MAX_REQUESTS, scheme: str = "http") -> None:
         self._metrics = metrics
+        self._scheme = scheme
         self._page = page
         self._origins = frozenset(normalize_origin(o) for o in allowed_origins)
         self._hosts = hosts
@@ -155,6 +166,8 @@ class HttpConnection:
             h11.SERVER, max_incomplete_event_size=MAX_HEAD
         )
         self._request: Optional[h11.Request] = None
+        #: The last request's X-Forwarded-For (believed only from a trusted proxy).
+        self.forwarded_for: Optional[bytes] = None
         self._eof = False
         self._done = False  # an action said close: nothing more to do
 
@@ -188,6 +201,7 @@ class HttpConnection:
                 return NEED_DATA
             if isinstance(event, h11.Request):
                 self._request = event
+                self.forwarded_for = _last_field(event.headers, b"x-forwarded-for")
                 if _head_size(event) > MAX_HEAD:
                     return self._error(431)
                 if _has_body(event):  # none of ours takes one: answer, then close
@@ -261,7 +275,7 @@ class HttpConnection:
 
     def _origin_allowed(self, origin: bytes, host: bytes) -> bool:
         text = normalize_origin(origin.decode("ascii", "replace"))
-        own = normalize_origin("http://" + host.decode("ascii", "replace"))
+        own = normalize_origin(f"{self._scheme}://" + host.decode("ascii", "replace"))
         return text == own or text in self._origins
 
     def _respond(

@@ -84,11 +84,12 @@ def chromium():
             pytest.fail(why + "; SELCHAT_REQUIRE_BROWSER=1")
         pytest.skip(why)
 
-    def start(width: int, height: int):
+    def start(width: int, height: int, *extra: str):
+        """`extra`: more Chromium switches (the TLS test's --ignore-certificate-errors)."""
         options = webdriver.ChromeOptions()
         options.binary_location = paths[0]
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                    "--disable-gpu", f"--window-size={width},{height}"):
+                    "--disable-gpu", f"--window-size={width},{height}", *extra):
             options.add_argument(arg)
         return webdriver.Chrome(service=Service(paths[1]), options=options)
 

@@ -57,7 +57,11 @@ class Peer:
                 chunk = b""
             if not chunk:
                 self.closed = True
-            self.data += chunk
+            self.arrived(chunk)
+
+    def arrived(self, chunk: bytes) -> None:
+        """What a read brought (b"": the end): its lines."""
+        self.data += chunk
 
     @property
     def lines(self) -> List[str]:

@@ -18,7 +18,9 @@ from support.constants import TIMEOUT
 #: What every server the tests start prints once it listens (selchat, and the bench's
 #: peers: "threaded listening on 127.0.0.1:PORT"); selchat's web page line.
 LISTENING = re.compile(rb"listening on \[?([^\]\s]+)\]?:(\d+)\s*$")
-WEB_PAGE = re.compile(rb"selchat web page on (http://\S+:(\d+)/)\s*$")
+WEB_PAGE = re.compile(rb"selchat web page on (https?://\S+:(\d+)/)\s*$")
+#: With TLS (--tls-cert): where the line protocol over TLS listens.
+TLS_ON = re.compile(rb"selchat TLS on \[?([^\]\s]+)\]?:(\d+)\s*$")
 
 
 class ServerNotStarted(RuntimeError):
@@ -58,6 +60,7 @@ class ServerProcess:
         )
         self.url: Optional[str] = None
         self.web_port: Optional[int] = None
+        self.tls_port: Optional[int] = None
         try:
             self.port = self._wait_for_addresses(web)
         except BaseException:
@@ -71,7 +74,7 @@ class ServerProcess:
         fd, deadline = self.proc.stdout.fileno(), time.monotonic() + TIMEOUT
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while port is None or (web and self.url is None):
+            while (port is None and self.tls_port is None) or (web and self.url is None):
                 if not sel.select(max(0.0, deadline - time.monotonic())):
                     raise ServerNotStarted(f"no address within {TIMEOUT} s: {self.log()[-2000:]}")
                 data = os.read(fd, 4096)
@@ -80,11 +83,14 @@ class ServerProcess:
                 *lines, pending = (pending + data).split(b"\n")
                 for line in lines:
                     listening, page = LISTENING.search(line), WEB_PAGE.search(line)
+                    tls = TLS_ON.search(line)
                     if listening and port is None:
                         port = int(listening.group(2))
+                    elif tls:
+                        self.tls_port = int(tls.group(2))
                     elif page:
                         self.url, self.web_port = page.group(1).decode(), int(page.group(2))
-        return port
+        return port if port is not None else self.tls_port  # --no-clear: the TLS port
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
         """Signal the server and wait for it to exit; returns its status."""

@@ -141,8 +141,9 @@ def test_a_node_started_later_replays_the_room_from_the_stream(nodes, join, chat
 
 def test_a_member_resumes_on_another_node_with_every_line_and_no_notice(nodes, join):
     one, two = nodes(2)
-    bob = join(two, "bob")
     alice = Tagged(one.address, "alice")
+    bob = join(two, "bob")  # his join comes through Redis: wait for it before carol's
+    alice.until("*** bob has joined the chat room.")
     carol = join(one, "carol")
     alice.until("*** carol has joined the chat room.")
     read_until(bob, "*** carol has joined the chat room.")

@@ -1,0 +1,202 @@
+"""The TLS chat port in the loop, on a fake clock: handshakes, chat beside a
+clear-text client, close_notify, stalled handshakes timed out, handshakes
+bounded per pass, decrypted bytes served without the socket."""
+import selectors
+import socket
+import ssl
+
+import pytest
+
+from selchat import server as server_module, tls_port
+from selchat.tls import Certificates, TlsLayer, client_context
+from selchat.tls_port import TlsPort
+from support.certificates import make_pki
+from support.tls_loop import TlsLoop, TlsPeer, raw_socket
+
+
+@pytest.fixture
+def pki(tmp_path):
+    return make_pki(tmp_path)
+
+
+@pytest.fixture
+def tls_loop(pki):
+    made = []
+
+    def make(**limits):
+        made.append(TlsLoop(Certificates(pki.cert_file, pki.key_file), **limits))
+        return made[-1]
+
+    yield make
+    for loop in made:
+        loop.close()
+
+
+def test_a_tls_client_chats_with_a_clear_one(tls_loop, pki):
+    loop = tls_loop()
+    alice = loop.tls_peer(pki.ca_file, "alice")
+    bob = loop.peer("bob")
+    alice.send("hi bob")
+    loop.until(lambda: "<alice> hi bob" in bob.lines)
+    bob.send("hi alice")
+    loop.until(lambda: "<bob> hi alice" in alice.lines)
+
+
+def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatch):
+    """The pass's lines are sealed once per recipient: many lines, one record."""
+    loop = tls_loop(flood_rate=0)
+    alice = loop.tls_peer(pki.ca_file, "alice")
+    bob = loop.peer("bob")
+    seals = []
+    theirs = loop.conn("alice").tls
+    real_seal = TlsLayer.seal
+
+    def seal(layer, data):
+        if layer is theirs:
+            seals.append(bytes(data))
+        return real_seal(layer, data)
+
+    monkeypatch.setattr(TlsLayer, "seal", seal)
+    bob.send(*(f"line {n}" for n in range(20)))
+    loop.until(lambda: "<bob> line 19" in alice.lines)
+    assert len(seals) < 5, seals  # the burst's passes, not its twenty lines
+    assert sum(s.count(b"\n") for s in seals) == 20
+
+
+def test_lines_sent_with_the_handshake_are_served_without_more_input(tls_loop, pki):
+    """The name comes in the same segment as the client's Finished: it is
+    decrypted with it, and read without the socket becoming readable again."""
+    loop = tls_loop()
+    alice = loop.tls_peer(pki.ca_file)
+    loop.peers.remove(alice)  # read by hand here
+    flight = bytearray()
+
+    def server_flight_arrived():
+        try:
+            flight.extend(alice.sock.recv(1 << 16))
+        except BlockingIOError:
+            pass
+        alice.tls.feed(bytes(flight))
+        flight.clear()
+        return alice.tls.handshake()
+
+    loop.until(server_flight_arrived)
+    alice.sock.sendall(alice.tls.take_output() + alice.tls.seal(b"alice\n"))
+    alice.shaken = True
+    loop.peers.append(alice)
+    loop.until(lambda: any(line.startswith("*** Welcome, alice!") for line in alice.lines))
+
+
+def test_a_long_burst_read_within_the_budget_is_all_delivered(tls_loop, pki, monkeypatch):
+    """A read budget smaller than what was decrypted: the rest is served by
+    the next passes (owed reads), not left until the client sends again."""
+    for cap in ("DELIVERY_BUDGET", "MIN_READ_BUDGET", "MIN_READ_SHARE"):
+        monkeypatch.setattr(server_module, cap, 1024)  # plaintext per pass
+    loop = tls_loop(flood_rate=0)
+    alice = loop.tls_peer(pki.ca_file, "alice")
+    bob = loop.peer("bob")
+    alice.send(*(f"{n:04d} " + "x" * 500 for n in range(100)))
+    loop.until(lambda: any(line.startswith("<alice> 0099") for line in bob.lines))
+
+
+def test_leaving_sends_close_notify(tls_loop, pki):
+    loop = tls_loop()
+    alice = loop.tls_peer(pki.ca_file, "alice")
+    alice.send("/quit")
+    loop.until(lambda: alice.closed)
+    assert alice.ended_cleanly
+
+
+def test_a_peer_closing_without_close_notify_is_an_ordinary_close(tls_loop, pki):
+    loop = tls_loop()
+    alice = loop.tls_peer(pki.ca_file, "alice")
+    bob = loop.peer("bob")
+    loop.peers.remove(alice)
+    alice.sock.close()
+    loop.until(lambda: any(line.startswith("*** alice has left") for line in bob.lines))
+
+
+def test_a_stalled_handshake_is_timed_out(tls_loop):
+    loop = tls_loop()
+    stalled = raw_socket(loop.tls_address)
+    stalled.sendall(b"\x16\x03\x01\x00\x10")  # a record header, then nothing
+    loop.run()
+    assert len(loop.server._tls_ports[0]._shaking) == 1
+    loop.at(loop.clock.now + tls_port.HANDSHAKE_TIMEOUT + 0.1)
+    assert not loop.server._tls_ports[0]._shaking
+    assert not loop.server._listeners._unnamed_per_address  # its count was given back
+    stalled.setblocking(True)
+    stalled.settimeout(5)
+    with pytest.raises(ConnectionResetError):
+        assert stalled.recv(100) == b""
+    stalled.close()
+
+
+def test_handshakes_count_against_max_per_ip_by_address_group(tls_loop):
+    loop = tls_loop(max_per_ip=1)
+    first = raw_socket(loop.tls_address)  # shakes hands slowly: still counted
+    first.sendall(b"\x16\x03\x01\x00\x10")
+    loop.run()
+    assert loop.server._listeners._unnamed_per_address == {"loopback": 1}
+    # Another loopback address is the same group (`selchat.addresses.address_group`).
+    second = socket.create_connection(loop.tls_address, source_address=("127.0.0.2", 0))
+    second.settimeout(5)
+    loop.run()
+    assert len(loop.server._tls_ports[0]._shaking) == 1
+    assert second.recv(100) == b""  # refused: closed at once, told nothing
+    loop.at(loop.clock.now + tls_port.HANDSHAKE_TIMEOUT + 0.1)
+    assert not loop.server._listeners._unnamed_per_address
+    first.close()
+    second.close()
+
+
+def test_garbage_instead_of_a_handshake_is_closed(tls_loop):
+    loop = tls_loop()
+    bad = raw_socket(loop.tls_address)
+    bad.sendall(b"hello\nalice\n")
+    loop.run()
+    assert not loop.server._tls_ports[0]._shaking
+    assert not loop.server._conns
+    bad.close()
+
+
+def test_handshakes_are_bounded_per_pass(tls_loop, pki, monkeypatch):
+    monkeypatch.setattr(tls_port, "HANDSHAKES_PER_PASS", 2)
+    loop = tls_loop()
+    peers = [loop.tls_peer(pki.ca_file) for _ in range(6)]
+    loop.run(1)  # accepts all six
+    assert len(loop.server._tls_ports[0]._shaking) == 6
+    loop.run(1)  # reads at most two ClientHellos
+    assert sum(peer.shaken for peer in peers) == 2
+    loop.until(lambda: all(peer.lines for peer in peers))
+
+
+def tls12(ca_file):
+    context = client_context(ca_file)
+    context.maximum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def test_tls_1_2_when_the_servers_last_flight_must_wait_for_the_socket(tls_loop, pki,
+                                                                       monkeypatch):
+    """In TLS 1.2 the server speaks last (ChangeCipherSpec, Finished): if the
+    socket cannot take it at once, the handshake ends when it could."""
+    real_send, held = TlsPort._send, []
+
+    def send(port, shake):
+        if shake.done and not held:  # the last flight: as if the socket were full
+            held.append(shake)
+            port._server._selector.modify(shake.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
+                                          lambda mask: port._step(shake))
+            return False
+        return real_send(port, shake)
+
+    monkeypatch.setattr(TlsPort, "_send", send)
+    loop = tls_loop()
+    peer = TlsPeer(loop.tls_address, pki.ca_file, context=tls12(pki.ca_file))
+    loop.peers.append(peer)
+    loop.made.append(peer)
+    loop.until(lambda: peer.shaken and peer.lines)
+    assert held and peer.tls.version == "TLSv1.2"
+    peer.send("alice")
+    loop.until(lambda: any(line.startswith("*** Welcome, alice!") for line in peer.lines))
