@@ -86,6 +86,17 @@ def _host(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _room_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--default-room: a room name, with or without its "#" (kept without)."""
+    from selchat.rooms import room_problem
+
+    name = value.lstrip("#") if isinstance(value, str) else value
+    problem = room_problem(f"#{name}")
+    if problem:
+        raise click.BadParameter(problem)
+    return name
+
+
 def _bus_address(ctx: click.Context, param: click.Parameter,
                  value: Optional[str]) -> Optional[BusAddress]:
     if value is None:
@@ -237,6 +248,15 @@ def cli() -> None:
          help="Room lines kept for newcomers and for resuming (0: no history, no resume).")
 @_option("--replay", default=DEFAULTS.replay, type=click.IntRange(0),
          help="Lines of history a newcomer is shown after the welcome.")
+@_option("--default-room", default=DEFAULTS.default_room, callback=_room_name,
+         help="The room every member is in on joining; its lines carry no room prefix.")
+@_option("--max-rooms", default=DEFAULTS.max_rooms, type=click.IntRange(1),
+         help="Rooms at once, the default room included.")
+@_option("--max-rooms-per-member", default=DEFAULTS.max_rooms_per_member,
+         type=click.IntRange(1), help="Rooms one member may be in at once.")
+@_option("--announce-limit", default=DEFAULTS.announce_limit, type=click.IntRange(0),
+         help="Members past which a room's joins and leaves are not told to everyone "
+              "(counts and /who stay exact; 0: always tell).")
 @_option("--resume-window", default=DEFAULTS.resume_window, type=click.FloatRange(0),
          help="Seconds a dropped member (one that asked for /tags) is held for /resume "
               "before the others are told it left (0: no holding).")

@@ -17,6 +17,10 @@ Server lines, one per ``\\n``-terminated line::
     *name* text     private message (/msg)
     -> *name* text  your private message, delivered (to a tagged client only)
 
+A line of a room but the default one starts with the room and a space
+(``#dev <bob> hi``, ``#dev *** bob has left #dev.``): `selchat.rooms.Room.prefix`,
+put in front of the encoded line by the driver.
+
 A client that sent ``/tags`` gets every line with IRCv3-style message tags in
 front (``@seq=1041;time=2026-12-02T05:31:33.929Z <bob> hi``): `tag_prefix`
 builds them, `split_tags` takes them off again.
@@ -52,9 +56,36 @@ class Me(NamedTuple):
 
 
 class Who(NamedTuple):
-    """``/who [PATTERN]``: the names online, or those containing PATTERN."""
+    """``/who [PATTERN]``: the names online, or those containing PATTERN;
+    ``/who #ROOM``: that room's members (names never hold "#")."""
 
     pattern: str = ""
+
+
+class Join(NamedTuple):
+    """``/join #ROOM``: join it (made on first join) and talk in it."""
+
+    room: str
+
+
+class Part(NamedTuple):
+    """``/part [#ROOM] [REASON]``: leave it (the current room if none is named)."""
+
+    room: str = ""
+    reason: str = ""
+
+
+class ListRooms(NamedTuple):
+    """``/rooms [PATTERN]``: the rooms, or those whose name contains PATTERN."""
+
+    pattern: str = ""
+
+
+class Topic(NamedTuple):
+    """``/topic [#ROOM] [TEXT]``: show a room's topic, or set it to TEXT."""
+
+    room: str = ""
+    text: str = ""
 
 
 class Help(NamedTuple):
@@ -85,14 +116,19 @@ class Resume(NamedTuple):
     last_seq: int
 
 
-Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume]
+Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume, Join, Part,
+                ListRooms, Topic]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
     "who": ("/who [PATTERN]", "list who is online (names containing PATTERN)"),
     "nick": ("/nick NEW", "change your name"),
-    "msg": ("/msg NAME text", "send text to NAME only"),
+    "msg": ("/msg NAME text", "send text to NAME only (/msg #ROOM text: to a room of yours)"),
     "me": ("/me text", "describe an action: * you text"),
+    "join": ("/join #ROOM", "join a room (made if new) and talk in it"),
+    "part": ("/part [#ROOM] [reason]", "leave a room (the one you talk in if none)"),
+    "rooms": ("/rooms [PATTERN]", "list the rooms (names containing PATTERN)"),
+    "topic": ("/topic [#ROOM] [text]", "show a room's topic, or set it"),
     "help": ("/help", "show this list"),
     "quit": ("/quit [reason]", "leave the chat room (also /q)"),
 }
@@ -132,6 +168,20 @@ def parse(line: str) -> Command:
         return Who(rest) if " " not in rest else BadUsage(word)
     if word == "help":
         return BadUsage(word) if rest else Help()
+    if word == "join":
+        return Join(rest) if rest and " " not in rest else BadUsage(word)
+    if word == "part":
+        if not rest.startswith("#"):
+            return Part("", rest)
+        room, _, reason = rest.partition(" ")
+        return Part(room, reason.strip(" "))
+    if word == "rooms":
+        return ListRooms(rest) if " " not in rest else BadUsage(word)
+    if word == "topic":
+        if not rest.startswith("#"):
+            return Topic("", rest)
+        room, _, text = rest.partition(" ")
+        return Topic(room, text.strip(" "))
     if word == "tags":
         return BadUsage(word) if rest else Tags()
     if word == "resume":
@@ -267,6 +317,40 @@ def joined(name: str) -> ServerLine:
 
 def left(name: str, reason: str = "") -> ServerLine:
     return notice(f"{name} has left the chat room{f' ({reason})' if reason else ''}.")
+
+
+# -- rooms: lines of a room but the default one start with the room ("#dev ")
+# (`selchat.rooms.Room.prefix`, put in front of the encoded line, so these
+# builders say only the rest).
+
+
+def joined_room(name: str, room: str) -> ServerLine:
+    return notice(f"{name} has joined {room}.")
+
+
+def left_room(name: str, room: str, reason: str = "") -> ServerLine:
+    return notice(f"{name} has left {room}{f' ({reason})' if reason else ''}.")
+
+
+def you_joined(room: str, online: int, shown: str) -> ServerLine:
+    """To the joiner: `shown` is the names listed, cut short as the welcome's."""
+    return notice(f"You joined {room}. Online ({online}): {shown}")
+
+
+def now_talking(room: str) -> ServerLine:
+    return notice(f"Now talking in {room}.")
+
+
+def topic_is(room: str, topic: str) -> ServerLine:
+    return notice(f"Topic for {room}: {topic}" if topic else f"No topic for {room}.")
+
+
+def topic_set(name: str, topic: str) -> ServerLine:
+    return notice(f"{name} set the topic: {topic}")
+
+
+def in_no_room() -> ServerLine:
+    return error("you are in no room: /join #ROOM")
 
 
 def renamed(old: str, new: str) -> ServerLine:
