@@ -400,8 +400,10 @@ def _announce(listener: socket.socket, web_listener: Optional[socket.socket],
          help="Seconds to go on reconnecting after a lost connection (0: never).")
 @_option("--welcome-timeout", default=60.0, type=click.FloatRange(0, min_open=True),
          help="Seconds a server that accepted the connection has to welcome you.")
+@_option("--default-room", default="lobby",  # session.DEFAULT_ROOM
+         help="The server's default room (its --default-room): the prompt names any other.")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
-         resume_window: float, welcome_timeout: float) -> None:
+         resume_window: float, welcome_timeout: float, default_room: str) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -441,7 +443,8 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     from selchat.client import run
 
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
-                 resume_window=resume_window, welcome_timeout=welcome_timeout))
+                 resume_window=resume_window, welcome_timeout=welcome_timeout,
+                 default_room=default_room))
 
 
 def main() -> None:
