@@ -17,6 +17,9 @@ runs N selchat processes sharing one room on a Redis bus (see `nodes`) and
 adds each node's cost, Redis', latency within and across nodes, and whether
 every node saw one order; ``--bus-outage`` takes the bus away for a while in
 the middle of the run; ``--compare-bus`` measures what the bus costs one node.
+``--attack NAME`` runs one of the attack harnesses instead (`attacks`):
+WebSocket frames, pipelined HTTP, /who searches, held sessions, resume
+replays, a bus after Redis lost its data.
 See docs/benchmarks.rst for how to read every figure.
 
 The harness is one process, one thread and one selector, like the server:
@@ -40,11 +43,13 @@ import time
 from dataclasses import asdict
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
+import attacks
 import nodes
 import report
 import servers
 from message import MAX_SENDERS, MIN_PAYLOAD, MIN_STORM
 from protocols import PROTOCOLS
+from attacks import ATTACKS
 from modes import MODES, make
 from swarm import Scenario, Swarm
 
@@ -188,6 +193,10 @@ OPTIONS = (
            f"without (target ≤ {BUS_COST_TARGET}×)", more={"action": "store_true"}),
     Option("--repeat", "runs per server and value (default: 3 with --compare or "
            "--compare-bus, else 1)", int, None, 1, 20),
+    Option("--attack", "instead of a chat run, one of the attack harnesses (bench/attacks.py): "
+           "what the attack costs the server and the chat meanwhile; the options after NAME "
+           "are the harness's own (see bench/attack_web.py, attack_room.py, attack_bus.py "
+           "--help)", more={"choices": sorted(ATTACKS), "metavar": "NAME"}),
     Option("--sweep", "run the scenario once per value of clients, senders or payload "
            "(e.g. clients=100,500,1000,2000) and tabulate how each figure grows", _sweep,
            more={"metavar": "NAME=V1,V2,..."}),
@@ -398,7 +407,14 @@ def machine() -> dict:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--attack"] and len(argv) > 1 and argv[1] in ATTACKS:
+        return attacks.run(argv[1], argv[2:])
     args = parse_args(argv)
+    if args.attack:
+        print("flood.py: --attack NAME comes first; the options after it are the "
+              "harness's own", file=sys.stderr)
+        return 2
     if args.connect:
         problem = unreachable(args.connect)
         if problem:

@@ -18,15 +18,18 @@ connection hands the list to ``sendmsg`` as it is. Recipients are any hashable
 values, compared by equality as a dict would; this module never sees a socket.
 """
 from typing import (
-    Callable, Collection, Dict, Generic, Hashable, List, Optional, Tuple, TypeVar, Union,
+    Callable, Collection, Dict, Generic, Hashable, List, Optional, Tuple, TypeVar, Union, cast,
 )
 
 #: A recipient: the server's connections; any hashable value will do.
 Who = TypeVar("Who", bound=Hashable)
 Piece = Union[bytes, memoryview]
 Render = Callable[[bytes, object], bytes]
+#: A send's bytes: one object, or a list of pieces sent as they are (a
+#: replay: references to the history's bytes, never joined into a copy).
+Payload = Union[bytes, List[Piece]]
 #: (payload, excluded, target, note): a broadcast has target None.
-Item = Tuple[bytes, Optional[Who], Optional[Who], object]
+Item = Tuple[Payload, Optional[Who], Optional[Who], object]
 
 
 class Batch(Generic[Who]):
@@ -46,8 +49,9 @@ class Batch(Generic[Who]):
         """`payload` for every member but `exclude`."""
         self._items.append((payload, exclude, None, note))
 
-    def send(self, payload: bytes, target: Who, note: object = None) -> None:
-        """`payload` for `target` alone, member or not."""
+    def send(self, payload: Payload, target: Who, note: object = None) -> None:
+        """`payload` for `target` alone, member or not (a list of pieces goes
+        as it is, tagged member or not: `split` does not render it)."""
         self._items.append((payload, None, target, note))
 
     def joined(self, who: Who) -> None:
@@ -77,8 +81,8 @@ class Batch(Generic[Who]):
         """
         items = self._items
         if render is not None:
-            items = [(render(payload, note), exclude, target, note)
-                     for payload, exclude, target, note in items]
+            items = [(payload if payload.__class__ is list else render(cast(bytes, payload), note),
+                      exclude, target, note) for payload, exclude, target, note in items]
         offsets: List[int] = []  # where each item's bytes start in `shared`
         parts: List[bytes] = []
         particular: Dict[Who, List[int]] = {who: [] for who in self._windows}
@@ -86,6 +90,7 @@ class Batch(Generic[Who]):
         for index, (payload, exclude, target, _) in enumerate(items):
             offsets.append(position)
             if target is None:
+                payload = cast(bytes, payload)  # a broadcast is one object
                 parts.append(payload)
                 position += len(payload)
                 if exclude is not None:
@@ -122,7 +127,10 @@ def _cut(items: List[Item[Who]], shared: memoryview, offsets: List[int], indices
             if at > cursor:
                 pieces.append(shared[cursor:at])
                 cursor = at
-            pieces.append(payload)
+            if payload.__class__ is list:
+                pieces += cast(List[Piece], payload)
+            else:
+                pieces.append(cast(bytes, payload))
         elif low <= at < high:  # a broadcast `who` is excluded from: skip it
             if at > cursor:
                 pieces.append(shared[cursor:at])

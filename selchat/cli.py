@@ -13,7 +13,7 @@ import shlex
 import shutil
 import socket
 import sys
-from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence
+from typing import Any, Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import click
 from click.core import ParameterSource
@@ -212,6 +212,9 @@ def cli() -> None:
 @_option("--max-per-ip", default=DEFAULTS.max_per_ip, type=click.IntRange(0),
          help="Connections from one address that have not chosen a name yet "
               "(loopback too; 0: no limit).")
+@_option("--max-held", default=DEFAULTS.max_held, type=click.IntRange(0),
+         help="Dropped members held for /resume at once, from all addresses (0: no limit); "
+              "--max-per-ip caps them per address. Past a limit the oldest hold ends.")
 @_option("--history", default=DEFAULTS.history, type=click.IntRange(0),
          help="Room lines kept for newcomers and for resuming (0: no history, no resume).")
 @_option("--replay", default=DEFAULTS.replay, type=click.IntRange(0),
@@ -227,6 +230,11 @@ def cli() -> None:
 @_option("--web-origin", multiple=True, metavar="URL",
          help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
               "repeatable. The page's own origin always may.")
+@_option("--web-host", multiple=True, metavar="NAME",
+         help="Another name the web port answers to in the Host header (one a proxy or "
+              "DNS gives it); repeatable, or several separated by commas or spaces. IP "
+              "addresses, and localhost and this machine's name where the port listens on "
+              "them, always work; any other name gets 403 (DNS rebinding).")
 @_option("--workers", default=1, type=click.IntRange(0),
          help="Server processes sharing the ports, each with its own loop, to use more "
               "cores (0: one per CPU). Any number but 1 needs --bus.")
@@ -250,8 +258,9 @@ def cli() -> None:
                    "the bus password masked) and exit.")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: int,
-          no_web: bool, web_origin: Sequence[str], workers: int, bus: Optional[BusAddress],
-          bus_retention: float, bus_lease: float, bus_max_bytes: int, print_config: bool,
+          no_web: bool, web_origin: Sequence[str], web_host: Sequence[str], workers: int,
+          bus: Optional[BusAddress], bus_retention: float, bus_lease: float, bus_max_bytes: int,
+          print_config: bool,
           **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM."""
     from selchat.listeners import open_listener, reserve_port
@@ -275,7 +284,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         also = [*filter(None, [no_web_page]), *shared]
-        _run_server(listener, web_listener, limits, web_origin, sharing,
+        _run_server(listener, web_listener, limits, (web_origin, web_host), sharing,
                     ready=lambda: _announce(listener, web_listener, also))
         return
 
@@ -290,7 +299,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         shared_web_port = None if web is None else web.getsockname()[1]
         listener, web_listener, _ = _listen(host, chat.getsockname()[1], shared_web_port, False,
                                             functools.partial(open_listener, reuse_port=True))
-        _run_server(listener, web_listener, limits, web_origin, sharing, ready)
+        _run_server(listener, web_listener, limits, (web_origin, web_host), sharing, ready)
 
     try:
         also = [*filter(None, [no_web_page]), *shared, f"selchat workers: {workers}"]
@@ -356,14 +365,16 @@ class Sharing(NamedTuple):
 
 
 def _run_server(listener: socket.socket, web_listener: Optional[socket.socket],
-                limits: Dict[str, Any], web_origins: Sequence[str], sharing: Sharing,
+                limits: Dict[str, Any], web: Tuple[Sequence[str], Sequence[str]],
+                sharing: Sharing,
                 ready: Callable[[], None]) -> None:
     """One server, the lone one or a worker, until it has shut down."""
     from selchat.server import Server
 
     server = Server(listener, Limits(**limits), web_listener=web_listener,
-                    web_origins=web_origins, bus=sharing.bus, bus_retention=sharing.retention,
-                    bus_lease=sharing.lease, bus_max_bytes=sharing.max_bytes)
+                    web_origins=web[0], web_hosts=web[1], bus=sharing.bus,
+                    bus_retention=sharing.retention, bus_lease=sharing.lease,
+                    bus_max_bytes=sharing.max_bytes)
     server.serve_forever(ready=ready)
 
 

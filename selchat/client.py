@@ -55,7 +55,7 @@ from selchat.saved_session import SavedSession, state_dir
 from selchat.screen import Screen, paint, plain, wants_colour
 from selchat.session import (
     DEFAULT_ROOM,
-    END,
+    INPUT_END,
     ClientSession,
     Decision,
     RESUME_WINDOW,
@@ -328,7 +328,7 @@ class _Client:
         if not self.screen:
             return self._apply(self.session.input_data(data))
         if not data:
-            return self._typed("", [END])
+            return self._typed("", [INPUT_END])
         self.screen.width = terminal.width(STDOUT)
         return self._typed(*self.screen.keys(data))
 

@@ -94,6 +94,11 @@ class Kind:
     def after_batch(self) -> None:
         """The pass's lines were queued for everyone: what must go after them."""
 
+    def frame_pieces(self, pieces: List[Buffer]) -> List[Buffer]:
+        """`pieces` (a recipient's own, or a replay's) as they go out, framed as
+        `frame` frames a payload, without joining them: as they are for raw lines."""
+        return pieces
+
 
 class State(enum.Enum):
     """A connection's life, as wsproto's ``ConnectionState``."""
@@ -128,7 +133,7 @@ class IllegalTransition(RuntimeError):
 class Connection:
     __slots__ = (
         "sock", "number", "kind", "proto", "frame", "tagged", "out", "bucket", "state",
-        "reading", "events", "timer", "address", "over_soft_since",
+        "reading", "events", "timer", "group", "over_soft_since",
     )
 
     def __init__(
@@ -147,8 +152,9 @@ class Connection:
         self.reading = True  # read interest wanted: OPEN and not held back by flood control
         self.events = 0  # the selector mask currently registered (0: not registered)
         self.timer: Optional[Timer] = None  # the name timeout, then the close grace
-        #: The peer's address while it counts against the per-address limit (unnamed).
-        self.address: Optional[str] = None
+        #: The peer's address group (`selchat.addresses.address_group`) while it
+        #: counts against the per-address limit (unnamed).
+        self.group: Optional[str] = None
         #: When the output queue went over the soft limit (0.0: it is not over).
         self.over_soft_since = 0.0
 

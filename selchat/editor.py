@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Tuple
 import wcwidth
 
 from selchat.keys import Key
-from selchat.session import END, Submitted
+from selchat.session import INPUT_END, Submitted
 
 #: Lines remembered for Up; plenty for one session, and a bound on memory.
 HISTORY_SIZE = 500
@@ -53,7 +53,7 @@ class Editor:
         if key is Key.ENTER:
             return self._submit() if self.text else None
         if key is Key.EOF_OR_DELETE and not self.text:
-            return END
+            return INPUT_END
         if key in (Key.UP, Key.DOWN):
             self._recall(-1 if key is Key.UP else 1)
             return None

@@ -20,9 +20,10 @@ from selchat import resume, wire
 from selchat.connection import Connection, State
 from selchat.history import replay
 from selchat.room import (
-    Broadcast, Claim, Close, Effect, Hold, Joined, Keep, Left, Relay, Release, Replay,
-    ResumeAsked, Send, Tag,
+    Broadcast, Charge, Claim, Close, Effect, Hold, Joined, Keep, Left, Relay, Release, Replay,
+    ResumeAsked, Send, Tag, Unhold,
 )
+from selchat.timers import Timer
 from selchat.wire import ServerLine, encode
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class Effects:
     def __init__(self, server: "Server") -> None:
         self._server = server
         self._encoded: Tuple[Optional[ServerLine], bytes] = (None, b"")  # last shared line
+        self._holds: Dict[Connection, Timer] = {}  # held sessions' deadlines
         #: Effect type -> handler. Each handler takes the effect of its own type.
         self._handlers: Dict[type, Callable[[Any], None]] = {
             Broadcast: self._broadcast,
@@ -50,6 +52,8 @@ class Effects:
             Tag: self._tag,
             Replay: self._replay,
             Hold: self._hold,
+            Unhold: self._unhold,
+            Charge: self._charge,
             Keep: self._keep,
             ResumeAsked: self._resume,
             Claim: self._names,
@@ -124,10 +128,22 @@ class Effects:
         effect.session.tagged = True
 
     def _hold(self, effect: Hold[Connection]) -> None:
-        self._server._timers.call_at(effect.deadline, self._hold_over, effect.session)
+        self._holds[effect.session] = self._server._timers.call_at(
+            effect.deadline, self._hold_over, effect.session)
+
+    def _unhold(self, effect: Unhold[Connection]) -> None:
+        """A hold ended early: its timer would keep its connection alive."""
+        self._server._timers.cancel(self._holds.pop(effect.session, None))
 
     def _hold_over(self, session: Connection) -> None:
+        self._holds.pop(session, None)
         self._server._apply(self._server._room.expire(session))
+
+    def _charge(self, effect: Charge[Connection]) -> None:
+        """A command that cost more than its line (a /who search in a big room)."""
+        bucket = effect.session.bucket
+        if bucket is not None:  # flood control is on
+            bucket.take(self._server._now, effect.tokens)
 
     def _close(self, effect: Close[Connection]) -> None:
         """A goodbye said, a name timeout, a session taken over."""
@@ -143,12 +159,12 @@ class Effects:
         lines = server._history.last(effect.lines)
         if not lines:
             return
-        start, end = wire.history_start(len(lines)), wire.history_end()
-        plain = b"".join([encode(start), replay(lines, tagged=False), encode(end)])
-        tagged = b"".join([wire.tag_line(encode(start), server._time_ms),
-                           replay(lines, tagged=True),
-                           wire.tag_line(encode(end), server._time_ms)])
-        server._batch.send(plain, effect.session, tagged)
+        conn = effect.session
+        start, end = encode(wire.history_start(len(lines))), encode(wire.history_end())
+        if conn.tagged:
+            start, end = wire.tag_line(start, server._time_ms), wire.tag_line(end, server._time_ms)
+        # The history's own bytes, not a copy per newcomer (`replay`).
+        server._batch.send([start, *replay(lines, conn.tagged), end], conn)
 
     def _resume(self, effect: ResumeAsked[Connection]) -> None:
         """``/resume``: take the held session over with every line it missed,
@@ -166,10 +182,10 @@ class Effects:
             if server._bridge is not None:  # the name is claimed by the session, now on `conn`
                 server._bridge.claim_moves(outcome.member.session, conn)
             server._apply(server._room.resumed(outcome.member, conn))
-            data = resume.welcome_back(outcome, server._time_ms)
-            server._batch.send(data, conn, data)
+            server._batch.send(resume.welcome_back(outcome, server._time_ms), conn)
             return
-        log.info("%r: resume refused: %s", conn, outcome.kind.value)
+        # Debug, not info: one address refused at its flood rate would log GBs a day.
+        log.debug("%r: resume refused: %s", conn, outcome.kind.value)
         server._apply([Send(conn, resume.gap_line(outcome))])
         if outcome.ends is not None:
             server._apply(server._room.release(outcome.ends.session))

@@ -11,6 +11,11 @@ token, so a client that trickles one byte per segment (no newline, so no line
 to charge) is read a few dozen times a second, not thousands, while typing,
 whose reads bring whole lines, is charged for its lines alone. The clock is a
 parameter, never read here, so tests drive time by hand.
+
+WebSocket frames and HTTP requests draw on the same kind of bucket, so no read
+makes the server work for free: a frame that completes no line (a ping, an
+empty or partial message) costs `1 / FRAMES_PER_TOKEN`, and a request on the
+web port costs `REQUEST_COST` (see their comments for the prices).
 """
 
 #: Tokens a ``recv`` that completed no line costs: five weigh as much as a line.
@@ -22,6 +27,25 @@ READ_COST = 0.2
 #: maximum-length bursts would otherwise queue megabytes in front of every
 #: line said after it.
 FREE_BYTES = 512
+#: WebSocket frames that complete no line, per token. wsproto decodes a frame in
+#: 10-20 us here (about thirty Python calls per frame, whatever its payload), so
+#: a token of frames costs about what a line said to a small room does. A client
+#: sending nothing but empty pings, empty continuations or empty messages gets
+#: 50 frames a second at the default rate and 100 at once: about 1 ms of CPU a
+#: second and 2 ms in one pass per connection, where it used to get about 5 s
+#: of CPU a second. Their bytes need no price of their own: data frames' text
+#: is charged as lines, and a control frame's payload (echoed in a pong) is at
+#: most 125 bytes. The page sends one frame per line, and a frame that
+#: completes a line is paid for by that line; a client pinging to keep its
+#: connection alive (every 30 s or so) spends a fifth of a token.
+FRAMES_PER_TOKEN = 5
+#: Tokens one HTTP request on the web port costs: 5 a second at the default
+#: rate, a burst of 10. A request costs about 0.15 ms here (h11's parsing and
+#: framing; `/metrics` is rendered at most once a second and shared), so a
+#: connection pipelining at that rate costs under 0.1 % of a core, and the 64
+#: connections one address may hold under 5 %. A page load is two requests
+#: (the page, the WebSocket), a Prometheus scrape one every 15 s.
+REQUEST_COST = 2.0
 
 
 def line_cost(size: int) -> float:

@@ -7,7 +7,7 @@ control) leaves the rest waiting here, in order. Lines end in ``\\n``; a
 
 End of stream is ``feed(b"")``, as in h11's ``receive_data(b"")``: the
 unterminated last line, if any, comes out as a line (an end of stream ends a
-line as a newline does), then `next_line` answers ``END`` from then on.
+line as a newline does), then `next_line` answers ``END_OF_STREAM`` from then on.
 
 Memory: the partial line held between reads never exceeds ``max_line`` bytes
 (plus the ``\\r`` that may precede its newline). A line that outgrows the cap is
@@ -38,10 +38,10 @@ class EndOfStream:
     """Sentinel for the end of the stream: no line will ever come again."""
 
     def __repr__(self) -> str:
-        return "END"
+        return "END_OF_STREAM"
 
 
-END = EndOfStream()
+END_OF_STREAM = EndOfStream()
 
 Line = Union[bytes, _LineTooLong]
 
@@ -73,7 +73,7 @@ class LineBuffer:
 
     def next_line(self) -> Union[Line, EndOfStream, None]:
         """The next complete line without its line end, LINE_TOO_LONG, None
-        (more bytes needed), or END (the stream is over and every line out)."""
+        (more bytes needed), or END_OF_STREAM (the stream is over and every line out)."""
         buf = self._buf
         while True:
             end = buf.find(b"\n", max(self._pos, self._searched))
@@ -93,13 +93,13 @@ class LineBuffer:
             return buf[start:end]
 
     def _last_line(self) -> Union[Line, EndOfStream]:
-        """At the end of the stream: the unterminated last line once, then END."""
+        """At the end of the stream: the unterminated last line once, then END_OF_STREAM."""
         rest = b"" if self._discarding else self._buf[self._pos :]
         self._buf = b""
         self._pos = self._searched = 0
         self._discarding = False
         if not rest:
-            return END
+            return END_OF_STREAM
         return LINE_TOO_LONG if len(rest) > self.max_line else rest
 
     def has_line(self) -> bool:

@@ -13,7 +13,12 @@ Storage follows the loop: each pass joins its broadcasts into one ``bytes``
 payload that every member is sent. The history keeps a reference to that very
 object and where its lines end, not a copy per line, so keeping 1000 lines
 costs the lines' bytes once (they are already alive in the members' send
-queues) plus a few ints. Lines come back as memoryview slices of it.
+queues) plus a few ints. Lines come back as memoryview slices of it, each
+with its tags (``@seq=N;time=T ``) in front for a tagged member: both are made
+once per line, on first demand, and kept with the pass, so a replay is a list
+of references to them (`replay`), sent by scatter/gather. A thousand members
+resuming from the oldest line share the same bytes; each holds a list of
+pointers (16 bytes a line), not a copy of the history.
 
 The capacity counts lines. When it is exceeded, the oldest lines are dropped,
 from the oldest pass first; a pass partly dropped stays alive as a whole
@@ -26,6 +31,8 @@ epoch (e.g. ``secrets.token_hex(8)``).
 import collections
 from typing import Deque, List, NamedTuple, Optional, Protocol, Sequence, Union
 
+from selchat.sendbuf import Buffer
+
 from selchat import wire
 
 #: Lines kept by default (``serve --history``): 1000 lines of 100 bytes are
@@ -36,14 +43,16 @@ DEFAULT_REPLAY = 20
 
 
 class Line(NamedTuple):
-    """One room line as kept: its number, its pass's time, its bytes (newline included)."""
+    """One room line as kept: its number, its pass's time, its bytes (newline
+    included) and its tags for a tagged member (``@seq=N;time=T ``)."""
 
     seq: int
     time_ms: int
     data: memoryview
+    tags: bytes
 
 
-class Gap(NamedTuple):
+class NotKept(NamedTuple):
     """The lines asked for are not all kept."""
 
     #: How many lines are lost; None when that is not known (a number from the future).
@@ -66,8 +75,8 @@ class History(Protocol):
         """Keep a pass's room lines; returns the number of the first of them
         (`first`, when someone else numbers them: a shared bus)."""
 
-    def after(self, seq: int) -> Union[List[Line], Gap]:
-        """Every line after number `seq`, oldest first, or the Gap if some are gone."""
+    def after(self, seq: int) -> Union[List[Line], NotKept]:
+        """Every line after number `seq`, oldest first, or the NotKept if some are gone."""
 
     def last(self, count: int) -> List[Line]:
         """The last `count` lines kept (fewer if fewer are kept), oldest first."""
@@ -76,7 +85,7 @@ class History(Protocol):
 class _Pass:
     """One pass's payload and where its lines end; `start` is its first line still kept."""
 
-    __slots__ = ("first_seq", "payload", "ends", "time_ms", "start")
+    __slots__ = ("first_seq", "payload", "ends", "time_ms", "start", "_lines")
 
     def __init__(self, first_seq: int, payload: bytes, ends: Sequence[int], time_ms: int) -> None:
         self.first_seq = first_seq
@@ -84,19 +93,20 @@ class _Pass:
         self.ends = ends
         self.time_ms = time_ms
         self.start = 0  # index in `ends` of the first line kept
+        self._lines: Optional[List[Line]] = None  # made on first demand, then shared
 
     def lines(self, skip: int = 0) -> List[Line]:
         """Its kept lines, leaving out the first `skip` of them."""
-        view = memoryview(self.payload)
-        ends, time_ms = self.ends, self.time_ms
-        first = self.start + skip
-        begin = ends[first - 1] if first else 0
-        lines = []
-        for index in range(first, len(ends)):
-            end = ends[index]
-            lines.append(Line(self.first_seq + index, time_ms, view[begin:end]))
-            begin = end
-        return lines
+        lines = self._lines
+        if lines is None:
+            view = memoryview(self.payload)
+            seq, time_ms, begin = self.first_seq, self.time_ms, 0
+            lines = []
+            for end in self.ends:
+                lines.append(Line(seq, time_ms, view[begin:end], wire.tag_prefix(seq, time_ms)))
+                seq, begin = seq + 1, end
+            self._lines = lines
+        return lines[self.start + skip:]
 
 
 class MemoryHistory:
@@ -166,12 +176,12 @@ class MemoryHistory:
                 self._kept -= over
                 over = 0
 
-    def after(self, seq: int) -> Union[List[Line], Gap]:
+    def after(self, seq: int) -> Union[List[Line], NotKept]:
         if seq > self._last_seq or seq < 0:
-            return Gap(None)  # not a number this epoch gave out
+            return NotKept(None)  # not a number this epoch gave out
         first = self.first_seq
         if seq < first - 1:
-            return Gap(first - seq - 1)
+            return NotKept(first - seq - 1)
         lines: List[Line] = []
         # Newest passes first, until the one holding seq + 1: a resume asks for
         # the last few lines, so this walks few passes whatever the capacity.
@@ -193,12 +203,13 @@ class MemoryHistory:
         return lines
 
 
-def replay(lines: Sequence[Line], tagged: bool) -> bytes:
-    """Lines as one member is sent them: their bytes, each with its original
-    ``seq`` and ``time`` tags in front when that member asked for tags."""
+def replay(lines: Sequence[Line], tagged: bool) -> List[Buffer]:
+    """Lines as one member is sent them, as pieces to send as they are (never
+    joined: they are the history's own bytes): each line's bytes, with its
+    original ``seq`` and ``time`` tags in front when that member asked for tags."""
     if not tagged:
-        return b"".join(line.data for line in lines)
-    parts: List[Union[bytes, memoryview]] = []
-    for seq, time_ms, data in lines:
-        parts += (wire.tag_prefix(seq, time_ms), data)
-    return b"".join(parts)
+        return [line.data for line in lines]
+    parts: List[Buffer] = []
+    for line in lines:
+        parts += (line.tags, line.data)
+    return parts

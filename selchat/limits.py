@@ -38,7 +38,17 @@ class Limits:
     #: off. Named members are not counted: a LAN behind one NAT address holds
     #: many people, but they join within seconds, while one host parking
     #: hundreds of nameless connections would keep everyone else out.
+    #: "One address" is an address group (`selchat.addresses.address_group`):
+    #: an IPv6 /64, an IPv4 address, loopback as one host. The same number caps
+    #: the sessions held for /resume from one address group (the oldest hold
+    #: gives way): a NAT's people dropping at once are still held, and one
+    #: host cannot keep more names than that without a connection.
     max_per_ip: int = 64
+    #: Sessions held for /resume at once, from every address (0: no cap; the
+    #: oldest hold gives way). A held session costs about 2.5 KB and no
+    #: descriptor, so this many is about 25 MB; a server sized for
+    #: `max_clients` connections can hold as many members who dropped.
+    max_held: int = 10000
     #: Room lines kept for replay and resume; 0 turns history and resume off.
     #: A thousand lines is minutes of a busy room, and at most a few MiB.
     history: int = 1000

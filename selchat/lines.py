@@ -4,39 +4,32 @@
 protocol over TCP, a `selchat.framing.LineBuffer` per connection), and the
 base of the WebSocket kind, which reads the same lines out of frames. A read
 is fed to the connection's protocol; its complete lines go to the room one by
-one while the client's flood budget (a `selchat.flood.TokenBucket`) lasts. An
-empty budget stops reading that client until a timer says it refilled: the
-rest waits in the protocol object, then in the kernel, and the client is told
-to slow down once per episode. A session also has until the name timeout to
-choose a name.
+one while the client's flood budget lasts (`selchat.throttle`: an empty
+budget stops reading that client until it refilled, and the client is told
+to slow down once per episode). A WebSocket's frames that complete no line
+cost a token per `selchat.flood.FRAMES_PER_TOKEN`. A session also has until
+the name timeout to choose a name.
 """
 import logging
-from typing import TYPE_CHECKING, Union, cast
+from typing import Union, cast
 
-from selchat.connection import Connection, Kind, Protocol, State
-from selchat.flood import READ_COST, TokenBucket, line_cost
-from selchat.framing import END, LineBuffer
-from selchat.web.websocket import WebSocketLines
-from selchat.wire import slow_down
-from selchat.room import Send
-
-if TYPE_CHECKING:
-    from selchat.server import Server
+from selchat.connection import Connection, Protocol, State
+from selchat.flood import line_cost
+from selchat.framing import END_OF_STREAM, LineBuffer
+from selchat.throttle import ThrottledKind
+from selchat.web.websocket import IDLE_FRAMES, WebSocketLines
 
 log = logging.getLogger(__name__)
 
 OPEN = State.OPEN
 
 
-class LineKind(Kind):
+class LineKind(ThrottledKind):
     """The chat line protocol on the chat port (``selchat join``, ``nc``)."""
 
     name = "tcp"
     gauge = "connections_tcp"
     told_why_refused = True
-
-    def __init__(self, server: "Server") -> None:
-        self._server = server
 
     def protocol(self) -> Protocol:
         return LineBuffer(self._server.limits.max_line)
@@ -47,10 +40,9 @@ class LineKind(Kind):
     def start_session(self, conn: Connection) -> None:
         """`conn` speaks chat now (on connect, or after a WebSocket upgrade)."""
         server, limits = self._server, self._server.limits
-        if limits.flood_rate > 0:
-            conn.bucket = TokenBucket(limits.flood_burst, limits.flood_rate, server._now)
+        conn.bucket = self.new_bucket()
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
-        server._apply(server._room.connect(conn))
+        server._apply(server._room.connect(conn, conn.group or ""))
 
     def _no_name(self, conn: Connection) -> None:
         conn.timer = None
@@ -61,11 +53,7 @@ class LineKind(Kind):
 
     # -- reading ----------------------------------------------------------------------
 
-    def received(self, conn: Connection) -> None:
-        if not self._handle_lines(conn) and conn.reading and conn.bucket is not None:
-            self._charge_read(conn, conn.bucket)
-
-    def _handle_lines(self, conn: Connection) -> int:
+    def take_input(self, conn: Connection) -> int:
         """Hand complete lines to the room while the client's budget lasts;
         returns how many it took."""
         # A line kind's connections carry the line protocol its kind made:
@@ -83,9 +71,13 @@ class LineKind(Kind):
             line = proto.next_line()
             if line is None:
                 break
-            if line is END:  # the peer is done sending (maybe only half-closed)
+            if line is END_OF_STREAM:  # the peer is done sending (maybe only half-closed)
                 server._set_state(conn, State.DRAINING, "end of stream")
                 break
+            if line is IDLE_FRAMES:  # WebSocket frames that made no line cost all the same
+                if bucket is not None:
+                    bucket.take(now, 1.0)
+                continue
             taken += 1
             if isinstance(line, bytes):
                 if bucket is not None:
@@ -101,31 +93,3 @@ class LineKind(Kind):
 
     def after_lines(self, conn: Connection) -> None:
         """What the protocol owes the peer once its lines were taken (none here)."""
-
-    # -- flood control ----------------------------------------------------------------
-
-    def _charge_read(self, conn: Connection, bucket: TokenBucket) -> None:
-        """A read that completed no line still costs a fraction of one, so a
-        client trickling bytes without newlines is read rarely, not per segment."""
-        now = self._server._now
-        bucket.take(now, READ_COST)
-        if not bucket.ready(now):
-            self._hold_back(conn)
-
-    def _hold_back(self, conn: Connection) -> None:
-        """Out of flood budget: stop reading until a timer says it refilled."""
-        server, bucket = self._server, conn.bucket
-        assert bucket is not None
-        conn.reading = False
-        server._update_interest(conn)
-        server._timers.call_at(server._now + bucket.wait(server._now), self.resume_reading, conn)
-        server.counters.flood_throttled += 1
-        if bucket.new_episode():
-            log.debug("%r: held back by flood control", conn)
-            server._apply([Send(conn, slow_down(bucket.rate))])
-
-    def resume_reading(self, conn: Connection) -> None:
-        if conn.state is OPEN:
-            conn.reading = True
-            self._handle_lines(conn)
-            self._server._update_interest(conn)

@@ -16,7 +16,7 @@ import socket
 import struct
 from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
 
-from selchat.addresses import format_address
+from selchat.addresses import address_group, format_address
 from selchat.connection import Connection, Kind
 from selchat.limits import Limits
 from selchat.room import SERVER_FULL, TOO_MANY_FROM_ADDRESS
@@ -118,7 +118,8 @@ class Listeners:
         self._timers: Timers = server._timers
         self._limits: Limits = server.limits
         self._sockets = sockets
-        #: Unnamed connections per peer address (``--max-per-ip`` counts them).
+        #: Unnamed connections per peer address group (``--max-per-ip`` counts
+        #: them; `selchat.addresses.address_group`: an IPv6 /64, one IPv4 address).
         self._unnamed_per_address: Dict[str, int] = {}
         self._paused = True  # not registered with the selector: a timer or `start` resumes
         self._started = False  # registered once
@@ -160,7 +161,7 @@ class Listeners:
             if self._out_of_fds:
                 self._out_of_fds = False
                 log.info("accepting again")
-            host = address[0]
+            host = address_group(address[0])
             if len(server._conns) >= limits.max_clients:
                 log.warning("refused %s: server full", format_address(*address[:2]))
                 refuse(sock, SERVER_FULL if kind.told_why_refused else None)
@@ -171,7 +172,7 @@ class Listeners:
             else:
                 tune(sock)
                 self._unnamed_per_address[host] = self._unnamed_per_address.get(host, 0) + 1
-                server._add_connection(sock, address, kind)
+                server._add_connection(sock, address, kind, host)
 
     def _pause(self, exc: OSError) -> None:
         if not self._out_of_fds:  # once per episode; the retries are not news
@@ -185,10 +186,10 @@ class Listeners:
 
     def count_named(self, conn: Connection) -> None:
         """`conn` stopped counting against its address (it chose a name, or left)."""
-        address = conn.address
+        address = conn.group
         if address is None:
             return
-        conn.address = None
+        conn.group = None
         left = self._unnamed_per_address[address] - 1
         if left:
             self._unnamed_per_address[address] = left

@@ -109,9 +109,7 @@ class Output:
             self._sent(conn, self._count_sent(len(data), queued))
 
     def _write_own(self, conn: Connection, pieces: List[Piece]) -> None:
-        if conn.frame is not None:  # a few per pass: framing them costs one join each
-            self.write(conn, conn.frame(b"".join(pieces)))
-            return
+        pieces = conn.kind.frame_pieces(pieces)  # a WebSocket's: one text frame, not joined
         size = sum(map(len, pieces))
         if conn.events & EVENT_WRITE:
             conn.out.extend(pieces, size)

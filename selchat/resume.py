@@ -7,10 +7,19 @@ the connection ends without ``/quit``, the session is *held* until a deadline
 direct lines (``/msg``) to it are kept, at most `MAX_KEPT` of them. A new
 connection whose first line is ``/resume TOKEN LASTSEQ`` takes the session
 over, and `decide` says what it is sent: the room lines after LASTSEQ and the
-direct lines kept. If that is impossible, it is a `Gap`, said to the client
+direct lines kept. If that is impossible, it is a `Refused`, said to the client
 (``!!! history gap: ...``), never a silent hole; the client then joins anew.
 
-`Sessions` is the bookkeeping and `decide` the rule (the caller's timer
+Holds are bounded, as connections are: at most ``max_held_per_group`` from
+one address group (`selchat.addresses.address_group`) and ``max_held`` in
+all. A drop past a cap is still held, and the oldest hold (of its group, or
+of the server) gives way: it ends early, as if its window had run out. The
+newest drop is the likeliest to come back, and no hold keeps anyone out. A
+hold is not renewable: a session resumed and dropped again before its hold
+would have ended is held only until then (`TaggedSessions.hold`), so a resume
+followed by a drop cannot keep a name forever.
+
+`TaggedSessions` is the bookkeeping and `decide` the rule (the caller's timer
 ends a hold, through the room); neither reads a clock
 (deadlines and ``now`` are the caller's numbers) nor draws randomness
 (`new_token` takes the random source). Sessions are any hashable the caller
@@ -24,12 +33,14 @@ credentials: never log them.
 import collections
 import enum
 import hashlib
+import itertools
 from typing import (
     Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, TypeVar, Union,
 )
 
 from selchat import wire
-from selchat.history import Gap as HistoryGap, History, Line, replay
+from selchat.history import History, Line, NotKept, replay
+from selchat.sendbuf import Buffer
 
 #: Whatever the caller names its sessions by (the server: its connections).
 Session = TypeVar("Session", bound=Hashable)
@@ -70,18 +81,24 @@ class Direct(NamedTuple):
     data: bytes
 
 
-class Member(Generic[Session]):
+class TaggedSession(Generic[Session]):
     """A session that can be resumed: connected (deadline None) or held."""
 
-    __slots__ = ("session", "name", "token", "token_hash", "deadline", "kept", "dropped")
+    __slots__ = ("session", "name", "token", "token_hash", "deadline", "window_ends", "group",
+                 "kept", "dropped")
 
-    def __init__(self, session: Session, name: str, token: str, max_kept: int = MAX_KEPT) -> None:
+    def __init__(self, session: Session, name: str, token: str, max_kept: int = MAX_KEPT,
+                 group: str = "") -> None:
         self.session = session
         self.name = name
         self.token = token
         self.token_hash = token_hash(token)  # how a shared bus names the session
         #: When the hold ends (the caller's clock); None while connected.
         self.deadline: Optional[float] = None
+        #: When its last hold ended or ends: a drop before then is held until then.
+        self.window_ends = 0.0
+        #: The address group of its connection: its holds count against it.
+        self.group = group
         self.kept: Deque[Direct] = collections.deque(maxlen=max_kept)
         self.dropped = 0  # direct lines that did not fit in `kept`
 
@@ -91,34 +108,52 @@ class Member(Generic[Session]):
 
     def __repr__(self) -> str:  # no token: reprs end up in logs
         state = f"held until {self.deadline}" if self.held else "connected"
-        return f"<Member {self.name} {state}>"
+        return f"<TaggedSession {self.name} {state}>"
 
 
-class Sessions(Generic[Session]):
-    """Every resumable session, by token and by session."""
+class TaggedSessions(Generic[Session]):
+    """Every resumable session, by token and by session; holds at most
+    `max_held` in all and `max_held_per_group` per address group (0: no cap)."""
 
-    def __init__(self, max_kept: int = MAX_KEPT) -> None:
+    def __init__(self, max_kept: int = MAX_KEPT, max_held: int = 0,
+                 max_held_per_group: int = 0) -> None:
         self.max_kept = max_kept
-        self._by_token: Dict[str, Member[Session]] = {}
-        self._by_session: Dict[Session, Member[Session]] = {}
-        self._by_hash: Dict[str, Member[Session]] = {}
+        self.max_held = max_held
+        self.max_held_per_group = max_held_per_group
+        self._by_token: Dict[str, TaggedSession[Session]] = {}
+        self._by_session: Dict[Session, TaggedSession[Session]] = {}
+        self._by_hash: Dict[str, TaggedSession[Session]] = {}
+        #: Held sessions, oldest hold first (dicts keep insertion order).
+        self._held: Dict[Session, TaggedSession[Session]] = {}
+        self._held_in: Dict[str, Dict[Session, None]] = {}  # group -> its held sessions
 
     def __len__(self) -> int:
         return len(self._by_session)
 
-    def get(self, session: Session) -> Optional[Member[Session]]:
+    @property
+    def held(self) -> int:
+        """Sessions held now."""
+        return len(self._held)
+
+    def held_from(self, group: str) -> int:
+        """Sessions held now from address group `group`."""
+        return len(self._held_in.get(group, ()))
+
+    def get(self, session: Session) -> Optional[TaggedSession[Session]]:
         return self._by_session.get(session)
 
-    def by_token(self, token: str) -> Optional[Member[Session]]:
+    def by_token(self, token: str) -> Optional[TaggedSession[Session]]:
         return self._by_token.get(token)
 
-    def by_hash(self, hashed: str) -> Optional[Member[Session]]:
+    def by_hash(self, hashed: str) -> Optional[TaggedSession[Session]]:
         """The session whose token has `token_hash` `hashed` (how a bus names it)."""
         return self._by_hash.get(hashed)
 
-    def add(self, session: Session, name: str, token: str) -> Member[Session]:
-        """`session` joined with tags: its token (sent in the welcome) resumes it."""
-        member = Member(session, name, token, self.max_kept)
+    def add(self, session: Session, name: str, token: str,
+            group: str = "") -> TaggedSession[Session]:
+        """`session` (from address group `group`) joined with tags: its token
+        (sent in the welcome) resumes it."""
+        member = TaggedSession(session, name, token, self.max_kept, group)
         self._by_token[token] = member
         self._by_session[session] = member
         self._by_hash[member.token_hash] = member
@@ -129,22 +164,57 @@ class Sessions(Generic[Session]):
         if member is not None:
             member.name = name
 
-    def remove(self, session: Session) -> Optional[Member[Session]]:
+    def remove(self, session: Session) -> Optional[TaggedSession[Session]]:
         """`session` is over for good (/quit, its hold ended, a gap ended it)."""
         member = self._by_session.pop(session, None)
         if member is not None:
             del self._by_token[member.token]
             del self._by_hash[member.token_hash]
+            self._unhold(member)
         return member
 
-    def hold(self, session: Session, deadline: float) -> Optional[Member[Session]]:
-        """`session`'s connection ended without /quit: hold it until `deadline`.
+    def hold(self, session: Session, deadline: float,
+             now: Optional[float] = None) -> Optional[TaggedSession[Session]]:
+        """`session`'s connection ended without /quit at `now`: hold it until
+        `deadline`, or, if its last hold had not run out by `now` (a resume
+        that dropped again), until that hold's end: a hold is not renewed
+        (without `now`, until `deadline`).
 
-        None if it cannot be resumed (no token: the room says it left at once)."""
+        None if it cannot be resumed (no token: the room says it left at once).
+        The hold may put a cap over: see `give_way`."""
         member = self._by_session.get(session)
         if member is not None:
-            member.deadline = deadline
+            if now is None or now >= member.window_ends:
+                member.window_ends = deadline
+            member.deadline = member.window_ends
+            self._held[session] = member
+            self._held_in.setdefault(member.group, {})[session] = None
         return member
+
+    def give_way(self, member: TaggedSession[Session]) -> List[TaggedSession[Session]]:
+        """The holds that end early because `member`'s put a cap over: the
+        oldest of its group past `max_held_per_group`, then the oldest of all
+        past `max_held`. The caller ends each (``remove`` and the room's leave)."""
+        doomed: Dict[Session, TaggedSession[Session]] = {}
+        group = self._held_in.get(member.group, {})
+        if self.max_held_per_group and len(group) > self.max_held_per_group:
+            for session in itertools.islice(group, len(group) - self.max_held_per_group):
+                doomed[session] = self._held[session]
+        excess = len(self._held) - len(doomed) - self.max_held if self.max_held else 0
+        for session, held in self._held.items():  # oldest first
+            if excess <= 0:
+                break
+            if session not in doomed:
+                doomed[session] = held
+                excess -= 1
+        return list(doomed.values())
+
+    def _unhold(self, member: TaggedSession[Session]) -> None:
+        if self._held.pop(member.session, None) is not None:
+            group = self._held_in[member.group]
+            del group[member.session]
+            if not group:
+                del self._held_in[member.group]
 
     def keep(self, session: Session, time_ms: int, data: bytes) -> bool:
         """A direct line for `session`: kept (True) if it is held, else the
@@ -157,12 +227,15 @@ class Sessions(Generic[Session]):
         member.kept.append(Direct(time_ms, data))
         return True
 
-    def resume(self, member: Member[Session], session: Session) -> None:
-        """`member` goes on as `session` (a new connection), connected again; same
-        token, so a second drop resumes as the first did. Its kept lines are
-        the caller's to send now (see `decide`); they are cleared here."""
+    def resume(self, member: TaggedSession[Session], session: Session, group: str = "") -> None:
+        """`member` goes on as `session` (a new connection, from address group
+        `group`), connected again; same token, so a second drop resumes as the
+        first did. Its kept lines are the caller's to send now (see `decide`);
+        they are cleared here."""
+        self._unhold(member)
         del self._by_session[member.session]
         member.session = session
+        member.group = group
         member.deadline = None
         member.kept.clear()
         member.dropped = 0
@@ -183,7 +256,7 @@ class GapKind(enum.Enum):
 class Resumed(NamedTuple):
     """The resume works: say ``*** Welcome back, NAME.``, then `lines`, then `kept`."""
 
-    member: Member
+    member: TaggedSession
     lines: List[Line]
     kept: List[Direct]
     #: Direct lines dropped while held (past MAX_KEPT): said as a gap after the welcome back.
@@ -193,7 +266,7 @@ class Resumed(NamedTuple):
     takeover: bool
 
 
-class Gap(NamedTuple):
+class Refused(NamedTuple):
     """The resume cannot be done: say ``!!! history gap: ...``; the connection
     goes on as a new one (it may send a name)."""
 
@@ -202,22 +275,22 @@ class Gap(NamedTuple):
     #: A session this ends (its token was good but the lines are gone): the
     #: room says it left ("connection lost") and frees its name, closing its
     #: old connection if still open, so the client can join again as itself.
-    ends: Optional[Member] = None
+    ends: Optional[TaggedSession] = None
 
 
-def decide(history: History, sessions: Sessions, token: str, last_seq: int,
-           now: float) -> Union[Resumed, Gap]:
+def decide(history: History, sessions: TaggedSessions, token: str, last_seq: int,
+           now: float) -> Union[Resumed, Refused]:
     """What ``/resume TOKEN LASTSEQ`` gets at time `now`. Changes nothing: on
-    Resumed the caller calls ``sessions.resume(member, new_session)``; on a Gap
+    Resumed the caller calls ``sessions.resume(member, new_session)``; on a Refused
     that `ends` a session, ``sessions.remove(...)`` and the room's leave."""
     if token_epoch(token) != history.epoch:
-        return Gap(GapKind.EPOCH, None)
+        return Refused(GapKind.EPOCH, None)
     member = sessions.by_token(token)
     if member is None or (member.deadline is not None and member.deadline <= now):
-        return Gap(GapKind.TOKEN, None)  # an expired hold not yet swept is expired
+        return Refused(GapKind.TOKEN, None)  # an expired hold not yet swept is expired
     lines = history.after(last_seq)
-    if isinstance(lines, HistoryGap):
-        return Gap(GapKind.HISTORY, lines.missing, member)
+    if isinstance(lines, NotKept):
+        return Refused(GapKind.HISTORY, lines.missing, member)
     return Resumed(member, missed(lines, member.name), list(member.kept), member.dropped,
                    takeover=member.deadline is None)
 
@@ -234,19 +307,24 @@ def missed(lines: List[Line], name: str) -> List[Line]:
     return [line for line in lines if line.data != own]
 
 
-def welcome_back(resumed: Resumed, time_ms: int) -> bytes:
+def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:
     """Everything the resumed connection is sent, tagged, in order: the welcome
     back (now), the room lines missed and the direct lines kept (with the
-    times they were said), with a gap line between if direct lines were dropped."""
+    times they were said), with a gap line between if direct lines were dropped.
+
+    As pieces to send as they are: the missed lines are the history's own
+    bytes (`selchat.history.replay`), the kept lines the session's; only the
+    tags of this resume's own lines are made here. Never one copy per resumer."""
     parts = [wire.tag_line(wire.encode(wire.welcome_back(resumed.member.name)), time_ms),
-             replay(resumed.lines, tagged=True)]
+             *replay(resumed.lines, tagged=True)]
     if resumed.dropped:
         line = wire.history_gap(resumed.dropped, f"private lines over the {len(resumed.kept)} kept")
         parts.append(wire.tag_line(wire.encode(line), time_ms))
-    parts += [wire.tag_line(direct.data, direct.time_ms) for direct in resumed.kept]
-    return b"".join(parts)
+    for direct in resumed.kept:
+        parts += (wire.tag_prefix(None, direct.time_ms), direct.data)
+    return parts
 
 
-def gap_line(gap: Gap) -> wire.ServerLine:
+def gap_line(gap: Refused) -> wire.ServerLine:
     """``!!! history gap: N lines missed (why)`` for a resume that cannot be done."""
     return wire.history_gap(gap.missing, gap.kind.value)

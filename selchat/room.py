@@ -12,7 +12,10 @@ I/O driver carries out:
   (receives broadcasts), decided here so the driver never compares the
   membership before and after a call;
 * ``Claim`` / ``Release``: a name became / stopped being a session's, and
-  ``Relay``: a direct line for a member on another node (see below).
+  ``Relay``: a direct line for a member on another node (see below);
+* ``Hold`` / ``Unhold``: a session is held until a deadline / its hold ended
+  before it (resumed, or given way to a newer hold: see `selchat.resume`);
+* ``Charge``: tokens a command cost beyond its line (an uncached /who search).
 
 With a bus (several nodes, one room) the room also knows the *remote*
 members, by name and node: a name is refused if anyone anywhere holds it,
@@ -25,7 +28,6 @@ It never sees bytes or sockets, so every rule here is tested directly.
 A session starts unnamed; its first line is its name; once a name is accepted it
 is a member, and only members receive broadcasts.
 """
-import heapq
 import itertools
 import logging
 from dataclasses import dataclass
@@ -36,7 +38,8 @@ from typing import (
 
 from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
-from selchat.resume import Member, Sessions
+from selchat.resume import TaggedSession, TaggedSessions
+from selchat.roster import Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
@@ -50,6 +53,17 @@ WELCOME_NAMES = 50
 #: Names one /who answer lists. The whole list of a 10,000-person room is a
 #: 340 KB line: 50 askers' bursts would queue gigabytes. /who PATTERN searches.
 WHO_NAMES = 100
+#: Names a /who PATTERN search compares per flood token it costs, beyond its
+#: line's own token (whole thousands: free in a room under 1,000). A search
+#: compares every name (at C speed, about 0.04 us a name here); in a room of
+#: 10,000 it costs 10 tokens more, so a member at the sustained flood rate
+#: searches about once a second: under 0.1 % of a core, where unpriced
+#: searches (3.8 ms each in a room of 10,000) let 15 members take most of one.
+SEARCH_NAMES_PER_TOKEN = 1000
+#: /who PATTERN answers kept until membership changes: a burst of the same
+#: search is answered once (and costs only its lines). Each is at most a
+#: pattern and WHO_NAMES names, a few KB; past this the oldest goes.
+WHO_CACHED = 64
 
 HELLO = wire.hello()
 SERVER_FULL = wire.server_full()
@@ -174,6 +188,21 @@ class Hold(Generic[Session]):
 
 
 @dataclass(slots=True, order=True)
+class Unhold(Generic[Session]):
+    """`session`'s hold ended before its deadline: its timer has nothing to do."""
+
+    session: Session
+
+
+@dataclass(slots=True, order=True)
+class Charge(Generic[Session]):
+    """`session` spends `tokens` of its flood budget beyond its line's."""
+
+    session: Session
+    tokens: float
+
+
+@dataclass(slots=True, order=True)
 class Keep(Generic[Session]):
     """A direct line for a held session: keep it for the resume."""
 
@@ -191,35 +220,44 @@ class ResumeAsked(Generic[Session]):
     last_seq: int
 
 
-Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Keep, ResumeAsked,
-               Claim, Release, Relay]
+Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
+               Claim, Release, Relay, Charge]
 
 
 class ChatRoom(Generic[Session]):
     """`resume_window` seconds a tagged member's session is held when its
     connection ends without /quit (0: never); `new_token` makes its resume
-    token (randomness is the caller's); `replay` lines greet a newcomer."""
+    token (randomness is the caller's); `replay` lines greet a newcomer;
+    at most `max_held` sessions are held, `max_held_per_group` from one
+    address group (0: no cap; the oldest hold gives way, `selchat.resume`)."""
 
     def __init__(self, resume_window: float = 0.0, replay: int = 0,
-                 new_token: Callable[[], str] = lambda: "") -> None:
+                 new_token: Callable[[], str] = lambda: "", max_held: int = 0,
+                 max_held_per_group: int = 0) -> None:
         self.resume_window = resume_window
         self.replay = replay
         self._new_token = new_token
         #: Tagged members, connected or held: what a /resume may take over.
-        self.sessions: Sessions[Session] = Sessions()
+        self.sessions: TaggedSessions[Session] = TaggedSessions(
+            max_held=max_held, max_held_per_group=max_held_per_group)
         self._tagged: Set[Session] = set()
         #: Held sessions -> their names: still owning them, receiving nothing.
         self._held: Dict[Session, str] = {}
-        self._unnamed: Set[Session] = set()
+        #: Sessions without a name yet -> their address groups (for their holds).
+        self._unnamed: Dict[Session, str] = {}
         #: Joined sessions -> their names, in the order they joined. The driver
         #: iterates it for broadcasts; only this class changes it.
         self.members: Dict[Session, str] = {}
         self._owners: Dict[str, Session] = {}  # name_key -> member holding that name
         #: Members of the other nodes: name_key -> (name, node).
         self._remote: Dict[str, Tuple[str, str]] = {}
+        #: Every name here, held and elsewhere, in /who order (`_listed` keeps it).
+        self._roster = Roster()
         #: The answer to a plain /who, built once per change of membership and
-        #: shared by every asker (the driver encodes it once too).
+        #: shared by every asker (the driver encodes it once too), and the
+        #: answers to /who PATTERN by pattern, until membership changes.
         self._who_answer: Optional[ServerLine] = None
+        self._who_found: Dict[str, ServerLine] = {}
 
     # -- what the driver asks -------------------------------------------------
 
@@ -228,9 +266,10 @@ class ChatRoom(Generic[Session]):
 
     # -- events ---------------------------------------------------------------
 
-    def connect(self, session: Session) -> List[Effect]:
-        """A new connection: ask for its name."""
-        self._unnamed.add(session)
+    def connect(self, session: Session, group: str = "") -> List[Effect]:
+        """A new connection, from address group `group` (what its hold will
+        count against, `selchat.addresses.address_group`): ask for its name."""
+        self._unnamed[session] = group
         return [Send(session, HELLO)]
 
     def receive(self, session: Session, text: str) -> List[Effect]:
@@ -262,19 +301,26 @@ class ChatRoom(Generic[Session]):
                    quitting: bool = False) -> List[Effect]:
         """The connection is gone (EOF, reset, timeout, /quit): forget it and
         tell the room, or, for a tagged member that did not quit, hold its
-        session until `now` + `resume_window` and tell nobody yet."""
-        self._unnamed.discard(session)
+        session until `now` + `resume_window` (or its last hold's end, if that
+        has not come: no renewal) and tell nobody yet. A hold past a cap ends
+        the oldest hold of its address group, or of all."""
+        self._unnamed.pop(session, None)
         self._tagged.discard(session)
         name = self.members.pop(session, None)
         if name is None:
             return []
         if not quitting and self.resume_window > 0 and self.sessions.get(session):
-            deadline = now + self.resume_window
-            self.sessions.hold(session, deadline)
+            member = self.sessions.hold(session, now + self.resume_window, now)
+            assert member is not None and member.deadline is not None
             self._held[session] = name
-            self._who_answer = None  # it lists them as away now
-            log.info("%s held for %g s", name, self.resume_window)
-            return [Left(session), Hold(session, deadline)]
+            self._listed(name_key(name))  # it lists them as away now
+            log.info("%s held for %g s", name, member.deadline - now)
+            effects: List[Effect] = [Left(session), Hold(session, member.deadline)]
+            for older in self.sessions.give_way(member):
+                log.info("%s: hold ended early, %d held from its address, %d in all",
+                         older.name, self.sessions.held_from(older.group), self.sessions.held)
+                effects += self.release(older.session)
+            return effects
         self.sessions.remove(session)
         return [Left(session), *self._leave(session, name, reason)]
 
@@ -286,38 +332,38 @@ class ChatRoom(Generic[Session]):
         return self.release(session)
 
     def release(self, session: Session) -> List[Effect]:
-        """End a held session (its hold is over, or its history is gone)."""
+        """End a held session (its hold is over, or given way, or its history is gone)."""
         self.sessions.remove(session)
         name = self._held.pop(session, None)
         if name is not None:
-            return self._leave(session, name, "connection lost")
+            return [Unhold(session), *self._leave(session, name, "connection lost")]
         name = self.members.pop(session, None)  # its old connection is still open:
         if name is None:                         # close it, so the name is free again
             return []
         self._tagged.discard(session)
         return [Left(session), Close(session), *self._leave(session, name, "connection lost")]
 
-    def resumed(self, member: Member, session: Session) -> List[Effect]:
+    def resumed(self, member: TaggedSession, session: Session) -> List[Effect]:
         """`session`, a new connection, takes `member`'s session over (the
         driver checked the token and the history: `selchat.resume.decide`).
         Nobody is told; an old connection still open is closed."""
         old = member.session
         held = old in self._held
         name = self._held.pop(old, None) or self.members.pop(old, None) or member.name
-        effects: List[Effect] = [] if held else [Left(old), Close(old)]
+        effects: List[Effect] = [Unhold(old)] if held else [Left(old), Close(old)]
         self._tagged.discard(old)
-        self._unnamed.discard(session)
+        group = self._unnamed.pop(session, "")
         self._tagged.add(session)
-        self.sessions.resume(member, session)
+        self.sessions.resume(member, session, group)
         self.members[session] = name
         self._owners[name_key(name)] = session
-        self._who_answer = None
+        self._listed(name_key(name))
         log.info("%s resumed", name)
         return [*effects, Joined(session), Tag(session)]
 
     def _leave(self, session: Session, name: str, reason: str) -> List[Effect]:
         del self._owners[name_key(name)]
-        self._who_answer = None
+        self._listed(name_key(name))
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
         return [Release(session, name),
@@ -347,6 +393,8 @@ class ChatRoom(Generic[Session]):
         (held sessions too), so the other nodes hear it now, not at lease end."""
         effects: List[Effect] = []
         for session in [*self.members, *self._held]:
+            if session in self._held:
+                effects.append(Unhold(session))
             name = self.members.pop(session, None) or self._held.pop(session)
             self.sessions.remove(session)
             effects += self._leave(session, name, reason)
@@ -372,10 +420,10 @@ class ChatRoom(Generic[Session]):
         refusal = self._name_refusal(session, name)
         if refusal:
             return [Send(session, wire.error(refusal))]
-        self._unnamed.discard(session)
+        group = self._unnamed.pop(session, "")
         self.members[session] = name
         self._owners[name_key(name)] = session
-        self._who_answer = None
+        self._listed(name_key(name))
         log.info("%r joined as %s", session, name)
         # Everyone /who counts: held sessions too (as away), or the two disagree.
         online = len(self._owners) + len(self._remote)
@@ -387,7 +435,7 @@ class ChatRoom(Generic[Session]):
         welcome = Send(session, wire.welcome(name, online, shown))
         if session in self._tagged and self.resume_window > 0:
             token = self._new_token()
-            self.sessions.add(session, name, token)
+            self.sessions.add(session, name, token, group)
             welcome = Send(session, welcome.line, {"resume": token})
         effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
         if self.replay:
@@ -402,6 +450,20 @@ class ChatRoom(Generic[Session]):
             return self._remote[key][0]
         return self.members.get(owner) or self._held[owner]
 
+    def _listed(self, key: str) -> None:
+        """Name key `key` may have come, gone, changed its name or been held
+        (listed away): keep the roster in step, and forget the /who answers
+        if it changed."""
+        if key in self._owners or key in self._remote:
+            name = self._name_for(key)
+            away = self._owners.get(key) in self._held
+            changed = self._roster.set(key, name, wire.away(name) if away else name)
+        else:
+            changed = self._roster.set(key, None)
+        if changed:
+            self._who_answer = None
+            self._who_found.clear()
+
     # -- the other nodes (with a bus) -------------------------------------------
 
     def holder(self, key: str) -> Optional[Session]:
@@ -413,36 +475,40 @@ class ChatRoom(Generic[Session]):
 
     def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str) -> None:
         """The bus's list of every name (key -> (name, node)); `node` is ours."""
-        self._remote = {key: held for key, held in names.items() if held[1] != node}
-        self._who_answer = None
+        before, self._remote = self._remote, {
+            key: held for key, held in names.items() if held[1] != node}
+        for key in before.keys() | self._remote.keys():
+            self._listed(key)
 
     def remote_presence(self, node: str, presence: Presence) -> None:
         """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
         change, name, other = presence
         if change == "+":
             self._remote[name_key(name)] = (name, node)
+            self._listed(name_key(name))
         elif change == "-":
             self._forget_remote(name, other or node)
         elif change == "=":
             self._forget_remote(name, node)
             self._remote[name_key(other)] = (other, node)
-        self._who_answer = None
+            self._listed(name_key(other))
 
     def _forget_remote(self, name: str, node: str) -> None:
         key = name_key(name)
         if self._remote.get(key, ("", ""))[1] == node:
             del self._remote[key]
+            self._listed(key)
 
     def remote_gone(self, names: Collection[str]) -> List[Effect]:
         """Members of a node that stopped: this node announces them gone, once."""
         effects: List[Effect] = []
         for name in names:
             held = self._remote.pop(name_key(name), None)
+            self._listed(name_key(name))
             node = held[1] if held else ""
             log.info("%s left (server lost)", name)
             effects.append(Broadcast(wire.left(name, "server lost"),
                                      presence=Presence("-", name, node)))
-        self._who_answer = None
         return effects
 
     def announce_all(self) -> List[Effect]:
@@ -467,13 +533,14 @@ class ChatRoom(Generic[Session]):
         told = Keep(session, notice) if session in self._held else Send(session, notice)
         return [*self._rename(session, name, new), told]
 
-    def moved_away(self, member: Member, node: str) -> List[Effect]:
+    def moved_away(self, member: TaggedSession, node: str) -> List[Effect]:
         """`member`'s session was resumed on `node`: let it go here without a
         word (closing its old connection if still open); the name is there now."""
         session, name = member.session, member.name
         self.sessions.remove(session)
-        self._held.pop(session, None)
         effects: List[Effect] = []
+        if self._held.pop(session, None) is not None:
+            effects.append(Unhold(session))
         if self.members.pop(session, None) is not None:
             self._tagged.discard(session)
             effects += [Left(session), Close(session)]
@@ -481,7 +548,7 @@ class ChatRoom(Generic[Session]):
         if self._owners.get(key) == session:
             del self._owners[key]
         self._remote[key] = (name, node)
-        self._who_answer = None
+        self._listed(key)
         log.info("%s resumed on another server", name)
         return effects
 
@@ -489,12 +556,12 @@ class ChatRoom(Generic[Session]):
         """`session` resumed here a session another node held (the bus moved it)."""
         key = name_key(name)
         self._remote.pop(key, None)
-        self._unnamed.discard(session)
+        group = self._unnamed.pop(session, "")
         self._tagged.add(session)
-        self.sessions.add(session, name, token)
+        self.sessions.add(session, name, token, group)
         self.members[session] = name
         self._owners[key] = session
-        self._who_answer = None
+        self._listed(key)
         log.info("%s resumed from another server", name)
         return [Joined(session), Tag(session)]
 
@@ -513,38 +580,35 @@ class ChatRoom(Generic[Session]):
 
     def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
         if command.pattern:
-            return [Send(session, self._who_matching(clean(command.pattern)))]
+            return self._who_matching(session, clean(command.pattern))
         if self._who_answer is None:
-            self._who_answer = self._listing("Online", self._owners.keys() | self._remote.keys())
+            roster = self._roster
+            self._who_answer = self._listing("Online", roster.first(WHO_NAMES), len(roster))
         return [Send(session, self._who_answer)]
 
-    def _who_matching(self, pattern: str) -> ServerLine:
-        """Members whose name contains `pattern`, compared as names are."""
-        wanted = name_key(pattern)
-        return self._listing(f"Online matching {pattern!r}",
-                             [key for key in self._owners.keys() | self._remote.keys()
-                              if wanted in key])
+    def _who_matching(self, session: Session, pattern: str) -> List[Effect]:
+        """Members whose name contains `pattern`, compared as names are: a
+        search compares every name, so it is charged for them, and its answer
+        is shared until membership changes (a repeat costs nothing more)."""
+        found = self._who_found.get(pattern)
+        if found is not None:
+            return [Send(session, found)]
+        shown, count = self._roster.search(name_key(pattern), WHO_NAMES)
+        found = self._listing(f"Online matching {pattern!r}", shown, count)
+        if len(self._who_found) >= WHO_CACHED:
+            del self._who_found[next(iter(self._who_found))]
+        self._who_found[pattern] = found
+        tokens = len(self._roster) // SEARCH_NAMES_PER_TOKEN  # in a small room, nothing
+        return [Send(session, found), Charge(session, tokens)] if tokens else [Send(session, found)]
 
-    def _listing(self, title: str, keys: Collection[str]) -> ServerLine:
-        """"Title (N): a, b, ..." with the first WHO_NAMES names in alphabetical
-        order (ignoring case), then a count. Not in name-key order: a key is a
-        look-alike skeleton ("bob1" is "bobl"), which would put bob2 before bob1."""
-        first = heapq.nsmallest(WHO_NAMES, keys, key=self._sort_key)
-        shown = [self._listed_name(key) for key in first]
-        text = f"{title} ({len(keys)}): {', '.join(shown)}" if shown else f"{title} (0)"
-        if len(keys) > WHO_NAMES:
-            text += f" and {len(keys) - WHO_NAMES} more (/who PATTERN to search)"
+    @staticmethod
+    def _listing(title: str, shown: List[str], count: int) -> ServerLine:
+        """"Title (N): a, b, ..." with the first WHO_NAMES names (the roster's
+        order: alphabetical, ignoring case), then a count."""
+        text = f"{title} ({count}): {', '.join(shown)}" if shown else f"{title} (0)"
+        if count > WHO_NAMES:
+            text += f" and {count - WHO_NAMES} more (/who PATTERN to search)"
         return wire.notice(text)
-
-    def _sort_key(self, key: str) -> Tuple[str, str]:
-        name = self._name_for(key)
-        return name.casefold(), name
-
-    def _listed_name(self, key: str) -> str:
-        """A name as /who lists it: a held session's marked away."""
-        owner = self._owners.get(key)
-        name = self._name_for(key)
-        return wire.away(name) if owner is not None and owner in self._held else name
 
     def _do_nick(self, session: Session, name: str, command: wire.Nick) -> List[Effect]:
         new = command.name
@@ -563,7 +627,8 @@ class ChatRoom(Generic[Session]):
         else:
             self.members[session] = new
         self.sessions.rename(session, new)
-        self._who_answer = None
+        self._listed(name_key(name))
+        self._listed(name_key(new))
         log.info("%s is now known as %s", name, new)
         return [Release(session, name, final=False), Claim(session, new),
                 Broadcast(wire.renamed(name, new), presence=Presence("=", name, new))]

@@ -5,7 +5,8 @@ of its own:
 
 ====================== ==================================================================
 `selchat.listeners`    listening sockets, accepting, refusing, tuning and closing sockets
-`selchat.lines`        a chat session's lines to the room, under flood control (chat port)
+`selchat.lines`        a chat session's lines to the room (chat port, and WebSocket's base)
+`selchat.throttle`     flood control: input paid for from a budget, clients held back
 `selchat.web.driver`   the web port: HTTP requests, the upgrade, WebSocket close frames
 `selchat.effects`      the room's effects carried out; history replay and ``/resume``
 `selchat.output`       the pass's batch to every recipient; sends; output limits
@@ -33,9 +34,9 @@ output-limit check, session hold, accept back-off, shutdown) is one entry in
    its kind acts on it (``Kind.received``): a chat session's lines go to the
    room while its flood budget lasts (an empty budget stops reading that
    client until a timer refills it: the rest waits in the kernel), HTTP
-   requests are answered. Clients the budget did not reach are served first
-   next pass, so everyone's turn comes and a burst storm costs each pass a
-   bounded amount of work.
+   requests are answered while theirs lasts, a few per pass. Clients the
+   budget did not reach are served first next pass, so everyone's turn comes
+   and a burst storm costs each pass a bounded amount of work.
 4. Due timers run.
 5. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
    `Batch`, delivered once after the reads (`selchat.output.Output.deliver`).
@@ -146,6 +147,7 @@ class Server:
         web_listener: Optional[socket.socket] = None,
         web_origins: Sequence[str] = (),
         wall_clock: Callable[[], float] = time.time,
+        web_hosts: Sequence[str] = (),
         bus: Optional[BusAddress] = None,
         bus_retention: float = 600.0,
         bus_lease: float = 15.0,
@@ -166,6 +168,7 @@ class Server:
             resume_window=limits.resume_window if resumable else 0.0,
             replay=limits.replay if limits.history else 0,
             new_token=lambda: resume.new_token(self._history.epoch, secrets.token_bytes),
+            max_held=limits.max_held, max_held_per_group=limits.max_per_ip,
         )
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
@@ -186,7 +189,7 @@ class Server:
         self._kinds: Tuple[Kind, ...] = (self._chat,)
         if web_listener is not None:
             websocket = WebSocketKind(self)
-            http = HttpKind(self, web_origins, websocket)
+            http = HttpKind(self, websocket, web_listener.getsockname()[0], web_origins, web_hosts)
             sockets[http] = web_listener
             self._kinds += (http, websocket)
         self._listeners = Listeners(self, sockets)
@@ -356,10 +359,11 @@ class Server:
 
     # -- lifecycle: connections begin here, and every change of State happens here ----
 
-    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind) -> None:
-        """An accepted newcomer, tuned and counted against its address (`Listeners`)."""
+    def _add_connection(self, sock: socket.socket, address: Tuple, kind: Kind, group: str) -> None:
+        """An accepted newcomer, tuned and counted against its address group
+        `group` (`Listeners`)."""
         conn = Connection(sock, next(self._numbers), kind, kind.protocol(), None)
-        conn.address = address[0]
+        conn.group = group
         self._conns.add(conn)
         self._count_connection(kind, +1)
         self._update_interest(conn)

@@ -75,7 +75,7 @@ import re
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
 from selchat import wire
-from selchat.framing import END as END_OF_STREAM, LineBuffer
+from selchat.framing import END_OF_STREAM, LineBuffer
 from selchat.sanitize import clean
 
 #: Longest line held, from the server or from a pipe; it only bounds memory. The
@@ -110,12 +110,12 @@ class _End:
     """Sentinel for the end of input: Ctrl-D on an empty line, or EOF on a pipe."""
 
     def __repr__(self) -> str:
-        return "END"
+        return "INPUT_END"
 
 
-END = _End()
+INPUT_END = _End()
 
-#: A line typed (without its newline), or END.
+#: A line typed (without its newline), or INPUT_END.
 Submitted = Union[str, _End]
 
 
@@ -200,12 +200,12 @@ def backoff(random: Callable[[], float], first: float = BACKOFF_FIRST,
         delay = min(last, delay * 2)
 
 _STYLES = {
-    wire.Kind.CHAT: Style.CHAT,
-    wire.Kind.ACTION: Style.ACTION,
-    wire.Kind.PRIVATE: Style.PRIVATE,
-    wire.Kind.NOTICE: Style.NOTICE,
-    wire.Kind.ERROR: Style.ERROR,
-    wire.Kind.SENT: Style.OWN,  # the server's word that your /msg was delivered
+    wire.LineType.CHAT: Style.CHAT,
+    wire.LineType.ACTION: Style.ACTION,
+    wire.LineType.PRIVATE: Style.PRIVATE,
+    wire.LineType.NOTICE: Style.NOTICE,
+    wire.LineType.ERROR: Style.ERROR,
+    wire.LineType.SENT: Style.OWN,  # the server's word that your /msg was delivered
 }
 
 
@@ -328,7 +328,7 @@ class ClientSession:
             return self._resuming(text, incoming)
         if self._resumed and self._said_by_me(incoming):
             return []  # replayed after a resume: shown when it was typed
-        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.Kind.SENT \
+        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.LineType.SENT \
                 and not self.interactive:
             return []  # a pipe is shown none of its own lines
         decisions: List[Decision] = []
@@ -350,7 +350,7 @@ class ClientSession:
             self.room = key
         elif isinstance(incoming, wire.NowTalking):
             self.room = _room_key(incoming.room)
-        elif isinstance(incoming, wire.LeftRoom) and incoming.name == self.name:
+        elif isinstance(incoming, wire.RoomLeaveNotice) and incoming.name == self.name:
             key = _room_key(incoming.room)
             self.rooms = [room for room in self.rooms if room != key]
             if self.room == key:
@@ -373,7 +373,7 @@ class ClientSession:
                         tagged: bool) -> List[Decision]:
         if isinstance(incoming, wire.ServerFull):
             return [self._finish(EXIT_FAILED, wire.server_full().text)]
-        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.Kind.ERROR:
+        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.LineType.ERROR:
             if self._tags_unanswered and not tagged:
                 # A server without tags refusing "/tags" as a name; the answer
                 # to the name comes next (unless this was why it closes).
@@ -404,7 +404,7 @@ class ClientSession:
             return [Show(text, Style.ERROR)]
         if isinstance(incoming, wire.ServerFull) and restarting:
             return [self._finish(EXIT_FAILED, wire.server_full().text)]
-        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.Kind.ERROR:
+        if isinstance(incoming, wire.ServerLine) and incoming.kind is wire.LineType.ERROR:
             if restarting:  # not a gap, yet no session: join anew
                 self.token = None
                 self._join()
@@ -415,9 +415,10 @@ class ClientSession:
     def _said_by_me(self, incoming: wire.Incoming) -> bool:
         """A room line of mine: my chat, my action, my arrival (in any room)."""
         if isinstance(incoming, wire.ServerLine):
-            own = (wire.Kind.CHAT, wire.Kind.ACTION)
+            own = (wire.LineType.CHAT, wire.LineType.ACTION)
             return incoming.kind in own and incoming.name == self.name
-        return isinstance(incoming, (wire.Joined, wire.JoinedRoom)) and incoming.name == self.name
+        arrivals = (wire.JoinNotice, wire.RoomJoinNotice)
+        return isinstance(incoming, arrivals) and incoming.name == self.name
 
     def _server_closed(self) -> List[Decision]:
         if self.state is State.QUITTING:
@@ -465,7 +466,7 @@ class ClientSession:
 
     def _style(self, incoming: wire.Incoming) -> Style:
         if isinstance(incoming, wire.ServerLine):
-            if incoming.kind in (wire.Kind.CHAT, wire.Kind.ACTION) and (
+            if incoming.kind in (wire.LineType.CHAT, wire.LineType.ACTION) and (
                     self._mention.search(incoming.text)):
                 return Style.MENTION
             return _STYLES[incoming.kind]
@@ -487,11 +488,11 @@ class ClientSession:
             else:
                 decisions += self.submit(line.decode("utf-8", "replace"))
         if not data:
-            decisions += self.submit(END)
+            decisions += self.submit(INPUT_END)
         return decisions
 
     def submit(self, line: Submitted) -> List[Decision]:
-        """A line to send: END and, in a terminal, a lone "q" mean /quit."""
+        """A line to send: INPUT_END and, in a terminal, a lone "q" mean /quit."""
         if self.state is not State.JOINED:  # nothing is sent after /quit
             return []
         if isinstance(line, _End) or (self.interactive and line.strip() == "q"):
@@ -510,7 +511,7 @@ class ClientSession:
         would hold the session for a resume that never comes."""
         if self.state is State.JOINING:
             self._outgoing += b"/quit\n"
-        self.submit(END)
+        self.submit(INPUT_END)
         return self._finish(EXIT_LEFT)
 
     def _echo(self, command: wire.Command) -> List[Decision]:

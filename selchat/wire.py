@@ -155,7 +155,7 @@ def _resume(rest: str) -> Command:
     return BadUsage("resume")
 
 
-class Kind(enum.Enum):
+class LineType(enum.Enum):
     """What a server line is; each kind has its own prefix."""
 
     CHAT = "chat"
@@ -167,51 +167,51 @@ class Kind(enum.Enum):
 
 
 class ServerLine(NamedTuple):
-    kind: Kind
+    kind: LineType
     text: str
     name: Optional[str] = None  # who spoke, for CHAT, ACTION and PRIVATE
 
 
 def chat(name: str, text: str) -> ServerLine:
-    return ServerLine(Kind.CHAT, text, name)
+    return ServerLine(LineType.CHAT, text, name)
 
 
 def notice(text: str) -> ServerLine:
-    return ServerLine(Kind.NOTICE, text)
+    return ServerLine(LineType.NOTICE, text)
 
 
 def error(text: str) -> ServerLine:
-    return ServerLine(Kind.ERROR, text)
+    return ServerLine(LineType.ERROR, text)
 
 
 def action(name: str, text: str) -> ServerLine:
-    return ServerLine(Kind.ACTION, text, name)
+    return ServerLine(LineType.ACTION, text, name)
 
 
 def private(name: str, text: str) -> ServerLine:
-    return ServerLine(Kind.PRIVATE, text, name)
+    return ServerLine(LineType.PRIVATE, text, name)
 
 
 def sent(target: str, text: str) -> ServerLine:
     """The sender's confirmation of a /msg that reached `target` (or is kept
     for it): a client echoing its own lines shows this, and nothing before."""
-    return ServerLine(Kind.SENT, text, target)
+    return ServerLine(LineType.SENT, text, target)
 
 
 _TEMPLATES = {
-    Kind.CHAT: "<{name}> {text}\n",
-    Kind.NOTICE: "*** {text}\n",
-    Kind.ERROR: "!!! {text}\n",
-    Kind.ACTION: "* {name} {text}\n",
-    Kind.PRIVATE: "*{name}* {text}\n",
-    Kind.SENT: "-> *{name}* {text}\n",
+    LineType.CHAT: "<{name}> {text}\n",
+    LineType.NOTICE: "*** {text}\n",
+    LineType.ERROR: "!!! {text}\n",
+    LineType.ACTION: "* {name} {text}\n",
+    LineType.PRIVATE: "*{name}* {text}\n",
+    LineType.SENT: "-> *{name}* {text}\n",
 }
 
 
 def encode(line: ServerLine) -> bytes:
     """The bytes of one server line, newline included."""
     kind, text, name = line
-    if kind is Kind.CHAT:  # the hot path: skip the template lookup
+    if kind is LineType.CHAT:  # the hot path: skip the template lookup
         return f"<{name}> {text}\n".encode()
     return _TEMPLATES[kind].format(name=name, text=text).encode()
 
@@ -323,11 +323,11 @@ class Welcome(NamedTuple):
     shown: str
 
 
-class Joined(NamedTuple):
+class JoinNotice(NamedTuple):
     name: str
 
 
-class Left(NamedTuple):
+class LeaveNotice(NamedTuple):
     name: str
     reason: str = ""
 
@@ -390,14 +390,14 @@ class NowTalking(NamedTuple):
     room: str
 
 
-class JoinedRoom(NamedTuple):
+class RoomJoinNotice(NamedTuple):
     """"NAME has joined #room." (its line, prefixed with the room but for the default one)."""
 
     name: str
     room: str
 
 
-class LeftRoom(NamedTuple):
+class RoomLeaveNotice(NamedTuple):
     """"NAME has left #room (REASON).": a /part, yours too."""
 
     name: str
@@ -411,9 +411,9 @@ class NoRoom(NamedTuple):
 
 #: What `decode` returns: a sentence of its own, else the plain ServerLine
 #: (chat, action, private, and every other notice or error).
-Incoming = Union[Hello, Welcome, Joined, Left, Renamed, Goodbye, ShuttingDown, SlowDown,
+Incoming = Union[Hello, Welcome, JoinNotice, LeaveNotice, Renamed, Goodbye, ShuttingDown, SlowDown,
                  ServerFull, WelcomeBack, HistoryStart, HistoryEnd, HistoryGap, ServerLine,
-                 Unrecognized, RoomWelcome, NowTalking, JoinedRoom, LeftRoom, NoRoom]
+                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom]
 
 #: A room's name as the server writes it (in a line's prefix and in its
 #: sentences): "#", then letters, digits, "_", "-" or "." (the server's rules
@@ -428,8 +428,8 @@ _NO_ROOM = "you are in no room"
 
 _SENTENCES = (
     (_WELCOME, lambda m: Welcome(m[1], int(m[2]), m[3])),
-    (_JOINED, lambda m: Joined(m[1])),
-    (_LEFT, lambda m: Left(m[1], m[2] or "")),
+    (_JOINED, lambda m: JoinNotice(m[1])),
+    (_LEFT, lambda m: LeaveNotice(m[1], m[2] or "")),
     (_RENAMED, lambda m: Renamed(m[1], m[2])),
     (_GOODBYE, lambda m: Goodbye(m[1])),
     (_SLOW_DOWN, lambda m: SlowDown(float(m[1]))),
@@ -437,8 +437,8 @@ _SENTENCES = (
     (_HISTORY_START, lambda m: HistoryStart(int(m[1]))),
     (_ROOM_WELCOME, lambda m: RoomWelcome(m[1], int(m[2]), m[3])),
     (_NOW_TALKING, lambda m: NowTalking(m[1])),
-    (_JOINED_ROOM, lambda m: JoinedRoom(m[1], m[2])),
-    (_LEFT_ROOM, lambda m: LeftRoom(m[1], m[2], m[3] or "")),
+    (_JOINED_ROOM, lambda m: RoomJoinNotice(m[1], m[2])),
+    (_LEFT_ROOM, lambda m: RoomLeaveNotice(m[1], m[2], m[3] or "")),
 )
 
 

@@ -151,12 +151,12 @@ class BusBridge:
             member = room.sessions.get(conn)
             assert member is not None
             missed = resume.missed(lines, move.name)
-            data = resume.welcome_back(resume.Resumed(member, missed, [], 0, False),
-                                       server._time_ms)
-            server._batch.send(data, conn, data)
+            pieces = resume.welcome_back(resume.Resumed(member, missed, [], 0, False),
+                                         server._time_ms)
+            server._batch.send(pieces, conn)
         else:
-            gap = resume.Gap(resume.GapKind.HISTORY, lines.missing)
-            log.info("%r: resume refused: %s", conn, gap.kind.value)
+            gap = resume.Refused(resume.GapKind.HISTORY, lines.missing)
+            log.debug("%r: resume refused: %s", conn, gap.kind.value)
             server._apply([Send(conn, resume.gap_line(gap))])
             self._let_go(move.name, move.token_hash)
         conn.kind.resume_reading(conn)  # and the lines it sent after the /resume

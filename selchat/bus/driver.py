@@ -37,7 +37,7 @@ from selchat.bus import scripts
 from selchat.bus.address import BusAddress
 from selchat.bus.link import RedisLink
 from selchat.bus.protocol import (
-    HEARTBEAT_KEYS, MAX_STREAM_BYTES, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Batch, Entry,
+    HEARTBEAT_KEYS, MAX_STREAM_BYTES, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Publication, Entry,
     Lost, Mark, Outbox, RoomLine, Tally, decode, line_counts, names_snapshot, sha1,
     xread_entries,
 )
@@ -289,7 +289,7 @@ class Bus:
         for batch in self.outbox.to_send():
             self._publish(batch)
 
-    def _publish(self, batch: Batch) -> None:
+    def _publish(self, batch: Publication) -> None:
         number = batch.number
 
         def confirmed(reply: Any) -> None:

@@ -108,7 +108,9 @@ class Own:
         self.presence = presence  # to publish it again (see `Outbox.recover`)
 
 
-class Batch(NamedTuple):
+class Publication(NamedTuple):
+    """One pass's sealed operations for Redis, numbered so Redis skips a repeat."""
+
     number: int
     time_ms: int
     first_line: int  # number of its first room line (0: none)
@@ -134,7 +136,7 @@ class Outbox:
         self._ops_lines = 0
         self._first_line = 0  # number of the pass's first kept line, if any
         self._next_line = 0  # the number the pass's next kept line follows on from
-        self._batches: Deque[Batch] = collections.deque()  # sealed, not confirmed
+        self._batches: Deque[Publication] = collections.deque()  # sealed, not confirmed
         self.pending: Deque[Own] = collections.deque()
         self._lines = 0  # lines numbered so far, kept or not
         self._said = 0  # the last number the sealed batches tell the stream
@@ -195,7 +197,7 @@ class Outbox:
         self._ops += ("R", key, token_hash)
         self._ops_size += NAME_COST
 
-    def seal(self, time_ms: int) -> Optional[Batch]:
+    def seal(self, time_ms: int) -> Optional[Publication]:
         """The pass's operations as one numbered batch (None if there are none).
         When the numbering went further than the stream is told (refused
         lines at the end, or a reconnect), a mark says how far: in this batch,
@@ -209,7 +211,7 @@ class Outbox:
         if not ops:
             return None
         self._batch_numbers += 1
-        batch = Batch(self._batch_numbers, time_ms, self._first_line, ops,
+        batch = Publication(self._batch_numbers, time_ms, self._first_line, ops,
                       self._ops_size + BATCH_COST, self._ops_lines)
         self._batches.append(batch)
         self.size += batch.size
@@ -217,7 +219,7 @@ class Outbox:
         self._first_line = self._next_line = 0
         return batch
 
-    def command(self, batch: Batch) -> List[Arg]:
+    def command(self, batch: Publication) -> List[Arg]:
         """The EVALSHA that publishes `batch`."""
         return ["EVALSHA", _PUBLISH_SHA, len(self._keys), *self._keys,
                 self.node, batch.number, batch.time_ms, self.retention_ms, self.lease_ms,
@@ -248,7 +250,7 @@ class Outbox:
         number = self._batches[0].number - 1 if self._batches else self._batch_numbers + 1
         self._batch_numbers = max(self._batch_numbers, number)
         # Redis forgot every batch number: one of the confirmed ones is free.
-        batch = Batch(number, time_ms, lost[0].number, ops,
+        batch = Publication(number, time_ms, lost[0].number, ops,
                       len(lost) * LINE_COST + BATCH_COST, len(lost))
         self._batches.appendleft(batch)
         self.size += batch.size
@@ -260,7 +262,7 @@ class Outbox:
         (what the stream said may be lost with Redis' data)."""
         self._sent = self._flight = self._said = 0
 
-    def to_send(self) -> List[Batch]:
+    def to_send(self) -> List[Publication]:
         """The batches to send now, oldest first: those not sent on this
         connection yet, while the window (`MAX_IN_FLIGHT_BATCHES`,
         `MAX_IN_FLIGHT_BYTES`) has room; always one if none is in flight."""
@@ -269,7 +271,7 @@ class Outbox:
             return []
         oldest = batches[0].number
         in_flight = max(0, self._sent - oldest + 1)
-        chosen: List[Batch] = []
+        chosen: List[Publication] = []
         for index in range(in_flight, len(batches)):
             if in_flight and (in_flight >= MAX_IN_FLIGHT_BATCHES
                               or self._flight >= MAX_IN_FLIGHT_BYTES):

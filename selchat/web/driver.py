@@ -3,22 +3,33 @@
 Two `selchat.connection.Kind`\\ s. `HttpKind` answers the requests of a
 connection on the web port (`selchat.web.http` decides what to answer), one at
 a time and only while its output is drained, so a client that pipelines
-requests but does not read is not read either; an idle connection or a
+requests but does not read is not read either; each request costs flood
+tokens (`selchat.flood.REQUEST_COST`, `selchat.throttle`), and one pass
+answers `selchat.web.http.REQUESTS_PER_PASS` at most. An idle connection or a
 half-sent request is closed after the name timeout. ``/metrics`` is rendered
-from the server's counters here. An upgrade turns the connection into a
+from the server's counters here, at most once a second
+(`selchat.web.metrics.Exposition`). An upgrade turns the connection into a
 `WebSocketKind` one: a chat session like a terminal's (`selchat.lines.LineKind`),
 whose lines come out of frames and go out in text frames, which owes the peer
 its pongs at once, and which is closed with a close frame after its last lines.
 """
 import logging
+import socket
 from typing import TYPE_CHECKING, List, Sequence
 
-from selchat.connection import Connection, Kind, State
+from selchat.connection import Connection, State
+from selchat.flood import REQUEST_COST
 from selchat.lines import LineKind
-from selchat.web.http import CLOSE, NEED_DATA, HttpConnection, Respond, Upgrade
-from selchat.web.metrics import render
+from selchat.sendbuf import Buffer
+from selchat.throttle import ThrottledKind
+from selchat.web.http import (
+    CLOSE, NEED_DATA, REQUESTS_PER_PASS, HttpConnection, Respond, Upgrade, served_names,
+)
+from selchat.web.metrics import Counters, Exposition
 from selchat.web.page import page_for
-from selchat.web.websocket import GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame
+from selchat.web.websocket import (
+    GOING_AWAY, NORMAL, WebSocketLines, close_frame, text_frame, text_frame_pieces,
+)
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -56,7 +67,7 @@ class WebSocketKind(LineKind):
         server._update_interest(conn)
         log.info("%r: WebSocket", conn)
         self.start_session(conn)
-        self._handle_lines(conn)  # lines that came with the handshake
+        self.take_input(conn)  # lines that came with the handshake
 
     def after_lines(self, conn: Connection) -> None:
         """Send the pongs the WebSocket protocol owes the peer at once, ahead of
@@ -66,6 +77,10 @@ class WebSocketKind(LineKind):
             control = proto.data_to_send()
             if control:
                 self._server._output.write(conn, control)
+
+    def frame_pieces(self, pieces: List[Buffer]) -> List[Buffer]:
+        """One text frame around `pieces`, not joined (a replay's are the history's)."""
+        return text_frame_pieces(pieces)
 
     def closing(self, conn: Connection) -> None:
         self._closing.append(conn)  # a close frame (ours or a reply), last
@@ -85,41 +100,53 @@ class WebSocketKind(LineKind):
                     server._output.write(conn, data)
 
 
-class HttpKind(Kind):
+class HttpKind(ThrottledKind):
     """A connection on the web port that has not upgraded: requests, responses."""
 
     name = "http"
     gauge = "connections_http"
     accepted_note = " (web)"
     told_why_refused = False
+    says_slow_down = False  # a held-back client is just answered later
 
-    def __init__(self, server: "Server", origins: Sequence[str], websocket: WebSocketKind) -> None:
-        self._server = server
-        self._origins = tuple(origins)
+    def __init__(self, server: "Server", websocket: WebSocketKind, bound: str,
+                 origins: Sequence[str] = (), hosts: Sequence[str] = ()) -> None:
+        """`bound` is the web listener's address, `origins` and `hosts` the
+        operator's (``--web-origin``, ``--web-host``)."""
+        super().__init__(server)
         self._websocket = websocket
+        self._origins = tuple(origins)
+        #: The names Host may give (DNS rebinding: see `selchat.web.http`).
+        self._names = served_names(bound, hosts, socket.gethostname())
         self._page = page_for(server.limits)  # built once: the server's limits do not change
+        self._exposition = Exposition(server.counters)  # /metrics, rendered once a second
 
     def protocol(self) -> HttpConnection:
-        return HttpConnection(self._metrics, self._origins, self._page)
+        return HttpConnection(self._metrics, self._origins, page=self._page, hosts=self._names)
 
     def opened(self, conn: Connection) -> None:
+        conn.bucket = self.new_bucket()  # its requests have a price too
         # Idle or half-sent requests are closed after the name timeout too.
         self._idle_from_now(conn)
 
-    def received(self, conn: Connection) -> None:
-        self._serve_http(conn)
-
     def drained(self, conn: Connection) -> None:
         if not conn.reading:  # answered: on to its next request
-            self._serve_http(conn)
+            self.take_input(conn)
 
-    def _serve_http(self, conn: Connection) -> None:
-        """Answer the requests `conn` sent, in order, while its output is drained:
-        a client that pipelines requests but does not read is not read either."""
+    def take_input(self, conn: Connection) -> int:
+        """Answer the requests `conn` sent, in order, while its output is drained
+        (a client that pipelines requests but does not read is not read either)
+        and its flood budget lasts, REQUESTS_PER_PASS at most: the rest wait for
+        a timer, as lines do. Returns how many were answered."""
         server = self._server
         http = conn.proto
         assert isinstance(http, HttpConnection)
+        bucket, answered = conn.bucket, 0
         while conn.state is OPEN and not conn.out.pending:
+            if bucket is not None and http.has_request() and (
+                    answered == REQUESTS_PER_PASS or not bucket.ready(server._now)):
+                self._hold_back(conn)  # a due timer serves it after this pass's reads
+                return answered
             action = http.next_action()
             if action is NEED_DATA:
                 break
@@ -127,9 +154,12 @@ class HttpKind(Kind):
                 server._set_state(conn, DRAINING, "end of stream")
                 break
             server.counters.http_requests += 1
+            answered += 1
+            if bucket is not None:
+                bucket.take(server._now, REQUEST_COST)
             if isinstance(action, Upgrade):
                 self._upgrade(conn, action)
-                return
+                return answered
             assert isinstance(action, Respond)
             server._output.write(conn, action.data)
             if action.close:
@@ -141,6 +171,7 @@ class HttpKind(Kind):
         if conn.state is OPEN and conn.reading == bool(conn.out.pending):
             conn.reading = not conn.out.pending
             server._update_interest(conn)
+        return answered
 
     def _upgrade(self, conn: Connection, upgrade: Upgrade) -> None:
         """The handshake's answer goes out; from now on `conn` is a chat session."""
@@ -161,7 +192,11 @@ class HttpKind(Kind):
 
     def _metrics(self) -> bytes:
         server = self._server
-        counters = server.counters
+        return self._exposition.body(server._clock(), self._update_gauges)
+
+    def _update_gauges(self, counters: Counters) -> None:
+        """The figures /metrics shows that the loop does not count as it goes."""
+        server = self._server
         counters.members = len(server._room.members)
         if server._bridge is not None:
             bus = server._bridge.bus
@@ -169,4 +204,3 @@ class HttpKind(Kind):
             counters.bus_lag_seconds = bus.lag_ms / 1000
             counters.bus_waiting_lines = bus.outbox.waiting_lines
             counters.bus_outages = bus.outages
-        return render(counters, server._clock())

@@ -32,11 +32,34 @@ broadcast is framed once. ``Origin`` protects the chat from other web sites
 page's own origin, ``http://`` + the request's ``Host``, is allowed, and so
 is every origin the operator listed; a request without ``Origin`` is no
 browser's and is allowed too; any other origin gets 403.
+
+``Host`` protects the port from DNS rebinding: a site that points its own
+name at 127.0.0.1 would otherwise be same-origin with itself and could read
+the page, open ``/ws`` and scrape ``/metrics`` from a visitor's browser. So
+every route checks ``Host`` (webpack-dev-server's ``allowedHosts`` and
+Jupyter do the same): an IP address is always allowed (a rebinding needs a
+name: a page from elsewhere cannot be same-origin with an address), and so
+are the names `served_names` gives (``localhost`` on a loopback or wildcard
+address, the machine's host name on a wildcard one, and the operator's
+``--web-host`` names). Any other name gets 403. The port is not compared: a
+proxy forwards its own, and a rebinding site has to use the server's anyway.
+A request without ``Host`` (HTTP/1.0 allows it) is no browser's, and passes.
+
+Costs are bounded for the driver to enforce: `has_request` tells it whether
+bytes that may hold a request wait here, so it can stop answering when the
+connection's budget is spent and come back later (the requests wait here
+unparsed, then in the kernel); after `MAX_REQUESTS` answers a connection is
+told ``Connection: close``, as nginx's ``keepalive_requests`` does.
 """
 import base64
 import binascii
+import ipaddress
+import re
 from http import HTTPStatus
-from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import (
+    Callable, Collection, Dict, FrozenSet, Iterable, List, NamedTuple, Optional, Sequence, Tuple,
+    Union,
+)
 
 import h11
 from wsproto.utilities import generate_accept_token
@@ -46,6 +69,17 @@ from selchat.web.page import CSP, PAGE
 #: Largest request head accepted (431 beyond). Browsers send well under 2 KiB
 #: here (no cookies are set); tomcat's default is 8 KiB too.
 MAX_HEAD = 8 * 1024
+#: Requests answered on one keep-alive connection; the last one's response says
+#: ``Connection: close``. A page load takes two, a Prometheus scraping every
+#: 15 s reconnects after 25 minutes; a pipelining client must come back through
+#: accept (and the per-address limit). nginx's ``keepalive_requests`` was 100
+#: for years (1000 since 1.19.10), Apache's ``MaxKeepAliveRequests`` is 100.
+MAX_REQUESTS = 100
+#: Requests the driver answers on one connection in one loop pass; the rest
+#: wait for a later pass (and for the connection's flood budget, see
+#: `selchat.flood.REQUEST_COST`). A browser asks one at a time; a pipelining
+#: client must not make one pass answer 1,700 requests (one 64 KiB read).
+REQUESTS_PER_PASS = 4
 
 Headers = List[Tuple[bytes, bytes]]
 
@@ -103,14 +137,20 @@ class HttpConnection:
 
     `metrics` returns the body of ``/metrics``; `allowed_origins` are the
     origins (besides the page's own) that may open ``/ws``; `page` is ``/``
-    (`selchat.web.page.page_for` the server's limits).
+    (`selchat.web.page.page_for` the server's limits); `hosts` are the names
+    ``Host`` may give besides an address (`served_names`; None: any); after
+    `max_requests` answers the connection is closed.
     """
 
     def __init__(self, metrics: Callable[[], bytes], allowed_origins: Iterable[str] = (),
-                 page: bytes = PAGE) -> None:
+                 page: bytes = PAGE, hosts: Optional[Collection[str]] = None,
+                 max_requests: int = MAX_REQUESTS) -> None:
         self._metrics = metrics
         self._page = page
         self._origins = frozenset(normalize_origin(o) for o in allowed_origins)
+        self._hosts = hosts
+        self._requests_left = max_requests
+        self._unread = False  # fed bytes not yet parsed: a request may be waiting
         self._h11: Optional[h11.Connection] = h11.Connection(
             h11.SERVER, max_incomplete_event_size=MAX_HEAD
         )
@@ -123,7 +163,13 @@ class HttpConnection:
         so a buffer the caller reuses is fine."""
         if self._h11 is not None and not self._done:
             self._eof = self._eof or not data
+            self._unread = True
             self._h11.receive_data(bytes(data))
+
+    def has_request(self) -> bool:
+        """True if `next_action` may have something other than NEED_DATA to
+        answer (bytes fed since it last said NEED_DATA)."""
+        return self._unread
 
     def next_action(self) -> Action:
         """What the driver must do next (see the module docstring)."""
@@ -138,6 +184,7 @@ class HttpConnection:
                     return self._close()
                 return self._error(exc.error_status_hint)
             if event is h11.NEED_DATA:
+                self._unread = False
                 return NEED_DATA
             if isinstance(event, h11.Request):
                 self._request = event
@@ -158,6 +205,8 @@ class HttpConnection:
     def _answer(self, request: h11.Request, close: bool) -> Action:
         path = request.target.split(b"?", 1)[0]
         method = request.method
+        if self._hosts is not None and not host_allowed(_field(request, b"host"), self._hosts):
+            return self._respond(403, b"host not allowed\n", close=close)
         if path == b"/ws":
             if method != b"GET":
                 return self._respond(405, b"", [(b"Allow", b"GET")], close=close)
@@ -226,6 +275,8 @@ class HttpConnection:
         if status >= 400 and not any(name == b"Content-Type" for name, _ in headers):
             headers = [_TEXT, *_NO_STORE, *headers]  # an error page: plain text
         all_headers = [*headers, *_COMMON, (b"Content-Length", b"%d" % len(body))]
+        self._requests_left -= 1
+        close = close or self._requests_left <= 0
         if close:
             all_headers.append((b"Connection", b"close"))
         reason = HTTPStatus(status).phrase.encode()
@@ -250,6 +301,56 @@ class HttpConnection:
     def _close(self) -> Action:
         self._done = True
         return CLOSE
+
+
+def served_names(bound: str, web_hosts: Iterable[str] = (), hostname: str = "") -> FrozenSet[str]:
+    """The names ``Host`` may give on a web port bound to address `bound`.
+
+    `web_hosts` are the operator's (``--web-host``; each may hold several,
+    separated by commas or spaces, and may carry a port); `hostname` is the
+    machine's, allowed with ``localhost`` when `bound` is a wildcard address.
+    """
+    names = {_host_name(n) for value in web_hosts for n in re.split(r"[\s,]+", value) if n}
+    address = ipaddress.ip_address(bound.split("%", 1)[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback or address.is_unspecified:
+        names.add("localhost")
+    if address.is_unspecified and hostname:
+        names.add(_host_name(hostname))
+    return frozenset(names)
+
+
+def host_allowed(host: Optional[bytes], names: Collection[str]) -> bool:
+    """True if a request with this ``Host`` may be answered (module docstring)."""
+    if host is None:
+        return True
+    name = _host_name(host.decode("ascii", "replace"))
+    return name in names or _is_address(name)
+
+
+def _host_name(host: str) -> str:
+    """``Host``'s name or address: lower case, no port, no brackets, no final dot."""
+    host = host.strip().lower()
+    if host.startswith("["):  # an IPv6 address, maybe with a port after "]"
+        return host[1:].split("]", 1)[0]
+    name, colon, port = host.rpartition(":")
+    if colon and port.isdigit() and ":" not in name:
+        host = name
+    return host.rstrip(".")
+
+
+def _is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _field(request: h11.Request, wanted: bytes) -> Optional[bytes]:
+    """One header's value (repeats joined by commas), None if absent."""
+    return _fields(request.headers).get(wanted)
 
 
 def _fields(headers: Iterable[Tuple[bytes, bytes]]) -> Dict[bytes, bytes]:

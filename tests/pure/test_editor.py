@@ -3,7 +3,7 @@ import pytest
 
 from selchat.editor import HISTORY_SIZE, Editor
 from selchat.keys import Key
-from selchat.session import END
+from selchat.session import INPUT_END
 
 
 E_ACUTE = "e\u0301"  # e + combining acute accent: one cluster, two code points
@@ -123,7 +123,7 @@ def test_enter_submits_and_empties_and_ctrl_d_ends_only_an_empty_line():
     assert press(ed, Key.EOF_OR_DELETE) == []  # deletes under the cursor
     assert ed.text == "b"
     press(ed, Key.BACKSPACE, Key.EOF_OR_DELETE)  # at the end: nothing to delete
-    assert press(ed, Key.KILL_TO_END, Key.EOF_OR_DELETE) == [END]
+    assert press(ed, Key.KILL_TO_END, Key.EOF_OR_DELETE) == [INPUT_END]
 
 
 def test_history_recalls_lines_sent_to_edit_and_send_again():

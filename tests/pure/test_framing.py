@@ -1,7 +1,7 @@
 """LineBuffer: every input checked whole, byte by byte, and with trailing data (h11's habit)."""
 import pytest
 
-from selchat.framing import END, LINE_TOO_LONG, LineBuffer
+from selchat.framing import END_OF_STREAM, LINE_TOO_LONG, LineBuffer
 
 
 def frame(chunks, max_line=16):
@@ -27,7 +27,7 @@ def three_ways(data, max_line=16):
     assert followed == whole
     assert buffer.pending == len(TRAILING)
     buffer.feed(b"")
-    assert [buffer.next_line(), buffer.next_line()] == [TRAILING, END]
+    assert [buffer.next_line(), buffer.next_line()] == [TRAILING, END_OF_STREAM]
     return whole
 
 
@@ -87,14 +87,14 @@ def test_end_of_stream_ends_the_last_line_then_says_end():
     assert buffer.next_line() == b"done"
     assert buffer.next_line() == b"no newline"
     assert buffer.pending == 0
-    assert [buffer.next_line(), buffer.next_line()] == [END, END]
+    assert [buffer.next_line(), buffer.next_line()] == [END_OF_STREAM, END_OF_STREAM]
 
 
 def test_end_of_stream_with_nothing_held_is_just_end():
     buffer = LineBuffer(16)
     buffer.feed(b"whole\n")
     buffer.feed(b"")
-    assert [buffer.next_line(), buffer.next_line()] == [b"whole", END]
+    assert [buffer.next_line(), buffer.next_line()] == [b"whole", END_OF_STREAM]
 
 
 def test_end_of_stream_drops_an_overlong_fragment_already_reported():
@@ -102,7 +102,7 @@ def test_end_of_stream_drops_an_overlong_fragment_already_reported():
     buffer.feed(b"abcdefgh")
     assert buffer.next_line() is LINE_TOO_LONG
     buffer.feed(b"")
-    assert buffer.next_line() is END
+    assert buffer.next_line() is END_OF_STREAM
 
 
 def test_end_of_stream_reports_an_overlong_last_line_once():
@@ -110,4 +110,4 @@ def test_end_of_stream_reports_an_overlong_last_line_once():
     buffer.feed(b"abcde")  # max_line + 1 may still be a line ending in "\r"
     assert buffer.next_line() is None
     buffer.feed(b"")
-    assert [buffer.next_line(), buffer.next_line()] == [LINE_TOO_LONG, END]
+    assert [buffer.next_line(), buffer.next_line()] == [LINE_TOO_LONG, END_OF_STREAM]

@@ -9,7 +9,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from selchat.framing import END, LINE_TOO_LONG, LineBuffer
+from selchat.framing import END_OF_STREAM, LINE_TOO_LONG, LineBuffer
 from selchat.sanitize import clean
 
 
@@ -36,18 +36,18 @@ def _drain(buffer: LineBuffer, out: list, limit: int = -1) -> None:
     """Take up to `limit` lines (all when negative)."""
     while limit != 0:
         line = buffer.next_line()
-        if line is None or line is END:
+        if line is None or line is END_OF_STREAM:
             return
         out.append(line)
         limit -= 1
 
 
 def _rest(buffer: LineBuffer) -> list:
-    """What the end of the stream still brings out of `buffer`, up to END."""
+    """What the end of the stream still brings out of `buffer`, up to END_OF_STREAM."""
     buffer.feed(b"")
     out: list = []
     _drain(buffer, out)
-    assert buffer.next_line() is END
+    assert buffer.next_line() is END_OF_STREAM
     return out
 
 

@@ -2,8 +2,10 @@
 
 from selchat import wire
 from selchat.history import MemoryHistory
-from selchat.resume import (MAX_KEPT, Direct, Gap, GapKind, Resumed, Sessions, decide, gap_line,
-                            new_token, token_epoch, welcome_back)
+from selchat.resume import (
+    MAX_KEPT, Direct, GapKind, Refused, Resumed, TaggedSessions, decide, gap_line, new_token,
+    token_epoch, welcome_back,
+)
 
 
 EPOCH = "e1"
@@ -18,7 +20,7 @@ def counting_bytes():
 def room(capacity=10, lines=5):
     history = MemoryHistory(EPOCH, capacity)
     history.append(b"".join(b"<bob> %d\n" % n for n in range(1, lines + 1)), 1000)
-    sessions = Sessions()
+    sessions = TaggedSessions()
     return history, sessions
 
 
@@ -62,7 +64,7 @@ def test_remove_and_rename():
 
 
 def test_direct_lines_are_kept_while_held_and_the_oldest_dropped_past_the_bound():
-    sessions = Sessions(max_kept=3)
+    sessions = TaggedSessions(max_kept=3)
     sessions.add("c1", "ann", "e1.a")
     sessions.hold("c1", 100.0)
     for n in range(5):
@@ -73,7 +75,7 @@ def test_direct_lines_are_kept_while_held_and_the_oldest_dropped_past_the_bound(
 
 
 def test_the_default_bound_is_max_kept():
-    sessions = Sessions()
+    sessions = TaggedSessions()
     sessions.add("c1", "ann", "e1.a")
     assert sessions.get("c1").kept.maxlen == MAX_KEPT == 100
 
@@ -123,48 +125,48 @@ def test_resume_of_a_connected_session_is_a_takeover():
 
 def test_a_token_from_another_epoch_is_an_epoch_gap():
     history, sessions = room()
-    assert decide(history, sessions, "e0.a", 3, 0.0) == Gap(GapKind.EPOCH, None)
-    assert decide(history, sessions, "garbage", 3, 0.0) == Gap(GapKind.EPOCH, None)
+    assert decide(history, sessions, "e0.a", 3, 0.0) == Refused(GapKind.EPOCH, None)
+    assert decide(history, sessions, "garbage", 3, 0.0) == Refused(GapKind.EPOCH, None)
 
 
 def test_an_unknown_or_expired_token_is_a_token_gap():
     history, sessions = room()
     sessions.add("c1", "ann", "e1.a")
     sessions.hold("c1", 120.0)
-    assert decide(history, sessions, "e1.zzz", 3, 0.0) == Gap(GapKind.TOKEN, None)
+    assert decide(history, sessions, "e1.zzz", 3, 0.0) == Refused(GapKind.TOKEN, None)
     # past the deadline, even before the caller's timer ended it
-    assert decide(history, sessions, "e1.a", 3, 120.0) == Gap(GapKind.TOKEN, None)
+    assert decide(history, sessions, "e1.a", 3, 120.0) == Refused(GapKind.TOKEN, None)
     sessions.remove("c1")
-    assert decide(history, sessions, "e1.a", 3, 1.0) == Gap(GapKind.TOKEN, None)
+    assert decide(history, sessions, "e1.a", 3, 1.0) == Refused(GapKind.TOKEN, None)
 
 
 def test_lines_older_than_history_are_a_gap_that_ends_the_session():
     history, sessions = room(capacity=3, lines=10)  # keeps 8, 9, 10
     member = sessions.add("c1", "ann", "e1.a")
     sessions.hold("c1", 120.0)
-    assert decide(history, sessions, "e1.a", 4, 0.0) == Gap(GapKind.HISTORY, 3, member)
-    assert decide(history, sessions, "e1.a", 11, 0.0) == Gap(GapKind.HISTORY, None, member)
+    assert decide(history, sessions, "e1.a", 4, 0.0) == Refused(GapKind.HISTORY, 3, member)
+    assert decide(history, sessions, "e1.a", 11, 0.0) == Refused(GapKind.HISTORY, None, member)
     assert isinstance(decide(history, sessions, "e1.a", 7, 0.0), Resumed)
 
 
 def test_what_a_resume_sends_and_what_a_gap_says():
     history, sessions = room(lines=2)
-    sessions = Sessions(max_kept=1)
+    sessions = TaggedSessions(max_kept=1)
     sessions.add("c1", "ann", "e1.a")
     sessions.hold("c1", 120.0)
     sessions.keep("c1", 1100, b"*bob* one\n")
     sessions.keep("c1", 1200, b"*bob* two\n")
     decision = decide(history, sessions, "e1.a", 1, 0.0)
-    assert welcome_back(decision, 2000).decode().splitlines() == [
+    assert b"".join(welcome_back(decision, 2000)).decode().splitlines() == [
         "@time=1970-01-01T00:00:02.000Z *** Welcome back, ann.",
         "@seq=2;time=1970-01-01T00:00:01.000Z <bob> 2",
         "@time=1970-01-01T00:00:02.000Z !!! history gap: 1 line missed "
         "(private lines over the 1 kept)",
         "@time=1970-01-01T00:00:01.200Z *bob* two",
     ]
-    assert wire.text_of(gap_line(Gap(GapKind.HISTORY, 3))) == (
+    assert wire.text_of(gap_line(Refused(GapKind.HISTORY, 3))) == (
         "!!! history gap: 3 lines missed (older than the history kept)")
-    assert wire.decode(wire.text_of(gap_line(Gap(GapKind.EPOCH, None)))) == wire.HistoryGap(
+    assert wire.decode(wire.text_of(gap_line(Refused(GapKind.EPOCH, None)))) == wire.HistoryGap(
         None, "the server restarted")
 
 

@@ -82,7 +82,7 @@ def test_name_taken_ignoring_case_and_width(room, name):
                                   "tab\tname", "nul\x00", "\ufffd", "\u0301accent"])
 def test_invalid_names_are_refused_and_may_be_retried(room, name):
     effects = join(room, C, name)
-    assert len(effects) == 1 and effects[0].line.kind is wire.Kind.ERROR
+    assert len(effects) == 1 and effects[0].line.kind is wire.LineType.ERROR
     assert effects[0].line.text.startswith("invalid name:")
     assert welcome_text(join(room, C, "carol")).startswith("Welcome, carol!")
 

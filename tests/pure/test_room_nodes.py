@@ -6,11 +6,11 @@ import pytest
 
 from selchat import wire
 from selchat.wire import HELP_HINT
-from selchat.history import Gap, MemoryHistory
+from selchat.history import NotKept, MemoryHistory
 from selchat.resume import token_hash
 from selchat.room import (
     Broadcast, ChatRoom, Claim, Close, Hold, Joined, Keep, Left, Presence, Relay, Release, Send,
-    Tag,
+    Tag, Unhold,
     name_key,
 )
 
@@ -153,7 +153,7 @@ def test_a_held_member_that_lost_its_name_is_renamed_and_resumes_as_it(resumable
     assert who(room, B) == "Online (2): alice-2 (away), bob"  # held: away
     assert joins(room, C, "alice")
     room.connect(D)
-    assert room.resumed(room.sessions.by_token("e.1"), D) == [Joined(D), Tag(D)]
+    assert room.resumed(room.sessions.by_token("e.1"), D) == [Unhold(A), Joined(D), Tag(D)]
     assert room.name_of(D) == "alice-2"
 
 
@@ -168,7 +168,7 @@ def test_a_held_member_that_lost_its_name_is_told_when_it_resumes(resumable):
 def test_a_held_session_resumed_elsewhere_vanishes_silently(resumable):
     room = resumable
     member = room.sessions.get(A)
-    assert room.moved_away(member, "N2") == []
+    assert room.moved_away(member, "N2") == [Unhold(A)]  # its timer is cancelled
     assert room.sessions.get(A) is None and room.sessions.by_hash(token_hash("e.1")) is None
     assert not room.is_held(A) and room.holder(name_key("alice")) is None
     assert who(room, B) == "Online (2): alice, bob"  # alice is on N2 now
@@ -224,7 +224,7 @@ def test_history_numbered_by_the_bus_keeps_consecutive_lines_and_drops_them_at_a
     assert [line.seq for line in history.after(0)] == [1, 2, 3]
     assert history.append(b"d\n", 5, first=10) == 10  # 4..9 never came
     assert history.last_seq == 10 and len(history) == 1
-    assert history.after(0) == Gap(9) and history.after(3) == Gap(6)
+    assert history.after(0) == NotKept(9) and history.after(3) == NotKept(6)
     assert [(line.seq, bytes(line.data)) for line in history.after(9)] == [(10, b"d\n")]
     assert history.append(b"e\n", 6, first=11) == 11
     assert history.append(b"f\n", 7) == 12  # numbering continues from the jump

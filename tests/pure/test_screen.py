@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selchat.screen import Screen, paint, plain, wants_colour
-from selchat.session import END, Style
+from selchat.session import INPUT_END, Style
 
 
 ERASE = "\r\x1b[J"
@@ -107,7 +107,7 @@ def test_unknown_escape_sequences_and_other_control_keys_are_ignored():
 
 
 def test_ctrl_d_on_an_empty_line_ends_input_and_deletes_otherwise():
-    assert typed(b"").keys(b"\x04") == ("", [END])
+    assert typed(b"").keys(b"\x04") == ("", [INPUT_END])
     screen = typed(b"x")
     assert screen.keys(b"\x04") == ("", [])  # at the end: nothing to delete
     assert screen.keys(b"\x01\x04")[0] == ERASE + "ann> x\r\x1b[5C" + ERASE + "ann> "
@@ -217,5 +217,5 @@ def test_keys_give_the_same_result_whole_or_byte_by_byte(parts):
         single_submitted += single.keys(data[i : i + 1])[1]
     assert single_submitted == whole_submitted
     assert single.editor.text == whole.editor.text
-    assert not any(line != END and any(c < " " or c == "\x7f" for c in line)
+    assert not any(line != INPUT_END and any(c < " " or c == "\x7f" for c in line)
                    for line in whole_submitted)

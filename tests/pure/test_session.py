@@ -8,7 +8,7 @@ import pytest
 
 from selchat import wire
 from selchat.room import Broadcast, ChatRoom, Close, Send, Tag
-from selchat.session import (END, EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession, Finish,
+from selchat.session import (INPUT_END, EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession, Finish,
                              Prompt, Show, State, Style, Warn)
 
 
@@ -156,7 +156,7 @@ def test_pipe_mode_echoes_nothing_and_sends_q_as_a_word():
     assert session.state is State.JOINED
 
 
-@pytest.mark.parametrize("line", ["q", " q ", "/quit", "/q", "/QUIT see you", END])
+@pytest.mark.parametrize("line", ["q", " q ", "/quit", "/q", "/QUIT see you", INPUT_END])
 def test_in_a_terminal_q_quit_and_ctrl_d_leave_and_nothing_is_sent_after(line):
     room, session, _ = joined("ann")
     session.submit(line)

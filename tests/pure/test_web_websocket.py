@@ -11,7 +11,7 @@ from wsproto.events import (
     BytesMessage, CloseConnection, Message, Ping, Pong, TextMessage,
 )
 
-from selchat.web.websocket import END, WebSocketLines, close_frame, text_frame
+from selchat.web.websocket import END_OF_STREAM, WebSocketLines, close_frame, text_frame
 
 
 MAX_LINE = 64
@@ -34,7 +34,7 @@ def drain(ws: WebSocketLines) -> list:
         if line is None:
             return out
         out.append(line)
-        if line is END:
+        if line is END_OF_STREAM:
             return out
 
 
@@ -50,7 +50,7 @@ def lines_of(data: bytes, eof: bool = False, max_line: int = MAX_LINE) -> tuple:
         got, sent = [], b""
         for chunk in chunks:
             ws.feed(chunk)
-            if END not in got:
+            if END_OF_STREAM not in got:
                 got += drain(ws)
             sent += ws.data_to_send()
         if eof:
@@ -115,40 +115,40 @@ def test_pong_needs_nothing():
 def test_client_close_is_echoed_and_ends():
     data = frames(TextMessage("bye"), CloseConnection(1001, "going")) + b"ignored"
     lines, sent, code = lines_of(data)
-    assert lines == [b"bye", END] and code == 1001
+    assert lines == [b"bye", END_OF_STREAM] and code == 1001
     assert sent == close_frame(1001) == b"\x88\x02\x03\xe9"
 
 
 def test_client_close_without_code_is_answered_without_one():
     data = bytes([0x88, 0x80]) + b"\0\0\0\0"  # masked, empty close
-    assert lines_of(data) == ([END], b"\x88\x00", 1005)
+    assert lines_of(data) == ([END_OF_STREAM], b"\x88\x00", 1005)
 
 
 def test_binary_message_closes_with_1003():
     data = frames(TextMessage("ok"), BytesMessage(b"\x00\x01"), TextMessage("later"))
     lines, sent, code = lines_of(data)
-    assert lines == [b"ok", END] and code == 1003
+    assert lines == [b"ok", END_OF_STREAM] and code == 1003
     assert decode(sent) == [CloseConnection(1003, "text messages only")]
 
 
 def test_unmasked_frame_closes_with_1002():
     data = b"\x81\x02hi"  # a server-style frame from a client
     lines, sent, code = lines_of(data)
-    assert lines == [END] and code == 1002
+    assert lines == [END_OF_STREAM] and code == 1002
     assert decode(sent)[0].code == 1002
 
 
 def test_bad_opcode_and_reserved_bits_close_with_1002():
     for first in (0x83, 0xC1):  # opcode 3; RSV1 set with no extension
         lines, sent, code = lines_of(bytes([first, 0x80]) + b"\0\0\0\0")
-        assert (lines, code) == ([END], 1002)
+        assert (lines, code) == ([END_OF_STREAM], 1002)
 
 
 def test_invalid_utf8_closes_with_1007():
     mask = b"\0\0\0\0"
     data = bytes([0x81, 0x82]) + mask + b"\xff\xfe"
     lines, sent, code = lines_of(data)
-    assert (lines, code) == ([END], 1007)
+    assert (lines, code) == ([END_OF_STREAM], 1007)
     assert decode(sent)[0].code == 1007
 
 
@@ -156,7 +156,7 @@ def test_line_over_max_closes_with_1009():
     ok = "x" * MAX_LINE
     data = frames(TextMessage(ok), TextMessage(ok + "y"), TextMessage("after"))
     lines, sent, code = lines_of(data)
-    assert lines == [ok.encode(), END] and code == 1009
+    assert lines == [ok.encode(), END_OF_STREAM] and code == 1009
     assert decode(sent)[0].code == 1009
 
 
@@ -164,7 +164,7 @@ def test_overlong_line_is_refused_before_its_message_ends():
     ws = WebSocketLines(MAX_LINE)
     c = client()
     ws.feed(c.send(TextMessage("y" * (MAX_LINE + 2), message_finished=False)))
-    assert drain(ws) == [END] and ws.close_code == 1009
+    assert drain(ws) == [END_OF_STREAM] and ws.close_code == 1009
 
 
 def test_max_line_counts_the_line_not_its_cr():
@@ -173,7 +173,7 @@ def test_max_line_counts_the_line_not_its_cr():
 
 def test_end_of_stream_without_close_is_1006():
     lines, sent, code = lines_of(frames(TextMessage("last")), eof=True)
-    assert (lines, sent, code) == ([b"last", END], b"", 1006)
+    assert (lines, sent, code) == ([b"last", END_OF_STREAM], b"", 1006)
 
 
 def test_trailing_bytes_from_the_upgrade_are_the_first_frames():
@@ -193,9 +193,9 @@ def test_lines_wait_until_asked():
 def test_after_the_end_everything_is_ignored():
     ws = WebSocketLines(MAX_LINE)
     ws.feed(b"")
-    assert ws.next_line() is END and ws.next_line() is END
+    assert ws.next_line() is END_OF_STREAM and ws.next_line() is END_OF_STREAM
     ws.feed(frames(TextMessage("late")))
-    assert ws.next_line() is END and ws.data_to_send() == b""
+    assert ws.next_line() is END_OF_STREAM and ws.data_to_send() == b""
 
 
 def test_idle_instance_is_small():

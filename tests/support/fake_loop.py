@@ -71,9 +71,11 @@ class Peer:
 class Loop:
     """A `Server` on 127.0.0.1 with a fake clock, and the peers talking to it."""
 
-    def __init__(self, clock: Optional[Callable[[], float]] = None, **limits) -> None:
+    def __init__(self, clock: Optional[Callable[[], float]] = None,
+                 web_listener: Optional[socket.socket] = None, **limits) -> None:
         self.clock = clock or FakeClock()
-        self.server = Server(open_listener("127.0.0.1", 0), Limits(**limits), self.clock)
+        self.server = Server(open_listener("127.0.0.1", 0), Limits(**limits), self.clock,
+                             web_listener=web_listener)
         self.address = ("127.0.0.1", int(self.server.address.rsplit(":", 1)[1]))
         self.peers: List[Peer] = []  # read after every pass
         self.made: List[Peer] = []  # every peer, kept open until teardown
@@ -116,6 +118,15 @@ class Loop:
         self.clock.now = when
         self.run()
 
+    def settle(self, count: Callable[[], int], passes: int = 20) -> int:
+        """Passes until `count()` has not grown for three (or `passes` ran out); its value."""
+        last, still = count(), 0
+        while still < 3 and passes:
+            self.run(1)
+            now = count()
+            still, last, passes = (still + 1 if now == last else 0), now, passes - 1
+        return last
+
     def conn(self, name: str):
         """The server's connection for member `name` (white box)."""
         return next(c for c in self.server._conns if self.server._room.name_of(c) == name)
@@ -124,3 +135,19 @@ class Loop:
         for peer in self.made:
             peer.close()
         self.server.close()
+
+
+class WebLoop(Loop):
+    """A `Loop` whose server has a web port too: `web_peer` connects to it."""
+
+    def __init__(self, clock: Optional[Callable[[], float]] = None, **limits) -> None:
+        web = open_listener("127.0.0.1", 0)
+        self.web = web.getsockname()[:2]
+        super().__init__(clock, web, **limits)
+
+    def web_peer(self) -> Peer:
+        """A new connection to the web port, read after every pass."""
+        peer = Peer(self.web)
+        self.peers.append(peer)
+        self.made.append(peer)
+        return peer

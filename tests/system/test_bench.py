@@ -160,11 +160,14 @@ def test_churned_clients_resume_with_nothing_lost(tmp_path):
     m, churn = run["messages"], run["churn"]
     assert m["received"] == m["expected"] == m["sent"] * 29 > 0
     assert m["lost"] == m["duplicated"] == m["out_of_order"] == m["garbled"] == 0
-    # 26 listeners (30 less 2 probes and 2 senders), 20 %: 5 a second, twice
-    assert churn["resets"] == churn["resumed"] == 10
+    # 26 listeners (30 less 2 probes and 2 senders), 20 %: 5 a second, for 2.5 s: 10
+    # on time, at least one second's 5 on a machine so loaded the schedule slips.
+    resets = churn["resets"]
+    assert churn["resumed"] == resets and 5 <= resets <= 10
     assert churn["gaps"] == churn["notices"] == 0
     assert 0 < churn["welcome_back_ms"]["p50"] <= churn["welcome_back_ms"]["p99"]
-    assert "churn     10 resets, 10 resumed, 0 gaps, 0 join/leave notices" in done.stdout
+    assert (f"churn     {resets} resets, {resets} resumed, 0 gaps, 0 join/leave notices"
+            in done.stdout)
 
 
 def test_a_burst_storm_during_churn_reaches_resumed_clients_too(tmp_path):

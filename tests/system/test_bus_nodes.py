@@ -274,7 +274,8 @@ def test_a_node_shutting_down_says_its_members_left_at_once(nodes, join):
 def test_an_unknown_token_of_the_room_is_a_gap_and_the_connection_goes_on(nodes, redis,
                                                                            clients):
     one, = nodes(1)
-    epoch = redis.query("GET", "selchat:epoch").decode()
+    # The node listens before its first sync has set the epoch: wait for it.
+    epoch = wait_for(lambda: redis.query("GET", "selchat:epoch")).decode()
     guess = clients(one)
     guess.expect("*** Hello! Please enter your name.")
     guess.send(f"/resume {epoch}.{'0' * 32} 5", "bob")  # the name waits for Redis' answer

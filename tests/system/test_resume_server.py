@@ -329,7 +329,7 @@ def test_a_history_gap_while_the_old_connection_is_open_frees_the_name(chat_serv
     assert alice.texts(4) == ["<bob> 1", "<bob> 2", "<bob> 3", "<bob> 4"]
     back = track(resume(server.address, alice.token, last))
     assert back.line() == "!!! history gap: 2 lines missed (older than the history kept)"
-    alice.expect_closed()  # Gap.ends: "closing its old connection if still open"
+    alice.expect_closed()  # Refused.ends: "closing its old connection if still open"
     assert bob.line() == "*** alice has left the chat room (connection lost)."
     back.send("alice")
     assert back.line().startswith("*** Welcome, alice!")

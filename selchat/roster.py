@@ -1,0 +1,73 @@
+"""A room's names in the order ``/who`` lists them, kept sorted as they change.
+
+``/who`` in a room of 10,000 must not sort 10,000 names per asker. A
+`Roster` is kept in order as names come and go (a join, a leave, a rename,
+another node's member): each change is one `bisect` and a list insert or
+delete, a memmove of a few pointers. So the first names are a slice, and a
+search walks the names in that order at C speed (``map`` of
+``operator.contains`` over the keys, ``compress`` picks the names) with no
+sort. A search still compares every name (its answer counts the matches), so
+the room charges the asker for it and shares its answer (`selchat.room`).
+
+The order is alphabetical ignoring case (then by the exact name), not by name
+key: a key is a look-alike skeleton ("bob1" is "bobl"), which would put bob2
+before bob1. A search compares keys, as names are compared. A name is
+ordered by itself and listed as the room says (a held member's marked away),
+so the mark never moves it.
+
+Per room: one `Roster` per room, nothing global. Pure, no I/O.
+"""
+import bisect
+import itertools
+import operator
+from typing import Dict, List, Optional, Tuple
+
+
+def _order(name: str) -> Tuple[str, str]:
+    return (name.casefold(), name)
+
+
+class Roster:
+    __slots__ = ("_names", "_order", "_shown", "_keys")
+
+    def __init__(self) -> None:
+        self._names: Dict[str, Tuple[str, str]] = {}  # name key -> (name, as shown)
+        #: Three lists in the same (sorted) order: sort keys, names shown, name keys.
+        self._order: List[Tuple[str, str]] = []
+        self._shown: List[str] = []
+        self._keys: List[str] = []
+
+    def __len__(self) -> int:
+        return len(self._shown)
+
+    def set(self, key: str, name: Optional[str], shown: Optional[str] = None) -> bool:
+        """Name key `key` is now `name`, listed as `shown` (default: `name`;
+        a held member's is marked away) in `name`'s place; None: nobody holds
+        it. True if that changed anything."""
+        new = None if name is None else (name, shown or name)
+        old = self._names.get(key)
+        if old == new:
+            return False
+        if old is not None:
+            at = bisect.bisect_left(self._order, _order(old[0]))
+            del self._order[at], self._shown[at], self._keys[at]
+            del self._names[key]
+        if new is not None:
+            order = _order(new[0])
+            at = bisect.bisect_left(self._order, order)
+            self._order.insert(at, order)
+            self._shown.insert(at, new[1])
+            self._keys.insert(at, key)
+            self._names[key] = new
+        return True
+
+    def first(self, count: int) -> List[str]:
+        """The first `count` names, in order."""
+        return self._shown[:count]
+
+    def search(self, wanted: str, count: int) -> Tuple[List[str], int]:
+        """(the first `count` names whose key contains `wanted`, how many do).
+        Compares every name once: the caller charges ``len(self)``."""
+        hits = map(operator.contains, self._keys, itertools.repeat(wanted))
+        shown = list(itertools.islice(itertools.compress(self._shown, hits), count))
+        return shown, len(shown) + sum(hits)  # the rest of `hits`, where islice stopped
