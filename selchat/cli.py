@@ -515,9 +515,11 @@ def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.s
 @_option("--insecure", is_flag=True,
          help="With --tls, accept any certificate (a test server): anyone between you "
               "and the server could read and change the chat.")
+@_option("--default-room", default="lobby",  # session.DEFAULT_ROOM
+         help="The server's default room (its --default-room): the prompt names any other.")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
          resume_window: float, welcome_timeout: float, tls: bool, ca: Optional[str],
-         insecure: bool) -> None:
+         insecure: bool, default_room: str) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -564,7 +566,8 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     except OSError as exc:  # an unreadable --ca (ssl.SSLError: not PEM)
         fail(f"{ca}: cannot use it as a CA: {getattr(exc, 'reason', None) or os_problem(exc)}", 2)
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
-                 resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context))
+                 resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context,
+                 default_room=default_room))
 
 
 def main() -> None:

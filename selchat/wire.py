@@ -460,11 +460,55 @@ class Unrecognized(NamedTuple):
     text: str
 
 
+class RoomWelcome(NamedTuple):
+    """"You joined #room. Online (N): ...": your own /join of `room` worked."""
+
+    room: str
+    online: int
+    shown: str
+
+
+class NowTalking(NamedTuple):
+    """"Now talking in #room.": a /join of a room you are in made it current."""
+
+    room: str
+
+
+class RoomJoinNotice(NamedTuple):
+    """"NAME has joined #room." (its line, prefixed with the room but for the default one)."""
+
+    name: str
+    room: str
+
+
+class RoomLeaveNotice(NamedTuple):
+    """"NAME has left #room (REASON).": a /part, yours too."""
+
+    name: str
+    room: str
+    reason: str = ""
+
+
+class NoRoom(NamedTuple):
+    """"!!! you are in no room: ...": a plain line when you have parted every room."""
+
+
 #: What `decode` returns: a sentence of its own, else the plain ServerLine
 #: (chat, action, private, and every other notice or error).
 Incoming = Union[Hello, Welcome, JoinNotice, LeaveNotice, Renamed, Goodbye, ShuttingDown, SlowDown,
                  ServerFull, WelcomeBack, HistoryStart, HistoryEnd, HistoryGap, ServerLine,
-                 Unrecognized]
+                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom]
+
+#: A room's name as the server writes it (in a line's prefix and in its
+#: sentences): "#", then letters, digits, "_", "-" or "." (the server's rules
+#: decide which; the client takes any such word).
+_ROOM = r"#[\w.-]+"
+_ROOM_PREFIX = re.compile(rf"({_ROOM}) ")
+_ROOM_WELCOME = re.compile(rf"You joined ({_ROOM})\. Online \((\d+)\): (.*)")
+_NOW_TALKING = re.compile(rf"Now talking in ({_ROOM})\.")
+_JOINED_ROOM = re.compile(rf"(\S+) has joined ({_ROOM})\.")
+_LEFT_ROOM = re.compile(rf"(\S+) has left ({_ROOM}?)(?: \((.*)\))?\.")
+_NO_ROOM = "you are in no room"
 
 _SENTENCES = (
     (_WELCOME, lambda m: Welcome(m[1], int(m[2]), m[3])),
@@ -475,7 +519,20 @@ _SENTENCES = (
     (_SLOW_DOWN, lambda m: SlowDown(float(m[1]))),
     (_WELCOME_BACK, lambda m: WelcomeBack(m[1])),
     (_HISTORY_START, lambda m: HistoryStart(int(m[1]))),
+    (_ROOM_WELCOME, lambda m: RoomWelcome(m[1], int(m[2]), m[3])),
+    (_NOW_TALKING, lambda m: NowTalking(m[1])),
+    (_JOINED_ROOM, lambda m: RoomJoinNotice(m[1], m[2])),
+    (_LEFT_ROOM, lambda m: RoomLeaveNotice(m[1], m[2], m[3] or "")),
 )
+
+
+def split_room(line: str) -> Tuple[Optional[str], str]:
+    """(room, rest) of a server line: ``#dev <bob> hi`` -> ("#dev", "<bob> hi").
+
+    A line of the default room has no prefix: (None, line). No other server
+    line starts with "#", so the prefix cannot be mistaken."""
+    match = _ROOM_PREFIX.match(line)
+    return (match[1], line[match.end():]) if match else (None, line)
 
 
 def decode(line: str) -> Incoming:
@@ -486,6 +543,8 @@ def decode(line: str) -> Incoming:
         text = line[4:]
         if text == _SERVER_FULL:
             return ServerFull()
+        if text.startswith(_NO_ROOM):
+            return NoRoom()
         gap = _HISTORY_GAP.fullmatch(text)
         if gap:
             return HistoryGap(None if gap[1] == _UNKNOWN_COUNT else int(gap[1]), gap[2] or "")
