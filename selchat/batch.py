@@ -54,9 +54,25 @@ class Batch(Generic[Who]):
         as it is, tagged member or not: `split` does not render it)."""
         self._items.append((payload, None, target, note))
 
-    def joined(self, who: Who) -> None:
-        """`who` became a member: broadcasts from here on are for it too."""
-        self._windows[who] = [len(self._items), None]
+    def joined(self, who: Who, whole_pass: bool = False) -> None:
+        """`who` became a member: broadcasts from here on are for it too (with
+        `whole_pass`, the pass's earlier ones too: a resume of a room whose
+        pass is not in its history yet)."""
+        self._windows[who] = [0 if whole_pass else len(self._items), None]
+
+    def number(self, first: int) -> List[int]:
+        """Number the broadcasts from `first` on (their notes, for `split`'s
+        `render`); returns where each ends in `split`'s ``shared``."""
+        ends: List[int] = []
+        position = 0
+        seq = first
+        for index, (payload, exclude, target, _) in enumerate(self._items):
+            if target is None:
+                position += len(payload)
+                ends.append(position)
+                self._items[index] = (payload, exclude, target, seq)
+                seq += 1
+        return ends
 
     def left(self, who: Who) -> None:
         """`who` stopped being a member: broadcasts from here on are not for it."""

@@ -86,6 +86,17 @@ def _host(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
+def _room_name(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """--default-room: a room name, with or without its "#" (kept without)."""
+    from selchat.rooms import room_problem
+
+    name = value.lstrip("#") if isinstance(value, str) else value
+    problem = room_problem(f"#{name}")
+    if problem:
+        raise click.BadParameter(problem)
+    return name
+
+
 def _bus_address(ctx: click.Context, param: click.Parameter,
                  value: Optional[str]) -> Optional[BusAddress]:
     if value is None:
@@ -237,6 +248,15 @@ def cli() -> None:
          help="Room lines kept for newcomers and for resuming (0: no history, no resume).")
 @_option("--replay", default=DEFAULTS.replay, type=click.IntRange(0),
          help="Lines of history a newcomer is shown after the welcome.")
+@_option("--default-room", default=DEFAULTS.default_room, callback=_room_name,
+         help="The room every member is in on joining; its lines carry no room prefix.")
+@_option("--max-rooms", default=DEFAULTS.max_rooms, type=click.IntRange(1),
+         help="Rooms at once, the default room included.")
+@_option("--max-rooms-per-member", default=DEFAULTS.max_rooms_per_member,
+         type=click.IntRange(1), help="Rooms one member may be in at once.")
+@_option("--announce-limit", default=DEFAULTS.announce_limit, type=click.IntRange(0),
+         help="Members past which a room's joins and leaves are not told to everyone "
+              "(counts and /who stay exact; 0: always tell).")
 @_option("--resume-window", default=DEFAULTS.resume_window, type=click.FloatRange(0),
          help="Seconds a dropped member (one that asked for /tags) is held for /resume "
               "before the others are told it left (0: no holding).")
@@ -495,9 +515,11 @@ def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.s
 @_option("--insecure", is_flag=True,
          help="With --tls, accept any certificate (a test server): anyone between you "
               "and the server could read and change the chat.")
+@_option("--default-room", default="lobby",  # session.DEFAULT_ROOM
+         help="The server's default room (its --default-room): the prompt names any other.")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
          resume_window: float, welcome_timeout: float, tls: bool, ca: Optional[str],
-         insecure: bool) -> None:
+         insecure: bool, default_room: str) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -544,7 +566,8 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     except OSError as exc:  # an unreadable --ca (ssl.SSLError: not PEM)
         fail(f"{ca}: cannot use it as a CA: {getattr(exc, 'reason', None) or os_problem(exc)}", 2)
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
-                 resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context))
+                 resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context,
+                 default_room=default_room))
 
 
 def main() -> None:
@@ -565,5 +588,6 @@ def main() -> None:
 def _usage_problem(exc: click.UsageError) -> str:
     """Click's message as one line, and where to read more."""
     words = exc.format_message().rstrip(".")
-    words = words[:1].lower() + words[1:]
+    if not words[1:2].isupper():  # "Invalid value" reads on in lower case; "TLS" stays
+        words = words[:1].lower() + words[1:]
     return f"{words} (see '{exc.ctx.command_path} -h')" if exc.ctx else words

@@ -55,6 +55,7 @@ from selchat.keys import ESC_DELAY
 from selchat.saved_session import SavedSession, state_dir
 from selchat.screen import Screen, paint, plain, wants_colour
 from selchat.session import (
+    DEFAULT_ROOM,
     INPUT_END,
     ClientSession,
     Decision,
@@ -89,17 +90,22 @@ LEAVE_GRACE = 1.0
 #: a server that accepts and says nothing must not hold the client forever.
 WELCOME_TIMEOUT = 60.0
 
+#: OpenSSL's X509_V_ERR_HOSTNAME_MISMATCH: a --ca cannot fix a wrong name.
+X509_HOSTNAME_MISMATCH = 62
+
 STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 
 
 def run(name: str, host: str, port: int, no_colour: bool = False,
         timestamps: bool = False, resume_window: float = RESUME_WINDOW,
-        welcome_timeout: float = WELCOME_TIMEOUT, tls: Optional[ssl.SSLContext] = None) -> int:
+        welcome_timeout: float = WELCOME_TIMEOUT, tls: Optional[ssl.SSLContext] = None,
+        default_room: str = DEFAULT_ROOM) -> int:
     """Chat as `name` on the server at host:port; returns the exit status.
 
     `resume_window`: seconds to go on reconnecting after a lost connection (0: never).
     `welcome_timeout`: seconds a connected server has to welcome the client.
-    `tls`: speak TLS with this context (`selchat.tls.client_context`)."""
+    `tls`: speak TLS with this context (`selchat.tls.client_context`).
+    `default_room`: the server's --default-room (not shown in the prompt)."""
     if terminal is None:
         return _error("join needs a POSIX terminal or pipe")
     # A control character (a newline would send a second line) cannot be sent;
@@ -113,8 +119,10 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     except KeyboardInterrupt:
         return 0
     except ssl.SSLCertVerificationError as exc:
+        hint = ("the name it was reached by is not in its certificate"
+                if exc.verify_code == X509_HOSTNAME_MISMATCH else "give its CA with --ca FILE")
         return _error(f"{format_address(host, port)} cannot be trusted: "
-                      f"{exc.verify_message} (give its CA with --ca FILE)")
+                      f"{exc.verify_message} ({hint})")
     except ssl.SSLError as exc:
         return _error(f"no TLS with {format_address(host, port)}: {exc.reason or exc} "
                       "(is it the TLS port?)")
@@ -126,7 +134,8 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     mode = terminal.CbreakMode(STDIN) if interactive else None
     screen = Screen(f"{name}> ", terminal.width(STDOUT)) if interactive else None
     colour = wants_colour(os.isatty(STDOUT), os.environ, no_colour)
-    session = ClientSession(name, interactive, resume_window, saved.read() if saved else None)
+    session = ClientSession(name, interactive, resume_window, saved.read() if saved else None,
+                            default_room)
     client = _Client(sock, session, screen, mode, colour, timestamps, address=(host, port),
                      saved=saved, welcome_timeout=welcome_timeout, tls=tls)
     # Ctrl-Z is caught only in a terminal, to give the shell its mode back first.
@@ -362,11 +371,14 @@ class _Client:
         for decision in decisions:
             if isinstance(decision, Show):
                 stamp = _stamp(decision.time_ms) if self.timestamps else ""
-                shown.append(paint(decision.text, decision.style, self.colour, stamp))
+                shown.append(paint(decision.text, decision.style, self.colour, stamp,
+                                   decision.room))
             elif isinstance(decision, Reconnect):
                 self._lost(decision.window)
             elif isinstance(decision, Prompt) and self.screen:
-                self.screen.prompt = f"{decision.name}> "
+                # The room you talk in when not the default one, else your name
+                # (redrawn with the line that changed it, which always comes with it).
+                self.screen.prompt = f"{decision.room or decision.name}> "
             elif isinstance(decision, Warn):
                 self._show(shown)
                 shown = []

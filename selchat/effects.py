@@ -14,15 +14,16 @@ the gap (never a silent one). A token that may be another node's goes to the
 bus bridge first (`selchat.bus.bridge.BusBridge.take_over`).
 """
 import logging
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from selchat import resume, wire
 from selchat.connection import Connection, State
-from selchat.history import replay
+from selchat.history import History, replay
 from selchat.room import (
-    Broadcast, Charge, Claim, Close, Effect, Hold, Joined, Keep, Left, Relay, Release, Replay,
-    ResumeAsked, Send, Tag, Unhold,
+    Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left, Relay,
+    Release, Replay, ResumeAsked, Send, Tag, Unhold,
 )
+from selchat.rooms import Room
 from selchat.timers import Timer
 from selchat.wire import ServerLine, encode
 
@@ -60,6 +61,8 @@ class Effects:
             Release: self._names,
             Relay: self._names,
             Close: self._close,
+            Entered: self._entered,
+            Exited: self._exited,
         }
 
     def apply(self, effects: List[Effect]) -> None:
@@ -83,6 +86,10 @@ class Effects:
 
     def _broadcast(self, effect: Broadcast[Connection]) -> None:
         """A room line: numbered, kept in the history (with a bus, by Redis)."""
+        room = effect.room
+        if room is not None:
+            self._room_line(effect, room)
+            return
         server = self._server
         payload = self._encode(effect.line)
         if server._bridge is None:
@@ -91,10 +98,22 @@ class Effects:
         else:
             server._bridge.publish(payload, effect)
 
+    def _room_line(self, effect: Broadcast[Connection], room: Room) -> None:
+        """A line of a room but the default one: its name in front, for its
+        members (this pass's batch of that room: `Output.room_batch`, which
+        numbers it and keeps it in the room's history as it delivers it)."""
+        payload = room.prefix + self._encode(effect.line)
+        self._server._output.room_batch(room).broadcast(payload, effect.exclude)
+
     def _send(self, effect: Send[Connection]) -> None:
         server = self._server
         payload = self._encode(effect.line)
-        tagged = None
+        if effect.room is not None:  # a room's line for one member (the leaver of a big room)
+            payload = effect.room.prefix + payload
+            server._batch.send(payload, effect.to,
+                               wire.tag_line(payload, server._time_ms, {"room": effect.room.name}))
+            return
+        tagged: Optional[bytes] = None
         if effect.tags is not None:  # a tagged welcome, with its resume token
             # Its seq is its own join notice's, the room line that follows it
             # (and that it is not sent): a resume from here on misses nothing
@@ -123,6 +142,16 @@ class Effects:
 
     def _left(self, effect: Left[Connection]) -> None:
         self._server._batch.left(effect.session)
+
+    def _entered(self, effect: Entered[Connection]) -> None:
+        room = effect.room
+        if room.default:
+            self._server._batch.joined(effect.session)
+        else:
+            self._server._output.room_batch(room).joined(effect.session, effect.resumed)
+
+    def _exited(self, effect: Exited[Connection]) -> None:
+        self._server._output.room_batch(effect.room).left(effect.session)
 
     def _tag(self, effect: Tag[Connection]) -> None:
         effect.session.tagged = True
@@ -154,17 +183,40 @@ class Effects:
     # -- history and resume -----------------------------------------------------------
 
     def _replay(self, effect: Replay[Connection]) -> None:
-        """The last room lines for a newcomer, right after its welcome."""
+        """The last lines of a room for a newcomer, right after its welcome
+        (or its ``You joined``)."""
         server = self._server
-        lines = server._history.last(effect.lines)
+        room = effect.room
+        history = server._history if room is None else room.history
+        lines = [] if history is None else history.last(effect.lines)
         if not lines:
             return
         conn = effect.session
         start, end = encode(wire.history_start(len(lines))), encode(wire.history_end())
         if conn.tagged:
-            start, end = wire.tag_line(start, server._time_ms), wire.tag_line(end, server._time_ms)
+            # A room's replay (on /join) holds numbers older than the member has
+            # seen: its end carries the newest number said so far, so a client
+            # that keeps the last number it saw resumes from there, not from
+            # the replay's last line (a pass's room lines are numbered later).
+            last = None if room is None else server._history.last_seq
+            start = wire.tag_line(start, server._time_ms)
+            end = wire.tag_line(end, server._time_ms, seq=last)
         # The history's own bytes, not a copy per newcomer (`replay`).
         server._batch.send([start, *replay(lines, conn.tagged), end], conn)
+
+    def _histories(self, member: resume.TaggedSession) -> Sequence[Tuple[str, History]]:
+        """The histories a resume of `member` reads: one per room of its, named
+        (the default room named only beside others)."""
+        server = self._server
+        rooms = server._room.rooms.rooms_of(member.session)
+        if rooms == [server._room.rooms.default]:
+            return [("", server._history)]
+        histories: List[Tuple[str, History]] = []
+        for room in rooms:
+            history = server._history if room.default else room.history
+            if history is not None:  # a room that never had a line has nothing to miss
+                histories.append((room.name, history))
+        return histories
 
     def _resume(self, effect: ResumeAsked[Connection]) -> None:
         """``/resume``: take the held session over with every line it missed,
@@ -177,7 +229,7 @@ class Effects:
     def _resume_here(self, conn: Connection, token: str, last_seq: int) -> None:
         server = self._server
         outcome = resume.decide(server._history, server._room.sessions, token, last_seq,
-                                server._now)
+                                server._now, self._histories)
         if isinstance(outcome, resume.Resumed):
             if server._bridge is not None:  # the name is claimed by the session, now on `conn`
                 server._bridge.claim_moves(outcome.member.session, conn)

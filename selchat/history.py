@@ -25,11 +25,18 @@ from the oldest pass first; a pass partly dropped stays alive as a whole
 object until its last line goes, so memory is bounded by the capacity's lines
 plus one pass's payload.
 
+Rooms share one sequence (`number`): a line of ``#dev`` takes the next
+number, so the default room's history has a hole there and ``#dev``'s
+history (made with ``numbered_elsewhere``) holds lines whose numbers skip the
+other rooms'. A hole is no gap: a gap is a line of *this* room trimmed after
+the number asked for (`after`). With one sequence a resume names one number
+and gets every room's lines after it, merged in the order they were said.
+
 No clock and no randomness here: the caller passes the pass's time and the
 epoch (e.g. ``secrets.token_hex(8)``).
 """
 import collections
-from typing import Deque, List, NamedTuple, Optional, Protocol, Sequence, Union
+from typing import Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Union
 
 from selchat.sendbuf import Buffer
 
@@ -85,10 +92,12 @@ class History(Protocol):
 class _Pass:
     """One pass's payload and where its lines end; `start` is its first line still kept."""
 
-    __slots__ = ("first_seq", "payload", "ends", "time_ms", "start", "_lines")
+    __slots__ = ("first_seq", "payload", "ends", "time_ms", "start", "_lines", "_tags")
 
-    def __init__(self, first_seq: int, payload: bytes, ends: Sequence[int], time_ms: int) -> None:
+    def __init__(self, first_seq: int, payload: bytes, ends: Sequence[int], time_ms: int,
+                 tags: Mapping[str, str]) -> None:
         self.first_seq = first_seq
+        self._tags = tags
         self.payload = payload
         self.ends = ends
         self.time_ms = time_ms
@@ -107,23 +116,32 @@ class _Pass:
             lines = []
             for end in self.ends:
                 data = view if whole else view[begin:end]
-                lines.append(Line(seq, time_ms, data, wire.tag_prefix(seq, time_ms)))
+                lines.append(Line(seq, time_ms, data, wire.tag_prefix(seq, time_ms, self._tags)))
                 seq, begin = seq + 1, end
             self._lines = lines
         return lines[self.start + skip:]
 
 
 class MemoryHistory:
-    """The last `capacity` room lines, in this process (0: none kept, numbers still counted)."""
+    """The last `capacity` room lines, in this process (0: none kept, numbers still counted).
 
-    def __init__(self, epoch: str, capacity: int = DEFAULT_CAPACITY) -> None:
+    `tags`: tags of its own every line carries for a tagged member (a room's
+    ``room``); `numbered_elsewhere`: its lines come numbered from the shared
+    sequence (`number` of the default room's history), with holes between."""
+
+    def __init__(self, epoch: str, capacity: int = DEFAULT_CAPACITY,
+                 tags: Mapping[str, str] = {}, numbered_elsewhere: bool = False) -> None:
         if capacity < 0:
             raise ValueError(f"capacity must be 0 or more, not {capacity}")
         self._epoch = epoch
         self.capacity = capacity
+        self._tags = tags
+        self._elsewhere = numbered_elsewhere
         self._passes: Deque[_Pass] = collections.deque()
         self._kept = 0  # lines held, over all passes
         self._last_seq = 0
+        self._trimmed = 0  # the number of the newest line dropped (0: none)
+        self._holes = False  # numbers skipped (other rooms' lines): a gap's size is unknown
 
     @property
     def epoch(self) -> str:
@@ -136,7 +154,16 @@ class MemoryHistory:
     @property
     def first_seq(self) -> int:
         """The number of the oldest line kept (last_seq + 1 when none is)."""
-        return self._last_seq - self._kept + 1
+        if not self._passes:
+            return self._last_seq + 1
+        return self._passes[0].first_seq + self._passes[0].start
+
+    def number(self, count: int = 1) -> int:
+        """The next `count` numbers, for lines of another room (one sequence
+        across rooms): a hole here, not a gap. Returns the first."""
+        self._last_seq += count
+        self._holes = True
+        return self._last_seq - count + 1
 
     def __len__(self) -> int:
         return self._kept
@@ -152,16 +179,22 @@ class MemoryHistory:
         if ends is None:
             ends = wire.line_ends(payload)
         if first is not None and first != self._last_seq + 1:
-            self._passes.clear()
-            self._kept = 0
+            if self._elsewhere:  # other rooms' lines between: holes
+                self._holes = True
+            else:
+                self._passes.clear()
+                self._kept = 0
+                self._trimmed = first - 1
             self._last_seq = first - 1
         first = self._last_seq + 1
         count = len(ends)
         self._last_seq += count
         if count and self.capacity:
-            self._passes.append(_Pass(first, payload, ends, time_ms))
+            self._passes.append(_Pass(first, payload, ends, time_ms, self._tags))
             self._kept += count
             self._trim()
+        elif count:
+            self._trimmed = self._last_seq
         return first
 
     def _trim(self) -> None:
@@ -175,17 +208,18 @@ class MemoryHistory:
                 passes.popleft()
                 over -= left
                 self._kept -= left
+                self._trimmed = oldest.first_seq + len(oldest.ends) - 1
             else:
                 oldest.start += over
                 self._kept -= over
                 over = 0
+                self._trimmed = oldest.first_seq + oldest.start - 1
 
     def after(self, seq: int) -> Union[List[Line], NotKept]:
-        if seq > self._last_seq or seq < 0:
-            return NotKept(None)  # not a number this epoch gave out
-        first = self.first_seq
-        if seq < first - 1:
-            return NotKept(first - seq - 1)
+        if seq < 0 or (seq > self._last_seq and not self._elsewhere):
+            return NotKept(None)  # not a number this epoch gave out (its owner checks)
+        if seq < self._trimmed:  # lines of this room after `seq` were dropped
+            return NotKept(None if self._holes else self._trimmed - seq)
         lines: List[Line] = []
         # Newest passes first, until the one holding seq + 1: a resume asks for
         # the last few lines, so this walks few passes whatever the capacity.
@@ -201,10 +235,15 @@ class MemoryHistory:
     def last(self, count: int) -> List[Line]:
         if count <= 0:
             return []
-        seq = max(self._last_seq - count, self.first_seq - 1)
-        lines = self.after(seq)
-        assert isinstance(lines, list)  # seq is within what is kept
-        return lines
+        chunks: List[List[Line]] = []  # newest pass first
+        found = 0
+        for held in reversed(self._passes):
+            chunks.append(held.lines())
+            found += len(chunks[-1])
+            if found >= count:
+                break
+        lines = [line for chunk in reversed(chunks) for line in chunk]
+        return lines[-count:]
 
 
 def replay(lines: Sequence[Line], tagged: bool) -> List[Buffer]:

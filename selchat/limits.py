@@ -58,3 +58,12 @@ class Limits:
     #: without /quit: a laptop lid or a phone changing networks is back well
     #: within two minutes (Socket.IO's recovery window is two minutes too).
     resume_window: float = 120.0
+    #: The room every member joins on naming, whose lines carry no prefix
+    #: (``lobby`` is ``#lobby``).
+    default_room: str = "lobby"
+    #: Rooms at once, and rooms one member may be in; members past which a
+    #: room's joins and leaves are not announced (0: always). The reasons
+    #: are in `selchat.rooms`.
+    max_rooms: int = 10_000
+    max_rooms_per_member: int = 50
+    announce_limit: int = 1000

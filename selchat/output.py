@@ -9,6 +9,20 @@ queued waits for the selector to say it is writable and is then sent
 everything queued in one ``sendmsg`` (`flush`). Write interest exists only
 while output is queued.
 
+Rooms: each room but the default one that had a line this pass has its own
+batch (`rooms`, `room_batch`: the pass's dirty rooms; an idle room costs
+nothing), split once like the default room's and rendered once for tagged
+members (with its ``room`` tag). A member with lines from several rooms in
+one pass still gets one send: its pieces from every room go in one
+``sendmsg`` (`_write_own`), and `Counters.sends` counts sends so that shows.
+
+Every member gets a pass's lines in one order: the default room's, then
+each dirty room's in turn. The rooms' lines are numbered here, as they are
+delivered, from the one sequence the default room's history keeps (its were
+numbered as they were said, earlier in the pass), so each member sees the
+numbers rise: the last number a tagged client saw is all a resume needs. A
+room's pass goes into its history here too, one payload per pass.
+
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
 (``--soft-output``) for longer than its time it is dropped by a timer. A
@@ -18,9 +32,11 @@ import logging
 import selectors
 from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
-from selchat.batch import Batch, Piece
+from selchat.batch import Batch, Piece, Render
 from selchat.connection import GONE, Connection, State
+from selchat.history import MemoryHistory
 from selchat.limits import Limits
+from selchat.rooms import Room
 from selchat.web.metrics import Counters
 from selchat import wire
 
@@ -42,23 +58,39 @@ class Output:
         self._counters: Counters = server.counters
         #: Writable, or draining: flushed once at the end of this pass.
         self.dirty: Set[Connection] = set()
+        #: This pass's lines of rooms but the default one, by room: the dirty rooms.
+        self.rooms: Dict[Room, Batch[Connection]] = {}
+
+    def room_batch(self, room: Room) -> Batch[Connection]:
+        """`room`'s batch for this pass, made on its first line (or membership change)."""
+        batch = self.rooms.get(room)
+        if batch is None:
+            batch = self.rooms[room] = Batch()
+        return batch
 
     # -- delivery ---------------------------------------------------------------------
 
     def deliver(self) -> None:
         """Queue the pass's lines for every recipient: one piece each."""
         server = self._server
-        if not server._batch:
+        # Other rooms' pieces by member, to go out in the same send as the default room's.
+        rooms = self._room_pieces() if self.rooms else {}
+        if not server._batch and not rooms:
             return
-        members = server._room.members
+        members = server._room.rooms.default.members
         batch, server._batch = server._batch, Batch()
         self._counters.deliveries += batch.deliveries(len(members))
         shared, own = batch.split(members)
         tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None  # made if needed
         framed: Dict[Tuple[object, bool], bytes] = {}  # shared, once per kind and tagging
         if shared:
-            for conn in list(members):  # a send may fail: a copy
-                if conn in own:
+            # Who gets more than the shared bytes: the same dict when no room spoke.
+            particular = own if not rooms else own.keys() | rooms.keys()
+            everyone = list(members)  # a send may fail: a copy
+            skipped = 0
+            for conn in everyone:
+                if conn in particular:
+                    skipped += 1
                     continue
                 if conn.frame is None and not conn.tagged:  # the hot path
                     self.write(conn, shared)
@@ -74,13 +106,71 @@ class Output:
                         data = conn.frame(data)
                     framed[(conn.frame, conn.tagged)] = data
                 self.write(conn, data)
+            self._counters.sends += len(everyone) - skipped  # counted here, not per write
         for conn, pieces in own.items():
             if conn.tagged:
                 if tagged is None:
                     tagged = batch.split(members, self._render_tagged)
                 pieces = tagged[1][conn]
+            if conn in rooms:
+                pieces = pieces + rooms.pop(conn)
             if pieces and conn.state is not DROPPING and conn.state is not CLOSED:
                 self._write_own(conn, pieces)
+        for conn, pieces in rooms.items():  # members with other rooms' lines, one send each
+            if shared and conn in members:
+                if conn.tagged and tagged is None:
+                    tagged = batch.split(members, self._render_tagged)
+                pieces.insert(0, tagged[0] if conn.tagged and tagged else shared)
+            if conn.state is not DROPPING and conn.state is not CLOSED:
+                self._write_own(conn, pieces)
+
+    def _room_pieces(self) -> Dict[Connection, List[Piece]]:
+        """Each member's pieces of this pass's lines of rooms but the default
+        one: each room's lines joined once (`Batch.split`), tagged once for
+        its tagged members; a member of several gets a piece of each."""
+        rooms, self.rooms = self.rooms, {}
+        pieces: Dict[Connection, List[Piece]] = {}
+        for room, batch in rooms.items():
+            if not batch:
+                continue
+            members = room.members
+            self._counters.deliveries += batch.deliveries(len(members))
+            ends = batch.number(self._server._history.last_seq + 1)
+            first = self._server._history.number(len(ends))
+            shared, own = batch.split(members)
+            if ends:
+                self._history_of(room).append(shared, self._server._time_ms, ends, first)
+            tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None
+            # Its members, and who left it during the pass (what came before).
+            for conn in [*members, *(conn for conn in own if conn not in members)]:
+                mine: List[Piece]
+                if conn.tagged:
+                    if tagged is None:
+                        tagged = batch.split(members, self._room_renderer(room))
+                    mine = tagged[1][conn] if conn in own else [tagged[0]]
+                else:
+                    mine = own[conn] if conn in own else [shared]
+                if mine and mine != [b""]:
+                    pieces.setdefault(conn, []).extend(mine)
+        return pieces
+
+    def _history_of(self, room: Room) -> MemoryHistory:
+        """A room's history, made with its first line (it goes with the room)."""
+        history = room.history
+        if history is None:
+            server = self._server
+            history = room.history = MemoryHistory(
+                server._history.epoch, server.limits.history, {"room": room.name},
+                numbered_elsewhere=True)
+        return history
+
+    def _room_renderer(self, room: Room) -> Render:
+        """A room's line as a tagged member gets it: seq, time and ``room``."""
+        time_ms, tags = self._server._time_ms, {"room": room.name}
+
+        def render(payload: bytes, seq: object) -> bytes:
+            return wire.tag_prefix(seq if isinstance(seq, int) else None, time_ms, tags) + payload
+        return render
 
     def _render_tagged(self, payload: bytes, note: object) -> bytes:
         """A batch item as a tagged member gets it: a room line with its seq and
@@ -116,6 +206,7 @@ class Output:
             self._check_output(conn)
         else:
             queued = conn.out.pending + size
+            self._counters.sends += 1
             self._sent(conn, self._count_sent(queued, conn.write_pieces(pieces)))
 
     def _count_sent(self, before: int, after: int) -> int:
@@ -130,6 +221,7 @@ class Output:
         self.dirty.clear()
         for conn in dirty:
             if conn.state is OPEN or conn.state is DRAINING:
+                self._counters.sends += 1
                 self._sent(conn, self._count_sent(conn.out.pending, conn.flush()))
 
     def _sent(self, conn: Connection, queued: int) -> None:

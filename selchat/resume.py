@@ -33,9 +33,12 @@ credentials: never log them.
 import collections
 import enum
 import hashlib
+import heapq
 import itertools
+import operator
 from typing import (
-    Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, TypeVar, Union,
+    Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, Sequence, Tuple,
+    TypeVar, Union,
 )
 
 from selchat import wire
@@ -276,22 +279,47 @@ class Refused(NamedTuple):
     #: room says it left ("connection lost") and frees its name, closing its
     #: old connection if still open, so the client can join again as itself.
     ends: Optional[TaggedSession] = None
+    #: The rooms whose lines were trimmed (none named: the default room's only).
+    rooms: Tuple[str, ...] = ()
+
+
+#: What a resume reads, given the member: (room name, its history) for each of
+#: its rooms; the name "" for a member of the default room only.
+RoomHistories = Callable[[TaggedSession], Sequence[Tuple[str, History]]]
 
 
 def decide(history: History, sessions: TaggedSessions, token: str, last_seq: int,
-           now: float) -> Union[Resumed, Refused]:
+           now: float, rooms: Optional[RoomHistories] = None) -> Union[Resumed, Refused]:
     """What ``/resume TOKEN LASTSEQ`` gets at time `now`. Changes nothing: on
     Resumed the caller calls ``sessions.resume(member, new_session)``; on a Refused
-    that `ends` a session, ``sessions.remove(...)`` and the room's leave."""
+    that `ends` a session, ``sessions.remove(...)`` and the room's leave.
+
+    `history` numbers the lines of every room (one sequence); `rooms` gives
+    the member's rooms' histories (default: `history` alone). Each room's
+    lines after LASTSEQ are merged in the order said; if any room's were
+    trimmed, the Refused names those rooms."""
     if token_epoch(token) != history.epoch:
         return Refused(GapKind.EPOCH, None)
     member = sessions.by_token(token)
     if member is None or (member.deadline is not None and member.deadline <= now):
         return Refused(GapKind.TOKEN, None)  # an expired hold not yet swept is expired
-    lines = history.after(last_seq)
-    if isinstance(lines, NotKept):
-        return Refused(GapKind.HISTORY, lines.missing, member)
-    return Resumed(member, missed(lines, member.name), list(member.kept), member.dropped,
+    if last_seq > history.last_seq or last_seq < 0:
+        return Refused(GapKind.HISTORY, None, member)  # not a number this epoch gave out
+    found: List[List[Line]] = []
+    trimmed: List[str] = []
+    missing: Optional[int] = 0
+    for room, kept in (rooms(member) if rooms else [("", history)]):
+        lines = kept.after(last_seq)
+        if isinstance(lines, NotKept):
+            trimmed.append(room)
+            missing = None if lines.missing is None or missing is None else missing + lines.missing
+        else:
+            found.append(lines)
+    if trimmed:
+        return Refused(GapKind.HISTORY, missing, member, tuple(filter(None, trimmed)))
+    merged = found[0] if len(found) == 1 else list(
+        heapq.merge(*found, key=operator.attrgetter("seq")))
+    return Resumed(member, missed(merged, member.name), list(member.kept), member.dropped,
                    takeover=member.deadline is None)
 
 
@@ -302,9 +330,20 @@ def missed(lines: List[Line], name: str) -> List[Line]:
     the notice's number, so a resume starts after it; with a bus the notice is
     numbered by Redis after the welcome was sent, so a member that drops before
     the next room line would be given it. (The name is its own: names are
-    unique, so no one else's join notice says it.)"""
+    unique, so no one else's join notice says it.) A room's join notice is
+    numbered as the pass is delivered, after the ``/join`` answer, so a member
+    that drops before the room's next line would be given its own: not either.
+    """
     own = wire.encode(wire.joined(name))
-    return [line for line in lines if line.data != own]
+    return [line for line in lines if line.data != own and not _own_room_join(line.data, name)]
+
+
+def _own_room_join(data: Buffer, name: str) -> bool:
+    """Whether `data` is `name`'s own join notice of a room ("#a *** NAME has joined #a.")."""
+    if data[:1] != b"#":
+        return False
+    room, _, rest = bytes(data).partition(b" ")
+    return rest == wire.encode(wire.joined_room(name, room.decode(errors="replace")))
 
 
 def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:
@@ -326,5 +365,7 @@ def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:
 
 
 def gap_line(gap: Refused) -> wire.ServerLine:
-    """``!!! history gap: N lines missed (why)`` for a resume that cannot be done."""
-    return wire.history_gap(gap.missing, gap.kind.value)
+    """``!!! history gap: N lines missed (why)`` for a resume that cannot be
+    done; the rooms whose lines were trimmed named after why."""
+    rooms = f": {', '.join(gap.rooms)}" if gap.rooms else ""
+    return wire.history_gap(gap.missing, gap.kind.value + rooms)

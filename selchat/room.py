@@ -16,6 +16,13 @@ I/O driver carries out:
 * ``Hold`` / ``Unhold``: a session is held until a deadline / its hold ended
   before it (resumed, or given way to a newer hold: see `selchat.resume`);
 * ``Charge``: tokens a command cost beyond its line (an uncached /who search).
+* ``Entered`` / ``Exited``: a member joined / left a room other than the
+  default one (its lines are for it from here on / no longer).
+
+Rooms (`selchat.rooms`): every member is in the default room, whose lines
+carry no prefix, and may join others with ``/join #room``. A line for a room
+but the default one is a ``Broadcast`` (or ``Send``) with that ``room``: the
+driver puts the room's prefix in front and delivers it to the room's members.
 
 With a bus (several nodes, one room) the room also knows the *remote*
 members, by name and node: a name is refused if anyone anywhere holds it,
@@ -40,6 +47,7 @@ from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import TaggedSession, TaggedSessions
 from selchat.roster import Roster
+from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
@@ -64,6 +72,10 @@ SEARCH_NAMES_PER_TOKEN = 1000
 #: search is answered once (and costs only its lines). Each is at most a
 #: pattern and WHO_NAMES names, a few KB; past this the oldest goes.
 WHO_CACHED = 64
+
+#: Characters of a room topic kept: a topic is shown on every join, so a
+#: line's worth (IRC networks allow 300-390).
+MAX_TOPIC = 300
 
 HELLO = wire.hello()
 SERVER_FULL = wire.server_full()
@@ -106,6 +118,8 @@ class Send(Generic[Session]):
     line: ServerLine
     #: Tags of its own for a tagged recipient (the welcome's ``resume``).
     tags: Optional[Mapping[str, str]] = None
+    #: A room but the default one: the line starts with its name.
+    room: Optional[Room] = None
 
 
 @dataclass(slots=True, order=True)
@@ -116,6 +130,28 @@ class Broadcast(Generic[Session]):
     presence: Optional["Presence"] = None
     #: For the other nodes' members only (what this node's members know already).
     elsewhere: bool = False
+    #: For that room's members (None: the default room's), its name in front.
+    room: Optional[Room] = None
+
+
+@dataclass(slots=True)
+class Entered(Generic[Session]):
+    """`session` joined `room` (the default room: rejoined it): its lines are
+    for `session` from here on (`resumed`: the whole pass's, which no
+    history holds yet: see `selchat.output`)."""
+
+    session: Session
+    room: Room
+    resumed: bool = False
+
+
+@dataclass(slots=True)
+class Exited(Generic[Session]):
+    """`session` left `room` (not the default one: that is ``Left``): its
+    lines from here on are not for `session`."""
+
+    session: Session
+    room: Room
 
 
 @dataclass(slots=True, order=True)
@@ -176,6 +212,8 @@ class Replay(Generic[Session]):
 
     session: Session
     lines: int
+    #: Whose lines: None for the default room's.
+    room: Optional[Room] = None
 
 
 @dataclass(slots=True, order=True)
@@ -221,7 +259,7 @@ class ResumeAsked(Generic[Session]):
 
 
 Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
-               Claim, Release, Relay, Charge]
+               Claim, Release, Relay, Charge, Entered, Exited]
 
 
 class ChatRoom(Generic[Session]):
@@ -229,12 +267,23 @@ class ChatRoom(Generic[Session]):
     connection ends without /quit (0: never); `new_token` makes its resume
     token (randomness is the caller's); `replay` lines greet a newcomer;
     at most `max_held` sessions are held, `max_held_per_group` from one
-    address group (0: no cap; the oldest hold gives way, `selchat.resume`)."""
+    address group (0: no cap; the oldest hold gives way, `selchat.resume`).
+    Rooms: `default_room` is everyone's; `rooms` False refuses the room
+    commands (a bus shares one room only); past `announce_limit` members
+    (0: never) a room's joins and leaves are not announced."""
 
     def __init__(self, resume_window: float = 0.0, replay: int = 0,
                  new_token: Callable[[], str] = lambda: "", max_held: int = 0,
-                 max_held_per_group: int = 0) -> None:
+                 max_held_per_group: int = 0, default_room: str = "#lobby",
+                 max_rooms: int = MAX_ROOMS, max_rooms_per_member: int = MAX_ROOMS_PER_MEMBER,
+                 announce_limit: int = ANNOUNCE_LIMIT, rooms: bool = True) -> None:
         self.resume_window = resume_window
+        self.rooms: Rooms[Session] = Rooms(default_room, max_rooms, max_rooms_per_member)
+        self.rooms_enabled = rooms
+        self.announce_limit = announce_limit
+        #: /rooms answers: (rooms' version, plain answer, answers by pattern).
+        self._rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]] = (
+            -1, None, {})
         self.replay = replay
         self._new_token = new_token
         #: Tagged members, connected or held: what a /resume may take over.
@@ -293,6 +342,9 @@ class ChatRoom(Generic[Session]):
             if not said.strip():
                 return []
             log.debug("<%s> %s", name, said)
+            joined = self.rooms.of
+            if joined and session in joined:  # it used a room command: its current room
+                return self._say(session, joined[session].current, wire.chat(name, said))
             return [Broadcast(wire.chat(name, said), session)]
         handler = getattr(self, "_do_" + type(command).__name__.lower())
         return handler(session, name, command)
@@ -314,6 +366,7 @@ class ChatRoom(Generic[Session]):
             assert member is not None and member.deadline is not None
             self._held[session] = name
             self._listed(name_key(name))  # it lists them as away now
+            self.rooms.hold(session)
             log.info("%s held for %g s", name, member.deadline - now)
             effects: List[Effect] = [Left(session), Hold(session, member.deadline)]
             for older in self.sessions.give_way(member):
@@ -322,7 +375,7 @@ class ChatRoom(Generic[Session]):
                 effects += self.release(older.session)
             return effects
         self.sessions.remove(session)
-        return [Left(session), *self._leave(session, name, reason)]
+        return self._leave(session, name, reason)
 
     def expire(self, session: Session) -> List[Effect]:
         """A hold's deadline: if nobody resumed it, the member has left."""
@@ -341,7 +394,7 @@ class ChatRoom(Generic[Session]):
         if name is None:                         # close it, so the name is free again
             return []
         self._tagged.discard(session)
-        return [Left(session), Close(session), *self._leave(session, name, "connection lost")]
+        return [Close(session), *self._leave(session, name, "connection lost")]
 
     def resumed(self, member: TaggedSession, session: Session) -> List[Effect]:
         """`session`, a new connection, takes `member`'s session over (the
@@ -359,15 +412,34 @@ class ChatRoom(Generic[Session]):
         self._owners[name_key(name)] = session
         self._listed(name_key(name))
         log.info("%s resumed", name)
+        effects += [Entered(session, room, resumed=True)
+                    for room in self.rooms.move(old, session, name)
+                    if not room.default]  # the default room's: Joined
         return [*effects, Joined(session), Tag(session)]
 
     def _leave(self, session: Session, name: str, reason: str) -> List[Effect]:
+        """`session` (connected or held) leaves the server: told once to each
+        member sharing a room with it, without a room prefix."""
         del self._owners[name_key(name)]
         self._listed(name_key(name))
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
-        return [Release(session, name),
-                Broadcast(wire.left(name, reason), presence=Presence("-", name))]
+        rooms = self.rooms
+        connected = session in rooms.default.members
+        told = rooms.sharing(session, self.announce_limit) if session in rooms.of else {}
+        in_default = rooms.default.has(session)
+        rooms.forget(session)
+        line = wire.left(name, reason)
+        effects: List[Effect] = [Left(session)] if connected else []
+        effects.append(Release(session, name))
+        if in_default and not self._quiet(rooms.default):
+            effects.append(Broadcast(line, presence=Presence("-", name)))
+        effects += [Send(member, line) for member in told]
+        return effects
+
+    def _quiet(self, room: Room) -> bool:
+        """Whether `room` is too big for its joins and leaves to be announced."""
+        return bool(self.announce_limit) and len(room) > self.announce_limit
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         log.debug("%r: line over %d bytes discarded", session, max_line)
@@ -388,7 +460,7 @@ class ChatRoom(Generic[Session]):
         assert isinstance(command, wire.BadUsage)
         return self._do_badusage(session, "", command)
 
-    def depart_all(self, reason: str) -> List[Effect]:
+    def depart_all(self, reason: str) -> List[Effect]:  # a bus: everyone is in the default room
         """The node is stopping: with a bus, its members leave the shared room
         (held sessions too), so the other nodes hear it now, not at lease end."""
         effects: List[Effect] = []
@@ -397,7 +469,9 @@ class ChatRoom(Generic[Session]):
                 effects.append(Unhold(session))
             name = self.members.pop(session, None) or self._held.pop(session)
             self.sessions.remove(session)
-            effects += self._leave(session, name, reason)
+            # Everyone hears every departure, as the node goes: no one leaves the batch.
+            effects += [each for each in self._leave(session, name, reason)
+                        if not isinstance(each, Left)]
         return effects
 
     def shutdown(self) -> List[Effect]:
@@ -422,6 +496,7 @@ class ChatRoom(Generic[Session]):
             return [Send(session, wire.error(refusal))]
         group = self._unnamed.pop(session, "")
         self.members[session] = name
+        self.rooms.enter_default(session, name)
         self._owners[name_key(name)] = session
         self._listed(name_key(name))
         log.info("%r joined as %s", session, name)
@@ -440,7 +515,8 @@ class ChatRoom(Generic[Session]):
         effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
         if self.replay:
             effects.append(Replay(session, self.replay))
-        effects.append(Broadcast(wire.joined(name), session, Presence("+", name)))
+        if not self._quiet(self.rooms.default):
+            effects.append(Broadcast(wire.joined(name), session, Presence("+", name)))
         return effects
 
     def _name_for(self, key: str) -> str:
@@ -544,6 +620,7 @@ class ChatRoom(Generic[Session]):
         if self.members.pop(session, None) is not None:
             self._tagged.discard(session)
             effects += [Left(session), Close(session)]
+        self.rooms.forget(session)
         key = name_key(name)
         if self._owners.get(key) == session:
             del self._owners[key]
@@ -560,6 +637,7 @@ class ChatRoom(Generic[Session]):
         self._tagged.add(session)
         self.sessions.add(session, name, token, group)
         self.members[session] = name
+        self.rooms.enter_default(session, name)
         self._owners[key] = session
         self._listed(key)
         log.info("%s resumed from another server", name)
@@ -579,7 +657,16 @@ class ChatRoom(Generic[Session]):
         return [Send(session, wire.error("/resume is for a new connection, before a name"))]
 
     def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
-        if command.pattern:
+        room: Union[None, Room, List[Effect]] = None
+        if command.pattern.startswith("#"):  # names never hold "#": a room
+            room = self._room_of(session, command.pattern, member=False)
+        elif not command.pattern and session in self.rooms.of:
+            room = self.rooms.current(session)
+        if isinstance(room, list):
+            return room
+        if room is not None and not room.default:
+            return [Send(session, self._listing(f"Online in {room.name}", *room.first(WHO_NAMES)))]
+        if command.pattern and not command.pattern.startswith("#"):
             return self._who_matching(session, clean(command.pattern))
         if self._who_answer is None:
             roster = self._roster
@@ -627,13 +714,24 @@ class ChatRoom(Generic[Session]):
         else:
             self.members[session] = new
         self.sessions.rename(session, new)
+        self.rooms.rename(session, new)
         self._listed(name_key(name))
         self._listed(name_key(new))
         log.info("%s is now known as %s", name, new)
-        return [Release(session, name, final=False), Claim(session, new),
-                Broadcast(wire.renamed(name, new), presence=Presence("=", name, new))]
+        line = wire.renamed(name, new)
+        effects: List[Effect] = [Release(session, name, final=False), Claim(session, new)]
+        if self.rooms.default.has(session):
+            effects.append(Broadcast(line, presence=Presence("=", name, new)))
+        if session in self.rooms.of:  # once to each member sharing another room
+            effects += [Send(member, line) for member in self.rooms.sharing(session, 0)]
+        return effects
 
     def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
+        if command.target.startswith("#"):  # names never hold "#"
+            room = self._room_of(session, command.target)
+            if isinstance(room, list):
+                return room
+            return self._say(session, room, wire.chat(name, clean(command.text)))
         key = name_key(command.target)
         target = self._owners.get(key)
         if target is None and key not in self._remote:
@@ -652,12 +750,148 @@ class ChatRoom(Generic[Session]):
     def _do_me(self, session: Session, name: str, command: wire.Me) -> List[Effect]:
         text = clean(command.text)
         log.debug("* %s %s", name, text)
-        return [Broadcast(wire.action(name, text), session)]
+        return self._say(session, self.rooms.current(session), wire.action(name, text))
 
     def _do_help(self, session: Session, name: str, command: wire.Help) -> List[Effect]:
         lines = [f"{usage:<16} {what}" for usage, what in wire.COMMANDS.values()]
         lines.append(f"{'//text':<16} send a message that starts with /")
+        if self.announce_limit:
+            lines.append(f"In a room of more than {self.announce_limit} members, joins and "
+                         "leaves are not announced (/who still counts everyone).")
         return [Send(session, wire.notice(line)) for line in ["Commands:", *lines]]
+
+    # -- rooms --------------------------------------------------------------------
+
+    def _say(self, session: Session, room: Optional[Room], line: ServerLine) -> List[Effect]:
+        """A line of `session`'s for `room`'s members but itself."""
+        if room is None:
+            return [Send(session, wire.in_no_room())]
+        return [Broadcast(line, session, room=None if room.default else room)]
+
+    def _room_of(self, session: Session, name: str, member: bool = True,
+                 ) -> Union[Room, List[Effect]]:
+        """The room `name` (current if ""), or the error line to answer with:
+        a bad name, no such room, or (`member`) not one of `session`'s."""
+        if not name:
+            room = self.rooms.current(session)
+            return [Send(session, wire.in_no_room())] if room is None else room
+        problem = room_problem(name)
+        if problem:
+            return [Send(session, wire.error(problem))]
+        room = self.rooms.get(name)
+        if room is None or (member and not room.has(session)):
+            shown = room.name if room else name
+            return [Send(session, wire.error(f"you are not in {shown}: /join {shown}"))]
+        return room
+
+    def _refused(self, session: Session) -> Optional[List[Effect]]:
+        if self.rooms_enabled:
+            return None
+        return [Send(session, wire.error("rooms are off on a server sharing one room over a "
+                                         "bus (--bus): this server has its default room only"))]
+
+    def _do_join(self, session: Session, name: str, command: wire.Join) -> List[Effect]:
+        refused = self._refused(session)
+        if refused:
+            return refused
+        problem = room_problem(command.room)
+        if problem:
+            return [Send(session, wire.error(problem))]
+        rooms = self.rooms
+        room = rooms.get(command.room)
+        if room is not None and room.has(session):
+            rooms.enter(session, room.name, name)  # current now
+            return [Send(session, wire.now_talking(room.name))]
+        refusal = rooms.refusal(session, command.room)
+        if refusal:
+            return [Send(session, wire.error(refusal))]
+        room = rooms.enter(session, command.room, name)
+        names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
+                        else room.first(WHO_NAMES))
+        log.info("%s joined %s", name, room.name)
+        shown = ", ".join(names)
+        if count > WHO_NAMES:
+            shown += f" and {count - WHO_NAMES} more"
+        effects: List[Effect] = [Entered(session, room),
+                                 Send(session, wire.you_joined(room.name, count, shown))]
+        if room.topic:
+            effects.append(Send(session, wire.topic_is(room.name, room.topic)))
+        if self.replay:
+            effects.append(Replay(session, self.replay, None if room.default else room))
+        if not self._quiet(room):
+            effects.append(Broadcast(wire.joined_room(name, room.name), session,
+                                     room=None if room.default else room))
+        return effects
+
+    def _do_part(self, session: Session, name: str, command: wire.Part) -> List[Effect]:
+        refused = self._refused(session)
+        if refused:
+            return refused
+        room = self._room_of(session, command.room)
+        if isinstance(room, list):
+            return room
+        line = wire.left_room(name, room.name, clean(command.reason))
+        where = None if room.default else room
+        log.info("%s left %s", name, room.name)
+        # Its members are told (not in a room too big to announce it), and the
+        # leaver, directly: in order with its other answers of the pass.
+        effects: List[Effect] = [Send(session, line, room=where)]
+        if not self._quiet(room):
+            effects.append(Broadcast(line, session, room=where))
+        self.rooms.exit(session, room)
+        effects.append(Left(session) if room.default else Exited(session, room))
+        return effects
+
+    def _do_topic(self, session: Session, name: str, command: wire.Topic) -> List[Effect]:
+        refused = self._refused(session)  # a topic here would be this node's only
+        if refused:
+            return refused
+        room = self._room_of(session, command.room, member=bool(command.text))
+        if isinstance(room, list):
+            return room
+        if not command.text:
+            return [Send(session, wire.topic_is(room.name, room.topic))]
+        room.topic = clean(command.text)[:MAX_TOPIC]
+        self.rooms.version += 1
+        log.info("%s set the topic of %s", name, room.name)
+        line, where = wire.topic_set(name, room.topic), None if room.default else room
+        # The setter directly, in order with its other answers of the pass.
+        return [Send(session, line, room=where), Broadcast(line, session, room=where)]
+
+    def _do_listrooms(self, session: Session, name: str, command: wire.ListRooms,
+                      ) -> List[Effect]:
+        """The rooms, sorted, with counts and topics: built once per change
+        and shared; a search (or a rebuild) is charged as a /who search."""
+        refused = self._refused(session)  # counts here would be this node's only
+        if refused:
+            return refused
+        pattern = clean(command.pattern)
+        version, plain, found = self._rooms_answers
+        if version != self.rooms.version:
+            plain, found = None, {}
+            self._rooms_answers = (self.rooms.version, plain, found)
+        answer = plain if not pattern else found.get(pattern)
+        if answer is not None:
+            return [Send(session, line) for line in answer]
+        wanted = name_key(pattern.lstrip("#"))
+        listed = sorted((room for room in self.rooms if wanted in room.key), key=_room_order)
+        title = f"Rooms matching {pattern!r}" if pattern else "Rooms"
+        answer = [wire.notice(f"{title} ({len(listed)}):")]
+        for room in listed[:WHO_NAMES]:
+            topic = f": {room.topic}" if room.topic else ""
+            answer.append(wire.notice(f"  {room.name} ({len(room)}){topic}"))
+        if len(listed) > WHO_NAMES:
+            answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
+                                      "(/rooms PATTERN to search)"))
+        if pattern:
+            if len(found) >= WHO_CACHED:
+                del found[next(iter(found))]
+            found[pattern] = answer
+        else:
+            self._rooms_answers = (self.rooms.version, answer, found)
+        effects: List[Effect] = [Send(session, line) for line in answer]
+        tokens = len(self.rooms) // SEARCH_NAMES_PER_TOKEN
+        return [*effects, Charge(session, tokens)] if tokens else effects
 
     def _do_unknown(self, session: Session, name: str, command: wire.Unknown) -> List[Effect]:
         log.debug("%r (%s): unknown command /%s", session, name, clean(command.word))
@@ -666,3 +900,8 @@ class ChatRoom(Generic[Session]):
     def _do_badusage(self, session: Session, name: str, command: wire.BadUsage) -> List[Effect]:
         return [Send(session, wire.error(f"usage: {wire.usage(command.command)}"))]
 
+
+
+def _room_order(room: Room) -> Tuple[str, str]:
+    """/rooms order: alphabetical ignoring case, as /who orders names."""
+    return (room.name.casefold(), room.name)

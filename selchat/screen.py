@@ -17,6 +17,7 @@ Pure: it takes the bytes of the keys pressed and the lines received (already
 sanitised), and returns the text to write; the caller does the I/O. Every
 escape code the client ever writes comes from this module, none from the network.
 """
+import zlib
 from typing import Iterable, List, Mapping, Optional, Tuple
 
 import wcwidth
@@ -40,15 +41,30 @@ _COLOURS = {
 }
 
 
+#: SGR colours a room's prefix is shown in, one per room by its name: six,
+#: none of them the red of errors, so rooms are told apart at a glance.
+_ROOM_COLOURS = ("32", "33", "34", "35", "36", "94")
+
+
+def room_colour(room: str) -> str:
+    """The SGR colour of `room`'s prefix: the same for a name in every run and
+    on every machine (a CRC, not Python's salted hash)."""
+    return _ROOM_COLOURS[zlib.crc32(room.encode()) % len(_ROOM_COLOURS)]
+
+
 def wants_colour(is_terminal: bool, environ: Mapping[str, str], no_colour: bool) -> bool:
     """Colour only on a terminal, never with --no-color or NO_COLOR (https://no-color.org)."""
     return is_terminal and not no_colour and not environ.get("NO_COLOR")
 
 
-def paint(text: str, style: Style, colour: bool, stamp: str = "") -> str:
-    """A line as shown: its style's colour if `colour`, after the time if given."""
+def paint(text: str, style: Style, colour: bool, stamp: str = "",
+          room: Optional[str] = None) -> str:
+    """A line as shown: its style's colour if `colour`, after its room (in the
+    room's colour) if it has one, after the time if given."""
     if colour and style in _COLOURS:
         text = f"\x1b[{_COLOURS[style]}m{text}{_RESET}"
+    if room is not None:
+        text = f"\x1b[{room_colour(room)}m{room}{_RESET} {text}" if colour else f"{room} {text}"
     return f"{stamp} {text}" if stamp else text
 
 

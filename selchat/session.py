@@ -50,6 +50,18 @@ back, "OLD is now known as NEW" for your name. A rename inside a newcomer's
 history replay ("*** Last N lines:" to "*** End of history.") is an earlier
 session's, perhaps one with the same name, and changes nothing.
 
+Rooms. The server puts every member in its default room (`default_room`,
+whose lines have no prefix) and says which room any other line is from with
+a prefix (``#dev <bob> hi``; `wire.split_room` takes it off, and `Show.room`
+keeps it, for its colour). Room commands are sent as typed; the session
+follows the server's answers to know your rooms and the current one (where a
+plain line goes, shown in the prompt): "*** You joined #room." adds it and
+makes it current, "*** Now talking in #room." makes it current, your own
+"NAME has left #room." removes it, and if it was current the room joined
+most recently of those left becomes current (as the server decides); "!!! you
+are in no room" means none. Joined anew (after a gap), you are in the default
+room only; a resume keeps them all, as the server does.
+
 Tags. "/tags" goes before the name, so every line arrives with its tags
 (`wire.split_tags` takes them off before anything else reads the line): the
 welcome's ``resume`` tag is the token, the ``seq`` of each room line is
@@ -86,6 +98,9 @@ EXIT_LEFT, EXIT_FAILED, EXIT_REFUSED = 0, 1, 2
 RESUME_WINDOW = 120.0
 #: Reconnection back-off: the first wait, doubling up to the last.
 BACKOFF_FIRST, BACKOFF_MAX = 0.2, 5.0
+
+#: The server's default room (its --default-room), whose lines carry no prefix.
+DEFAULT_ROOM = "lobby"
 
 RECONNECTING_TEXT = "*** connection lost; reconnecting..."
 RECONNECTED_TEXT = "*** reconnected"
@@ -132,11 +147,14 @@ class Style(enum.Enum):
 
 
 class Show(NamedTuple):
+    #: The line, without its room prefix (see `room`).
     text: str
     style: Style
     #: The server's time for the line (its ``time`` tag), in ms since the
     #: epoch; None when it sent none (then the arrival time is shown).
     time_ms: Optional[int] = None
+    #: The room the line is from, shown before it; None: the default room, or no room's.
+    room: Optional[str] = None
 
 
 class Warn(NamedTuple):
@@ -146,9 +164,11 @@ class Warn(NamedTuple):
 
 
 class Prompt(NamedTuple):
-    """The server now knows you as `name` (welcome or /nick)."""
+    """The server now knows you as `name` (welcome or /nick), talking in
+    `room` (None: the default room, or none): the prompt shows the room, else the name."""
 
     name: str
+    room: Optional[str] = None
 
 
 class Finish(NamedTuple):
@@ -192,14 +212,17 @@ _STYLES = {
 class ClientSession:
     def __init__(self, name: str, interactive: bool,
                  resume_window: float = RESUME_WINDOW,
-                 saved: Optional[Tuple[str, int]] = None) -> None:
+                 saved: Optional[Tuple[str, int]] = None,
+                 default_room: str = DEFAULT_ROOM) -> None:
         """`interactive`: a person at a terminal, so a lone "q" leaves and the
         lines sent are echoed; otherwise (a pipe, a bot) every line is sent as is.
         `resume_window`: seconds to go on reconnecting after a lost connection
         (0: a lost connection ends the session). `saved`: the token and last
         seq a previous client left (`selchat.saved_session`): the session is
-        asked back first, and joined anew if the server cannot give it."""
+        asked back first, and joined anew if the server cannot give it.
+        `default_room`: the server's --default-room, with or without its "#"."""
         self.name = name
+        self.default_room = _room_key("#" + default_room.lstrip("#"))
         self.interactive = interactive
         self.resume_window = resume_window
         self.state = State.JOINING
@@ -229,6 +252,10 @@ class ClientSession:
         self._set_aside: Optional[str] = None  # an old server's refusal of "/tags" as a name
         self._resumed = False  # after a resume: own lines replayed were shown already
         self._in_history = False  # between "*** Last N lines:" and "*** End of history."
+        #: Your rooms, the one joined most recently last; on naming, the default one.
+        self.rooms: List[str] = [self.default_room]
+        #: Where a plain line goes; None: no room at all.
+        self.room: Optional[str] = self.default_room
 
     @property
     def wants_input(self) -> bool:
@@ -264,11 +291,14 @@ class ClientSession:
         if tags:
             self._tags_unanswered = False
             decisions += self._read_tags(tags)
+        room, text = wire.split_room(text)
+        room = room or tags.get("room") or None  # the tag alone, should a server drop the prefix
         decisions += self._react(text, wire.decode(text), bool(tags))
         time_ms = wire.parse_time(tags["time"]) if "time" in tags else None
-        if time_ms is None:
+        if time_ms is None and room is None:
             return decisions
-        return [d._replace(time_ms=time_ms) if isinstance(d, Show) else d for d in decisions]
+        return [d._replace(time_ms=time_ms, room=room) if isinstance(d, Show) else d
+                for d in decisions]
 
     def _read_tags(self, tags: Dict[str, str]) -> List[Warn]:
         """Take the seq and the token; a malformed one is skipped, with a warning."""
@@ -304,11 +334,40 @@ class ClientSession:
         decisions: List[Decision] = []
         if isinstance(incoming, (wire.HistoryStart, wire.HistoryEnd)):
             self._in_history = isinstance(incoming, wire.HistoryStart)
-        elif isinstance(incoming, wire.Renamed) and incoming.old == self.name \
-                and not self._in_history:  # a replayed rename was an earlier session's
-            decisions.append(self._rename(incoming.new))
+        elif not self._in_history:  # a replayed rename or part was an earlier session's
+            decisions += self._follow(incoming)
         decisions.append(Show(text, self._style(incoming)))
         return decisions
+
+    def _follow(self, incoming: wire.Incoming) -> List[Decision]:
+        """Your name, your rooms and the current one, as the server tells them."""
+        before = (self.name, self._prompt_room)
+        if isinstance(incoming, wire.Renamed) and incoming.old == self.name:
+            self._rename(incoming.new)
+        elif isinstance(incoming, wire.RoomWelcome):
+            key = _room_key(incoming.room)
+            self.rooms = [room for room in self.rooms if room != key] + [key]
+            self.room = key
+        elif isinstance(incoming, wire.NowTalking):
+            self.room = _room_key(incoming.room)
+        elif isinstance(incoming, wire.RoomLeaveNotice) and incoming.name == self.name:
+            key = _room_key(incoming.room)
+            self.rooms = [room for room in self.rooms if room != key]
+            if self.room == key:
+                self.room = self.rooms[-1] if self.rooms else None
+        elif isinstance(incoming, wire.NoRoom):
+            self.rooms, self.room = [], None
+        if (self.name, self._prompt_room) == before:
+            return []
+        return [self._prompt()]
+
+    @property
+    def _prompt_room(self) -> Optional[str]:
+        """The room the prompt shows: the current one, unless it is the default."""
+        return None if self.room == self.default_room else self.room
+
+    def _prompt(self) -> Prompt:
+        return Prompt(self.name, self._prompt_room)
 
     def _before_welcome(self, text: str, incoming: wire.Incoming,
                         tagged: bool) -> List[Decision]:
@@ -324,7 +383,8 @@ class ClientSession:
             return [self._finish(EXIT_REFUSED, incoming.text)]  # whatever the reason
         if isinstance(incoming, wire.Welcome):
             self.state = State.JOINED
-            return [self._rename(incoming.name), Show(text, Style.NOTICE)]
+            self._rename(incoming.name)
+            return [self._prompt(), Show(text, Style.NOTICE)]
         if isinstance(incoming, wire.ShuttingDown):
             return [Show(text, Style.NOTICE)]
         return []  # the server asking for the name, already sent
@@ -334,7 +394,8 @@ class ClientSession:
         if isinstance(incoming, wire.WelcomeBack):
             self.state = State.JOINED
             if restarting:  # a previous client's session: this one has shown nothing
-                return [self._rename(incoming.name), Show(text, Style.NOTICE)]
+                self._rename(incoming.name)
+                return [self._prompt(), Show(text, Style.NOTICE)]
             self._resumed = True
             return [Show(RECONNECTED_TEXT, Style.NOTICE)]
         if isinstance(incoming, wire.HistoryGap):
@@ -352,11 +413,12 @@ class ClientSession:
         return []  # the server asking for a name, "server full" (a close follows)
 
     def _said_by_me(self, incoming: wire.Incoming) -> bool:
-        """A room line of mine: my chat, my action, my arrival."""
+        """A room line of mine: my chat, my action, my arrival (in any room)."""
         if isinstance(incoming, wire.ServerLine):
             own = (wire.LineType.CHAT, wire.LineType.ACTION)
             return incoming.kind in own and incoming.name == self.name
-        return isinstance(incoming, wire.JoinNotice) and incoming.name == self.name
+        arrivals = (wire.JoinNotice, wire.RoomJoinNotice)
+        return isinstance(incoming, arrivals) and incoming.name == self.name
 
     def _server_closed(self) -> List[Decision]:
         if self.state is State.QUITTING:
@@ -410,7 +472,7 @@ class ClientSession:
             return _STYLES[incoming.kind]
         if isinstance(incoming, wire.Unrecognized):
             return Style.CHAT
-        if isinstance(incoming, (wire.ServerFull, wire.HistoryGap)):
+        if isinstance(incoming, (wire.ServerFull, wire.HistoryGap, wire.NoRoom)):
             return Style.ERROR
         return Style.NOTICE  # the sentences: welcome, joined, left, renamed...
 
@@ -453,30 +515,43 @@ class ClientSession:
         return self._finish(EXIT_LEFT)
 
     def _echo(self, command: wire.Command) -> List[Decision]:
-        """What you said, as the others see it (the server sends it back to no one)."""
-        if isinstance(command, wire.Say):
+        """What you said, as the others see it (the server sends it back to no one).
+
+        In no room, or to a room you are not in, nothing: the server says why."""
+        room = self.room
+        if isinstance(command, wire.Say) and room is not None:
             line = wire.text_of(wire.chat(self.name, command.text))
-        elif isinstance(command, wire.Me):
+        elif isinstance(command, wire.Me) and room is not None:
             line = wire.text_of(wire.action(self.name, command.text))
+        elif isinstance(command, wire.Msg) and command.target.startswith("#"):
+            room = _room_key(command.target)  # a room's line, said there
+            if room not in self.rooms:
+                return []
+            line = wire.text_of(wire.chat(self.name, command.text))
         elif isinstance(command, wire.Msg) and self._tags_unanswered:
             # A server with tags confirms a /msg delivered (wire.sent) and
             # answers one to nobody with an error: only that is shown.
             line = wire.text_of(wire.sent(command.target, command.text))
         else:
             return []  # other commands answer for themselves
-        return [Show(clean(line), Style.OWN)]
+        shown_room = None if room == self.default_room else room
+        return [Show(clean(line), Style.OWN, room=shown_room)]
 
     # -- helpers --------------------------------------------------------------------
 
-    def _rename(self, name: str) -> Prompt:
+    def _rename(self, name: str) -> None:
         self.name = name
         self._mention = _mention_pattern(name)
-        return Prompt(name)
 
     def _finish(self, status: int, error: Optional[str] = None) -> Finish:
         self.state = State.CLOSED
         self.outcome = Finish(status, error)
         return self.outcome
+
+
+def _room_key(room: str) -> str:
+    """A room's name as compared: "#Dev" is "#dev" (the server sends its own spelling)."""
+    return room.casefold()
 
 
 def _mention_pattern(name: str) -> "re.Pattern[str]":

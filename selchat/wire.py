@@ -17,6 +17,10 @@ Server lines, one per ``\\n``-terminated line::
     *name* text     private message (/msg)
     -> *name* text  your private message, delivered (to a tagged client only)
 
+A line of a room but the default one starts with the room and a space
+(``#dev <bob> hi``, ``#dev *** bob has left #dev.``): `selchat.rooms.Room.prefix`,
+put in front of the encoded line by the driver.
+
 A client that sent ``/tags`` gets every line with IRCv3-style message tags in
 front (``@seq=1041;time=2026-12-02T05:31:33.929Z <bob> hi``): `tag_prefix`
 builds them, `split_tags` takes them off again.
@@ -52,9 +56,36 @@ class Me(NamedTuple):
 
 
 class Who(NamedTuple):
-    """``/who [PATTERN]``: the names online, or those containing PATTERN."""
+    """``/who [PATTERN]``: the names online, or those containing PATTERN;
+    ``/who #ROOM``: that room's members (names never hold "#")."""
 
     pattern: str = ""
+
+
+class Join(NamedTuple):
+    """``/join #ROOM``: join it (made on first join) and talk in it."""
+
+    room: str
+
+
+class Part(NamedTuple):
+    """``/part [#ROOM] [REASON]``: leave it (the current room if none is named)."""
+
+    room: str = ""
+    reason: str = ""
+
+
+class ListRooms(NamedTuple):
+    """``/rooms [PATTERN]``: the rooms, or those whose name contains PATTERN."""
+
+    pattern: str = ""
+
+
+class Topic(NamedTuple):
+    """``/topic [#ROOM] [TEXT]``: show a room's topic, or set it to TEXT."""
+
+    room: str = ""
+    text: str = ""
 
 
 class Help(NamedTuple):
@@ -85,14 +116,19 @@ class Resume(NamedTuple):
     last_seq: int
 
 
-Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume]
+Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume, Join, Part,
+                ListRooms, Topic]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
     "who": ("/who [PATTERN]", "list who is online (names containing PATTERN)"),
     "nick": ("/nick NEW", "change your name"),
-    "msg": ("/msg NAME text", "send text to NAME only"),
+    "msg": ("/msg NAME text", "send text to NAME only (/msg #ROOM text: to a room of yours)"),
     "me": ("/me text", "describe an action: * you text"),
+    "join": ("/join #ROOM", "join a room (made if new) and talk in it"),
+    "part": ("/part [#ROOM] [reason]", "leave a room (the one you talk in if none)"),
+    "rooms": ("/rooms [PATTERN]", "list the rooms (names containing PATTERN)"),
+    "topic": ("/topic [#ROOM] [text]", "show a room's topic, or set it"),
     "help": ("/help", "show this list"),
     "quit": ("/quit [reason]", "leave the chat room (also /q)"),
 }
@@ -132,6 +168,20 @@ def parse(line: str) -> Command:
         return Who(rest) if " " not in rest else BadUsage(word)
     if word == "help":
         return BadUsage(word) if rest else Help()
+    if word == "join":
+        return Join(rest) if rest and " " not in rest else BadUsage(word)
+    if word == "part":
+        if not rest.startswith("#"):
+            return Part("", rest)
+        room, _, reason = rest.partition(" ")
+        return Part(room, reason.strip(" "))
+    if word == "rooms":
+        return ListRooms(rest) if " " not in rest else BadUsage(word)
+    if word == "topic":
+        if not rest.startswith("#"):
+            return Topic("", rest)
+        room, _, text = rest.partition(" ")
+        return Topic(room, text.strip(" "))
     if word == "tags":
         return BadUsage(word) if rest else Tags()
     if word == "resume":
@@ -269,6 +319,40 @@ def left(name: str, reason: str = "") -> ServerLine:
     return notice(f"{name} has left the chat room{f' ({reason})' if reason else ''}.")
 
 
+# -- rooms: lines of a room but the default one start with the room ("#dev ")
+# (`selchat.rooms.Room.prefix`, put in front of the encoded line, so these
+# builders say only the rest).
+
+
+def joined_room(name: str, room: str) -> ServerLine:
+    return notice(f"{name} has joined {room}.")
+
+
+def left_room(name: str, room: str, reason: str = "") -> ServerLine:
+    return notice(f"{name} has left {room}{f' ({reason})' if reason else ''}.")
+
+
+def you_joined(room: str, online: int, shown: str) -> ServerLine:
+    """To the joiner: `shown` is the names listed, cut short as the welcome's."""
+    return notice(f"You joined {room}. Online ({online}): {shown}")
+
+
+def now_talking(room: str) -> ServerLine:
+    return notice(f"Now talking in {room}.")
+
+
+def topic_is(room: str, topic: str) -> ServerLine:
+    return notice(f"Topic for {room}: {topic}" if topic else f"No topic for {room}.")
+
+
+def topic_set(name: str, topic: str) -> ServerLine:
+    return notice(f"{name} set the topic: {topic}")
+
+
+def in_no_room() -> ServerLine:
+    return error("you are in no room: /join #ROOM")
+
+
 def renamed(old: str, new: str) -> ServerLine:
     return notice(f"{old} is now known as {new}")
 
@@ -376,11 +460,55 @@ class Unrecognized(NamedTuple):
     text: str
 
 
+class RoomWelcome(NamedTuple):
+    """"You joined #room. Online (N): ...": your own /join of `room` worked."""
+
+    room: str
+    online: int
+    shown: str
+
+
+class NowTalking(NamedTuple):
+    """"Now talking in #room.": a /join of a room you are in made it current."""
+
+    room: str
+
+
+class RoomJoinNotice(NamedTuple):
+    """"NAME has joined #room." (its line, prefixed with the room but for the default one)."""
+
+    name: str
+    room: str
+
+
+class RoomLeaveNotice(NamedTuple):
+    """"NAME has left #room (REASON).": a /part, yours too."""
+
+    name: str
+    room: str
+    reason: str = ""
+
+
+class NoRoom(NamedTuple):
+    """"!!! you are in no room: ...": a plain line when you have parted every room."""
+
+
 #: What `decode` returns: a sentence of its own, else the plain ServerLine
 #: (chat, action, private, and every other notice or error).
 Incoming = Union[Hello, Welcome, JoinNotice, LeaveNotice, Renamed, Goodbye, ShuttingDown, SlowDown,
                  ServerFull, WelcomeBack, HistoryStart, HistoryEnd, HistoryGap, ServerLine,
-                 Unrecognized]
+                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom]
+
+#: A room's name as the server writes it (in a line's prefix and in its
+#: sentences): "#", then letters, digits, "_", "-" or "." (the server's rules
+#: decide which; the client takes any such word).
+_ROOM = r"#[\w.-]+"
+_ROOM_PREFIX = re.compile(rf"({_ROOM}) ")
+_ROOM_WELCOME = re.compile(rf"You joined ({_ROOM})\. Online \((\d+)\): (.*)")
+_NOW_TALKING = re.compile(rf"Now talking in ({_ROOM})\.")
+_JOINED_ROOM = re.compile(rf"(\S+) has joined ({_ROOM})\.")
+_LEFT_ROOM = re.compile(rf"(\S+) has left ({_ROOM}?)(?: \((.*)\))?\.")
+_NO_ROOM = "you are in no room"
 
 _SENTENCES = (
     (_WELCOME, lambda m: Welcome(m[1], int(m[2]), m[3])),
@@ -391,7 +519,20 @@ _SENTENCES = (
     (_SLOW_DOWN, lambda m: SlowDown(float(m[1]))),
     (_WELCOME_BACK, lambda m: WelcomeBack(m[1])),
     (_HISTORY_START, lambda m: HistoryStart(int(m[1]))),
+    (_ROOM_WELCOME, lambda m: RoomWelcome(m[1], int(m[2]), m[3])),
+    (_NOW_TALKING, lambda m: NowTalking(m[1])),
+    (_JOINED_ROOM, lambda m: RoomJoinNotice(m[1], m[2])),
+    (_LEFT_ROOM, lambda m: RoomLeaveNotice(m[1], m[2], m[3] or "")),
 )
+
+
+def split_room(line: str) -> Tuple[Optional[str], str]:
+    """(room, rest) of a server line: ``#dev <bob> hi`` -> ("#dev", "<bob> hi").
+
+    A line of the default room has no prefix: (None, line). No other server
+    line starts with "#", so the prefix cannot be mistaken."""
+    match = _ROOM_PREFIX.match(line)
+    return (match[1], line[match.end():]) if match else (None, line)
 
 
 def decode(line: str) -> Incoming:
@@ -402,6 +543,8 @@ def decode(line: str) -> Incoming:
         text = line[4:]
         if text == _SERVER_FULL:
             return ServerFull()
+        if text.startswith(_NO_ROOM):
+            return NoRoom()
         gap = _HISTORY_GAP.fullmatch(text)
         if gap:
             return HistoryGap(None if gap[1] == _UNKNOWN_COUNT else int(gap[1]), gap[2] or "")

@@ -32,6 +32,7 @@ COUNTERS = {
     "lines_received": "Lines received from clients, over TCP and WebSocket.",
     "deliveries": "Lines queued for a recipient (a broadcast counts once per recipient).",
     "bytes_sent": "Bytes handed to the kernel for clients.",
+    "sends": "Sends to clients (one per client per pass at most, whatever its rooms).",
     "slow_readers_dropped": "Connections dropped for not reading their output.",
     "flood_throttled": "Times a client ran out of flood budget and was paused.",
     "http_requests": "HTTP requests answered on the web port.",
@@ -56,7 +57,7 @@ class Counters:
     def __init__(self, started: float) -> None:
         self.started = started
         self.connections_tcp = self.connections_ws = self.connections_http = self.members = 0
-        self.lines_received = self.deliveries = self.bytes_sent = 0
+        self.lines_received = self.deliveries = self.bytes_sent = self.sends = 0
         self.slow_readers_dropped = self.flood_throttled = self.http_requests = 0
         self.loop_passes = self.bus_up = self.bus_waiting_lines = self.bus_outages = 0
         self.bus_lag_seconds = 0.0

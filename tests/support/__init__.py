@@ -10,4 +10,5 @@
 - `join_client`: `selchat join` as a process, and a scripted server for it.
 - `fake_loop`: the server in this process, pass by pass, on a clock moved by hand.
 - `redis_server`: a real redis-server of the test's own.
+- `page_rooms`: the page's room list in Chromium, and room lines scripted into it.
 """

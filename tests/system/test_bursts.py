@@ -243,7 +243,8 @@ def test_who_bursts_in_a_room_of_2000_get_the_capped_list(chat_server):
         if hard != resource.RLIM_INFINITY and hard < ROOM + 200:
             pytest.skip(f"open-file limit {hard} is too low for {ROOM} connections")
         resource.setrlimit(resource.RLIMIT_NOFILE, (ROOM + 200, hard))
-    server = chat_server("--max-per-ip", "0")
+    # Every join announced (past --announce-limit a join is not): how the test knows all came.
+    server = chat_server("--max-per-ip", "0", "--announce-limit", "0")
     process = psutil.Process(server.proc.pid)
     names = [f"m{i:04d}" for i in range(ROOM)]
     askers = [LineClient(server.address, name) for name in names[:ASKERS]]

@@ -1,0 +1,287 @@
+"""The room index: which rooms exist, who is in each, and each member's rooms.
+
+Two ways round, so that neither question walks the other side: a `Room`
+knows its members (``members``: connected, in join order, what its lines are
+delivered to; ``away``: held for /resume, listed but sent nothing) and
+`Rooms.of` knows a member's rooms in the order it joined them, with its
+current room (where a plain line goes). A member that never used a room
+command has no entry in `Rooms.of` at all: it is in the default room only,
+which is current, and costs nothing here but its place in the default room.
+
+The default room (``serve --default-room``) is a room like the others but
+for three things: it always exists, its lines carry no prefix, and every
+member joins it on naming. Rooms are found by key: ``#`` and the name key of
+the rest, under the same case, NFKC and look-alike rules as people's names
+(`selchat.names`), so ``#Dev`` is ``#dev`` and a Cyrillic ``#dеv`` is too.
+
+Pure: no I/O, no clock. The room's history (``Room.history``) is the
+driver's to fill (`selchat.effects`); it goes when the room does.
+"""
+from typing import Dict, Generic, Hashable, Iterator, List, Optional, Tuple, TypeVar
+
+from selchat import wire
+from selchat.history import MemoryHistory
+from selchat.names import MAX_NAME, name_key, name_problem
+from selchat.roster import Roster
+
+Session = TypeVar("Session", bound=Hashable)
+
+#: Rooms on one server by default (``serve --max-rooms``). An empty room costs
+#: a few hundred bytes, a busy one its history (``--history`` lines); 10,000
+#: is more rooms than a server of 10,000 people uses, and bounds what one
+#: person creating rooms in a loop can make (they also pay their flood budget).
+MAX_ROOMS = 10_000
+#: Rooms one member may be in (``serve --max-rooms-per-member``): IRC networks
+#: allow 20-120 channels per user (Libera: 120, EFnet: 50).
+MAX_ROOMS_PER_MEMBER = 50
+#: Members past which a room's joins and leaves are not announced
+#: (``serve --announce-limit``; 0: always announce): each join told to every
+#: member is O(n^2) for a room filling up (Ergo's maintainers put the
+#: practical channel size near 2,000 for that reason).
+ANNOUNCE_LIMIT = 1000
+#: Members past which a room keeps its names sorted for /who (a `Roster`, as
+#: the server does for everyone) rather than sorting them when asked. A
+#: roster entry costs about 300 bytes a member, the most of a membership; a
+#: sort of 200 names costs about 0.1 ms, paid by a /join or /who of a room
+#: that small, while a sort per /join in a room of 10,000 would be 5 ms.
+SORTED_FROM = 200
+ROOM_RULE = (f"room names are # then 1-{MAX_NAME} letters or digits, '_', '-' or '.', "
+             "with at least one letter or digit")
+
+
+def room_problem(name: str) -> Optional[str]:
+    """Why `name` cannot name a room, or None if it can."""
+    if not name.startswith("#"):
+        return f"invalid room: {ROOM_RULE}"
+    problem = name_problem(name[1:])
+    if problem is None:
+        return None
+    return "invalid room: " + (ROOM_RULE if "1-" in problem else problem.partition(": ")[2])
+
+
+def room_key(name: str) -> str:
+    """The form two room names are compared in (``#`` + the name key)."""
+    return "#" + name_key(name[1:])
+
+
+class Room(Generic[Session]):
+    """One room: its name as first spelled, its members, topic and (a big
+    room's) roster."""
+
+    __slots__ = ("name", "key", "prefix", "default", "members", "away", "topic", "roster",
+                 "history", "__weakref__")
+
+    def __init__(self, name: str, default: bool = False) -> None:
+        self.name = name
+        self.key = room_key(name)
+        self.default = default
+        #: What its lines start with: nothing for the default room.
+        self.prefix = b"" if default else f"{name} ".encode()
+        #: Connected members -> their names, in join order: who its lines go to.
+        self.members: Dict[Session, str] = {}
+        #: Held members (their connection dropped, /resume may bring them back).
+        self.away: Dict[Session, str] = {}
+        self.topic = ""
+        #: Its names in /who order, once it has more than SORTED_FROM members
+        #: (never for the default room: the server's is).
+        self.roster: Optional[Roster] = None
+        #: Its last lines, the driver's (`selchat.effects`); None until its first line.
+        self.history: Optional[MemoryHistory] = None
+
+    def __len__(self) -> int:
+        return len(self.members) + len(self.away)
+
+    def __repr__(self) -> str:
+        return f"<Room {self.name} ({len(self)})>"
+
+    def __lt__(self, other: "Room") -> bool:  # effects naming rooms sort, as tuples would
+        return self.key < other.key
+
+    def has(self, session: Session) -> bool:
+        return session in self.members or session in self.away
+
+    def first(self, count: int) -> Tuple[List[str], int]:
+        """(its first `count` names in /who order, held ones marked away; how
+        many it has). Not for the default room (its names are the server's)."""
+        roster = self.roster
+        if roster is None:
+            if len(self) <= SORTED_FROM:
+                names = sorted([*((_order(name), name) for name in self.members.values()),
+                                *((_order(name), wire.away(name)) for name in self.away.values())])
+                return [shown for _, shown in names[:count]], len(names)
+            roster = self.roster = Roster()
+            for name in self.members.values():
+                roster.set(name_key(name), name)
+            for name in self.away.values():
+                roster.set(name_key(name), name, wire.away(name))
+        return roster.first(count), len(roster)
+
+
+class Joined(Generic[Session]):
+    """A member's rooms in the order joined, and its current room."""
+
+    __slots__ = ("rooms", "current")
+
+    def __init__(self) -> None:
+        self.rooms: Dict[Room[Session], None] = {}
+        self.current: Optional[Room[Session]] = None
+
+
+class Rooms(Generic[Session]):
+    """Every room, by key, and every member's rooms (see the module doc)."""
+
+    def __init__(self, default: str, max_rooms: int = MAX_ROOMS,
+                 max_per_member: int = MAX_ROOMS_PER_MEMBER) -> None:
+        self.default: Room[Session] = Room(default, default=True)
+        self.max_rooms = max_rooms
+        self.max_per_member = max_per_member
+        self._rooms: Dict[str, Room[Session]] = {self.default.key: self.default}
+        #: Members that used a room command -> their rooms (the others: the default only).
+        self.of: Dict[Session, Joined[Session]] = {}
+        #: Bumped on every change /rooms shows (a room made or gone, a count, a topic).
+        self.version = 0
+
+    def __len__(self) -> int:
+        return len(self._rooms)
+
+    def __iter__(self) -> Iterator[Room[Session]]:
+        return iter(self._rooms.values())
+
+    def get(self, name: str) -> Optional[Room[Session]]:
+        return self._rooms.get(room_key(name))
+
+    def rooms_of(self, session: Session) -> List[Room[Session]]:
+        """`session`'s rooms, in the order it joined them."""
+        joined = self.of.get(session)
+        if joined is None:
+            return [self.default] if self.default.has(session) else []
+        return list(joined.rooms)
+
+    def current(self, session: Session) -> Optional[Room[Session]]:
+        joined = self.of.get(session)
+        return self.default if joined is None else joined.current
+
+    def _joined(self, session: Session) -> Joined[Session]:
+        joined = self.of.get(session)
+        if joined is None:
+            joined = self.of[session] = Joined()
+            if self.default.has(session):
+                joined.rooms[self.default] = None
+                joined.current = self.default
+        return joined
+
+    def refusal(self, session: Session, name: str) -> Optional[str]:
+        """Why `session` may not join `name` (a valid name), or None."""
+        room = self.get(name)
+        if room is not None and room.has(session):
+            return None
+        if len(self.rooms_of(session)) >= self.max_per_member:
+            return (f"too many rooms: you are in {self.max_per_member}, the most one member "
+                    "may be in (/part one first)")
+        if room is None and len(self._rooms) >= self.max_rooms:
+            return f"too many rooms: the server has {self.max_rooms}, its most"
+        return None
+
+    def enter(self, session: Session, name: str, as_name: str) -> Room[Session]:
+        """`session` (named `as_name`) joins room `name`, made if new; it is current.
+        The caller checked `refusal`."""
+        room = self.get(name)
+        if room is None:
+            room = self._rooms[room_key(name)] = Room(name)
+        joined = self._joined(session)
+        if not room.has(session):
+            room.members[session] = as_name
+            _list(room, as_name)
+            joined.rooms[room] = None
+            self.version += 1
+        joined.current = room
+        return room
+
+    def enter_default(self, session: Session, as_name: str) -> None:
+        """A new member joins the default room (no entry in `of`: the cheap case;
+        its roster is the server's, `selchat.room.ChatRoom`)."""
+        self.default.members[session] = as_name
+
+    def exit(self, session: Session, room: Room[Session]) -> None:
+        """`session` leaves `room`; an empty room but the default one goes.
+        Its current room becomes the one it joined most recently."""
+        _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
+        self.version += 1
+        if not len(room) and not room.default:
+            del self._rooms[room.key]
+        joined = self._joined(session)
+        joined.rooms.pop(room, None)
+        if joined.current is room:
+            joined.current = next(reversed(joined.rooms), None)
+
+    def forget(self, session: Session) -> List[Room[Session]]:
+        """`session` leaves the server: out of every room; returns them."""
+        rooms = self.rooms_of(session)
+        for room in rooms:
+            _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
+            if not len(room) and not room.default:
+                del self._rooms[room.key]
+        self.of.pop(session, None)
+        if rooms:
+            self.version += 1
+        return rooms
+
+    def hold(self, session: Session) -> List[Room[Session]]:
+        """`session`'s connection dropped and it is held: away in its rooms."""
+        rooms = self.rooms_of(session)
+        for room in rooms:
+            name = room.members.pop(session, None)
+            if name is not None:
+                room.away[session] = name
+                _list(room, name, wire.away(name))
+        return rooms
+
+    def move(self, old: Session, new: Session, name: str) -> List[Room[Session]]:
+        """`old`'s memberships are `new`'s (a resume), connected; returns its rooms."""
+        rooms = self.rooms_of(old)
+        for room in rooms:
+            room.members.pop(old, None)
+            room.away.pop(old, None)
+            room.members[new] = name
+            _list(room, name)
+        joined = self.of.pop(old, None)
+        if joined is not None:
+            self.of[new] = joined
+        return rooms
+
+    def rename(self, session: Session, name: str) -> None:
+        for room in self.rooms_of(session):
+            held = session in room.away
+            old = (room.away if held else room.members)[session]
+            (room.away if held else room.members)[session] = name
+            _list(room, old, gone=True)
+            _list(room, name, wire.away(name) if held else name)
+
+    def sharing(self, session: Session, announce_limit: int) -> Dict[Session, None]:
+        """Connected members sharing a room but the default one with `session`,
+        not in the default room themselves (that room is told by one shared
+        line), each once: who is told its rename or its leaving. Rooms over
+        `announce_limit` members (0: none is) are not told its leaving, so
+        this walks at most that many members a room."""
+        told: Dict[Session, None] = {}
+        default = self.default.members
+        for room in self.rooms_of(session):
+            if room.default or (announce_limit and len(room) > announce_limit):
+                continue
+            for member in room.members:
+                if member not in default:
+                    told[member] = None
+        told.pop(session, None)
+        return told
+
+
+def _list(room: Room, name: Optional[str], shown: Optional[str] = None, gone: bool = False,
+          ) -> None:
+    """Keep a room's roster, if it has one, in step."""
+    if name is not None and room.roster is not None:
+        room.roster.set(name_key(name), None if gone else name, shown)
+
+
+def _order(name: str) -> Tuple[str, str]:
+    """/who order, as `selchat.roster.Roster` keeps it: ignoring case, then exact."""
+    return (name.casefold(), name)
