@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 from selchat import resume, wire
 from selchat.connection import Connection, State
 from selchat.history import History, replay
-from selchat.room import (
+from selchat.effect_types import (
     Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left, Relay,
     Release, Replay, ResumeAsked, Send, Tag, Unhold,
 )

@@ -3,21 +3,8 @@
 ``ChatRoom`` is the chat logic and nothing else. It is told about sessions
 (any hashable the caller chooses: the server uses its connection objects) and
 the sanitised lines they send, and it answers with *effects*, plain values the
-I/O driver carries out:
-
-* ``Send(to, line)``: one line to one session;
-* ``Broadcast(line, exclude)``: one line to every joined session but ``exclude``;
-* ``Close(session)``: flush that session's output, then close it;
-* ``Joined(session)`` / ``Left(session)``: it became / stopped being a member
-  (receives broadcasts), decided here so the driver never compares the
-  membership before and after a call;
-* ``Claim`` / ``Release``: a name became / stopped being a session's, and
-  ``Relay``: a direct line for a member on another node (see below);
-* ``Hold`` / ``Unhold``: a session is held until a deadline / its hold ended
-  before it (resumed, or given way to a newer hold: see `selchat.resume`);
-* ``Charge``: tokens a command cost beyond its line (an uncached /who search).
-* ``Entered`` / ``Exited``: a member joined / left a room other than the
-  default one (its lines are for it from here on / no longer).
+I/O driver carries out (`selchat.effect_types` lists them). The room commands
+(/join, /part, /topic, /rooms) are its part `selchat.room_commands`.
 
 Rooms (`selchat.rooms`): every member is in the default room, whose lines
 carry no prefix, and may join others with ``/join #room``. A line for a room
@@ -37,232 +24,32 @@ is a member, and only members receive broadcasts.
 """
 import itertools
 import logging
-from dataclasses import dataclass
-from typing import (
-    Callable, Collection, Dict, Generic, Hashable, List, Mapping, NamedTuple, Optional, Set,
-    Tuple, TypeVar, Union,
-)
+from typing import Callable, Collection, Dict, List, Mapping, Optional, Set, Tuple, Union
 
 from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import TaggedSession, TaggedSessions
-from selchat.roster import Roster
-from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem
+from selchat.effect_types import (
+    Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep, Left, Presence, Relay,
+    Release, Replay, ResumeAsked, Send, Session, Tag, Unhold,
+)
+from selchat.room_commands import RoomCommands
+from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms
+from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
 log = logging.getLogger(__name__)
 
-#: Whatever the caller names its sessions by (the server: its connections).
-Session = TypeVar("Session", bound=Hashable)
-
 #: Names shown in the welcome notice; a 10,000-person room is summed up as a count.
 WELCOME_NAMES = 50
-#: Names one /who answer lists. The whole list of a 10,000-person room is a
-#: 340 KB line: 50 askers' bursts would queue gigabytes. /who PATTERN searches.
-WHO_NAMES = 100
-#: Names a /who PATTERN search compares per flood token it costs, beyond its
-#: line's own token (whole thousands: free in a room under 1,000). A search
-#: compares every name (at C speed, about 0.04 us a name here); in a room of
-#: 10,000 it costs 10 tokens more, so a member at the sustained flood rate
-#: searches about once a second: under 0.1 % of a core, where unpriced
-#: searches (3.8 ms each in a room of 10,000) let 15 members take most of one.
-SEARCH_NAMES_PER_TOKEN = 1000
-#: /who PATTERN answers kept until membership changes: a burst of the same
-#: search is answered once (and costs only its lines). Each is at most a
-#: pattern and WHO_NAMES names, a few KB; past this the oldest goes.
-WHO_CACHED = 64
-
-#: Characters of a room topic kept: a topic is shown on every join, so a
-#: line's worth (IRC networks allow 300-390).
-MAX_TOPIC = 300
-
 HELLO = wire.hello()
 SERVER_FULL = wire.server_full()
 TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
 SHUTTING_DOWN = wire.shutting_down()
 
 
-class Presence(NamedTuple):
-    """A change of membership the other nodes learn from the room line that
-    says it (`Broadcast.presence`). On the bus it is one string (`field`)."""
-
-    #: "+" joined, "-" left, "=" renamed.
-    change: str
-    name: str
-    #: A rename's new name; for a leave, the node whose member left when it
-    #: is not the node of the line (one node saying another's members are gone).
-    other: str = ""
-
-    def field(self) -> str:
-        """As the bus carries it: "+NAME", "-NAME[<TAB>NODE]", "=OLD<TAB>NEW"."""
-        return f"{self.change}{self.name}\t{self.other}" if self.other else self.change + self.name
-
-    @classmethod
-    def parse(cls, field: str) -> Optional["Presence"]:
-        """`field` read back from the bus; None for "" (chat) or a change not known."""
-        if not field or field[0] not in "+-=":
-            return None
-        name, _, other = field[1:].partition("\t")
-        return cls(field[0], name, other)
-
-
-# The effects that name a session are generic over its type, so the driver
-# gets its own objects back typed; dataclasses, as a NamedTuple can be generic
-# only from Python 3.11 (ordered as tuples were: callers sort them).
-
-
-@dataclass(slots=True, order=True)
-class Send(Generic[Session]):
-    to: Session
-    line: ServerLine
-    #: Tags of its own for a tagged recipient (the welcome's ``resume``).
-    tags: Optional[Mapping[str, str]] = None
-    #: A room but the default one: the line starts with its name.
-    room: Optional[Room] = None
-
-
-@dataclass(slots=True, order=True)
-class Broadcast(Generic[Session]):
-    line: ServerLine
-    exclude: Optional[Session] = None
-    #: For the other nodes: who joined, left or was renamed (None for chat).
-    presence: Optional["Presence"] = None
-    #: For the other nodes' members only (what this node's members know already).
-    elsewhere: bool = False
-    #: For that room's members (None: the default room's), its name in front.
-    room: Optional[Room] = None
-
-
-@dataclass(slots=True)
-class Entered(Generic[Session]):
-    """`session` joined `room` (the default room: rejoined it): its lines are
-    for `session` from here on (`resumed`: the whole pass's, which no
-    history holds yet: see `selchat.output`)."""
-
-    session: Session
-    room: Room
-    resumed: bool = False
-
-
-@dataclass(slots=True)
-class Exited(Generic[Session]):
-    """`session` left `room` (not the default one: that is ``Left``): its
-    lines from here on are not for `session`."""
-
-    session: Session
-    room: Room
-
-
-@dataclass(slots=True, order=True)
-class Claim(Generic[Session]):
-    """`name` is `session`'s now (a join, a rename): the bus leases it."""
-
-    session: Session
-    name: str
-
-
-@dataclass(slots=True, order=True)
-class Release(Generic[Session]):
-    """`name` is no longer `session`'s; `final`: the session is over too."""
-
-    session: Session
-    name: str
-    final: bool = True
-
-
-class Relay(NamedTuple):
-    """A direct line for the member named `name` on another node."""
-
-    name: str
-    line: ServerLine
-
-
-@dataclass(slots=True, order=True)
-class Close(Generic[Session]):
-    """Flush `session`'s output, then close it."""
-
-    session: Session
-
-
-@dataclass(slots=True, order=True)
-class Joined(Generic[Session]):
-    """`session` became a member: it receives broadcasts from here on."""
-
-    session: Session
-
-
-@dataclass(slots=True, order=True)
-class Left(Generic[Session]):
-    """`session` stopped being a member: broadcasts from here on are not for it."""
-
-    session: Session
-
-
-@dataclass(slots=True, order=True)
-class Tag(Generic[Session]):
-    """`session` asked for tags (``/tags``): its lines carry seq and time."""
-
-    session: Session
-
-
-@dataclass(slots=True, order=True)
-class Replay(Generic[Session]):
-    """Send `session` the last `lines` room lines, between two notices."""
-
-    session: Session
-    lines: int
-    #: Whose lines: None for the default room's.
-    room: Optional[Room] = None
-
-
-@dataclass(slots=True, order=True)
-class Hold(Generic[Session]):
-    """`session`'s connection is gone but its session is held until `deadline`:
-    call `ChatRoom.expire(session)` then."""
-
-    session: Session
-    deadline: float
-
-
-@dataclass(slots=True, order=True)
-class Unhold(Generic[Session]):
-    """`session`'s hold ended before its deadline: its timer has nothing to do."""
-
-    session: Session
-
-
-@dataclass(slots=True, order=True)
-class Charge(Generic[Session]):
-    """`session` spends `tokens` of its flood budget beyond its line's."""
-
-    session: Session
-    tokens: float
-
-
-@dataclass(slots=True, order=True)
-class Keep(Generic[Session]):
-    """A direct line for a held session: keep it for the resume."""
-
-    session: Session
-    line: ServerLine
-
-
-@dataclass(slots=True, order=True)
-class ResumeAsked(Generic[Session]):
-    """``/resume TOKEN LASTSEQ`` from `session`: the driver, which holds the
-    history, decides (`selchat.resume.decide`) and calls `resumed` or `release`."""
-
-    session: Session
-    token: str
-    last_seq: int
-
-
-Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
-               Claim, Release, Relay, Charge, Entered, Exited]
-
-
-class ChatRoom(Generic[Session]):
+class ChatRoom(RoomCommands[Session]):
     """`resume_window` seconds a tagged member's session is held when its
     connection ends without /quit (0: never); `new_token` makes its resume
     token (randomness is the caller's); `replay` lines greet a newcomer;
@@ -281,9 +68,7 @@ class ChatRoom(Generic[Session]):
         self.rooms: Rooms[Session] = Rooms(default_room, max_rooms, max_rooms_per_member)
         self.rooms_enabled = rooms
         self.announce_limit = announce_limit
-        #: /rooms answers: (rooms' version, plain answer, answers by pattern).
-        self._rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]] = (
-            -1, None, {})
+        self._rooms_answers = (-1, None, {})
         self.replay = replay
         self._new_token = new_token
         #: Tagged members, connected or held: what a /resume may take over.
@@ -436,10 +221,6 @@ class ChatRoom(Generic[Session]):
             effects.append(Broadcast(line, presence=Presence("-", name)))
         effects += [Send(member, line) for member in told]
         return effects
-
-    def _quiet(self, room: Room) -> bool:
-        """Whether `room` is too big for its joins and leaves to be announced."""
-        return bool(self.announce_limit) and len(room) > self.announce_limit
 
     def line_too_long(self, session: Session, max_line: int) -> List[Effect]:
         log.debug("%r: line over %d bytes discarded", session, max_line)
@@ -760,148 +541,9 @@ class ChatRoom(Generic[Session]):
                          "leaves are not announced (/who still counts everyone).")
         return [Send(session, wire.notice(line)) for line in ["Commands:", *lines]]
 
-    # -- rooms --------------------------------------------------------------------
-
-    def _say(self, session: Session, room: Optional[Room], line: ServerLine) -> List[Effect]:
-        """A line of `session`'s for `room`'s members but itself."""
-        if room is None:
-            return [Send(session, wire.in_no_room())]
-        return [Broadcast(line, session, room=None if room.default else room)]
-
-    def _room_of(self, session: Session, name: str, member: bool = True,
-                 ) -> Union[Room, List[Effect]]:
-        """The room `name` (current if ""), or the error line to answer with:
-        a bad name, no such room, or (`member`) not one of `session`'s."""
-        if not name:
-            room = self.rooms.current(session)
-            return [Send(session, wire.in_no_room())] if room is None else room
-        problem = room_problem(name)
-        if problem:
-            return [Send(session, wire.error(problem))]
-        room = self.rooms.get(name)
-        if room is None or (member and not room.has(session)):
-            shown = room.name if room else name
-            return [Send(session, wire.error(f"you are not in {shown}: /join {shown}"))]
-        return room
-
-    def _refused(self, session: Session) -> Optional[List[Effect]]:
-        if self.rooms_enabled:
-            return None
-        return [Send(session, wire.error("rooms are off on a server sharing one room over a "
-                                         "bus (--bus): this server has its default room only"))]
-
-    def _do_join(self, session: Session, name: str, command: wire.Join) -> List[Effect]:
-        refused = self._refused(session)
-        if refused:
-            return refused
-        problem = room_problem(command.room)
-        if problem:
-            return [Send(session, wire.error(problem))]
-        rooms = self.rooms
-        room = rooms.get(command.room)
-        if room is not None and room.has(session):
-            rooms.enter(session, room.name, name)  # current now
-            return [Send(session, wire.now_talking(room.name))]
-        refusal = rooms.refusal(session, command.room)
-        if refusal:
-            return [Send(session, wire.error(refusal))]
-        room = rooms.enter(session, command.room, name)
-        names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
-                        else room.first(WHO_NAMES))
-        log.info("%s joined %s", name, room.name)
-        shown = ", ".join(names)
-        if count > WHO_NAMES:
-            shown += f" and {count - WHO_NAMES} more"
-        effects: List[Effect] = [Entered(session, room),
-                                 Send(session, wire.you_joined(room.name, count, shown))]
-        if room.topic:
-            effects.append(Send(session, wire.topic_is(room.name, room.topic)))
-        if self.replay:
-            effects.append(Replay(session, self.replay, None if room.default else room))
-        if not self._quiet(room):
-            effects.append(Broadcast(wire.joined_room(name, room.name), session,
-                                     room=None if room.default else room))
-        return effects
-
-    def _do_part(self, session: Session, name: str, command: wire.Part) -> List[Effect]:
-        refused = self._refused(session)
-        if refused:
-            return refused
-        room = self._room_of(session, command.room)
-        if isinstance(room, list):
-            return room
-        line = wire.left_room(name, room.name, clean(command.reason))
-        where = None if room.default else room
-        log.info("%s left %s", name, room.name)
-        # Its members are told (not in a room too big to announce it), and the
-        # leaver, directly: in order with its other answers of the pass.
-        effects: List[Effect] = [Send(session, line, room=where)]
-        if not self._quiet(room):
-            effects.append(Broadcast(line, session, room=where))
-        self.rooms.exit(session, room)
-        effects.append(Left(session) if room.default else Exited(session, room))
-        return effects
-
-    def _do_topic(self, session: Session, name: str, command: wire.Topic) -> List[Effect]:
-        refused = self._refused(session)  # a topic here would be this node's only
-        if refused:
-            return refused
-        room = self._room_of(session, command.room, member=bool(command.text))
-        if isinstance(room, list):
-            return room
-        if not command.text:
-            return [Send(session, wire.topic_is(room.name, room.topic))]
-        room.topic = clean(command.text)[:MAX_TOPIC]
-        self.rooms.version += 1
-        log.info("%s set the topic of %s", name, room.name)
-        line, where = wire.topic_set(name, room.topic), None if room.default else room
-        # The setter directly, in order with its other answers of the pass.
-        return [Send(session, line, room=where), Broadcast(line, session, room=where)]
-
-    def _do_listrooms(self, session: Session, name: str, command: wire.ListRooms,
-                      ) -> List[Effect]:
-        """The rooms, sorted, with counts and topics: built once per change
-        and shared; a search (or a rebuild) is charged as a /who search."""
-        refused = self._refused(session)  # counts here would be this node's only
-        if refused:
-            return refused
-        pattern = clean(command.pattern)
-        version, plain, found = self._rooms_answers
-        if version != self.rooms.version:
-            plain, found = None, {}
-            self._rooms_answers = (self.rooms.version, plain, found)
-        answer = plain if not pattern else found.get(pattern)
-        if answer is not None:
-            return [Send(session, line) for line in answer]
-        wanted = name_key(pattern.lstrip("#"))
-        listed = sorted((room for room in self.rooms if wanted in room.key), key=_room_order)
-        title = f"Rooms matching {pattern!r}" if pattern else "Rooms"
-        answer = [wire.notice(f"{title} ({len(listed)}):")]
-        for room in listed[:WHO_NAMES]:
-            topic = f": {room.topic}" if room.topic else ""
-            answer.append(wire.notice(f"  {room.name} ({len(room)}){topic}"))
-        if len(listed) > WHO_NAMES:
-            answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
-                                      "(/rooms PATTERN to search)"))
-        if pattern:
-            if len(found) >= WHO_CACHED:
-                del found[next(iter(found))]
-            found[pattern] = answer
-        else:
-            self._rooms_answers = (self.rooms.version, answer, found)
-        effects: List[Effect] = [Send(session, line) for line in answer]
-        tokens = len(self.rooms) // SEARCH_NAMES_PER_TOKEN
-        return [*effects, Charge(session, tokens)] if tokens else effects
-
     def _do_unknown(self, session: Session, name: str, command: wire.Unknown) -> List[Effect]:
         log.debug("%r (%s): unknown command /%s", session, name, clean(command.word))
         return [Send(session, wire.error(f"unknown command: /{clean(command.word)} (try /help)"))]
 
     def _do_badusage(self, session: Session, name: str, command: wire.BadUsage) -> List[Effect]:
         return [Send(session, wire.error(f"usage: {wire.usage(command.command)}"))]
-
-
-
-def _room_order(room: Room) -> Tuple[str, str]:
-    """/rooms order: alphabetical ignoring case, as /who orders names."""
-    return (room.name.casefold(), room.name)

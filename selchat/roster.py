@@ -22,6 +22,21 @@ import itertools
 import operator
 from typing import Dict, List, Optional, Tuple
 
+#: Names one /who answer lists. The whole list of a 10,000-person room is a
+#: 340 KB line: 50 askers' bursts would queue gigabytes. /who PATTERN searches.
+WHO_NAMES = 100
+#: Names a /who PATTERN search compares per flood token it costs, beyond its
+#: line's own token (whole thousands: free in a room under 1,000). A search
+#: compares every name (at C speed, about 0.04 us a name here); in a room of
+#: 10,000 it costs 10 tokens more, so a member at the sustained flood rate
+#: searches about once a second: under 0.1 % of a core, where unpriced
+#: searches (3.8 ms each in a room of 10,000) let 15 members take most of one.
+SEARCH_NAMES_PER_TOKEN = 1000
+#: /who PATTERN answers kept until membership changes: a burst of the same
+#: search is answered once (and costs only its lines). Each is at most a
+#: pattern and WHO_NAMES names, a few KB; past this the oldest goes.
+WHO_CACHED = 64
+
 
 def _order(name: str) -> Tuple[str, str]:
     return (name.casefold(), name)

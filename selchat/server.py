@@ -102,7 +102,8 @@ from selchat.lines import LineKind
 from selchat.listeners import Listeners, close_socket
 from selchat.output import Output
 from selchat.addresses import format_address
-from selchat.room import ChatRoom, Effect
+from selchat.effect_types import Effect
+from selchat.room import ChatRoom
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
 from selchat.web.driver import HttpKind, WebSocketKind

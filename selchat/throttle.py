@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Optional
 
 from selchat.connection import Connection, Kind, State
 from selchat.flood import READ_COST, TokenBucket
-from selchat.room import Send
+from selchat.effect_types import Send
 from selchat.wire import slow_down
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from selchat.bus.protocol import Arg, DirectLine, Entry, Lost, Moved, NameLost, 
 from selchat.connection import Connection, State
 from selchat.history import MemoryHistory
 from selchat.names import name_key
-from selchat.room import Broadcast, Claim, Presence, Relay, Release, Send
+from selchat.effect_types import Broadcast, Claim, Presence, Relay, Release, Send
 from selchat.wire import ServerLine, encode
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import pytest
 
 from selchat.connection import IllegalTransition, State
 from selchat.effects import UnknownEffect
-from selchat.room import Close
+from selchat.effect_types import Close
 
 
 @dataclass

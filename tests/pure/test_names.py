@@ -1,7 +1,8 @@
 import pytest
 
 from selchat.names import NAME_RULE, name_key, name_problem
-from selchat.room import ChatRoom, Send
+from selchat.effect_types import Send
+from selchat.room import ChatRoom
 from selchat.wire import error
 
 

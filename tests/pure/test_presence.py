@@ -1,7 +1,7 @@
 """Presence changes: named tuples in the room, one string on the bus."""
 import pytest
 
-from selchat.room import Presence
+from selchat.effect_types import Presence
 
 
 

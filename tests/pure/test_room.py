@@ -2,10 +2,10 @@
 import pytest
 
 from selchat import wire
-from selchat.room import (
-    HELLO, SHUTTING_DOWN, WHO_NAMES, Broadcast, ChatRoom, Claim, Close, Joined, Left, Presence,
-    Release, Send, name_key, name_problem,
-)
+from selchat.effect_types import Broadcast, Claim, Close, Joined, Left, Presence, Release, Send
+from selchat.names import name_key, name_problem
+from selchat.room import HELLO, SHUTTING_DOWN, ChatRoom
+from selchat.roster import WHO_NAMES
 
 
 A, B, C = 1, 2, 3

@@ -7,13 +7,11 @@ import pytest
 from selchat import wire
 from selchat.addresses import address_group
 from selchat.history import MemoryHistory
+from selchat.effect_types import Broadcast, Charge, Hold, Presence, Send, Unhold
 from selchat.names import name_key
 from selchat.resume import Refused, GapKind, Resumed, TaggedSessions, decide, welcome_back
-from selchat.room import (
-    SEARCH_NAMES_PER_TOKEN, WHO_NAMES, Broadcast, Charge, ChatRoom, Hold, Presence, Send,
-    Unhold,
-)
-from selchat.roster import Roster
+from selchat.room import ChatRoom
+from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_NAMES, Roster
 from selchat.web.websocket import text_frame, text_frame_pieces
 
 ROOM = 2000

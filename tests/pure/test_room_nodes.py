@@ -8,11 +8,12 @@ from selchat import wire
 from selchat.wire import HELP_HINT
 from selchat.history import NotKept, MemoryHistory
 from selchat.resume import token_hash
-from selchat.room import (
-    Broadcast, ChatRoom, Claim, Close, Hold, Joined, Keep, Left, Presence, Relay, Release, Send,
-    Tag, Unhold,
-    name_key,
+from selchat.effect_types import (
+    Broadcast, Claim, Close, Hold, Joined, Keep, Left, Presence, Relay, Release, Send, Tag,
+    Unhold,
 )
+from selchat.names import name_key
+from selchat.room import ChatRoom
 
 
 A, B, C, D = 1, 2, 3, 4

@@ -3,9 +3,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selchat import wire
-from selchat.room import (
-    Broadcast, ChatRoom, Charge, Entered, Exited, Left, Replay, Send,
-)
+from selchat.effect_types import Broadcast, Charge, Entered, Exited, Left, Replay, Send
+from selchat.room import ChatRoom
 from selchat.rooms import Rooms, room_key, room_problem
 
 A, B, C = 1, 2, 3

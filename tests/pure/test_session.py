@@ -7,7 +7,8 @@ and fed back into the session.
 import pytest
 
 from selchat import wire
-from selchat.room import Broadcast, ChatRoom, Close, Send, Tag
+from selchat.effect_types import Broadcast, Close, Send, Tag
+from selchat.room import ChatRoom
 from selchat.session import (INPUT_END, EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession, Finish,
                              Prompt, Show, State, Style, Warn)
 

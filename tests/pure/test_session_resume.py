@@ -10,7 +10,8 @@ import itertools
 import pytest
 
 from selchat import wire
-from selchat.room import ChatRoom, Send
+from selchat.effect_types import Send
+from selchat.room import ChatRoom
 from selchat.session import (EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, RECONNECTED_TEXT,
                              RECONNECTING_TEXT, ClientSession, Finish, Reconnect, Show, State,
                              Style, backoff)

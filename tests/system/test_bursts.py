@@ -21,7 +21,7 @@ from typing import Dict, List, Optional
 import psutil
 import pytest
 
-from selchat.room import WHO_NAMES
+from selchat.roster import WHO_NAMES
 from support.clients import LineClient
 from support.constants import TIMEOUT, MiB
 from support.servers import ServerProcess

@@ -1,0 +1,184 @@
+"""The room commands: /join, /part, /topic and /rooms, how a line reaches a
+room (``/msg #room``, a member's current room), and when a room is too big
+for its joins and leaves to be announced (``--announce-limit``).
+
+`RoomCommands` is a part of `selchat.room.ChatRoom` (which picks a command's
+``_do_`` method by its class name, `selchat.wire`); it decides over the room
+index (`selchat.rooms`) and answers with effects (`selchat.effect_types`),
+as the rest of the chat logic does. Pure: no I/O, no clock.
+"""
+import logging
+from typing import Dict, Generic, List, Optional, Tuple, Union
+
+from selchat import wire
+from selchat.effect_types import (
+    Broadcast, Charge, Effect, Entered, Exited, Left, Replay, Send, Session,
+)
+from selchat.names import name_key
+from selchat.rooms import Room, Rooms, room_problem
+from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
+from selchat.sanitize import clean
+from selchat.wire import ServerLine
+
+#: The chat logic's logger, as before the split: log filters by name still apply.
+log = logging.getLogger("selchat.room")
+
+#: Characters of a room topic kept: a topic is shown on every join, so a
+#: line's worth (IRC networks allow 300-390).
+MAX_TOPIC = 300
+
+
+class RoomCommands(Generic[Session]):
+    """The room commands of `selchat.room.ChatRoom`, which sets these up."""
+
+    rooms: Rooms[Session]
+    #: False: the room commands are refused (a bus shares one room only).
+    rooms_enabled: bool
+    #: Members past which a room's joins and leaves are not announced (0: never).
+    announce_limit: int
+    #: Lines replayed to a member joining a room.
+    replay: int
+    #: Every name, in /who order: a join into the default room lists it.
+    _roster: Roster
+    #: /rooms answers: (rooms' version, plain answer, answers by pattern).
+    _rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]]
+
+    def _quiet(self, room: Room) -> bool:
+        """Whether `room` is too big for its joins and leaves to be announced."""
+        return bool(self.announce_limit) and len(room) > self.announce_limit
+
+    def _say(self, session: Session, room: Optional[Room], line: ServerLine) -> List[Effect]:
+        """A line of `session`'s for `room`'s members but itself."""
+        if room is None:
+            return [Send(session, wire.in_no_room())]
+        return [Broadcast(line, session, room=None if room.default else room)]
+
+    def _room_of(self, session: Session, name: str, member: bool = True,
+                 ) -> Union[Room, List[Effect]]:
+        """The room `name` (current if ""), or the error line to answer with:
+        a bad name, no such room, or (`member`) not one of `session`'s."""
+        if not name:
+            room = self.rooms.current(session)
+            return [Send(session, wire.in_no_room())] if room is None else room
+        problem = room_problem(name)
+        if problem:
+            return [Send(session, wire.error(problem))]
+        room = self.rooms.get(name)
+        if room is None or (member and not room.has(session)):
+            shown = room.name if room else name
+            return [Send(session, wire.error(f"you are not in {shown}: /join {shown}"))]
+        return room
+
+    def _refused(self, session: Session) -> Optional[List[Effect]]:
+        if self.rooms_enabled:
+            return None
+        return [Send(session, wire.error("rooms are off on a server sharing one room over a "
+                                         "bus (--bus): this server has its default room only"))]
+
+    def _do_join(self, session: Session, name: str, command: wire.Join) -> List[Effect]:
+        refused = self._refused(session)
+        if refused:
+            return refused
+        problem = room_problem(command.room)
+        if problem:
+            return [Send(session, wire.error(problem))]
+        rooms = self.rooms
+        room = rooms.get(command.room)
+        if room is not None and room.has(session):
+            rooms.enter(session, room.name, name)  # current now
+            return [Send(session, wire.now_talking(room.name))]
+        refusal = rooms.refusal(session, command.room)
+        if refusal:
+            return [Send(session, wire.error(refusal))]
+        room = rooms.enter(session, command.room, name)
+        names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
+                        else room.first(WHO_NAMES))
+        log.info("%s joined %s", name, room.name)
+        shown = ", ".join(names)
+        if count > WHO_NAMES:
+            shown += f" and {count - WHO_NAMES} more"
+        effects: List[Effect] = [Entered(session, room),
+                                 Send(session, wire.you_joined(room.name, count, shown))]
+        if room.topic:
+            effects.append(Send(session, wire.topic_is(room.name, room.topic)))
+        if self.replay:
+            effects.append(Replay(session, self.replay, None if room.default else room))
+        if not self._quiet(room):
+            effects.append(Broadcast(wire.joined_room(name, room.name), session,
+                                     room=None if room.default else room))
+        return effects
+
+    def _do_part(self, session: Session, name: str, command: wire.Part) -> List[Effect]:
+        refused = self._refused(session)
+        if refused:
+            return refused
+        room = self._room_of(session, command.room)
+        if isinstance(room, list):
+            return room
+        line = wire.left_room(name, room.name, clean(command.reason))
+        where = None if room.default else room
+        log.info("%s left %s", name, room.name)
+        # Its members are told (not in a room too big to announce it), and the
+        # leaver, directly: in order with its other answers of the pass.
+        effects: List[Effect] = [Send(session, line, room=where)]
+        if not self._quiet(room):
+            effects.append(Broadcast(line, session, room=where))
+        self.rooms.exit(session, room)
+        effects.append(Left(session) if room.default else Exited(session, room))
+        return effects
+
+    def _do_topic(self, session: Session, name: str, command: wire.Topic) -> List[Effect]:
+        refused = self._refused(session)  # a topic here would be this node's only
+        if refused:
+            return refused
+        room = self._room_of(session, command.room, member=bool(command.text))
+        if isinstance(room, list):
+            return room
+        if not command.text:
+            return [Send(session, wire.topic_is(room.name, room.topic))]
+        room.topic = clean(command.text)[:MAX_TOPIC]
+        self.rooms.version += 1
+        log.info("%s set the topic of %s", name, room.name)
+        line, where = wire.topic_set(name, room.topic), None if room.default else room
+        # The setter directly, in order with its other answers of the pass.
+        return [Send(session, line, room=where), Broadcast(line, session, room=where)]
+
+    def _do_listrooms(self, session: Session, name: str, command: wire.ListRooms,
+                      ) -> List[Effect]:
+        """The rooms, sorted, with counts and topics: built once per change
+        and shared; a search (or a rebuild) is charged as a /who search."""
+        refused = self._refused(session)  # counts here would be this node's only
+        if refused:
+            return refused
+        pattern = clean(command.pattern)
+        version, plain, found = self._rooms_answers
+        if version != self.rooms.version:
+            plain, found = None, {}
+            self._rooms_answers = (self.rooms.version, plain, found)
+        answer = plain if not pattern else found.get(pattern)
+        if answer is not None:
+            return [Send(session, line) for line in answer]
+        wanted = name_key(pattern.lstrip("#"))
+        listed = sorted((room for room in self.rooms if wanted in room.key), key=_room_order)
+        title = f"Rooms matching {pattern!r}" if pattern else "Rooms"
+        answer = [wire.notice(f"{title} ({len(listed)}):")]
+        for room in listed[:WHO_NAMES]:
+            topic = f": {room.topic}" if room.topic else ""
+            answer.append(wire.notice(f"  {room.name} ({len(room)}){topic}"))
+        if len(listed) > WHO_NAMES:
+            answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
+                                      "(/rooms PATTERN to search)"))
+        if pattern:
+            if len(found) >= WHO_CACHED:
+                del found[next(iter(found))]
+            found[pattern] = answer
+        else:
+            self._rooms_answers = (self.rooms.version, answer, found)
+        effects: List[Effect] = [Send(session, line) for line in answer]
+        tokens = len(self.rooms) // SEARCH_NAMES_PER_TOKEN
+        return [*effects, Charge(session, tokens)] if tokens else effects
+
+
+def _room_order(room: Room) -> Tuple[str, str]:
+    """/rooms order: alphabetical ignoring case, as /who orders names."""
+    return (room.name.casefold(), room.name)
