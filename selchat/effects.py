@@ -26,6 +26,7 @@ from selchat.effect_types import (
 from selchat.rooms import Room
 from selchat.timers import Timer
 from selchat.wire import ServerLine, encode
+from selchat.tags import tag_line
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -111,7 +112,7 @@ class Effects:
         if effect.room is not None:  # a room's line for one member (the leaver of a big room)
             payload = effect.room.prefix + payload
             server._batch.send(payload, effect.to,
-                               wire.tag_line(payload, server._time_ms, {"room": effect.room.name}))
+                               tag_line(payload, server._time_ms, {"room": effect.room.name}))
             return
         tagged: Optional[bytes] = None
         if effect.tags is not None:  # a tagged welcome, with its resume token
@@ -120,7 +121,7 @@ class Effects:
             # and repeats nothing, even if no room line came first. With a bus
             # the join notice is numbered later, by Redis.
             seq = server._history.last_seq + (server._bridge is None)
-            tagged = wire.tag_line(payload, server._time_ms, effect.tags, seq)
+            tagged = tag_line(payload, server._time_ms, effect.tags, seq)
         server._batch.send(payload, effect.to, tagged)
 
     def _keep(self, effect: Keep[Connection]) -> None:
@@ -199,8 +200,8 @@ class Effects:
             # that keeps the last number it saw resumes from there, not from
             # the replay's last line (a pass's room lines are numbered later).
             last = None if room is None else server._history.last_seq
-            start = wire.tag_line(start, server._time_ms)
-            end = wire.tag_line(end, server._time_ms, seq=last)
+            start = tag_line(start, server._time_ms)
+            end = tag_line(end, server._time_ms, seq=last)
         # The history's own bytes, not a copy per newcomer (`replay`).
         server._batch.send([start, *replay(lines, conn.tagged), end], conn)
 

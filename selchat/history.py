@@ -40,7 +40,7 @@ from typing import Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequenc
 
 from selchat.sendbuf import Buffer
 
-from selchat import wire
+from selchat.tags import line_ends, tag_prefix
 
 #: Lines kept by default (``serve --history``): 1000 lines of 100 bytes are
 #: 100 KB, and a minute of a busy room.
@@ -116,7 +116,7 @@ class _Pass:
             lines = []
             for end in self.ends:
                 data = view if whole else view[begin:end]
-                lines.append(Line(seq, time_ms, data, wire.tag_prefix(seq, time_ms, self._tags)))
+                lines.append(Line(seq, time_ms, data, tag_prefix(seq, time_ms, self._tags)))
                 seq, begin = seq + 1, end
             self._lines = lines
         return lines[self.start + skip:]
@@ -177,7 +177,7 @@ class MemoryHistory:
         not the next number, the lines between are missing, so everything
         kept before is dropped: what is kept always follows without a hole."""
         if ends is None:
-            ends = wire.line_ends(payload)
+            ends = line_ends(payload)
         if first is not None and first != self._last_seq + 1:
             if self._elsewhere:  # other rooms' lines between: holes
                 self._holes = True

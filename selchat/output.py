@@ -38,7 +38,7 @@ from selchat.history import MemoryHistory
 from selchat.limits import Limits
 from selchat.rooms import Room
 from selchat.web.metrics import Counters
-from selchat import wire
+from selchat.tags import tag_prefix
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -169,7 +169,7 @@ class Output:
         time_ms, tags = self._server._time_ms, {"room": room.name}
 
         def render(payload: bytes, seq: object) -> bytes:
-            return wire.tag_prefix(seq if isinstance(seq, int) else None, time_ms, tags) + payload
+            return tag_prefix(seq if isinstance(seq, int) else None, time_ms, tags) + payload
         return render
 
     def _render_tagged(self, payload: bytes, note: object) -> bytes:
@@ -177,12 +177,12 @@ class Output:
         time; a direct line with its time, or the tagged bytes made for it."""
         time_ms = self._server._time_ms
         if isinstance(note, int):
-            return wire.tag_prefix(note, time_ms) + payload
+            return tag_prefix(note, time_ms) + payload
         if isinstance(note, tuple):  # a line from the bus: its seq, and when it was said
-            return wire.tag_prefix(note[0], note[1]) + payload
+            return tag_prefix(note[0], note[1]) + payload
         if isinstance(note, bytes):
             return note
-        return wire.tag_prefix(None, time_ms) + payload
+        return tag_prefix(None, time_ms) + payload
 
     # -- sending ------------------------------------------------------------------------
 

@@ -44,6 +44,7 @@ from typing import (
 from selchat import wire
 from selchat.history import History, Line, NotKept, replay
 from selchat.sendbuf import Buffer
+from selchat.tags import tag_line, tag_prefix
 
 #: Whatever the caller names its sessions by (the server: its connections).
 Session = TypeVar("Session", bound=Hashable)
@@ -354,13 +355,13 @@ def welcome_back(resumed: Resumed, time_ms: int) -> List[Buffer]:
     As pieces to send as they are: the missed lines are the history's own
     bytes (`selchat.history.replay`), the kept lines the session's; only the
     tags of this resume's own lines are made here. Never one copy per resumer."""
-    parts = [wire.tag_line(wire.encode(wire.welcome_back(resumed.member.name)), time_ms),
+    parts = [tag_line(wire.encode(wire.welcome_back(resumed.member.name)), time_ms),
              *replay(resumed.lines, tagged=True)]
     if resumed.dropped:
         line = wire.history_gap(resumed.dropped, f"private lines over the {len(resumed.kept)} kept")
-        parts.append(wire.tag_line(wire.encode(line), time_ms))
+        parts.append(tag_line(wire.encode(line), time_ms))
     for direct in resumed.kept:
-        parts += (wire.tag_prefix(None, direct.time_ms), direct.data)
+        parts += (tag_prefix(None, direct.time_ms), direct.data)
     return parts
 
 

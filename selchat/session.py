@@ -63,7 +63,7 @@ are in no room" means none. Joined anew (after a gap), you are in the default
 room only; a resume keeps them all, as the server does.
 
 Tags. "/tags" goes before the name, so every line arrives with its tags
-(`wire.split_tags` takes them off before anything else reads the line): the
+(`split_tags` takes them off before anything else reads the line): the
 welcome's ``resume`` tag is the token, the ``seq`` of each room line is
 remembered (LASTSEQ), and ``time`` is the server's time for --timestamps. A
 server that knows no "/tags" takes it for a name and refuses it with an
@@ -77,6 +77,7 @@ from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, 
 from selchat import wire
 from selchat.framing import END_OF_STREAM, LineBuffer
 from selchat.sanitize import clean
+from selchat.tags import parse_time, split_tags
 
 #: Longest line held, from the server or from a pipe; it only bounds memory. The
 #: server's own lines are far shorter (its --max-line, 4 KiB by default, plus a name).
@@ -286,7 +287,7 @@ class ClientSession:
         return decisions
 
     def _receive_line(self, line: str) -> List[Decision]:
-        tags, text = wire.split_tags(line)
+        tags, text = split_tags(line)
         decisions: List[Decision] = []
         if tags:
             self._tags_unanswered = False
@@ -294,7 +295,7 @@ class ClientSession:
         room, text = wire.split_room(text)
         room = room or tags.get("room") or None  # the tag alone, should a server drop the prefix
         decisions += self._react(text, wire.decode(text), bool(tags))
-        time_ms = wire.parse_time(tags["time"]) if "time" in tags else None
+        time_ms = parse_time(tags["time"]) if "time" in tags else None
         if time_ms is None and room is None:
             return decisions
         return [d._replace(time_ms=time_ms, room=room) if isinstance(d, Show) else d

@@ -25,6 +25,7 @@ from selchat.history import MemoryHistory
 from selchat.names import name_key
 from selchat.effect_types import Broadcast, Claim, Presence, Relay, Release, Send
 from selchat.wire import ServerLine, encode
+from selchat.tags import tag_line
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -215,7 +216,7 @@ class BusBridge:
         if room.is_held(session):
             room.sessions.keep(session, line.time_ms, line.data)
         else:
-            self._server._batch.send(line.data, session, wire.tag_line(line.data, line.time_ms))
+            self._server._batch.send(line.data, session, tag_line(line.data, line.time_ms))
 
     def _bus_moved(self, move: Moved, node: str) -> None:
         if move.node == node:

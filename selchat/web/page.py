@@ -37,11 +37,12 @@ def _hash_of(tag: bytes) -> str:
 @functools.lru_cache(maxsize=4)
 def page_for(limits: Limits) -> bytes:
     """The page for a server with `limits`: what it needs to split long lines
-    (``max-line``) and to pace its lines within flood control (``flood-*``)."""
+    (``max-line``), to pace its lines within flood control (``flood-*``) and to
+    know which room's lines carry no prefix (``default-room``)."""
     if _TEMPLATE.count(_CONFIG) != 1:
         raise RuntimeError("page.html must hold exactly one empty selchat-config meta tag")
     config = (f"max-line={limits.max_line};flood-burst={limits.flood_burst};"
-              f"flood-rate={limits.flood_rate:g}")
+              f"flood-rate={limits.flood_rate:g};default-room={limits.default_room}")
     return _TEMPLATE.replace(_CONFIG, _CONFIG.replace(b'""', f'"{config}"'.encode()))
 
 

@@ -5,8 +5,8 @@ import random
 import socket
 import time
 
-from selchat import wire
 from selchat.names import name_key
+from selchat.tags import split_tags
 from support.clients import reset
 from support.constants import HELLO
 
@@ -25,7 +25,7 @@ def tagged_join(loop, name: str):
     peer.send("/tags", name)
     loop.until(lambda: any(f"*** Welcome, {name}!" in line for line in peer.lines))
     welcome = next(line for line in peer.lines if f"*** Welcome, {name}!" in line)
-    return peer, wire.split_tags(welcome)[0]
+    return peer, split_tags(welcome)[0]
 
 
 def told_left(watcher, name: str) -> bool:

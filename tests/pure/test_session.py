@@ -11,6 +11,7 @@ from selchat.effect_types import Broadcast, Close, Send, Tag
 from selchat.room import ChatRoom
 from selchat.session import (INPUT_END, EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession, Finish,
                              Prompt, Show, State, Style, Warn)
+from selchat.tags import tag_prefix
 
 
 class Room:
@@ -26,7 +27,7 @@ class Room:
 
     def _put(self, peer, data, seq, tags=None):
         if peer in self.tagged:
-            data = wire.tag_prefix(seq, 0, tags or {}) + data
+            data = tag_prefix(seq, 0, tags or {}) + data
         self.inbox[peer] += data
 
     def connect(self, peer, session=None):

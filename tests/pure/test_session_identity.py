@@ -10,13 +10,14 @@ from selchat import wire
 from selchat.saved_session import Saved, SavedSession, file_name, parse, state_dir
 from selchat.session import (EXIT_FAILED, RECONNECTING_TEXT, ClientSession, Finish, Prompt,
                              Reconnect, Show, State, Style)
+from selchat.tags import tag_line
 
 
 TOKEN = "e1.00112233445566778899aabbccddeeff"
 
 
 def tagged(line, seq=None, **extra):
-    return wire.tag_line(wire.encode(line), 0, extra, seq)
+    return tag_line(wire.encode(line), 0, extra, seq)
 
 
 def welcomed(name="carol"):

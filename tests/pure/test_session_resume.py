@@ -15,6 +15,7 @@ from selchat.room import ChatRoom
 from selchat.session import (EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, RECONNECTED_TEXT,
                              RECONNECTING_TEXT, ClientSession, Finish, Reconnect, Show, State,
                              Style, backoff)
+from selchat.tags import tag_line
 
 
 T = 1796189493929  # 2026-12-02T05:31:33.929Z
@@ -23,7 +24,7 @@ TOKEN = "e1.00112233445566778899aabbccddeeff"
 
 def tagged(line, seq=None, time_ms=T, **extra):
     """A server line as a tagged client gets it."""
-    return wire.tag_line(wire.encode(line), time_ms, extra, seq)
+    return tag_line(wire.encode(line), time_ms, extra, seq)
 
 
 def joined(name="ann", window=120.0):

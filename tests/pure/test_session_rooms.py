@@ -11,6 +11,7 @@ import pytest
 from selchat import wire
 from selchat.screen import paint, room_colour
 from selchat.session import ClientSession, Prompt, Show, State, Style
+from selchat.tags import tag_line
 
 WELCOME = b"*** Welcome, ann! Online (2): bob, ann (type /help for commands)\n"
 
@@ -172,9 +173,9 @@ def test_renames_and_quits_come_without_a_room():
 
 def test_a_tagged_line_names_its_room_by_tag_too():
     session = joined()
-    data = (wire.tag_line(b"#dev <bob> hi\n", 0, {"room": "#dev"}, seq=5)
-            + wire.tag_line(b"<carol> here\n", 0, {}, seq=6)
-            + wire.tag_line(b"<dave> by tag only\n", 0, {"room": "#ops"}, seq=7))
+    data = (tag_line(b"#dev <bob> hi\n", 0, {"room": "#dev"}, seq=5)
+            + tag_line(b"<carol> here\n", 0, {}, seq=6)
+            + tag_line(b"<dave> by tag only\n", 0, {"room": "#ops"}, seq=7))
     assert shown(session.receive_data(data)) == [
         ("#dev", "<bob> hi", Style.CHAT), (None, "<carol> here", Style.CHAT),
         ("#ops", "<dave> by tag only", Style.CHAT)]
@@ -190,7 +191,7 @@ def test_the_default_room_is_the_servers():
 
 def test_a_resume_keeps_the_current_room_and_a_gap_starts_over():
     session = joined()
-    session.receive_data(wire.tag_line(wire.encode(wire.notice("You joined #dev. Online (1): ann")),
+    session.receive_data(tag_line(wire.encode(wire.notice("You joined #dev. Online (1): ann")),
                                        0, {"resume": "t.1"}))
     session.token = "t.1"
     session.receive_data(b"")  # lost

@@ -5,6 +5,10 @@ from hypothesis import strategies as st
 
 from selchat import wire
 from selchat.wire import BadUsage, Resume, Tags
+from selchat.tags import (
+    escape_tag_value, format_time, line_ends, parse_time, split_tags, tag_prefix,
+    unescape_tag_value,
+)
 
 
 FAST = settings(max_examples=300, deadline=None, database=None)
@@ -48,9 +52,9 @@ def test_before_name(line, command):
 
 
 def test_format_time_is_utc_iso_8601_with_milliseconds():
-    assert wire.format_time(TIME) == "2026-12-02T05:31:33.929Z"
-    assert wire.format_time(0) == "1970-01-01T00:00:00.000Z"
-    assert wire.format_time(1005) == "1970-01-01T00:00:01.005Z"
+    assert format_time(TIME) == "2026-12-02T05:31:33.929Z"
+    assert format_time(0) == "1970-01-01T00:00:00.000Z"
+    assert format_time(1005) == "1970-01-01T00:00:01.005Z"
 
 
 @pytest.mark.parametrize("text, ms", [
@@ -65,20 +69,20 @@ def test_format_time_is_utc_iso_8601_with_milliseconds():
     ("", None),
 ])
 def test_parse_time(text, ms):
-    assert wire.parse_time(text) == ms
+    assert parse_time(text) == ms
 
 
 @FAST
 @given(st.integers(min_value=0, max_value=253402300799999))  # up to 9999-12-31
 def test_time_round_trips(ms):
-    assert wire.parse_time(wire.format_time(ms)) == ms
+    assert parse_time(format_time(ms)) == ms
 
 
 def test_tag_prefix():
-    assert wire.tag_prefix(1041, TIME) == b"@seq=1041;time=2026-12-02T05:31:33.929Z "
-    assert wire.tag_prefix(None, TIME, {"resume": "e.ff"}) == (
+    assert tag_prefix(1041, TIME) == b"@seq=1041;time=2026-12-02T05:31:33.929Z "
+    assert tag_prefix(None, TIME, {"resume": "e.ff"}) == (
         b"@time=2026-12-02T05:31:33.929Z;resume=e.ff ")
-    assert wire.tag_prefix(None, 0, {"k": "a b;c\\d\r\n"}) == (
+    assert tag_prefix(None, 0, {"k": "a b;c\\d\r\n"}) == (
         b"@time=1970-01-01T00:00:00.000Z;k=a\\sb\\:c\\\\d\\r\\n ")
 
 
@@ -92,7 +96,7 @@ def test_tag_prefix():
     ("@a=1 <bob> @b=2 not a tag", {"a": "1"}, "<bob> @b=2 not a tag"),
 ])
 def test_split_tags(line, tags, rest):
-    assert wire.split_tags(line) == (tags, rest)
+    assert split_tags(line) == (tags, rest)
 
 
 keys = st.text(st.characters(whitelist_categories=("Ll", "Lu", "Nd")), min_size=1, max_size=8)
@@ -104,25 +108,25 @@ values = st.text(max_size=20).filter(lambda v: "\x00" not in v)
        st.dictionaries(keys.filter(lambda k: k not in ("seq", "time")), values, max_size=4),
        st.text(max_size=30))
 def test_tags_round_trip(seq, time_ms, extra, text):
-    line = wire.tag_prefix(seq, time_ms, extra).decode() + text
-    tags, rest = wire.split_tags(line)
+    line = tag_prefix(seq, time_ms, extra).decode() + text
+    tags, rest = split_tags(line)
     assert rest == text
     expected = {} if seq is None else {"seq": str(seq)}
-    expected.update(time=wire.format_time(time_ms), **extra)
+    expected.update(time=format_time(time_ms), **extra)
     assert tags == expected
 
 
 @FAST
 @given(st.text(max_size=30))
 def test_escaping_round_trips_and_leaves_no_separator(value):
-    escaped = wire.escape_tag_value(value)
+    escaped = escape_tag_value(value)
     assert not set(escaped) & {" ", ";", "\r", "\n"}
-    assert wire.unescape_tag_value(escaped) == value
+    assert unescape_tag_value(escaped) == value
 
 
 def test_line_ends():
-    assert wire.line_ends(b"") == []
-    assert wire.line_ends(b"a\nbc\n\n") == [2, 5, 6]
+    assert line_ends(b"") == []
+    assert line_ends(b"a\nbc\n\n") == [2, 5, 6]
 
 
 @pytest.mark.parametrize("line, decoded", [

@@ -13,6 +13,7 @@ import time
 from typing import Optional
 
 from selchat import wire
+from selchat.tags import tag_line
 from support.constants import TIMEOUT
 from support.servers import default_sigint
 
@@ -66,7 +67,7 @@ class FakeServer:
         assert self.reader.readline() == b"/tags\n"
         assert self.reader.readline() == f"{name}\n".encode()
         if welcome and token:
-            self.send(wire.tag_line(wire.encode(wire.welcome(name, 1, name)), 0,
+            self.send(tag_line(wire.encode(wire.welcome(name, 1, name)), 0,
                                     {"resume": token}))
         elif welcome:
             self.send(wire.encode(wire.welcome(name, 1, name)))

@@ -5,7 +5,7 @@ import socket
 import struct
 from typing import Dict, List, Optional, Tuple
 
-from selchat import wire
+from selchat.tags import split_tags
 from support.clients import LineClient
 from support.constants import TIMEOUT
 from support.waiting import wait_for
@@ -32,7 +32,7 @@ class Tagged(LineClient):
             self.token = tags.get("resume")
 
     def tagged_line(self, timeout: float = TIMEOUT) -> Tuple[Dict[str, str], str]:
-        tags, rest = wire.split_tags(self.line(timeout))
+        tags, rest = split_tags(self.line(timeout))
         assert TIME.fullmatch(tags["time"]), tags
         if "seq" in tags:
             self.last_seq = int(tags["seq"])

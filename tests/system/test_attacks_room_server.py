@@ -10,7 +10,7 @@ from typing import List
 import psutil
 import pytest
 
-from selchat import wire
+from selchat.tags import split_tags
 from support.clients import LineClient, reset
 from support.constants import TIMEOUT, MiB
 from support.servers import ServerProcess
@@ -99,7 +99,7 @@ def test_a_hundred_resumers_asking_for_all_history_share_its_bytes(chat_server):
         client = LineClient(server.address)
         client.expect("*** Hello! Please enter your name.")
         client.send("/tags", f"r{n:03d}")
-        tokens.append(wire.split_tags(client.line())[0]["resume"])
+        tokens.append(split_tags(client.line())[0]["resume"])
         reset(client)
     watcher = LineClient(server.address, "watcher")
     talker = LineClient(server.address, "talker")
@@ -111,7 +111,7 @@ def test_a_hundred_resumers_asking_for_all_history_share_its_bytes(chat_server):
             assert watcher.line().startswith(f"<talker> {batch * 100 + n} ")
     watcher.send("/tags")
     talker.send("last")
-    tags, last = wire.split_tags(watcher.line())
+    tags, last = split_tags(watcher.line())
     assert last == "<talker> last"
     oldest = int(tags["seq"]) - 1000  # the history keeps 1000 lines: all of them after this
     rss_before = process.memory_info().rss
@@ -125,8 +125,8 @@ def test_a_hundred_resumers_asking_for_all_history_share_its_bytes(chat_server):
         wait_for(lambda: server.log().count(" resumed") >= RESUMERS)
         growth = process.memory_info().rss - rss_before
         reader = resumers[0]  # and what they are sent is right
-        assert wire.split_tags(reader.line())[1] == "*** Welcome back, r000."
-        lines = [wire.split_tags(reader.line())[1] for _ in range(1000)]
+        assert split_tags(reader.line())[1] == "*** Welcome back, r000."
+        lines = [split_tags(reader.line())[1] for _ in range(1000)]
         assert lines[0] == "<talker> 1 " + filler and lines[-1] == "<talker> last"
         print(f"RSS {rss_before / MiB:.0f} MiB + {growth / MiB:.1f} MiB for {RESUMERS} resumers")
         assert growth < REPLAY_RSS_GROWTH, f"RSS grew {growth / MiB:.0f} MiB"

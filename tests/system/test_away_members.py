@@ -37,8 +37,8 @@ def test_over_sockets_the_welcome_and_who_agree_on_a_held_member(chat_server):
 
 def test_the_page_is_told_the_servers_limits(chat_server):
     server = chat_server("--web-port", "0", "--max-line", "100", "--flood-burst", "5",
-                         "--flood-rate", "2.5")
+                         "--flood-rate", "2.5", "--default-room", "hall")
     with urllib.request.urlopen(server.url, timeout=TIMEOUT) as response:
         page = response.read().decode()
     config = re.search(r'<meta name="selchat-config" content="([^"]*)">', page)
-    assert config and config[1] == "max-line=100;flood-burst=5;flood-rate=2.5"
+    assert config and config[1] == "max-line=100;flood-burst=5;flood-rate=2.5;default-room=hall"

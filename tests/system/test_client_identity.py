@@ -12,6 +12,7 @@ import subprocess
 import pytest
 
 from selchat import saved_session, wire
+from selchat.tags import tag_line
 from support.constants import TIMEOUT
 from support.join_client import join, welcome
 from support.waiting import wait_for
@@ -175,7 +176,7 @@ def test_ctrl_c_while_reconnecting_keeps_the_token_for_the_next_start(fake_serve
                                                                        private_state):
     proc = piped("bot", fake_server.port)
     fake_server.accept("bot", token=TOKEN)
-    fake_server.send(wire.tag_line(wire.encode(wire.chat("bob", "before")), 0, {}, 5))
+    fake_server.send(tag_line(wire.encode(wire.chat("bob", "before")), 0, {}, 5))
     proc.output.expect(b"<bob> before\n")
     fake_server.listener.close()  # no reconnecting: the server still holds the session
     fake_server.hang_up()

@@ -14,6 +14,7 @@ import pytest
 
 from selchat import wire
 from selchat.session import BACKOFF_FIRST
+from selchat.tags import tag_line
 from support.clients import LineClient
 from support.constants import TIMEOUT
 
@@ -23,7 +24,7 @@ LAG = 0.05  # seconds the test may take to see a connection the kernel has accep
 
 
 def tagged(line, seq=None, time_ms=T, **extra):
-    return wire.tag_line(wire.encode(line), time_ms, extra, seq)
+    return tag_line(wire.encode(line), time_ms, extra, seq)
 
 
 def joined_and_cut(fake_server, piped, *options):

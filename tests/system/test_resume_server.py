@@ -10,7 +10,7 @@ from typing import List
 
 import pytest
 
-from selchat import wire
+from selchat.tags import split_tags
 from support.clients import LineClient
 from support.constants import TIMEOUT
 from support.resume import RESTARTED, TIME, UNKNOWN, Tagged, resume, wait_held
@@ -112,7 +112,7 @@ def test_tags_before_or_after_the_name(server, track):
     late = track(LineClient(server.address, "late"))
     late.send("/tags")
     early = track(Tagged(server.address, "early"))
-    tags, rest = wire.split_tags(late.line())
+    tags, rest = split_tags(late.line())
     assert rest == "*** early has joined the chat room." and TIME.fullmatch(tags["time"])
     assert int(tags["seq"]) >= 1
     assert early.token  # /tags before the name: the welcome carries a token
