@@ -18,6 +18,7 @@ from unittest import mock
 import pytest
 from hypothesis import settings
 
+from support.browser import chromium
 from support.clients import LineClient
 from support.constants import TIMEOUT
 from support.fake_loop import Loop
@@ -223,3 +224,12 @@ def terminal():
     yield start
     for term in started:
         term.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium (1000x700) for a whole test module: starting one costs
+    seconds (skipped, or failed with SELCHAT_REQUIRE_BROWSER=1, without one)."""
+    driver = chromium()(1000, 700)
+    yield driver
+    driver.quit()

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from support.browser import (
-    LineClient, chromium, web_chat_server, members, texts, type_into, wait_for, wait_line,
+    LineClient, web_chat_server, members, texts, type_into, wait_for, wait_line,
 )
 
 pytestmark = pytest.mark.browser
@@ -32,13 +32,6 @@ def room():
         if tom is not None:
             tom.close()
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()(1000, 700)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture

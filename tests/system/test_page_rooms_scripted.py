@@ -8,19 +8,12 @@ story against a server with rooms is tests/system/test_page_rooms.py.
 """
 import pytest
 
-from support.browser import chromium, has_line, join, members, type_into, wait_for, wait_line, \
+from support.browser import has_line, join, members, type_into, wait_for, wait_line, \
     web_chat_server
 from support.page_rooms import (click_room, inject, join_from_form, room_names, script, sent,
                                 shown as visible, wait_sent)
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser():
-    driver = chromium()(1000, 700)
-    yield driver
-    driver.quit()
 
 
 @pytest.fixture
