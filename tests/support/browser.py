@@ -97,9 +97,13 @@ def chromium():
 
 
 def wait_for(driver, predicate, what: str):
+    """Poll `predicate(driver)` until true. An element the page re-rendered while
+    the predicate read it (stale) is just another "not yet": it is asked again."""
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, WAIT).until(lambda d: predicate(d), f"waiting for {what}")
+    return WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,)) \
+        .until(lambda d: predicate(d), f"waiting for {what}")
 
 
 def texts(driver, selector: str) -> List[str]:
