@@ -318,6 +318,7 @@ class ChatRoom(RoomCommands[Session]):
         if changed:
             self._who_answer = None
             self._who_found.clear()
+            self.rooms.version += 1  # the default room's count in /rooms
 
     # -- the other nodes (with a bus) -------------------------------------------
 

@@ -38,6 +38,9 @@ class RoomCommands(Generic[Session]):
     replay: int
     #: Every name, in /who order: a join into the default room lists it.
     _roster: Roster
+    #: Other nodes' members (``--bus``): name key -> (name, node); counted in
+    #: the default room.
+    _remote: Dict[str, Tuple[str, str]]
     #: /rooms answers: (rooms' version, plain answer, answers by pattern).
     _rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]]
 
@@ -150,7 +153,8 @@ class RoomCommands(Generic[Session]):
         answer = [wire.notice(f"{title} ({len(listed)}):")]
         for room in listed[:WHO_NAMES]:
             topic = f": {room.topic}" if room.topic else ""
-            answer.append(wire.notice(f"  {room.name} ({len(room)}){topic}"))
+            count = len(room) + (len(self._remote) if room.default else 0)
+            answer.append(wire.notice(f"  {room.name} ({count}){topic}"))
         if len(listed) > WHO_NAMES:
             answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
                                       "(/rooms PATTERN to search)"))
