@@ -347,10 +347,10 @@ class ChatRoom(RoomCommands[Session]):
         elif change == "-":
             self._forget_remote(name, other or node)
         elif change == "=":
+            self.rooms.remote_rename(name, other)  # first: forgetting `name` leaves its rooms
             self._forget_remote(name, node)
             self._remote[name_key(other)] = (other, node)
             self._listed(name_key(other))
-            self.rooms.remote_rename(name, other)
         elif change == TOPIC:
             self._set_topic(self.rooms.default, name)
 
