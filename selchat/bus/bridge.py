@@ -1,11 +1,13 @@
-"""The bus bridge: the server's side of a room shared with other nodes.
+"""The bus bridge: the server's side of the rooms shared with other nodes.
 
 `BusBridge` is the `selchat.bus.driver.BusHost` of a server started with
 ``--bus``. Outwards, it puts the pass's room lines, the names this node's
 members claim and release, and direct lines for other nodes' members into the
 `Bus`'s outbox. Inwards, it acts on what the bus read: every room line (this
 node's own included, numbered by Redis) joins the pass's batch and the
-history, presence changes update the room's list of remote members, direct
+history (a line of a room but the default one, named in the line: that room's
+batch, if this node has members in it), presence changes (joins, parts,
+topics) update the room's list of remote members and topic, direct
 lines reach their member, and a name lost to another node renames its member
 here. It also carries a resume across nodes: a token this node does not know
 may be another node's session, which Redis moves here (`take_over`), and a
