@@ -29,12 +29,16 @@ from selchat.wire import ServerLine
 #: Whatever the caller names its sessions by (the server: its connections).
 Session = TypeVar("Session", bound=Hashable)
 
+#: `Presence.change` of a topic set: every node sets the room's topic too
+#: (``name`` is the topic).
+TOPIC = "^"
+
 
 class Presence(NamedTuple):
     """A change of membership the other nodes learn from the room line that
     says it (`Broadcast.presence`). On the bus it is one string (`field`)."""
 
-    #: "+" joined, "-" left, "=" renamed.
+    #: "+" joined, "-" left, "=" renamed, `TOPIC` a room's topic set.
     change: str
     name: str
     #: A rename's new name; for a leave, the node whose member left when it
@@ -42,14 +46,16 @@ class Presence(NamedTuple):
     other: str = ""
 
     def field(self) -> str:
-        """As the bus carries it: "+NAME", "-NAME[<TAB>NODE]", "=OLD<TAB>NEW"."""
+        """As the bus carries it: "+NAME", "-NAME[<TAB>NODE]", "=OLD<TAB>NEW", "^TOPIC"."""
         return f"{self.change}{self.name}\t{self.other}" if self.other else self.change + self.name
 
     @classmethod
     def parse(cls, field: str) -> Optional["Presence"]:
         """`field` read back from the bus; None for "" (chat) or a change not known."""
-        if not field or field[0] not in "+-=":
+        if not field or field[0] not in "+-=" + TOPIC:
             return None
+        if field[0] == TOPIC:
+            return cls(TOPIC, field[1:])
         name, _, other = field[1:].partition("\t")
         return cls(field[0], name, other)
 

@@ -103,6 +103,9 @@ class Effects:
         """A line of a room but the default one: its name in front, for its
         members (this pass's batch of that room: `Output.room_batch`, which
         numbers it and keeps it in the room's history as it delivers it)."""
+        if self._server._bridge is not None:  # its name goes with it, its prefix is added
+            self._server._bridge.publish(self._encode(effect.line), effect)  # as it is read back
+            return
         payload = room.prefix + self._encode(effect.line)
         self._server._output.room_batch(room).broadcast(payload, effect.exclude)
 

@@ -30,8 +30,8 @@ from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import TaggedSession, TaggedSessions
 from selchat.effect_types import (
-    Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep, Left, Presence, Relay,
-    Release, Replay, ResumeAsked, Send, Session, Tag, Unhold,
+    TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep, Left, Presence,
+    Relay, Release, Replay, ResumeAsked, Send, Session, Tag, Unhold,
 )
 from selchat.room_commands import RoomCommands
 from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms
@@ -55,18 +55,16 @@ class ChatRoom(RoomCommands[Session]):
     token (randomness is the caller's); `replay` lines greet a newcomer;
     at most `max_held` sessions are held, `max_held_per_group` from one
     address group (0: no cap; the oldest hold gives way, `selchat.resume`).
-    Rooms: `default_room` is everyone's; `rooms` False refuses the room
-    commands (a bus shares one room only); past `announce_limit` members
+    Rooms: `default_room` is everyone's; past `announce_limit` members
     (0: never) a room's joins and leaves are not announced."""
 
     def __init__(self, resume_window: float = 0.0, replay: int = 0,
                  new_token: Callable[[], str] = lambda: "", max_held: int = 0,
                  max_held_per_group: int = 0, default_room: str = "#lobby",
                  max_rooms: int = MAX_ROOMS, max_rooms_per_member: int = MAX_ROOMS_PER_MEMBER,
-                 announce_limit: int = ANNOUNCE_LIMIT, rooms: bool = True) -> None:
+                 announce_limit: int = ANNOUNCE_LIMIT) -> None:
         self.resume_window = resume_window
         self.rooms: Rooms[Session] = Rooms(default_room, max_rooms, max_rooms_per_member)
-        self.rooms_enabled = rooms
         self.announce_limit = announce_limit
         self._rooms_answers = (-1, None, {})
         self.replay = replay
@@ -320,6 +318,7 @@ class ChatRoom(RoomCommands[Session]):
         if changed:
             self._who_answer = None
             self._who_found.clear()
+            self.rooms.version += 1  # the default room's count in /rooms
 
     # -- the other nodes (with a bus) -------------------------------------------
 
@@ -336,6 +335,8 @@ class ChatRoom(RoomCommands[Session]):
             key: held for key, held in names.items() if held[1] != node}
         for key in before.keys() | self._remote.keys():
             self._listed(key)
+        for key in before.keys() - self._remote.keys():
+            self.rooms.remote_forget(before[key][0])
 
     def remote_presence(self, node: str, presence: Presence) -> None:
         """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
@@ -346,15 +347,35 @@ class ChatRoom(RoomCommands[Session]):
         elif change == "-":
             self._forget_remote(name, other or node)
         elif change == "=":
+            self.rooms.remote_rename(name, other)  # first: forgetting `name` leaves its rooms
             self._forget_remote(name, node)
             self._remote[name_key(other)] = (other, node)
             self._listed(name_key(other))
+        elif change == TOPIC:
+            self._set_topic(self.rooms.default, name)
+
+    def remote_room_presence(self, room_name: str, presence: Presence) -> None:
+        """Another node's join, part or topic in a room but the default one."""
+        change, name, _ = presence
+        if change == "+":
+            self.rooms.remote_enter(name, room_name)
+        elif change == "-":
+            self.rooms.remote_exit(name, room_name)
+        elif change == TOPIC:
+            room = self.rooms.get(room_name)
+            if room is not None:
+                self._set_topic(room, name)
+
+    def _set_topic(self, room: Room[Session], topic: str) -> None:
+        room.topic = topic
+        self.rooms.version += 1
 
     def _forget_remote(self, name: str, node: str) -> None:
         key = name_key(name)
         if self._remote.get(key, ("", ""))[1] == node:
             del self._remote[key]
             self._listed(key)
+            self.rooms.remote_forget(name)
 
     def remote_gone(self, names: Collection[str]) -> List[Effect]:
         """Members of a node that stopped: this node announces them gone, once."""
@@ -362,6 +383,7 @@ class ChatRoom(RoomCommands[Session]):
         for name in names:
             held = self._remote.pop(name_key(name), None)
             self._listed(name_key(name))
+            self.rooms.remote_forget(name)
             node = held[1] if held else ""
             log.info("%s left (server lost)", name)
             effects.append(Broadcast(wire.left(name, "server lost"),

@@ -12,7 +12,7 @@ from typing import Dict, Generic, List, Optional, Tuple, Union
 
 from selchat import wire
 from selchat.effect_types import (
-    Broadcast, Charge, Effect, Entered, Exited, Left, Replay, Send, Session,
+    TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Presence, Replay, Send, Session,
 )
 from selchat.names import name_key
 from selchat.rooms import Room, Rooms, room_problem
@@ -32,14 +32,15 @@ class RoomCommands(Generic[Session]):
     """The room commands of `selchat.room.ChatRoom`, which sets these up."""
 
     rooms: Rooms[Session]
-    #: False: the room commands are refused (a bus shares one room only).
-    rooms_enabled: bool
     #: Members past which a room's joins and leaves are not announced (0: never).
     announce_limit: int
     #: Lines replayed to a member joining a room.
     replay: int
     #: Every name, in /who order: a join into the default room lists it.
     _roster: Roster
+    #: Other nodes' members (``--bus``): name key -> (name, node); counted in
+    #: the default room.
+    _remote: Dict[str, Tuple[str, str]]
     #: /rooms answers: (rooms' version, plain answer, answers by pattern).
     _rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]]
 
@@ -69,16 +70,7 @@ class RoomCommands(Generic[Session]):
             return [Send(session, wire.error(f"you are not in {shown}: /join {shown}"))]
         return room
 
-    def _refused(self, session: Session) -> Optional[List[Effect]]:
-        if self.rooms_enabled:
-            return None
-        return [Send(session, wire.error("rooms are off on a server sharing one room over a "
-                                         "bus (--bus): this server has its default room only"))]
-
     def _do_join(self, session: Session, name: str, command: wire.Join) -> List[Effect]:
-        refused = self._refused(session)
-        if refused:
-            return refused
         problem = room_problem(command.room)
         if problem:
             return [Send(session, wire.error(problem))]
@@ -104,14 +96,14 @@ class RoomCommands(Generic[Session]):
         if self.replay:
             effects.append(Replay(session, self.replay, None if room.default else room))
         if not self._quiet(room):
+            # With a bus the other nodes list the member in the room (not
+            # the default room: joining it again is no news to their rosters).
             effects.append(Broadcast(wire.joined_room(name, room.name), session,
+                                     None if room.default else Presence("+", name),
                                      room=None if room.default else room))
         return effects
 
     def _do_part(self, session: Session, name: str, command: wire.Part) -> List[Effect]:
-        refused = self._refused(session)
-        if refused:
-            return refused
         room = self._room_of(session, command.room)
         if isinstance(room, list):
             return room
@@ -122,15 +114,13 @@ class RoomCommands(Generic[Session]):
         # leaver, directly: in order with its other answers of the pass.
         effects: List[Effect] = [Send(session, line, room=where)]
         if not self._quiet(room):
-            effects.append(Broadcast(line, session, room=where))
+            effects.append(Broadcast(line, session, None if room.default else Presence("-", name),
+                                     room=where))
         self.rooms.exit(session, room)
         effects.append(Left(session) if room.default else Exited(session, room))
         return effects
 
     def _do_topic(self, session: Session, name: str, command: wire.Topic) -> List[Effect]:
-        refused = self._refused(session)  # a topic here would be this node's only
-        if refused:
-            return refused
         room = self._room_of(session, command.room, member=bool(command.text))
         if isinstance(room, list):
             return room
@@ -141,15 +131,14 @@ class RoomCommands(Generic[Session]):
         log.info("%s set the topic of %s", name, room.name)
         line, where = wire.topic_set(name, room.topic), None if room.default else room
         # The setter directly, in order with its other answers of the pass.
-        return [Send(session, line, room=where), Broadcast(line, session, room=where)]
+        # The other nodes set it too: the line carries it (see `topic_field`).
+        return [Send(session, line, room=where),
+                Broadcast(line, session, Presence(TOPIC, room.topic), room=where)]
 
     def _do_listrooms(self, session: Session, name: str, command: wire.ListRooms,
                       ) -> List[Effect]:
         """The rooms, sorted, with counts and topics: built once per change
         and shared; a search (or a rebuild) is charged as a /who search."""
-        refused = self._refused(session)  # counts here would be this node's only
-        if refused:
-            return refused
         pattern = clean(command.pattern)
         version, plain, found = self._rooms_answers
         if version != self.rooms.version:
@@ -164,7 +153,8 @@ class RoomCommands(Generic[Session]):
         answer = [wire.notice(f"{title} ({len(listed)}):")]
         for room in listed[:WHO_NAMES]:
             topic = f": {room.topic}" if room.topic else ""
-            answer.append(wire.notice(f"  {room.name} ({len(room)}){topic}"))
+            count = len(room) + (len(self._remote) if room.default else 0)
+            answer.append(wire.notice(f"  {room.name} ({count}){topic}"))
         if len(listed) > WHO_NAMES:
             answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
                                       "(/rooms PATTERN to search)"))

@@ -68,8 +68,8 @@ class Room(Generic[Session]):
     """One room: its name as first spelled, its members, topic and (a big
     room's) roster."""
 
-    __slots__ = ("name", "key", "prefix", "default", "members", "away", "topic", "roster",
-                 "history", "__weakref__")
+    __slots__ = ("name", "key", "prefix", "default", "members", "away", "remote", "topic",
+                 "roster", "history", "__weakref__")
 
     def __init__(self, name: str, default: bool = False) -> None:
         self.name = name
@@ -81,6 +81,9 @@ class Room(Generic[Session]):
         self.members: Dict[Session, str] = {}
         #: Held members (their connection dropped, /resume may bring them back).
         self.away: Dict[Session, str] = {}
+        #: Members on other nodes (with ``--bus``): name key -> name. Listed
+        #: and counted, sent nothing from here (their node delivers to them).
+        self.remote: Dict[str, str] = {}
         self.topic = ""
         #: Its names in /who order, once it has more than SORTED_FROM members
         #: (never for the default room: the server's is).
@@ -89,7 +92,7 @@ class Room(Generic[Session]):
         self.history: Optional[MemoryHistory] = None
 
     def __len__(self) -> int:
-        return len(self.members) + len(self.away)
+        return len(self.members) + len(self.away) + len(self.remote)
 
     def __repr__(self) -> str:
         return f"<Room {self.name} ({len(self)})>"
@@ -107,13 +110,16 @@ class Room(Generic[Session]):
         if roster is None:
             if len(self) <= SORTED_FROM:
                 names = sorted([*((_order(name), name) for name in self.members.values()),
-                                *((_order(name), wire.away(name)) for name in self.away.values())])
+                                *((_order(name), wire.away(name)) for name in self.away.values()),
+                                *((_order(name), name) for name in self.remote.values())])
                 return [shown for _, shown in names[:count]], len(names)
             roster = self.roster = Roster()
             for name in self.members.values():
                 roster.set(name_key(name), name)
             for name in self.away.values():
                 roster.set(name_key(name), name, wire.away(name))
+            for name in self.remote.values():
+                roster.set(name_key(name), name)
         return roster.first(count), len(roster)
 
 
@@ -140,6 +146,8 @@ class Rooms(Generic[Session]):
         self.of: Dict[Session, Joined[Session]] = {}
         #: Bumped on every change /rooms shows (a room made or gone, a count, a topic).
         self.version = 0
+        #: Other nodes' members (name key) -> their rooms here but the default one.
+        self.remote_of: Dict[str, Dict[Room[Session], None]] = {}
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -256,6 +264,59 @@ class Rooms(Generic[Session]):
             (room.away if held else room.members)[session] = name
             _list(room, old, gone=True)
             _list(room, name, wire.away(name) if held else name)
+
+    # -- other nodes' members (``--bus``) -----------------------------------------------
+
+    def remote_enter(self, name: str, room_name: str) -> None:
+        """Another node's member `name` joined `room_name` (made here if new:
+        /rooms and /who agree on every node). Not bound by ``max_rooms``: the
+        other node counted it against its own."""
+        room = self.get(room_name)
+        if room is None:
+            room = self._rooms[room_key(room_name)] = Room(room_name)
+        key = name_key(name)
+        if key not in room.remote:
+            room.remote[key] = name
+            _list(room, name)
+            self.remote_of.setdefault(key, {})[room] = None
+            self.version += 1
+
+    def remote_exit(self, name: str, room_name: str) -> None:
+        """Another node's member `name` left `room_name`."""
+        room = self.get(room_name)
+        key = name_key(name)
+        if room is None or room.remote.pop(key, None) is None:
+            return
+        _list(room, name, gone=True)
+        rooms = self.remote_of.get(key)
+        if rooms is not None:
+            rooms.pop(room, None)
+            if not rooms:
+                del self.remote_of[key]
+        self._drop_if_empty(room)
+        self.version += 1
+
+    def remote_forget(self, name: str) -> None:
+        """Another node's member `name` left the server: out of its rooms here."""
+        for room in list(self.remote_of.get(name_key(name), ())):
+            self.remote_exit(name, room.name)
+
+    def remote_rename(self, old: str, new: str) -> None:
+        """Another node's member `old` is `new` now, in its rooms here too."""
+        rooms = self.remote_of.pop(name_key(old), None)
+        if rooms is None:
+            return
+        for room in rooms:
+            room.remote.pop(name_key(old), None)
+            _list(room, old, gone=True)
+            room.remote[name_key(new)] = new
+            _list(room, new)
+        self.remote_of[name_key(new)] = rooms
+        self.version += 1
+
+    def _drop_if_empty(self, room: Room[Session]) -> None:
+        if not len(room) and not room.default:
+            del self._rooms[room.key]
 
     def sharing(self, session: Session, announce_limit: int) -> Dict[Session, None]:
         """Connected members sharing a room but the default one with `session`,

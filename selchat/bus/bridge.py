@@ -1,11 +1,13 @@
-"""The bus bridge: the server's side of a room shared with other nodes.
+"""The bus bridge: the server's side of the rooms shared with other nodes.
 
 `BusBridge` is the `selchat.bus.driver.BusHost` of a server started with
 ``--bus``. Outwards, it puts the pass's room lines, the names this node's
 members claim and release, and direct lines for other nodes' members into the
 `Bus`'s outbox. Inwards, it acts on what the bus read: every room line (this
 node's own included, numbered by Redis) joins the pass's batch and the
-history, presence changes update the room's list of remote members, direct
+history (a line of a room but the default one, named in the line: that room's
+batch, if this node has members in it), presence changes (joins, parts,
+topics) update the room's list of remote members and topic, direct
 lines reach their member, and a name lost to another node renames its member
 here. It also carries a resume across nodes: a token this node does not know
 may be another node's session, which Redis moves here (`take_over`), and a
@@ -69,13 +71,28 @@ class BusBridge:
     # -- what this node's room does, for the others -------------------------------------
 
     def publish(self, payload: bytes, effect: Broadcast[Connection]) -> None:
-        """A room line: Redis numbers it and every node reads it back."""
+        """A room line (of any room: one stream, its name in field ``r``, the
+        default room's without): Redis numbers it and every node reads it back."""
         outbox, up = self.bus.outbox, self.bus.up
         presence = effect.presence.field() if effect.presence is not None else ""
+        name = effect.room.name if effect.room is not None else ""
         if effect.elsewhere:
-            outbox.line(payload, None, presence, delivered=True)
-        elif not outbox.line(payload, effect.exclude, presence, delivered=not up) or not up:
-            self._server._batch.broadcast(payload, effect.exclude)  # no bus: here, at once
+            outbox.line(payload, None, presence, delivered=True, room=name)
+        elif not outbox.line(payload, effect.exclude, presence, delivered=not up,
+                             room=name) or not up:
+            self._here(name, payload, effect.exclude)  # no bus: here, at once
+
+    def _here(self, room_name: str, payload: bytes, exclude: Optional[Connection],
+              seq: Optional[Tuple[int, int]] = None) -> None:
+        """A line of room `room_name` ("": the default) for this node's members
+        of it. A room this node has no member of (none connected or held) is
+        not delivered nor kept: its members are all on other nodes."""
+        if not room_name:
+            self._server._batch.broadcast(payload, exclude, seq)
+            return
+        room = self._server._room.rooms.get(room_name)
+        if room is not None and (room.members or room.away):
+            self._server._output.room_batch(room).broadcast(room.prefix + payload, exclude)
 
     def names(self, effect: Union[Claim[Connection], Release[Connection], Relay]) -> None:
         """Names and direct lines the other nodes must know of."""
@@ -185,7 +202,9 @@ class BusBridge:
         server = self._server
         node, room, batch, history = self.bus.node, server._room, server._batch, server._history
         for entry in entries:
-            if isinstance(entry, RoomLine):  # the hot path (an exact type: a quick check)
+            if isinstance(entry, RoomLine) and entry.room:  # a room but the default one
+                self._room_entry(entry, node)
+            elif isinstance(entry, RoomLine):  # the hot path (an exact type: a quick check)
                 seq = history.append(entry.data, entry.time_ms, (len(entry.data),), entry.seq)
                 own = entry.own
                 if own is None:
@@ -207,6 +226,19 @@ class BusBridge:
             elif isinstance(entry, Lost):  # never silent: lost on the way here
                 self._tell_members(wire.history_gap(entry.lines, "other servers' lines "
                                                                  "lost by the bus"))
+
+    def _room_entry(self, entry: RoomLine, node: str) -> None:
+        """A line of a room but the default one: its presence (a join, part or
+        topic of another node's) updates the room here; it goes to this node's
+        members of it, in the stream's order, numbered by the room's history here."""
+        own = entry.own
+        if own is None:
+            presence = Presence.parse(entry.presence) if entry.node != node else None
+            if presence is not None:
+                self._server._room.remote_room_presence(entry.room, presence)
+            self._here(entry.room, entry.data, None)
+        elif not own.delivered:
+            self._here(entry.room, entry.data, _excluded(own))
 
     def _direct_from_bus(self, line: DirectLine) -> None:
         room = self._server._room
@@ -260,7 +292,7 @@ class BusBridge:
                 self._tell_members(wire.notice("other servers reachable again"))
             return
         for own in outbox.deliver_here():  # published, not read back: here, now
-            server._batch.broadcast(own.payload, _excluded(own))
+            self._here(own.room, own.payload, _excluded(own))
         if not self._trouble_told:
             self._trouble_told = True
             self._tell_members(wire.notice("other servers unreachable; messages may be delayed"))

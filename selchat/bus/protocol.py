@@ -97,15 +97,16 @@ _PUBLISH_SHA = sha1(scripts.PUBLISH)
 class Own:
     """A room line this node published, until it is read back from the stream."""
 
-    __slots__ = ("number", "payload", "exclude", "delivered", "presence")
+    __slots__ = ("number", "payload", "exclude", "delivered", "presence", "room")
 
     def __init__(self, number: int, payload: bytes, exclude: Optional[Hashable],
-                 delivered: bool, presence: str = "") -> None:
+                 delivered: bool, presence: str = "", room: str = "") -> None:
         self.number = number  # the node's own count of its lines: field ``i``
         self.payload = payload
         self.exclude = exclude  # who said it: no echo
         self.delivered = delivered  # delivered here already (during an outage)
         self.presence = presence  # to publish it again (see `Outbox.recover`)
+        self.room = room  # "": the default room's
 
 
 class Publication(NamedTuple):
@@ -155,9 +156,10 @@ class Outbox:
         return self.size + self._ops_size + BATCH_COST + cost > self.max_bytes
 
     def line(self, payload: bytes, exclude: Optional[Hashable], presence: str,
-             delivered: bool) -> bool:
-        """A room line; False when the outbox is full (deliver it, it is not
-        kept: its number is skipped, which the other nodes tell as a gap)."""
+             delivered: bool, room: str = "") -> bool:
+        """A line of `room` ("": the default room); False when the outbox is
+        full (deliver it, it is not kept: its number is skipped, which the
+        other nodes tell as a gap)."""
         self._lines += 1
         number = self._lines
         cost = len(payload) + LINE_COST
@@ -169,11 +171,11 @@ class Outbox:
         elif number != self._next_line:  # refused lines between: the script jumps too
             self._ops += ("H", number - 1)
         self._next_line = number + 1
-        self._ops += ("L", payload, presence)
+        self._ops += _line_op(payload, presence, room)
         self._ops_size += cost
         self._ops_lines += 1
         self.waiting_lines += 1
-        self.pending.append(Own(number, payload, exclude, delivered, presence))
+        self.pending.append(Own(number, payload, exclude, delivered, presence, room))
         return True
 
     def direct(self, key: str, payload: bytes) -> None:
@@ -245,7 +247,7 @@ class Outbox:
         for own in lost:
             if own.number != previous + 1:
                 ops += ("H", own.number - 1)
-            ops += ("L", own.payload, own.presence)
+            ops += _line_op(own.payload, own.presence, own.room)
             previous = own.number
         number = self._batches[0].number - 1 if self._batches else self._batch_numbers + 1
         self._batch_numbers = max(self._batch_numbers, number)
@@ -313,6 +315,12 @@ class Outbox:
         return waiting
 
 
+def _line_op(payload: bytes, presence: str, room: str) -> Tuple[Arg, ...]:
+    """A room line's operation: ``L`` for the default room, ``K`` (one more
+    argument, the room's name: the entry's field ``r``) for the others."""
+    return ("K", payload, presence, room) if room else ("L", payload, presence)
+
+
 #: `Tally`'s "read nothing of it yet, and it said lines before our time".
 _UNKNOWN = -1
 
@@ -365,6 +373,8 @@ class RoomLine(NamedTuple):
     own: Optional[Own] = None
     #: This node's number for its own lines (field ``i``), 0 for others'.
     number: int = 0
+    #: The room's name (field ``r``); "" for the default room's lines.
+    room: str = ""
 
 
 class DirectLine(NamedTuple):
@@ -417,7 +427,8 @@ def decode(fields: Sequence[bytes]) -> Optional[Entry]:
     if b"s" in entry:
         return RoomLine(int(entry[b"s"]), int(entry.get(b"t", 0)), entry.get(b"d", b""),
                         entry.get(b"p", b"").decode("utf-8", "replace"), node,
-                        None, int(entry.get(b"i", 0)))
+                        None, int(entry.get(b"i", 0)),
+                        entry.get(b"r", b"").decode("utf-8", "replace"))
     if b"m" in entry:
         return DirectLine(entry[b"m"].decode("utf-8", "replace"), int(entry.get(b"t", 0)),
                           entry.get(b"d", b""), node)

@@ -79,6 +79,7 @@ end
 #: KEYS: stream seq names tokens nodes lines batch:NODE
 #: ARGV: node batch_no time_ms retention_ms lease_ms max_bytes first_line, then operations:
 #:   L data presence        a room line (numbered; the node numbers its own from first_line)
+#:   K data presence room   the same, of a room but the default one (field r: its name)
 #:   H number               the node's lines go up to number (the next L follows it)
 #:   M key data             a direct line for the member named key
 #:   C key name since th    claim a name (th: token hash or "")
@@ -93,19 +94,22 @@ local first, lost, line, i = 0, {}, tonumber(ARGV[7]), 8
 local said = nil
 while i <= #ARGV do
   local op = ARGV[i]
-  if op == 'L' then
+  if op == 'L' or op == 'K' then
     local seq = redis.call('INCR', KEYS[2])
     if first == 0 then first = seq end
-    if ARGV[i + 2] == '' then
-      redis.call('XADD', KEYS[1], '*', 'n', node, 'i', line, 's', seq, 't', time,
-                 'd', ARGV[i + 1])
-    else
-      redis.call('XADD', KEYS[1], '*', 'n', node, 'i', line, 's', seq, 't', time,
-                 'd', ARGV[i + 1], 'p', ARGV[i + 2])
+    local fields = {'n', node, 'i', line, 's', seq, 't', time, 'd', ARGV[i + 1]}
+    if ARGV[i + 2] ~= '' then
+      fields[#fields + 1] = 'p'
+      fields[#fields + 1] = ARGV[i + 2]
     end
+    if op == 'K' then
+      fields[#fields + 1] = 'r'
+      fields[#fields + 1] = ARGV[i + 3]
+    end
+    redis.call('XADD', KEYS[1], '*', unpack(fields))
     said = line
     line = line + 1
-    i = i + 3
+    i = i + (op == 'K' and 4 or 3)
   elseif op == 'H' then
     redis.call('XADD', KEYS[1], '*', 'n', node, 'h', ARGV[i + 1])
     said = tonumber(ARGV[i + 1])

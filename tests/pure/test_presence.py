@@ -1,7 +1,7 @@
 """Presence changes: named tuples in the room, one string on the bus."""
 import pytest
 
-from selchat.effect_types import Presence
+from selchat.effect_types import TOPIC, Presence
 
 
 
@@ -19,3 +19,9 @@ def test_a_presence_change_travels_as_the_string_older_nodes_read(presence, fiel
 @pytest.mark.parametrize("field", ["", "hello", "*bob"])
 def test_a_line_without_a_known_change_has_no_presence(field):
     assert Presence.parse(field) is None
+
+
+def test_a_topic_travels_whole_tabs_and_all():
+    topic = Presence(TOPIC, "release\tfriday")
+    assert topic.field() == "^release\tfriday"
+    assert Presence.parse(topic.field()) == topic

@@ -3,7 +3,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selchat import wire
-from selchat.effect_types import Broadcast, Charge, Entered, Exited, Left, Replay, Send
+from selchat.effect_types import (
+    TOPIC, Broadcast, Charge, Entered, Exited, Left, Presence, Replay, Send,
+)
 from selchat.room import ChatRoom
 from selchat.rooms import Rooms, room_key, room_problem
 
@@ -57,7 +59,7 @@ def test_join_answers_the_joiner_and_tells_the_room():
         Entered(A, dev),
         Send(A, wire.notice("You joined #dev. Online (2): alice, bob")),
         Replay(A, 20, dev),
-        Broadcast(wire.notice("alice has joined #dev."), A, room=dev),
+        Broadcast(wire.notice("alice has joined #dev."), A, Presence("+", "alice"), room=dev),
     ]
     assert room.receive(A, "/join #dev") == [Send(A, wire.notice("Now talking in #dev."))]
 
@@ -81,7 +83,8 @@ def test_part_tells_the_leaver_and_the_room_and_moves_current():
     dev = room.rooms.get("#dev")
     line = wire.notice("alice has left #dev (lunch).")
     assert room.receive(A, "/part lunch") == [
-        Send(A, line, room=dev), Broadcast(line, A, room=dev), Exited(A, dev)]
+        Send(A, line, room=dev), Broadcast(line, A, Presence("-", "alice"), room=dev),
+        Exited(A, dev)]
     assert room.receive(A, "hi") == [Broadcast(wire.chat("alice", "hi"), A)]  # the lobby again
     effects = room.receive(A, "/part")
     assert effects[-1] == Left(A)
@@ -97,7 +100,7 @@ def test_topic_shown_and_set():
     assert sent(room.receive(A, "/topic"), A) == ["*** No topic for #dev."]
     line = wire.notice("alice set the topic: ship it")
     assert room.receive(A, "/topic #dev ship it") == [
-        Send(A, line, room=dev), Broadcast(line, A, room=dev)]
+        Send(A, line, room=dev), Broadcast(line, A, Presence(TOPIC, "ship it"), room=dev)]
     assert sent(room.receive(B, "/topic #dev"), B) == ["*** Topic for #dev: ship it"]
     assert sent(room.receive(B, "/topic #dev mine now"), B) == [
         "!!! you are not in #dev: /join #dev"]
@@ -183,13 +186,6 @@ def test_big_rooms_do_not_announce_joins_and_leaves():
     room.connect(4)
     assert not any(type(e) is Broadcast for e in room.receive(4, "dave"))  # the lobby's too
     assert "more than 2 members" in sent(room.receive(A, "/help"), A)[-1]
-
-
-def test_a_room_command_on_a_shared_bus_is_refused():
-    room = make(rooms=False)
-    for command in ("/join #dev", "/part", "/topic", "/rooms"):
-        assert sent(room.receive(A, command), A)[0].startswith("!!! rooms are off")
-    assert room.receive(A, "hi") == [Broadcast(wire.chat("alice", "hi"), A)]
 
 
 def test_a_held_member_stays_in_its_rooms_as_away_and_comes_back():

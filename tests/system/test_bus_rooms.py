@@ -1,0 +1,90 @@
+"""Rooms across `selchat serve --bus` nodes through a real Redis: a room's
+lines reach its members on every node in one order, only them; joins, parts
+and topics reach every node, so /who #room and /rooms agree everywhere.
+
+A node learns what another did by reading the one stream, so a test that
+needs node B to know of something first waits for a later line on B.
+"""
+import pytest
+
+from support.clients import LineClient, read_until
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def two_nodes(chat_server, start_redis) -> list:
+    redis = start_redis()
+    return [chat_server("--flood-rate", "0", "--bus", redis.url) for _ in range(2)]
+
+
+def settled(client: LineClient, said_by: LineClient, name: str, marker: str) -> list:
+    """`said_by` (named `name`) says `marker` in the default room and `client` reads up to it:
+    `client`'s node has read everything said before (one stream, one order).
+    The lines read before it are returned."""
+    said_by.send(f"/msg #lobby {marker}")
+    return read_until(client, f"<{name}> {marker}")[:-1]
+
+
+def dev_chat(client: LineClient, count: int) -> list:
+    """The next `count` chat lines of #dev, skipping every other line."""
+    got: list = []
+    while len(got) < count:
+        line = client.line()
+        if line.startswith("#dev <"):
+            got.append(line)
+    return got
+
+
+def test_a_room_spans_nodes_in_one_order_with_its_members_topic_and_parts(two_nodes, clients):
+    first, second = two_nodes
+    alice, dave = clients(first, "alice"), clients(first, "dave")
+    bob, erin, carol = clients(second, "bob"), clients(second, "erin"), clients(second, "carol")
+    for client in (alice, dave):
+        read_until(client, "*** carol has joined the chat room.")
+    alice.send("/join #dev")
+    assert alice.line() == "*** You joined #dev. Online (1): alice"
+    settled(bob, alice, "alice", "joined")
+    bob.send("/join #dev")
+    assert bob.line() == "*** You joined #dev. Online (2): alice, bob"
+    settled(dave, bob, "bob", "bob in")
+    dave.send("/join #dev")
+    read_until(dave, "*** You joined #dev. Online (3): alice, bob, dave")
+    settled(erin, dave, "dave", "dave in")
+    erin.send("/join #dev")
+    read_until(erin, "*** You joined #dev. Online (4): alice, bob, dave, erin")
+    carol.send("/join #ops")
+    read_until(carol, "*** You joined #ops. Online (1): carol")
+    settled(dave, erin, "erin", "all in")
+    settled(erin, dave, "dave", "all in too")
+
+    for number in range(10):
+        alice.send(f"a{number}")
+        bob.send(f"b{number}")
+    seen = [dev_chat(watcher, 20) for watcher in (dave, erin)]
+    assert seen[0] == seen[1]  # one order on both nodes
+    assert [line for line in seen[0] if "<alice>" in line] == [
+        f"#dev <alice> a{number}" for number in range(10)]
+    assert not [line for line in settled(carol, alice, "alice", "done") if line.startswith("#dev")]
+
+    answers = []
+    for watcher, other, name in ((dave, erin, "erin"), (erin, dave, "dave")):
+        settled(watcher, other, name, "ask")
+        watcher.send("/who #dev", "/rooms")
+        answers.append(watcher.lines(5))
+    assert answers[0] == answers[1] == [
+        "*** Online in #dev (4): alice, bob, dave, erin",
+        "*** Rooms (3):", "***   #dev (4)", "***   #lobby (5)", "***   #ops (1)"]
+
+    alice.send("/topic ship it")
+    read_until(alice, "#dev *** alice set the topic: ship it")
+    read_until(erin, "#dev *** alice set the topic: ship it")
+    erin.send("/topic")
+    erin.expect("*** Topic for #dev: ship it")
+
+    bob.send("/part #dev lunch")
+    read_until(dave, "#dev *** bob has left #dev (lunch).")
+    dave.send("/who #dev", "/rooms")
+    assert dave.lines(5) == [
+        "*** Online in #dev (3): alice, dave, erin",
+        "*** Rooms (3):", "***   #dev (3): ship it", "***   #lobby (5)", "***   #ops (1)"]
