@@ -69,6 +69,9 @@ MAX_BURST, MAX_BURST_LINES = 10_000, 1000
 #: Descriptors kept free beside the clients (stdio, selector, server pipes).
 FD_RESERVE = 64
 MAX_NODES = 16
+#: --rooms: selchat's own --max-rooms ceiling is far above; a room costs the
+#: harness a few dict entries per member.
+MAX_ROOMS = 100_000
 MAX_OUTAGE = 60.0
 #: --compare-bus: what selchat on a bus may cost per delivery, next to selchat alone.
 BUS_COST_TARGET = 1.15
@@ -170,6 +173,14 @@ OPTIONS = (
            "turn, 127.0.0.2 and up, so that ports do not run out (about 28,000 per source "
            "address); 0: never bind (default: one per 16,000 clients when more than one is "
            "needed)", int, None, 0, 100_000, more={"metavar": "N"}),
+    Option("--rooms", "spread the clients over R rooms (#r0, #r1, ...; bench/rooms.py): "
+           "client i joins rooms (i*K + j) mod R, j < K, senders /msg their rooms in turn, "
+           "and receivers check loss, duplication and order per room and sender; selchat "
+           "over TCP only (default: one room, plain lines)", int, 0, 0, MAX_ROOMS,
+           more={"metavar": "R"}),
+    Option("--rooms-per-client", "with --rooms: rooms each client joins, K, at most R "
+           "(default: %(default)s)", int, 1, 1, lambda a: max(a.rooms, 1),
+           unit="(at most --rooms)", more={"metavar": "K"}),
     Option("--announce-limit", "passed to the selchat started here: rooms over N members "
            "are not told of each join and leave, so joining 100,000 clients is not O(N²) "
            "(default: selchat's own)", int, None, 0, more={"metavar": "N"}),
@@ -267,6 +278,11 @@ RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
      lambda a: f"{a.server} has no WebSocket endpoint: use --transport tcp"),
     (lambda a: a.announce_limit is not None and (a.connect or a.server != "selchat"),
      "--announce-limit goes to a selchat the bench starts (--server selchat, no --connect)"),
+    (lambda a: a.rooms and (a.server != "selchat" or a.transport != "tcp" or a.compare
+                            or a.churn or a.burst or a.nodes or a.compare_bus),
+     "--rooms needs selchat over TCP: --server selchat, --transport tcp, no --compare, "
+     "--churn, --burst, --nodes or --compare-bus"),
+    (lambda a: a.rooms_per_client > 1 and not a.rooms, "--rooms-per-client needs --rooms"),
     (lambda a: a.connect and a.compare, "--compare starts its own servers: drop --connect"),
     (lambda a: a.connect and not a.allow_remote and not servers.is_loopback(a.connect[0]),
      lambda a: f"{a.connect[0]} is not a loopback address (add --allow-remote)"),
@@ -322,10 +338,15 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _selchat_options(options: argparse.Namespace) -> List[str]:
-    """Options of selchat's own that the bench passes to the selchat it starts."""
-    if options.announce_limit is None:
-        return []
-    return ["--announce-limit", str(options.announce_limit)]
+    """Options of selchat's own that the bench passes to the selchat it starts:
+    --announce-limit, and with --rooms room caps that let every client in (its
+    rooms and the default one)."""
+    passed = [] if options.announce_limit is None else [
+        "--announce-limit", str(options.announce_limit)]
+    if options.rooms:
+        passed += ["--max-rooms", str(max(options.rooms + 1, 10_000)),
+                   "--max-rooms-per-member", str(max(options.rooms_per_client + 1, 50))]
+    return passed
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -474,7 +495,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     window=args.window, duration=args.duration, payload=args.payload,
                     messages=args.messages, transport=args.transport, burst=args.burst,
                     burst_lines=args.burst_lines, burst_bytes=args.burst_bytes, churn=args.churn,
-                    source_addresses=args.source_addresses)
+                    source_addresses=args.source_addresses, rooms=args.rooms,
+                    rooms_per_client=args.rooms_per_client)
     targets = _targets(args)
     labels = [t.label for t in targets]
     name, values = args.sweep if args.sweep else (None, [None])
