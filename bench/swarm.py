@@ -454,13 +454,17 @@ class Swarm:
         spread = [c for turn in zip_longest(*on_node.values()) for c in turn if c]
         last_on = [group[-1] for group in on_node.values()]
         probes = {id(c): c for c in [*spread[:1], *last_on]}
-        self.probes = list(probes.values())
-        for conn in self.probes:
-            conn.probe = Probe()
         if self.protocol.separate_senders:
             talkers = self.publishers[:sc.senders]
         else:  # everyone but the first and the last, as far as they go
             talkers = (spread[1:] + spread[:1])[:sc.senders]
+        if sc.rooms and talkers:  # a probe that hears the first sender, for the latencies
+            near = self._hearer(talkers[0], {id(c) for c in talkers})
+            if near is not None:
+                probes[id(near)] = near
+        self.probes = list(probes.values())
+        for conn in self.probes:
+            conn.probe = Probe()
         for index, conn in enumerate(talkers):
             tracker = joined[-1] if conn is not joined[-1] else joined[0]
             self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
@@ -468,6 +472,17 @@ class Swarm:
             self._watch_rooms()
         busy = {id(c) for c in self.probes} | {id(s.conn) for s in self.senders}
         self.listeners = [c for c in joined if id(c) not in busy]
+
+    def _hearer(self, talker: Conn, talkers: set) -> Optional[Conn]:
+        """With --rooms: the last client to join that shares a room with
+        `talker` and is not a sender itself, if any."""
+        sc = self.sc
+        mine = set(rooms.rooms_of(self.number[talker.name], sc.rooms, sc.rooms_per_client))
+        for conn in reversed(self.joined):
+            if id(conn) not in talkers and mine.intersection(
+                    rooms.rooms_of(self.number[conn.name], sc.rooms, sc.rooms_per_client)):
+                return conn
+        return None
 
     def _watch_rooms(self) -> None:
         """With --rooms: each sender's rooms, and in each the member that joined
