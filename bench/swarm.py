@@ -605,7 +605,7 @@ class Swarm:
 
     def _before_ready(self, conn: Conn, total: int) -> None:
         """Look for the welcome, then the ready marker; skip everything else."""
-        buf, proto = self._buf, self.protocol
+        buf = self._buf
         end = buf.rfind(b"\n", 0, total) + 1
         start = 0
         if conn.state is State.JOINING:
