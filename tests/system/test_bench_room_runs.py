@@ -49,3 +49,17 @@ def test_rooms_need_selchat_over_tcp():
     done = subprocess.run([sys.executable, str(FLOOD), "--rooms", "4", "--rooms-per-client",
                            "5"], capture_output=True, text=True, timeout=TIMEOUT)
     assert done.returncode == 2 and "--rooms-per-client must be 1..4" in done.stderr
+
+
+def test_compare_rooms_alternates_one_room_and_many(tmp_path):
+    done, doc = flood_json(tmp_path, "--clients", "20", "--rooms", "4", "--rooms-per-client",
+                           "2", "--senders", "2", "--messages", "4", "--compare-rooms",
+                           "--repeat", "1")
+    assert done.returncode == 0, done.stdout + done.stderr
+    one, many = doc["runs"]
+    assert (one["scenario"]["rooms"], many["scenario"]["rooms"]) == (1, 4)
+    # One room: 8 messages to the 19 others; four rooms of 10: to the 9 others.
+    assert (one["messages"]["expected"], one["messages"]["received"]) == (152, 152)
+    assert (many["messages"]["expected"], many["messages"]["received"]) == (72, 72)
+    assert "rooms cost: server " in done.stdout
+    assert " µs/delivery in 4 rooms (2 each)" in done.stdout
