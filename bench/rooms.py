@@ -21,6 +21,9 @@ from tally import Checker, Probe, Tally
 #: A receiver's count for one (room, sender): [copies received, highest seq seen].
 Key = Tuple[bytes, int]
 NOTICE = b"*** "
+#: selchat's default room (``serve --default-room``), where the ready marker goes:
+#: every client is in it, whatever rooms it joined.
+DEFAULT_ROOM = b"#lobby"
 
 
 def rooms_of(client: int, rooms: int, per_client: int) -> List[int]:

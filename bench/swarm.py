@@ -434,7 +434,7 @@ class Swarm:
     def _ready_line(self, conn: Conn) -> bytes:
         """The ready marker, to the default room (with --rooms, /join made another current)."""
         if self.sc.rooms:
-            return self._frame(conn, b"/msg #lobby " + READY)
+            return self._frame(conn, b"/msg %s %s" % (rooms.DEFAULT_ROOM, READY))
         return self._frame(conn, READY)
 
     def _frame(self, conn: Conn, body: bytes) -> bytes:
@@ -545,6 +545,9 @@ class Swarm:
             now_us = int((time.monotonic() - self.epoch) * 1e6) if conn.probe else 0
             counted = rooms.take_lines(checker, self.fmt.parse, bytes(buf[:end]), conn.tally,
                                        conn.tally.rooms, now_us, conn.probe)
+            if total - end > READ_SIZE // 2:  # no line end in sight: not a line
+                checker.other_lines += 1
+                end = total
         elif conn.probe is None and end and checker.records(buf, end, conn.tally):
             counted = end // checker.size
         elif (record is not None and storm is not None and conn.probe is None
