@@ -5,6 +5,7 @@ import sys
 from support.constants import BENCH
 
 sys.path.insert(0, str(BENCH))
+import flood  # noqa: E402
 from message import READY, BodyFormat  # noqa: E402
 from protocols import Chat  # noqa: E402
 from rooms import (expected, join_lines, last_joined, losses, members, room_name,  # noqa: E402
@@ -105,3 +106,15 @@ def test_a_garbled_room_line_is_counted_as_such():
     assert take_lines(checker, fmt.parse, b"#r1 <c9> #zzz\n#r1 no body\nhello\n",
                       Tally(2), {}) == 0
     assert checker.garbled == 2 and checker.other_lines == 1
+
+
+def test_the_selchat_started_lets_every_client_into_its_rooms():
+    args = flood.parse_args(["--rooms", "60000", "--rooms-per-client", "60",
+                             "--announce-limit", "7"])
+    assert flood._selchat_options(args) == [
+        "--announce-limit", "7", "--max-rooms", "60001", "--max-rooms-per-member", "61"]
+    # Under selchat's own defaults: passed, but no lower than them.
+    small = flood.parse_args(["--rooms", "6", "--rooms-per-client", "2"])
+    assert flood._selchat_options(small) == ["--max-rooms", "10000",
+                                             "--max-rooms-per-member", "50"]
+    assert flood._selchat_options(flood.parse_args([])) == []
