@@ -17,7 +17,10 @@ runs N selchat processes sharing one room on a Redis bus (see `nodes`) and
 adds each node's cost, Redis', latency within and across nodes, and whether
 every node saw one order; ``--bus-outage`` takes the bus away for a while in
 the middle of the run; ``--compare-bus`` measures what the bus costs one node.
-``--attack NAME`` runs one of the attack harnesses instead (`attacks`):
+``--rooms R --rooms-per-client K`` spreads the clients over R rooms, K each,
+senders speaking to their rooms in turn, every line checked per room (`rooms`);
+``--compare-rooms`` alternates that with one room and prints what the rooms
+cost per delivery. ``--attack NAME`` runs one of the attack harnesses instead (`attacks`):
 WebSocket frames, pipelined HTTP, /who searches, held sessions, resume
 replays, a bus after Redis lost its data.
 See docs/benchmarks.rst for how to read every figure.
@@ -26,7 +29,8 @@ The harness is one process, one thread and one selector, like the server:
 the modules beside this one are the clients (`swarm`, one connection in
 `conn`), what a run does besides its messages (`modes`: storm, churn, bus
 outage, one module each), the receive-side checks (`tally`), the message
-layout (`message`), the wire protocols (`protocols`), the servers under test
+layout (`message`), who is in which room and the per-room checks (`rooms`),
+the wire protocols (`protocols`), the servers under test
 (`servers`) and their nodes and bus (`nodes`), and the reports (`report`).
 Options are declared once, with their bounds, in `OPTIONS`; options that may
 not go together in `RULES`.

@@ -39,6 +39,12 @@ each node* is a probe as well, so every node has one, and the latency figures
 come apart into same-node and cross-node pairs. The probes' arrival orders must
 agree (`tally.one_order`).
 
+**Rooms** (``--rooms``, `rooms`): each client sends its /join lines with its
+name and has joined once its last room answers; the ready marker goes to the
+default room; senders /msg their rooms in turn; every receiver parses every
+line and counts per (room, sender); a sender's window is measured in each of
+its rooms, and a third probe hears the first sender.
+
 **Modes** (`modes`): what a run does besides its messages, each its own
 object the loop calls at a few points: a storm of long lines (``burst``,
 `modes.storm`), listeners that reset and resume (``churn``, `modes.churn`),
