@@ -2,8 +2,9 @@
 import selectors
 import socket
 from enum import Enum
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
+from rooms import sent_to
 from tally import Probe, Tally
 from wsclient import Masker, Unframer, new_key
 
@@ -56,8 +57,25 @@ class Conn:
 class Sender:
     """A client that talks: its messages so far, and where its window is measured."""
 
-    __slots__ = ("index", "conn", "sent", "tracker", "phase")
+    __slots__ = ("index", "conn", "sent", "tracker", "phase", "rooms", "watchers")
 
     def __init__(self, index: int, conn: Conn, tracker: Tally, phase: float) -> None:
         self.index, self.conn, self.tracker, self.phase = index, conn, tracker, phase
         self.sent = 0
+        self.rooms: List[bytes] = []  #: with --rooms: its rooms' names, in sending order
+        #: With --rooms: per room slot, a member's counts for (room, this sender), or None
+        #: (nobody else there): no one client hears all its rooms, so its window is
+        #: measured per room.
+        self.watchers: List[Optional[Dict]] = []
+
+    def seen(self) -> int:
+        """Its messages the far end has had: what its window is measured by."""
+        if not self.rooms:
+            return self.tracker.received[self.index]
+        k, seen = len(self.rooms), 0
+        for slot, (room, counts) in enumerate(zip(self.rooms, self.watchers)):
+            if counts is None:  # nobody hears it: as good as seen
+                seen += sent_to(self.sent, k, slot)
+            else:
+                seen += counts.get((room, self.index), (0,))[0]
+        return seen

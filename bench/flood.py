@@ -17,7 +17,10 @@ runs N selchat processes sharing one room on a Redis bus (see `nodes`) and
 adds each node's cost, Redis', latency within and across nodes, and whether
 every node saw one order; ``--bus-outage`` takes the bus away for a while in
 the middle of the run; ``--compare-bus`` measures what the bus costs one node.
-``--attack NAME`` runs one of the attack harnesses instead (`attacks`):
+``--rooms R --rooms-per-client K`` spreads the clients over R rooms, K each,
+senders speaking to their rooms in turn, every line checked per room (`rooms`);
+``--compare-rooms`` alternates that with one room and prints what the rooms
+cost per delivery. ``--attack NAME`` runs one of the attack harnesses instead (`attacks`):
 WebSocket frames, pipelined HTTP, /who searches, held sessions, resume
 replays, a bus after Redis lost its data.
 See docs/benchmarks.rst for how to read every figure.
@@ -26,7 +29,8 @@ The harness is one process, one thread and one selector, like the server:
 the modules beside this one are the clients (`swarm`, one connection in
 `conn`), what a run does besides its messages (`modes`: storm, churn, bus
 outage, one module each), the receive-side checks (`tally`), the message
-layout (`message`), the wire protocols (`protocols`), the servers under test
+layout (`message`), who is in which room and the per-room checks (`rooms`),
+the wire protocols (`protocols`), the servers under test
 (`servers`) and their nodes and bus (`nodes`), and the reports (`report`).
 Options are declared once, with their bounds, in `OPTIONS`; options that may
 not go together in `RULES`.
@@ -41,7 +45,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import attacks
@@ -69,12 +73,17 @@ MAX_BURST, MAX_BURST_LINES = 10_000, 1000
 #: Descriptors kept free beside the clients (stdio, selector, server pipes).
 FD_RESERVE = 64
 MAX_NODES = 16
+#: --rooms: selchat's own --max-rooms ceiling is far above; a room costs the
+#: harness a few dict entries per member.
+MAX_ROOMS = 100_000
 MAX_OUTAGE = 60.0
 #: --compare-bus: what selchat on a bus may cost per delivery, next to selchat alone.
 BUS_COST_TARGET = 1.15
 #: --tls: what TLS may cost (issue 22): deliveries/s at least this share of clear
 #: text's, server µs per delivery at most this many times clear text's.
 TLS_THROUGHPUT_TARGET, TLS_COST_TARGET = 0.7, 1.5
+#: --compare-rooms: what many small rooms may cost per delivery, next to one room (issue 20).
+ROOMS_COST_TARGET = 1.3
 
 
 class Target(NamedTuple):
@@ -85,6 +94,9 @@ class Target(NamedTuple):
     kind: str
     nodes: int = 0
     tls: bool = False  #: selchat over TLS only (--tls-cert, --no-clear), clients speaking it
+    #: --compare-rooms: the (rooms, rooms per client) this target runs with instead
+    #: of the options' (None: the options').
+    rooms: Optional[Tuple[int, int]] = None
 
 
 class Option(NamedTuple):
@@ -170,6 +182,14 @@ OPTIONS = (
            "turn, 127.0.0.2 and up, so that ports do not run out (about 28,000 per source "
            "address); 0: never bind (default: one per 16,000 clients when more than one is "
            "needed)", int, None, 0, 100_000, more={"metavar": "N"}),
+    Option("--rooms", "spread the clients over R rooms (#r0, #r1, ...; bench/rooms.py): "
+           "client i joins rooms (i*K + j) mod R, j < K, senders /msg their rooms in turn, "
+           "and receivers check loss, duplication and order per room and sender; selchat "
+           "over TCP only (default: one room, plain lines)", int, 0, 0, MAX_ROOMS,
+           more={"metavar": "R"}),
+    Option("--rooms-per-client", "with --rooms: rooms each client joins, K, at most R "
+           "(default: %(default)s)", int, 1, 1, lambda a: max(a.rooms, 1),
+           unit="(at most --rooms)", more={"metavar": "K"}),
     Option("--announce-limit", "passed to the selchat started here: rooms over N members "
            "are not told of each join and leave, so joining 100,000 clients is not O(N²) "
            "(default: selchat's own)", int, None, 0, more={"metavar": "N"}),
@@ -209,6 +229,10 @@ OPTIONS = (
            f"tables, and TLS' cost: deliveries/s (target ≥ {TLS_THROUGHPUT_TARGET}×) and "
            f"server µs per delivery (target ≤ {TLS_COST_TARGET}×) over clear text's",
            more={"action": "store_true"}),
+    Option("--compare-rooms", "alternate runs in one room (--rooms 1) and over --rooms R "
+           "rooms, --rooms-per-client K each, the same clients and senders; the tables, and "
+           "the rooms' cost: server µs per delivery over R rooms over one room's (target ≤ "
+           f"{ROOMS_COST_TARGET}×)", more={"action": "store_true"}),
     Option("--repeat", "runs per server and value (default: 3 with --compare, "
            "--compare-bus or --tls, else 1)", int, None, 1, 20),
     Option("--attack", "instead of a chat run, one of the attack harnesses (bench/attacks.py): "
@@ -267,6 +291,13 @@ RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
      lambda a: f"{a.server} has no WebSocket endpoint: use --transport tcp"),
     (lambda a: a.announce_limit is not None and (a.connect or a.server != "selchat"),
      "--announce-limit goes to a selchat the bench starts (--server selchat, no --connect)"),
+    (lambda a: a.rooms and (a.server != "selchat" or a.transport != "tcp" or a.compare
+                            or a.churn or a.burst or a.nodes or a.compare_bus),
+     "--rooms needs selchat over TCP: --server selchat, --transport tcp, no --compare, "
+     "--churn, --burst, --nodes or --compare-bus"),
+    (lambda a: a.compare_rooms and (not a.rooms or a.tls),
+     "--compare-rooms needs --rooms (and no --tls)"),
+    (lambda a: a.rooms_per_client > 1 and not a.rooms, "--rooms-per-client needs --rooms"),
     (lambda a: a.connect and a.compare, "--compare starts its own servers: drop --connect"),
     (lambda a: a.connect and not a.allow_remote and not servers.is_loopback(a.connect[0]),
      lambda a: f"{a.connect[0]} is not a loopback address (add --allow-remote)"),
@@ -322,10 +353,15 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def _selchat_options(options: argparse.Namespace) -> List[str]:
-    """Options of selchat's own that the bench passes to the selchat it starts."""
-    if options.announce_limit is None:
-        return []
-    return ["--announce-limit", str(options.announce_limit)]
+    """Options of selchat's own that the bench passes to the selchat it starts:
+    --announce-limit, and with --rooms room caps that let every client in (its
+    rooms and the default one)."""
+    passed = [] if options.announce_limit is None else [
+        "--announce-limit", str(options.announce_limit)]
+    if options.rooms:  # (with --compare-rooms, the one-room runs get them too: harmless)
+        passed += ["--max-rooms", str(max(options.rooms + 1, 10_000)),
+                   "--max-rooms-per-member", str(max(options.rooms_per_client + 1, 50))]
+    return passed
 
 
 def raise_fd_limit(needed: int) -> None:
@@ -365,6 +401,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     """One run against `target` (started here unless ``options.connect`` is
     given): its figures. `options` also says which modes the run has."""
     connect, pid, budget = options.connect, options.server_pid, options.phase_timeout
+    if target.rooms:
+        scenario = replace(scenario, rooms=target.rooms[0], rooms_per_client=target.rooms[1])
     kind = target.kind
     protocol = PROTOCOLS[servers.KINDS[kind]]
     folder = tempfile.TemporaryDirectory(prefix="selchat-bench-tls-")
@@ -474,17 +512,19 @@ def main(argv: Optional[List[str]] = None) -> int:
                     window=args.window, duration=args.duration, payload=args.payload,
                     messages=args.messages, transport=args.transport, burst=args.burst,
                     burst_lines=args.burst_lines, burst_bytes=args.burst_bytes, churn=args.churn,
-                    source_addresses=args.source_addresses)
+                    source_addresses=args.source_addresses, rooms=args.rooms,
+                    rooms_per_client=args.rooms_per_client)
     targets = _targets(args)
     labels = [t.label for t in targets]
     name, values = args.sweep if args.sweep else (None, [None])
-    repeat = args.repeat or (3 if args.compare or args.compare_bus or args.tls else 1)
+    compared = args.compare or args.compare_bus or args.tls or args.compare_rooms
+    repeat = args.repeat or (3 if compared else 1)
     biggest = max(values) if name == "clients" else args.clients
     raise_fd_limit(biggest * (2 if args.churn else 1) + max(args.senders, 1) + args.burst
                    + FD_RESERVE)
     text = args.json != "-"
     progress = Progress() if sys.stderr.isatty() and not args.json else None
-    tabulate = args.compare or args.compare_bus or args.tls or args.sweep
+    tabulate = compared or args.sweep
     if text and tabulate:
         print(f"scenario  {report.describe(asdict(base))}"
               + (f"; sweeping {name} over {values}" if name else ""))
@@ -511,6 +551,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.tls:
             for value in values:
                 print(_tls_cost_line(name, value, grouped))
+        if args.compare_rooms:
+            for value in values:
+                print(_rooms_cost_line(name, value, grouped, args))
     if args.json:
         document = {"bench": "selchat flood", "schema": 1, "command": sys.argv,
                     "machine": machine(), "runs": runs}
@@ -538,6 +581,9 @@ def _targets(args: argparse.Namespace) -> List[Target]:
         return [Target("selchat", "selchat"), Target("selchat+bus", "selchat", 1)]
     if args.tls:
         return [Target("selchat", "selchat"), Target("selchat+tls", "selchat", tls=True)]
+    if args.compare_rooms:
+        return [Target("selchat", "selchat", rooms=(1, 1)),
+                Target("selchat+rooms", "selchat", rooms=(args.rooms, args.rooms_per_client))]
     if args.compare:
         return [Target(k, k) for k in COMPARED[args.transport] if servers.available(k)
                 and (not args.burst or servers.KINDS[k] == "chat")]
@@ -586,6 +632,20 @@ def _tls_cost_line(name: Optional[str], value, grouped: dict) -> str:
         parts.append(f"{path[1].replace('_', ' ')} {report._n(secure, 3)} over TLS, "
                      f"{report._n(plain, 3)} clear: {verdict}")
     return f"TLS cost{at}: " + "; ".join(parts)
+
+
+def _rooms_cost_line(name: Optional[str], value, grouped: dict,
+                     args: argparse.Namespace) -> str:
+    """Many rooms next to one, medians: server µs per delivery and their ratio."""
+    path = ("server_cpu", "us_per_delivery")
+    one = report.median(grouped[(value, "selchat")], path)
+    many = report.median(grouped[(value, "selchat+rooms")], path)
+    ratio = many / one if many is not None and one else None
+    within = " (within" if ratio is not None and ratio <= ROOMS_COST_TARGET else " (OVER"
+    verdict = "-" if ratio is None else f"{ratio:.2f}×{within} the {ROOMS_COST_TARGET}× target)"
+    at = f" at {name}={value}" if name else ""
+    return (f"rooms cost{at}: server {report._n(many, 3)} µs/delivery in {args.rooms:,} rooms "
+            f"({args.rooms_per_client} each), {report._n(one, 3)} in one: {verdict}")
 
 
 def _one_line(fig: dict) -> str:

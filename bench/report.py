@@ -220,7 +220,9 @@ def describe(scenario: dict) -> str:
     churn = f", {scenario['churn']:g} % churn per second" if scenario.get("churn") else ""
     burst = (f"; a burst from {scenario['burst']:,} more clients, {scenario['burst_lines']} "
              f"lines of {scenario['burst_bytes']:,} B each" if scenario.get("burst") else "")
-    return (f"{scenario['clients']:,} clients{transport[scenario.get('transport', 'tcp')]}, "
+    rooms = (f" in {scenario['rooms']:,} rooms ({scenario['rooms_per_client']} each)"
+             if scenario.get("rooms") else "")
+    return (f"{scenario['clients']:,} clients{rooms}{transport[scenario.get('transport', 'tcp')]}, "
             f"{scenario['senders']} senders, {pace}, {amount}, "
             f"{scenario['payload']}-byte messages{churn}{burst}")
 

@@ -39,6 +39,12 @@ each node* is a probe as well, so every node has one, and the latency figures
 come apart into same-node and cross-node pairs. The probes' arrival orders must
 agree (`tally.one_order`).
 
+**Rooms** (``--rooms``, `rooms`): each client sends its /join lines with its
+name and has joined once its last room answers; the ready marker goes to the
+default room; senders /msg their rooms in turn; every receiver parses every
+line and counts per (room, sender); a sender's window is measured in each of
+its rooms, and a third probe hears the first sender.
+
 **Modes** (`modes`): what a run does besides its messages, each its own
 object the loop calls at a few points: a storm of long lines (``burst``,
 `modes.storm`), listeners that reset and resume (``churn``, `modes.churn`),
@@ -57,6 +63,7 @@ from dataclasses import dataclass
 from itertools import zip_longest
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
+import rooms
 import sources
 from conn import Conn, Sender, State
 from message import READY, BodyFormat
@@ -129,6 +136,10 @@ class Scenario:
     #: Loopback source addresses the clients take in turn (`sources`); None:
     #: as many as the client count needs, 0: none (the kernel picks 127.0.0.1).
     source_addresses: Optional[int] = None
+    #: Rooms the clients spread over (`rooms`), and rooms per client; 0: one
+    #: room, the default, and plain lines.
+    rooms: int = 0
+    rooms_per_client: int = 1
 
 
 class Swarm:
@@ -161,6 +172,7 @@ class Swarm:
         self.fmt = BodyFormat(scenario.senders, scenario.payload)
         width = len(str(max(scenario.clients - 1, 0)))
         self.names = [f"c{i:0{width}d}" for i in range(scenario.clients)]
+        self.number = {name: i for i, name in enumerate(self.names)}
         record = protocol.record(self.names[0], scenario.payload)
         storm = self.storm.record(protocol) if self.storm else None
         backlog = max(256, min(BACKLOG, BACKLOG_TOTAL // max(scenario.clients, 1)))
@@ -234,7 +246,7 @@ class Swarm:
             self._set_ready(self.joined[0])
         else:
             for conn in self.joined[:2]:
-                self.write(conn, self._frame(conn, READY))
+                self.write(conn, self._ready_line(conn))
         ok = self._loop(lambda: self.ready_count >= receivers or bool(self.problems),
                         start + budget)
         self.times["ready"] = time.monotonic() - start
@@ -406,10 +418,30 @@ class Swarm:
             conn.state = State.JOINING
             if conn.ws is None:
                 tags = b"/tags\n" if self.tagged else b""
-                self.write(conn, tags + self.protocol.join(conn.name))
+                self.write(conn, tags + self.protocol.join(conn.name) + self._join_rooms(conn))
             else:  # the name follows the 101 (see _unframe)
                 host, port = self.web_addresses[conn.node][:2]
                 self.write(conn, upgrade_request(host, port, conn.ws.key))
+
+    def _join_rooms(self, conn: Conn) -> bytes:
+        """With --rooms, a receiving client's /join lines (sent with its name)."""
+        sc = self.sc
+        if not sc.rooms or conn.tally is None:
+            return b""
+        return rooms.join_lines(self.number[conn.name], sc.rooms, sc.rooms_per_client)
+
+    def _joined_marker(self, conn: Conn) -> bytes:
+        """What proves `conn` joined: the welcome, or with --rooms its last room's."""
+        sc = self.sc
+        if not sc.rooms:
+            return self.protocol.joined
+        return rooms.last_joined(self.number[conn.name], sc.rooms, sc.rooms_per_client)
+
+    def _ready_line(self, conn: Conn) -> bytes:
+        """The ready marker, to the default room (with --rooms, /join made another current)."""
+        if self.sc.rooms:
+            return self._frame(conn, b"/msg %s %s" % (rooms.DEFAULT_ROOM, READY))
+        return self._frame(conn, READY)
 
     def _frame(self, conn: Conn, body: bytes) -> bytes:
         """One message as `conn` sends it: a line, or a WebSocket message."""
@@ -428,18 +460,48 @@ class Swarm:
         spread = [c for turn in zip_longest(*on_node.values()) for c in turn if c]
         last_on = [group[-1] for group in on_node.values()]
         probes = {id(c): c for c in [*spread[:1], *last_on]}
-        self.probes = list(probes.values())
-        for conn in self.probes:
-            conn.probe = Probe()
         if self.protocol.separate_senders:
             talkers = self.publishers[:sc.senders]
         else:  # everyone but the first and the last, as far as they go
             talkers = (spread[1:] + spread[:1])[:sc.senders]
+        if sc.rooms and talkers:  # a probe that hears the first sender, for the latencies
+            near = self._hearer(talkers[0], {id(c) for c in talkers})
+            if near is not None:
+                probes[id(near)] = near
+        self.probes = list(probes.values())
+        for conn in self.probes:
+            conn.probe = Probe()
         for index, conn in enumerate(talkers):
             tracker = joined[-1] if conn is not joined[-1] else joined[0]
             self.senders.append(Sender(index, conn, tracker.tally, index / max(sc.senders, 1)))
+        if sc.rooms:
+            self._watch_rooms()
         busy = {id(c) for c in self.probes} | {id(s.conn) for s in self.senders}
         self.listeners = [c for c in joined if id(c) not in busy]
+
+    def _hearer(self, talker: Conn, talkers: set) -> Optional[Conn]:
+        """With --rooms: the last client to join that shares a room with
+        `talker` and is not a sender itself, if any."""
+        sc = self.sc
+        mine = set(rooms.rooms_of(self.number[talker.name], sc.rooms, sc.rooms_per_client))
+        for conn in reversed(self.joined):
+            if id(conn) not in talkers and mine.intersection(
+                    rooms.rooms_of(self.number[conn.name], sc.rooms, sc.rooms_per_client)):
+                return conn
+        return None
+
+    def _watch_rooms(self) -> None:
+        """With --rooms: each sender's rooms, and in each the member that joined
+        last (not itself), where its window is measured."""
+        sc, last = self.sc, {}
+        for conn in self.joined:
+            for room in rooms.rooms_of(self.number[conn.name], sc.rooms, sc.rooms_per_client):
+                last.setdefault(room, []).append(conn)
+        for sender in self.senders:
+            mine = rooms.rooms_of(self.number[sender.conn.name], sc.rooms, sc.rooms_per_client)
+            sender.rooms = [rooms.room_name(r, sc.rooms) for r in mine]
+            others = [[c for c in last.get(r, []) if c is not sender.conn] for r in mine]
+            sender.watchers = [o[-1].tally.rooms if o else None for o in others]
 
     # -- reading --------------------------------------------------------------------
 
@@ -484,7 +546,15 @@ class Swarm:
             return
         buf, checker, record = self._buf, self.checker, self.checker.storm_record
         end = total - total % checker.size
-        if conn.probe is None and end and checker.records(buf, end, conn.tally):
+        if self.sc.rooms:  # every line parsed, counted per (room, sender)
+            end = buf.rfind(b"\n", 0, total) + 1
+            now_us = int((time.monotonic() - self.epoch) * 1e6) if conn.probe else 0
+            counted = rooms.take_lines(checker, self.fmt.parse, bytes(buf[:end]), conn.tally,
+                                       conn.tally.rooms, now_us, conn.probe)
+            if total - end > READ_SIZE // 2:  # no line end in sight: not a line
+                checker.other_lines += 1
+                end = total
+        elif conn.probe is None and end and checker.records(buf, end, conn.tally):
             counted = end // checker.size
         elif (record is not None and storm is not None and conn.probe is None
               and buf.find(b"\n", total - total % record.size, total) < 0  # no more lines
@@ -544,13 +614,13 @@ class Swarm:
 
     def _before_ready(self, conn: Conn, total: int) -> None:
         """Look for the welcome, then the ready marker; skip everything else."""
-        buf, proto = self._buf, self.protocol
+        buf = self._buf
         end = buf.rfind(b"\n", 0, total) + 1
         start = 0
         if conn.state is State.JOINING:
             if self._refused(conn, end):
                 return
-            start = buf.find(proto.joined, 0, end)
+            start = buf.find(self._joined_marker(conn), 0, end)
             if start < 0:
                 conn.carry = buf[end:total]
                 return
@@ -639,7 +709,7 @@ class Swarm:
         cap = sc.messages if sc.messages is not None else float("inf")
         if sc.rate <= 0:
             for sender in self.senders:
-                room = min(sc.window - (sender.sent - sender.tracker.received[sender.index]),
+                room = min(sc.window - (sender.sent - sender.seen()),
                            cap - sender.sent)
                 if room > 0 and sender.conn.state is not STATE_CLOSED:
                     self._send(sender, int(room), now)
@@ -662,8 +732,14 @@ class Swarm:
         body, s, first = self.fmt.body, sender.index, sender.sent
         frame = self.protocol.frame if sender.conn.masker is None else sender.conn.masker.frame
         stamp = int((now - self.epoch) * 1e6)
-        self.write(sender.conn, b"".join([frame(body(s, seq, stamp))
-                                           for seq in range(first, first + count)]))
+        names = sender.rooms
+        if names:  # with --rooms: its rooms in turn
+            k = len(names)
+            lines = [frame(b"/msg %s %s" % (names[seq % k], body(s, seq, stamp)))
+                     for seq in range(first, first + count)]
+        else:
+            lines = [frame(body(s, seq, stamp)) for seq in range(first, first + count)]
+        self.write(sender.conn, b"".join(lines))
         sender.sent += count
 
     def write(self, conn: Conn, data: bytes) -> None:
@@ -705,8 +781,25 @@ class Swarm:
 
     def expected(self) -> int:
         """Copies the server should deliver for the messages sent so far."""
+        if self.sc.rooms:
+            return sum(sum(want.values()) for want in self._room_expected().values())
         per_message = len(self.joined) - (0 if self.protocol.echoes else 1)
         return sum(s.sent for s in self.senders) * per_message
+
+    def _room_expected(self) -> Dict[int, Dict[rooms.Key, int]]:
+        """With --rooms: per client number, its copies due per (room, sender)."""
+        sc = self.sc
+        return rooms.expected({s.index: s.sent for s in self.senders},
+                              {s.index: self.number[s.conn.name] for s in self.senders},
+                              sc.clients, sc.rooms, sc.rooms_per_client)
+
+    def _losses(self) -> Dict[str, List[int]]:
+        tallies = [conn.tally for conn in self.joined]
+        if not self.sc.rooms:
+            return losses(tallies, self.expected_per_receiver(), self.sc.senders)
+        due = self._room_expected()
+        return rooms.losses([t.rooms for t in tallies],
+                            [due[self.number[c.name]] for c in self.joined], self.sc.senders)
 
     def expected_per_receiver(self) -> List[List[int]]:
         sent = [0] * self.sc.senders
@@ -725,7 +818,7 @@ class Swarm:
         """Every raw figure of the run (`report` derives the rest)."""
         checker = self.checker
         tallies = [conn.tally for conn in self.joined]
-        lost = losses(tallies, self.expected_per_receiver(), self.sc.senders)
+        lost = self._losses()
         received = [sum(t.received[s] for t in tallies) for s in range(self.sc.senders)]
         sent = [0] * self.sc.senders
         for s in self.senders:

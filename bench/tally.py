@@ -52,13 +52,15 @@ BUS_NOTICE = b"*** other servers "
 class Tally:
     """What one receiving connection has seen from each sender."""
 
-    __slots__ = ("received", "top", "tokens", "storm")
+    __slots__ = ("received", "top", "tokens", "storm", "rooms")
 
     def __init__(self, senders: int) -> None:
         self.received = [0] * senders  #: copies received, per sender
         self.top = [-1] * senders  #: highest sequence number seen, per sender
         self.tokens = bytearray()  #: the token column of records not yet settled
         self.storm = 0  #: storm lines received
+        #: With --rooms: per (room, sender), [copies received, highest seq seen] (`rooms`).
+        self.rooms: Dict[Tuple[bytes, int], List[int]] = {}
 
 
 class Probe:
