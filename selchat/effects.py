@@ -21,7 +21,7 @@ from selchat.connection import Connection, State
 from selchat.history import History, replay
 from selchat.effect_types import (
     Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left, Relay,
-    Release, Replay, ResumeAsked, Send, Tag, Unhold,
+    Release, Replay, ResumeAsked, Send, Tag, Unannounced, Unhold,
 )
 from selchat.rooms import Room
 from selchat.timers import Timer
@@ -61,6 +61,7 @@ class Effects:
             Claim: self._names,
             Release: self._names,
             Relay: self._names,
+            Unannounced: self._unannounced,
             Close: self._close,
             Entered: self._entered,
             Exited: self._exited,
@@ -135,6 +136,11 @@ class Effects:
         if self._server._bridge is not None:
             self._server._bridge.names(effect)
 
+    def _unannounced(self, effect: Unannounced) -> None:
+        """Nobody here is told; with a bus, the other nodes' lists are."""
+        if self._server._bridge is not None:
+            self._server._bridge.unannounced(effect)
+
     # -- sessions ---------------------------------------------------------------------
 
     def _joined(self, effect: Joined[Connection]) -> None:
@@ -152,7 +158,9 @@ class Effects:
         if room.default:
             self._server._batch.joined(effect.session)
         else:
-            self._server._output.room_batch(room).joined(effect.session, effect.resumed)
+            # With a bus the pass's lines read so far are in the history already.
+            whole_pass = effect.resumed and self._server._bridge is None
+            self._server._output.room_batch(room).joined(effect.session, whole_pass)
 
     def _exited(self, effect: Exited[Connection]) -> None:
         self._server._output.room_batch(effect.room).left(effect.session)

@@ -168,6 +168,14 @@ class MemoryHistory:
     def __len__(self) -> int:
         return self._kept
 
+    def begin(self, seq: int) -> None:
+        """Lines up to number `seq` are not known here (a room's history made
+        by a node that started after the room did): a resume from before is
+        a gap, not a silent hole."""
+        self._trimmed = max(self._trimmed, seq)
+        self._last_seq = max(self._last_seq, seq)
+        self._holes = self._holes or self._elsewhere
+
     def append(self, payload: bytes, time_ms: int,
                ends: Optional[Sequence[int]] = None, first: Optional[int] = None) -> int:
         """Keep `payload`'s lines (newline-terminated; `ends` where each ends, if

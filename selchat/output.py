@@ -21,7 +21,8 @@ each dirty room's in turn. The rooms' lines are numbered here, as they are
 delivered, from the one sequence the default room's history keeps (its were
 numbered as they were said, earlier in the pass), so each member sees the
 numbers rise: the last number a tagged client saw is all a resume needs. A
-room's pass goes into its history here too, one payload per pass.
+room's pass goes into its history here too, one payload per pass (with a bus, Redis numbers every room's lines and the bridge keeps them
+as it reads them).
 
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
@@ -135,11 +136,14 @@ class Output:
                 continue
             members = room.members
             self._counters.deliveries += batch.deliveries(len(members))
-            ends = batch.number(self._server._history.last_seq + 1)
-            first = self._server._history.number(len(ends))
+            if self._server._bridge is None:
+                ends = batch.number(self._server._history.last_seq + 1)
+                first = self._server._history.number(len(ends))
+            else:  # numbered by Redis, kept as read (`selchat.bus.bridge`)
+                ends = []
             shared, own = batch.split(members)
             if ends:
-                self._history_of(room).append(shared, self._server._time_ms, ends, first)
+                self.history_of(room).append(shared, self._server._time_ms, ends, first)
             tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None
             # Its members, and who left it during the pass (what came before).
             for conn in [*members, *(conn for conn in own if conn not in members)]:
@@ -154,7 +158,7 @@ class Output:
                     pieces.setdefault(conn, []).extend(mine)
         return pieces
 
-    def _history_of(self, room: Room) -> MemoryHistory:
+    def history_of(self, room: Room) -> MemoryHistory:
         """A room's history, made with its first line (it goes with the room)."""
         history = room.history
         if history is None:
@@ -169,6 +173,8 @@ class Output:
         time_ms, tags = self._server._time_ms, {"room": room.name}
 
         def render(payload: bytes, seq: object) -> bytes:
+            if isinstance(seq, tuple):  # from the bus: its seq, and when it was said
+                return tag_prefix(seq[0], seq[1], tags) + payload
             return tag_prefix(seq if isinstance(seq, int) else None, time_ms, tags) + payload
         return render
 

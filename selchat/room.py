@@ -30,8 +30,8 @@ from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import TaggedSession, TaggedSessions
 from selchat.effect_types import (
-    TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep, Left, Presence,
-    Relay, Release, Replay, ResumeAsked, Send, Session, Tag, Unhold,
+    INSIDE, OUTSIDE, TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep,
+    Left, Presence, Relay, Release, Replay, ResumeAsked, Send, Session, Tag, Unannounced, Unhold,
 )
 from selchat.room_commands import RoomCommands
 from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms
@@ -217,6 +217,8 @@ class ChatRoom(RoomCommands[Session]):
         effects.append(Release(session, name))
         if in_default and not self._quiet(rooms.default):
             effects.append(Broadcast(line, presence=Presence("-", name)))
+        else:  # the other nodes' lists (with a bus) learn it all the same
+            effects.append(Unannounced(Presence("-", name)))
         effects += [Send(member, line) for member in told]
         return effects
 
@@ -294,8 +296,8 @@ class ChatRoom(RoomCommands[Session]):
         effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
         if self.replay:
             effects.append(Replay(session, self.replay))
-        if not self._quiet(self.rooms.default):
-            effects.append(Broadcast(wire.joined(name), session, Presence("+", name)))
+        effects.append(self._told(wire.joined(name), session, Presence("+", name),
+                                  self.rooms.default))
         return effects
 
     def _name_for(self, key: str) -> str:
@@ -329,14 +331,25 @@ class ChatRoom(RoomCommands[Session]):
     def is_held(self, session: Session) -> bool:
         return session in self._held
 
-    def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str) -> None:
-        """The bus's list of every name (key -> (name, node)); `node` is ours."""
+    def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str,
+                      rooms: Mapping[str, str] = {},
+                      topics: Collection[Tuple[str, str]] = ()) -> None:
+        """The bus's list of every name (key -> (name, node)); `node` is ours;
+        the other nodes' members' rooms (name -> "current<TAB>room...", see
+        `selchat.rooms.Rooms.remote_set`) and the rooms' topics, all as of
+        one moment: what this node knew of the others is replaced."""
         before, self._remote = self._remote, {
             key: held for key, held in names.items() if held[1] != node}
         for key in before.keys() | self._remote.keys():
             self._listed(key)
-        for key in before.keys() - self._remote.keys():
-            self.rooms.remote_forget(before[key][0])
+        self.rooms.remote_reset()
+        for name, joined in rooms.items():
+            if name_key(name) in self._remote:
+                self.rooms.remote_set(name, joined)
+        for room_name, topic in topics:
+            room = self.rooms.get(room_name)
+            if room is not None:
+                self._set_topic(room, topic)
 
     def remote_presence(self, node: str, presence: Presence) -> None:
         """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
@@ -353,6 +366,8 @@ class ChatRoom(RoomCommands[Session]):
             self._listed(name_key(other))
         elif change == TOPIC:
             self._set_topic(self.rooms.default, name)
+        elif change == OUTSIDE or change == INSIDE:
+            self.rooms.remote_inside(name, change == INSIDE)
 
     def remote_room_presence(self, room_name: str, presence: Presence) -> None:
         """Another node's join, part or topic in a room but the default one."""
@@ -393,9 +408,20 @@ class ChatRoom(RoomCommands[Session]):
     def announce_all(self) -> List[Effect]:
         """The other nodes took this one for gone and said its members left
         (its lease ran out while it was cut off): they are here, say so."""
-        everyone = [*self.members.values(), *self._held.values()]
-        return [Broadcast(wire.joined(name), None, Presence("+", name), elsewhere=True)
-                for name in everyone]
+        effects: List[Effect] = []
+        for session, name in [*self.members.items(), *self._held.items()]:
+            effects.append(Broadcast(wire.joined(name), None, Presence("+", name), elsewhere=True))
+            for room in self.rooms.rooms_of(session) if session in self.rooms.of else ():
+                if room.default:
+                    continue
+                if self._quiet(room):
+                    effects.append(Unannounced(Presence("+", name), room))
+                else:
+                    effects.append(Broadcast(wire.joined_room(name, room.name), None,
+                                             Presence("+", name), elsewhere=True, room=room))
+            if not self.rooms.default.has(session):
+                effects.append(Unannounced(Presence(OUTSIDE, name)))
+        return effects
 
     def name_lost(self, key: str) -> List[Effect]:
         """Another node gave out name key `key` before this one did (two nodes
@@ -525,6 +551,8 @@ class ChatRoom(RoomCommands[Session]):
         effects: List[Effect] = [Release(session, name, final=False), Claim(session, new)]
         if self.rooms.default.has(session):
             effects.append(Broadcast(line, presence=Presence("=", name, new)))
+        else:  # the other nodes' lists (with a bus) learn it all the same
+            effects.append(Unannounced(Presence("=", name, new)))
         if session in self.rooms.of:  # once to each member sharing another room
             effects += [Send(member, line) for member in self.rooms.sharing(session, 0)]
         return effects

@@ -12,7 +12,8 @@ from typing import Dict, Generic, List, Optional, Tuple, Union
 
 from selchat import wire
 from selchat.effect_types import (
-    TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Presence, Replay, Send, Session,
+    INSIDE, OUTSIDE, TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Presence, Replay,
+    Send, Session, Unannounced,
 )
 from selchat.names import name_key
 from selchat.rooms import Room, Rooms, room_problem
@@ -47,6 +48,15 @@ class RoomCommands(Generic[Session]):
     def _quiet(self, room: Room) -> bool:
         """Whether `room` is too big for its joins and leaves to be announced."""
         return bool(self.announce_limit) and len(room) > self.announce_limit
+
+    def _told(self, line: ServerLine, session: Session, presence: Presence, room: Room,
+              ) -> Effect:
+        """A join or part of `room`: its line, or, in a room too big to
+        announce it, only the change, for the other nodes' lists (``--bus``)."""
+        where = None if room.default else room
+        if self._quiet(room):
+            return Unannounced(presence, where)
+        return Broadcast(line, session, presence, room=where)
 
     def _say(self, session: Session, room: Optional[Room], line: ServerLine) -> List[Effect]:
         """A line of `session`'s for `room`'s members but itself."""
@@ -95,12 +105,10 @@ class RoomCommands(Generic[Session]):
             effects.append(Send(session, wire.topic_is(room.name, room.topic)))
         if self.replay:
             effects.append(Replay(session, self.replay, None if room.default else room))
-        if not self._quiet(room):
-            # With a bus the other nodes list the member in the room (not
-            # the default room: joining it again is no news to their rosters).
-            effects.append(Broadcast(wire.joined_room(name, room.name), session,
-                                     None if room.default else Presence("+", name),
-                                     room=None if room.default else room))
+        # With a bus the other nodes list the member in the room (in the
+        # default room: counted in it again).
+        effects.append(self._told(wire.joined_room(name, room.name), session,
+                                  Presence(INSIDE if room.default else "+", name), room))
         return effects
 
     def _do_part(self, session: Session, name: str, command: wire.Part) -> List[Effect]:
@@ -112,10 +120,9 @@ class RoomCommands(Generic[Session]):
         log.info("%s left %s", name, room.name)
         # Its members are told (not in a room too big to announce it), and the
         # leaver, directly: in order with its other answers of the pass.
-        effects: List[Effect] = [Send(session, line, room=where)]
-        if not self._quiet(room):
-            effects.append(Broadcast(line, session, None if room.default else Presence("-", name),
-                                     room=where))
+        effects: List[Effect] = [Send(session, line, room=where),
+                                 self._told(line, session,
+                                            Presence(OUTSIDE if room.default else "-", name), room)]
         self.rooms.exit(session, room)
         effects.append(Left(session) if room.default else Exited(session, room))
         return effects
@@ -153,7 +160,8 @@ class RoomCommands(Generic[Session]):
         answer = [wire.notice(f"{title} ({len(listed)}):")]
         for room in listed[:WHO_NAMES]:
             topic = f": {room.topic}" if room.topic else ""
-            count = len(room) + (len(self._remote) if room.default else 0)
+            count = len(room) + (self.rooms.remote_in_default(len(self._remote))
+                                 if room.default else 0)
             answer.append(wire.notice(f"  {room.name} ({count}){topic}"))
         if len(listed) > WHO_NAMES:
             answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "

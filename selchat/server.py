@@ -182,9 +182,7 @@ class Server:
             max_held=limits.max_held, max_held_per_group=limits.max_per_ip,
             default_room="#" + limits.default_room.lstrip("#"), max_rooms=limits.max_rooms,
             max_rooms_per_member=limits.max_rooms_per_member,
-            # With a bus every join tells the other nodes' rosters (the
-            # default room's and every room's): announced whatever the room's size.
-            announce_limit=0 if bus is not None else limits.announce_limit,
+            announce_limit=limits.announce_limit,
         )
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
