@@ -13,8 +13,12 @@ pytestmark = pytest.mark.redis
 
 
 @pytest.fixture
-def two_nodes(chat_server, start_redis) -> list:
-    redis = start_redis()
+def redis(start_redis):
+    return start_redis()
+
+
+@pytest.fixture
+def two_nodes(chat_server, redis) -> list:
     return [chat_server("--flood-rate", "0", "--bus", redis.url) for _ in range(2)]
 
 
@@ -88,3 +92,28 @@ def test_a_room_spans_nodes_in_one_order_with_its_members_topic_and_parts(two_no
     assert dave.lines(5) == [
         "*** Online in #dev (3): alice, dave, erin",
         "*** Rooms (3):", "***   #dev (3): ship it", "***   #lobby (5)", "***   #ops (1)"]
+
+
+def test_a_node_started_later_knows_every_room_its_members_and_topic_at_once(
+        two_nodes, chat_server, redis, clients):
+    first, second = two_nodes
+    alice, bob = clients(first, "alice"), clients(second, "bob")
+    read_until(alice, "*** bob has joined the chat room.")
+    alice.send("/join #dev", "/topic ship it", "/join #ops", "/part #lobby")
+    read_until(bob, "*** alice has left #lobby.")
+    bob.send("/join #dev")
+    read_until(bob, "*** You joined #dev. Online (2): alice, bob")
+    bob.expect("*** Topic for #dev: ship it")
+    bob.send("all set")  # in #dev: alice is not in #lobby
+    read_until(alice, "#dev <bob> all set")
+    expected = ["*** Online in #dev (2): alice, bob",
+                "*** Rooms (3):", "***   #dev (2): ship it", "***   #lobby (1)",
+                "***   #ops (1)"]
+    bob.send("/who #dev", "/rooms")
+    assert bob.lines(5) == expected  # alice is not counted in #lobby: she left it
+    third = chat_server("--flood-rate", "0", "--bus", redis.url)
+    carol = clients(third, "carol")  # nothing happened in the rooms since it started
+    carol.send("/who #dev", "/rooms", "/topic #dev", "/who #ops")
+    assert carol.lines(7) == [
+        expected[0], "*** Rooms (3):", "***   #dev (2): ship it", "***   #lobby (2)",
+        "***   #ops (1)", "*** Topic for #dev: ship it", "*** Online in #ops (1): alice"]
