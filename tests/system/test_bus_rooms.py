@@ -8,6 +8,7 @@ needs node B to know of something first waits for a later line on B.
 import pytest
 
 from support.clients import LineClient, read_until
+from support.resume import Tagged, resume, wait_held
 
 pytestmark = pytest.mark.redis
 
@@ -117,3 +118,35 @@ def test_a_node_started_later_knows_every_room_its_members_and_topic_at_once(
     assert carol.lines(7) == [
         expected[0], "*** Rooms (3):", "***   #dev (2): ship it", "***   #lobby (2)",
         "***   #ops (1)", "*** Topic for #dev: ship it", "*** Online in #ops (1): alice"]
+
+
+def test_a_resume_on_another_node_brings_back_every_room_with_redis_numbers(
+        two_nodes, clients):
+    first, second = two_nodes
+    alice = Tagged(first.address, "alice")
+    bob, carol = clients(second, "bob"), clients(first, "carol")
+    alice.until("*** bob has joined the chat room.")
+    alice.send("/join #ops", "/join #dev")
+    alice.until("*** You joined #dev. Online (1): alice")
+    settled(bob, carol, "carol", "alice in")
+    bob.send("/join #dev")
+    alice.until("#dev *** bob has joined #dev.")
+    bob.send("/msg #dev one")
+    tags, text = alice.tagged_line()
+    assert (text, tags["room"]) == ("#dev <bob> one", "#dev")
+    alice.drop()
+    wait_held(first, "alice")
+    bob.send("/msg #dev two", "/msg #lobby three")
+    read_until(carol, "<bob> three")
+    back = resume(second.address, alice.token, alice.last_seq)
+    got = [back.tagged_line() for _ in range(3)]
+    assert [text for _, text in got] == ["*** Welcome back, alice.", "#dev <bob> two",
+                                         "<bob> three"]
+    assert int(got[1][0]["seq"]) == int(tags["seq"]) + 1  # Redis' numbers: one sequence
+    back.send("/who #ops", "still in #dev")  # her current room came back with her
+    assert back.text() == "*** Online in #ops (1): alice"
+    read_until(bob, "#dev <alice> still in #dev")
+    carol.send("/who #dev", "/rooms")  # her former node lists her in her rooms, elsewhere now
+    assert read_until(carol, "***   #ops (1)")[-5:] == [
+        "*** Online in #dev (2): alice, bob", "*** Rooms (3):", "***   #dev (2)",
+        "***   #lobby (3)", "***   #ops (1)"]
