@@ -47,7 +47,13 @@ class RoomCommands(Generic[Session]):
 
     def _quiet(self, room: Room) -> bool:
         """Whether `room` is too big for its joins and leaves to be announced."""
-        return bool(self.announce_limit) and len(room) > self.announce_limit
+        return bool(self.announce_limit) and self._count(room) > self.announce_limit
+
+    def _count(self, room: Room) -> int:
+        """`room`'s members, on every node (the default room's other nodes'
+        members are the room's `_remote`, less those that left it)."""
+        return len(room) + (self.rooms.remote_in_default(len(self._remote)) if room.default
+                            else 0)
 
     def _told(self, line: ServerLine, session: Session, presence: Presence, room: Room,
               ) -> Effect:
@@ -160,9 +166,7 @@ class RoomCommands(Generic[Session]):
         answer = [wire.notice(f"{title} ({len(listed)}):")]
         for room in listed[:WHO_NAMES]:
             topic = f": {room.topic}" if room.topic else ""
-            count = len(room) + (self.rooms.remote_in_default(len(self._remote))
-                                 if room.default else 0)
-            answer.append(wire.notice(f"  {room.name} ({count}){topic}"))
+            answer.append(wire.notice(f"  {room.name} ({self._count(room)}){topic}"))
         if len(listed) > WHO_NAMES:
             answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
                                       "(/rooms PATTERN to search)"))

@@ -5,6 +5,8 @@ and topics reach every node, so /who #room and /rooms agree everywhere.
 A node learns what another did by reading the one stream, so a test that
 needs node B to know of something first waits for a later line on B.
 """
+import signal
+
 import pytest
 
 from support.clients import LineClient, read_until
@@ -150,3 +152,85 @@ def test_a_resume_on_another_node_brings_back_every_room_with_redis_numbers(
     assert read_until(carol, "***   #ops (1)")[-5:] == [
         "*** Online in #dev (2): alice, bob", "*** Rooms (3):", "***   #dev (2)",
         "***   #lobby (3)", "***   #ops (1)"]
+
+
+def test_a_rooms_lines_carry_the_same_numbers_on_every_node(two_nodes, clients):
+    first, second = two_nodes
+    frank, erin = Tagged(first.address, "frank"), Tagged(second.address, "erin")
+    frank.until("*** erin has joined the chat room.")
+    dave = clients(second, "dave")
+    frank.until("*** dave has joined the chat room.")
+    frank.send("/join #dev")
+    frank.until("*** You joined #dev. Online (1): frank")
+    frank.send("/msg #lobby frank in")
+    erin.until("<frank> frank in")
+    erin.send("/join #dev")
+    erin.until("*** You joined #dev. Online (2): erin, frank")
+    erin.send("/msg #lobby both in")
+    frank.until("<erin> both in")
+    for number in range(3):
+        dave.send(f"/msg #lobby l{number}", "/join #dev", f"/msg #dev d{number}")
+    seen = []
+    for watcher in (frank, erin):
+        lines = []
+        while len(lines) < 6:
+            tags, text = watcher.tagged_line()
+            if "<dave>" in text:
+                lines.append((int(tags["seq"]), text))
+        seen.append(lines)
+    assert seen[0] == seen[1]  # one order and one numbering, on both nodes
+    for room in ("<", "#dev"):  # each room's numbers rise; one sequence for both
+        numbers = [seq for seq, text in seen[0] if text.startswith(room)]
+        assert numbers == sorted(set(numbers)) and len(numbers) == 3
+    assert len({seq for seq, _ in seen[0]}) == 6
+
+
+def test_a_node_taken_for_gone_says_its_members_are_back_in_their_rooms(chat_server, redis,
+                                                                       clients):
+    one, two = [chat_server("--flood-rate", "0", "--bus", redis.url, "--bus-lease", "2")
+                for _ in range(2)]
+    alice, bob = clients(one, "alice"), clients(two, "bob")
+    read_until(alice, "*** bob has joined the chat room.")
+    alice.send("/join #dev", "/join #ops", "/part #ops")
+    settled(bob, alice, "alice", "in rooms")
+    bob.send("/join #dev")
+    read_until(alice, "#dev *** bob has joined #dev.")
+    one.proc.send_signal(signal.SIGSTOP)  # cut off, as by a partition: its lease runs out
+    try:
+        read_until(bob, "*** alice has left the chat room (server lost).", timeout=8)
+    finally:
+        one.proc.send_signal(signal.SIGCONT)
+    read_until(bob, "#dev *** alice has joined #dev.")
+    bob.send("/who #dev", "/rooms")
+    assert bob.lines(4) == ["*** Online in #dev (2): alice, bob", "*** Rooms (2):",
+                            "***   #dev (2)", "***   #lobby (2)"]
+
+
+def test_the_announce_limit_applies_across_nodes_and_counts_stay_exact(chat_server, redis,
+                                                                      clients):
+    one, two = [chat_server("--flood-rate", "0", "--bus", redis.url, "--announce-limit", "2")
+                for _ in range(2)]
+    alice, bob = clients(one, "alice"), clients(two, "bob")
+    read_until(alice, "*** bob has joined the chat room.")
+    carol = clients(two, "carol")  # three in #lobby: not announced
+    alice.send("/join #dev")
+    bob.send("/msg #lobby carol in")
+    assert read_until(alice, "<bob> carol in") == ["*** You joined #dev. Online (1): alice",
+                                                   "<bob> carol in"]
+    bob.send("/join #dev")
+    read_until(bob, "*** You joined #dev. Online (2): alice, bob")
+    carol.send("/join #dev")
+    read_until(carol, "*** You joined #dev. Online (3): alice, bob, carol")
+    carol.send("/msg #dev hello")  # bob's join was told, carol's (the third) not
+    assert read_until(alice, "#dev <carol> hello") == ["#dev *** bob has joined #dev.",
+                                                       "#dev <carol> hello"]
+    alice.send("/who #dev", "/who #lobby", "/rooms")
+    assert alice.lines(5) == ["*** Online in #dev (3): alice, bob, carol",
+                              "*** Online (3): alice, bob, carol", "*** Rooms (2):",
+                              "***   #dev (3)", "***   #lobby (3)"]
+    carol.send("/quit")  # two are left: announced again, and gone from every list
+    bob.send("/msg #dev after")
+    assert read_until(alice, "#dev <bob> after") == ["*** carol has left the chat room.",
+                                                     "#dev <bob> after"]
+    alice.send("/who #dev", "/who #lobby")
+    assert alice.lines(2) == ["*** Online in #dev (2): alice, bob", "*** Online (2): alice, bob"]
