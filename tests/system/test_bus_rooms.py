@@ -154,7 +154,7 @@ def test_a_resume_on_another_node_brings_back_every_room_with_redis_numbers(
         "***   #lobby (3)", "***   #ops (1)"]
 
 
-def test_a_rooms_lines_carry_the_same_numbers_on_every_node(two_nodes, clients):
+def test_a_rooms_lines_carry_the_same_numbers_on_every_node(two_nodes, clients, redis):
     first, second = two_nodes
     frank, erin = Tagged(first.address, "frank"), Tagged(second.address, "erin")
     frank.until("*** erin has joined the chat room.")
@@ -183,6 +183,13 @@ def test_a_rooms_lines_carry_the_same_numbers_on_every_node(two_nodes, clients):
         numbers = [seq for seq, text in seen[0] if text.startswith(room)]
         assert numbers == sorted(set(numbers)) and len(numbers) == 3
     assert len({seq for seq, _ in seen[0]}) == 6
+    numbered = {}  # Redis' own numbers: the stream's field s, by line
+    for _, flat in redis.query("XRANGE", "selchat:stream", "-", "+"):
+        fields = dict(zip(flat[::2], flat[1::2]))
+        if b"s" in fields:
+            numbered[(fields.get(b"r", b"").decode() + " " + fields[b"d"].decode()).strip()] = \
+                int(fields[b"s"])
+    assert [(numbered[text], text) for _, text in seen[0]] == seen[0]
 
 
 def test_a_node_taken_for_gone_says_its_members_are_back_in_their_rooms(chat_server, redis,
