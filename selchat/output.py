@@ -21,8 +21,9 @@ each dirty room's in turn. The rooms' lines are numbered here, as they are
 delivered, from the one sequence the default room's history keeps (its were
 numbered as they were said, earlier in the pass), so each member sees the
 numbers rise: the last number a tagged client saw is all a resume needs. A
-room's pass goes into its history here too, one payload per pass (with a bus, Redis numbers every room's lines and the bridge keeps them
-as it reads them).
+room's pass goes into its history here too, one payload per pass (with a
+bus, Redis numbers every room's lines and the bridge keeps them as it reads
+them).
 
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
