@@ -224,6 +224,7 @@ def test_the_announce_limit_applies_across_nodes_and_counts_stay_exact(chat_serv
     bob.send("/msg #lobby carol in")
     assert read_until(alice, "<bob> carol in") == ["*** You joined #dev. Online (1): alice",
                                                    "<bob> carol in"]
+    settled(bob, alice, "alice", "alice in #dev")
     bob.send("/join #dev")
     read_until(bob, "*** You joined #dev. Online (2): alice, bob")
     carol.send("/join #dev")
