@@ -57,9 +57,9 @@ class Client:
         self.sock.close()
 
 
-def run(mode: str, rooms: int, lines: int) -> Dict[str, float]:
+def run(mode: str, rooms: int, lines: int, options: List[str]) -> Dict[str, float]:
     """One run: B's, A's and Redis' CPU µs per room line."""
-    cluster = nodes.start("selchat", rooms + 10, count=2)
+    cluster = nodes.start("selchat", rooms + 10, count=2, options=options)
     clients: List[Client] = []
     try:
         first, second = cluster.nodes
@@ -104,12 +104,16 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="rooms, one sender each (at most 49: the watcher joins them all)")
     parser.add_argument("--lines", type=int, default=1000, help="lines each sender says")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each mode, alternated")
+    parser.add_argument("--history", type=int, default=None,
+                        help="the nodes' --history (default: selchat's); 0 shows what "
+                             "keeping every room's lines on every node costs")
     args = parser.parse_args(argv)
+    options = [] if args.history is None else ["--history", str(args.history)]
     results: Dict[str, List[Dict[str, float]]] = {"none": [], "members": []}
     started = time.monotonic()
     for _ in range(args.repeat):
         for mode in results:
-            results[mode].append(run(mode, args.rooms, args.lines))
+            results[mode].append(run(mode, args.rooms, args.lines, options))
             print(f"{mode:8} " + "  ".join(f"{where} {value:6.1f} µs/line"
                                            for where, value in results[mode][-1].items()),
                   flush=True)

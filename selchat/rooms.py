@@ -329,7 +329,7 @@ class Rooms(Generic[Session]):
         """Another node's member `name` is in the rooms `joined` says, as its
         node keeps them in Redis: "current<TAB>room<TAB>room..." (the default
         room listed if it is in it; "": the default room only)."""
-        rooms = joined.split("\t")[1:] if joined else [self.default.name]
+        rooms = list(filter(None, joined.split("\t")[1:])) if joined else [self.default.name]
         keys = {room_key(room) for room in rooms}
         for room in list(self.remote_of.get(name_key(name), ())):
             if room.key not in keys:
@@ -356,8 +356,9 @@ class Rooms(Generic[Session]):
         current = joined.current
         if current is self.default and list(joined.rooms) == [self.default]:
             return ""
+        # In no room at all: "<TAB>" (no current room, none listed), not "".
         return "\t".join([current.name if current is not None else "",
-                           *(room.name for room in joined.rooms)])
+                           *(room.name for room in joined.rooms)]) or "\t"
 
     def remote_rename(self, old: str, new: str) -> None:
         """Another node's member `old` is `new` now, in its rooms here too."""

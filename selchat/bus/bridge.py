@@ -444,7 +444,7 @@ def _joined(rooms: str, default: str) -> Tuple[str, List[str]]:
     if not rooms:
         return default, [default]
     current, *names = rooms.split("\t")
-    return current, names
+    return current, [name for name in names if name]
 
 
 def _excluded(own: Own) -> Optional[Connection]:

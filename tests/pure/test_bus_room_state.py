@@ -32,6 +32,12 @@ def test_a_members_rooms_are_one_field_current_first_and_none_for_the_default_ro
     room.receive(A, "/part #lobby")
     room.receive(A, "/join #dev")  # current again
     assert rooms.joined_field(A) == "#dev\t#dev\t#ops"
+    room.receive(A, "/part #dev")
+    room.receive(A, "/part #ops")
+    assert rooms.joined_field(A) == "\t"  # in no room at all
+    room.remote_presence("N2", Presence("+", "bob"))
+    rooms.remote_set("bob", "\t")
+    assert rooms.remote_in_default(1) == 0
 
 
 def test_a_snapshot_lists_other_nodes_members_in_their_rooms_and_outside_the_default_room():
