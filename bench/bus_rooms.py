@@ -9,14 +9,14 @@ in every room and reads every line. B's CPU seconds from the senders' first
 line to the last end marker B delivers, over the room lines, is B's cost per
 line; runs of the two modes alternate, and the medians are printed.
 
-    python bench/bus_rooms.py --rooms 40 --lines 2500 --repeat 3
+    python bench/bus_rooms.py --rooms 40 --lines 2500 --repeat 3 --history 1000 --history 0
 """
 import argparse
 import socket
 import statistics
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import nodes
 
@@ -102,28 +102,34 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rooms", type=int, default=40,
                         help="rooms, one sender each (at most 49: the watcher joins them all)")
-    parser.add_argument("--lines", type=int, default=1000, help="lines each sender says")
-    parser.add_argument("--repeat", type=int, default=3, help="runs of each mode, alternated")
-    parser.add_argument("--history", type=int, default=None,
-                        help="the nodes' --history (default: selchat's); 0 shows what "
-                             "keeping every room's lines on every node costs")
+    parser.add_argument("--lines", type=int, default=2500, help="lines each sender says")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each case, alternated")
+    parser.add_argument("--history", type=int, action="append", default=None,
+                        help="the nodes' --history (default: selchat's); give it twice "
+                             "(e.g. 1000 and 0) to alternate both: what keeping every "
+                             "room's lines on every node costs")
     args = parser.parse_args(argv)
-    options = [] if args.history is None else ["--history", str(args.history)]
-    results: Dict[str, List[Dict[str, float]]] = {"none": [], "members": []}
+    cases = [(mode, history) for history in (args.history or [None])
+             for mode in ("none", "members")]
+    results: Dict[Tuple[str, Optional[int]], List[Dict[str, float]]] = {
+        case: [] for case in cases}
     started = time.monotonic()
     for _ in range(args.repeat):
-        for mode in results:
-            results[mode].append(run(mode, args.rooms, args.lines, options))
-            print(f"{mode:8} " + "  ".join(f"{where} {value:6.1f} µs/line"
-                                           for where, value in results[mode][-1].items()),
+        for mode, history in cases:
+            options = [] if history is None else ["--history", str(history)]
+            results[(mode, history)].append(run(mode, args.rooms, args.lines, options))
+            print(f"{mode:8} history {history if history is not None else 'default':7} "
+                  + "  ".join(f"{where} {value:6.1f} µs/line"
+                              for where, value in results[(mode, history)][-1].items()),
                   flush=True)
     print(f"\nmedians over {args.repeat} runs each, {args.rooms} rooms x {args.lines} lines "
           f"({time.monotonic() - started:.0f} s):")
-    for mode, runs in results.items():
+    for (mode, history), runs in results.items():
         medians = {where: statistics.median(run[where] for run in runs) for where in runs[0]}
-        print(f"  node B with {'no member in the rooms' if mode == 'none' else 'a member in each'}"
-              f": " + ", ".join(f"{where} {value:.1f} µs per line" for where, value in
-                               medians.items()))
+        who = "no member in the rooms" if mode == "none" else "a member in each"
+        kept = "" if history is None else f", --history {history}"
+        print(f"  node B with {who}{kept}: " + ", ".join(
+            f"{where} {value:.1f} µs per line" for where, value in medians.items()))
     return 0
 
 
