@@ -163,6 +163,10 @@ class Rooms(Generic[Session]):
     def get(self, name: str) -> Optional[Room[Session]]:
         return self._rooms.get(room_key(name))
 
+    def by_key(self, key: str) -> Optional[Room[Session]]:
+        """The room whose `room_key` is `key` (a caller that keeps keys: the bus)."""
+        return self._rooms.get(key)
+
     def rooms_of(self, session: Session) -> List[Room[Session]]:
         """`session`'s rooms, in the order it joined them."""
         joined = self.of.get(session)
