@@ -95,6 +95,7 @@ from selchat.bus.protocol import MAX_STREAM_BYTES
 from selchat.connection import (
     GONE, RECV_SIZE, TRANSITIONS, Connection, IllegalTransition, Kind, State,
 )
+from selchat.archive import Archive
 from selchat.effects import Effects
 from selchat.history import MemoryHistory
 from selchat.limits import Limits
@@ -191,6 +192,13 @@ class Server:
             announce_limit=0 if bus is not None else limits.announce_limit,
         )
         self.counters = Counters(self._now)
+        #: With a data directory (and no bus), the rooms' lines on disk too.
+        self.archive: Optional[Archive] = None
+        if self.storage.db is not None and bus is None:
+            self.archive = Archive(self, self.storage)
+            self._history.journal = self.archive.journal(None)
+            self.archive.restore(self._history, self._room.rooms.default)
+            self._room.rooms.recall = self.archive.recall
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
         self._numbers = itertools.count(1)  # numbers connections in the log
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
@@ -398,6 +406,8 @@ class Server:
         self._close_newcomers()
         if self._bridge is not None:
             self._bridge.bus.close()
+        if self.archive is not None:
+            self.archive.close()
         self._selector.close()
 
     def _close_newcomers(self) -> None:

@@ -14,7 +14,7 @@ stored once).
 Private lines are never given to this module: only room lines are.
 """
 import sqlite3
-from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
 
 #: The schema this code writes; a database of a later version is refused.
 VERSION = 1
@@ -184,23 +184,26 @@ def fts_query(words: Sequence[str]) -> str:
     return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
-def search(db: sqlite3.Connection, words: Sequence[str], room: Optional[str],
-           fts: bool) -> Iterator[Row]:
-    """The lines holding every word (any case), newest first, lazily: the
-    caller stops reading when it has enough (or its time is up)."""
-    where, args = ("", ()) if room is None else (" AND room = ?", (room,))
+def search_slice(db: sqlite3.Connection, words: Sequence[str], room: Optional[str], fts: bool,
+                 low: int, high: int, limit: int) -> List[Row]:
+    """The newest `limit` lines numbered from `low` up to (not including)
+    `high` that hold every word (any case), in `room` (a key) or any room,
+    newest first. The caller bounds the time a slice takes."""
+    where, args = ("", ()) if room is None else (" AND lines.room = ?", (room,))
     if fts:
-        # FTS5 walks its matches newest first itself (ORDER BY rowid DESC):
-        # nothing is sorted, and the caller's LIMIT stops the walk.
-        where = where.replace("room", "lines.room")
+        # FTS5 walks its matches newest first itself, within the numbers asked.
         cursor = db.execute(
             "SELECT lines.seq, lines.room, lines.time_ms, lines.line FROM lines_fts "
-            "JOIN lines ON lines.seq = lines_fts.rowid WHERE lines_fts MATCH ?" + where +
-            " ORDER BY lines_fts.rowid DESC", (fts_query(words), *args))
+            "JOIN lines ON lines.seq = lines_fts.rowid WHERE lines_fts MATCH ? "
+            "AND lines_fts.rowid >= ? AND lines_fts.rowid < ?" + where +
+            " ORDER BY lines_fts.rowid DESC LIMIT ?", (fts_query(words), low, high, *args, limit))
     else:
-        clauses = " AND ".join("instr(lower(line), ?) > 0" for _ in words)
+        clauses = "".join(" AND instr(lower(line), ?) > 0" for _ in words)
         cursor = db.execute(
-            f"SELECT seq, room, time_ms, line FROM lines WHERE {clauses}{where} "
-            "ORDER BY seq DESC", (*(word.lower() for word in words), *args))
-    for row in cursor:
-        yield Row(*row)
+            f"SELECT seq, room, time_ms, line FROM lines WHERE seq >= ? AND seq < ?{clauses}"
+            f"{where} ORDER BY seq DESC LIMIT ?",
+            (low, high, *(word.lower() for word in words), *args, limit))
+    try:
+        return [Row(*row) for row in cursor]
+    finally:
+        cursor.close()
