@@ -36,7 +36,7 @@ answers with the newest `SEARCH_RESULTS` matches, or what it found by
 import logging
 import sqlite3
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, cast
 
 from selchat import rooms, store, wire
 from selchat.connection import State
@@ -104,6 +104,21 @@ class Journal:
             rows.append(store.Row(seq, room, time_ms,
                                   payload[begin:end - 1].decode("utf-8", "replace")))
             begin = end
+
+
+class Absent:
+    """A session kept across a restart, held until a resume brings its
+    connection (it stands where a connection would: never open)."""
+
+    __slots__ = ("name",)
+    state = State.CLOSED
+    tagged = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"<kept session {self.name}>"
 
 
 class _Search:
@@ -178,6 +193,37 @@ class Archive:
         history.restore([(row.seq, row.time_ms, (row.line + "\n").encode()) for row in rows],
                         last, older)
 
+    def restore_sessions(self) -> None:
+        """The sessions kept when the server stopped, held again for the
+        resume window, as if their connections had just dropped."""
+        server = self._server
+        room = server._room
+        try:
+            kept = store.take_sessions(self._db)
+        except sqlite3.Error as exc:
+            log.warning("cannot read the sessions kept: %s", exc)
+            return
+        deadline = server._now + room.resume_window
+        for hashed, name, rooms_of in kept:
+            absent = cast("Connection", Absent(name))  # a session, as a connection would be
+            server._apply(room.restore_held(absent, name, hashed, rooms_of, deadline))
+        if kept:
+            log.info("%d sessions kept from before the restart, held for %g s", len(kept),
+                     room.resume_window)
+
+    def keep_sessions(self) -> None:
+        """At shutdown: every resumable session (its token's hash, name and
+        rooms), for `restore_sessions` after the restart."""
+        room = self._server._room
+        kept = [(member.token_hash, member.name,
+                 " ".join(each.name for each in room.rooms.rooms_of(member.session)
+                          if not each.default))
+                for member in room.sessions]
+        try:
+            store.keep_sessions(self._db, kept)
+        except sqlite3.Error as exc:
+            log.warning("cannot keep the sessions for after the restart: %s", exc)
+
     # -- what is written -------------------------------------------------------------
 
     def topic(self, room: Optional[Room], topic: str) -> None:
@@ -228,9 +274,12 @@ class Archive:
         self.commit()
 
     def close(self) -> None:
-        """At shutdown: what is noted is written (if it can be), and the files closed."""
+        """At shutdown: what is noted is written (if it can be), the sessions
+        kept if they can be resumed, and the files closed."""
         self._retry = None
         self.commit()
+        if self._server._room.keep_sessions:
+            self.keep_sessions()
         self._storage.close()
 
     # -- retention -------------------------------------------------------------------

@@ -192,13 +192,6 @@ class Server:
             announce_limit=0 if bus is not None else limits.announce_limit,
         )
         self.counters = Counters(self._now)
-        #: With a data directory (and no bus), the rooms' lines on disk too.
-        self.archive: Optional[Archive] = None
-        if self.storage.db is not None and bus is None:
-            self.archive = Archive(self, self.storage)
-            self._history.journal = self.archive.journal(None)
-            self.archive.restore(self._history, self._room.rooms.default)
-            self._room.rooms.recall = self.archive.recall
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
         self._numbers = itertools.count(1)  # numbers connections in the log
         self._recv_buffer = memoryview(bytearray(RECV_SIZE))  # shared: one recv at a time
@@ -211,6 +204,16 @@ class Server:
         self._output = Output(self)
         self._effects = Effects(self)
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
+        #: With a data directory (and no bus), the rooms' lines on disk too,
+        #: and the sessions across a restart (`selchat.archive`).
+        self.archive: Optional[Archive] = None
+        if self.storage.db is not None and bus is None:
+            self.archive = Archive(self, self.storage)
+            self._history.journal = self.archive.journal(None)
+            self.archive.restore(self._history, self._room.rooms.default)
+            self._room.rooms.recall = self.archive.recall
+            self._room.keep_sessions = self._room.resume_window > 0
+            self.archive.restore_sessions()
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
         #: Behind trusted proxies, the chat ports read their PROXY header first.

@@ -13,8 +13,9 @@ stored once).
 
 Private lines are never given to this module: only room lines are.
 """
+import contextlib
 import sqlite3
-from typing import Iterable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
 #: The schema this code writes; a database of a later version is refused.
 VERSION = 1
@@ -31,6 +32,8 @@ CREATE TABLE IF NOT EXISTS lines(
 );
 CREATE INDEX IF NOT EXISTS lines_by_room ON lines(room, seq);
 CREATE TABLE IF NOT EXISTS topics(room TEXT PRIMARY KEY, topic TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions(hash TEXT PRIMARY KEY, name TEXT NOT NULL,
+                                    rooms TEXT NOT NULL);
 """
 _FTS = """
 CREATE VIRTUAL TABLE IF NOT EXISTS lines_fts USING fts5(
@@ -57,6 +60,19 @@ class SchemaProblem(Exception):
     """The database is of a version this code does not know."""
 
 
+@contextlib.contextmanager
+def _transaction(db: sqlite3.Connection, begin: str = "BEGIN") -> Iterator[None]:
+    """A transaction: committed if the block ends, rolled back if it raises."""
+    db.execute(begin)
+    try:
+        yield
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 def fts_available(db: sqlite3.Connection) -> bool:
     """Whether this SQLite has FTS5 (compiled in, as in most builds)."""
     try:
@@ -76,8 +92,7 @@ def migrate(db: sqlite3.Connection, epoch: str, fts: bool) -> str:
     """Make the tables (with the full-text index if `fts`) if missing; returns
     the database's epoch (`epoch` if it is new). Raises SchemaProblem for an
     unknown version."""
-    db.execute("BEGIN IMMEDIATE")
-    try:
+    with _transaction(db, "BEGIN IMMEDIATE"):
         _run(db, _SCHEMA)
         found = dict(db.execute("SELECT key, value FROM meta").fetchall())
         version = int(found.get("version", VERSION))
@@ -89,10 +104,6 @@ def migrate(db: sqlite3.Connection, epoch: str, fts: bool) -> str:
             db.execute("INSERT INTO lines_fts(lines_fts) VALUES ('rebuild')")
         db.executemany("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
                        [("version", str(VERSION)), ("epoch", epoch)])
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
     return str(db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
 
 
@@ -110,16 +121,28 @@ def _run(db: sqlite3.Connection, script: str) -> None:
 def write(db: sqlite3.Connection, rows: Sequence[Row],
           topics: Iterable[Tuple[str, str]] = ()) -> None:
     """One pass's rows and topic changes, in one transaction (all or none)."""
-    db.execute("BEGIN")
-    try:
+    with _transaction(db):
         db.executemany("INSERT OR REPLACE INTO lines(seq, room, time_ms, line) VALUES (?, ?, ?, ?)",
                        rows)
         db.executemany("INSERT OR REPLACE INTO topics(room, topic) VALUES (?, ?)", topics)
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
+
+
+def keep_sessions(db: sqlite3.Connection, sessions: Iterable[Tuple[str, str, str]]) -> None:
+    """The resumable sessions when the server stops: (token hash, name, rooms
+    but the default one, space-separated). Never a token: its hash only."""
+    with _transaction(db):
+        db.execute("DELETE FROM sessions")
+        db.executemany("INSERT OR REPLACE INTO sessions(hash, name, rooms) VALUES (?, ?, ?)",
+                       sessions)
+
+
+def take_sessions(db: sqlite3.Connection) -> List[Tuple[str, str, List[str]]]:
+    """The sessions kept at the last stop, forgotten as they are read (a
+    session is restored once)."""
+    with _transaction(db):
+        rows = db.execute("SELECT hash, name, rooms FROM sessions").fetchall()
+        db.execute("DELETE FROM sessions")
+    return [(str(hashed), str(name), str(rooms).split()) for hashed, name, rooms in rows]
 
 
 def last_seq(db: sqlite3.Connection) -> int:
@@ -160,15 +183,9 @@ def prune_oldest(db: sqlite3.Connection, limit: int) -> int:
 
 
 def _delete_oldest(db: sqlite3.Connection, where: str, args: Tuple, limit: int) -> int:
-    db.execute("BEGIN")
-    try:
+    with _transaction(db):
         cursor = db.execute(f"DELETE FROM lines WHERE seq IN (SELECT seq FROM lines {where} "
                             "ORDER BY seq LIMIT ?)", (*args, limit))
-        db.execute("COMMIT")
-    except BaseException:
-        if db.in_transaction:
-            db.execute("ROLLBACK")
-        raise
     return cursor.rowcount
 
 

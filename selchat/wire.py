@@ -316,6 +316,8 @@ _RENAMED = re.compile(r"(\S+) is now known as (\S+)")
 _GOODBYE = re.compile(r"Goodbye, (\S+)\.")
 _SLOW_DOWN = re.compile(r"slow down: at most ([\d.e+-]+) lines a second; your lines are queued")
 _SHUTTING_DOWN = "Server is shutting down."
+#: To a tagged member when the server keeps sessions across its restart (--data).
+_SHUTTING_DOWN_KEPT = "Server is restarting: reconnect to resume your session."
 _HELLO = "Hello! Please enter your name."
 _SERVER_FULL = "server full"
 _WELCOME_BACK = re.compile(r"Welcome back, (\S+)\.")
@@ -390,8 +392,9 @@ def goodbye(name: str) -> ServerLine:
     return notice(f"Goodbye, {name}.")
 
 
-def shutting_down() -> ServerLine:
-    return notice(_SHUTTING_DOWN)
+def shutting_down(kept: bool = False) -> ServerLine:
+    """The server stops; `kept`: it keeps the session for a resume after its restart."""
+    return notice(_SHUTTING_DOWN_KEPT if kept else _SHUTTING_DOWN)
 
 
 def slow_down(rate: float) -> ServerLine:
@@ -455,7 +458,8 @@ class Goodbye(NamedTuple):
 
 
 class ShuttingDown(NamedTuple):
-    pass
+    #: The session is kept: a resume after the restart takes it back.
+    kept: bool = False
 
 
 class SlowDown(NamedTuple):
@@ -600,8 +604,8 @@ def decode(line: str) -> Incoming:
 def _decode_notice(text: str) -> Incoming:
     if text == _HELLO:
         return Hello()
-    if text == _SHUTTING_DOWN:
-        return ShuttingDown()
+    if text == _SHUTTING_DOWN or text == _SHUTTING_DOWN_KEPT:
+        return ShuttingDown(text == _SHUTTING_DOWN_KEPT)
     if text == _HISTORY_END:
         return HistoryEnd()
     for pattern, build in _SENTENCES:
