@@ -310,13 +310,9 @@ class Archive:
         server = self._server
         key = "" if lookup.default else rooms.room_key(lookup.room)
         room = server._room.rooms.get(lookup.room)
-        history = server._history if lookup.default else (room and room.history)
-        before = lookup.before
-        if before is None:
-            before = self._positions.get((conn, key))
-        if before is None:
-            replayed = history.last(max(1, server.limits.replay)) if history else []
-            before = replayed[0].seq if replayed else server._history.last_seq + 1
+        before = lookup.before or self._positions.get((conn, key))
+        if before is None:  # nothing replayed: the newest lines are the earlier ones
+            before = server._history.last_seq + 1
         self.commit()  # this pass's lines too
         try:
             rows = store.last_lines(self._db, key, min(lookup.count or HISTORY_LINES,
@@ -327,13 +323,19 @@ class Archive:
         if not rows:
             server._apply([Send(conn, wire.notice(f"No earlier lines of {lookup.room}."))])
             return
-        if len(self._positions) >= MAX_POSITIONS:
-            self._positions.pop(next(iter(self._positions)))
-        self._positions[(conn, key)] = rows[0].seq
+        self.shown(conn, room, rows[0].seq, key)
         tags = {} if lookup.default else {"room": lookup.room}
         lines = [Line(row.seq, row.time_ms, (row.line + "\n").encode(),
                       tag_prefix(row.seq, row.time_ms, tags)) for row in rows]
         server._effects.send_lines(conn, lines, None if lookup.default else room, older=True)
+
+    def shown(self, conn: "Connection", room: Optional[Room], seq: int,
+              key: Optional[str] = None) -> None:
+        """`conn` was shown `room`'s lines from number `seq` on (a replay, or
+        ``/history``): its next ``/history`` shows the lines before."""
+        if len(self._positions) >= MAX_POSITIONS:
+            self._positions.pop(next(iter(self._positions)))
+        self._positions[(conn, room_key(room) if key is None else key)] = seq
 
     def search(self, conn: "Connection", lookup: Lookup) -> None:
         """``/search``: the newest matches of the words (in a room, or every

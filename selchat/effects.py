@@ -201,6 +201,8 @@ class Effects:
         lines = [] if history is None else history.last(effect.lines)
         if lines:
             self.send_lines(effect.session, lines, room)
+            if self._server.archive is not None:  # what /history goes on from
+                self._server.archive.shown(effect.session, room, lines[0].seq)
 
     def send_lines(self, conn: Connection, lines: List[Line], room: Optional[Room],
                    older: bool = False) -> None:
