@@ -292,6 +292,7 @@ class Server:
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
         events = self._selector.select(wait)
+        started = time.perf_counter()
         self._now = self._clock()
         self._time_ms = int(self._wall_clock() * 1000)
         self.counters.loop_passes += 1
@@ -329,6 +330,9 @@ class Server:
             self._reap()
         if self._bridge is not None:
             self._bridge.bus.end_pass(self._time_ms)
+        spent = time.perf_counter() - started
+        if spent > self.counters.longest_pass_seconds:  # a stall shows in /metrics
+            self.counters.longest_pass_seconds = spent
 
     def _read_budget(self) -> int:
         """Bytes this pass may read, across all clients: about DELIVERY_BUDGET
