@@ -2,7 +2,7 @@
 
 Theory of operation. Every room line is already kept in memory as the pass's
 own bytes (`selchat.history.MemoryHistory`); with a data directory each
-history also has a `Journal`, which notes the lines as rows. Nothing is
+history also has a `Journal`, which notes each pass's lines as one row. Nothing is
 written per line: `Archive.commit` writes every row noted since the last
 commit in one transaction, and `selchat.output.Output.deliver` calls it once
 per delivery, *before* the pass's lines are sent. So a line is in the
@@ -13,7 +13,7 @@ the commits since the last checkpoint (at most the last ~1000 pages written),
 never the database.
 
 A write that fails (a full disk, a database locked by another program) does
-not stop the chat: the rows wait in memory (at most `MAX_WAITING`, the oldest
+not stop the chat: the passes wait in memory (at most `MAX_WAITING` lines, the oldest
 are lost past it and counted), the log says history is not being kept,
 ``/metrics`` shows ``selchat_history_failing 1``, and the write is tried again
 every `RETRY_SECONDS` until it works, when the log says so.
@@ -26,7 +26,7 @@ restart or after it emptied). A resume can be given what the memory history
 holds; older lines are for ``/history``.
 
 Retention (``--retention-days``, ``--history-max-mb``) deletes at most
-`PRUNE_BATCH` rows per timer run, again soon while there is more, so no pass
+`PRUNE_BATCH` passes per timer run, again soon while there is more, so no pass
 pays for more than a batch. ``/search`` walks the lines newest first in
 slices of numbers, each bounded by time (a progress handler interrupts a
 slice after `SLICE_SECONDS`, and the next is smaller), one slice per pass, and
@@ -53,14 +53,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Rows waiting while the disk fails: 100,000 lines of ~100 bytes are ~10 MB
+#: Lines waiting while the disk fails: 100,000 lines of ~100 bytes are ~10 MB
 #: of memory, minutes of a busy room; a longer outage loses the oldest.
 MAX_WAITING = 100_000
 #: Seconds between attempts to write while the disk fails: often enough to
 #: notice space coming back, seldom enough that a failing disk costs nothing.
 RETRY_SECONDS = 1.0
-#: Rows deleted per pruning run: a few milliseconds of work at most.
-PRUNE_BATCH = 500
+#: Passes deleted per pruning run (each at most a pass's read budget of
+#: lines): a few milliseconds of work at most.
+PRUNE_BATCH = 200
 #: Seconds between pruning runs when there was nothing more to delete; while
 #: there is, the next run is in `PRUNE_AGAIN` (other passes run in between).
 PRUNE_INTERVAL = 60.0
@@ -98,12 +99,11 @@ class Journal:
         self._archive, self._room = archive, room
 
     def kept(self, first: int, time_ms: int, payload: bytes, ends: Sequence[int]) -> None:
-        rows, room = self._archive.rows, self._room
-        begin = 0
-        for seq, end in enumerate(ends, first):
-            rows.append(store.Row(seq, room, time_ms,
-                                  payload[begin:end - 1].decode("utf-8", "replace")))
-            begin = end
+        """Lines of a pass, their text as it was sent (less the last newline):
+        one row with the lines just before them (the default room's lines
+        come one by one, numbered as they are said)."""
+        self._archive.note(first, first + len(ends) - 1, self._room, time_ms,
+                           payload[:ends[-1] - 1].decode("utf-8", "replace"))
 
 
 class Absent:
@@ -144,8 +144,11 @@ class Archive:
         self._db = storage.db
         self._storage = storage
         self._counters = server.counters
-        #: Rows noted and not yet written; topics set and not yet written.
-        self.rows: List[store.Row] = []
+        #: Passes noted and not yet written (and their lines); topics set, not yet written.
+        self.passes: List[store.Pass] = []
+        self.waiting = 0
+        #: The row being noted: [first, last, room, time_ms, texts] (one per call).
+        self._open: Optional[list] = None
         self._topics: Dict[str, str] = {}
         self.problem: Optional[str] = None  # why history is not being kept now
         self._retry: Optional[Timer] = None  # the next attempt, while failing
@@ -229,23 +232,41 @@ class Archive:
     def topic(self, room: Optional[Room], topic: str) -> None:
         self._topics[room_key(room)] = topic
 
+    def note(self, first: int, last: int, room: str, time_ms: int, text: str) -> None:
+        """Lines `first` to `last` of `room`, to be written: with the open
+        row if they follow it (same room, same pass), else in a new one."""
+        row = self._open
+        if row is not None and row[1] + 1 == first and row[2] == room and row[3] == time_ms:
+            row[1] = last
+            row[4].append(text)
+        else:
+            self._close_row()
+            self._open = [first, last, room, time_ms, [text]]
+        self.waiting += last - first + 1
+
+    def _close_row(self) -> None:
+        row, self._open = self._open, None
+        if row is not None:
+            self.passes.append(store.Pass(row[0], row[1], row[2], row[3], "\n".join(row[4])))
+
     def commit(self) -> None:
-        """Write every row and topic noted, in one transaction (or keep them
+        """Write every pass and topic noted, in one transaction (or keep them
         for the next attempt if the disk fails)."""
-        if not self.rows and not self._topics:
+        self._close_row()
+        if not self.passes and not self._topics:
             return
         if self._retry is not None:  # failing: the timer tries again
-            self._counters.history_waiting_lines = len(self.rows)
             self._cap_waiting()
             return
         try:
-            store.write(self._db, self.rows, self._topics.items())
+            store.write(self._db, self.passes, self._topics.items())
         except sqlite3.Error as exc:
             self._failed(exc)
             return
-        self._counters.history_lines_written += len(self.rows)
-        self.rows.clear()
+        self._counters.history_lines_written += self.waiting
+        self.passes.clear()
         self._topics.clear()
+        self.waiting = 0
         if self.problem is not None:
             log.warning("history is kept on disk again")
             self.problem = None
@@ -259,15 +280,16 @@ class Archive:
         self.problem = str(exc)
         self._counters.history_failing = 1
         self._cap_waiting()
-        self._counters.history_waiting_lines = len(self.rows)
         server = self._server
         self._retry = server._timers.call_at(server._now + RETRY_SECONDS, self._try_again)
 
     def _cap_waiting(self) -> None:
-        over = len(self.rows) - MAX_WAITING
-        if over > 0:
-            del self.rows[:over]
-            self._counters.history_lines_lost += over
+        """Past MAX_WAITING lines waiting, the oldest passes are lost (and counted)."""
+        while self.waiting > MAX_WAITING and len(self.passes) > 1:
+            lost = self.passes.pop(0)
+            self.waiting -= lost.last - lost.first + 1
+            self._counters.history_lines_lost += lost.last - lost.first + 1
+        self._counters.history_waiting_lines = self.waiting
 
     def _try_again(self, _: object) -> None:
         self._retry = None

@@ -4,7 +4,7 @@ import sqlite3
 import pytest
 
 from selchat import store
-from selchat.store import Row
+from selchat.store import Pass
 
 
 class Database:
@@ -29,7 +29,12 @@ def db(request):
 
 
 def lines(db):
-    return [row[0] for row in db.execute("SELECT seq FROM lines ORDER BY seq")]
+    return [row.seq for row in store.every_line(db)]
+
+
+def one(seq, room, time_ms, line):
+    """A pass of one line."""
+    return Pass(seq, seq, room, time_ms, line)
 
 
 def test_the_epoch_is_kept_and_a_newer_schema_refused(db):
@@ -40,10 +45,10 @@ def test_the_epoch_is_kept_and_a_newer_schema_refused(db):
 
 
 def test_a_pass_is_written_all_or_nothing(db):
-    store.write(db, [Row(1, "", 10, "<a> one"), Row(2, "#dev", 10, "#dev <a> two")],
+    store.write(db, [one(1, "", 10, "<a> one"), one(2, "#dev", 10, "#dev <a> two")],
                 [("#dev", "a topic")])
     with pytest.raises(sqlite3.IntegrityError):
-        store.write(db, [Row(3, "", 11, "<a> three"), Row(4, "", 11, None)])  # type: ignore
+        store.write(db, [one(3, "", 11, "<a> three"), one(4, "", 11, None)])  # type: ignore
     assert lines(db) == [1, 2]
     assert store.last_seq(db) == 2
     assert store.topic(db, "#dev") == "a topic" and store.topic(db, "") == ""
@@ -51,14 +56,14 @@ def test_a_pass_is_written_all_or_nothing(db):
 
 
 def test_last_lines_of_a_room_oldest_first_and_before_a_number(db):
-    store.write(db, [Row(n, "#dev" if n % 2 else "", n, f"line {n}") for n in range(1, 11)])
+    store.write(db, [one(n, "#dev" if n % 2 else "", n, f"line {n}") for n in range(1, 11)])
     assert [row.seq for row in store.last_lines(db, "", 3)] == [6, 8, 10]
     assert [row.seq for row in store.last_lines(db, "#dev", 2, before=7)] == [3, 5]
     assert store.last_lines(db, "#none", 5) == [] and store.last_lines(db, "", 0) == []
 
 
 def test_pruning_deletes_at_most_a_batch_of_the_oldest(db):
-    store.write(db, [Row(n, "", n * 1000, f"line {n}") for n in range(1, 11)])
+    store.write(db, [one(n, "", n * 1000, f"line {n}") for n in range(1, 11)])
     assert store.prune_older(db, 6000, 3) == 3
     assert lines(db) == [4, 5, 6, 7, 8, 9, 10]
     assert store.prune_older(db, 6000, 3) == 2
@@ -68,8 +73,8 @@ def test_pruning_deletes_at_most_a_batch_of_the_oldest(db):
 
 
 def test_search_newest_first_within_a_slice_any_case_every_word(db):
-    store.write(db, [Row(1, "", 1, "<a> Apple pie"), Row(2, "#dev", 2, "#dev <b> apple tart"),
-                     Row(3, "", 3, "<a> pie only"), Row(4, "", 4, "<c> APPLE PIE again")])
+    store.write(db, [one(1, "", 1, "<a> Apple pie"), one(2, "#dev", 2, "#dev <b> apple tart"),
+                     one(3, "", 3, "<a> pie only"), one(4, "", 4, "<c> APPLE PIE again")])
     found = store.search_slice(db, ["apple", "pie"], None, db.fts, 0, 10, 20)
     assert [row.seq for row in found] == [4, 1]
     assert [row.seq for row in store.search_slice(db, ["apple"], "#dev", db.fts, 0, 10, 20)] == [2]
@@ -78,7 +83,7 @@ def test_search_newest_first_within_a_slice_any_case_every_word(db):
 
 
 def test_pruned_lines_are_not_found(db):
-    store.write(db, [Row(1, "", 1, "<a> old words"), Row(2, "", 2000, "<a> new words")])
+    store.write(db, [one(1, "", 1, "<a> old words"), one(2, "", 2000, "<a> new words")])
     store.prune_older(db, 1000, 10)
     assert [row.seq for row in store.search_slice(db, ["words"], None, db.fts, 0, 9, 20)] == [2]
 
@@ -91,5 +96,5 @@ def test_sessions_are_kept_once(db):
 
 def test_the_size_counts_pages_in_use(db):
     empty = store.size(db)
-    store.write(db, [Row(n, "", n, "x" * 1000) for n in range(1, 200)])
+    store.write(db, [one(n, "", n, "x" * 1000) for n in range(1, 200)])
     assert store.size(db) > empty + 190 * 1000

@@ -72,7 +72,7 @@ def _lines(data: str):
     except sqlite3.OperationalError:
         return []
     try:
-        return [line for line, in db.execute("SELECT line FROM lines ORDER BY seq")]
+        return [row.line for row in store.every_line(db)]
     except sqlite3.OperationalError:
         return []
     finally:
@@ -133,7 +133,7 @@ def test_kill_9_during_a_saturating_run_loses_no_line_anyone_was_sent(chat_serve
             got[int(match.group(1))] = match.group(3)
     assert len(got) > 1000
     db = sqlite3.connect(f"{data}/{store.FILE}")  # opens: the database survived
-    kept = dict(db.execute("SELECT seq, line FROM lines"))
+    kept = {row.seq: row.line for row in store.every_line(db)}
     db.close()
     missing = {seq: text for seq, text in got.items() if kept.get(seq) != text}
     assert not missing, f"{len(missing)} delivered lines not on disk, e.g. {list(missing)[:5]}"
