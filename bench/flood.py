@@ -476,7 +476,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     fig = report.figures(raw, asdict(scenario), cluster.describe(), meter.between("run", "end"),
                          meter.between("join", "run"), {**meter.rss, "nodes": meter.node_rss})
     fig["server"]["label"] = target.label
-    fig["server"]["longest_pass_ms"] = longest_pass
+    if metered:
+        fig["server"]["longest_pass_ms"] = longest_pass
     return fig
 
 

@@ -170,8 +170,9 @@ class Archive:
         room.topic = store.topic(db, "")
         last = store.last_seq(db)
         self._fill(history, "", last)
-        log.info("history restored: %d lines of %s, numbering goes on after %d",
-                 len(history), room.name, last)
+        if last:
+            log.info("history restored: %d lines of %s, numbering goes on after %d",
+                     len(history), room.name, last)
 
     def recall(self, room: Room) -> None:
         """A room made (again): its topic and last lines from disk, and a

@@ -348,7 +348,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         storage = Storage.open(data, no_data, bus is not None, retention_days, history_max_mb)
     except DataProblem as exc:
         fail(str(exc), 2)
-    shared.append(storage.startup_line)
+    shared += filter(None, [storage.startup_line])
     sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes, tuple(trusted_proxy),
                       storage)
     if workers == 1:

@@ -35,8 +35,7 @@ def test_the_startup_lines_say_where_the_history_lives(tmp_path, private_state):
     # By default, the XDG state directory (a temporary one in the tests).
     assert (f"selchat keeps history in {private_state}/selchat/history.db; search: "
             "full-text (FTS5)" in _startup_lines())
-    assert ("selchat keeps no data on disk (--no-data): history lasts until a restart"
-            in _startup_lines("--no-data"))
+    assert not any("keeps" in line for line in _startup_lines("--no-data"))
 
 
 @pytest.mark.parametrize("setup, says", [
