@@ -178,7 +178,8 @@ def main() -> int:
         if args.json:
             with open(args.json, "w") as out:
                 json.dump({"lines": args.lines, "fill_s": filled, "bytes": size,
-                           "restart_s": restarts, "no_data_start_s": bare, "search_s": took}, out, indent=1)
+                           "restart_s": restarts, "no_data_start_s": bare, "search_s": took},
+                          out, indent=1)
     return 0
 
 
