@@ -267,11 +267,15 @@ class Archive:
         if self._retry is not None:  # failing: the timer tries again
             self._cap_waiting()
             return
+        started = time.perf_counter()
         try:
             store.write(self._db, self.passes, self._topics.items())
         except sqlite3.Error as exc:
             self._failed(exc)
             return
+        spent = time.perf_counter() - started
+        if spent > self._counters.history_longest_write_seconds:
+            self._counters.history_longest_write_seconds = spent
         self._counters.history_lines_written += self.waiting
         self.passes.clear()
         self._topics.clear()
