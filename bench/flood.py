@@ -466,7 +466,7 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
             raw = swarm.result()
             longest_pass = _longest_pass_ms(cluster) if metered else None
             longest_write = _longest_pass_ms(
-                cluster, "selchat_history_longest_write_seconds") if metered else None
+                cluster, "selchat_history_max_write_seconds") if metered else None
         finally:
             cluster.signal_stop()  # before our sockets close: no storm of leave notices
             swarm.close()

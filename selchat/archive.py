@@ -274,8 +274,8 @@ class Archive:
             self._failed(exc)
             return
         spent = time.perf_counter() - started
-        if spent > self._counters.history_longest_write_seconds:
-            self._counters.history_longest_write_seconds = spent
+        if spent > self._counters.history_max_write_seconds:
+            self._counters.history_max_write_seconds = spent
         self._counters.history_lines_written += self.waiting
         self.passes.clear()
         self._topics.clear()
