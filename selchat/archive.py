@@ -23,7 +23,12 @@ client's resume token and LASTSEQ stay good); the default room's last lines
 and topic are read at startup; another room's when it is made again
 (`recall`, called by `selchat.rooms.Rooms` for a room made anew, after a
 restart or after it emptied). A resume can be given what the memory history
-holds; older lines are for ``/history``.
+holds; older lines are for ``/history``. At a clean stop (`close`) every
+resumable session is kept (its token's hash, name and rooms: never the token,
+never its private lines); at the next start each is held again for the resume
+window (`restore_sessions`, an `Absent` standing where its connection will be),
+so a tagged client resumes across the restart with no gap. After a crash no
+session is kept: its resume is refused with a gap and it joins anew.
 
 Retention (``--retention-days``, ``--history-max-mb``) deletes at most
 `PRUNE_BATCH` passes per timer run, again soon while there is more, so no pass
