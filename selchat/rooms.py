@@ -123,6 +123,10 @@ class Room(Generic[Session]):
         return roster.first(count), len(roster)
 
 
+def _forgotten(room: Room) -> None:
+    """A room made anew, with nothing kept of it (no data directory)."""
+
+
 class Joined(Generic[Session]):
     """A member's rooms in the order joined, and its current room."""
 
@@ -153,6 +157,9 @@ class Rooms(Generic[Session]):
         #: Called with each room that goes when a member here leaves it last:
         #: with a bus, its topic goes from Redis too.
         self.on_drop: Optional[Callable[[Room[Session]], None]] = None
+        #: Called with a room made anew: what was kept of it (its topic, its
+        #: lines) put back by whoever keeps rooms on disk (`selchat.archive`).
+        self.recall: Callable[[Room[Session]], None] = _forgotten
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -205,6 +212,7 @@ class Rooms(Generic[Session]):
         room = self.get(name)
         if room is None:
             room = self._rooms[room_key(name)] = Room(name)
+            self.recall(room)
         joined = self._joined(session)
         if not room.has(session):
             room.members[session] = as_name
