@@ -29,6 +29,8 @@ import enum
 import re
 from typing import NamedTuple, Optional, Tuple, Union
 
+from selchat.accounts import commands as account_commands
+
 
 class Say(NamedTuple):
     text: str
@@ -59,9 +61,11 @@ class Who(NamedTuple):
 
 
 class Join(NamedTuple):
-    """``/join #ROOM``: join it (made on first join) and talk in it."""
+    """``/join #ROOM [KEY]``: join it (made on first join) and talk in it
+    (KEY: a room with a key, +k)."""
 
     room: str
+    key: str = ""
 
 
 class Part(NamedTuple):
@@ -113,7 +117,7 @@ class Resume(NamedTuple):
 
 
 Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume, Join, Part,
-                ListRooms, Topic]
+                ListRooms, Topic, account_commands.AccountCommand]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
@@ -121,12 +125,13 @@ COMMANDS = {
     "nick": ("/nick NEW", "change your name"),
     "msg": ("/msg NAME text", "send text to NAME only (/msg #ROOM text: to a room of yours)"),
     "me": ("/me text", "describe an action: * you text"),
-    "join": ("/join #ROOM", "join a room (made if new) and talk in it"),
+    "join": ("/join #ROOM [KEY]", "join a room (made if new) and talk in it"),
     "part": ("/part [#ROOM] [reason]", "leave a room (the one you talk in if none)"),
     "rooms": ("/rooms [PATTERN]", "list the rooms (names containing PATTERN)"),
     "topic": ("/topic [#ROOM] [text]", "show a room's topic, or set it"),
     "help": ("/help", "show this list"),
     "quit": ("/quit [reason]", "leave the chat room (also /q)"),
+    **account_commands.COMMANDS,
 }
 #: Commands a client program sends, not a person: usable before a name, and not
 #: listed by /help. `usage` covers both tables.
@@ -165,7 +170,9 @@ def parse(line: str) -> Command:
     if word == "help":
         return BadUsage(word) if rest else Help()
     if word == "join":
-        return Join(rest) if rest and " " not in rest else BadUsage(word)
+        room, _, key = rest.partition(" ")
+        key = key.strip(" ")  # a room's key (+k): one word, never a second room
+        return Join(room, key) if room and " " not in key and key[:1] != "#" else BadUsage(word)
     if word == "part":
         if not rest.startswith("#"):
             return Part("", rest)
@@ -182,7 +189,10 @@ def parse(line: str) -> Command:
         return BadUsage(word) if rest else Tags()
     if word == "resume":
         return _resume(rest)
-    return Unknown(word)
+    try:
+        return account_commands.parse(word, rest) or Unknown(word)
+    except ValueError:
+        return BadUsage(word)
 
 
 def before_name(line: str) -> Optional[Command]:
