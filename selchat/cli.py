@@ -24,8 +24,10 @@ from selchat import __version__, config
 from selchat.addresses import format_address, os_problem
 from selchat.bus.address import BusAddress, parse_bus_url
 from selchat.bus.protocol import MAX_STREAM_BYTES
+from selchat.datadir import DataProblem
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
+from selchat.storage import Storage
 
 if TYPE_CHECKING:
     from selchat.tls import Certificates
@@ -300,6 +302,14 @@ def cli() -> None:
 @_option("--bus-lease", default=15.0, type=click.FloatRange(1),
          help="Seconds after which a node that stopped answering is counted gone by "
               "the others, and its members' names are freed.")
+@_option("--data", default=None, metavar="DIR",
+         help="Directory for what outlives a restart (room history, search); made on "
+              "first start [default: $XDG_STATE_HOME/selchat or ~/.local/state/selchat].")
+@_option("--no-data", is_flag=True, help="Keep everything in memory: nothing on disk.")
+@_option("--retention-days", default=30.0, type=click.FloatRange(0),
+         help="Days room lines are kept on disk (0: forever).")
+@_option("--history-max-mb", default=0.0, type=click.FloatRange(0),
+         help="Megabytes of room lines kept on disk, the oldest deleted past it (0: no cap).")
 @_option("--config", metavar="FILE", is_eager=True, expose_value=False, callback=_read_config,
          help="A TOML file setting any of these options: a key is the option's name "
               "without '--' (max-clients = 100, or max_clients). The command line "
@@ -312,7 +322,8 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
           no_web: bool, web_origin: Sequence[str], web_host: Sequence[str], workers: int,
           bus: Optional[BusAddress], bus_retention: float, bus_lease: float, bus_max_bytes: int,
           print_config: bool, tls_cert: Optional[str], tls_key: Optional[str], tls_port: int,
-          no_clear: bool, trusted_proxy: Sequence[str], **limits: Any) -> None:
+          no_clear: bool, trusted_proxy: Sequence[str], data: Optional[str], no_data: bool,
+          retention_days: float, history_max_mb: float, **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
     certificate and key again)."""
     from selchat.listeners import open_listener, reserve_port
@@ -333,7 +344,13 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     ports = (host, None if no_clear else port, None if no_web else web_port,
              ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
-    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes, tuple(trusted_proxy))
+    try:
+        storage = Storage.open(data, no_data, bus is not None, retention_days, history_max_mb)
+    except DataProblem as exc:
+        fail(str(exc), 2)
+    shared.append(storage.startup_line)
+    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes, tuple(trusted_proxy),
+                      storage)
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         tls_listener = None
@@ -445,6 +462,7 @@ class Sharing(NamedTuple):
     lease: float
     max_bytes: int
     trusted_proxies: Sequence[str] = ()  # not the bus's, but every worker's too
+    storage: Optional[Storage] = None  # the data directory, the history on disk
 
 
 def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
@@ -459,7 +477,8 @@ def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket
                     web_origins=web[0], web_hosts=web[1], bus=sharing.bus,
                     bus_retention=sharing.retention, bus_lease=sharing.lease,
                     bus_max_bytes=sharing.max_bytes, certificates=certificates,
-                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies)
+                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies,
+                    storage=sharing.storage)
     server.serve_forever(ready=ready)
 
 

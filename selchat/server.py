@@ -104,6 +104,7 @@ from selchat.output import Output
 from selchat.addresses import format_address
 from selchat.effect_types import Effect
 from selchat.room import ChatRoom
+from selchat.storage import Storage
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
 from selchat.web.driver import HttpKind, WebSocketKind
@@ -163,6 +164,7 @@ class Server:
         certificates: Optional[Certificates] = None,
         tls_listener: Optional[socket.socket] = None,
         trusted_proxies: Sequence[str] = (),
+        storage: Optional[Storage] = None,
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -173,7 +175,9 @@ class Server:
         self._time_ms = 0  # the pass's wall-clock time, for its tags
         #: The room's numbered lines: replay on join, resume after a drop. Its
         #: epoch is in every resume token, so a restarted server knows its own.
-        self._history = MemoryHistory(secrets.token_hex(4), limits.history)
+        #: With a data directory the epoch is the database's (kept across restarts).
+        self.storage = storage if storage is not None else Storage.memory()
+        self._history = MemoryHistory(self.storage.epoch, limits.history)
         resumable = limits.history > 0 and limits.resume_window > 0
         self._room: ChatRoom[Connection] = ChatRoom(
             resume_window=limits.resume_window if resumable else 0.0,
