@@ -104,6 +104,7 @@ from selchat.output import Output
 from selchat.addresses import format_address
 from selchat.effect_types import Effect
 from selchat.room import ChatRoom
+from selchat.accounts.driver import AccountOptions, Accounts
 from selchat.storage import Storage
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
@@ -165,6 +166,7 @@ class Server:
         tls_listener: Optional[socket.socket] = None,
         trusted_proxies: Sequence[str] = (),
         storage: Optional[Storage] = None,
+        accounts: AccountOptions = AccountOptions(),
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -179,6 +181,8 @@ class Server:
         self.storage = storage if storage is not None else Storage.memory()
         self._history = MemoryHistory(self.storage.epoch, limits.history)
         resumable = limits.history > 0 and limits.resume_window > 0
+        #: Accounts, operators, bans and room rules, in the same data directory.
+        self.accounts = Accounts(self.storage.path, accounts, wall_clock)
         self._room: ChatRoom[Connection] = ChatRoom(
             resume_window=limits.resume_window if resumable else 0.0,
             replay=limits.replay if limits.history else 0,
@@ -189,6 +193,7 @@ class Server:
             # With a bus every join tells the other nodes' rosters (the
             # default room's and every room's): announced whatever the room's size.
             announce_limit=0 if bus is not None else limits.announce_limit,
+            authority=self.accounts.authority,
         )
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
@@ -203,6 +208,7 @@ class Server:
         self._output = Output(self)
         self._effects = Effects(self)
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
+        self.accounts.start(self)
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
         #: Behind trusted proxies, the chat ports read their PROXY header first.
@@ -398,6 +404,7 @@ class Server:
         self._close_newcomers()
         if self._bridge is not None:
             self._bridge.bus.close()
+        self.accounts.close()
         self._selector.close()
 
     def _close_newcomers(self) -> None:
