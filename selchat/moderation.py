@@ -78,7 +78,7 @@ class Moderation(Generic[Session]):
         rules = auth.rooms[room.key] = RoomRules(room.name, ops={key})
         return [Persist("room", room.key, rules.value()),
                 Send(session, wire.notice(f"You are the operator of {room.name} "
-                                          "(/help lists the operators' commands)."), room=room)]
+                                          "(/help lists the operators' commands)."))]
 
     def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
         rules = self.authority.rooms.get(room.key)

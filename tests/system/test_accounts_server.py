@@ -1,0 +1,121 @@
+"""Accounts, the server password and moderation through real sockets:
+what is kept in the data directory survives a restart, and ``selchat admin``
+reaches a running server."""
+import signal
+
+import pytest
+
+from support.clients import LineClient
+from support.constants import TIMEOUT
+from support.servers import selchat
+from support.waiting import wait_for
+
+CHEAP = ("--scrypt-n", "1024")  # tests need the rules, not the strength
+HELLO = "*** Hello! Please enter your name."
+
+
+@pytest.fixture
+def data(tmp_path):
+    return str(tmp_path / "data")
+
+
+def log_in(server, name, password):
+    client = LineClient(server.address)
+    client.expect(HELLO)
+    client.send(name)
+    assert client.line().endswith(" is registered: send its password")
+    client.send(password)
+    return client
+
+
+def test_register_restart_log_in_and_wrong_password(chat_server, data):
+    server = chat_server("--data", data, *CHEAP)
+    alice = LineClient(server.address, "alice")
+    alice.send("/register alices-secret")
+    alice.expect_prefix("*** alice is registered to you")
+    alice.send("/quit")
+    server.stop(signal.SIGTERM)
+
+    server = chat_server("--data", data, *CHEAP)
+    intruder = log_in(server, "ALICE", "guess-guess")  # a look-alike is the same name
+    intruder.expect("!!! wrong password")
+    intruder.send("mallory")  # back at the name prompt
+    intruder.expect_prefix("*** Welcome, mallory!")
+    owner = log_in(server, "alice", "alices-secret")
+    owner.expect_prefix("*** Welcome, alice!")
+    assert "alices-secret" not in server.log()
+
+
+def test_the_owner_takes_over_a_ghost_session(chat_server, data):
+    server = chat_server("--data", data, *CHEAP)
+    ghost = LineClient(server.address, "alice")
+    ghost.send("/register alices-secret")
+    ghost.expect_prefix("*** alice is registered to you")
+    owner = log_in(server, "alice", "alices-secret")
+    assert ghost.expect_closed().startswith(b"!!! your name was taken over by its owner")
+    owner.expect_prefix("*** Welcome, alice!")
+
+
+def test_the_server_password_comes_before_the_name(chat_server):
+    server = chat_server("--no-data", env={"SELCHAT_SERVER_PASSWORD": "open sesame"})
+    wrong = LineClient(server.address)
+    wrong.expect("*** This server needs a password: send it first.")
+    wrong.send("alice")
+    assert wrong.expect_closed() == b"!!! wrong server password\n"
+    right = LineClient(server.address)
+    right.line()
+    right.send("open sesame", "alice")
+    right.expect(HELLO)
+    right.expect_prefix("*** Welcome, alice!")
+
+
+def test_admin_op_reaches_a_running_server_and_bans_survive_a_restart(chat_server, data):
+    server = chat_server("--data", data, *CHEAP)
+    boss = LineClient(server.address, "boss")
+    boss.send("/register boss-secret")
+    boss.expect_prefix("*** boss is registered to you")
+    troll = LineClient(server.address, "troll")
+    boss.expect("*** troll has joined the chat room.")
+    done = selchat("admin", "op", "boss", "--data", data)
+    assert done.returncode == 0 and "boss is a server operator now" in done.stdout
+
+    def banned() -> bool:  # the server reads the change within a few seconds
+        boss.send("/ban troll 1h trolling")
+        answer = boss.line()
+        return answer.startswith("*** troll was banned from #lobby by boss until")
+
+    wait_for(banned, timeout=TIMEOUT)
+    assert b"\n!!! you were banned from this server by boss until" in troll.expect_closed()
+    assert "moderation: boss banned troll" in server.log()
+    server.stop(signal.SIGTERM)
+
+    server = chat_server("--data", data, *CHEAP)
+    again = LineClient(server.address)
+    again.expect(HELLO)
+    again.send("Troll")
+    assert again.expect_closed().startswith(b"!!! you are banned from this server until")
+    listed = selchat("admin", "list", "--data", data)
+    assert listed.stdout.strip() == "boss"
+
+
+def test_a_room_made_by_a_registered_name_keeps_its_rules_across_a_restart(chat_server, data):
+    server = chat_server("--data", data, *CHEAP)
+    teach = LineClient(server.address, "teach")
+    teach.send("/register teacher-secret")
+    teach.expect_prefix("*** teach is registered to you")
+    teach.send("/join #class")
+    teach.expect_prefix("*** You joined #class.")
+    teach.expect("*** You are the operator of #class (/help lists the operators' "
+                 "commands).")
+    teach.send("/mode #class +t", "/mute #class sam")
+    teach.expect("#class *** teach set mode +t on #class")
+    teach.expect("#class *** teach muted sam in #class until lifted")
+    server.stop(signal.SIGTERM)
+
+    server = chat_server("--data", data, *CHEAP)
+    sam = LineClient(server.address, "sam")
+    sam.send("/join #class", "/topic #class mine now")
+    sam.expect_prefix("*** You joined #class.")
+    sam.expect("!!! only operators set the topic of #class (+t)")
+    sam.send("/msg #class hello")
+    sam.expect("!!! you are muted in #class until lifted")
