@@ -548,9 +548,11 @@ def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.s
               "and the server could read and change the chat.")
 @_option("--default-room", default="lobby",  # session.DEFAULT_ROOM
          help="The server's default room (its --default-room): the prompt names any other.")
+@_option("--server-password", default=None, metavar="PASSWORD",
+         help="The server's --server-password, sent first (better in SELCHAT_SERVER_PASSWORD).")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
          resume_window: float, welcome_timeout: float, tls: bool, ca: Optional[str],
-         insecure: bool, default_room: str) -> None:
+         insecure: bool, default_room: str, server_password: Optional[str]) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -568,6 +570,9 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     so and the client joins again as NAME. The session's resume token is
     kept in $XDG_STATE_HOME/selchat (~/.local/state/selchat), so a client
     that crashed, started again with the same NAME, takes its session back.
+
+    A registered NAME takes its password: SELCHAT_PASSWORD, or typed without
+    echo when the server asks for it (docs/accounts.rst).
 
     \b
     Editing keys:
@@ -598,7 +603,7 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
         fail(f"{ca}: cannot use it as a CA: {getattr(exc, 'reason', None) or os_problem(exc)}", 2)
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
                  resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context,
-                 default_room=default_room))
+                 default_room=default_room, server_password=server_password))
 
 
 cli.add_command(admin)

@@ -299,11 +299,23 @@ _WELCOME_BACK = re.compile(r"Welcome back, (\S+)\.")
 _HISTORY_START = re.compile(r"Last (\d+) lines?:")
 _HISTORY_END = "End of history."
 _UNKNOWN_COUNT = "an unknown number of"
+_PASSWORD_WANTED = re.compile(r"(\S+) is registered: send its password")
+_SERVER_PASSWORD = "This server needs a password: send it first."
 _HISTORY_GAP = re.compile(r"history gap: (\d+|" + _UNKNOWN_COUNT + r") lines? missed(?: \((.*)\))?")
 
 
 def hello() -> ServerLine:
     return notice(_HELLO)
+
+
+def password_wanted(name: str) -> ServerLine:
+    """A registered name was sent: the next line is its password (docs/accounts.rst)."""
+    return notice(f"{name} is registered: send its password")
+
+
+def server_password_wanted() -> ServerLine:
+    """With --server-password, in place of the hello: the first line is that password."""
+    return notice(_SERVER_PASSWORD)
 
 
 def welcome(name: str, online: int, shown: str) -> ServerLine:
@@ -407,6 +419,14 @@ class Hello(NamedTuple):
     pass
 
 
+class PasswordWanted(NamedTuple):
+    name: str
+
+
+class ServerPasswordWanted(NamedTuple):
+    pass
+
+
 class Welcome(NamedTuple):
     name: str
     online: int
@@ -503,7 +523,8 @@ class NoRoom(NamedTuple):
 #: (chat, action, private, and every other notice or error).
 Incoming = Union[Hello, Welcome, JoinNotice, LeaveNotice, Renamed, Goodbye, ShuttingDown, SlowDown,
                  ServerFull, WelcomeBack, HistoryStart, HistoryEnd, HistoryGap, ServerLine,
-                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom]
+                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom,
+                 PasswordWanted, ServerPasswordWanted]
 
 #: A room's name as the server writes it (in a line's prefix and in its
 #: sentences): "#", then letters, digits, "_", "-" or "." (the server's rules
@@ -526,6 +547,7 @@ _SENTENCES = (
     (_WELCOME_BACK, lambda m: WelcomeBack(m[1])),
     (_HISTORY_START, lambda m: HistoryStart(int(m[1]))),
     (_ROOM_WELCOME, lambda m: RoomWelcome(m[1], int(m[2]), m[3])),
+    (_PASSWORD_WANTED, lambda m: PasswordWanted(m[1])),
     (_NOW_TALKING, lambda m: NowTalking(m[1])),
     (_JOINED_ROOM, lambda m: RoomJoinNotice(m[1], m[2])),
     (_LEFT_ROOM, lambda m: RoomLeaveNotice(m[1], m[2], m[3] or "")),
@@ -581,6 +603,8 @@ def _decode_notice(text: str) -> Incoming:
         return ShuttingDown()
     if text == _HISTORY_END:
         return HistoryEnd()
+    if text == _SERVER_PASSWORD:
+        return ServerPasswordWanted()
     for pattern, build in _SENTENCES:
         match = pattern.fullmatch(text)
         if match:

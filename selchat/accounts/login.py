@@ -32,14 +32,10 @@ from selchat.names import name_key, name_problem
 
 log = logging.getLogger("selchat.room")
 
-SERVER_PASSWORD_PLEASE = wire.notice("This server needs a password: send it first.")
+SERVER_PASSWORD_PLEASE = wire.server_password_wanted()
 WRONG_PASSWORD = wire.error("wrong password")
 CHECKING = wire.error("wait: your password is being checked")
 NOT_CHECKED = wire.error("the password could not be checked now: try again")
-
-
-def registered_prompt(name: str) -> wire.ServerLine:
-    return wire.notice(f"{name} is registered: send its password")
 
 
 class Login(Generic[Session]):
@@ -114,7 +110,7 @@ class Login(Generic[Session]):
                     f"you are banned from this server {ban.ending()}{reason}")), Close(session)]
             if key in auth.accounts and auth.identified.get(session) != key:
                 auth.awaiting[session] = Awaiting("name", name)
-                return [Send(session, registered_prompt(auth.accounts[key].name))]
+                return [Send(session, wire.password_wanted(auth.accounts[key].name))]
             auth.groups[session] = group
         return self._take_name(session, name)
 
