@@ -2,10 +2,12 @@
 what is kept in the data directory survives a restart, and ``selchat admin``
 reaches a running server."""
 import signal
+import subprocess
 
 import pytest
 
 from support.clients import LineClient
+from support.join_client import ENV, join_command
 from support.constants import TIMEOUT
 from support.servers import selchat
 from support.waiting import wait_for
@@ -119,3 +121,24 @@ def test_a_room_made_by_a_registered_name_keeps_its_rules_across_a_restart(chat_
     sam.expect("!!! only operators set the topic of #class (+t)")
     sam.send("/msg #class hello")
     sam.expect("!!! you are muted in #class until lifted")
+
+
+def test_selchat_join_sends_both_passwords_from_the_environment(chat_server, data):
+    server = chat_server("--data", data, *CHEAP, env={"SELCHAT_SERVER_PASSWORD": "sesame"})
+    owner = LineClient(server.address)
+    owner.line()
+    owner.send("sesame", "alice", "/register alices-secret")
+    owner.expect(HELLO)
+    owner.expect_prefix("*** Welcome, alice!")
+    owner.expect_prefix("*** alice is registered to you")
+    owner.send("/quit")
+    owner.expect_closed()
+    env = {"SELCHAT_SERVER_PASSWORD": "sesame", "SELCHAT_PASSWORD": "alices-secret"}
+    joined = subprocess.run(join_command("alice", server.port), input=b"hi\n",
+                            capture_output=True, timeout=TIMEOUT, env={**ENV, **env})
+    assert joined.returncode == 0, joined.stderr
+    assert b"Welcome, alice!" in joined.stdout
+    env["SELCHAT_PASSWORD"] = "wrong-one"
+    refused = subprocess.run(join_command("alice", server.port), input=b"",
+                             capture_output=True, timeout=TIMEOUT, env={**ENV, **env})
+    assert refused.returncode == 2 and refused.stderr.strip().endswith(b"wrong password")
