@@ -104,7 +104,7 @@ from selchat.output import Output
 from selchat.addresses import format_address
 from selchat.effect_types import Effect
 from selchat.room import ChatRoom
-from selchat.accounts.driver import AccountOptions, Accounts
+from selchat.accounts.driver import DEFAULT_OPTIONS, AccountOptions, Accounts
 from selchat.storage import Storage
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
@@ -166,7 +166,7 @@ class Server:
         tls_listener: Optional[socket.socket] = None,
         trusted_proxies: Sequence[str] = (),
         storage: Optional[Storage] = None,
-        accounts: AccountOptions = AccountOptions(),
+        accounts: AccountOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.limits = limits
         self._clock = clock

@@ -13,7 +13,7 @@ one cheap query), and if so reads the accounts again.
 """
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
 from selchat.accounts.authority import Authority
 from selchat.accounts.hasher import Hasher
@@ -39,10 +39,14 @@ class AccountOptions(NamedTuple):
     scrypt_n: int = DEFAULT_N
 
 
+#: No server password, scrypt's default cost.
+DEFAULT_OPTIONS = AccountOptions()
+
+
 class Accounts:
     """The server's accounts: the store in data directory `path` (None: memory)."""
 
-    def __init__(self, path: Optional[str], options: AccountOptions = AccountOptions(),
+    def __init__(self, path: Optional[str], options: AccountOptions = DEFAULT_OPTIONS,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.options = options
         self.store = Store(path)
