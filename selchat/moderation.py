@@ -111,6 +111,12 @@ class Moderation(Generic[Session]):
         return [Broadcast(line, room=where), Persist("room", room.key, rules.value()),
                 Audit(by, action, target, room.name, detail)]
 
+    def _sanction(self, by: str, target: str, seconds: Optional[float],
+                  reason: str = "") -> Sanction:
+        """A ban or mute of `target` by `by` for `seconds` (None: until lifted)."""
+        until = None if seconds is None else self.authority.clock() + seconds
+        return Sanction(clean(target), until, clean(reason), by)
+
     def _tell(self, name: str, line: wire.ServerLine) -> List[Effect]:
         """A line for the member named `name` here (kept if held), if any."""
         target = self._owners.get(name_key(name))
@@ -184,12 +190,9 @@ class Moderation(Generic[Session]):
         room = self._operated(session, command.room)
         if isinstance(room, list):
             return room
-        auth = self.authority
-        key = name_key(command.name)
-        shown = clean(command.name)
-        until = None if command.duration is None else auth.clock() + command.duration
-        ban = Sanction(shown, until, clean(command.reason), name)
-        ending = f" {ban.ending()}"
+        auth, key = self.authority, name_key(command.name)
+        ban = self._sanction(name, command.name, command.duration, command.reason)
+        shown, ending = ban.name, f" {ban.ending()}"
         if room.default:  # the server: the name, and the address it comes from
             member = self._owners.get(key)
             ban.address = "" if member is None else auth.groups.get(member, "")
@@ -224,10 +227,8 @@ class Moderation(Generic[Session]):
         room = self._operated(session, command.room)
         if isinstance(room, list):
             return room
-        auth = self.authority
-        shown = clean(command.name)
-        until = None if command.duration is None else auth.clock() + command.duration
-        mute = Sanction(shown, until, "", name)
+        mute = self._sanction(name, command.name, command.duration)
+        shown = mute.name
         self._rules(room).mutes[name_key(command.name)] = mute
         return [*self._announce(name, room, "muted", shown,
                                 f"{name} muted {shown} in {room.name} {mute.ending()}"),

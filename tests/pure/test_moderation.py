@@ -11,14 +11,9 @@ T, S, M, X = 1, 2, 3, 4  # teacher, student, another student, someone else
 
 
 @pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def room(clock):
-    """teach (registered) made #class; sam and mia are in it."""
-    room = room_with_accounts(clock)
+def room():
+    """teach (registered) made #class; sam and mia are in it (the clock: a Clock)."""
+    room = room_with_accounts(Clock())
     for session, name in ((T, "teach"), (S, "sam"), (M, "mia")):
         room.connect(session, f"10.0.0.{session}")
         say(room, session, name)
@@ -48,7 +43,7 @@ def test_a_topic_only_operators_may_set(room):
     assert "*** teach set the topic: fractions" in texts(say(room, T, "/topic #class fractions"))
 
 
-def test_mute_is_told_to_the_room_and_the_member_who_gets_a_clear_line(room, clock):
+def test_mute_is_told_to_the_room_and_the_member_who_gets_a_clear_line(room):
     effects = say(room, T, "/mute #class sam 10m")
     assert told(effects) == ["*** teach muted sam in #class until 2027-01-15 08:10 UTC"]
     assert "!!! you are muted in #class until 2027-01-15 08:10 UTC by teach" in texts(effects, S)
@@ -57,7 +52,7 @@ def test_mute_is_told_to_the_room_and_the_member_who_gets_a_clear_line(room, clo
     refused = say(room, S, "hello?")
     assert texts(refused) == ["!!! you are muted in #class until 2027-01-15 08:10 UTC"]
     assert told(say(room, M, "hi")) == ["<mia> hi"]  # others still speak
-    clock.now += 600
+    room.authority.clock.now += 600
     assert told(say(room, S, "back")) == ["<sam> back"]
 
 

@@ -30,11 +30,17 @@ def log_in(server, name, password):
     return client
 
 
+def registered(server, name, password):
+    """A client joined as `name`, which it has just registered."""
+    client = LineClient(server.address, name)
+    client.send(f"/register {password}")
+    client.expect_prefix(f"*** {name} is registered to you")
+    return client
+
+
 def test_register_restart_log_in_and_wrong_password(chat_server, data):
     server = chat_server("--data", data, *CHEAP)
-    alice = LineClient(server.address, "alice")
-    alice.send("/register alices-secret")
-    alice.expect_prefix("*** alice is registered to you")
+    alice = registered(server, "alice", "alices-secret")
     alice.send("/quit")
     server.stop(signal.SIGTERM)
 
@@ -50,9 +56,7 @@ def test_register_restart_log_in_and_wrong_password(chat_server, data):
 
 def test_the_owner_takes_over_a_ghost_session(chat_server, data):
     server = chat_server("--data", data, *CHEAP)
-    ghost = LineClient(server.address, "alice")
-    ghost.send("/register alices-secret")
-    ghost.expect_prefix("*** alice is registered to you")
+    ghost = registered(server, "alice", "alices-secret")
     owner = log_in(server, "alice", "alices-secret")
     assert ghost.expect_closed().startswith(b"!!! your name was taken over by its owner")
     owner.expect_prefix("*** Welcome, alice!")
@@ -73,9 +77,7 @@ def test_the_server_password_comes_before_the_name(chat_server):
 
 def test_admin_op_reaches_a_running_server_and_bans_survive_a_restart(chat_server, data):
     server = chat_server("--data", data, *CHEAP)
-    boss = LineClient(server.address, "boss")
-    boss.send("/register boss-secret")
-    boss.expect_prefix("*** boss is registered to you")
+    boss = registered(server, "boss", "boss-secret")
     troll = LineClient(server.address, "troll")
     boss.expect("*** troll has joined the chat room.")
     done = selchat("admin", "op", "boss", "--data", data)
@@ -102,9 +104,7 @@ def test_admin_op_reaches_a_running_server_and_bans_survive_a_restart(chat_serve
 
 def test_a_room_made_by_a_registered_name_keeps_its_rules_across_a_restart(chat_server, data):
     server = chat_server("--data", data, *CHEAP)
-    teach = LineClient(server.address, "teach")
-    teach.send("/register teacher-secret")
-    teach.expect_prefix("*** teach is registered to you")
+    teach = registered(server, "teach", "teacher-secret")
     teach.send("/join #class")
     teach.expect_prefix("*** You joined #class.")
     teach.expect("*** You are the operator of #class (/help lists the operators' "
