@@ -6,7 +6,8 @@ stamped with this process's clock, heard by the other 9) in three phases:
 
 * ``quiet``: nothing else happens;
 * ``logins``: LOGINS connections log in at once, each sending a registered
-  name and its password (each an scrypt check in the server's hashing worker);
+  name and its password (each an scrypt check in the server's hashing worker),
+  and leave once welcomed (so the chat's members stay the same);
 * ``joins``: as many connections join at once with unregistered names (the
   same joins and notices, no password), for as long as ``logins`` took.
 
@@ -114,8 +115,11 @@ def phase(address: Tuple[str, int], chatters: List[Client], rate: float,
             kind, client = key.data
             for line in client.lines():
                 if kind == "new":
-                    if marker in line:
+                    if marker in line:  # in, then out: the chat's members stay the same
                         welcomed += 1
+                        client.send("/quit\n")
+                        selector.unregister(client.sock)
+                        break
                     continue
                 _, found, stamp = line.partition("> t ")
                 if found:

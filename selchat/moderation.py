@@ -69,16 +69,41 @@ class Moderation(Generic[Session]):
             rules.invited.discard(name_key(name))  # an invitation is used once
         return refusal
 
-    def _room_made(self, session: Session, room: Room) -> List[Effect]:
-        """`session` made `room`: a registered maker is its operator."""
+    def _room_entered(self, session: Session, name: str, room: Room,
+                      made: bool) -> List[Effect]:
+        """`session` joined `room` (`made`: it made it): a registered maker is
+        its operator; a room with rules says them, and a mute its end."""
         auth = self.authority
         key = auth.identified.get(session)
-        if key is None or room.key in auth.rooms:
+        rules = auth.rooms.get(room.key)
+        if made and key is not None and rules is None:
+            rules = auth.rooms[room.key] = RoomRules(room.name, ops={key})
+            return [Persist("room", room.key, rules.value()),
+                    Send(session, wire.notice(f"You are the operator of {room.name} "
+                                              "(/help lists the operators' commands)."))]
+        if rules is None:
             return []
-        rules = auth.rooms[room.key] = RoomRules(room.name, ops={key})
-        return [Persist("room", room.key, rules.value()),
-                Send(session, wire.notice(f"You are the operator of {room.name} "
-                                          "(/help lists the operators' commands)."))]
+        effects: List[Effect] = [Send(session, self._rules_line(room, rules))]
+        refusal = self._speech_refusal(session, name, room)
+        return effects + refusal if refusal else effects
+
+    def _rules_line(self, room: Room, rules: RoomRules) -> wire.ServerLine:
+        """"Modes of #room: +mt; operators: a, b; voiced: c; muted: d (until ...)"."""
+        now = self.authority.clock()
+        parts = [f"Modes of {room.name}: {rules.modes()}"]
+        for title, keys in (("operators", rules.ops), ("voiced", rules.voiced)):
+            if keys:
+                parts.append(f"{title}: " + ", ".join(sorted(self._shown(key) for key in keys)))
+        muted = [f"{mute.name} ({mute.ending()})" for mute in rules.mutes.values()
+                 if mute.active(now)]
+        if muted:
+            parts.append("muted: " + ", ".join(sorted(muted)))
+        return wire.notice("; ".join(parts))
+
+    def _shown(self, key: str) -> str:
+        """A name key as its account spells it (else as it is)."""
+        account = self.authority.accounts.get(key)
+        return account.name if account else key
 
     def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
         rules = self.authority.rooms.get(room.key)
@@ -267,8 +292,9 @@ class Moderation(Generic[Session]):
             if isinstance(room, list):
                 return room
             rules = self.authority.rooms.get(room.key)
-            modes = "none" if rules is None else rules.modes()
-            return [Send(session, wire.notice(f"Modes of {room.name}: {modes}"))]
+            if rules is None:
+                return [Send(session, wire.notice(f"Modes of {room.name}: none"))]
+            return [Send(session, self._rules_line(room, rules))]
         room = self._operated(session, command.room)
         if isinstance(room, list):
             return room

@@ -59,7 +59,8 @@ class RoomCommands(Generic[Session]):
                           key: str) -> Optional[str]:
             ...
 
-        def _room_made(self, session: Session, room: Room) -> List[Effect]:
+        def _room_entered(self, session: Session, name: str, room: Room,
+                          made: bool) -> List[Effect]:
             ...
 
         def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
@@ -118,8 +119,8 @@ class RoomCommands(Generic[Session]):
             shown += f" and {count - WHO_NAMES} more"
         effects: List[Effect] = [Entered(session, room),
                                  Send(session, wire.you_joined(room.name, count, shown))]
-        if made:  # a registered maker is its operator (`selchat.moderation`)
-            effects += self._room_made(session, room)
+        # A registered maker is its operator; rules, a mute are said (`selchat.moderation`).
+        effects += self._room_entered(session, name, room, made)
         if room.topic:
             effects.append(Send(session, wire.topic_is(room.name, room.topic)))
         if self.replay:
