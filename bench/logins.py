@@ -9,11 +9,12 @@ stamped with this process's clock, heard by the other 9) in three phases:
   name and its password (each an scrypt check in the server's hashing worker),
   and leave once welcomed (so the chat's members stay the same);
 * ``joins``: as many connections join at once with unregistered names (the
-  same joins and notices, no password), for as long as ``logins`` took.
+  same joins and notices, no password), for as long as ``logins`` took;
+* ``quiet`` again, as long; the three in turn, ROUNDS times.
 
 Prints each phase's median and p99 latency and how long its burst took; the
 ratio that matters is p99 of ``logins`` against ``joins`` and ``quiet``.
-Usage: ``python bench/logins.py [--logins 100] [--scrypt-n 32768] [--rate 20]``
+Usage: ``python bench/logins.py [--logins 100] [--scrypt-n 32768] [--rate 20] [--rounds 3]``
 (docs/benchmarks.rst, "Logins").
 """
 import argparse
@@ -37,7 +38,9 @@ def start_server(scrypt_n: int) -> Tuple[subprocess.Popen, Tuple[str, int]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "selchat", "serve", "--port", "0", "--no-web", "--no-data",
          "--flood-rate", "0", "--max-per-ip", "0", "--scrypt-n", str(scrypt_n),
-         "--log-level", "warning", "--replay", "0"],
+         "--log-level", "warning", "--replay", "0",
+         # Every login waits its turn, however long the queue: the burst is all measured.
+         "--name-timeout", str(BURST_DEADLINE)],
         stdout=subprocess.PIPE, text=True, env={**os.environ, "SELCHAT_SERVER_PASSWORD": ""})
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -136,6 +139,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--logins", type=int, default=100)
     parser.add_argument("--scrypt-n", type=int, default=2 ** 15)
     parser.add_argument("--rate", type=float, default=20.0, help="lines a second per chatter")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="logins, joins, quiet in turn, this many times (the machine's "
+                             "other load changes: compare within a round)")
     options = parser.parse_args(argv)
     proc, address = start_server(options.scrypt_n)
     try:
@@ -149,23 +155,24 @@ def main(argv: Optional[List[str]] = None) -> None:
         print(f"registered {registered} accounts")
         chatters = [Client(address, f"chat{i}\n") for i in range(CHATTERS)]
         wait_all(chatters, "Welcome", time.monotonic() + 10)
-        results = []
-        for name, burst, marker in (
-                ("quiet", [], ""),
-                ("logins", [f"user{i}\npassword-{i}\n" for i in range(options.logins)],
-                 "Welcome"),
-                ("joins", [f"guest{i}\n" for i in range(options.logins)], "Welcome"),
-                ("quiet", [], "")):
-            least = max(MIN_PHASE, results[1][2] if len(results) > 1 else 0)
-            latencies, took, welcomed = phase(address, chatters, options.rate, burst, marker,
-                                              least)
-            latencies.sort()
-            p99 = latencies[int(len(latencies) * 0.99) - 1]
-            results.append((name, latencies, took))
-            print(f"{name:7} lines {len(latencies):6}  median {statistics.median(latencies):6.2f} "
-                  f"ms  p99 {p99:6.2f} ms  max {latencies[-1]:6.2f} ms"
-                  + (f"  burst: {welcomed}/{len(burst)} welcomed in {took:.2f} s" if burst
-                     else ""))
+        phases = [("logins", [f"user{i}\npassword-{i}\n" for i in range(options.logins)]),
+                  ("joins", [f"guest{i}\n" for i in range(options.logins)]),
+                  ("quiet", [])]
+        for number in range(options.rounds):
+            print(f"round {number + 1}")
+            logins_took = 0.0
+            for name, burst in phases:
+                # Each phase of a round lasts as long as its logins took.
+                latencies, took, welcomed = phase(address, chatters, options.rate, burst,
+                                                  "Welcome", max(MIN_PHASE, logins_took))
+                logins_took = logins_took or took
+                latencies.sort()
+                p99 = latencies[int(len(latencies) * 0.99) - 1]
+                print(f"  {name:7} lines {len(latencies):6}  median "
+                      f"{statistics.median(latencies):6.2f} ms  p99 {p99:6.2f} ms  "
+                      f"max {latencies[-1]:6.2f} ms"
+                      + (f"  burst: {welcomed}/{len(burst)} welcomed in {took:.2f} s" if burst
+                         else ""))
     finally:
         proc.terminate()
         proc.wait(10)
