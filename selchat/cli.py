@@ -28,9 +28,8 @@ from selchat.datadir import DataProblem
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
 from selchat.storage import Storage
-from selchat.accounts.admin import account_options, admin
+from selchat.accounts.admin import account_options, admin, serve_options
 from selchat.accounts.driver import AccountOptions
-from selchat.accounts.passwords import DEFAULT_N, MIN_N
 
 if TYPE_CHECKING:
     from selchat.tls import Certificates
@@ -313,11 +312,7 @@ def cli() -> None:
          help="Days room lines are kept on disk (0: forever).")
 @_option("--history-max-mb", default=0.0, type=click.FloatRange(0),
          help="Megabytes of room lines kept on disk, the oldest deleted past it (0: no cap).")
-@_option("--server-password", default=None, metavar="PASSWORD",
-         help="A password every client must send before anything else (the line protocol's "
-              "first line, the page's field); better set in SELCHAT_SERVER_PASSWORD.")
-@_option("--scrypt-n", default=DEFAULT_N, type=click.IntRange(MIN_N),
-         help="scrypt's cost for new password hashes (docs/accounts.rst).")
+@serve_options(_option)
 @_option("--config", metavar="FILE", is_eager=True, expose_value=False, callback=_read_config,
          help="A TOML file setting any of these options: a key is the option's name "
               "without '--' (max-clients = 100, or max_clients). The command line "

@@ -8,18 +8,32 @@ Errors are one line, exit status 1 (2 for a data directory that cannot be
 used).
 """
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 import click
 
 from selchat import datadir
 from selchat.accounts.driver import POLL_SECONDS, AccountOptions
-from selchat.accounts.passwords import DEFAULT_N
+from selchat.accounts.passwords import DEFAULT_N, MIN_N
 from selchat.accounts.store import Store
 from selchat.names import name_key
 
 #: How long an admin command waits for a running server's write to finish.
 ADMIN_BUSY_MS = 2000
+
+
+def serve_options(option: Callable[..., Callable]) -> Callable[[Callable], Callable]:
+    """``serve``'s account options, declared with the command's own `option`
+    (which reads SELCHAT_* too)."""
+    def declare(command: Callable) -> Callable:
+        command = option("--scrypt-n", default=DEFAULT_N, type=click.IntRange(MIN_N),
+                         help="scrypt's cost for new password hashes (docs/accounts.rst).",
+                         )(command)
+        return option("--server-password", default=None, metavar="PASSWORD",
+                      help="A password every client must send before anything else (the "
+                           "line protocol's first line, the page's field); better set in "
+                           "SELCHAT_SERVER_PASSWORD.")(command)
+    return declare
 
 
 def account_options(limits: Dict[str, Any], path: Optional[str]) -> AccountOptions:
