@@ -354,7 +354,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         accounts = account_options(limits, storage.path)
     except DataProblem as exc:
         fail(str(exc), 2)
-    shared.append(storage.startup_line)
+    shared += filter(None, [storage.startup_line])
     sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes, tuple(trusted_proxy),
                       storage, accounts)
     if workers == 1:

@@ -59,13 +59,14 @@ def resolve(option: Optional[str], no_data: bool,
 def prepare(path: str) -> str:
     """Make the directory if it is missing and check it can be written;
     returns `path`. Raises DataProblem saying why not."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise DataProblem(f"the data directory {path} is not a directory (use --data DIR, "
+                          "or --no-data)")
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as exc:
         raise DataProblem(f"cannot create the data directory {path}: {os_problem(exc)} "
                           "(use --data DIR, or --no-data)") from None
-    if not os.path.isdir(path):
-        raise DataProblem(f"the data directory {path} is not a directory")
     probe = os.path.join(path, f".write-test-{os.getpid()}")
     try:
         with open(probe, "wb") as file:

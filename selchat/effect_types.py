@@ -21,7 +21,7 @@ so the chat logic never touches a socket:
 membership change a room line carries to the other nodes over a bus.
 """
 from dataclasses import dataclass, field
-from typing import Generic, Hashable, Mapping, NamedTuple, Optional, TypeVar, Union
+from typing import Generic, Hashable, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from selchat.rooms import Room
 from selchat.wire import ServerLine
@@ -105,6 +105,21 @@ class Exited(Generic[Session]):
 
     session: Session
     room: Room
+
+
+@dataclass(slots=True)
+class Lookup(Generic[Session]):
+    """``/search`` (`words`) or ``/history`` (`count`, `before`) asked by
+    `session`: the lines kept on disk, read by the driver (`selchat.archive`).
+    `room`: a room's name ("" for every room, for a search) and `default`:
+    whether it names the default room."""
+
+    session: Session
+    room: str
+    default: bool
+    words: Tuple[str, ...] = ()
+    count: int = 0
+    before: Optional[int] = None
 
 
 @dataclass(slots=True, order=True)
@@ -251,5 +266,5 @@ class Audit:
 
 
 Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
-               Claim, Release, Relay, Charge, Entered, Exited, CheckPassword, HashPassword,
-               Persist, Audit]
+               Claim, Release, Relay, Charge, Entered, Exited, Lookup, CheckPassword,
+               HashPassword, Persist, Audit]

@@ -36,7 +36,9 @@ No clock and no randomness here: the caller passes the pass's time and the
 epoch (e.g. ``secrets.token_hex(8)``).
 """
 import collections
-from typing import Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Union
+from typing import (
+    Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple, Union,
+)
 
 from selchat.sendbuf import Buffer
 
@@ -89,6 +91,13 @@ class History(Protocol):
         """The last `count` lines kept (fewer if fewer are kept), oldest first."""
 
 
+class Journal(Protocol):
+    """Who writes a history's lines down (`selchat.archive.Journal`)."""
+
+    def kept(self, first: int, time_ms: int, payload: bytes, ends: Sequence[int]) -> None:
+        """A pass's lines of this history, numbered from `first`."""
+
+
 class _Pass:
     """One pass's payload and where its lines end; `start` is its first line still kept."""
 
@@ -130,7 +139,8 @@ class MemoryHistory:
     sequence (`number` of the default room's history), with holes between."""
 
     def __init__(self, epoch: str, capacity: int = DEFAULT_CAPACITY,
-                 tags: Mapping[str, str] = {}, numbered_elsewhere: bool = False) -> None:
+                 tags: Mapping[str, str] = {}, numbered_elsewhere: bool = False,
+                 journal: Optional["Journal"] = None) -> None:
         if capacity < 0:
             raise ValueError(f"capacity must be 0 or more, not {capacity}")
         self._epoch = epoch
@@ -142,6 +152,8 @@ class MemoryHistory:
         self._last_seq = 0
         self._trimmed = 0  # the number of the newest line dropped (0: none)
         self._holes = False  # numbers skipped (other rooms' lines): a gap's size is unknown
+        #: Notes every line appended (to write it down: `selchat.archive`).
+        self.journal = journal
 
     @property
     def epoch(self) -> str:
@@ -189,6 +201,8 @@ class MemoryHistory:
         first = self._last_seq + 1
         count = len(ends)
         self._last_seq += count
+        if self.journal is not None and count:
+            self.journal.kept(first, time_ms, payload, ends)
         if count and self.capacity:
             self._passes.append(_Pass(first, payload, ends, time_ms, self._tags))
             self._kept += count
@@ -214,6 +228,25 @@ class MemoryHistory:
                 self._kept -= over
                 over = 0
                 self._trimmed = oldest.first_seq + oldest.start - 1
+
+    def restore(self, lines: Sequence[Tuple[int, int, bytes]], last_seq: int,
+                older: bool) -> None:
+        """Lines an earlier run of this epoch kept, as (seq, time_ms, bytes),
+        oldest first, not written down again; the numbering goes on after
+        `last_seq`. `older`: lines before them were kept too (a resume from
+        before them is a gap, never a silent hole)."""
+        journal, self.journal = self.journal, None
+        for seq, time_ms, data in lines:
+            if seq != self._last_seq + 1:
+                self._holes = True
+            self._last_seq = seq - 1
+            self.append(data, time_ms, (len(data),))
+        self.journal = journal
+        if lines and older:
+            self._trimmed = max(self._trimmed, lines[0][0] - 1)
+        if last_seq > self._last_seq:
+            self._holes = True
+            self._last_seq = last_seq
 
     def after(self, seq: int) -> Union[List[Line], NotKept]:
         if seq < 0 or (seq > self._last_seq and not self._elsewhere):

@@ -77,6 +77,8 @@ class Output:
         rooms = self._room_pieces() if self.rooms else {}
         if not server._batch and not rooms:
             return
+        if server.archive is not None:  # on disk before anyone is sent a line of it
+            server.archive.commit()
         members = server._room.rooms.default.members
         batch, server._batch = server._batch, Batch()
         self._counters.deliveries += batch.deliveries(len(members))
@@ -161,7 +163,8 @@ class Output:
             server = self._server
             history = room.history = MemoryHistory(
                 server._history.epoch, server.limits.history, {"room": room.name},
-                numbered_elsewhere=True)
+                numbered_elsewhere=True,
+                journal=None if server.archive is None else server.archive.journal(room))
         return history
 
     def _room_renderer(self, room: Room) -> Render:

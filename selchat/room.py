@@ -24,7 +24,9 @@ is a member, and only members receive broadcasts.
 """
 import itertools
 import logging
-from typing import Callable, Collection, Dict, List, Mapping, Optional, Set, Tuple, Union
+from typing import (
+    Callable, Collection, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union,
+)
 
 from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
@@ -37,7 +39,9 @@ from selchat.room_commands import RoomCommands
 from selchat.accounts.authority import Authority
 from selchat.accounts.login import Login
 from selchat.moderation import Moderation
-from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms
+from selchat.rooms import (
+    ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem,
+)
 from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
@@ -50,6 +54,7 @@ HELLO = wire.hello()
 SERVER_FULL = wire.server_full()
 TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
 SHUTTING_DOWN = wire.shutting_down()
+SHUTTING_DOWN_KEPT = wire.shutting_down(kept=True)
 
 
 class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
@@ -70,6 +75,8 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
                  authority: Optional[Authority] = None) -> None:
         self.authority: Authority[Session] = authority if authority is not None else Authority()
         self.resume_window = resume_window
+        #: Sessions outlive a restart (the driver keeps them on disk).
+        self.keep_sessions = False
         self.rooms: Rooms[Session] = Rooms(default_room, max_rooms, max_rooms_per_member)
         self.announce_limit = announce_limit
         self._rooms_answers = (-1, None, {})
@@ -272,8 +279,31 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
         return effects
 
     def shutdown(self) -> List[Effect]:
-        """The server is stopping: tell every session, named or not."""
-        return [Send(session, SHUTTING_DOWN) for session in [*self._unnamed, *self.members]]
+        """The server is stopping: tell every session, named or not (a tagged
+        member that its session is kept, if `keep_sessions`)."""
+        kept = SHUTTING_DOWN_KEPT if self.keep_sessions else SHUTTING_DOWN
+        return [Send(session, kept if self.sessions.get(session) else SHUTTING_DOWN)
+                for session in [*self._unnamed, *self.members]]
+
+    def restore_held(self, session: Session, name: str, hashed: str, rooms: Sequence[str],
+                     deadline: float) -> List[Effect]:
+        """A session kept when the server last stopped, held again until
+        `deadline` as if its connection had just dropped: its name taken, in
+        its rooms, nobody told. Its token is known by `hashed` only."""
+        key = name_key(name)
+        if key in self._owners or name_problem(name):
+            return []
+        self._owners[key] = session
+        self._held[session] = name
+        self.rooms.enter_default(session, name)
+        for room in rooms:
+            if room_problem(room) is None and self.rooms.refusal(session, room) is None:
+                self.rooms.enter(session, room, name)
+        self.rooms.hold(session)
+        self._listed(key)
+        self.sessions.add(session, name, "", hashed=hashed)
+        self.sessions.hold(session, deadline)
+        return [Hold(session, deadline)]
 
     # -- names ----------------------------------------------------------------
 

@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Tuple, Union
 
 from selchat import wire
 from selchat.effect_types import (
-    TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Presence, Replay, Send, Session,
+    TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Lookup, Presence, Replay, Send,
+    Session,
 )
 from selchat.names import name_key
-from selchat.rooms import Room, Rooms, room_problem
+from selchat.rooms import Room, Rooms, room_key, room_problem
 from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
@@ -167,6 +168,23 @@ class RoomCommands(Generic[Session]):
         # The other nodes set it too: the line carries it (see `topic_field`).
         return [Send(session, line, room=where),
                 Broadcast(line, session, Presence(TOPIC, room.topic), room=where)]
+
+    def _do_search(self, session: Session, name: str, command: wire.Search) -> List[Effect]:
+        """Any room's lines, named or not: rooms are open to all."""
+        if command.room:
+            problem = room_problem(command.room)
+            if problem:
+                return [Send(session, wire.error(problem))]
+        default = bool(command.room) and room_key(command.room) == self.rooms.default.key
+        return [Lookup(session, command.room, default, words=command.words)]
+
+    def _do_history(self, session: Session, name: str, command: wire.History) -> List[Effect]:
+        """Earlier lines of a room of one's own."""
+        room = self._room_of(session, command.room, member=True)
+        if isinstance(room, list):
+            return room
+        return [Lookup(session, room.name, room.default, count=command.lines,
+                       before=command.before)]
 
     def _do_listrooms(self, session: Session, name: str, command: wire.ListRooms,
                       ) -> List[Effect]:

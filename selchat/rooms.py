@@ -17,7 +17,7 @@ the rest, under the same case, NFKC and look-alike rules as people's names
 Pure: no I/O, no clock. The room's history (``Room.history``) is the
 driver's to fill (`selchat.effects`); it goes when the room does.
 """
-from typing import Dict, Generic, Hashable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Callable, Dict, Generic, Hashable, Iterator, List, Optional, Tuple, TypeVar
 
 from selchat import wire
 from selchat.history import MemoryHistory
@@ -123,6 +123,10 @@ class Room(Generic[Session]):
         return roster.first(count), len(roster)
 
 
+def _forgotten(room: Room) -> None:
+    """A room made anew, with nothing kept of it (no data directory)."""
+
+
 class Joined(Generic[Session]):
     """A member's rooms in the order joined, and its current room."""
 
@@ -148,6 +152,9 @@ class Rooms(Generic[Session]):
         self.version = 0
         #: Other nodes' members (name key) -> their rooms here but the default one.
         self.remote_of: Dict[str, Dict[Room[Session], None]] = {}
+        #: Called with a room made anew: what was kept of it (its topic, its
+        #: lines) put back by whoever keeps rooms on disk (`selchat.archive`).
+        self.recall: Callable[[Room[Session]], None] = _forgotten
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -196,6 +203,7 @@ class Rooms(Generic[Session]):
         room = self.get(name)
         if room is None:
             room = self._rooms[room_key(name)] = Room(name)
+            self.recall(room)
         joined = self._joined(session)
         if not room.has(session):
             room.members[session] = as_name

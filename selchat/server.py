@@ -95,6 +95,7 @@ from selchat.bus.protocol import MAX_STREAM_BYTES
 from selchat.connection import (
     GONE, RECV_SIZE, TRANSITIONS, Connection, IllegalTransition, Kind, State,
 )
+from selchat.archive import Archive
 from selchat.effects import Effects
 from selchat.history import MemoryHistory
 from selchat.limits import Limits
@@ -209,6 +210,16 @@ class Server:
         self._effects = Effects(self)
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
         self.accounts.start(self)
+        #: With a data directory (and no bus), the rooms' lines on disk too,
+        #: and the sessions across a restart (`selchat.archive`).
+        self.archive: Optional[Archive] = None
+        if self.storage.db is not None and bus is None:
+            self.archive = Archive(self, self.storage)
+            self._history.journal = self.archive.journal(None)
+            self.archive.restore(self._history, self._room.rooms.default)
+            self._room.rooms.recall = self.archive.recall
+            self._room.keep_sessions = self._room.resume_window > 0
+            self.archive.restore_sessions()
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
         #: Behind trusted proxies, the chat ports read their PROXY header first.
@@ -287,6 +298,7 @@ class Server:
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
         events = self._selector.select(wait)
+        started = time.perf_counter()
         self._now = self._clock()
         self._time_ms = int(self._wall_clock() * 1000)
         self.counters.loop_passes += 1
@@ -324,6 +336,9 @@ class Server:
             self._reap()
         if self._bridge is not None:
             self._bridge.bus.end_pass(self._time_ms)
+        spent = time.perf_counter() - started
+        if spent > self.counters.longest_pass_seconds:  # a stall shows in /metrics
+            self.counters.longest_pass_seconds = spent
 
     def _read_budget(self) -> int:
         """Bytes this pass may read, across all clients: about DELIVERY_BUDGET
@@ -405,6 +420,8 @@ class Server:
         if self._bridge is not None:
             self._bridge.bus.close()
         self.accounts.close()
+        if self.archive is not None:
+            self.archive.close()
         self._selector.close()
 
     def _close_newcomers(self) -> None:

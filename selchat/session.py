@@ -334,7 +334,9 @@ class ClientSession:
 
     def _react(self, text: str, incoming: wire.Incoming, tagged: bool) -> List[Decision]:
         if isinstance(incoming, wire.ShuttingDown):
-            self._server_stopping = True
+            # A server that keeps the session across its restart: the close
+            # that follows is a lost connection, resumed once it is back.
+            self._server_stopping = not (incoming.kept and self.token)
         if self.state is State.JOINING:
             return self._before_welcome(text, incoming, tagged)
         if self.state is State.RESUMING:

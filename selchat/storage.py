@@ -75,10 +75,10 @@ class Storage(NamedTuple):
         return cls(path, db, fts, epoch, retention, max_bytes, lock)
 
     @property
-    def startup_line(self) -> str:
-        """Where the data lives, for the startup lines."""
+    def startup_line(self) -> Optional[str]:
+        """Where the data lives, for the startup lines (None: nowhere, --no-data)."""
         if self.path is None:
-            return "selchat keeps no data on disk (--no-data): history lasts until a restart"
+            return None
         if self.db is None:
             return (f"selchat data in {self.path}; room history is the bus's "
                     "(no search on this node)")

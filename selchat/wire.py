@@ -88,6 +88,22 @@ class Topic(NamedTuple):
     text: str = ""
 
 
+class Search(NamedTuple):
+    """``/search [#ROOM] WORDS``: the newest lines holding every word."""
+
+    room: str
+    words: Tuple[str, ...]
+
+
+class History(NamedTuple):
+    """``/history [#ROOM] [N] [SEQ]``: N lines said before those you have
+    (before line SEQ, if given: what the page sends)."""
+
+    room: str = ""
+    lines: int = 0
+    before: Optional[int] = None
+
+
 class Help(NamedTuple):
     pass
 
@@ -117,7 +133,7 @@ class Resume(NamedTuple):
 
 
 Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume, Join, Part,
-                ListRooms, Topic, account_commands.AccountCommand]
+                ListRooms, Topic, Search, History, account_commands.AccountCommand]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
@@ -129,6 +145,8 @@ COMMANDS = {
     "part": ("/part [#ROOM] [reason]", "leave a room (the one you talk in if none)"),
     "rooms": ("/rooms [PATTERN]", "list the rooms (names containing PATTERN)"),
     "topic": ("/topic [#ROOM] [text]", "show a room's topic, or set it"),
+    "search": ("/search [#ROOM] words", "the newest lines holding every word"),
+    "history": ("/history [#ROOM] [N]", "N lines said before those you have"),
     "help": ("/help", "show this list"),
     "quit": ("/quit [reason]", "leave the chat room (also /q)"),
     **account_commands.COMMANDS,
@@ -185,6 +203,12 @@ def parse(line: str) -> Command:
             return Topic("", rest)
         room, _, text = rest.partition(" ")
         return Topic(room, text.strip(" "))
+    if word == "search":
+        room, words = ("", rest.split()) if not rest.startswith("#") else (
+            rest.split()[0], rest.split()[1:])
+        return Search(room, tuple(words)) if words else BadUsage(word)
+    if word == "history":
+        return _history(rest)
     if word == "tags":
         return BadUsage(word) if rest else Tags()
     if word == "resume":
@@ -200,6 +224,15 @@ def before_name(line: str) -> Optional[Command]:
     `Resume` (or `BadUsage` of one of them); None when the line is a name."""
     word = line[1:].partition(" ")[0].lower() if line.startswith("/") else ""
     return parse(line) if word in CLIENT_COMMANDS else None
+
+
+def _history(rest: str) -> Command:
+    words = rest.split()
+    room = words.pop(0) if words and words[0].startswith("#") else ""
+    if len(words) > 2 or not all(word.isdecimal() and word.isascii() for word in words):
+        return BadUsage("history")
+    numbers = [int(word) for word in words]
+    return History(room, numbers[0] if numbers else 0, numbers[1] if len(numbers) > 1 else None)
 
 
 def _resume(rest: str) -> Command:
@@ -293,6 +326,8 @@ _RENAMED = re.compile(r"(\S+) is now known as (\S+)")
 _GOODBYE = re.compile(r"Goodbye, (\S+)\.")
 _SLOW_DOWN = re.compile(r"slow down: at most ([\d.e+-]+) lines a second; your lines are queued")
 _SHUTTING_DOWN = "Server is shutting down."
+#: To a tagged member when the server keeps sessions across its restart (--data).
+_SHUTTING_DOWN_KEPT = "Server is restarting: reconnect to resume your session."
 _HELLO = "Hello! Please enter your name."
 _SERVER_FULL = "server full"
 _WELCOME_BACK = re.compile(r"Welcome back, (\S+)\.")
@@ -379,8 +414,9 @@ def goodbye(name: str) -> ServerLine:
     return notice(f"Goodbye, {name}.")
 
 
-def shutting_down() -> ServerLine:
-    return notice(_SHUTTING_DOWN)
+def shutting_down(kept: bool = False) -> ServerLine:
+    """The server stops; `kept`: it keeps the session for a resume after its restart."""
+    return notice(_SHUTTING_DOWN_KEPT if kept else _SHUTTING_DOWN)
 
 
 def slow_down(rate: float) -> ServerLine:
@@ -452,7 +488,8 @@ class Goodbye(NamedTuple):
 
 
 class ShuttingDown(NamedTuple):
-    pass
+    #: The session is kept: a resume after the restart takes it back.
+    kept: bool = False
 
 
 class SlowDown(NamedTuple):
@@ -599,8 +636,8 @@ def decode(line: str) -> Incoming:
 def _decode_notice(text: str) -> Incoming:
     if text == _HELLO:
         return Hello()
-    if text == _SHUTTING_DOWN:
-        return ShuttingDown()
+    if text == _SHUTTING_DOWN or text == _SHUTTING_DOWN_KEPT:
+        return ShuttingDown(text == _SHUTTING_DOWN_KEPT)
     if text == _HISTORY_END:
         return HistoryEnd()
     if text == _SERVER_PASSWORD:
