@@ -52,6 +52,14 @@ class Moderation(Generic[Session]):
 
     # -- checks the room commands ask ---------------------------------------------
 
+    def may_speak(self, session: Session, room: Room) -> Optional[str]:
+        """Why a line of `session`'s is refused in `room` (muted, +m), or None:
+        for a front that says a room line without a command (IRC's hot path)."""
+        if room.key not in self.authority.restricted:
+            return None
+        name = self.members.get(session, "")
+        return self.authority.speech_refusal(session, name_key(name), room.key, room.name)
+
     def _speech_refusal(self, session: Session, name: str, room: Room) -> Optional[List[Effect]]:
         """A line of `session`'s refused in `room` (muted, +m), or None."""
         refusal = self.authority.speech_refusal(session, name_key(name), room.key, room.name)

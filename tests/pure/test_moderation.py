@@ -148,3 +148,11 @@ def test_a_joiner_is_told_the_rooms_rules_and_its_own_mute(room):
         "*** Modes of #class: +m; operators: teach; voiced: mia; "
         "muted: sam (until 2027-01-15 08:10 UTC)",
         "!!! you are muted in #class until 2027-01-15 08:10 UTC"]
+
+
+def test_another_front_asks_whether_a_member_may_speak(room):
+    dev = room.rooms.get("#class")
+    assert room.may_speak(S, dev) is None
+    say(room, T, "/mute #class sam")
+    assert room.may_speak(S, dev) == "you are muted in #class until lifted"
+    assert room.may_speak(M, dev) is None
