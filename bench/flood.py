@@ -427,7 +427,7 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     if target.data:  # history on disk, in a directory of this run's
         passed += ["--data", os.path.join(folder.name, "data")]
     metered = kind == "selchat" and (options.data or options.compare_data) and not connect
-    longest_pass = None
+    longest_pass = longest_write = None
     settings = None
     if target.tls:
         cert, key = tlsclient.make_certificate(folder.name)
@@ -465,6 +465,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
             meter.mark("end")
             raw = swarm.result()
             longest_pass = _longest_pass_ms(cluster) if metered else None
+            longest_write = _longest_pass_ms(
+                cluster, "selchat_history_max_write_seconds") if metered else None
         finally:
             cluster.signal_stop()  # before our sockets close: no storm of leave notices
             swarm.close()
@@ -478,6 +480,7 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     fig["server"]["label"] = target.label
     if metered:
         fig["server"]["longest_pass_ms"] = longest_pass
+        fig["server"]["longest_write_ms"] = longest_write
     return fig
 
 
@@ -695,14 +698,16 @@ def _data_cost_line(name: Optional[str], value, grouped: dict) -> str:
                      f"{report._n(without, 3)} without: {verdict}")
     passes = [report.median(runs, ("server", "longest_pass_ms")) for runs in (disk, memory)]
     parts.append(f"longest pass {report._n(passes[0], 2)} ms with --data, "
-                 f"{report._n(passes[1], 2)} ms without")
+                 f"{report._n(passes[1], 2)} ms without; longest write of a pass's lines "
+                 f"{report._n(report.median(disk, ('server', 'longest_write_ms')), 2)} ms")
     at = f" at {name}={value}" if name else ""
     return f"history cost{at}: " + "; ".join(parts)
 
 
-def _longest_pass_ms(cluster: "nodes.Cluster") -> Optional[float]:
-    """The longest loop pass of selchat (its /metrics gauge), in ms: None when
-    it has no web port or does not answer."""
+def _longest_pass_ms(cluster: "nodes.Cluster",
+                     gauge: str = "selchat_longest_pass_seconds") -> Optional[float]:
+    """The longest loop pass of selchat (or another of its /metrics gauges in
+    seconds), in ms: None when it has no web port or does not answer."""
     import urllib.request
 
     longest = None
@@ -716,7 +721,7 @@ def _longest_pass_ms(cluster: "nodes.Cluster") -> Optional[float]:
         except OSError:
             continue
         for line in text.splitlines():
-            if line.startswith("selchat_longest_pass_seconds "):
+            if line.startswith(gauge + " "):
                 value = float(line.split()[1]) * 1000
                 longest = value if longest is None else max(longest, value)
     return longest

@@ -23,11 +23,17 @@ client's resume token and LASTSEQ stay good); the default room's last lines
 and topic are read at startup; another room's when it is made again
 (`recall`, called by `selchat.rooms.Rooms` for a room made anew, after a
 restart or after it emptied). A resume can be given what the memory history
-holds; older lines are for ``/history``.
+holds; older lines are for ``/history``. At a clean stop (`close`) every
+resumable session is kept (its token's hash, name and rooms: never the token,
+never its private lines); at the next start each is held again for the resume
+window (`restore_sessions`, an `Absent` standing where its connection will be),
+so a tagged client resumes across the restart with no gap. After a crash no
+session is kept: its resume is refused with a gap and it joins anew.
 
 Retention (``--retention-days``, ``--history-max-mb``) deletes at most
 `PRUNE_BATCH` passes per timer run, again soon while there is more, so no pass
-pays for more than a batch. ``/search`` walks the lines newest first in
+pays for more than a batch; the full-text index follows the writes in
+batches too (`INDEX_BATCH`). ``/search`` walks the lines newest first in
 slices of numbers, each bounded by time (a progress handler interrupts a
 slice after `SLICE_SECONDS`, and the next is smaller), one slice per pass, and
 answers with the newest `SEARCH_RESULTS` matches, or what it found by
@@ -66,6 +72,11 @@ PRUNE_BATCH = 200
 #: there is, the next run is in `PRUNE_AGAIN` (other passes run in between).
 PRUNE_INTERVAL = 60.0
 PRUNE_AGAIN = 0.05
+#: Passes added to the full-text index per run, and how often it runs while
+#: there is nothing more: FTS5 indexes a batch far cheaper than a pass at a
+#: time, and a pass's write stays one row. Search scans what is not indexed yet.
+INDEX_BATCH = 200
+INDEX_INTERVAL = 0.5
 #: Matches a search shows: the newest.
 SEARCH_RESULTS = 20
 #: A slice of a search may take this long before it is interrupted: a pass
@@ -154,6 +165,8 @@ class Archive:
         self._retry: Optional[Timer] = None  # the next attempt, while failing
         self._positions: Dict[Tuple["Connection", str], int] = {}  # /history, by asker
         server._timers.call_at(server._now + PRUNE_AGAIN, self._prune)
+        if storage.fts:
+            server._timers.call_at(server._now + PRUNE_AGAIN, self._index)
 
     def _wall_ms(self) -> int:
         return int(self._server._wall_clock() * 1000)
@@ -259,11 +272,15 @@ class Archive:
         if self._retry is not None:  # failing: the timer tries again
             self._cap_waiting()
             return
+        started = time.perf_counter()
         try:
             store.write(self._db, self.passes, self._topics.items())
         except sqlite3.Error as exc:
             self._failed(exc)
             return
+        spent = time.perf_counter() - started
+        if spent > self._counters.history_max_write_seconds:
+            self._counters.history_max_write_seconds = spent
         self._counters.history_lines_written += self.waiting
         self.passes.clear()
         self._topics.clear()
@@ -325,6 +342,17 @@ class Archive:
         wait = PRUNE_AGAIN if deleted >= PRUNE_BATCH else PRUNE_INTERVAL
         server._timers.call_at(server._now + wait, self._prune)
 
+    def _index(self, _: object) -> None:
+        """Add a batch of passes to the full-text index; soon again if more wait."""
+        added = 0
+        try:
+            added = store.index_more(self._db, INDEX_BATCH)
+        except sqlite3.Error as exc:
+            log.warning("cannot index history for search: %s", exc)
+        server = self._server
+        wait = PRUNE_AGAIN if added >= INDEX_BATCH else INDEX_INTERVAL
+        server._timers.call_at(server._now + wait, self._index)
+
     # -- what is read on demand ------------------------------------------------------
 
     def older(self, conn: "Connection", lookup: Lookup) -> None:
@@ -384,7 +412,12 @@ class Archive:
         self._db.set_progress_handler(lambda: time.perf_counter() > deadline, PROGRESS_STEPS)
         rows = None
         try:
-            rows = store.search_slice(self._db, search.words, search.room, self._storage.fts,
+            fts = self._storage.fts
+            if fts:  # the newest passes, not indexed yet, are scanned
+                done = store.indexed(self._db)
+                if search.below - 1 > done:
+                    low, fts = max(low, done + 1), False
+            rows = store.search_slice(self._db, search.words, search.room, fts,
                                       low, search.below, SEARCH_RESULTS - len(search.found))
         except sqlite3.OperationalError as exc:
             if "interrupt" not in str(exc):

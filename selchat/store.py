@@ -13,9 +13,12 @@ per line, is what makes a write cheap: a busy pass of 50 lines is one row, one
 index entry and one full-text document. Lines of one pass are numbered
 without holes (``first`` + index). ``topics`` (room, topic); ``sessions``
 (token hash, name, rooms) while the server is stopped. With FTS5,
-``passes_fts`` indexes ``lines`` (an external-content table kept by triggers:
-the text is stored once); a match is a pass, whose lines are then checked one
-by one.
+``passes_fts`` indexes ``lines`` (an external-content table: the text is stored
+once); a match is a pass, whose lines are then checked one by one. The index
+is not kept by the writes: it follows them (`index_more`, in batches, up to
+``meta.indexed``), because FTS5 does best with big transactions and a pass's
+write should cost one row; the passes not yet indexed are few and searched by
+a plain scan.
 
 Private lines are never given to this module: only room lines are.
 """
@@ -45,12 +48,6 @@ CREATE TABLE IF NOT EXISTS sessions(hash TEXT PRIMARY KEY, name TEXT NOT NULL,
 _FTS = """
 CREATE VIRTUAL TABLE IF NOT EXISTS passes_fts USING fts5(
     lines, content='passes', content_rowid='first');
-CREATE TRIGGER IF NOT EXISTS passes_indexed AFTER INSERT ON passes BEGIN
-    INSERT INTO passes_fts(rowid, lines) VALUES (new.first, new.lines);
-END;
-CREATE TRIGGER IF NOT EXISTS passes_unindexed AFTER DELETE ON passes BEGIN
-    INSERT INTO passes_fts(passes_fts, rowid, lines) VALUES ('delete', old.first, old.lines);
-END;
 """
 
 
@@ -125,9 +122,9 @@ def migrate(db: sqlite3.Connection, epoch: str, fts: bool) -> str:
                                 f"selchat's {VERSION}: upgrade selchat")
         if fts and not has_fts(db):
             _run(db, _FTS)
-            db.execute("INSERT INTO passes_fts(passes_fts) VALUES ('rebuild')")
+            db.execute("DELETE FROM meta WHERE key = 'indexed'")  # all of it, from the start
         db.executemany("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
-                       [("version", str(VERSION)), ("epoch", epoch)])
+                       [("version", str(VERSION)), ("epoch", epoch), ("indexed", "0")])
     return str(db.execute("SELECT value FROM meta WHERE key = 'epoch'").fetchone()[0])
 
 
@@ -228,10 +225,37 @@ def prune_oldest(db: sqlite3.Connection, limit: int) -> int:
 
 
 def _delete_oldest(db: sqlite3.Connection, where: str, args: Tuple, limit: int) -> int:
+    doomed = f"SELECT first FROM passes {where} ORDER BY first LIMIT ?"
     with _transaction(db):
-        cursor = db.execute(f"DELETE FROM passes WHERE first IN (SELECT first FROM passes "
-                            f"{where} ORDER BY first LIMIT ?)", (*args, limit))
+        if has_fts(db):  # out of the index first (it needs the text to forget it)
+            db.execute("INSERT INTO passes_fts(passes_fts, rowid, lines) SELECT 'delete', "
+                       f"first, lines FROM passes WHERE first IN ({doomed}) AND first <= ?",
+                       (*args, limit, indexed(db)))
+        cursor = db.execute(f"DELETE FROM passes WHERE first IN ({doomed})", (*args, limit))
     return cursor.rowcount
+
+
+def indexed(db: sqlite3.Connection) -> int:
+    """The newest pass (its first number) in the full-text index (0: none)."""
+    found = db.execute("SELECT value FROM meta WHERE key = 'indexed'").fetchone()
+    return 0 if found is None else int(found[0])
+
+
+def index_more(db: sqlite3.Connection, limit: int) -> int:
+    """Add the next `limit` passes not yet indexed to the full-text index, in
+    one transaction; how many were added (0 without an index)."""
+    if not has_fts(db):
+        return 0
+    with _transaction(db):
+        done = indexed(db)
+        newest = db.execute("SELECT max(first), count(*) FROM (SELECT first FROM passes "
+                            "WHERE first > ? ORDER BY first LIMIT ?)", (done, limit)).fetchone()
+        if not newest[1]:
+            return 0
+        db.execute("INSERT INTO passes_fts(rowid, lines) SELECT first, lines FROM passes "
+                   "WHERE first > ? AND first <= ?", (done, newest[0]))
+        db.execute("UPDATE meta SET value = ? WHERE key = 'indexed'", (str(newest[0]),))
+    return int(newest[1])
 
 
 def size(db: sqlite3.Connection) -> int:
@@ -251,8 +275,12 @@ def search_slice(db: sqlite3.Connection, words: Sequence[str], room: Optional[st
                  low: int, high: int, limit: int) -> List[Row]:
     """The newest `limit` lines of the passes numbered from `low` up to (not
     including) `high` that hold every word (any case), in `room` (a key) or
-    any room, newest first. The caller bounds the time a slice takes."""
+    any room, newest first; with `fts`, through the full-text index (which
+    must hold them: `indexed`). The caller bounds the time a slice takes."""
     where, args = ("", ()) if room is None else (" AND passes.room = ?", (room,))
+    if fts and db.execute("SELECT 1 FROM passes WHERE first > ? AND first < ? LIMIT 1",
+                          (indexed(db), high)).fetchone():
+        raise ValueError(f"passes below {high} are not all indexed")
     if fts:
         # FTS5 walks its matching passes newest first itself, within the numbers asked.
         cursor = db.execute(

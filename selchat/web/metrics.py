@@ -31,6 +31,7 @@ GAUGES = {
                             "return to the last send), in seconds.",
     "history_failing": "1 while room lines cannot be written to disk (--data: disk full...).",
     "history_waiting_lines": "Room lines not yet written to disk, retried (a failing disk).",
+    "history_max_write_seconds": "The longest write of a pass's lines to disk, in seconds.",
 }
 COUNTERS = {
     "lines_received": "Lines received from clients, over TCP and WebSocket.",
@@ -68,7 +69,7 @@ class Counters:
         self.slow_readers_dropped = self.flood_throttled = self.http_requests = 0
         self.loop_passes = self.bus_up = self.bus_waiting_lines = self.bus_outages = 0
         self.bus_lag_seconds = 0.0
-        self.longest_pass_seconds = 0.0
+        self.longest_pass_seconds = self.history_max_write_seconds = 0.0
         self.history_failing = self.history_waiting_lines = self.history_lines_written = 0
         self.history_lines_lost = self.history_write_failures = 0
 

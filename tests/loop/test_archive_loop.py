@@ -257,8 +257,13 @@ def test_search_finds_the_newest_matches(data, fts, monkeypatch):
     loop = serve(data, fts=fts, flood_rate=0)
     assert loop.server.storage.fts is fts
     alice = loop.peer("alice")
-    alice.send(*[f"apple number {n}" for n in range(25)], "/join #dev", "apple in dev",
-               "Banana split")
+    alice.send(*[f"apple number {n}" for n in range(12)])
+    loop.until(lambda: loop.server.counters.history_lines_written == 13)
+    loop.at(loop.clock.now + archive.INDEX_INTERVAL)  # these in the index (with FTS5)
+    if fts:
+        assert store.indexed(loop.server.storage.db) > 0
+    alice.send(*[f"apple number {n}" for n in range(12, 25)], "/join #dev", "apple in dev",
+               "Banana split")  # these not yet: scanned
     loop.run()
     alice.send("/search APPLE number")
     loop.until(lambda: any("matches" in line for line in alice.lines) and

@@ -75,6 +75,7 @@ def test_pruning_deletes_at_most_a_batch_of_the_oldest(db):
 def test_search_newest_first_within_a_slice_any_case_every_word(db):
     store.write(db, [one(1, "", 1, "<a> Apple pie"), one(2, "#dev", 2, "#dev <b> apple tart"),
                      one(3, "", 3, "<a> pie only"), one(4, "", 4, "<c> APPLE PIE again")])
+    assert store.index_more(db, 100) == (4 if db.fts else 0)
     found = store.search_slice(db, ["apple", "pie"], None, db.fts, 0, 10, 20)
     assert [row.seq for row in found] == [4, 1]
     assert [row.seq for row in store.search_slice(db, ["apple"], "#dev", db.fts, 0, 10, 20)] == [2]
@@ -84,6 +85,7 @@ def test_search_newest_first_within_a_slice_any_case_every_word(db):
 
 def test_pruned_lines_are_not_found(db):
     store.write(db, [one(1, "", 1, "<a> old words"), one(2, "", 2000, "<a> new words")])
+    store.index_more(db, 100)
     store.prune_older(db, 1000, 10)
     assert [row.seq for row in store.search_slice(db, ["words"], None, db.fts, 0, 9, 20)] == [2]
 
@@ -98,3 +100,20 @@ def test_the_size_counts_pages_in_use(db):
     empty = store.size(db)
     store.write(db, [one(n, "", n, "x" * 1000) for n in range(1, 200)])
     assert store.size(db) > empty + 190 * 1000
+
+
+def test_the_index_follows_the_writes_a_batch_at_a_time(db):
+    store.write(db, [Pass(n * 10, n * 10 + 1, "", n, f"<a> word {n}\n<b> other") for n in
+                     range(1, 6)])
+    if not db.fts:
+        assert store.index_more(db, 2) == 0  # no index: nothing to do
+        return
+    assert store.indexed(db) == 0
+    assert store.index_more(db, 2) == 2 and store.indexed(db) == 20
+    with pytest.raises(ValueError, match="not all indexed"):
+        store.search_slice(db, ["word"], None, True, 0, 60, 20)
+    assert [row.seq for row in store.search_slice(db, ["word"], None, True, 0, 30, 20)] \
+        == [20, 10]
+    assert store.index_more(db, 10) == 3 and store.index_more(db, 10) == 0
+    found = store.search_slice(db, ["word"], None, db.fts, 0, 60, 20)
+    assert [row.line for row in found] == [f"<a> word {n}" for n in range(5, 0, -1)]

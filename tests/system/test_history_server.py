@@ -163,3 +163,14 @@ def test_the_terminal_client_resumes_across_a_restart(chat_server, piped, tmp_pa
     proc.output.expect(b"<carol> said after the restart\n")
     assert b"history gap" not in proc.output.data
     assert proc.poll() is None
+
+
+def test_a_node_on_a_bus_keeps_no_history_of_its_own(chat_server, redis_server, tmp_path):
+    """With --bus the Redis stream is the room's history: --data names the
+    node's directory, and no history database is written there."""
+    node = chat_server("--bus", redis_server.url, "--data", str(tmp_path), "--flood-rate", "0")
+    ann = LineClient(node.address, "ann")
+    ann.send("hello", "/search hello", "/history")
+    ann.expect("!!! /search: this node keeps no history on disk (--bus)")
+    ann.expect("!!! /history: this node keeps no history on disk (--bus)")
+    assert tmp_path.is_dir() and not (tmp_path / store.FILE).exists()

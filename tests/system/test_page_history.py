@@ -45,3 +45,38 @@ def test_scrolling_to_the_top_loads_older_lines_above(browser, tmp_path):
         if tom is not None:
             tom.close()
         server.stop()
+
+
+def test_the_page_resumes_across_a_restart_with_no_gap(browser, tmp_path):
+    """A clean stop keeps the page's session; the page reconnects to the
+    restarted server (same ports), resumes, and shows what it missed."""
+    from selenium.webdriver.common.by import By
+
+    first = web_chat_server(0, 0, "--data", str(tmp_path), "--flood-rate", "0")
+    ports = (first.port, first.web_port)
+    second = tom = None
+    try:
+        tom = LineClient(first.port, "tom")
+        browser.set_window_size(1000, 700)
+        join(browser, first.url, "ann")
+        tom.send("before the restart")
+        wait_for(browser, lambda d: "<tom> before the restart" in chat_lines(d), "a line")
+        tom.close()
+        tom = None
+        first.stop()
+        wait_for(browser, lambda d: "restarting" in d.find_element(By.ID, "log").text,
+                 "the restart notice")
+        second = web_chat_server(*ports, "--data", str(tmp_path), "--flood-rate", "0")
+        tom = LineClient(second.port, "tom")
+        tom.send("said while ann was away")
+        wait_for(browser, lambda d: "<tom> said while ann was away" in chat_lines(d),
+                 "the line missed")
+        log = browser.find_element(By.ID, "log").text
+        assert "reconnected" in log and "history gap" not in log
+        assert chat_lines(browser).count("<tom> before the restart") == 1
+    finally:
+        if tom is not None:
+            tom.close()
+        for server in (first, second):
+            if server is not None:
+                server.stop()
