@@ -144,3 +144,31 @@ def test_selchat_join_sends_both_passwords_from_the_environment(chat_server, dat
     refused = subprocess.run(join_command("alice", server.port), input=b"",
                              capture_output=True, timeout=TIMEOUT, env={**ENV, **env})
     assert refused.returncode == 2 and refused.stderr.strip().endswith(b"wrong password")
+
+
+def test_a_burst_of_logins_loses_no_one_elses_line(chat_server):
+    """100 logins at once while 10 members chat: every login is welcomed and
+    every chat line arrives (what it costs their latency: bench/logins.py)."""
+    server = chat_server("--no-data", *CHEAP, "--flood-rate", "0", "--max-per-ip", "0")
+    owners = [LineClient(server.address) for _ in range(100)]
+    for number, owner in enumerate(owners):
+        owner.send(f"user{number}", f"/register password-{number}")
+    for number, owner in enumerate(owners):
+        while "is registered to you" not in owner.line():
+            pass
+        owner.close()
+    chatters = [LineClient(server.address, f"chat{number}") for number in range(10)]
+    logins = [LineClient(server.address) for _ in range(100)]
+    for number, client in enumerate(logins):
+        client.send(f"user{number}", f"password-{number}")
+    for number, chatter in enumerate(chatters):
+        chatter.send(*(f"line {number}.{each}" for each in range(20)))
+    for number, client in enumerate(logins):
+        while not client.line().startswith(f"*** Welcome, user{number}!"):
+            pass
+    for number, chatter in enumerate(chatters):
+        heard = set()
+        while len(heard) < 9 * 20:
+            line = chatter.line()
+            if line.startswith("<chat") and not line.startswith(f"<chat{number}>"):
+                heard.add(line)
