@@ -153,7 +153,7 @@ def test_a_burst_of_logins_loses_no_one_elses_line(chat_server):
     owners = [LineClient(server.address) for _ in range(100)]
     for number, owner in enumerate(owners):
         owner.send(f"user{number}", f"/register password-{number}")
-    for number, owner in enumerate(owners):
+    for owner in owners:
         while "is registered to you" not in owner.line():
             pass
         owner.close()
