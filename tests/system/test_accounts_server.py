@@ -172,3 +172,17 @@ def test_a_burst_of_logins_loses_no_one_elses_line(chat_server):
             line = chatter.line()
             if line.startswith("<chat") and not line.startswith(f"<chat{number}>"):
                 heard.add(line)
+
+
+def test_at_a_terminal_the_password_is_asked_for_without_echo(chat_server, terminal):
+    server = chat_server("--no-data", *CHEAP)
+    owner = registered(server, "alice", "alices-secret")
+    owner.send("/quit")
+    owner.expect_closed()
+    bob = LineClient(server.address, "bob")
+    term = terminal("alice", server.port)
+    term.output.expect(b"Password for alice: ")
+    term.type(b"alices-secret\r")
+    bob.expect("*** alice has joined the chat room.")
+    term.output.expect(b"alice> ")
+    assert b"alices-secret" not in term.output.data  # not echoed
