@@ -22,7 +22,7 @@ so the chat logic never touches a socket:
 ``ResumeAsked`` are described where they are defined. ``Presence`` is the
 membership change a room line carries to the other nodes over a bus.
 """
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Hashable, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from selchat.rooms import Room
@@ -242,5 +242,45 @@ class ResumeAsked(Generic[Session]):
     last_seq: int
 
 
+@dataclass(slots=True)
+class CheckPassword(Generic[Session]):
+    """Check `password` against `stored` off the loop, then call
+    `ChatRoom.password_checked(session, ok)` (`selchat.accounts.driver`)."""
+
+    session: Session
+    password: str = field(repr=False)  # never in a log line, a repr included
+    stored: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class HashPassword(Generic[Session]):
+    """Hash `password` off the loop, then call `ChatRoom.password_hashed`."""
+
+    session: Session
+    password: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class Persist:
+    """Write a change to the data directory: `table` ("account", "room",
+    "ban"), its `key`, the new value (None: deleted)."""
+
+    table: str
+    key: str
+    value: Optional[object] = None
+
+
+@dataclass(slots=True)
+class Audit:
+    """A moderation action, logged and kept with who did it."""
+
+    by: str
+    action: str
+    target: str
+    room: str = ""
+    detail: str = ""
+
+
 Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
-               Claim, Release, Relay, Charge, Entered, Exited, Unannounced, Lookup]
+               Claim, Release, Relay, Charge, Entered, Exited, Unannounced, Lookup,
+               CheckPassword, HashPassword, Persist, Audit]

@@ -36,6 +36,9 @@ from selchat.effect_types import (
     Left, Presence, Relay, Release, Replay, ResumeAsked, Send, Session, Tag, Unannounced, Unhold,
 )
 from selchat.room_commands import RoomCommands
+from selchat.accounts.authority import Authority
+from selchat.accounts.login import Login
+from selchat.moderation import Moderation
 from selchat.rooms import (
     ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem,
 )
@@ -54,20 +57,23 @@ SHUTTING_DOWN = wire.shutting_down()
 SHUTTING_DOWN_KEPT = wire.shutting_down(kept=True)
 
 
-class ChatRoom(RoomCommands[Session]):
+class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
     """`resume_window` seconds a tagged member's session is held when its
     connection ends without /quit (0: never); `new_token` makes its resume
     token (randomness is the caller's); `replay` lines greet a newcomer;
     at most `max_held` sessions are held, `max_held_per_group` from one
     address group (0: no cap; the oldest hold gives way, `selchat.resume`).
     Rooms: `default_room` is everyone's; past `announce_limit` members
-    (0: never) a room's joins and leaves are not announced."""
+    (0: never) a room's joins and leaves are not announced. `authority`:
+    accounts, operators, bans and room rules (`selchat.accounts`)."""
 
     def __init__(self, resume_window: float = 0.0, replay: int = 0,
                  new_token: Callable[[], str] = lambda: "", max_held: int = 0,
                  max_held_per_group: int = 0, default_room: str = "#lobby",
                  max_rooms: int = MAX_ROOMS, max_rooms_per_member: int = MAX_ROOMS_PER_MEMBER,
-                 announce_limit: int = ANNOUNCE_LIMIT) -> None:
+                 announce_limit: int = ANNOUNCE_LIMIT,
+                 authority: Optional[Authority] = None) -> None:
+        self.authority: Authority[Session] = authority if authority is not None else Authority()
         self.resume_window = resume_window
         #: Sessions outlive a restart (the driver keeps them on disk).
         self.keep_sessions = False
@@ -109,7 +115,7 @@ class ChatRoom(RoomCommands[Session]):
         """A new connection, from address group `group` (what its hold will
         count against, `selchat.addresses.address_group`): ask for its name."""
         self._unnamed[session] = group
-        return [Send(session, HELLO)]
+        return self._greeting(session, HELLO)
 
     def receive(self, session: Session, text: str) -> List[Effect]:
         """A complete line from `session`, decoded but not yet sanitised.
@@ -122,10 +128,15 @@ class ChatRoom(RoomCommands[Session]):
         if name is None:
             if session not in self._unnamed:  # not connected (or already gone)
                 return []
+            auth = self.authority
+            if auth.unpassed or auth.awaiting:  # a password line? (`selchat.accounts.login`)
+                gated = self._login_line(session, text, HELLO)
+                if gated is not None:
+                    return gated
             early = wire.before_name(text)
             if early is not None:
                 return self._before_name(session, early)
-            return self._take_name(session, text.strip(" \t"))  # not str.strip(): it eats controls
+            return self._claim_name(session, text.strip(" \t"))  # not str.strip(): it eats controls
         command = wire.parse(text)
         if type(command) is wire.Say:  # the hot path first
             said = clean(command.text)
@@ -135,6 +146,10 @@ class ChatRoom(RoomCommands[Session]):
             joined = self.rooms.of
             if joined and session in joined:  # it used a room command: its current room
                 return self._say(session, joined[session].current, wire.chat(name, said))
+            if self.authority.restricted:  # a mute or +m somewhere: is it here? (moderation)
+                refused = self._speech_refusal(session, name, self.rooms.default)
+                if refused:
+                    return refused
             return [Broadcast(wire.chat(name, said), session)]
         handler = getattr(self, "_do_" + type(command).__name__.lower())
         return handler(session, name, command)
@@ -148,6 +163,7 @@ class ChatRoom(RoomCommands[Session]):
         the oldest hold of its address group, or of all."""
         self._unnamed.pop(session, None)
         self._tagged.discard(session)
+        self.authority.forget(session, final=False)
         name = self.members.pop(session, None)
         if name is None:
             return []
@@ -197,6 +213,7 @@ class ChatRoom(RoomCommands[Session]):
         self._tagged.discard(old)
         group = self._unnamed.pop(session, "")
         self._tagged.add(session)
+        self.authority.moved(old, session)
         self.sessions.resume(member, session, group)
         self.members[session] = name
         self._owners[name_key(name)] = session
@@ -212,6 +229,7 @@ class ChatRoom(RoomCommands[Session]):
         member sharing a room with it, without a room prefix."""
         del self._owners[name_key(name)]
         self._listed(name_key(name))
+        self.authority.forget(session, final=True)
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
         rooms = self.rooms
@@ -299,7 +317,7 @@ class ChatRoom(RoomCommands[Session]):
         owner = self._owners.get(key)
         if (owner is not None and owner != session) or (owner is None and key in self._remote):
             return f"name taken: {name}"
-        return None
+        return self._registered_refusal(session, name)
 
     def _take_name(self, session: Session, name: str) -> List[Effect]:
         refusal = self._name_refusal(session, name)

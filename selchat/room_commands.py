@@ -8,7 +8,7 @@ index (`selchat.rooms`) and answers with effects (`selchat.effect_types`),
 as the rest of the chat logic does. Pure: no I/O, no clock.
 """
 import logging
-from typing import Dict, Generic, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Tuple, Union
 
 from selchat import wire
 from selchat.effect_types import (
@@ -20,6 +20,9 @@ from selchat.rooms import Room, Rooms, room_key, room_problem
 from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
+
+if TYPE_CHECKING:
+    from selchat.accounts.authority import Authority
 
 #: The chat logic's logger, as before the split: log filters by name still apply.
 log = logging.getLogger("selchat.room")
@@ -44,6 +47,25 @@ class RoomCommands(Generic[Session]):
     _remote: Dict[str, Tuple[str, str]]
     #: /rooms answers: (rooms' version, plain answer, answers by pattern).
     _rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]]
+    #: Accounts and rules (`selchat.accounts.authority`), and the checks of
+    #: `selchat.moderation.Moderation`, ChatRoom's other part.
+    authority: "Authority[Session]"
+
+    if TYPE_CHECKING:  # `selchat.moderation.Moderation`'s
+        def _speech_refusal(self, session: Session, name: str, room: Room,
+                            ) -> Optional[List[Effect]]:
+            ...
+
+        def _join_refusal(self, session: Session, name: str, room_name: str,
+                          key: str) -> Optional[str]:
+            ...
+
+        def _room_entered(self, session: Session, name: str, room: Room,
+                          made: bool) -> List[Effect]:
+            ...
+
+        def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
+            ...
 
     def _quiet(self, room: Room) -> bool:
         """Whether `room` is too big for its joins and leaves to be announced."""
@@ -68,6 +90,10 @@ class RoomCommands(Generic[Session]):
         """A line of `session`'s for `room`'s members but itself."""
         if room is None:
             return [Send(session, wire.in_no_room())]
+        if room.key in self.authority.restricted:  # a mute or +m here (`selchat.moderation`)
+            refused = self._speech_refusal(session, line.name or "", room)
+            if refused:
+                return refused
         return [Broadcast(line, session, room=None if room.default else room)]
 
     def _room_of(self, session: Session, name: str, member: bool = True,
@@ -95,9 +121,11 @@ class RoomCommands(Generic[Session]):
         if room is not None and room.has(session):
             rooms.enter(session, room.name, name)  # current now
             return [Send(session, wire.now_talking(room.name))]
-        refusal = rooms.refusal(session, command.room)
+        refusal = rooms.refusal(session, command.room) or \
+            self._join_refusal(session, name, command.room, command.key)
         if refusal:
             return [Send(session, wire.error(refusal))]
+        made = room is None
         room = rooms.enter(session, command.room, name)
         names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
                         else room.first(WHO_NAMES))
@@ -107,6 +135,8 @@ class RoomCommands(Generic[Session]):
             shown += f" and {count - WHO_NAMES} more"
         effects: List[Effect] = [Entered(session, room),
                                  Send(session, wire.you_joined(room.name, count, shown))]
+        # A registered maker is its operator; rules, a mute are said (`selchat.moderation`).
+        effects += self._room_entered(session, name, room, made)
         if room.topic:
             effects.append(Send(session, wire.topic_is(room.name, room.topic)))
         if self.replay:
@@ -139,6 +169,9 @@ class RoomCommands(Generic[Session]):
             return room
         if not command.text:
             return [Send(session, wire.topic_is(room.name, room.topic))]
+        refused = self._topic_refusal(session, room)  # +t (`selchat.moderation`)
+        if refused:
+            return refused
         room.topic = clean(command.text)[:MAX_TOPIC]
         self.rooms.version += 1
         log.info("%s set the topic of %s", name, room.name)

@@ -105,6 +105,7 @@ from selchat.output import Output
 from selchat.addresses import format_address
 from selchat.effect_types import Effect
 from selchat.room import ChatRoom
+from selchat.accounts.driver import DEFAULT_OPTIONS, AccountOptions, Accounts
 from selchat.storage import Storage
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
@@ -166,6 +167,7 @@ class Server:
         tls_listener: Optional[socket.socket] = None,
         trusted_proxies: Sequence[str] = (),
         storage: Optional[Storage] = None,
+        accounts: AccountOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -180,6 +182,8 @@ class Server:
         self.storage = storage if storage is not None else Storage.memory()
         self._history = MemoryHistory(self.storage.epoch, limits.history)
         resumable = limits.history > 0 and limits.resume_window > 0
+        #: Accounts, operators, bans and room rules, in the same data directory.
+        self.accounts = Accounts(self.storage.path, accounts, wall_clock)
         self._room: ChatRoom[Connection] = ChatRoom(
             resume_window=limits.resume_window if resumable else 0.0,
             replay=limits.replay if limits.history else 0,
@@ -188,6 +192,7 @@ class Server:
             default_room="#" + limits.default_room.lstrip("#"), max_rooms=limits.max_rooms,
             max_rooms_per_member=limits.max_rooms_per_member,
             announce_limit=limits.announce_limit,
+            authority=self.accounts.authority,
         )
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
@@ -202,6 +207,7 @@ class Server:
         self._output = Output(self)
         self._effects = Effects(self)
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
+        self.accounts.start(self)
         #: With a data directory (and no bus), the rooms' lines on disk too,
         #: and the sessions across a restart (`selchat.archive`).
         self.archive: Optional[Archive] = None
@@ -411,6 +417,7 @@ class Server:
         self._close_newcomers()
         if self._bridge is not None:
             self._bridge.bus.close()
+        self.accounts.close()
         if self.archive is not None:
             self.archive.close()
         self._selector.close()

@@ -29,6 +29,8 @@ import enum
 import re
 from typing import NamedTuple, Optional, Tuple, Union
 
+from selchat.accounts import commands as account_commands
+
 
 class Say(NamedTuple):
     text: str
@@ -59,9 +61,11 @@ class Who(NamedTuple):
 
 
 class Join(NamedTuple):
-    """``/join #ROOM``: join it (made on first join) and talk in it."""
+    """``/join #ROOM [KEY]``: join it (made on first join) and talk in it
+    (KEY: a room with a key, +k)."""
 
     room: str
+    key: str = ""
 
 
 class Part(NamedTuple):
@@ -129,7 +133,7 @@ class Resume(NamedTuple):
 
 
 Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume, Join, Part,
-                ListRooms, Topic, Search, History]
+                ListRooms, Topic, Search, History, account_commands.AccountCommand]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
@@ -137,7 +141,7 @@ COMMANDS = {
     "nick": ("/nick NEW", "change your name"),
     "msg": ("/msg NAME text", "send text to NAME only (/msg #ROOM text: to a room of yours)"),
     "me": ("/me text", "describe an action: * you text"),
-    "join": ("/join #ROOM", "join a room (made if new) and talk in it"),
+    "join": ("/join #ROOM [KEY]", "join a room (made if new) and talk in it"),
     "part": ("/part [#ROOM] [reason]", "leave a room (the one you talk in if none)"),
     "rooms": ("/rooms [PATTERN]", "list the rooms (names containing PATTERN)"),
     "topic": ("/topic [#ROOM] [text]", "show a room's topic, or set it"),
@@ -145,6 +149,7 @@ COMMANDS = {
     "history": ("/history [#ROOM] [N]", "N lines said before those you have"),
     "help": ("/help", "show this list"),
     "quit": ("/quit [reason]", "leave the chat room (also /q)"),
+    **account_commands.COMMANDS,
 }
 #: Commands a client program sends, not a person: usable before a name, and not
 #: listed by /help. `usage` covers both tables.
@@ -183,7 +188,9 @@ def parse(line: str) -> Command:
     if word == "help":
         return BadUsage(word) if rest else Help()
     if word == "join":
-        return Join(rest) if rest and " " not in rest else BadUsage(word)
+        room, _, key = rest.partition(" ")
+        key = key.strip(" ")  # a room's key (+k): one word, never a second room
+        return Join(room, key) if room and " " not in key and key[:1] != "#" else BadUsage(word)
     if word == "part":
         if not rest.startswith("#"):
             return Part("", rest)
@@ -206,7 +213,10 @@ def parse(line: str) -> Command:
         return BadUsage(word) if rest else Tags()
     if word == "resume":
         return _resume(rest)
-    return Unknown(word)
+    try:
+        return account_commands.parse(word, rest) or Unknown(word)
+    except ValueError:
+        return BadUsage(word)
 
 
 def before_name(line: str) -> Optional[Command]:
@@ -324,11 +334,23 @@ _WELCOME_BACK = re.compile(r"Welcome back, (\S+)\.")
 _HISTORY_START = re.compile(r"Last (\d+) lines?:")
 _HISTORY_END = "End of history."
 _UNKNOWN_COUNT = "an unknown number of"
+_PASSWORD_WANTED = re.compile(r"(\S+) is registered: send its password")
+_SERVER_PASSWORD = "This server needs a password: send it first."
 _HISTORY_GAP = re.compile(r"history gap: (\d+|" + _UNKNOWN_COUNT + r") lines? missed(?: \((.*)\))?")
 
 
 def hello() -> ServerLine:
     return notice(_HELLO)
+
+
+def password_wanted(name: str) -> ServerLine:
+    """A registered name was sent: the next line is its password (docs/accounts.rst)."""
+    return notice(f"{name} is registered: send its password")
+
+
+def server_password_wanted() -> ServerLine:
+    """With --server-password, in place of the hello: the first line is that password."""
+    return notice(_SERVER_PASSWORD)
 
 
 def welcome(name: str, online: int, shown: str) -> ServerLine:
@@ -433,6 +455,14 @@ class Hello(NamedTuple):
     pass
 
 
+class PasswordWanted(NamedTuple):
+    name: str
+
+
+class ServerPasswordWanted(NamedTuple):
+    pass
+
+
 class Welcome(NamedTuple):
     name: str
     online: int
@@ -530,7 +560,8 @@ class NoRoom(NamedTuple):
 #: (chat, action, private, and every other notice or error).
 Incoming = Union[Hello, Welcome, JoinNotice, LeaveNotice, Renamed, Goodbye, ShuttingDown, SlowDown,
                  ServerFull, WelcomeBack, HistoryStart, HistoryEnd, HistoryGap, ServerLine,
-                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom]
+                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom,
+                 PasswordWanted, ServerPasswordWanted]
 
 #: A room's name as the server writes it (in a line's prefix and in its
 #: sentences): "#", then letters, digits, "_", "-" or "." (the server's rules
@@ -553,6 +584,7 @@ _SENTENCES = (
     (_WELCOME_BACK, lambda m: WelcomeBack(m[1])),
     (_HISTORY_START, lambda m: HistoryStart(int(m[1]))),
     (_ROOM_WELCOME, lambda m: RoomWelcome(m[1], int(m[2]), m[3])),
+    (_PASSWORD_WANTED, lambda m: PasswordWanted(m[1])),
     (_NOW_TALKING, lambda m: NowTalking(m[1])),
     (_JOINED_ROOM, lambda m: RoomJoinNotice(m[1], m[2])),
     (_LEFT_ROOM, lambda m: RoomLeaveNotice(m[1], m[2], m[3] or "")),
@@ -608,6 +640,8 @@ def _decode_notice(text: str) -> Incoming:
         return ShuttingDown(text == _SHUTTING_DOWN_KEPT)
     if text == _HISTORY_END:
         return HistoryEnd()
+    if text == _SERVER_PASSWORD:
+        return ServerPasswordWanted()
     for pattern, build in _SENTENCES:
         match = pattern.fullmatch(text)
         if match:
