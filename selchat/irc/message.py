@@ -73,7 +73,7 @@ def parse(line: bytes) -> Union[Message, TooLong, None]:
     if text.startswith(":"):  # a client's source is ignored (RFC 2812 2.3)
         text = text.partition(" ")[2]
     text, colon, trailing = text.partition(" :")
-    words = text.split()
+    words = [word for word in text.split(" ") if word]  # spaces only: not str.split()
     if not words:
         return None
     if words[0].startswith(":"):  # no params before the trailing one: "CMD :x" split as such
