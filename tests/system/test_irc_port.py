@@ -7,7 +7,6 @@ import sys
 
 import pytest
 
-from support.clients import LineClient
 from support.constants import TIMEOUT
 from support.irc import IrcClient
 
