@@ -24,7 +24,7 @@ import logging
 from typing import TYPE_CHECKING, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
-from selchat.effect_types import Broadcast, Close, Effect, Replay, Send
+from selchat.effect_types import Broadcast, Close, Effect, Relay, Replay, Send
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, TooLong, encode, parse
@@ -32,7 +32,7 @@ from selchat.irc.render import RAW, Renderer, mask
 from selchat.irc.session import IrcSession, User
 from selchat.lines import LineKind
 from selchat.names import name_key
-from selchat.wire import ServerLine
+from selchat.wire import LineType, ServerLine, notice
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPEN = State.OPEN
+PRIVATE = LineType.PRIVATE
 #: Seconds of silence before the server pings a client (ngIRCd's and
 #: InspIRCd's defaults are 120 s: long enough that a quiet client costs
 #: nothing, short enough that a dead one is noticed).
@@ -193,7 +194,8 @@ class RoomView:
         effects: List[Effect] = []
         for effect in server._room.receive(conn, text):
             kind = effect.__class__
-            if kind is Send and cast(Send, effect).to is conn:
+            if kind is Send and cast(Send, effect).to is conn \
+                    and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
                 mine.append(cast(Send, effect).line)
             elif kind is Replay and cast(Replay, effect).session is conn:
                 continue  # IRC clients have no replay here (CHATHISTORY comes with accounts)
@@ -251,6 +253,30 @@ class RoomView:
 
     def refusal(self, nick: str) -> Optional[str]:
         return self._kind._server._room.name_refusal(self._conn, nick)
+
+    def notice(self, target: str, text: str, echo: bool = False) -> Optional[str]:
+        """``*** -alice- text`` for the others (`selchat.irc.render` makes it a
+        NOTICE again for IRC clients), to a room or a name."""
+        server, conn = self._kind._server, self._conn
+        chat = server._room
+        line = notice(f"-{chat.name_of(conn)}- {text}")
+        effect: Effect
+        if target.startswith("#"):
+            room = chat.rooms.get(target)
+            if room is None or not room.has(conn):
+                return f"you are not in {target}"
+            effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        else:
+            to = chat.holder(name_key(target))
+            remote = chat.remote_name(name_key(target)) if to is None else None
+            if to is not None and chat.name_of(to) is not None:
+                effect = Send(to, line)
+            elif remote is not None:
+                effect = Relay(remote, line)
+            else:
+                return f"no such user: {target}"
+        server._apply([effect])
+        return None
 
     def away(self, text: str) -> None:
         """away-notify: the clients that asked and share a room with this one."""

@@ -20,6 +20,7 @@ default room for a line without one)::
     *** alice has left the chat room (bye).   QUIT :bye
     *** alice is now known as al    NICK al
     *** alice set the topic: T      TOPIC #room :T
+    *** -alice- hi (a NOTICE)       :alice!alice@HOST NOTICE <#room or recipient> :hi
     any other *** or !!! line       :SERVER NOTICE <#room or recipient> :text
 
 A ``msgid`` is the room line's number in the server's one sequence with the
@@ -39,6 +40,8 @@ RAW = object()
 #: What IRC allows a line, CR LF included (tags aside).
 LINE = 512
 _TOPIC_SET = re.compile(r"(\S+) set the topic: (.*)")
+#: An IRC client's NOTICE as the others read it (`selchat.irc.kind.RoomView.notice`).
+_NOTICE = re.compile(r"-(\S+)- (.*)")
 
 
 def mask(name: str, host: str) -> str:
@@ -116,9 +119,15 @@ class Renderer:
                 return split_message(mask(name, host), "PRIVMSG", to or "*", body)
             if kind is wire.LineType.SENT:
                 return []  # a /tags client's confirmation: an IRC client has echo-message
-            topic = _TOPIC_SET.fullmatch(body) if kind is wire.LineType.NOTICE else None
-            if topic:
-                return [encode(mask(topic[1], host), "TOPIC", [channel, topic[2]], trailing=True)]
+            if kind is wire.LineType.NOTICE:
+                topic = _TOPIC_SET.fullmatch(body)
+                if topic:
+                    return [encode(mask(topic[1], host), "TOPIC", [channel, topic[2]],
+                                   trailing=True)]
+                noticed = _NOTICE.fullmatch(body)
+                if noticed:
+                    to = channel if target is None else (self._nick_of(target) or "*")
+                    return split_message(mask(noticed[1], host), "NOTICE", to, noticed[2])
         elif isinstance(said, wire.JoinNotice):
             return [encode(mask(said.name, host), "JOIN", [self.default_room])]
         elif isinstance(said, wire.RoomJoinNotice):

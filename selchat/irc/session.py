@@ -81,6 +81,10 @@ class World(Protocol):
     def away(self, text: str) -> None:
         """This client is away (`text`) or back (""): away-notify clients are told."""
 
+    def notice(self, target: str, text: str, echo: bool = False) -> Optional[str]:
+        """A NOTICE to a room of this client's or a name (the line protocol
+        has no command for it); the refusal, if any. `echo`: as `command`'s."""
+
 
 class IrcSession:
     """`server` names the server in every reply, `host` is in every mask,
@@ -168,8 +172,9 @@ class IrcSession:
         if self.registered:
             return [self.reply_text(N.ERR_ALREADYREGISTERED, "You may not reregister")]
         missing = self._needs(msg, 4)
-        if missing:
-            return missing
+        if missing or not msg.params[3]:  # an empty realname too (modern.ircdocs.horse)
+            return missing or [self.reply_text(N.ERR_NEEDMOREPARAMS, "USER",
+                                               "Not enough parameters")]
         self.user = (clean(msg.params[0])[:MAX_NAME] or "user", clean(msg.params[3]))
         return self._try_register()
 
@@ -422,14 +427,17 @@ class IrcSession:
             if name.lower() not in {each.lower() for each in self.world.channels()}:
                 return [] if notice else [self.reply_text(N.ERR_CANNOTSENDTOCHAN, name,
                                                           "Cannot send to channel")]
-            if action:
+            if notice:
+                answer = self._noticed(name, said, echo_by_room)
+            elif action:
                 self.world.command(f"/join {name}")  # a member already: it becomes current
                 answer = self.world.command(f"/me {said}", echo=echo_by_room)
             else:
                 answer = self.world.command(f"/msg {name} {said}", echo=echo_by_room)
             target = name
         else:
-            answer = self.world.command(f"/msg {target} {'* ' if action else ''}{said}")
+            answer = self._noticed(target, said) if notice else \
+                self.world.command(f"/msg {target} {'* ' if action else ''}{said}")
             echo_by_room = False
         error = _error_of(answer)
         if error is not None:
@@ -443,6 +451,10 @@ class IrcSession:
             body = f"{_ACTION}{said}\x01" if action else said
             return [encode(self.mask(), command, [target, body], trailing=True)]
         return []
+
+    def _noticed(self, target: str, text: str, echo: bool = False) -> List[ServerLine]:
+        refusal = self.world.notice(target, text, echo)
+        return [] if refusal is None else [wire.error(refusal)]
 
     # -- who is who ---------------------------------------------------------------------
 

@@ -41,6 +41,13 @@ def test_joins_parts_quits_nicks_and_topics():
         b":bob!bob@h TOPIC #dev :a topic\r\n"
 
 
+def test_an_irc_clients_notice_is_a_notice_again():
+    assert render(b"#dev " + wire.encode(wire.notice("-alice- hear ye"))) == \
+        b":alice!alice@h NOTICE #dev :hear ye\r\n"
+    assert render(wire.encode(wire.notice("-alice- psst")), target="t1") == \
+        b":alice!alice@h NOTICE carol :psst\r\n"
+
+
 def test_other_server_lines_are_notices():
     assert render(wire.encode(wire.shutting_down())) == \
         b":irc.test NOTICE #lobby :*** Server is shutting down.\r\n"

@@ -19,6 +19,7 @@ class World:
         self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
         self.mine: List[str] = []
         self.away_texts: List[str] = []
+        self.notices: List[Tuple[str, str, bool]] = []
 
     def command(self, text: str, echo: bool = False) -> List[wire.ServerLine]:
         self.said.append((text, echo))
@@ -61,6 +62,10 @@ class World:
 
     def away(self, text: str) -> None:
         self.away_texts.append(text)
+
+    def notice(self, target: str, text: str, echo: bool = False) -> Optional[str]:
+        self.notices.append((target, text, echo))
+        return None if target.startswith("#") or target == "bob" else "no such user"
 
 
 def send(session: IrcSession, line: str) -> List[Message]:
@@ -183,6 +188,8 @@ def test_privmsg_to_channels_and_nicks(world):
     world.answers["/msg nobody x"] = [wire.error("no such user: nobody")]
     assert commands(send(session, "PRIVMSG nobody :x")) == ["401"]
     assert send(session, "NOTICE nobody :x") == []  # a NOTICE is never answered
+    assert send(session, "NOTICE #lobby :hear ye") == []
+    assert world.notices == [("nobody", "x", False), ("#lobby", "hear ye", False)]
     assert commands(send(session, "PRIVMSG #nosuch :x")) == ["403"]
     world.rooms_["#other"] = ("#other", ["bob"], "")
     assert commands(send(session, "PRIVMSG #other :x")) == ["404"]
