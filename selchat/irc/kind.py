@@ -21,7 +21,7 @@ came `PING_TIMEOUT` seconds after the ping: one timer per client on the
 server's heap, moved on only when it fires (input just notes the time).
 """
 import logging
-from typing import TYPE_CHECKING, List, Optional, Set, Tuple, cast
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
 from selchat.effect_types import Broadcast, Close, Effect, Relay, Replay, Send
@@ -137,6 +137,11 @@ class IrcKind(LineKind):
     def closing(self, conn: Connection) -> None:
         self.away_notify.discard(conn)
 
+    def after_batch(self) -> None:
+        """The pass's lines went out: their client tags are done with."""
+        if self.renderer.client_tags:
+            self.renderer.client_tags.clear()
+
     # -- reading ------------------------------------------------------------------------
 
     def take_line(self, conn: Connection, line: bytes) -> None:
@@ -188,11 +193,14 @@ class RoomView:
         self._kind = kind
         self._conn = conn
 
-    def command(self, text: str, echo: bool = False) -> List[ServerLine]:
+    def command(self, text: str, echo: bool = False,
+                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
         for effect in server._room.receive(conn, text):
+            if tags:
+                self._kind.renderer.carries(effect, tags)
             kind = effect.__class__
             if kind is Send and cast(Send, effect).to is conn \
                     and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
@@ -254,7 +262,8 @@ class RoomView:
     def refusal(self, nick: str) -> Optional[str]:
         return self._kind._server._room.name_refusal(self._conn, nick)
 
-    def notice(self, target: str, text: str, echo: bool = False) -> Optional[str]:
+    def notice(self, target: str, text: str, echo: bool = False,
+               tags: Optional[Dict[str, str]] = None) -> Optional[str]:
         """``*** -alice- text`` for the others (`selchat.irc.render` makes it a
         NOTICE again for IRC clients), to a room or a name."""
         server, conn = self._kind._server, self._conn
@@ -275,8 +284,34 @@ class RoomView:
                 effect = Relay(remote, line)
             else:
                 return f"no such user: {target}"
+        if tags:
+            self._kind.renderer.carries(effect, tags)
         server._apply([effect])
         return None
+
+    def tagmsg(self, target: str, tags: Dict[str, str]) -> bool:
+        """One line, made once, to every message-tags client it is for but this one."""
+        kind, conn = self._kind, self._conn
+        chat = kind._server._room
+        recipients: Iterable[Connection]
+        room_members: object = None
+        if target.startswith("#"):
+            room = chat.rooms.get(target)
+            if room is None:
+                return False
+            recipients = room_members = room.members
+        else:
+            to = chat.holder(name_key(target))
+            if to is None:
+                return chat.remote_name(name_key(target)) is not None  # nothing crosses the bus
+            recipients = [to]
+        line = [encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG",
+                       [target], tags=tags or None)]
+        with_tags = kind.renderer.with_tags
+        for other in recipients:  # itself only when it is the target (its echo is a reply)
+            if (other is not conn or recipients is not room_members) and other.render == with_tags:
+                kind.reply(other, line)
+        return True
 
     def away(self, text: str) -> None:
         """away-notify: the clients that asked and share a room with this one."""

@@ -29,9 +29,10 @@ same number a ``/tags`` client sees as ``seq``. Lines longer than IRC's 512
 bytes are split at character boundaries into several messages.
 """
 import re
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from selchat import wire
+from selchat.effect_types import Broadcast, Send
 from selchat.irc.message import encode, escape
 from selchat.tags import format_time
 
@@ -65,6 +66,17 @@ class Renderer:
         self._epoch = epoch
         self._time_ms = time_ms
         self._nick_of = nick_of
+        #: This pass's lines that carry an IRC client's own tags (``+draft/reply``),
+        #: by their payload: for message-tags clients (`carries`; the IRC kind
+        #: empties it after each pass).
+        self.client_tags: Dict[bytes, str] = {}
+
+    def carries(self, effect: object, tags: Dict[str, str]) -> None:
+        """`effect`'s line (a room line or a direct one) carries `tags`."""
+        if isinstance(effect, (Broadcast, Send)):
+            prefix = effect.room.prefix if effect.room is not None else b""
+            self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
+                f"{key}={escape(value)}" if value else key for key, value in tags.items())
 
     # -- the three variants (`selchat.batch.Render`) ------------------------------------
 
@@ -85,6 +97,10 @@ class Renderer:
         seq = note[0] if isinstance(note, tuple) else note
         if isinstance(seq, int):
             tags += f";msgid={escape(self._epoch())}-{seq}"
+        if self.client_tags:
+            client = self.client_tags.get(payload)
+            if client:
+                tags += ";" + client
         return self.lines(payload, target, tags + " ")
 
     def _when(self, note: object) -> int:

@@ -52,10 +52,12 @@ class User(NamedTuple):
 class World(Protocol):
     """The room as one IRC client sees it (the IRC kind implements it)."""
 
-    def command(self, text: str, echo: bool = False) -> List[ServerLine]:
+    def command(self, text: str, echo: bool = False,
+                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
         """A line-protocol line from this client (a name, ``/join #dev``...),
         acted on; answers the room's lines for this client. `echo`: its
-        room line comes back to it too (echo-message)."""
+        room line comes back to it too (echo-message); `tags`: the client's
+        own tags (``+draft/reply``...) its line carries to message-tags clients."""
 
     def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
         """A room's name as created and its members' names; None: no such room."""
@@ -81,9 +83,15 @@ class World(Protocol):
     def away(self, text: str) -> None:
         """This client is away (`text`) or back (""): away-notify clients are told."""
 
-    def notice(self, target: str, text: str, echo: bool = False) -> Optional[str]:
+    def tagmsg(self, target: str, tags: Dict[str, str]) -> bool:
+        """A TAGMSG (tags, no text) for the message-tags clients of a room of
+        this client's or of a name; False: no such target."""
+
+    def notice(self, target: str, text: str, echo: bool = False,
+               tags: Optional[Dict[str, str]] = None) -> Optional[str]:
         """A NOTICE to a room of this client's or a name (the line protocol
-        has no command for it); the refusal, if any. `echo`: as `command`'s."""
+        has no command for it); the refusal, if any. `echo`, `tags`: as
+        `command`'s."""
 
 
 class IrcSession:
@@ -418,6 +426,7 @@ class IrcSession:
         # A labelled message's echo is its reply, with the label; else the
         # room's own line comes back (one msgid for everyone).
         echo_by_room = echo and not (tags.get("label") and self.caps.has("labeled-response"))
+        client = {key: value for key, value in tags.items() if key.startswith("+")} or None
         if target.startswith("#"):
             found = self.world.names(target)
             if found is None:
@@ -428,16 +437,16 @@ class IrcSession:
                 return [] if notice else [self.reply_text(N.ERR_CANNOTSENDTOCHAN, name,
                                                           "Cannot send to channel")]
             if notice:
-                answer = self._noticed(name, said, echo_by_room)
+                answer = self._noticed(name, said, echo_by_room, client)
             elif action:
                 self.world.command(f"/join {name}")  # a member already: it becomes current
-                answer = self.world.command(f"/me {said}", echo=echo_by_room)
+                answer = self.world.command(f"/me {said}", echo_by_room, client)
             else:
-                answer = self.world.command(f"/msg {name} {said}", echo=echo_by_room)
+                answer = self.world.command(f"/msg {name} {said}", echo_by_room, client)
             target = name
         else:
-            answer = self._noticed(target, said) if notice else \
-                self.world.command(f"/msg {target} {'* ' if action else ''}{said}")
+            answer = self._noticed(target, said, False, client) if notice else \
+                self.world.command(f"/msg {target} {'* ' if action else ''}{said}", False, client)
             echo_by_room = False
         error = _error_of(answer)
         if error is not None:
@@ -449,11 +458,32 @@ class IrcSession:
             return [self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64], error)]
         if echo and not echo_by_room:
             body = f"{_ACTION}{said}\x01" if action else said
-            return [encode(self.mask(), command, [target, body], trailing=True)]
+            shown = client if self.caps.has("message-tags") else None
+            return [encode(self.mask(), command, [target, body], tags=shown, trailing=True)]
         return []
 
-    def _noticed(self, target: str, text: str, echo: bool = False) -> List[ServerLine]:
-        refusal = self.world.notice(target, text, echo)
+    def _tagmsg(self, msg: Message) -> List[bytes]:
+        if not msg.params or not msg.params[0]:
+            return [self.reply_text(N.ERR_NORECIPIENT, "No recipient given (TAGMSG)")]
+        client = {key: value for key, value in msg.tags.items() if key.startswith("+")}
+        out: List[bytes] = []
+        for target in msg.params[0].split(","):
+            if not target:
+                continue
+            if target.startswith("#") and target.lower() not in {
+                    each.lower() for each in self.world.channels()}:
+                out.append(self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64],
+                                           "Cannot send to channel"))
+            elif not self.world.tagmsg(target, client):
+                out.append(self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64],
+                                           "No such nick/channel"))
+            elif self.caps.has("echo-message"):
+                out.append(encode(self.mask(), "TAGMSG", [target], tags=client or None))
+        return out
+
+    def _noticed(self, target: str, text: str, echo: bool = False,
+                 tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
+        refusal = self.world.notice(target, text, echo, tags)
         return [] if refusal is None else [wire.error(refusal)]
 
     # -- who is who ---------------------------------------------------------------------

@@ -68,6 +68,18 @@ def test_variants_add_time_and_msgid():
         b":irc.test 001 x :hi\r\n"
 
 
+def test_a_line_carries_its_client_tags_to_message_tags_clients_only():
+    from selchat.effect_types import Broadcast
+    made = renderer()
+    line = wire.chat("alice", "hi")
+    made.carries(Broadcast(line), {"+draft/reply": "m 1"})
+    payload = wire.encode(line)
+    assert made.with_tags(payload, 7, None).startswith(
+        b"@time=2023-11-14T22:13:20.000Z;msgid=ep0ch-7;+draft/reply=m\\s1 :alice")
+    assert b"draft" not in made.with_time(payload, 7, None)
+    assert b"draft" not in made.plain(payload, 7, None)
+
+
 def test_a_long_line_is_split_within_512_bytes_at_character_boundaries():
     text = "é" * 600
     lines = split_message("alice!alice@h", "PRIVMSG", "#lobby", text, action=True)

@@ -21,8 +21,9 @@ class World:
         self.away_texts: List[str] = []
         self.notices: List[Tuple[str, str, bool]] = []
 
-    def command(self, text: str, echo: bool = False) -> List[wire.ServerLine]:
+    def command(self, text: str, echo: bool = False, tags=None) -> List[wire.ServerLine]:
         self.said.append((text, echo))
+        self.tags = tags
         if text.startswith("/join "):
             name = text[6:]
             if name.lower() not in self.rooms_:
@@ -63,7 +64,7 @@ class World:
     def away(self, text: str) -> None:
         self.away_texts.append(text)
 
-    def notice(self, target: str, text: str, echo: bool = False) -> Optional[str]:
+    def notice(self, target: str, text: str, echo: bool = False, tags=None) -> Optional[str]:
         self.notices.append((target, text, echo))
         return None if target.startswith("#") or target == "bob" else "no such user"
 
@@ -205,6 +206,14 @@ def test_echo_message_rides_the_room_line_unless_labelled(world):
     assert echo[0].command == "PRIVMSG" and echo[0].tags["label"] == "x1"
     assert world.said[-1] == ("/msg #lobby hi", False)
     assert send(session, "PRIVMSG bob :psst")[0].params == ["bob", "psst"]
+
+
+def test_client_tags_go_with_the_line_and_the_echo(world):
+    session = registered(world)
+    send(session, "CAP REQ :echo-message message-tags")
+    echo = send(session, "@+draft/reply=abc;label=x PRIVMSG bob :yes")
+    assert world.tags == {"+draft/reply": "abc"}
+    assert echo[0].tags == {"+draft/reply": "abc"}
 
 
 def test_labeled_response_ack_single_and_batch(world):

@@ -139,6 +139,12 @@ def test_caps_tags_and_echo_message(irc):
     alice.send("NOTICE #lobby :noted")
     assert alice.until("NOTICE")[-1].params == ["#lobby", "noted"]  # echoed as a NOTICE
     assert carl.until("NOTICE")[-1].params == ["#lobby", "noted"]
+    alice.send("@+draft/reply=abc PRIVMSG #lobby :tagged reply")
+    assert alice.until("PRIVMSG")[-1].tags["+draft/reply"] == "abc"
+    assert "+draft/reply" not in bob.until("PRIVMSG")[-1].tags  # server-time alone
+    assert carl.until("PRIVMSG")[-1].tags == {}
+    alice.send("@+typing=active TAGMSG #lobby")
+    assert alice.until("TAGMSG")[-1].tags == {"+typing": "active"}  # the echo
     alice.send("PRIVMSG alice :to myself")
     assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the delivery
     assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the echo
