@@ -255,6 +255,10 @@ class RoomView:
             return User(name, user, realname, irc.away, channels)
         return User(name, name, "selchat user", "", channels)
 
+    def nicks(self) -> List[str]:
+        chat = self._kind._server._room
+        return [*chat.members.values(), *chat.remote_names()]
+
     def counts(self) -> Tuple[int, int]:
         chat = self._kind._server._room
         return len(chat.members) + len(chat.remote_names()), len(chat.rooms)

@@ -16,6 +16,8 @@ Nicks are selchat names: one namespace with one set of rules
 (`selchat.names`), so a nick a terminal user holds, or one that looks like
 it, is in use, and a name selchat refuses is ERR_ERRONEUSNICKNAME.
 """
+import fnmatch
+import re
 from typing import Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from selchat import wire
@@ -37,6 +39,9 @@ MOTD = (
 #: The commands a client may send before it registers.
 _BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
 _ACTION = "\x01ACTION "
+#: Replies to one WHO at most: 500 lines are about 50 KB, well under the
+#: soft output limit, and a mask of ``*`` on a big server asks for everyone.
+WHO_LIMIT = 500
 
 
 class User(NamedTuple):
@@ -76,6 +81,9 @@ class World(Protocol):
 
     def counts(self) -> Tuple[int, int]:
         """Members and rooms."""
+
+    def nicks(self) -> List[str]:
+        """Every member's name."""
 
     def refusal(self, nick: str) -> Optional[str]:
         """Why `nick` cannot be this client's name now (None: it can)."""
@@ -489,22 +497,27 @@ class IrcSession:
     # -- who is who ---------------------------------------------------------------------
 
     def _who(self, msg: Message) -> List[bytes]:
-        target = msg.param(0, "*")
+        target = msg.param(0, "*") or "*"
         out = []
         if target.startswith("#"):
             found = self.world.names(target)
             if found is not None:
                 name, members = found
-                target = name
-                for nick in members:
+                for nick in members[:WHO_LIMIT]:
                     user = self.world.user(nick)
                     if user is not None:
                         out.append(self._who_line(name, user))
+        elif "*" in target or "?" in target:  # a mask: every name it matches
+            pattern = re.compile(fnmatch.translate(target), re.IGNORECASE)
+            matched = [nick for nick in self.world.nicks() if pattern.match(nick)]
+            for nick in matched[:WHO_LIMIT]:
+                user = self.world.user(nick)
+                if user is not None:
+                    out.append(self._who_line("*", user))
         else:
             user = self.world.user(target)
             if user is not None:
-                channel = user.channels[0] if user.channels else "*"
-                out.append(self._who_line(channel, user))
+                out.append(self._who_line("*", user))
         return out + [self.reply_text(N.RPL_ENDOFWHO, clean(target)[:64], "End of WHO list")]
 
     def _who_line(self, channel: str, user: User) -> bytes:

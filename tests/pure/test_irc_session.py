@@ -56,6 +56,9 @@ class World:
     def counts(self) -> Tuple[int, int]:
         return 2, len(self.rooms_)
 
+    def nicks(self) -> List[str]:
+        return ["me", "bob"]
+
     def refusal(self, nick: str) -> Optional[str]:
         if nick.lower() in self.taken:
             return f"name taken: {nick}"
@@ -244,6 +247,10 @@ def test_who_whois_ison_userhost(world):
     session = registered(world)
     who = send(session, "WHO bob")
     assert commands(who) == ["352", "315"] and who[0].params[5] == "bob"
+    assert who[0].params[1] == "*" and who[0].params[6] == "H"
+    assert commands(send(session, "WHO b*")) == ["352", "315"]
+    assert commands(send(session, "WHO *")) == ["352", "315"]  # "me" is no user of this world
+    assert send(session, "WHO nobody")[0].params[1:2] == ["nobody"]
     assert commands(send(session, "WHOIS bob")) == ["311", "319", "312", "318"]
     assert commands(send(session, "WHOIS nobody")) == ["401", "318"]
     assert send(session, "ISON bob nobody")[0].params[1] == "bob"
