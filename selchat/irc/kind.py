@@ -21,10 +21,11 @@ came `PING_TIMEOUT` seconds after the ping: one timer per client on the
 server's heap, moved on only when it fires (input just notes the time).
 """
 import logging
+import weakref
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
-from selchat.effect_types import Broadcast, Close, Effect, Relay, Replay, Send
+from selchat.effect_types import Broadcast, Close, Effect, Entered, Relay, Replay, Send
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, TooLong, encode, parse
@@ -32,6 +33,7 @@ from selchat.irc.render import RAW, Renderer, mask
 from selchat.irc.session import IrcSession, User
 from selchat.lines import LineKind
 from selchat.names import name_key
+from selchat.rooms import Room
 from selchat.wire import LineType, ServerLine, notice
 
 if TYPE_CHECKING:
@@ -82,6 +84,11 @@ class IrcKind(LineKind):
                           "all": self.renderer.with_tags}
         #: Clients that asked for away-notify.
         self.away_notify: Set[Connection] = set()
+        #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
+        #: IRC servers show a channel's founder. No power comes with it yet
+        #: (operators come with accounts); a room that goes takes its entry along.
+        self.founders: "weakref.WeakKeyDictionary[Room[Connection], Connection]" = \
+            weakref.WeakKeyDictionary()
 
     def protocol(self) -> IrcLines:
         return IrcLines()
@@ -198,7 +205,10 @@ class RoomView:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
+        new_room = text.startswith("/join ") and self._room(text[6:]) is None
         for effect in server._room.receive(conn, text):
+            if new_room and effect.__class__ is Entered:
+                self._kind.founders[cast(Entered, effect).room] = conn
             if tags:
                 self._kind.renderer.carries(effect, tags)
             kind = effect.__class__
@@ -225,6 +235,10 @@ class RoomView:
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
         if room.default:
             names += self._kind._server._room.remote_names()
+        founder = self._kind.founders.get(room)
+        if founder is not None and founder in room.members:
+            name = room.members[founder]
+            names = ["@" + name, *(each for each in names if each != name)]
         return room.name, names
 
     def channels(self) -> List[str]:

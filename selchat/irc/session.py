@@ -354,7 +354,8 @@ class IrcSession:
         if found is not None:
             name, members = found
             with_host = self.caps.has("userhost-in-names")
-            shown = [mask(each, self.host) if with_host else each for each in members]
+            shown = [each[:1] + mask(each[1:], self.host) if each.startswith("@") else
+                     mask(each, self.host) for each in members] if with_host else members
             # Lines of at most about 400 bytes of names: far under 512 with the rest.
             line: List[str] = []
             size = 0
@@ -504,9 +505,9 @@ class IrcSession:
             if found is not None:
                 name, members = found
                 for nick in members[:WHO_LIMIT]:
-                    user = self.world.user(nick)
+                    user = self.world.user(nick.lstrip("@"))
                     if user is not None:
-                        out.append(self._who_line(name, user))
+                        out.append(self._who_line(name, user, "@" if nick[0] == "@" else ""))
         elif "*" in target or "?" in target:  # a mask: every name it matches
             pattern = re.compile(fnmatch.translate(target), re.IGNORECASE)
             matched = [nick for nick in self.world.nicks() if pattern.match(nick)]
@@ -520,9 +521,10 @@ class IrcSession:
                 out.append(self._who_line("*", user))
         return out + [self.reply_text(N.RPL_ENDOFWHO, clean(target)[:64], "End of WHO list")]
 
-    def _who_line(self, channel: str, user: User) -> bytes:
+    def _who_line(self, channel: str, user: User, prefix: str = "") -> bytes:
         return self.reply_text(N.RPL_WHOREPLY, channel, user.user, self.host, self.server,
-                               user.nick, "G" if user.away else "H", f"0 {user.realname}")
+                               user.nick, ("G" if user.away else "H") + prefix,
+                               f"0 {user.realname}")
 
     def _whois(self, msg: Message) -> List[bytes]:
         missing = self._needs(msg, 1)

@@ -86,6 +86,10 @@ def test_terminal_and_irc_users_talk_both_ways(irc, irc_server, clients):
     bob.send("/quit bye all")
     quit_ = alice.until("QUIT")[-1]
     assert quit_.params == ["bye all"] and alice.source.startswith("robert!")
+    alice.send("JOIN #made-here", "WHO #made-here")
+    names = alice.until("366")[-2]
+    assert names.params[-1] == "@alice"  # who made a room is shown as its founder
+    assert alice.until("352")[-1].params[6] == "H@"
     alice.send("QUIT :done")
     assert alice.until("ERROR")[-1].params == ["Closing link: done"]
     alice.expect_closed()
