@@ -34,6 +34,7 @@ from selchat.irc.session import IrcSession, User
 from selchat.lines import LineKind
 from selchat.names import name_key
 from selchat.rooms import Room
+from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine, notice
 
 if TYPE_CHECKING:
@@ -82,6 +83,8 @@ class IrcKind(LineKind):
         #: The renders, made once: `selchat.output` keys its variants by them.
         self._variants = {None: self.renderer.plain, "time": self.renderer.with_time,
                           "all": self.renderer.with_tags}
+        #: TAGMSGs relayed: their msgids.
+        self.tagmsgs = 0
         #: Clients that asked for away-notify.
         self.away_notify: Set[Connection] = set()
         #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
@@ -307,29 +310,35 @@ class RoomView:
         server._apply([effect])
         return None
 
-    def tagmsg(self, target: str, tags: Dict[str, str]) -> bool:
-        """One line, made once, to every message-tags client it is for but this one."""
+    def tagmsg(self, target: str, tags: Dict[str, str]) -> Optional[bytes]:
+        """One line, made once, to every message-tags client it is for but this
+        one (unless it is the target): its echo is the session's reply."""
         kind, conn = self._kind, self._conn
-        chat = kind._server._room
+        server = kind._server
+        chat = server._room
         recipients: Iterable[Connection]
-        room_members: object = None
         if target.startswith("#"):
             room = chat.rooms.get(target)
             if room is None:
-                return False
-            recipients = room_members = room.members
+                return None
+            recipients = [other for other in room.members if other is not conn]
         else:
             to = chat.holder(name_key(target))
             if to is None:
-                return chat.remote_name(name_key(target)) is not None  # nothing crosses the bus
-            recipients = [to]
-        line = [encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG",
-                       [target], tags=tags or None)]
+                if chat.remote_name(name_key(target)) is None:
+                    return None
+                recipients = []  # nothing crosses the bus but lines
+            else:
+                recipients = [to]
+        kind.tagmsgs += 1  # its own msgid: a TAGMSG is no room line, it has no seq
+        line = encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG", [target],
+                      tags={"time": format_time(server._time_ms),
+                            "msgid": f"{server._history.epoch}-t{kind.tagmsgs}", **tags})
         with_tags = kind.renderer.with_tags
-        for other in recipients:  # itself only when it is the target (its echo is a reply)
-            if (other is not conn or recipients is not room_members) and other.render == with_tags:
-                kind.reply(other, line)
-        return True
+        for other in recipients:
+            if other.render == with_tags:
+                kind.reply(other, [line])
+        return line
 
     def away(self, text: str) -> None:
         """away-notify: the clients that asked and share a room with this one."""

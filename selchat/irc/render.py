@@ -33,7 +33,7 @@ from typing import Callable, Dict, List, Optional
 
 from selchat import wire
 from selchat.effect_types import Broadcast, Send
-from selchat.irc.message import encode, escape
+from selchat.irc.message import MAX_REST, encode, escape
 from selchat.tags import format_time
 
 #: The note of an item that is IRC already (the IRC kind's own replies): as it is.
@@ -163,11 +163,15 @@ class Renderer:
 def split_message(source: str, command: str, to: str, text: str,
                   action: bool = False) -> List[bytes]:
     """``:source COMMAND to :text``, as several lines when one would be over
-    `LINE` bytes (cut at character boundaries; an action stays an action)."""
+    `LINE` bytes (cut at character boundaries; an action stays an action).
+    A text an IRC client could send in one line is never cut: it goes whole,
+    a little over 512 bytes with its source in front (as clients take it),
+    rather than with a tail of a few characters in a message of its own."""
     wrap = ("\x01ACTION ", "\x01") if action else ("", "")
     room = LINE - len(f":{source} {command} {to} :{wrap[0]}{wrap[1]}\r\n".encode())
     data = text.encode()
-    if len(data) <= room or room < 16:
+    sendable = MAX_REST - len(f"{command} {to} :{wrap[0]}{wrap[1]}".encode())
+    if len(data) <= max(room, sendable) or room < 16:
         return [encode(source, command, [to, wrap[0] + text + wrap[1]], trailing=True)]
     lines = []
     while data:

@@ -91,9 +91,9 @@ class World(Protocol):
     def away(self, text: str) -> None:
         """This client is away (`text`) or back (""): away-notify clients are told."""
 
-    def tagmsg(self, target: str, tags: Dict[str, str]) -> bool:
+    def tagmsg(self, target: str, tags: Dict[str, str]) -> Optional[bytes]:
         """A TAGMSG (tags, no text) for the message-tags clients of a room of
-        this client's or of a name; False: no such target."""
+        this client's or of a name: the line they got (None: no such target)."""
 
     def notice(self, target: str, text: str, echo: bool = False,
                tags: Optional[Dict[str, str]] = None) -> Optional[str]:
@@ -483,11 +483,13 @@ class IrcSession:
                     each.lower() for each in self.world.channels()}:
                 out.append(self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64],
                                            "Cannot send to channel"))
-            elif not self.world.tagmsg(target, client):
-                out.append(self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64],
-                                           "No such nick/channel"))
-            elif self.caps.has("echo-message"):
-                out.append(encode(self.mask(), "TAGMSG", [target], tags=client or None))
+            else:
+                line = self.world.tagmsg(target, client)
+                if line is None:
+                    out.append(self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64],
+                                               "No such nick/channel"))
+                elif self.caps.has("echo-message"):
+                    out.append(line)  # the same line, the same msgid
         return out
 
     def _noticed(self, target: str, text: str, echo: bool = False,

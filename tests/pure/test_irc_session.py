@@ -67,6 +67,9 @@ class World:
     def away(self, text: str) -> None:
         self.away_texts.append(text)
 
+    def tagmsg(self, target, tags):
+        return b":me!me@irc.test TAGMSG " + target.encode() + b"\r\n"
+
     def notice(self, target: str, text: str, echo: bool = False, tags=None) -> Optional[str]:
         self.notices.append((target, text, echo))
         return None if target.startswith("#") or target == "bob" else "no such user"
