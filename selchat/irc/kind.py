@@ -38,6 +38,7 @@ from selchat.names import name_key
 from selchat.rooms import Room
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine, notice
+from selchat.wire import action as wire_action, chat as wire_chat
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -52,16 +53,21 @@ PRIVATE = LineType.PRIVATE
 PING_IDLE = 120.0
 #: Seconds a pinged client has to say anything (a PONG): then it is dropped.
 PING_TIMEOUT = 60.0
+#: Channel names a connection keeps the room of (the hot path of its chat
+#: skips the room's name rules); a client in more is just looked up again.
+CHANNELS_KEPT = 64
 
 
 class IrcLines(LineBuffer):
     """An IRC connection's protocol: its lines, its session, its liveness."""
 
-    __slots__ = ("session", "heard", "pinged")
+    __slots__ = ("session", "heard", "pinged", "channels")
 
     def __init__(self) -> None:
         super().__init__(MAX_LINE)
         self.session: Optional[IrcSession] = None
+        #: Channel names as this client writes them -> their rooms (`RoomView.say`).
+        self.channels: Dict[str, Room[Connection]] = {}
         self.heard = 0.0  # when it last sent anything
         self.pinged = 0.0  # when the server pinged it (0: not waiting for an answer)
 
@@ -110,7 +116,7 @@ class IrcKind(LineKind):
         conn.bucket = self.new_bucket()
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
         conn.tagged = True  # never the line protocol's shared bytes: its own variant
-        conn.render = self.renderer.plain
+        conn.render = self._variants[None]  # the one object: `selchat.output` keys by it
         server._room.connect(conn, conn.group or "")  # its hello is the line protocol's: unsaid
         server._timers.call_at(server._now + PING_IDLE, self._idle, conn)
 
@@ -274,6 +280,30 @@ class RoomView:
             return User(name, user, realname, irc.away, channels)
         return User(name, name, "selchat user", "", channels)
 
+    def say(self, channel: str, text: str, kind: str, echo: bool = False,
+            tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
+        """The hot path of an IRC client's chat: a room line, as the room's
+        own chat line is (``Broadcast``), without a command to parse."""
+        server, conn = self._kind._server, self._conn
+        proto = self._kind._lines(conn)
+        room = proto.channels.get(channel)
+        if room is None or not room.has(conn):  # (a room one is in exists: the cache holds)
+            room = self._room(channel)
+            if room is None or not room.has(conn):
+                return (None if room is None else room.name), False
+            if len(proto.channels) >= CHANNELS_KEPT:
+                proto.channels.clear()
+            proto.channels[channel] = room
+        chat = server._room
+        name = chat.name_of(conn) or "*"
+        line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
+                if kind == "action" else notice(f"-{name}- {text}"))
+        effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        if tags:
+            self._kind.renderer.carries(effect, tags)
+        server._apply([effect])
+        return room.name, True
+
     def leave_default_room(self) -> None:
         server, conn = self._kind._server, self._conn
         rooms = server._room.rooms
@@ -293,26 +323,20 @@ class RoomView:
 
     def notice(self, target: str, text: str, echo: bool = False,
                tags: Optional[Dict[str, str]] = None) -> Optional[str]:
-        """``*** -alice- text`` for the others (`selchat.irc.render` makes it a
-        NOTICE again for IRC clients), to a room or a name."""
+        """``*** -alice- text`` for a name (`selchat.irc.render` makes it a
+        NOTICE again for IRC clients; a room's notice is `say`'s)."""
         server, conn = self._kind._server, self._conn
         chat = server._room
         line = notice(f"-{chat.name_of(conn)}- {text}")
         effect: Effect
-        if target.startswith("#"):
-            room = chat.rooms.get(target)
-            if room is None or not room.has(conn):
-                return f"you are not in {target}"
-            effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        to = chat.holder(name_key(target))
+        remote = chat.remote_name(name_key(target)) if to is None else None
+        if to is not None and chat.name_of(to) is not None:
+            effect = Send(to, line)
+        elif remote is not None:
+            effect = Relay(remote, line)
         else:
-            to = chat.holder(name_key(target))
-            remote = chat.remote_name(name_key(target)) if to is None else None
-            if to is not None and chat.name_of(to) is not None:
-                effect = Send(to, line)
-            elif remote is not None:
-                effect = Relay(remote, line)
-            else:
-                return f"no such user: {target}"
+            return f"no such user: {target}"
         if tags:
             self._kind.renderer.carries(effect, tags)
         server._apply([effect])

@@ -88,6 +88,12 @@ class World(Protocol):
     def leave_default_room(self) -> None:
         """This client, just named, leaves the default room without a word."""
 
+    def say(self, channel: str, text: str, kind: str, echo: bool = False,
+            tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
+        """A line of this client's in a room (`kind`: "chat", "action" or
+        "notice"): (the room's name, or None if there is no such room; whether
+        it was said: not in a room one is not in). `echo`, `tags`: as `command`'s."""
+
     def refusal(self, nick: str) -> Optional[str]:
         """Why `nick` cannot be this client's name now (None: it can)."""
 
@@ -100,9 +106,8 @@ class World(Protocol):
 
     def notice(self, target: str, text: str, echo: bool = False,
                tags: Optional[Dict[str, str]] = None) -> Optional[str]:
-        """A NOTICE to a room of this client's or a name (the line protocol
-        has no command for it); the refusal, if any. `echo`, `tags`: as
-        `command`'s."""
+        """A NOTICE to a name (the line protocol has no command for it); the
+        refusal, if any. `echo`, `tags`: as `command`'s."""
 
 
 class IrcSession:
@@ -446,21 +451,15 @@ class IrcSession:
         echo_by_room = echo and not (tags.get("label") and self.caps.has("labeled-response"))
         client = {key: value for key, value in tags.items() if key.startswith("+")} or None
         if target.startswith("#"):
-            found = self.world.names(target)
-            if found is None:
+            name, said_it = self.world.say(target, said, "notice" if notice else
+                                           "action" if action else "chat", echo_by_room, client)
+            if name is None:
                 return [] if notice else [self.reply_text(N.ERR_NOSUCHCHANNEL,
                                                           clean(target)[:64], "No such channel")]
-            name = found[0]
-            if name.lower() not in {each.lower() for each in self.world.channels()}:
+            if not said_it:
                 return [] if notice else [self.reply_text(N.ERR_CANNOTSENDTOCHAN, name,
                                                           "Cannot send to channel")]
-            if notice:
-                answer = self._noticed(name, said, echo_by_room, client)
-            elif action:
-                self.world.command(f"/join {name}")  # a member already: it becomes current
-                answer = self.world.command(f"/me {said}", echo_by_room, client)
-            else:
-                answer = self.world.command(f"/msg {name} {said}", echo_by_room, client)
+            answer = []
             target = name
         else:
             answer = self._noticed(target, said, False, client) if notice else \

@@ -63,6 +63,16 @@ class World:
     def leave_default_room(self) -> None:
         self.left_default = True
 
+    def say(self, channel, text, kind, echo=False, tags=None):
+        found = self.rooms_.get(channel.lower())
+        if found is None:
+            return None, False
+        if found[0] not in self.mine:
+            return found[0], False
+        self.said.append((f"{kind} {found[0]} {text}", echo))
+        self.tags = tags
+        return found[0], True
+
     def refusal(self, nick: str) -> Optional[str]:
         if nick.lower() in self.taken:
             return f"name taken: {nick}"
@@ -194,13 +204,14 @@ def test_privmsg_to_channels_and_nicks(world):
     assert send(session, "PRIVMSG #lobby :\x01ACTION waves\x01") == []
     assert send(session, "PRIVMSG bob :psst") == []
     assert send(session, "PRIVMSG #lobby :\x01VERSION\x01") == []
-    assert world.said == [("/msg #lobby hello there", False), ("/join #lobby", False),
-                          ("/me waves", False), ("/msg bob psst", False)]
+    assert world.said == [("chat #lobby hello there", False), ("action #lobby waves", False),
+                          ("/msg bob psst", False)]
     world.answers["/msg nobody x"] = [wire.error("no such user: nobody")]
     assert commands(send(session, "PRIVMSG nobody :x")) == ["401"]
     assert send(session, "NOTICE nobody :x") == []  # a NOTICE is never answered
     assert send(session, "NOTICE #lobby :hear ye") == []
-    assert world.notices == [("nobody", "x", False), ("#lobby", "hear ye", False)]
+    assert world.notices == [("nobody", "x", False)]
+    assert world.said[-1] == ("notice #lobby hear ye", False)
     assert commands(send(session, "PRIVMSG #nosuch :x")) == ["403"]
     world.rooms_["#other"] = ("#other", ["bob"], "")
     assert commands(send(session, "PRIVMSG #other :x")) == ["404"]
@@ -211,10 +222,10 @@ def test_echo_message_rides_the_room_line_unless_labelled(world):
     send(session, "CAP REQ :echo-message labeled-response")
     world.said.clear()
     assert send(session, "PRIVMSG #lobby :hi") == []
-    assert world.said == [("/msg #lobby hi", True)]  # the room's own line comes back
+    assert world.said == [("chat #lobby hi", True)]  # the room's own line comes back
     echo = send(session, "@label=x1 PRIVMSG #lobby :hi")
     assert echo[0].command == "PRIVMSG" and echo[0].tags["label"] == "x1"
-    assert world.said[-1] == ("/msg #lobby hi", False)
+    assert world.said[-1] == ("chat #lobby hi", False)
     assert send(session, "PRIVMSG bob :psst")[0].params == ["bob", "psst"]
 
 
