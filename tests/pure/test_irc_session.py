@@ -6,7 +6,8 @@ import pytest
 
 from selchat import wire
 from selchat.irc.message import Message, parse
-from selchat.irc.session import IrcSession, User
+from selchat.irc.session import IrcSession
+from selchat.irc.world import User
 
 
 class World:
