@@ -57,7 +57,8 @@ class Kind:
     connection type: the loop calls these methods and never asks which kind a
     connection is, so a new kind (IRC, TLS) is a subclass in a module of its
     own. The kinds: `selchat.lines.LineKind` (the chat port),
-    `selchat.web.driver.HttpKind` and `selchat.web.driver.WebSocketKind`.
+    `selchat.web.driver.HttpKind`, `selchat.web.driver.WebSocketKind` and
+    `selchat.irc.kind.IrcKind`.
     """
 
     #: Names the kind in the log; the gauge that counts its connections.
@@ -142,7 +143,7 @@ class IllegalTransition(RuntimeError):
 class Connection:
     __slots__ = (
         "sock", "number", "kind", "proto", "frame", "tagged", "out", "bucket", "state",
-        "reading", "events", "timer", "group", "over_soft_since",
+        "reading", "events", "timer", "group", "over_soft_since", "render",
     )
 
     def __init__(
@@ -155,6 +156,11 @@ class Connection:
         self.proto = proto
         self.frame = kind.frame  # the kind's, kept here for the delivery loop
         self.tagged = False  # asked for tags (/tags): lines carry seq and time
+        #: For a tagged connection, how a pass's lines are rendered for it
+        #: (`selchat.batch.Render`; None: the line protocol's tags). One render
+        #: function is one variant of the pass's bytes, made once for all who
+        #: share it (the IRC kind's: plain, and with IRCv3 tags).
+        self.render: Optional[Callable[[bytes, object, object], bytes]] = None
         self.out = SendBuffer()
         self.bucket = bucket  # None when flood control is off
         self.state = State.OPEN
