@@ -49,6 +49,7 @@ from dataclasses import asdict, replace
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import attacks
+import ircds
 import nodes
 import report
 import servers
@@ -57,12 +58,13 @@ from message import MAX_SENDERS, MIN_PAYLOAD, MIN_STORM
 from protocols import PROTOCOLS
 from attacks import ATTACKS
 from modes import MODES, make
-from swarm import Scenario, Swarm
+from swarm import CONNECT_WINDOW, Scenario, Swarm
 
 #: The servers --compare runs, by transport: WebSocket clients reach only the
 #: servers with a WebSocket endpoint, and mixed runs need TCP as well.
 COMPARED = {"tcp": ("selchat", "threaded", "asyncio", "redis"),
-            "ws": ("selchat", "websockets"), "mixed": ("selchat",)}
+            "ws": ("selchat", "websockets"), "mixed": ("selchat",),
+            "irc": ("selchat", "ngircd", "inspircd")}
 TRANSPORTS = tuple(COMPARED)
 SWEEPABLE = ("clients", "senders", "payload")
 MAX_CLIENTS = 200_000
@@ -171,9 +173,11 @@ OPTIONS = (
            "selchat's for the others) (default: %(default)s)", None, "selchat",
            more={"choices": sorted(servers.KINDS)}),
     Option("--transport", "how clients connect: tcp (the chat port), ws (WebSocket, on "
-           "selchat's --web-port) or mixed (every other client a WebSocket); --compare "
-           "--transport ws runs bench/peers/websockets_chat.py beside selchat "
-           "(default: %(default)s)", None, "tcp", more={"choices": TRANSPORTS}),
+           "selchat's --web-port), mixed (every other client a WebSocket) or irc (IRC: "
+           "selchat's --irc-port, or --server ngircd/inspircd); --compare --transport ws "
+           "runs bench/peers/websockets_chat.py beside selchat, --compare --transport irc "
+           "Debian's ngircd and inspircd when installed (default: %(default)s)", None, "tcp",
+           more={"choices": TRANSPORTS}),
     Option("--churn", "every second, PCT %% of the listening clients (not the probes, not "
            "the senders) reset their connection and resume it (/resume); every client then "
            "asks for /tags. selchat over TCP only (default: 0)", float, 0.0, 0, 100,
@@ -249,6 +253,19 @@ def _chat(args: argparse.Namespace) -> bool:
     return servers.KINDS[args.server] == "chat"
 
 
+def _irc_only(args: argparse.Namespace) -> bool:
+    """An IRC server (ngircd, inspircd) without --transport irc."""
+    return servers.KINDS[args.server] == "irc" and args.transport != "irc" and not args.compare
+
+
+def _irc_with_more(args: argparse.Namespace) -> bool:
+    """--transport irc with what only the chat protocol has."""
+    return args.transport == "irc" and bool(
+        args.burst or args.churn or args.rooms or args.nodes or args.compare_bus or args.tls
+        or args.compare_rooms
+        or args.server not in ("selchat", *servers.IRC_SERVERS))
+
+
 def _bus_option(args: argparse.Namespace) -> str:
     return "--nodes" if args.nodes else "--compare-bus"
 
@@ -281,12 +298,17 @@ RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
      "--compare, --connect, --churn or other --server"),
     (lambda a: (a.nodes or a.compare_bus) and not servers.available("redis"),
      lambda a: f"{_bus_option(a)} needs redis-server on PATH"),
-    (lambda a: a.transport != "tcp" and (a.connect or not _chat(a)),
+    (_irc_only, lambda a: f"{a.server} speaks IRC only: add --transport irc"),
+    (_irc_with_more, "--transport irc runs selchat, ngircd or inspircd, one "
+     "room: no --burst, --churn, --rooms, --nodes, --compare-bus or --tls"),
+    (lambda a: a.transport == "irc" and not a.connect and not servers.available(a.server),
+     lambda a: f"{a.server} is not installed (apt-get install {a.server})"),
+    (lambda a: a.transport in ("ws", "mixed") and (a.connect or not _chat(a)),
      "--transport ws and mixed need a chat server the bench starts (not --connect, not "
      "redis)"),
     (lambda a: a.server in servers.WEBSOCKET_ONLY and a.transport != "ws" and not a.compare,
      lambda a: f"{a.server} speaks WebSocket only: add --transport ws"),
-    (lambda a: a.transport != "tcp" and not a.compare
+    (lambda a: a.transport in ("ws", "mixed") and not a.compare
      and a.server not in servers.SPEAKS_WEBSOCKET,
      lambda a: f"{a.server} has no WebSocket endpoint: use --transport tcp"),
     (lambda a: a.announce_limit is not None and (a.connect or a.server != "selchat"),
@@ -404,7 +426,7 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     if target.rooms:
         scenario = replace(scenario, rooms=target.rooms[0], rooms_per_client=target.rooms[1])
     kind = target.kind
-    protocol = PROTOCOLS[servers.KINDS[kind]]
+    protocol = PROTOCOLS["irc" if scenario.transport == "irc" else servers.KINDS[kind]]
     folder = tempfile.TemporaryDirectory(prefix="selchat-bench-tls-")
     settings = None
     if target.tls:
@@ -418,9 +440,10 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
         if scenario.churn:  # a reset client's new connection may come before its old one goes
             extra += scenario.clients
         cluster = nodes.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
-                              web=scenario.transport != "tcp", count=target.nodes,
+                              web=scenario.transport in ("ws", "mixed"), count=target.nodes,
                               settings=settings,
-                              options=_selchat_options(options) if kind == "selchat" else ())
+                              options=_selchat_options(options) if kind == "selchat" else (),
+                              irc=scenario.transport == "irc")
     try:
         meter = servers.Meter(cluster.nodes, cluster.bus)
 
@@ -432,7 +455,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
         swarm = Swarm(protocol, [node.address for node in cluster.nodes], scenario, tick,
                       budget, [node.web_address for node in cluster.nodes],
                       make(scenario, options, cluster),
-                      tlsclient.client_context() if target.tls else None)
+                      tlsclient.client_context() if target.tls else None,
+                      ircds.CONNECT_WINDOW.get(kind, CONNECT_WINDOW))
         try:
             meter.mark("join")
             ok = swarm.connect() and swarm.ready()
