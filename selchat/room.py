@@ -329,6 +329,23 @@ class ChatRoom(RoomCommands[Session]):
     def is_held(self, session: Session) -> bool:
         return session in self._held
 
+    # -- what another front (IRC) asks --------------------------------------------
+
+    def name_refusal(self, session: Session, name: str) -> Optional[str]:
+        """Why `session` may not take `name` now (None: it may)."""
+        return self._name_refusal(session, name)
+
+    def held_name(self, session: Session) -> Optional[str]:
+        return self._held.get(session)
+
+    def remote_name(self, key: str) -> Optional[str]:
+        """The name of another node's member by name key, if there is one."""
+        held = self._remote.get(key)
+        return None if held is None else held[0]
+
+    def remote_names(self) -> List[str]:
+        return [name for name, _ in self._remote.values()]
+
     def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str) -> None:
         """The bus's list of every name (key -> (name, node)); `node` is ours."""
         before, self._remote = self._remote, {
