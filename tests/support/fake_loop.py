@@ -118,6 +118,9 @@ class Loop:
         registered (read up to the names of the default room)."""
         assert self.irc_address is not None, "Loop(irc=True) has the IRC port"
         peer = Peer(self.irc_address)
+        # No Nagle: a client line the server does not answer would hold the
+        # next one back until a delayed ACK, in real time, not the fake clock's.
+        peer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.peers.append(peer)
         self.made.append(peer)
         if nick is not None:
