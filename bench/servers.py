@@ -83,7 +83,7 @@ def command(kind: str, port: int, max_clients: int, web: bool = False,
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
                 "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"]),
-                *(["--irc-port", "0"] if irc else []),
+                *(["--irc-port", "0"] if irc else ["--no-irc"]),
                 *(["--bus", bus] if bus else []), *options]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",

@@ -107,7 +107,7 @@ def test_an_ircd_missing_is_said(capsys, monkeypatch):
 
 def test_selchat_opens_its_irc_port_only_for_irc_runs():
     assert servers.command("selchat", 0, 10, irc=True)[-2:] == ["--irc-port", "0"]
-    assert "--irc-port" not in servers.command("selchat", 0, 10)
+    assert servers.command("selchat", 0, 10)[-1] == "--no-irc"
 
 
 def test_the_peers_configurations_turn_flood_control_off(tmp_path):
