@@ -86,6 +86,11 @@ BUS_COST_TARGET = 1.15
 TLS_THROUGHPUT_TARGET, TLS_COST_TARGET = 0.7, 1.5
 #: --compare-rooms: what many small rooms may cost per delivery, next to one room (issue 20).
 ROOMS_COST_TARGET = 1.3
+#: --compare --transport irc (issue 21): selchat over IRC next to its line protocol
+#: (server µs per delivery, at most this many times), and next to each IRC server
+#: (server µs per delivery at most this share of theirs, deliveries/s at least
+#: this many times theirs).
+IRC_COST_TARGET, IRC_PEER_COST_TARGET, IRC_PEER_RATE_TARGET = 1.3, 0.5, 2.0
 
 
 class Target(NamedTuple):
@@ -99,6 +104,9 @@ class Target(NamedTuple):
     #: --compare-rooms: the (rooms, rooms per client) this target runs with instead
     #: of the options' (None: the options').
     rooms: Optional[Tuple[int, int]] = None
+    #: The transport this target's clients use instead of --transport's (None:
+    #: --transport's): --compare --transport irc measures selchat's line protocol too.
+    transport: Optional[str] = None
 
 
 class Option(NamedTuple):
@@ -425,6 +433,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     connect, pid, budget = options.connect, options.server_pid, options.phase_timeout
     if target.rooms:
         scenario = replace(scenario, rooms=target.rooms[0], rooms_per_client=target.rooms[1])
+    if target.transport:
+        scenario = replace(scenario, transport=target.transport)
     kind = target.kind
     protocol = PROTOCOLS["irc" if scenario.transport == "irc" else servers.KINDS[kind]]
     folder = tempfile.TemporaryDirectory(prefix="selchat-bench-tls-")
@@ -578,6 +588,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.compare_rooms:
             for value in values:
                 print(_rooms_cost_line(name, value, grouped, args))
+        if args.compare and args.transport == "irc":
+            for value in values:
+                print(_irc_cost_lines(name, value, grouped, labels))
     if args.json:
         document = {"bench": "selchat flood", "schema": 1, "command": sys.argv,
                     "machine": machine(), "runs": runs}
@@ -609,8 +622,11 @@ def _targets(args: argparse.Namespace) -> List[Target]:
         return [Target("selchat", "selchat", rooms=(1, 1)),
                 Target("selchat+rooms", "selchat", rooms=(args.rooms, args.rooms_per_client))]
     if args.compare:
-        return [Target(k, k) for k in COMPARED[args.transport] if servers.available(k)
-                and (not args.burst or servers.KINDS[k] == "chat")]
+        targets = [Target(k, k) for k in COMPARED[args.transport] if servers.available(k)
+                   and (not args.burst or servers.KINDS[k] == "chat")]
+        if args.transport == "irc":  # and selchat's line protocol, for the 1.3x target
+            targets.insert(1, Target(LINE_LABEL, "selchat", transport="tcp"))
+        return targets
     if args.nodes:
         return [Target(f"selchat×{args.nodes}", "selchat", args.nodes)]
     return [Target(args.server, args.server)]
@@ -670,6 +686,43 @@ def _rooms_cost_line(name: Optional[str], value, grouped: dict,
     at = f" at {name}={value}" if name else ""
     return (f"rooms cost{at}: server {report._n(many, 3)} µs/delivery in {args.rooms:,} rooms "
             f"({args.rooms_per_client} each), {report._n(one, 3)} in one: {verdict}")
+
+
+#: --compare --transport irc: selchat's line-protocol runs, beside its IRC runs.
+LINE_LABEL = "selchat-line"
+
+
+def _irc_cost_lines(name: Optional[str], value, grouped: dict, labels: List[str]) -> str:
+    """selchat over IRC next to its line protocol and to each IRC server, medians,
+    each against issue 21's target."""
+    cpu, rate = ("server_cpu", "us_per_delivery"), ("throughput", "deliveries_per_s")
+    irc = grouped[(value, "selchat")]
+    at = f" at {name}={value}" if name else ""
+
+    def verdict(ratio: Optional[float], target: float, at_most: bool) -> str:
+        if ratio is None:
+            return "-"
+        within = ratio <= target if at_most else ratio >= target
+        return f"{ratio:.2f}× ({'within' if within else 'OUTSIDE'} the {target}× target)"
+
+    def ratio(mine: Optional[float], theirs: Optional[float]) -> Optional[float]:
+        return mine / theirs if mine is not None and theirs else None
+
+    mine_cpu, mine_rate = report.median(irc, cpu), report.median(irc, rate)
+    line = report.median(grouped[(value, LINE_LABEL)], cpu)
+    lines = [f"IRC cost{at}: server {report._n(mine_cpu, 3)} µs/delivery over IRC, "
+             f"{report._n(line, 3)} over the line protocol: "
+             f"{verdict(ratio(mine_cpu, line), IRC_COST_TARGET, True)}"]
+    for peer in labels:
+        if servers.KINDS.get(peer) != "irc":
+            continue
+        runs = grouped[(value, peer)]
+        lines.append(
+            f"selchat/{peer}{at}: server µs/delivery "
+            f"{verdict(ratio(mine_cpu, report.median(runs, cpu)), IRC_PEER_COST_TARGET, True)}"
+            f"; deliveries/s "
+            f"{verdict(ratio(mine_rate, report.median(runs, rate)), IRC_PEER_RATE_TARGET, False)}")
+    return "\n".join(lines)
 
 
 def _one_line(fig: dict) -> str:

@@ -96,7 +96,29 @@ def test_irc_options_at_odds_are_refused(capsys, monkeypatch):
 def test_compare_over_irc_runs_the_installed_ircds_beside_selchat(monkeypatch):
     monkeypatch.setattr(servers, "available", lambda kind: kind != "inspircd")
     args = flood.parse_args(["--compare", "--transport", "irc"])
-    assert [t.kind for t in flood._targets(args)] == ["selchat", "ngircd"]
+    targets = flood._targets(args)
+    assert [(t.label, t.kind, t.transport) for t in targets] == [
+        ("selchat", "selchat", None), ("selchat-line", "selchat", "tcp"),
+        ("ngircd", "ngircd", None)]
+
+
+def _fig(us: float, rate: float) -> dict:
+    return {"server_cpu": {"us_per_delivery": us}, "throughput": {"deliveries_per_s": rate}}
+
+
+def test_the_irc_cost_lines_weigh_each_figure_against_its_target():
+    grouped = {(None, "selchat"): [_fig(0.30, 2e6), _fig(0.40, 1e6), _fig(0.35, 3e6)],
+               (None, "selchat-line"): [_fig(0.25, 3e6)],
+               (None, "ngircd"): [_fig(0.80, 1e6)], (None, "inspircd"): [_fig(0.60, 1.1e6)]}
+    text = flood._irc_cost_lines(None, None, grouped,
+                                 ["selchat", "selchat-line", "ngircd", "inspircd"])
+    assert text.splitlines() == [
+        "IRC cost: server 0.350 µs/delivery over IRC, 0.250 over the line protocol: "
+        "1.40× (OUTSIDE the 1.3× target)",
+        "selchat/ngircd: server µs/delivery 0.44× (within the 0.5× target); "
+        "deliveries/s 2.00× (within the 2.0× target)",
+        "selchat/inspircd: server µs/delivery 0.58× (OUTSIDE the 0.5× target); "
+        "deliveries/s 1.82× (OUTSIDE the 2.0× target)"]
 
 
 def test_an_ircd_missing_is_said(capsys, monkeypatch):
