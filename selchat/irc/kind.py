@@ -21,10 +21,11 @@ came `PING_TIMEOUT` seconds after the ping: one timer per client on the
 server's heap, moved on only when it fires (input just notes the time).
 """
 import logging
-from typing import TYPE_CHECKING, List, Optional, Set, Tuple, cast
+import weakref
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
-from selchat.effect_types import Broadcast, Close, Effect, Replay, Send
+from selchat.effect_types import Broadcast, Close, Effect, Entered, Relay, Replay, Send
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, TooLong, encode, parse
@@ -32,7 +33,9 @@ from selchat.irc.render import RAW, Renderer, mask
 from selchat.irc.session import IrcSession, User
 from selchat.lines import LineKind
 from selchat.names import name_key
-from selchat.wire import ServerLine
+from selchat.rooms import Room
+from selchat.tags import format_time
+from selchat.wire import LineType, ServerLine, notice
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 OPEN = State.OPEN
+PRIVATE = LineType.PRIVATE
 #: Seconds of silence before the server pings a client (ngIRCd's and
 #: InspIRCd's defaults are 120 s: long enough that a quiet client costs
 #: nothing, short enough that a dead one is noticed).
@@ -79,8 +83,15 @@ class IrcKind(LineKind):
         #: The renders, made once: `selchat.output` keys its variants by them.
         self._variants = {None: self.renderer.plain, "time": self.renderer.with_time,
                           "all": self.renderer.with_tags}
+        #: TAGMSGs relayed: their msgids.
+        self.tagmsgs = 0
         #: Clients that asked for away-notify.
         self.away_notify: Set[Connection] = set()
+        #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
+        #: IRC servers show a channel's founder. No power comes with it yet
+        #: (operators come with accounts); a room that goes takes its entry along.
+        self.founders: "weakref.WeakKeyDictionary[Room[Connection], Connection]" = \
+            weakref.WeakKeyDictionary()
 
     def protocol(self) -> IrcLines:
         return IrcLines()
@@ -136,6 +147,11 @@ class IrcKind(LineKind):
     def closing(self, conn: Connection) -> None:
         self.away_notify.discard(conn)
 
+    def after_batch(self) -> None:
+        """The pass's lines went out: their client tags are done with."""
+        if self.renderer.client_tags:
+            self.renderer.client_tags.clear()
+
     # -- reading ------------------------------------------------------------------------
 
     def take_line(self, conn: Connection, line: bytes) -> None:
@@ -187,13 +203,20 @@ class RoomView:
         self._kind = kind
         self._conn = conn
 
-    def command(self, text: str, echo: bool = False) -> List[ServerLine]:
+    def command(self, text: str, echo: bool = False,
+                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
+        new_room = text.startswith("/join ") and self._room(text[6:]) is None
         for effect in server._room.receive(conn, text):
+            if new_room and effect.__class__ is Entered:
+                self._kind.founders[cast(Entered, effect).room] = conn
+            if tags:
+                self._kind.renderer.carries(effect, tags)
             kind = effect.__class__
-            if kind is Send and cast(Send, effect).to is conn:
+            if kind is Send and cast(Send, effect).to is conn \
+                    and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
                 mine.append(cast(Send, effect).line)
             elif kind is Replay and cast(Replay, effect).session is conn:
                 continue  # IRC clients have no replay here (CHATHISTORY comes with accounts)
@@ -215,6 +238,10 @@ class RoomView:
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
         if room.default:
             names += self._kind._server._room.remote_names()
+        founder = self._kind.founders.get(room)
+        if founder is not None and founder in room.members:
+            name = room.members[founder]
+            names = ["@" + name, *(each for each in names if each != name)]
         return room.name, names
 
     def channels(self) -> List[str]:
@@ -245,12 +272,73 @@ class RoomView:
             return User(name, user, realname, irc.away, channels)
         return User(name, name, "selchat user", "", channels)
 
+    def nicks(self) -> List[str]:
+        chat = self._kind._server._room
+        return [*chat.members.values(), *chat.remote_names()]
+
     def counts(self) -> Tuple[int, int]:
         chat = self._kind._server._room
         return len(chat.members) + len(chat.remote_names()), len(chat.rooms)
 
     def refusal(self, nick: str) -> Optional[str]:
         return self._kind._server._room.name_refusal(self._conn, nick)
+
+    def notice(self, target: str, text: str, echo: bool = False,
+               tags: Optional[Dict[str, str]] = None) -> Optional[str]:
+        """``*** -alice- text`` for the others (`selchat.irc.render` makes it a
+        NOTICE again for IRC clients), to a room or a name."""
+        server, conn = self._kind._server, self._conn
+        chat = server._room
+        line = notice(f"-{chat.name_of(conn)}- {text}")
+        effect: Effect
+        if target.startswith("#"):
+            room = chat.rooms.get(target)
+            if room is None or not room.has(conn):
+                return f"you are not in {target}"
+            effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        else:
+            to = chat.holder(name_key(target))
+            remote = chat.remote_name(name_key(target)) if to is None else None
+            if to is not None and chat.name_of(to) is not None:
+                effect = Send(to, line)
+            elif remote is not None:
+                effect = Relay(remote, line)
+            else:
+                return f"no such user: {target}"
+        if tags:
+            self._kind.renderer.carries(effect, tags)
+        server._apply([effect])
+        return None
+
+    def tagmsg(self, target: str, tags: Dict[str, str]) -> Optional[bytes]:
+        """One line, made once, to every message-tags client it is for but this
+        one (unless it is the target): its echo is the session's reply."""
+        kind, conn = self._kind, self._conn
+        server = kind._server
+        chat = server._room
+        recipients: Iterable[Connection]
+        if target.startswith("#"):
+            room = chat.rooms.get(target)
+            if room is None:
+                return None
+            recipients = [other for other in room.members if other is not conn]
+        else:
+            to = chat.holder(name_key(target))
+            if to is None:
+                if chat.remote_name(name_key(target)) is None:
+                    return None
+                recipients = []  # nothing crosses the bus but lines
+            else:
+                recipients = [to]
+        kind.tagmsgs += 1  # its own msgid: a TAGMSG is no room line, it has no seq
+        line = encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG", [target],
+                      tags={"time": format_time(server._time_ms),
+                            "msgid": f"{server._history.epoch}-t{kind.tagmsgs}", **tags})
+        with_tags = kind.renderer.with_tags
+        for other in recipients:
+            if other.render == with_tags:
+                kind.reply(other, [line])
+        return line
 
     def away(self, text: str) -> None:
         """away-notify: the clients that asked and share a room with this one."""

@@ -9,8 +9,10 @@ a client in Latin-1 is read, not refused.
 from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 #: The tags part of a line at most, "@" and its space included (IRCv3
-#: message-tags: 8191 bytes, of which 4094 are the client's own).
+#: message-tags: 8191 bytes in all, of which a client may send 4094: the
+#: server adds its own to what it relays).
 MAX_TAGS = 8191
+MAX_CLIENT_TAGS = 4094 + 2
 #: The rest of a line at most, without CR LF (RFC 1459: 512 with them).
 MAX_REST = 510
 #: A line as `selchat.framing.LineBuffer` may hold it: both parts.
@@ -60,7 +62,7 @@ def parse(line: bytes) -> Union[Message, TooLong, None]:
     tags: Dict[str, str] = {}
     if line.startswith(b"@"):
         head, _, line = line.partition(b" ")
-        if len(head) + 1 > MAX_TAGS:
+        if len(head) + 1 > MAX_CLIENT_TAGS:
             return TooLong(tags=True)
         for tag in head[1:].decode("utf-8", "replace").split(";"):
             key, _, value = tag.partition("=")

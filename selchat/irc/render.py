@@ -20,6 +20,7 @@ default room for a line without one)::
     *** alice has left the chat room (bye).   QUIT :bye
     *** alice is now known as al    NICK al
     *** alice set the topic: T      TOPIC #room :T
+    *** -alice- hi (a NOTICE)       :alice!alice@HOST NOTICE <#room or recipient> :hi
     any other *** or !!! line       :SERVER NOTICE <#room or recipient> :text
 
 A ``msgid`` is the room line's number in the server's one sequence with the
@@ -28,10 +29,11 @@ same number a ``/tags`` client sees as ``seq``. Lines longer than IRC's 512
 bytes are split at character boundaries into several messages.
 """
 import re
-from typing import Callable, List, Optional
+from typing import Callable, Dict, List, Optional
 
 from selchat import wire
-from selchat.irc.message import encode, escape
+from selchat.effect_types import Broadcast, Send
+from selchat.irc.message import MAX_REST, encode, escape
 from selchat.tags import format_time
 
 #: The note of an item that is IRC already (the IRC kind's own replies): as it is.
@@ -39,6 +41,8 @@ RAW = object()
 #: What IRC allows a line, CR LF included (tags aside).
 LINE = 512
 _TOPIC_SET = re.compile(r"(\S+) set the topic: (.*)")
+#: An IRC client's NOTICE as the others read it (`selchat.irc.kind.RoomView.notice`).
+_NOTICE = re.compile(r"-(\S+)- (.*)")
 
 
 def mask(name: str, host: str) -> str:
@@ -62,6 +66,17 @@ class Renderer:
         self._epoch = epoch
         self._time_ms = time_ms
         self._nick_of = nick_of
+        #: This pass's lines that carry an IRC client's own tags (``+draft/reply``),
+        #: by their payload: for message-tags clients (`carries`; the IRC kind
+        #: empties it after each pass).
+        self.client_tags: Dict[bytes, str] = {}
+
+    def carries(self, effect: object, tags: Dict[str, str]) -> None:
+        """`effect`'s line (a room line or a direct one) carries `tags`."""
+        if isinstance(effect, (Broadcast, Send)):
+            prefix = effect.room.prefix if effect.room is not None else b""
+            self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
+                f"{key}={escape(value)}" if value else key for key, value in tags.items())
 
     # -- the three variants (`selchat.batch.Render`) ------------------------------------
 
@@ -82,6 +97,10 @@ class Renderer:
         seq = note[0] if isinstance(note, tuple) else note
         if isinstance(seq, int):
             tags += f";msgid={escape(self._epoch())}-{seq}"
+        if self.client_tags:
+            client = self.client_tags.get(payload)
+            if client:
+                tags += ";" + client
         return self.lines(payload, target, tags + " ")
 
     def _when(self, note: object) -> int:
@@ -116,9 +135,15 @@ class Renderer:
                 return split_message(mask(name, host), "PRIVMSG", to or "*", body)
             if kind is wire.LineType.SENT:
                 return []  # a /tags client's confirmation: an IRC client has echo-message
-            topic = _TOPIC_SET.fullmatch(body) if kind is wire.LineType.NOTICE else None
-            if topic:
-                return [encode(mask(topic[1], host), "TOPIC", [channel, topic[2]], trailing=True)]
+            if kind is wire.LineType.NOTICE:
+                topic = _TOPIC_SET.fullmatch(body)
+                if topic:
+                    return [encode(mask(topic[1], host), "TOPIC", [channel, topic[2]],
+                                   trailing=True)]
+                noticed = _NOTICE.fullmatch(body)
+                if noticed:
+                    to = channel if target is None else (self._nick_of(target) or "*")
+                    return split_message(mask(noticed[1], host), "NOTICE", to, noticed[2])
         elif isinstance(said, wire.JoinNotice):
             return [encode(mask(said.name, host), "JOIN", [self.default_room])]
         elif isinstance(said, wire.RoomJoinNotice):
@@ -138,11 +163,15 @@ class Renderer:
 def split_message(source: str, command: str, to: str, text: str,
                   action: bool = False) -> List[bytes]:
     """``:source COMMAND to :text``, as several lines when one would be over
-    `LINE` bytes (cut at character boundaries; an action stays an action)."""
+    `LINE` bytes (cut at character boundaries; an action stays an action).
+    A text an IRC client could send in one line is never cut: it goes whole,
+    a little over 512 bytes with its source in front (as clients take it),
+    rather than with a tail of a few characters in a message of its own."""
     wrap = ("\x01ACTION ", "\x01") if action else ("", "")
     room = LINE - len(f":{source} {command} {to} :{wrap[0]}{wrap[1]}\r\n".encode())
     data = text.encode()
-    if len(data) <= room or room < 16:
+    sendable = MAX_REST - len(f"{command} {to} :{wrap[0]}{wrap[1]}".encode())
+    if len(data) <= max(room, sendable) or room < 16:
         return [encode(source, command, [to, wrap[0] + text + wrap[1]], trailing=True)]
     lines = []
     while data:

@@ -16,6 +16,8 @@ Nicks are selchat names: one namespace with one set of rules
 (`selchat.names`), so a nick a terminal user holds, or one that looks like
 it, is in use, and a name selchat refuses is ERR_ERRONEUSNICKNAME.
 """
+import fnmatch
+import re
 from typing import Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
 
 from selchat import wire
@@ -37,6 +39,9 @@ MOTD = (
 #: The commands a client may send before it registers.
 _BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
 _ACTION = "\x01ACTION "
+#: Replies to one WHO at most: 500 lines are about 50 KB, well under the
+#: soft output limit, and a mask of ``*`` on a big server asks for everyone.
+WHO_LIMIT = 500
 
 
 class User(NamedTuple):
@@ -52,10 +57,12 @@ class User(NamedTuple):
 class World(Protocol):
     """The room as one IRC client sees it (the IRC kind implements it)."""
 
-    def command(self, text: str, echo: bool = False) -> List[ServerLine]:
+    def command(self, text: str, echo: bool = False,
+                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
         """A line-protocol line from this client (a name, ``/join #dev``...),
         acted on; answers the room's lines for this client. `echo`: its
-        room line comes back to it too (echo-message)."""
+        room line comes back to it too (echo-message); `tags`: the client's
+        own tags (``+draft/reply``...) its line carries to message-tags clients."""
 
     def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
         """A room's name as created and its members' names; None: no such room."""
@@ -75,11 +82,24 @@ class World(Protocol):
     def counts(self) -> Tuple[int, int]:
         """Members and rooms."""
 
+    def nicks(self) -> List[str]:
+        """Every member's name."""
+
     def refusal(self, nick: str) -> Optional[str]:
         """Why `nick` cannot be this client's name now (None: it can)."""
 
     def away(self, text: str) -> None:
         """This client is away (`text`) or back (""): away-notify clients are told."""
+
+    def tagmsg(self, target: str, tags: Dict[str, str]) -> Optional[bytes]:
+        """A TAGMSG (tags, no text) for the message-tags clients of a room of
+        this client's or of a name: the line they got (None: no such target)."""
+
+    def notice(self, target: str, text: str, echo: bool = False,
+               tags: Optional[Dict[str, str]] = None) -> Optional[str]:
+        """A NOTICE to a room of this client's or a name (the line protocol
+        has no command for it); the refusal, if any. `echo`, `tags`: as
+        `command`'s."""
 
 
 class IrcSession:
@@ -168,8 +188,9 @@ class IrcSession:
         if self.registered:
             return [self.reply_text(N.ERR_ALREADYREGISTERED, "You may not reregister")]
         missing = self._needs(msg, 4)
-        if missing:
-            return missing
+        if missing or not msg.params[3]:  # an empty realname too (modern.ircdocs.horse)
+            return missing or [self.reply_text(N.ERR_NEEDMOREPARAMS, "USER",
+                                               "Not enough parameters")]
         self.user = (clean(msg.params[0])[:MAX_NAME] or "user", clean(msg.params[3]))
         return self._try_register()
 
@@ -333,7 +354,8 @@ class IrcSession:
         if found is not None:
             name, members = found
             with_host = self.caps.has("userhost-in-names")
-            shown = [mask(each, self.host) if with_host else each for each in members]
+            shown = [each[:1] + mask(each[1:], self.host) if each.startswith("@") else
+                     mask(each, self.host) for each in members] if with_host else members
             # Lines of at most about 400 bytes of names: far under 512 with the rest.
             line: List[str] = []
             size = 0
@@ -413,6 +435,7 @@ class IrcSession:
         # A labelled message's echo is its reply, with the label; else the
         # room's own line comes back (one msgid for everyone).
         echo_by_room = echo and not (tags.get("label") and self.caps.has("labeled-response"))
+        client = {key: value for key, value in tags.items() if key.startswith("+")} or None
         if target.startswith("#"):
             found = self.world.names(target)
             if found is None:
@@ -422,14 +445,17 @@ class IrcSession:
             if name.lower() not in {each.lower() for each in self.world.channels()}:
                 return [] if notice else [self.reply_text(N.ERR_CANNOTSENDTOCHAN, name,
                                                           "Cannot send to channel")]
-            if action:
+            if notice:
+                answer = self._noticed(name, said, echo_by_room, client)
+            elif action:
                 self.world.command(f"/join {name}")  # a member already: it becomes current
-                answer = self.world.command(f"/me {said}", echo=echo_by_room)
+                answer = self.world.command(f"/me {said}", echo_by_room, client)
             else:
-                answer = self.world.command(f"/msg {name} {said}", echo=echo_by_room)
+                answer = self.world.command(f"/msg {name} {said}", echo_by_room, client)
             target = name
         else:
-            answer = self.world.command(f"/msg {target} {'* ' if action else ''}{said}")
+            answer = self._noticed(target, said, False, client) if notice else \
+                self.world.command(f"/msg {target} {'* ' if action else ''}{said}", False, client)
             echo_by_room = False
         error = _error_of(answer)
         if error is not None:
@@ -441,33 +467,66 @@ class IrcSession:
             return [self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64], error)]
         if echo and not echo_by_room:
             body = f"{_ACTION}{said}\x01" if action else said
-            return [encode(self.mask(), command, [target, body], trailing=True)]
+            shown = client if self.caps.has("message-tags") else None
+            return [encode(self.mask(), command, [target, body], tags=shown, trailing=True)]
         return []
+
+    def _tagmsg(self, msg: Message) -> List[bytes]:
+        if not msg.params or not msg.params[0]:
+            return [self.reply_text(N.ERR_NORECIPIENT, "No recipient given (TAGMSG)")]
+        client = {key: value for key, value in msg.tags.items() if key.startswith("+")}
+        out: List[bytes] = []
+        for target in msg.params[0].split(","):
+            if not target:
+                continue
+            if target.startswith("#") and target.lower() not in {
+                    each.lower() for each in self.world.channels()}:
+                out.append(self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64],
+                                           "Cannot send to channel"))
+            else:
+                line = self.world.tagmsg(target, client)
+                if line is None:
+                    out.append(self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64],
+                                               "No such nick/channel"))
+                elif self.caps.has("echo-message"):
+                    out.append(line)  # the same line, the same msgid
+        return out
+
+    def _noticed(self, target: str, text: str, echo: bool = False,
+                 tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
+        refusal = self.world.notice(target, text, echo, tags)
+        return [] if refusal is None else [wire.error(refusal)]
 
     # -- who is who ---------------------------------------------------------------------
 
     def _who(self, msg: Message) -> List[bytes]:
-        target = msg.param(0, "*")
+        target = msg.param(0, "*") or "*"
         out = []
         if target.startswith("#"):
             found = self.world.names(target)
             if found is not None:
                 name, members = found
-                target = name
-                for nick in members:
-                    user = self.world.user(nick)
+                for nick in members[:WHO_LIMIT]:
+                    user = self.world.user(nick.lstrip("@"))
                     if user is not None:
-                        out.append(self._who_line(name, user))
+                        out.append(self._who_line(name, user, "@" if nick[0] == "@" else ""))
+        elif "*" in target or "?" in target:  # a mask: every name it matches
+            pattern = re.compile(fnmatch.translate(target), re.IGNORECASE)
+            matched = [nick for nick in self.world.nicks() if pattern.match(nick)]
+            for nick in matched[:WHO_LIMIT]:
+                user = self.world.user(nick)
+                if user is not None:
+                    out.append(self._who_line("*", user))
         else:
             user = self.world.user(target)
             if user is not None:
-                channel = user.channels[0] if user.channels else "*"
-                out.append(self._who_line(channel, user))
+                out.append(self._who_line("*", user))
         return out + [self.reply_text(N.RPL_ENDOFWHO, clean(target)[:64], "End of WHO list")]
 
-    def _who_line(self, channel: str, user: User) -> bytes:
+    def _who_line(self, channel: str, user: User, prefix: str = "") -> bytes:
         return self.reply_text(N.RPL_WHOREPLY, channel, user.user, self.host, self.server,
-                               user.nick, "G" if user.away else "H", f"0 {user.realname}")
+                               user.nick, ("G" if user.away else "H") + prefix,
+                               f"0 {user.realname}")
 
     def _whois(self, msg: Message) -> List[bytes]:
         missing = self._needs(msg, 1)

@@ -41,6 +41,13 @@ def test_joins_parts_quits_nicks_and_topics():
         b":bob!bob@h TOPIC #dev :a topic\r\n"
 
 
+def test_an_irc_clients_notice_is_a_notice_again():
+    assert render(b"#dev " + wire.encode(wire.notice("-alice- hear ye"))) == \
+        b":alice!alice@h NOTICE #dev :hear ye\r\n"
+    assert render(wire.encode(wire.notice("-alice- psst")), target="t1") == \
+        b":alice!alice@h NOTICE carol :psst\r\n"
+
+
 def test_other_server_lines_are_notices():
     assert render(wire.encode(wire.shutting_down())) == \
         b":irc.test NOTICE #lobby :*** Server is shutting down.\r\n"
@@ -59,6 +66,18 @@ def test_variants_add_time_and_msgid():
         b"@time=1970-01-01T00:00:01.000Z;msgid=ep0ch-41 ")
     assert render(b":irc.test 001 x :hi\r\n", note=RAW, variant="with_tags") == \
         b":irc.test 001 x :hi\r\n"
+
+
+def test_a_line_carries_its_client_tags_to_message_tags_clients_only():
+    from selchat.effect_types import Broadcast
+    made = renderer()
+    line = wire.chat("alice", "hi")
+    made.carries(Broadcast(line), {"+draft/reply": "m 1"})
+    payload = wire.encode(line)
+    assert made.with_tags(payload, 7, None).startswith(
+        b"@time=2023-11-14T22:13:20.000Z;msgid=ep0ch-7;+draft/reply=m\\s1 :alice")
+    assert b"draft" not in made.with_time(payload, 7, None)
+    assert b"draft" not in made.plain(payload, 7, None)
 
 
 def test_a_long_line_is_split_within_512_bytes_at_character_boundaries():

@@ -19,9 +19,11 @@ class World:
         self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
         self.mine: List[str] = []
         self.away_texts: List[str] = []
+        self.notices: List[Tuple[str, str, bool]] = []
 
-    def command(self, text: str, echo: bool = False) -> List[wire.ServerLine]:
+    def command(self, text: str, echo: bool = False, tags=None) -> List[wire.ServerLine]:
         self.said.append((text, echo))
+        self.tags = tags
         if text.startswith("/join "):
             name = text[6:]
             if name.lower() not in self.rooms_:
@@ -54,6 +56,9 @@ class World:
     def counts(self) -> Tuple[int, int]:
         return 2, len(self.rooms_)
 
+    def nicks(self) -> List[str]:
+        return ["me", "bob"]
+
     def refusal(self, nick: str) -> Optional[str]:
         if nick.lower() in self.taken:
             return f"name taken: {nick}"
@@ -61,6 +66,13 @@ class World:
 
     def away(self, text: str) -> None:
         self.away_texts.append(text)
+
+    def tagmsg(self, target, tags):
+        return b":me!me@irc.test TAGMSG " + target.encode() + b"\r\n"
+
+    def notice(self, target: str, text: str, echo: bool = False, tags=None) -> Optional[str]:
+        self.notices.append((target, text, echo))
+        return None if target.startswith("#") or target == "bob" else "no such user"
 
 
 def send(session: IrcSession, line: str) -> List[Message]:
@@ -183,6 +195,8 @@ def test_privmsg_to_channels_and_nicks(world):
     world.answers["/msg nobody x"] = [wire.error("no such user: nobody")]
     assert commands(send(session, "PRIVMSG nobody :x")) == ["401"]
     assert send(session, "NOTICE nobody :x") == []  # a NOTICE is never answered
+    assert send(session, "NOTICE #lobby :hear ye") == []
+    assert world.notices == [("nobody", "x", False), ("#lobby", "hear ye", False)]
     assert commands(send(session, "PRIVMSG #nosuch :x")) == ["403"]
     world.rooms_["#other"] = ("#other", ["bob"], "")
     assert commands(send(session, "PRIVMSG #other :x")) == ["404"]
@@ -198,6 +212,14 @@ def test_echo_message_rides_the_room_line_unless_labelled(world):
     assert echo[0].command == "PRIVMSG" and echo[0].tags["label"] == "x1"
     assert world.said[-1] == ("/msg #lobby hi", False)
     assert send(session, "PRIVMSG bob :psst")[0].params == ["bob", "psst"]
+
+
+def test_client_tags_go_with_the_line_and_the_echo(world):
+    session = registered(world)
+    send(session, "CAP REQ :echo-message message-tags")
+    echo = send(session, "@+draft/reply=abc;label=x PRIVMSG bob :yes")
+    assert world.tags == {"+draft/reply": "abc"}
+    assert echo[0].tags == {"+draft/reply": "abc"}
 
 
 def test_labeled_response_ack_single_and_batch(world):
@@ -228,6 +250,10 @@ def test_who_whois_ison_userhost(world):
     session = registered(world)
     who = send(session, "WHO bob")
     assert commands(who) == ["352", "315"] and who[0].params[5] == "bob"
+    assert who[0].params[1] == "*" and who[0].params[6] == "H"
+    assert commands(send(session, "WHO b*")) == ["352", "315"]
+    assert commands(send(session, "WHO *")) == ["352", "315"]  # "me" is no user of this world
+    assert send(session, "WHO nobody")[0].params[1:2] == ["nobody"]
     assert commands(send(session, "WHOIS bob")) == ["311", "319", "312", "318"]
     assert commands(send(session, "WHOIS nobody")) == ["401", "318"]
     assert send(session, "ISON bob nobody")[0].params[1] == "bob"

@@ -54,6 +54,8 @@ def test_terminal_and_irc_users_talk_both_ways(irc, irc_server, clients):
     alice.send("PRIVMSG #lobby :hi from IRC", "PRIVMSG #lobby :\x01ACTION waves\x01")
     bob.expect("<alice> hi from IRC")
     bob.expect("* alice waves")
+    alice.send("NOTICE #lobby :hear ye")
+    bob.expect("*** -alice- hear ye")
     # A room: joined from both sides, a line each way, a part.
     bob.send("/join #dev")
     bob.expect_prefix("*** You joined #dev.")
@@ -84,6 +86,10 @@ def test_terminal_and_irc_users_talk_both_ways(irc, irc_server, clients):
     bob.send("/quit bye all")
     quit_ = alice.until("QUIT")[-1]
     assert quit_.params == ["bye all"] and alice.source.startswith("robert!")
+    alice.send("JOIN #made-here", "WHO #made-here")
+    names = alice.until("366")[-2]
+    assert names.params[-1] == "@alice"  # who made a room is shown as its founder
+    assert alice.until("352")[-1].params[6] == "H@"
     alice.send("QUIT :done")
     assert alice.until("ERROR")[-1].params == ["Closing link: done"]
     alice.expect_closed()
@@ -134,6 +140,18 @@ def test_caps_tags_and_echo_message(irc):
     assert carl.until("PRIVMSG")[-1].tags == {}
     alice.send("PRIVMSG #lobby :again")
     assert alice.until("PRIVMSG")[-1].tags["msgid"] != echo.tags["msgid"]
+    alice.send("NOTICE #lobby :noted")
+    assert alice.until("NOTICE")[-1].params == ["#lobby", "noted"]  # echoed as a NOTICE
+    assert carl.until("NOTICE")[-1].params == ["#lobby", "noted"]
+    alice.send("@+draft/reply=abc PRIVMSG #lobby :tagged reply")
+    assert alice.until("PRIVMSG")[-1].tags["+draft/reply"] == "abc"
+    assert "+draft/reply" not in bob.until("PRIVMSG")[-1].tags  # server-time alone
+    assert carl.until("PRIVMSG")[-1].tags == {}
+    alice.send("@+typing=active TAGMSG #lobby")
+    assert alice.until("TAGMSG")[-1].tags["+typing"] == "active"  # the echo, with a msgid
+    alice.send("PRIVMSG alice :to myself")
+    assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the delivery
+    assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the echo
 
 
 def test_a_chosen_busy_irc_port_is_exit_1_with_one_line():
