@@ -210,12 +210,13 @@ class ChatRoom(RoomCommands[Session]):
         rooms = self.rooms
         connected = session in rooms.default.members
         told = rooms.sharing(session, self.announce_limit) if session in rooms.of else {}
-        in_default = rooms.default.has(session)
         rooms.forget(session)
         line = wire.left(name, reason)
         effects: List[Effect] = [Left(session)] if connected else []
         effects.append(Release(session, name))
-        if in_default and not self._quiet(rooms.default):
+        # Everyone was told it joined the chat: everyone is told it left, in
+        # the default room or not (an IRC client that never joined #lobby).
+        if not self._quiet(rooms.default):
             effects.append(Broadcast(line, presence=Presence("-", name)))
         effects += [Send(member, line) for member in told]
         return effects
@@ -540,8 +541,9 @@ class ChatRoom(RoomCommands[Session]):
         log.info("%s is now known as %s", name, new)
         line = wire.renamed(name, new)
         effects: List[Effect] = [Release(session, name, final=False), Claim(session, new)]
-        if self.rooms.default.has(session):
-            effects.append(Broadcast(line, presence=Presence("=", name, new)))
+        # Names are the server's: everyone is told (the other nodes too), in
+        # the default room or not.
+        effects.append(Broadcast(line, presence=Presence("=", name, new)))
         if session in self.rooms.of:  # once to each member sharing another room
             effects += [Send(member, line) for member in self.rooms.sharing(session, 0)]
         return effects

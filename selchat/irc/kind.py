@@ -25,7 +25,9 @@ import weakref
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
-from selchat.effect_types import Broadcast, Close, Effect, Entered, Relay, Replay, Send
+from selchat.effect_types import (
+    Broadcast, Close, Effect, Entered, Left, Relay, Replay, Send,
+)
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, TooLong, encode, parse
@@ -271,6 +273,12 @@ class RoomView:
             user, realname = irc.user or (name, name)
             return User(name, user, realname, irc.away, channels)
         return User(name, name, "selchat user", "", channels)
+
+    def leave_default_room(self) -> None:
+        server, conn = self._kind._server, self._conn
+        rooms = server._room.rooms
+        rooms.exit(conn, rooms.default)
+        server._apply([Left(conn)])
 
     def nicks(self) -> List[str]:
         chat = self._kind._server._room

@@ -34,7 +34,7 @@ VERSION = "selchat-1"
 #: The MOTD, one line each (RPL_MOTD).
 MOTD = (
     "selchat: terminal, web and IRC users in the same rooms.",
-    "Every IRC channel is a selchat room; the default room is everyone's.",
+    "Every IRC channel is a selchat room: JOIN {default} to meet everyone.",
 )
 #: The commands a client may send before it registers.
 _BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
@@ -84,6 +84,9 @@ class World(Protocol):
 
     def nicks(self) -> List[str]:
         """Every member's name."""
+
+    def leave_default_room(self) -> None:
+        """This client, just named, leaves the default room without a word."""
 
     def refusal(self, nick: str) -> Optional[str]:
         """Why `nick` cannot be this client's name now (None: it can)."""
@@ -209,11 +212,14 @@ class IrcSession:
         refused = self._nick_refused(new)
         if refused:
             return refused
+        old = self.mask()
         answer = self.world.command(f"/nick {new}")
         refused = self._refusal_lines(new, answer)
         if refused:
             return refused
         self.nick = new
+        if self.default_room not in self.world.channels():  # else the room's line says it
+            return [encode(old, "NICK", [new])]
         return []
 
     def _nick_refused(self, nick: str) -> List[bytes]:
@@ -242,7 +248,10 @@ class IrcSession:
             self.nick = None
             return refused
         self.registered = True
-        return [*self.welcome(), *self._joined(self.default_room)]
+        # IRC's way: a client starts in no channel and joins what it wants
+        # (the default room too, as #lobby): a member out of it hears none of it.
+        self.world.leave_default_room()
+        return self.welcome()
 
     def welcome(self) -> List[bytes]:
         """001-005, LUSERS and the MOTD."""
@@ -618,7 +627,8 @@ class IrcSession:
 
     def _motd(self, msg: Message) -> List[bytes]:
         return [self.reply_text(N.RPL_MOTDSTART, f"- {self.server} Message of the day -"),
-                *(self.reply_text(N.RPL_MOTD, f"- {line}") for line in MOTD),
+                *(self.reply_text(N.RPL_MOTD, "- " + line.format(default=self.default_room))
+                  for line in MOTD),
                 self.reply_text(N.RPL_ENDOFMOTD, "End of /MOTD command.")]
 
     def _lusers(self, msg: Message) -> List[bytes]:

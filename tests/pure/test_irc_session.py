@@ -19,6 +19,7 @@ class World:
         self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
         self.mine: List[str] = []
         self.away_texts: List[str] = []
+        self.left_default = False
         self.notices: List[Tuple[str, str, bool]] = []
 
     def command(self, text: str, echo: bool = False, tags=None) -> List[wire.ServerLine]:
@@ -59,6 +60,9 @@ class World:
     def nicks(self) -> List[str]:
         return ["me", "bob"]
 
+    def leave_default_room(self) -> None:
+        self.left_default = True
+
     def refusal(self, nick: str) -> Optional[str]:
         if nick.lower() in self.taken:
             return f"name taken: {nick}"
@@ -95,26 +99,26 @@ def world() -> World:
 def registered(world: World, nick: str = "me") -> IrcSession:
     session = IrcSession(world, "irc.test", "irc.test")
     send(session, f"NICK {nick}")
-    world.mine.append("#lobby")
     send(session, f"USER {nick} 0 * :Real Name")
+    world.mine.append("#lobby")
     assert session.registered
     return session
 
 
-def test_registration_says_001_to_005_lusers_motd_and_joins_the_default_room(world):
+def test_registration_says_001_to_005_lusers_and_motd_and_joins_nothing(world):
     session = IrcSession(world, "irc.test", "irc.test")
     assert send(session, "NICK me") == []
-    world.mine.append("#lobby")
     replies = send(session, "USER me 0 * :Real Name")
     assert commands(replies) == ["001", "002", "003", "004", "005", "251", "252", "254", "255",
-                                 "375", "372", "372", "376", "JOIN", "353", "366"]
+                                 "375", "372", "372", "376"]
+    assert world.left_default  # IRC's way: the client joins what it wants
+    assert "JOIN #lobby" in replies[-2].params[-1]
     assert replies[0].params[0] == "me"
     isupport = replies[4].params
     for token in ("CASEMAPPING=rfc8265", "CHANTYPES=#", "CHANNELLEN=33", "NICKLEN=32",
                   "TOPICLEN=300", "PREFIX=(ov)@+", "CHANLIMIT=#:50", "NETWORK=selchat",
                   "LINELEN=512"):
         assert token in isupport
-    assert replies[-3].params == ["#lobby"]
     assert world.said == [("me", False)]  # the name, as a terminal user's first line
 
 
@@ -240,10 +244,13 @@ def test_labeled_response_ack_single_and_batch(world):
 def test_nick_change_goes_through_the_room(world):
     session = registered(world)
     world.said.clear()
-    assert send(session, "NICK me2") == []
+    assert send(session, "NICK me2") == []  # in the default room: its line says it
     assert world.said == [("/nick me2", False)] and session.nick == "me2"
+    world.mine.remove("#lobby")
+    nick = send(session, "NICK me3")  # in no room with the others: said here
+    assert nick[0].command == "NICK" and nick[0].params == ["me3"]
     assert commands(send(session, "NICK bob")) == ["433"]
-    assert session.nick == "me2"
+    assert session.nick == "me3"
 
 
 def test_who_whois_ison_userhost(world):

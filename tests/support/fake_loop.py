@@ -115,7 +115,7 @@ class Loop:
 
     def irc_peer(self, nick: Optional[str] = None) -> Peer:
         """A new IRC connection (the loop made with `irc`); with a nick,
-        registered (read up to the names of the default room)."""
+        registered (read up to the end of its MOTD)."""
         assert self.irc_address is not None, "Loop(irc=True) has the IRC port"
         peer = Peer(self.irc_address)
         # No Nagle: a client line the server does not answer would hold the
@@ -125,7 +125,7 @@ class Loop:
         self.made.append(peer)
         if nick is not None:
             peer.sock.sendall(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
-            self.until(lambda: any(" 366 " in line for line in peer.lines))
+            self.until(lambda: any(" 376 " in line for line in peer.lines))
         return peer
 
     def run(self, passes: int = 5) -> None:

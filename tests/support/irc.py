@@ -40,10 +40,10 @@ class IrcClient(LineClient):
         return got
 
     def register(self, nick: str, caps: str = "") -> List[Message]:
-        """NICK and USER (with CAP REQ `caps` first): up to the default room's names."""
+        """NICK and USER (with CAP REQ `caps` first): up to the end of the MOTD."""
         if caps:
             self.send("CAP LS 302", f"NICK {nick}", f"USER {nick} 0 * :{nick} R",
                       f"CAP REQ :{caps}", "CAP END")
         else:
             self.send(f"NICK {nick}", f"USER {nick} 0 * :{nick} R")
-        return self.until("366")
+        return self.until("376")

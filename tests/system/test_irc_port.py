@@ -32,19 +32,21 @@ def irc(irc_server):
 def test_registration_numerics_name_the_server(irc):
     client = irc()
     client.send("NICK alice", "USER al 0 * :Alice Liddell")
-    got = client.until("366")
+    got = client.until("376")  # the end of the MOTD
     assert [msg.command for msg in got[:5]] == ["001", "002", "003", "004", "005"]
     assert client.source == "irc.test"
     assert got[0].params[0] == "alice"
-    assert "376" in [msg.command for msg in got]  # the MOTD
-    join = next(msg for msg in got if msg.command == "JOIN")
-    assert join.params == ["#lobby"]
-    names = next(msg for msg in got if msg.command == "353")
-    assert names.params[-2:] == ["#lobby", "alice"]
+    assert "JOIN" not in [msg.command for msg in got]  # in no channel, as IRC clients begin
+    client.send("JOIN #lobby")  # the default room
+    got = client.until("366")
+    assert got[0].command == "JOIN" and got[0].params == ["#lobby"]
+    assert got[1].params[-2:] == ["#lobby", "alice"]
 
 
 def test_terminal_and_irc_users_talk_both_ways(irc, irc_server, clients):
     alice = irc("alice")
+    alice.send("JOIN #lobby")
+    alice.until("366")
     bob = clients(irc_server, "bob")
     assert alice.until("JOIN")[-1].params == ["#lobby"] and alice.source.startswith("bob!")
     bob.send("hi from the terminal")
@@ -128,6 +130,9 @@ def test_caps_tags_and_echo_message(irc):
     alice = irc("alice", caps="server-time message-tags echo-message")
     bob = irc("bob", caps="server-time")
     carl = irc("carl")
+    for client in (alice, bob, carl):
+        client.send("JOIN #lobby")
+        client.until("366")
     alice.send("CAP LIST")
     assert set(alice.until("CAP")[-1].params[-1].split()) == {
         "cap-notify", "echo-message", "message-tags", "server-time"}
