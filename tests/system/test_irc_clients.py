@@ -80,9 +80,12 @@ def test_a_bot_through_the_irc_library(irc_web_server):
         pump(reactor, lambda: seen("welcome"))
         assert seen("featurelist") and bot.features.network == "selchat"
         bob.send("/join #dev")
+        bob.expect(r"^\*\*\* You joined #dev\.")
         bot.join("#dev")
-        pump(reactor, lambda: seen("endofnames"))
-        assert "bob" in " ".join(a for e in events if e.type == "namreply" for a in e.arguments)
+        pump(reactor, lambda: seen("endofnames", "#dev"))
+        names = [e.arguments[-1].split() for e in events
+                 if e.type == "namreply" and e.arguments[1] == "#dev"]
+        assert sorted(name.lstrip("@") for group in names for name in group) == ["bob", "robo"]
         bob.expect(r"^#dev \*\*\* robo has joined #dev\.$")
 
         bot.privmsg("#dev", "beep")
