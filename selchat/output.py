@@ -90,7 +90,7 @@ class Output:
             if made is None:
                 made = variants[render] = batch.split(members, render)
             return made
-        framed: Dict[Tuple[object, object], bytes] = {}  # shared, once per kind and variant
+        framed: Dict[object, bytes] = {}  # shared, once per kind and variant
         if shared:
             # Who gets more than the shared bytes: the same dict when no room spoke.
             particular = own if not rooms else own.keys() | rooms.keys()
@@ -100,10 +100,14 @@ class Output:
                 if conn in particular:
                     skipped += 1
                     continue
-                if conn.frame is None and not conn.tagged:  # the hot path
-                    self.write(conn, shared)
-                    continue
-                key = (conn.frame, conn.tagged and (conn.render or True))
+                key: object
+                if conn.frame is None:
+                    if not conn.tagged:  # the hot path
+                        self.write(conn, shared)
+                        continue
+                    key = conn.render  # its variant (None: the line protocol's tags)
+                else:
+                    key = (conn.frame, conn.tagged)
                 data = framed.get(key)
                 if data is None:
                     data = variant(conn)[0] if conn.tagged else shared

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, ca
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    Broadcast, Close, Effect, Entered, Left, Relay, Replay, Send,
+    TOPIC, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
@@ -38,6 +38,8 @@ from selchat.names import name_key
 from selchat.rooms import Room
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine, notice
+from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode
+from selchat.wire import joined as wire_joined, topic_set
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -52,16 +54,21 @@ PRIVATE = LineType.PRIVATE
 PING_IDLE = 120.0
 #: Seconds a pinged client has to say anything (a PONG): then it is dropped.
 PING_TIMEOUT = 60.0
+#: Channel names a connection keeps the room of (the hot path of its chat
+#: skips the room's name rules); a client in more is just looked up again.
+CHANNELS_KEPT = 64
 
 
 class IrcLines(LineBuffer):
     """An IRC connection's protocol: its lines, its session, its liveness."""
 
-    __slots__ = ("session", "heard", "pinged")
+    __slots__ = ("session", "heard", "pinged", "channels")
 
     def __init__(self) -> None:
         super().__init__(MAX_LINE)
         self.session: Optional[IrcSession] = None
+        #: Channel names as this client writes them -> their rooms (`RoomView.say`).
+        self.channels: Dict[str, Room[Connection]] = {}
         self.heard = 0.0  # when it last sent anything
         self.pinged = 0.0  # when the server pinged it (0: not waiting for an answer)
 
@@ -85,8 +92,8 @@ class IrcKind(LineKind):
         #: The renders, made once: `selchat.output` keys its variants by them.
         self._variants = {None: self.renderer.plain, "time": self.renderer.with_time,
                           "all": self.renderer.with_tags}
-        #: TAGMSGs relayed: their msgids.
-        self.tagmsgs = 0
+        #: Direct lines and TAGMSGs given a msgid of their own (`direct_msgid`).
+        self.msgids = 0
         #: Clients that asked for away-notify.
         self.away_notify: Set[Connection] = set()
         #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
@@ -110,7 +117,7 @@ class IrcKind(LineKind):
         conn.bucket = self.new_bucket()
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
         conn.tagged = True  # never the line protocol's shared bytes: its own variant
-        conn.render = self.renderer.plain
+        conn.render = self._variants[None]  # the one object: `selchat.output` keys by it
         server._room.connect(conn, conn.group or "")  # its hello is the line protocol's: unsaid
         server._timers.call_at(server._now + PING_IDLE, self._idle, conn)
 
@@ -151,8 +158,16 @@ class IrcKind(LineKind):
 
     def after_batch(self) -> None:
         """The pass's lines went out: their client tags are done with."""
-        if self.renderer.client_tags:
-            self.renderer.client_tags.clear()
+        renderer = self.renderer
+        if renderer.client_tags:
+            renderer.client_tags.clear()
+        if renderer.unsaid:
+            renderer.unsaid.clear()
+
+    def direct_msgid(self) -> str:
+        """A msgid for a direct line (not a room line: it has no seq)."""
+        self.msgids += 1
+        return f"{self._server._history.epoch}-d{self.msgids}"
 
     # -- reading ------------------------------------------------------------------------
 
@@ -199,24 +214,30 @@ class IrcKind(LineKind):
 class RoomView:
     """The room as one IRC client sees it (`selchat.irc.session.World`)."""
 
-    __slots__ = ("_kind", "_conn")
+    __slots__ = ("_kind", "_conn", "_stamp")
 
     def __init__(self, kind: IrcKind, conn: Connection) -> None:
         self._kind = kind
         self._conn = conn
+        self._stamp: Dict[str, str] = {}  # the last direct line's msgid and time
 
     def command(self, text: str, echo: bool = False,
-                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
+                tags: Optional[Dict[str, str]] = None,
+                exclude_self: bool = False) -> List[ServerLine]:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
         new_room = text.startswith("/join ") and self._room(text[6:]) is None
         for effect in server._room.receive(conn, text):
-            if new_room and effect.__class__ is Entered:
-                self._kind.founders[cast(Entered, effect).room] = conn
-            if tags:
-                self._kind.renderer.carries(effect, tags)
             kind = effect.__class__
+            if new_room and kind is Entered:
+                self._kind.founders[cast(Entered, effect).room] = conn
+            if kind is Send and cast(Send, effect).to is not conn:
+                self._stamped(effect, tags)  # a direct line: a msgid of its own
+            elif tags:
+                self._kind.renderer.carries(effect, tags)
+            if exclude_self and kind is Broadcast and cast(Broadcast, effect).exclude is None:
+                cast(Broadcast, effect).exclude = conn  # the session says it to its client
             if kind is Send and cast(Send, effect).to is conn \
                     and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
                 mine.append(cast(Send, effect).line)
@@ -229,6 +250,15 @@ class RoomView:
                 effects.append(effect)
         server._apply(effects)
         return mine
+
+    def _stamped(self, effect: Effect, tags: Optional[Dict[str, str]]) -> None:
+        server = self._kind._server
+        self._stamp = {"msgid": self._kind.direct_msgid(),
+                       "time": format_time(server._time_ms)}
+        self._kind.renderer.carries(effect, {"msgid": self._stamp["msgid"], **(tags or {})})
+
+    def stamp(self) -> Dict[str, str]:
+        return self._stamp
 
     def _room(self, channel: str):  # type: ignore[no-untyped-def]
         return self._kind._server._room.rooms.get(channel) if channel.startswith("#") else None
@@ -271,11 +301,52 @@ class RoomView:
         if isinstance(proto, IrcLines) and proto.session is not None:
             irc = proto.session
             user, realname = irc.user or (name, name)
-            return User(name, user, realname, irc.away, channels)
+            return User(name, user, realname, irc.away, channels, irc.invisible)
         return User(name, name, "selchat user", "", channels)
+
+    def say(self, channel: str, text: str, kind: str, echo: bool = False,
+            tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
+        """The hot path of an IRC client's chat: a room line, as the room's
+        own chat line is (``Broadcast``), without a command to parse."""
+        server, conn = self._kind._server, self._conn
+        proto = self._kind._lines(conn)
+        room = proto.channels.get(channel)
+        if room is None or not room.has(conn):  # (a room one is in exists: the cache holds)
+            room = self._room(channel)
+            if room is None or not room.has(conn):
+                return (None if room is None else room.name), False
+            if len(proto.channels) >= CHANNELS_KEPT:
+                proto.channels.clear()
+            proto.channels[channel] = room
+        chat = server._room
+        name = chat.name_of(conn) or "*"
+        line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
+                if kind == "action" else notice(f"-{name}- {text}"))
+        effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        if tags:
+            self._kind.renderer.carries(effect, tags)
+        server._apply([effect])
+        return room.name, True
+
+    def clear_topic(self, channel: str) -> None:
+        """``TOPIC #room :``: the room's topic is none (the room has no command
+        for it: a topic is set, or shown), told as a topic set to nothing."""
+        server, conn = self._kind._server, self._conn
+        room = self._room(channel)
+        if room is None or not room.has(conn) or not room.topic:
+            return
+        chat = server._room
+        room.topic = ""
+        chat.rooms.version += 1
+        line = topic_set(chat.name_of(conn) or "*", "")
+        server._apply([Broadcast(line, conn, Presence(TOPIC, ""),
+                                 room=None if room.default else room)])
 
     def leave_default_room(self) -> None:
         server, conn = self._kind._server, self._conn
+        name = server._room.name_of(conn)
+        if name is not None:  # "joined the chat" is no JOIN of #lobby for IRC clients
+            self._kind.renderer.unsaid.add(wire_encode(wire_joined(name)))
         rooms = server._room.rooms
         rooms.exit(conn, rooms.default)
         server._apply([Left(conn)])
@@ -293,28 +364,21 @@ class RoomView:
 
     def notice(self, target: str, text: str, echo: bool = False,
                tags: Optional[Dict[str, str]] = None) -> Optional[str]:
-        """``*** -alice- text`` for the others (`selchat.irc.render` makes it a
-        NOTICE again for IRC clients), to a room or a name."""
+        """``*** -alice- text`` for a name (`selchat.irc.render` makes it a
+        NOTICE again for IRC clients; a room's notice is `say`'s)."""
         server, conn = self._kind._server, self._conn
         chat = server._room
         line = notice(f"-{chat.name_of(conn)}- {text}")
         effect: Effect
-        if target.startswith("#"):
-            room = chat.rooms.get(target)
-            if room is None or not room.has(conn):
-                return f"you are not in {target}"
-            effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        to = chat.holder(name_key(target))
+        remote = chat.remote_name(name_key(target)) if to is None else None
+        if to is not None and chat.name_of(to) is not None:
+            effect = Send(to, line)
+        elif remote is not None:
+            effect = Relay(remote, line)
         else:
-            to = chat.holder(name_key(target))
-            remote = chat.remote_name(name_key(target)) if to is None else None
-            if to is not None and chat.name_of(to) is not None:
-                effect = Send(to, line)
-            elif remote is not None:
-                effect = Relay(remote, line)
-            else:
-                return f"no such user: {target}"
-        if tags:
-            self._kind.renderer.carries(effect, tags)
+            return f"no such user: {target}"
+        self._stamped(effect, tags)
         server._apply([effect])
         return None
 
@@ -338,10 +402,9 @@ class RoomView:
                 recipients = []  # nothing crosses the bus but lines
             else:
                 recipients = [to]
-        kind.tagmsgs += 1  # its own msgid: a TAGMSG is no room line, it has no seq
         line = encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG", [target],
                       tags={"time": format_time(server._time_ms),
-                            "msgid": f"{server._history.epoch}-t{kind.tagmsgs}", **tags})
+                            "msgid": kind.direct_msgid(), **tags})
         with_tags = kind.renderer.with_tags
         for other in recipients:
             if other.render == with_tags:

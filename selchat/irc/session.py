@@ -52,17 +52,26 @@ class User(NamedTuple):
     realname: str
     away: str  # "" when not away
     channels: List[str]
+    invisible: bool = False  # user mode +i: WHO masks find it only from a shared channel
 
 
 class World(Protocol):
     """The room as one IRC client sees it (the IRC kind implements it)."""
 
     def command(self, text: str, echo: bool = False,
-                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
+                tags: Optional[Dict[str, str]] = None,
+                exclude_self: bool = False) -> List[ServerLine]:
         """A line-protocol line from this client (a name, ``/join #dev``...),
         acted on; answers the room's lines for this client. `echo`: its
         room line comes back to it too (echo-message); `tags`: the client's
-        own tags (``+draft/reply``...) its line carries to message-tags clients."""
+        own tags (``+draft/reply``...) its line carries to message-tags clients;
+        `exclude_self`: its own room line does not come back (the session says it)."""
+
+    def stamp(self) -> Dict[str, str]:
+        """The msgid and time of this client's last direct line (its echo's)."""
+
+    def clear_topic(self, channel: str) -> None:
+        """A room of this client's has no topic from now on (told to its members)."""
 
     def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
         """A room's name as created and its members' names; None: no such room."""
@@ -88,6 +97,12 @@ class World(Protocol):
     def leave_default_room(self) -> None:
         """This client, just named, leaves the default room without a word."""
 
+    def say(self, channel: str, text: str, kind: str, echo: bool = False,
+            tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
+        """A line of this client's in a room (`kind`: "chat", "action" or
+        "notice"): (the room's name, or None if there is no such room; whether
+        it was said: not in a room one is not in). `echo`, `tags`: as `command`'s."""
+
     def refusal(self, nick: str) -> Optional[str]:
         """Why `nick` cannot be this client's name now (None: it can)."""
 
@@ -100,9 +115,8 @@ class World(Protocol):
 
     def notice(self, target: str, text: str, echo: bool = False,
                tags: Optional[Dict[str, str]] = None) -> Optional[str]:
-        """A NOTICE to a room of this client's or a name (the line protocol
-        has no command for it); the refusal, if any. `echo`, `tags`: as
-        `command`'s."""
+        """A NOTICE to a name (the line protocol has no command for it); the
+        refusal, if any. `echo`, `tags`: as `command`'s."""
 
 
 class IrcSession:
@@ -213,14 +227,12 @@ class IrcSession:
         if refused:
             return refused
         old = self.mask()
-        answer = self.world.command(f"/nick {new}")
+        answer = self.world.command(f"/nick {new}", exclude_self=True)
         refused = self._refusal_lines(new, answer)
         if refused:
             return refused
         self.nick = new
-        if self.default_room not in self.world.channels():  # else the room's line says it
-            return [encode(old, "NICK", [new])]
-        return []
+        return [encode(old, "NICK", [new])]  # its own, so a label goes on it
 
     def _nick_refused(self, nick: str) -> List[bytes]:
         refusal = self.world.refusal(nick)
@@ -397,7 +409,8 @@ class IrcSession:
             return [self.reply_text(N.ERR_NOTONCHANNEL, name, "You're not on that channel")]
         text = clean(msg.params[1])
         if not text.strip():
-            return []  # selchat has no empty topic to set: nothing changes
+            self.world.clear_topic(name)
+            return [encode(self.mask(), "TOPIC", [name, ""])]
         answer = self.world.command(f"/topic {name} {text}")
         error = _error_of(answer)
         if error is not None:
@@ -446,21 +459,15 @@ class IrcSession:
         echo_by_room = echo and not (tags.get("label") and self.caps.has("labeled-response"))
         client = {key: value for key, value in tags.items() if key.startswith("+")} or None
         if target.startswith("#"):
-            found = self.world.names(target)
-            if found is None:
+            name, said_it = self.world.say(target, said, "notice" if notice else
+                                           "action" if action else "chat", echo_by_room, client)
+            if name is None:
                 return [] if notice else [self.reply_text(N.ERR_NOSUCHCHANNEL,
                                                           clean(target)[:64], "No such channel")]
-            name = found[0]
-            if name.lower() not in {each.lower() for each in self.world.channels()}:
+            if not said_it:
                 return [] if notice else [self.reply_text(N.ERR_CANNOTSENDTOCHAN, name,
                                                           "Cannot send to channel")]
-            if notice:
-                answer = self._noticed(name, said, echo_by_room, client)
-            elif action:
-                self.world.command(f"/join {name}")  # a member already: it becomes current
-                answer = self.world.command(f"/me {said}", echo_by_room, client)
-            else:
-                answer = self.world.command(f"/msg {name} {said}", echo_by_room, client)
+            answer = []
             target = name
         else:
             answer = self._noticed(target, said, False, client) if notice else \
@@ -476,8 +483,15 @@ class IrcSession:
             return [self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64], error)]
         if echo and not echo_by_room:
             body = f"{_ACTION}{said}\x01" if action else said
-            shown = client if self.caps.has("message-tags") else None
-            return [encode(self.mask(), command, [target, body], tags=shown, trailing=True)]
+            stamp = {} if target.startswith("#") else self.world.stamp()
+            shown: Dict[str, str] = {}
+            if self.caps.has("server-time") and "time" in stamp:
+                shown["time"] = stamp["time"]
+            if self.caps.has("message-tags"):
+                shown.update({key: value for key, value in stamp.items() if key == "msgid"})
+                shown.update(client or {})
+            return [encode(self.mask(), command, [target, body], tags=shown or None,
+                           trailing=True)]
         return []
 
     def _tagmsg(self, msg: Message) -> List[bytes]:
@@ -522,9 +536,11 @@ class IrcSession:
         elif "*" in target or "?" in target:  # a mask: every name it matches
             pattern = re.compile(fnmatch.translate(target), re.IGNORECASE)
             matched = [nick for nick in self.world.nicks() if pattern.match(nick)]
+            mine = set(self.world.channels())
             for nick in matched[:WHO_LIMIT]:
                 user = self.world.user(nick)
-                if user is not None:
+                if user is not None and (not user.invisible or user.nick == self.nick
+                                         or mine.intersection(user.channels)):
                     out.append(self._who_line("*", user))
         else:
             user = self.world.user(target)

@@ -22,7 +22,8 @@ class World:
         self.left_default = False
         self.notices: List[Tuple[str, str, bool]] = []
 
-    def command(self, text: str, echo: bool = False, tags=None) -> List[wire.ServerLine]:
+    def command(self, text: str, echo: bool = False, tags=None,
+                exclude_self: bool = False) -> List[wire.ServerLine]:
         self.said.append((text, echo))
         self.tags = tags
         if text.startswith("/join "):
@@ -62,6 +63,22 @@ class World:
 
     def leave_default_room(self) -> None:
         self.left_default = True
+
+    def stamp(self):
+        return {"msgid": "m1", "time": "T"}
+
+    def clear_topic(self, channel):
+        self.cleared = channel
+
+    def say(self, channel, text, kind, echo=False, tags=None):
+        found = self.rooms_.get(channel.lower())
+        if found is None:
+            return None, False
+        if found[0] not in self.mine:
+            return found[0], False
+        self.said.append((f"{kind} {found[0]} {text}", echo))
+        self.tags = tags
+        return found[0], True
 
     def refusal(self, nick: str) -> Optional[str]:
         if nick.lower() in self.taken:
@@ -194,13 +211,14 @@ def test_privmsg_to_channels_and_nicks(world):
     assert send(session, "PRIVMSG #lobby :\x01ACTION waves\x01") == []
     assert send(session, "PRIVMSG bob :psst") == []
     assert send(session, "PRIVMSG #lobby :\x01VERSION\x01") == []
-    assert world.said == [("/msg #lobby hello there", False), ("/join #lobby", False),
-                          ("/me waves", False), ("/msg bob psst", False)]
+    assert world.said == [("chat #lobby hello there", False), ("action #lobby waves", False),
+                          ("/msg bob psst", False)]
     world.answers["/msg nobody x"] = [wire.error("no such user: nobody")]
     assert commands(send(session, "PRIVMSG nobody :x")) == ["401"]
     assert send(session, "NOTICE nobody :x") == []  # a NOTICE is never answered
     assert send(session, "NOTICE #lobby :hear ye") == []
-    assert world.notices == [("nobody", "x", False), ("#lobby", "hear ye", False)]
+    assert world.notices == [("nobody", "x", False)]
+    assert world.said[-1] == ("notice #lobby hear ye", False)
     assert commands(send(session, "PRIVMSG #nosuch :x")) == ["403"]
     world.rooms_["#other"] = ("#other", ["bob"], "")
     assert commands(send(session, "PRIVMSG #other :x")) == ["404"]
@@ -211,10 +229,10 @@ def test_echo_message_rides_the_room_line_unless_labelled(world):
     send(session, "CAP REQ :echo-message labeled-response")
     world.said.clear()
     assert send(session, "PRIVMSG #lobby :hi") == []
-    assert world.said == [("/msg #lobby hi", True)]  # the room's own line comes back
+    assert world.said == [("chat #lobby hi", True)]  # the room's own line comes back
     echo = send(session, "@label=x1 PRIVMSG #lobby :hi")
     assert echo[0].command == "PRIVMSG" and echo[0].tags["label"] == "x1"
-    assert world.said[-1] == ("/msg #lobby hi", False)
+    assert world.said[-1] == ("chat #lobby hi", False)
     assert send(session, "PRIVMSG bob :psst")[0].params == ["bob", "psst"]
 
 
@@ -223,7 +241,7 @@ def test_client_tags_go_with_the_line_and_the_echo(world):
     send(session, "CAP REQ :echo-message message-tags")
     echo = send(session, "@+draft/reply=abc;label=x PRIVMSG bob :yes")
     assert world.tags == {"+draft/reply": "abc"}
-    assert echo[0].tags == {"+draft/reply": "abc"}
+    assert echo[0].tags == {"+draft/reply": "abc", "msgid": "m1"}  # the delivery's msgid
 
 
 def test_labeled_response_ack_single_and_batch(world):
@@ -244,11 +262,10 @@ def test_labeled_response_ack_single_and_batch(world):
 def test_nick_change_goes_through_the_room(world):
     session = registered(world)
     world.said.clear()
-    assert send(session, "NICK me2") == []  # in the default room: its line says it
+    nick = send(session, "NICK me2")  # said by the session (a label goes on it)
+    assert nick[0].command == "NICK" and nick[0].params == ["me2"]
     assert world.said == [("/nick me2", False)] and session.nick == "me2"
-    world.mine.remove("#lobby")
-    nick = send(session, "NICK me3")  # in no room with the others: said here
-    assert nick[0].command == "NICK" and nick[0].params == ["me3"]
+    send(session, "NICK me3")
     assert commands(send(session, "NICK bob")) == ["433"]
     assert session.nick == "me3"
 
@@ -273,6 +290,8 @@ def test_topic_list_mode_away_motd_version(world):
     assert commands(send(session, "TOPIC #nosuch")) == ["403"]
     world.rooms_["#dev"] = ("#dev", [], "")
     assert commands(send(session, "TOPIC #dev :x")) == ["442"]
+    assert send(session, "TOPIC #lobby :")[0].params == ["#lobby", ""]  # cleared
+    assert world.cleared == "#lobby"
     assert commands(send(session, "LIST")) == ["321", "322", "322", "323"]
     assert commands(send(session, "MODE #lobby")) == ["324", "329"]
     assert commands(send(session, "MODE #lobby +m")) == ["482"]
