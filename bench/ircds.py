@@ -15,8 +15,8 @@ change from the servers' defaults, and why:
   ``hardsendq``/``softsendq``); ngIRCd's write buffer is fixed when it is
   built (docs/benchmarks.rst says what that means for a run);
 * no DNS or ident lookups (each would wait on a resolver for every client),
-  idle pings an hour apart (the harness does not answer PING), nicks up to
-  16 characters, any number of channels per client.
+  idle pings an hour apart (receivers answer PINGs, but one costs a read the
+  fast path), nicks up to 16 characters, any number of channels per client.
 """
 import shutil
 from pathlib import Path

@@ -17,7 +17,7 @@ before it (451). A received message carries the sender's ``nick!user@host``
 as the server spells it, so its length is learnt from the first client's
 own JOIN echo (`Irc.record`); every name has one width, so it is one length.
 """
-from typing import NamedTuple, Optional
+from typing import NamedTuple, Optional, Tuple
 
 
 class Record(NamedTuple):
@@ -34,6 +34,7 @@ class Chat:
     joined = b"*** Welcome, "
     refused = b"!!! "
     registered: Optional[bytes] = None  #: joined in one step: nothing to wait for first
+    pings = b""  #: what the server's idle checks contain (none: nothing to answer)
     body_mark = b"#"  #: what a line's body starts with: its first occurrence is the body
 
     @staticmethod
@@ -70,6 +71,7 @@ class Redis:
     refused = b"-"  # an error reply, e.g. "-ERR max number of clients reached"
     registered: Optional[bytes] = None
     body_mark = b"#"
+    pings = b""  #: what the server's idle checks contain (none: nothing to answer)
     _PUSH = (b"*", b"$", b":")
 
     @staticmethod
@@ -106,7 +108,6 @@ class Irc:
     joined = b" 366 "  #: end of the channel's NAMES: in it
     refused = b"ERROR "  #: the server closes the link (full, banned...)
     body_mark = b" :#"  #: the trailing parameter; the channel's own "#" comes before
-    _FRAMING = (b"PING ", b"PONG ")
 
     @staticmethod
     def join(name: str) -> bytes:
@@ -137,11 +138,30 @@ class Irc:
         head = len(source) + len(b" PRIVMSG %s :" % cls.CHANNEL)
         return Record(head + payload + 2, head)
 
+    pings = b"PING "  #: a receiver sends nothing, so the server checks it is alive
+
+    @staticmethod
+    def _command(line: bytes) -> Tuple[bytes, bytes]:
+        """A line's command and what follows it (past a ``:source``)."""
+        if line.startswith(b":"):
+            line = line.partition(b" ")[2]
+        command, _, rest = line.partition(b" ")
+        return command, rest
+
+    @classmethod
+    def pongs(cls, data: bytes) -> bytes:
+        """The answers to the PINGs in `data` (complete lines)."""
+        answers = []
+        for line in data.split(b"\n"):
+            command, rest = cls._command(line)
+            if command == b"PING":
+                answers.append(b"PONG " + rest.strip() + b"\r\n")
+        return b"".join(answers)
+
     @classmethod
     def is_framing(cls, line: bytes) -> bool:
         """A PING or PONG (an idle check) between messages."""
-        return line.startswith(cls._FRAMING) or line[line.find(b" ") + 1:].startswith(
-            cls._FRAMING)
+        return cls._command(line)[0] in (b"PING", b"PONG")
 
 
 PROTOCOLS = {"chat": Chat, "redis": Redis, "irc": Irc}

@@ -575,6 +575,8 @@ class Swarm:
         else:  # a probe (which parses every line), or not a clean run of records
             end = buf.rfind(b"\n", 0, total) + 1
             data, tally, stormy = bytes(buf[:end]), conn.tally, 0
+            if self.protocol.pings and self.protocol.pings in data:  # IRC: answer, or be dropped
+                self.write(conn, self.protocol.pongs(data))
             if storm is not None:
                 stormy = tally.storm
                 data = checker.storm(data, tally)

@@ -72,6 +72,13 @@ def test_lines_find_the_body_after_the_channel_and_skip_pings():
     assert checker.other_lines == 1 and checker.garbled == 0  # the NOTICE, not the PING
 
 
+def test_a_receiver_answers_the_servers_pings():
+    data = b"PING :srv\r\n:srv PING srv :abc\r\n:a!a@h PRIVMSG #lobby :PING me\r\n"
+    assert Irc.pongs(data) == b"PONG :srv\r\nPONG srv :abc\r\n"
+    assert Irc.pings in data and not Irc.pongs(b":a!a@h PRIVMSG #lobby :#x\r\n")
+    assert Irc.is_framing(b":srv PONG srv :t\r") and not Irc.is_framing(b":a PRIVMSG #l :PING")
+
+
 def _refused(capsys, *argv: str) -> str:
     with pytest.raises(SystemExit):
         flood.parse_args(list(argv))
