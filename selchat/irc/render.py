@@ -122,8 +122,26 @@ class Renderer:
         out: List[bytes] = []
         for text in payload.decode("utf-8", "replace").split("\n"):
             if text:
-                out += [tags.encode() + line for line in self.line(text, target)]
+                chat = self._chat(text, tags)
+                if chat is not None:  # the hot path: one chat line, no decoding of sentences
+                    out.append(chat)
+                else:
+                    out += [tags.encode() + line for line in self.line(text, target)]
         return b"".join(out)
+
+    def _chat(self, text: str, tags: str) -> Optional[bytes]:
+        """``[#room ]<name> text`` as a PRIVMSG, when it fits one IRC line
+        (else None: `line` splits it): what most of a pass's lines are."""
+        channel = self.default_room
+        if text[0] == "#":
+            channel, _, text = text.partition(" ")
+        if text[:1] != "<":
+            return None
+        name, found, body = text[1:].partition("> ")
+        if not found or " " in name:
+            return None
+        line = f"{tags}:{name}!{name}@{self.host} PRIVMSG {channel} :{body}\r\n".encode()
+        return line if len(line) - len(tags) <= LINE else None
 
     def line(self, text: str, target: object) -> List[bytes]:
         room, rest = wire.split_room(text)
