@@ -30,12 +30,13 @@ from selchat.effect_types import (
 )
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
-from selchat.irc.message import MAX_LINE, TooLong, encode, parse
+from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
 from selchat.irc.session import IrcSession, User
 from selchat.lines import LineKind
 from selchat.names import name_key
 from selchat.rooms import Room
+from selchat.sanitize import clean
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine, notice
 from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode
@@ -176,6 +177,8 @@ class IrcKind(LineKind):
         proto.heard = self._server._now
         session = proto.session
         assert session is not None
+        if line.startswith(b"PRIVMSG #") and session.registered and self._chat(session, line):
+            return
         msg = parse(line)
         if msg is None:
             return
@@ -187,6 +190,21 @@ class IrcKind(LineKind):
             self.reply(conn, replies)
         if msg.command == "CAP":
             self._caps_changed(conn, session)
+
+    @staticmethod
+    def _chat(session: IrcSession, line: bytes) -> bool:
+        """The hot path: ``PRIVMSG #room :text``, plain (no tags, one target,
+        no CTCP), said at once; False when it is anything else (the session
+        then reads it whole, errors and all)."""
+        target, found, text = line[8:].partition(b" :")
+        if not found or len(line) > MAX_REST or b" " in target or b"," in target \
+                or text[:1] == b"\x01":
+            return False
+        said = clean(text)
+        if not said.strip():
+            return False
+        echo = session.caps.has("echo-message")
+        return session.world.say(target.decode("utf-8", "replace"), said, "chat", echo)[1]
 
     def line_too_long(self, conn: Connection) -> None:
         session = self._lines(conn).session

@@ -212,3 +212,23 @@ def test_join_once_private_msgids_topic_clearing_and_invisible_users(irc, irc_se
     eve.until("366")
     bob.send("WHO ev*")
     assert [msg.command for msg in bob.until("315")][-2:] == ["352", "315"]
+
+
+def test_away_notify_and_userhost_in_names(irc):
+    alice = irc("alice", caps="away-notify userhost-in-names")
+    bob = irc("bob")
+    for client in (alice, bob):
+        client.send("JOIN #dev")
+        names = client.until("366")[-2]
+    assert set(names.params[-1].split()) == {"@alice", "bob"}  # bob: no userhost asked
+    alice.send("NAMES #dev")
+    assert set(alice.until("353")[-1].params[-1].split()) == {
+        "@alice!alice@irc.test", "bob!bob@irc.test"}
+    bob.send("AWAY :lunch")
+    assert bob.until("306")
+    away = alice.until("AWAY")[-1]
+    assert away.params == ["lunch"] and alice.source.startswith("bob!")
+    bob.send("AWAY")
+    assert alice.until("AWAY")[-1].params == []
+    alice.send("WHOIS bob")
+    assert "301" not in [msg.command for msg in alice.until("318")]
