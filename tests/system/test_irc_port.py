@@ -160,7 +160,8 @@ def test_caps_tags_and_echo_message(irc):
     assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the echo
 
 
-def test_a_chosen_busy_irc_port_is_exit_1_with_one_line():
+def test_a_chosen_busy_irc_port_is_exit_1_with_one_line(monkeypatch):
+    monkeypatch.delenv("SELCHAT_NO_IRC")  # the test run's: no IRC unless asked
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
