@@ -252,6 +252,8 @@ def start(kind: str, max_clients: int, web: bool = False, bus: Optional[str] = N
     InspIRCd's only port is)."""
     env = {**os.environ, **(settings or {})}  # `-m selchat` works from a clone not installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if irc:  # the IRC port this run measures, whatever the environment says (a test run's)
+        env.pop("SELCHAT_NO_IRC", None)
     # Another process may take the free port found for Redis before Redis does.
     picks_port = kind == "redis" or kind in ircds.KINDS
     attempts = 3 if picks_port and port is None else 1
