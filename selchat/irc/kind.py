@@ -32,7 +32,8 @@ from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
-from selchat.irc.session import IrcSession, User
+from selchat.irc.session import IrcSession
+from selchat.irc.world import User
 from selchat.lines import LineKind
 from selchat.names import name_key
 from selchat.rooms import Room

@@ -6,7 +6,8 @@ import pytest
 
 from selchat import wire
 from selchat.irc.message import Message, parse
-from selchat.irc.session import IrcSession, User
+from selchat.irc.session import IrcSession
+from selchat.irc.world import User
 
 
 class World:
@@ -311,3 +312,13 @@ def test_quit_says_error_and_tells_the_room(world):
     world.said.clear()
     assert commands(send(session, "QUIT :gone fishing")) == ["ERROR"]
     assert world.said == [("/quit gone fishing", False)]
+
+
+def test_join_0_parts_every_channel(world):
+    session = registered(world)
+    send(session, "JOIN #a,#b")
+    world.said.clear()
+    parts = send(session, "JOIN 0")
+    assert [(msg.command, msg.params) for msg in parts] == [
+        ("PART", ["#lobby"]), ("PART", ["#a"]), ("PART", ["#b"])]
+    assert [text for text, _ in world.said] == ["/part #lobby", "/part #a", "/part #b"]
