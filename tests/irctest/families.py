@@ -73,11 +73,18 @@ def main(argv: List[str]) -> int:
     if len(argv) != 1:
         print("usage: families.py --files | --markers | RESULTS.xml", file=sys.stderr)
         return 2
-    print(table(argv[0]))
-    for line in failures(argv[0]):
-        print("FAILED", line)
+    try:
+        print(table(argv[0]))
+        for line in failures(argv[0]):
+            print("FAILED", line)
+    except (OSError, ET.ParseError) as exc:
+        print(f"families.py: cannot read {argv[0]}: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        sys.exit(0)
