@@ -77,6 +77,8 @@ def main(argv: List[str]) -> int:
         print(table(argv[0]))
         for line in failures(argv[0]):
             print("FAILED", line)
+    except BrokenPipeError:
+        raise
     except (OSError, ET.ParseError) as exc:
         print(f"families.py: cannot read {argv[0]}: {exc}", file=sys.stderr)
         return 1
