@@ -57,7 +57,8 @@ class Kind:
     connection type: the loop calls these methods and never asks which kind a
     connection is, so a new kind (IRC, TLS) is a subclass in a module of its
     own. The kinds: `selchat.lines.LineKind` (the chat port),
-    `selchat.web.driver.HttpKind` and `selchat.web.driver.WebSocketKind`.
+    `selchat.web.driver.HttpKind`, `selchat.web.driver.WebSocketKind` and
+    `selchat.irc.kind.IrcKind`.
     """
 
     #: Names the kind in the log; the gauge that counts its connections.

@@ -4,7 +4,9 @@
 (6667, often some other IRC server's) is a warning and a startup line, as the
 web port's is; a port the operator chose that cannot be had is an error. It
 answers the `selchat.server.Port` that makes the server's `IrcKind`, so
-`selchat.cli` only passes it on.
+`selchat.cli` only passes it on. IRC over TLS is one more such port whose
+listening kind is a `selchat.tls_port.TlsPort` around an `IrcKind`, as the
+TLS chat port's is around `selchat.lines.LineKind`.
 """
 import errno
 import logging

@@ -20,6 +20,7 @@ default room for a line without one)::
     *** alice has left the chat room (bye).   QUIT :bye
     *** alice is now known as al    NICK al
     *** alice set the topic: T      TOPIC #room :T
+    *** Server is shutting down.    ERROR :Closing link: the server is shutting down
     *** -alice- hi (a NOTICE)       :alice!alice@HOST NOTICE <#room or recipient> :hi
     any other *** or !!! line       :SERVER NOTICE <#room or recipient> :text
 
@@ -179,6 +180,9 @@ class Renderer:
             return [encode(mask(said.name, host), "PART", params, trailing=bool(said.reason))]
         elif isinstance(said, wire.Renamed):
             return [encode(mask(said.old, host), "NICK", [said.new])]
+        elif isinstance(said, wire.ShuttingDown):  # its connection closes next: IRC's ERROR
+            return [encode(None, "ERROR", ["Closing link: the server is shutting down"],
+                           trailing=True)]
         # Anything else is the server talking: a notice, to the room or the recipient.
         to = channel if target is None else (self._nick_of(target) or "*")
         return split_message(self.server_name, "NOTICE", to, rest)

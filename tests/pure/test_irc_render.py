@@ -48,9 +48,11 @@ def test_an_irc_clients_notice_is_a_notice_again():
         b":alice!alice@h NOTICE carol :psst\r\n"
 
 
-def test_other_server_lines_are_notices():
-    assert render(wire.encode(wire.shutting_down())) == \
-        b":irc.test NOTICE #lobby :*** Server is shutting down.\r\n"
+def test_other_server_lines_are_notices_and_shutting_down_is_an_error():
+    assert render(wire.encode(wire.shutting_down()), target="t1") == \
+        b"ERROR :Closing link: the server is shutting down\r\n"
+    assert render(wire.encode(wire.notice("Something else."))) == \
+        b":irc.test NOTICE #lobby :*** Something else.\r\n"
     assert render(wire.encode(wire.error("oops")), target="t1") == \
         b":irc.test NOTICE carol :!!! oops\r\n"
     assert render(wire.encode(wire.sent("bob", "x")), target="t1") == b""

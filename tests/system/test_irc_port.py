@@ -233,3 +233,10 @@ def test_away_notify_and_userhost_in_names(irc):
     assert alice.until("AWAY")[-1].params == []
     alice.send("WHOIS bob")
     assert "301" not in [msg.command for msg in alice.until("318")]
+
+
+def test_shutdown_is_an_error_line_then_the_end(irc, irc_server):
+    alice = irc("alice")
+    irc_server.stop()
+    rest = alice.expect_closed()
+    assert rest.endswith(b"ERROR :Closing link: the server is shutting down\r\n")
