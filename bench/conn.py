@@ -30,7 +30,7 @@ class Conn:
 
     __slots__ = ("sock", "name", "node", "state", "carry", "tally", "probe", "last_rx",
                  "out", "events", "ws", "masker", "mode", "number", "token", "last_seq",
-                 "reset_at", "first_byte")
+                 "reset_at", "first_byte", "entered")
 
     def __init__(self, sock: socket.socket, name: str, node: int, tally: Optional[Tally],
                  websocket: bool = False, mode: "Optional[Mode]" = None,
@@ -52,6 +52,8 @@ class Conn:
         self.last_seq = 0  # with churn: the seq of the last complete line taken
         self.reset_at = 0.0  # with churn: when its connection was last reset
         self.first_byte = True  # with churn: the new connection's first byte is timed
+        #: Joining: its room join is sent (IRC sends JOIN once registered).
+        self.entered = True
 
 
 class Sender:

@@ -49,6 +49,7 @@ from dataclasses import asdict, replace
 from typing import Any, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 import attacks
+import ircds
 import nodes
 import report
 import servers
@@ -57,12 +58,13 @@ from message import MAX_SENDERS, MIN_PAYLOAD, MIN_STORM
 from protocols import PROTOCOLS
 from attacks import ATTACKS
 from modes import MODES, make
-from swarm import Scenario, Swarm
+from swarm import CONNECT_WINDOW, Scenario, Swarm
 
 #: The servers --compare runs, by transport: WebSocket clients reach only the
 #: servers with a WebSocket endpoint, and mixed runs need TCP as well.
 COMPARED = {"tcp": ("selchat", "threaded", "asyncio", "redis"),
-            "ws": ("selchat", "websockets"), "mixed": ("selchat",)}
+            "ws": ("selchat", "websockets"), "mixed": ("selchat",),
+            "irc": ("selchat", "ngircd", "inspircd")}
 TRANSPORTS = tuple(COMPARED)
 SWEEPABLE = ("clients", "senders", "payload")
 MAX_CLIENTS = 200_000
@@ -87,6 +89,11 @@ ROOMS_COST_TARGET = 1.3
 #: --compare-data: what history on disk may cost (issue 23): server µs per delivery
 #: (a saturating run) and latency p99 (a fixed-rate run), next to --no-data.
 DATA_COST_TARGET, DATA_P99_TARGET = 1.15, 1.1
+#: --compare --transport irc (issue 21): selchat over IRC next to its line protocol
+#: (server µs per delivery, at most this many times), and next to each IRC server
+#: (server µs per delivery at most this share of theirs, deliveries/s at least
+#: this many times theirs).
+IRC_COST_TARGET, IRC_PEER_COST_TARGET, IRC_PEER_RATE_TARGET = 1.3, 0.5, 2.0
 
 
 class Target(NamedTuple):
@@ -102,6 +109,9 @@ class Target(NamedTuple):
     rooms: Optional[Tuple[int, int]] = None
     #: selchat keeps history on disk (--data, in a temporary directory).
     data: bool = False
+    #: The transport this target's clients use instead of --transport's (None:
+    #: --transport's): --compare --transport irc measures selchat's line protocol too.
+    transport: Optional[str] = None
 
 
 class Option(NamedTuple):
@@ -176,9 +186,11 @@ OPTIONS = (
            "selchat's for the others) (default: %(default)s)", None, "selchat",
            more={"choices": sorted(servers.KINDS)}),
     Option("--transport", "how clients connect: tcp (the chat port), ws (WebSocket, on "
-           "selchat's --web-port) or mixed (every other client a WebSocket); --compare "
-           "--transport ws runs bench/peers/websockets_chat.py beside selchat "
-           "(default: %(default)s)", None, "tcp", more={"choices": TRANSPORTS}),
+           "selchat's --web-port), mixed (every other client a WebSocket) or irc (IRC: "
+           "selchat's --irc-port, or --server ngircd/inspircd); --compare --transport ws "
+           "runs bench/peers/websockets_chat.py beside selchat, --compare --transport irc "
+           "Debian's ngircd and inspircd when installed (default: %(default)s)", None, "tcp",
+           more={"choices": TRANSPORTS}),
     Option("--churn", "every second, PCT %% of the listening clients (not the probes, not "
            "the senders) reset their connection and resume it (/resume); every client then "
            "asks for /tags. selchat over TCP only (default: 0)", float, 0.0, 0, 100,
@@ -262,6 +274,19 @@ def _chat(args: argparse.Namespace) -> bool:
     return servers.KINDS[args.server] == "chat"
 
 
+def _irc_only(args: argparse.Namespace) -> bool:
+    """An IRC server (ngircd, inspircd) without --transport irc."""
+    return servers.KINDS[args.server] == "irc" and args.transport != "irc" and not args.compare
+
+
+def _irc_with_more(args: argparse.Namespace) -> bool:
+    """--transport irc with what only the chat protocol has."""
+    return args.transport == "irc" and bool(
+        args.burst or args.churn or args.rooms or args.nodes or args.compare_bus or args.tls
+        or args.compare_rooms
+        or args.server not in ("selchat", *servers.IRC_SERVERS))
+
+
 def _bus_option(args: argparse.Namespace) -> str:
     return "--nodes" if args.nodes else "--compare-bus"
 
@@ -298,12 +323,17 @@ RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
      "--compare, --connect, --churn or other --server"),
     (lambda a: (a.nodes or a.compare_bus) and not servers.available("redis"),
      lambda a: f"{_bus_option(a)} needs redis-server on PATH"),
-    (lambda a: a.transport != "tcp" and (a.connect or not _chat(a)),
+    (_irc_only, lambda a: f"{a.server} speaks IRC only: add --transport irc"),
+    (_irc_with_more, "--transport irc runs selchat, ngircd or inspircd, one "
+     "room: no --burst, --churn, --rooms, --nodes, --compare-bus or --tls"),
+    (lambda a: a.transport == "irc" and not a.connect and not servers.available(a.server),
+     lambda a: f"{a.server} is not installed (apt-get install {a.server})"),
+    (lambda a: a.transport in ("ws", "mixed") and (a.connect or not _chat(a)),
      "--transport ws and mixed need a chat server the bench starts (not --connect, not "
      "redis)"),
     (lambda a: a.server in servers.WEBSOCKET_ONLY and a.transport != "ws" and not a.compare,
      lambda a: f"{a.server} speaks WebSocket only: add --transport ws"),
-    (lambda a: a.transport != "tcp" and not a.compare
+    (lambda a: a.transport in ("ws", "mixed") and not a.compare
      and a.server not in servers.SPEAKS_WEBSOCKET,
      lambda a: f"{a.server} has no WebSocket endpoint: use --transport tcp"),
     (lambda a: a.announce_limit is not None and (a.connect or a.server != "selchat"),
@@ -420,8 +450,10 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     connect, pid, budget = options.connect, options.server_pid, options.phase_timeout
     if target.rooms:
         scenario = replace(scenario, rooms=target.rooms[0], rooms_per_client=target.rooms[1])
+    if target.transport:
+        scenario = replace(scenario, transport=target.transport)
     kind = target.kind
-    protocol = PROTOCOLS[servers.KINDS[kind]]
+    protocol = PROTOCOLS["irc" if scenario.transport == "irc" else servers.KINDS[kind]]
     folder = tempfile.TemporaryDirectory(prefix="selchat-bench-tls-")
     passed = list(_selchat_options(options)) if kind == "selchat" else []
     if target.data:  # history on disk, in a directory of this run's
@@ -440,8 +472,9 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
         if scenario.churn:  # a reset client's new connection may come before its old one goes
             extra += scenario.clients
         cluster = nodes.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
-                              web=scenario.transport != "tcp" or metered, count=target.nodes,
-                              settings=settings, options=passed)
+                              web=scenario.transport in ("ws", "mixed") or metered,
+                              count=target.nodes, settings=settings, options=passed,
+                              irc=scenario.transport == "irc")
     try:
         meter = servers.Meter(cluster.nodes, cluster.bus)
 
@@ -453,7 +486,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
         swarm = Swarm(protocol, [node.address for node in cluster.nodes], scenario, tick,
                       budget, [node.web_address for node in cluster.nodes],
                       make(scenario, options, cluster),
-                      tlsclient.client_context() if target.tls else None)
+                      tlsclient.client_context() if target.tls else None,
+                      ircds.CONNECT_WINDOW.get(kind, CONNECT_WINDOW))
         try:
             meter.mark("join")
             ok = swarm.connect() and swarm.ready()
@@ -585,6 +619,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.compare_data:
             for value in values:
                 print(_data_cost_line(name, value, grouped))
+        if args.compare and args.transport == "irc":
+            for value in values:
+                print(_irc_cost_lines(name, value, grouped, labels))
     if args.json:
         document = {"bench": "selchat flood", "schema": 1, "command": sys.argv,
                     "machine": machine(), "runs": runs}
@@ -620,8 +657,11 @@ def _targets(args: argparse.Namespace) -> List[Target]:
         return [Target("selchat", "selchat", rooms=(1, 1)),
                 Target("selchat+rooms", "selchat", rooms=(args.rooms, args.rooms_per_client))]
     if args.compare:
-        return [Target(k, k) for k in COMPARED[args.transport] if servers.available(k)
-                and (not args.burst or servers.KINDS[k] == "chat")]
+        targets = [Target(k, k) for k in COMPARED[args.transport] if servers.available(k)
+                   and (not args.burst or servers.KINDS[k] == "chat")]
+        if args.transport == "irc":  # and selchat's line protocol, for the 1.3x target
+            targets.insert(1, Target(LINE_LABEL, "selchat", transport="tcp"))
+        return targets
     if args.nodes:
         return [Target(f"selchat×{args.nodes}", "selchat", args.nodes)]
     return [Target(args.server, args.server)]
@@ -725,6 +765,43 @@ def _longest_pass_ms(cluster: "nodes.Cluster",
                 value = float(line.split()[1]) * 1000
                 longest = value if longest is None else max(longest, value)
     return longest
+
+
+#: --compare --transport irc: selchat's line-protocol runs, beside its IRC runs.
+LINE_LABEL = "selchat-line"
+
+
+def _irc_cost_lines(name: Optional[str], value, grouped: dict, labels: List[str]) -> str:
+    """selchat over IRC next to its line protocol and to each IRC server, medians,
+    each against issue 21's target."""
+    cpu, rate = ("server_cpu", "us_per_delivery"), ("throughput", "deliveries_per_s")
+    irc = grouped[(value, "selchat")]
+    at = f" at {name}={value}" if name else ""
+
+    def verdict(ratio: Optional[float], target: float, at_most: bool) -> str:
+        if ratio is None:
+            return "-"
+        within = ratio <= target if at_most else ratio >= target
+        return f"{ratio:.2f}× ({'within' if within else 'OUTSIDE'} the {target}× target)"
+
+    def ratio(mine: Optional[float], theirs: Optional[float]) -> Optional[float]:
+        return mine / theirs if mine is not None and theirs else None
+
+    mine_cpu, mine_rate = report.median(irc, cpu), report.median(irc, rate)
+    line = report.median(grouped[(value, LINE_LABEL)], cpu)
+    lines = [f"IRC cost{at}: server {report._n(mine_cpu, 3)} µs/delivery over IRC, "
+             f"{report._n(line, 3)} over the line protocol: "
+             f"{verdict(ratio(mine_cpu, line), IRC_COST_TARGET, True)}"]
+    for peer in labels:
+        if servers.KINDS.get(peer) != "irc":
+            continue
+        runs = grouped[(value, peer)]
+        lines.append(
+            f"selchat/{peer}{at}: server µs/delivery "
+            f"{verdict(ratio(mine_cpu, report.median(runs, cpu)), IRC_PEER_COST_TARGET, True)}"
+            f"; deliveries/s "
+            f"{verdict(ratio(mine_rate, report.median(runs, rate)), IRC_PEER_RATE_TARGET, False)}")
+    return "\n".join(lines)
 
 
 def _one_line(fig: dict) -> str:

@@ -121,13 +121,14 @@ class Cluster:
 
 
 def start(kind: str, max_clients: int, web: bool = False, count: int = 0,
-          settings: Optional[Dict[str, str]] = None, options: Sequence[str] = ()) -> Cluster:
+          settings: Optional[Dict[str, str]] = None, options: Sequence[str] = (),
+          irc: bool = False) -> Cluster:
     """`kind` alone (`count` 0), or `count` selchat nodes on a bus started here;
     `settings`: more environment for the server, `options`: more of selchat's
-    own options (`servers.start`)."""
+    own options, `irc`: clients speak IRC (`servers.start`)."""
     if not count:
         return Cluster([servers.start(kind, max_clients, web=web, settings=settings,
-                                      options=options)])
+                                      options=options, irc=irc)])
     cluster = Cluster([], Bus())
     try:
         for _ in range(count):

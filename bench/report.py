@@ -216,7 +216,8 @@ def describe(scenario: dict) -> str:
             else f"saturating (window {scenario['window']})")
     amount = (f"{scenario['messages']} messages per sender (at most {scenario['duration']:g} s)"
               if scenario["messages"] is not None else f"{scenario['duration']:g} s")
-    transport = {"tcp": "", "ws": " over WebSocket", "mixed": " (half over WebSocket)"}
+    transport = {"tcp": "", "ws": " over WebSocket", "mixed": " (half over WebSocket)",
+                 "irc": " over IRC"}
     churn = f", {scenario['churn']:g} % churn per second" if scenario.get("churn") else ""
     burst = (f"; a burst from {scenario['burst']:,} more clients, {scenario['burst_lines']} "
              f"lines of {scenario['burst_bytes']:,} B each" if scenario.get("burst") else "")

@@ -12,6 +12,11 @@ be killed and started again on the same port with nothing lost. Everything
 started is stopped (SIGTERM, then SIGKILL after a deadline), also when the
 bench fails or is interrupted.
 
+With ``--transport irc`` selchat also gets ``--irc-port 0`` and announces
+``selchat IRC on HOST:PORT``, and that port is where clients connect; ngIRCd
+and InspIRCd (`ircds`) get a configuration in a temporary directory of their
+own and a free port, and are ready when that port accepts a connection.
+
 The server's CPU and memory are read with psutil, imported only when a run
 needs it: without psutil the bench still runs (and ``--help`` works), and the
 figures that need it say "n/a (psutil not installed)".
@@ -28,21 +33,25 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import ircds
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 #: Every server the bench knows, and the protocol each speaks.
 KINDS = {"selchat": "chat", "threaded": "chat", "asyncio": "chat", "redis": "redis",
-         "websockets": "chat"}
+         "websockets": "chat", "ngircd": "irc", "inspircd": "irc"}
 #: The servers WebSocket clients can reach, and those they are the only way to.
 SPEAKS_WEBSOCKET = {"selchat", "websockets"}
 WEBSOCKET_ONLY = {"websockets"}
+IRC_SERVERS = ircds.KINDS
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 #: selchat with --no-clear says "selchat TLS on HOST:PORT" first instead.
 _LISTENING = re.compile(rb"(?:listening|TLS) on \[?([^\]\s]+)\]?:(\d+)\s*$")
 _WEB_PAGE = re.compile(rb"web page on http://\[?([^\]\s/]+)\]?:(\d+)/\s*$")
+_IRC = re.compile(rb"selchat IRC on \[?([^\]\s]+)\]?:(\d+)\s*$")
 
 
 def _psutil() -> Any:
@@ -55,22 +64,26 @@ def _psutil() -> Any:
 
 
 def available(kind: str) -> bool:
+    if kind in ircds.KINDS:
+        return ircds.program(kind) is not None
     return kind != "redis" or shutil.which("redis-server") is not None
 
 
 def command(kind: str, port: int, max_clients: int, web: bool = False,
             bus: Optional[str] = None, store: Optional[str] = None,
-            options: Sequence[str] = ()) -> List[str]:
-    """The command line that starts `kind` on 127.0.0.1 (`port` only for Redis;
-    `web`: selchat opens its web port too; `bus`: selchat joins that Redis;
-    `store`: Redis keeps an append-only file there; `options`: more of
-    selchat's own, such as ``--announce-limit 1000``)."""
+            options: Sequence[str] = (), irc: bool = False) -> List[str]:
+    """The command line that starts `kind` on 127.0.0.1 (`port` only for Redis
+    and the IRC servers; `web`: selchat opens its web port too; `bus`: selchat
+    joins that Redis; `store`: Redis keeps an append-only file there, an IRC
+    server its configuration; `options`: more of selchat's own, such as
+    ``--announce-limit 1000``; `irc`: selchat opens its IRC port too)."""
     if kind == "selchat":
         # Every harness client comes from 127.0.0.1 and up to 1024 connect before
         # any has named itself: the per-address limit on unnamed connections is off.
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
                 "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"]),
+                *(["--irc-port", "0"] if irc else ["--no-irc"]),
                 *(["--bus", bus] if bus else []),
                 # Nothing on disk unless the run asks (flood.py --data: a temp dir).
                 *([] if "--data" in options else ["--no-data"]), *options]
@@ -87,6 +100,8 @@ def command(kind: str, port: int, max_clients: int, web: bool = False,
                    if store else ["--appendonly", "no"])
         return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
                 *durable, "--maxclients", str(max_clients), "--loglevel", "warning"]
+    if kind in ircds.KINDS and store:
+        return ircds.command(kind, store, port, max_clients)
     raise ValueError(f"unknown server {kind!r}")
 
 
@@ -95,10 +110,12 @@ class Server:
 
     def __init__(self, kind: str, host: str, port: int, pid: Optional[int],
                  proc: Optional[subprocess.Popen] = None, log=None,
-                 web_port: Optional[int] = None) -> None:
+                 web_port: Optional[int] = None,
+                 folder: Optional[tempfile.TemporaryDirectory] = None) -> None:
         self.kind, self.host, self.port, self.pid = kind, host, port, pid
         self.web_port = web_port  #: where WebSocket clients connect, if anywhere
         self.proc, self._log = proc, log
+        self._folder = folder  #: an IRC server's configuration, pid file and log
         psutil = _psutil() if pid else None
         self.process = psutil.Process(pid) if psutil else None
         #: Why there are no server CPU and memory figures, or None when there are.
@@ -149,6 +166,8 @@ class Server:
         for stream in (self.proc.stdout, self._log):
             if stream is not None:
                 stream.close()
+        if self._folder is not None:
+            self._folder.cleanup()
 
     def log_tail(self, size: int = 2000) -> str:
         if self._log is None:
@@ -225,33 +244,46 @@ def _reading(probe):
 
 def start(kind: str, max_clients: int, web: bool = False, bus: Optional[str] = None,
           store: Optional[str] = None, port: Optional[int] = None,
-          settings: Optional[Dict[str, str]] = None, options: Sequence[str] = ()) -> Server:
+          settings: Optional[Dict[str, str]] = None, options: Sequence[str] = (),
+          irc: bool = False) -> Server:
     """Start `kind` listening on 127.0.0.1 (and selchat's web port too if `web`);
     RuntimeError if it does not come up. `bus`, `store`: see `command`; `port`:
     Redis on that port (started again), not on a free one; `settings`: more
-    environment (selchat's TLS: SELCHAT_TLS_CERT...); `options`: see `command`."""
+    environment (selchat's TLS: SELCHAT_TLS_CERT...); `options`: see `command`;
+    `irc`: selchat's IRC port is the server's address (ngIRCd's and
+    InspIRCd's only port is)."""
     env = {**os.environ, **(settings or {})}  # `-m selchat` works from a clone not installed
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    if irc:  # the IRC port this run measures, whatever the environment says (a test run's)
+        env.pop("SELCHAT_NO_IRC", None)
     # Another process may take the free port found for Redis before Redis does.
-    attempts = 3 if kind == "redis" and port is None else 1
+    picks_port = kind == "redis" or kind in ircds.KINDS
+    attempts = 3 if picks_port and port is None else 1
     for _ in range(attempts):
         log = tempfile.TemporaryFile()  # a file, not a pipe: a chatty server never blocks
-        port_now = port or (free_port() if kind == "redis" else 0)
+        port_now = port or (free_port() if picks_port else 0)
         web_here = web and kind == "selchat"
-        proc = subprocess.Popen(command(kind, port_now, max_clients, web_here, bus, store,
-                                        options),
-                                stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL,
-                                env=env)
+        folder = tempfile.TemporaryDirectory(prefix=f"selchat-bench-{kind}-") \
+            if kind in ircds.KINDS else None
+        proc = subprocess.Popen(command(kind, port_now, max_clients, web_here, bus,
+                                        folder.name if folder else store, options,
+                                        irc and kind == "selchat"),
+                                # An IRC server logs every connection on stdout: into the
+                                # file too, since a pipe nobody reads would stop it.
+                                stdout=log if folder else subprocess.PIPE, stderr=log,
+                                stdin=subprocess.DEVNULL, env=env)
         try:
             if kind == "redis":
-                port_now, web_port = _wait_for_pong(proc, port_now), None
+                port_now, web_port = _wait_for_port(proc, port_now, _pong), None
+            elif folder is not None:
+                port_now, web_port = _wait_for_port(proc, port_now), None
             else:
-                port_now, web_port = _read_ports(proc, web_here)
+                port_now, web_port = _read_ports(proc, web_here, irc)
                 if kind in WEBSOCKET_ONLY:
                     web_port = port_now
-            return Server(kind, "127.0.0.1", port_now, proc.pid, proc, log, web_port)
+            return Server(kind, "127.0.0.1", port_now, proc.pid, proc, log, web_port, folder)
         except BaseException as exc:
-            failed = Server(kind, "127.0.0.1", port_now, None, proc, log)
+            failed = Server(kind, "127.0.0.1", port_now, None, proc, log, folder=folder)
             why = failed.log_tail().strip() or repr(exc)
             failed.stop()
             if not isinstance(exc, Exception):
@@ -259,15 +291,18 @@ def start(kind: str, max_clients: int, web: bool = False, bus: Optional[str] = N
     raise RuntimeError(f"{kind} did not start: {why}")
 
 
-def _read_ports(proc: subprocess.Popen, web: bool) -> Tuple[int, Optional[int]]:
-    """The port from the server's ``... listening on HOST:PORT`` line, and with
-    `web` the one from its ``... web page on http://HOST:PORT/`` line.
+def _read_ports(proc: subprocess.Popen, web: bool,
+                irc: bool = False) -> Tuple[int, Optional[int]]:
+    """The port from the server's ``... listening on HOST:PORT`` line (with
+    `irc`, from its ``selchat IRC on HOST:PORT`` line instead), and with `web`
+    the one from its ``... web page on http://HOST:PORT/`` line.
 
     Reads the pipe unbuffered: a buffered reader would hold the second line
     where ``select`` cannot see it."""
     fd, pending = proc.stdout.fileno(), b""
     port: Optional[int] = None
     web_port: Optional[int] = None
+    wanted = _IRC if irc else _LISTENING
     deadline = time.monotonic() + START_TIMEOUT
     with selectors.DefaultSelector() as sel:
         sel.register(fd, selectors.EVENT_READ)
@@ -279,7 +314,7 @@ def _read_ports(proc: subprocess.Popen, web: bool) -> Tuple[int, Optional[int]]:
                 raise ValueError(pending)
             *lines, pending = (pending + data).split(b"\n")
             for line in lines:
-                listening, page = _LISTENING.search(line), _WEB_PAGE.search(line)
+                listening, page = wanted.search(line), _WEB_PAGE.search(line)
                 if listening:
                     port = int(listening.group(2))
                 elif page:
@@ -287,13 +322,21 @@ def _read_ports(proc: subprocess.Popen, web: bool) -> Tuple[int, Optional[int]]:
     return port, web_port
 
 
-def _wait_for_pong(proc: subprocess.Popen, port: int) -> int:
+def _pong(sock: socket.socket) -> bool:
+    """Redis is ready once it answers PING."""
+    sock.sendall(b"PING\r\n")
+    return sock.recv(64).startswith(b"+PONG")
+
+
+def _wait_for_port(proc: subprocess.Popen, port: int,
+                   ready: Callable[[socket.socket], bool] = lambda sock: True) -> int:
+    """`port` once a connection to it is accepted and `ready` says yes (Redis
+    and the IRC servers say nothing on stdout when they listen)."""
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None:
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(64).startswith(b"+PONG"):
+                if ready(sock):
                     return port
         except OSError:
             with selectors.DefaultSelector() as sel:  # a short pause between tries

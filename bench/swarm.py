@@ -150,16 +150,19 @@ class Swarm:
     again to the ready phase (default: `budget_for` the client count).
     `addresses` are the server's nodes (usually one), `web_addresses` where
     WebSocket clients connect on each (its web port); `modes`, what the run
-    does besides its messages (`modes.make`).
+    does besides its messages (`modes.make`); `connect_window`, how many
+    connections may be opened and not yet joined at once.
     """
 
     def __init__(self, protocol, addresses: List[tuple], scenario: Scenario,
                  tick: Callable[[float], None] = lambda now: None,
                  budget: Optional[float] = None,
                  web_addresses: Optional[List[Optional[tuple]]] = None,
-                 modes: Sequence["Mode"] = (), tls: Optional[ssl.SSLContext] = None) -> None:
+                 modes: Sequence["Mode"] = (), tls: Optional[ssl.SSLContext] = None,
+                 connect_window: int = CONNECT_WINDOW) -> None:
         self.protocol, self.addresses, self.sc, self._tick = protocol, addresses, scenario, tick
         self.tls = tls  # TCP clients speak TLS (flood.py --tls): `tlsclient`
+        self.connect_window = connect_window
         self.web_addresses = web_addresses or [None] * len(addresses)
         self.modes = list(modes)
         by_name = {mode.name: mode for mode in self.modes}
@@ -176,7 +179,11 @@ class Swarm:
         record = protocol.record(self.names[0], scenario.payload)
         storm = self.storm.record(protocol) if self.storm else None
         backlog = max(256, min(BACKLOG, BACKLOG_TOTAL // max(scenario.clients, 1)))
-        self.checker = Checker(self.fmt, record, backlog, protocol.is_framing, storm)
+        self.checker = Checker(self.fmt, record, backlog, protocol.is_framing, storm,
+                               protocol.body_mark)
+        #: What the first client to join received up to its welcome: IRC's
+        #: message layout is learnt from it (`protocols.Irc.record`).
+        self.first_reply = b""
         self.sel = selectors.DefaultSelector()
         self._buf = bytearray(READ_SIZE)
         self._view = memoryview(self._buf)
@@ -210,7 +217,8 @@ class Swarm:
         """Open and join every client (and the Redis publishers)."""
         sc, start = self.sc, time.monotonic()
         budget = self.budget
-        ws = {"tcp": lambda i: False, "ws": lambda i: True, "mixed": lambda i: i % 2 == 1}
+        ws = {"tcp": lambda i: False, "ws": lambda i: True, "mixed": lambda i: i % 2 == 1,
+              "irc": lambda i: False}
         websocket = ws[sc.transport]
         # A mode's clients first, so that the last client to join is still an ordinary one.
         pending = [(name, False, False, mode, i) for mode in self.modes
@@ -221,7 +229,7 @@ class Swarm:
         pending.reverse()
 
         def more() -> bool:
-            while pending and self._joining < CONNECT_WINDOW and not self.problems:
+            while pending and self._joining < self.connect_window and not self.problems:
                 self._open(*pending.pop())
             return not pending and not self._joining or bool(self.problems)
 
@@ -238,6 +246,8 @@ class Swarm:
         """Prove every receiver has joined, taken its notices, and is receiving."""
         self.phase, start = "ready", time.monotonic()
         budget = self.budget
+        self.checker.layout(self.protocol.record(self.names[0], self.sc.payload,
+                                                 self.first_reply))
         self._assign_roles()
         receivers = len(self.joined)
         if self.protocol.separate_senders:
@@ -416,6 +426,7 @@ class Swarm:
             self.write(conn, self.churn.reconnected(conn))
         else:
             conn.state = State.JOINING
+            conn.entered = self.protocol.registered is None
             if conn.ws is None:
                 tags = b"/tags\n" if self.tagged else b""
                 self.write(conn, tags + self.protocol.join(conn.name) + self._join_rooms(conn))
@@ -564,6 +575,8 @@ class Swarm:
         else:  # a probe (which parses every line), or not a clean run of records
             end = buf.rfind(b"\n", 0, total) + 1
             data, tally, stormy = bytes(buf[:end]), conn.tally, 0
+            if self.protocol.pings and self.protocol.pings in data:  # IRC: answer, or be dropped
+                self.write(conn, self.protocol.pongs(data))
             if storm is not None:
                 stormy = tally.storm
                 data = checker.storm(data, tally)
@@ -620,11 +633,19 @@ class Swarm:
         if conn.state is State.JOINING:
             if self._refused(conn, end):
                 return
+            if not conn.entered:  # IRC: registered (001) first, then JOIN the channel
+                if buf.find(self.protocol.registered, 0, end) < 0:
+                    conn.carry = buf[end:total]
+                    return
+                conn.entered = True
+                self.write(conn, self.protocol.enter())
             start = buf.find(self._joined_marker(conn), 0, end)
             if start < 0:
                 conn.carry = buf[end:total]
                 return
             conn.state = State.JOINED
+            if not self.joined:
+                self.first_reply = bytes(buf[:end])
             self.joined.append(conn)
             self._joining -= 1
             if self.churn is not None:

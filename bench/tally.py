@@ -77,19 +77,23 @@ class Probe:
 class Checker:
     """Checks and counts reads for one run's record layout; shared by all receivers.
 
-    `record` gives a received message's length and where its body starts;
-    `backlog` is how many records a receiver keeps before settling them (one
-    byte each); `is_framing` tells the lines a protocol wraps around a message
-    body (they are neither messages nor surprises); `storm`, the layout of a
-    received storm line, if the run has any.
+    `record` gives a received message's length and where its body starts
+    (`layout` changes it once the run knows better: IRC's); `backlog` is how
+    many records a receiver keeps before settling them (one byte each);
+    `is_framing` tells the lines a protocol wraps around a message body (they
+    are neither messages nor surprises); `storm`, the layout of a received
+    storm line, if the run has any; `mark`, what a line's body is found by
+    (its first occurrence ends with the body's magic).
     """
 
     def __init__(self, fmt: BodyFormat, record: Record, backlog: int,
-                 is_framing: Callable[[bytes], bool], storm: Optional[Record] = None) -> None:
-        self.fmt, self.size, self.backlog = fmt, record.size, backlog
+                 is_framing: Callable[[bytes], bool], storm: Optional[Record] = None,
+                 mark: bytes = b"#") -> None:
+        self.fmt, self.backlog = fmt, backlog
         self.storm_record = storm
         self._is_framing = is_framing
-        self._magic_at, self._token_at = record.body, record.body + TOKEN_AT
+        self._mark, self._mark_skip = mark, len(mark) - 1
+        self.layout(record)
         every = set(range(256))
         #: Per sender: the bytes to delete from a token column to keep only its own.
         self._others = [bytes(sorted(every - set(a))) for a in fmt.alphabets]
@@ -99,6 +103,11 @@ class Checker:
         self.other_lines = 0  #: lines that are not bench messages at all
         self.bus_notices = 0  #: a node's notices that the bus went away or came back
         self.samples: List[bytes] = []  #: the first few of those, for the report
+
+    def layout(self, record: Record) -> None:
+        """Check records of this length, with the body at this offset."""
+        self.size = record.size
+        self._magic_at, self._token_at = record.body, record.body + TOKEN_AT
 
     # -- the fast path -----------------------------------------------------------
 
@@ -221,12 +230,14 @@ class Checker:
         parse, received, top = self.fmt.parse, tally.received, tally.top
         senders = self.fmt.senders
         counted = 0
+        mark, skip = self._mark, self._mark_skip
         for line in data.split(b"\n")[:-1]:
-            at = line.find(b"#")
+            at = line.find(mark)
             if at < 0:
                 if not self._is_framing(line):
                     self._other(line)
                 continue
+            at += skip
             if line.startswith(READY, at):  # some receivers get two
                 continue
             try:

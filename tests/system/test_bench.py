@@ -430,3 +430,17 @@ def test_compare_bus_puts_selchat_alone_and_on_a_bus_side_by_side(tmp_path, star
     assert set(cost) == {"value", "us_per_delivery_without", "us_per_delivery_with", "ratio",
                          "target", "redis_us_per_line"} and cost["target"] == 1.15
     assert "\nbus cost: server " in done.stdout
+
+
+def test_a_tiny_irc_run_counts_every_copy(tmp_path):
+    """--transport irc against selchat's IRC port (its pieces: pure/test_bench_irc.py)."""
+    done, doc = flood_json(tmp_path, "--transport", "irc", "--clients", "4", "--senders", "2",
+                           "--messages", "20")
+    assert done.returncode == 0, done.stdout + done.stderr
+    run, = doc["runs"]
+    m = run["messages"]
+    # 2 senders x 20 messages x 3 other members; IRC sends nobody their own.
+    assert (m["sent"], m["expected"], m["received"]) == (40, 120, 120)
+    assert (m["lost"], m["duplicated"], m["out_of_order"], m["garbled"]) == (0, 0, 0, 0)
+    assert run["latency_ms"]["samples"] > 0
+    assert "over IRC" in done.stdout

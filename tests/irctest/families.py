@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""The irctest families issue 21 names, and a table of a run's results per family.
+
+``python tests/irctest/families.py --files`` prints the test files to give
+irctest; ``python tests/irctest/families.py RESULTS.xml`` reads the JUnit XML
+irctest's pytest wrote (``--junitxml``) and prints passed, failed and skipped
+per family, and each failure's first line (docs/irctest.rst).
+"""
+import sys
+import xml.etree.ElementTree as ET
+from collections import Counter
+from typing import Dict, List
+
+#: Family name -> irctest's module (irctest/server_tests/MODULE.py).
+FAMILIES = {
+    "registration": "connection_registration", "ping/pong": "pingpong", "join": "join",
+    "part": "part", "messages": "messages", "nick changes (regressions)": "regressions",
+    "who": "who", "names": "names", "quit": "quit", "topic": "topic",
+    "buffering": "buffering", "cap": "cap", "message-tags": "message_tags",
+    "echo-message": "echo_message", "labeled-responses": "labeled_responses",
+    "isupport": "isupport",
+}
+#: What irctest's Makefile leaves out for servers like this one.
+MARKERS = "not services and not implementation-specific and not deprecated and not strict"
+
+
+def files() -> List[str]:
+    return [f"irctest/server_tests/{module}.py" for module in FAMILIES.values()]
+
+
+def outcomes(path: str) -> Dict[str, Counter]:
+    """Per module: passed, failed, skipped (an expected failure counts as skipped)."""
+    counts: Dict[str, Counter] = {}
+    for case in ET.parse(path).iter("testcase"):
+        module = case.get("classname", "").split(".")[-2]
+        kinds = {child.tag for child in case}
+        outcome = ("failed" if kinds & {"failure", "error"} else
+                   "skipped" if "skipped" in kinds else "passed")
+        counts.setdefault(module, Counter())[outcome] += 1
+    return counts
+
+
+def failures(path: str) -> List[str]:
+    found = []
+    for case in ET.parse(path).iter("testcase"):
+        for child in case:
+            if child.tag in ("failure", "error"):
+                first = (child.get("message") or "").strip().splitlines()[:1]
+                found.append(f"{case.get('classname', '').split('.')[-2]}::{case.get('name')}: "
+                             f"{first[0][:160] if first else ''}")
+    return found
+
+
+def table(path: str) -> str:
+    counts = outcomes(path)
+    rows = [f"{'family':30s} {'passed':>6s} {'failed':>6s} {'skipped':>7s}"]
+    total: Counter = Counter()
+    for family, module in FAMILIES.items():
+        got = counts.get(module, Counter())
+        total += got
+        rows.append(f"{family:30s} {got['passed']:6d} {got['failed']:6d} {got['skipped']:7d}")
+    rows.append(f"{'total':30s} {total['passed']:6d} {total['failed']:6d} {total['skipped']:7d}")
+    return "\n".join(rows)
+
+
+def main(argv: List[str]) -> int:
+    if argv == ["--files"]:
+        print(" ".join(files()))
+        return 0
+    if argv == ["--markers"]:
+        print(MARKERS)
+        return 0
+    if len(argv) != 1:
+        print("usage: families.py --files | --markers | RESULTS.xml", file=sys.stderr)
+        return 2
+    try:
+        print(table(argv[0]))
+        for line in failures(argv[0]):
+            print("FAILED", line)
+    except BrokenPipeError:
+        raise
+    except (OSError, ET.ParseError) as exc:
+        print(f"families.py: cannot read {argv[0]}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except BrokenPipeError:  # `| head`: the reader has what it wanted
+        sys.exit(0)

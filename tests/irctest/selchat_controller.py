@@ -1,0 +1,91 @@
+"""irctest's server controller for selchat (see docs/irctest.rst).
+
+irctest (github.com/progval/irctest) is not part of this project and CI does
+not run it: clone it beside the repository and give it this module::
+
+    PYTHONPATH=/path/to/selchat/tests/irctest \
+        python -m pytest --controller selchat_controller irctest/server_tests/join.py
+
+irctest calls `SelchatController.run` once per test with the host and port
+the IRC port must take; the controller starts ``selchat serve`` there (its
+chat port on a free port, no web page) and irctest waits for the port itself,
+then `kill` stops the process group and removes the temporary directory.
+
+What the controller chooses for selchat, and why:
+
+* flood control off (``--flood-rate 0``) and no per-address limit: irctest
+  opens a dozen connections from one address and sends bursts, as every
+  server's controller in irctest turns fake lag off;
+* ``--server-name My.Little.Server``, the name irctest's other controllers
+  give their servers;
+* ``--replay 0``: a test expects exactly the lines it provoked after a JOIN;
+* ``XDG_STATE_HOME`` in the test's own directory, so nothing lands in $HOME.
+
+Features selchat's IRC port does not have raise `NotImplementedByController`,
+which irctest reports as a skip: a server password (PASS), IRC over TLS,
+WebSocket and services (accounts come with the accounts issue).
+"""
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Set, Type
+
+from irctest.basecontrollers import BaseServerController, DirectoryBasedController
+from irctest.runner import NotImplementedByController
+
+#: The repository this module lives in: ``python -m selchat`` runs from it.
+REPO = Path(__file__).resolve().parents[2]
+SERVER_NAME = "My.Little.Server"
+
+
+def selchat_python() -> str:
+    """The Python that has selchat's dependencies: $SELCHAT_PYTHON, else the
+    repository's .venv, else the one running irctest."""
+    chosen = os.environ.get("SELCHAT_PYTHON")
+    if chosen:
+        return chosen
+    venv = REPO / ".venv" / "bin" / "python"
+    return str(venv) if venv.exists() else sys.executable
+
+
+class SelchatController(BaseServerController, DirectoryBasedController):
+    software_name = "selchat"
+    supported_sasl_mechanisms: Set[str] = set()
+    supports_sts = False
+
+    def run(
+        self,
+        hostname: str,
+        port: int,
+        *,
+        password: Optional[str],
+        ssl: bool,
+        run_services: bool,
+        faketime: Optional[str],
+        websocket_hostname: Optional[str],
+        websocket_port: Optional[int],
+    ) -> None:
+        for wanted, feature in ((password, "server password (PASS)"), (ssl, "IRC over TLS"),
+                                (run_services, "services"),
+                                (websocket_hostname or websocket_port, "WebSocket")):
+            if wanted:
+                raise NotImplementedByController(feature)
+        assert self.proc is None
+        self.hostname, self.port = hostname, port
+        self.create_config()
+        assert self.directory
+        env = {**os.environ, "XDG_STATE_HOME": str(self.directory),
+               "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
+                                                           os.environ.get("PYTHONPATH")]))}
+        env = {k: v for k, v in env.items() if not k.startswith("SELCHAT_")}
+        self.proc = self.execute(
+            [selchat_python(), "-m", "selchat", "serve", "--host", hostname, "--port", "0",
+             "--no-web", "--irc-port", str(port), "--server-name", SERVER_NAME,
+             "--flood-rate", "0", "--max-per-ip", "0", "--replay", "0",
+             "--log-level", "debug" if self.debug_mode else "warning"],
+            env=env,
+        )
+
+
+def get_irctest_controller_class() -> Type[SelchatController]:
+    return SelchatController
