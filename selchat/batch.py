@@ -24,7 +24,9 @@ from typing import (
 #: A recipient: the server's connections; any hashable value will do.
 Who = TypeVar("Who", bound=Hashable)
 Piece = Union[bytes, memoryview]
-Render = Callable[[bytes, object], bytes]
+#: (payload, note, target) -> the bytes a variant of recipients gets (target: a
+#: direct line's recipient, None for a broadcast).
+Render = Callable[[bytes, object, object], bytes]
 #: A send's bytes: one object, or a list of pieces sent as they are (a
 #: replay: references to the history's bytes, never joined into a copy).
 Payload = Union[bytes, List[Piece]]
@@ -92,13 +94,14 @@ class Batch(Generic[Who]):
         as pieces to send in order (an empty list: nothing for who).
 
         `members` are the members at the end of the pass. `render(payload,
-        note)`, if given, replaces each item's bytes (tagged lines, say): the
-        same cut then gives everyone the rendered form.
+        note, target)`, if given, replaces each item's bytes (tagged lines,
+        IRC lines): the same cut then gives everyone the rendered form.
         """
         items = self._items
         if render is not None:
-            items = [(payload if payload.__class__ is list else render(cast(bytes, payload), note),
-                      exclude, target, note) for payload, exclude, target, note in items]
+            items = [(payload if payload.__class__ is list
+                      else render(cast(bytes, payload), note, target), exclude, target, note)
+                     for payload, exclude, target, note in items]
         offsets: List[int] = []  # where each item's bytes start in `shared`
         parts: List[bytes] = []
         particular: Dict[Who, List[int]] = {who: [] for who in self._windows}

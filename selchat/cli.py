@@ -265,6 +265,11 @@ def cli() -> None:
               "(0: any free port). If the default port is busy, the server runs without it "
               "and its startup lines say so.")
 @_option("--no-web", is_flag=True, help="Serve no web page: the chat port only.")
+@_option("--irc-port", default=6667, type=click.IntRange(0, 65535),  # irc.port.DEFAULT_IRC_PORT
+         help="IRC port, on the same --host (0: a free port); docs/irc.rst.")
+@_option("--no-irc", is_flag=True, help="Serve no IRC port.")
+@_option("--server-name", default=None, metavar="NAME",
+         help="The server's name in IRC replies (default: this host's name).")
 @_option("--web-origin", multiple=True, metavar="URL",
          help="Another origin (scheme://host:port) whose pages may open the WebSocket; "
               "repeatable. The page's own origin always may.")
@@ -312,9 +317,11 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
           no_web: bool, web_origin: Sequence[str], web_host: Sequence[str], workers: int,
           bus: Optional[BusAddress], bus_retention: float, bus_lease: float, bus_max_bytes: int,
           print_config: bool, tls_cert: Optional[str], tls_key: Optional[str], tls_port: int,
-          no_clear: bool, trusted_proxy: Sequence[str], **limits: Any) -> None:
+          no_clear: bool, trusted_proxy: Sequence[str], irc_port: int, no_irc: bool,
+          server_name: Optional[str], **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
     certificate and key again)."""
+    from selchat.irc.port import listen as listen_irc
     from selchat.listeners import open_listener, reserve_port
     from selchat.tls_port import reload_certificates
 
@@ -338,10 +345,13 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         tls_listener = _tls_listen(certificates, host, tls_port, open_listener)
-        also = [*filter(None, [no_web_page]), *shared]
+        irc = listen_irc(host, None if no_irc else irc_port,
+                         ctx.get_parameter_source("irc_port") is ParameterSource.DEFAULT,
+                         server_name, open_listener, fail)
+        also = [*filter(None, [no_web_page]), *irc.lines, *shared]
         _run_server(listener, web_listener, limits, (web_origin, web_host), sharing,
                     ready=lambda: _announce(listener, web_listener, also, tls_listener),
-                    certificates=certificates, tls_listener=tls_listener)
+                    certificates=certificates, tls_listener=tls_listener, ports=irc.ports)
         return
 
     from selchat.workers import WorkersFailed, supervise
@@ -463,7 +473,7 @@ def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket
                 limits: Dict[str, Any], web: Tuple[Sequence[str], Sequence[str]],
                 sharing: Sharing, ready: Callable[[], None],
                 certificates: "Optional[Certificates]" = None,
-                tls_listener: Optional[socket.socket] = None) -> None:
+                tls_listener: Optional[socket.socket] = None, ports: Sequence[Any] = ()) -> None:
     """One server, the lone one or a worker, until it has shut down."""
     from selchat.server import Server
 
@@ -471,7 +481,8 @@ def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket
                     web_origins=web[0], web_hosts=web[1], bus=sharing.bus,
                     bus_retention=sharing.retention, bus_lease=sharing.lease,
                     bus_max_bytes=sharing.max_bytes, certificates=certificates,
-                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies)
+                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies,
+                    ports=ports)
     server.serve_forever(ready=ready)
 
 

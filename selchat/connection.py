@@ -142,7 +142,7 @@ class IllegalTransition(RuntimeError):
 class Connection:
     __slots__ = (
         "sock", "number", "kind", "proto", "frame", "tagged", "out", "bucket", "state",
-        "reading", "events", "timer", "group", "over_soft_since",
+        "reading", "events", "timer", "group", "over_soft_since", "render",
     )
 
     def __init__(
@@ -155,6 +155,11 @@ class Connection:
         self.proto = proto
         self.frame = kind.frame  # the kind's, kept here for the delivery loop
         self.tagged = False  # asked for tags (/tags): lines carry seq and time
+        #: For a tagged connection, how a pass's lines are rendered for it
+        #: (`selchat.batch.Render`; None: the line protocol's tags). One render
+        #: function is one variant of the pass's bytes, made once for all who
+        #: share it (the IRC kind's: plain, and with IRCv3 tags).
+        self.render: Optional[Callable[[bytes, object, object], bytes]] = None
         self.out = SendBuffer()
         self.bucket = bucket  # None when flood control is off
         self.state = State.OPEN

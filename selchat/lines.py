@@ -60,7 +60,7 @@ class LineKind(ThrottledKind):
         # Connection.proto is typed as the union of every kind's.
         proto = cast(Union[LineBuffer, WebSocketLines], conn.proto)
         server = self._server
-        bucket, now, room, apply = conn.bucket, server._now, server._room, server._apply
+        bucket, now, take_line = conn.bucket, server._now, self.take_line
         max_line = server.limits.max_line
         taken = 0
         while conn.reading:
@@ -82,14 +82,24 @@ class LineKind(ThrottledKind):
             if isinstance(line, bytes):
                 if bucket is not None:
                     bucket.take(now, line_cost(len(line)))
-                apply(room.receive(conn, line.decode("utf-8", "replace")))
+                take_line(conn, line)
             else:  # LINE_TOO_LONG: its bytes were read (and cost) all the same
                 if bucket is not None:
                     bucket.take(now, line_cost(max_line))
-                apply(room.line_too_long(conn, max_line))
+                self.line_too_long(conn)
         server.counters.lines_received += taken
         self.after_lines(conn)
         return taken
+
+    def take_line(self, conn: Connection, line: bytes) -> None:
+        """One complete line from `conn`: the room's (the IRC kind's: a command)."""
+        server = self._server
+        server._apply(server._room.receive(conn, line.decode("utf-8", "replace")))
+
+    def line_too_long(self, conn: Connection) -> None:
+        """`conn` sent a line over the cap: its bytes were thrown away."""
+        server = self._server
+        server._apply(server._room.line_too_long(conn, server.limits.max_line))
 
     def after_lines(self, conn: Connection) -> None:
         """What the protocol owes the peer once its lines were taken (none here)."""

@@ -81,8 +81,16 @@ class Output:
         batch, server._batch = server._batch, Batch()
         self._counters.deliveries += batch.deliveries(len(members))
         shared, own = batch.split(members)
-        tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None  # made if needed
-        framed: Dict[Tuple[object, bool], bytes] = {}  # shared, once per kind and tagging
+        # The pass's other variants (tagged lines, IRC lines), each made once, when needed.
+        variants: Dict[Render, Tuple[bytes, Dict[Connection, List[Piece]]]] = {}
+
+        def variant(conn: Connection) -> Tuple[bytes, Dict[Connection, List[Piece]]]:
+            render = conn.render or self._render_tagged
+            made = variants.get(render)
+            if made is None:
+                made = variants[render] = batch.split(members, render)
+            return made
+        framed: Dict[object, bytes] = {}  # shared, once per kind and variant
         if shared:
             # Who gets more than the shared bytes: the same dict when no room spoke.
             particular = own if not rooms else own.keys() | rooms.keys()
@@ -92,35 +100,32 @@ class Output:
                 if conn in particular:
                     skipped += 1
                     continue
-                if conn.frame is None and not conn.tagged:  # the hot path
-                    self.write(conn, shared)
-                    continue
-                data = framed.get((conn.frame, conn.tagged))
+                key: object
+                if conn.frame is None:
+                    if not conn.tagged:  # the hot path
+                        self.write(conn, shared)
+                        continue
+                    key = conn.render  # its variant (None: the line protocol's tags)
+                else:
+                    key = (conn.frame, conn.tagged)
+                data = framed.get(key)
                 if data is None:
-                    data = shared
-                    if conn.tagged:
-                        if tagged is None:
-                            tagged = batch.split(members, self._render_tagged)
-                        data = tagged[0]
+                    data = variant(conn)[0] if conn.tagged else shared
                     if conn.frame is not None:
                         data = conn.frame(data)
-                    framed[(conn.frame, conn.tagged)] = data
+                    framed[key] = data
                 self.write(conn, data)
             self._counters.sends += len(everyone) - skipped  # counted here, not per write
         for conn, pieces in own.items():
             if conn.tagged:
-                if tagged is None:
-                    tagged = batch.split(members, self._render_tagged)
-                pieces = tagged[1][conn]
+                pieces = variant(conn)[1][conn]
             if conn in rooms:
                 pieces = pieces + rooms.pop(conn)
             if pieces and conn.state is not DROPPING and conn.state is not CLOSED:
                 self._write_own(conn, pieces)
         for conn, pieces in rooms.items():  # members with other rooms' lines, one send each
             if shared and conn in members:
-                if conn.tagged and tagged is None:
-                    tagged = batch.split(members, self._render_tagged)
-                pieces.insert(0, tagged[0] if conn.tagged and tagged else shared)
+                pieces.insert(0, variant(conn)[0] if conn.tagged else shared)
             if conn.state is not DROPPING and conn.state is not CLOSED:
                 self._write_own(conn, pieces)
 
@@ -140,14 +145,17 @@ class Output:
             shared, own = batch.split(members)
             if ends:
                 self._history_of(room).append(shared, self._server._time_ms, ends, first)
-            tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None
+            # Tagged lines, IRC lines: each variant made once, when needed.
+            variants: Dict[Optional[Render], Tuple[bytes, Dict[Connection, List[Piece]]]] = {}
             # Its members, and who left it during the pass (what came before).
             for conn in [*members, *(conn for conn in own if conn not in members)]:
                 mine: List[Piece]
                 if conn.tagged:
-                    if tagged is None:
-                        tagged = batch.split(members, self._room_renderer(room))
-                    mine = tagged[1][conn] if conn in own else [tagged[0]]
+                    made = variants.get(conn.render)
+                    if made is None:
+                        made = variants[conn.render] = batch.split(
+                            members, conn.render or self._room_renderer(room))
+                    mine = made[1][conn] if conn in own else [made[0]]
                 else:
                     mine = own[conn] if conn in own else [shared]
                 if mine and mine != [b""]:
@@ -168,11 +176,11 @@ class Output:
         """A room's line as a tagged member gets it: seq, time and ``room``."""
         time_ms, tags = self._server._time_ms, {"room": room.name}
 
-        def render(payload: bytes, seq: object) -> bytes:
+        def render(payload: bytes, seq: object, target: object) -> bytes:
             return tag_prefix(seq if isinstance(seq, int) else None, time_ms, tags) + payload
         return render
 
-    def _render_tagged(self, payload: bytes, note: object) -> bytes:
+    def _render_tagged(self, payload: bytes, note: object, target: object) -> bytes:
         """A batch item as a tagged member gets it: a room line with its seq and
         time; a direct line with its time, or the tagged bytes made for it."""
         time_ms = self._server._time_ms

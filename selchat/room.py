@@ -210,12 +210,13 @@ class ChatRoom(RoomCommands[Session]):
         rooms = self.rooms
         connected = session in rooms.default.members
         told = rooms.sharing(session, self.announce_limit) if session in rooms.of else {}
-        in_default = rooms.default.has(session)
         rooms.forget(session)
         line = wire.left(name, reason)
         effects: List[Effect] = [Left(session)] if connected else []
         effects.append(Release(session, name))
-        if in_default and not self._quiet(rooms.default):
+        # Everyone was told it joined the chat: everyone is told it left, in
+        # the default room or not (an IRC client that never joined #lobby).
+        if not self._quiet(rooms.default):
             effects.append(Broadcast(line, presence=Presence("-", name)))
         effects += [Send(member, line) for member in told]
         return effects
@@ -328,6 +329,23 @@ class ChatRoom(RoomCommands[Session]):
 
     def is_held(self, session: Session) -> bool:
         return session in self._held
+
+    # -- what another front (IRC) asks --------------------------------------------
+
+    def name_refusal(self, session: Session, name: str) -> Optional[str]:
+        """Why `session` may not take `name` now (None: it may)."""
+        return self._name_refusal(session, name)
+
+    def held_name(self, session: Session) -> Optional[str]:
+        return self._held.get(session)
+
+    def remote_name(self, key: str) -> Optional[str]:
+        """The name of another node's member by name key, if there is one."""
+        held = self._remote.get(key)
+        return None if held is None else held[0]
+
+    def remote_names(self) -> List[str]:
+        return [name for name, _ in self._remote.values()]
 
     def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str) -> None:
         """The bus's list of every name (key -> (name, node)); `node` is ours."""
@@ -523,8 +541,9 @@ class ChatRoom(RoomCommands[Session]):
         log.info("%s is now known as %s", name, new)
         line = wire.renamed(name, new)
         effects: List[Effect] = [Release(session, name, final=False), Claim(session, new)]
-        if self.rooms.default.has(session):
-            effects.append(Broadcast(line, presence=Presence("=", name, new)))
+        # Names are the server's: everyone is told (the other nodes too), in
+        # the default room or not.
+        effects.append(Broadcast(line, presence=Presence("=", name, new)))
         if session in self.rooms.of:  # once to each member sharing another room
             effects += [Send(member, line) for member in self.rooms.sharing(session, 0)]
         return effects

@@ -140,6 +140,10 @@ CLOSE_GRACE = 5.0
 #: On Ctrl-C or SIGTERM, pending output is flushed for at most this long.
 SHUTDOWN_GRACE = 2.0
 DEFAULT_LIMITS = Limits()
+#: Another port of the server's (`selchat.irc.port`): given the server, its
+#: kind, the kind its listener is keyed by (the same, or a `TlsPort` around
+#: it) and its listening socket.
+Port = Callable[["Server"], Tuple[Kind, Kind, socket.socket]]
 
 
 class Server:
@@ -163,6 +167,7 @@ class Server:
         certificates: Optional[Certificates] = None,
         tls_listener: Optional[socket.socket] = None,
         trusted_proxies: Sequence[str] = (),
+        ports: Sequence["Port"] = (),
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -225,6 +230,10 @@ class Server:
                 self._tls_ports.append(web)
             sockets[web] = web_listener
             self._kinds += (http, websocket)
+        for port in ports:  # more kinds, each on a listener of its own (the IRC port)
+            kind, listening, sock = port(self)
+            sockets[listening] = sock
+            self._kinds += (kind,)
         self._listeners = Listeners(self, sockets)
         #: With a bus, the room is shared with other nodes through Redis.
         self._bridge: Optional[BusBridge] = None

@@ -23,6 +23,7 @@ GAUGES = {
     "connections_tcp": "Open chat-port (TCP line protocol) connections.",
     "connections_ws": "Open WebSocket connections.",
     "connections_http": "Open web-port connections not upgraded to WebSocket.",
+    "connections_irc": "Open IRC-port connections.",
     "members": "Sessions that chose a name and are in the room.",
     "bus_up": "1 while the bus (serve --bus) is connected, else 0.",
     "bus_lag_seconds": "How far behind the bus's newest line this node read it, in seconds.",
@@ -57,6 +58,7 @@ class Counters:
     def __init__(self, started: float) -> None:
         self.started = started
         self.connections_tcp = self.connections_ws = self.connections_http = self.members = 0
+        self.connections_irc = 0
         self.lines_received = self.deliveries = self.bytes_sent = self.sends = 0
         self.slow_readers_dropped = self.flood_throttled = self.http_requests = 0
         self.loop_passes = self.bus_up = self.bus_waiting_lines = self.bus_outages = 0

@@ -277,7 +277,7 @@ def test_a_rooms_batch_is_numbered_as_delivered_and_resumers_get_the_whole_pass(
     batch.joined(C, whole_pass=True)  # a resume: nothing of this pass is in a history yet
     assert batch.number(41) == [13, 26]
     shared, own = batch.split({A: None, B: None, C: None},
-                              lambda payload, seq: (b"%d " % seq if seq else b"") + payload)
+                              lambda payload, seq, target: (b"%d " % seq if seq else b"") + payload)
     assert shared == b"41 #dev <a> one\n42 #dev <b> two\n"
     assert b"".join(own[C]) == shared
 

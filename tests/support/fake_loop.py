@@ -10,12 +10,17 @@ import socket
 import time
 from typing import Callable, List, Optional
 
+from selchat.irc.port import listen as irc_listen
 from selchat.limits import Limits
 from selchat.listeners import open_listener
 from selchat.server import Server
 from support.constants import TIMEOUT
 
 START = 1000.0  # the fake clock's first reading; sums of halves stay exact
+
+
+def _fail(message: str) -> None:
+    raise OSError(message)
 
 
 class FakeClock:
@@ -76,11 +81,20 @@ class Loop:
     """A `Server` on 127.0.0.1 with a fake clock, and the peers talking to it."""
 
     def __init__(self, clock: Optional[Callable[[], float]] = None,
-                 web_listener: Optional[socket.socket] = None, **limits) -> None:
+                 web_listener: Optional[socket.socket] = None, irc: bool = False,
+                 **limits) -> None:
         self.clock = clock or FakeClock()
+        ports = irc_listen("127.0.0.1", 0 if irc else None, False, "irc.test", open_listener,
+                           _fail).ports
         self.server = Server(open_listener("127.0.0.1", 0), Limits(**limits), self.clock,
-                             web_listener=web_listener)
+                             web_listener=web_listener, ports=ports)
         self.address = ("127.0.0.1", int(self.server.address.rsplit(":", 1)[1]))
+        #: With `irc`, where IRC peers connect (`irc_peer`).
+        self.irc_address = None
+        if irc:
+            kind = self.server._kinds[-1]
+            self.irc_address = ("127.0.0.1", int(self.server._listeners.address(kind)
+                                                 .rsplit(":", 1)[1]))
         self.peers: List[Peer] = []  # read after every pass
         self.made: List[Peer] = []  # every peer, kept open until teardown
 
@@ -97,6 +111,21 @@ class Loop:
                                    for line in peer.lines))
         if not reads:
             self.peers.remove(peer)
+        return peer
+
+    def irc_peer(self, nick: Optional[str] = None) -> Peer:
+        """A new IRC connection (the loop made with `irc`); with a nick,
+        registered (read up to the end of its MOTD)."""
+        assert self.irc_address is not None, "Loop(irc=True) has the IRC port"
+        peer = Peer(self.irc_address)
+        # No Nagle: a client line the server does not answer would hold the
+        # next one back until a delayed ACK, in real time, not the fake clock's.
+        peer.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.peers.append(peer)
+        self.made.append(peer)
+        if nick is not None:
+            peer.sock.sendall(f"NICK {nick}\r\nUSER {nick} 0 * :{nick}\r\n".encode())
+            self.until(lambda: any(" 376 " in line for line in peer.lines))
         return peer
 
     def run(self, passes: int = 5) -> None:

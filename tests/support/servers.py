@@ -21,6 +21,8 @@ LISTENING = re.compile(rb"listening on \[?([^\]\s]+)\]?:(\d+)\s*$")
 WEB_PAGE = re.compile(rb"selchat web page on (https?://\S+:(\d+)/)\s*$")
 #: With TLS (--tls-cert): where the line protocol over TLS listens.
 TLS_ON = re.compile(rb"selchat TLS on \[?([^\]\s]+)\]?:(\d+)\s*$")
+#: With --irc-port: where IRC clients connect.
+IRC_ON = re.compile(rb"selchat IRC on \[?([^\]\s]+)\]?:(\d+)\s*$")
 
 
 class ServerNotStarted(RuntimeError):
@@ -50,6 +52,10 @@ class ServerProcess:
             # lines after a welcome, and the replay's are tested on their own.
             if "--replay" not in args:
                 extra += ["--replay", "0"]
+            # No IRC port unless asked for (--irc-port): its default, 6667, is
+            # every server's, and maybe another IRC server's on this machine.
+            if not any(arg.startswith("--irc") for arg in args):
+                extra += ["--no-irc"]
             command = [sys.executable, "-m", "selchat", "serve", "--host", host,
                        "--port", str(port), "--log-level", log_level, *extra, *args]
         # stderr goes to a file: a pipe nobody drains would block a chatty server.
@@ -61,20 +67,22 @@ class ServerProcess:
         self.url: Optional[str] = None
         self.web_port: Optional[int] = None
         self.tls_port: Optional[int] = None
+        self.irc_port: Optional[int] = None
         try:
-            self.port = self._wait_for_addresses(web)
+            self.port = self._wait_for_addresses(web, "--irc-port" in (command or []))
         except BaseException:
             self.stop(signal.SIGKILL)
             raise
         self.host = host.strip("[]")
         self.address = (self.host, self.port)
 
-    def _wait_for_addresses(self, web: bool) -> int:
+    def _wait_for_addresses(self, web: bool, irc: bool = False) -> int:
         port, pending = None, b""
         fd, deadline = self.proc.stdout.fileno(), time.monotonic() + TIMEOUT
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
-            while (port is None and self.tls_port is None) or (web and self.url is None):
+            while (port is None and self.tls_port is None) or (web and self.url is None) \
+                    or (irc and self.irc_port is None):
                 if not sel.select(max(0.0, deadline - time.monotonic())):
                     raise ServerNotStarted(f"no address within {TIMEOUT} s: {self.log()[-2000:]}")
                 data = os.read(fd, 4096)
@@ -83,8 +91,10 @@ class ServerProcess:
                 *lines, pending = (pending + data).split(b"\n")
                 for line in lines:
                     listening, page = LISTENING.search(line), WEB_PAGE.search(line)
-                    tls = TLS_ON.search(line)
-                    if listening and port is None:
+                    tls, irc_on = TLS_ON.search(line), IRC_ON.search(line)
+                    if irc_on:
+                        self.irc_port = int(irc_on.group(2))
+                    elif listening and port is None:
                         port = int(listening.group(2))
                     elif tls:
                         self.tls_port = int(tls.group(2))

@@ -1,0 +1,387 @@
+"""The IRC port in the loop: `IrcKind`, a `selchat.connection.Kind`.
+
+An IRC client is a chat session like a terminal's (`selchat.lines.LineKind`,
+whose flood control, name timeout, per-address limits, output limits and
+bus it shares): its lines come from a `selchat.framing.LineBuffer` (CR LF or
+LF, a cap of `selchat.irc.message.MAX_LINE`), each is parsed and handed to
+its `selchat.irc.session.IrcSession`, and the session's room commands go to
+the room through `RoomView`, which keeps the room's answers to this client
+(the session turns them into IRC replies) and carries out the rest. The
+replies join the pass's batch as they are (`selchat.irc.render.RAW`), so a
+client's pass is still one send.
+
+Room lines reach IRC clients rendered: every IRC connection is *tagged*
+with a render function (``Connection.render``) of the kind's
+`selchat.irc.render.Renderer`, one per variant (plain, server-time, every
+tag), so `selchat.output` renders each pass's lines once per variant and
+hands every IRC client of that variant the same bytes.
+
+An idle client is pinged after `PING_IDLE` seconds and dropped when nothing
+came `PING_TIMEOUT` seconds after the ping: one timer per client on the
+server's heap, moved on only when it fires (input just notes the time).
+"""
+import logging
+import weakref
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
+
+from selchat.connection import Connection, State
+from selchat.effect_types import (
+    Broadcast, Close, Effect, Entered, Left, Relay, Replay, Send,
+)
+from selchat.framing import LineBuffer
+from selchat.irc import numerics as N
+from selchat.irc.message import MAX_LINE, TooLong, encode, parse
+from selchat.irc.render import RAW, Renderer, mask
+from selchat.irc.session import IrcSession, User
+from selchat.lines import LineKind
+from selchat.names import name_key
+from selchat.rooms import Room
+from selchat.tags import format_time
+from selchat.wire import LineType, ServerLine, notice
+from selchat.wire import action as wire_action, chat as wire_chat
+
+if TYPE_CHECKING:
+    from selchat.server import Server
+
+log = logging.getLogger(__name__)
+
+OPEN = State.OPEN
+PRIVATE = LineType.PRIVATE
+#: Seconds of silence before the server pings a client (ngIRCd's and
+#: InspIRCd's defaults are 120 s: long enough that a quiet client costs
+#: nothing, short enough that a dead one is noticed).
+PING_IDLE = 120.0
+#: Seconds a pinged client has to say anything (a PONG): then it is dropped.
+PING_TIMEOUT = 60.0
+#: Channel names a connection keeps the room of (the hot path of its chat
+#: skips the room's name rules); a client in more is just looked up again.
+CHANNELS_KEPT = 64
+
+
+class IrcLines(LineBuffer):
+    """An IRC connection's protocol: its lines, its session, its liveness."""
+
+    __slots__ = ("session", "heard", "pinged", "channels")
+
+    def __init__(self) -> None:
+        super().__init__(MAX_LINE)
+        self.session: Optional[IrcSession] = None
+        #: Channel names as this client writes them -> their rooms (`RoomView.say`).
+        self.channels: Dict[str, Room[Connection]] = {}
+        self.heard = 0.0  # when it last sent anything
+        self.pinged = 0.0  # when the server pinged it (0: not waiting for an answer)
+
+
+class IrcKind(LineKind):
+    """IRC clients on the IRC port (``--irc-port``)."""
+
+    name = "irc"
+    gauge = "connections_irc"
+    accepted_note = " (IRC)"
+    told_why_refused = False  # an IRC client reads numerics, not a chat line
+
+    def __init__(self, server: "Server", server_name: str) -> None:
+        super().__init__(server)
+        self.server_name = server_name
+        room = server._room
+        self.default_room = room.rooms.default.name
+        self.renderer = Renderer(server_name, server_name, self.default_room,
+                                 lambda: server._history.epoch, lambda: server._time_ms,
+                                 lambda target: room.name_of(cast(Connection, target)))
+        #: The renders, made once: `selchat.output` keys its variants by them.
+        self._variants = {None: self.renderer.plain, "time": self.renderer.with_time,
+                          "all": self.renderer.with_tags}
+        #: TAGMSGs relayed: their msgids.
+        self.tagmsgs = 0
+        #: Clients that asked for away-notify.
+        self.away_notify: Set[Connection] = set()
+        #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
+        #: IRC servers show a channel's founder. No power comes with it yet
+        #: (operators come with accounts); a room that goes takes its entry along.
+        self.founders: "weakref.WeakKeyDictionary[Room[Connection], Connection]" = \
+            weakref.WeakKeyDictionary()
+
+    def protocol(self) -> IrcLines:
+        return IrcLines()
+
+    # -- a connection's life ------------------------------------------------------------
+
+    def opened(self, conn: Connection) -> None:
+        server, limits = self._server, self._server.limits
+        proto = self._lines(conn)
+        proto.session = IrcSession(
+            RoomView(self, conn), self.server_name, self.server_name,
+            default_room=self.default_room, channel_limit=limits.max_rooms_per_member)
+        proto.heard = server._now
+        conn.bucket = self.new_bucket()
+        conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
+        conn.tagged = True  # never the line protocol's shared bytes: its own variant
+        conn.render = self._variants[None]  # the one object: `selchat.output` keys by it
+        server._room.connect(conn, conn.group or "")  # its hello is the line protocol's: unsaid
+        server._timers.call_at(server._now + PING_IDLE, self._idle, conn)
+
+    def _no_name(self, conn: Connection) -> None:
+        conn.timer = None
+        if conn.state is OPEN:
+            log.info("%r: not registered in time", conn)
+            self.reply(conn, [encode(None, "ERROR", ["Closing link: registration timed out"],
+                                     trailing=True)])
+            self._server._apply([Close(conn)])
+
+    def _idle(self, conn: Connection) -> None:
+        """The ping timer: ping a silent client, drop one that did not answer."""
+        if conn.state is not OPEN:
+            return
+        server, proto = self._server, self._lines(conn)
+        now = server._now
+        if proto.pinged and proto.heard < proto.pinged:
+            if now - proto.pinged >= PING_TIMEOUT:
+                log.info("%r: ping timeout", conn)
+                self.reply(conn, [encode(None, "ERROR", [
+                    f"Closing link: ping timeout ({PING_TIMEOUT:g} seconds)"], trailing=True)])
+                server._apply(server._room.disconnect(conn, "ping timeout", now))
+                server._set_state(conn, State.DRAINING, "ping timeout")
+                return
+            server._timers.call_at(proto.pinged + PING_TIMEOUT, self._idle, conn)
+            return
+        if now - proto.heard >= PING_IDLE:
+            proto.pinged = now
+            self.reply(conn, [encode(None, "PING", [self.server_name], trailing=True)])
+            server._timers.call_at(now + PING_TIMEOUT, self._idle, conn)
+            return
+        proto.pinged = 0.0
+        server._timers.call_at(proto.heard + PING_IDLE, self._idle, conn)
+
+    def closing(self, conn: Connection) -> None:
+        self.away_notify.discard(conn)
+
+    def after_batch(self) -> None:
+        """The pass's lines went out: their client tags are done with."""
+        if self.renderer.client_tags:
+            self.renderer.client_tags.clear()
+
+    # -- reading ------------------------------------------------------------------------
+
+    def take_line(self, conn: Connection, line: bytes) -> None:
+        proto = self._lines(conn)
+        proto.heard = self._server._now
+        session = proto.session
+        assert session is not None
+        msg = parse(line)
+        if msg is None:
+            return
+        if isinstance(msg, TooLong):
+            self.reply(conn, [session.reply_text(N.ERR_INPUTTOOLONG, "Input line was too long")])
+            return
+        replies = session.handle(msg)
+        if replies:
+            self.reply(conn, replies)
+        if msg.command == "CAP":
+            self._caps_changed(conn, session)
+
+    def line_too_long(self, conn: Connection) -> None:
+        session = self._lines(conn).session
+        assert session is not None
+        self.reply(conn, [session.reply_text(N.ERR_INPUTTOOLONG, "Input line was too long")])
+
+    def _caps_changed(self, conn: Connection, session: IrcSession) -> None:
+        conn.render = self._variants[session.caps.tags()]
+        if session.caps.has("away-notify"):
+            self.away_notify.add(conn)
+        else:
+            self.away_notify.discard(conn)
+
+    # -- writing ------------------------------------------------------------------------
+
+    def reply(self, conn: Connection, lines: List[bytes]) -> None:
+        """IRC lines for `conn`, in order with the pass's other lines for it."""
+        self._server._batch.send(b"".join(lines), conn, RAW)
+
+    @staticmethod
+    def _lines(conn: Connection) -> IrcLines:
+        return cast(IrcLines, conn.proto)
+
+
+class RoomView:
+    """The room as one IRC client sees it (`selchat.irc.session.World`)."""
+
+    __slots__ = ("_kind", "_conn")
+
+    def __init__(self, kind: IrcKind, conn: Connection) -> None:
+        self._kind = kind
+        self._conn = conn
+
+    def command(self, text: str, echo: bool = False,
+                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
+        server, conn = self._kind._server, self._conn
+        mine: List[ServerLine] = []
+        effects: List[Effect] = []
+        new_room = text.startswith("/join ") and self._room(text[6:]) is None
+        for effect in server._room.receive(conn, text):
+            if new_room and effect.__class__ is Entered:
+                self._kind.founders[cast(Entered, effect).room] = conn
+            if tags:
+                self._kind.renderer.carries(effect, tags)
+            kind = effect.__class__
+            if kind is Send and cast(Send, effect).to is conn \
+                    and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
+                mine.append(cast(Send, effect).line)
+            elif kind is Replay and cast(Replay, effect).session is conn:
+                continue  # IRC clients have no replay here (CHATHISTORY comes with accounts)
+            elif echo and kind is Broadcast and cast(Broadcast, effect).exclude is conn:
+                cast(Broadcast, effect).exclude = None  # echo-message: its own line too
+                effects.append(effect)
+            else:
+                effects.append(effect)
+        server._apply(effects)
+        return mine
+
+    def _room(self, channel: str):  # type: ignore[no-untyped-def]
+        return self._kind._server._room.rooms.get(channel) if channel.startswith("#") else None
+
+    def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
+        room = self._room(channel)
+        if room is None:
+            return None
+        names = [*room.members.values(), *room.away.values(), *room.remote.values()]
+        if room.default:
+            names += self._kind._server._room.remote_names()
+        founder = self._kind.founders.get(room)
+        if founder is not None and founder in room.members:
+            name = room.members[founder]
+            names = ["@" + name, *(each for each in names if each != name)]
+        return room.name, names
+
+    def channels(self) -> List[str]:
+        return [room.name for room in self._kind._server._room.rooms.rooms_of(self._conn)]
+
+    def topic(self, channel: str) -> Optional[str]:
+        room = self._room(channel)
+        return None if room is None else room.topic
+
+    def rooms(self) -> List[Tuple[str, int, str]]:
+        return [(room.name, len(room), room.topic) for room in self._kind._server._room.rooms]
+
+    def user(self, nick: str) -> Optional[User]:
+        chat = self._kind._server._room
+        session = chat.holder(name_key(nick))
+        if session is None:
+            remote = chat.remote_name(name_key(nick))
+            return None if remote is None else User(remote, remote, "on another node", "", [])
+        name = chat.name_of(session)
+        channels = [room.name for room in chat.rooms.rooms_of(session)]
+        if name is None:  # held: its connection dropped and may come back
+            held = chat.held_name(session) or nick
+            return User(held, held, "selchat user", "connection lost", channels)
+        proto = session.proto
+        if isinstance(proto, IrcLines) and proto.session is not None:
+            irc = proto.session
+            user, realname = irc.user or (name, name)
+            return User(name, user, realname, irc.away, channels)
+        return User(name, name, "selchat user", "", channels)
+
+    def say(self, channel: str, text: str, kind: str, echo: bool = False,
+            tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
+        """The hot path of an IRC client's chat: a room line, as the room's
+        own chat line is (``Broadcast``), without a command to parse."""
+        server, conn = self._kind._server, self._conn
+        proto = self._kind._lines(conn)
+        room = proto.channels.get(channel)
+        if room is None or not room.has(conn):  # (a room one is in exists: the cache holds)
+            room = self._room(channel)
+            if room is None or not room.has(conn):
+                return (None if room is None else room.name), False
+            if len(proto.channels) >= CHANNELS_KEPT:
+                proto.channels.clear()
+            proto.channels[channel] = room
+        chat = server._room
+        name = chat.name_of(conn) or "*"
+        line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
+                if kind == "action" else notice(f"-{name}- {text}"))
+        effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        if tags:
+            self._kind.renderer.carries(effect, tags)
+        server._apply([effect])
+        return room.name, True
+
+    def leave_default_room(self) -> None:
+        server, conn = self._kind._server, self._conn
+        rooms = server._room.rooms
+        rooms.exit(conn, rooms.default)
+        server._apply([Left(conn)])
+
+    def nicks(self) -> List[str]:
+        chat = self._kind._server._room
+        return [*chat.members.values(), *chat.remote_names()]
+
+    def counts(self) -> Tuple[int, int]:
+        chat = self._kind._server._room
+        return len(chat.members) + len(chat.remote_names()), len(chat.rooms)
+
+    def refusal(self, nick: str) -> Optional[str]:
+        return self._kind._server._room.name_refusal(self._conn, nick)
+
+    def notice(self, target: str, text: str, echo: bool = False,
+               tags: Optional[Dict[str, str]] = None) -> Optional[str]:
+        """``*** -alice- text`` for a name (`selchat.irc.render` makes it a
+        NOTICE again for IRC clients; a room's notice is `say`'s)."""
+        server, conn = self._kind._server, self._conn
+        chat = server._room
+        line = notice(f"-{chat.name_of(conn)}- {text}")
+        effect: Effect
+        to = chat.holder(name_key(target))
+        remote = chat.remote_name(name_key(target)) if to is None else None
+        if to is not None and chat.name_of(to) is not None:
+            effect = Send(to, line)
+        elif remote is not None:
+            effect = Relay(remote, line)
+        else:
+            return f"no such user: {target}"
+        if tags:
+            self._kind.renderer.carries(effect, tags)
+        server._apply([effect])
+        return None
+
+    def tagmsg(self, target: str, tags: Dict[str, str]) -> Optional[bytes]:
+        """One line, made once, to every message-tags client it is for but this
+        one (unless it is the target): its echo is the session's reply."""
+        kind, conn = self._kind, self._conn
+        server = kind._server
+        chat = server._room
+        recipients: Iterable[Connection]
+        if target.startswith("#"):
+            room = chat.rooms.get(target)
+            if room is None:
+                return None
+            recipients = [other for other in room.members if other is not conn]
+        else:
+            to = chat.holder(name_key(target))
+            if to is None:
+                if chat.remote_name(name_key(target)) is None:
+                    return None
+                recipients = []  # nothing crosses the bus but lines
+            else:
+                recipients = [to]
+        kind.tagmsgs += 1  # its own msgid: a TAGMSG is no room line, it has no seq
+        line = encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG", [target],
+                      tags={"time": format_time(server._time_ms),
+                            "msgid": f"{server._history.epoch}-t{kind.tagmsgs}", **tags})
+        with_tags = kind.renderer.with_tags
+        for other in recipients:
+            if other.render == with_tags:
+                kind.reply(other, [line])
+        return line
+
+    def away(self, text: str) -> None:
+        """away-notify: the clients that asked and share a room with this one."""
+        kind, conn = self._kind, self._conn
+        chat = kind._server._room
+        name = chat.name_of(conn)
+        if name is None or not kind.away_notify:
+            return
+        line = [encode(mask(name, kind.server_name), "AWAY", [text] if text else [],
+                       trailing=bool(text))]
+        rooms = chat.rooms.rooms_of(conn)
+        for other in kind.away_notify:
+            if other is not conn and any(room.has(other) for room in rooms):
+                kind.reply(other, line)

@@ -1,0 +1,184 @@
+"""The room's lines as IRC lines: a pass's payload rendered once per variant.
+
+The room speaks the line protocol (`selchat.wire`); a pass's lines are
+joined once (`selchat.batch`) and each variant of its recipients gets them
+rendered once (`selchat.output`): the IRC kind has three variants, plain,
+with ``time`` (server-time) and with every tag (message-tags: ``time`` and
+``msgid``). A `Renderer` is those three functions: a line-protocol item in,
+IRC lines out, the same bytes for every IRC client of the variant. So an
+IRC user in a busy room costs what a terminal user costs: a reference to
+shared bytes, not a line built per recipient.
+
+The mapping, item by item (``#room`` is the line's room prefix, or the
+default room for a line without one)::
+
+    <alice> hi                      :alice!alice@HOST PRIVMSG #room :hi
+    * alice waves                   :alice!alice@HOST PRIVMSG #room :\\x01ACTION waves\\x01
+    *alice* psst (direct)           :alice!alice@HOST PRIVMSG <recipient> :psst
+    *** alice has joined ...        JOIN #room
+    *** alice has left #dev (bye).  PART #dev :bye
+    *** alice has left the chat room (bye).   QUIT :bye
+    *** alice is now known as al    NICK al
+    *** alice set the topic: T      TOPIC #room :T
+    *** -alice- hi (a NOTICE)       :alice!alice@HOST NOTICE <#room or recipient> :hi
+    any other *** or !!! line       :SERVER NOTICE <#room or recipient> :text
+
+A ``msgid`` is the room line's number in the server's one sequence with the
+history's epoch in front (``EPOCH-SEQ``): unique across restarts, and the
+same number a ``/tags`` client sees as ``seq``. Lines longer than IRC's 512
+bytes are split at character boundaries into several messages.
+"""
+import re
+from typing import Callable, Dict, List, Optional
+
+from selchat import wire
+from selchat.effect_types import Broadcast, Send
+from selchat.irc.message import MAX_REST, encode, escape
+from selchat.tags import format_time
+
+#: The note of an item that is IRC already (the IRC kind's own replies): as it is.
+RAW = object()
+#: What IRC allows a line, CR LF included (tags aside).
+LINE = 512
+_TOPIC_SET = re.compile(r"(\S+) set the topic: (.*)")
+#: An IRC client's NOTICE as the others read it (`selchat.irc.kind.RoomView.notice`).
+_NOTICE = re.compile(r"-(\S+)- (.*)")
+
+
+def mask(name: str, host: str) -> str:
+    """A selchat name as an IRC source: ``name!name@host`` (every user, IRC or
+    not, is shown this way: names are the one identity selchat has)."""
+    return f"{name}!{name}@{host}"
+
+
+class Renderer:
+    """`server_name` in server notices; `host` in every user's mask;
+    `default_room` is the channel of lines without a room prefix; `epoch()`
+    and `time_ms()` the history's epoch and the pass's time; `nick_of(target)`
+    a direct line's recipient's name."""
+
+    def __init__(self, server_name: str, host: str, default_room: str,
+                 epoch: Callable[[], str], time_ms: Callable[[], int],
+                 nick_of: Callable[[object], Optional[str]]) -> None:
+        self.server_name = server_name
+        self.host = host
+        self.default_room = default_room
+        self._epoch = epoch
+        self._time_ms = time_ms
+        self._nick_of = nick_of
+        #: This pass's lines that carry an IRC client's own tags (``+draft/reply``),
+        #: by their payload: for message-tags clients (`carries`; the IRC kind
+        #: empties it after each pass).
+        self.client_tags: Dict[bytes, str] = {}
+
+    def carries(self, effect: object, tags: Dict[str, str]) -> None:
+        """`effect`'s line (a room line or a direct one) carries `tags`."""
+        if isinstance(effect, (Broadcast, Send)):
+            prefix = effect.room.prefix if effect.room is not None else b""
+            self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
+                f"{key}={escape(value)}" if value else key for key, value in tags.items())
+
+    # -- the three variants (`selchat.batch.Render`) ------------------------------------
+
+    def plain(self, payload: bytes, note: object, target: object) -> bytes:
+        if note is RAW:
+            return payload
+        return self.lines(payload, target, "")
+
+    def with_time(self, payload: bytes, note: object, target: object) -> bytes:
+        if note is RAW:
+            return payload
+        return self.lines(payload, target, "@time=" + format_time(self._when(note)) + " ")
+
+    def with_tags(self, payload: bytes, note: object, target: object) -> bytes:
+        if note is RAW:
+            return payload
+        tags = "@time=" + format_time(self._when(note))
+        seq = note[0] if isinstance(note, tuple) else note
+        if isinstance(seq, int):
+            tags += f";msgid={escape(self._epoch())}-{seq}"
+        if self.client_tags:
+            client = self.client_tags.get(payload)
+            if client:
+                tags += ";" + client
+        return self.lines(payload, target, tags + " ")
+
+    def _when(self, note: object) -> int:
+        """A line from the bus was said when its note says; the rest, this pass."""
+        if isinstance(note, tuple) and len(note) > 1 and isinstance(note[1], int):
+            return note[1]
+        return self._time_ms()
+
+    # -- the mapping --------------------------------------------------------------------
+
+    def lines(self, payload: bytes, target: object, tags: str) -> bytes:
+        """Every line of `payload` as IRC lines, each with `tags` in front."""
+        out: List[bytes] = []
+        for text in payload.decode("utf-8", "replace").split("\n"):
+            if text:
+                out += [tags.encode() + line for line in self.line(text, target)]
+        return b"".join(out)
+
+    def line(self, text: str, target: object) -> List[bytes]:
+        room, rest = wire.split_room(text)
+        channel = room or self.default_room
+        said = wire.decode(rest)
+        host = self.host
+        if isinstance(said, wire.ServerLine):
+            kind, body, name = said
+            if kind is wire.LineType.CHAT and name:
+                return split_message(mask(name, host), "PRIVMSG", channel, body)
+            if kind is wire.LineType.ACTION and name:
+                return split_message(mask(name, host), "PRIVMSG", channel, body, action=True)
+            if kind is wire.LineType.PRIVATE and name:
+                to = self._nick_of(target) if target is not None else None
+                return split_message(mask(name, host), "PRIVMSG", to or "*", body)
+            if kind is wire.LineType.SENT:
+                return []  # a /tags client's confirmation: an IRC client has echo-message
+            if kind is wire.LineType.NOTICE:
+                topic = _TOPIC_SET.fullmatch(body)
+                if topic:
+                    return [encode(mask(topic[1], host), "TOPIC", [channel, topic[2]],
+                                   trailing=True)]
+                noticed = _NOTICE.fullmatch(body)
+                if noticed:
+                    to = channel if target is None else (self._nick_of(target) or "*")
+                    return split_message(mask(noticed[1], host), "NOTICE", to, noticed[2])
+        elif isinstance(said, wire.JoinNotice):
+            return [encode(mask(said.name, host), "JOIN", [self.default_room])]
+        elif isinstance(said, wire.RoomJoinNotice):
+            return [encode(mask(said.name, host), "JOIN", [said.room])]
+        elif isinstance(said, wire.LeaveNotice):
+            return [encode(mask(said.name, host), "QUIT", [said.reason or "Left"], trailing=True)]
+        elif isinstance(said, wire.RoomLeaveNotice):
+            params = [said.room or channel, *([said.reason] if said.reason else [])]
+            return [encode(mask(said.name, host), "PART", params, trailing=bool(said.reason))]
+        elif isinstance(said, wire.Renamed):
+            return [encode(mask(said.old, host), "NICK", [said.new])]
+        # Anything else is the server talking: a notice, to the room or the recipient.
+        to = channel if target is None else (self._nick_of(target) or "*")
+        return split_message(self.server_name, "NOTICE", to, rest)
+
+
+def split_message(source: str, command: str, to: str, text: str,
+                  action: bool = False) -> List[bytes]:
+    """``:source COMMAND to :text``, as several lines when one would be over
+    `LINE` bytes (cut at character boundaries; an action stays an action).
+    A text an IRC client could send in one line is never cut: it goes whole,
+    a little over 512 bytes with its source in front (as clients take it),
+    rather than with a tail of a few characters in a message of its own."""
+    wrap = ("\x01ACTION ", "\x01") if action else ("", "")
+    room = LINE - len(f":{source} {command} {to} :{wrap[0]}{wrap[1]}\r\n".encode())
+    data = text.encode()
+    sendable = MAX_REST - len(f"{command} {to} :{wrap[0]}{wrap[1]}".encode())
+    if len(data) <= max(room, sendable) or room < 16:
+        return [encode(source, command, [to, wrap[0] + text + wrap[1]], trailing=True)]
+    lines = []
+    while data:
+        cut = min(room, len(data))
+        while cut < len(data) and (data[cut] & 0xC0) == 0x80:  # not inside a character
+            cut -= 1
+        chunk, data = data[:cut], data[cut:]
+        lines.append(encode(source, command, [to, wrap[0] + chunk.decode() + wrap[1]],
+                            trailing=True))
+    return lines

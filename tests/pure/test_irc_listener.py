@@ -1,0 +1,41 @@
+"""The IRC listener's rules (selchat.irc.port), with a fake bind: a busy
+default port is a warning line, a chosen one a failure."""
+import errno
+
+import pytest
+
+from selchat.irc.port import listen, server_name
+
+
+def busy(host, port):
+    raise OSError(errno.EADDRINUSE, "Address already in use")
+
+
+class Failed(Exception):
+    pass
+
+
+def fail(message):
+    raise Failed(message)
+
+
+def test_a_busy_default_port_is_a_startup_line():
+    listening = listen("127.0.0.1", 6667, True, None, busy, fail)
+    assert listening.ports == []
+    assert listening.lines == ["selchat IRC: port 6667 is in use; no IRC "
+                               "(use --irc-port PORT, or --irc-port 0 for a free one)"]
+
+
+def test_a_busy_chosen_port_fails():
+    with pytest.raises(Failed, match="cannot listen on 127.0.0.1 IRC port 7000"):
+        listen("127.0.0.1", 7000, False, None, busy, fail)
+
+
+def test_no_irc_is_nothing():
+    assert listen("127.0.0.1", None, True, None, busy, fail) == ([], [])
+
+
+def test_the_server_name_has_no_spaces():
+    assert server_name("irc example . net") == "ircexample.net"
+    assert server_name("irc.test") == "irc.test"
+    assert server_name(None)

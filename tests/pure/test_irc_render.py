@@ -1,0 +1,106 @@
+"""The room's lines as IRC lines (selchat.irc.render): every kind of line,
+each variant, long lines split, and one render shared by every recipient."""
+from selchat import wire
+from selchat.batch import Batch
+from selchat.irc.render import LINE, RAW, Renderer, split_message
+
+NAMES = {"t1": "carol"}
+
+
+def renderer() -> Renderer:
+    return Renderer("irc.test", "h", "#lobby", lambda: "ep0ch", lambda: 1_700_000_000_000,
+                    NAMES.get)
+
+
+def render(line: bytes, target=None, note=None, variant="plain") -> bytes:
+    return getattr(renderer(), variant)(line, note, target)
+
+
+def test_chat_action_and_private_lines():
+    assert render(wire.encode(wire.chat("alice", "hi"))) == \
+        b":alice!alice@h PRIVMSG #lobby :hi\r\n"
+    assert render(b"#dev " + wire.encode(wire.chat("alice", "hi"))) == \
+        b":alice!alice@h PRIVMSG #dev :hi\r\n"
+    assert render(wire.encode(wire.action("alice", "waves"))) == \
+        b":alice!alice@h PRIVMSG #lobby :\x01ACTION waves\x01\r\n"
+    assert render(wire.encode(wire.private("alice", "psst")), target="t1") == \
+        b":alice!alice@h PRIVMSG carol :psst\r\n"
+
+
+def test_joins_parts_quits_nicks_and_topics():
+    assert render(wire.encode(wire.joined("bob"))) == b":bob!bob@h JOIN #lobby\r\n"
+    assert render(b"#dev " + wire.encode(wire.joined_room("bob", "#dev"))) == \
+        b":bob!bob@h JOIN #dev\r\n"
+    assert render(b"#dev " + wire.encode(wire.left_room("bob", "#dev", "bye now"))) == \
+        b":bob!bob@h PART #dev :bye now\r\n"
+    assert render(b"#dev " + wire.encode(wire.left_room("bob", "#dev"))) == \
+        b":bob!bob@h PART #dev\r\n"
+    assert render(wire.encode(wire.left("bob", "gone"))) == b":bob!bob@h QUIT :gone\r\n"
+    assert render(wire.encode(wire.renamed("bob", "rob"))) == b":bob!bob@h NICK rob\r\n"
+    assert render(b"#dev " + wire.encode(wire.topic_set("bob", "a topic"))) == \
+        b":bob!bob@h TOPIC #dev :a topic\r\n"
+
+
+def test_an_irc_clients_notice_is_a_notice_again():
+    assert render(b"#dev " + wire.encode(wire.notice("-alice- hear ye"))) == \
+        b":alice!alice@h NOTICE #dev :hear ye\r\n"
+    assert render(wire.encode(wire.notice("-alice- psst")), target="t1") == \
+        b":alice!alice@h NOTICE carol :psst\r\n"
+
+
+def test_other_server_lines_are_notices():
+    assert render(wire.encode(wire.shutting_down())) == \
+        b":irc.test NOTICE #lobby :*** Server is shutting down.\r\n"
+    assert render(wire.encode(wire.error("oops")), target="t1") == \
+        b":irc.test NOTICE carol :!!! oops\r\n"
+    assert render(wire.encode(wire.sent("bob", "x")), target="t1") == b""
+
+
+def test_variants_add_time_and_msgid():
+    line = wire.encode(wire.chat("alice", "hi"))
+    assert render(line, note=41, variant="with_time") == \
+        b"@time=2023-11-14T22:13:20.000Z :alice!alice@h PRIVMSG #lobby :hi\r\n"
+    assert render(line, note=41, variant="with_tags") == \
+        b"@time=2023-11-14T22:13:20.000Z;msgid=ep0ch-41 :alice!alice@h PRIVMSG #lobby :hi\r\n"
+    assert render(line, note=(41, 1_000), variant="with_tags").startswith(
+        b"@time=1970-01-01T00:00:01.000Z;msgid=ep0ch-41 ")
+    assert render(b":irc.test 001 x :hi\r\n", note=RAW, variant="with_tags") == \
+        b":irc.test 001 x :hi\r\n"
+
+
+def test_a_line_carries_its_client_tags_to_message_tags_clients_only():
+    from selchat.effect_types import Broadcast
+    made = renderer()
+    line = wire.chat("alice", "hi")
+    made.carries(Broadcast(line), {"+draft/reply": "m 1"})
+    payload = wire.encode(line)
+    assert made.with_tags(payload, 7, None).startswith(
+        b"@time=2023-11-14T22:13:20.000Z;msgid=ep0ch-7;+draft/reply=m\\s1 :alice")
+    assert b"draft" not in made.with_time(payload, 7, None)
+    assert b"draft" not in made.plain(payload, 7, None)
+
+
+def test_a_long_line_is_split_within_512_bytes_at_character_boundaries():
+    text = "é" * 600
+    lines = split_message("alice!alice@h", "PRIVMSG", "#lobby", text, action=True)
+    assert len(lines) > 1
+    assert all(len(line) <= LINE for line in lines)
+    bodies = [line.decode().split(" :", 1)[1][len("\x01ACTION "):-3] for line in lines]
+    assert "".join(bodies) == text
+
+
+def test_a_pass_is_rendered_once_per_variant_and_cut_for_the_sender():
+    batch: Batch[str] = Batch()
+    calls = []
+    plain = renderer().plain
+
+    def counting(payload, note, target):
+        calls.append(payload)
+        return plain(payload, note, target)
+    batch.broadcast(wire.encode(wire.chat("alice", "one")), exclude="a")
+    batch.broadcast(wire.encode(wire.chat("bob", "two")), exclude="b")
+    shared, own = batch.split(["a", "b", "c"], counting)
+    assert len(calls) == 2  # once per line, not per recipient
+    assert shared == (b":alice!alice@h PRIVMSG #lobby :one\r\n"
+                      b":bob!bob@h PRIVMSG #lobby :two\r\n")
+    assert b"".join(own["a"]) == b":bob!bob@h PRIVMSG #lobby :two\r\n"

@@ -1,0 +1,305 @@
+"""One IRC client's session (selchat.irc.session) against a scripted room:
+registration, CAP, the commands, their numerics, labels."""
+from typing import Dict, List, Optional, Tuple
+
+import pytest
+
+from selchat import wire
+from selchat.irc.message import Message, parse
+from selchat.irc.session import IrcSession, User
+
+
+class World:
+    """A room that answers as it is told, and says what it was asked."""
+
+    def __init__(self) -> None:
+        self.said: List[Tuple[str, bool]] = []
+        self.answers: Dict[str, List[wire.ServerLine]] = {}
+        self.taken = {"bob"}
+        self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
+        self.mine: List[str] = []
+        self.away_texts: List[str] = []
+        self.left_default = False
+        self.notices: List[Tuple[str, str, bool]] = []
+
+    def command(self, text: str, echo: bool = False, tags=None) -> List[wire.ServerLine]:
+        self.said.append((text, echo))
+        self.tags = tags
+        if text.startswith("/join "):
+            name = text[6:]
+            if name.lower() not in self.rooms_:
+                self.rooms_[name.lower()] = (name, [], "")
+            if name not in self.mine:
+                self.mine.append(name)
+        return self.answers.get(text, [])
+
+    def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
+        found = self.rooms_.get(channel.lower())
+        if found is None:
+            return None
+        return found[0], [*found[1], *(["me"] if found[0] in self.mine else [])]
+
+    def channels(self) -> List[str]:
+        return list(self.mine)
+
+    def topic(self, channel: str) -> Optional[str]:
+        found = self.rooms_.get(channel.lower())
+        return None if found is None else found[2]
+
+    def rooms(self) -> List[Tuple[str, int, str]]:
+        return [(name, len(members), topic) for name, members, topic in self.rooms_.values()]
+
+    def user(self, nick: str) -> Optional[User]:
+        if nick.lower() == "bob":
+            return User("bob", "bob", "selchat user", "", ["#lobby"])
+        return None
+
+    def counts(self) -> Tuple[int, int]:
+        return 2, len(self.rooms_)
+
+    def nicks(self) -> List[str]:
+        return ["me", "bob"]
+
+    def leave_default_room(self) -> None:
+        self.left_default = True
+
+    def say(self, channel, text, kind, echo=False, tags=None):
+        found = self.rooms_.get(channel.lower())
+        if found is None:
+            return None, False
+        if found[0] not in self.mine:
+            return found[0], False
+        self.said.append((f"{kind} {found[0]} {text}", echo))
+        self.tags = tags
+        return found[0], True
+
+    def refusal(self, nick: str) -> Optional[str]:
+        if nick.lower() in self.taken:
+            return f"name taken: {nick}"
+        return None if nick.isalnum() else "names are letters or digits"
+
+    def away(self, text: str) -> None:
+        self.away_texts.append(text)
+
+    def tagmsg(self, target, tags):
+        return b":me!me@irc.test TAGMSG " + target.encode() + b"\r\n"
+
+    def notice(self, target: str, text: str, echo: bool = False, tags=None) -> Optional[str]:
+        self.notices.append((target, text, echo))
+        return None if target.startswith("#") or target == "bob" else "no such user"
+
+
+def send(session: IrcSession, line: str) -> List[Message]:
+    msg = parse(line.encode())
+    assert isinstance(msg, Message)
+    replies = session.handle(msg)
+    assert all(reply.endswith(b"\r\n") and reply.count(b"\r\n") == 1 for reply in replies)
+    return [parse(reply[:-2]) for reply in replies]
+
+
+def commands(replies: List[Message]) -> List[str]:
+    return [reply.command for reply in replies]
+
+
+@pytest.fixture
+def world() -> World:
+    return World()
+
+
+def registered(world: World, nick: str = "me") -> IrcSession:
+    session = IrcSession(world, "irc.test", "irc.test")
+    send(session, f"NICK {nick}")
+    send(session, f"USER {nick} 0 * :Real Name")
+    world.mine.append("#lobby")
+    assert session.registered
+    return session
+
+
+def test_registration_says_001_to_005_lusers_and_motd_and_joins_nothing(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    assert send(session, "NICK me") == []
+    replies = send(session, "USER me 0 * :Real Name")
+    assert commands(replies) == ["001", "002", "003", "004", "005", "251", "252", "254", "255",
+                                 "375", "372", "372", "376"]
+    assert world.left_default  # IRC's way: the client joins what it wants
+    assert "JOIN #lobby" in replies[-2].params[-1]
+    assert replies[0].params[0] == "me"
+    isupport = replies[4].params
+    for token in ("CASEMAPPING=rfc8265", "CHANTYPES=#", "CHANNELLEN=33", "NICKLEN=32",
+                  "TOPICLEN=300", "PREFIX=(ov)@+", "CHANLIMIT=#:50", "NETWORK=selchat",
+                  "LINELEN=512"):
+        assert token in isupport
+    assert world.said == [("me", False)]  # the name, as a terminal user's first line
+
+
+def test_before_registering_only_registration_commands(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    assert commands(send(session, "PRIVMSG #lobby :hi")) == ["451"]
+    assert commands(send(session, "PING :x")) == ["PONG"]
+    assert world.said == []
+
+
+def test_a_nick_taken_or_refused_is_433_or_432(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    replies = send(session, "NICK Bob")
+    assert commands(replies) == ["433"] and replies[0].params[:2] == ["*", "Bob"]
+    assert commands(send(session, "NICK b[o]b")) == ["432"]
+    assert commands(send(session, "NICK")) == ["431"]
+
+
+def test_cap_negotiation_holds_registration_until_end(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    ls = send(session, "CAP LS 302")
+    assert ls[0].command == "CAP" and ls[0].params[:2] == ["*", "LS"]
+    offered = ls[0].params[2].split()
+    for cap in ("message-tags", "server-time", "echo-message", "batch", "labeled-response",
+                "multi-prefix", "userhost-in-names", "away-notify", "cap-notify"):
+        assert cap in offered
+    send(session, "NICK me")
+    assert send(session, "USER me 0 * :R") == []  # held: negotiating
+    assert send(session, "CAP REQ :server-time bogus")[0].params[1] == "NAK"
+    ack = send(session, "CAP REQ :server-time echo-message")
+    assert ack[0].params[1:] == ["ACK", "server-time echo-message"]
+    assert send(session, "CAP LIST")[0].params[2].split() == [
+        "cap-notify", "echo-message", "server-time"]
+    assert session.caps.tags() == "time"
+    assert commands(send(session, "CAP END"))[0] == "001"
+    assert commands(send(session, "CAP FOO")) == ["410"]
+
+
+def test_unknown_commands_and_missing_params(world):
+    session = registered(world)
+    assert commands(send(session, "FROB x")) == ["421"]
+    assert commands(send(session, "JOIN")) == ["461"]
+    assert commands(send(session, "USER a b c d")) == ["462"]
+    assert commands(send(session, "PRIVMSG")) == ["411"]
+    assert commands(send(session, "PRIVMSG #lobby")) == ["412"]
+
+
+def test_join_echoes_and_names_and_part_echoes(world):
+    session = registered(world)
+    world.said.clear()
+    replies = send(session, "JOIN #dev,#lobby")
+    assert world.said == [("/join #dev", False)]  # #lobby: already in it
+    assert commands(replies) == ["JOIN", "353", "366"]
+    assert str(replies[0].params) == "['#dev']"
+    world.answers["/part #dev bye now"] = [wire.left_room("me", "#dev", "bye now")]
+    assert send(session, "PART #dev :bye now")[0].params == ["#dev", "bye now"]
+    assert commands(send(session, "PART #nowhere")) == ["403"]
+
+
+def test_a_refused_join_is_a_numeric(world):
+    session = registered(world)
+    world.answers["/join #a"] = [wire.error("you are in 50 rooms, at most 50")]
+    world.rooms_["#a"] = ("#a", [], "")
+    assert commands(send(session, "JOIN #a")) == ["405"]
+    world.answers["/join bad"] = [wire.error("invalid room")]
+    assert commands(send(session, "JOIN bad")) == ["403"]
+
+
+def test_privmsg_to_channels_and_nicks(world):
+    session = registered(world)
+    world.said.clear()
+    assert send(session, "PRIVMSG #lobby :hello there") == []
+    assert send(session, "PRIVMSG #lobby :\x01ACTION waves\x01") == []
+    assert send(session, "PRIVMSG bob :psst") == []
+    assert send(session, "PRIVMSG #lobby :\x01VERSION\x01") == []
+    assert world.said == [("chat #lobby hello there", False), ("action #lobby waves", False),
+                          ("/msg bob psst", False)]
+    world.answers["/msg nobody x"] = [wire.error("no such user: nobody")]
+    assert commands(send(session, "PRIVMSG nobody :x")) == ["401"]
+    assert send(session, "NOTICE nobody :x") == []  # a NOTICE is never answered
+    assert send(session, "NOTICE #lobby :hear ye") == []
+    assert world.notices == [("nobody", "x", False)]
+    assert world.said[-1] == ("notice #lobby hear ye", False)
+    assert commands(send(session, "PRIVMSG #nosuch :x")) == ["403"]
+    world.rooms_["#other"] = ("#other", ["bob"], "")
+    assert commands(send(session, "PRIVMSG #other :x")) == ["404"]
+
+
+def test_echo_message_rides_the_room_line_unless_labelled(world):
+    session = registered(world)
+    send(session, "CAP REQ :echo-message labeled-response")
+    world.said.clear()
+    assert send(session, "PRIVMSG #lobby :hi") == []
+    assert world.said == [("chat #lobby hi", True)]  # the room's own line comes back
+    echo = send(session, "@label=x1 PRIVMSG #lobby :hi")
+    assert echo[0].command == "PRIVMSG" and echo[0].tags["label"] == "x1"
+    assert world.said[-1] == ("chat #lobby hi", False)
+    assert send(session, "PRIVMSG bob :psst")[0].params == ["bob", "psst"]
+
+
+def test_client_tags_go_with_the_line_and_the_echo(world):
+    session = registered(world)
+    send(session, "CAP REQ :echo-message message-tags")
+    echo = send(session, "@+draft/reply=abc;label=x PRIVMSG bob :yes")
+    assert world.tags == {"+draft/reply": "abc"}
+    assert echo[0].tags == {"+draft/reply": "abc"}
+
+
+def test_labeled_response_ack_single_and_batch(world):
+    session = registered(world)
+    send(session, "CAP REQ :labeled-response batch")
+    pong = send(session, "@label=p PING :t")
+    assert pong[0].command == "PONG" and pong[0].tags == {"label": "p"}
+    ack = send(session, "@label=n PONG :t")
+    assert ack[0].command == "ACK" and ack[0].tags == {"label": "n"}
+    many = send(session, "@label=w WHOIS bob")
+    assert many[0].command == "BATCH" and many[0].tags["label"] == "w"
+    ref = many[0].params[0][1:]
+    assert many[0].params[1] == "labeled-response"
+    assert all(reply.tags.get("batch") == ref for reply in many[1:-1])
+    assert many[-1].params == ["-" + ref]
+
+
+def test_nick_change_goes_through_the_room(world):
+    session = registered(world)
+    world.said.clear()
+    assert send(session, "NICK me2") == []  # in the default room: its line says it
+    assert world.said == [("/nick me2", False)] and session.nick == "me2"
+    world.mine.remove("#lobby")
+    nick = send(session, "NICK me3")  # in no room with the others: said here
+    assert nick[0].command == "NICK" and nick[0].params == ["me3"]
+    assert commands(send(session, "NICK bob")) == ["433"]
+    assert session.nick == "me3"
+
+
+def test_who_whois_ison_userhost(world):
+    session = registered(world)
+    who = send(session, "WHO bob")
+    assert commands(who) == ["352", "315"] and who[0].params[5] == "bob"
+    assert who[0].params[1] == "*" and who[0].params[6] == "H"
+    assert commands(send(session, "WHO b*")) == ["352", "315"]
+    assert commands(send(session, "WHO *")) == ["352", "315"]  # "me" is no user of this world
+    assert send(session, "WHO nobody")[0].params[1:2] == ["nobody"]
+    assert commands(send(session, "WHOIS bob")) == ["311", "319", "312", "318"]
+    assert commands(send(session, "WHOIS nobody")) == ["401", "318"]
+    assert send(session, "ISON bob nobody")[0].params[1] == "bob"
+    assert send(session, "USERHOST bob")[0].params[1] == "bob=+bob@irc.test"
+
+
+def test_topic_list_mode_away_motd_version(world):
+    session = registered(world)
+    assert commands(send(session, "TOPIC #lobby")) == ["331"]
+    assert commands(send(session, "TOPIC #nosuch")) == ["403"]
+    world.rooms_["#dev"] = ("#dev", [], "")
+    assert commands(send(session, "TOPIC #dev :x")) == ["442"]
+    assert commands(send(session, "LIST")) == ["321", "322", "322", "323"]
+    assert commands(send(session, "MODE #lobby")) == ["324", "329"]
+    assert commands(send(session, "MODE #lobby +m")) == ["482"]
+    assert commands(send(session, "MODE #lobby b")) == ["368"]
+    assert send(session, "MODE me +i")[0].params == ["me", "+i"]
+    assert send(session, "MODE me")[0].params == ["me", "+i"]
+    assert commands(send(session, "MODE bob +i")) == ["502"]
+    assert commands(send(session, "AWAY :lunch")) == ["306"]
+    assert commands(send(session, "AWAY")) == ["305"]
+    assert world.away_texts == ["lunch", ""]
+    assert commands(send(session, "MOTD"))[0] == "375"
+    assert commands(send(session, "VERSION")) == ["351", "005"]
+
+
+def test_quit_says_error_and_tells_the_room(world):
+    session = registered(world)
+    world.said.clear()
+    assert commands(send(session, "QUIT :gone fishing")) == ["ERROR"]
+    assert world.said == [("/quit gone fishing", False)]

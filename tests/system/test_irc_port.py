@@ -1,0 +1,174 @@
+"""The IRC port over real sockets: registration, both ways with the line
+protocol in the same rooms, one namespace of names, error numerics, CAP and
+tags. Each test starts its own server (port 0 everywhere, --no-web)."""
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from support.constants import TIMEOUT
+from support.irc import IrcClient
+
+
+@pytest.fixture
+def irc_server(chat_server):
+    return chat_server("--flood-rate", "0", "--irc-port", "0", "--server-name", "irc.test")
+
+
+@pytest.fixture
+def irc(irc_server):
+    made = []
+
+    def connect(nick=None, caps=""):
+        client = IrcClient((irc_server.host, irc_server.irc_port), nick, caps)
+        made.append(client)
+        return client
+    yield connect
+    for client in made:
+        client.close()
+
+
+def test_registration_numerics_name_the_server(irc):
+    client = irc()
+    client.send("NICK alice", "USER al 0 * :Alice Liddell")
+    got = client.until("376")  # the end of the MOTD
+    assert [msg.command for msg in got[:5]] == ["001", "002", "003", "004", "005"]
+    assert client.source == "irc.test"
+    assert got[0].params[0] == "alice"
+    assert "JOIN" not in [msg.command for msg in got]  # in no channel, as IRC clients begin
+    client.send("JOIN #lobby")  # the default room
+    got = client.until("366")
+    assert got[0].command == "JOIN" and got[0].params == ["#lobby"]
+    assert got[1].params[-2:] == ["#lobby", "alice"]
+
+
+def test_terminal_and_irc_users_talk_both_ways(irc, irc_server, clients):
+    alice = irc("alice")
+    alice.send("JOIN #lobby")
+    alice.until("366")
+    bob = clients(irc_server, "bob")
+    assert alice.until("JOIN")[-1].params == ["#lobby"] and alice.source.startswith("bob!")
+    bob.send("hi from the terminal")
+    msg = alice.until("PRIVMSG")[-1]
+    assert alice.source == "bob!bob@irc.test"
+    assert msg.params == ["#lobby", "hi from the terminal"]
+    alice.send("PRIVMSG #lobby :hi from IRC", "PRIVMSG #lobby :\x01ACTION waves\x01")
+    bob.expect("<alice> hi from IRC")
+    bob.expect("* alice waves")
+    alice.send("NOTICE #lobby :hear ye")
+    bob.expect("*** -alice- hear ye")
+    # A room: joined from both sides, a line each way, a part.
+    bob.send("/join #dev")
+    bob.expect_prefix("*** You joined #dev.")
+    alice.send("JOIN #dev")
+    got = alice.until("366")
+    assert got[0].command == "JOIN" and got[0].params == ["#dev"]
+    assert set(got[1].params[-1].split()) == {"alice", "bob"}
+    bob.expect("#dev *** alice has joined #dev.")
+    alice.send("PRIVMSG #dev :hello dev")
+    bob.expect("#dev <alice> hello dev")
+    bob.send("/msg #dev back to you")
+    assert alice.until("PRIVMSG")[-1].params == ["#dev", "back to you"]
+    # Private lines both ways.
+    alice.send("PRIVMSG bob :psst")
+    bob.expect("*alice* psst")
+    bob.send("/msg alice psst back")
+    assert alice.until("PRIVMSG")[-1].params == ["alice", "psst back"]
+    # Topic, nick, part, quit.
+    alice.send("TOPIC #dev :the topic")
+    assert alice.until("TOPIC")[-1].params == ["#dev", "the topic"]
+    bob.expect("#dev *** alice set the topic: the topic")
+    bob.send("/nick robert")
+    bob.expect("*** bob is now known as robert")
+    assert alice.until("NICK")[-1].params == ["robert"] and alice.source.startswith("bob!")
+    alice.send("PART #dev :see you")
+    assert alice.until("PART")[-1].params == ["#dev", "see you"]
+    bob.expect("#dev *** alice has left #dev (see you).")
+    bob.send("/quit bye all")
+    quit_ = alice.until("QUIT")[-1]
+    assert quit_.params == ["bye all"] and alice.source.startswith("robert!")
+    alice.send("JOIN #made-here", "WHO #made-here")
+    names = alice.until("366")[-2]
+    assert names.params[-1] == "@alice"  # who made a room is shown as its founder
+    assert alice.until("352")[-1].params[6] == "H@"
+    alice.send("QUIT :done")
+    assert alice.until("ERROR")[-1].params == ["Closing link: done"]
+    alice.expect_closed()
+
+
+def test_nicks_and_names_are_one_namespace(irc, irc_server, clients):
+    clients(irc_server, "bob")
+    client = irc()
+    for nick in ("bob", "BOB", "ｂｏｂ"):  # case and compatibility forms are one name
+        client.send(f"NICK {nick}")
+        msg = client.message()
+        assert msg.command == "433" and msg.params[1] == nick
+    client.send("NICK b[o]b")
+    assert client.message().command == "432"
+    client.register("alice")
+    line = clients(irc_server)
+    line.expect("*** Hello! Please enter your name.")
+    line.send("Alice")
+    line.expect("!!! name taken: Alice")
+    client.send("NICK bob")
+    assert client.until("433")[-1].params[:2] == ["alice", "bob"]
+
+
+def test_error_numerics(irc):
+    client = irc()
+    client.send("JOIN #dev")
+    assert client.message().command == "451"
+    client.register("alice")
+    client.send("FROB", "JOIN", "PRIVMSG nobody :x", "PRIVMSG #nowhere :x", "PART #nowhere",
+                "WHOIS nobody", "PRIVMSG", "PRIVMSG alice", "PRIVMSG #lobby :" + "x" * 600)
+    got = [client.message().command for _ in range(10)]
+    assert got == ["421", "461", "401", "403", "403", "401", "318", "411", "412", "417"]
+
+
+def test_caps_tags_and_echo_message(irc):
+    alice = irc("alice", caps="server-time message-tags echo-message")
+    bob = irc("bob", caps="server-time")
+    carl = irc("carl")
+    for client in (alice, bob, carl):
+        client.send("JOIN #lobby")
+        client.until("366")
+    alice.send("CAP LIST")
+    assert set(alice.until("CAP")[-1].params[-1].split()) == {
+        "cap-notify", "echo-message", "message-tags", "server-time"}
+    alice.send("PRIVMSG #lobby :tagged")
+    echo = alice.until("PRIVMSG")[-1]
+    assert echo.params == ["#lobby", "tagged"] and alice.source.startswith("alice!")
+    heard = bob.until("PRIVMSG")[-1]
+    assert set(heard.tags) == {"time"}  # server-time alone: no msgid
+    assert set(echo.tags) == {"time", "msgid"} and echo.tags["time"] == heard.tags["time"]
+    assert carl.until("PRIVMSG")[-1].tags == {}
+    alice.send("PRIVMSG #lobby :again")
+    assert alice.until("PRIVMSG")[-1].tags["msgid"] != echo.tags["msgid"]
+    alice.send("NOTICE #lobby :noted")
+    assert alice.until("NOTICE")[-1].params == ["#lobby", "noted"]  # echoed as a NOTICE
+    assert carl.until("NOTICE")[-1].params == ["#lobby", "noted"]
+    alice.send("@+draft/reply=abc PRIVMSG #lobby :tagged reply")
+    assert alice.until("PRIVMSG")[-1].tags["+draft/reply"] == "abc"
+    assert "+draft/reply" not in bob.until("PRIVMSG")[-1].tags  # server-time alone
+    assert carl.until("PRIVMSG")[-1].tags == {}
+    alice.send("@+typing=active TAGMSG #lobby")
+    assert alice.until("TAGMSG")[-1].tags["+typing"] == "active"  # the echo, with a msgid
+    alice.send("PRIVMSG alice :to myself")
+    assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the delivery
+    assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the echo
+
+
+def test_a_chosen_busy_irc_port_is_exit_1_with_one_line():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
+             "--no-web", "--irc-port", str(port)],
+            capture_output=True, text=True, timeout=TIMEOUT)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"selchat: cannot listen on 127.0.0.1 IRC port {port}: address already in use "
+        "(try --irc-port PORT, or --no-irc)"]
