@@ -268,6 +268,8 @@ def cli() -> None:
 @_option("--irc-port", default=6667, type=click.IntRange(0, 65535),  # irc.port.DEFAULT_IRC_PORT
          help="IRC port, on the same --host (0: a free port); docs/irc.rst.")
 @_option("--no-irc", is_flag=True, help="Serve no IRC port.")
+@_option("--ircs-port", default=6697, type=click.IntRange(0, 65535),  # tls_port.OVER_TLS
+         help="With TLS and the IRC port: IRC over TLS on this port (0: a free port).")
 @_option("--server-name", default=None, metavar="NAME",
          help="The server's name in IRC replies (default: this host's name).")
 @_option("--web-origin", multiple=True, metavar="URL",
@@ -318,12 +320,13 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
           bus: Optional[BusAddress], bus_retention: float, bus_lease: float, bus_max_bytes: int,
           print_config: bool, tls_cert: Optional[str], tls_key: Optional[str], tls_port: int,
           no_clear: bool, trusted_proxy: Sequence[str], irc_port: int, no_irc: bool,
+          ircs_port: int,
           server_name: Optional[str], **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
     certificate and key again)."""
     from selchat.irc.port import listen as listen_irc
     from selchat.listeners import open_listener, reserve_port
-    from selchat.tls_port import reload_certificates
+    from selchat.tls_port import listen_more_tls, reload_certificates
 
     if print_config:
         shown = {} if bus is None else {"bus": _masked(bus)}
@@ -346,12 +349,16 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         tls_listener = _tls_listen(certificates, host, tls_port, open_listener)
         irc = listen_irc(host, None if no_irc else irc_port,
-                         ctx.get_parameter_source("irc_port") is ParameterSource.DEFAULT,
+                         _default(ctx, "irc_port"),
                          server_name, open_listener, fail)
-        also = [*filter(None, [no_web_page]), *irc.lines, *shared]
+        ircs = None if no_irc or not irc.ports else ircs_port  # IRC over TLS needs IRC
+        tls_ports, tls_lines = listen_more_tls(certificates, host, {"irc": (ircs, _default(
+            ctx, "ircs_port"))}, open_listener, fail)
+        also = [*filter(None, [no_web_page]), *irc.lines, *tls_lines, *shared]
         _run_server(listener, web_listener, limits, (web_origin, web_host), sharing,
                     ready=lambda: _announce(listener, web_listener, also, tls_listener),
-                    certificates=certificates, tls_listener=tls_listener, ports=irc.ports)
+                    certificates=certificates, tls_listener=tls_listener,
+                    ports=[*irc.ports, *tls_ports])
         return
 
     from selchat.workers import WorkersFailed, supervise
@@ -388,6 +395,10 @@ def _tls_listen(certificates: "Optional[Certificates]", host: str, port: Optiona
     except OSError as exc:
         fail(f"cannot listen on {host} TLS port {port}: {listen_problem(exc, '--tls-port')}")
         raise  # not reached: fail exits
+
+
+def _default(ctx: click.Context, option: str) -> bool:
+    return ctx.get_parameter_source(option) is ParameterSource.DEFAULT
 
 
 def _port_of(sock: Optional[socket.socket]) -> Optional[int]:

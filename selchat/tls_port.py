@@ -32,9 +32,9 @@ import logging
 import selectors
 import socket
 import ssl
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from selchat.addresses import format_address
+from selchat.addresses import format_address, os_problem
 from selchat.connection import GONE, Connection, Kind, Protocol
 from selchat.flood import TokenBucket
 from selchat.listeners import close_socket
@@ -43,7 +43,7 @@ from selchat.timers import Timer
 from selchat.tls import Certificates
 
 if TYPE_CHECKING:
-    from selchat.server import Server
+    from selchat.server import Port, Server
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,81 @@ HANDSHAKE_TIMEOUT = 10.0
 WRITE_CHUNK = 64 * 1024
 #: What OpenSSL raises when the socket would block; the call is repeated later.
 WOULD_BLOCK = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
+
+
+class OverTls(NamedTuple):
+    """A protocol served over TLS on a port of its own: one row of `OVER_TLS`."""
+
+    #: The `Kind.name` of the server's kind its connections become once they
+    #: shook hands (the server must have it: the IRC port's, for IRC).
+    kind: str
+    #: The option naming its port, and that port's default.
+    option: str
+    default: int
+    #: Its startup line, "{}" standing for its address.
+    line: str
+
+
+#: Every protocol a server serves over TLS on a port of its own (the web port
+#: is not one: with TLS it speaks https and wss itself). The chat port's TLS
+#: twin is the server's own (`Server`'s ``tls_listener``); the others reach the
+#: server as `Server` ``ports`` made by `over_tls`. Another protocol over TLS
+#: is another row, and its option.
+OVER_TLS: Dict[str, OverTls] = {
+    "chat": OverTls("tcp", "--tls-port", 4443, "selchat TLS on {}"),
+    # RFC 7194: IRC over TLS is 6697.
+    "irc": OverTls("irc", "--ircs-port", 6697, "selchat IRC over TLS on {}"),
+}
+
+def listen_over_tls(row: OverTls, host: str, port: Optional[int], optional: bool,
+                    bind: Callable[[str, int], socket.socket],
+                    fail: Callable[[str], None]) -> Tuple[Optional[socket.socket], List[str]]:
+    """`row`'s listener on `host` (None for `port` None), and its startup line.
+    A port that cannot be had is `fail`'s, or with `optional` (its default
+    port, which another server may hold) a warning and a line saying so."""
+    if port is None:
+        return None, []
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        words = row.line.split(" on ")[0]
+        if not optional:
+            fail(f"cannot listen on {host} port {port} ({words}): {os_problem(exc)} "
+                 f"(try {row.option} PORT)")
+        log.warning("%s: cannot listen on %s port %d: %s", words, host, port, os_problem(exc))
+        return None, [f"{words}: cannot listen on port {port}: {os_problem(exc)} "
+                      f"(use {row.option} PORT, or {row.option} 0 for a free one)"]
+    return sock, [row.line.format(format_address(*sock.getsockname()[:2]))]
+
+
+def listen_more_tls(certificates: Optional[Certificates], host: str,
+                    wanted: Dict[str, Tuple[Optional[int], bool]],
+                    bind: Callable[[str, int], socket.socket],
+                    fail: Callable[[str], None]) -> Tuple[List["Port"], List[str]]:
+    """The TLS ports of `OVER_TLS` besides the chat one's, `wanted` by row name
+    as (port or None, whether it is the default): the `Server` ``ports`` that
+    serve them and their startup lines (none without `certificates`)."""
+    ports: List["Port"] = []
+    lines: List[str] = []
+    for name, (port, optional) in wanted.items():
+        row = OVER_TLS[name]
+        sock, said = listen_over_tls(row, host, None if certificates is None else port,
+                                     optional, bind, fail)
+        lines += said
+        if sock is not None and certificates is not None:
+            ports.append(over_tls(row, sock, certificates))
+    return ports, lines
+
+
+def over_tls(row: OverTls, sock: socket.socket, certificates: Certificates) -> "Port":
+    """The port `sock` of `row`'s protocol over TLS, for `Server`'s ``ports``
+    (after the port that makes its kind)."""
+    def make(server: "Server") -> Tuple[Kind, Kind, socket.socket]:
+        inner = next(kind for kind in server._kinds if kind.name == row.kind)
+        port = TlsPort(server, inner, certificates)
+        server._tls_ports.append(port)
+        return inner, server._behind_proxies(port), sock
+    return make
 
 
 def reload_certificates(certificates: Certificates) -> None:
