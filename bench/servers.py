@@ -41,7 +41,7 @@ WEBSOCKET_ONLY = {"websockets"}
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 #: selchat with --no-clear says "selchat TLS on HOST:PORT" first instead.
-_LISTENING = re.compile(rb"(?:listening|TLS) on \[?([^\]\s]+)\]?:(\d+)\s*$")
+_LISTENING = re.compile(rb"selchat (?:listening|TLS) on \[?([^\]\s]+)\]?:(\d+)\s*$")
 _WEB_PAGE = re.compile(rb"web page on http://\[?([^\]\s/]+)\]?:(\d+)/\s*$")
 
 
@@ -71,6 +71,7 @@ def command(kind: str, port: int, max_clients: int, web: bool = False,
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
                 "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"]),
+                "--no-irc",  # no fixed IRC ports (6667, 6697 with TLS): runs may overlap
                 *(["--bus", bus] if bus else []), *options]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",
