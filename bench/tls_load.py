@@ -47,6 +47,8 @@ import tlsclient
 #: Handshakes each client process keeps under way at once: enough to keep the
 #: server busy while the process works on the other half of each.
 IN_FLIGHT = 32
+#: A chat line slower than this (seconds) is listed in the figures, with when it came.
+SLOW = 0.5
 #: Longest a phase may take before the run gives up and says so.
 PHASE_TIMEOUT = 120.0
 
@@ -62,6 +64,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="reconnect: lines per second each chatter sends")
     parser.add_argument("--calm", type=float, default=2.0,
                         help="reconnect: seconds of chat measured before the storm, and after")
+    parser.add_argument("--announce-limit", type=int, default=None,
+                        help="passed to selchat: rooms over N members are not told of each "
+                             "join and leave (default: selchat's own, 1000)")
     parser.add_argument("--key", choices=("ec", "rsa"), default="ec",
                         help="the certificate's key: ECDSA P-256 or RSA 2048")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
@@ -74,7 +79,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         settings = {"SELCHAT_TLS_CERT": cert, "SELCHAT_TLS_KEY": key, "SELCHAT_TLS_PORT": "0",
                     "SELCHAT_NO_CLEAR": "1"}
         server = servers.start("selchat", args.clients + args.chatters + 4 * IN_FLIGHT
-                               * args.processes + 100, settings=settings)
+                               * args.processes + 100, settings=settings,
+                               options=() if args.announce_limit is None else (
+                                   "--announce-limit", str(args.announce_limit)))
         try:
             if args.what == "handshakes":
                 figures = _handshakes(server, args)
@@ -253,7 +260,10 @@ def _reconnect(server: servers.Server, args: argparse.Namespace) -> dict:
             "rejoined": sum(int(line.split()[1]) for line in back),
             "retries": sum(int(line.split()[2]) for line in back),
             "server_cpu_s": round(spent, 2),
-            "before_ms": _percentiles(before), "during_ms": _percentiles(during)}
+            "before_ms": _percentiles(before), "during_ms": _percentiles(during),
+            # When the slow lines arrived (seconds after the storm began): where to look.
+            "slow_lines": [[round(at - storm_at, 2), round(taken, 2)]
+                           for at, taken in chat.latencies if taken > SLOW and at >= storm_at]}
 
 
 def _storm_process(port: int, count: int, number: int) -> None:
