@@ -13,9 +13,9 @@ the same interface the loop calls for every connection (Redis's
 OpenSSL works on the socket itself (an ``ssl.SSLSocket``, non-blocking), not
 through memory BIOs: a recipient's piece of a pass (one write) is one
 ``SSL_write``, which seals it and hands the records to the kernel in the same
-C call, with no copy out of a BIO and no second Python call to send it, which
-cuts what TLS adds to a write by about a third to a half (docs/benchmarks.rst,
-"TLS"). Two things follow from OpenSSL writing to the socket:
+C call, with no copy out of a BIO and no second Python call to send it: about
+half the cost of a TLS write, measured alone (docs/benchmarks.rst, "TLS"). Two
+things follow from OpenSSL writing to the socket:
 
 * a write the socket cannot take whole raises ``SSLWantWriteError`` after
   OpenSSL sent what it could; the next write must begin with the same
