@@ -2,8 +2,10 @@
 
 Steps 5 and 6 of a pass (see `selchat.server`). `Output.deliver` hands each
 recipient of the pass's `selchat.batch.Batch` one piece: the shared payload,
-framed once per kind and tagged once for the members that asked for tags, or
-a few slices of it for the members with something particular. A connection
+framed once per kind and rendered once per *variant* (a tagged connection's
+``render``: the line protocol's tags, or the IRC kind's plain, server-time
+and message-tags forms), or a few slices of it (of its variant) for the
+members with something particular. A connection
 with nothing queued is sent its piece at once (one ``send``); one with output
 queued waits for the selector to say it is writable and is then sent
 everything queued in one ``sendmsg`` (`flush`). Write interest exists only

@@ -42,6 +42,10 @@ FOLDER_MARKERS = {"pure": pytest.mark.pure, "loop": pytest.mark.loop,
 # gives each test its own (a token left by one test must not resume in another).
 _STATE_HOME = tempfile.TemporaryDirectory(prefix="selchat-test-state-")
 os.environ["XDG_STATE_HOME"] = _STATE_HOME.name
+# No IRC port unless a test asks for one (`--irc-port`: support.servers.ServerProcess
+# then drops this): its default, 6667, is every server's and maybe another IRC
+# server's on this machine, and tests read exact startup lines.
+os.environ["SELCHAT_NO_IRC"] = "1"
 
 
 @pytest.fixture(autouse=True)

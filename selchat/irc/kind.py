@@ -26,19 +26,22 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, ca
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    Broadcast, Close, Effect, Entered, Left, Relay, Replay, Send,
+    TOPIC, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
-from selchat.irc.message import MAX_LINE, TooLong, encode, parse
+from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
-from selchat.irc.session import IrcSession, User
+from selchat.irc.session import IrcSession
+from selchat.irc.world import User
 from selchat.lines import LineKind
 from selchat.names import name_key
 from selchat.rooms import Room
+from selchat.sanitize import clean
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine, notice
-from selchat.wire import action as wire_action, chat as wire_chat
+from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode
+from selchat.wire import joined as wire_joined, topic_set
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -91,8 +94,8 @@ class IrcKind(LineKind):
         #: The renders, made once: `selchat.output` keys its variants by them.
         self._variants = {None: self.renderer.plain, "time": self.renderer.with_time,
                           "all": self.renderer.with_tags}
-        #: TAGMSGs relayed: their msgids.
-        self.tagmsgs = 0
+        #: Direct lines and TAGMSGs given a msgid of their own (`direct_msgid`).
+        self.msgids = 0
         #: Clients that asked for away-notify.
         self.away_notify: Set[Connection] = set()
         #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
@@ -157,8 +160,16 @@ class IrcKind(LineKind):
 
     def after_batch(self) -> None:
         """The pass's lines went out: their client tags are done with."""
-        if self.renderer.client_tags:
-            self.renderer.client_tags.clear()
+        renderer = self.renderer
+        if renderer.client_tags:
+            renderer.client_tags.clear()
+        if renderer.unsaid:
+            renderer.unsaid.clear()
+
+    def direct_msgid(self) -> str:
+        """A msgid for a direct line (not a room line: it has no seq)."""
+        self.msgids += 1
+        return f"{self._server._history.epoch}-d{self.msgids}"
 
     # -- reading ------------------------------------------------------------------------
 
@@ -167,6 +178,8 @@ class IrcKind(LineKind):
         proto.heard = self._server._now
         session = proto.session
         assert session is not None
+        if line.startswith(b"PRIVMSG #") and session.registered and self._chat(session, line):
+            return
         msg = parse(line)
         if msg is None:
             return
@@ -178,6 +191,21 @@ class IrcKind(LineKind):
             self.reply(conn, replies)
         if msg.command == "CAP":
             self._caps_changed(conn, session)
+
+    @staticmethod
+    def _chat(session: IrcSession, line: bytes) -> bool:
+        """The hot path: ``PRIVMSG #room :text``, plain (no tags, one target,
+        no CTCP), said at once; False when it is anything else (the session
+        then reads it whole, errors and all)."""
+        target, found, text = line[8:].partition(b" :")
+        if not found or len(line) > MAX_REST or b" " in target or b"," in target \
+                or text[:1] == b"\x01":
+            return False
+        said = clean(text)
+        if not said.strip():
+            return False
+        echo = session.caps.has("echo-message")
+        return session.world.say(target.decode("utf-8", "replace"), said, "chat", echo)[1]
 
     def line_too_long(self, conn: Connection) -> None:
         session = self._lines(conn).session
@@ -205,24 +233,30 @@ class IrcKind(LineKind):
 class RoomView:
     """The room as one IRC client sees it (`selchat.irc.session.World`)."""
 
-    __slots__ = ("_kind", "_conn")
+    __slots__ = ("_kind", "_conn", "_stamp")
 
     def __init__(self, kind: IrcKind, conn: Connection) -> None:
         self._kind = kind
         self._conn = conn
+        self._stamp: Dict[str, str] = {}  # the last direct line's msgid and time
 
     def command(self, text: str, echo: bool = False,
-                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
+                tags: Optional[Dict[str, str]] = None,
+                exclude_self: bool = False) -> List[ServerLine]:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
         new_room = text.startswith("/join ") and self._room(text[6:]) is None
         for effect in server._room.receive(conn, text):
-            if new_room and effect.__class__ is Entered:
-                self._kind.founders[cast(Entered, effect).room] = conn
-            if tags:
-                self._kind.renderer.carries(effect, tags)
             kind = effect.__class__
+            if new_room and kind is Entered:
+                self._kind.founders[cast(Entered, effect).room] = conn
+            if kind is Send and cast(Send, effect).to is not conn:
+                self._stamped(effect, tags)  # a direct line: a msgid of its own
+            elif tags:
+                self._kind.renderer.carries(effect, tags)
+            if exclude_self and kind is Broadcast and cast(Broadcast, effect).exclude is None:
+                cast(Broadcast, effect).exclude = conn  # the session says it to its client
             if kind is Send and cast(Send, effect).to is conn \
                     and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
                 mine.append(cast(Send, effect).line)
@@ -235,6 +269,15 @@ class RoomView:
                 effects.append(effect)
         server._apply(effects)
         return mine
+
+    def _stamped(self, effect: Effect, tags: Optional[Dict[str, str]]) -> None:
+        server = self._kind._server
+        self._stamp = {"msgid": self._kind.direct_msgid(),
+                       "time": format_time(server._time_ms)}
+        self._kind.renderer.carries(effect, {"msgid": self._stamp["msgid"], **(tags or {})})
+
+    def stamp(self) -> Dict[str, str]:
+        return self._stamp
 
     def _room(self, channel: str):  # type: ignore[no-untyped-def]
         return self._kind._server._room.rooms.get(channel) if channel.startswith("#") else None
@@ -277,7 +320,7 @@ class RoomView:
         if isinstance(proto, IrcLines) and proto.session is not None:
             irc = proto.session
             user, realname = irc.user or (name, name)
-            return User(name, user, realname, irc.away, channels)
+            return User(name, user, realname, irc.away, channels, irc.invisible)
         return User(name, name, "selchat user", "", channels)
 
     def say(self, channel: str, text: str, kind: str, echo: bool = False,
@@ -304,8 +347,25 @@ class RoomView:
         server._apply([effect])
         return room.name, True
 
+    def clear_topic(self, channel: str) -> None:
+        """``TOPIC #room :``: the room's topic is none (the room has no command
+        for it: a topic is set, or shown), told as a topic set to nothing."""
+        server, conn = self._kind._server, self._conn
+        room = self._room(channel)
+        if room is None or not room.has(conn) or not room.topic:
+            return
+        chat = server._room
+        room.topic = ""
+        chat.rooms.version += 1
+        line = topic_set(chat.name_of(conn) or "*", "")
+        server._apply([Broadcast(line, conn, Presence(TOPIC, ""),
+                                 room=None if room.default else room)])
+
     def leave_default_room(self) -> None:
         server, conn = self._kind._server, self._conn
+        name = server._room.name_of(conn)
+        if name is not None:  # "joined the chat" is no JOIN of #lobby for IRC clients
+            self._kind.renderer.unsaid.add(wire_encode(wire_joined(name)))
         rooms = server._room.rooms
         rooms.exit(conn, rooms.default)
         server._apply([Left(conn)])
@@ -337,8 +397,7 @@ class RoomView:
             effect = Relay(remote, line)
         else:
             return f"no such user: {target}"
-        if tags:
-            self._kind.renderer.carries(effect, tags)
+        self._stamped(effect, tags)
         server._apply([effect])
         return None
 
@@ -362,10 +421,9 @@ class RoomView:
                 recipients = []  # nothing crosses the bus but lines
             else:
                 recipients = [to]
-        kind.tagmsgs += 1  # its own msgid: a TAGMSG is no room line, it has no seq
         line = encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG", [target],
                       tags={"time": format_time(server._time_ms),
-                            "msgid": f"{server._history.epoch}-t{kind.tagmsgs}", **tags})
+                            "msgid": kind.direct_msgid(), **tags})
         with_tags = kind.renderer.with_tags
         for other in recipients:
             if other.render == with_tags:

@@ -29,7 +29,7 @@ same number a ``/tags`` client sees as ``seq``. Lines longer than IRC's 512
 bytes are split at character boundaries into several messages.
 """
 import re
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Set
 
 from selchat import wire
 from selchat.effect_types import Broadcast, Send
@@ -70,9 +70,13 @@ class Renderer:
         #: by their payload: for message-tags clients (`carries`; the IRC kind
         #: empties it after each pass).
         self.client_tags: Dict[bytes, str] = {}
+        #: This pass's lines IRC clients are not shown (an IRC client's own
+        #: "joined the chat": it joins channels itself), by their payload.
+        self.unsaid: Set[bytes] = set()
 
     def carries(self, effect: object, tags: Dict[str, str]) -> None:
-        """`effect`'s line (a room line or a direct one) carries `tags`."""
+        """`effect`'s line (a room line or a direct one) carries `tags` (an
+        IRC client's own, and a direct line's msgid) to message-tags clients."""
         if isinstance(effect, (Broadcast, Send)):
             prefix = effect.room.prefix if effect.room is not None else b""
             self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
@@ -113,11 +117,31 @@ class Renderer:
 
     def lines(self, payload: bytes, target: object, tags: str) -> bytes:
         """Every line of `payload` as IRC lines, each with `tags` in front."""
+        if self.unsaid and payload in self.unsaid:
+            return b""
         out: List[bytes] = []
         for text in payload.decode("utf-8", "replace").split("\n"):
             if text:
-                out += [tags.encode() + line for line in self.line(text, target)]
+                chat = self._chat(text, tags)
+                if chat is not None:  # the hot path: one chat line, no decoding of sentences
+                    out.append(chat)
+                else:
+                    out += [tags.encode() + line for line in self.line(text, target)]
         return b"".join(out)
+
+    def _chat(self, text: str, tags: str) -> Optional[bytes]:
+        """``[#room ]<name> text`` as a PRIVMSG, when it fits one IRC line
+        (else None: `line` splits it): what most of a pass's lines are."""
+        channel = self.default_room
+        if text[0] == "#":
+            channel, _, text = text.partition(" ")
+        if text[:1] != "<":
+            return None
+        name, found, body = text[1:].partition("> ")
+        if not found or " " in name:
+            return None
+        line = f"{tags}:{name}!{name}@{self.host} PRIVMSG {channel} :{body}\r\n".encode()
+        return line if len(line) - len(tags) <= LINE else None
 
     def line(self, text: str, target: object) -> List[bytes]:
         room, rest = wire.split_room(text)
@@ -170,7 +194,7 @@ def split_message(source: str, command: str, to: str, text: str,
     wrap = ("\x01ACTION ", "\x01") if action else ("", "")
     room = LINE - len(f":{source} {command} {to} :{wrap[0]}{wrap[1]}\r\n".encode())
     data = text.encode()
-    sendable = MAX_REST - len(f"{command} {to} :{wrap[0]}{wrap[1]}".encode())
+    sendable = MAX_REST - len(f"{command} {to} {wrap[0]}{wrap[1]}".encode())
     if len(data) <= max(room, sendable) or room < 16:
         return [encode(source, command, [to, wrap[0] + text + wrap[1]], trailing=True)]
     lines = []

@@ -2,8 +2,9 @@
 
 An `IrcSession` turns the client's `selchat.irc.message.Message`\\ s into
 replies (IRC lines, bytes) and into line-protocol commands for the room,
-through a `World`: the room as this client sees it (the IRC kind's
-adapter of `selchat.room.ChatRoom`, or a test's). What the room answers
+through a `selchat.irc.world.World`: the room as this client sees it (the
+IRC kind's adapter of `selchat.room.ChatRoom`, or a test's). Its lookups
+(WHO, WHOIS, MODE, MOTD...) are its part `selchat.irc.queries`. What the room answers
 this client (``*** You joined #dev``, ``!!! name taken: bob``) comes back
 from `World.command` and is turned into the reply IRC gives (a JOIN
 echo and its names, ERR_NICKNAMEINUSE); what the room tells others is the
@@ -11,106 +12,31 @@ room's business and reaches IRC clients rendered (`selchat.irc.render`).
 
 Registration: NICK and USER (PASS is accepted and ignored until the server
 has a password), held while CAP negotiation is open; then 001-005, LUSERS,
-the MOTD, and a JOIN of the default room, which every member is in.
+and the MOTD; then the client JOINs the channels it wants (the default room
+too), as on any IRC server.
 Nicks are selchat names: one namespace with one set of rules
 (`selchat.names`), so a nick a terminal user holds, or one that looks like
 it, is in use, and a name selchat refuses is ERR_ERRONEUSNICKNAME.
 """
-import fnmatch
-import re
-from typing import Dict, List, NamedTuple, Optional, Protocol, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from selchat import wire
 from selchat.irc import numerics as N
 from selchat.irc.caps import Caps
 from selchat.irc.message import Message, encode, escape
+from selchat.irc.queries import VERSION, Queries
 from selchat.irc.render import mask
+from selchat.irc.world import World
 from selchat.names import MAX_NAME
-from selchat.room_commands import MAX_TOPIC
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
-VERSION = "selchat-1"
-#: The MOTD, one line each (RPL_MOTD).
-MOTD = (
-    "selchat: terminal, web and IRC users in the same rooms.",
-    "Every IRC channel is a selchat room: JOIN {default} to meet everyone.",
-)
 #: The commands a client may send before it registers.
 _BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
 _ACTION = "\x01ACTION "
-#: Replies to one WHO at most: 500 lines are about 50 KB, well under the
-#: soft output limit, and a mask of ``*`` on a big server asks for everyone.
-WHO_LIMIT = 500
 
 
-class User(NamedTuple):
-    """What WHO, WHOIS and USERHOST say of a member."""
-
-    nick: str
-    user: str
-    realname: str
-    away: str  # "" when not away
-    channels: List[str]
-
-
-class World(Protocol):
-    """The room as one IRC client sees it (the IRC kind implements it)."""
-
-    def command(self, text: str, echo: bool = False,
-                tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
-        """A line-protocol line from this client (a name, ``/join #dev``...),
-        acted on; answers the room's lines for this client. `echo`: its
-        room line comes back to it too (echo-message); `tags`: the client's
-        own tags (``+draft/reply``...) its line carries to message-tags clients."""
-
-    def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
-        """A room's name as created and its members' names; None: no such room."""
-
-    def channels(self) -> List[str]:
-        """This client's rooms."""
-
-    def topic(self, channel: str) -> Optional[str]:
-        """A room's topic ("" for none); None: no such room."""
-
-    def rooms(self) -> List[Tuple[str, int, str]]:
-        """Every room: name, members, topic."""
-
-    def user(self, nick: str) -> Optional[User]:
-        """A member by name (any member: IRC, terminal, web, another node's)."""
-
-    def counts(self) -> Tuple[int, int]:
-        """Members and rooms."""
-
-    def nicks(self) -> List[str]:
-        """Every member's name."""
-
-    def leave_default_room(self) -> None:
-        """This client, just named, leaves the default room without a word."""
-
-    def say(self, channel: str, text: str, kind: str, echo: bool = False,
-            tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
-        """A line of this client's in a room (`kind`: "chat", "action" or
-        "notice"): (the room's name, or None if there is no such room; whether
-        it was said: not in a room one is not in). `echo`, `tags`: as `command`'s."""
-
-    def refusal(self, nick: str) -> Optional[str]:
-        """Why `nick` cannot be this client's name now (None: it can)."""
-
-    def away(self, text: str) -> None:
-        """This client is away (`text`) or back (""): away-notify clients are told."""
-
-    def tagmsg(self, target: str, tags: Dict[str, str]) -> Optional[bytes]:
-        """A TAGMSG (tags, no text) for the message-tags clients of a room of
-        this client's or of a name: the line they got (None: no such target)."""
-
-    def notice(self, target: str, text: str, echo: bool = False,
-               tags: Optional[Dict[str, str]] = None) -> Optional[str]:
-        """A NOTICE to a name (the line protocol has no command for it); the
-        refusal, if any. `echo`, `tags`: as `command`'s."""
-
-
-class IrcSession:
+class IrcSession(Queries):
     """`server` names the server in every reply, `host` is in every mask,
     `network` is ISUPPORT's NETWORK, `default_room` the channel everyone is in,
     `channel_limit` how many rooms one member may be in."""
@@ -129,23 +55,6 @@ class IrcSession:
         self.registered = False
         self.away = ""
         self.invisible = False
-
-    # -- replies ------------------------------------------------------------------------
-
-    @property
-    def me(self) -> str:
-        """The target of numerics: the nick, "*" before there is one."""
-        return self.nick if self.registered and self.nick else "*"
-
-    def reply(self, numeric: str, *params: str) -> bytes:
-        return encode(self.server, numeric, [self.me, *params])
-
-    def reply_text(self, numeric: str, *params: str) -> bytes:
-        """A numeric whose last parameter is text (always trailing)."""
-        return encode(self.server, numeric, [self.me, *params], trailing=True)
-
-    def mask(self) -> str:
-        return mask(self.nick or "*", self.host)
 
     # -- one message --------------------------------------------------------------------
 
@@ -168,12 +77,6 @@ class IrcSession:
         if handler is None:
             return [self.reply_text(N.ERR_UNKNOWNCOMMAND, command[:32], "Unknown command")]
         return handler(msg)
-
-    def _needs(self, msg: Message, count: int) -> Optional[List[bytes]]:
-        """ERR_NEEDMOREPARAMS unless `msg` has `count` parameters (non-empty first)."""
-        if len(msg.params) < count or (count and not msg.params[0]):
-            return [self.reply_text(N.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")]
-        return None
 
     # -- registration -------------------------------------------------------------------
 
@@ -218,14 +121,12 @@ class IrcSession:
         if refused:
             return refused
         old = self.mask()
-        answer = self.world.command(f"/nick {new}")
+        answer = self.world.command(f"/nick {new}", exclude_self=True)
         refused = self._refusal_lines(new, answer)
         if refused:
             return refused
         self.nick = new
-        if self.default_room not in self.world.channels():  # else the room's line says it
-            return [encode(old, "NICK", [new])]
-        return []
+        return [encode(old, "NICK", [new])]  # its own, so a label goes on it
 
     def _nick_refused(self, nick: str) -> List[bytes]:
         refusal = self.world.refusal(nick)
@@ -271,15 +172,6 @@ class IrcSession:
             *self._lusers(Message("LUSERS", [])),
             *self._motd(Message("MOTD", [])),
         ] if nick else []
-
-    def isupport(self) -> List[bytes]:
-        tokens = [
-            "CASEMAPPING=rfc8265", "CHANTYPES=#", f"CHANNELLEN={MAX_NAME + 1}",
-            f"NICKLEN={MAX_NAME}", f"TOPICLEN={MAX_TOPIC}", "PREFIX=(ov)@+",
-            f"CHANLIMIT=#:{self.channel_limit}", f"NETWORK={self.network}", "LINELEN=512",
-            "CHANMODES=b,,,nt", "UTF8ONLY",
-        ]
-        return [self.reply_text(N.RPL_ISUPPORT, *tokens, "are supported by this server")]
 
     # -- connection ---------------------------------------------------------------------
 
@@ -402,21 +294,14 @@ class IrcSession:
             return [self.reply_text(N.ERR_NOTONCHANNEL, name, "You're not on that channel")]
         text = clean(msg.params[1])
         if not text.strip():
-            return []  # selchat has no empty topic to set: nothing changes
+            self.world.clear_topic(name)
+            return [encode(self.mask(), "TOPIC", [name, ""])]
         answer = self.world.command(f"/topic {name} {text}")
         error = _error_of(answer)
         if error is not None:
             return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, name, error)]
         return [encode(self.mask(), "TOPIC", [name, self.world.topic(name) or text],
                        trailing=True)]
-
-    def _list(self, msg: Message) -> List[bytes]:
-        wanted = {each.lower() for each in msg.param(0).split(",") if each}
-        out = [self.reply(N.RPL_LISTSTART, "Channel", "Users  Name")]
-        for name, count, topic in self.world.rooms():
-            if not wanted or name.lower() in wanted:
-                out.append(self.reply_text(N.RPL_LIST, name, str(count), topic))
-        return out + [self.reply_text(N.RPL_LISTEND, "End of /LIST")]
 
     # -- messages -----------------------------------------------------------------------
 
@@ -475,8 +360,15 @@ class IrcSession:
             return [self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64], error)]
         if echo and not echo_by_room:
             body = f"{_ACTION}{said}\x01" if action else said
-            shown = client if self.caps.has("message-tags") else None
-            return [encode(self.mask(), command, [target, body], tags=shown, trailing=True)]
+            stamp = {} if target.startswith("#") else self.world.stamp()
+            shown: Dict[str, str] = {}
+            if self.caps.has("server-time") and "time" in stamp:
+                shown["time"] = stamp["time"]
+            if self.caps.has("message-tags"):
+                shown.update({key: value for key, value in stamp.items() if key == "msgid"})
+                shown.update(client or {})
+            return [encode(self.mask(), command, [target, body], tags=shown or None,
+                           trailing=True)]
         return []
 
     def _tagmsg(self, msg: Message) -> List[bytes]:
@@ -504,146 +396,6 @@ class IrcSession:
                  tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
         refusal = self.world.notice(target, text, echo, tags)
         return [] if refusal is None else [wire.error(refusal)]
-
-    # -- who is who ---------------------------------------------------------------------
-
-    def _who(self, msg: Message) -> List[bytes]:
-        target = msg.param(0, "*") or "*"
-        out = []
-        if target.startswith("#"):
-            found = self.world.names(target)
-            if found is not None:
-                name, members = found
-                for nick in members[:WHO_LIMIT]:
-                    user = self.world.user(nick.lstrip("@"))
-                    if user is not None:
-                        out.append(self._who_line(name, user, "@" if nick[0] == "@" else ""))
-        elif "*" in target or "?" in target:  # a mask: every name it matches
-            pattern = re.compile(fnmatch.translate(target), re.IGNORECASE)
-            matched = [nick for nick in self.world.nicks() if pattern.match(nick)]
-            for nick in matched[:WHO_LIMIT]:
-                user = self.world.user(nick)
-                if user is not None:
-                    out.append(self._who_line("*", user))
-        else:
-            user = self.world.user(target)
-            if user is not None:
-                out.append(self._who_line("*", user))
-        return out + [self.reply_text(N.RPL_ENDOFWHO, clean(target)[:64], "End of WHO list")]
-
-    def _who_line(self, channel: str, user: User, prefix: str = "") -> bytes:
-        return self.reply_text(N.RPL_WHOREPLY, channel, user.user, self.host, self.server,
-                               user.nick, ("G" if user.away else "H") + prefix,
-                               f"0 {user.realname}")
-
-    def _whois(self, msg: Message) -> List[bytes]:
-        missing = self._needs(msg, 1)
-        if missing:
-            return [self.reply_text(N.ERR_NONICKNAMEGIVEN, "No nickname given")]
-        nick = msg.params[-1]
-        user = self.world.user(nick)
-        if user is None:
-            return [self.reply_text(N.ERR_NOSUCHNICK, clean(nick)[:64], "No such nick/channel"),
-                    self.reply_text(N.RPL_ENDOFWHOIS, clean(nick)[:64], "End of /WHOIS list")]
-        out = [self.reply_text(N.RPL_WHOISUSER, user.nick, user.user, self.host, "*",
-                               user.realname)]
-        if user.channels:
-            out.append(self.reply_text(N.RPL_WHOISCHANNELS, user.nick, " ".join(user.channels)))
-        out.append(self.reply_text(N.RPL_WHOISSERVER, user.nick, self.server, self.network))
-        if user.away:
-            out.append(self.reply_text(N.RPL_AWAY, user.nick, user.away))
-        return out + [self.reply_text(N.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")]
-
-    def _ison(self, msg: Message) -> List[bytes]:
-        missing = self._needs(msg, 1)
-        if missing:
-            return missing
-        online = [user.nick for nick in " ".join(msg.params).split()
-                  for user in [self.world.user(nick)] if user is not None]
-        return [self.reply_text(N.RPL_ISON, " ".join(online))]
-
-    def _userhost(self, msg: Message) -> List[bytes]:
-        missing = self._needs(msg, 1)
-        if missing:
-            return missing
-        found = [f"{user.nick}={'-' if user.away else '+'}{user.user}@{self.host}"
-                 for nick in msg.params[:5] for user in [self.world.user(nick)]
-                 if user is not None]
-        return [self.reply_text(N.RPL_USERHOST, " ".join(found))]
-
-    def _away(self, msg: Message) -> List[bytes]:
-        self.away = clean(msg.param(0))[:MAX_TOPIC]
-        self.world.away(self.away)
-        if self.away:
-            return [self.reply_text(N.RPL_NOWAWAY, "You have been marked as being away")]
-        return [self.reply_text(N.RPL_UNAWAY, "You are no longer marked as being away")]
-
-    def _mode(self, msg: Message) -> List[bytes]:
-        missing = self._needs(msg, 1)
-        if missing:
-            return missing
-        target = msg.params[0]
-        if target.startswith("#"):
-            found = self.world.names(target)
-            if found is None:
-                return [self.reply_text(N.ERR_NOSUCHCHANNEL, clean(target)[:64],
-                                        "No such channel")]
-            name = found[0]
-            if len(msg.params) < 2:
-                return [self.reply(N.RPL_CHANNELMODEIS, name, "+nt"),
-                        self.reply(N.RPL_CREATIONTIME, name, "0")]
-            if msg.params[1].lstrip("+") == "b":
-                return [self.reply_text(N.RPL_ENDOFBANLIST, name, "End of channel ban list")]
-            return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, name,
-                                    "You're not channel operator")]
-        if target.lower() != (self.nick or "").lower():
-            if self.world.user(target) is None:
-                return [self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64],
-                                        "No such nick/channel")]
-            return [self.reply_text(N.ERR_USERSDONTMATCH, "Can't change mode for other users")]
-        if len(msg.params) < 2:
-            return [self.reply(N.RPL_UMODEIS, "+i" if self.invisible else "+")]
-        return self._user_modes(msg.params[1])
-
-    def _user_modes(self, modes: str) -> List[bytes]:
-        adding, changed, unknown = True, "", False
-        for char in modes:
-            if char in "+-":
-                adding = char == "+"
-            elif char == "i":
-                if self.invisible != adding:
-                    self.invisible = adding
-                    changed += ("+" if adding else "-") + "i"
-            else:
-                unknown = True
-        out = [encode(self.mask(), "MODE", [self.nick or "*", changed], trailing=True)] \
-            if changed else []
-        if unknown:
-            out.append(self.reply_text(N.ERR_UMODEUNKNOWNFLAG, "Unknown MODE flag"))
-        return out
-
-    # -- the server ---------------------------------------------------------------------
-
-    def _motd(self, msg: Message) -> List[bytes]:
-        return [self.reply_text(N.RPL_MOTDSTART, f"- {self.server} Message of the day -"),
-                *(self.reply_text(N.RPL_MOTD, "- " + line.format(default=self.default_room))
-                  for line in MOTD),
-                self.reply_text(N.RPL_ENDOFMOTD, "End of /MOTD command.")]
-
-    def _lusers(self, msg: Message) -> List[bytes]:
-        members, rooms = self.world.counts()
-        return [
-            self.reply_text(N.RPL_LUSERCLIENT,
-                            f"There are {members} users and 0 invisible on 1 servers"),
-            self.reply(N.RPL_LUSEROP, "0", "operator(s) online"),
-            self.reply_text(N.RPL_LUSERCHANNELS, str(rooms), "channels formed"),
-            self.reply_text(N.RPL_LUSERME, f"I have {members} clients and 0 servers"),
-        ]
-
-    def _version(self, msg: Message) -> List[bytes]:
-        return [self.reply_text(N.RPL_VERSION, VERSION, self.server, "selchat"),
-                *self.isupport()]
-
 
 def _error_of(answer: Sequence[ServerLine]) -> Optional[str]:
     """The room's error line in `answer`, if it refused."""

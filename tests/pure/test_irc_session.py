@@ -6,7 +6,8 @@ import pytest
 
 from selchat import wire
 from selchat.irc.message import Message, parse
-from selchat.irc.session import IrcSession, User
+from selchat.irc.session import IrcSession
+from selchat.irc.world import User
 
 
 class World:
@@ -22,7 +23,8 @@ class World:
         self.left_default = False
         self.notices: List[Tuple[str, str, bool]] = []
 
-    def command(self, text: str, echo: bool = False, tags=None) -> List[wire.ServerLine]:
+    def command(self, text: str, echo: bool = False, tags=None,
+                exclude_self: bool = False) -> List[wire.ServerLine]:
         self.said.append((text, echo))
         self.tags = tags
         if text.startswith("/join "):
@@ -62,6 +64,12 @@ class World:
 
     def leave_default_room(self) -> None:
         self.left_default = True
+
+    def stamp(self):
+        return {"msgid": "m1", "time": "T"}
+
+    def clear_topic(self, channel):
+        self.cleared = channel
 
     def say(self, channel, text, kind, echo=False, tags=None):
         found = self.rooms_.get(channel.lower())
@@ -234,7 +242,7 @@ def test_client_tags_go_with_the_line_and_the_echo(world):
     send(session, "CAP REQ :echo-message message-tags")
     echo = send(session, "@+draft/reply=abc;label=x PRIVMSG bob :yes")
     assert world.tags == {"+draft/reply": "abc"}
-    assert echo[0].tags == {"+draft/reply": "abc"}
+    assert echo[0].tags == {"+draft/reply": "abc", "msgid": "m1"}  # the delivery's msgid
 
 
 def test_labeled_response_ack_single_and_batch(world):
@@ -255,11 +263,10 @@ def test_labeled_response_ack_single_and_batch(world):
 def test_nick_change_goes_through_the_room(world):
     session = registered(world)
     world.said.clear()
-    assert send(session, "NICK me2") == []  # in the default room: its line says it
+    nick = send(session, "NICK me2")  # said by the session (a label goes on it)
+    assert nick[0].command == "NICK" and nick[0].params == ["me2"]
     assert world.said == [("/nick me2", False)] and session.nick == "me2"
-    world.mine.remove("#lobby")
-    nick = send(session, "NICK me3")  # in no room with the others: said here
-    assert nick[0].command == "NICK" and nick[0].params == ["me3"]
+    send(session, "NICK me3")
     assert commands(send(session, "NICK bob")) == ["433"]
     assert session.nick == "me3"
 
@@ -284,6 +291,8 @@ def test_topic_list_mode_away_motd_version(world):
     assert commands(send(session, "TOPIC #nosuch")) == ["403"]
     world.rooms_["#dev"] = ("#dev", [], "")
     assert commands(send(session, "TOPIC #dev :x")) == ["442"]
+    assert send(session, "TOPIC #lobby :")[0].params == ["#lobby", ""]  # cleared
+    assert world.cleared == "#lobby"
     assert commands(send(session, "LIST")) == ["321", "322", "322", "323"]
     assert commands(send(session, "MODE #lobby")) == ["324", "329"]
     assert commands(send(session, "MODE #lobby +m")) == ["482"]
@@ -303,3 +312,13 @@ def test_quit_says_error_and_tells_the_room(world):
     world.said.clear()
     assert commands(send(session, "QUIT :gone fishing")) == ["ERROR"]
     assert world.said == [("/quit gone fishing", False)]
+
+
+def test_join_0_parts_every_channel(world):
+    session = registered(world)
+    send(session, "JOIN #a,#b")
+    world.said.clear()
+    parts = send(session, "JOIN 0")
+    assert [(msg.command, msg.params) for msg in parts] == [
+        ("PART", ["#lobby"]), ("PART", ["#a"]), ("PART", ["#b"])]
+    assert [text for text, _ in world.said] == ["/part #lobby", "/part #a", "/part #b"]

@@ -64,7 +64,7 @@ class ServerProcess:
         self._log = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=self._log, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, preexec_fn=child_setup(preexec_fn),
+            env=_environment(args, env), preexec_fn=child_setup(preexec_fn),
         )
         self.url: Optional[str] = None
         self.web_port: Optional[int] = None
@@ -126,6 +126,15 @@ class ServerProcess:
         """Everything the server wrote to stderr so far."""
         self._log.seek(0)
         return self._log.read().decode(errors="replace")
+
+
+def _environment(args, env: Optional[dict]) -> dict:
+    """The server's environment: the run's, with `env`; a server asked for an
+    IRC port (``--irc-port``) does not inherit the run's ``SELCHAT_NO_IRC``."""
+    environment = {**os.environ, **(env or {})}
+    if any(arg.startswith("--irc-port") for arg in args):
+        environment.pop("SELCHAT_NO_IRC", None)
+    return environment
 
 
 def default_sigint() -> None:

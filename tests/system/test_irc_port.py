@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from support.clients import read_until
 from support.constants import TIMEOUT
 from support.irc import IrcClient
 
@@ -159,7 +160,8 @@ def test_caps_tags_and_echo_message(irc):
     assert alice.until("PRIVMSG")[-1].params == ["alice", "to myself"]  # the echo
 
 
-def test_a_chosen_busy_irc_port_is_exit_1_with_one_line():
+def test_a_chosen_busy_irc_port_is_exit_1_with_one_line(monkeypatch):
+    monkeypatch.delenv("SELCHAT_NO_IRC")  # the test run's: no IRC unless asked
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -172,3 +174,62 @@ def test_a_chosen_busy_irc_port_is_exit_1_with_one_line():
     assert done.stderr.strip().splitlines() == [
         f"selchat: cannot listen on 127.0.0.1 IRC port {port}: address already in use "
         "(try --irc-port PORT, or --no-irc)"]
+
+
+def test_join_once_private_msgids_topic_clearing_and_invisible_users(irc, irc_server, clients):
+    alice = irc("alice", caps="message-tags echo-message labeled-response batch")
+    alice.send("JOIN #lobby")
+    alice.until("366")
+    bob = irc("bob", caps="message-tags")
+    bob.send("JOIN #lobby", "PING sync")
+    alice.send("PING sync")
+    got = alice.until("PONG")
+    assert [msg.command for msg in got] == ["JOIN", "PONG"]  # bob's one JOIN, not two
+    # A private line and its labelled echo share one msgid.
+    alice.send("@label=l1 PRIVMSG bob :psst")
+    echo = alice.until("PRIVMSG")[-1]
+    delivery = bob.until("PRIVMSG")[-1]
+    assert echo.tags["label"] == "l1" and echo.tags["msgid"] == delivery.tags["msgid"]
+    # A labelled NICK: its own NICK line carries the label.
+    alice.send("@label=l2 NICK alicia")
+    nick = alice.until("NICK")[-1]
+    assert nick.tags["label"] == "l2" and nick.params == ["alicia"]
+    # A topic cleared: told as a topic set to nothing; then there is none.
+    term = clients(irc_server, "carol")
+    alice.send("TOPIC #lobby :something", "TOPIC #lobby :")
+    assert alice.until(lambda msg: msg.command == "TOPIC" and msg.params == ["#lobby", ""])
+    assert bob.until(lambda msg: msg.command == "TOPIC" and msg.params == ["#lobby", ""])
+    alice.send("TOPIC #lobby")
+    assert alice.until("331")
+    term.send("/topic")
+    assert read_until(term, "*** No topic for #lobby.")[-2] == "*** alicia set the topic: "
+    # An invisible user is found by a WHO mask only from a channel it shares.
+    eve = irc("eve")
+    eve.send("MODE eve +i")
+    eve.until("MODE")
+    bob.send("WHO ev*")
+    assert [msg.command for msg in bob.until("315")] == ["315"]
+    eve.send("JOIN #lobby")
+    eve.until("366")
+    bob.send("WHO ev*")
+    assert [msg.command for msg in bob.until("315")][-2:] == ["352", "315"]
+
+
+def test_away_notify_and_userhost_in_names(irc):
+    alice = irc("alice", caps="away-notify userhost-in-names")
+    bob = irc("bob")
+    for client in (alice, bob):
+        client.send("JOIN #dev")
+        names = client.until("366")[-2]
+    assert set(names.params[-1].split()) == {"@alice", "bob"}  # bob: no userhost asked
+    alice.send("NAMES #dev")
+    assert set(alice.until("353")[-1].params[-1].split()) == {
+        "@alice!alice@irc.test", "bob!bob@irc.test"}
+    bob.send("AWAY :lunch")
+    assert bob.until("306")
+    away = alice.until("AWAY")[-1]
+    assert away.params == ["lunch"] and alice.source.startswith("bob!")
+    bob.send("AWAY")
+    assert alice.until("AWAY")[-1].params == []
+    alice.send("WHOIS bob")
+    assert "301" not in [msg.command for msg in alice.until("318")]

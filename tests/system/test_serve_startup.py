@@ -33,7 +33,10 @@ def startup_lines(command, env):
 
 
 def env_with_path(path: str) -> dict:
-    return {k: v for k, v in os.environ.items() if not k.startswith("SELCHAT_")} | {"PATH": path}
+    """The run's environment with PATH `path` and no SELCHAT_ setting but the
+    run's SELCHAT_NO_IRC (these read the startup lines of a server without IRC)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("SELCHAT_") or k == "SELCHAT_NO_IRC"} | {"PATH": path}
 
 
 @pytest.mark.parametrize("on_path, program", [
