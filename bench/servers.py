@@ -49,7 +49,9 @@ IRC_SERVERS = ircds.KINDS
 START_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 #: selchat with --no-clear says "selchat TLS on HOST:PORT" first instead.
-_LISTENING = re.compile(rb"(?:listening|TLS) on \[?([^\]\s]+)\]?:(\d+)\s*$")
+#: A server's address line: "KIND listening on", or selchat's "selchat TLS on"
+#: (not its "selchat IRC over TLS on").
+_LISTENING = re.compile(rb"(?:listening|selchat TLS) on \[?([^\]\s]+)\]?:(\d+)\s*$")
 _WEB_PAGE = re.compile(rb"web page on http://\[?([^\]\s/]+)\]?:(\d+)/\s*$")
 _IRC = re.compile(rb"selchat IRC on \[?([^\]\s]+)\]?:(\d+)\s*$")
 

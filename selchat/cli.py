@@ -272,6 +272,8 @@ def cli() -> None:
 @_option("--irc-port", default=6667, type=click.IntRange(0, 65535),  # irc.port.DEFAULT_IRC_PORT
          help="IRC port, on the same --host (0: a free port); docs/irc.rst.")
 @_option("--no-irc", is_flag=True, help="Serve no IRC port.")
+@_option("--ircs-port", default=6697, type=click.IntRange(0, 65535),  # tls_port.OVER_TLS
+         help="With TLS and the IRC port: IRC over TLS on this port (0: a free port).")
 @_option("--server-name", default=None, metavar="NAME",
          help="The server's name in IRC replies (default: this host's name).")
 @_option("--web-origin", multiple=True, metavar="URL",
@@ -332,11 +334,13 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
           print_config: bool, tls_cert: Optional[str], tls_key: Optional[str], tls_port: int,
           no_clear: bool, trusted_proxy: Sequence[str], data: Optional[str], no_data: bool,
           retention_days: float, history_max_mb: float, irc_port: int, no_irc: bool,
+          ircs_port: int,
           server_name: Optional[str], **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
     certificate and key again)."""
     from selchat.irc.port import listen as listen_irc
     from selchat.listeners import open_listener, reserve_port
+    from selchat.tls_port import listen_more_tls, reload_certificates
 
     if print_config:
         shown = {} if bus is None else {"bus": _masked(bus)}
@@ -348,7 +352,7 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
         raise click.UsageError(
             "--workers needs --bus: without a shared bus each worker would be a separate room",
             ctx)
-    certificates = _certificates(ctx, tls_cert, tls_key, no_clear, workers)
+    certificates = _certificates(ctx, tls_cert, tls_key, no_clear)
     workers = workers or os.cpu_count() or 1
     _log_to_stderr(log_level)
     limits["max_clients"] = fit_max_clients(limits["max_clients"])
@@ -366,20 +370,18 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
                       storage, accounts)
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
-        tls_listener = None
-        if certificates is not None:
-            try:
-                tls_listener = open_listener(host, tls_port)
-            except OSError as exc:
-                fail(f"cannot listen on {host} TLS port {tls_port}: "
-                     f"{listen_problem(exc, '--tls-port')}")
+        tls_listener = _tls_listen(certificates, host, tls_port, open_listener)
         irc = listen_irc(host, None if no_irc else irc_port,
-                         ctx.get_parameter_source("irc_port") is ParameterSource.DEFAULT,
+                         _default(ctx, "irc_port"),
                          server_name, open_listener, fail)
-        also = [*filter(None, [no_web_page]), *irc.lines, *shared]
+        ircs = None if no_irc or not irc.ports else ircs_port  # IRC over TLS needs IRC
+        tls_ports, tls_lines = listen_more_tls(certificates, host, {"irc": (ircs, _default(
+            ctx, "ircs_port"))}, open_listener, fail)
+        also = [*filter(None, [no_web_page]), *irc.lines, *tls_lines, *shared]
         _run_server(listener, web_listener, limits, (web_origin, web_host), sharing,
                     ready=lambda: _announce(listener, web_listener, also, tls_listener),
-                    certificates=certificates, tls_listener=tls_listener, ports=irc.ports)
+                    certificates=certificates, tls_listener=tls_listener,
+                    ports=[*irc.ports, *tls_ports])
         return
 
     from selchat.workers import WorkersFailed, supervise
@@ -387,24 +389,47 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     # The parent only holds the ports (port 0 becomes one port for all);
     # each worker listens on them itself.
     chat, web, no_web_page = _listen(*ports, reserve_port)
-    assert chat is not None  # --no-clear needs TLS, which --workers refuses
+    tls = _tls_listen(certificates, host, tls_port, reserve_port)
 
     def run_worker(number: int, ready: Callable[[], None]) -> None:
         _log_to_stderr(log_level, f"worker {number} ")
-        shared_web_port = None if web is None else web.getsockname()[1]
-        listener, web_listener, _ = _listen(host, chat.getsockname()[1], shared_web_port, False,
-                                            functools.partial(open_listener, reuse_port=True))
-        _run_server(listener, web_listener, limits, (web_origin, web_host), sharing, ready)
+        same_port = functools.partial(open_listener, reuse_port=True)
+        listener, web_listener, _ = _listen(host, _port_of(chat), _port_of(web), False, same_port)
+        tls_listener = _tls_listen(certificates, host, _port_of(tls), same_port)
+        _run_server(listener, web_listener, limits, (web_origin, web_host), sharing, ready,
+                    certificates, tls_listener)
 
     try:
         also = [*filter(None, [no_web_page]), *shared, f"selchat workers: {workers}"]
-        supervise(workers, run_worker, lambda: _announce(chat, web, also))
+        supervise(workers, run_worker, lambda: _announce(chat, web, also, tls),
+                  None if certificates is None else functools.partial(reload_certificates,
+                                                                      certificates))
     except WorkersFailed as exc:
         fail(str(exc))
 
 
+def _tls_listen(certificates: "Optional[Certificates]", host: str, port: Optional[int],
+                bind: Callable[[str, int], socket.socket]) -> Optional[socket.socket]:
+    """The TLS port's socket (None without TLS); one that cannot be had exits."""
+    if certificates is None or port is None:
+        return None
+    try:
+        return bind(host, port)
+    except OSError as exc:
+        fail(f"cannot listen on {host} TLS port {port}: {listen_problem(exc, '--tls-port')}")
+        raise  # not reached: fail exits
+
+
+def _default(ctx: click.Context, option: str) -> bool:
+    return ctx.get_parameter_source(option) is ParameterSource.DEFAULT
+
+
+def _port_of(sock: Optional[socket.socket]) -> Optional[int]:
+    return None if sock is None else sock.getsockname()[1]
+
+
 def _certificates(ctx: click.Context, cert: Optional[str], key: Optional[str],
-                  no_clear: bool, workers: int) -> "Optional[Certificates]":
+                  no_clear: bool) -> "Optional[Certificates]":
     """The TLS certificate and key read (None: no TLS); a bad one exits 2."""
     from selchat.tls import CertificateProblem, Certificates
 
@@ -414,8 +439,6 @@ def _certificates(ctx: click.Context, cert: Optional[str], key: Optional[str],
         if no_clear:
             raise click.UsageError("--no-clear needs TLS (--tls-cert and --tls-key)", ctx)
         return None
-    if workers != 1:
-        raise click.UsageError("TLS does not work with --workers yet", ctx)
     try:
         return Certificates(cert, key)
     except CertificateProblem as exc:

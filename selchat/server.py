@@ -252,7 +252,8 @@ class Server:
         for port in ports:  # more kinds, each on a listener of its own (the IRC port)
             kind, listening, sock = port(self)
             sockets[listening] = sock
-            self._kinds += (kind,)
+            if kind not in self._kinds:  # another port of a kind already here (over TLS)
+                self._kinds += (kind,)
         self._listeners = Listeners(self, sockets)
         #: With a bus, the room is shared with other nodes through Redis.
         self._bridge: Optional[BusBridge] = None

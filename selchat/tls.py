@@ -1,11 +1,12 @@
-"""TLS as a sans-I/O layer: contexts made from PEM files, and one connection's
-`TlsLayer` (an ``ssl.SSLObject`` between two ``ssl.MemoryBIO``, as CPython's
-``asyncio/sslproto.py`` does it).
+"""TLS contexts made from PEM files (`Certificates`, which SIGHUP reloads), and
+TLS as a sans-I/O layer: `TlsLayer`, an ``ssl.SSLObject`` between two
+``ssl.MemoryBIO`` (as CPython's ``asyncio/sslproto.py`` does it).
 
 Nothing here touches a socket: ciphertext goes in with `TlsLayer.feed` and
 comes out of `TlsLayer.take_output`; plaintext comes out of `read_into` and
-goes in through `seal`. The loop's side (handshakes bounded per pass, the
-connection type) is `selchat.tls_port`.
+goes in through `seal`. The server itself runs OpenSSL on its sockets, which
+costs less per write (`selchat.tls_port`, the loop's side); `TlsLayer` is for
+clients that bring their own I/O (the tests' TLS peers).
 """
 import ssl
 from typing import Optional, Union

@@ -10,40 +10,133 @@ cannot freeze the loop) and the whole handshake by a timer
 the same interface the loop calls for every connection (Redis's
 ``ConnectionType``): plaintext out of `read_once`, plaintext into `write`.
 
-Output is sealed where it is queued, so a recipient's piece of a pass (one
-write) is one ``SSLObject.write``, not one per line, and the queue, which the
-output limits judge, holds ciphertext. Bytes OpenSSL already decrypted are
-served without waiting for the socket: the connection puts itself on the
-server's owed reads.
+OpenSSL works on the socket itself (an ``ssl.SSLSocket``, non-blocking), not
+through memory BIOs: a recipient's piece of a pass (one write) is one
+``SSL_write``, which seals it and hands the records to the kernel in the same
+C call, with no copy out of a BIO and no second Python call to send it: about
+half the cost of a TLS write, measured alone (docs/benchmarks.rst, "TLS"). Two
+things follow from OpenSSL writing to the socket:
+
+* a write the socket cannot take whole raises ``SSLWantWriteError`` after
+  OpenSSL sent what it could; the next write must begin with the same
+  plaintext (OpenSSL skips what it already sent), so the queue
+  (`PlaintextQueue`) holds plaintext and only ever hands OpenSSL its head,
+  grown, never cut. The output limits count that plaintext (a record adds
+  22 bytes to 16 KB of it);
+* OpenSSL reads a record at a time from the kernel (no read-ahead), so what it
+  holds decrypted and unread is at most the rest of one record a read budget
+  cut short: such a connection puts itself on the server's owed reads, and
+  everything else still in the kernel keeps the socket readable.
 """
 import logging
 import selectors
 import socket
 import ssl
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
 
-from selchat.addresses import format_address
+from selchat.addresses import format_address, os_problem
 from selchat.connection import GONE, Connection, Kind, Protocol
 from selchat.flood import TokenBucket
 from selchat.listeners import close_socket
 from selchat.sendbuf import Buffer, SendBuffer
 from selchat.timers import Timer
-from selchat.tls import Certificates, TlsLayer
+from selchat.tls import Certificates
 
 if TYPE_CHECKING:
-    from selchat.server import Server
+    from selchat.server import Port, Server
 
 log = logging.getLogger(__name__)
 
-#: Handshake steps (one read, one OpenSSL step, one send) per pass, across all
-#: newcomers. A full handshake costs the server about a millisecond of
-#: signing, so a pass spends at most a few tens of them on handshakes.
+#: Handshake steps (one OpenSSL step on a readable or writable socket) per
+#: pass, across all newcomers. A full handshake costs the server about half a
+#: millisecond of signing (ECDSA P-256; more with RSA), so a pass spends at
+#: most a few tens of them on handshakes.
 HANDSHAKES_PER_PASS = 32
 #: A newcomer that has not finished its handshake by then is closed: a peer
 #: that stalls mid-handshake holds a socket, not the loop.
 HANDSHAKE_TIMEOUT = 10.0
-#: Ciphertext read per handshake step: a ClientHello fits, with room.
-HANDSHAKE_READ = 16 * 1024
+#: Plaintext handed to one ``SSL_write`` from a queue (at least: a head that
+#: could not be sent whole is given again, grown). Four records: big enough
+#: that a backlog goes in few calls, small enough that joining the head
+#: copies little.
+WRITE_CHUNK = 64 * 1024
+#: What OpenSSL raises when the socket would block; the call is repeated later.
+WOULD_BLOCK = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
+
+
+class OverTls(NamedTuple):
+    """A protocol served over TLS on a port of its own: one row of `OVER_TLS`."""
+
+    #: The `Kind.name` of the server's kind its connections become once they
+    #: shook hands (the server must have it: the IRC port's, for IRC).
+    kind: str
+    #: The option naming its port, and that port's default.
+    option: str
+    default: int
+    #: Its startup line, "{}" standing for its address.
+    line: str
+
+
+#: Every protocol a server serves over TLS on a port of its own (the web port
+#: is not one: with TLS it speaks https and wss itself). The chat port's TLS
+#: twin is the server's own (`Server`'s ``tls_listener``); the others reach the
+#: server as `Server` ``ports`` made by `over_tls`. Another protocol over TLS
+#: is another row, and its option.
+OVER_TLS: Dict[str, OverTls] = {
+    "chat": OverTls("tcp", "--tls-port", 4443, "selchat TLS on {}"),
+    # RFC 7194: IRC over TLS is 6697.
+    "irc": OverTls("irc", "--ircs-port", 6697, "selchat IRC over TLS on {}"),
+}
+
+def listen_over_tls(row: OverTls, host: str, port: Optional[int], optional: bool,
+                    bind: Callable[[str, int], socket.socket],
+                    fail: Callable[[str], None]) -> Tuple[Optional[socket.socket], List[str]]:
+    """`row`'s listener on `host` (None for `port` None), and its startup line.
+    A port that cannot be had is `fail`'s, or with `optional` (its default
+    port, which another server may hold) a warning and a line saying so."""
+    if port is None:
+        return None, []
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        words = row.line.split(" on ")[0]
+        if not optional:
+            fail(f"cannot listen on {host} port {port} ({words}): {os_problem(exc)} "
+                 f"(try {row.option} PORT)")
+        log.warning("%s: cannot listen on %s port %d: %s", words, host, port, os_problem(exc))
+        return None, [f"{words}: cannot listen on port {port}: {os_problem(exc)} "
+                      f"(use {row.option} PORT, or {row.option} 0 for a free one)"]
+    return sock, [row.line.format(format_address(*sock.getsockname()[:2]))]
+
+
+def listen_more_tls(certificates: Optional[Certificates], host: str,
+                    wanted: Dict[str, Tuple[Optional[int], bool]],
+                    bind: Callable[[str, int], socket.socket],
+                    fail: Callable[[str], None]) -> Tuple[List["Port"], List[str]]:
+    """The TLS ports of `OVER_TLS` besides the chat one's, `wanted` by row name
+    as (port or None, whether it is the default): the `Server` ``ports`` that
+    serve them and their startup lines (none without `certificates`)."""
+    ports: List["Port"] = []
+    lines: List[str] = []
+    for name, (port, optional) in wanted.items():
+        row = OVER_TLS[name]
+        sock, said = listen_over_tls(row, host, None if certificates is None else port,
+                                     optional, bind, fail)
+        lines += said
+        if sock is not None and certificates is not None:
+            ports.append(over_tls(row, sock, certificates))
+    return ports, lines
+
+
+def over_tls(row: OverTls, sock: socket.socket, certificates: Certificates) -> "Port":
+    """The port `sock` of `row`'s protocol over TLS, for `Server`'s ``ports``
+    (after the port that makes its kind)."""
+    def make(server: "Server") -> Tuple[Kind, Kind, socket.socket]:
+        inner = next(kind for kind in server._kinds if kind.name == row.kind)
+        port = TlsPort(server, inner, certificates)
+        server._tls_ports.append(port)
+        return inner, server._behind_proxies(port), sock
+    return make
 
 
 def reload_certificates(certificates: Certificates) -> None:
@@ -56,38 +149,45 @@ def reload_certificates(certificates: Certificates) -> None:
                  certificates.cert, certificates.key)
 
 
-class SealingBuffer(SendBuffer):
-    """A connection's output queue that seals what is queued: it holds ciphertext."""
+class PlaintextQueue(SendBuffer):
+    """A TLS connection's output queue: plaintext, whose head is what OpenSSL
+    was last given (see the module's docstring)."""
 
-    __slots__ = ("_tls",)
+    __slots__ = ()
 
-    def __init__(self, tls: TlsLayer) -> None:
-        super().__init__()
-        self._tls = tls
-
-    def append(self, data: Buffer) -> None:
-        super().append(self._tls.seal(data))
-
-    def extend(self, pieces: Sequence[Buffer], size: int) -> None:
-        super().append(self._tls.seal(b"".join(pieces)))
-
-    def append_sealed(self, ciphertext: Buffer) -> None:
-        if ciphertext:
-            super().append(ciphertext)
+    def head(self) -> Buffer:
+        """The next ``SSL_write``'s plaintext: the first chunk, joined with the
+        next ones up to `WRITE_CHUNK` (it begins with what the last one was
+        given, so a write OpenSSL left half done can be finished)."""
+        chunks = self._chunks
+        assert chunks is not None
+        first = chunks[0]
+        if len(chunks) == 1 or len(first) >= WRITE_CHUNK:
+            return first
+        size = count = 0
+        for chunk in chunks:
+            count += 1
+            size += len(chunk)
+            if size >= WRITE_CHUNK:
+                break
+        joined = b"".join(chunks[:count])
+        chunks[:count] = [joined]
+        return joined
 
 
 class TlsConnection(Connection):
-    """A connection whose bytes cross the socket through a `TlsLayer`."""
+    """A connection whose socket is an ``ssl.SSLSocket`` that shook hands."""
 
-    __slots__ = ("tls", "_server", "_reading")
-    out: SealingBuffer
+    __slots__ = ("_server", "_reading")
+    sock: ssl.SSLSocket
+    out: PlaintextQueue
 
-    def __init__(self, sock: socket.socket, number: int, kind: Kind, proto: Protocol,
-                 bucket: Optional[TokenBucket], tls: TlsLayer, server: "Server") -> None:
-        self.tls = tls
+    def __init__(self, sock: ssl.SSLSocket, number: int, kind: Kind, proto: Protocol,
+                 bucket: Optional[TokenBucket], server: "Server") -> None:
+        self.sock = sock
         self._server = server
         super().__init__(sock, number, kind, proto, bucket)
-        self.out = SealingBuffer(tls)
+        self.out = PlaintextQueue()
 
     @property  # type: ignore[override]
     def reading(self) -> bool:
@@ -95,83 +195,81 @@ class TlsConnection(Connection):
 
     @reading.setter
     def reading(self, value: bool) -> None:
-        # Reading (from the start: the first lines may have come with the
-        # last handshake bytes; or again, when flood control lets go): what
-        # is decrypted already will not make the socket readable, so ask for
-        # a read next pass.
+        # Reading again (flood control lets go): what OpenSSL holds decrypted
+        # will not make the socket readable, so ask for a read next pass.
         self._reading = value
-        if value and self.tls.more():
+        if value and self.sock.pending():
             self._server._owed_reads.append(self)
 
     def read_once(self, buffer: memoryview, size: int) -> Optional[int]:
-        tls = self.tls
+        recv_into = self.sock.recv_into
+        done = 0
         try:
-            got = tls.read_into(buffer, size)
-            if not got:
-                try:
-                    received = self.sock.recv_into(buffer)
-                except (BlockingIOError, InterruptedError):
-                    return None
-                except OSError:
-                    return GONE
-                if not received:  # no close_notify: an ordinary end of stream
-                    return 0
-                tls.feed(buffer[:received])
-                got = tls.read_into(buffer, size)
-        except ssl.SSLZeroReturnError:  # close_notify
-            return 0
+            while done < size:  # a record per call
+                got = recv_into(buffer[done:], size - done)
+                if not got:  # close_notify, or an end of stream without it: a close
+                    return done or 0
+                done += got
+        except WOULD_BLOCK:
+            pass
         except ssl.SSLError as exc:
             log.info("%r: TLS error: %s", self, exc.reason or exc)
             return GONE
-        owed = tls.take_output()  # a key update answered, say
-        if owed:
-            self.out.append_sealed(owed)
-            self._server._output.dirty.add(self)
-        if got == size and tls.more():  # a budget, not the socket, stopped this read
+        except OSError:
+            return GONE
+        if done == size and self.sock.pending():  # a budget, not the socket, stopped this read
             self._server._owed_reads.append(self)
-        return got or None
+        return done or None
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: Buffer) -> int:
+        # The hot path of every broadcast to a TLS member, as `Connection.write`'s:
+        # one SSL_write seals and sends, no helper call.
         out = self.out
         if out.pending:
             out.append(data)
             return out.pending
-        # The hot path of every broadcast to a TLS member, as `Connection.write`'s:
-        # one seal, one send, no helper call.
-        sealed = self.tls.seal(data)
-        try:
-            sent = self.sock.send(sealed)
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            return GONE
-        if sent < len(sealed):
-            out.append_sealed(memoryview(sealed)[sent:] if sent else sealed)
+        if data:
+            try:
+                self.sock.send(data)
+            except WOULD_BLOCK:  # OpenSSL sent what it could: the rest goes with the next write
+                out.append(data)
+            except OSError:
+                return GONE
         return out.pending
 
     def write_pieces(self, pieces: List[Buffer]) -> int:
+        return self.write(b"".join(pieces))
+
+    def flush(self) -> int:
         out = self.out
-        waiting = out.pending
-        out.extend(pieces, 0)
-        return out.pending if waiting else self.flush()
+        if not out.pending:
+            return 0
+        head = out.head()
+        try:
+            self.sock.send(head)
+        except WOULD_BLOCK:
+            return out.pending
+        except OSError:
+            return GONE
+        out.advance(len(head))
+        return out.pending
 
     def before_close(self) -> None:
         try:
-            self.sock.send(self.tls.close())
-        except OSError:
+            self.sock.unwrap()  # sends close_notify; the peer's is not awaited
+        except (OSError, ValueError):
             pass
 
 
 class Handshake:
     """A newcomer on a TLS port, not yet a connection."""
 
-    __slots__ = ("sock", "address", "group", "tls", "unsent", "done", "timer")
+    __slots__ = ("sock", "address", "group", "events", "timer")
 
-    def __init__(self, sock: socket.socket, address: Tuple, group: str, tls: TlsLayer) -> None:
-        self.sock, self.address, self.tls = sock, address, tls
+    def __init__(self, sock: ssl.SSLSocket, address: Tuple, group: str) -> None:
+        self.sock, self.address = sock, address
         self.group = group  # its address group, counted by `Listeners` until it is a connection
-        self.unsent = b""  # handshake bytes the socket did not take yet
-        self.done = False  # OpenSSL is done: once `unsent` went, it is a connection
+        self.events = selectors.EVENT_READ  # what the handshake waits for
         self.timer: Optional[Timer] = None
 
 
@@ -190,73 +288,59 @@ class TlsPort(Kind):
         self._steps = 0
 
     def adopt(self, server: "Server", sock: socket.socket, address: Tuple, group: str) -> None:
-        shake = Handshake(sock, address, group, TlsLayer(self.certificates.context))
         if len(server._conns) + len(self._shaking) >= server.limits.max_clients:
             log.warning("refused %s: server full", format_address(*address[:2]))
-            self._give_up(shake, "")
+            self._drop(sock, group)
             return
-        self._shaking[sock] = shake
+        try:  # the current certificate: a SIGHUP reload counts from the next newcomer
+            tls = self.certificates.context.wrap_socket(sock, server_side=True,
+                                                        do_handshake_on_connect=False)
+        except OSError as exc:  # gone already
+            log.info("%s: %s", format_address(*address[:2]), exc.strerror or exc)
+            self._drop(sock, group)
+            return
+        shake = Handshake(tls, address, group)
+        self._shaking[tls] = shake
         shake.timer = server._timers.call_at(server._now + HANDSHAKE_TIMEOUT, self._timed_out,
                                              shake)
-        server._selector.register(sock, selectors.EVENT_READ, lambda mask: self._step(shake))
+        server._selector.register(tls, selectors.EVENT_READ, lambda mask: self._step(shake))
 
     def _step(self, shake: Handshake) -> None:
         server = self._server
         if self._pass != server.counters.loop_passes:
             self._pass, self._steps = server.counters.loop_passes, 0
         if self._steps >= HANDSHAKES_PER_PASS:
-            return  # still readable: the selector reports it again next pass
+            return  # still ready: the selector reports it again next pass
         self._steps += 1
-        if shake.unsent:
-            if not self._send(shake):
-                return
-            if shake.done:  # its last flight went on this writable event
-                self._finish(shake)
-                return
         try:
-            data = shake.sock.recv(HANDSHAKE_READ)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._give_up(shake, f"connection lost during the TLS handshake ({exc.strerror})")
-            return
-        if not data:
+            shake.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._wait(shake, selectors.EVENT_READ)
+        except ssl.SSLWantWriteError:  # its flight did not fit in the socket
+            self._wait(shake, selectors.EVENT_WRITE)
+        except ssl.SSLEOFError:
             self._give_up(shake, "closed during the TLS handshake")
-            return
-        shake.tls.feed(data)
-        try:
-            shake.done = shake.tls.handshake()
-        except ssl.SSLError as exc:
-            shake.unsent += shake.tls.take_output()  # the alert saying why
-            self._send(shake)
+        except ssl.SSLError as exc:  # OpenSSL sent the alert saying why
             self._give_up(shake, f"TLS handshake failed: {exc.reason or exc}")
-            return
-        shake.unsent += shake.tls.take_output()
-        if self._send(shake) and shake.done:
+        except OSError as exc:
+            self._give_up(shake, "connection lost during the TLS handshake "
+                                 f"({exc.strerror or exc})")
+        else:
             self._finish(shake)
 
-    def _send(self, shake: Handshake) -> bool:
-        """Send what the handshake owes the peer: True if all went."""
-        try:
-            sent = shake.sock.send(shake.unsent) if shake.unsent else 0
-        except (BlockingIOError, InterruptedError):
-            sent = 0
-        except OSError:
-            sent = len(shake.unsent)  # the next recv finds the peer gone
-        shake.unsent = shake.unsent[sent:]
-        events = selectors.EVENT_READ | (selectors.EVENT_WRITE if shake.unsent else 0)
-        self._server._selector.modify(shake.sock, events, lambda mask: self._step(shake))
-        return not shake.unsent
+    def _wait(self, shake: Handshake, events: int) -> None:
+        if events != shake.events:
+            shake.events = events
+            self._server._selector.modify(shake.sock, events, lambda mask: self._step(shake))
 
     def _finish(self, shake: Handshake) -> None:
         server = self._server
         self._forget(shake)
         server._selector.unregister(shake.sock)
-        tls = shake.tls
 
-        def make(sock: socket.socket, number: int, kind: Kind, proto: Protocol,
+        def make(sock: ssl.SSLSocket, number: int, kind: Kind, proto: Protocol,
                  bucket: Optional[TokenBucket]) -> Connection:
-            return TlsConnection(sock, number, kind, proto, bucket, tls, server)
+            return TlsConnection(sock, number, kind, proto, bucket, server)
 
         server._add_connection(shake.sock, shake.address, self.inner, shake.group, make)
 
@@ -270,8 +354,11 @@ class TlsPort(Kind):
             self._server._selector.unregister(shake.sock)
         if why:
             log.info("%s: %s", format_address(*shake.address[:2]), why)
-        self._server._listeners.forget(shake.group)
-        close_socket(shake.sock, reset=True)
+        self._drop(shake.sock, shake.group)
+
+    def _drop(self, sock: socket.socket, group: str) -> None:
+        self._server._listeners.forget(group)
+        close_socket(sock, reset=True)
 
     def _forget(self, shake: Handshake) -> None:
         del self._shaking[shake.sock]

@@ -18,9 +18,13 @@ STOP_DEADLINE is killed. Its loop is selchat's loop in small: a selector over
 the signal pipe (SIGCHLD included) and the readiness pipe. There are no
 threads, so forking is safe.
 
-A new worker keeps SIGINT and SIGTERM blocked until its server handles them:
-one sent meanwhile waits, and then stops the server gracefully, instead of
-killing a worker that is still starting.
+A new worker keeps SIGINT and SIGTERM (and SIGHUP) blocked until its server
+handles them: one sent meanwhile waits, and then stops the server gracefully,
+instead of killing a worker that is still starting.
+
+With TLS every worker has the certificate the parent read (inherited at the
+fork), and SIGHUP to the parent reads the files again in the parent (for
+workers started later) and in every worker (for their new connections).
 """
 import logging
 import os
@@ -42,8 +46,11 @@ RESTART_INTERVAL = 1.0
 #: shutdown takes at most SHUTDOWN_GRACE, 2 s, in server.py).
 STOP_DEADLINE = 10.0
 
-#: Signals the parent passes on to its workers.
+#: Signals the parent passes on to its workers, which stop.
 FORWARDED = {signal.SIGINT, signal.SIGTERM}
+#: Signals a new worker holds back until its server handles them (with TLS the
+#: parent passes SIGHUP on too: each worker reads its certificate again).
+HELD_AT_START = FORWARDED | {signal.SIGHUP}
 
 #: run_worker(number, ready): serve as worker `number` (1..N) until stopped,
 #: calling ready() once listening, with its signal handlers in place.
@@ -54,12 +61,16 @@ class WorkersFailed(Exception):
     """The workers did not start, or did not all finish cleanly: one line for people."""
 
 
-def supervise(count: int, run_worker: RunWorker, announce: Callable[[], None]) -> None:
+def supervise(count: int, run_worker: RunWorker, announce: Callable[[], None],
+              on_hangup: Optional[Callable[[], None]] = None) -> None:
     """Run `count` workers until SIGINT or SIGTERM, and until they have all finished.
 
-    `announce` is called once, when every worker listens. Raises WorkersFailed.
+    `announce` is called once, when every worker listens. With `on_hangup`
+    (TLS), SIGHUP calls it in the parent (so that a worker started later
+    inherits what it reloaded) and is passed on to every worker. Raises
+    WorkersFailed.
     """
-    _Supervisor(count, run_worker, announce).run()
+    _Supervisor(count, run_worker, announce, on_hangup).run()
 
 
 @dataclass
@@ -72,9 +83,12 @@ class _Slot:
 
 
 class _Supervisor:
-    def __init__(self, count: int, run_worker: RunWorker, announce: Callable[[], None]) -> None:
+    def __init__(self, count: int, run_worker: RunWorker, announce: Callable[[], None],
+                 on_hangup: Optional[Callable[[], None]] = None) -> None:
         self._run_worker = run_worker
         self._announce = announce
+        self._on_hangup = on_hangup
+        self._caught = ("SIGINT", "SIGTERM", "SIGCHLD") + (("SIGHUP",) if on_hangup else ())
         self._slots = [_Slot(number) for number in range(1, count + 1)]
         self._running: Dict[int, _Slot] = {}  # by pid, until reaped
         self._ready: Set[int] = set()  # numbers of the workers listening, until all are
@@ -88,7 +102,7 @@ class _Supervisor:
 
     def run(self) -> None:
         try:
-            with signals_as_input(("SIGINT", "SIGTERM", "SIGCHLD")) as self._signal_fd:
+            with signals_as_input(self._caught) as self._signal_fd:
                 self._selector.register(self._signal_fd, selectors.EVENT_READ, self._on_signals)
                 self._selector.register(self._ready_read, selectors.EVENT_READ, self._on_ready)
                 for slot in self._slots:
@@ -121,7 +135,7 @@ class _Supervisor:
         slot.restart_at = None
         sys.stdout.flush()  # or the worker would write the parent's buffered lines again
         sys.stderr.flush()
-        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, FORWARDED)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HELD_AT_START)
         try:
             pid = os.fork()
             if pid == 0:
@@ -139,7 +153,7 @@ class _Supervisor:
         """In the child: drop the parent's loop, serve, and never return to it."""
         status = 1
         try:
-            for name in ("SIGINT", "SIGTERM", "SIGCHLD"):
+            for name in self._caught:
                 signal.signal(getattr(signal, name), signal.SIG_DFL)
             os.close(signal.set_wakeup_fd(-1))
             self._selector.close()
@@ -158,7 +172,7 @@ class _Supervisor:
         """In the child, once its server listens and handles signals."""
         os.write(self._ready_write, b"%d\n" % number)
         os.close(self._ready_write)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD_AT_START)
 
     def _on_ready(self) -> None:
         *lines, self._unread = (self._unread + os.read(self._ready_read, 4096)).split(b"\n")
@@ -176,6 +190,10 @@ class _Supervisor:
         for signum in read_signals(self._signal_fd):
             if signum in FORWARDED:
                 self._stop(signum)
+            elif signum == signal.SIGHUP and self._on_hangup is not None:
+                self._on_hangup()
+                for pid in self._running:
+                    os.kill(pid, signum)
         # SIGCHLD only wakes the loop, which reaps after every wake-up.
 
     def _stop(self, signum: int) -> None:

@@ -8,8 +8,7 @@ import ssl
 import pytest
 
 from selchat import server as server_module, tls_port
-from selchat.tls import Certificates, TlsLayer, client_context
-from selchat.tls_port import TlsPort
+from selchat.tls import Certificates, client_context
 from support.certificates import make_pki
 from support.tls_loop import TlsLoop, TlsPeer, raw_socket
 
@@ -43,24 +42,43 @@ def test_a_tls_client_chats_with_a_clear_one(tls_loop, pki):
 
 
 def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatch):
-    """The pass's lines are sealed once per recipient: many lines, one record."""
+    """The pass's lines are sealed once per recipient: many lines, one SSL_write."""
     loop = tls_loop(flood_rate=0)
     alice = loop.tls_peer(pki.ca_file, "alice")
     bob = loop.peer("bob")
-    seals = []
-    theirs = loop.conn("alice").tls
-    real_seal = TlsLayer.seal
+    writes = []
+    theirs = loop.conn("alice").sock
+    real_send = theirs.send
 
-    def seal(layer, data):
-        if layer is theirs:
-            seals.append(bytes(data))
-        return real_seal(layer, data)
+    def send(data):
+        writes.append(bytes(data))
+        return real_send(data)
 
-    monkeypatch.setattr(TlsLayer, "seal", seal)
+    monkeypatch.setattr(theirs, "send", send)
     bob.send(*(f"line {n}" for n in range(20)))
     loop.until(lambda: "<bob> line 19" in alice.lines)
-    assert len(seals) < 5, seals  # the burst's passes, not its twenty lines
-    assert sum(s.count(b"\n") for s in seals) == 20
+    assert len(writes) < 5, writes  # the burst's passes, not its twenty lines
+    assert sum(w.count(b"\n") for w in writes) == 20
+
+
+def test_a_reader_behind_a_full_socket_gets_every_byte_in_order(tls_loop, pki):
+    """OpenSSL leaves a write half done when the socket fills: the queue hands
+    it the same bytes again, grown, and the reader gets everything once it reads."""
+    loop = tls_loop(flood_rate=0)
+    alice = loop.tls_peer(pki.ca_file, "alice")
+    bob = loop.peer("bob")
+    loop.peers.remove(alice)  # not reading for now
+    loop.conn("alice").sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8192)
+    sent = [f"{n:05d} " + "x" * 3000 for n in range(600)]
+    for start in range(0, len(sent), 20):
+        bob.send(*sent[start:start + 20])
+        loop.run(1)
+    queue = loop.conn("alice").out
+    assert queue.pending  # the kernel's buffers are full: plaintext waits
+    loop.peers.append(alice)
+    loop.until(lambda: any(line.startswith("<bob> 00599") for line in alice.lines))
+    got = [line[len("<bob> "):] for line in alice.lines if line.startswith("<bob> 0")]
+    assert got == sent
 
 
 def test_lines_sent_with_the_handshake_are_served_without_more_input(tls_loop, pki):
@@ -177,26 +195,35 @@ def tls12(ca_file):
     return context
 
 
-def test_tls_1_2_when_the_servers_last_flight_must_wait_for_the_socket(tls_loop, pki,
-                                                                       monkeypatch):
-    """In TLS 1.2 the server speaks last (ChangeCipherSpec, Finished): if the
-    socket cannot take it at once, the handshake ends when it could."""
-    real_send, held = TlsPort._send, []
-
-    def send(port, shake):
-        if shake.done and not held:  # the last flight: as if the socket were full
-            held.append(shake)
-            port._server._selector.modify(shake.sock, selectors.EVENT_READ | selectors.EVENT_WRITE,
-                                          lambda mask: port._step(shake))
-            return False
-        return real_send(port, shake)
-
-    monkeypatch.setattr(TlsPort, "_send", send)
+def test_tls_1_2_chats(tls_loop, pki):
     loop = tls_loop()
     peer = TlsPeer(loop.tls_address, pki.ca_file, context=tls12(pki.ca_file))
     loop.peers.append(peer)
     loop.made.append(peer)
     loop.until(lambda: peer.shaken and peer.lines)
-    assert held and peer.tls.version == "TLSv1.2"
+    assert peer.tls.version == "TLSv1.2"
+    peer.send("alice")
+    loop.until(lambda: any(line.startswith("*** Welcome, alice!") for line in peer.lines))
+
+
+def test_a_handshake_whose_flight_does_not_fit_waits_for_the_socket(tls_loop, pki,
+                                                                    monkeypatch):
+    """OpenSSL could not send all of a flight: the newcomer waits for write
+    readiness, and the handshake goes on from there."""
+    real, waited = ssl.SSLSocket.do_handshake, []
+
+    def do_handshake(sock, *args):
+        if not waited:
+            waited.append(sock)
+            raise ssl.SSLWantWriteError()
+        return real(sock, *args)
+
+    monkeypatch.setattr(ssl.SSLSocket, "do_handshake", do_handshake)
+    loop = tls_loop()
+    peer = loop.tls_peer(pki.ca_file)
+    loop.run(2)
+    shake = loop.server._tls_ports[0]._shaking.get(waited[0])
+    assert shake is None or shake.events == selectors.EVENT_WRITE
+    loop.until(lambda: peer.shaken and peer.lines)
     peer.send("alice")
     loop.until(lambda: any(line.startswith("*** Welcome, alice!") for line in peer.lines))

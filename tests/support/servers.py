@@ -23,6 +23,8 @@ WEB_PAGE = re.compile(rb"selchat web page on (https?://\S+:(\d+)/)\s*$")
 TLS_ON = re.compile(rb"selchat TLS on \[?([^\]\s]+)\]?:(\d+)\s*$")
 #: With --irc-port: where IRC clients connect.
 IRC_ON = re.compile(rb"selchat IRC on \[?([^\]\s]+)\]?:(\d+)\s*$")
+#: With TLS and --ircs-port: where IRC clients connect over TLS.
+IRCS_ON = re.compile(rb"selchat IRC over TLS on \[?([^\]\s]+)\]?:(\d+)\s*$")
 
 
 class ServerNotStarted(RuntimeError):
@@ -73,6 +75,7 @@ class ServerProcess:
         self.web_port: Optional[int] = None
         self.tls_port: Optional[int] = None
         self.irc_port: Optional[int] = None
+        self.ircs_port: Optional[int] = None
         try:
             self.port = self._wait_for_addresses(web, "--irc-port" in (command or []))
         except BaseException:
@@ -86,8 +89,9 @@ class ServerProcess:
         fd, deadline = self.proc.stdout.fileno(), time.monotonic() + TIMEOUT
         with selectors.DefaultSelector() as sel:
             sel.register(fd, selectors.EVENT_READ)
+            ircs = "--ircs-port" in self.proc.args
             while (port is None and self.tls_port is None) or (web and self.url is None) \
-                    or (irc and self.irc_port is None):
+                    or (irc and self.irc_port is None) or (ircs and self.ircs_port is None):
                 if not sel.select(max(0.0, deadline - time.monotonic())):
                     raise ServerNotStarted(f"no address within {TIMEOUT} s: {self.log()[-2000:]}")
                 data = os.read(fd, 4096)
@@ -97,7 +101,10 @@ class ServerProcess:
                 for line in lines:
                     listening, page = LISTENING.search(line), WEB_PAGE.search(line)
                     tls, irc_on = TLS_ON.search(line), IRC_ON.search(line)
-                    if irc_on:
+                    ircs_on = IRCS_ON.search(line)
+                    if ircs_on:
+                        self.ircs_port = int(ircs_on.group(2))
+                    elif irc_on:
                         self.irc_port = int(irc_on.group(2))
                     elif listening and port is None:
                         port = int(listening.group(2))

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from support.certificates import make_pki, tls_line_client
-from support.clients import LineClient
+from support.clients import LineClient, read_until
 from support.constants import TIMEOUT
 from support.join_client import Output, join_command
 from support.servers import ServerProcess, selchat
@@ -145,3 +145,29 @@ def test_sighup_renews_the_certificate_and_nobody_is_dropped(pki, tmp_path):
         bob.close()
     finally:
         assert server.stop() == 0, server.log()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl")
+def test_irc_over_tls_registers_through_openssl_s_client(pki):
+    server = tls_server(pki, "--irc-port", "0", "--ircs-port", "0", "--server-name", "irc.test")
+    client = subprocess.Popen(["openssl", "s_client", "-quiet", "-connect",
+                               f"127.0.0.1:{server.ircs_port}", "-CAfile", pki.ca_file,
+                               "-verify_return_error", "-servername", "localhost"],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    try:
+        client.stdin.write(b"NICK alice\r\nUSER al 0 * :Alice Liddell\r\n")
+        client.stdin.flush()
+        seen = Output(client.stdout.fileno())
+        seen.expect(b":irc.test 001 alice ")
+        seen.expect(b" 376 alice ")  # the end of the MOTD: registered
+        bob = LineClient(server.address, "bob")
+        client.stdin.write(b"JOIN #lobby\r\nPRIVMSG #lobby :hi over tls\r\n")
+        client.stdin.flush()
+        read_until(bob, "<alice> hi over tls")
+        bob.close()
+    finally:
+        client.kill()
+        client.communicate(timeout=TIMEOUT)
+        assert server.stop() == 0, server.log()
+
