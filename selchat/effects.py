@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from selchat import resume, wire
 from selchat.connection import Connection, State
-from selchat.history import History, replay
+from selchat.history import History, last_bytes, replay
 from selchat.effect_types import (
     Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left, Relay,
     Release, Replay, ResumeAsked, Send, Tag, Unhold,
@@ -192,11 +192,17 @@ class Effects:
         server = self._server
         room = effect.room
         history = server._history if room is None else room.history
-        lines = [] if history is None else history.last(effect.lines)
-        if not lines:
+        if history is None:
             return
         conn = effect.session
-        start, end = encode(wire.history_start(len(lines))), encode(wire.history_end())
+        if conn.tagged:
+            lines = history.last(effect.lines)
+            count, pieces = len(lines), replay(lines, tagged=True)
+        else:  # the history's bytes, a piece a pass (no `Line` made or kept for it)
+            count, pieces = last_bytes(history, effect.lines)
+        if not count:
+            return
+        start, end = encode(wire.history_start(count)), encode(wire.history_end())
         if conn.tagged:
             # A room's replay (on /join) holds numbers older than the member has
             # seen: its end carries the newest number said so far, so a client
@@ -206,7 +212,7 @@ class Effects:
             start = tag_line(start, server._time_ms)
             end = tag_line(end, server._time_ms, seq=last)
         # The history's own bytes, not a copy per newcomer (`replay`).
-        server._batch.send([start, *replay(lines, conn.tagged), end], conn)
+        server._batch.send([start, *pieces, end], conn)
 
     def _histories(self, member: resume.TaggedSession) -> Sequence[Tuple[str, History]]:
         """The histories a resume of `member` reads: one per room of its, named

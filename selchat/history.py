@@ -36,7 +36,7 @@ No clock and no randomness here: the caller passes the pass's time and the
 epoch (e.g. ``secrets.token_hex(8)``).
 """
 import collections
-from typing import Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Union
+from typing import Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple, Union
 
 from selchat.sendbuf import Buffer
 
@@ -244,6 +244,39 @@ class MemoryHistory:
                 break
         lines = [line for chunk in reversed(chunks) for line in chunk]
         return lines[-count:]
+
+
+    def last_bytes(self, count: int) -> List[Buffer]:
+        """The bytes of the last `count` lines kept: one piece per pass, the
+        newest passes' payloads (the oldest one's tail only if not all of it
+        is wanted), shared, never copied (see `last_bytes`)."""
+        pieces: List[Buffer] = []  # newest pass first
+        for held in reversed(self._passes):
+            if count <= 0:
+                break
+            ends, payload = held.ends, held.payload
+            kept = len(ends) - held.start
+            if kept <= count and not held.start and ends[-1] == len(payload):
+                pieces.append(payload)
+            else:  # its last lines: from the end of the line before them
+                first = len(ends) - min(kept, count)
+                pieces.append(memoryview(payload)[ends[first - 1] if first else 0:ends[-1]])
+            count -= kept
+        pieces.reverse()
+        return pieces
+
+
+def last_bytes(history: History, count: int) -> Tuple[int, List[Buffer]]:
+    """The last `count` lines kept (how many there are, their bytes), as a
+    member that did not ask for tags is replayed them: pieces to send as
+    they are. From a
+    `MemoryHistory`, one piece per pass (its payload, or the tail of it),
+    and no `Line` made or kept for it (a crowd of newcomers would otherwise
+    pin a ``Line`` and a tag prefix to every line replayed)."""
+    if isinstance(history, MemoryHistory):
+        return min(max(count, 0), len(history)), history.last_bytes(count)
+    lines = history.last(count)
+    return len(lines), replay(lines, tagged=False)
 
 
 def replay(lines: Sequence[Line], tagged: bool) -> List[Buffer]:

@@ -142,6 +142,10 @@ class Rooms(Generic[Session]):
         self.max_rooms = max_rooms
         self.max_per_member = max_per_member
         self._rooms: Dict[str, Room[Session]] = {self.default.key: self.default}
+        #: Every room by its name as first spelled, the way its members type it
+        #: (``/msg #dev``): found by one dict lookup, with no name rules or
+        #: key to work out again for every line (`spelled`).
+        self._spelled: Dict[str, Room[Session]] = {self.default.name: self.default}
         #: Members that used a room command -> their rooms (the others: the default only).
         self.of: Dict[Session, Joined[Session]] = {}
         #: Bumped on every change /rooms shows (a room made or gone, a count, a topic).
@@ -156,7 +160,23 @@ class Rooms(Generic[Session]):
         return iter(self._rooms.values())
 
     def get(self, name: str) -> Optional[Room[Session]]:
-        return self._rooms.get(room_key(name))
+        room = self._spelled.get(name)
+        return self._rooms.get(room_key(name)) if room is None else room
+
+    def spelled(self, name: str) -> Optional[Room[Session]]:
+        """The room named exactly `name` as it was first spelled, or None
+        (another spelling of it too: ask `get`). A room found so has a valid
+        name: it was judged when the room was made."""
+        return self._spelled.get(name)
+
+    def _make(self, name: str) -> Room[Session]:
+        room = self._rooms[room_key(name)] = self._spelled[name] = Room(name)
+        return room
+
+    def _drop_if_empty(self, room: Room[Session]) -> None:
+        if not len(room) and not room.default:
+            del self._rooms[room.key]
+            del self._spelled[room.name]
 
     def rooms_of(self, session: Session) -> List[Room[Session]]:
         """`session`'s rooms, in the order it joined them."""
@@ -195,7 +215,7 @@ class Rooms(Generic[Session]):
         The caller checked `refusal`."""
         room = self.get(name)
         if room is None:
-            room = self._rooms[room_key(name)] = Room(name)
+            room = self._make(name)
         joined = self._joined(session)
         if not room.has(session):
             room.members[session] = as_name
@@ -215,8 +235,7 @@ class Rooms(Generic[Session]):
         Its current room becomes the one it joined most recently."""
         _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
         self.version += 1
-        if not len(room) and not room.default:
-            del self._rooms[room.key]
+        self._drop_if_empty(room)
         joined = self._joined(session)
         joined.rooms.pop(room, None)
         if joined.current is room:
@@ -227,8 +246,7 @@ class Rooms(Generic[Session]):
         rooms = self.rooms_of(session)
         for room in rooms:
             _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
-            if not len(room) and not room.default:
-                del self._rooms[room.key]
+            self._drop_if_empty(room)
         self.of.pop(session, None)
         if rooms:
             self.version += 1
@@ -273,7 +291,7 @@ class Rooms(Generic[Session]):
         other node counted it against its own."""
         room = self.get(room_name)
         if room is None:
-            room = self._rooms[room_key(room_name)] = Room(room_name)
+            room = self._make(room_name)
         key = name_key(name)
         if key not in room.remote:
             room.remote[key] = name
@@ -313,10 +331,6 @@ class Rooms(Generic[Session]):
             _list(room, new)
         self.remote_of[name_key(new)] = rooms
         self.version += 1
-
-    def _drop_if_empty(self, room: Room[Session]) -> None:
-        if not len(room) and not room.default:
-            del self._rooms[room.key]
 
     def sharing(self, session: Session, announce_limit: int) -> Dict[Session, None]:
         """Connected members sharing a room but the default one with `session`,
