@@ -36,7 +36,9 @@ No clock and no randomness here: the caller passes the pass's time and the
 epoch (e.g. ``secrets.token_hex(8)``).
 """
 import collections
-from typing import Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple, Union
+from typing import (
+    List, Mapping, MutableSequence, NamedTuple, Optional, Protocol, Sequence, Tuple, Union,
+)
 
 from selchat.sendbuf import Buffer
 
@@ -99,7 +101,9 @@ class _Pass:
         self.first_seq = first_seq
         self._tags = tags
         self.payload = payload
-        self.ends = ends
+        #: A tuple: a list from the caller would keep its spare slots (40 bytes
+        #: more for a one-line pass, the join notices of every small room).
+        self.ends: Tuple[int, ...] = ends if isinstance(ends, tuple) else tuple(ends)
         self.time_ms = time_ms
         self.start = 0  # index in `ends` of the first line kept
         self._lines: Optional[List[Line]] = None  # made on first demand, then shared
@@ -122,12 +126,23 @@ class _Pass:
         return lines[self.start + skip:]
 
 
+#: Passes a history keeps in a list before it moves them to a deque. A deque
+#: costs about 600 bytes however few it holds (a block of 64 slots), a list 8
+#: a pass; most rooms are small and quiet (10 members' join notices), while
+#: a busy room trims its oldest pass on every append, which only a deque does
+#: in O(1) whatever ``--history`` is.
+SMALL_HISTORY = 64
+
+
 class MemoryHistory:
     """The last `capacity` room lines, in this process (0: none kept, numbers still counted).
 
     `tags`: tags of its own every line carries for a tagged member (a room's
     ``room``); `numbered_elsewhere`: its lines come numbered from the shared
     sequence (`number` of the default room's history), with holes between."""
+
+    __slots__ = ("_epoch", "capacity", "_tags", "_elsewhere", "_passes", "_kept", "_last_seq",
+                 "_trimmed", "_holes")
 
     def __init__(self, epoch: str, capacity: int = DEFAULT_CAPACITY,
                  tags: Mapping[str, str] = {}, numbered_elsewhere: bool = False) -> None:
@@ -137,7 +152,8 @@ class MemoryHistory:
         self.capacity = capacity
         self._tags = tags
         self._elsewhere = numbered_elsewhere
-        self._passes: Deque[_Pass] = collections.deque()
+        #: Oldest first: a list while small, then a deque (SMALL_HISTORY).
+        self._passes: MutableSequence[_Pass] = []
         self._kept = 0  # lines held, over all passes
         self._last_seq = 0
         self._trimmed = 0  # the number of the newest line dropped (0: none)
@@ -190,7 +206,10 @@ class MemoryHistory:
         count = len(ends)
         self._last_seq += count
         if count and self.capacity:
-            self._passes.append(_Pass(first, payload, ends, time_ms, self._tags))
+            passes = self._passes
+            passes.append(_Pass(first, payload, ends, time_ms, self._tags))
+            if len(passes) > SMALL_HISTORY and isinstance(passes, list):
+                self._passes = collections.deque(passes)
             self._kept += count
             self._trim()
         elif count:
@@ -205,7 +224,7 @@ class MemoryHistory:
             oldest = passes[0]
             left = len(oldest.ends) - oldest.start
             if left <= over:
-                passes.popleft()
+                del passes[0]  # a deque's popleft; a list's is short (SMALL_HISTORY)
                 over -= left
                 self._kept -= left
                 self._trimmed = oldest.first_seq + len(oldest.ends) - 1

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selchat import wire
-from selchat.history import NotKept, MemoryHistory, last_bytes, replay
+from selchat.history import SMALL_HISTORY, NotKept, MemoryHistory, last_bytes, replay
 
 
 def passes(*counts, start=1):
@@ -130,6 +130,18 @@ def test_last_bytes_is_a_piece_a_pass_and_makes_no_lines():
     assert count == 2 and isinstance(pieces[0], memoryview) and bytes(pieces[0]) == b"<a> 5\n<a> 6\n"
     assert all(held._lines is None for held in history._passes)  # no Line made, none kept
     assert last_bytes(history, 0) == (0, []) and last_bytes(history, -1) == (0, [])
+
+
+def test_a_long_history_outgrows_its_small_list_and_still_trims_in_order():
+    capacity = SMALL_HISTORY + 10
+    history = MemoryHistory("e", capacity)
+    payloads = passes(*[1] * (capacity + 25))
+    for payload in payloads:
+        history.append(payload, 0)
+    assert len(history) == capacity and seqs(history.last(2)) == [capacity + 24, capacity + 25]
+    assert texts(history.after(25)) == payloads[25:]
+    assert history.after(24) == NotKept(1)
+    assert b"".join(last_bytes(history, capacity)[1]) == b"".join(payloads[25:])
 
 
 def test_negative_capacity_is_refused():
