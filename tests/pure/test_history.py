@@ -127,7 +127,8 @@ def test_last_bytes_is_a_piece_a_pass_and_makes_no_lines():
     count, pieces = last_bytes(history, 4)  # the whole last pass, the second's one line
     assert count == 4 and pieces[0] is payloads[1] and pieces[1] is payloads[2]
     count, pieces = last_bytes(history, 2)  # the tail of the last pass: a slice, no copy
-    assert count == 2 and isinstance(pieces[0], memoryview) and bytes(pieces[0]) == b"<a> 5\n<a> 6\n"
+    assert count == 2 and isinstance(pieces[0], memoryview)
+    assert bytes(pieces[0]) == b"<a> 5\n<a> 6\n"
     assert all(held._lines is None for held in history._passes)  # no Line made, none kept
     assert last_bytes(history, 0) == (0, []) and last_bytes(history, -1) == (0, [])
 
