@@ -18,7 +18,9 @@ with its tags (``@seq=N;time=T ``) in front for a tagged member: both are made
 once per line, on first demand, and kept with the pass, so a replay is a list
 of references to them (`replay`), sent by scatter/gather. A thousand members
 resuming from the oldest line share the same bytes; each holds a list of
-pointers (16 bytes a line), not a copy of the history.
+pointers (16 bytes a line), not a copy of the history. A newcomer without
+tags needs no line objects at all: its replay is the passes' payloads
+themselves, a piece a pass (`last_bytes`), and nothing is made or kept.
 
 The capacity counts lines. When it is exceeded, the oldest lines are dropped,
 from the oldest pass first; a pass partly dropped stays alive as a whole
@@ -264,7 +266,6 @@ class MemoryHistory:
         lines = [line for chunk in reversed(chunks) for line in chunk]
         return lines[-count:]
 
-
     def last_bytes(self, count: int) -> List[Buffer]:
         """The bytes of the last `count` lines kept: one piece per pass, the
         newest passes' payloads (the oldest one's tail only if not all of it
@@ -288,10 +289,10 @@ class MemoryHistory:
 def last_bytes(history: History, count: int) -> Tuple[int, List[Buffer]]:
     """The last `count` lines kept (how many there are, their bytes), as a
     member that did not ask for tags is replayed them: pieces to send as
-    they are. From a
-    `MemoryHistory`, one piece per pass (its payload, or the tail of it),
-    and no `Line` made or kept for it (a crowd of newcomers would otherwise
-    pin a ``Line`` and a tag prefix to every line replayed)."""
+    they are. From a `MemoryHistory`, one piece per pass (its payload, or
+    the tail of it), and no `Line` made or kept for it (a crowd of newcomers
+    would otherwise pin a ``Line`` and a tag prefix to every line replayed);
+    from another `History`, its lines' bytes."""
     if isinstance(history, MemoryHistory):
         return min(max(count, 0), len(history)), history.last_bytes(count)
     lines = history.last(count)
