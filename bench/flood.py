@@ -84,6 +84,9 @@ BUS_COST_TARGET = 1.15
 TLS_THROUGHPUT_TARGET, TLS_COST_TARGET = 0.7, 1.5
 #: --compare-rooms: what many small rooms may cost per delivery, next to one room (issue 20).
 ROOMS_COST_TARGET = 1.3
+#: --compare-data: what history on disk may cost (issue 23): server µs per delivery
+#: (a saturating run) and latency p99 (a fixed-rate run), next to --no-data.
+DATA_COST_TARGET, DATA_P99_TARGET = 1.15, 1.1
 
 
 class Target(NamedTuple):
@@ -97,6 +100,8 @@ class Target(NamedTuple):
     #: --compare-rooms: the (rooms, rooms per client) this target runs with instead
     #: of the options' (None: the options').
     rooms: Optional[Tuple[int, int]] = None
+    #: selchat keeps history on disk (--data, in a temporary directory).
+    data: bool = False
 
 
 class Option(NamedTuple):
@@ -233,6 +238,14 @@ OPTIONS = (
            "rooms, --rooms-per-client K each, the same clients and senders; the tables, and "
            "the rooms' cost: server µs per delivery over R rooms over one room's (target ≤ "
            f"{ROOMS_COST_TARGET}×)", more={"action": "store_true"}),
+    Option("--data", "the selchat started here keeps its history on disk (serve --data, "
+           "in a temporary directory; without it, --no-data); the report adds the server's "
+           "longest loop pass", more={"action": "store_true"}),
+    Option("--compare-data", "alternate runs of selchat with --no-data and with --data "
+           "(history on disk in a temporary directory); the tables, and the history's "
+           f"cost: server µs per delivery (target ≤ {DATA_COST_TARGET}×), latency p99 (with "
+           f"--rate: target ≤ {DATA_P99_TARGET}×) and the longest pass of each",
+           more={"action": "store_true"}),
     Option("--repeat", "runs per server and value (default: 3 with --compare, "
            "--compare-bus or --tls, else 1)", int, None, 1, 20),
     Option("--attack", "instead of a chat run, one of the attack harnesses (bench/attacks.py): "
@@ -275,6 +288,10 @@ RULES: Tuple[Tuple[Callable[[argparse.Namespace], Any], Any], ...] = (
                           or a.compare_bus or a.connect or a.nodes),
      "--tls starts selchat itself, over TCP: --server selchat, --transport tcp, no "
      "--compare, --compare-bus, --connect or --nodes"),
+    (lambda a: (a.data or a.compare_data) and (a.server != "selchat" or a.connect or a.nodes
+                                                or a.compare or a.compare_bus or a.tls),
+     "--data and --compare-data start selchat alone: --server selchat, no --connect, "
+     "--nodes, --compare, --compare-bus or --tls"),
     (lambda a: a.compare_bus and a.nodes,
      "--compare-bus runs one node on a bus: drop --nodes"),
     (_starts_selchat_itself, lambda a: f"{_bus_option(a)} starts selchat itself: no "
@@ -406,6 +423,11 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     kind = target.kind
     protocol = PROTOCOLS[servers.KINDS[kind]]
     folder = tempfile.TemporaryDirectory(prefix="selchat-bench-tls-")
+    passed = list(_selchat_options(options)) if kind == "selchat" else []
+    if target.data:  # history on disk, in a directory of this run's
+        passed += ["--data", os.path.join(folder.name, "data")]
+    metered = kind == "selchat" and (options.data or options.compare_data) and not connect
+    longest_pass = longest_write = None
     settings = None
     if target.tls:
         cert, key = tlsclient.make_certificate(folder.name)
@@ -418,9 +440,8 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
         if scenario.churn:  # a reset client's new connection may come before its old one goes
             extra += scenario.clients
         cluster = nodes.start(kind, scenario.clients + extra + scenario.burst + FD_RESERVE,
-                              web=scenario.transport != "tcp", count=target.nodes,
-                              settings=settings,
-                              options=_selchat_options(options) if kind == "selchat" else ())
+                              web=scenario.transport != "tcp" or metered, count=target.nodes,
+                              settings=settings, options=passed)
     try:
         meter = servers.Meter(cluster.nodes, cluster.bus)
 
@@ -443,6 +464,9 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
                 swarm.drain()
             meter.mark("end")
             raw = swarm.result()
+            longest_pass = _longest_pass_ms(cluster) if metered else None
+            longest_write = _longest_pass_ms(
+                cluster, "selchat_history_max_write_seconds") if metered else None
         finally:
             cluster.signal_stop()  # before our sockets close: no storm of leave notices
             swarm.close()
@@ -454,6 +478,9 @@ def measure(target: Target, scenario: Scenario, options: argparse.Namespace,
     fig = report.figures(raw, asdict(scenario), cluster.describe(), meter.between("run", "end"),
                          meter.between("join", "run"), {**meter.rss, "nodes": meter.node_rss})
     fig["server"]["label"] = target.label
+    if metered:
+        fig["server"]["longest_pass_ms"] = longest_pass
+        fig["server"]["longest_write_ms"] = longest_write
     return fig
 
 
@@ -517,7 +544,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     targets = _targets(args)
     labels = [t.label for t in targets]
     name, values = args.sweep if args.sweep else (None, [None])
-    compared = args.compare or args.compare_bus or args.tls or args.compare_rooms
+    compared = (args.compare or args.compare_bus or args.tls or args.compare_rooms
+                or args.compare_data)
     repeat = args.repeat or (3 if compared else 1)
     biggest = max(values) if name == "clients" else args.clients
     raise_fd_limit(biggest * (2 if args.churn else 1) + max(args.senders, 1) + args.burst
@@ -554,6 +582,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         if args.compare_rooms:
             for value in values:
                 print(_rooms_cost_line(name, value, grouped, args))
+        if args.compare_data:
+            for value in values:
+                print(_data_cost_line(name, value, grouped))
     if args.json:
         document = {"bench": "selchat flood", "schema": 1, "command": sys.argv,
                     "machine": machine(), "runs": runs}
@@ -579,6 +610,10 @@ def _targets(args: argparse.Namespace) -> List[Target]:
     """What the runs measure, in the order they take turns."""
     if args.compare_bus:
         return [Target("selchat", "selchat"), Target("selchat+bus", "selchat", 1)]
+    if args.compare_data:
+        return [Target("selchat", "selchat"), Target("selchat+data", "selchat", data=True)]
+    if args.data:
+        return [Target("selchat+data", "selchat", data=True)]
     if args.tls:
         return [Target("selchat", "selchat"), Target("selchat+tls", "selchat", tls=True)]
     if args.compare_rooms:
@@ -646,6 +681,50 @@ def _rooms_cost_line(name: Optional[str], value, grouped: dict,
     at = f" at {name}={value}" if name else ""
     return (f"rooms cost{at}: server {report._n(many, 3)} µs/delivery in {args.rooms:,} rooms "
             f"({args.rooms_per_client} each), {report._n(one, 3)} in one: {verdict}")
+
+
+def _data_cost_line(name: Optional[str], value, grouped: dict) -> str:
+    """History on disk next to none, medians: server µs per delivery, latency
+    p99 and the longest loop pass."""
+    memory, disk = grouped[(value, "selchat")], grouped[(value, "selchat+data")]
+    parts = []
+    for path, target in ((("server_cpu", "us_per_delivery"), DATA_COST_TARGET),
+                         (("latency_ms", "p99"), DATA_P99_TARGET)):
+        without, with_data = report.median(memory, path), report.median(disk, path)
+        ratio = with_data / without if with_data is not None and without else None
+        verdict = "-" if ratio is None else f"{ratio:.2f}×" + (
+            " (within" if ratio <= target else " (OVER") + f" the {target}× target)"
+        parts.append(f"{path[1].replace('_', ' ')} {report._n(with_data, 3)} with --data, "
+                     f"{report._n(without, 3)} without: {verdict}")
+    passes = [report.median(runs, ("server", "longest_pass_ms")) for runs in (disk, memory)]
+    parts.append(f"longest pass {report._n(passes[0], 2)} ms with --data, "
+                 f"{report._n(passes[1], 2)} ms without; longest write of a pass's lines "
+                 f"{report._n(report.median(disk, ('server', 'longest_write_ms')), 2)} ms")
+    at = f" at {name}={value}" if name else ""
+    return f"history cost{at}: " + "; ".join(parts)
+
+
+def _longest_pass_ms(cluster: "nodes.Cluster",
+                     gauge: str = "selchat_longest_pass_seconds") -> Optional[float]:
+    """The longest loop pass of selchat (or another of its /metrics gauges in
+    seconds), in ms: None when it has no web port or does not answer."""
+    import urllib.request
+
+    longest = None
+    for node in cluster.nodes:
+        if node.web_port is None:
+            continue
+        try:
+            with urllib.request.urlopen(f"http://{node.host}:{node.web_port}/metrics",
+                                        timeout=5) as answer:
+                text = answer.read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith(gauge + " "):
+                value = float(line.split()[1]) * 1000
+                longest = value if longest is None else max(longest, value)
+    return longest
 
 
 def _one_line(fig: dict) -> str:

@@ -71,7 +71,9 @@ def command(kind: str, port: int, max_clients: int, web: bool = False,
         return [sys.executable, "-m", "selchat", "serve", "--host", "127.0.0.1", "--port", "0",
                 "--flood-rate", "0", "--max-clients", str(max_clients), "--max-per-ip", "0",
                 "--log-level", "warning", *(["--web-port", "0"] if web else ["--no-web"]),
-                *(["--bus", bus] if bus else []), *options]
+                *(["--bus", bus] if bus else []),
+                # Nothing on disk unless the run asks (flood.py --data: a temp dir).
+                *([] if "--data" in options else ["--no-data"]), *options]
     if kind in ("threaded", "asyncio", "websockets"):
         script = BENCH / "peers" / {"threaded": "threaded.py", "asyncio": "asyncio_chat.py",
                                     "websockets": "websockets_chat.py"}[kind]

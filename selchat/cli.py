@@ -24,8 +24,12 @@ from selchat import __version__, config
 from selchat.addresses import format_address, os_problem
 from selchat.bus.address import BusAddress, parse_bus_url
 from selchat.bus.protocol import MAX_STREAM_BYTES
+from selchat.datadir import DataProblem
 from selchat.fdlimit import fit_max_clients
 from selchat.limits import Limits
+from selchat.storage import Storage
+from selchat.accounts.admin import account_options, admin, serve_options
+from selchat.accounts.driver import AccountOptions
 
 if TYPE_CHECKING:
     from selchat.tls import Certificates
@@ -300,6 +304,15 @@ def cli() -> None:
 @_option("--bus-lease", default=15.0, type=click.FloatRange(1),
          help="Seconds after which a node that stopped answering is counted gone by "
               "the others, and its members' names are freed.")
+@_option("--data", default=None, metavar="DIR",
+         help="Directory for what outlives a restart (room history, search); made on "
+              "first start [default: $XDG_STATE_HOME/selchat or ~/.local/state/selchat].")
+@_option("--no-data", is_flag=True, help="Keep everything in memory: nothing on disk.")
+@_option("--retention-days", default=30.0, type=click.FloatRange(0),
+         help="Days room lines are kept on disk (0: forever).")
+@_option("--history-max-mb", default=0.0, type=click.FloatRange(0),
+         help="Megabytes of room lines kept on disk, the oldest deleted past it (0: no cap).")
+@serve_options(_option)
 @_option("--config", metavar="FILE", is_eager=True, expose_value=False, callback=_read_config,
          help="A TOML file setting any of these options: a key is the option's name "
               "without '--' (max-clients = 100, or max_clients). The command line "
@@ -312,13 +325,16 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
           no_web: bool, web_origin: Sequence[str], web_host: Sequence[str], workers: int,
           bus: Optional[BusAddress], bus_retention: float, bus_lease: float, bus_max_bytes: int,
           print_config: bool, tls_cert: Optional[str], tls_key: Optional[str], tls_port: int,
-          no_clear: bool, trusted_proxy: Sequence[str], **limits: Any) -> None:
+          no_clear: bool, trusted_proxy: Sequence[str], data: Optional[str], no_data: bool,
+          retention_days: float, history_max_mb: float, **limits: Any) -> None:
     """Run the chat server until Ctrl-C or SIGTERM (SIGHUP, with TLS: read the
     certificate and key again)."""
     from selchat.listeners import open_listener, reserve_port
 
     if print_config:
         shown = {} if bus is None else {"bus": _masked(bus)}
+        if limits.get("server_password"):  # never printed, as the bus's password
+            shown["server_password"] = "***"
         click.echo(config.effective(ctx, shown, skip={"print_config"}), nl=False)
         return
     if workers != 1 and bus is None:
@@ -333,7 +349,14 @@ def serve(ctx: click.Context, host: str, port: int, log_level: str, web_port: in
     ports = (host, None if no_clear else port, None if no_web else web_port,
              ctx.get_parameter_source("web_port") is ParameterSource.DEFAULT)
     shared = [] if bus is None else [f"selchat shares its room through {bus.display()}"]
-    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes, tuple(trusted_proxy))
+    try:
+        storage = Storage.open(data, no_data, bus is not None, retention_days, history_max_mb)
+        accounts = account_options(limits, storage.path)
+    except DataProblem as exc:
+        fail(str(exc), 2)
+    shared += filter(None, [storage.startup_line])
+    sharing = Sharing(bus, bus_retention, bus_lease, bus_max_bytes, tuple(trusted_proxy),
+                      storage, accounts)
     if workers == 1:
         listener, web_listener, no_web_page = _listen(*ports, open_listener)
         tls_listener = None
@@ -445,6 +468,8 @@ class Sharing(NamedTuple):
     lease: float
     max_bytes: int
     trusted_proxies: Sequence[str] = ()  # not the bus's, but every worker's too
+    storage: Optional[Storage] = None  # the data directory, the history on disk
+    accounts: AccountOptions = AccountOptions()  # --server-password, --scrypt-n
 
 
 def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket.socket],
@@ -459,7 +484,8 @@ def _run_server(listener: Optional[socket.socket], web_listener: Optional[socket
                     web_origins=web[0], web_hosts=web[1], bus=sharing.bus,
                     bus_retention=sharing.retention, bus_lease=sharing.lease,
                     bus_max_bytes=sharing.max_bytes, certificates=certificates,
-                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies)
+                    tls_listener=tls_listener, trusted_proxies=sharing.trusted_proxies,
+                    storage=sharing.storage, accounts=sharing.accounts)
     server.serve_forever(ready=ready)
 
 
@@ -517,9 +543,11 @@ def _announce(listener: Optional[socket.socket], web_listener: Optional[socket.s
               "and the server could read and change the chat.")
 @_option("--default-room", default="lobby",  # session.DEFAULT_ROOM
          help="The server's default room (its --default-room): the prompt names any other.")
+@_option("--server-password", default=None, metavar="PASSWORD",
+         help="The server's --server-password, sent first (better in SELCHAT_SERVER_PASSWORD).")
 def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
          resume_window: float, welcome_timeout: float, tls: bool, ca: Optional[str],
-         insecure: bool, default_room: str) -> None:
+         insecure: bool, default_room: str, server_password: Optional[str]) -> None:
     """Join the chat as NAME (type /help once in).
 
     NAME is 1-32 letters or digits, '_', '-' or '.', with at least one letter
@@ -537,6 +565,9 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
     so and the client joins again as NAME. The session's resume token is
     kept in $XDG_STATE_HOME/selchat (~/.local/state/selchat), so a client
     that crashed, started again with the same NAME, takes its session back.
+
+    A registered NAME takes its password: SELCHAT_PASSWORD, or typed without
+    echo when the server asks for it (docs/accounts.rst).
 
     \b
     Editing keys:
@@ -567,7 +598,10 @@ def join(name: str, host: str, port: int, no_color: bool, timestamps: bool,
         fail(f"{ca}: cannot use it as a CA: {getattr(exc, 'reason', None) or os_problem(exc)}", 2)
     sys.exit(run(name, host, port, no_colour=no_color, timestamps=timestamps,
                  resume_window=resume_window, welcome_timeout=welcome_timeout, tls=context,
-                 default_room=default_room))
+                 default_room=default_room, server_password=server_password))
+
+
+cli.add_command(admin)
 
 
 def main() -> None:

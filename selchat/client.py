@@ -40,6 +40,7 @@ than being dropped.
 """
 import contextlib
 import errno
+import getpass
 import os
 import random
 import select
@@ -55,6 +56,7 @@ from selchat.keys import ESC_DELAY
 from selchat.saved_session import SavedSession, state_dir
 from selchat.screen import Screen, paint, plain, wants_colour
 from selchat.session import (
+    AskPassword,
     DEFAULT_ROOM,
     INPUT_END,
     ClientSession,
@@ -99,13 +101,15 @@ STDIN, STDOUT, STDERR = 0, 1, 2  # read and written directly, unbuffered
 def run(name: str, host: str, port: int, no_colour: bool = False,
         timestamps: bool = False, resume_window: float = RESUME_WINDOW,
         welcome_timeout: float = WELCOME_TIMEOUT, tls: Optional[ssl.SSLContext] = None,
-        default_room: str = DEFAULT_ROOM) -> int:
+        default_room: str = DEFAULT_ROOM, server_password: Optional[str] = None) -> int:
     """Chat as `name` on the server at host:port; returns the exit status.
 
     `resume_window`: seconds to go on reconnecting after a lost connection (0: never).
     `welcome_timeout`: seconds a connected server has to welcome the client.
     `tls`: speak TLS with this context (`selchat.tls.client_context`).
-    `default_room`: the server's --default-room (not shown in the prompt)."""
+    `default_room`: the server's --default-room (not shown in the prompt).
+    `server_password`: the server's --server-password. A registered name's
+    password comes from SELCHAT_PASSWORD, or is asked for without echo."""
     if terminal is None:
         return _error("join needs a POSIX terminal or pipe")
     # A control character (a newline would send a second line) cannot be sent;
@@ -135,7 +139,7 @@ def run(name: str, host: str, port: int, no_colour: bool = False,
     screen = Screen(f"{name}> ", terminal.width(STDOUT)) if interactive else None
     colour = wants_colour(os.isatty(STDOUT), os.environ, no_colour)
     session = ClientSession(name, interactive, resume_window, saved.read() if saved else None,
-                            default_room)
+                            default_room, os.environ.get("SELCHAT_PASSWORD"), server_password)
     client = _Client(sock, session, screen, mode, colour, timestamps, address=(host, port),
                      saved=saved, welcome_timeout=welcome_timeout, tls=tls)
     # Ctrl-Z is caught only in a terminal, to give the shell its mode back first.
@@ -379,6 +383,10 @@ class _Client:
                 # The room you talk in when not the default one, else your name
                 # (redrawn with the line that changed it, which always comes with it).
                 self.screen.prompt = f"{decision.room or decision.name}> "
+            elif isinstance(decision, AskPassword):
+                self._show(shown)
+                shown = []
+                self.session.give_password(self._ask_password(decision.name))
             elif isinstance(decision, Warn):
                 self._show(shown)
                 shown = []
@@ -415,6 +423,23 @@ class _Client:
             while select.select([sock], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 if not sock.recv(READ_SIZE):
                     break
+
+    def _ask_password(self, name: str) -> str:
+        """A registered name's password, typed without echo (the terminal's
+        own mode for a moment, as getpass needs it)."""
+        if self.screen:
+            _write(self.screen.clear())
+        if self.mode:
+            self.mode.leave()
+        try:
+            return getpass.getpass(f"Password for {name}: ")
+        except (EOFError, OSError):
+            return ""
+        finally:
+            if self.mode:
+                self.mode.enter()
+            if self.screen:
+                _write(self.screen.redraw())
 
     def _suspend(self) -> None:
         """Ctrl-Z: give the shell back a normal terminal, stop, and resume on `fg`."""

@@ -14,14 +14,16 @@ so the chat logic never touches a socket:
   before it (resumed, or given way to a newer hold: see `selchat.resume`);
 * ``Charge``: tokens a command cost beyond its line (an uncached /who search).
 * ``Entered`` / ``Exited``: a member joined / left a room other than the
-  default one (its lines are for it from here on / no longer).
+  default one (its lines are for it from here on / no longer);
+* ``Unannounced``: a change of presence no line says (a big room's join),
+  for the other nodes' lists (with a bus).
 
 ``Keep`` (a direct line for a held session), ``Tag``, ``Replay`` and
 ``ResumeAsked`` are described where they are defined. ``Presence`` is the
 membership change a room line carries to the other nodes over a bus.
 """
-from dataclasses import dataclass
-from typing import Generic, Hashable, Mapping, NamedTuple, Optional, TypeVar, Union
+from dataclasses import dataclass, field
+from typing import Generic, Hashable, Mapping, NamedTuple, Optional, Tuple, TypeVar, Union
 
 from selchat.rooms import Room
 from selchat.wire import ServerLine
@@ -32,13 +34,18 @@ Session = TypeVar("Session", bound=Hashable)
 #: `Presence.change` of a topic set: every node sets the room's topic too
 #: (``name`` is the topic).
 TOPIC = "^"
+#: `Presence.change` of a member that left the default room (``/part``) but
+#: not the server, and of one that joined it again.
+OUTSIDE = "<"
+INSIDE = ">"
 
 
 class Presence(NamedTuple):
     """A change of membership the other nodes learn from the room line that
     says it (`Broadcast.presence`). On the bus it is one string (`field`)."""
 
-    #: "+" joined, "-" left, "=" renamed, `TOPIC` a room's topic set.
+    #: "+" joined, "-" left, "=" renamed, `TOPIC` a room's topic set;
+    #: `OUTSIDE` / `INSIDE`: left / joined again the default room alone.
     change: str
     name: str
     #: A rename's new name; for a leave, the node whose member left when it
@@ -52,7 +59,7 @@ class Presence(NamedTuple):
     @classmethod
     def parse(cls, field: str) -> Optional["Presence"]:
         """`field` read back from the bus; None for "" (chat) or a change not known."""
-        if not field or field[0] not in "+-=" + TOPIC:
+        if not field or field[0] not in "+-=" + TOPIC + OUTSIDE + INSIDE:
             return None
         if field[0] == TOPIC:
             return cls(TOPIC, field[1:])
@@ -107,6 +114,21 @@ class Exited(Generic[Session]):
     room: Room
 
 
+@dataclass(slots=True)
+class Lookup(Generic[Session]):
+    """``/search`` (`words`) or ``/history`` (`count`, `before`) asked by
+    `session`: the lines kept on disk, read by the driver (`selchat.archive`).
+    `room`: a room's name ("" for every room, for a search) and `default`:
+    whether it names the default room."""
+
+    session: Session
+    room: str
+    default: bool
+    words: Tuple[str, ...] = ()
+    count: int = 0
+    before: Optional[int] = None
+
+
 @dataclass(slots=True, order=True)
 class Claim(Generic[Session]):
     """`name` is `session`'s now (a join, a rename): the bus leases it."""
@@ -122,6 +144,15 @@ class Release(Generic[Session]):
     session: Session
     name: str
     final: bool = True
+
+
+class Unannounced(NamedTuple):
+    """A change of presence no line says (a room past ``--announce-limit``,
+    or a member outside the default room): with a bus, the other nodes'
+    lists learn it all the same (`room` None: the default room's)."""
+
+    presence: Presence
+    room: Optional[Room] = None
 
 
 class Relay(NamedTuple):
@@ -211,5 +242,45 @@ class ResumeAsked(Generic[Session]):
     last_seq: int
 
 
+@dataclass(slots=True)
+class CheckPassword(Generic[Session]):
+    """Check `password` against `stored` off the loop, then call
+    `ChatRoom.password_checked(session, ok)` (`selchat.accounts.driver`)."""
+
+    session: Session
+    password: str = field(repr=False)  # never in a log line, a repr included
+    stored: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class HashPassword(Generic[Session]):
+    """Hash `password` off the loop, then call `ChatRoom.password_hashed`."""
+
+    session: Session
+    password: str = field(repr=False)
+
+
+@dataclass(slots=True)
+class Persist:
+    """Write a change to the data directory: `table` ("account", "room",
+    "ban"), its `key`, the new value (None: deleted)."""
+
+    table: str
+    key: str
+    value: Optional[object] = None
+
+
+@dataclass(slots=True)
+class Audit:
+    """A moderation action, logged and kept with who did it."""
+
+    by: str
+    action: str
+    target: str
+    room: str = ""
+    detail: str = ""
+
+
 Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
-               Claim, Release, Relay, Charge, Entered, Exited]
+               Claim, Release, Relay, Charge, Entered, Exited, Unannounced, Lookup,
+               CheckPassword, HashPassword, Persist, Audit]

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from selchat import resume, wire
 from selchat.connection import Connection, State
-from selchat.history import History, last_bytes, replay
+from selchat.history import History, Line, last_bytes, replay
 from selchat.effect_types import (
-    Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left, Relay,
-    Release, Replay, ResumeAsked, Send, Tag, Unhold,
+    TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left,
+    Lookup, Relay, Release, Replay, ResumeAsked, Send, Tag, Unannounced, Unhold,
 )
 from selchat.rooms import Room
+from selchat.sendbuf import Buffer
 from selchat.timers import Timer
 from selchat.wire import ServerLine, encode
 from selchat.tags import tag_line
@@ -61,9 +62,11 @@ class Effects:
             Claim: self._names,
             Release: self._names,
             Relay: self._names,
+            Unannounced: self._unannounced,
             Close: self._close,
             Entered: self._entered,
             Exited: self._exited,
+            Lookup: self._lookup,
         }
 
     def apply(self, effects: List[Effect]) -> None:
@@ -93,6 +96,9 @@ class Effects:
             return
         server = self._server
         payload = self._encode(effect.line)
+        if server.archive is not None and effect.presence is not None \
+                and effect.presence.change == TOPIC:
+            server.archive.topic(None, effect.presence.name)
         if server._bridge is None:
             seq = server._history.append(payload, server._time_ms, (len(payload),))
             server._batch.broadcast(payload, effect.exclude, seq)
@@ -103,6 +109,9 @@ class Effects:
         """A line of a room but the default one: its name in front, for its
         members (this pass's batch of that room: `Output.room_batch`, which
         numbers it and keeps it in the room's history as it delivers it)."""
+        archive = self._server.archive
+        if archive is not None and effect.presence is not None and effect.presence.change == TOPIC:
+            archive.topic(room, effect.presence.name)
         if self._server._bridge is not None:  # its name goes with it, its prefix is added
             self._server._bridge.publish(self._encode(effect.line), effect)  # as it is read back
             return
@@ -135,6 +144,11 @@ class Effects:
         if self._server._bridge is not None:
             self._server._bridge.names(effect)
 
+    def _unannounced(self, effect: Unannounced) -> None:
+        """Nobody here is told; with a bus, the other nodes' lists are."""
+        if self._server._bridge is not None:
+            self._server._bridge.unannounced(effect)
+
     # -- sessions ---------------------------------------------------------------------
 
     def _joined(self, effect: Joined[Connection]) -> None:
@@ -152,7 +166,9 @@ class Effects:
         if room.default:
             self._server._batch.joined(effect.session)
         else:
-            self._server._output.room_batch(room).joined(effect.session, effect.resumed)
+            # With a bus the pass's lines read so far are in the history already.
+            whole_pass = effect.resumed and self._server._bridge is None
+            self._server._output.room_batch(room).joined(effect.session, whole_pass)
 
     def _exited(self, effect: Exited[Connection]) -> None:
         self._server._output.room_batch(effect.room).left(effect.session)
@@ -189,30 +205,57 @@ class Effects:
     def _replay(self, effect: Replay[Connection]) -> None:
         """The last lines of a room for a newcomer, right after its welcome
         (or its ``You joined``)."""
-        server = self._server
         room = effect.room
-        history = server._history if room is None else room.history
+        history = self._server._history if room is None else room.history
         if history is None:
             return
         conn = effect.session
         if conn.tagged:
             lines = history.last(effect.lines)
-            count, pieces = len(lines), replay(lines, tagged=True)
+            count, first = len(lines), lines[0].seq if lines else 0
+            pieces = replay(lines, tagged=True)
         else:  # the history's bytes, a piece a pass (no `Line` made or kept for it)
-            count, pieces = last_bytes(history, effect.lines)
-        if not count:
-            return
+            count, first, pieces = last_bytes(history, effect.lines)
+        if count:
+            self._send_history(conn, count, pieces, room)
+            if self._server.archive is not None:  # what /history goes on from
+                self._server.archive.shown(conn, room, first)
+
+    def send_lines(self, conn: Connection, lines: List[Line], room: Optional[Room],
+                   older: bool = False) -> None:
+        """Kept lines of a room (None: the default room) for one member,
+        between ``Last N lines:`` and ``End of history.``: a replay, or
+        (`older`) ``/history``'s answer, whose end says the newest number too."""
+        self._send_history(conn, len(lines), replay(lines, conn.tagged), room, older)
+
+    def _send_history(self, conn: Connection, count: int, pieces: List[Buffer],
+                      room: Optional[Room], older: bool = False) -> None:
+        """`send_lines` for `count` lines already made into `pieces`."""
+        server = self._server
         start, end = encode(wire.history_start(count)), encode(wire.history_end())
         if conn.tagged:
             # A room's replay (on /join) holds numbers older than the member has
             # seen: its end carries the newest number said so far, so a client
             # that keeps the last number it saw resumes from there, not from
             # the replay's last line (a pass's room lines are numbered later).
-            last = None if room is None else server._history.last_seq
+            last = None if room is None and not older else server._history.last_seq
             start = tag_line(start, server._time_ms)
             end = tag_line(end, server._time_ms, seq=last)
         # The history's own bytes, not a copy per newcomer (`replay`).
         server._batch.send([start, *pieces, end], conn)
+
+    def _lookup(self, effect: Lookup[Connection]) -> None:
+        """``/search`` and ``/history``: read from disk, if there is history there."""
+        archive = self._server.archive
+        if archive is None:
+            why = "the server keeps no history on disk" if self._server._bridge is None \
+                else "this node keeps no history on disk (--bus)"
+            what = "/search" if effect.words else "/history"
+            self._server._apply([Send(effect.session, wire.error(f"{what}: {why}"))])
+        elif effect.words:
+            archive.search(effect.session, effect)
+        else:
+            archive.older(effect.session, effect)
 
     def _histories(self, member: resume.TaggedSession) -> Sequence[Tuple[str, History]]:
         """The histories a resume of `member` reads: one per room of its, named

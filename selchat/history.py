@@ -93,6 +93,13 @@ class History(Protocol):
         """The last `count` lines kept (fewer if fewer are kept), oldest first."""
 
 
+class Journal(Protocol):
+    """Who writes a history's lines down (`selchat.archive.Journal`)."""
+
+    def kept(self, first: int, time_ms: int, payload: bytes, ends: Sequence[int]) -> None:
+        """A pass's lines of this history, numbered from `first`."""
+
+
 class _Pass:
     """One pass's payload and where its lines end; `start` is its first line still kept."""
 
@@ -144,10 +151,11 @@ class MemoryHistory:
     sequence (`number` of the default room's history), with holes between."""
 
     __slots__ = ("_epoch", "capacity", "_tags", "_elsewhere", "_passes", "_kept", "_last_seq",
-                 "_trimmed", "_holes")
+                 "_trimmed", "_holes", "journal")
 
     def __init__(self, epoch: str, capacity: int = DEFAULT_CAPACITY,
-                 tags: Mapping[str, str] = {}, numbered_elsewhere: bool = False) -> None:
+                 tags: Mapping[str, str] = {}, numbered_elsewhere: bool = False,
+                 journal: Optional["Journal"] = None) -> None:
         if capacity < 0:
             raise ValueError(f"capacity must be 0 or more, not {capacity}")
         self._epoch = epoch
@@ -160,6 +168,8 @@ class MemoryHistory:
         self._last_seq = 0
         self._trimmed = 0  # the number of the newest line dropped (0: none)
         self._holes = False  # numbers skipped (other rooms' lines): a gap's size is unknown
+        #: Notes every line appended (to write it down: `selchat.archive`).
+        self.journal = journal
 
     @property
     def epoch(self) -> str:
@@ -186,6 +196,14 @@ class MemoryHistory:
     def __len__(self) -> int:
         return self._kept
 
+    def begin(self, seq: int) -> None:
+        """Lines up to number `seq` are not known here (a room's history made
+        by a node that started after the room did): a resume from before is
+        a gap, not a silent hole."""
+        self._trimmed = max(self._trimmed, seq)
+        self._last_seq = max(self._last_seq, seq)
+        self._holes = self._holes or self._elsewhere
+
     def append(self, payload: bytes, time_ms: int,
                ends: Optional[Sequence[int]] = None, first: Optional[int] = None) -> int:
         """Keep `payload`'s lines (newline-terminated; `ends` where each ends, if
@@ -207,6 +225,8 @@ class MemoryHistory:
         first = self._last_seq + 1
         count = len(ends)
         self._last_seq += count
+        if self.journal is not None and count:
+            self.journal.kept(first, time_ms, payload, ends)
         if count and self.capacity:
             passes = self._passes
             passes.append(_Pass(first, payload, ends, time_ms, self._tags))
@@ -235,6 +255,25 @@ class MemoryHistory:
                 self._kept -= over
                 over = 0
                 self._trimmed = oldest.first_seq + oldest.start - 1
+
+    def restore(self, lines: Sequence[Tuple[int, int, bytes]], last_seq: int,
+                older: bool) -> None:
+        """Lines an earlier run of this epoch kept, as (seq, time_ms, bytes),
+        oldest first, not written down again; the numbering goes on after
+        `last_seq`. `older`: lines before them were kept too (a resume from
+        before them is a gap, never a silent hole)."""
+        journal, self.journal = self.journal, None
+        for seq, time_ms, data in lines:
+            if seq != self._last_seq + 1:
+                self._holes = True
+            self._last_seq = seq - 1
+            self.append(data, time_ms, (len(data),))
+        self.journal = journal
+        if lines and older:
+            self._trimmed = max(self._trimmed, lines[0][0] - 1)
+        if last_seq > self._last_seq:
+            self._holes = True
+            self._last_seq = last_seq
 
     def after(self, seq: int) -> Union[List[Line], NotKept]:
         if seq < 0 or (seq > self._last_seq and not self._elsewhere):
@@ -266,37 +305,39 @@ class MemoryHistory:
         lines = [line for chunk in reversed(chunks) for line in chunk]
         return lines[-count:]
 
-    def last_bytes(self, count: int) -> List[Buffer]:
-        """The bytes of the last `count` lines kept: one piece per pass, the
-        newest passes' payloads (the oldest one's tail only if not all of it
-        is wanted), shared, never copied (see `last_bytes`)."""
+    def last_bytes(self, count: int) -> Tuple[int, List[Buffer]]:
+        """The bytes of the last `count` lines kept, and the first one's number:
+        one piece per pass, the newest passes' payloads (the oldest one's tail
+        only if not all of it is wanted), shared, never copied (`last_bytes`)."""
         pieces: List[Buffer] = []  # newest pass first
+        first_seq = 0
         for held in reversed(self._passes):
             if count <= 0:
                 break
             ends, payload = held.ends, held.payload
             kept = len(ends) - held.start
-            if kept <= count and not held.start and ends[-1] == len(payload):
+            first = len(ends) - min(kept, count)  # its first line sent
+            if not first and ends[-1] == len(payload):
                 pieces.append(payload)
             else:  # its last lines: from the end of the line before them
-                first = len(ends) - min(kept, count)
                 pieces.append(memoryview(payload)[ends[first - 1] if first else 0:ends[-1]])
+            first_seq = held.first_seq + first
             count -= kept
         pieces.reverse()
-        return pieces
+        return first_seq, pieces
 
 
-def last_bytes(history: History, count: int) -> Tuple[int, List[Buffer]]:
-    """The last `count` lines kept (how many there are, their bytes), as a
-    member that did not ask for tags is replayed them: pieces to send as
-    they are. From a `MemoryHistory`, one piece per pass (its payload, or
-    the tail of it), and no `Line` made or kept for it (a crowd of newcomers
-    would otherwise pin a ``Line`` and a tag prefix to every line replayed);
-    from another `History`, its lines' bytes."""
+def last_bytes(history: History, count: int) -> Tuple[int, int, List[Buffer]]:
+    """The last `count` lines kept, as a member that did not ask for tags is
+    replayed them: (how many there are, the first one's number, their bytes
+    as pieces to send as they are). From a `MemoryHistory`, one piece per
+    pass (its payload, or the tail of it), and no `Line` made or kept for it
+    (a crowd of newcomers would otherwise pin a ``Line`` and a tag prefix to
+    every line replayed); from another `History`, its lines' bytes."""
     if isinstance(history, MemoryHistory):
-        return min(max(count, 0), len(history)), history.last_bytes(count)
+        return (min(max(count, 0), len(history)), *history.last_bytes(count))
     lines = history.last(count)
-    return len(lines), replay(lines, tagged=False)
+    return len(lines), lines[0].seq if lines else 0, replay(lines, tagged=False)
 
 
 def replay(lines: Sequence[Line], tagged: bool) -> List[Buffer]:

@@ -21,7 +21,9 @@ each dirty room's in turn. The rooms' lines are numbered here, as they are
 delivered, from the one sequence the default room's history keeps (its were
 numbered as they were said, earlier in the pass), so each member sees the
 numbers rise: the last number a tagged client saw is all a resume needs. A
-room's pass goes into its history here too, one payload per pass.
+room's pass goes into its history here too, one payload per pass (with a
+bus, Redis numbers every room's lines and the bridge keeps them as it reads
+them).
 
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
@@ -77,6 +79,8 @@ class Output:
         rooms = self._room_pieces() if self.rooms else {}
         if not server._batch and not rooms:
             return
+        if server.archive is not None:  # on disk before anyone is sent a line of it
+            server.archive.commit()
         members = server._room.rooms.default.members
         batch, server._batch = server._batch, Batch()
         self._counters.deliveries += batch.deliveries(len(members))
@@ -144,11 +148,14 @@ class Output:
                 continue
             members = room.members
             counters.deliveries += batch.deliveries(len(members))
-            ends = batch.number(history.last_seq + 1)
-            first = history.number(len(ends))
+            if self._server._bridge is None:
+                ends = batch.number(history.last_seq + 1)
+                first = history.number(len(ends))
+            else:  # numbered by Redis, kept as read (`selchat.bus.bridge`)
+                ends = []
             shared, own = batch.split(members)
             if ends:
-                self._history_of(room).append(shared, self._server._time_ms, ends, first)
+                self.history_of(room).append(shared, self._server._time_ms, ends, first)
             tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]] = None
             for conn in members:
                 if conn.tagged or conn in own:
@@ -168,14 +175,15 @@ class Output:
                     _add(pieces, conn, _mine(conn, shared, own, tagged))
         return pieces
 
-    def _history_of(self, room: Room) -> MemoryHistory:
+    def history_of(self, room: Room) -> MemoryHistory:
         """A room's history, made with its first line (it goes with the room)."""
         history = room.history
         if history is None:
             server = self._server
             history = room.history = MemoryHistory(
                 server._history.epoch, server.limits.history, {"room": room.name},
-                numbered_elsewhere=True)
+                numbered_elsewhere=True,
+                journal=None if server.archive is None else server.archive.journal(room))
         return history
 
     def _room_renderer(self, room: Room) -> Render:
@@ -183,6 +191,8 @@ class Output:
         time_ms, tags = self._server._time_ms, {"room": room.name}
 
         def render(payload: bytes, seq: object) -> bytes:
+            if isinstance(seq, tuple):  # from the bus: its seq, and when it was said
+                return tag_prefix(seq[0], seq[1], tags) + payload
             return tag_prefix(seq if isinstance(seq, int) else None, time_ms, tags) + payload
         return render
 

@@ -37,7 +37,7 @@ import heapq
 import itertools
 import operator
 from typing import (
-    Callable, Deque, Dict, Generic, Hashable, List, NamedTuple, Optional, Sequence, Tuple,
+    Callable, Deque, Dict, Generic, Hashable, Iterator, List, NamedTuple, Optional, Sequence, Tuple,
     TypeVar, Union,
 )
 
@@ -92,11 +92,12 @@ class TaggedSession(Generic[Session]):
                  "kept", "dropped")
 
     def __init__(self, session: Session, name: str, token: str, max_kept: int = MAX_KEPT,
-                 group: str = "") -> None:
+                 group: str = "", hashed: Optional[str] = None) -> None:
         self.session = session
         self.name = name
+        #: "" for a session kept across a restart: known by its hash only.
         self.token = token
-        self.token_hash = token_hash(token)  # how a shared bus names the session
+        self.token_hash = hashed or token_hash(token)  # how a shared bus names the session
         #: When the hold ends (the caller's clock); None while connected.
         self.deadline: Optional[float] = None
         #: When its last hold ended or ends: a drop before then is held until then.
@@ -143,22 +144,33 @@ class TaggedSessions(Generic[Session]):
         """Sessions held now from address group `group`."""
         return len(self._held_in.get(group, ()))
 
+    def __iter__(self) -> Iterator[TaggedSession[Session]]:
+        """Every resumable session, connected or held."""
+        return iter(list(self._by_session.values()))
+
     def get(self, session: Session) -> Optional[TaggedSession[Session]]:
         return self._by_session.get(session)
 
     def by_token(self, token: str) -> Optional[TaggedSession[Session]]:
-        return self._by_token.get(token)
+        member = self._by_token.get(token)
+        if member is None and self._by_hash:  # a session kept across a restart?
+            member = self._by_hash.get(token_hash(token))
+            if member is not None and member.token:
+                return None
+        return member
 
     def by_hash(self, hashed: str) -> Optional[TaggedSession[Session]]:
         """The session whose token has `token_hash` `hashed` (how a bus names it)."""
         return self._by_hash.get(hashed)
 
-    def add(self, session: Session, name: str, token: str,
-            group: str = "") -> TaggedSession[Session]:
+    def add(self, session: Session, name: str, token: str, group: str = "",
+            hashed: Optional[str] = None) -> TaggedSession[Session]:
         """`session` (from address group `group`) joined with tags: its token
-        (sent in the welcome) resumes it."""
-        member = TaggedSession(session, name, token, self.max_kept, group)
-        self._by_token[token] = member
+        (sent in the welcome) resumes it. A session kept across a restart
+        has no token (""), only its hash (`hashed`)."""
+        member = TaggedSession(session, name, token, self.max_kept, group, hashed)
+        if token:
+            self._by_token[token] = member
         self._by_session[session] = member
         self._by_hash[member.token_hash] = member
         return member
@@ -172,7 +184,7 @@ class TaggedSessions(Generic[Session]):
         """`session` is over for good (/quit, its hold ended, a gap ended it)."""
         member = self._by_session.pop(session, None)
         if member is not None:
-            del self._by_token[member.token]
+            self._by_token.pop(member.token, None)
             del self._by_hash[member.token_hash]
             self._unhold(member)
         return member

@@ -24,17 +24,24 @@ is a member, and only members receive broadcasts.
 """
 import itertools
 import logging
-from typing import Callable, Collection, Dict, List, Mapping, Optional, Set, Tuple, Union
+from typing import (
+    Callable, Collection, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union,
+)
 
 from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import TaggedSession, TaggedSessions
 from selchat.effect_types import (
-    TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep, Left, Presence,
-    Relay, Release, Replay, ResumeAsked, Send, Session, Tag, Unhold,
+    INSIDE, OUTSIDE, TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep,
+    Left, Presence, Relay, Release, Replay, ResumeAsked, Send, Session, Tag, Unannounced, Unhold,
 )
 from selchat.room_commands import RoomCommands
-from selchat.rooms import ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms
+from selchat.accounts.authority import Authority
+from selchat.accounts.login import Login
+from selchat.moderation import Moderation
+from selchat.rooms import (
+    ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem,
+)
 from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
@@ -47,23 +54,29 @@ HELLO = wire.hello()
 SERVER_FULL = wire.server_full()
 TOO_MANY_FROM_ADDRESS = wire.error("too many connections from your address")
 SHUTTING_DOWN = wire.shutting_down()
+SHUTTING_DOWN_KEPT = wire.shutting_down(kept=True)
 
 
-class ChatRoom(RoomCommands[Session]):
+class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
     """`resume_window` seconds a tagged member's session is held when its
     connection ends without /quit (0: never); `new_token` makes its resume
     token (randomness is the caller's); `replay` lines greet a newcomer;
     at most `max_held` sessions are held, `max_held_per_group` from one
     address group (0: no cap; the oldest hold gives way, `selchat.resume`).
     Rooms: `default_room` is everyone's; past `announce_limit` members
-    (0: never) a room's joins and leaves are not announced."""
+    (0: never) a room's joins and leaves are not announced. `authority`:
+    accounts, operators, bans and room rules (`selchat.accounts`)."""
 
     def __init__(self, resume_window: float = 0.0, replay: int = 0,
                  new_token: Callable[[], str] = lambda: "", max_held: int = 0,
                  max_held_per_group: int = 0, default_room: str = "#lobby",
                  max_rooms: int = MAX_ROOMS, max_rooms_per_member: int = MAX_ROOMS_PER_MEMBER,
-                 announce_limit: int = ANNOUNCE_LIMIT) -> None:
+                 announce_limit: int = ANNOUNCE_LIMIT,
+                 authority: Optional[Authority] = None) -> None:
+        self.authority: Authority[Session] = authority if authority is not None else Authority()
         self.resume_window = resume_window
+        #: Sessions outlive a restart (the driver keeps them on disk).
+        self.keep_sessions = False
         self.rooms: Rooms[Session] = Rooms(default_room, max_rooms, max_rooms_per_member)
         self.announce_limit = announce_limit
         self._rooms_answers = (-1, None, {})
@@ -102,7 +115,7 @@ class ChatRoom(RoomCommands[Session]):
         """A new connection, from address group `group` (what its hold will
         count against, `selchat.addresses.address_group`): ask for its name."""
         self._unnamed[session] = group
-        return [Send(session, HELLO)]
+        return self._greeting(session, HELLO)
 
     def receive(self, session: Session, text: str) -> List[Effect]:
         """A complete line from `session`, decoded but not yet sanitised.
@@ -115,10 +128,15 @@ class ChatRoom(RoomCommands[Session]):
         if name is None:
             if session not in self._unnamed:  # not connected (or already gone)
                 return []
+            auth = self.authority
+            if auth.unpassed or auth.awaiting:  # a password line? (`selchat.accounts.login`)
+                gated = self._login_line(session, text, HELLO)
+                if gated is not None:
+                    return gated
             early = wire.before_name(text)
             if early is not None:
                 return self._before_name(session, early)
-            return self._take_name(session, text.strip(" \t"))  # not str.strip(): it eats controls
+            return self._claim_name(session, text.strip(" \t"))  # not str.strip(): it eats controls
         command = wire.parse(text)
         if type(command) is wire.Say:  # the hot path first
             said = clean(command.text)
@@ -128,6 +146,10 @@ class ChatRoom(RoomCommands[Session]):
             joined = self.rooms.of
             if joined and session in joined:  # it used a room command: its current room
                 return self._say(session, joined[session].current, wire.chat(name, said))
+            if self.authority.restricted:  # a mute or +m somewhere: is it here? (moderation)
+                refused = self._speech_refusal(session, name, self.rooms.default)
+                if refused:
+                    return refused
             return [Broadcast(wire.chat(name, said), session)]
         handler = getattr(self, "_do_" + type(command).__name__.lower())
         return handler(session, name, command)
@@ -141,6 +163,7 @@ class ChatRoom(RoomCommands[Session]):
         the oldest hold of its address group, or of all."""
         self._unnamed.pop(session, None)
         self._tagged.discard(session)
+        self.authority.forget(session, final=False)
         name = self.members.pop(session, None)
         if name is None:
             return []
@@ -190,6 +213,7 @@ class ChatRoom(RoomCommands[Session]):
         self._tagged.discard(old)
         group = self._unnamed.pop(session, "")
         self._tagged.add(session)
+        self.authority.moved(old, session)
         self.sessions.resume(member, session, group)
         self.members[session] = name
         self._owners[name_key(name)] = session
@@ -205,6 +229,7 @@ class ChatRoom(RoomCommands[Session]):
         member sharing a room with it, without a room prefix."""
         del self._owners[name_key(name)]
         self._listed(name_key(name))
+        self.authority.forget(session, final=True)
         reason = clean(reason)
         log.info("%s left%s", name, f" ({reason})" if reason else "")
         rooms = self.rooms
@@ -217,6 +242,8 @@ class ChatRoom(RoomCommands[Session]):
         effects.append(Release(session, name))
         if in_default and not self._quiet(rooms.default):
             effects.append(Broadcast(line, presence=Presence("-", name)))
+        else:  # the other nodes' lists (with a bus) learn it all the same
+            effects.append(Unannounced(Presence("-", name)))
         effects += [Send(member, line) for member in told]
         return effects
 
@@ -254,8 +281,31 @@ class ChatRoom(RoomCommands[Session]):
         return effects
 
     def shutdown(self) -> List[Effect]:
-        """The server is stopping: tell every session, named or not."""
-        return [Send(session, SHUTTING_DOWN) for session in [*self._unnamed, *self.members]]
+        """The server is stopping: tell every session, named or not (a tagged
+        member that its session is kept, if `keep_sessions`)."""
+        kept = SHUTTING_DOWN_KEPT if self.keep_sessions else SHUTTING_DOWN
+        return [Send(session, kept if self.sessions.get(session) else SHUTTING_DOWN)
+                for session in [*self._unnamed, *self.members]]
+
+    def restore_held(self, session: Session, name: str, hashed: str, rooms: Sequence[str],
+                     deadline: float) -> List[Effect]:
+        """A session kept when the server last stopped, held again until
+        `deadline` as if its connection had just dropped: its name taken, in
+        its rooms, nobody told. Its token is known by `hashed` only."""
+        key = name_key(name)
+        if key in self._owners or name_problem(name):
+            return []
+        self._owners[key] = session
+        self._held[session] = name
+        self.rooms.enter_default(session, name)
+        for room in rooms:
+            if room_problem(room) is None and self.rooms.refusal(session, room) is None:
+                self.rooms.enter(session, room, name)
+        self.rooms.hold(session)
+        self._listed(key)
+        self.sessions.add(session, name, "", hashed=hashed)
+        self.sessions.hold(session, deadline)
+        return [Hold(session, deadline)]
 
     # -- names ----------------------------------------------------------------
 
@@ -267,7 +317,7 @@ class ChatRoom(RoomCommands[Session]):
         owner = self._owners.get(key)
         if (owner is not None and owner != session) or (owner is None and key in self._remote):
             return f"name taken: {name}"
-        return None
+        return self._registered_refusal(session, name)
 
     def _take_name(self, session: Session, name: str) -> List[Effect]:
         refusal = self._name_refusal(session, name)
@@ -294,8 +344,8 @@ class ChatRoom(RoomCommands[Session]):
         effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
         if self.replay:
             effects.append(Replay(session, self.replay))
-        if not self._quiet(self.rooms.default):
-            effects.append(Broadcast(wire.joined(name), session, Presence("+", name)))
+        effects.append(self._told(wire.joined(name), session, Presence("+", name),
+                                  self.rooms.default))
         return effects
 
     def _name_for(self, key: str) -> str:
@@ -329,14 +379,25 @@ class ChatRoom(RoomCommands[Session]):
     def is_held(self, session: Session) -> bool:
         return session in self._held
 
-    def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str) -> None:
-        """The bus's list of every name (key -> (name, node)); `node` is ours."""
+    def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str,
+                      rooms: Mapping[str, str] = {},
+                      topics: Collection[Tuple[str, str]] = ()) -> None:
+        """The bus's list of every name (key -> (name, node)); `node` is ours;
+        the other nodes' members' rooms (name -> "current<TAB>room...", see
+        `selchat.rooms.Rooms.remote_set`) and the rooms' topics, all as of
+        one moment: what this node knew of the others is replaced."""
         before, self._remote = self._remote, {
             key: held for key, held in names.items() if held[1] != node}
         for key in before.keys() | self._remote.keys():
             self._listed(key)
-        for key in before.keys() - self._remote.keys():
-            self.rooms.remote_forget(before[key][0])
+        self.rooms.remote_reset()
+        for name, joined in rooms.items():
+            if name_key(name) in self._remote:
+                self.rooms.remote_set(name, joined)
+        for room_name, topic in topics:
+            room = self.rooms.get(room_name)
+            if room is not None:
+                self._set_topic(room, topic)
 
     def remote_presence(self, node: str, presence: Presence) -> None:
         """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
@@ -353,6 +414,8 @@ class ChatRoom(RoomCommands[Session]):
             self._listed(name_key(other))
         elif change == TOPIC:
             self._set_topic(self.rooms.default, name)
+        elif change == OUTSIDE or change == INSIDE:
+            self.rooms.remote_inside(name, change == INSIDE)
 
     def remote_room_presence(self, room_name: str, presence: Presence) -> None:
         """Another node's join, part or topic in a room but the default one."""
@@ -393,9 +456,20 @@ class ChatRoom(RoomCommands[Session]):
     def announce_all(self) -> List[Effect]:
         """The other nodes took this one for gone and said its members left
         (its lease ran out while it was cut off): they are here, say so."""
-        everyone = [*self.members.values(), *self._held.values()]
-        return [Broadcast(wire.joined(name), None, Presence("+", name), elsewhere=True)
-                for name in everyone]
+        effects: List[Effect] = []
+        for session, name in [*self.members.items(), *self._held.items()]:
+            effects.append(Broadcast(wire.joined(name), None, Presence("+", name), elsewhere=True))
+            for room in self.rooms.rooms_of(session) if session in self.rooms.of else ():
+                if room.default:
+                    continue
+                if self._quiet(room):
+                    effects.append(Unannounced(Presence("+", name), room))
+                else:
+                    effects.append(Broadcast(wire.joined_room(name, room.name), None,
+                                             Presence("+", name), elsewhere=True, room=room))
+            if not self.rooms.default.has(session):
+                effects.append(Unannounced(Presence(OUTSIDE, name)))
+        return effects
 
     def name_lost(self, key: str) -> List[Effect]:
         """Another node gave out name key `key` before this one did (two nodes
@@ -525,6 +599,8 @@ class ChatRoom(RoomCommands[Session]):
         effects: List[Effect] = [Release(session, name, final=False), Claim(session, new)]
         if self.rooms.default.has(session):
             effects.append(Broadcast(line, presence=Presence("=", name, new)))
+        else:  # the other nodes' lists (with a bus) learn it all the same
+            effects.append(Unannounced(Presence("=", name, new)))
         if session in self.rooms.of:  # once to each member sharing another room
             effects += [Send(member, line) for member in self.rooms.sharing(session, 0)]
         return effects

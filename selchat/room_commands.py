@@ -8,17 +8,21 @@ index (`selchat.rooms`) and answers with effects (`selchat.effect_types`),
 as the rest of the chat logic does. Pure: no I/O, no clock.
 """
 import logging
-from typing import Dict, Generic, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Tuple, Union
 
 from selchat import wire
 from selchat.effect_types import (
-    TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Presence, Replay, Send, Session,
+    INSIDE, OUTSIDE, TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Lookup, Presence,
+    Replay, Send, Session, Unannounced,
 )
 from selchat.names import name_key
-from selchat.rooms import Room, Rooms, room_problem
+from selchat.rooms import Room, Rooms, room_key, room_problem
 from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
+
+if TYPE_CHECKING:
+    from selchat.accounts.authority import Authority
 
 #: The chat logic's logger, as before the split: log filters by name still apply.
 log = logging.getLogger("selchat.room")
@@ -43,15 +47,53 @@ class RoomCommands(Generic[Session]):
     _remote: Dict[str, Tuple[str, str]]
     #: /rooms answers: (rooms' version, plain answer, answers by pattern).
     _rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]]
+    #: Accounts and rules (`selchat.accounts.authority`), and the checks of
+    #: `selchat.moderation.Moderation`, ChatRoom's other part.
+    authority: "Authority[Session]"
+
+    if TYPE_CHECKING:  # `selchat.moderation.Moderation`'s
+        def _speech_refusal(self, session: Session, name: str, room: Room,
+                            ) -> Optional[List[Effect]]:
+            ...
+
+        def _join_refusal(self, session: Session, name: str, room_name: str,
+                          key: str) -> Optional[str]:
+            ...
+
+        def _room_entered(self, session: Session, name: str, room: Room,
+                          made: bool) -> List[Effect]:
+            ...
+
+        def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
+            ...
 
     def _quiet(self, room: Room) -> bool:
         """Whether `room` is too big for its joins and leaves to be announced."""
-        return bool(self.announce_limit) and len(room) > self.announce_limit
+        return bool(self.announce_limit) and self._count(room) > self.announce_limit
+
+    def _count(self, room: Room) -> int:
+        """`room`'s members, on every node (the default room's other nodes'
+        members are the room's `_remote`, less those that left it)."""
+        return len(room) + (self.rooms.remote_in_default(len(self._remote)) if room.default
+                            else 0)
+
+    def _told(self, line: ServerLine, session: Session, presence: Presence, room: Room,
+              ) -> Effect:
+        """A join or part of `room`: its line, or, in a room too big to
+        announce it, only the change, for the other nodes' lists (``--bus``)."""
+        where = None if room.default else room
+        if self._quiet(room):
+            return Unannounced(presence, where)
+        return Broadcast(line, session, presence, room=where)
 
     def _say(self, session: Session, room: Optional[Room], line: ServerLine) -> List[Effect]:
         """A line of `session`'s for `room`'s members but itself."""
         if room is None:
             return [Send(session, wire.in_no_room())]
+        if room.key in self.authority.restricted:  # a mute or +m here (`selchat.moderation`)
+            refused = self._speech_refusal(session, line.name or "", room)
+            if refused:
+                return refused
         return [Broadcast(line, session, room=None if room.default else room)]
 
     def _room_of(self, session: Session, name: str, member: bool = True,
@@ -81,9 +123,11 @@ class RoomCommands(Generic[Session]):
         if room is not None and room.has(session):
             rooms.enter(session, room.name, name)  # current now
             return [Send(session, wire.now_talking(room.name))]
-        refusal = rooms.refusal(session, command.room)
+        refusal = rooms.refusal(session, command.room) or \
+            self._join_refusal(session, name, command.room, command.key)
         if refusal:
             return [Send(session, wire.error(refusal))]
+        made = room is None
         room = rooms.enter(session, command.room, name)
         names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
                         else room.first(WHO_NAMES))
@@ -93,16 +137,16 @@ class RoomCommands(Generic[Session]):
             shown += f" and {count - WHO_NAMES} more"
         effects: List[Effect] = [Entered(session, room),
                                  Send(session, wire.you_joined(room.name, count, shown))]
+        # A registered maker is its operator; rules, a mute are said (`selchat.moderation`).
+        effects += self._room_entered(session, name, room, made)
         if room.topic:
             effects.append(Send(session, wire.topic_is(room.name, room.topic)))
         if self.replay:
             effects.append(Replay(session, self.replay, None if room.default else room))
-        if not self._quiet(room):
-            # With a bus the other nodes list the member in the room (not
-            # the default room: joining it again is no news to their rosters).
-            effects.append(Broadcast(wire.joined_room(name, room.name), session,
-                                     None if room.default else Presence("+", name),
-                                     room=None if room.default else room))
+        # With a bus the other nodes list the member in the room (in the
+        # default room: counted in it again).
+        effects.append(self._told(wire.joined_room(name, room.name), session,
+                                  Presence(INSIDE if room.default else "+", name), room))
         return effects
 
     def _do_part(self, session: Session, name: str, command: wire.Part) -> List[Effect]:
@@ -114,10 +158,9 @@ class RoomCommands(Generic[Session]):
         log.info("%s left %s", name, room.name)
         # Its members are told (not in a room too big to announce it), and the
         # leaver, directly: in order with its other answers of the pass.
-        effects: List[Effect] = [Send(session, line, room=where)]
-        if not self._quiet(room):
-            effects.append(Broadcast(line, session, None if room.default else Presence("-", name),
-                                     room=where))
+        effects: List[Effect] = [Send(session, line, room=where),
+                                 self._told(line, session,
+                                            Presence(OUTSIDE if room.default else "-", name), room)]
         self.rooms.exit(session, room)
         effects.append(Left(session) if room.default else Exited(session, room))
         return effects
@@ -128,6 +171,9 @@ class RoomCommands(Generic[Session]):
             return room
         if not command.text:
             return [Send(session, wire.topic_is(room.name, room.topic))]
+        refused = self._topic_refusal(session, room)  # +t (`selchat.moderation`)
+        if refused:
+            return refused
         room.topic = clean(command.text)[:MAX_TOPIC]
         self.rooms.version += 1
         log.info("%s set the topic of %s", name, room.name)
@@ -136,6 +182,23 @@ class RoomCommands(Generic[Session]):
         # The other nodes set it too: the line carries it (see `topic_field`).
         return [Send(session, line, room=where),
                 Broadcast(line, session, Presence(TOPIC, room.topic), room=where)]
+
+    def _do_search(self, session: Session, name: str, command: wire.Search) -> List[Effect]:
+        """Any room's lines, named or not: rooms are open to all."""
+        if command.room:
+            problem = room_problem(command.room)
+            if problem:
+                return [Send(session, wire.error(problem))]
+        default = bool(command.room) and room_key(command.room) == self.rooms.default.key
+        return [Lookup(session, command.room, default, words=command.words)]
+
+    def _do_history(self, session: Session, name: str, command: wire.History) -> List[Effect]:
+        """Earlier lines of a room of one's own."""
+        room = self._room_of(session, command.room, member=True)
+        if isinstance(room, list):
+            return room
+        return [Lookup(session, room.name, room.default, count=command.lines,
+                       before=command.before)]
 
     def _do_listrooms(self, session: Session, name: str, command: wire.ListRooms,
                       ) -> List[Effect]:
@@ -155,8 +218,7 @@ class RoomCommands(Generic[Session]):
         answer = [wire.notice(f"{title} ({len(listed)}):")]
         for room in listed[:WHO_NAMES]:
             topic = f": {room.topic}" if room.topic else ""
-            count = len(room) + (len(self._remote) if room.default else 0)
-            answer.append(wire.notice(f"  {room.name} ({count}){topic}"))
+            answer.append(wire.notice(f"  {room.name} ({self._count(room)}){topic}"))
         if len(listed) > WHO_NAMES:
             answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
                                       "(/rooms PATTERN to search)"))

@@ -17,7 +17,7 @@ the rest, under the same case, NFKC and look-alike rules as people's names
 Pure: no I/O, no clock. The room's history (``Room.history``) is the
 driver's to fill (`selchat.effects`); it goes when the room does.
 """
-from typing import Dict, Generic, Hashable, Iterator, List, Optional, Tuple, TypeVar
+from typing import Callable, Dict, Generic, Hashable, Iterator, List, Optional, Set, Tuple, TypeVar
 
 from selchat import wire
 from selchat.history import MemoryHistory
@@ -124,6 +124,10 @@ class Room(Generic[Session]):
         return roster.first(count), len(roster)
 
 
+def _forgotten(room: Room) -> None:
+    """A room made anew, with nothing kept of it (no data directory)."""
+
+
 class Joined(Generic[Session]):
     """A member's rooms in the order joined, and its current room."""
 
@@ -153,6 +157,14 @@ class Rooms(Generic[Session]):
         self.version = 0
         #: Other nodes' members (name key) -> their rooms here but the default one.
         self.remote_of: Dict[str, Dict[Room[Session], None]] = {}
+        #: Other nodes' members (name keys) that left the default room (``/part``).
+        self.remote_outside: Set[str] = set()
+        #: Called with each room that goes when a member here leaves it last:
+        #: with a bus, its topic goes from Redis too.
+        self.on_drop: Optional[Callable[[Room[Session]], None]] = None
+        #: Called with a room made anew: what was kept of it (its topic, its
+        #: lines) put back by whoever keeps rooms on disk (`selchat.archive`).
+        self.recall: Callable[[Room[Session]], None] = _forgotten
 
     def __len__(self) -> int:
         return len(self._rooms)
@@ -174,10 +186,17 @@ class Rooms(Generic[Session]):
         room = self._rooms[room_key(name)] = self._spelled[name] = Room(name)
         return room
 
-    def _drop_if_empty(self, room: Room[Session]) -> None:
-        if not len(room) and not room.default:
+    def _drop_if_empty(self, room: Room[Session], local: bool = False) -> None:
+        """An empty room goes; if a member here left it last, `on_drop` is told."""
+        if not len(room) and not room.default and self._rooms.get(room.key) is room:
             del self._rooms[room.key]
             del self._spelled[room.name]
+            if local and self.on_drop is not None:
+                self.on_drop(room)
+
+    def by_key(self, key: str) -> Optional[Room[Session]]:
+        """The room whose `room_key` is `key` (a caller that keeps keys: the bus)."""
+        return self._rooms.get(key)
 
     def rooms_of(self, session: Session) -> List[Room[Session]]:
         """`session`'s rooms, in the order it joined them."""
@@ -217,6 +236,7 @@ class Rooms(Generic[Session]):
         room = self.get(name)
         if room is None:
             room = self._make(name)
+            self.recall(room)
         joined = self._joined(session)
         if not room.has(session):
             room.members[session] = as_name
@@ -236,7 +256,7 @@ class Rooms(Generic[Session]):
         Its current room becomes the one it joined most recently."""
         _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
         self.version += 1
-        self._drop_if_empty(room)
+        self._drop_if_empty(room, local=True)
         joined = self._joined(session)
         joined.rooms.pop(room, None)
         if joined.current is room:
@@ -247,7 +267,7 @@ class Rooms(Generic[Session]):
         rooms = self.rooms_of(session)
         for room in rooms:
             _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
-            self._drop_if_empty(room)
+            self._drop_if_empty(room, local=True)
         self.of.pop(session, None)
         if rooms:
             self.version += 1
@@ -306,7 +326,9 @@ class Rooms(Generic[Session]):
         key = name_key(name)
         if room is None or room.remote.pop(key, None) is None:
             return
-        _list(room, name, gone=True)
+        # (A session that moved here from that node is listed still.)
+        if room.roster is not None and name not in (*room.members.values(), *room.away.values()):
+            _list(room, name, gone=True)
         rooms = self.remote_of.get(key)
         if rooms is not None:
             rooms.pop(room, None)
@@ -317,11 +339,68 @@ class Rooms(Generic[Session]):
 
     def remote_forget(self, name: str) -> None:
         """Another node's member `name` left the server: out of its rooms here."""
+        self.remote_outside.discard(name_key(name))
         for room in list(self.remote_of.get(name_key(name), ())):
             self.remote_exit(name, room.name)
 
+    def remote_relist(self, name: str) -> None:
+        """Another node's member `name` was this node's a moment ago (a resume
+        moved it): listed in its rooms as theirs."""
+        key = name_key(name)
+        for room in self.remote_of.get(key, ()):
+            _list(room, room.remote[key])
+
+    def remote_inside(self, name: str, inside: bool) -> None:
+        """Another node's member `name` joined (`inside`) or left the default room."""
+        key = name_key(name)
+        if inside != (key not in self.remote_outside):
+            (self.remote_outside.discard if inside else self.remote_outside.add)(key)
+            self.version += 1
+
+    def remote_in_default(self, remote_names: int) -> int:
+        """How many of the other nodes' `remote_names` members are in the default room."""
+        return remote_names - len(self.remote_outside)
+
+    def remote_set(self, name: str, joined: str) -> None:
+        """Another node's member `name` is in the rooms `joined` says, as its
+        node keeps them in Redis: "current<TAB>room<TAB>room..." (the default
+        room listed if it is in it; "": the default room only)."""
+        rooms = list(filter(None, joined.split("\t")[1:])) if joined else [self.default.name]
+        keys = {room_key(room) for room in rooms}
+        for room in list(self.remote_of.get(name_key(name), ())):
+            if room.key not in keys:
+                self.remote_exit(name, room.name)
+        for room_name in rooms:
+            if room_key(room_name) != self.default.key and not room_problem(room_name):
+                self.remote_enter(name, room_name)
+        self.remote_inside(name, self.default.key in keys)
+
+    def remote_reset(self) -> None:
+        """Forget every other node's member's rooms (a new view follows)."""
+        for key, rooms in list(self.remote_of.items()):
+            for room in list(rooms):
+                self.remote_exit(room.remote.get(key, key), room.name)
+        self.remote_of.clear()
+        self.remote_outside.clear()
+        self.version += 1
+
+    def joined_field(self, session: Session) -> str:
+        """`session`'s rooms as `remote_set` reads them ("": the default room only)."""
+        joined = self.of.get(session)
+        if joined is None:
+            return "" if self.default.has(session) else "\t"
+        current = joined.current
+        if current is self.default and list(joined.rooms) == [self.default]:
+            return ""
+        # In no room at all: "<TAB>" (no current room, none listed), not "".
+        return "\t".join([current.name if current is not None else "",
+                           *(room.name for room in joined.rooms)]) or "\t"
+
     def remote_rename(self, old: str, new: str) -> None:
         """Another node's member `old` is `new` now, in its rooms here too."""
+        if name_key(old) in self.remote_outside:
+            self.remote_outside.discard(name_key(old))
+            self.remote_outside.add(name_key(new))
         rooms = self.remote_of.pop(name_key(old), None)
         if rooms is None:
             return

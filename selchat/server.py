@@ -95,6 +95,7 @@ from selchat.bus.protocol import MAX_STREAM_BYTES
 from selchat.connection import (
     GONE, RECV_SIZE, TRANSITIONS, Connection, IllegalTransition, Kind, State,
 )
+from selchat.archive import Archive
 from selchat.effects import Effects
 from selchat.history import MemoryHistory
 from selchat.limits import Limits
@@ -104,6 +105,8 @@ from selchat.output import Output
 from selchat.addresses import format_address
 from selchat.effect_types import Effect
 from selchat.room import ChatRoom
+from selchat.accounts.driver import DEFAULT_OPTIONS, AccountOptions, Accounts
+from selchat.storage import Storage
 from selchat.timers import Timers
 from selchat.wakeup import read_signals, signals_as_input
 from selchat.web.driver import HttpKind, WebSocketKind
@@ -163,6 +166,8 @@ class Server:
         certificates: Optional[Certificates] = None,
         tls_listener: Optional[socket.socket] = None,
         trusted_proxies: Sequence[str] = (),
+        storage: Optional[Storage] = None,
+        accounts: AccountOptions = DEFAULT_OPTIONS,
     ) -> None:
         self.limits = limits
         self._clock = clock
@@ -173,8 +178,12 @@ class Server:
         self._time_ms = 0  # the pass's wall-clock time, for its tags
         #: The room's numbered lines: replay on join, resume after a drop. Its
         #: epoch is in every resume token, so a restarted server knows its own.
-        self._history = MemoryHistory(secrets.token_hex(4), limits.history)
+        #: With a data directory the epoch is the database's (kept across restarts).
+        self.storage = storage if storage is not None else Storage.memory()
+        self._history = MemoryHistory(self.storage.epoch, limits.history)
         resumable = limits.history > 0 and limits.resume_window > 0
+        #: Accounts, operators, bans and room rules, in the same data directory.
+        self.accounts = Accounts(self.storage.path, accounts, wall_clock)
         self._room: ChatRoom[Connection] = ChatRoom(
             resume_window=limits.resume_window if resumable else 0.0,
             replay=limits.replay if limits.history else 0,
@@ -182,9 +191,8 @@ class Server:
             max_held=limits.max_held, max_held_per_group=limits.max_per_ip,
             default_room="#" + limits.default_room.lstrip("#"), max_rooms=limits.max_rooms,
             max_rooms_per_member=limits.max_rooms_per_member,
-            # With a bus every join tells the other nodes' rosters (the
-            # default room's and every room's): announced whatever the room's size.
-            announce_limit=0 if bus is not None else limits.announce_limit,
+            announce_limit=limits.announce_limit,
+            authority=self.accounts.authority,
         )
         self.counters = Counters(self._now)
         self._conns: Set[Connection] = set()  # every connection not yet CLOSED
@@ -199,6 +207,17 @@ class Server:
         self._output = Output(self)
         self._effects = Effects(self)
         self._apply: Callable[[List[Effect]], None] = self._effects.apply
+        self.accounts.start(self)
+        #: With a data directory (and no bus), the rooms' lines on disk too,
+        #: and the sessions across a restart (`selchat.archive`).
+        self.archive: Optional[Archive] = None
+        if self.storage.db is not None and bus is None:
+            self.archive = Archive(self, self.storage)
+            self._history.journal = self.archive.journal(None)
+            self.archive.restore(self._history, self._room.rooms.default)
+            self._room.rooms.recall = self.archive.recall
+            self._room.keep_sessions = self._room.resume_window > 0
+            self.archive.restore_sessions()
         #: The kinds of connection: one object each, shared by their connections.
         self._chat = LineKind(self)
         #: Behind trusted proxies, the chat ports read their PROXY header first.
@@ -277,6 +296,7 @@ class Server:
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
         events = self._selector.select(wait)
+        started = time.perf_counter()
         self._now = self._clock()
         self._time_ms = int(self._wall_clock() * 1000)
         self.counters.loop_passes += 1
@@ -314,6 +334,9 @@ class Server:
             self._reap()
         if self._bridge is not None:
             self._bridge.bus.end_pass(self._time_ms)
+        spent = time.perf_counter() - started
+        if spent > self.counters.longest_pass_seconds:  # a stall shows in /metrics
+            self.counters.longest_pass_seconds = spent
 
     def _read_budget(self) -> int:
         """Bytes this pass may read, across all clients: about DELIVERY_BUDGET
@@ -394,6 +417,9 @@ class Server:
         self._close_newcomers()
         if self._bridge is not None:
             self._bridge.bus.close()
+        self.accounts.close()
+        if self.archive is not None:
+            self.archive.close()
         self._selector.close()
 
     def _close_newcomers(self) -> None:

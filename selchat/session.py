@@ -186,7 +186,14 @@ class Reconnect(NamedTuple):
     window: float
 
 
-Decision = Union[Show, Warn, Prompt, Finish, Reconnect]
+class AskPassword(NamedTuple):
+    """The name is registered and no password was given: ask the person at
+    the terminal (without echo), then call `ClientSession.give_password`."""
+
+    name: str
+
+
+Decision = Union[Show, Warn, Prompt, Finish, Reconnect, AskPassword]
 
 
 def backoff(random: Callable[[], float], first: float = BACKOFF_FIRST,
@@ -214,14 +221,19 @@ class ClientSession:
     def __init__(self, name: str, interactive: bool,
                  resume_window: float = RESUME_WINDOW,
                  saved: Optional[Tuple[str, int]] = None,
-                 default_room: str = DEFAULT_ROOM) -> None:
+                 default_room: str = DEFAULT_ROOM, password: Optional[str] = None,
+                 server_password: Optional[str] = None) -> None:
         """`interactive`: a person at a terminal, so a lone "q" leaves and the
         lines sent are echoed; otherwise (a pipe, a bot) every line is sent as is.
         `resume_window`: seconds to go on reconnecting after a lost connection
         (0: a lost connection ends the session). `saved`: the token and last
         seq a previous client left (`selchat.saved_session`): the session is
         asked back first, and joined anew if the server cannot give it.
-        `default_room`: the server's --default-room, with or without its "#"."""
+        `default_room`: the server's --default-room, with or without its "#".
+        `password`: the name's, if registered (else asked for: `AskPassword`);
+        `server_password`: sent first on every connection, if given."""
+        self.password = password
+        self.server_password = server_password
         self.name = name
         self.default_room = _room_key("#" + default_room.lstrip("#"))
         self.interactive = interactive
@@ -248,7 +260,7 @@ class ClientSession:
     def _join(self) -> None:
         """Ask for tags, then send the name (a first join, or again after a gap)."""
         self.state = State.JOINING
-        self._outgoing += f"/tags\n{self.name}\n".encode()
+        self._outgoing += f"{self._server_line()}/tags\n{self.name}\n".encode()
         self._tags_unanswered = True  # no tagged line yet: the server may not know /tags
         self._set_aside: Optional[str] = None  # an old server's refusal of "/tags" as a name
         self._resumed = False  # after a resume: own lines replayed were shown already
@@ -322,7 +334,9 @@ class ClientSession:
 
     def _react(self, text: str, incoming: wire.Incoming, tagged: bool) -> List[Decision]:
         if isinstance(incoming, wire.ShuttingDown):
-            self._server_stopping = True
+            # A server that keeps the session across its restart: the close
+            # that follows is a lost connection, resumed once it is back.
+            self._server_stopping = not (incoming.kept and self.token)
         if self.state is State.JOINING:
             return self._before_welcome(text, incoming, tagged)
         if self.state is State.RESUMING:
@@ -388,6 +402,17 @@ class ClientSession:
             return [self._prompt(), Show(text, Style.NOTICE)]
         if isinstance(incoming, wire.ShuttingDown):
             return [Show(text, Style.NOTICE)]
+        if isinstance(incoming, wire.PasswordWanted):
+            if self.password is not None:
+                self._outgoing += f"{self.password}\n".encode()
+                return []
+            if not self.interactive:
+                return [self._finish(EXIT_REFUSED, f"{incoming.name} is registered: give its "
+                                                   "password in SELCHAT_PASSWORD")]
+            return [AskPassword(incoming.name)]
+        if isinstance(incoming, wire.ServerPasswordWanted) and self.server_password is None:
+            return [self._finish(EXIT_REFUSED, "the server needs a password: give it with "
+                                               "--server-password or SELCHAT_SERVER_PASSWORD")]
         return []  # the server asking for the name, already sent
 
     def _resuming(self, text: str, incoming: wire.Incoming) -> List[Decision]:
@@ -448,7 +473,17 @@ class ClientSession:
             raise RuntimeError(f"connected() while {self.state.name}")
         self.state = State.RESUMING
         self._received = LineBuffer(MAX_LINE)
-        self._outgoing = bytearray(f"/resume {self.token} {self.last_seq}\n".encode())
+        self._outgoing = bytearray(
+            f"{self._server_line()}/resume {self.token} {self.last_seq}\n".encode())
+
+    def _server_line(self) -> str:
+        """What a connection starts with: the server password, if given."""
+        return "" if self.server_password is None else self.server_password + "\n"
+
+    def give_password(self, password: str) -> None:
+        """The answer to `AskPassword`: sent, and kept for a join after a gap."""
+        self.password = password
+        self._outgoing += f"{password}\n".encode()
 
     def timed_out(self, seconds: float) -> List[Decision]:
         """No welcome (or welcome back) within `seconds` of connecting: a silent

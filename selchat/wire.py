@@ -29,6 +29,8 @@ import enum
 import re
 from typing import NamedTuple, Optional, Tuple, Union
 
+from selchat.accounts import commands as account_commands
+
 
 class Say(NamedTuple):
     text: str
@@ -59,9 +61,11 @@ class Who(NamedTuple):
 
 
 class Join(NamedTuple):
-    """``/join #ROOM``: join it (made on first join) and talk in it."""
+    """``/join #ROOM [KEY]``: join it (made on first join) and talk in it
+    (KEY: a room with a key, +k)."""
 
     room: str
+    key: str = ""
 
 
 class Part(NamedTuple):
@@ -82,6 +86,22 @@ class Topic(NamedTuple):
 
     room: str = ""
     text: str = ""
+
+
+class Search(NamedTuple):
+    """``/search [#ROOM] WORDS``: the newest lines holding every word."""
+
+    room: str
+    words: Tuple[str, ...]
+
+
+class History(NamedTuple):
+    """``/history [#ROOM] [N] [SEQ]``: N lines said before those you have
+    (before line SEQ, if given: what the page sends)."""
+
+    room: str = ""
+    lines: int = 0
+    before: Optional[int] = None
 
 
 class Help(NamedTuple):
@@ -113,7 +133,7 @@ class Resume(NamedTuple):
 
 
 Command = Union[Say, Quit, Nick, Msg, Me, Who, Help, Unknown, BadUsage, Tags, Resume, Join, Part,
-                ListRooms, Topic]
+                ListRooms, Topic, Search, History, account_commands.AccountCommand]
 
 #: Usage and one-line description of every command, in /help order.
 COMMANDS = {
@@ -121,12 +141,15 @@ COMMANDS = {
     "nick": ("/nick NEW", "change your name"),
     "msg": ("/msg NAME text", "send text to NAME only (/msg #ROOM text: to a room of yours)"),
     "me": ("/me text", "describe an action: * you text"),
-    "join": ("/join #ROOM", "join a room (made if new) and talk in it"),
+    "join": ("/join #ROOM [KEY]", "join a room (made if new) and talk in it"),
     "part": ("/part [#ROOM] [reason]", "leave a room (the one you talk in if none)"),
     "rooms": ("/rooms [PATTERN]", "list the rooms (names containing PATTERN)"),
     "topic": ("/topic [#ROOM] [text]", "show a room's topic, or set it"),
+    "search": ("/search [#ROOM] words", "the newest lines holding every word"),
+    "history": ("/history [#ROOM] [N]", "N lines said before those you have"),
     "help": ("/help", "show this list"),
     "quit": ("/quit [reason]", "leave the chat room (also /q)"),
+    **account_commands.COMMANDS,
 }
 #: Commands a client program sends, not a person: usable before a name, and not
 #: listed by /help. `usage` covers both tables.
@@ -165,7 +188,9 @@ def parse(line: str) -> Command:
     if word == "help":
         return BadUsage(word) if rest else Help()
     if word == "join":
-        return Join(rest) if rest and " " not in rest else BadUsage(word)
+        room, _, key = rest.partition(" ")
+        key = key.strip(" ")  # a room's key (+k): one word, never a second room
+        return Join(room, key) if room and " " not in key and key[:1] != "#" else BadUsage(word)
     if word == "part":
         if not rest.startswith("#"):
             return Part("", rest)
@@ -178,11 +203,20 @@ def parse(line: str) -> Command:
             return Topic("", rest)
         room, _, text = rest.partition(" ")
         return Topic(room, text.strip(" "))
+    if word == "search":
+        room, words = ("", rest.split()) if not rest.startswith("#") else (
+            rest.split()[0], rest.split()[1:])
+        return Search(room, tuple(words)) if words else BadUsage(word)
+    if word == "history":
+        return _history(rest)
     if word == "tags":
         return BadUsage(word) if rest else Tags()
     if word == "resume":
         return _resume(rest)
-    return Unknown(word)
+    try:
+        return account_commands.parse(word, rest) or Unknown(word)
+    except ValueError:
+        return BadUsage(word)
 
 
 def before_name(line: str) -> Optional[Command]:
@@ -190,6 +224,15 @@ def before_name(line: str) -> Optional[Command]:
     `Resume` (or `BadUsage` of one of them); None when the line is a name."""
     word = line[1:].partition(" ")[0].lower() if line.startswith("/") else ""
     return parse(line) if word in CLIENT_COMMANDS else None
+
+
+def _history(rest: str) -> Command:
+    words = rest.split()
+    room = words.pop(0) if words and words[0].startswith("#") else ""
+    if len(words) > 2 or not all(word.isdecimal() and word.isascii() for word in words):
+        return BadUsage("history")
+    numbers = [int(word) for word in words]
+    return History(room, numbers[0] if numbers else 0, numbers[1] if len(numbers) > 1 else None)
 
 
 def _resume(rest: str) -> Command:
@@ -283,17 +326,31 @@ _RENAMED = re.compile(r"(\S+) is now known as (\S+)")
 _GOODBYE = re.compile(r"Goodbye, (\S+)\.")
 _SLOW_DOWN = re.compile(r"slow down: at most ([\d.e+-]+) lines a second; your lines are queued")
 _SHUTTING_DOWN = "Server is shutting down."
+#: To a tagged member when the server keeps sessions across its restart (--data).
+_SHUTTING_DOWN_KEPT = "Server is restarting: reconnect to resume your session."
 _HELLO = "Hello! Please enter your name."
 _SERVER_FULL = "server full"
 _WELCOME_BACK = re.compile(r"Welcome back, (\S+)\.")
 _HISTORY_START = re.compile(r"Last (\d+) lines?:")
 _HISTORY_END = "End of history."
 _UNKNOWN_COUNT = "an unknown number of"
+_PASSWORD_WANTED = re.compile(r"(\S+) is registered: send its password")
+_SERVER_PASSWORD = "This server needs a password: send it first."
 _HISTORY_GAP = re.compile(r"history gap: (\d+|" + _UNKNOWN_COUNT + r") lines? missed(?: \((.*)\))?")
 
 
 def hello() -> ServerLine:
     return notice(_HELLO)
+
+
+def password_wanted(name: str) -> ServerLine:
+    """A registered name was sent: the next line is its password (docs/accounts.rst)."""
+    return notice(f"{name} is registered: send its password")
+
+
+def server_password_wanted() -> ServerLine:
+    """With --server-password, in place of the hello: the first line is that password."""
+    return notice(_SERVER_PASSWORD)
 
 
 def welcome(name: str, online: int, shown: str) -> ServerLine:
@@ -357,8 +414,9 @@ def goodbye(name: str) -> ServerLine:
     return notice(f"Goodbye, {name}.")
 
 
-def shutting_down() -> ServerLine:
-    return notice(_SHUTTING_DOWN)
+def shutting_down(kept: bool = False) -> ServerLine:
+    """The server stops; `kept`: it keeps the session for a resume after its restart."""
+    return notice(_SHUTTING_DOWN_KEPT if kept else _SHUTTING_DOWN)
 
 
 def slow_down(rate: float) -> ServerLine:
@@ -397,6 +455,14 @@ class Hello(NamedTuple):
     pass
 
 
+class PasswordWanted(NamedTuple):
+    name: str
+
+
+class ServerPasswordWanted(NamedTuple):
+    pass
+
+
 class Welcome(NamedTuple):
     name: str
     online: int
@@ -422,7 +488,8 @@ class Goodbye(NamedTuple):
 
 
 class ShuttingDown(NamedTuple):
-    pass
+    #: The session is kept: a resume after the restart takes it back.
+    kept: bool = False
 
 
 class SlowDown(NamedTuple):
@@ -493,7 +560,8 @@ class NoRoom(NamedTuple):
 #: (chat, action, private, and every other notice or error).
 Incoming = Union[Hello, Welcome, JoinNotice, LeaveNotice, Renamed, Goodbye, ShuttingDown, SlowDown,
                  ServerFull, WelcomeBack, HistoryStart, HistoryEnd, HistoryGap, ServerLine,
-                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom]
+                 Unrecognized, RoomWelcome, NowTalking, RoomJoinNotice, RoomLeaveNotice, NoRoom,
+                 PasswordWanted, ServerPasswordWanted]
 
 #: A room's name as the server writes it (in a line's prefix and in its
 #: sentences): "#", then letters, digits, "_", "-" or "." (the server's rules
@@ -516,6 +584,7 @@ _SENTENCES = (
     (_WELCOME_BACK, lambda m: WelcomeBack(m[1])),
     (_HISTORY_START, lambda m: HistoryStart(int(m[1]))),
     (_ROOM_WELCOME, lambda m: RoomWelcome(m[1], int(m[2]), m[3])),
+    (_PASSWORD_WANTED, lambda m: PasswordWanted(m[1])),
     (_NOW_TALKING, lambda m: NowTalking(m[1])),
     (_JOINED_ROOM, lambda m: RoomJoinNotice(m[1], m[2])),
     (_LEFT_ROOM, lambda m: RoomLeaveNotice(m[1], m[2], m[3] or "")),
@@ -567,10 +636,12 @@ def decode(line: str) -> Incoming:
 def _decode_notice(text: str) -> Incoming:
     if text == _HELLO:
         return Hello()
-    if text == _SHUTTING_DOWN:
-        return ShuttingDown()
+    if text == _SHUTTING_DOWN or text == _SHUTTING_DOWN_KEPT:
+        return ShuttingDown(text == _SHUTTING_DOWN_KEPT)
     if text == _HISTORY_END:
         return HistoryEnd()
+    if text == _SERVER_PASSWORD:
+        return ServerPasswordWanted()
     for pattern, build in _SENTENCES:
         match = pattern.fullmatch(text)
         if match:

@@ -6,12 +6,16 @@ members claim and release, and direct lines for other nodes' members into the
 `Bus`'s outbox. Inwards, it acts on what the bus read: every room line (this
 node's own included, numbered by Redis) joins the pass's batch and the
 history (a line of a room but the default one, named in the line: that room's
-batch, if this node has members in it), presence changes (joins, parts,
-topics) update the room's list of remote members and topic, direct
+history, on every node, and its batch, if this node has members in it; its
+number is Redis', one sequence for every room), presence changes (joins,
+parts, topics) update the room's list of remote members and topic, direct
 lines reach their member, and a name lost to another node renames its member
-here. It also carries a resume across nodes: a token this node does not know
-may be another node's session, which Redis moves here (`take_over`), and a
-session resumed elsewhere is let go here.
+here. Each change of a member's rooms is also written to Redis with the line
+that says it (`selchat.bus.protocol.Outbox.rooms`, ``topic``), so a node
+starting later reads every room's members and topic at once (`bus_synced`).
+It also carries a resume across nodes: a token this node does not know may
+be another node's session, which Redis moves here (`take_over`) with its
+rooms, and a session resumed elsewhere is let go here.
 
 While the bus is down, room lines are delivered here at once and kept for it.
 """
@@ -21,11 +25,17 @@ from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tu
 from selchat import resume, wire
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
-from selchat.bus.protocol import Arg, DirectLine, Entry, Lost, Moved, NameLost, Own, RoomLine
+from selchat.bus.protocol import (
+    Arg, DirectLine, Entry, Lost, Moved, NameLost, Own, RoomLine, Told,
+)
 from selchat.connection import Connection, State
-from selchat.history import MemoryHistory
+from selchat.history import History, MemoryHistory
 from selchat.names import name_key
-from selchat.effect_types import Broadcast, Claim, Presence, Relay, Release, Send
+from selchat.effect_types import (
+    TOPIC, Broadcast, Claim, Effect, Entered, Left, Presence, Relay, Release, Send, Unannounced,
+)
+from selchat.resume import TaggedSessions
+from selchat.rooms import Room, room_key
 from selchat.wire import ServerLine, encode
 from selchat.tags import tag_line
 
@@ -67,6 +77,10 @@ class BusBridge:
         self._claims: Dict[Connection, NameClaim] = {}  # renewed by every heartbeat
         self._moving: Dict[str, WaitingResume] = {}  # by token hash
         self._trouble_told = False
+        server._room.rooms.on_drop = self._room_gone
+        #: Room names as lines spell them -> their keys: a key costs 2.6 µs
+        #: (NFKC, look-alikes), more than the rest of a line's keeping.
+        self._room_keys: Dict[str, str] = {}
 
     # -- what this node's room does, for the others -------------------------------------
 
@@ -81,17 +95,46 @@ class BusBridge:
         elif not outbox.line(payload, effect.exclude, presence, delivered=not up,
                              room=name) or not up:
             self._here(name, payload, effect.exclude)  # no bus: here, at once
+        if effect.presence is not None:
+            self._rooms_changed(effect.presence, effect.room)
+
+    def unannounced(self, effect: Unannounced) -> None:
+        """A change no line says (a big room's join): for the other nodes' lists."""
+        self.bus.outbox.presence(effect.presence.field(),
+                                 effect.room.name if effect.room is not None else "")
+        self._rooms_changed(effect.presence, effect.room)
+
+    def _rooms_changed(self, presence: Presence, room: Optional[Room]) -> None:
+        """Write to Redis what a change of presence did to this node's member's
+        rooms (or to a room's topic): what a node starting later reads."""
+        outbox, chat = self.bus.outbox, self._server._room
+        change, name, other = presence
+        if change == TOPIC:
+            where = room if room is not None else chat.rooms.default
+            outbox.topic(where.key, f"{where.name}\t{name}")
+            return
+        if (change == "-" and other) or (change == "+" and room is None):
+            return  # another node's members gone; a newcomer is in the default room only
+        if change == "=":
+            outbox.rooms(name, "")
+            name = other
+        session = chat.holder(name_key(name))
+        outbox.rooms(name, chat.rooms.joined_field(session) if session is not None else "")
+
+    def _room_gone(self, room: Room) -> None:
+        """The last member of `room` left it here: its topic goes."""
+        if room.topic:
+            self.bus.outbox.topic(room.key, "")
 
     def _here(self, room_name: str, payload: bytes, exclude: Optional[Connection],
               seq: Optional[Tuple[int, int]] = None) -> None:
         """A line of room `room_name` ("": the default) for this node's members
-        of it. A room this node has no member of (none connected or held) is
-        not delivered nor kept: its members are all on other nodes."""
+        of it (not numbered: the bus is down; numbered lines: `_room_entry`)."""
         if not room_name:
             self._server._batch.broadcast(payload, exclude, seq)
             return
         room = self._server._room.rooms.get(room_name)
-        if room is not None and (room.members or room.away):
+        if room is not None and room.members:
             self._server._output.room_batch(room).broadcast(room.prefix + payload, exclude)
 
     def names(self, effect: Union[Claim[Connection], Release[Connection], Relay]) -> None:
@@ -154,30 +197,69 @@ class BusBridge:
             conn.kind.resume_reading(conn)  # and the lines it sent after the /resume
 
     def _moved_here(self, move: Moved) -> None:
-        """Our own move read back: the session is this node's; fill its gap."""
+        """Our own move read back: the session is this node's, in every room
+        it was in (`Moved.rooms`); fill its gap in each."""
         server, room = self._server, self._server._room
         conn, token, last_seq = self._moving.pop(move.token_hash)
-        room.remote_presence(move.former, Presence("-", move.name))
         if conn.state is not State.OPEN:  # moved here for nobody: let the name go
+            room.remote_presence(move.former, Presence("-", move.name))
             self._let_go(move.name, move.token_hash)
             return
-        lines = server._history.after(last_seq)
-        if isinstance(lines, list):
+        current, names = _joined(move.rooms, room.rooms.default.name)
+        histories = self._histories(names)
+        one = TaggedSessions[Connection]()  # decide's view: this session alone
+        one.add(conn, move.name, token)
+        outcome = resume.decide(server._history, one, token, last_seq, server._now,
+                                lambda member: histories)
+        if isinstance(outcome, resume.Resumed):
             server._apply(room.adopt(conn, move.name, token))
+            server._apply(self._enter(conn, move.name, current, names))
+            room.rooms.remote_forget(move.name)  # ours now: after entering, no room empties
             # Redis moved the name's claim here already; heartbeats renew it.
             self._claims[conn] = NameClaim(move.key, move.name, move.since, move.token_hash)
             member = room.sessions.get(conn)
             assert member is not None
-            missed = resume.missed(lines, move.name)
-            pieces = resume.welcome_back(resume.Resumed(member, missed, [], 0, False),
+            pieces = resume.welcome_back(outcome._replace(member=member, takeover=False),
                                          server._time_ms)
             server._batch.send(pieces, conn)
         else:
-            gap = resume.Refused(resume.GapKind.HISTORY, lines.missing)
-            log.debug("%r: resume refused: %s", conn, gap.kind.value)
-            server._apply([Send(conn, resume.gap_line(gap))])
+            room.remote_presence(move.former, Presence("-", move.name))
+            log.debug("%r: resume refused: %s", conn, outcome.kind.value)
+            server._apply([Send(conn, resume.gap_line(outcome._replace(ends=None)))])
             self._let_go(move.name, move.token_hash)
         conn.kind.resume_reading(conn)  # and the lines it sent after the /resume
+
+    def _histories(self, names: List[str]) -> List[Tuple[str, History]]:
+        """What a resume into rooms `names` reads: each room's history here
+        (every node keeps every room's), the default room's named only beside others."""
+        server, rooms = self._server, self._server._room.rooms
+        if [room_key(name) for name in names] == [rooms.default.key]:
+            return [("", server._history)]
+        histories: List[Tuple[str, History]] = []
+        for name in names:
+            room = rooms.get(name)
+            if room is not None and room.default:
+                histories.append((room.name, server._history))
+            elif room is not None and room.history is not None:
+                histories.append((room.name, room.history))
+        return histories
+
+    def _enter(self, conn: Connection, name: str, current: str, names: List[str],
+               ) -> List[Effect]:
+        """A session moved here joins its rooms again, here, without a word."""
+        rooms = self._server._room.rooms
+        effects: List[Effect] = []
+        for room_name in names:
+            room = rooms.get(room_name)
+            if room is None or not room.default:
+                effects.append(Entered(conn, rooms.enter(conn, room_name, name), resumed=True))
+        if rooms.default.key not in {room_key(each) for each in names}:
+            rooms.exit(conn, rooms.default)
+            effects.append(Left(conn))
+        joined = rooms.of.get(conn)
+        if joined is not None:
+            joined.current = rooms.get(current) if current else None
+        return effects
 
     def _let_go(self, name: str, hashed: str) -> None:
         """A session moved here ended before it was resumed: its name is free."""
@@ -188,15 +270,51 @@ class BusBridge:
     # -- what the other nodes did (the BusHost methods) ----------------------------------
 
     def bus_synced(self, epoch: str, lines: List[RoomLine],
-                   names: Dict[str, Tuple[str, str]], new_epoch: bool) -> None:
+                   names: Dict[str, Tuple[str, str]], new_epoch: bool,
+                   rooms: Dict[str, str], topics: List[Tuple[str, str]]) -> None:
         server = self._server
-        server._room.remote_synced(names, self.bus.node)
+        server._room.rooms.on_drop = None  # rooms emptied by the new view are not gone
+        server._room.remote_synced(names, self.bus.node, rooms, topics)
+        server._room.rooms.on_drop = self._room_gone
         if not server._listeners.started:
             server._listeners.start()
-        if new_epoch:  # the room's numbering is Redis' from now on
-            server._history = history = MemoryHistory(epoch, server.limits.history)
+        if new_epoch:  # every room's numbering is Redis' from now on
+            server._history = MemoryHistory(epoch, server.limits.history)
+            # Lines before the first read are unknown here: each room's
+            # history starts there (a resume from before is a gap).
+            start = lines[0].seq - 1 if lines else 0
+            for room in server._room.rooms:
+                if not room.default:
+                    room.history = None
+                    server._output.history_of(room).begin(start)
             for line in lines:
-                history.append(line.data, line.time_ms, (len(line.data),), line.seq)
+                self._keep(line)
+
+    def _keep(self, line: RoomLine) -> Optional[Tuple[Room, bytes]]:
+        """`line` into its room's history (numbered by Redis; one sequence: a
+        line of another room is a hole in the default room's); its room and
+        its bytes as delivered (None: gone, or the default room)."""
+        server = self._server
+        history = server._history
+        if not line.room:
+            history.append(line.data, line.time_ms, (len(line.data),), line.seq)
+            return None
+        if line.seq > history.last_seq + 1:  # lines between never came: a gap, as for its own
+            history.append(b"", line.time_ms, (), line.seq)
+        if line.seq > history.last_seq:
+            history.number(line.seq - history.last_seq)
+        rooms = server._room.rooms
+        key = self._room_keys.get(line.room)
+        if key is None:
+            if len(self._room_keys) > 2 * rooms.max_rooms:  # bounded: spellings come and go
+                self._room_keys.clear()
+            key = self._room_keys[line.room] = room_key(line.room)
+        room = rooms.by_key(key)
+        if room is None:
+            return None
+        payload = room.prefix + line.data
+        server._output.history_of(room).append(payload, line.time_ms, (len(payload),), line.seq)
+        return room, payload
 
     def bus_entries(self, entries: List[Entry]) -> None:
         server = self._server
@@ -226,19 +344,39 @@ class BusBridge:
             elif isinstance(entry, Lost):  # never silent: lost on the way here
                 self._tell_members(wire.history_gap(entry.lines, "other servers' lines "
                                                                  "lost by the bus"))
+            elif isinstance(entry, Told) and entry.node != node:
+                self._told(entry)
+
+    def _told(self, told: Told) -> None:
+        """Another node's change of presence that no line said."""
+        presence = Presence.parse(told.presence)
+        if presence is None:
+            return
+        if told.room:
+            self._server._room.remote_room_presence(told.room, presence)
+        else:
+            self._server._room.remote_presence(told.node, presence)
 
     def _room_entry(self, entry: RoomLine, node: str) -> None:
         """A line of a room but the default one: its presence (a join, part or
-        topic of another node's) updates the room here; it goes to this node's
-        members of it, in the stream's order, numbered by the room's history here."""
+        topic of another node's) updates the room here; it is kept in the
+        room's history (on every node: a /join or a resume here replays it),
+        and goes to this node's members of it, in the stream's order, with
+        Redis' number."""
         own = entry.own
-        if own is None:
-            presence = Presence.parse(entry.presence) if entry.node != node else None
+        if own is None and entry.node != node:
+            presence = Presence.parse(entry.presence)
             if presence is not None:
                 self._server._room.remote_room_presence(entry.room, presence)
-            self._here(entry.room, entry.data, None)
-        elif not own.delivered:
-            self._here(entry.room, entry.data, _excluded(own))
+        kept = self._keep(entry)
+        if kept is None or (own is not None and own.delivered):
+            return
+        room, payload = kept
+        output = self._server._output
+        if room.members or room in output.rooms:  # members here, or had this pass
+            output.room_batch(room).broadcast(payload,
+                                              _excluded(own) if own is not None else None,
+                                              (entry.seq, entry.time_ms))
 
     def _direct_from_bus(self, line: DirectLine) -> None:
         room = self._server._room
@@ -259,10 +397,14 @@ class BusBridge:
         member = room.sessions.by_hash(move.token_hash) if move.former == node else None
         if member is None:
             room.remote_presence(move.node, Presence("+", move.name))
+            room.rooms.remote_set(move.name, move.rooms)  # the same rooms, on another node
             return
         kept = list(member.kept)
         self._claims.pop(member.session, None)  # the name is the other node's now
+        # Listed in its rooms as the other node's first, so no room empties here.
+        room.rooms.remote_set(move.name, move.rooms)
         self._server._apply(room.moved_away(member, move.node))
+        room.rooms.remote_relist(move.name)
         for direct in kept:  # they follow it there
             self.bus.outbox.direct(move.key, direct.data)
 
@@ -274,7 +416,12 @@ class BusBridge:
         self._server._apply(self._server._room.remote_gone(names))
 
     def bus_reaped_us(self) -> None:
+        """Announced again, with their rooms; the topics of our rooms go back
+        to Redis unless another node set one meanwhile (Redis lost them)."""
         self._server._apply(self._server._room.announce_all())
+        for room in self._server._room.rooms:
+            if room.topic and (room.members or room.away):
+                self.bus.outbox.topic(room.key, f"{room.name}\t{room.topic}", only_new=True)
 
     def bus_state(self, up: bool, why: str) -> None:
         server, outbox = self._server, self.bus.outbox
@@ -300,6 +447,14 @@ class BusBridge:
     def _tell_members(self, line: ServerLine) -> None:
         """A notice from this node to its own members alone (not a room line)."""
         self._server._batch.broadcast(encode(line))
+
+
+def _joined(rooms: str, default: str) -> Tuple[str, List[str]]:
+    """A member's rooms as Redis keeps them: (current, rooms in join order)."""
+    if not rooms:
+        return default, [default]
+    current, *names = rooms.split("\t")
+    return current, [name for name in names if name]
 
 
 def _excluded(own: Own) -> Optional[Connection]:

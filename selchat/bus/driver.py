@@ -38,8 +38,8 @@ from selchat.bus.address import BusAddress
 from selchat.bus.link import RedisLink
 from selchat.bus.protocol import (
     HEARTBEAT_KEYS, MAX_STREAM_BYTES, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Publication, Entry,
-    Lost, Mark, Outbox, RoomLine, Tally, decode, line_counts, names_snapshot, sha1,
-    xread_entries,
+    Lost, Mark, Outbox, RoomLine, Tally, decode, line_counts, names_snapshot, rooms_snapshot, sha1,
+    topics_snapshot, xread_entries,
 )
 from selchat.timers import Timer, Timers
 
@@ -69,10 +69,14 @@ class BusHost(Protocol):
     """What the server does for the bus."""
 
     def bus_synced(self, epoch: str, lines: List[RoomLine],
-                   names: Dict[str, Tuple[str, str]], new_epoch: bool) -> None:
-        """Connected. `names` (key -> (name, node)) is who holds which name;
-        on a `new_epoch` (first connect, or a Redis that lost the room),
-        `lines` are the room's latest lines, oldest first, for the history."""
+                   names: Dict[str, Tuple[str, str]], new_epoch: bool,
+                   rooms: Dict[str, str], topics: List[Tuple[str, str]]) -> None:
+        """Connected. `names` (key -> (name, node)) is who holds which name,
+        `rooms` the other nodes' members' rooms (name -> "current<TAB>room..."
+        for those not in the default room only) and `topics` (room, topic)
+        the rooms' topics, as of the stream's end; on a `new_epoch` (first
+        connect, or a Redis that lost the room), `lines` are the latest room
+        lines, oldest first, for the histories."""
 
     def bus_entries(self, entries: List[Entry]) -> None:
         """New stream entries, in the room's order; a `Lost` among them says
@@ -197,7 +201,7 @@ class Bus:
         if isinstance(reply, ReplyError):
             self._failed(f"Redis refused to sync: {reply}")
             return
-        epoch_bytes, last_id, entries, names, known, counts, live = reply
+        epoch_bytes, last_id, entries, names, known, counts, live, joined, topics = reply
         epoch = epoch_bytes.decode()
         first = self.epoch is None
         reaped = not known and not first
@@ -220,7 +224,8 @@ class Bus:
         self._up_since = self._clock()
         self.state = BusState.UP
         log.info("bus up: %s (node %s)", self.address.display(), self.node)
-        self._host.bus_synced(epoch, lines, names_snapshot(names), new_epoch)
+        self._host.bus_synced(epoch, lines, names_snapshot(names), new_epoch,
+                              rooms_snapshot(joined, self.node), topics_snapshot(topics))
         if reaped:
             self._reaped_us()
         self.outbox.rewind()

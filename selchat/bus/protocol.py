@@ -51,11 +51,17 @@ STREAM = PREFIX + "stream"
 #: ``lines``: node -> the number of its last room line in the stream, so a
 #: node starting up knows which numbers came before its time.
 LINES = PREFIX + "lines"
+#: ``joined``: "node<TAB>name" -> a member's rooms; ``topics``: room key ->
+#: "name<TAB>topic" (see `selchat.bus.scripts`): what a node starting up
+#: reads to know every room at once.
+JOINED = PREFIX + "joined"
+TOPICS = PREFIX + "topics"
 PUBLISH_KEYS = [STREAM, PREFIX + "seq", PREFIX + "names", PREFIX + "tokens", PREFIX + "nodes",
-                LINES]
-SYNC_KEYS = [STREAM, PREFIX + "epoch", PREFIX + "names", PREFIX + "nodes", LINES]
-HEARTBEAT_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens", PREFIX + "nodes", LINES]
-TAKEOVER_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens"]
+                LINES, JOINED, TOPICS]
+SYNC_KEYS = [STREAM, PREFIX + "epoch", PREFIX + "names", PREFIX + "nodes", LINES, JOINED,
+             TOPICS]
+HEARTBEAT_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens", PREFIX + "nodes", LINES, JOINED]
+TAKEOVER_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens", JOINED]
 #: Bytes of lines kept for the bus during an outage by default: about a
 #: million chat lines, or many minutes of the busiest room.
 MAX_OUTBOX_BYTES = 64 * 1024 * 1024
@@ -198,6 +204,23 @@ class Outbox:
     def release(self, key: str, token_hash: str = "") -> None:
         self._ops += ("R", key, token_hash)
         self._ops_size += NAME_COST
+
+    def presence(self, presence: str, room: str) -> None:
+        """A change of presence no line announces (a room past the announce
+        limit; `room` "": the default room): the other nodes' lists learn it."""
+        self._ops += ("P", presence, room)
+        self._ops_size += NAME_COST
+
+    def rooms(self, name: str, rooms: str) -> None:
+        """This node's member `name` is in `rooms` ("current<TAB>room...", see
+        `selchat.bus.scripts`; "": the default room only, or gone)."""
+        self._ops += ("S", name, rooms)
+        self._ops_size += NAME_COST + len(rooms)
+
+    def topic(self, key: str, value: str, only_new: bool = False) -> None:
+        """Room `key`'s topic ("name<TAB>topic"; "": none, the room is gone)."""
+        self._ops += ("T", key, value, int(only_new))
+        self._ops_size += NAME_COST + len(value)
 
     def seal(self, time_ms: int) -> Optional[Publication]:
         """The pass's operations as one numbered batch (None if there are none).
@@ -407,7 +430,8 @@ class NameLost(NamedTuple):
 
 class Moved(NamedTuple):
     """The session with `token_hash` was resumed on `node`; `former` lets it go.
-    `since` is when its name was first claimed (the claim moves with it)."""
+    `since` is when its name was first claimed (the claim moves with it), and
+    `rooms` its rooms (as `Outbox.rooms` wrote them: they move with it too)."""
 
     token_hash: str
     former: str
@@ -415,9 +439,18 @@ class Moved(NamedTuple):
     since: int
     name: str
     node: str
+    rooms: str = ""
 
 
-Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost]
+class Told(NamedTuple):
+    """`node`'s change of presence that no line announced (`Outbox.presence`)."""
+
+    node: str
+    presence: str
+    room: str
+
+
+Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost, Told]
 
 
 def decode(fields: Sequence[bytes]) -> Optional[Entry]:
@@ -440,7 +473,11 @@ def decode(fields: Sequence[bytes]) -> Optional[Entry]:
     if b"v" in entry:
         parts = entry[b"v"].decode("utf-8", "replace").split("\t", 4)
         if len(parts) == 5 and parts[3].isdecimal():
-            return Moved(parts[0], parts[1], parts[2], int(parts[3]), parts[4], node)
+            return Moved(parts[0], parts[1], parts[2], int(parts[3]), parts[4], node,
+                         entry.get(b"j", b"").decode("utf-8", "replace"))
+    if b"p" in entry:
+        return Told(node, entry[b"p"].decode("utf-8", "replace"),
+                    entry.get(b"r", b"").decode("utf-8", "replace"))
     return None
 
 
@@ -452,6 +489,25 @@ def xread_entries(reply: Any) -> List[Tuple[bytes, Sequence[bytes]]]:
 def line_counts(flat: Sequence[bytes]) -> Dict[str, int]:
     """The lines hash as node -> its last number."""
     return {node.decode(): int(count) for node, count in zip(flat[::2], flat[1::2])}
+
+
+def rooms_snapshot(flat: Sequence[bytes], node: str) -> Dict[str, str]:
+    """The joined hash as name -> rooms, of the members of nodes but `node`."""
+    joined = {}
+    for field, rooms in zip(flat[::2], flat[1::2]):
+        owner, _, name = field.decode("utf-8", "replace").partition("\t")
+        if owner != node:
+            joined[name] = rooms.decode("utf-8", "replace")
+    return joined
+
+
+def topics_snapshot(flat: Sequence[bytes]) -> List[Tuple[str, str]]:
+    """The topics hash as (room name, topic) pairs."""
+    pairs = []
+    for value in flat[1::2]:
+        name, _, topic = value.decode("utf-8", "replace").partition("\t")
+        pairs.append((name, topic))
+    return pairs
 
 
 def names_snapshot(flat: Sequence[bytes]) -> Dict[str, Tuple[str, str]]:

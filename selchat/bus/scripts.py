@@ -23,6 +23,14 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   (an ``h`` entry: "my lines go up to this number") in the stream. A node
   starting up reads it with the stream's end, so it knows which numbers came
   before its time and which it missed.
+* ``joined``: "node<TAB>name" -> "current<TAB>room<TAB>room...": the rooms of
+  each member whose rooms are not just the default one (the default room
+  listed when it is in it), written by its node with the line that says the
+  change (op ``S``), so a node starting up reads every room's members with
+  the stream's end, in one script: one consistent view. ``topics``: room key
+  -> "name<TAB>topic" (op ``T``). A room line's presence field says the same
+  change to the nodes already up; an entry with ``p`` and no ``s`` says a
+  change no line announces (a room past ``--announce-limit``).
 
 The stream is trimmed by each publish to the retention time (``XTRIM MINID
 ~``), and by every eighth of a node's publishes to a byte cap: when ``MEMORY
@@ -76,7 +84,7 @@ local function release(hash, node, key)
 end
 """
 
-#: KEYS: stream seq names tokens nodes lines batch:NODE
+#: KEYS: stream seq names tokens nodes lines joined topics batch:NODE
 #: ARGV: node batch_no time_ms retention_ms lease_ms max_bytes first_line, then operations:
 #:   L data presence        a room line (numbered; the node numbers its own from first_line)
 #:   K data presence room   the same, of a room but the default one (field r: its name)
@@ -84,11 +92,15 @@ end
 #:   M key data             a direct line for the member named key
 #:   C key name since th    claim a name (th: token hash or "")
 #:   R key th               release a name (and a token, if th)
+#:   P presence room        a change of presence no line announces (room "": default)
+#:   S name rooms           the rooms of this node's member name ("": the default only)
+#:   T key value only_new   a room's topic ("name<TAB>topic"; "": none); only_new "1":
+#:                          unless one is set (a node announcing itself again)
 #: Returns {first seq (0: none, or a batch published before), lost keys...}.
 PUBLISH = _COMMON + """
 local node, batch = ARGV[1], tonumber(ARGV[2])
-if batch <= tonumber(redis.call('GET', KEYS[7]) or '0') then return {0} end
-redis.call('SET', KEYS[7], batch, 'EX', 86400)
+if batch <= tonumber(redis.call('GET', KEYS[9]) or '0') then return {0} end
+redis.call('SET', KEYS[9], batch, 'EX', 86400)
 local now, time, lease = now_ms(), ARGV[3], tonumber(ARGV[5])
 local first, lost, line, i = 0, {}, tonumber(ARGV[7]), 8
 local said = nil
@@ -132,6 +144,29 @@ while i <= #ARGV do
     release(KEYS[3], node, ARGV[i + 1])
     if ARGV[i + 2] ~= '' then release(KEYS[4], node, ARGV[i + 2]) end
     i = i + 3
+  elseif op == 'P' then
+    if ARGV[i + 2] == '' then
+      redis.call('XADD', KEYS[1], '*', 'n', node, 'p', ARGV[i + 1])
+    else
+      redis.call('XADD', KEYS[1], '*', 'n', node, 'p', ARGV[i + 1], 'r', ARGV[i + 2])
+    end
+    i = i + 3
+  elseif op == 'S' then
+    if ARGV[i + 2] == '' then
+      redis.call('HDEL', KEYS[7], node .. '\\t' .. ARGV[i + 1])
+    else
+      redis.call('HSET', KEYS[7], node .. '\\t' .. ARGV[i + 1], ARGV[i + 2])
+    end
+    i = i + 3
+  elseif op == 'T' then
+    if ARGV[i + 2] == '' then
+      redis.call('HDEL', KEYS[8], ARGV[i + 1])
+    elseif ARGV[i + 3] == '1' then
+      redis.call('HSETNX', KEYS[8], ARGV[i + 1], ARGV[i + 2])
+    else
+      redis.call('HSET', KEYS[8], ARGV[i + 1], ARGV[i + 2])
+    end
+    i = i + 4
   else
     return redis.error_reply('unknown operation ' .. tostring(op))
   end
@@ -151,12 +186,12 @@ for _, key in ipairs(lost) do reply[#reply + 1] = key end
 return reply
 """
 
-#: KEYS: stream epoch names nodes lines
+#: KEYS: stream epoch names nodes lines joined topics
 #: ARGV: node new_epoch history_count
 #: Returns {epoch, last entry id, the last history_count entries (newest
 #: first), the names hash as a flat list, 1 if the node was still known (0:
-#: new, or reaped while away), the lines hash as a flat list, the live nodes}:
-#: one consistent view to start from.
+#: new, or reaped while away), the lines hash as a flat list, the live nodes,
+#: the joined and topics hashes as flat lists}: one consistent view to start from.
 SYNC = _COMMON + """
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
 local known = redis.call('ZSCORE', KEYS[4], ARGV[1]) and 1 or 0
@@ -169,10 +204,11 @@ if tonumber(ARGV[3]) > 0 then
   entries = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', ARGV[3])
 end
 return {redis.call('GET', KEYS[2]), last_id, entries, redis.call('HGETALL', KEYS[3]), known,
-        redis.call('HGETALL', KEYS[5]), redis.call('ZRANGE', KEYS[4], 0, -1)}
+        redis.call('HGETALL', KEYS[5]), redis.call('ZRANGE', KEYS[4], 0, -1),
+        redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7])}
 """
 
-#: KEYS: stream names tokens nodes lines
+#: KEYS: stream names tokens nodes lines joined
 #: ARGV: node lease_ms may_reap, then per member of this node: key name since th
 #: (may_reap "1" once this node has been up a whole lease: after an outage the
 #: others' heartbeats are old too, and each gets a lease's time to renew them)
@@ -199,6 +235,10 @@ for _, dead in ipairs(dead_nodes) do
   end
   local tokens = redis.call('HGETALL', KEYS[3])
   for i = 1, #tokens, 2 do release(KEYS[3], dead, tokens[i]) end
+  local joined = redis.call('HKEYS', KEYS[6])
+  for _, field in ipairs(joined) do
+    if string.sub(field, 1, #dead + 1) == dead .. '\\t' then redis.call('HDEL', KEYS[6], field) end
+  end
 end
 local lost = {}
 for i = 4, #ARGV, 4 do
@@ -215,11 +255,12 @@ end
 return {known, reaped, lost}
 """
 
-#: KEYS: stream names tokens
+#: KEYS: stream names tokens joined
 #: ARGV: node token_hash
-#: Returns nil for an unknown token, else {former node, key, name}; the
-#: session and its name are this node's from now on, and the former node is
-#: told (a ``v`` entry) to let its side go without a word.
+#: Returns nil for an unknown token, else {former node, key, name, rooms}; the
+#: session, its name and its rooms (``joined``) are this node's from now on,
+#: and the former node is told (a ``v`` entry, its rooms in ``j``) to let its
+#: side go without a word.
 TAKEOVER = _COMMON + """
 local node, th = ARGV[1], ARGV[2]
 local held = redis.call('HGET', KEYS[3], th)
@@ -229,11 +270,16 @@ local named = redis.call('HGET', KEYS[2], key)
 if not named then return nil end
 local holder, since, name = owner_of(named)
 if holder ~= owner then return nil end  -- the session lost its name meanwhile
+local rooms = redis.call('HGET', KEYS[4], owner .. '\\t' .. name) or ''
 if owner ~= node then
   redis.call('HSET', KEYS[2], key, node .. '\\t' .. since .. '\\t' .. name)
   redis.call('HSET', KEYS[3], th, node .. '\\t' .. key)
+  if rooms ~= '' then
+    redis.call('HDEL', KEYS[4], owner .. '\\t' .. name)
+    redis.call('HSET', KEYS[4], node .. '\\t' .. name, rooms)
+  end
   redis.call('XADD', KEYS[1], '*', 'n', node, 'v',
-             th .. '\\t' .. owner .. '\\t' .. key .. '\\t' .. since .. '\\t' .. name)
+             th .. '\\t' .. owner .. '\\t' .. key .. '\\t' .. since .. '\\t' .. name, 'j', rooms)
 end
-return {owner, key, name}
+return {owner, key, name, rooms}
 """

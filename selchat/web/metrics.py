@@ -27,6 +27,11 @@ GAUGES = {
     "bus_up": "1 while the bus (serve --bus) is connected, else 0.",
     "bus_lag_seconds": "How far behind the bus's newest line this node read it, in seconds.",
     "bus_waiting_lines": "Lines made here that Redis has not confirmed yet (kept in an outage).",
+    "longest_pass_seconds": "The longest pass of the loop since the start (from select's "
+                            "return to the last send), in seconds.",
+    "history_failing": "1 while room lines cannot be written to disk (--data: disk full...).",
+    "history_waiting_lines": "Room lines not yet written to disk, retried (a failing disk).",
+    "history_max_write_seconds": "The longest write of a pass's lines to disk, in seconds.",
 }
 COUNTERS = {
     "lines_received": "Lines received from clients, over TCP and WebSocket.",
@@ -38,6 +43,9 @@ COUNTERS = {
     "http_requests": "HTTP requests answered on the web port.",
     "loop_passes": "Passes of the event loop.",
     "bus_outages": "Times the bus went down.",
+    "history_lines_written": "Room lines written to the history database (--data).",
+    "history_lines_lost": "Room lines never written to disk (it failed for too long).",
+    "history_write_failures": "Writes of a pass's lines to disk that failed.",
 }
 
 
@@ -61,6 +69,9 @@ class Counters:
         self.slow_readers_dropped = self.flood_throttled = self.http_requests = 0
         self.loop_passes = self.bus_up = self.bus_waiting_lines = self.bus_outages = 0
         self.bus_lag_seconds = 0.0
+        self.longest_pass_seconds = self.history_max_write_seconds = 0.0
+        self.history_failing = self.history_waiting_lines = self.history_lines_written = 0
+        self.history_lines_lost = self.history_write_failures = 0
 
 
 class _Collector(Collector):

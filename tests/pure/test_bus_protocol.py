@@ -12,7 +12,7 @@ from selchat.bus.protocol import (
 
 
 KEYS = ["selchat:stream", "selchat:seq", "selchat:names", "selchat:tokens", "selchat:nodes",
-        "selchat:lines", "selchat:batch:N1"]
+        "selchat:lines", "selchat:joined", "selchat:topics", "selchat:batch:N1"]
 PUBLISH_SHA = hashlib.sha1(scripts.PUBLISH.encode()).hexdigest()
 
 
@@ -22,7 +22,7 @@ def outbox(max_bytes=1 << 20):
 
 
 def head(batch_no, time_ms, first_line):
-    return ["EVALSHA", PUBLISH_SHA, 7, *KEYS, "N1", batch_no, time_ms, 60_000, 15_000,
+    return ["EVALSHA", PUBLISH_SHA, len(KEYS), *KEYS, "N1", batch_no, time_ms, 60_000, 15_000,
             5_000_000, first_line]
 
 

@@ -124,13 +124,13 @@ def test_last_bytes_is_a_piece_a_pass_and_makes_no_lines():
     payloads = passes(2, 1, 3)
     for payload in payloads:
         history.append(payload, 0)
-    count, pieces = last_bytes(history, 4)  # the whole last pass, the second's one line
-    assert count == 4 and pieces[0] is payloads[1] and pieces[1] is payloads[2]
-    count, pieces = last_bytes(history, 2)  # the tail of the last pass: a slice, no copy
-    assert count == 2 and isinstance(pieces[0], memoryview)
+    count, first, pieces = last_bytes(history, 4)  # the whole last pass, the second's line
+    assert (count, first) == (4, 3) and pieces[0] is payloads[1] and pieces[1] is payloads[2]
+    count, first, pieces = last_bytes(history, 2)  # the tail of the last pass: a slice, no copy
+    assert (count, first) == (2, 5) and isinstance(pieces[0], memoryview)
     assert bytes(pieces[0]) == b"<a> 5\n<a> 6\n"
     assert all(held._lines is None for held in history._passes)  # no Line made, none kept
-    assert last_bytes(history, 0) == (0, []) and last_bytes(history, -1) == (0, [])
+    assert last_bytes(history, 0) == (0, 0, []) and last_bytes(history, -1) == (0, 0, [])
 
 
 def test_a_long_history_outgrows_its_small_list_and_still_trims_in_order():
@@ -142,7 +142,7 @@ def test_a_long_history_outgrows_its_small_list_and_still_trims_in_order():
     assert len(history) == capacity and seqs(history.last(2)) == [capacity + 24, capacity + 25]
     assert texts(history.after(25)) == payloads[25:]
     assert history.after(24) == NotKept(1)
-    assert b"".join(last_bytes(history, capacity)[1]) == b"".join(payloads[25:])
+    assert b"".join(last_bytes(history, capacity)[2]) == b"".join(payloads[25:])
 
 
 def test_negative_capacity_is_refused():
@@ -176,9 +176,10 @@ def test_against_a_plain_list(capacity, counts, seq):
     first = len(every) - len(kept) + 1
     assert texts(history.last(len(every) + 1)) == kept
     for count in (0, 1, 2, capacity, len(every) + 1):
-        taken, pieces = last_bytes(history, count)
+        taken, first_seq, pieces = last_bytes(history, count)
         wanted = kept[len(kept) - min(count, len(kept)):]
         assert (taken, b"".join(pieces)) == (len(wanted), b"".join(wanted))
+        assert first_seq == (len(every) - len(wanted) + 1 if wanted else 0)
     got = history.after(seq)
     if seq < 0 or seq > len(every):
         assert got == NotKept(None)

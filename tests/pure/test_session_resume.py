@@ -226,3 +226,14 @@ def test_backoff_doubles_to_5_seconds_with_jitter():
     assert list(itertools.islice(backoff(lambda: 1.0), 7)) == pytest.approx(
         [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0])
     assert list(itertools.islice(backoff(lambda: 0.0), 3)) == pytest.approx([0.1, 0.2, 0.4])
+
+
+def test_a_restart_that_keeps_the_session_is_resumed_after_it():
+    session = joined()
+    session.receive_data(tagged(wire.chat("bob", "one"), seq=10))
+    decisions = session.receive_data(tagged(wire.shutting_down(kept=True)))
+    assert shown(decisions) == [
+        ("*** Server is restarting: reconnect to resume your session.", Style.NOTICE)]
+    assert lose(session) == [Show(RECONNECTING_TEXT, Style.NOTICE), Reconnect(120.0)]
+    session.connected()
+    assert session.data_to_send() == f"/resume {TOKEN} 10\n".encode()

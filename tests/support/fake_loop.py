@@ -13,6 +13,7 @@ from typing import Callable, List, Optional
 from selchat.limits import Limits
 from selchat.listeners import open_listener
 from selchat.server import Server
+from selchat.storage import Storage
 from support.constants import TIMEOUT
 
 START = 1000.0  # the fake clock's first reading; sums of halves stay exact
@@ -76,10 +77,12 @@ class Loop:
     """A `Server` on 127.0.0.1 with a fake clock, and the peers talking to it."""
 
     def __init__(self, clock: Optional[Callable[[], float]] = None,
-                 web_listener: Optional[socket.socket] = None, **limits) -> None:
+                 web_listener: Optional[socket.socket] = None,
+                 storage: Optional[Storage] = None,
+                 wall_clock: Callable[[], float] = time.time, **limits) -> None:
         self.clock = clock or FakeClock()
         self.server = Server(open_listener("127.0.0.1", 0), Limits(**limits), self.clock,
-                             web_listener=web_listener)
+                             web_listener=web_listener, storage=storage, wall_clock=wall_clock)
         self.address = ("127.0.0.1", int(self.server.address.rsplit(":", 1)[1]))
         self.peers: List[Peer] = []  # read after every pass
         self.made: List[Peer] = []  # every peer, kept open until teardown

@@ -50,6 +50,11 @@ class ServerProcess:
             # lines after a welcome, and the replay's are tested on their own.
             if "--replay" not in args:
                 extra += ["--replay", "0"]
+            # Nothing on disk unless asked for (--data): a test about something
+            # else needs no database, and two servers of one test would share
+            # its XDG_STATE_HOME's data directory (the second one refused).
+            if "--data" not in args and "SELCHAT_DATA" not in (env or {}):
+                extra += ["--no-data"]
             command = [sys.executable, "-m", "selchat", "serve", "--host", host,
                        "--port", str(port), "--log-level", log_level, *extra, *args]
         # stderr goes to a file: a pipe nobody drains would block a chatty server.

@@ -41,7 +41,8 @@ class Node:
 
     # -- BusHost ----------------------------------------------------------------
     def bus_synced(self, epoch: str, lines: List[RoomLine], names: Dict[str, Tuple[str, str]],
-                   new_epoch: bool) -> None:
+                   new_epoch: bool, rooms: Dict[str, str], topics: List[Tuple[str, str]],
+                   ) -> None:
         pass
 
     def bus_entries(self, entries: List[Any]) -> None:

@@ -37,6 +37,7 @@ def test_installed_serve_end_to_end():
         # One write: the next lines are in the pipe's buffer already (select() would not see them).
         page = proc.stdout.readline().decode()
         assert re.fullmatch(r"selchat web page on http://127\.0\.0\.1:\d+/\n", page), page
+        assert proc.stdout.readline().decode().startswith("selchat keeps history in ")
         assert proc.stdout.readline().decode() == f"join with: selchat join NAME --port {port}\n"
         assert proc.stdout.readline().decode() == "stop with Ctrl-C\n"
         logged = readline_with_deadline(proc.stderr, TIMEOUT).decode()
@@ -149,6 +150,7 @@ def test_bracketed_ipv6_host_works_for_serve_and_join():
         port = line.rstrip().rsplit(":", 1)[1]
         assert re.fullmatch(r"selchat web page on http://\[::1\]:\d+/\n",
                             proc.stdout.readline().decode())
+        assert proc.stdout.readline().decode().startswith("selchat keeps history in ")
         assert proc.stdout.readline().decode() == (
             f"join with: selchat join NAME --host ::1 --port {port}\n")
         joined = subprocess.run([SELCHAT, "join", "bob", "--host", "[::1]", "--port", port],

@@ -44,9 +44,9 @@ def test_rooms_are_isolated_and_prefixed_and_the_default_room_is_not(start):
     assert marked(carol) == ["<bob> hi all"]  # none of #dev's
     carol.send("/msg #dev let me in")
     assert carol.line() == "!!! you are not in #Dev: /join #Dev"
-    carol.send("/join dev", "/join #a b")
+    carol.send("/join dev", "/join #a b c")  # (one word after the room: its key, +k)
     assert carol.line().startswith("!!! invalid room: room names are # then 1-32")
-    assert carol.line() == "!!! usage: /join #ROOM"
+    assert carol.line() == "!!! usage: /join #ROOM [KEY]"
 
 
 def test_part_tells_the_room_and_the_leaver_and_no_room_is_said(start):

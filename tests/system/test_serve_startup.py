@@ -44,7 +44,8 @@ def env_with_path(path: str) -> dict:
 
 def test_the_join_hint_is_the_command_as_typed(on_path, program):
     path = os.pathsep.join([BIN, "/usr/bin:/bin"]) if on_path else "/usr/bin:/bin"
-    lines = startup_lines([SELCHAT, "serve", "--port", "0", "--no-web"], env_with_path(path))
+    lines = startup_lines([SELCHAT, "serve", "--port", "0", "--no-web", "--no-data"],
+                          env_with_path(path))
     port = lines[0].rstrip().rsplit(":", 1)[1]
     assert lines[1] == f"join with: {program} join NAME --port {port}\n"
     assert shutil.which(program, path=path) == SELCHAT  # what a new shell would run
@@ -58,7 +59,7 @@ def test_a_busy_default_web_port_is_said_in_the_startup_lines():
     except OSError as exc:  # someone else holds it already: busy all the same
         assert exc.errno == errno.EADDRINUSE
     try:
-        lines = startup_lines([SELCHAT, "serve", "--port", "0"], env_with_path(BIN))
+        lines = startup_lines([SELCHAT, "serve", "--port", "0", "--no-data"], env_with_path(BIN))
     finally:
         holder.close()
     assert lines[1] == (f"selchat web page: port {DEFAULT_WEB_PORT} is in use; no web page "

@@ -98,7 +98,7 @@ def test_help_says_what_0_means():
 
 def test_startup_lines_are_printed_once_when_every_worker_listens(bus):
     command = [sys.executable, "-m", "selchat", "serve", "--port", "0", "--web-port", "0",
-               "--workers", "2", "--bus", bus]
+               "--workers", "2", "--bus", bus, "--no-data"]
     on_path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env={**os.environ, "PATH": on_path})  # the hint: "selchat join"

@@ -1,0 +1,336 @@
+"""Moderation: room operators, /op /deop /kick /ban /unban /mute /unmute
+/invite /mode, and the checks a line, a /join and a /topic pass. A part of
+`selchat.room.ChatRoom`, deciding over `selchat.accounts.authority`.
+
+Who may: a server operator (``selchat admin op NAME``) anywhere; a room's
+operators in that room (the registered name that made the room is its first
+one; ``/op`` makes more, registered names only, as roles follow accounts).
+In the default room, a kick or a ban is from the server: a server ban holds
+the name (and its look-alikes) and the banned member's address group.
+
+Every action is told to the room, logged with who did it and kept (``Audit``),
+and the rules are written to the data directory (``Persist``), so they survive
+a restart. Pure: the wall clock is the authority's.
+"""
+import logging
+from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Union
+
+from selchat import wire
+from selchat.accounts import commands
+from selchat.accounts.authority import Authority, RoomRules, Sanction
+from selchat.effect_types import (
+    Audit, Broadcast, Close, Effect, Exited, Keep, Persist, Send, Session,
+)
+from selchat.names import name_key
+from selchat.rooms import Room, Rooms, room_key
+from selchat.sanitize import clean
+
+log = logging.getLogger("selchat.room")
+
+Target = Union[Room, List[Effect]]
+
+
+class Moderation(Generic[Session]):
+    """The moderation commands of `selchat.room.ChatRoom`, which sets these up."""
+
+    authority: Authority[Session]
+    rooms: Rooms[Session]
+    members: Dict[Session, str]
+    _owners: Dict[str, Session]
+    _held: Dict[Session, str]
+
+    if TYPE_CHECKING:  # ChatRoom's, used here
+        def _room_of(self, session: Session, name: str, member: bool = True) -> Target:
+            ...
+
+        def release(self, session: Session) -> List[Effect]:
+            ...
+
+        def disconnect(self, session: Session, reason: str = "", now: float = 0.0,
+                       quitting: bool = False) -> List[Effect]:
+            ...
+
+    # -- checks the room commands ask ---------------------------------------------
+
+    def may_speak(self, session: Session, room: Room) -> Optional[str]:
+        """Why a line of `session`'s is refused in `room` (muted, +m), or None:
+        for a front that says a room line without a command (IRC's hot path)."""
+        if room.key not in self.authority.restricted:
+            return None
+        name = self.members.get(session, "")
+        return self.authority.speech_refusal(session, name_key(name), room.key, room.name)
+
+    def _speech_refusal(self, session: Session, name: str, room: Room) -> Optional[List[Effect]]:
+        """A line of `session`'s refused in `room` (muted, +m), or None."""
+        refusal = self.authority.speech_refusal(session, name_key(name), room.key, room.name)
+        return None if refusal is None else [Send(session, wire.error(refusal))]
+
+    def _join_refusal(self, session: Session, name: str, room_name: str,
+                      key: str) -> Optional[str]:
+        room = self.rooms.get(room_name)
+        members = 0 if room is None else len(room)
+        shown = room_name if room is None else room.name
+        refusal = self.authority.join_refusal(session, name_key(name), room_key(room_name),
+                                              shown, key, members)
+        rules = self.authority.rooms.get(room_key(room_name))
+        if refusal is None and rules is not None:
+            rules.invited.discard(name_key(name))  # an invitation is used once
+        return refusal
+
+    def _room_entered(self, session: Session, name: str, room: Room,
+                      made: bool) -> List[Effect]:
+        """`session` joined `room` (`made`: it made it): a registered maker is
+        its operator; a room with rules says them, and a mute its end."""
+        auth = self.authority
+        key = auth.identified.get(session)
+        rules = auth.rooms.get(room.key)
+        if made and key is not None and rules is None:
+            rules = auth.rooms[room.key] = RoomRules(room.name, ops={key})
+            return [Persist("room", room.key, rules.value()),
+                    Send(session, wire.notice(f"You are the operator of {room.name} "
+                                              "(/help lists the operators' commands)."))]
+        if rules is None:
+            return []
+        effects: List[Effect] = [Send(session, self._rules_line(room, rules))]
+        refusal = self._speech_refusal(session, name, room)
+        return effects + refusal if refusal else effects
+
+    def _rules_line(self, room: Room, rules: RoomRules) -> wire.ServerLine:
+        """"Modes of #room: +mt; operators: a, b; voiced: c; muted: d (until ...)"."""
+        now = self.authority.clock()
+        parts = [f"Modes of {room.name}: {rules.modes()}"]
+        for title, keys in (("operators", rules.ops), ("voiced", rules.voiced)):
+            if keys:
+                parts.append(f"{title}: " + ", ".join(sorted(self._shown(key) for key in keys)))
+        muted = [f"{mute.name} ({mute.ending()})" for mute in rules.mutes.values()
+                 if mute.active(now)]
+        if muted:
+            parts.append("muted: " + ", ".join(sorted(muted)))
+        return wire.notice("; ".join(parts))
+
+    def _shown(self, key: str) -> str:
+        """A name key as its account spells it (else as it is)."""
+        account = self.authority.accounts.get(key)
+        return account.name if account else key
+
+    def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
+        rules = self.authority.rooms.get(room.key)
+        if rules is None or not rules.ops_topic or \
+                self.authority.room_operator(session, room.key):
+            return None
+        return [Send(session, wire.error(f"only operators set the topic of {room.name} (+t)"))]
+
+    # -- helpers ------------------------------------------------------------------
+
+    def _operated(self, session: Session, room_name: str) -> Target:
+        """The room (current if ""), if `session` is its operator or a server's."""
+        room = self._room_of(session, room_name, member=False)
+        if isinstance(room, list):
+            return room
+        if not self.authority.room_operator(session, room.key):
+            return [Send(session, wire.error(f"you are not an operator of {room.name}"))]
+        return room
+
+    def _rules(self, room: Room) -> RoomRules:
+        return self.authority.rooms.setdefault(room.key, RoomRules(room.name))
+
+    def _announce(self, by: str, room: Room, action: str, target: str, text: str,
+                  detail: str = "") -> List[Effect]:
+        """Told to the room (the actor too), logged and kept with who did it."""
+        rules = self._rules(room)
+        self.authority.restrict(rules)
+        line = wire.notice(text)
+        where = None if room.default else room
+        return [Broadcast(line, room=where), Persist("room", room.key, rules.value()),
+                Audit(by, action, target, room.name, detail)]
+
+    def _sanction(self, by: str, target: str, seconds: Optional[float],
+                  reason: str = "") -> Sanction:
+        """A ban or mute of `target` by `by` for `seconds` (None: until lifted)."""
+        until = None if seconds is None else self.authority.clock() + seconds
+        return Sanction(clean(target), until, clean(reason), by)
+
+    def _tell(self, name: str, line: wire.ServerLine) -> List[Effect]:
+        """A line for the member named `name` here (kept if held), if any."""
+        target = self._owners.get(name_key(name))
+        if target is None:
+            return []
+        return [Keep(target, line) if target in self._held else Send(target, line)]
+
+    # -- commands -----------------------------------------------------------------
+
+    def _do_op(self, session: Session, name: str, command: commands.Op) -> List[Effect]:
+        return self._set_op(session, name, command.room, command.name, True)
+
+    def _do_deop(self, session: Session, name: str, command: commands.Deop) -> List[Effect]:
+        return self._set_op(session, name, command.room, command.name, False)
+
+    def _set_op(self, session: Session, name: str, room_name: str, target: str,
+                on: bool) -> List[Effect]:
+        room = self._operated(session, room_name)
+        if isinstance(room, list):
+            return room
+        key = name_key(target)
+        account = self.authority.accounts.get(key)
+        if on and account is None:
+            return [Send(session, wire.error(
+                f"{clean(target)} is not registered: only registered names can be operators"))]
+        shown = account.name if account else clean(target)
+        ops = self._rules(room).ops
+        if (key in ops) == on:
+            return [Send(session, wire.error(
+                f"{shown} is {'already' if on else 'not'} an operator of {room.name}"))]
+        if on:
+            ops.add(key)
+            text = f"{name} made {shown} an operator of {room.name}"
+        else:
+            ops.discard(key)
+            text = f"{name} took {shown}'s operator role in {room.name}"
+        return self._announce(name, room, "op" if on else "deop", shown, text)
+
+    def _do_kick(self, session: Session, name: str, command: commands.Kick) -> List[Effect]:
+        room = self._operated(session, command.room)
+        if isinstance(room, list):
+            return room
+        reason = clean(command.reason)
+        return self._put_out(session, name, room, command.name, "kicked", reason) or \
+            [Send(session, wire.error(f"{clean(command.name)} is not in {room.name}"))]
+
+    def _put_out(self, session: Session, name: str, room: Room, target: str, how: str,
+                 reason: str, until: str = "") -> List[Effect]:
+        """Kick the member named `target` out of `room` (the default room: off
+        the server); [] if it is not there."""
+        member = self._owners.get(name_key(target))
+        if member is None or not room.has(member):
+            return []
+        shown = self.members.get(member) or self._held.get(member) or target
+        why = f" ({reason})" if reason else ""
+        where = "this server" if room.default else room.name
+        told = wire.error(f"you were {how} from {where} by {name}{until}{why}")
+        text = f"{shown} was {how} from {room.name} by {name}{until}{why}"
+        effects = self._announce(name, room, how, shown, text, reason)
+        if room.default:
+            if member in self._held:
+                return [*effects, *self.release(member)]
+            return [*effects, Send(member, told), Close(member),
+                    *self.disconnect(member, f"{how} by {name}", quitting=True)]
+        self.rooms.exit(member, room)
+        if member in self._held:
+            return effects
+        return [*effects, Send(member, told), Exited(member, room)]
+
+    def _do_ban(self, session: Session, name: str, command: commands.Ban) -> List[Effect]:
+        room = self._operated(session, command.room)
+        if isinstance(room, list):
+            return room
+        auth, key = self.authority, name_key(command.name)
+        ban = self._sanction(name, command.name, command.duration, command.reason)
+        shown, ending = ban.name, f" {ban.ending()}"
+        if room.default:  # the server: the name, and the address it comes from
+            member = self._owners.get(key)
+            ban.address = "" if member is None else auth.groups.get(member, "")
+            auth.bans[key] = ban
+            effects: List[Effect] = [Persist("ban", key, ban)]
+        else:
+            self._rules(room).bans[key] = ban
+            effects = []
+        out = self._put_out(session, name, room, command.name, "banned", ban.reason, ending)
+        if out:
+            return [*effects, *out]
+        why = f" ({ban.reason})" if ban.reason else ""
+        return [*effects, *self._announce(name, room, "banned", shown,
+                                          f"{name} banned {shown} from {room.name}{ending}{why}",
+                                          ban.reason)]
+
+    def _do_unban(self, session: Session, name: str, command: commands.Unban) -> List[Effect]:
+        room = self._operated(session, command.room)
+        if isinstance(room, list):
+            return room
+        key = name_key(command.name)
+        table = self.authority.bans if room.default else self._rules(room).bans
+        ban = table.pop(key, None)
+        if ban is None:
+            return [Send(session, wire.error(f"{clean(command.name)} is not banned "
+                                             f"from {room.name}"))]
+        effects: List[Effect] = [Persist("ban", key, None)] if room.default else []
+        return [*effects, *self._announce(name, room, "unbanned", ban.name,
+                                          f"{name} lifted the ban on {ban.name} in {room.name}")]
+
+    def _do_mute(self, session: Session, name: str, command: commands.Mute) -> List[Effect]:
+        room = self._operated(session, command.room)
+        if isinstance(room, list):
+            return room
+        mute = self._sanction(name, command.name, command.duration)
+        shown = mute.name
+        self._rules(room).mutes[name_key(command.name)] = mute
+        return [*self._announce(name, room, "muted", shown,
+                                f"{name} muted {shown} in {room.name} {mute.ending()}"),
+                *self._tell(command.name, wire.error(
+                    f"you are muted in {room.name} {mute.ending()} by {name}"))]
+
+    def _do_unmute(self, session: Session, name: str, command: commands.Unmute) -> List[Effect]:
+        room = self._operated(session, command.room)
+        if isinstance(room, list):
+            return room
+        mute = self._rules(room).mutes.pop(name_key(command.name), None)
+        if mute is None:
+            return [Send(session, wire.error(f"{clean(command.name)} is not muted "
+                                             f"in {room.name}"))]
+        return self._announce(name, room, "unmuted", mute.name,
+                              f"{name} unmuted {mute.name} in {room.name}")
+
+    def _do_invite(self, session: Session, name: str, command: commands.Invite) -> List[Effect]:
+        room = self._operated(session, command.room)
+        if isinstance(room, list):
+            return room
+        if room.default:
+            return [Send(session, wire.error("everyone is in the default room already"))]
+        shown = clean(command.name)
+        if name_key(command.name) not in self._owners:
+            return [Send(session, wire.error(f"no such user: {shown}"))]
+        self._rules(room).invited.add(name_key(command.name))
+        return [*self._announce(name, room, "invited", shown,
+                                f"{name} invited {shown} to {room.name}"),
+                *self._tell(command.name, wire.notice(
+                    f"{name} invites you to {room.name}: /join {room.name}"))]
+
+    def _do_mode(self, session: Session, name: str, command: commands.Mode) -> List[Effect]:
+        if not command.change:
+            room = self._room_of(session, command.room, member=False)
+            if isinstance(room, list):
+                return room
+            rules = self.authority.rooms.get(room.key)
+            if rules is None:
+                return [Send(session, wire.notice(f"Modes of {room.name}: none"))]
+            return [Send(session, self._rules_line(room, rules))]
+        room = self._operated(session, command.room)
+        if isinstance(room, list):
+            return room
+        rules = self._rules(room)
+        on, flag, argument = command.change[0] == "+", command.change[1], command.argument
+        if flag == "v" or (on and flag in "kl"):
+            if not argument or " " in argument or (flag == "l" and not (
+                    argument.isdecimal() and argument.isascii() and int(argument) > 0)):
+                what = {"v": "NAME", "k": "KEY", "l": "N"}[flag]
+                return [Send(session, wire.error(
+                    f"usage: /mode [#ROOM] {command.change} {what}"))]
+        if flag == "v":
+            (rules.voiced.add if on else rules.voiced.discard)(name_key(argument))
+            shown = clean(argument)
+            text = (f"{name} gave {shown} a voice in {room.name}" if on
+                    else f"{name} took {shown}'s voice in {room.name}")
+            return self._announce(name, room, command.change, shown, text)
+        if flag == "i":
+            rules.invite_only = on
+        elif flag == "m":
+            rules.moderated = on
+        elif flag == "t":
+            rules.ops_topic = on
+        elif flag == "k":
+            rules.key = clean(argument) if on else ""
+        else:
+            rules.limit = int(argument) if on else 0
+        shown = command.change + (f" {argument}" if on and flag in "kl" else "")
+        return self._announce(name, room, "mode", shown,
+                              f"{name} set mode {shown} on {room.name}")
+
