@@ -83,10 +83,10 @@ class Batch(Generic[Who]):
     def deliveries(self, member_count: int) -> int:
         """Lines this batch delivers: a direct line once, a broadcast once per
         member but the one it excludes (the pass's joins and leaves aside)."""
-        return sum(
-            1 if target is not None else member_count - (exclude is not None)
-            for _, exclude, target, _ in self._items
-        )
+        count = 0
+        for _, exclude, target, _ in self._items:
+            count += 1 if target is not None else member_count - (exclude is not None)
+        return count
 
     def split(self, members: Collection[Who], render: Optional[Render] = None,
               ) -> Tuple[bytes, Dict[Who, List[Piece]]]:
@@ -98,6 +98,11 @@ class Batch(Generic[Who]):
         IRC lines): the same cut then gives everyone the rendered form.
         """
         items = self._items
+        if len(items) == 1 and not self._windows and render is None:
+            # The commonest pass of a small room: one line, said by a member.
+            payload, exclude, target, _ = items[0]
+            if target is None:
+                return cast(bytes, payload), {} if exclude is None else {exclude: []}
         if render is not None:
             items = [(payload if payload.__class__ is list
                       else render(cast(bytes, payload), note, target), exclude, target, note)

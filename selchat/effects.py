@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence,
 
 from selchat import resume, wire
 from selchat.connection import Connection, State
-from selchat.history import History, Line, replay
+from selchat.history import History, Line, last_bytes, replay
 from selchat.effect_types import (
     TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left,
     Lookup, Relay, Release, Replay, ResumeAsked, Send, Tag, Unannounced, Unhold,
 )
 from selchat.rooms import Room
+from selchat.sendbuf import Buffer
 from selchat.timers import Timer
 from selchat.wire import ServerLine, encode
 from selchat.tags import tag_line
@@ -206,19 +207,32 @@ class Effects:
         (or its ``You joined``)."""
         room = effect.room
         history = self._server._history if room is None else room.history
-        lines = [] if history is None else history.last(effect.lines)
-        if lines:
-            self.send_lines(effect.session, lines, room)
+        if history is None:
+            return
+        conn = effect.session
+        if conn.tagged:
+            lines = history.last(effect.lines)
+            count, first = len(lines), lines[0].seq if lines else 0
+            pieces = replay(lines, tagged=True)
+        else:  # the history's bytes, a piece a pass (no `Line` made or kept for it)
+            count, first, pieces = last_bytes(history, effect.lines)
+        if count:
+            self._send_history(conn, count, pieces, room)
             if self._server.archive is not None:  # what /history goes on from
-                self._server.archive.shown(effect.session, room, lines[0].seq)
+                self._server.archive.shown(conn, room, first)
 
     def send_lines(self, conn: Connection, lines: List[Line], room: Optional[Room],
                    older: bool = False) -> None:
         """Kept lines of a room (None: the default room) for one member,
         between ``Last N lines:`` and ``End of history.``: a replay, or
         (`older`) ``/history``'s answer, whose end says the newest number too."""
+        self._send_history(conn, len(lines), replay(lines, conn.tagged), room, older)
+
+    def _send_history(self, conn: Connection, count: int, pieces: List[Buffer],
+                      room: Optional[Room], older: bool = False) -> None:
+        """`send_lines` for `count` lines already made into `pieces`."""
         server = self._server
-        start, end = encode(wire.history_start(len(lines))), encode(wire.history_end())
+        start, end = encode(wire.history_start(count)), encode(wire.history_end())
         if conn.tagged:
             # A room's replay (on /join) holds numbers older than the member has
             # seen: its end carries the newest number said so far, so a client
@@ -228,7 +242,7 @@ class Effects:
             start = tag_line(start, server._time_ms)
             end = tag_line(end, server._time_ms, seq=last)
         # The history's own bytes, not a copy per newcomer (`replay`).
-        server._batch.send([start, *replay(lines, conn.tagged), end], conn)
+        server._batch.send([start, *pieces, end], conn)
 
     def _lookup(self, effect: Lookup[Connection]) -> None:
         """``/search`` and ``/history``: read from disk, if there is history there."""

@@ -18,7 +18,9 @@ with its tags (``@seq=N;time=T ``) in front for a tagged member: both are made
 once per line, on first demand, and kept with the pass, so a replay is a list
 of references to them (`replay`), sent by scatter/gather. A thousand members
 resuming from the oldest line share the same bytes; each holds a list of
-pointers (16 bytes a line), not a copy of the history.
+pointers (16 bytes a line), not a copy of the history. A newcomer without
+tags needs no line objects at all: its replay is the passes' payloads
+themselves, a piece a pass (`last_bytes`), and nothing is made or kept.
 
 The capacity counts lines. When it is exceeded, the oldest lines are dropped,
 from the oldest pass first; a pass partly dropped stays alive as a whole
@@ -37,7 +39,7 @@ epoch (e.g. ``secrets.token_hex(8)``).
 """
 import collections
 from typing import (
-    Deque, List, Mapping, NamedTuple, Optional, Protocol, Sequence, Tuple, Union,
+    List, Mapping, MutableSequence, NamedTuple, Optional, Protocol, Sequence, Tuple, Union,
 )
 
 from selchat.sendbuf import Buffer
@@ -108,7 +110,9 @@ class _Pass:
         self.first_seq = first_seq
         self._tags = tags
         self.payload = payload
-        self.ends = ends
+        #: A tuple: a list from the caller would keep its spare slots (40 bytes
+        #: more for a one-line pass, the join notices of every small room).
+        self.ends: Tuple[int, ...] = ends if isinstance(ends, tuple) else tuple(ends)
         self.time_ms = time_ms
         self.start = 0  # index in `ends` of the first line kept
         self._lines: Optional[List[Line]] = None  # made on first demand, then shared
@@ -131,12 +135,23 @@ class _Pass:
         return lines[self.start + skip:]
 
 
+#: Passes a history keeps in a list before it moves them to a deque. A deque
+#: costs about 600 bytes however few it holds (a block of 64 slots), a list 8
+#: a pass; most rooms are small and quiet (10 members' join notices), while
+#: a busy room trims its oldest pass on every append, which only a deque does
+#: in O(1) whatever ``--history`` is.
+SMALL_HISTORY = 64
+
+
 class MemoryHistory:
     """The last `capacity` room lines, in this process (0: none kept, numbers still counted).
 
     `tags`: tags of its own every line carries for a tagged member (a room's
     ``room``); `numbered_elsewhere`: its lines come numbered from the shared
     sequence (`number` of the default room's history), with holes between."""
+
+    __slots__ = ("_epoch", "capacity", "_tags", "_elsewhere", "_passes", "_kept", "_last_seq",
+                 "_trimmed", "_holes", "journal")
 
     def __init__(self, epoch: str, capacity: int = DEFAULT_CAPACITY,
                  tags: Mapping[str, str] = {}, numbered_elsewhere: bool = False,
@@ -147,7 +162,8 @@ class MemoryHistory:
         self.capacity = capacity
         self._tags = tags
         self._elsewhere = numbered_elsewhere
-        self._passes: Deque[_Pass] = collections.deque()
+        #: Oldest first: a list while small, then a deque (SMALL_HISTORY).
+        self._passes: MutableSequence[_Pass] = []
         self._kept = 0  # lines held, over all passes
         self._last_seq = 0
         self._trimmed = 0  # the number of the newest line dropped (0: none)
@@ -212,7 +228,10 @@ class MemoryHistory:
         if self.journal is not None and count:
             self.journal.kept(first, time_ms, payload, ends)
         if count and self.capacity:
-            self._passes.append(_Pass(first, payload, ends, time_ms, self._tags))
+            passes = self._passes
+            passes.append(_Pass(first, payload, ends, time_ms, self._tags))
+            if len(passes) > SMALL_HISTORY and isinstance(passes, list):
+                self._passes = collections.deque(passes)
             self._kept += count
             self._trim()
         elif count:
@@ -227,7 +246,7 @@ class MemoryHistory:
             oldest = passes[0]
             left = len(oldest.ends) - oldest.start
             if left <= over:
-                passes.popleft()
+                del passes[0]  # a deque's popleft; a list's is short (SMALL_HISTORY)
                 over -= left
                 self._kept -= left
                 self._trimmed = oldest.first_seq + len(oldest.ends) - 1
@@ -285,6 +304,40 @@ class MemoryHistory:
                 break
         lines = [line for chunk in reversed(chunks) for line in chunk]
         return lines[-count:]
+
+    def last_bytes(self, count: int) -> Tuple[int, List[Buffer]]:
+        """The bytes of the last `count` lines kept, and the first one's number:
+        one piece per pass, the newest passes' payloads (the oldest one's tail
+        only if not all of it is wanted), shared, never copied (`last_bytes`)."""
+        pieces: List[Buffer] = []  # newest pass first
+        first_seq = 0
+        for held in reversed(self._passes):
+            if count <= 0:
+                break
+            ends, payload = held.ends, held.payload
+            kept = len(ends) - held.start
+            first = len(ends) - min(kept, count)  # its first line sent
+            if not first and ends[-1] == len(payload):
+                pieces.append(payload)
+            else:  # its last lines: from the end of the line before them
+                pieces.append(memoryview(payload)[ends[first - 1] if first else 0:ends[-1]])
+            first_seq = held.first_seq + first
+            count -= kept
+        pieces.reverse()
+        return first_seq, pieces
+
+
+def last_bytes(history: History, count: int) -> Tuple[int, int, List[Buffer]]:
+    """The last `count` lines kept, as a member that did not ask for tags is
+    replayed them: (how many there are, the first one's number, their bytes
+    as pieces to send as they are). From a `MemoryHistory`, one piece per
+    pass (its payload, or the tail of it), and no `Line` made or kept for it
+    (a crowd of newcomers would otherwise pin a ``Line`` and a tag prefix to
+    every line replayed); from another `History`, its lines' bytes."""
+    if isinstance(history, MemoryHistory):
+        return (min(max(count, 0), len(history)), *history.last_bytes(count))
+    lines = history.last(count)
+    return len(lines), lines[0].seq if lines else 0, replay(lines, tagged=False)
 
 
 def replay(lines: Sequence[Line], tagged: bool) -> List[Buffer]:

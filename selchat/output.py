@@ -32,9 +32,10 @@ The output limits are judged here, whenever a queue grows: over the hard limit
 (``--soft-output``) for longer than its time it is dropped by a timer. A
 reader that catches up in time stays.
 """
+import functools
 import logging
 import selectors
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Collection, Dict, List, Optional, Set, Tuple
 
 from selchat.batch import Batch, Piece, Render
 from selchat.connection import GONE, Connection, State
@@ -132,7 +133,15 @@ class Output:
         for conn, pieces in rooms.items():  # members with other rooms' lines, one send each
             if shared and conn in members:
                 pieces.insert(0, variant(conn)[0] if conn.tagged else shared)
-            if conn.state is not DROPPING and conn.state is not CLOSED:
+            if conn.state is DROPPING or conn.state is CLOSED:
+                continue
+            piece = pieces[0] if len(pieces) == 1 else None
+            if isinstance(piece, bytes) and conn.frame is None:
+                # The hot path of many small rooms: one room's shared bytes,
+                # a plain ``send`` of that one object (no list, no sendmsg).
+                self._counters.sends += 1
+                self.write(conn, piece)
+            else:
                 self._write_own(conn, pieces)
 
     def _room_pieces(self) -> Dict[Connection, List[Piece]]:
@@ -141,14 +150,15 @@ class Output:
         its tagged members; a member of several gets a piece of each."""
         rooms, self.rooms = self.rooms, {}
         pieces: Dict[Connection, List[Piece]] = {}
+        history, counters = self._server._history, self._counters
         for room, batch in rooms.items():
             if not batch:
                 continue
             members = room.members
-            self._counters.deliveries += batch.deliveries(len(members))
+            counters.deliveries += batch.deliveries(len(members))
             if self._server._bridge is None:
-                ends = batch.number(self._server._history.last_seq + 1)
-                first = self._server._history.number(len(ends))
+                ends = batch.number(history.last_seq + 1)
+                first = history.number(len(ends))
             else:  # numbered by Redis, kept as read (`selchat.bus.bridge`)
                 ends = []
             shared, own = batch.split(members)
@@ -156,20 +166,33 @@ class Output:
                 self.history_of(room).append(shared, self._server._time_ms, ends, first)
             # Tagged lines, IRC lines: each variant made once, when needed.
             variants: Dict[Optional[Render], Tuple[bytes, Dict[Connection, List[Piece]]]] = {}
-            # Its members, and who left it during the pass (what came before).
-            for conn in [*members, *(conn for conn in own if conn not in members)]:
-                mine: List[Piece]
-                if conn.tagged:
-                    made = variants.get(conn.render)
-                    if made is None:
-                        made = variants[conn.render] = batch.split(
-                            members, conn.render or self._room_renderer(room))
-                    mine = made[1][conn] if conn in own else [made[0]]
-                else:
-                    mine = own[conn] if conn in own else [shared]
-                if mine and mine != [b""]:
-                    pieces.setdefault(conn, []).extend(mine)
+            variant = functools.partial(self._room_variant, variants, batch, members, room)
+            for conn in members:
+                if conn.tagged or conn in own:
+                    _add(pieces, conn, _mine(conn, shared, own, variant(conn) if conn.tagged
+                                             else None))
+                elif shared:  # the hot path: the room's one shared object
+                    mine = pieces.get(conn)
+                    if mine is None:
+                        pieces[conn] = [shared]
+                    else:
+                        mine.append(shared)
+            for conn in own:  # who left during the pass: what came before
+                if conn not in members:
+                    _add(pieces, conn, _mine(conn, shared, own, variant(conn) if conn.tagged
+                                             else None))
         return pieces
+
+    def _room_variant(self, variants: Dict[Optional[Render], Tuple[bytes, Dict[Connection,
+                                                                           List[Piece]]]],
+                      batch: Batch, members: Collection[Connection], room: Room,
+                      conn: Connection) -> Tuple[bytes, Dict[Connection, List[Piece]]]:
+        """A room's pass as `conn`'s variant gets it (tagged, IRC...), made once."""
+        made = variants.get(conn.render)
+        if made is None:
+            made = variants[conn.render] = batch.split(
+                members, conn.render or self._room_renderer(room))
+        return made
 
     def history_of(self, room: Room) -> MemoryHistory:
         """A room's history, made with its first line (it goes with the room)."""
@@ -224,10 +247,15 @@ class Output:
         if conn.events & EVENT_WRITE:
             conn.out.extend(pieces, size)
             self._check_output(conn)
+            return
+        counters = self._counters
+        counters.sends += 1
+        before = conn.out.pending + size
+        queued = conn.write_pieces(pieces)
+        if queued == 0 and conn.state is OPEN:  # all went, nothing to decide (as in `write`)
+            counters.bytes_sent += before
         else:
-            queued = conn.out.pending + size
-            self._counters.sends += 1
-            self._sent(conn, self._count_sent(queued, conn.write_pieces(pieces)))
+            self._sent(conn, self._count_sent(before, queued))
 
     def _count_sent(self, before: int, after: int) -> int:
         """Count what one send took (`before` - `after` bytes queued); pass `after` on."""
@@ -293,3 +321,17 @@ class Output:
                     server._room.name_of(conn) or "unnamed", why)
         self._counters.slow_readers_dropped += 1
         server._set_state(conn, DROPPING, "too slow")
+
+
+def _mine(conn: Connection, shared: bytes, own: Dict[Connection, List[Piece]],
+          tagged: Optional[Tuple[bytes, Dict[Connection, List[Piece]]]]) -> List[Piece]:
+    """`conn`'s pieces of a room's pass: its own if it has some, else the
+    shared bytes (the tagged forms for a tagged member)."""
+    if conn.tagged and tagged is not None:
+        shared, own = tagged
+    return own[conn] if conn in own else [shared]
+
+
+def _add(pieces: Dict[Connection, List[Piece]], conn: Connection, mine: List[Piece]) -> None:
+    if mine and mine != [b""]:
+        pieces.setdefault(conn, []).extend(mine)

@@ -103,17 +103,19 @@ class RoomCommands(Generic[Session]):
         if not name:
             room = self.rooms.current(session)
             return [Send(session, wire.in_no_room())] if room is None else room
-        problem = room_problem(name)
-        if problem:
-            return [Send(session, wire.error(problem))]
-        room = self.rooms.get(name)
+        room = self.rooms.spelled(name)  # the hot path: a /msg as its members type it
+        if room is None:
+            problem = room_problem(name)
+            if problem:
+                return [Send(session, wire.error(problem))]
+            room = self.rooms.get(name)
         if room is None or (member and not room.has(session)):
             shown = room.name if room else name
             return [Send(session, wire.error(f"you are not in {shown}: /join {shown}"))]
         return room
 
     def _do_join(self, session: Session, name: str, command: wire.Join) -> List[Effect]:
-        problem = room_problem(command.room)
+        problem = None if self.rooms.spelled(command.room) else room_problem(command.room)
         if problem:
             return [Send(session, wire.error(problem))]
         rooms = self.rooms

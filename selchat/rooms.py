@@ -41,7 +41,8 @@ MAX_ROOMS_PER_MEMBER = 50
 ANNOUNCE_LIMIT = 1000
 #: Members past which a room keeps its names sorted for /who (a `Roster`, as
 #: the server does for everyone) rather than sorting them when asked. A
-#: roster entry costs about 300 bytes a member, the most of a membership; a
+#: roster entry costs about 80 bytes a member (250 before it kept no sort
+#: key per name), as much as the membership itself; a
 #: sort of 200 names costs about 0.1 ms, paid by a /join or /who of a room
 #: that small, while a sort per /join in a room of 10,000 would be 5 ms.
 SORTED_FROM = 200
@@ -146,6 +147,10 @@ class Rooms(Generic[Session]):
         self.max_rooms = max_rooms
         self.max_per_member = max_per_member
         self._rooms: Dict[str, Room[Session]] = {self.default.key: self.default}
+        #: Every room by its name as first spelled, the way its members type it
+        #: (``/msg #dev``): found by one dict lookup, with no name rules or
+        #: key to work out again for every line (`spelled`).
+        self._spelled: Dict[str, Room[Session]] = {self.default.name: self.default}
         #: Members that used a room command -> their rooms (the others: the default only).
         self.of: Dict[Session, Joined[Session]] = {}
         #: Bumped on every change /rooms shows (a room made or gone, a count, a topic).
@@ -168,7 +173,26 @@ class Rooms(Generic[Session]):
         return iter(self._rooms.values())
 
     def get(self, name: str) -> Optional[Room[Session]]:
-        return self._rooms.get(room_key(name))
+        room = self._spelled.get(name)
+        return self._rooms.get(room_key(name)) if room is None else room
+
+    def spelled(self, name: str) -> Optional[Room[Session]]:
+        """The room named exactly `name` as it was first spelled, or None
+        (another spelling of it too: ask `get`). A room found so has a valid
+        name: it was judged when the room was made."""
+        return self._spelled.get(name)
+
+    def _make(self, name: str) -> Room[Session]:
+        room = self._rooms[room_key(name)] = self._spelled[name] = Room(name)
+        return room
+
+    def _drop_if_empty(self, room: Room[Session], local: bool = False) -> None:
+        """An empty room goes; if a member here left it last, `on_drop` is told."""
+        if not len(room) and not room.default and self._rooms.get(room.key) is room:
+            del self._rooms[room.key]
+            del self._spelled[room.name]
+            if local and self.on_drop is not None:
+                self.on_drop(room)
 
     def by_key(self, key: str) -> Optional[Room[Session]]:
         """The room whose `room_key` is `key` (a caller that keeps keys: the bus)."""
@@ -211,7 +235,7 @@ class Rooms(Generic[Session]):
         The caller checked `refusal`."""
         room = self.get(name)
         if room is None:
-            room = self._rooms[room_key(name)] = Room(name)
+            room = self._make(name)
             self.recall(room)
         joined = self._joined(session)
         if not room.has(session):
@@ -288,7 +312,7 @@ class Rooms(Generic[Session]):
         other node counted it against its own."""
         room = self.get(room_name)
         if room is None:
-            room = self._rooms[room_key(room_name)] = Room(room_name)
+            room = self._make(room_name)
         key = name_key(name)
         if key not in room.remote:
             room.remote[key] = name
@@ -387,13 +411,6 @@ class Rooms(Generic[Session]):
             _list(room, new)
         self.remote_of[name_key(new)] = rooms
         self.version += 1
-
-    def _drop_if_empty(self, room: Room[Session], local: bool = False) -> None:
-        """An empty room goes; if a member here left it last, `on_drop` is told."""
-        if not len(room) and not room.default and self._rooms.get(room.key) is room:
-            del self._rooms[room.key]
-            if local and self.on_drop is not None:
-                self.on_drop(room)
 
     def sharing(self, session: Session, announce_limit: int) -> Dict[Session, None]:
         """Connected members sharing a room but the default one with `session`,

@@ -20,7 +20,7 @@ Per room: one `Roster` per room, nothing global. Pure, no I/O.
 import bisect
 import itertools
 import operator
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 #: Names one /who answer lists. The whole list of a 10,000-person room is a
 #: 340 KB line: 50 askers' bursts would queue gigabytes. /who PATTERN searches.
@@ -42,13 +42,21 @@ def _order(name: str) -> Tuple[str, str]:
     return (name.casefold(), name)
 
 
+def _name(entry: Union[str, Tuple[str, str]]) -> str:
+    return entry if isinstance(entry, str) else entry[0]
+
+
 class Roster:
-    __slots__ = ("_names", "_order", "_shown", "_keys")
+    __slots__ = ("_names", "_sorted", "_shown", "_keys")
 
     def __init__(self) -> None:
-        self._names: Dict[str, Tuple[str, str]] = {}  # name key -> (name, as shown)
-        #: Three lists in the same (sorted) order: sort keys, names shown, name keys.
-        self._order: List[Tuple[str, str]] = []
+        #: Name key -> its name, or (name, as shown) when it is shown otherwise
+        #: (held: marked away): the common case keeps no tuple.
+        self._names: Dict[str, Union[str, Tuple[str, str]]] = {}
+        #: Three lists in the same (sorted) order: names, names shown, name keys.
+        #: The names are the members' own strings, ordered by `_order` as
+        #: `bisect` compares them (its ``key``): no sort key kept per name.
+        self._sorted: List[str] = []
         self._shown: List[str] = []
         self._keys: List[str] = []
 
@@ -59,19 +67,20 @@ class Roster:
         """Name key `key` is now `name`, listed as `shown` (default: `name`;
         a held member's is marked away) in `name`'s place; None: nobody holds
         it. True if that changed anything."""
-        new = None if name is None else (name, shown or name)
+        new: Union[None, str, Tuple[str, str]] = (
+            None if name is None else (name, shown) if shown and shown != name else name)
         old = self._names.get(key)
         if old == new:
             return False
         if old is not None:
-            at = bisect.bisect_left(self._order, _order(old[0]))
-            del self._order[at], self._shown[at], self._keys[at]
+            at = bisect.bisect_left(self._sorted, _order(_name(old)), key=_order)
+            del self._sorted[at], self._shown[at], self._keys[at]
             del self._names[key]
         if new is not None:
-            order = _order(new[0])
-            at = bisect.bisect_left(self._order, order)
-            self._order.insert(at, order)
-            self._shown.insert(at, new[1])
+            name = _name(new)
+            at = bisect.bisect_left(self._sorted, _order(name), key=_order)
+            self._sorted.insert(at, name)
+            self._shown.insert(at, new if isinstance(new, str) else new[1])
             self._keys.insert(at, key)
             self._names[key] = new
         return True

@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selchat import wire
-from selchat.history import NotKept, MemoryHistory, replay
+from selchat.history import SMALL_HISTORY, NotKept, MemoryHistory, last_bytes, replay
 
 
 def passes(*counts, start=1):
@@ -119,6 +119,32 @@ def test_last():
     assert history.last(0) == [] and history.last(-1) == []
 
 
+def test_last_bytes_is_a_piece_a_pass_and_makes_no_lines():
+    history = MemoryHistory("e", capacity=5)
+    payloads = passes(2, 1, 3)
+    for payload in payloads:
+        history.append(payload, 0)
+    count, first, pieces = last_bytes(history, 4)  # the whole last pass, the second's line
+    assert (count, first) == (4, 3) and pieces[0] is payloads[1] and pieces[1] is payloads[2]
+    count, first, pieces = last_bytes(history, 2)  # the tail of the last pass: a slice, no copy
+    assert (count, first) == (2, 5) and isinstance(pieces[0], memoryview)
+    assert bytes(pieces[0]) == b"<a> 5\n<a> 6\n"
+    assert all(held._lines is None for held in history._passes)  # no Line made, none kept
+    assert last_bytes(history, 0) == (0, 0, []) and last_bytes(history, -1) == (0, 0, [])
+
+
+def test_a_long_history_outgrows_its_small_list_and_still_trims_in_order():
+    capacity = SMALL_HISTORY + 10
+    history = MemoryHistory("e", capacity)
+    payloads = passes(*[1] * (capacity + 25))
+    for payload in payloads:
+        history.append(payload, 0)
+    assert len(history) == capacity and seqs(history.last(2)) == [capacity + 24, capacity + 25]
+    assert texts(history.after(25)) == payloads[25:]
+    assert history.after(24) == NotKept(1)
+    assert b"".join(last_bytes(history, capacity)[2]) == b"".join(payloads[25:])
+
+
 def test_negative_capacity_is_refused():
     with pytest.raises(ValueError):
         MemoryHistory("e", capacity=-1)
@@ -149,6 +175,11 @@ def test_against_a_plain_list(capacity, counts, seq):
     kept = every[max(0, len(every) - capacity):] if capacity else []
     first = len(every) - len(kept) + 1
     assert texts(history.last(len(every) + 1)) == kept
+    for count in (0, 1, 2, capacity, len(every) + 1):
+        taken, first_seq, pieces = last_bytes(history, count)
+        wanted = kept[len(kept) - min(count, len(kept)):]
+        assert (taken, b"".join(pieces)) == (len(wanted), b"".join(wanted))
+        assert first_seq == (len(every) - len(wanted) + 1 if wanted else 0)
     got = history.after(seq)
     if seq < 0 or seq > len(every):
         assert got == NotKept(None)

@@ -50,6 +50,17 @@ def test_the_index_goes_both_ways_and_an_empty_room_goes():
     assert rooms.current(A) is None and rooms.get("#lobby") is rooms.default  # always there
 
 
+def test_a_room_is_found_as_first_spelled_and_under_any_other_spelling():
+    rooms = Rooms("#lobby")
+    dev = rooms.enter(A, "#Dev", "alice")
+    assert rooms.spelled("#Dev") is dev and rooms.spelled("#dev") is None
+    assert rooms.get("#dev") is rooms.get("#ＤＥＶ") is dev
+    rooms.exit(A, dev)
+    assert rooms.spelled("#Dev") is None and rooms.get("#Dev") is None
+    again = rooms.enter(B, "#dev", "bob")  # made anew, under the new spelling
+    assert rooms.spelled("#dev") is again and rooms.spelled("#Dev") is None
+
+
 def test_join_answers_the_joiner_and_tells_the_room():
     room = make(replay=20)
     room.receive(B, "/join #dev")
@@ -309,6 +320,8 @@ def test_any_command_sequence_keeps_the_index_two_way(steps):
     for session, joined in rooms.of.items():
         assert all(each.has(session) for each in joined.rooms)
         assert joined.current is None or joined.current in joined.rooms
+    assert all(rooms.spelled(each.name) is each for each in rooms)  # found as spelled
+    assert all(rooms.spelled(name) is None for name in ("#a", "#B", "#c") if not rooms.get(name))
 
 
 def test_a_big_room_keeps_its_names_sorted_and_a_small_one_sorts_when_asked():
