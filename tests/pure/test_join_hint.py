@@ -3,7 +3,7 @@ import os
 import shutil
 import sys
 
-from selchat.cli import this_program
+from selchat.serving import this_program
 
 SELCHAT = shutil.which("selchat", path=os.path.dirname(sys.executable)) or shutil.which("selchat")
 BIN = os.path.dirname(SELCHAT or sys.executable)
