@@ -14,9 +14,10 @@ here. Each change of a member's rooms is also written to Redis with the line
 that says it (`selchat.bus.protocol.Outbox.rooms`, ``topic``), so a node
 starting later reads every room's members and topic at once (`bus_synced`).
 Accounts, room rules and server bans go to every node the same way
-(`selchat.accounts.shared`). It also carries a resume across nodes: a token this node does not know may
-be another node's session, which Redis moves here (`take_over`) with its
-rooms, and a session resumed elsewhere is let go here.
+(`selchat.accounts.shared`). It also carries a resume across nodes: a token
+this node does not know may be another node's session, which Redis moves
+here (`take_over`) with its rooms, and a session resumed elsewhere is let go
+here.
 
 While the bus is down, room lines are delivered here at once and kept for it.
 """
