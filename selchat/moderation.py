@@ -140,6 +140,20 @@ class Moderation(Generic[Session]):
             return None
         return [Send(session, wire.error(f"only operators set the topic of {room.name} (+t)"))]
 
+    def banned_elsewhere(self, key: str, ban: Sanction) -> List[Effect]:
+        """A server ban made on another node (``--bus``): this node's member
+        under that name (or a look-alike) goes, as if banned here. The ban
+        was announced there, to every node."""
+        member = self._owners.get(key)
+        if member is None or not ban.active(self.authority.clock()):
+            return []
+        if member in self._held:
+            return self.release(member)
+        why = f" ({ban.reason})" if ban.reason else ""
+        told = wire.error(f"you were banned from this server by {ban.by} {ban.ending()}{why}")
+        return [Send(member, told), Close(member),
+                *self.disconnect(member, f"banned by {ban.by}", quitting=True)]
+
     # -- helpers ------------------------------------------------------------------
 
     def _operated(self, session: Session, room_name: str) -> Target:

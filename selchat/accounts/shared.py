@@ -76,11 +76,15 @@ class SharedRules:
         """This node's change (already applied and written here): to every node."""
         self._publish(*encode(table, key, value), False)
 
-    def arrived(self, field: str, text: str) -> None:
-        """Another node's change: applied here and written to the data directory."""
+    def arrived(self, field: str, text: str) -> Optional[Sanction]:
+        """Another node's change: applied here and written to the data
+        directory; a new server ban is returned (its member here must go)."""
         change = decode(field, text)
-        if change is not None:
-            self._apply(*change)
+        if change is None:
+            return None
+        self._apply(*change)
+        table, _, value = change
+        return value if table == "ban" and isinstance(value, Sanction) else None
 
     def synced(self, rules: Dict[str, str]) -> None:
         """Connected: Redis' rules replace this node's; what only this node

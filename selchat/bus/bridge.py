@@ -353,7 +353,9 @@ class BusBridge:
             elif isinstance(entry, Told) and entry.node != node:
                 self._told(entry)
             elif isinstance(entry, Ruled) and entry.node != node:
-                self._shared.arrived(entry.field, entry.value)
+                ban = self._shared.arrived(entry.field, entry.value)
+                if ban is not None:  # a server ban made elsewhere: ours under that name goes
+                    server._apply(room.banned_elsewhere(entry.field.partition("\t")[2], ban))
 
     def _told(self, told: Told) -> None:
         """Another node's change of presence that no line said."""

@@ -78,6 +78,7 @@ def test_accounts_rules_and_operators_hold_on_every_node(chat_server, start_redi
     boss.send("/quit")
     read_until(teach, "*** boss has left the chat room.")
     troll = LineClient(second.address, "troll")
+    troll2 = LineClient(first.address, "troll2")
     boss_there = log_in(second, "boss", "boss-secret")  # registered on the other node
     done = selchat("admin", "op", "boss", "--data", str(tmp_path / "a"))
     assert done.returncode == 0, done.stderr
@@ -90,6 +91,8 @@ def test_accounts_rules_and_operators_hold_on_every_node(chat_server, start_redi
     assert b"!!! you were banned from this server by boss until" in troll.expect_closed()
     boss_there.send("/msg #lobby banned")
     read_until(teach, "<boss> banned")
+    boss_there.send("/ban troll2 1h")  # a member of the other node: put out there
+    assert b"!!! you were banned from this server by boss until" in troll2.expect_closed()
     again = LineClient(first.address)  # the server ban holds on the first node too
     again.expect(HELLO)
     again.send("TROLL")
