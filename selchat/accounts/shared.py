@@ -11,6 +11,8 @@ a row the node has and Redis lacks (a data directory from before ``--bus``,
 or a Redis that lost its data) is published, unless another node's came
 first. A deletion is kept in the hash as "" so a node that was away deletes
 its copy too, rather than publishing it again.
+A change the node made while Redis was away (still in its outbox) is kept
+over Redis' older copy: it is published when the outbox is.
 
 ``selchat admin op NAME`` acts on one node's data directory: that node sees
 the change within `selchat.accounts.driver.POLL_SECONDS` and publishes the
@@ -71,10 +73,21 @@ class SharedRules:
         self.authority = authority
         self.store = store
         self._publish = publish
+        #: This node's changes not read back from the stream yet: a node
+        #: connecting again after an outage keeps them over Redis' older copy
+        #: (they follow in the outbox). Field -> its latest value.
+        self._unconfirmed: Dict[str, str] = {}
 
     def published(self, table: str, key: str, value: object) -> None:
         """This node's change (already applied and written here): to every node."""
-        self._publish(*encode(table, key, value), False)
+        field, text = encode(table, key, value)
+        self._unconfirmed[field] = text
+        self._publish(field, text, False)
+
+    def read_back(self, field: str, text: str) -> None:
+        """This node's own change, read back from the stream: Redis has it."""
+        if self._unconfirmed.get(field) == text:
+            del self._unconfirmed[field]
 
     def arrived(self, field: str, text: str) -> Optional[Sanction]:
         """Another node's change: applied here and written to the data
@@ -90,19 +103,20 @@ class SharedRules:
         """Connected: Redis' rules replace this node's; what only this node
         has is published (unless another node's comes first)."""
         for field, text in rules.items():
-            self.arrived(field, text)
+            if field not in self._unconfirmed:
+                self.arrived(field, text)
         auth = self.authority
         tables: Tuple[Tuple[str, Dict[str, Any]], ...] = (
             ("account", auth.accounts), ("room", auth.rooms), ("ban", auth.bans))
         for table, rows in tables:
             for key, row in list(rows.items()):
                 field, text = encode(table, key, row.value() if table == "room" else row)
-                if field not in rules:
+                if field not in rules and field not in self._unconfirmed:
                     self._publish(field, text, True)
 
     def reread(self, before: Dict[str, Account], after: Dict[str, Account]) -> None:
         """The accounts were read again (``selchat admin``): publish what changed."""
-        for key in before.keys() | after.keys():
+        for key in sorted(before.keys() | after.keys()):
             if before.get(key) != after.get(key):
                 self.published("account", key, after.get(key))
 

@@ -352,7 +352,9 @@ class BusBridge:
                                                                  "lost by the bus"))
             elif isinstance(entry, Told) and entry.node != node:
                 self._told(entry)
-            elif isinstance(entry, Ruled) and entry.node != node:
+            elif isinstance(entry, Ruled) and entry.node == node:
+                self._shared.read_back(entry.field, entry.value)
+            elif isinstance(entry, Ruled):
                 ban = self._shared.arrived(entry.field, entry.value)
                 if ban is not None:  # a server ban made elsewhere: ours under that name goes
                     server._apply(room.banned_elsewhere(entry.field.partition("\t")[2], ban))

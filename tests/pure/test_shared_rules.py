@@ -54,3 +54,16 @@ def test_an_admin_change_read_again_is_published():
     assert sorted(sent) == sorted([(*encode("account", "boss", after["boss"]), False),
                                    (*encode("account", "new", after["new"]), False),
                                    (*encode("account", "old", None), False)])
+
+
+def test_a_change_made_during_an_outage_is_kept_over_redis_older_copy():
+    authority, store, sent, shared = node()
+    muted = RoomRules("#class", mutes={"sam": Sanction("sam")})
+    authority.rooms["#class"] = muted
+    shared.published("room", "#class", muted.value())  # in the outbox, Redis down
+    older = dict([encode("room", "#class", RoomRules("#class").value())])
+    shared.synced(older)  # connected again, before the outbox is published
+    assert "sam" in authority.rooms["#class"].mutes
+    shared.read_back(*encode("room", "#class", muted.value()))  # published, read back
+    shared.synced(older)  # a later sync: Redis' copy wins again
+    assert authority.rooms["#class"].mutes == {}
