@@ -3,6 +3,7 @@ the encoding, and what a node does with Redis' copy and its own."""
 from selchat.accounts.authority import Account, Authority, RoomRules, Sanction
 from selchat.accounts.shared import SharedRules, decode, encode
 from selchat.accounts.store import Store
+from selchat.bus.protocol import Outbox, Ruled, decode as decode_entry
 
 
 def node():
@@ -67,3 +68,12 @@ def test_a_change_made_during_an_outage_is_kept_over_redis_older_copy():
     shared.read_back(*encode("room", "#class", muted.value()))  # published, read back
     shared.synced(older)  # a later sync: Redis' copy wins again
     assert authority.rooms["#class"].mutes == {}
+
+
+def test_a_change_is_one_operation_of_the_pass_and_one_stream_entry():
+    box = Outbox("N1", 600_000, 15_000)
+    box.rule("ban\ttroll", '{"name": "troll"}', only_new=True)
+    batch = box.seal(5)
+    assert batch is not None and list(batch.ops) == ["A", "ban\ttroll", '{"name": "troll"}', 1]
+    assert decode_entry([b"n", b"N2", b"a", b"ban\ttroll", b"d", b""]) == \
+        Ruled("N2", "ban\ttroll", "")
