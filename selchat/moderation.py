@@ -113,12 +113,46 @@ class Moderation(Generic[Session]):
         account = self.authority.accounts.get(key)
         return account.name if account else key
 
+    def _marked(self, room: Room, shown: List[str]) -> List[str]:
+        """The names of a listing of `room` (``/who #room``, a join's), marked
+        as IRC's NAMES does: "@teach" an operator (the room's or the
+        server's), "+mia" voiced, "sam (muted)" muted. Only in a room with
+        rules: a client that never meets moderation sees what it always saw."""
+        auth = self.authority
+        rules = auth.rooms.get(room.key)
+        if rules is None:
+            return shown
+        now = auth.clock()
+        marked = []
+        for each in shown:  # "bob" or "bob (away)": names hold no space
+            key = name_key(each.partition(" ")[0])
+            account = auth.accounts.get(key)
+            mark = "@" if key in rules.ops or (account is not None and account.operator) \
+                else "+" if key in rules.voiced else ""
+            mute = rules.mutes.get(key)
+            marked.append(mark + each + (" (muted)" if mute and mute.active(now) else ""))
+        return marked
+
     def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
         rules = self.authority.rooms.get(room.key)
         if rules is None or not rules.ops_topic or \
                 self.authority.room_operator(session, room.key):
             return None
         return [Send(session, wire.error(f"only operators set the topic of {room.name} (+t)"))]
+
+    def banned_elsewhere(self, key: str, ban: Sanction) -> List[Effect]:
+        """A server ban made on another node (``--bus``): this node's member
+        under that name (or a look-alike) goes, as if banned here. The ban
+        was announced there, to every node."""
+        member = self._owners.get(key)
+        if member is None or not ban.active(self.authority.clock()):
+            return []
+        if member in self._held:
+            return self.release(member)
+        why = f" ({ban.reason})" if ban.reason else ""
+        told = wire.error(f"you were banned from this server by {ban.by} {ban.ending()}{why}")
+        return [Send(member, told), Close(member),
+                *self.disconnect(member, f"banned by {ban.by}", quitting=True)]
 
     # -- helpers ------------------------------------------------------------------
 

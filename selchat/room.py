@@ -560,7 +560,9 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
         if isinstance(room, list):
             return room
         if room is not None and not room.default:
-            return [Send(session, self._listing(f"Online in {room.name}", *room.first(WHO_NAMES)))]
+            shown, count = room.first(WHO_NAMES)
+            return [Send(session, self._listing(f"Online in {room.name}",
+                                                self._marked(room, shown), count))]
         if command.pattern and not command.pattern.startswith("#"):
             return self._who_matching(session, clean(command.pattern))
         if self._who_answer is None:

@@ -67,6 +67,9 @@ class RoomCommands(Generic[Session]):
         def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
             ...
 
+        def _marked(self, room: Room, shown: List[str]) -> List[str]:
+            ...
+
     def _quiet(self, room: Room) -> bool:
         """Whether `room` is too big for its joins and leaves to be announced."""
         return bool(self.announce_limit) and self._count(room) > self.announce_limit
@@ -131,6 +134,7 @@ class RoomCommands(Generic[Session]):
         room = rooms.enter(session, command.room, name)
         names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
                         else room.first(WHO_NAMES))
+        names = names if room.default else self._marked(room, names)  # @op +voiced
         log.info("%s joined %s", name, room.name)
         shown = ", ".join(names)
         if count > WHO_NAMES:

@@ -9,7 +9,8 @@ server nobody logs in to runs no extra process.
 
 How a running server learns of ``selchat admin op NAME``: every POLL_SECONDS
 it asks SQLite whether another process committed (``PRAGMA data_version``,
-one cheap query), and if so reads the accounts again.
+one cheap query), and if so reads the accounts again. With ``--bus``, every
+change is also shared with the other nodes (`selchat.accounts.shared`).
 """
 import logging
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 from selchat.accounts.authority import Authority
 from selchat.accounts.hasher import Hasher
 from selchat.accounts.passwords import DEFAULT_N
+from selchat.accounts.shared import Publish, SharedRules
 from selchat.accounts.store import Store
 from selchat.effect_types import Audit, CheckPassword, HashPassword, Persist
 
@@ -54,6 +56,8 @@ class Accounts:
         self.authority.load(*self.store.load())
         self._hasher: Optional[Hasher] = None
         self._server: Optional["Server"] = None
+        #: With ``--bus``: the changes every node shares.
+        self.shared: Optional[SharedRules] = None
 
     def start(self, server: "Server") -> None:
         self._server = server
@@ -61,6 +65,11 @@ class Accounts:
             CheckPassword: self._check, HashPassword: self._hash,
             Persist: self._persist, Audit: self._audit})
         server._timers.call_at(server._now + POLL_SECONDS, self._poll)
+
+    def share(self, publish: Publish) -> SharedRules:
+        """``--bus``: changes go to every node through `publish`."""
+        self.shared = SharedRules(self.authority, self.store, publish)
+        return self.shared
 
     def _worker(self) -> Hasher:
         if self._hasher is None:
@@ -94,6 +103,8 @@ class Accounts:
             self.store.write(effect.table, effect.key, effect.value)
         except Exception as exc:  # a full or locked disk: chat goes on, the log says it
             log.error("cannot keep a %s change (%s): %s", effect.table, effect.key, exc)
+        if self.shared is not None:
+            self.shared.published(effect.table, effect.key, effect.value)
 
     def _audit(self, effect: Audit) -> None:
         where = f" in {effect.room}" if effect.room else ""
@@ -111,7 +122,9 @@ class Accounts:
         assert server is not None
         try:
             if self.store.changed():
-                self.authority.accounts = self.store.accounts()
+                before, self.authority.accounts = self.authority.accounts, self.store.accounts()
+                if self.shared is not None:
+                    self.shared.reread(before, self.authority.accounts)
                 log.info("accounts read again (changed by another process): %d operators",
                          sum(each.operator for each in self.authority.accounts.values()))
         except Exception as exc:

@@ -13,9 +13,11 @@ lines reach their member, and a name lost to another node renames its member
 here. Each change of a member's rooms is also written to Redis with the line
 that says it (`selchat.bus.protocol.Outbox.rooms`, ``topic``), so a node
 starting later reads every room's members and topic at once (`bus_synced`).
-It also carries a resume across nodes: a token this node does not know may
-be another node's session, which Redis moves here (`take_over`) with its
-rooms, and a session resumed elsewhere is let go here.
+Accounts, room rules and server bans go to every node the same way
+(`selchat.accounts.shared`). It also carries a resume across nodes: a token
+this node does not know may be another node's session, which Redis moves
+here (`take_over`) with its rooms, and a session resumed elsewhere is let go
+here.
 
 While the bus is down, room lines are delivered here at once and kept for it.
 """
@@ -26,7 +28,7 @@ from selchat import resume, wire
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
 from selchat.bus.protocol import (
-    Arg, DirectLine, Entry, Lost, Moved, NameLost, Own, RoomLine, Told,
+    Arg, DirectLine, Entry, Lost, Moved, NameLost, Own, RoomLine, Ruled, Told,
 )
 from selchat.connection import Connection, State
 from selchat.history import History, MemoryHistory
@@ -78,6 +80,7 @@ class BusBridge:
         self._moving: Dict[str, WaitingResume] = {}  # by token hash
         self._trouble_told = False
         server._room.rooms.on_drop = self._room_gone
+        self._shared = server.accounts.share(self.bus.outbox.rule)
         #: Room names as lines spell them -> their keys: a key costs 2.6 µs
         #: (NFKC, look-alikes), more than the rest of a line's keeping.
         self._room_keys: Dict[str, str] = {}
@@ -269,6 +272,9 @@ class BusBridge:
 
     # -- what the other nodes did (the BusHost methods) ----------------------------------
 
+    def bus_rules(self, rules: Dict[str, str]) -> None:
+        self._shared.synced(rules)
+
     def bus_synced(self, epoch: str, lines: List[RoomLine],
                    names: Dict[str, Tuple[str, str]], new_epoch: bool,
                    rooms: Dict[str, str], topics: List[Tuple[str, str]]) -> None:
@@ -346,6 +352,12 @@ class BusBridge:
                                                                  "lost by the bus"))
             elif isinstance(entry, Told) and entry.node != node:
                 self._told(entry)
+            elif isinstance(entry, Ruled) and entry.node == node:
+                self._shared.read_back(entry.field, entry.value)
+            elif isinstance(entry, Ruled):
+                ban = self._shared.arrived(entry.field, entry.value)
+                if ban is not None:  # a server ban made elsewhere: ours under that name goes
+                    server._apply(room.banned_elsewhere(entry.field.partition("\t")[2], ban))
 
     def _told(self, told: Told) -> None:
         """Another node's change of presence that no line said."""

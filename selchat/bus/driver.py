@@ -39,7 +39,7 @@ from selchat.bus.link import RedisLink
 from selchat.bus.protocol import (
     HEARTBEAT_KEYS, MAX_STREAM_BYTES, STREAM, SYNC_KEYS, TAKEOVER_KEYS, Arg, Publication, Entry,
     Lost, Mark, Outbox, RoomLine, Tally, decode, line_counts, names_snapshot, rooms_snapshot, sha1,
-    topics_snapshot, xread_entries,
+    rules_snapshot, topics_snapshot, xread_entries,
 )
 from selchat.timers import Timer, Timers
 
@@ -77,6 +77,10 @@ class BusHost(Protocol):
         the rooms' topics, as of the stream's end; on a `new_epoch` (first
         connect, or a Redis that lost the room), `lines` are the latest room
         lines, oldest first, for the histories."""
+
+    def bus_rules(self, rules: Dict[str, str]) -> None:
+        """Connected: the accounts, room rules and server bans every node
+        shares ("table<TAB>key" -> JSON, "": deleted), just before `bus_synced`."""
 
     def bus_entries(self, entries: List[Entry]) -> None:
         """New stream entries, in the room's order; a `Lost` among them says
@@ -201,7 +205,7 @@ class Bus:
         if isinstance(reply, ReplyError):
             self._failed(f"Redis refused to sync: {reply}")
             return
-        epoch_bytes, last_id, entries, names, known, counts, live, joined, topics = reply
+        epoch_bytes, last_id, entries, names, known, counts, live, joined, topics, rules = reply
         epoch = epoch_bytes.decode()
         first = self.epoch is None
         reaped = not known and not first
@@ -224,6 +228,7 @@ class Bus:
         self._up_since = self._clock()
         self.state = BusState.UP
         log.info("bus up: %s (node %s)", self.address.display(), self.node)
+        self._host.bus_rules(rules_snapshot(rules))
         self._host.bus_synced(epoch, lines, names_snapshot(names), new_epoch,
                               rooms_snapshot(joined, self.node), topics_snapshot(topics))
         if reaped:

@@ -56,10 +56,13 @@ LINES = PREFIX + "lines"
 #: reads to know every room at once.
 JOINED = PREFIX + "joined"
 TOPICS = PREFIX + "topics"
+#: ``rules``: "table<TAB>key" -> an account's, a room's rules' or a server
+#: ban's JSON ("": deleted), shared by every node (`selchat.accounts.shared`).
+RULES = PREFIX + "rules"
 PUBLISH_KEYS = [STREAM, PREFIX + "seq", PREFIX + "names", PREFIX + "tokens", PREFIX + "nodes",
                 LINES, JOINED, TOPICS]
 SYNC_KEYS = [STREAM, PREFIX + "epoch", PREFIX + "names", PREFIX + "nodes", LINES, JOINED,
-             TOPICS]
+             TOPICS, RULES]
 HEARTBEAT_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens", PREFIX + "nodes", LINES, JOINED]
 TAKEOVER_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens", JOINED]
 #: Bytes of lines kept for the bus during an outage by default: about a
@@ -137,7 +140,7 @@ class Outbox:
         self.lease_ms = lease_ms
         self.max_bytes = max_bytes
         self.max_stream_bytes = max_stream_bytes
-        self._keys = [*PUBLISH_KEYS, f"{PREFIX}batch:{node}"]
+        self._keys = [*PUBLISH_KEYS, f"{PREFIX}batch:{node}", RULES]
         self._ops: List[Arg] = []
         self._ops_size = 0
         self._ops_lines = 0
@@ -220,6 +223,12 @@ class Outbox:
     def topic(self, key: str, value: str, only_new: bool = False) -> None:
         """Room `key`'s topic ("name<TAB>topic"; "": none, the room is gone)."""
         self._ops += ("T", key, value, int(only_new))
+        self._ops_size += NAME_COST + len(value)
+
+    def rule(self, field: str, value: str, only_new: bool = False) -> None:
+        """An account, room rules or server ban changed (`selchat.accounts.shared`):
+        "table<TAB>key" -> its JSON ("": deleted); `only_new`: unless Redis has one."""
+        self._ops += ("A", field, value, int(only_new))
         self._ops_size += NAME_COST + len(value)
 
     def seal(self, time_ms: int) -> Optional[Publication]:
@@ -450,7 +459,15 @@ class Told(NamedTuple):
     room: str
 
 
-Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost, Told]
+class Ruled(NamedTuple):
+    """`node` changed an account, a room's rules or a server ban (`Outbox.rule`)."""
+
+    node: str
+    field: str
+    value: str
+
+
+Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost, Told, Ruled]
 
 
 def decode(fields: Sequence[bytes]) -> Optional[Entry]:
@@ -465,6 +482,9 @@ def decode(fields: Sequence[bytes]) -> Optional[Entry]:
     if b"m" in entry:
         return DirectLine(entry[b"m"].decode("utf-8", "replace"), int(entry.get(b"t", 0)),
                           entry.get(b"d", b""), node)
+    if b"a" in entry:
+        return Ruled(node, entry[b"a"].decode("utf-8", "replace"),
+                     entry.get(b"d", b"").decode("utf-8", "replace"))
     if b"h" in entry:
         return Mark(node, int(entry[b"h"]))
     if b"x" in entry:
@@ -508,6 +528,12 @@ def topics_snapshot(flat: Sequence[bytes]) -> List[Tuple[str, str]]:
         name, _, topic = value.decode("utf-8", "replace").partition("\t")
         pairs.append((name, topic))
     return pairs
+
+
+def rules_snapshot(flat: Sequence[bytes]) -> Dict[str, str]:
+    """The rules hash as "table<TAB>key" -> JSON ("": deleted)."""
+    return {field.decode("utf-8", "replace"): value.decode("utf-8", "replace")
+            for field, value in zip(flat[::2], flat[1::2])}
 
 
 def names_snapshot(flat: Sequence[bytes]) -> Dict[str, Tuple[str, str]]:

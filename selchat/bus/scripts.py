@@ -28,7 +28,10 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   listed when it is in it), written by its node with the line that says the
   change (op ``S``), so a node starting up reads every room's members with
   the stream's end, in one script: one consistent view. ``topics``: room key
-  -> "name<TAB>topic" (op ``T``). A room line's presence field says the same
+  -> "name<TAB>topic" (op ``T``). ``rules``: "table<TAB>key" -> the JSON of
+  an account, a room's rules or a server ban (op ``A``, announced by an
+  ``a`` entry; "": deleted, kept as such so a node that was away deletes its
+  copy too): `selchat.accounts.shared`. A room line's presence field says the same
   change to the nodes already up; an entry with ``p`` and no ``s`` says a
   change no line announces (a room past ``--announce-limit``).
 
@@ -84,7 +87,7 @@ local function release(hash, node, key)
 end
 """
 
-#: KEYS: stream seq names tokens nodes lines joined topics batch:NODE
+#: KEYS: stream seq names tokens nodes lines joined topics batch:NODE rules
 #: ARGV: node batch_no time_ms retention_ms lease_ms max_bytes first_line, then operations:
 #:   L data presence        a room line (numbered; the node numbers its own from first_line)
 #:   K data presence room   the same, of a room but the default one (field r: its name)
@@ -96,6 +99,8 @@ end
 #:   S name rooms           the rooms of this node's member name ("": the default only)
 #:   T key value only_new   a room's topic ("name<TAB>topic"; "": none); only_new "1":
 #:                          unless one is set (a node announcing itself again)
+#:   A field value only_new an account, room rules or ban ("table<TAB>key" -> JSON,
+#:                          "": deleted), announced; only_new "1": unless Redis has it
 #: Returns {first seq (0: none, or a batch published before), lost keys...}.
 PUBLISH = _COMMON + """
 local node, batch = ARGV[1], tonumber(ARGV[2])
@@ -167,6 +172,12 @@ while i <= #ARGV do
       redis.call('HSET', KEYS[8], ARGV[i + 1], ARGV[i + 2])
     end
     i = i + 4
+  elseif op == 'A' then
+    if ARGV[i + 3] ~= '1' or redis.call('HEXISTS', KEYS[10], ARGV[i + 1]) == 0 then
+      redis.call('HSET', KEYS[10], ARGV[i + 1], ARGV[i + 2])
+      redis.call('XADD', KEYS[1], '*', 'n', node, 'a', ARGV[i + 1], 'd', ARGV[i + 2])
+    end
+    i = i + 4
   else
     return redis.error_reply('unknown operation ' .. tostring(op))
   end
@@ -186,12 +197,12 @@ for _, key in ipairs(lost) do reply[#reply + 1] = key end
 return reply
 """
 
-#: KEYS: stream epoch names nodes lines joined topics
+#: KEYS: stream epoch names nodes lines joined topics rules
 #: ARGV: node new_epoch history_count
 #: Returns {epoch, last entry id, the last history_count entries (newest
 #: first), the names hash as a flat list, 1 if the node was still known (0:
 #: new, or reaped while away), the lines hash as a flat list, the live nodes,
-#: the joined and topics hashes as flat lists}: one consistent view to start from.
+#: the joined, topics and rules hashes as flat lists}: one consistent view to start from.
 SYNC = _COMMON + """
 redis.call('SET', KEYS[2], ARGV[2], 'NX')
 local known = redis.call('ZSCORE', KEYS[4], ARGV[1]) and 1 or 0
@@ -205,7 +216,8 @@ if tonumber(ARGV[3]) > 0 then
 end
 return {redis.call('GET', KEYS[2]), last_id, entries, redis.call('HGETALL', KEYS[3]), known,
         redis.call('HGETALL', KEYS[5]), redis.call('ZRANGE', KEYS[4], 0, -1),
-        redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7])}
+        redis.call('HGETALL', KEYS[6]), redis.call('HGETALL', KEYS[7]),
+        redis.call('HGETALL', KEYS[8])}
 """
 
 #: KEYS: stream names tokens nodes lines joined

@@ -12,7 +12,7 @@ from selchat.bus.protocol import (
 
 
 KEYS = ["selchat:stream", "selchat:seq", "selchat:names", "selchat:tokens", "selchat:nodes",
-        "selchat:lines", "selchat:joined", "selchat:topics", "selchat:batch:N1"]
+        "selchat:lines", "selchat:joined", "selchat:topics", "selchat:batch:N1", "selchat:rules"]
 PUBLISH_SHA = hashlib.sha1(scripts.PUBLISH.encode()).hexdigest()
 
 

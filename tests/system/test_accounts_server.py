@@ -186,3 +186,20 @@ def test_at_a_terminal_the_password_is_asked_for_without_echo(chat_server, termi
     bob.expect("*** alice has joined the chat room.")
     term.output.expect(b"alice> ")
     assert b"alices-secret" not in term.output.data  # not echoed
+
+
+def test_the_terminal_client_shows_who_is_an_operator_voiced_or_muted(chat_server, data, piped):
+    server = chat_server("--data", data, *CHEAP)
+    teach = registered(server, "teach", "teacher-secret")
+    teach.send("/join #class")
+    teach.expect_prefix("*** You joined #class.")
+    sam = piped("sam", server.port)
+    sam.output.expect(b"*** Welcome, sam!")
+    sam.stdin.write(b"/join #class\n")
+    sam.stdin.flush()
+    sam.output.expect(b"*** You joined #class. Online (2): sam, @teach\n")
+    teach.send("/mute #class sam", "/mode #class +v sam")
+    sam.output.expect(b"*** teach gave sam a voice in #class\n")
+    sam.stdin.write(b"/who #class\n")
+    sam.stdin.flush()
+    sam.output.expect(b"*** Online in #class (2): +sam (muted), @teach\n")

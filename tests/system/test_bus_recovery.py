@@ -40,6 +40,9 @@ class Node:
         self.said = 0
 
     # -- BusHost ----------------------------------------------------------------
+    def bus_rules(self, rules: Dict[str, str]) -> None:
+        pass
+
     def bus_synced(self, epoch: str, lines: List[RoomLine], names: Dict[str, Tuple[str, str]],
                    new_epoch: bool, rooms: Dict[str, str], topics: List[Tuple[str, str]],
                    ) -> None:
