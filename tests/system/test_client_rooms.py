@@ -63,7 +63,8 @@ def test_terminal_now_talking_in_the_default_room_shows_the_name(fake_server, te
 def test_without_colour_the_room_is_plain_text(fake_server, terminal):
     term = terminal("ann", fake_server.port, "--no-color")
     fake_server.accept("ann")
-    term.output.expect(b"ann> ")
+    # The welcome drawn first: else it may come in the same read as the room's line.
+    term.output.expect(b"(type /help for commands)\r\nann> ")
     fake_server.send(b"#dev <bob> hi\n")
     term.output.expect(b"\r\x1b[J#dev <bob> hi\r\nann> ")
     leave(term, fake_server)
