@@ -246,7 +246,7 @@ class RoomView:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
-        new_room = text.startswith("/join ") and self._room(text[6:]) is None
+        new_room = text.startswith("/join ") and self._room(text[6:].partition(" ")[0]) is None
         for effect in server._room.receive(conn, text):
             kind = effect.__class__
             if new_room and kind is Entered:
@@ -338,6 +338,8 @@ class RoomView:
                 proto.channels.clear()
             proto.channels[channel] = room
         chat = server._room
+        if chat.authority.restricted and chat.may_speak(conn, room) is not None:
+            return room.name, False  # muted, or +m: the session answers 404 with why
         name = chat.name_of(conn) or "*"
         line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
                 if kind == "action" else notice(f"-{name}- {text}"))
@@ -347,19 +349,31 @@ class RoomView:
         server._apply([effect])
         return room.name, True
 
-    def clear_topic(self, channel: str) -> None:
+    def speech_refusal(self, channel: str) -> Optional[str]:
+        room = self._room(channel)
+        return None if room is None else self._kind._server._room.may_speak(self._conn, room)
+
+    def server_password_wanted(self) -> bool:
+        return bool(self._kind._server._room.authority.server_password)
+
+    def clear_topic(self, channel: str) -> Optional[str]:
         """``TOPIC #room :``: the room's topic is none (the room has no command
-        for it: a topic is set, or shown), told as a topic set to nothing."""
+        for it: a topic is set, or shown), told as a topic set to nothing;
+        or why not (+t, as the room's /topic asks)."""
         server, conn = self._kind._server, self._conn
         room = self._room(channel)
-        if room is None or not room.has(conn) or not room.topic:
-            return
+        if room is None or not room.has(conn):
+            return None
         chat = server._room
+        refusal = chat.may_set_topic(conn, room)
+        if refusal is not None or not room.topic:
+            return refusal
         room.topic = ""
         chat.rooms.version += 1
         line = topic_set(chat.name_of(conn) or "*", "")
         server._apply([Broadcast(line, conn, Presence(TOPIC, ""),
                                  room=None if room.default else room)])
+        return None
 
     def leave_default_room(self) -> None:
         server, conn = self._kind._server, self._conn

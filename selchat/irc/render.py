@@ -44,6 +44,8 @@ LINE = 512
 _TOPIC_SET = re.compile(r"(\S+) set the topic: (.*)")
 #: An IRC client's NOTICE as the others read it (`selchat.irc.kind.RoomView.notice`).
 _NOTICE = re.compile(r"-(\S+)- (.*)")
+#: Put off the server (`selchat.moderation`): its connection closes next, IRC's ERROR.
+_PUT_OUT = re.compile(r"you were (?:kicked|banned) from this server .*")
 
 
 def mask(name: str, host: str) -> str:
@@ -160,6 +162,8 @@ class Renderer:
                 return split_message(mask(name, host), "PRIVMSG", to or "*", body)
             if kind is wire.LineType.SENT:
                 return []  # a /tags client's confirmation: an IRC client has echo-message
+            if kind is wire.LineType.ERROR and _PUT_OUT.fullmatch(body):
+                return [encode(None, "ERROR", [f"Closing link: {body}"], trailing=True)]
             if kind is wire.LineType.NOTICE:
                 topic = _TOPIC_SET.fullmatch(body)
                 if topic:

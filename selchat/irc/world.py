@@ -34,8 +34,15 @@ class World(Protocol):
     def stamp(self) -> Dict[str, str]:
         """The msgid and time of this client's last direct line (its echo's)."""
 
-    def clear_topic(self, channel: str) -> None:
-        """A room of this client's has no topic from now on (told to its members)."""
+    def clear_topic(self, channel: str) -> Optional[str]:
+        """A room of this client's has no topic from now on (told to its
+        members); or why not (+t: only its operators set it)."""
+
+    def speech_refusal(self, channel: str) -> Optional[str]:
+        """Why this client may not speak in `channel` (muted, +m), or None."""
+
+    def server_password_wanted(self) -> bool:
+        """The server has a password (``--server-password``): PASS must give it."""
 
     def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
         """A room's name as created and its members' names; None: no such room."""

@@ -71,6 +71,12 @@ class World:
     def clear_topic(self, channel):
         self.cleared = channel
 
+    def speech_refusal(self, channel):
+        return None
+
+    def server_password_wanted(self):
+        return False
+
     def say(self, channel, text, kind, echo=False, tags=None):
         found = self.rooms_.get(channel.lower())
         if found is None:
