@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, ca
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    TOPIC, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
+    TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
@@ -103,6 +103,7 @@ class IrcKind(LineKind):
         #: (operators come with accounts); a room that goes takes its entry along.
         self.founders: "weakref.WeakKeyDictionary[Room[Connection], Connection]" = \
             weakref.WeakKeyDictionary()
+        server._effects._handlers[Authenticated] = self._authenticated  # SASL's answers
 
     def protocol(self) -> IrcLines:
         return IrcLines()
@@ -154,6 +155,13 @@ class IrcKind(LineKind):
             return
         proto.pinged = 0.0
         server._timers.call_at(proto.heard + PING_IDLE, self._idle, conn)
+
+    def _authenticated(self, effect: "Authenticated[Connection]") -> None:
+        """The room's answer to a SASL login: the session's numerics."""
+        conn = effect.session
+        session = self._lines(conn).session if conn.state is OPEN else None
+        if session is not None:
+            self.reply(conn, session.authenticated(effect.account, effect.why))
 
     def closing(self, conn: Connection) -> None:
         self.away_notify.discard(conn)
@@ -352,6 +360,10 @@ class RoomView:
     def speech_refusal(self, channel: str) -> Optional[str]:
         room = self._room(channel)
         return None if room is None else self._kind._server._room.may_speak(self._conn, room)
+
+    def authenticate(self, account: str, password: str) -> None:
+        server = self._kind._server
+        server._apply(server._room.check_account(self._conn, account, password))
 
     def server_password_wanted(self) -> bool:
         return bool(self._kind._server._room.authority.server_password)

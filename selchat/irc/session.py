@@ -28,13 +28,14 @@ from selchat.irc.caps import Caps
 from selchat.irc.message import Message, encode, escape
 from selchat.irc.queries import VERSION, Queries
 from selchat.irc.render import mask
+from selchat.irc.sasl import MECHANISMS, Credentials, Plain, mechanism
 from selchat.irc.world import World
 from selchat.names import MAX_NAME
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
 #: The commands a client may send before it registers.
-_BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+_BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"})
 _ACTION = "\x01ACTION "
 
 
@@ -57,6 +58,9 @@ class IrcSession(Queries):
         self.registered = False
         self.password: Optional[str] = None  # PASS's, until registration uses it
         self.passed = False  # the server password was right (or none is wanted)
+        self.account: Optional[str] = None  # logged in with SASL as
+        self.sasl: Optional[Plain] = None  # a SASL exchange under way
+        self.checking = False  # its password is being checked: registration waits
         self.away = ""
         self.invisible = False
 
@@ -118,9 +122,9 @@ class IrcSession(Queries):
             return [self.reply_text(N.ERR_NONICKNAMEGIVEN, "No nickname given")]
         new = msg.params[0]
         if not self.registered:
-            refused = self._nick_refused(new)
-            if refused:
-                return refused
+            refusal = self.world.refusal(new)
+            if refusal and " is registered: " not in refusal:  # that: SASL may log in first
+                return self._nick_error(new, refusal)
             self.nick = new
             return self._try_register()
         if new == self.nick:
@@ -159,7 +163,8 @@ class IrcSession(Queries):
         return []
 
     def _try_register(self) -> List[bytes]:
-        if self.registered or self.nick is None or self.user is None or self.caps.negotiating:
+        if self.registered or self.nick is None or self.user is None or self.caps.negotiating \
+                or self.checking:
             return []
         refused = self._server_password()
         if refused:
@@ -191,6 +196,57 @@ class IrcSession(Queries):
                            trailing=True)]
         self.password, self.passed = None, True
         return []
+
+    # -- SASL (PLAIN): a registered name's password before registration ------------------
+
+    def _authenticate(self, msg: Message) -> List[bytes]:
+        missing = self._needs(msg, 1)
+        if missing:
+            return missing
+        if not self.caps.has("sasl"):
+            return [self.reply_text(N.ERR_SASLFAIL, "SASL authentication failed: CAP REQ sasl")]
+        if self.account is not None:
+            return [self.reply_text(N.ERR_SASLALREADY, "You have already authenticated")]
+        if msg.params[0] == "*":
+            self.sasl = None
+            return [self.reply_text(N.ERR_SASLABORTED, "SASL authentication aborted")]
+        if self.registered or self.checking:
+            why = "log in before registering" if self.registered else "wait: being checked"
+            return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {why}")]
+        if self.sasl is None:
+            if mechanism(msg.params[0]) is None:
+                return [self.reply_text(N.RPL_SASLMECHS, MECHANISMS,
+                                        "are the available SASL mechanisms"),
+                        self.reply_text(N.ERR_SASLFAIL, "SASL authentication failed")]
+            self.sasl = Plain()
+            return [encode(None, "AUTHENTICATE", ["+"])]
+        got = self.sasl.piece(msg.params[0])
+        if got is None:
+            return []
+        self.sasl = None
+        if got == "too long":
+            return [self.reply_text(N.ERR_SASLTOOLONG, "SASL message too long")]
+        if not isinstance(got, Credentials):
+            return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {got}")]
+        refused = self._server_password()  # it comes first (PASS)
+        if refused:
+            return refused
+        self.checking = True
+        self.world.authenticate(got.account, got.password)
+        return []
+
+    def authenticated(self, account: Optional[str], why: str) -> List[bytes]:
+        """The room's answer to `World.authenticate` (`account`: logged in as)."""
+        self.checking = False
+        if account is None:
+            return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {why}"),
+                    *self._try_register()]
+        self.account = account
+        nick = self.nick or "*"
+        return [self.reply_text(N.RPL_LOGGEDIN, mask(nick, self.host), account,
+                                f"You are now logged in as {account}"),
+                self.reply_text(N.RPL_SASLSUCCESS, "SASL authentication successful"),
+                *self._try_register()]
 
     def welcome(self) -> List[bytes]:
         """001-005, LUSERS and the MOTD."""

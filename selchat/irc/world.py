@@ -41,6 +41,10 @@ class World(Protocol):
     def speech_refusal(self, channel: str) -> Optional[str]:
         """Why this client may not speak in `channel` (muted, +m), or None."""
 
+    def authenticate(self, account: str, password: str) -> None:
+        """Check `account`'s password (SASL), off the loop: the answer comes
+        later, to `selchat.irc.session.IrcSession.authenticated`."""
+
     def server_password_wanted(self) -> bool:
         """The server has a password (``--server-password``): PASS must give it."""
 

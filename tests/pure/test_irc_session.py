@@ -77,6 +77,9 @@ class World:
     def server_password_wanted(self):
         return False
 
+    def authenticate(self, account, password):
+        self.authenticating = (account, password)
+
     def say(self, channel, text, kind, echo=False, tags=None):
         found = self.rooms_.get(channel.lower())
         if found is None:

@@ -3,6 +3,8 @@ client meets the same rules as a terminal user (mutes, +m, +t, bans, +i,
 +k, +l, registered names, the server password), answered with IRC's
 numerics. A terminal user registers and operates the room (the line
 protocol is what makes accounts here)."""
+import base64
+
 import pytest
 
 from support.clients import LineClient, read_until
@@ -147,4 +149,34 @@ def test_the_server_password_comes_first_over_irc(chat_server):
         assert wrong.until("464")[-1].command == "464"
         assert wrong.until("ERROR")[-1].command == "ERROR"
         wrong.expect_closed()
+    right.close()
+
+
+def plain(account: str, password: str) -> str:
+    return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
+
+
+def test_sasl_plain_logs_a_registered_name_in(server):
+    operator_of_class(server).close()
+    wrong = irc(server)
+    wrong.send("CAP LS 302", "NICK teach", "USER t 0 * :T", "CAP REQ :sasl")
+    assert "sasl=PLAIN" in wrong.until("CAP")[-1].params[-1].split()
+    assert wrong.until("CAP")[-1].params[1] == "ACK"
+    wrong.send("AUTHENTICATE PLAIN")
+    assert wrong.until("AUTHENTICATE")[-1].params == ["+"]
+    wrong.send(f"AUTHENTICATE {plain('teach', 'not-the-one')}")
+    assert wrong.until("904")[-1].params[-1].endswith("wrong password")
+    wrong.send("CAP END")
+    assert wrong.until("433")[-1].params[1] == "teach"  # not without its password
+    wrong.close()
+
+    right = irc(server)
+    right.send("CAP LS 302", "NICK teach", "USER t 0 * :T", "CAP REQ :sasl",
+               "AUTHENTICATE PLAIN", f"AUTHENTICATE {plain('teach', 'teacher-secret')}")
+    got = right.until("903")
+    assert got[-2].command == "900" and got[-2].params[2] == "teach"
+    right.send("AUTHENTICATE PLAIN")
+    right.until("907")  # once is enough
+    right.send("CAP END")
+    assert right.until("376")[0].params[0] == "teach"
     right.close()
