@@ -297,11 +297,33 @@ class RoomView:
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
         if room.default:
             names += self._kind._server._room.remote_names()
-        founder = self._kind.founders.get(room)
+        rules = self._kind._server._room.authority.rooms.get(room.key)
+        if rules is not None and (rules.ops or rules.voiced):  # "@" and "+": multi-prefix's
+            return room.name, [("@" if name_key(each) in rules.ops else "") +
+                               ("+" if name_key(each) in rules.voiced else "") + each
+                               for each in names]
+        founder = self._kind.founders.get(room)  # no operators: its maker, as before
         if founder is not None and founder in room.members:
             name = room.members[founder]
             names = ["@" + name, *(each for each in names if each != name)]
         return room.name, names
+
+    def modes(self, channel: str) -> str:
+        room = self._room(channel)
+        rules = None if room is None else \
+            self._kind._server._room.authority.rooms.get(room.key)
+        shown = "none" if rules is None else rules.modes()
+        return "+" if shown == "none" else shown
+
+    def bans(self, channel: str) -> List[str]:
+        room = self._room(channel)
+        authority = self._kind._server._room.authority
+        if room is None:
+            return []
+        if room.default:
+            return sorted(ban.name for ban in authority.bans.values())
+        rules = authority.rooms.get(room.key)
+        return [] if rules is None else sorted(ban.name for ban in rules.bans.values())
 
     def channels(self) -> List[str]:
         return [room.name for room in self._kind._server._room.rooms.rooms_of(self._conn)]

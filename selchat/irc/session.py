@@ -351,9 +351,13 @@ class IrcSession(Queries):
         out = []
         if found is not None:
             name, members = found
-            with_host = self.caps.has("userhost-in-names")
-            shown = [each[:1] + mask(each[1:], self.host) if each.startswith("@") else
-                     mask(each, self.host) for each in members] if with_host else members
+            with_host, every = self.caps.has("userhost-in-names"), self.caps.has("multi-prefix")
+            shown = []
+            for each in members:
+                bare = each.lstrip("@+")
+                prefix = each[:len(each) - len(bare)]
+                shown.append((prefix if every else prefix[:1]) +
+                             (mask(bare, self.host) if with_host else bare))
             # Lines of at most about 400 bytes of names: far under 512 with the rest.
             line: List[str] = []
             size = 0

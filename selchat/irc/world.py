@@ -45,6 +45,12 @@ class World(Protocol):
         """Check `account`'s password (SASL), off the loop: the answer comes
         later, to `selchat.irc.session.IrcSession.authenticated`."""
 
+    def modes(self, channel: str) -> str:
+        """The channel's modes as IRC writes them ("+mt", "+kl KEY 10", "+")."""
+
+    def bans(self, channel: str) -> List[str]:
+        """The names banned from the channel (for the ban list)."""
+
     def server_password_wanted(self) -> bool:
         """The server has a password (``--server-password``): PASS must give it."""
 

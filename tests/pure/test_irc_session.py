@@ -77,6 +77,12 @@ class World:
     def server_password_wanted(self):
         return False
 
+    def modes(self, channel):
+        return "+t"
+
+    def bans(self, channel):
+        return []
+
     def authenticate(self, account, password):
         self.authenticating = (account, password)
 

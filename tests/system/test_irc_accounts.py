@@ -180,3 +180,57 @@ def test_sasl_plain_logs_a_registered_name_in(server):
     right.send("CAP END")
     assert right.until("376")[0].params[0] == "teach"
     right.close()
+
+
+def sasl_client(server, account, password):
+    client = irc(server)
+    client.send("CAP LS 302", f"NICK {account}", f"USER {account} 0 * :{account}",
+                "CAP REQ :sasl multi-prefix", "AUTHENTICATE PLAIN",
+                f"AUTHENTICATE {plain(account, password)}")
+    client.until("903")
+    client.send("CAP END")
+    client.until("376")
+    return client
+
+
+def test_kick_invite_and_channel_modes_over_irc(server):
+    operator_of_class(server).close()
+    teach = sasl_client(server, "teach", "teacher-secret")
+    teach.send("JOIN #class")
+    teach.until("366")
+    bob = irc(server, "bob")
+    bob.send("JOIN #class")
+    bob.until("366")
+    teach.send("MODE #class +t")
+    got = bob.until("MODE")[-1]
+    assert got.params == ["#class", "+t"] and bob.source.startswith("teach!")
+    bob.send("MODE #class", "MODE #class +m")
+    assert bob.until("324")[-1].params[1:] == ["#class", "+t"]
+    assert bob.until("482")[-1].params[1] == "#class"
+    teach.send("MODE #class +v bob")
+    assert bob.until("MODE")[-1].params == ["#class", "+v", "bob"]
+    teach.send("NAMES #class")
+    assert set(teach.until("353")[-1].params[-1].split()) == {"@teach", "+bob"}
+    bob.send("KICK #class teach")
+    assert bob.until("482")[-1].params[1] == "#class"
+    teach.send("KICK #class bob :bye now")
+    assert bob.until("KICK")[-1].params == ["#class", "bob", "bye now"]
+    assert teach.until("KICK")[-1].params == ["#class", "bob", "bye now"]
+    teach.send("MODE #class +i")
+    teach.until("MODE")
+    bob.send("JOIN #class")
+    bob.until("473")
+    teach.send("INVITE bob #class")
+    assert teach.until("341")[-1].params[1:] == ["bob", "#class"]
+    assert bob.until("INVITE")[-1].params == ["bob", "#class"]
+    bob.send("JOIN #class")
+    bob.until("366")
+    teach.send("MODE #class +b bob!*@*")
+    assert bob.until("KICK")[-1].params[:2] == ["#class", "bob"]
+    teach.send("MODE #class b")
+    assert teach.until("367")[-1].params[1:3] == ["#class", "bob!*@*"]
+    teach.until("368")
+    teach.send("MODE #class +x")
+    assert teach.until("472")[-1].params[1] == "x"
+    teach.close()
+    bob.close()
