@@ -477,8 +477,9 @@ class IrcSession(Queries):
         for target in msg.params[0].split(","):
             if not target:
                 continue
-            if target.startswith("#") and target.lower() not in {
-                    each.lower() for each in self.world.channels()}:
+            if target.startswith("#") and (target.lower() not in {
+                    each.lower() for each in self.world.channels()}
+                    or self.world.speech_refusal(target)):  # muted, +m: no reactions either
                 out.append(self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64],
                                            "Cannot send to channel"))
             else:

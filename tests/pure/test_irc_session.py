@@ -17,6 +17,7 @@ class World:
     def __init__(self) -> None:
         self.said: List[Tuple[str, bool]] = []
         self.answers: Dict[str, List[wire.ServerLine]] = {}
+        self.refusals: Dict[str, str] = {}  # channel -> why this client may not speak
         self.taken = {"bob"}
         self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
         self.mine: List[str] = []
@@ -73,7 +74,7 @@ class World:
         self.cleared = channel
 
     def speech_refusal(self, channel):
-        return None
+        return self.refusals.get(channel)
 
     def server_password_wanted(self):
         return False
@@ -382,3 +383,10 @@ def test_kick_invite_and_mode_changes_become_the_rooms_commands(world):
     assert world.said[-1][0] == "/ban #lobby bob"
     assert commands(send(session, "MODE #lobby +b")) == ["368"]
     assert commands(send(session, "MODE #lobby +x")) == ["472"]
+
+
+def test_a_muted_member_gets_404_for_tagmsg_too(world):
+    session = registered(world)
+    world.refusals["#lobby"] = "you are muted in #lobby until lifted"
+    send(session, "CAP REQ :message-tags")
+    assert commands(send(session, "@+draft/react=x TAGMSG #lobby")) == ["404"]
