@@ -253,6 +253,16 @@ class CheckPassword(Generic[Session]):
 
 
 @dataclass(slots=True)
+class Authenticated(Generic[Session]):
+    """The answer to a login before a name (`ChatRoom.check_account`, IRC's
+    SASL): `account` is the account's name, or None and `why` not."""
+
+    session: Session
+    account: Optional[str]
+    why: str = ""
+
+
+@dataclass(slots=True)
 class HashPassword(Generic[Session]):
     """Hash `password` off the loop, then call `ChatRoom.password_hashed`."""
 
@@ -283,4 +293,4 @@ class Audit:
 
 Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
                Claim, Release, Relay, Charge, Entered, Exited, Unannounced, Lookup,
-               CheckPassword, HashPassword, Persist, Audit]
+               CheckPassword, HashPassword, Persist, Audit, Authenticated]

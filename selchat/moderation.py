@@ -133,12 +133,18 @@ class Moderation(Generic[Session]):
             marked.append(mark + each + (" (muted)" if mute and mute.active(now) else ""))
         return marked
 
-    def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
+    def may_set_topic(self, session: Session, room: Room) -> Optional[str]:
+        """Why `session` may not set `room`'s topic (+t), or None: for a front
+        that changes a topic without the command (IRC's ``TOPIC #room :``)."""
         rules = self.authority.rooms.get(room.key)
         if rules is None or not rules.ops_topic or \
                 self.authority.room_operator(session, room.key):
             return None
-        return [Send(session, wire.error(f"only operators set the topic of {room.name} (+t)"))]
+        return f"only operators set the topic of {room.name} (+t)"
+
+    def _topic_refusal(self, session: Session, room: Room) -> Optional[List[Effect]]:
+        refusal = self.may_set_topic(session, room)
+        return None if refusal is None else [Send(session, wire.error(refusal))]
 
     def banned_elsewhere(self, key: str, ban: Sanction) -> List[Effect]:
         """A server ban made on another node (``--bus``): this node's member
@@ -235,7 +241,9 @@ class Moderation(Generic[Session]):
         """Kick the member named `target` out of `room` (the default room: off
         the server); [] if it is not there."""
         member = self._owners.get(name_key(target))
-        if member is None or not room.has(member):
+        # Off the server, anyone on it (an IRC client may be out of the default room).
+        if member is None or not (room.has(member) or (room.default and (
+                member in self.members or member in self._held))):
             return []
         shown = self.members.get(member) or self._held.get(member) or target
         why = f" ({reason})" if reason else ""

@@ -46,7 +46,7 @@ class Account:
 class Awaiting:
     """A password step under way: `purpose` is "name" (a registered name was
     sent: its password is the next line), "login", "register", "password",
-    "rehash" or "unregister" (the worker is on it)."""
+    "rehash", "unregister" or "account" (IRC's SASL) (the worker is on it)."""
 
     purpose: str
     name: str

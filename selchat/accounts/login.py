@@ -26,7 +26,7 @@ from selchat.accounts import commands
 from selchat.accounts.authority import MIN_PASSWORD, Account, Authority, Awaiting
 from selchat.accounts.passwords import MAX_PASSWORD
 from selchat.effect_types import (
-    CheckPassword, Close, Effect, HashPassword, Persist, Send, Session,
+    Authenticated, CheckPassword, Close, Effect, HashPassword, Persist, Send, Session,
 )
 from selchat.names import name_key, name_problem
 
@@ -114,6 +114,25 @@ class Login(Generic[Session]):
             auth.groups[session] = group
         return self._take_name(session, name)
 
+    def check_account(self, session: Session, name: str, password: str) -> List[Effect]:
+        """A login before a name, for a front that sends both at once (IRC's
+        SASL): `Authenticated` answers, once the worker checked it. Right, and
+        the session may take the name (or keep another); the guess limits
+        and the server password hold as for a name's password line."""
+        auth = self.authority
+        key, group = name_key(name), self._unnamed.get(session, "")
+        account = auth.accounts.get(key)
+        if session not in self._unnamed or session in auth.unpassed or \
+                session in auth.awaiting:
+            return [Authenticated(session, None, "not now")]
+        if account is None:
+            return [Authenticated(session, None, f"{name} is not registered")]
+        wait = auth.guess_wait(key, group)
+        if wait:
+            return [Authenticated(session, None, _too_many(f"for {account.name}", wait).text)]
+        auth.awaiting[session] = Awaiting("account", account.name)
+        return [CheckPassword(session, password, account.hash)]
+
     def _registered_refusal(self, session: Session, name: str) -> Optional[str]:
         """Why `session` may not rename itself to `name`: another's account."""
         key = name_key(name)
@@ -130,14 +149,21 @@ class Login(Generic[Session]):
         waiting = auth.awaiting.pop(session, None)
         if waiting is None:  # gone meanwhile
             return []
+        sasl = waiting.purpose == "account"
         if ok is None:
-            return [Send(session, NOT_CHECKED)]
+            return [Authenticated(session, None, NOT_CHECKED.text) if sasl
+                    else Send(session, NOT_CHECKED)]
         key = name_key(waiting.name)
         group = auth.groups.get(session) or self._unnamed.get(session, "")
         if not ok:
             auth.guessed_wrong(key, group)
             log.info("%r: wrong password for %s", session, waiting.name)
-            return [Send(session, WRONG_PASSWORD)]
+            return [Authenticated(session, None, WRONG_PASSWORD.text) if sasl
+                    else Send(session, WRONG_PASSWORD)]
+        if sasl:
+            auth.identified[session] = key
+            log.info("%r logged in as %s", session, waiting.name)
+            return [Authenticated(session, waiting.name)]
         if waiting.purpose == "login":
             return self._logged_in(session, waiting.name)
         if waiting.purpose == "password":

@@ -10,8 +10,10 @@ from typing import FrozenSet, List, NamedTuple, Optional, Set
 #: What selchat offers, in the order CAP LS lists it.
 SUPPORTED = (
     "away-notify", "batch", "cap-notify", "echo-message", "labeled-response",
-    "message-tags", "multi-prefix", "server-time", "userhost-in-names",
+    "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
 )
+#: Values CAP LS 302 shows (``sasl=PLAIN``: the mechanisms, `selchat.irc.sasl`).
+VALUES = {"sasl": "PLAIN"}
 _OFFERED: FrozenSet[str] = frozenset(SUPPORTED)
 #: Those that change how room lines look (`selchat.irc.render`): the variant.
 TAGS = frozenset({"message-tags", "server-time"})
@@ -44,6 +46,9 @@ class Caps:
                 self.version = max(self.version, int(version))
                 if self.version >= 302:
                     self.enabled.add("cap-notify")
+            if self.version >= 302:
+                return [CapReply("LS", " ".join(
+                    f"{cap}={VALUES[cap]}" if cap in VALUES else cap for cap in SUPPORTED))]
             return [CapReply("LS", " ".join(SUPPORTED))]
         if sub == "LIST":
             return [CapReply("LIST", " ".join(sorted(self.enabled)))]

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, ca
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    TOPIC, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
+    TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
@@ -103,6 +103,7 @@ class IrcKind(LineKind):
         #: (operators come with accounts); a room that goes takes its entry along.
         self.founders: "weakref.WeakKeyDictionary[Room[Connection], Connection]" = \
             weakref.WeakKeyDictionary()
+        server._effects._handlers[Authenticated] = self._authenticated  # SASL's answers
 
     def protocol(self) -> IrcLines:
         return IrcLines()
@@ -154,6 +155,13 @@ class IrcKind(LineKind):
             return
         proto.pinged = 0.0
         server._timers.call_at(proto.heard + PING_IDLE, self._idle, conn)
+
+    def _authenticated(self, effect: "Authenticated[Connection]") -> None:
+        """The room's answer to a SASL login: the session's numerics."""
+        conn = effect.session
+        session = self._lines(conn).session if conn.state is OPEN else None
+        if session is not None:
+            self.reply(conn, session.authenticated(effect.account, effect.why))
 
     def closing(self, conn: Connection) -> None:
         self.away_notify.discard(conn)
@@ -246,7 +254,7 @@ class RoomView:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
-        new_room = text.startswith("/join ") and self._room(text[6:]) is None
+        new_room = text.startswith("/join ") and self._room(text[6:].partition(" ")[0]) is None
         for effect in server._room.receive(conn, text):
             kind = effect.__class__
             if new_room and kind is Entered:
@@ -289,11 +297,33 @@ class RoomView:
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
         if room.default:
             names += self._kind._server._room.remote_names()
-        founder = self._kind.founders.get(room)
+        rules = self._kind._server._room.authority.rooms.get(room.key)
+        if rules is not None and (rules.ops or rules.voiced):  # "@" and "+": multi-prefix's
+            return room.name, [("@" if name_key(each) in rules.ops else "") +
+                               ("+" if name_key(each) in rules.voiced else "") + each
+                               for each in names]
+        founder = self._kind.founders.get(room)  # no operators: its maker, as before
         if founder is not None and founder in room.members:
             name = room.members[founder]
             names = ["@" + name, *(each for each in names if each != name)]
         return room.name, names
+
+    def modes(self, channel: str) -> str:
+        room = self._room(channel)
+        rules = None if room is None else \
+            self._kind._server._room.authority.rooms.get(room.key)
+        shown = "none" if rules is None else rules.modes()
+        return "+" if shown == "none" else shown
+
+    def bans(self, channel: str) -> List[str]:
+        room = self._room(channel)
+        authority = self._kind._server._room.authority
+        if room is None:
+            return []
+        if room.default:
+            return sorted(ban.name for ban in authority.bans.values())
+        rules = authority.rooms.get(room.key)
+        return [] if rules is None else sorted(ban.name for ban in rules.bans.values())
 
     def channels(self) -> List[str]:
         return [room.name for room in self._kind._server._room.rooms.rooms_of(self._conn)]
@@ -338,6 +368,8 @@ class RoomView:
                 proto.channels.clear()
             proto.channels[channel] = room
         chat = server._room
+        if chat.authority.restricted and chat.may_speak(conn, room) is not None:
+            return room.name, False  # muted, or +m: the session answers 404 with why
         name = chat.name_of(conn) or "*"
         line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
                 if kind == "action" else notice(f"-{name}- {text}"))
@@ -347,19 +379,35 @@ class RoomView:
         server._apply([effect])
         return room.name, True
 
-    def clear_topic(self, channel: str) -> None:
+    def speech_refusal(self, channel: str) -> Optional[str]:
+        room = self._room(channel)
+        return None if room is None else self._kind._server._room.may_speak(self._conn, room)
+
+    def authenticate(self, account: str, password: str) -> None:
+        server = self._kind._server
+        server._apply(server._room.check_account(self._conn, account, password))
+
+    def server_password_wanted(self) -> bool:
+        return bool(self._kind._server._room.authority.server_password)
+
+    def clear_topic(self, channel: str) -> Optional[str]:
         """``TOPIC #room :``: the room's topic is none (the room has no command
-        for it: a topic is set, or shown), told as a topic set to nothing."""
+        for it: a topic is set, or shown), told as a topic set to nothing;
+        or why not (+t, as the room's /topic asks)."""
         server, conn = self._kind._server, self._conn
         room = self._room(channel)
-        if room is None or not room.has(conn) or not room.topic:
-            return
+        if room is None or not room.has(conn):
+            return None
         chat = server._room
+        refusal = chat.may_set_topic(conn, room)
+        if refusal is not None or not room.topic:
+            return refusal
         room.topic = ""
         chat.rooms.version += 1
         line = topic_set(chat.name_of(conn) or "*", "")
         server._apply([Broadcast(line, conn, Presence(TOPIC, ""),
                                  room=None if room.default else room)])
+        return None
 
     def leave_default_room(self) -> None:
         server, conn = self._kind._server, self._conn

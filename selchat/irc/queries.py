@@ -12,6 +12,7 @@ from typing import List, Optional
 from selchat.irc import numerics as N
 from selchat.irc.caps import Caps
 from selchat.irc.message import Message, encode
+from selchat.irc.operating import Operating
 from selchat.irc.render import mask
 from selchat.irc.world import User, World
 from selchat.names import MAX_NAME
@@ -29,7 +30,7 @@ MOTD = (
 WHO_LIMIT = 500
 
 
-class Queries:
+class Queries(Operating):
     """The session's state these read (`selchat.irc.session.IrcSession` sets it)."""
 
     world: World
@@ -94,9 +95,12 @@ class Queries:
             if found is not None:
                 name, members = found
                 for nick in members[:WHO_LIMIT]:
-                    user = self.world.user(nick.lstrip("@"))
+                    bare = nick.lstrip("@+")
+                    user = self.world.user(bare)
                     if user is not None:
-                        out.append(self._who_line(name, user, "@" if nick[0] == "@" else ""))
+                        prefix = nick[:len(nick) - len(bare)]
+                        out.append(self._who_line(name, user, prefix if self.caps.has(
+                            "multi-prefix") else prefix[:1]))
         elif "*" in target or "?" in target:  # a mask: every name it matches
             pattern = re.compile(fnmatch.translate(target), re.IGNORECASE)
             matched = [nick for nick in self.world.nicks() if pattern.match(nick)]
@@ -169,14 +173,7 @@ class Queries:
             if found is None:
                 return [self.reply_text(N.ERR_NOSUCHCHANNEL, clean(target)[:64],
                                         "No such channel")]
-            name = found[0]
-            if len(msg.params) < 2:
-                return [self.reply(N.RPL_CHANNELMODEIS, name, "+nt"),
-                        self.reply(N.RPL_CREATIONTIME, name, "0")]
-            if msg.params[1].lstrip("+") == "b":
-                return [self.reply_text(N.RPL_ENDOFBANLIST, name, "End of channel ban list")]
-            return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, name,
-                                    "You're not channel operator")]
+            return self._mode_of_channel(found[0], msg)
         if target.lower() != (self.nick or "").lower():
             if self.world.user(target) is None:
                 return [self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64],

@@ -44,6 +44,30 @@ LINE = 512
 _TOPIC_SET = re.compile(r"(\S+) set the topic: (.*)")
 #: An IRC client's NOTICE as the others read it (`selchat.irc.kind.RoomView.notice`).
 _NOTICE = re.compile(r"-(\S+)- (.*)")
+#: Put off the server (`selchat.moderation`): its connection closes next, IRC's ERROR.
+_PUT_OUT = re.compile(r"you were (?:kicked|banned) from this server .*")
+#: Put out of a room: what the room is told, and what the member is told.
+_KICKED = re.compile(r"(\S+) was (?:kicked|banned) from (#\S+) by (\S+)(.*)")
+_YOU_KICKED = re.compile(r"you were (?:kicked|banned) from (#\S+) by (\S+)(.*)")
+_INVITED = re.compile(r"(\S+) invites you to (#\S+): /join \S+")
+#: Moderation's announcements that are MODE changes: (pattern, mode, its argument's group).
+_MODES = (
+    (re.compile(r"(\S+) set mode ([+-][imtkl])(?: (\S+))? on (#\S+)"), "", 3),
+    (re.compile(r"(\S+) made (\S+) an operator of (#\S+)"), "+o", 2),
+    (re.compile(r"(\S+) took (\S+)'s operator role in (#\S+)"), "-o", 2),
+    (re.compile(r"(\S+) gave (\S+) a voice in (#\S+)"), "+v", 2),
+    (re.compile(r"(\S+) took (\S+)'s voice in (#\S+)"), "-v", 2),
+    (re.compile(r"(\S+) banned (\S+) from (#\S+).*"), "+b", 2),
+    (re.compile(r"(\S+) lifted the ban on (\S+) in (#\S+)"), "-b", 2),
+)
+
+
+def _reason(rest: str) -> str:
+    """" (spam)" -> "spam": a put-out line's reason, if it has one."""
+    rest = rest.strip()
+    if rest.endswith(")") and "(" in rest:
+        return rest[rest.rindex("(") + 1:-1]
+    return rest
 
 
 def mask(name: str, host: str) -> str:
@@ -160,11 +184,22 @@ class Renderer:
                 return split_message(mask(name, host), "PRIVMSG", to or "*", body)
             if kind is wire.LineType.SENT:
                 return []  # a /tags client's confirmation: an IRC client has echo-message
+            if kind is wire.LineType.ERROR:
+                if _PUT_OUT.fullmatch(body):
+                    return [encode(None, "ERROR", [f"Closing link: {body}"], trailing=True)]
+                kicked = _YOU_KICKED.fullmatch(body)
+                if kicked and target is not None:
+                    return [encode(mask(kicked[2], host), "KICK", [
+                        kicked[1], self._nick_of(target) or "*", _reason(kicked[3]) or
+                        kicked[2]], trailing=True)]
             if kind is wire.LineType.NOTICE:
                 topic = _TOPIC_SET.fullmatch(body)
                 if topic:
                     return [encode(mask(topic[1], host), "TOPIC", [channel, topic[2]],
                                    trailing=True)]
+                moderated = self._moderation(body, channel, target)
+                if moderated:
+                    return moderated
                 noticed = _NOTICE.fullmatch(body)
                 if noticed:
                     to = channel if target is None else (self._nick_of(target) or "*")
@@ -186,6 +221,28 @@ class Renderer:
         # Anything else is the server talking: a notice, to the room or the recipient.
         to = channel if target is None else (self._nick_of(target) or "*")
         return split_message(self.server_name, "NOTICE", to, rest)
+
+
+    def _moderation(self, body: str, channel: str, target: object) -> List[bytes]:
+        """A moderation announcement as IRC tells it (KICK, MODE, INVITE), or []."""
+        host = self.host
+        kicked = _KICKED.fullmatch(body)
+        if kicked:
+            return [encode(mask(kicked[3], host), "KICK", [
+                kicked[2], kicked[1], _reason(kicked[4]) or kicked[3]], trailing=True)]
+        invited = _INVITED.fullmatch(body)
+        if invited and target is not None:
+            return [encode(mask(invited[1], host), "INVITE",
+                           [self._nick_of(target) or "*", invited[2]])]
+        for pattern, mode, group in _MODES:
+            found = pattern.fullmatch(body)
+            if found:
+                argument = found[group] or ""
+                if mode.endswith("b"):
+                    argument += "!*@*"
+                return [encode(mask(found[1], host), "MODE", [
+                    found.groups()[-1], mode or found[2], *([argument] if argument else [])])]
+        return []
 
 
 def split_message(source: str, command: str, to: str, text: str,

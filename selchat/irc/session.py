@@ -10,13 +10,15 @@ from `World.command` and is turned into the reply IRC gives (a JOIN
 echo and its names, ERR_NICKNAMEINUSE); what the room tells others is the
 room's business and reaches IRC clients rendered (`selchat.irc.render`).
 
-Registration: NICK and USER (PASS is accepted and ignored until the server
-has a password), held while CAP negotiation is open; then 001-005, LUSERS,
+Registration: PASS (with ``--server-password``: given before NICK and USER,
+else ERR_PASSWDMISMATCH and the link closes), NICK and USER, held while
+CAP negotiation is open; then 001-005, LUSERS,
 and the MOTD; then the client JOINs the channels it wants (the default room
 too), as on any IRC server.
 Nicks are selchat names: one namespace with one set of rules
 (`selchat.names`), so a nick a terminal user holds, or one that looks like
-it, is in use, and a name selchat refuses is ERR_ERRONEUSNICKNAME.
+it, is in use, and a name selchat refuses is ERR_ERRONEUSNICKNAME. A
+registered name (docs/accounts.rst) is in use too for anyone but its owner.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -26,13 +28,14 @@ from selchat.irc.caps import Caps
 from selchat.irc.message import Message, encode, escape
 from selchat.irc.queries import VERSION, Queries
 from selchat.irc.render import mask
+from selchat.irc.sasl import MECHANISMS, Credentials, Plain, mechanism
 from selchat.irc.world import World
 from selchat.names import MAX_NAME
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
 #: The commands a client may send before it registers.
-_BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT"})
+_BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUTHENTICATE"})
 _ACTION = "\x01ACTION "
 
 
@@ -53,6 +56,11 @@ class IrcSession(Queries):
         self.nick: Optional[str] = None
         self.user: Optional[Tuple[str, str]] = None  # (username, realname)
         self.registered = False
+        self.password: Optional[str] = None  # PASS's, until registration uses it
+        self.passed = False  # the server password was right (or none is wanted)
+        self.account: Optional[str] = None  # logged in with SASL as
+        self.sasl: Optional[Plain] = None  # a SASL exchange under way
+        self.checking = False  # its password is being checked: registration waits
         self.away = ""
         self.invisible = False
 
@@ -93,7 +101,11 @@ class IrcSession(Queries):
     def _pass(self, msg: Message) -> List[bytes]:
         if self.registered:
             return [self.reply_text(N.ERR_ALREADYREGISTERED, "You may not reregister")]
-        return self._needs(msg, 1) or []  # no server password yet: any is accepted
+        missing = self._needs(msg, 1)
+        if missing:
+            return missing
+        self.password = msg.params[0]  # checked at registration (none wanted: ignored)
+        return []
 
     def _user(self, msg: Message) -> List[bytes]:
         if self.registered:
@@ -110,9 +122,9 @@ class IrcSession(Queries):
             return [self.reply_text(N.ERR_NONICKNAMEGIVEN, "No nickname given")]
         new = msg.params[0]
         if not self.registered:
-            refused = self._nick_refused(new)
-            if refused:
-                return refused
+            refusal = self.world.refusal(new)
+            if refusal and " is registered: " not in refusal:  # that: SASL may log in first
+                return self._nick_error(new, refusal)
             self.nick = new
             return self._try_register()
         if new == self.nick:
@@ -136,6 +148,11 @@ class IrcSession(Queries):
         if refusal.startswith("name taken"):
             return [self.reply_text(N.ERR_NICKNAMEINUSE, clean(nick)[:64],
                                     "Nickname is already in use")]
+        if " is registered: " in refusal:  # another's account: in use (log in with SASL)
+            return [self.reply_text(N.ERR_NICKNAMEINUSE, clean(nick)[:64], refusal)]
+        if refusal.startswith("you are banned from this server"):
+            return [self.reply_text(N.ERR_YOUREBANNEDCREEP, refusal),
+                    encode(None, "ERROR", [f"Closing link: {refusal}"], trailing=True)]
         return [self.reply_text(N.ERR_ERRONEUSNICKNAME, clean(nick)[:64] or "*",
                                 f"Erroneous nickname: {refusal}")]
 
@@ -146,8 +163,16 @@ class IrcSession(Queries):
         return []
 
     def _try_register(self) -> List[bytes]:
-        if self.registered or self.nick is None or self.user is None or self.caps.negotiating:
+        if self.registered or self.nick is None or self.user is None or self.caps.negotiating \
+                or self.checking:
             return []
+        refused = self._server_password()
+        if refused:
+            return refused
+        refused = self._nick_refused(self.nick)  # registered meanwhile? (no password prompt)
+        if refused:
+            self.nick = None
+            return refused
         answer = self.world.command(self.nick)
         refused = self._refusal_lines(self.nick, answer)
         if refused:
@@ -158,6 +183,70 @@ class IrcSession(Queries):
         # (the default room too, as #lobby): a member out of it hears none of it.
         self.world.leave_default_room()
         return self.welcome()
+
+    def _server_password(self) -> List[bytes]:
+        """ERR_PASSWDMISMATCH and the link's end unless PASS gave the server's
+        password (the room closes the connection and counts the guess)."""
+        if self.passed or not self.world.server_password_wanted():
+            return []
+        answer = self.world.command(self.password or "")
+        if _error_of(answer) is not None:
+            return [self.reply_text(N.ERR_PASSWDMISMATCH, "Password incorrect"),
+                    encode(None, "ERROR", ["Closing link: wrong server password"],
+                           trailing=True)]
+        self.password, self.passed = None, True
+        return []
+
+    # -- SASL (PLAIN): a registered name's password before registration ------------------
+
+    def _authenticate(self, msg: Message) -> List[bytes]:
+        missing = self._needs(msg, 1)
+        if missing:
+            return missing
+        if not self.caps.has("sasl"):
+            return [self.reply_text(N.ERR_SASLFAIL, "SASL authentication failed: CAP REQ sasl")]
+        if self.account is not None:
+            return [self.reply_text(N.ERR_SASLALREADY, "You have already authenticated")]
+        if msg.params[0] == "*":
+            self.sasl = None
+            return [self.reply_text(N.ERR_SASLABORTED, "SASL authentication aborted")]
+        if self.registered or self.checking:
+            why = "log in before registering" if self.registered else "wait: being checked"
+            return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {why}")]
+        if self.sasl is None:
+            if mechanism(msg.params[0]) is None:
+                return [self.reply_text(N.RPL_SASLMECHS, MECHANISMS,
+                                        "are the available SASL mechanisms"),
+                        self.reply_text(N.ERR_SASLFAIL, "SASL authentication failed")]
+            self.sasl = Plain()
+            return [encode(None, "AUTHENTICATE", ["+"])]
+        got = self.sasl.piece(msg.params[0])
+        if got is None:
+            return []
+        self.sasl = None
+        if got == "too long":
+            return [self.reply_text(N.ERR_SASLTOOLONG, "SASL message too long")]
+        if not isinstance(got, Credentials):
+            return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {got}")]
+        refused = self._server_password()  # it comes first (PASS)
+        if refused:
+            return refused
+        self.checking = True
+        self.world.authenticate(got.account, got.password)
+        return []
+
+    def authenticated(self, account: Optional[str], why: str) -> List[bytes]:
+        """The room's answer to `World.authenticate` (`account`: logged in as)."""
+        self.checking = False
+        if account is None:
+            return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {why}"),
+                    *self._try_register()]
+        self.account = account
+        nick = self.nick or "*"
+        return [self.reply_text(N.RPL_LOGGEDIN, mask(nick, self.host), account,
+                                f"You are now logged in as {account}"),
+                self.reply_text(N.RPL_SASLSUCCESS, "SASL authentication successful"),
+                *self._try_register()]
 
     def welcome(self) -> List[bytes]:
         """001-005, LUSERS and the MOTD."""
@@ -202,10 +291,12 @@ class IrcSession(Queries):
                     for line in self._part_one(channel, "")]
         out: List[bytes] = []
         mine = {channel.lower() for channel in self.world.channels()}
-        for channel in msg.params[0].split(","):
+        keys = msg.param(1).split(",")
+        for index, channel in enumerate(msg.params[0].split(",")):
             if not channel or channel.lower() in mine:
                 continue  # already in it: nothing to say, as most servers
-            answer = self.world.command(f"/join {channel}")
+            key = keys[index] if index < len(keys) and " " not in keys[index] else ""
+            answer = self.world.command(f"/join {channel} {key}".rstrip())
             error = _error_of(answer)
             if error is not None:
                 out.append(self._join_error(channel, error))
@@ -215,8 +306,9 @@ class IrcSession(Queries):
 
     def _join_error(self, channel: str, error: str) -> bytes:
         shown = clean(channel)[:64]
-        if "too many" in error or "at most" in error:
-            return self.reply_text(N.ERR_TOOMANYCHANNELS, shown, error)
+        for words, numeric in _JOIN_REFUSALS:
+            if words in error:
+                return self.reply_text(numeric, shown, error)
         return self.reply_text(N.ERR_NOSUCHCHANNEL, shown, error)
 
     def _joined(self, channel: str) -> List[bytes]:
@@ -259,9 +351,13 @@ class IrcSession(Queries):
         out = []
         if found is not None:
             name, members = found
-            with_host = self.caps.has("userhost-in-names")
-            shown = [each[:1] + mask(each[1:], self.host) if each.startswith("@") else
-                     mask(each, self.host) for each in members] if with_host else members
+            with_host, every = self.caps.has("userhost-in-names"), self.caps.has("multi-prefix")
+            shown = []
+            for each in members:
+                bare = each.lstrip("@+")
+                prefix = each[:len(each) - len(bare)]
+                shown.append((prefix if every else prefix[:1]) +
+                             (mask(bare, self.host) if with_host else bare))
             # Lines of at most about 400 bytes of names: far under 512 with the rest.
             line: List[str] = []
             size = 0
@@ -294,7 +390,9 @@ class IrcSession(Queries):
             return [self.reply_text(N.ERR_NOTONCHANNEL, name, "You're not on that channel")]
         text = clean(msg.params[1])
         if not text.strip():
-            self.world.clear_topic(name)
+            refusal = self.world.clear_topic(name)
+            if refusal is not None:
+                return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, name, refusal)]
             return [encode(self.mask(), "TOPIC", [name, ""])]
         answer = self.world.command(f"/topic {name} {text}")
         error = _error_of(answer)
@@ -342,8 +440,8 @@ class IrcSession(Queries):
                 return [] if notice else [self.reply_text(N.ERR_NOSUCHCHANNEL,
                                                           clean(target)[:64], "No such channel")]
             if not said_it:
-                return [] if notice else [self.reply_text(N.ERR_CANNOTSENDTOCHAN, name,
-                                                          "Cannot send to channel")]
+                why = self.world.speech_refusal(name) or "Cannot send to channel"
+                return [] if notice else [self.reply_text(N.ERR_CANNOTSENDTOCHAN, name, why)]
             answer = []
             target = name
         else:
@@ -379,8 +477,9 @@ class IrcSession(Queries):
         for target in msg.params[0].split(","):
             if not target:
                 continue
-            if target.startswith("#") and target.lower() not in {
-                    each.lower() for each in self.world.channels()}:
+            if target.startswith("#") and (target.lower() not in {
+                    each.lower() for each in self.world.channels()}
+                    or self.world.speech_refusal(target)):  # muted, +m: no reactions either
                 out.append(self.reply_text(N.ERR_CANNOTSENDTOCHAN, clean(target)[:64],
                                            "Cannot send to channel"))
             else:
@@ -396,6 +495,17 @@ class IrcSession(Queries):
                  tags: Optional[Dict[str, str]] = None) -> List[ServerLine]:
         refusal = self.world.notice(target, text, echo, tags)
         return [] if refusal is None else [wire.error(refusal)]
+
+#: A refused JOIN's words (`selchat.accounts.authority.join_refusal`) and
+#: the numeric IRC gives for it.
+_JOIN_REFUSALS = (("you are banned from", N.ERR_BANNEDFROMCHAN),
+                  ("is invite-only", N.ERR_INVITEONLYCHAN),
+                  ("needs its key", N.ERR_BADCHANNELKEY),
+                  ("is full", N.ERR_CHANNELISFULL),
+                  ("not an operator of", N.ERR_CHANOPRIVSNEEDED),
+                  ("too many", N.ERR_TOOMANYCHANNELS),
+                  ("at most", N.ERR_TOOMANYCHANNELS))
+
 
 def _error_of(answer: Sequence[ServerLine]) -> Optional[str]:
     """The room's error line in `answer`, if it refused."""

@@ -34,8 +34,25 @@ class World(Protocol):
     def stamp(self) -> Dict[str, str]:
         """The msgid and time of this client's last direct line (its echo's)."""
 
-    def clear_topic(self, channel: str) -> None:
-        """A room of this client's has no topic from now on (told to its members)."""
+    def clear_topic(self, channel: str) -> Optional[str]:
+        """A room of this client's has no topic from now on (told to its
+        members); or why not (+t: only its operators set it)."""
+
+    def speech_refusal(self, channel: str) -> Optional[str]:
+        """Why this client may not speak in `channel` (muted, +m), or None."""
+
+    def authenticate(self, account: str, password: str) -> None:
+        """Check `account`'s password (SASL), off the loop: the answer comes
+        later, to `selchat.irc.session.IrcSession.authenticated`."""
+
+    def modes(self, channel: str) -> str:
+        """The channel's modes as IRC writes them ("+mt", "+kl KEY 10", "+")."""
+
+    def bans(self, channel: str) -> List[str]:
+        """The names banned from the channel (for the ban list)."""
+
+    def server_password_wanted(self) -> bool:
+        """The server has a password (``--server-password``): PASS must give it."""
 
     def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
         """A room's name as created and its members' names; None: no such room."""

@@ -19,16 +19,23 @@ What the controller chooses for selchat, and why:
 * ``--server-name My.Little.Server``, the name irctest's other controllers
   give their servers;
 * ``--replay 0``: a test expects exactly the lines it provoked after a JOIN;
-* ``XDG_STATE_HOME`` in the test's own directory, so nothing lands in $HOME.
+* ``XDG_STATE_HOME`` and the data directory (``--data``, accounts and room
+  rules) in the test's own directory, so nothing lands in $HOME; scrypt at
+  its cheapest cost (``--scrypt-n 1024``): tests need the rules, not the strength;
+* irctest's server password as ``--server-password``;
+* "services" are selchat itself: `registerUser` registers a name the way a
+  person does, over the line protocol (its name, then ``/register PASSWORD``),
+  so SASL PLAIN can log in as it.
 
 Features selchat's IRC port does not have raise `NotImplementedByController`,
-which irctest reports as a skip: a server password (PASS), IRC over TLS,
-WebSocket and services (accounts come with the accounts issue).
+which irctest reports as a skip: IRC over TLS and WebSocket.
 """
 import os
+import socket
 import sys
+import time
 from pathlib import Path
-from typing import Optional, Set, Type
+from typing import Any, Optional, Set, Type
 
 from irctest.basecontrollers import BaseServerController, DirectoryBasedController
 from irctest.runner import NotImplementedByController
@@ -36,6 +43,8 @@ from irctest.runner import NotImplementedByController
 #: The repository this module lives in: ``python -m selchat`` runs from it.
 REPO = Path(__file__).resolve().parents[2]
 SERVER_NAME = "My.Little.Server"
+#: selchat.accounts.authority.MIN_PASSWORD (irctest's Python has no selchat).
+MIN_PASSWORD = 8
 
 
 def selchat_python() -> str:
@@ -50,7 +59,9 @@ def selchat_python() -> str:
 
 class SelchatController(BaseServerController, DirectoryBasedController):
     software_name = "selchat"
-    supported_sasl_mechanisms: Set[str] = set()
+    supported_sasl_mechanisms: Set[str] = {"PLAIN"}
+    chat_port = 0
+    server_password: Optional[str] = None
     supports_sts = False
 
     def run(
@@ -65,8 +76,7 @@ class SelchatController(BaseServerController, DirectoryBasedController):
         websocket_hostname: Optional[str],
         websocket_port: Optional[int],
     ) -> None:
-        for wanted, feature in ((password, "server password (PASS)"), (ssl, "IRC over TLS"),
-                                (run_services, "services"),
+        for wanted, feature in ((ssl, "IRC over TLS"),
                                 (websocket_hostname or websocket_port, "WebSocket")):
             if wanted:
                 raise NotImplementedByController(feature)
@@ -78,13 +88,60 @@ class SelchatController(BaseServerController, DirectoryBasedController):
                "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                            os.environ.get("PYTHONPATH")]))}
         env = {k: v for k, v in env.items() if not k.startswith("SELCHAT_")}
+        self.chat_port, self.server_password = free_port(hostname), password
         self.proc = self.execute(
-            [selchat_python(), "-m", "selchat", "serve", "--host", hostname, "--port", "0",
+            [selchat_python(), "-m", "selchat", "serve", "--host", hostname,
+             "--port", str(self.chat_port),
              "--no-web", "--irc-port", str(port), "--server-name", SERVER_NAME,
              "--flood-rate", "0", "--max-per-ip", "0", "--replay", "0",
+             "--data", str(self.directory / "data"), "--scrypt-n", "1024",
+             *(["--server-password", password] if password else []),
              "--log-level", "debug" if self.debug_mode else "warning"],
             env=env,
         )
+
+    def wait_for_services(self) -> None:
+        """No services to wait for: accounts are selchat's own."""
+
+    def registerUser(self, case: Any, username: str, password: Optional[str] = None) -> None:
+        """`username` registered with `password`, as a person does it: over
+        the line protocol, its name, then ``/register PASSWORD``."""
+        assert password and self.hostname
+        if len(password) < MIN_PASSWORD:  # irctest's "sesame": selchat refuses it (NIST's 8)
+            raise NotImplementedByController(f"passwords under {MIN_PASSWORD} characters")
+        deadline = time.monotonic() + 10
+        with self._chat_connection(deadline) as sock:
+            lines = [*([self.server_password] if self.server_password else []), username,
+                     f"/register {password}"]
+            sock.sendall("".join(line + "\n" for line in lines).encode())
+            got = b""
+            while b" is registered to you" not in got:
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"not registered: {got[-200:]!r}")
+                chunk = sock.recv(4096)
+                if not chunk:
+                    raise AssertionError(f"closed before registering: {got[-200:]!r}")
+                got += chunk
+            sock.sendall(b"/quit\n")
+
+
+    def _chat_connection(self, deadline: float) -> socket.socket:
+        """The chat port, once the server is listening (irctest may ask first)."""
+        assert self.hostname
+        while True:
+            try:
+                return socket.create_connection((self.hostname, self.chat_port), timeout=10)
+            except ConnectionRefusedError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)  # the server is starting: a real client would retry too
+
+
+def free_port(hostname: str) -> int:
+    """A port free on `hostname` now (selchat takes it a moment later)."""
+    with socket.socket() as sock:
+        sock.bind((hostname, 0))
+        return int(sock.getsockname()[1])
 
 
 def get_irctest_controller_class() -> Type[SelchatController]:

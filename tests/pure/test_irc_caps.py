@@ -5,8 +5,11 @@ from selchat.irc.caps import SUPPORTED, Caps
 def test_ls_302_holds_registration_and_turns_cap_notify_on():
     caps = Caps()
     [ls] = caps.handle(["LS", "302"], registered=False)
-    assert ls.subcommand == "LS" and ls.caps.split() == list(SUPPORTED)
+    assert ls.subcommand == "LS"
+    assert [cap.partition("=")[0] for cap in ls.caps.split()] == list(SUPPORTED)
+    assert "sasl=PLAIN" in ls.caps.split()  # 302's values
     assert caps.negotiating and caps.has("cap-notify")
+    assert Caps().handle(["LS"], registered=False)[0].caps.split() == list(SUPPORTED)
     assert caps.handle(["END"], registered=False) == [] and not caps.negotiating
 
 

@@ -106,3 +106,29 @@ def test_a_pass_is_rendered_once_per_variant_and_cut_for_the_sender():
     assert shared == (b":alice!alice@h PRIVMSG #lobby :one\r\n"
                       b":bob!bob@h PRIVMSG #lobby :two\r\n")
     assert b"".join(own["a"]) == b":bob!bob@h PRIVMSG #lobby :two\r\n"
+
+
+#: What moderation tells a room -> the IRC line its IRC members get.
+MODERATION = {
+    "bob was kicked from #class by teach (bye now)": "KICK #class bob :bye now",
+    "bob was banned from #class by teach until lifted": "KICK #class bob :until lifted",
+    "teach set mode +k sesame on #class": "MODE #class +k sesame",
+    "teach set mode -m on #class": "MODE #class -m",
+    "teach made bob an operator of #class": "MODE #class +o bob",
+    "teach took bob's voice in #class": "MODE #class -v bob",
+    "teach banned bob from #class until lifted": "MODE #class +b bob!*@*",
+    "teach lifted the ban on bob in #class": "MODE #class -b bob!*@*",
+}
+
+
+def test_moderation_is_told_as_kick_mode_invite_and_error():
+    for told, shown in MODERATION.items():
+        assert render(b"#class " + wire.encode(wire.notice(told))) == \
+            f":teach!teach@h {shown}\r\n".encode(), told
+    assert render(wire.encode(wire.error("you were kicked from #class by teach (out)")),
+                  target="t1") == b":teach!teach@h KICK #class carol :out\r\n"
+    assert render(wire.encode(wire.error("you were banned from this server by boss until "
+                                         "lifted")), target="t1") == \
+        b"ERROR :Closing link: you were banned from this server by boss until lifted\r\n"
+    assert render(wire.encode(wire.notice("teach invites you to #class: /join #class")),
+                  target="t1") == b":teach!teach@h INVITE carol #class\r\n"

@@ -1,5 +1,6 @@
 """One IRC client's session (selchat.irc.session) against a scripted room:
 registration, CAP, the commands, their numerics, labels."""
+import base64
 from typing import Dict, List, Optional, Tuple
 
 import pytest
@@ -16,6 +17,7 @@ class World:
     def __init__(self) -> None:
         self.said: List[Tuple[str, bool]] = []
         self.answers: Dict[str, List[wire.ServerLine]] = {}
+        self.refusals: Dict[str, str] = {}  # channel -> why this client may not speak
         self.taken = {"bob"}
         self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
         self.mine: List[str] = []
@@ -70,6 +72,21 @@ class World:
 
     def clear_topic(self, channel):
         self.cleared = channel
+
+    def speech_refusal(self, channel):
+        return self.refusals.get(channel)
+
+    def server_password_wanted(self):
+        return False
+
+    def modes(self, channel):
+        return "+t"
+
+    def bans(self, channel):
+        return []
+
+    def authenticate(self, account, password):
+        self.authenticating = (account, password)
 
     def say(self, channel, text, kind, echo=False, tags=None):
         found = self.rooms_.get(channel.lower())
@@ -295,7 +312,8 @@ def test_topic_list_mode_away_motd_version(world):
     assert world.cleared == "#lobby"
     assert commands(send(session, "LIST")) == ["321", "322", "322", "323"]
     assert commands(send(session, "MODE #lobby")) == ["324", "329"]
-    assert commands(send(session, "MODE #lobby +m")) == ["482"]
+    world.answers["/mode #lobby +m"] = [wire.error("you are not an operator of #lobby")]
+    assert commands(send(session, "MODE #lobby +m")) == ["482"]  # the room's answer
     assert commands(send(session, "MODE #lobby b")) == ["368"]
     assert send(session, "MODE me +i")[0].params == ["me", "+i"]
     assert send(session, "MODE me")[0].params == ["me", "+i"]
@@ -322,3 +340,53 @@ def test_join_0_parts_every_channel(world):
     assert [(msg.command, msg.params) for msg in parts] == [
         ("PART", ["#lobby"]), ("PART", ["#a"]), ("PART", ["#b"])]
     assert [text for text, _ in world.said] == ["/part #lobby", "/part #a", "/part #b"]
+
+
+def test_sasl_plain_holds_registration_until_the_rooms_answer(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    send(session, "CAP LS 302")
+    send(session, "CAP REQ :sasl")
+    send(session, "NICK me")
+    send(session, "USER me 0 * :Me")
+    assert commands(send(session, "AUTHENTICATE SCRAM-SHA-256")) == ["908", "904"]
+    assert send(session, "AUTHENTICATE PLAIN")[0].params == ["+"]
+    assert send(session, "AUTHENTICATE " + base64.b64encode(b"\0me\0secret").decode()) == []
+    assert world.authenticating == ("me", "secret")
+    assert send(session, "CAP END") == [] and not session.registered  # still being checked
+    got = [parse(line[:-2]) for line in session.authenticated("me", "")]
+    assert commands(got)[:3] == ["900", "903", "001"] and session.registered
+    assert commands(send(session, "AUTHENTICATE PLAIN")) == ["907"]
+
+
+def test_a_wrong_sasl_password_is_904_and_abort_is_906(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    send(session, "CAP REQ :sasl")
+    assert commands(send(session, "AUTHENTICATE PLAIN")) == ["AUTHENTICATE"]
+    assert commands(send(session, "AUTHENTICATE *")) == ["906"]
+    send(session, "AUTHENTICATE PLAIN")
+    assert commands(send(session, "AUTHENTICATE bm90IGJhc2U2NA")) == ["904"]  # malformed
+    send(session, "AUTHENTICATE PLAIN")
+    send(session, "AUTHENTICATE " + base64.b64encode(b"\0me\0nope").decode())
+    got = [parse(line[:-2]) for line in session.authenticated(None, "wrong password")]
+    assert commands(got) == ["904"] and got[0].params[-1].endswith("wrong password")
+
+
+def test_kick_invite_and_mode_changes_become_the_rooms_commands(world):
+    session = registered(world)
+    world.answers["/kick #lobby bob"] = [wire.error("bob is not in #lobby")]
+    assert commands(send(session, "KICK #lobby bob")) == ["441"]
+    assert commands(send(session, "KICK #nowhere bob")) == ["403"]
+    send(session, "MODE #lobby +o-v+k bob bob sesame")
+    assert [text for text, _ in world.said[-3:]] == [
+        "/op #lobby bob", "/mode #lobby -v bob", "/mode #lobby +k sesame"]
+    send(session, "MODE #lobby +b bob!*@*")
+    assert world.said[-1][0] == "/ban #lobby bob"
+    assert commands(send(session, "MODE #lobby +b")) == ["368"]
+    assert commands(send(session, "MODE #lobby +x")) == ["472"]
+
+
+def test_a_muted_member_gets_404_for_tagmsg_too(world):
+    session = registered(world)
+    world.refusals["#lobby"] = "you are muted in #lobby until lifted"
+    send(session, "CAP REQ :message-tags")
+    assert commands(send(session, "@+draft/react=x TAGMSG #lobby")) == ["404"]
