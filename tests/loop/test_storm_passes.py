@@ -1,0 +1,38 @@
+"""A reconnect storm's newcomers wait their turn; the members' chat does not.
+
+Each pass reads every readable member first, then at most
+``NEWCOMER_READS_PER_PASS`` connections that are not members yet (name lines,
+/resume, HTTP requests), first come first served. Counted pass by pass with the
+fake loop: the member's line goes out in the very pass the newcomers' names
+arrived in, and the newcomers are named a bounded number per pass, all in the end.
+"""
+from selchat import server as server_module
+from support.constants import HELLO
+
+CAP = 3
+NEWCOMERS = 10
+
+
+def test_members_are_read_first_and_newcomers_a_bounded_number_a_pass(in_process_server,
+                                                                       monkeypatch):
+    monkeypatch.setattr(server_module, "NEWCOMER_READS_PER_PASS", CAP)
+    loop = in_process_server()
+    alice, bob = loop.peer("alice"), loop.peer("bob")
+    newcomers = [loop.peer() for _ in range(NEWCOMERS)]
+    loop.until(lambda: all(peer.lines == [HELLO] for peer in newcomers))
+    members = loop.server._room.members
+    assert len(members) == 2
+    for number, peer in enumerate(newcomers):
+        peer.send(f"new{number}")
+    alice.send("hello, storm")
+    loop.run(1)
+    assert "<alice> hello, storm" in bob.lines  # in the same pass, not after the storm
+    named = [len(members)]
+    while len(members) < 2 + NEWCOMERS:
+        loop.run(1)
+        named.append(len(members))
+        assert len(named) <= NEWCOMERS, "newcomers were not named in time"
+    assert [later - earlier for earlier, later in zip(named, named[1:])] == [CAP] * 2 + [1]
+    assert named[0] == 2 + CAP
+    # First come, first served: the first names sent are the first taken.
+    assert list(members.values())[2:2 + CAP] == [f"new{number}" for number in range(CAP)]
