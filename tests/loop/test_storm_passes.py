@@ -1,11 +1,16 @@
-"""A reconnect storm's newcomers wait their turn; the members' chat does not.
+"""A reconnect storm's newcomers and leavers wait their turn; the members' chat does not.
 
 Each pass reads every readable member first, then at most
 ``NEWCOMER_READS_PER_PASS`` connections that are not members yet (name lines,
-/resume, HTTP requests), first come first served. Counted pass by pass with the
-fake loop: the member's line goes out in the very pass the newcomers' names
-arrived in, and the newcomers are named a bounded number per pass, all in the end.
+/resume, HTTP requests), first come first served; and at most
+``DEPARTURES_PER_PASS`` members found reset leave the room in a pass (the rest
+in the next passes, not read meanwhile). Counted pass by pass with the fake
+loop: the member's line goes out in the very pass the storm arrived in, and
+the storm is worked off a bounded amount per pass, all of it in the end.
 """
+import socket
+import struct
+
 from selchat import server as server_module
 from support.constants import HELLO
 
@@ -36,3 +41,28 @@ def test_members_are_read_first_and_newcomers_a_bounded_number_a_pass(in_process
     assert named[0] == 2 + CAP
     # First come, first served: the first names sent are the first taken.
     assert list(members.values())[2:2 + CAP] == [f"new{number}" for number in range(CAP)]
+
+
+def test_members_found_reset_leave_a_bounded_number_a_pass(in_process_server, monkeypatch):
+    monkeypatch.setattr(server_module, "DEPARTURES_PER_PASS", CAP)
+    loop = in_process_server()
+    alice, bob = loop.peer("alice"), loop.peer("bob")
+    leavers = [loop.peer(f"gone{number}") for number in range(NEWCOMERS)]
+    members = loop.server._room.members
+    assert len(members) == 2 + NEWCOMERS
+    for peer in leavers:  # a reset, as a client that crashed or lost its network
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()
+        loop.peers.remove(peer)
+    alice.send("hello, storm")
+    loop.run(1)
+    assert "<alice> hello, storm" in bob.lines
+    left = [len(members)]
+    while len(members) > 2:
+        loop.run(1)
+        left.append(len(members))
+        assert len(left) <= NEWCOMERS, "the reset members did not leave in time"
+    assert left == [2 + NEWCOMERS - CAP * step for step in range(1, 4)] + [2]
+    # Every leave is told once, none lost by waiting.
+    told = sorted(line for line in bob.lines if " has left " in line)
+    assert told == sorted(f"*** gone{number} has left the chat room." for number in range(NEWCOMERS))
