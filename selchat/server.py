@@ -38,7 +38,9 @@ output-limit check, session hold, accept back-off, shutdown) is one entry in
    client until a timer refills it: the rest waits in the kernel), HTTP
    requests are answered while theirs lasts, a few per pass. Clients the
    budget did not reach are served first next pass, so everyone's turn comes
-   and a burst storm costs each pass a bounded amount of work.
+   and a burst storm costs each pass a bounded amount of work. Members are read
+   first; those not members yet after them, NEWCOMER_READS_PER_PASS a pass, and
+   members found reset leave DEPARTURES_PER_PASS a pass (a reconnect storm).
 4. Due timers run.
 5. Effects are *queued*, never sent: every Send and Broadcast joins the pass's
    `Batch`, delivered once after the reads (`selchat.output.Output.deliver`).
