@@ -65,4 +65,5 @@ def test_members_found_reset_leave_a_bounded_number_a_pass(in_process_server, mo
     assert left == [2 + NEWCOMERS - CAP * step for step in range(1, 4)] + [2]
     # Every leave is told once, none lost by waiting.
     told = sorted(line for line in bob.lines if " has left " in line)
-    assert told == sorted(f"*** gone{number} has left the chat room." for number in range(NEWCOMERS))
+    assert told == sorted(f"*** gone{number} has left the chat room."
+                          for number in range(NEWCOMERS))
