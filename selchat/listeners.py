@@ -163,7 +163,7 @@ class Listeners:
                 self._out_of_fds = False
                 log.info("accepting again")
             group = address_group(address[0])
-            if len(server._conns) >= limits.max_clients:
+            if len(server._conns) >= limits.max_clients and not server.make_room():
                 log.warning("refused %s: server full", format_address(*address[:2]))
                 refuse(sock, SERVER_FULL if kind.told_why_refused else None)
             elif not self._admit_newcomer(address[0], group):

@@ -404,6 +404,20 @@ class Server:
             self._update_interest(conn)
             self._departing[conn] = why
 
+    def make_room(self) -> bool:
+        """The server is full and a newcomer knocks: a member found gone and
+        waiting to leave holds a slot (and a file descriptor) of a connection
+        that is no more; it leaves now (at most one per newcomer). True if one did."""
+        if not self._departing:
+            return False
+        conn, why = next(iter(self._departing.items()))
+        del self._departing[conn]
+        if conn.state is OPEN:
+            self._set_state(conn, DROPPING, why)
+            self._doomed.discard(conn)
+            self._set_state(conn, CLOSED)
+        return True
+
     def _depart_waiting(self) -> None:
         """Drop the members found gone in earlier passes, oldest first, as
         many as this pass's DEPARTURES_PER_PASS allows."""

@@ -67,3 +67,28 @@ def test_members_found_reset_leave_a_bounded_number_a_pass(in_process_server, mo
     told = sorted(line for line in bob.lines if " has left " in line)
     assert told == sorted(f"*** gone{number} has left the chat room."
                           for number in range(NEWCOMERS))
+
+
+def test_a_full_server_lets_a_newcomer_in_in_place_of_a_member_found_gone(in_process_server,
+                                                                          monkeypatch):
+    monkeypatch.setattr(server_module, "DEPARTURES_PER_PASS", CAP)
+    loop = in_process_server(max_clients=2 + NEWCOMERS)
+    loop.peer("alice")
+    loop.peer("bob")
+    leavers = [loop.peer(f"gone{number}") for number in range(NEWCOMERS)]
+    for peer in leavers:
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        peer.close()
+        loop.peers.remove(peer)
+    loop.server.run_once(0)  # CAP of them leave; the others wait, holding their slots
+    members = loop.server._room.members
+    assert len(members) == 2 + NEWCOMERS - CAP
+    # The slots the last pass's leavers freed, then one more: it takes a waiting
+    # leaver's (or it would be refused: server full). This pass's CAP leavers
+    # hold theirs until the pass's end.
+    newcomers = [loop.peer() for _ in range(CAP + 1)]
+    loop.server.run_once(0)
+    for peer in newcomers:
+        peer.take()
+    assert all(peer.lines == [HELLO] for peer in newcomers)
+    assert len(members) == 2 + NEWCOMERS - 2 * CAP - 1
