@@ -285,7 +285,7 @@ class Output:
                 server._update_interest(conn)
         elif queued == GONE:
             if conn.state is not DROPPING:
-                server._set_state(conn, DROPPING, "connection lost while sending")
+                server.lost(conn, "connection lost while sending")
         else:
             if queued <= self._limits.soft_output:
                 conn.over_soft_since = 0.0

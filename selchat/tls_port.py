@@ -288,7 +288,8 @@ class TlsPort(Kind):
         self._steps = 0
 
     def adopt(self, server: "Server", sock: socket.socket, address: Tuple, group: str) -> None:
-        if len(server._conns) + len(self._shaking) >= server.limits.max_clients:
+        if len(server._conns) + len(self._shaking) >= server.limits.max_clients \
+                and not server.make_room():
             log.warning("refused %s: server full", format_address(*address[:2]))
             self._drop(sock, group)
             return
