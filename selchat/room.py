@@ -28,6 +28,7 @@ from typing import (
     Callable, Collection, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union,
 )
 
+from selchat import commands
 from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import TaggedSession, TaggedSessions
@@ -133,12 +134,12 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
                 gated = self._login_line(session, text, HELLO)
                 if gated is not None:
                     return gated
-            early = wire.before_name(text)
+            early = commands.before_name(text)
             if early is not None:
                 return self._before_name(session, early)
             return self._claim_name(session, text.strip(" \t"))  # not str.strip(): it eats controls
-        command = wire.parse(text)
-        if type(command) is wire.Say:  # the hot path first
+        command = commands.parse(text)
+        if type(command) is commands.Say:  # the hot path first
             said = clean(command.text)
             if not said.strip():
                 return []
@@ -258,13 +259,13 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
             Close(session),
         ]
 
-    def _before_name(self, session: Session, command: wire.Command) -> List[Effect]:
-        if isinstance(command, wire.Tags):
+    def _before_name(self, session: Session, command: commands.Command) -> List[Effect]:
+        if isinstance(command, commands.Tags):
             self._tagged.add(session)
             return [Tag(session)]
-        if isinstance(command, wire.Resume):
+        if isinstance(command, commands.Resume):
             return [ResumeAsked(session, command.token, command.last_seq)]
-        assert isinstance(command, wire.BadUsage)
+        assert isinstance(command, commands.BadUsage)
         return self._do_badusage(session, "", command)
 
     def depart_all(self, reason: str) -> List[Effect]:  # a bus: everyone is in the default room
@@ -540,18 +541,18 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
 
     # -- commands (one method per wire command, picked by class name) --------
 
-    def _do_quit(self, session: Session, name: str, command: wire.Quit) -> List[Effect]:
+    def _do_quit(self, session: Session, name: str, command: commands.Quit) -> List[Effect]:
         return [Send(session, wire.goodbye(name)), Close(session),
                 *self.disconnect(session, command.reason, quitting=True)]
 
-    def _do_tags(self, session: Session, name: str, command: wire.Tags) -> List[Effect]:
+    def _do_tags(self, session: Session, name: str, command: commands.Tags) -> List[Effect]:
         self._tagged.add(session)
         return [Tag(session)]
 
-    def _do_resume(self, session: Session, name: str, command: wire.Resume) -> List[Effect]:
+    def _do_resume(self, session: Session, name: str, command: commands.Resume) -> List[Effect]:
         return [Send(session, wire.error("/resume is for a new connection, before a name"))]
 
-    def _do_who(self, session: Session, name: str, command: wire.Who) -> List[Effect]:
+    def _do_who(self, session: Session, name: str, command: commands.Who) -> List[Effect]:
         room: Union[None, Room, List[Effect]] = None
         if command.pattern.startswith("#"):  # names never hold "#": a room
             room = self._room_of(session, command.pattern, member=False)
@@ -594,7 +595,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
             text += f" and {count - WHO_NAMES} more (/who PATTERN to search)"
         return wire.notice(text)
 
-    def _do_nick(self, session: Session, name: str, command: wire.Nick) -> List[Effect]:
+    def _do_nick(self, session: Session, name: str, command: commands.Nick) -> List[Effect]:
         new = command.name
         if new == name:
             return [Send(session, wire.notice(f"You are already known as {name}."))]
@@ -624,7 +625,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
             effects += [Send(member, line) for member in self.rooms.sharing(session, 0)]
         return effects
 
-    def _do_msg(self, session: Session, name: str, command: wire.Msg) -> List[Effect]:
+    def _do_msg(self, session: Session, name: str, command: commands.Msg) -> List[Effect]:
         if command.target.startswith("#"):  # names never hold "#"
             room = self._room_of(session, command.target)
             if isinstance(room, list):
@@ -645,22 +646,22 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
             effects.append(Send(session, wire.sent(self._name_for(key), text)))
         return effects
 
-    def _do_me(self, session: Session, name: str, command: wire.Me) -> List[Effect]:
+    def _do_me(self, session: Session, name: str, command: commands.Me) -> List[Effect]:
         text = clean(command.text)
         log.debug("* %s %s", name, text)
         return self._say(session, self.rooms.current(session), wire.action(name, text))
 
-    def _do_help(self, session: Session, name: str, command: wire.Help) -> List[Effect]:
-        lines = [f"{usage:<16} {what}" for usage, what in wire.COMMANDS.values()]
+    def _do_help(self, session: Session, name: str, command: commands.Help) -> List[Effect]:
+        lines = [f"{usage:<16} {what}" for usage, what in commands.COMMANDS.values()]
         lines.append(f"{'//text':<16} send a message that starts with /")
         if self.announce_limit:
             lines.append(f"In a room of more than {self.announce_limit} members, joins and "
                          "leaves are not announced (/who still counts everyone).")
         return [Send(session, wire.notice(line)) for line in ["Commands:", *lines]]
 
-    def _do_unknown(self, session: Session, name: str, command: wire.Unknown) -> List[Effect]:
+    def _do_unknown(self, session: Session, name: str, command: commands.Unknown) -> List[Effect]:
         log.debug("%r (%s): unknown command /%s", session, name, clean(command.word))
         return [Send(session, wire.error(f"unknown command: /{clean(command.word)} (try /help)"))]
 
-    def _do_badusage(self, session: Session, name: str, command: wire.BadUsage) -> List[Effect]:
-        return [Send(session, wire.error(f"usage: {wire.usage(command.command)}"))]
+    def _do_badusage(self, session: Session, name: str, command: commands.BadUsage) -> List[Effect]:
+        return [Send(session, wire.error(f"usage: {commands.usage(command.command)}"))]

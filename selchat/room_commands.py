@@ -10,6 +10,7 @@ as the rest of the chat logic does. Pure: no I/O, no clock.
 import logging
 from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Tuple, Union
 
+from selchat import commands
 from selchat import wire
 from selchat.effect_types import (
     INSIDE, OUTSIDE, TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Lookup, Presence,
@@ -117,7 +118,7 @@ class RoomCommands(Generic[Session]):
             return [Send(session, wire.error(f"you are not in {shown}: /join {shown}"))]
         return room
 
-    def _do_join(self, session: Session, name: str, command: wire.Join) -> List[Effect]:
+    def _do_join(self, session: Session, name: str, command: commands.Join) -> List[Effect]:
         problem = None if self.rooms.spelled(command.room) else room_problem(command.room)
         if problem:
             return [Send(session, wire.error(problem))]
@@ -153,7 +154,7 @@ class RoomCommands(Generic[Session]):
                                   Presence(INSIDE if room.default else "+", name), room))
         return effects
 
-    def _do_part(self, session: Session, name: str, command: wire.Part) -> List[Effect]:
+    def _do_part(self, session: Session, name: str, command: commands.Part) -> List[Effect]:
         room = self._room_of(session, command.room)
         if isinstance(room, list):
             return room
@@ -169,7 +170,7 @@ class RoomCommands(Generic[Session]):
         effects.append(Left(session) if room.default else Exited(session, room))
         return effects
 
-    def _do_topic(self, session: Session, name: str, command: wire.Topic) -> List[Effect]:
+    def _do_topic(self, session: Session, name: str, command: commands.Topic) -> List[Effect]:
         room = self._room_of(session, command.room, member=bool(command.text))
         if isinstance(room, list):
             return room
@@ -187,7 +188,7 @@ class RoomCommands(Generic[Session]):
         return [Send(session, line, room=where),
                 Broadcast(line, session, Presence(TOPIC, room.topic), room=where)]
 
-    def _do_search(self, session: Session, name: str, command: wire.Search) -> List[Effect]:
+    def _do_search(self, session: Session, name: str, command: commands.Search) -> List[Effect]:
         """Any room's lines, named or not: rooms are open to all."""
         if command.room:
             problem = room_problem(command.room)
@@ -196,7 +197,7 @@ class RoomCommands(Generic[Session]):
         default = bool(command.room) and room_key(command.room) == self.rooms.default.key
         return [Lookup(session, command.room, default, words=command.words)]
 
-    def _do_history(self, session: Session, name: str, command: wire.History) -> List[Effect]:
+    def _do_history(self, session: Session, name: str, command: commands.History) -> List[Effect]:
         """Earlier lines of a room of one's own."""
         room = self._room_of(session, command.room, member=True)
         if isinstance(room, list):
@@ -204,7 +205,7 @@ class RoomCommands(Generic[Session]):
         return [Lookup(session, room.name, room.default, count=command.lines,
                        before=command.before)]
 
-    def _do_listrooms(self, session: Session, name: str, command: wire.ListRooms,
+    def _do_listrooms(self, session: Session, name: str, command: commands.ListRooms,
                       ) -> List[Effect]:
         """The rooms, sorted, with counts and topics: built once per change
         and shared; a search (or a rebuild) is charged as a /who search."""

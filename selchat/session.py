@@ -74,6 +74,7 @@ import enum
 import re
 from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple, Union
 
+from selchat import commands
 from selchat import wire
 from selchat.framing import END_OF_STREAM, LineBuffer
 from selchat.sanitize import clean
@@ -533,8 +534,8 @@ class ClientSession:
             return []
         if isinstance(line, _End) or (self.interactive and line.strip() == "q"):
             line = "/quit"
-        command = wire.parse(line)
-        if isinstance(command, wire.Quit):
+        command = commands.parse(line)
+        if isinstance(command, commands.Quit):
             self.state = State.QUITTING
         elif not line.strip():
             return []  # the server ignores blank lines anyway
@@ -550,21 +551,21 @@ class ClientSession:
         self.submit(INPUT_END)
         return self._finish(EXIT_LEFT)
 
-    def _echo(self, command: wire.Command) -> List[Decision]:
+    def _echo(self, command: commands.Command) -> List[Decision]:
         """What you said, as the others see it (the server sends it back to no one).
 
         In no room, or to a room you are not in, nothing: the server says why."""
         room = self.room
-        if isinstance(command, wire.Say) and room is not None:
+        if isinstance(command, commands.Say) and room is not None:
             line = wire.text_of(wire.chat(self.name, command.text))
-        elif isinstance(command, wire.Me) and room is not None:
+        elif isinstance(command, commands.Me) and room is not None:
             line = wire.text_of(wire.action(self.name, command.text))
-        elif isinstance(command, wire.Msg) and command.target.startswith("#"):
+        elif isinstance(command, commands.Msg) and command.target.startswith("#"):
             room = _room_key(command.target)  # a room's line, said there
             if room not in self.rooms:
                 return []
             line = wire.text_of(wire.chat(self.name, command.text))
-        elif isinstance(command, wire.Msg) and self._tags_unanswered:
+        elif isinstance(command, commands.Msg) and self._tags_unanswered:
             # A server with tags confirms a /msg delivered (wire.sent) and
             # answers one to nobody with an error: only that is shown.
             line = wire.text_of(wire.sent(command.target, command.text))

@@ -1,4 +1,4 @@
-"""The account and moderation command lines, parsed (`selchat.wire.parse`
+"""The account and moderation command lines, parsed (`selchat.commands.parse`
 asks here for a word it does not know).
 
 Each command is a NamedTuple whose class name picks its ``_do_`` method in

@@ -2,6 +2,7 @@
 rate, taking over one's own ghost, look-alikes, the server password."""
 import pytest
 
+from selchat import commands
 from selchat import wire
 from selchat.accounts import passwords
 from selchat.accounts.authority import GUESSES_PER_NAME
@@ -142,14 +143,14 @@ def test_the_server_password_comes_first(clock):
 
 
 def test_the_commands_parse():
-    assert wire.parse("/register two words") == Register("two words")
-    assert wire.parse("/password old new one") == Password("old", "new one")
-    assert wire.parse("/password old") == wire.BadUsage("password")
-    assert wire.parse("/ban #dev bob 2h spam") == Ban("#dev", "bob", 7200.0, "spam")
-    assert wire.parse("/ban bob being rude") == Ban("", "bob", None, "being rude")
-    assert wire.parse("/mute bob 10m") == Mute("", "bob", 600.0)
-    assert wire.parse("/mute bob soon") == wire.BadUsage("mute")
-    assert wire.parse("/mode #dev +k sesame") == Mode("#dev", "+k", "sesame")
-    assert wire.parse("/mode +x") == wire.BadUsage("mode")
-    assert wire.parse("/join #dev sesame") == wire.Join("#dev", "sesame")
+    assert commands.parse("/register two words") == Register("two words")
+    assert commands.parse("/password old new one") == Password("old", "new one")
+    assert commands.parse("/password old") == commands.BadUsage("password")
+    assert commands.parse("/ban #dev bob 2h spam") == Ban("#dev", "bob", 7200.0, "spam")
+    assert commands.parse("/ban bob being rude") == Ban("", "bob", None, "being rude")
+    assert commands.parse("/mute bob 10m") == Mute("", "bob", 600.0)
+    assert commands.parse("/mute bob soon") == commands.BadUsage("mute")
+    assert commands.parse("/mode #dev +k sesame") == Mode("#dev", "+k", "sesame")
+    assert commands.parse("/mode +x") == commands.BadUsage("mode")
+    assert commands.parse("/join #dev sesame") == commands.Join("#dev", "sesame")
     assert parse_duration("7d") == 7 * 86400 and parse_duration("0") is None

@@ -1,6 +1,7 @@
 """The pure parts of history on disk: /search and /history parsed and turned
 into effects, a history restored from disk, and sessions kept across a
 restart (held again, found by their token's hash)."""
+from selchat import commands
 from selchat import wire
 from selchat.effect_types import Broadcast, Hold, Lookup, Send, Unhold
 from selchat.history import MemoryHistory, NotKept
@@ -11,16 +12,16 @@ TOKEN = "e1.00112233445566778899aabbccddeeff"
 
 
 def test_search_and_history_are_parsed():
-    assert wire.parse("/search apple  pie") == wire.Search("", ("apple", "pie"))
-    assert wire.parse("/search #dev apple") == wire.Search("#dev", ("apple",))
-    assert wire.parse("/search") == wire.BadUsage("search")
-    assert wire.parse("/search #dev") == wire.BadUsage("search")
-    assert wire.parse("/history") == wire.History("", 0, None)
-    assert wire.parse("/history #dev 50") == wire.History("#dev", 50, None)
-    assert wire.parse("/history #dev 50 1234") == wire.History("#dev", 50, 1234)
-    assert wire.parse("/history ten") == wire.BadUsage("history")
-    assert wire.parse("/history 1 2 3") == wire.BadUsage("history")
-    assert "/search" in wire.usage("search") and "/history" in wire.usage("history")
+    assert commands.parse("/search apple  pie") == commands.Search("", ("apple", "pie"))
+    assert commands.parse("/search #dev apple") == commands.Search("#dev", ("apple",))
+    assert commands.parse("/search") == commands.BadUsage("search")
+    assert commands.parse("/search #dev") == commands.BadUsage("search")
+    assert commands.parse("/history") == commands.History("", 0, None)
+    assert commands.parse("/history #dev 50") == commands.History("#dev", 50, None)
+    assert commands.parse("/history #dev 50 1234") == commands.History("#dev", 50, 1234)
+    assert commands.parse("/history ten") == commands.BadUsage("history")
+    assert commands.parse("/history 1 2 3") == commands.BadUsage("history")
+    assert "/search" in commands.usage("search") and "/history" in commands.usage("history")
 
 
 def joined(room, session, name):

@@ -2,6 +2,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from selchat import commands
 from selchat import wire
 from selchat.effect_types import (
     TOPIC, Broadcast, Charge, Entered, Exited, Left, Presence, Replay, Send, Unannounced,
@@ -268,17 +269,17 @@ def test_a_resume_merges_every_rooms_lines_in_order_and_names_trimmed_rooms():
 
 
 def test_room_commands_parse():
-    assert wire.parse("/join #dev") == wire.Join("#dev")
-    assert wire.parse("/join") == wire.parse("/join #a #b") == wire.BadUsage("join")
-    assert wire.parse("/part") == wire.Part("", "")
-    assert wire.parse("/part gone for lunch") == wire.Part("", "gone for lunch")
-    assert wire.parse("/part #dev  gone") == wire.Part("#dev", "gone")
-    assert wire.parse("/rooms") == wire.ListRooms("")
-    assert wire.parse("/rooms de") == wire.ListRooms("de")
-    assert wire.parse("/topic") == wire.Topic("", "")
-    assert wire.parse("/topic #dev") == wire.Topic("#dev", "")
-    assert wire.parse("/topic ship it") == wire.Topic("", "ship it")
-    assert wire.parse("/who #dev") == wire.Who("#dev")
+    assert commands.parse("/join #dev") == commands.Join("#dev")
+    assert commands.parse("/join") == commands.parse("/join #a #b") == commands.BadUsage("join")
+    assert commands.parse("/part") == commands.Part("", "")
+    assert commands.parse("/part gone for lunch") == commands.Part("", "gone for lunch")
+    assert commands.parse("/part #dev  gone") == commands.Part("#dev", "gone")
+    assert commands.parse("/rooms") == commands.ListRooms("")
+    assert commands.parse("/rooms de") == commands.ListRooms("de")
+    assert commands.parse("/topic") == commands.Topic("", "")
+    assert commands.parse("/topic #dev") == commands.Topic("#dev", "")
+    assert commands.parse("/topic ship it") == commands.Topic("", "ship it")
+    assert commands.parse("/who #dev") == commands.Who("#dev")
 
 
 def test_a_rooms_batch_is_numbered_as_delivered_and_resumers_get_the_whole_pass():

@@ -3,8 +3,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from selchat import commands
 from selchat import wire
-from selchat.wire import BadUsage, Resume, Tags
+from selchat.commands import BadUsage, Resume, Tags
 from selchat.tags import (
     escape_tag_value, format_time, line_ends, parse_time, split_tags, tag_prefix,
     unescape_tag_value,
@@ -30,13 +31,13 @@ TIME = 1796189493929  # 2026-12-02T05:31:33.929Z
     ("/resume abc 1 2", BadUsage("resume")),
 ])
 def test_parse_client_commands(line, command):
-    assert wire.parse(line) == command
+    assert commands.parse(line) == command
 
 
 def test_usage_covers_client_commands_which_help_does_not_list():
-    assert wire.usage("resume") == "/resume TOKEN LASTSEQ"
-    assert wire.usage("msg") == "/msg NAME text"
-    assert "tags" not in wire.COMMANDS and "resume" not in wire.COMMANDS
+    assert commands.usage("resume") == "/resume TOKEN LASTSEQ"
+    assert commands.usage("msg") == "/msg NAME text"
+    assert "tags" not in commands.COMMANDS and "resume" not in commands.COMMANDS
 
 
 @pytest.mark.parametrize("line, command", [
@@ -48,7 +49,7 @@ def test_usage_covers_client_commands_which_help_does_not_list():
     ("/tagsx", None),
 ])
 def test_before_name(line, command):
-    assert wire.before_name(line) == command
+    assert commands.before_name(line) == command
 
 
 def test_format_time_is_utc_iso_8601_with_milliseconds():

@@ -2,8 +2,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from selchat import commands
 from selchat import wire
-from selchat.wire import BadUsage, Help, Me, Msg, Nick, Quit, Say, Unknown, Who
+from selchat.commands import BadUsage, Help, Me, Msg, Nick, Quit, Say, Unknown, Who
 
 
 @pytest.mark.parametrize("line, command", [
@@ -32,7 +33,7 @@ from selchat.wire import BadUsage, Help, Me, Msg, Nick, Quit, Say, Unknown, Who
     ("/", Unknown("")),
 ])
 def test_parse(line, command):
-    assert wire.parse(line) == command
+    assert commands.parse(line) == command
 
 
 @pytest.mark.parametrize("line, data", [
