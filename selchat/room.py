@@ -25,7 +25,7 @@ is a member, and only members receive broadcasts.
 import itertools
 import logging
 from typing import (
-    Callable, Collection, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union,
+    Callable, Collection, Dict, List, Mapping, Optional, Sequence, Set, Tuple,
 )
 
 from selchat import commands
@@ -33,17 +33,18 @@ from selchat import wire
 from selchat.names import MAX_NAME, name_key, name_problem
 from selchat.resume import TaggedSession, TaggedSessions
 from selchat.effect_types import (
-    INSIDE, OUTSIDE, TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Hold, Joined, Keep,
+    INSIDE, OUTSIDE, TOPIC, Broadcast, Claim, Close, Effect, Entered, Hold, Joined, Keep,
     Left, Presence, Relay, Release, Replay, ResumeAsked, Send, Session, Tag, Unannounced, Unhold,
 )
 from selchat.room_commands import RoomCommands
+from selchat.answers import Answers
 from selchat.accounts.authority import Authority
 from selchat.accounts.login import Login
 from selchat.moderation import Moderation
 from selchat.rooms import (
     ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem,
 )
-from selchat.roster import SEARCH_NAMES_PER_TOKEN, WHO_CACHED, WHO_NAMES, Roster
+from selchat.roster import Roster
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
@@ -58,7 +59,8 @@ SHUTTING_DOWN = wire.shutting_down()
 SHUTTING_DOWN_KEPT = wire.shutting_down(kept=True)
 
 
-class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
+class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
+               Answers[Session]):
     """`resume_window` seconds a tagged member's session is held when its
     connection ends without /quit (0: never); `new_token` makes its resume
     token (randomness is the caller's); `replay` lines greet a newcomer;
@@ -552,49 +554,6 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
     def _do_resume(self, session: Session, name: str, command: commands.Resume) -> List[Effect]:
         return [Send(session, wire.error("/resume is for a new connection, before a name"))]
 
-    def _do_who(self, session: Session, name: str, command: commands.Who) -> List[Effect]:
-        room: Union[None, Room, List[Effect]] = None
-        if command.pattern.startswith("#"):  # names never hold "#": a room
-            room = self._room_of(session, command.pattern, member=False)
-        elif not command.pattern and session in self.rooms.of:
-            room = self.rooms.current(session)
-        if isinstance(room, list):
-            return room
-        if room is not None and not room.default:
-            shown, count = room.first(WHO_NAMES)
-            return [Send(session, self._listing(f"Online in {room.name}",
-                                                self._marked(room, shown), count))]
-        if command.pattern and not command.pattern.startswith("#"):
-            return self._who_matching(session, clean(command.pattern))
-        if self._who_answer is None:
-            roster = self._roster
-            self._who_answer = self._listing("Online", roster.first(WHO_NAMES), len(roster))
-        return [Send(session, self._who_answer)]
-
-    def _who_matching(self, session: Session, pattern: str) -> List[Effect]:
-        """Members whose name contains `pattern`, compared as names are: a
-        search compares every name, so it is charged for them, and its answer
-        is shared until membership changes (a repeat costs nothing more)."""
-        found = self._who_found.get(pattern)
-        if found is not None:
-            return [Send(session, found)]
-        shown, count = self._roster.search(name_key(pattern), WHO_NAMES)
-        found = self._listing(f"Online matching {pattern!r}", shown, count)
-        if len(self._who_found) >= WHO_CACHED:
-            del self._who_found[next(iter(self._who_found))]
-        self._who_found[pattern] = found
-        tokens = len(self._roster) // SEARCH_NAMES_PER_TOKEN  # in a small room, nothing
-        return [Send(session, found), Charge(session, tokens)] if tokens else [Send(session, found)]
-
-    @staticmethod
-    def _listing(title: str, shown: List[str], count: int) -> ServerLine:
-        """"Title (N): a, b, ..." with the first WHO_NAMES names (the roster's
-        order: alphabetical, ignoring case), then a count."""
-        text = f"{title} ({count}): {', '.join(shown)}" if shown else f"{title} (0)"
-        if count > WHO_NAMES:
-            text += f" and {count - WHO_NAMES} more (/who PATTERN to search)"
-        return wire.notice(text)
-
     def _do_nick(self, session: Session, name: str, command: commands.Nick) -> List[Effect]:
         new = command.name
         if new == name:
@@ -650,18 +609,3 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session]):
         text = clean(command.text)
         log.debug("* %s %s", name, text)
         return self._say(session, self.rooms.current(session), wire.action(name, text))
-
-    def _do_help(self, session: Session, name: str, command: commands.Help) -> List[Effect]:
-        lines = [f"{usage:<16} {what}" for usage, what in commands.COMMANDS.values()]
-        lines.append(f"{'//text':<16} send a message that starts with /")
-        if self.announce_limit:
-            lines.append(f"In a room of more than {self.announce_limit} members, joins and "
-                         "leaves are not announced (/who still counts everyone).")
-        return [Send(session, wire.notice(line)) for line in ["Commands:", *lines]]
-
-    def _do_unknown(self, session: Session, name: str, command: commands.Unknown) -> List[Effect]:
-        log.debug("%r (%s): unknown command /%s", session, name, clean(command.word))
-        return [Send(session, wire.error(f"unknown command: /{clean(command.word)} (try /help)"))]
-
-    def _do_badusage(self, session: Session, name: str, command: commands.BadUsage) -> List[Effect]:
-        return [Send(session, wire.error(f"usage: {commands.usage(command.command)}"))]
