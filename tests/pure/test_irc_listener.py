@@ -1,22 +1,12 @@
 """The IRC listener's rules (selchat.irc.port), with a fake bind: a busy
 default port is a warning line, a chosen one a failure."""
-import errno
-
 import pytest
+
+from support.listening import Failed, busy, fail
 
 from selchat.irc.port import listen, server_name
 
 
-def busy(host, port):
-    raise OSError(errno.EADDRINUSE, "Address already in use")
-
-
-class Failed(Exception):
-    pass
-
-
-def fail(message):
-    raise Failed(message)
 
 
 def test_a_busy_default_port_is_a_startup_line():

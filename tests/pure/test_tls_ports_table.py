@@ -1,9 +1,9 @@
 """The table of protocols over TLS (`selchat.tls_port.OVER_TLS`) and how one
 row's port is opened: its startup line, a busy default port, a port that
 cannot be had."""
-import errno
-
 import pytest
+
+from support.listening import Failed, busy, fail
 
 from selchat.tls_port import OVER_TLS, listen_over_tls
 
@@ -13,16 +13,6 @@ class Bound:
         return ("127.0.0.1", 6697)
 
 
-def busy(host, port):
-    raise OSError(errno.EADDRINUSE, "Address already in use")
-
-
-class Failed(Exception):
-    pass
-
-
-def fail(message):
-    raise Failed(message)
 
 
 def test_the_chat_and_irc_rows():
