@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The irctest families issue 21 names, and a table of a run's results per family.
+"""The irctest families issues 21 and 24 name, and a table of a run's results per family.
 
-``python tests/irctest/families.py --files`` prints the test files to give
-irctest; ``python tests/irctest/families.py RESULTS.xml`` reads the JUnit XML
+``python tests/irctest/families.py --files [21|24]`` prints the test files to give
+irctest (both issues' families by default); ``python tests/irctest/families.py RESULTS.xml`` reads the JUnit XML
 irctest's pytest wrote (``--junitxml``) and prints passed, failed and skipped
 per family, and each failure's first line (docs/irctest.rst).
 """
@@ -20,19 +20,35 @@ FAMILIES = {
     "echo-message": "echo_message", "labeled-responses": "labeled_responses",
     "isupport": "isupport",
 }
+#: Issue 24's families (accounts and moderation); the password registration test is
+#: in "registration" above. ``chmodes`` is a folder of modules, one per mode.
+ACCOUNT_FAMILIES = {
+    "sasl": "sasl", "account-tag": "account_tag", "chathistory": "chathistory",
+    "kick": "kick", "invite": "invite", "channel modes": "chmodes",
+}
+ISSUES = {"21": FAMILIES, "24": ACCOUNT_FAMILIES}
 #: What irctest's Makefile leaves out for servers like this one.
 MARKERS = "not services and not implementation-specific and not deprecated and not strict"
 
 
-def files() -> List[str]:
-    return [f"irctest/server_tests/{module}.py" for module in FAMILIES.values()]
+def files(issues: List[str]) -> List[str]:
+    found = []
+    for issue in issues:
+        for module in ISSUES[issue].values():
+            found.append(f"irctest/server_tests/{module}" + ("/" if module == "chmodes" else ".py"))
+    return found
+
+
+def module_of(classname: str) -> str:
+    """irctest.server_tests.chmodes.key.KeyTestCase -> chmodes; ...kick.KickTestCase -> kick."""
+    return classname.split(".")[2] if classname.count(".") >= 3 else ""
 
 
 def outcomes(path: str) -> Dict[str, Counter]:
     """Per module: passed, failed, skipped (an expected failure counts as skipped)."""
     counts: Dict[str, Counter] = {}
     for case in ET.parse(path).iter("testcase"):
-        module = case.get("classname", "").split(".")[-2]
+        module = module_of(case.get("classname", ""))
         kinds = {child.tag for child in case}
         outcome = ("failed" if kinds & {"failure", "error"} else
                    "skipped" if "skipped" in kinds else "passed")
@@ -46,7 +62,7 @@ def failures(path: str) -> List[str]:
         for child in case:
             if child.tag in ("failure", "error"):
                 first = (child.get("message") or "").strip().splitlines()[:1]
-                found.append(f"{case.get('classname', '').split('.')[-2]}::{case.get('name')}: "
+                found.append(f"{module_of(case.get('classname', ''))}::{case.get('name')}: "
                              f"{first[0][:160] if first else ''}")
     return found
 
@@ -55,8 +71,10 @@ def table(path: str) -> str:
     counts = outcomes(path)
     rows = [f"{'family':30s} {'passed':>6s} {'failed':>6s} {'skipped':>7s}"]
     total: Counter = Counter()
-    for family, module in FAMILIES.items():
-        got = counts.get(module, Counter())
+    for family, module in {**FAMILIES, **ACCOUNT_FAMILIES}.items():
+        if module not in counts:
+            continue
+        got = counts[module]
         total += got
         rows.append(f"{family:30s} {got['passed']:6d} {got['failed']:6d} {got['skipped']:7d}")
     rows.append(f"{'total':30s} {total['passed']:6d} {total['failed']:6d} {total['skipped']:7d}")
@@ -64,14 +82,14 @@ def table(path: str) -> str:
 
 
 def main(argv: List[str]) -> int:
-    if argv == ["--files"]:
-        print(" ".join(files()))
+    if argv[:1] == ["--files"] and set(argv[1:]) <= set(ISSUES):
+        print(" ".join(files(argv[1:] or list(ISSUES))))
         return 0
     if argv == ["--markers"]:
         print(MARKERS)
         return 0
     if len(argv) != 1:
-        print("usage: families.py --files | --markers | RESULTS.xml", file=sys.stderr)
+        print("usage: families.py --files [21|24] | --markers | RESULTS.xml", file=sys.stderr)
         return 2
     try:
         print(table(argv[0]))
