@@ -197,6 +197,53 @@ def last_lines(db: sqlite3.Connection, room: str, count: int,
     return found
 
 
+def next_lines(db: sqlite3.Connection, room: str, count: int, after: int) -> List[Row]:
+    """A room's `count` oldest lines newer than number `after`, oldest first
+    (the pass holding `after` first: a pass's number is its first line's)."""
+    found: List[Row] = []
+    if count <= 0:
+        return found
+    holding = db.execute("SELECT first FROM passes WHERE room = ? AND first <= ? "
+                         "ORDER BY first DESC LIMIT 1", (room, after)).fetchone()
+    cursor = db.execute("SELECT first, room, time_ms, lines FROM passes WHERE room = ? "
+                        "AND first >= ? ORDER BY first", (room, after + 1 if holding is None
+                                                          else holding[0]))
+    try:
+        for stored in cursor:  # oldest pass first, until enough
+            found += [row for row in _rows(*stored) if row.seq > after][:count - len(found)]
+            if len(found) >= count:
+                break
+    finally:
+        cursor.close()
+    return found
+
+
+def seq_at(db: sqlite3.Connection, time_ms: int) -> Optional[int]:
+    """The number of the first line (of any room) said at or after `time_ms`
+    (None: none was). Times grow with the numbers, so this is a binary search
+    over the passes by number: a few dozen lookups of the primary key, never a scan."""
+    probe = "SELECT first, time_ms FROM passes WHERE first >= ? ORDER BY first LIMIT 1"
+
+    def reached(seq: int) -> Optional[Tuple[int, int]]:
+        found = db.execute(probe, (seq,)).fetchone()
+        return None if found is None else (int(found[0]), int(found[1]))
+
+    oldest = reached(0)
+    if oldest is None or oldest[1] >= time_ms:
+        return None if oldest is None else oldest[0]
+    # The first pass from `low` on was said before time_ms; from `high` on, not (or none is).
+    low, high = oldest[0], last_seq(db) + 1
+    while high - low > 1:
+        middle = (low + high) // 2
+        found = reached(middle)
+        if found is None or found[1] >= time_ms:
+            high = middle
+        else:
+            low = middle
+    found = reached(high)
+    return None if found is None else found[0]
+
+
 def every_line(db: sqlite3.Connection) -> List[Row]:
     """Every line kept, oldest first (for tests and tools: the whole table)."""
     return [row for stored in db.execute(

@@ -29,11 +29,13 @@ from selchat.effect_types import (
     TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
+from selchat.archive import room_key
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
 from selchat.irc.session import IrcSession
 from selchat.irc.world import User
+from selchat.room_lines import RoomLines, of_room
 from selchat.lines import LineKind
 from selchat.names import name_key
 from selchat.rooms import Room
@@ -491,3 +493,29 @@ class RoomView:
         for other in kind.away_notify:
             if other is not conn and any(room.has(other) for room in rooms):
                 kind.reply(other, line)
+
+    # -- history (CHATHISTORY) ----------------------------------------------------------
+
+    def epoch(self) -> str:
+        return self._kind._server._history.epoch
+
+    def history(self, channel: str) -> Optional[Tuple[str, RoomLines]]:
+        room = self._room(channel)
+        if room is None or not room.has(self._conn):  # not a member: nothing, not even "exists"
+            return None
+        return room.name, self._lines_of(room)
+
+    def histories(self) -> List[Tuple[str, RoomLines]]:
+        rooms = self._kind._server._room.rooms.rooms_of(self._conn)
+        return [(room.name, self._lines_of(room)) for room in rooms]
+
+    def _lines_of(self, room: Room[Connection]) -> RoomLines:
+        server = self._kind._server
+        archive, db = server.archive, server.storage.db
+        if archive is not None:
+            archive.commit()  # this pass's lines too (as /history does)
+        return of_room(server._history if room.default else room.history,
+                       db if archive is not None else None, room_key(room))
+
+    def render(self, line: bytes, tags: str) -> bytes:
+        return self._kind.renderer.lines(line, None, tags)

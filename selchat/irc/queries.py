@@ -9,7 +9,7 @@ import fnmatch
 import re
 from typing import List, Optional
 
-from selchat.irc import numerics as N
+from selchat.irc import chathistory, numerics as N
 from selchat.irc.caps import Caps
 from selchat.irc.message import Message, encode
 from selchat.irc.operating import Operating
@@ -73,7 +73,7 @@ class Queries(Operating):
             "CASEMAPPING=rfc8265", "CHANTYPES=#", f"CHANNELLEN={MAX_NAME + 1}",
             f"NICKLEN={MAX_NAME}", f"TOPICLEN={MAX_TOPIC}", "PREFIX=(ov)@+",
             f"CHANLIMIT=#:{self.channel_limit}", f"NETWORK={self.network}", "LINELEN=512",
-            "CHANMODES=b,,,nt", "UTF8ONLY",
+            "CHANMODES=b,,,nt", "UTF8ONLY", *chathistory.ISUPPORT,
         ]
         return [self.reply_text(N.RPL_ISUPPORT, *tokens, "are supported by this server")]
 

@@ -25,6 +25,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 from selchat import wire
 from selchat.irc import numerics as N
 from selchat.irc.caps import Caps
+from selchat.irc.chathistory import History
 from selchat.irc.message import Message, encode, escape
 from selchat.irc.queries import VERSION, Queries
 from selchat.irc.render import mask
@@ -39,7 +40,7 @@ _BEFORE = frozenset({"CAP", "NICK", "USER", "PASS", "PING", "PONG", "QUIT", "AUT
 _ACTION = "\x01ACTION "
 
 
-class IrcSession(Queries):
+class IrcSession(Queries, History):
     """`server` names the server in every reply, `host` is in every mask,
     `network` is ISUPPORT's NETWORK, `default_room` the channel everyone is in,
     `channel_limit` how many rooms one member may be in."""
@@ -523,10 +524,20 @@ def labeled(replies: List[bytes], label: str, server: str) -> List[bytes]:
         return [encode(server, "ACK", [], tags={"label": label})]
     if len(replies) == 1:
         return [_with_tag(replies[0], tag)]
+    if _one_batch(replies):  # a batch already (chathistory): its opening line carries the label
+        return [_with_tag(replies[0], tag), *replies[1:]]
     ref = "L" + "".join(ch for ch in label if ch.isalnum())[:16]
     return [_with_tag(encode(server, "BATCH", ["+" + ref, "labeled-response"]), tag),
             *(_with_tag(reply, f"batch={ref}") for reply in replies),
             encode(server, "BATCH", ["-" + ref])]
+
+
+def _one_batch(replies: List[bytes]) -> bool:
+    """`replies` are one batch, from its ``BATCH +ref`` to its ``BATCH -ref``."""
+    opening = replies[0].split(b" ", 3)
+    if len(opening) < 3 or opening[1] != b"BATCH" or not opening[2].startswith(b"+"):
+        return False
+    return replies[-1].rstrip(b"\r\n").split(b" ")[1:3] == [b"BATCH", b"-" + opening[2][1:]]
 
 
 def _with_tag(line: bytes, tag: str) -> bytes:

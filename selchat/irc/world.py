@@ -5,6 +5,7 @@ member. The IRC kind implements it over `selchat.room.ChatRoom`
 """
 from typing import Dict, List, NamedTuple, Optional, Protocol, Tuple
 
+from selchat.room_lines import RoomLines
 from selchat.wire import ServerLine
 
 
@@ -98,3 +99,18 @@ class World(Protocol):
                tags: Optional[Dict[str, str]] = None) -> Optional[str]:
         """A NOTICE to a name (the line protocol has no command for it); the
         refusal, if any. `echo`, `tags`: as `command`'s."""
+
+    # -- history (CHATHISTORY, `selchat.irc.chathistory`) ------------------------------
+
+    def epoch(self) -> str:
+        """The numbering every msgid belongs to (``EPOCH-SEQ``)."""
+
+    def history(self, channel: str) -> Optional[Tuple[str, RoomLines]]:
+        """A room of this client's: its name and its lines (memory, then the
+        database). None when there is no such room or the client is not in it."""
+
+    def histories(self) -> List[Tuple[str, RoomLines]]:
+        """Every room of this client's, with its lines (CHATHISTORY TARGETS)."""
+
+    def render(self, line: bytes, tags: str) -> bytes:
+        """A room line (the line protocol's bytes) as IRC lines, each with `tags` in front."""
