@@ -88,7 +88,7 @@ def parse(params: List[str], epoch: str) -> Union[Query, Fail]:
     shown = clean(params[0])[:16] if params else "*"
     if sub not in SUBCOMMANDS:
         return Fail("INVALID_PARAMS", (shown or "*",), "Unknown subcommand")
-    wanted = 4 if sub in ("BETWEEN", "TARGETS") else 3
+    wanted = 4 if sub == "BETWEEN" else 3  # parameters after the subcommand
     if len(params) < wanted + 1:
         return Fail("INVALID_PARAMS", (sub,), "Insufficient parameters")
     if len(params) > wanted + 1:
