@@ -11,7 +11,7 @@ from typing import FrozenSet, List, NamedTuple, Optional, Set
 SUPPORTED = (
     "away-notify", "batch", "cap-notify", "echo-message", "labeled-response",
     "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
-    "draft/chathistory",
+    "draft/chathistory", "draft/event-playback",
 )
 #: Values CAP LS 302 shows (``sasl=PLAIN``: the mechanisms, `selchat.irc.sasl`).
 VALUES = {"sasl": "PLAIN"}

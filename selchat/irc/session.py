@@ -395,10 +395,15 @@ class IrcSession(Queries, History):
             if refusal is not None:
                 return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, name, refusal)]
             return [encode(self.mask(), "TOPIC", [name, ""])]
-        answer = self.world.command(f"/topic {name} {text}")
+        # The room's own line comes back (its time and msgid, as CHATHISTORY gives
+        # it later), unless labelled: then the reply is the TOPIC, with the label.
+        labelled = bool(msg.tags.get("label")) and self.caps.has("labeled-response")
+        answer = self.world.command(f"/topic {name} {text}", echo=not labelled)
         error = _error_of(answer)
         if error is not None:
             return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, name, error)]
+        if not labelled:
+            return []
         return [encode(self.mask(), "TOPIC", [name, self.world.topic(name) or text],
                        trailing=True)]
 
