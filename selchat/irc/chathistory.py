@@ -35,12 +35,14 @@ or not, so its existence does not leak). Private messages are kept
 nowhere (docs/history.rst): a nick or ``*`` gets an empty batch.
 """
 import sqlite3
-from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional, Tuple, Union
+import collections
+from typing import TYPE_CHECKING, Callable, Deque, List, NamedTuple, Optional, Tuple, Union
 
 from selchat import wire
 from selchat.history import Line
 from selchat.irc.message import Message, encode
-from selchat.room_lines import RoomLines
+from selchat.names import name_key
+from selchat.room_lines import MemoryLines, RoomLines
 from selchat.sanitize import clean
 from selchat.tags import format_time, parse_time
 
@@ -53,6 +55,10 @@ MAX_LIMIT = 100
 SCAN_LIMIT = 2000
 #: Lines read per step of a walk (the limit itself when it is larger).
 CHUNK = 50
+#: Direct lines one connection keeps for CHATHISTORY with a nick: 100 lines
+#: of ~200 bytes are 20 KB for a connection that talks in private, nothing for
+#: one that does not; a conversation's last screenful or two.
+DIRECT_KEPT = 100
 #: What ISUPPORT says: the limit, and the references understood (msgid first).
 ISUPPORT = (f"CHATHISTORY={MAX_LIMIT}", "MSGREFTYPES=msgid,timestamp")
 SUBCOMMANDS = ("LATEST", "BEFORE", "AFTER", "AROUND", "BETWEEN", "TARGETS")
@@ -121,10 +127,12 @@ def _ref(text: str, epoch: str, star: bool) -> Union[Ref, Fail]:
         return Ref("timestamp", moment)
     if kind == "msgid" and found:
         made_by, _, seq = value.rpartition("-")
-        if made_by != epoch or not (seq.isdecimal() and seq.isascii()):
-            return Fail("MESSAGE_ERROR", (shown,), "Unknown msgid (not a room line of this "
+        direct = seq[:1] == "d"  # a direct line's: EPOCH-dN
+        number = seq[1:] if direct else seq
+        if made_by != epoch or not (number.isdecimal() and number.isascii()):
+            return Fail("MESSAGE_ERROR", (shown,), "Unknown msgid (not a line of this "
                                                   "server's history)")
-        return Ref("msgid", int(seq))
+        return Ref("direct" if direct else "msgid", int(number))
     return Fail("INVALID_MSGREFTYPE", (shown,), "Use msgid= or timestamp=")
 
 
@@ -178,7 +186,7 @@ def _up(lines: RoomLines, above: int, count: int, keep: Keep, ceiling: int = END
 
 def _below(ref: Ref, lines: RoomLines) -> int:
     """Lines before `ref` are numbered below this."""
-    if ref.kind == "msgid":
+    if ref.kind != "timestamp":
         return ref.value
     found = lines.seq_at(ref.value)
     return END if found is None else found
@@ -186,7 +194,7 @@ def _below(ref: Ref, lines: RoomLines) -> int:
 
 def _above(ref: Ref, lines: RoomLines) -> int:
     """Lines after `ref` are numbered above this."""
-    if ref.kind == "msgid":
+    if ref.kind != "timestamp":
         return ref.value
     found = lines.seq_at(ref.value + 1)
     return END - 1 if found is None else found - 1
@@ -231,14 +239,42 @@ def batch(server: str, ref: str, kind: str, params: List[str], lines: List[bytes
             encode(server, "BATCH", ["-" + ref])]
 
 
-def tags(line: Line, epoch: str, ref: Optional[str], time: bool, msgid: bool) -> str:
-    """The tags a history line is rendered with: ``batch``, ``time``, ``msgid``."""
+def tags(line: Line, epoch: str, ref: Optional[str], time: bool, msgid: bool,
+         direct: bool = False) -> str:
+    """The tags a history line is rendered with: ``batch``, ``time``, ``msgid``
+    (a direct line's is ``EPOCH-dN``)."""
     found = [f"batch={ref}"] if ref else []
     if time:
         found.append(f"time={format_time(line.time_ms)}")
     if msgid:
-        found.append(f"msgid={epoch}-{line.seq}")
+        found.append(f"msgid={epoch}-{'d' if direct else ''}{line.seq}")
     return "@" + ";".join(found) + " " if found else ""
+
+
+class DirectLines:
+    """One connection's direct lines, sent and received (to itself too), the
+    last `DIRECT_KEPT`, as the recipient was sent them: in memory only, gone
+    with the connection. Each with the other end's name and its number (the
+    N of its ``EPOCH-dN`` msgid)."""
+
+    __slots__ = ("_lines",)
+
+    def __init__(self) -> None:
+        self._lines: Deque[Tuple[str, str, Line]] = collections.deque(maxlen=DIRECT_KEPT)
+
+    def add(self, number: int, time_ms: int, other: str, line: bytes) -> None:
+        self._lines.append((name_key(other), other, Line(number, time_ms, line, b"")))
+
+    def with_(self, nick: str) -> MemoryLines:
+        """The lines exchanged with `nick` (``*``: with anyone)."""
+        key = name_key(nick)
+        return MemoryLines([line for other, _, line in self._lines
+                            if nick == "*" or other == key])
+
+    def latest(self) -> List[Tuple[int, str]]:
+        """(the last line's time, the other end's name), for each other end."""
+        newest = {key: (line.time_ms, name) for key, name, line in self._lines}
+        return list(newest.values())
 
 
 class History:
@@ -252,6 +288,13 @@ class History:
         caps: Caps
 
     _batches: int = 0  # chathistory batches opened: each one's name
+    direct: Optional[DirectLines] = None  # made with the first direct line
+
+    def keep_direct(self, number: int, time_ms: int, other: str, line: bytes) -> None:
+        """A direct line this client sent or was sent (`other`: the other end)."""
+        if self.direct is None:
+            self.direct = DirectLines()
+        self.direct.add(number, time_ms, other, line)
 
     def _chathistory(self, msg: Message) -> List[bytes]:
         world = self.world
@@ -262,35 +305,45 @@ class History:
         ref = f"h{self._batches}" if self.caps.has("batch") else None
         if query.subcommand == "TARGETS":
             return self._targets(query, ref)
-        target = query.target
-        if not target.startswith("#"):  # private lines are kept nowhere: nothing to give
-            return batch(self.server, ref or "", "chathistory", [clean(target)[:64] or "*"], [],
-                         ref is not None)
-        found = world.history(target)
-        if found is None:
-            return [self._fail(Fail("INVALID_TARGET", (query.subcommand, clean(target)[:64]),
-                                    "Messages could not be retrieved"))]
-        name, lines = found
+        target, sub = query.target, query.subcommand
+        channel = target.startswith("#")
+        if any(each.kind == ("direct" if channel else "msgid") for each in query.refs):
+            return [self._fail(Fail("MESSAGE_ERROR", (sub, clean(target)[:64]),
+                                    "That msgid is not of this conversation"))]
+        lines: RoomLines
+        if channel:
+            found = world.history(target)
+            if found is None:  # no such room, or not a member: the same answer
+                return [self._fail(Fail("INVALID_TARGET", (sub, clean(target)[:64]),
+                                        "Messages could not be retrieved"))]
+            name, lines = found
+        else:
+            name = clean(target)[:64] or "*"
+            lines = (self.direct or DirectLines()).with_(target)
         every = self.caps.has("draft/event-playback")
         try:
-            chosen = choose(query, lines, (lambda line: True) if every else is_message)
+            chosen = choose(query, lines, (lambda line: True) if every or not channel
+                            else is_message)
         except sqlite3.Error as exc:  # the database failed: the client is told, the loop goes on
-            return [self._fail(Fail("MESSAGE_ERROR", (query.subcommand, name),
+            return [self._fail(Fail("MESSAGE_ERROR", (sub, name),
                                     f"Messages could not be retrieved: {exc}"))]
-        epoch, time, msgid = world.epoch(), self.caps.has("server-time"), \
-            self.caps.has("message-tags")
-        rendered = [world.render(bytes(line.data), tags(line, epoch, ref, time or msgid, msgid))
-                    for line in chosen]
+        epoch, msgid = world.epoch(), self.caps.has("message-tags")
+        time = msgid or self.caps.has("server-time")
+        rendered = []
+        for line in chosen:
+            tagged = tags(line, epoch, ref, time, msgid, direct=not channel)
+            rendered.append(tagged.encode() + bytes(line.data) if not channel else
+                            world.render(bytes(line.data), tagged))
         return batch(self.server, ref or "", "chathistory", [name],
                      [piece for piece in rendered if piece], ref is not None)
 
     def _targets(self, query: Query, ref: Optional[str]) -> List[bytes]:
-        latest = []
+        latest = [] if self.direct is None else self.direct.latest()
         for name, lines in self.world.histories():
             newest = _down(lines, END, 1, is_message)
-            if newest and in_window(query, newest[0].time_ms):
+            if newest:
                 latest.append((newest[0].time_ms, name))
-        latest.sort()
+        latest = sorted(each for each in latest if in_window(query, each[0]))
         shown = [encode(self.server, "CHATHISTORY", ["TARGETS", name, format_time(when)],
                         tags={"batch": ref} if ref else None)
                  for when, name in latest[:query.limit]]

@@ -261,8 +261,9 @@ class RoomView:
             kind = effect.__class__
             if new_room and kind is Entered:
                 self._kind.founders[cast(Entered, effect).room] = conn
-            if kind is Send and cast(Send, effect).to is not conn:
-                self._stamped(effect, tags)  # a direct line: a msgid of its own
+            if kind is Send and (cast(Send, effect).to is not conn
+                                 or cast(Send, effect).line.kind is PRIVATE):
+                self._stamped(effect, tags)  # a direct line (to oneself too): a msgid of its own
             elif tags:
                 self._kind.renderer.carries(effect, tags)
             if exclude_self and kind is Broadcast and cast(Broadcast, effect).exclude is None:
@@ -285,6 +286,26 @@ class RoomView:
         self._stamp = {"msgid": self._kind.direct_msgid(),
                        "time": format_time(server._time_ms)}
         self._kind.renderer.carries(effect, {"msgid": self._stamp["msgid"], **(tags or {})})
+        if effect.__class__ is Send:
+            self._keep_direct(cast(Send, effect))
+
+    def _keep_direct(self, effect: "Send[Connection]") -> None:
+        """A direct line, kept by both ends (IRC clients) for CHATHISTORY with
+        a nick: in memory only, as the recipient was sent it."""
+        kind, conn, to = self._kind, self._conn, effect.to
+        chat = kind._server._room
+        sender, recipient = chat.name_of(conn), chat.name_of(to)
+        if sender is None or recipient is None:
+            return
+        text = wire_encode(effect.line).decode("utf-8", "replace").rstrip("\n")
+        line = b"".join(kind.renderer.line(text, to))
+        number, time_ms = kind.msgids, kind._server._time_ms
+        for end, other in ((conn, recipient), (to, sender)):
+            session = getattr(end.proto, "session", None)  # an IRC client's, else None
+            if isinstance(session, IrcSession):
+                session.keep_direct(number, time_ms, other, line)
+            if to is conn:
+                break  # to oneself: kept once
 
     def stamp(self) -> Dict[str, str]:
         return self._stamp

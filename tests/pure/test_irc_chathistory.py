@@ -55,7 +55,7 @@ def query(text: str):
     ("BEFORE #dev timestamp=yesterday 10", "INVALID_PARAMS"),
     ("BEFORE #dev timestamp=2026-02-30T00:00:00.000Z 10", "INVALID_PARAMS"),
     ("BEFORE #dev msgid=other-3 10", "MESSAGE_ERROR"),  # another epoch's
-    ("BEFORE #dev msgid=e1-d3 10", "MESSAGE_ERROR"),  # a direct line's: no room line
+    ("BEFORE #dev msgid=e1-dx 10", "MESSAGE_ERROR"),
     ("LATEST #dev * 0", "INVALID_PARAMS"),
     ("LATEST #dev * -3", "INVALID_PARAMS"),
     ("LATEST #dev * ten", "INVALID_PARAMS"),
@@ -301,3 +301,30 @@ def test_targets_lists_rooms_by_their_latest_message_in_the_window():
     assert [msg.params[1] for msg in got[1:-1]] == ["#dev"]
     got = ask(irc, f"CHATHISTORY TARGETS {stamp(0)} {stamp(10**12)} 1")
     assert [msg.params[1] for msg in got[1:-1]] == ["#ops"]
+
+
+def test_direct_lines_are_the_connections_own_by_the_other_end():
+    irc, _ = session()
+    for number, (other, text) in enumerate([("Bob", "hi bob"), ("carol", "hi carol"),
+                                            ("bob", "again"), ("me", "a note to self")], 1):
+        irc.keep_direct(number, 2000 + number, other,
+                        f":me!me@h PRIVMSG {other} :{text}\r\n".encode())
+    got = ask(irc, "CHATHISTORY LATEST BOB * 10")
+    assert got[0].params[1:] == ["chathistory", "BOB"]
+    assert [(msg.params[1], msg.tags["msgid"]) for msg in got[1:-1]] == [
+        ("hi bob", "e1-d1"), ("again", "e1-d3")]
+    assert [msg.params[1] for msg in ask(irc, "CHATHISTORY BEFORE bob msgid=e1-d3 10")[1:-1]
+            ] == ["hi bob"]
+    assert len(ask(irc, "CHATHISTORY LATEST * * 10")) == 6  # with anyone: all four
+    assert ask(irc, "CHATHISTORY BEFORE bob msgid=e1-3 10")[0].params[1] == "MESSAGE_ERROR"
+    assert ask(irc, "CHATHISTORY BEFORE #dev msgid=e1-d3 10")[0].params[1] == "MESSAGE_ERROR"
+    got = ask(irc, f"CHATHISTORY TARGETS {stamp(0)} {stamp(10**12)} 10")
+    assert [msg.params[1] for msg in got[1:-1]] == ["#ops", "#dev", "carol", "bob", "me"]
+
+
+def test_direct_lines_kept_are_capped():
+    irc, _ = session()
+    for number in range(1, ch.DIRECT_KEPT + 11):
+        irc.keep_direct(number, number, "bob", b":bob!bob@h PRIVMSG me :x\r\n")
+    got = ask(irc, f"CHATHISTORY AFTER bob msgid=e1-d0 {ch.MAX_LIMIT}")
+    assert got[1].tags["msgid"] == "e1-d11" and len(got) == ch.DIRECT_KEPT + 2
