@@ -31,8 +31,12 @@ Each line is rendered as the live line was (`selchat.irc.render`): with
 its ``time`` (server-time) and ``msgid`` (message-tags), and ``batch``.
 Who may ask: only a member of the room (`World.history` says None
 otherwise, and the answer is ``INVALID_TARGET`` whether the room exists
-or not, so its existence does not leak). Private messages are kept
-nowhere (docs/history.rst): a nick or ``*`` gets an empty batch.
+or not, so its existence does not leak).
+
+Private messages are not stored (docs/history.rst). A nick (or ``*``) as
+target reads `DirectLines`: the connection's own last direct lines, sent
+and received over IRC, kept by its session in memory as they were sent
+(numbered by their ``EPOCH-dN`` msgid) and gone with the connection.
 """
 import sqlite3
 import collections
