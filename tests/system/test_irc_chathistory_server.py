@@ -113,3 +113,35 @@ def test_chathistory_reaches_the_database_past_memory(irc, tmp_path):
     alice.until("366")
     lobby = _say(alice, "#lobby", 2)
     assert _history(alice, "CHATHISTORY LATEST #lobby * 20") == lobby
+
+
+def test_event_playback_and_direct_lines(irc):
+    connect = irc("--no-data")
+    alice = connect("alice", CAPS + " draft/event-playback")
+    bob = connect("bob")
+    alice.send("JOIN #dev")
+    alice.until("366")
+    alice.send("TOPIC #dev :plans")  # the room's own line comes back, tagged
+    topic = alice.until("TOPIC")[-1]
+    said = _say(alice, "#dev", 1)
+    alice.send("CHATHISTORY LATEST #dev * 10")
+    got = alice.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
+    lines = [(msg.command, msg.tags["msgid"]) for msg in got if "batch" in msg.tags]
+    assert lines == [("JOIN", lines[0][1]), ("TOPIC", topic.tags["msgid"]),
+                     ("PRIVMSG", said[0][1])]
+    # Direct lines: each end's own, by the other's nick, with the msgid both were sent.
+    alice.send("PRIVMSG bob :psst")
+    echo = alice.until("PRIVMSG")[-1]
+    assert bob.until("PRIVMSG")[-1].tags["msgid"] == echo.tags["msgid"]
+    bob.send("PRIVMSG alice :yes?", "PRIVMSG bob :note to self")
+    assert alice.until("PRIVMSG")[-1].params == ["alice", "yes?"]
+    expected = [("bob", "psst"), ("alice", "yes?")]
+    for client, other in ((alice, "BOB"), (bob, "alice")):
+        client.send(f"CHATHISTORY LATEST {other} * 10")
+        got = client.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
+        assert [tuple(msg.params) for msg in got if "batch" in msg.tags] == expected
+    assert _history(bob, "CHATHISTORY LATEST bob * 10")[0][2] == "note to self"
+    carol = connect("carol")  # a third party has none of it
+    carol.send("CHATHISTORY LATEST alice * 10")
+    got = carol.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
+    assert [msg.command for msg in got[-2:]] == ["BATCH", "BATCH"]
