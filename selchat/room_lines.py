@@ -122,8 +122,10 @@ class Combined:
 
 
 def of_room(history: Optional[MemoryHistory], db: Optional[sqlite3.Connection],
-            key: str) -> RoomLines:
-    """A room's lines: its memory `history` (None: it has said nothing yet),
-    and the database `db` (None: ``--no-data``, or ``--bus``) under its `key`."""
-    memory = MemoryLines(history.last(len(history)) if history is not None else [])
+            key: str, tail: Optional[int] = None) -> RoomLines:
+    """A room's lines: its memory `history` (None: it has said nothing yet;
+    `tail`: only its last lines, for a question about the newest), and the
+    database `db` (None: ``--no-data``, or ``--bus``) under its `key`."""
+    kept = 0 if history is None else len(history) if tail is None else min(tail, len(history))
+    memory = MemoryLines(history.last(kept) if history is not None else [])
     return memory if db is None else Combined(memory, StoredLines(db, key))

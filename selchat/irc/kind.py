@@ -58,6 +58,9 @@ PRIVATE = LineType.PRIVATE
 PING_IDLE = 120.0
 #: Seconds a pinged client has to say anything (a PONG): then it is dropped.
 PING_TIMEOUT = 60.0
+#: Lines of each room CHATHISTORY TARGETS looks at in memory for the newest
+#: message (the database, if any, for more): joins and parts rarely bury it deeper.
+TARGETS_TAIL = 200
 #: Channel names a connection keeps the room of (the hot path of its chat
 #: skips the room's name rules); a client in more is just looked up again.
 CHANNELS_KEPT = 64
@@ -528,15 +531,17 @@ class RoomView:
 
     def histories(self) -> List[Tuple[str, RoomLines]]:
         rooms = self._kind._server._room.rooms.rooms_of(self._conn)
-        return [(room.name, self._lines_of(room)) for room in rooms]
+        # Each room's newest lines only (TARGETS asks for its latest message): a
+        # client in 50 busy rooms costs 50 short lists, not 50 whole histories.
+        return [(room.name, self._lines_of(room, TARGETS_TAIL)) for room in rooms]
 
-    def _lines_of(self, room: Room[Connection]) -> RoomLines:
+    def _lines_of(self, room: Room[Connection], tail: Optional[int] = None) -> RoomLines:
         server = self._kind._server
         archive, db = server.archive, server.storage.db
         if archive is not None:
             archive.commit()  # this pass's lines too (as /history does)
         return of_room(server._history if room.default else room.history,
-                       db if archive is not None else None, room_key(room))
+                       db if archive is not None else None, room_key(room), tail)
 
     def render(self, line: bytes, tags: str) -> bytes:
         return self._kind.renderer.lines(line, None, tags)

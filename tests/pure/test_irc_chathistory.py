@@ -13,7 +13,8 @@ from selchat.irc import chathistory as ch
 from selchat.irc.chathistory import Fail, Query, Ref
 from selchat.irc.message import Message, parse as parse_line
 from selchat.irc.session import IrcSession
-from selchat.room_lines import Combined, MemoryLines, StoredLines
+from selchat.history import MemoryHistory
+from selchat.room_lines import Combined, MemoryLines, StoredLines, of_room
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine
 
@@ -328,3 +329,17 @@ def test_direct_lines_kept_are_capped():
         irc.keep_direct(number, number, "bob", b":bob!bob@h PRIVMSG me :x\r\n")
     got = ask(irc, f"CHATHISTORY AFTER bob msgid=e1-d0 {ch.MAX_LIMIT}")
     assert got[1].tags["msgid"] == "e1-d11" and len(got) == ch.DIRECT_KEPT + 2
+
+
+def test_of_room_reads_memory_or_its_tail_and_the_database_behind_it():
+    history = MemoryHistory(EPOCH, 5, numbered_elsewhere=True)
+    for line in LINES:
+        history.append(bytes(line.data), line.time_ms, first=line.seq)
+    latest = query("LATEST #dev * 100")
+    whole = texts(ch.choose(latest, of_room(history, None, "#dev")))
+    assert whole == ["* bob waves", "<alice> three", "*** -alice- four", "<bob> five",
+                     "<alice> six"][-len(whole):] and len(whole) == 4  # 5 lines kept
+    assert texts(ch.choose(latest, of_room(history, None, "#dev", tail=2))) == [
+        "<bob> five", "<alice> six"]
+    behind = of_room(history, database(LINES), "#dev", tail=2)
+    assert texts(ch.choose(latest, behind)) == texts(MESSAGES)
