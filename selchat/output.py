@@ -25,7 +25,7 @@ numbered as they were said, earlier in the pass), so each member sees the
 numbers rise: the last number a tagged client saw is all a resume needs. A
 room's pass goes into its history here too, one payload per pass (with a
 bus, Redis numbers every room's lines and the bridge keeps them as it reads
-them).
+them), unless it holds membership notices only (`notice`).
 
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
