@@ -116,7 +116,10 @@ class Effects:
             self._server._bridge.publish(self._encode(effect.line), effect)  # as it is read back
             return
         payload = room.prefix + self._encode(effect.line)
-        self._server._output.room_batch(room).broadcast(payload, effect.exclude)
+        output = self._server._output
+        output.room_batch(room).broadcast(payload, effect.exclude)
+        if effect.presence is not None and effect.presence.change != TOPIC:
+            output.notice(room)
 
     def _send(self, effect: Send[Connection]) -> None:
         server = self._server

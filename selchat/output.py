@@ -25,7 +25,7 @@ numbered as they were said, earlier in the pass), so each member sees the
 numbers rise: the last number a tagged client saw is all a resume needs. A
 room's pass goes into its history here too, one payload per pass (with a
 bus, Redis numbers every room's lines and the bridge keeps them as it reads
-them).
+them), unless it holds membership notices only (`notice`).
 
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
@@ -65,6 +65,9 @@ class Output:
         self.dirty: Set[Connection] = set()
         #: This pass's lines of rooms but the default one, by room: the dirty rooms.
         self.rooms: Dict[Room, Batch[Connection]] = {}
+        #: This pass's membership notices (joins, leaves, renames) by room: a
+        #: room's pass of nothing else is numbered but not kept (`notice`).
+        self._notices: Dict[Room, int] = {}
 
     def room_batch(self, room: Room) -> Batch[Connection]:
         """`room`'s batch for this pass, made on its first line (or membership change)."""
@@ -72,6 +75,13 @@ class Output:
         if batch is None:
             batch = self.rooms[room] = Batch()
         return batch
+
+    def notice(self, room: Room) -> None:
+        """A membership notice of `room` is in this pass's batch. A pass of a
+        room with notices only is not kept in its history: in a small, quiet
+        room they are all it would keep (about 270 bytes a membership, most
+        of what one costs), and who is there now is ``/who``'s to say."""
+        self._notices[room] = self._notices.get(room, 0) + 1
 
     # -- delivery ---------------------------------------------------------------------
 
@@ -149,6 +159,7 @@ class Output:
         one: each room's lines joined once (`Batch.split`), tagged once for
         its tagged members; a member of several gets a piece of each."""
         rooms, self.rooms = self.rooms, {}
+        notices, self._notices = self._notices, {}
         pieces: Dict[Connection, List[Piece]] = {}
         history, counters = self._server._history, self._counters
         for room, batch in rooms.items():
@@ -162,7 +173,7 @@ class Output:
             else:  # numbered by Redis, kept as read (`selchat.bus.bridge`)
                 ends = []
             shared, own = batch.split(members)
-            if ends:
+            if ends and notices.get(room) != len(ends):  # (notices only: a hole, see `notice`)
                 self.history_of(room).append(shared, self._server._time_ms, ends, first)
             # Tagged lines, IRC lines: each variant made once, when needed.
             variants: Dict[Optional[Render], Tuple[bytes, Dict[Connection, List[Piece]]]] = {}

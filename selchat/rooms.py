@@ -134,7 +134,9 @@ class Joined(Generic[Session]):
     __slots__ = ("rooms", "current")
 
     def __init__(self) -> None:
-        self.rooms: Dict[Room[Session], None] = {}
+        #: A list, not a dict: 104 bytes for 6 rooms against a dict's 352 (a
+        #: member is in at most ``max_per_member``, so a removal's scan is short).
+        self.rooms: List[Room[Session]] = []
         self.current: Optional[Room[Session]] = None
 
 
@@ -214,7 +216,7 @@ class Rooms(Generic[Session]):
         if joined is None:
             joined = self.of[session] = Joined()
             if self.default.has(session):
-                joined.rooms[self.default] = None
+                joined.rooms.append(self.default)
                 joined.current = self.default
         return joined
 
@@ -241,7 +243,7 @@ class Rooms(Generic[Session]):
         if not room.has(session):
             room.members[session] = as_name
             _list(room, as_name)
-            joined.rooms[room] = None
+            joined.rooms.append(room)
             self.version += 1
         joined.current = room
         return room
@@ -258,9 +260,10 @@ class Rooms(Generic[Session]):
         self.version += 1
         self._drop_if_empty(room, local=True)
         joined = self._joined(session)
-        joined.rooms.pop(room, None)
+        if room in joined.rooms:
+            joined.rooms.remove(room)
         if joined.current is room:
-            joined.current = next(reversed(joined.rooms), None)
+            joined.current = joined.rooms[-1] if joined.rooms else None
 
     def forget(self, session: Session) -> List[Room[Session]]:
         """`session` leaves the server: out of every room; returns them."""

@@ -79,3 +79,28 @@ def test_a_websocket_member_gets_its_rooms_lines_of_a_pass_in_one_frame():
         assert frames(ws.data) == [b"<bob> three\n#a <bob> one\n#b <bob> two\n"]
     finally:
         loop.close()
+
+
+def test_a_rooms_history_keeps_its_talk_not_its_comings_and_goings(in_process_server):
+    # A pass of a room with nothing but join, leave or rename notices is
+    # numbered and delivered, not kept: in a quiet room they would be all it
+    # keeps, most of what a membership costs (tests/loop/test_idle_memory.py).
+    loop = in_process_server(flood_rate=0)
+    alice, bob, dave = loop.peer("alice"), loop.peer("bob"), loop.peer("dave")
+    alice.send("/join #dev")
+    loop.until(lambda: any("You joined #dev" in line for line in alice.lines))
+    bob.send("/join #dev")
+    loop.until(lambda: any("bob has joined #dev" in line for line in alice.lines))
+    bob.send("hello dev")
+    loop.until(lambda: alice.lines[-1] == "#dev <bob> hello dev")
+    dave.send("/join #dev")
+    loop.until(lambda: any("dave has joined #dev" in line for line in alice.lines))
+    dave.send("/part #dev")
+    loop.until(lambda: any("dave has left #dev" in line for line in alice.lines))
+    carol = loop.peer("carol")
+    carol.send("/join #dev")
+    loop.until(lambda: any("You joined #dev" in line for line in carol.lines))
+    loop.run()
+    replayed = [line for line in carol.lines if line.startswith("#dev ")]
+    assert replayed == ["#dev <bob> hello dev"]
+    assert "carol has joined #dev" in alice.lines[-1]  # still told, as ever
