@@ -28,13 +28,14 @@ from selchat import resume, wire
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
 from selchat.bus.protocol import (
-    Arg, DirectLine, Entry, Lost, Moved, NameLost, Own, RoomLine, Ruled, Told,
+    Arg, DirectLine, Entry, Expelled, Lost, Moved, NameLost, Own, RoomLine, Ruled, Told,
 )
 from selchat.connection import Connection, State
 from selchat.history import History, MemoryHistory
 from selchat.names import name_key
 from selchat.effect_types import (
-    TOPIC, Broadcast, Claim, Effect, Entered, Left, Presence, Relay, Release, Send, Unannounced,
+    TOPIC, Broadcast, Claim, Effect, Entered, Expel, Left, Presence, Relay, Release, Send,
+    Unannounced,
 )
 from selchat.resume import TaggedSessions
 from selchat.rooms import Room, room_key
@@ -156,6 +157,23 @@ class BusBridge:
             held = self._claims.pop(effect.session, None)
             outbox.release(name_key(effect.name),
                            held.token_hash if held and effect.final else "")
+
+    def expel(self, effect: Expel) -> None:
+        """A moderator here put out another node's member: to its node, in
+        the stream's order (before the announcement: `selchat.moderation_nodes`)."""
+        self.bus.outbox.expel(effect.name, effect.room.name if effect.room is not None else "",
+                              effect.told, effect.reason)
+
+    def _expelled(self, entry: Expelled) -> None:
+        """Another node's moderator put a member out: ours goes (if still
+        there), and Redis keeps its rooms without that one."""
+        server = self._server
+        chat = server._room
+        server._apply(chat.expelled(entry.name, entry.room, entry.told, entry.reason))
+        member = chat.holder(name_key(entry.name)) if entry.room else None
+        name = None if member is None else chat.name_of(member) or chat.held_name(member)
+        if member is not None and name is not None:
+            self.bus.outbox.rooms(name, chat.rooms.joined_field(member))
 
     def claim_moves(self, former: Connection, conn: Connection) -> None:
         """A session resumed on `conn`: its name's claim is `conn`'s now."""
@@ -350,6 +368,8 @@ class BusBridge:
             elif isinstance(entry, Lost):  # never silent: lost on the way here
                 self._tell_members(wire.history_gap(entry.lines, "other servers' lines "
                                                                  "lost by the bus"))
+            elif isinstance(entry, Expelled):
+                self._expelled(entry)
             elif isinstance(entry, Told) and entry.node != node:
                 self._told(entry)
             elif isinstance(entry, Ruled) and entry.node == node:

@@ -231,6 +231,12 @@ class Outbox:
         self._ops += ("A", field, value, int(only_new))
         self._ops_size += NAME_COST + len(value)
 
+    def expel(self, name: str, room: str, told: str, reason: str) -> None:
+        """The member named `name`, on whichever node it is, is put out of
+        `room` ("": off the server), told `told` (`selchat.moderation_nodes`)."""
+        self._ops += ("O", name, room, told, reason)
+        self._ops_size += NAME_COST + len(told) + len(reason)
+
     def seal(self, time_ms: int) -> Optional[Publication]:
         """The pass's operations as one numbered batch (None if there are none).
         When the numbering went further than the stream is told (refused
@@ -467,7 +473,18 @@ class Ruled(NamedTuple):
     value: str
 
 
-Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost, Told, Ruled]
+class Expelled(NamedTuple):
+    """`node`'s moderator put the member named `name` out of `room` ("": off
+    the server): its node removes it, telling it `told` (`Outbox.expel`)."""
+
+    node: str
+    name: str
+    room: str
+    told: str
+    reason: str
+
+
+Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost, Told, Ruled, Expelled]
 
 
 def decode(fields: Sequence[bytes]) -> Optional[Entry]:
@@ -495,6 +512,9 @@ def decode(fields: Sequence[bytes]) -> Optional[Entry]:
         if len(parts) == 5 and parts[3].isdecimal():
             return Moved(parts[0], parts[1], parts[2], int(parts[3]), parts[4], node,
                          entry.get(b"j", b"").decode("utf-8", "replace"))
+    if b"o" in entry:
+        return Expelled(node, *(entry.get(field, b"").decode("utf-8", "replace")
+                                for field in (b"o", b"r", b"d", b"w")))
     if b"p" in entry:
         return Told(node, entry[b"p"].decode("utf-8", "replace"),
                     entry.get(b"r", b"").decode("utf-8", "replace"))

@@ -9,7 +9,9 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   presence change (see `selchat.room`). Other entries carry no ``s``: a
   direct line for a member on another node (``m``: the name key), a lost name
   (``x``: "node<TAB>key", that node must rename its member) and a session
-  taken over by a resume on another node (``v``).
+  taken over by a resume on another node (``v``), a member put out of a room
+  (``r``; "": off the server) by another node's moderator (``o``: its name,
+  ``d``: what it is told, ``w``: its leave's reason), which its node removes.
 * ``epoch``: set once; a Redis that lost its data starts a new numbering.
 * ``names``: name key -> "node<TAB>claimed (µs)<TAB>name": who holds each name,
   across nodes. ``tokens``: hash of a resume token -> "node<TAB>key".
@@ -101,6 +103,7 @@ end
 #:                          unless one is set (a node announcing itself again)
 #:   A field value only_new an account, room rules or ban ("table<TAB>key" -> JSON,
 #:                          "": deleted), announced; only_new "1": unless Redis has it
+#:   O name room told why   the member name is put out of room ("": off the server)
 #: Returns {first seq (0: none, or a batch published before), lost keys...}.
 PUBLISH = _COMMON + """
 local node, batch = ARGV[1], tonumber(ARGV[2])
@@ -178,6 +181,10 @@ while i <= #ARGV do
       redis.call('XADD', KEYS[1], '*', 'n', node, 'a', ARGV[i + 1], 'd', ARGV[i + 2])
     end
     i = i + 4
+  elseif op == 'O' then
+    redis.call('XADD', KEYS[1], '*', 'n', node, 'o', ARGV[i + 1], 'r', ARGV[i + 2],
+               'd', ARGV[i + 3], 'w', ARGV[i + 4])
+    i = i + 5
   else
     return redis.error_reply('unknown operation ' .. tostring(op))
   end
