@@ -96,7 +96,16 @@ def test_a_kick_and_a_ban_put_a_member_of_the_other_node_out_at_once(two_nodes):
     line_from(sam, "!!! you were banned from #class by teach until")
     line_from(mia, "#class *** sam was banned from #class by teach until")
     sam.send("/join #class")
-    assert sam.line().startswith("!!! you are banned from #class until")
+    assert line_from(sam, "!!!").startswith("!!! you are banned from #class until")
+
+    lee = LineClient(first.address, "lee")  # a member of the operator's own node
+    joined(lee)
+    settled(mia, lee, "lee", "lee in")
+    teach.send("/kick #class lee")
+    line_from(lee, "!!! you were kicked from #class by teach")
+    line_from(mia, "#class *** lee was kicked from #class by teach")
+    mia.send("/who #class")  # the second node dropped lee at the announcement
+    assert line_from(mia, "*** Online in #class") == "*** Online in #class (3): ivy, mia, @teach"
 
 
 def test_an_irc_member_of_the_other_node_kicked_reads_its_kick(two_nodes):
