@@ -34,7 +34,7 @@ from selchat.connection import Connection, State
 from selchat.history import History, MemoryHistory
 from selchat.names import name_key
 from selchat.effect_types import (
-    TOPIC, Broadcast, Claim, Effect, Entered, Expel, Left, Presence, Relay, Release, Send,
+    OUTSIDE, TOPIC, Broadcast, Claim, Effect, Entered, Expel, Left, Presence, Relay, Release, Send,
     Unannounced,
 )
 from selchat.resume import TaggedSessions
@@ -355,9 +355,9 @@ class BusBridge:
                         if presence.change == "-" and presence.other == node:  # ours "gone":
                             continue  # our members know better (see `bus_reaped_us`)
                         room.remote_presence(entry.node, presence)
-                    batch.broadcast(entry.data, None, (seq, entry.time_ms))
+                    batch.broadcast(entry.data, None, _note(seq, entry))
                 elif not own.delivered:
-                    batch.broadcast(entry.data, _excluded(own), (seq, entry.time_ms))
+                    batch.broadcast(entry.data, _excluded(own), _note(seq, entry))
             elif isinstance(entry, DirectLine):
                 self._direct_from_bus(entry)
             elif isinstance(entry, NameLost):
@@ -487,6 +487,20 @@ def _joined(rooms: str, default: str) -> Tuple[str, List[str]]:
         return default, [default]
     current, *names = rooms.split("\t")
     return current, [name for name in names if name]
+
+
+#: A presence field's end when a member arrived outside the default room
+#: (an IRC client, `selchat.irc.kind`): "+NAME<TAB><".
+_ARRIVED_OUTSIDE = "\t" + OUTSIDE
+
+
+def _note(seq: int, line: RoomLine) -> Tuple[object, ...]:
+    """A default room line's note for the renders: its number and time; a
+    member's arrival outside the default room says that too (`OUTSIDE`: no
+    JOIN of it for IRC clients, `selchat.irc.render`)."""
+    if line.presence and line.presence.endswith(_ARRIVED_OUTSIDE):
+        return seq, line.time_ms, OUTSIDE
+    return seq, line.time_ms
 
 
 def _excluded(own: Own) -> Optional[Connection]:
