@@ -94,6 +94,9 @@ class Broadcast(Generic[Session]):
     elsewhere: bool = False
     #: For that room's members (None: the default room's), its name in front.
     room: Optional[Room] = None
+    #: Its IRC client's own tags as IRC writes them (``+draft/reply=1``), which
+    #: a bus carries with the line (`selchat.irc.render.Renderer.carries`).
+    tags: str = ""
 
 
 @dataclass(slots=True)

@@ -97,7 +97,7 @@ class BusBridge:
         if effect.elsewhere:
             outbox.line(payload, None, presence, delivered=True, room=name)
         elif not outbox.line(payload, effect.exclude, presence, delivered=not up,
-                             room=name) or not up:
+                             room=name, tags=effect.tags) or not up:
             self._here(name, payload, effect.exclude)  # no bus: here, at once
         if effect.presence is not None:
             self._rooms_changed(effect.presence, effect.room)
@@ -348,6 +348,8 @@ class BusBridge:
                 self._room_entry(entry, node)
             elif isinstance(entry, RoomLine):  # the hot path (an exact type: a quick check)
                 seq = history.append(entry.data, entry.time_ms, (len(entry.data),), entry.seq)
+                note = _note(seq, entry) if entry.presence or entry.tags \
+                    else (seq, entry.time_ms)
                 own = entry.own
                 if own is None:
                     presence = Presence.parse(entry.presence) if entry.node != node else None
@@ -355,9 +357,9 @@ class BusBridge:
                         if presence.change == "-" and presence.other == node:  # ours "gone":
                             continue  # our members know better (see `bus_reaped_us`)
                         room.remote_presence(entry.node, presence)
-                    batch.broadcast(entry.data, None, _note(seq, entry))
+                    batch.broadcast(entry.data, None, note)
                 elif not own.delivered:
-                    batch.broadcast(entry.data, _excluded(own), _note(seq, entry))
+                    batch.broadcast(entry.data, _excluded(own), note)
             elif isinstance(entry, DirectLine):
                 self._direct_from_bus(entry)
             elif isinstance(entry, NameLost):
@@ -406,9 +408,9 @@ class BusBridge:
         room, payload = kept
         output = self._server._output
         if room.members or room in output.rooms:  # members here, or had this pass
+            note = _note(entry.seq, entry) if entry.tags else (entry.seq, entry.time_ms)
             output.room_batch(room).broadcast(payload,
-                                              _excluded(own) if own is not None else None,
-                                              (entry.seq, entry.time_ms))
+                                              _excluded(own) if own is not None else None, note)
 
     def _direct_from_bus(self, line: DirectLine) -> None:
         room = self._server._room
@@ -495,10 +497,12 @@ _ARRIVED_OUTSIDE = "\t" + OUTSIDE
 
 
 def _note(seq: int, line: RoomLine) -> Tuple[object, ...]:
-    """A default room line's note for the renders: its number and time; a
-    member's arrival outside the default room says that too (`OUTSIDE`: no
-    JOIN of it for IRC clients, `selchat.irc.render`)."""
-    if line.presence and line.presence.endswith(_ARRIVED_OUTSIDE):
+    """A room line's note for the renders: its number and time, and (for
+    `selchat.irc.render`) its IRC client's own tags, or `OUTSIDE` for a
+    member's arrival outside the default room (no JOIN of it for IRC clients)."""
+    if line.tags:
+        return seq, line.time_ms, line.tags
+    if line.presence.endswith(_ARRIVED_OUTSIDE):
         return seq, line.time_ms, OUTSIDE
     return seq, line.time_ms
 

@@ -93,6 +93,8 @@ end
 #: ARGV: node batch_no time_ms retention_ms lease_ms max_bytes first_line, then operations:
 #:   L data presence        a room line (numbered; the node numbers its own from first_line)
 #:   K data presence room   the same, of a room but the default one (field r: its name)
+#:   G data presence room tags  the same (room "": the default one) with an IRC
+#:                          client's own tags (field g)
 #:   H number               the node's lines go up to number (the next L follows it)
 #:   M key data             a direct line for the member named key
 #:   C key name since th    claim a name (th: token hash or "")
@@ -114,7 +116,7 @@ local first, lost, line, i = 0, {}, tonumber(ARGV[7]), 8
 local said = nil
 while i <= #ARGV do
   local op = ARGV[i]
-  if op == 'L' or op == 'K' then
+  if op == 'L' or op == 'K' or op == 'G' then
     local seq = redis.call('INCR', KEYS[2])
     if first == 0 then first = seq end
     local fields = {'n', node, 'i', line, 's', seq, 't', time, 'd', ARGV[i + 1]}
@@ -122,14 +124,18 @@ while i <= #ARGV do
       fields[#fields + 1] = 'p'
       fields[#fields + 1] = ARGV[i + 2]
     end
-    if op == 'K' then
+    if op ~= 'L' and ARGV[i + 3] ~= '' then
       fields[#fields + 1] = 'r'
       fields[#fields + 1] = ARGV[i + 3]
+    end
+    if op == 'G' then
+      fields[#fields + 1] = 'g'
+      fields[#fields + 1] = ARGV[i + 4]
     end
     redis.call('XADD', KEYS[1], '*', unpack(fields))
     said = line
     line = line + 1
-    i = i + (op == 'K' and 4 or 3)
+    i = i + (op == 'G' and 5 or op == 'K' and 4 or 3)
   elseif op == 'H' then
     redis.call('XADD', KEYS[1], '*', 'n', node, 'h', ARGV[i + 1])
     said = tonumber(ARGV[i + 1])

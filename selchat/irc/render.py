@@ -111,8 +111,10 @@ class Renderer:
         IRC client's own, and a direct line's msgid) to message-tags clients."""
         if isinstance(effect, (Broadcast, Send)):
             prefix = effect.room.prefix if effect.room is not None else b""
-            self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
+            text = self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
                 f"{key}={escape(value)}" if value else key for key, value in tags.items())
+            if isinstance(effect, Broadcast):  # a bus carries them to every node with it
+                effect.tags = text
 
     # -- the three variants (`selchat.batch.Render`) ------------------------------------
 
@@ -139,10 +141,13 @@ class Renderer:
         seq = note[0] if isinstance(note, tuple) else note
         if isinstance(seq, int):
             tags += f";msgid={escape(self._epoch())}-{seq}"
-        if self.client_tags:
+        client = None
+        if note.__class__ is tuple and len(cast(tuple, note)) > 2:
+            client = cast(tuple, note)[2]  # a line from the bus, with its client's tags
+        elif self.client_tags:
             client = self.client_tags.get(payload)
-            if client:
-                tags += ";" + client
+        if client:
+            tags += ";" + client
         return self.lines(payload, target, tags + " ")
 
     def _when(self, note: object) -> int:
