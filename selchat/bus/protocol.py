@@ -69,9 +69,9 @@ TAKEOVER_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens", JOINED]
 #: million chat lines, or many minutes of the busiest room.
 MAX_OUTBOX_BYTES = 64 * 1024 * 1024
 #: Memory a kept room line holds besides its bytes, measured with tracemalloc
-#: on CPython 3.11 (187 bytes in batches of 50; tests/pure/test_bus_recovery_protocol.py
-#: checks it): the
-#: bytes object's header, its `Own` record and number, three slots of its
+#: on CPython 3.11 (187 bytes in batches of 50 lines;
+#: tests/pure/test_bus_recovery_protocol.py checks it): the bytes object's
+#: header, its `Own` record (with its tags slot) and number, three slots of its
 #: batch's operations and one of `pending`, with the containers' spare room.
 LINE_COST = 188
 #: The same for a direct line (its name key is a new string) and for a name
