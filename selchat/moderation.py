@@ -154,11 +154,12 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         member = self._owners.get(key)
         if member is None or not ban.active(self.authority.clock()):
             return []
+        kept = self._ban_address(key, member, ban)  # only this node knows it
         if member in self._held:
-            return self.release(member)
+            return [*kept, *self.release(member)]
         why = f" ({ban.reason})" if ban.reason else ""
         told = wire.error(f"you were banned from this server by {ban.by} {ban.ending()}{why}")
-        return [Send(member, told), Close(member),
+        return [*kept, Send(member, told), Close(member),
                 *self.disconnect(member, f"banned by {ban.by}", quitting=True)]
 
     # -- helpers ------------------------------------------------------------------

@@ -12,14 +12,19 @@ the lines a member of the moderator's node gets (`remove`), so it never
 reads its own announcement, which every node's members read once. The
 announcement of a kick out of a room carries the leave (``-NAME``, with
 the member's node), so every node's lists drop the member at that line,
-as they do at a ``/part``'s.
+as they do at a ``/part``'s. A server ban travels as the rules do
+(`selchat.accounts.shared`); the member's node adds the address group it
+came from, which only it knows (`_ban_address`).
 
 Pure, like the rest of the room: lines, names and effects only.
 """
 from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Tuple
 
 from selchat import wire
-from selchat.effect_types import Close, Effect, Exited, Expel, Presence, Relay, Send, Session
+from selchat.accounts.authority import Authority, Sanction
+from selchat.effect_types import (
+    Close, Effect, Exited, Expel, Persist, Presence, Relay, Send, Session,
+)
 from selchat.names import name_key
 from selchat.rooms import Room, Rooms
 
@@ -27,6 +32,7 @@ from selchat.rooms import Room, Rooms
 class PuttingOut(Generic[Session]):
     """Members put out of a room or off the server, here or on another node."""
 
+    authority: Authority[Session]
     rooms: Rooms[Session]
     _owners: Dict[str, Session]
     _held: Dict[Session, str]
@@ -100,6 +106,16 @@ class PuttingOut(Generic[Session]):
         if room is None or room.default or not room.has(member):
             return []
         return self.remove(member, room, told, reason)
+
+    def _ban_address(self, key: str, member: Session, ban: Sanction) -> List[Effect]:
+        """A server ban of this node's `member` made on another node, which
+        knew its name only: the address group it came from is banned too, and
+        the ban, with it, goes to every node again."""
+        address = self.authority.groups.get(member, "")
+        if ban.address or not address:
+            return []
+        ban.address = address
+        return [Persist("ban", key, ban)]
 
     def _told_elsewhere(self, name: str, line: wire.ServerLine) -> List[Effect]:
         """A line for the member named `name` on another node (a direct line

@@ -423,8 +423,9 @@ class RoomView:
             self._kind.renderer.unsaid.add(wire_encode(wire_joined(name)))
         rooms = server._room.rooms
         rooms.exit(conn, rooms.default)
-        # With a bus, Redis' list of its rooms learns it too (as at a /part).
-        server._apply([Left(conn), Unannounced(Presence(OUTSIDE, name or ""))])
+        server._apply([Left(conn)])
+        if name is not None:  # with a bus, Redis' list of its rooms learns it (as at a /part)
+            server._apply([Unannounced(Presence(OUTSIDE, name))])
 
     def nicks(self) -> List[str]:
         chat = self._kind._server._room

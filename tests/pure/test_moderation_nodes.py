@@ -5,7 +5,7 @@ lines a local member gets, and the op crosses the stream as an ``o`` entry."""
 import pytest
 
 from selchat import wire
-from selchat.accounts.authority import Account
+from selchat.accounts.authority import Account, Sanction
 from selchat.bus.protocol import Expelled, Outbox, decode
 from selchat.effect_types import (
     Audit, Broadcast, Close, Exited, Expel, Left, Persist, Presence, Relay, Release, Send,
@@ -131,3 +131,15 @@ def test_an_expel_crosses_the_stream_in_the_batchs_order():
                                       "you were kicked from #class by teach", "")
     assert decode([b"n", b"N1", b"o", b"mia", b"r", b"", b"d", b"off", b"w", b"kicked by t"]) == \
         Expelled("N1", "mia", "", "off", "kicked by t")
+
+
+def test_a_server_ban_made_elsewhere_bans_the_address_its_member_came_from(there):
+    ban = Sanction("mia", None, "spam", "teach")
+    there.authority.bans["mia"] = ban  # as the rules from the bus put it
+    effects = there.banned_elsewhere("mia", ban)
+    assert effects[0] == Persist("ban", "mia", ban) and ban.address == "10.0.0.3"
+    assert effects[1] == Send(M, wire.error(
+        "you were banned from this server by teach until lifted (spam)"))
+    assert Close(M) in effects
+    assert there.banned_elsewhere("sam", Sanction("sam", None, "", "teach", "10.9.9.9"))[0] \
+        == Send(S, wire.error("you were banned from this server by teach until lifted"))
