@@ -16,7 +16,9 @@ so the chat logic never touches a socket:
 * ``Entered`` / ``Exited``: a member joined / left a room other than the
   default one (its lines are for it from here on / no longer);
 * ``Unannounced``: a change of presence no line says (a big room's join),
-  for the other nodes' lists (with a bus).
+  for the other nodes' lists (with a bus);
+* ``Expel``: a member of another node put out of a room, or off the server,
+  by a moderator here: its node does it (with a bus).
 
 ``Keep`` (a direct line for a held session), ``Tag``, ``Replay`` and
 ``ResumeAsked`` are described where they are defined. ``Presence`` is the
@@ -92,6 +94,9 @@ class Broadcast(Generic[Session]):
     elsewhere: bool = False
     #: For that room's members (None: the default room's), its name in front.
     room: Optional[Room] = None
+    #: Its IRC client's own tags as IRC writes them (``+draft/reply=1``), which
+    #: a bus carries with the line (`selchat.irc.render.Renderer.carries`).
+    tags: str = ""
 
 
 @dataclass(slots=True)
@@ -153,6 +158,18 @@ class Unannounced(NamedTuple):
 
     presence: Presence
     room: Optional[Room] = None
+
+
+class Expel(NamedTuple):
+    """The member named `name`, on another node, is put out of `room` (None:
+    off the server) by a moderator here: its node removes it, telling it
+    `told` (an error line's text) and, off the server, leaving with
+    `reason`, as a member of this node would be (`selchat.moderation_nodes`)."""
+
+    name: str
+    room: Optional[Room]
+    told: str
+    reason: str = ""
 
 
 class Relay(NamedTuple):
@@ -292,5 +309,5 @@ class Audit:
 
 
 Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
-               Claim, Release, Relay, Charge, Entered, Exited, Unannounced, Lookup,
+               Claim, Release, Relay, Charge, Entered, Exited, Unannounced, Expel, Lookup,
                CheckPassword, HashPassword, Persist, Audit, Authenticated]

@@ -20,8 +20,8 @@ from selchat import resume, wire
 from selchat.connection import Connection, State
 from selchat.history import History, Line, last_bytes, replay
 from selchat.effect_types import (
-    TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Hold, Joined, Keep, Left,
-    Lookup, Relay, Release, Replay, ResumeAsked, Send, Tag, Unannounced, Unhold,
+    TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Expel, Hold, Joined, Keep,
+    Left, Lookup, Relay, Release, Replay, ResumeAsked, Send, Tag, Unannounced, Unhold,
 )
 from selchat.rooms import Room
 from selchat.sendbuf import Buffer
@@ -63,6 +63,7 @@ class Effects:
             Release: self._names,
             Relay: self._names,
             Unannounced: self._unannounced,
+            Expel: self._expel,
             Close: self._close,
             Entered: self._entered,
             Exited: self._exited,
@@ -151,6 +152,12 @@ class Effects:
         """Nobody here is told; with a bus, the other nodes' lists are."""
         if self._server._bridge is not None:
             self._server._bridge.unannounced(effect)
+
+    def _expel(self, effect: Expel) -> None:
+        """A member of another node put out: its node does it (only a bus
+        shows other nodes' members)."""
+        if self._server._bridge is not None:
+            self._server._bridge.expel(effect)
 
     # -- sessions ---------------------------------------------------------------------
 

@@ -19,8 +19,9 @@ from selchat import wire
 from selchat.accounts import commands
 from selchat.accounts.authority import Authority, RoomRules, Sanction
 from selchat.effect_types import (
-    Audit, Broadcast, Close, Effect, Exited, Keep, Persist, Send, Session,
+    Audit, Broadcast, Close, Effect, Keep, Persist, Presence, Send, Session,
 )
+from selchat.moderation_nodes import PuttingOut
 from selchat.names import name_key
 from selchat.rooms import Room, Rooms, room_key
 from selchat.sanitize import clean
@@ -30,7 +31,7 @@ log = logging.getLogger("selchat.room")
 Target = Union[Room, List[Effect]]
 
 
-class Moderation(Generic[Session]):
+class Moderation(PuttingOut[Session], Generic[Session]):
     """The moderation commands of `selchat.room.ChatRoom`, which sets these up."""
 
     authority: Authority[Session]
@@ -153,11 +154,12 @@ class Moderation(Generic[Session]):
         member = self._owners.get(key)
         if member is None or not ban.active(self.authority.clock()):
             return []
+        kept = self._ban_address(key, member, ban)  # only this node knows it
         if member in self._held:
-            return self.release(member)
+            return [*kept, *self.release(member)]
         why = f" ({ban.reason})" if ban.reason else ""
         told = wire.error(f"you were banned from this server by {ban.by} {ban.ending()}{why}")
-        return [Send(member, told), Close(member),
+        return [*kept, Send(member, told), Close(member),
                 *self.disconnect(member, f"banned by {ban.by}", quitting=True)]
 
     # -- helpers ------------------------------------------------------------------
@@ -175,13 +177,15 @@ class Moderation(Generic[Session]):
         return self.authority.rooms.setdefault(room.key, RoomRules(room.name))
 
     def _announce(self, by: str, room: Room, action: str, target: str, text: str,
-                  detail: str = "") -> List[Effect]:
-        """Told to the room (the actor too), logged and kept with who did it."""
+                  detail: str = "", presence: Optional[Presence] = None) -> List[Effect]:
+        """Told to the room (the actor too), logged and kept with who did it;
+        `presence`: a member it put out, for the other nodes' lists."""
         rules = self._rules(room)
         self.authority.restrict(rules)
         line = wire.notice(text)
         where = None if room.default else room
-        return [Broadcast(line, room=where), Persist("room", room.key, rules.value()),
+        return [Broadcast(line, presence=presence, room=where),
+                Persist("room", room.key, rules.value()),
                 Audit(by, action, target, room.name, detail)]
 
     def _sanction(self, by: str, target: str, seconds: Optional[float],
@@ -194,7 +198,7 @@ class Moderation(Generic[Session]):
         """A line for the member named `name` here (kept if held), if any."""
         target = self._owners.get(name_key(name))
         if target is None:
-            return []
+            return self._told_elsewhere(name, line)
         return [Keep(target, line) if target in self._held else Send(target, line)]
 
     # -- commands -----------------------------------------------------------------
@@ -239,27 +243,21 @@ class Moderation(Generic[Session]):
     def _put_out(self, session: Session, name: str, room: Room, target: str, how: str,
                  reason: str, until: str = "") -> List[Effect]:
         """Kick the member named `target` out of `room` (the default room: off
-        the server); [] if it is not there."""
+        the server); [] if it is not there. A member of another node: its node
+        does it (`selchat.moderation_nodes`)."""
         member = self._owners.get(name_key(target))
+        if member is None:
+            return self._put_out_elsewhere(name, room, target, how, reason, until)
         # Off the server, anyone on it (an IRC client may be out of the default room).
-        if member is None or not (room.has(member) or (room.default and (
+        if not (room.has(member) or (room.default and (
                 member in self.members or member in self._held))):
             return []
         shown = self.members.get(member) or self._held.get(member) or target
-        why = f" ({reason})" if reason else ""
-        where = "this server" if room.default else room.name
-        told = wire.error(f"you were {how} from {where} by {name}{until}{why}")
-        text = f"{shown} was {how} from {room.name} by {name}{until}{why}"
-        effects = self._announce(name, room, how, shown, text, reason)
-        if room.default:
-            if member in self._held:
-                return [*effects, *self.release(member)]
-            return [*effects, Send(member, told), Close(member),
-                    *self.disconnect(member, f"{how} by {name}", quitting=True)]
-        self.rooms.exit(member, room)
-        if member in self._held:
-            return effects
-        return [*effects, Send(member, told), Exited(member, room)]
+        told, text = self._put_out_lines(name, room, shown, how, reason, until)
+        # Out of a room, the other nodes drop it from their lists at this line.
+        left = None if room.default else Presence("-", shown)
+        return [*self._announce(name, room, how, shown, text, reason, left),
+                *self.remove(member, room, told, f"{how} by {name}")]
 
     def _do_ban(self, session: Session, name: str, command: commands.Ban) -> List[Effect]:
         room = self._operated(session, command.room)
@@ -328,7 +326,8 @@ class Moderation(Generic[Session]):
         if room.default:
             return [Send(session, wire.error("everyone is in the default room already"))]
         shown = clean(command.name)
-        if name_key(command.name) not in self._owners:
+        if name_key(command.name) not in self._owners and name_key(command.name) \
+                not in self._remote:
             return [Send(session, wire.error(f"no such user: {shown}"))]
         self._rules(room).invited.add(name_key(command.name))
         return [*self._announce(name, room, "invited", shown,

@@ -426,6 +426,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         if change == "+":
             self._remote[name_key(name)] = (name, node)
             self._listed(name_key(name))
+            self.rooms.remote_inside(name, other != OUTSIDE)  # "+NAME<TAB><": out of it
         elif change == "-":
             self._forget_remote(name, other or node)
         elif change == "=":
@@ -479,7 +480,9 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         (its lease ran out while it was cut off): they are here, say so."""
         effects: List[Effect] = []
         for session, name in [*self.members.items(), *self._held.items()]:
-            effects.append(Broadcast(wire.joined(name), None, Presence("+", name), elsewhere=True))
+            inside = self.rooms.default.has(session)  # (an IRC client may be out of it)
+            effects.append(Broadcast(wire.joined(name), None, Presence(
+                "+", name, "" if inside else OUTSIDE), elsewhere=True))
             for room in self.rooms.rooms_of(session) if session in self.rooms.of else ():
                 if room.default:
                     continue
@@ -488,7 +491,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
                 else:
                     effects.append(Broadcast(wire.joined_room(name, room.name), None,
                                              Presence("+", name), elsewhere=True, room=room))
-            if not self.rooms.default.has(session):
+            if not inside:
                 effects.append(Unannounced(Presence(OUTSIDE, name)))
         return effects
 

@@ -28,13 +28,14 @@ from selchat import resume, wire
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
 from selchat.bus.protocol import (
-    Arg, DirectLine, Entry, Lost, Moved, NameLost, Own, RoomLine, Ruled, Told,
+    Arg, DirectLine, Entry, Expelled, Lost, Moved, NameLost, Own, RoomLine, Ruled, Told,
 )
 from selchat.connection import Connection, State
 from selchat.history import History, MemoryHistory
 from selchat.names import name_key
 from selchat.effect_types import (
-    TOPIC, Broadcast, Claim, Effect, Entered, Left, Presence, Relay, Release, Send, Unannounced,
+    OUTSIDE, TOPIC, Broadcast, Claim, Effect, Entered, Expel, Left, Presence, Relay, Release, Send,
+    Unannounced,
 )
 from selchat.resume import TaggedSessions
 from selchat.rooms import Room, room_key
@@ -96,7 +97,7 @@ class BusBridge:
         if effect.elsewhere:
             outbox.line(payload, None, presence, delivered=True, room=name)
         elif not outbox.line(payload, effect.exclude, presence, delivered=not up,
-                             room=name) or not up:
+                             room=name, tags=effect.tags) or not up:
             self._here(name, payload, effect.exclude)  # no bus: here, at once
         if effect.presence is not None:
             self._rooms_changed(effect.presence, effect.room)
@@ -156,6 +157,23 @@ class BusBridge:
             held = self._claims.pop(effect.session, None)
             outbox.release(name_key(effect.name),
                            held.token_hash if held and effect.final else "")
+
+    def expel(self, effect: Expel) -> None:
+        """A moderator here put out another node's member: to its node, in
+        the stream's order (before the announcement: `selchat.moderation_nodes`)."""
+        self.bus.outbox.expel(effect.name, effect.room.name if effect.room is not None else "",
+                              effect.told, effect.reason)
+
+    def _expelled(self, entry: Expelled) -> None:
+        """Another node's moderator put a member out: ours goes (if still
+        there), and Redis keeps its rooms without that one."""
+        server = self._server
+        chat = server._room
+        server._apply(chat.expelled(entry.name, entry.room, entry.told, entry.reason))
+        member = chat.holder(name_key(entry.name)) if entry.room else None
+        name = None if member is None else chat.name_of(member) or chat.held_name(member)
+        if member is not None and name is not None:
+            self.bus.outbox.rooms(name, chat.rooms.joined_field(member))
 
     def claim_moves(self, former: Connection, conn: Connection) -> None:
         """A session resumed on `conn`: its name's claim is `conn`'s now."""
@@ -330,6 +348,8 @@ class BusBridge:
                 self._room_entry(entry, node)
             elif isinstance(entry, RoomLine):  # the hot path (an exact type: a quick check)
                 seq = history.append(entry.data, entry.time_ms, (len(entry.data),), entry.seq)
+                note = _note(seq, entry) if entry.presence or entry.tags \
+                    else (seq, entry.time_ms)
                 own = entry.own
                 if own is None:
                     presence = Presence.parse(entry.presence) if entry.node != node else None
@@ -337,9 +357,9 @@ class BusBridge:
                         if presence.change == "-" and presence.other == node:  # ours "gone":
                             continue  # our members know better (see `bus_reaped_us`)
                         room.remote_presence(entry.node, presence)
-                    batch.broadcast(entry.data, None, (seq, entry.time_ms))
+                    batch.broadcast(entry.data, None, note)
                 elif not own.delivered:
-                    batch.broadcast(entry.data, _excluded(own), (seq, entry.time_ms))
+                    batch.broadcast(entry.data, _excluded(own), note)
             elif isinstance(entry, DirectLine):
                 self._direct_from_bus(entry)
             elif isinstance(entry, NameLost):
@@ -350,6 +370,8 @@ class BusBridge:
             elif isinstance(entry, Lost):  # never silent: lost on the way here
                 self._tell_members(wire.history_gap(entry.lines, "other servers' lines "
                                                                  "lost by the bus"))
+            elif isinstance(entry, Expelled):
+                self._expelled(entry)
             elif isinstance(entry, Told) and entry.node != node:
                 self._told(entry)
             elif isinstance(entry, Ruled) and entry.node == node:
@@ -386,9 +408,9 @@ class BusBridge:
         room, payload = kept
         output = self._server._output
         if room.members or room in output.rooms:  # members here, or had this pass
+            note = _note(entry.seq, entry) if entry.tags else (entry.seq, entry.time_ms)
             output.room_batch(room).broadcast(payload,
-                                              _excluded(own) if own is not None else None,
-                                              (entry.seq, entry.time_ms))
+                                              _excluded(own) if own is not None else None, note)
 
     def _direct_from_bus(self, line: DirectLine) -> None:
         room = self._server._room
@@ -467,6 +489,22 @@ def _joined(rooms: str, default: str) -> Tuple[str, List[str]]:
         return default, [default]
     current, *names = rooms.split("\t")
     return current, [name for name in names if name]
+
+
+#: A presence field's end when a member arrived outside the default room
+#: (an IRC client, `selchat.irc.kind`): "+NAME<TAB><".
+_ARRIVED_OUTSIDE = "\t" + OUTSIDE
+
+
+def _note(seq: int, line: RoomLine) -> Tuple[object, ...]:
+    """A room line's note for the renders: its number and time, and (for
+    `selchat.irc.render`) its IRC client's own tags, or `OUTSIDE` for a
+    member's arrival outside the default room (no JOIN of it for IRC clients)."""
+    if line.tags:
+        return seq, line.time_ms, line.tags
+    if line.presence.endswith(_ARRIVED_OUTSIDE):
+        return seq, line.time_ms, OUTSIDE
+    return seq, line.time_ms
 
 
 def _excluded(own: Own) -> Optional[Connection]:

@@ -69,10 +69,11 @@ TAKEOVER_KEYS = [STREAM, PREFIX + "names", PREFIX + "tokens", JOINED]
 #: million chat lines, or many minutes of the busiest room.
 MAX_OUTBOX_BYTES = 64 * 1024 * 1024
 #: Memory a kept room line holds besides its bytes, measured with tracemalloc
-#: on CPython 3.11 (164 bytes; tests/test_bus_recovery.py checks it): the
-#: bytes object's header, its `Own` record and number, three slots of its
+#: on CPython 3.11 (187 bytes in batches of 50 lines;
+#: tests/pure/test_bus_recovery_protocol.py checks it): the bytes object's
+#: header, its `Own` record (with its tags slot) and number, three slots of its
 #: batch's operations and one of `pending`, with the containers' spare room.
-LINE_COST = 180
+LINE_COST = 188
 #: The same for a direct line (its name key is a new string) and for a name
 #: claim or release (key, name, time, token hash).
 DIRECT_COST = 120
@@ -106,16 +107,17 @@ _PUBLISH_SHA = sha1(scripts.PUBLISH)
 class Own:
     """A room line this node published, until it is read back from the stream."""
 
-    __slots__ = ("number", "payload", "exclude", "delivered", "presence", "room")
+    __slots__ = ("number", "payload", "exclude", "delivered", "presence", "room", "tags")
 
     def __init__(self, number: int, payload: bytes, exclude: Optional[Hashable],
-                 delivered: bool, presence: str = "", room: str = "") -> None:
+                 delivered: bool, presence: str = "", room: str = "", tags: str = "") -> None:
         self.number = number  # the node's own count of its lines: field ``i``
         self.payload = payload
         self.exclude = exclude  # who said it: no echo
         self.delivered = delivered  # delivered here already (during an outage)
         self.presence = presence  # to publish it again (see `Outbox.recover`)
         self.room = room  # "": the default room's
+        self.tags = tags  # an IRC client's own tags, as IRC writes them (``+draft/reply=1``)
 
 
 class Publication(NamedTuple):
@@ -165,13 +167,13 @@ class Outbox:
         return self.size + self._ops_size + BATCH_COST + cost > self.max_bytes
 
     def line(self, payload: bytes, exclude: Optional[Hashable], presence: str,
-             delivered: bool, room: str = "") -> bool:
-        """A line of `room` ("": the default room); False when the outbox is
-        full (deliver it, it is not kept: its number is skipped, which the
-        other nodes tell as a gap)."""
+             delivered: bool, room: str = "", tags: str = "") -> bool:
+        """A line of `room` ("": the default room), with its IRC client's own
+        `tags`, if any; False when the outbox is full (deliver it, it is not
+        kept: its number is skipped, which the other nodes tell as a gap)."""
         self._lines += 1
         number = self._lines
-        cost = len(payload) + LINE_COST
+        cost = len(payload) + len(tags) + LINE_COST
         if self._full(cost):
             self.unpublished += 1
             return False
@@ -180,11 +182,11 @@ class Outbox:
         elif number != self._next_line:  # refused lines between: the script jumps too
             self._ops += ("H", number - 1)
         self._next_line = number + 1
-        self._ops += _line_op(payload, presence, room)
+        self._ops += _line_op(payload, presence, room, tags)
         self._ops_size += cost
         self._ops_lines += 1
         self.waiting_lines += 1
-        self.pending.append(Own(number, payload, exclude, delivered, presence, room))
+        self.pending.append(Own(number, payload, exclude, delivered, presence, room, tags))
         return True
 
     def direct(self, key: str, payload: bytes) -> None:
@@ -230,6 +232,12 @@ class Outbox:
         "table<TAB>key" -> its JSON ("": deleted); `only_new`: unless Redis has one."""
         self._ops += ("A", field, value, int(only_new))
         self._ops_size += NAME_COST + len(value)
+
+    def expel(self, name: str, room: str, told: str, reason: str) -> None:
+        """The member named `name`, on whichever node it is, is put out of
+        `room` ("": off the server), told `told` (`selchat.moderation_nodes`)."""
+        self._ops += ("O", name, room, told, reason)
+        self._ops_size += NAME_COST + len(told) + len(reason)
 
     def seal(self, time_ms: int) -> Optional[Publication]:
         """The pass's operations as one numbered batch (None if there are none).
@@ -279,7 +287,7 @@ class Outbox:
         for own in lost:
             if own.number != previous + 1:
                 ops += ("H", own.number - 1)
-            ops += _line_op(own.payload, own.presence, own.room)
+            ops += _line_op(own.payload, own.presence, own.room, own.tags)
             previous = own.number
         number = self._batches[0].number - 1 if self._batches else self._batch_numbers + 1
         self._batch_numbers = max(self._batch_numbers, number)
@@ -347,9 +355,12 @@ class Outbox:
         return waiting
 
 
-def _line_op(payload: bytes, presence: str, room: str) -> Tuple[Arg, ...]:
+def _line_op(payload: bytes, presence: str, room: str, tags: str = "") -> Tuple[Arg, ...]:
     """A room line's operation: ``L`` for the default room, ``K`` (one more
-    argument, the room's name: the entry's field ``r``) for the others."""
+    argument, the room's name: the entry's field ``r``) for the others, ``G``
+    (room, then tags: field ``g``) for a line with its IRC client's own tags."""
+    if tags:
+        return ("G", payload, presence, room, tags)
     return ("K", payload, presence, room) if room else ("L", payload, presence)
 
 
@@ -407,6 +418,8 @@ class RoomLine(NamedTuple):
     number: int = 0
     #: The room's name (field ``r``); "" for the default room's lines.
     room: str = ""
+    #: Its IRC client's own tags (field ``g``), as IRC writes them; "" mostly.
+    tags: str = ""
 
 
 class DirectLine(NamedTuple):
@@ -467,7 +480,18 @@ class Ruled(NamedTuple):
     value: str
 
 
-Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost, Told, Ruled]
+class Expelled(NamedTuple):
+    """`node`'s moderator put the member named `name` out of `room` ("": off
+    the server): its node removes it, telling it `told` (`Outbox.expel`)."""
+
+    node: str
+    name: str
+    room: str
+    told: str
+    reason: str
+
+
+Entry = Union[RoomLine, DirectLine, NameLost, Moved, Mark, Lost, Told, Ruled, Expelled]
 
 
 def decode(fields: Sequence[bytes]) -> Optional[Entry]:
@@ -478,7 +502,8 @@ def decode(fields: Sequence[bytes]) -> Optional[Entry]:
         return RoomLine(int(entry[b"s"]), int(entry.get(b"t", 0)), entry.get(b"d", b""),
                         entry.get(b"p", b"").decode("utf-8", "replace"), node,
                         None, int(entry.get(b"i", 0)),
-                        entry.get(b"r", b"").decode("utf-8", "replace"))
+                        entry.get(b"r", b"").decode("utf-8", "replace"),
+                        entry.get(b"g", b"").decode("utf-8", "replace"))
     if b"m" in entry:
         return DirectLine(entry[b"m"].decode("utf-8", "replace"), int(entry.get(b"t", 0)),
                           entry.get(b"d", b""), node)
@@ -495,6 +520,9 @@ def decode(fields: Sequence[bytes]) -> Optional[Entry]:
         if len(parts) == 5 and parts[3].isdecimal():
             return Moved(parts[0], parts[1], parts[2], int(parts[3]), parts[4], node,
                          entry.get(b"j", b"").decode("utf-8", "replace"))
+    if b"o" in entry:
+        return Expelled(node, *(entry.get(field, b"").decode("utf-8", "replace")
+                                for field in (b"o", b"r", b"d", b"w")))
     if b"p" in entry:
         return Told(node, entry[b"p"].decode("utf-8", "replace"),
                     entry.get(b"r", b"").decode("utf-8", "replace"))

@@ -9,7 +9,9 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   presence change (see `selchat.room`). Other entries carry no ``s``: a
   direct line for a member on another node (``m``: the name key), a lost name
   (``x``: "node<TAB>key", that node must rename its member) and a session
-  taken over by a resume on another node (``v``).
+  taken over by a resume on another node (``v``), a member put out of a room
+  (``r``; "": off the server) by another node's moderator (``o``: its name,
+  ``d``: what it is told, ``w``: its leave's reason), which its node removes.
 * ``epoch``: set once; a Redis that lost its data starts a new numbering.
 * ``names``: name key -> "node<TAB>claimed (µs)<TAB>name": who holds each name,
   across nodes. ``tokens``: hash of a resume token -> "node<TAB>key".
@@ -91,6 +93,8 @@ end
 #: ARGV: node batch_no time_ms retention_ms lease_ms max_bytes first_line, then operations:
 #:   L data presence        a room line (numbered; the node numbers its own from first_line)
 #:   K data presence room   the same, of a room but the default one (field r: its name)
+#:   G data presence room tags  the same (room "": the default one) with an IRC
+#:                          client's own tags (field g)
 #:   H number               the node's lines go up to number (the next L follows it)
 #:   M key data             a direct line for the member named key
 #:   C key name since th    claim a name (th: token hash or "")
@@ -101,6 +105,7 @@ end
 #:                          unless one is set (a node announcing itself again)
 #:   A field value only_new an account, room rules or ban ("table<TAB>key" -> JSON,
 #:                          "": deleted), announced; only_new "1": unless Redis has it
+#:   O name room told why   the member name is put out of room ("": off the server)
 #: Returns {first seq (0: none, or a batch published before), lost keys...}.
 PUBLISH = _COMMON + """
 local node, batch = ARGV[1], tonumber(ARGV[2])
@@ -111,7 +116,7 @@ local first, lost, line, i = 0, {}, tonumber(ARGV[7]), 8
 local said = nil
 while i <= #ARGV do
   local op = ARGV[i]
-  if op == 'L' or op == 'K' then
+  if op == 'L' or op == 'K' or op == 'G' then
     local seq = redis.call('INCR', KEYS[2])
     if first == 0 then first = seq end
     local fields = {'n', node, 'i', line, 's', seq, 't', time, 'd', ARGV[i + 1]}
@@ -119,14 +124,18 @@ while i <= #ARGV do
       fields[#fields + 1] = 'p'
       fields[#fields + 1] = ARGV[i + 2]
     end
-    if op == 'K' then
+    if op ~= 'L' and ARGV[i + 3] ~= '' then
       fields[#fields + 1] = 'r'
       fields[#fields + 1] = ARGV[i + 3]
+    end
+    if op == 'G' then
+      fields[#fields + 1] = 'g'
+      fields[#fields + 1] = ARGV[i + 4]
     end
     redis.call('XADD', KEYS[1], '*', unpack(fields))
     said = line
     line = line + 1
-    i = i + (op == 'K' and 4 or 3)
+    i = i + (op == 'G' and 5 or op == 'K' and 4 or 3)
   elseif op == 'H' then
     redis.call('XADD', KEYS[1], '*', 'n', node, 'h', ARGV[i + 1])
     said = tonumber(ARGV[i + 1])
@@ -178,6 +187,10 @@ while i <= #ARGV do
       redis.call('XADD', KEYS[1], '*', 'n', node, 'a', ARGV[i + 1], 'd', ARGV[i + 2])
     end
     i = i + 4
+  elseif op == 'O' then
+    redis.call('XADD', KEYS[1], '*', 'n', node, 'o', ARGV[i + 1], 'r', ARGV[i + 2],
+               'd', ARGV[i + 3], 'w', ARGV[i + 4])
+    i = i + 5
   else
     return redis.error_reply('unknown operation ' .. tostring(op))
   end

@@ -22,11 +22,12 @@ server's heap, moved on only when it fires (input just notes the time).
 """
 import logging
 import weakref
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
+    OUTSIDE, TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Left, Presence, Relay,
+    Replay, Send, Unannounced,
 )
 from selchat.framing import LineBuffer
 from selchat.archive import room_key
@@ -269,6 +270,10 @@ class RoomView:
                 self._stamped(effect, tags)  # a direct line (to oneself too): a msgid of its own
             elif tags:
                 self._kind.renderer.carries(effect, tags)
+            if (kind is Broadcast or kind is Unannounced) and \
+                    _arrival(cast(Union[Broadcast, Unannounced], effect)):
+                # It leaves the default room next (`leave_default_room`): no JOIN of it.
+                effect = _outside(cast(Union[Broadcast, Unannounced], effect))
             if exclude_self and kind is Broadcast and cast(Broadcast, effect).exclude is None:
                 cast(Broadcast, effect).exclude = conn  # the session says it to its client
             if kind is Send and cast(Send, effect).to is conn \
@@ -321,8 +326,10 @@ class RoomView:
         if room is None:
             return None
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
-        if room.default:
-            names += self._kind._server._room.remote_names()
+        if room.default:  # the other nodes' members in it
+            outside = self._kind._server._room.rooms.remote_outside
+            names += [each for each in self._kind._server._room.remote_names()
+                      if name_key(each) not in outside]
         rules = self._kind._server._room.authority.rooms.get(room.key)
         if rules is not None and (rules.ops or rules.voiced):  # "@" and "+": multi-prefix's
             return room.name, [("@" if name_key(each) in rules.ops else "") +
@@ -443,6 +450,8 @@ class RoomView:
         rooms = server._room.rooms
         rooms.exit(conn, rooms.default)
         server._apply([Left(conn)])
+        if name is not None:  # with a bus, Redis' list of its rooms learns it (as at a /part)
+            server._apply([Unannounced(Presence(OUTSIDE, name))])
 
     def nicks(self) -> List[str]:
         chat = self._kind._server._room
@@ -545,3 +554,21 @@ class RoomView:
 
     def render(self, line: bytes, tags: str) -> bytes:
         return self._kind.renderer.lines(line, None, tags)
+
+def _arrival(effect: Union[Broadcast, Unannounced]) -> bool:
+    """A client's naming: its one effect with a "+" presence of the server
+    (not of a room), which tells the other nodes it arrived."""
+    return effect.presence is not None and effect.presence.change == "+" \
+        and effect.room is None
+
+
+def _outside(effect: Union[Broadcast, Unannounced]) -> Effect:
+    """An IRC client's naming, told as an arrival outside the default room
+    (``+NAME<TAB><``): every node marks it so, and no IRC client is shown a
+    JOIN of the default room for it (`selchat.bus.bridge`, `selchat.irc.render`)."""
+    assert effect.presence is not None
+    presence = Presence("+", effect.presence.name, OUTSIDE)
+    if isinstance(effect, Broadcast):
+        effect.presence = presence
+        return effect
+    return effect._replace(presence=presence)

@@ -30,10 +30,10 @@ same number a ``/tags`` client sees as ``seq``. Lines longer than IRC's 512
 bytes are split at character boundaries into several messages.
 """
 import re
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable, Dict, List, Optional, Set, cast
 
 from selchat import wire
-from selchat.effect_types import Broadcast, Send
+from selchat.effect_types import OUTSIDE, Broadcast, Send
 from selchat.irc.message import MAX_REST, encode, escape
 from selchat.tags import format_time
 
@@ -60,6 +60,13 @@ _MODES = (
     (re.compile(r"(\S+) banned (\S+) from (#\S+).*"), "+b", 2),
     (re.compile(r"(\S+) lifted the ban on (\S+) in (#\S+)"), "-b", 2),
 )
+
+
+def _arrived_outside(note: object) -> bool:
+    """A line from the bus (its note: seq, time) that says a member arrived
+    outside the default room (`selchat.bus.bridge`): an IRC client, which
+    joins channels itself, so its "joined the chat" is no JOIN of any."""
+    return len(cast(tuple, note)) > 2 and cast(tuple, note)[2] == OUTSIDE
 
 
 def _reason(rest: str) -> str:
@@ -104,32 +111,43 @@ class Renderer:
         IRC client's own, and a direct line's msgid) to message-tags clients."""
         if isinstance(effect, (Broadcast, Send)):
             prefix = effect.room.prefix if effect.room is not None else b""
-            self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
+            text = self.client_tags[prefix + wire.encode(effect.line)] = ";".join(
                 f"{key}={escape(value)}" if value else key for key, value in tags.items())
+            if isinstance(effect, Broadcast):  # a bus carries them to every node with it
+                effect.tags = text
 
     # -- the three variants (`selchat.batch.Render`) ------------------------------------
 
     def plain(self, payload: bytes, note: object, target: object) -> bytes:
         if note is RAW:
             return payload
+        if note.__class__ is tuple and _arrived_outside(note):
+            return b""
         return self.lines(payload, target, "")
 
     def with_time(self, payload: bytes, note: object, target: object) -> bytes:
         if note is RAW:
             return payload
+        if note.__class__ is tuple and _arrived_outside(note):
+            return b""
         return self.lines(payload, target, "@time=" + format_time(self._when(note)) + " ")
 
     def with_tags(self, payload: bytes, note: object, target: object) -> bytes:
         if note is RAW:
             return payload
+        if note.__class__ is tuple and _arrived_outside(note):
+            return b""
         tags = "@time=" + format_time(self._when(note))
         seq = note[0] if isinstance(note, tuple) else note
         if isinstance(seq, int):
             tags += f";msgid={escape(self._epoch())}-{seq}"
-        if self.client_tags:
+        client = None
+        if note.__class__ is tuple and len(cast(tuple, note)) > 2:
+            client = cast(tuple, note)[2]  # a line from the bus, with its client's tags
+        elif self.client_tags:
             client = self.client_tags.get(payload)
-            if client:
-                tags += ";" + client
+        if client:
+            tags += ";" + client
         return self.lines(payload, target, tags + " ")
 
     def _when(self, note: object) -> int:
