@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, ca
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Left, Presence, Relay, Replay, Send,
+    TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Presence, Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
@@ -40,8 +40,7 @@ from selchat.rooms import Room
 from selchat.sanitize import clean
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine, notice
-from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode
-from selchat.wire import joined as wire_joined, topic_set
+from selchat.wire import action as wire_action, chat as wire_chat, topic_set
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -121,7 +120,9 @@ class IrcKind(LineKind):
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
         conn.tagged = True  # never the line protocol's shared bytes: its own variant
         conn.render = self._variants[None]  # the one object: `selchat.output` keys by it
-        server._room.connect(conn, conn.group or "")  # its hello is the line protocol's: unsaid
+        # Its hello is the line protocol's: unsaid. Named, it is in no room
+        # (IRC's way): the default room hears of it when it joins #lobby.
+        server._room.connect(conn, conn.group or "", outside=True)
         server._timers.call_at(server._now + PING_IDLE, self._idle, conn)
 
     def _no_name(self, conn: Connection) -> None:
@@ -171,8 +172,6 @@ class IrcKind(LineKind):
         renderer = self.renderer
         if renderer.client_tags:
             renderer.client_tags.clear()
-        if renderer.unsaid:
-            renderer.unsaid.clear()
 
     def direct_msgid(self) -> str:
         """A msgid for a direct line (not a room line: it has no seq)."""
@@ -295,8 +294,10 @@ class RoomView:
         if room is None:
             return None
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
-        if room.default:
-            names += self._kind._server._room.remote_names()
+        if room.default:  # the other nodes' members but those out of it
+            outside = self._kind._server._room.rooms.remote_outside
+            names += [each for each in self._kind._server._room.remote_names()
+                      if name_key(each) not in outside]
         rules = self._kind._server._room.authority.rooms.get(room.key)
         if rules is not None and (rules.ops or rules.voiced):  # "@" and "+": multi-prefix's
             return room.name, [("@" if name_key(each) in rules.ops else "") +
@@ -408,15 +409,6 @@ class RoomView:
         server._apply([Broadcast(line, conn, Presence(TOPIC, ""),
                                  room=None if room.default else room)])
         return None
-
-    def leave_default_room(self) -> None:
-        server, conn = self._kind._server, self._conn
-        name = server._room.name_of(conn)
-        if name is not None:  # "joined the chat" is no JOIN of #lobby for IRC clients
-            self._kind.renderer.unsaid.add(wire_encode(wire_joined(name)))
-        rooms = server._room.rooms
-        rooms.exit(conn, rooms.default)
-        server._apply([Left(conn)])
 
     def nicks(self) -> List[str]:
         chat = self._kind._server._room

@@ -178,10 +178,9 @@ class IrcSession(Queries):
         if refused:
             self.nick = None
             return refused
-        self.registered = True
         # IRC's way: a client starts in no channel and joins what it wants
-        # (the default room too, as #lobby): a member out of it hears none of it.
-        self.world.leave_default_room()
+        # (the default room too, as #lobby): the kind names it outside.
+        self.registered = True
         return self.welcome()
 
     def _server_password(self) -> List[bytes]:

@@ -75,9 +75,6 @@ class World(Protocol):
     def nicks(self) -> List[str]:
         """Every member's name."""
 
-    def leave_default_room(self) -> None:
-        """This client, just named, leaves the default room without a word."""
-
     def say(self, channel: str, text: str, kind: str, echo: bool = False,
             tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
         """A line of this client's in a room (`kind`: "chat", "action" or

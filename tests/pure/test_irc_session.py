@@ -22,7 +22,6 @@ class World:
         self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
         self.mine: List[str] = []
         self.away_texts: List[str] = []
-        self.left_default = False
         self.notices: List[Tuple[str, str, bool]] = []
 
     def command(self, text: str, echo: bool = False, tags=None,
@@ -63,9 +62,6 @@ class World:
 
     def nicks(self) -> List[str]:
         return ["me", "bob"]
-
-    def leave_default_room(self) -> None:
-        self.left_default = True
 
     def stamp(self):
         return {"msgid": "m1", "time": "T"}
@@ -146,7 +142,6 @@ def test_registration_says_001_to_005_lusers_and_motd_and_joins_nothing(world):
     replies = send(session, "USER me 0 * :Real Name")
     assert commands(replies) == ["001", "002", "003", "004", "005", "251", "252", "254", "255",
                                  "375", "372", "372", "376"]
-    assert world.left_default  # IRC's way: the client joins what it wants
     assert "JOIN #lobby" in replies[-2].params[-1]
     assert replies[0].params[0] == "me"
     isupport = replies[4].params
