@@ -2,10 +2,12 @@
 one worker and a line client on another meet in one channel, under names
 unique across the workers (a real Redis, raw sockets)."""
 import socket
+import ssl
 
 import psutil
 import pytest
 
+from support.certificates import make_pki
 from support.clients import LineClient, read_until
 from support.irc import IrcClient
 from support.servers import ServerProcess
@@ -75,3 +77,24 @@ def test_an_irc_client_and_a_line_client_on_two_workers_chat_in_one_channel(irc_
     finally:
         carol.close()
         bob.close()
+
+
+def test_irc_over_tls_is_served_by_every_worker(redis_server, tmp_path):
+    pki = make_pki(tmp_path)
+    server = ServerProcess("--workers", str(WORKERS), "--bus", redis_server.url,
+                           "--tls-cert", pki.cert_file, "--tls-key", pki.key_file,
+                           "--tls-port", "0", "--irc-port", "0", "--ircs-port", "0")
+    context = ssl.create_default_context(cafile=pki.ca_file)
+    try:
+        workers = set()
+        for nick in (f"user{number}" for number in range(40)):  # the kernel's hash picks
+            client = IrcClient((server.host, server.ircs_port))
+            client.sock = context.wrap_socket(client.sock, server_hostname="localhost")
+            workers.add(worker_of(server, client.sock))
+            assert client.register(nick)[-1].command == "376"
+            client.close()
+            if len(workers) == WORKERS:
+                break
+        assert len(workers) == WORKERS, "every connection went to one worker"
+    finally:
+        assert server.stop() == 0, server.log()
