@@ -240,3 +240,39 @@ def test_shutdown_is_an_error_line_then_the_end(irc, irc_server):
     irc_server.stop()
     rest = alice.expect_closed()
     assert rest.endswith(b"ERROR :Closing link: the server is shutting down\r\n")
+
+
+def test_an_irc_client_is_announced_once_when_it_joins_the_default_room(irc, irc_server,
+                                                                         clients):
+    bob = clients(irc_server, "bob")
+    carol = irc("carol")  # registered: in no channel, nobody told yet
+    carol.send("JOIN #lobby")
+    carol.until("366")
+    carol.send("PRIVMSG #lobby :hello")
+    assert read_until(bob, "<carol> hello") == ["*** carol has joined the chat room.",
+                                                "<carol> hello"]
+    bob.send("/who")
+    read_until(bob, "*** Online (2): bob, carol")
+    carol.send("QUIT :bye")
+    assert read_until(bob, "*** carol has left the chat room (bye).") == [
+        "*** carol has left the chat room (bye)."]
+
+
+def test_an_irc_client_never_in_the_default_room_is_online_and_its_quit_told_to_its_rooms(
+        irc, irc_server, clients):
+    bob = clients(irc_server, "bob")  # in the default room only
+    dave = clients(irc_server, "dave")
+    dave.send("/join #dev")
+    read_until(dave, "*** You joined #dev. Online (1): dave")
+    carol = irc("carol")
+    carol.send("JOIN #dev")
+    carol.until("366")
+    read_until(dave, "#dev *** carol has joined #dev.")
+    bob.send("/who")  # online all the same, and reachable
+    read_until(bob, "*** Online (3): bob, carol, dave")
+    bob.send("/msg carol psst")
+    assert carol.until("PRIVMSG")[-1].params == ["carol", "psst"]
+    carol.send("QUIT :bye")
+    read_until(dave, "*** carol has left the chat room (bye).")
+    dave.send("/msg #lobby after carol")
+    assert read_until(bob, "<dave> after carol") == ["<dave> after carol"]  # bob: no word

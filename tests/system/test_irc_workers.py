@@ -55,7 +55,7 @@ def test_an_irc_client_and_a_line_client_on_two_workers_chat_in_one_channel(irc_
         msg = carol.until("PRIVMSG")[-1]
         assert carol.source.startswith("bob!") and msg.params == ["#lobby", "hi carol"]
         carol.send("PRIVMSG #lobby :hi bob")
-        read_until(bob, "<carol> hi bob")
+        assert read_until(bob, "<carol> hi bob") == ["<carol> hi bob"]  # no second join line
         # A room but the default one, both ways.
         bob.send("/join #dev")
         read_until(bob, "*** You joined #dev. Online (1): bob")
