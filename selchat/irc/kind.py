@@ -32,6 +32,7 @@ from selchat.framing import LineBuffer
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
+from selchat.irc.replay import Said, said
 from selchat.irc.session import IrcSession
 from selchat.irc.world import User
 from selchat.lines import LineKind
@@ -240,12 +241,15 @@ class IrcKind(LineKind):
 class RoomView:
     """The room as one IRC client sees it (`selchat.irc.session.World`)."""
 
-    __slots__ = ("_kind", "_conn", "_stamp")
+    __slots__ = ("_kind", "_conn", "_stamp", "_replay")
 
     def __init__(self, kind: IrcKind, conn: Connection) -> None:
         self._kind = kind
         self._conn = conn
         self._stamp: Dict[str, str] = {}  # the last direct line's msgid and time
+        #: The room's replay for this client's last command (a JOIN's), until
+        #: the session asks for it (`replayed`) or the next command.
+        self._replay: Optional[Replay[Connection]] = None
 
     def command(self, text: str, echo: bool = False,
                 tags: Optional[Dict[str, str]] = None,
@@ -253,6 +257,7 @@ class RoomView:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
+        self._replay = None
         new_room = text.startswith("/join ") and self._room(text[6:].partition(" ")[0]) is None
         for effect in server._room.receive(conn, text):
             kind = effect.__class__
@@ -268,7 +273,7 @@ class RoomView:
                     and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
                 mine.append(cast(Send, effect).line)
             elif kind is Replay and cast(Replay, effect).session is conn:
-                continue  # IRC clients have no replay here (CHATHISTORY comes with accounts)
+                self._replay = cast(Replay, effect)  # IRC lines, after the JOIN's names
             elif echo and kind is Broadcast and cast(Broadcast, effect).exclude is conn:
                 cast(Broadcast, effect).exclude = None  # echo-message: its own line too
                 effects.append(effect)
@@ -379,6 +384,19 @@ class RoomView:
             self._kind.renderer.carries(effect, tags)
         server._apply([effect])
         return room.name, True
+
+    def replayed(self, channel: str) -> List[Said]:
+        effect, self._replay = self._replay, None
+        server = self._kind._server
+        room = None if effect is None else effect.room or server._room.rooms.default
+        if effect is None or room is None or room.name != channel:
+            return []
+        history = server._history if room.default else room.history
+        if history is None:
+            return []
+        render = self._kind.renderer.plain
+        return said(history.last(effect.lines), lambda data: render(data, None, None),
+                    server._history.epoch)
 
     def speech_refusal(self, channel: str) -> Optional[str]:
         room = self._room(channel)

@@ -276,3 +276,35 @@ def test_an_irc_client_never_in_the_default_room_is_online_and_its_quit_told_to_
     read_until(dave, "*** carol has left the chat room (bye).")
     dave.send("/msg #lobby after carol")
     assert read_until(bob, "<dave> after carol") == ["<dave> after carol"]  # bob: no word
+
+
+def test_joining_a_channel_replays_what_was_said_there(chat_server, clients):
+    server = chat_server("--flood-rate", "0", "--irc-port", "0", "--server-name", "irc.test",
+                         "--replay", "5")
+    bob = clients(server, "bob")
+    bob.send("/join #dev", "first", "second")
+    read_until(bob, "*** You joined #dev. Online (1): bob")
+    plain = IrcClient((server.host, server.irc_port), "plain")
+    tagged = IrcClient((server.host, server.irc_port), "tagged",
+                       caps="batch message-tags server-time")
+    try:
+        plain.send("JOIN #dev")
+        got = plain.until(lambda msg: msg.command == "NOTICE" and "End of history" in msg.params[1])
+        assert [msg.command for msg in got] == ["JOIN", "353", "366", "NOTICE", "PRIVMSG",
+                                                "PRIVMSG", "NOTICE"]
+        assert [msg.params for msg in got[4:6]] == [["#dev", "first"], ["#dev", "second"]]
+        tagged.send("JOIN #dev")
+        got = tagged.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
+        assert [msg.command for msg in got[3:]] == ["BATCH", "PRIVMSG", "PRIVMSG", "BATCH"]
+        assert got[3].params[1:] == ["chathistory", "#dev"]
+        first = got[4]
+        assert first.params == ["#dev", "first"] and set(first.tags) == {"batch", "time", "msgid"}
+        # The msgid is the one a live client got for that line: the next is one more.
+        bob.send("third")
+        live = tagged.until("PRIVMSG")[-1]
+        epoch, _, seq = first.tags["msgid"].rpartition("-")
+        assert live.tags["msgid"].rpartition("-")[0] == epoch
+        assert int(live.tags["msgid"].rpartition("-")[2]) > int(seq)
+    finally:
+        plain.close()
+        tagged.close()
