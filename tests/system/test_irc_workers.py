@@ -11,6 +11,7 @@ from support.certificates import make_pki
 from support.clients import LineClient, read_until
 from support.irc import IrcClient
 from support.servers import ServerProcess
+from support.waiting import wait_for
 
 WORKERS = 2
 
@@ -41,11 +42,20 @@ def irc_on_another_worker(server: ServerProcess, than: int) -> IrcClient:
     raise AssertionError("every IRC connection went to one worker")
 
 
+def who(client: LineClient) -> str:
+    client.send("/who")
+    return client.expect_prefix("*** Online")
+
+
 def test_an_irc_client_and_a_line_client_on_two_workers_chat_in_one_channel(irc_workers):
     bob = LineClient(irc_workers.address, "bob")
     carol = irc_on_another_worker(irc_workers, worker_of(irc_workers, bob.sock))
     try:
         carol.register("carol")
+        # Online on bob's worker too (/who), but not in #lobby yet (/rooms counts it).
+        wait_for(lambda: who(bob) == "*** Online (2): bob, carol")
+        bob.send("/rooms")
+        assert read_until(bob, "***   #lobby (1)")[-2] == "*** Rooms (1):"
         carol.send("JOIN #lobby")
         got = carol.until("366")
         assert "bob" in got[-2].params[-1].split()  # bob, on the other worker, is in NAMES
