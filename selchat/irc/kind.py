@@ -387,9 +387,11 @@ class RoomView:
 
     def replayed(self, channel: str) -> List[Said]:
         effect, self._replay = self._replay, None
+        if effect is None:
+            return []
         server = self._kind._server
-        room = None if effect is None else effect.room or server._room.rooms.default
-        if effect is None or room is None or room.name != channel:
+        room = effect.room or server._room.rooms.default
+        if room.name != channel:
             return []
         history = server._history if room.default else room.history
         if history is None:
