@@ -93,6 +93,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         self._held: Dict[Session, str] = {}
         #: Sessions without a name yet -> their address groups (for their holds).
         self._unnamed: Dict[Session, str] = {}
+        self._unseen: Set[Session] = set()  # `RoomCommands._unseen`
         #: Joined sessions -> their names, in the order they joined. The driver
         #: iterates it for broadcasts; only this class changes it.
         self.members: Dict[Session, str] = {}
@@ -114,10 +115,13 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
 
     # -- events ---------------------------------------------------------------
 
-    def connect(self, session: Session, group: str = "") -> List[Effect]:
+    def connect(self, session: Session, group: str = "", outside: bool = False) -> List[Effect]:
         """A new connection, from address group `group` (what its hold will
-        count against, `selchat.addresses.address_group`): ask for its name."""
+        count against, `selchat.addresses.address_group`): ask for its name.
+        `outside`: it joins the default room itself (`RoomCommands._unseen`)."""
         self._unnamed[session] = group
+        if outside:
+            self._unseen.add(session)
         return self._greeting(session, HELLO)
 
     def receive(self, session: Session, text: str) -> List[Effect]:
@@ -169,6 +173,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         self.authority.forget(session, final=False)
         name = self.members.pop(session, None)
         if name is None:
+            self._unseen.discard(session)
             return []
         if not quitting and self.resume_window > 0 and self.sessions.get(session):
             member = self.sessions.hold(session, now + self.resume_window, now)
@@ -237,14 +242,16 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         log.info("%s left%s", name, f" ({reason})" if reason else "")
         rooms = self.rooms
         connected = session in rooms.default.members
-        told = rooms.sharing(session, self.announce_limit) if session in rooms.of else {}
+        unseen = self._never_told(session)
+        told = rooms.sharing(session, self.announce_limit, unseen) if session in rooms.of else {}
         rooms.forget(session)
         line = wire.left(name, reason)
         effects: List[Effect] = [Left(session)] if connected else []
         effects.append(Release(session, name))
         # Everyone was told it joined the chat: everyone is told it left, in
-        # the default room or not (an IRC client that never joined #lobby).
-        if not self._quiet(rooms.default):
+        # the default room or not; one never told (an IRC client that never
+        # joined #lobby), only those sharing a room with it.
+        if not unseen and not self._quiet(rooms.default):
             effects.append(Broadcast(line, presence=Presence("-", name)))
         else:  # the other nodes' lists (with a bus) learn it all the same
             effects.append(Unannounced(Presence("-", name)))
@@ -346,6 +353,8 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
             self.sessions.add(session, name, token, group)
             welcome = Send(session, welcome.line, {"resume": token})
         effects: List[Effect] = [Joined(session), Claim(session, name), welcome]
+        if session in self._unseen:  # it joins the default room itself: not told yet
+            return [*effects, *self._named_outside(session, name)]
         if self.replay:
             effects.append(Replay(session, self.replay))
         effects.append(self._told(wire.joined(name), session, Presence("+", name),
@@ -481,8 +490,9 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         effects: List[Effect] = []
         for session, name in [*self.members.items(), *self._held.items()]:
             inside = self.rooms.default.has(session)  # (an IRC client may be out of it)
-            effects.append(Broadcast(wire.joined(name), None, Presence(
-                "+", name, "" if inside else OUTSIDE), elsewhere=True))
+            presence = Presence("+", name, "" if inside else OUTSIDE)
+            effects.append(Unannounced(presence) if session in self._unseen else
+                           Broadcast(wire.joined(name), None, presence, elsewhere=True))
             for room in self.rooms.rooms_of(session) if session in self.rooms.of else ():
                 if room.default:
                     continue
@@ -581,10 +591,13 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         line = wire.renamed(name, new)
         effects: List[Effect] = [Release(session, name, final=False), Claim(session, new)]
         # Names are the server's: everyone is told (the other nodes too), in
-        # the default room or not.
-        effects.append(Broadcast(line, presence=Presence("=", name, new)))
+        # the default room or not; of one never told it joined (IRC), only
+        # those sharing a room with it, and the other nodes' lists.
+        unseen = session in self._unseen
+        effects.append(Unannounced(Presence("=", name, new)) if unseen else
+                       Broadcast(line, presence=Presence("=", name, new)))
         if session in self.rooms.of:  # once to each member sharing another room
-            effects += [Send(member, line) for member in self.rooms.sharing(session, 0)]
+            effects += [Send(member, line) for member in self.rooms.sharing(session, 0, unseen)]
         return effects
 
     def _do_msg(self, session: Session, name: str, command: commands.Msg) -> List[Effect]:

@@ -8,7 +8,7 @@ index (`selchat.rooms`) and answers with effects (`selchat.effect_types`),
 as the rest of the chat logic does. Pure: no I/O, no clock.
 """
 import logging
-from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Set, Tuple, Union
 
 from selchat import commands
 from selchat import wire
@@ -48,6 +48,14 @@ class RoomCommands(Generic[Session]):
     _remote: Dict[str, Tuple[str, str]]
     #: /rooms answers: (rooms' version, plain answer, answers by pattern).
     _rooms_answers: Tuple[int, Optional[List[ServerLine]], Dict[str, List[ServerLine]]]
+    #: Members (and connections to be named) that never were in the default
+    #: room: an IRC client begins in no channel (`ChatRoom.connect`'s
+    #: ``outside``). The default room hears of one when it first joins it, as
+    #: of anyone, "has joined the chat room", and hears it leave (or change
+    #: its name) only then; until then only those sharing a room with it are
+    #: told. /who lists it all the while, as it lists a member that left the
+    #: default room: online, reachable by /msg.
+    _unseen: Set[Session]
     #: Accounts and rules (`selchat.accounts.authority`), and the checks of
     #: `selchat.moderation.Moderation`, ChatRoom's other part.
     authority: "Authority[Session]"
@@ -89,6 +97,20 @@ class RoomCommands(Generic[Session]):
         if self._quiet(room):
             return Unannounced(presence, where)
         return Broadcast(line, session, presence, room=where)
+
+    def _named_outside(self, session: Session, name: str) -> List[Effect]:
+        """`session`, just named, is in no room yet (`_unseen`): nobody here
+        is told; the other nodes' lists learn its name, outside the default room."""
+        self.rooms.exit(session, self.rooms.default)
+        return [Left(session), Unannounced(Presence("+", name)),
+                Unannounced(Presence(OUTSIDE, name))]
+
+    def _never_told(self, session: Session) -> bool:
+        """Whether the default room never heard of `session` (it is leaving: forgotten)."""
+        if session in self._unseen:
+            self._unseen.discard(session)
+            return True
+        return False
 
     def _say(self, session: Session, room: Optional[Room], line: ServerLine) -> List[Effect]:
         """A line of `session`'s for `room`'s members but itself."""
@@ -149,8 +171,13 @@ class RoomCommands(Generic[Session]):
         if self.replay:
             effects.append(Replay(session, self.replay, None if room.default else room))
         # With a bus the other nodes list the member in the room (in the
-        # default room: counted in it again).
-        effects.append(self._told(wire.joined_room(name, room.name), session,
+        # default room: counted in it again). The default room's first
+        # hearing of a member is its usual line (`_unseen`).
+        line = wire.joined_room(name, room.name)
+        if room.default and session in self._unseen:
+            self._unseen.discard(session)
+            line = wire.joined(name)
+        effects.append(self._told(line, session,
                                   Presence(INSIDE if room.default else "+", name), room))
         return effects
 

@@ -415,14 +415,15 @@ class Rooms(Generic[Session]):
         self.remote_of[name_key(new)] = rooms
         self.version += 1
 
-    def sharing(self, session: Session, announce_limit: int) -> Dict[Session, None]:
+    def sharing(self, session: Session, announce_limit: int,
+                default_untold: bool = False) -> Dict[Session, None]:
         """Connected members sharing a room but the default one with `session`,
         not in the default room themselves (that room is told by one shared
-        line), each once: who is told its rename or its leaving. Rooms over
-        `announce_limit` members (0: none is) are not told its leaving, so
-        this walks at most that many members a room."""
+        line; unless `default_untold`), each once: who is told its rename or
+        its leaving. Rooms over `announce_limit` members (0: none is) are not
+        told its leaving, so this walks at most that many members a room."""
         told: Dict[Session, None] = {}
-        default = self.default.members
+        default = {} if default_untold else self.default.members
         for room in self.rooms_of(session):
             if room.default or (announce_limit and len(room) > announce_limit):
                 continue

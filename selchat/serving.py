@@ -57,7 +57,7 @@ def listen_and_serve(ports: Ports, certificates: "Optional[Certificates]", worke
     the bus and the data directory)."""
     from selchat.irc.port import listen as listen_irc
     from selchat.listeners import open_listener, reserve_port
-    from selchat.tls_port import listen_more_tls, reload_certificates
+    from selchat.tls_port import OVER_TLS, listen_more_tls, listen_over_tls, reload_certificates
 
     host = ports.host
     wanted = (host, ports.chat, ports.web, ports.web_optional)
@@ -82,17 +82,26 @@ def listen_and_serve(ports: Ports, certificates: "Optional[Certificates]", worke
     # each worker listens on them itself.
     chat, web, no_web_page = _listen(*wanted, reserve_port)
     tls = _tls_listen(certificates, host, ports.tls, reserve_port)
+    irc_held = listen_irc(host, ports.irc, ports.irc_optional, ports.server_name,
+                          reserve_port, fail)
+    ircs_held, ircs_lines = listen_over_tls(
+        OVER_TLS["irc"], host, None if certificates is None or irc_held.port is None
+        else ports.ircs, ports.ircs_optional, reserve_port, fail)
 
     def run_worker(number: int, ready: Callable[[], None]) -> None:
         log_to_stderr(log_level, f"worker {number} ")
         same_port = functools.partial(open_listener, reuse_port=True)
         listener, web_listener, _ = _listen(host, _port_of(chat), _port_of(web), False, same_port)
         tls_listener = _tls_listen(certificates, host, _port_of(tls), same_port)
+        irc = listen_irc(host, irc_held.port, False, ports.server_name, same_port, fail)
+        tls_ports, _ = listen_more_tls(certificates, host, {"irc": (_port_of(ircs_held), False)},
+                                       same_port, fail)
         _run_server(listener, web_listener, limits, web_access, sharing, ready,
-                    certificates, tls_listener)
+                    certificates, tls_listener, [*irc.ports, *tls_ports])
 
     try:
-        also = [*filter(None, [no_web_page]), *shared, f"selchat workers: {workers}"]
+        also = [*filter(None, [no_web_page]), *irc_held.lines, *ircs_lines, *shared,
+                f"selchat workers: {workers}"]
         supervise(workers, run_worker, lambda: _announce(chat, web, also, tls),
                   None if certificates is None else functools.partial(reload_certificates,
                                                                       certificates))

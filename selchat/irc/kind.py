@@ -22,18 +22,19 @@ server's heap, moved on only when it fires (input just notes the time).
 """
 import logging
 import weakref
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, Union, cast
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    OUTSIDE, TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Left, Presence, Relay,
-    Replay, Send, Unannounced,
+    TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Presence, Relay,
+    Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.archive import room_key
 from selchat.irc import numerics as N
 from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
+from selchat.irc.replay import Said, said
 from selchat.irc.session import IrcSession
 from selchat.irc.world import User
 from selchat.room_lines import RoomLines, of_room
@@ -43,8 +44,7 @@ from selchat.rooms import Room
 from selchat.sanitize import clean
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine, notice
-from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode
-from selchat.wire import joined as wire_joined, topic_set
+from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode, topic_set
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -127,7 +127,9 @@ class IrcKind(LineKind):
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
         conn.tagged = True  # never the line protocol's shared bytes: its own variant
         conn.render = self._variants[None]  # the one object: `selchat.output` keys by it
-        server._room.connect(conn, conn.group or "")  # its hello is the line protocol's: unsaid
+        # Its hello is the line protocol's: unsaid. Named, it is in no room
+        # (IRC's way): the default room hears of it when it joins #lobby.
+        server._room.connect(conn, conn.group or "", outside=True)
         server._timers.call_at(server._now + PING_IDLE, self._idle, conn)
 
     def _no_name(self, conn: Connection) -> None:
@@ -177,8 +179,6 @@ class IrcKind(LineKind):
         renderer = self.renderer
         if renderer.client_tags:
             renderer.client_tags.clear()
-        if renderer.unsaid:
-            renderer.unsaid.clear()
 
     def direct_msgid(self) -> str:
         """A msgid for a direct line (not a room line: it has no seq)."""
@@ -247,12 +247,15 @@ class IrcKind(LineKind):
 class RoomView:
     """The room as one IRC client sees it (`selchat.irc.session.World`)."""
 
-    __slots__ = ("_kind", "_conn", "_stamp")
+    __slots__ = ("_kind", "_conn", "_stamp", "_replay")
 
     def __init__(self, kind: IrcKind, conn: Connection) -> None:
         self._kind = kind
         self._conn = conn
         self._stamp: Dict[str, str] = {}  # the last direct line's msgid and time
+        #: The room's replay for this client's last command (a JOIN's), until
+        #: the session asks for it (`replayed`) or the next command.
+        self._replay: Optional[Replay[Connection]] = None
 
     def command(self, text: str, echo: bool = False,
                 tags: Optional[Dict[str, str]] = None,
@@ -260,6 +263,7 @@ class RoomView:
         server, conn = self._kind._server, self._conn
         mine: List[ServerLine] = []
         effects: List[Effect] = []
+        self._replay = None
         new_room = text.startswith("/join ") and self._room(text[6:].partition(" ")[0]) is None
         for effect in server._room.receive(conn, text):
             kind = effect.__class__
@@ -270,17 +274,13 @@ class RoomView:
                 self._stamped(effect, tags)  # a direct line (to oneself too): a msgid of its own
             elif tags:
                 self._kind.renderer.carries(effect, tags)
-            if (kind is Broadcast or kind is Unannounced) and \
-                    _arrival(cast(Union[Broadcast, Unannounced], effect)):
-                # It leaves the default room next (`leave_default_room`): no JOIN of it.
-                effect = _outside(cast(Union[Broadcast, Unannounced], effect))
             if exclude_self and kind is Broadcast and cast(Broadcast, effect).exclude is None:
                 cast(Broadcast, effect).exclude = conn  # the session says it to its client
             if kind is Send and cast(Send, effect).to is conn \
                     and cast(Send, effect).line.kind is not PRIVATE:  # a /msg to oneself goes
                 mine.append(cast(Send, effect).line)
             elif kind is Replay and cast(Replay, effect).session is conn:
-                continue  # IRC clients have no replay here (CHATHISTORY comes with accounts)
+                self._replay = cast(Replay, effect)  # IRC lines, after the JOIN's names
             elif echo and kind is Broadcast and cast(Broadcast, effect).exclude is conn:
                 cast(Broadcast, effect).exclude = None  # echo-message: its own line too
                 effects.append(effect)
@@ -326,7 +326,7 @@ class RoomView:
         if room is None:
             return None
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
-        if room.default:  # the other nodes' members in it
+        if room.default:  # the other nodes' members but those out of it
             outside = self._kind._server._room.rooms.remote_outside
             names += [each for each in self._kind._server._room.remote_names()
                       if name_key(each) not in outside]
@@ -412,6 +412,21 @@ class RoomView:
         server._apply([effect])
         return room.name, True
 
+    def replayed(self, channel: str) -> List[Said]:
+        effect, self._replay = self._replay, None
+        if effect is None:
+            return []
+        server = self._kind._server
+        room = effect.room or server._room.rooms.default
+        if room.name != channel:
+            return []
+        history = server._history if room.default else room.history
+        if history is None:
+            return []
+        render = self._kind.renderer.plain
+        return said(history.last(effect.lines), lambda data: render(data, None, None),
+                    server._history.epoch)
+
     def speech_refusal(self, channel: str) -> Optional[str]:
         room = self._room(channel)
         return None if room is None else self._kind._server._room.may_speak(self._conn, room)
@@ -441,17 +456,6 @@ class RoomView:
         server._apply([Broadcast(line, conn, Presence(TOPIC, ""),
                                  room=None if room.default else room)])
         return None
-
-    def leave_default_room(self) -> None:
-        server, conn = self._kind._server, self._conn
-        name = server._room.name_of(conn)
-        if name is not None:  # "joined the chat" is no JOIN of #lobby for IRC clients
-            self._kind.renderer.unsaid.add(wire_encode(wire_joined(name)))
-        rooms = server._room.rooms
-        rooms.exit(conn, rooms.default)
-        server._apply([Left(conn)])
-        if name is not None:  # with a bus, Redis' list of its rooms learns it (as at a /part)
-            server._apply([Unannounced(Presence(OUTSIDE, name))])
 
     def nicks(self) -> List[str]:
         chat = self._kind._server._room
@@ -554,21 +558,3 @@ class RoomView:
 
     def render(self, line: bytes, tags: str) -> bytes:
         return self._kind.renderer.lines(line, None, tags)
-
-def _arrival(effect: Union[Broadcast, Unannounced]) -> bool:
-    """A client's naming: its one effect with a "+" presence of the server
-    (not of a room), which tells the other nodes it arrived."""
-    return effect.presence is not None and effect.presence.change == "+" \
-        and effect.room is None
-
-
-def _outside(effect: Union[Broadcast, Unannounced]) -> Effect:
-    """An IRC client's naming, told as an arrival outside the default room
-    (``+NAME<TAB><``): every node marks it so, and no IRC client is shown a
-    JOIN of the default room for it (`selchat.bus.bridge`, `selchat.irc.render`)."""
-    assert effect.presence is not None
-    presence = Presence("+", effect.presence.name, OUTSIDE)
-    if isinstance(effect, Broadcast):
-        effect.presence = presence
-        return effect
-    return effect._replace(presence=presence)

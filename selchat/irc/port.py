@@ -30,6 +30,9 @@ class IrcListening(NamedTuple):
 
     ports: List[Callable[["Server"], Tuple[Kind, Kind, socket.socket]]]
     lines: List[str]
+    #: The port it listens on (None: none): ``--workers``' parent holds it,
+    #: each worker listens on it too.
+    port: Optional[int] = None
 
 
 def server_name(chosen: Optional[str]) -> str:
@@ -67,4 +70,4 @@ def listen(host: str, port: Optional[int], optional: bool, name: Optional[str],
 
         kind = IrcKind(server, names)
         return kind, kind, sock
-    return IrcListening([make], [f"selchat IRC on {address}"])
+    return IrcListening([make], [f"selchat IRC on {address}"], sock.getsockname()[1])

@@ -30,7 +30,7 @@ same number a ``/tags`` client sees as ``seq``. Lines longer than IRC's 512
 bytes are split at character boundaries into several messages.
 """
 import re
-from typing import Callable, Dict, List, Optional, Set, cast
+from typing import Callable, Dict, List, Optional, cast
 
 from selchat import wire
 from selchat.effect_types import OUTSIDE, Broadcast, Send
@@ -102,9 +102,6 @@ class Renderer:
         #: by their payload: for message-tags clients (`carries`; the IRC kind
         #: empties it after each pass).
         self.client_tags: Dict[bytes, str] = {}
-        #: This pass's lines IRC clients are not shown (an IRC client's own
-        #: "joined the chat": it joins channels itself), by their payload.
-        self.unsaid: Set[bytes] = set()
 
     def carries(self, effect: object, tags: Dict[str, str]) -> None:
         """`effect`'s line (a room line or a direct one) carries `tags` (an
@@ -160,8 +157,6 @@ class Renderer:
 
     def lines(self, payload: bytes, target: object, tags: str) -> bytes:
         """Every line of `payload` as IRC lines, each with `tags` in front."""
-        if self.unsaid and payload in self.unsaid:
-            return b""
         out: List[bytes] = []
         for text in payload.decode("utf-8", "replace").split("\n"):
             if text:

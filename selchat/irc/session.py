@@ -29,6 +29,7 @@ from selchat.irc.chathistory import History
 from selchat.irc.message import Message, encode, escape
 from selchat.irc.queries import VERSION, Queries
 from selchat.irc.render import mask
+from selchat.irc.replay import CHATHISTORY, replay
 from selchat.irc.sasl import MECHANISMS, Credentials, Plain, mechanism
 from selchat.irc.world import World
 from selchat.names import MAX_NAME
@@ -179,10 +180,9 @@ class IrcSession(Queries, History):
         if refused:
             self.nick = None
             return refused
-        self.registered = True
         # IRC's way: a client starts in no channel and joins what it wants
-        # (the default room too, as #lobby): a member out of it hears none of it.
-        self.world.leave_default_room()
+        # (the default room too, as #lobby): the kind names it outside.
+        self.registered = True
         return self.welcome()
 
     def _server_password(self) -> List[bytes]:
@@ -320,7 +320,15 @@ class IrcSession(Queries, History):
         topic = self.world.topic(name)
         if topic:
             out.append(self.reply_text(N.RPL_TOPIC, name, topic))
-        return out + self._names_of(name)
+        return out + self._names_of(name) + self._replayed(name)
+
+    def _replayed(self, channel: str) -> List[bytes]:
+        """The room's last lines on joining it (`selchat.irc.replay`): none
+        for a client that fetches history itself."""
+        if self.caps.has(CHATHISTORY):
+            return []
+        return replay(self.world.replayed(channel), channel, self.server, self.caps.tags(),
+                      self.caps.has("batch"))
 
     def _part(self, msg: Message) -> List[bytes]:
         missing = self._needs(msg, 1)
@@ -532,8 +540,10 @@ def labeled(replies: List[bytes], label: str, server: str) -> List[bytes]:
     if _one_batch(replies):  # a batch already (chathistory): its opening line carries the label
         return [_with_tag(replies[0], tag), *replies[1:]]
     ref = "L" + "".join(ch for ch in label if ch.isalnum())[:16]
+    # A line of a batch inside (a JOIN's replay) keeps its own; its BATCH lines are ours.
     return [_with_tag(encode(server, "BATCH", ["+" + ref, "labeled-response"]), tag),
-            *(_with_tag(reply, f"batch={ref}") for reply in replies),
+            *(reply if reply.startswith(b"@batch=") else _with_tag(reply, f"batch={ref}")
+              for reply in replies),
             encode(server, "BATCH", ["-" + ref])]
 
 

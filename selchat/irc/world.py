@@ -6,6 +6,7 @@ member. The IRC kind implements it over `selchat.room.ChatRoom`
 from typing import Dict, List, NamedTuple, Optional, Protocol, Tuple
 
 from selchat.room_lines import RoomLines
+from selchat.irc.replay import Said
 from selchat.wire import ServerLine
 
 
@@ -76,8 +77,9 @@ class World(Protocol):
     def nicks(self) -> List[str]:
         """Every member's name."""
 
-    def leave_default_room(self) -> None:
-        """This client, just named, leaves the default room without a word."""
+    def replayed(self, channel: str) -> List[Said]:
+        """What was said in `channel` lately, if the room replays it to this
+        client for joining it just now (``--replay``; else none)."""
 
     def say(self, channel: str, text: str, kind: str, echo: bool = False,
             tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:

@@ -16,7 +16,9 @@ def loop():
 
 def test_a_silent_client_is_pinged_then_dropped_to_the_instant(loop):
     peer = loop.irc_peer("quiet")
+    peer.sock.sendall(b"JOIN #lobby\r\n")  # at START: where the watcher hears it leave
     watcher = loop.peer("watcher")
+    loop.until(lambda: any(" 366 " in line for line in peer.lines))
     loop.at(START + PING_IDLE - 0.5)
     assert not any(line.startswith("PING") for line in peer.lines)
     loop.at(START + PING_IDLE)

@@ -206,9 +206,6 @@ class World:
     def server_password_wanted(self):
         return False
 
-    def leave_default_room(self):
-        pass
-
     def counts(self):
         return 1, 1
 

@@ -22,7 +22,17 @@ def test_a_busy_chosen_port_fails():
 
 
 def test_no_irc_is_nothing():
-    assert listen("127.0.0.1", None, True, None, busy, fail) == ([], [])
+    assert listen("127.0.0.1", None, True, None, busy, fail) == ([], [], None)
+
+
+def test_the_port_listened_on_is_told_for_the_workers():
+    """--workers' parent holds the port (port 0: the one picked), its workers listen on it."""
+    class Bound:  # what a bind answers, as far as listen looks
+        def getsockname(self):
+            return ("127.0.0.1", 6123)
+    listening = listen("127.0.0.1", 0, False, "irc.test", lambda host, port: Bound(), fail)
+    assert listening.port == 6123
+    assert listening.lines == ["selchat IRC on 127.0.0.1:6123"]
 
 
 def test_the_server_name_has_no_spaces():

@@ -7,6 +7,7 @@ import pytest
 
 from selchat import wire
 from selchat.irc.message import Message, parse
+from selchat.irc.replay import BATCH_REF, CHATHISTORY, Said
 from selchat.irc.session import IrcSession
 from selchat.irc.world import User
 
@@ -22,8 +23,8 @@ class World:
         self.rooms_: Dict[str, Tuple[str, List[str], str]] = {"#lobby": ("#lobby", ["bob"], "")}
         self.mine: List[str] = []
         self.away_texts: List[str] = []
-        self.left_default = False
         self.notices: List[Tuple[str, str, bool]] = []
+        self.replays: Dict[str, list] = {}  # channel -> what the room replays on joining it
 
     def command(self, text: str, echo: bool = False, tags=None,
                 exclude_self: bool = False) -> List[wire.ServerLine]:
@@ -46,6 +47,9 @@ class World:
     def channels(self) -> List[str]:
         return list(self.mine)
 
+    def replayed(self, channel: str) -> list:
+        return self.replays.pop(channel, [])
+
     def topic(self, channel: str) -> Optional[str]:
         found = self.rooms_.get(channel.lower())
         return None if found is None else found[2]
@@ -63,9 +67,6 @@ class World:
 
     def nicks(self) -> List[str]:
         return ["me", "bob"]
-
-    def leave_default_room(self) -> None:
-        self.left_default = True
 
     def stamp(self):
         return {"msgid": "m1", "time": "T"}
@@ -146,7 +147,6 @@ def test_registration_says_001_to_005_lusers_and_motd_and_joins_nothing(world):
     replies = send(session, "USER me 0 * :Real Name")
     assert commands(replies) == ["001", "002", "003", "004", "005", "251", "252", "254", "255",
                                  "375", "372", "372", "376"]
-    assert world.left_default  # IRC's way: the client joins what it wants
     assert "JOIN #lobby" in replies[-2].params[-1]
     assert replies[0].params[0] == "me"
     isupport = replies[4].params
@@ -390,3 +390,34 @@ def test_a_muted_member_gets_404_for_tagmsg_too(world):
     world.refusals["#lobby"] = "you are muted in #lobby until lifted"
     send(session, "CAP REQ :message-tags")
     assert commands(send(session, "@+draft/react=x TAGMSG #lobby")) == ["404"]
+
+
+SAID = Said(b":bob!bob@irc.test PRIVMSG #dev :earlier\r\n", 1_764_000_000_000, "E-3")
+
+
+def test_a_join_replays_what_was_said_after_the_names(world):
+    session = registered(world)
+    world.replays["#dev"] = [SAID]
+    replies = send(session, "JOIN #dev")
+    assert commands(replies) == ["JOIN", "353", "366", "NOTICE", "PRIVMSG", "NOTICE"]
+    assert replies[4].params == ["#dev", "earlier"]
+
+
+def test_a_labelled_join_keeps_its_replays_batch_inside_the_labels(world):
+    session = registered(world)
+    send(session, "CAP REQ :batch labeled-response server-time")
+    world.replays["#dev"] = [SAID]
+    replies = send(session, "@label=j1 JOIN #dev")
+    assert commands(replies) == ["BATCH", "JOIN", "353", "366", "BATCH", "PRIVMSG", "BATCH",
+                                 "BATCH"]
+    outer = replies[0].params[0][1:]
+    assert [reply.tags.get("batch") for reply in replies[1:-1]] == [
+        outer, outer, outer, outer, BATCH_REF, outer]
+    assert replies[4].params == ["+" + BATCH_REF, "chathistory", "#dev"]
+
+
+def test_a_client_that_fetches_history_itself_gets_no_replay(world):
+    session = registered(world)
+    session.caps.enabled.add(CHATHISTORY)  # (negotiated: draft/chathistory)
+    world.replays["#dev"] = [SAID]
+    assert commands(send(session, "JOIN #dev")) == ["JOIN", "353", "366"]

@@ -79,6 +79,8 @@ def test_a_bot_through_the_irc_library(irc_web_server):
     try:
         pump(reactor, lambda: seen("welcome"))
         assert seen("featurelist") and bot.features.network == "selchat"
+        bot.join("#lobby")  # the default room hears of it now, once
+        bob.expect(r"^\*\*\* robo has joined the chat room\.$")
         bob.send("/join #dev")
         bob.expect(r"^\*\*\* You joined #dev\.")
         bot.join("#dev")

@@ -240,3 +240,71 @@ def test_shutdown_is_an_error_line_then_the_end(irc, irc_server):
     irc_server.stop()
     rest = alice.expect_closed()
     assert rest.endswith(b"ERROR :Closing link: the server is shutting down\r\n")
+
+
+def test_an_irc_client_is_announced_once_when_it_joins_the_default_room(irc, irc_server,
+                                                                         clients):
+    bob = clients(irc_server, "bob")
+    carol = irc("carol")  # registered: in no channel, nobody told yet
+    carol.send("JOIN #lobby")
+    carol.until("366")
+    carol.send("PRIVMSG #lobby :hello")
+    assert read_until(bob, "<carol> hello") == ["*** carol has joined the chat room.",
+                                                "<carol> hello"]
+    bob.send("/who")
+    read_until(bob, "*** Online (2): bob, carol")
+    carol.send("QUIT :bye")
+    assert read_until(bob, "*** carol has left the chat room (bye).") == [
+        "*** carol has left the chat room (bye)."]
+
+
+def test_an_irc_client_never_in_the_default_room_is_online_and_its_quit_told_to_its_rooms(
+        irc, irc_server, clients):
+    bob = clients(irc_server, "bob")  # in the default room only
+    dave = clients(irc_server, "dave")
+    dave.send("/join #dev")
+    read_until(dave, "*** You joined #dev. Online (1): dave")
+    carol = irc("carol")
+    carol.send("JOIN #dev")
+    carol.until("366")
+    read_until(dave, "#dev *** carol has joined #dev.")
+    bob.send("/who")  # online all the same, and reachable
+    read_until(bob, "*** Online (3): bob, carol, dave")
+    bob.send("/msg carol psst")
+    assert carol.until("PRIVMSG")[-1].params == ["carol", "psst"]
+    carol.send("QUIT :bye")
+    read_until(dave, "*** carol has left the chat room (bye).")
+    dave.send("/msg #lobby after carol")
+    assert read_until(bob, "<dave> after carol") == ["<dave> after carol"]  # bob: no word
+
+
+def test_joining_a_channel_replays_what_was_said_there(chat_server, clients):
+    server = chat_server("--flood-rate", "0", "--irc-port", "0", "--server-name", "irc.test",
+                         "--replay", "5")
+    bob = clients(server, "bob")
+    bob.send("/join #dev", "first", "second")
+    read_until(bob, "*** You joined #dev. Online (1): bob")
+    plain = IrcClient((server.host, server.irc_port), "plain")
+    tagged = IrcClient((server.host, server.irc_port), "tagged",
+                       caps="batch message-tags server-time")
+    try:
+        plain.send("JOIN #dev")
+        got = plain.until(lambda msg: msg.command == "NOTICE" and "End of history" in msg.params[1])
+        assert [msg.command for msg in got] == ["JOIN", "353", "366", "NOTICE", "PRIVMSG",
+                                                "PRIVMSG", "NOTICE"]
+        assert [msg.params for msg in got[4:6]] == [["#dev", "first"], ["#dev", "second"]]
+        tagged.send("JOIN #dev")
+        got = tagged.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
+        assert [msg.command for msg in got[3:]] == ["BATCH", "PRIVMSG", "PRIVMSG", "BATCH"]
+        assert got[3].params[1:] == ["chathistory", "#dev"]
+        first = got[4]
+        assert first.params == ["#dev", "first"] and set(first.tags) == {"batch", "time", "msgid"}
+        # The msgid is the one a live client got for that line: the next is one more.
+        bob.send("third")
+        live = tagged.until("PRIVMSG")[-1]
+        epoch, _, seq = first.tags["msgid"].rpartition("-")
+        assert live.tags["msgid"].rpartition("-")[0] == epoch
+        assert int(live.tags["msgid"].rpartition("-")[2]) > int(seq)
+    finally:
+        plain.close()
+        tagged.close()
