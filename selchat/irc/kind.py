@@ -409,6 +409,9 @@ class RoomView:
                                  room=None if room.default else room)])
         return None
 
+    def hang_up(self) -> None:
+        self._kind._server._apply([Close(self._conn)])
+
     def leave_default_room(self) -> None:
         server, conn = self._kind._server, self._conn
         name = server._room.name_of(conn)

@@ -276,8 +276,8 @@ class IrcSession(Queries):
         reason = clean(msg.param(0))
         if self.registered:
             self.world.command(f"/quit {reason}".rstrip())
-        else:
-            self.world.command("/quit")
+        else:  # not a member yet (a SASL check may be under way): the link just ends
+            self.world.hang_up()
         return [encode(None, "ERROR", [f"Closing link: {reason or 'Quit'}"], trailing=True)]
 
     # -- channels -----------------------------------------------------------------------

@@ -75,6 +75,10 @@ class World(Protocol):
     def nicks(self) -> List[str]:
         """Every member's name."""
 
+    def hang_up(self) -> None:
+        """This client, not registered, quits: its connection closes after
+        its replies (a password check under way is forgotten)."""
+
     def leave_default_room(self) -> None:
         """This client, just named, leaves the default room without a word."""
 

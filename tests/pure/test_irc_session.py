@@ -67,6 +67,9 @@ class World:
     def leave_default_room(self) -> None:
         self.left_default = True
 
+    def hang_up(self) -> None:
+        self.hung_up = True
+
     def stamp(self):
         return {"msgid": "m1", "time": "T"}
 
@@ -330,6 +333,9 @@ def test_quit_says_error_and_tells_the_room(world):
     world.said.clear()
     assert commands(send(session, "QUIT :gone fishing")) == ["ERROR"]
     assert world.said == [("/quit gone fishing", False)]
+    early = IrcSession(world, "irc.test", "irc.test")
+    send(early, "NICK early")
+    assert commands(send(early, "QUIT")) == ["ERROR"] and world.hung_up
 
 
 def test_join_0_parts_every_channel(world):
