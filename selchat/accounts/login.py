@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Dict, Generic, List, Optional
 
 from selchat import wire
 from selchat.accounts import commands
-from selchat.accounts.authority import MIN_PASSWORD, Account, Authority, Awaiting
+from selchat.accounts.authority import Account, Authority, Awaiting
 from selchat.accounts.passwords import MAX_PASSWORD
 from selchat.effect_types import (
     Authenticated, CheckPassword, Close, Effect, HashPassword, Persist, Send, Session,
@@ -228,9 +228,9 @@ class Login(Generic[Session]):
         auth = self.authority
         if session in auth.awaiting:
             return Send(session, CHECKING)
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        if not auth.min_password <= len(password) <= MAX_PASSWORD:
             return Send(session, wire.error(
-                f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters"))
+                f"a password is {auth.min_password} to {MAX_PASSWORD} characters"))
         wait = auth.guess_wait(name_key(name), auth.groups.get(session, ""))
         if wait:
             return Send(session, _too_many(f"for {name}", wait))
