@@ -174,7 +174,7 @@ class IrcKind(LineKind):
         conn = effect.session
         rooms = self._server._room.rooms.rooms_of(conn)
         name = self._server._room.name_of(conn)
-        if name is None or not self.account_notify or not rooms:
+        if name is None or not self.account_notify:
             return  # not a member yet: its JOINs will say it (extended-join)
         line = [encode(mask(name, self.server_name), "ACCOUNT", [effect.account or "*"])]
         for other in self.account_notify:

@@ -82,10 +82,11 @@ def test_accounts_in_tags_joins_and_account_lines(server):
     # SASL after registering: the room's account-notify clients hear of it.
     kim = in_lobby(server, "kim")
     assert watcher.until("JOIN")[-1].params == ["#lobby", "*", "kim R"]
-    kim.send("CAP REQ :sasl", "AUTHENTICATE PLAIN")
+    kim.send("CAP REQ :sasl account-notify", "AUTHENTICATE PLAIN")
     assert kim.until("AUTHENTICATE")[-1].params == ["+"]
     kim.send(f"AUTHENTICATE {plain('kimacct', 'kims-secret')}")
     assert kim.until("903")[-2].params[2] == "kimacct"
+    assert kim.until("ACCOUNT")[-1].params == ["kimacct"]  # itself too, as it asked
     got = watcher.until("ACCOUNT")[-1]
     assert (watcher.source, got.params) == ("kim!kim@irc.test", ["kimacct"])
     kim.send("PRIVMSG #lobby :logged in now")
