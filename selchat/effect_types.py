@@ -280,6 +280,16 @@ class Authenticated(Generic[Session]):
 
 
 @dataclass(slots=True)
+class AccountChanged(Generic[Session]):
+    """A member logged in to `account` (/register, SASL) or out (None:
+    /unregister): told to those who share a room with it and asked to know
+    (IRC's account-notify); nobody else hears of it."""
+
+    session: Session
+    account: Optional[str]
+
+
+@dataclass(slots=True)
 class HashPassword(Generic[Session]):
     """Hash `password` off the loop, then call `ChatRoom.password_hashed`."""
 
@@ -310,4 +320,4 @@ class Audit:
 
 Effect = Union[Send, Broadcast, Close, Joined, Left, Tag, Replay, Hold, Unhold, Keep, ResumeAsked,
                Claim, Release, Relay, Charge, Entered, Exited, Unannounced, Expel, Lookup,
-               CheckPassword, HashPassword, Persist, Audit, Authenticated]
+               CheckPassword, HashPassword, Persist, Audit, Authenticated, AccountChanged]

@@ -20,8 +20,9 @@ from selchat import resume, wire
 from selchat.connection import Connection, State
 from selchat.history import History, Line, last_bytes, replay
 from selchat.effect_types import (
-    TOPIC, Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Expel, Hold, Joined, Keep,
-    Left, Lookup, Relay, Release, Replay, ResumeAsked, Send, Tag, Unannounced, Unhold,
+    TOPIC, AccountChanged, Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Expel, Hold,
+    Joined, Keep, Left, Lookup, Relay, Release, Replay, ResumeAsked, Send, Tag, Unannounced,
+    Unhold,
 )
 from selchat.rooms import Room
 from selchat.sendbuf import Buffer
@@ -68,6 +69,7 @@ class Effects:
             Entered: self._entered,
             Exited: self._exited,
             Lookup: self._lookup,
+            AccountChanged: self._account_changed,
         }
 
     def apply(self, effects: List[Effect]) -> None:
@@ -203,6 +205,10 @@ class Effects:
         bucket = effect.session.bucket
         if bucket is not None:  # flood control is on
             bucket.take(self._server._now, effect.tokens)
+
+    def _account_changed(self, effect: AccountChanged[Connection]) -> None:
+        """Only IRC's account-notify tells it (the IRC port hangs its own
+        handler here); without an IRC port nobody is told."""
 
     def _close(self, effect: Close[Connection]) -> None:
         """A goodbye said, a name timeout, a session taken over."""

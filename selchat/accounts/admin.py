@@ -14,7 +14,8 @@ import click
 
 from selchat import datadir
 from selchat.accounts.driver import POLL_SECONDS, AccountOptions
-from selchat.accounts.passwords import DEFAULT_N, MIN_N
+from selchat.accounts.authority import MIN_PASSWORD
+from selchat.accounts.passwords import DEFAULT_N, MAX_PASSWORD, MIN_N
 from selchat.accounts.store import Store
 from selchat.names import name_key
 
@@ -29,6 +30,10 @@ def serve_options(option: Callable[..., Callable]) -> Callable[[Callable], Calla
         command = option("--scrypt-n", default=DEFAULT_N, type=click.IntRange(MIN_N),
                          help="scrypt's cost for new password hashes (docs/accounts.rst).",
                          )(command)
+        command = option("--min-password-length", default=MIN_PASSWORD,
+                         type=click.IntRange(1, MAX_PASSWORD),
+                         help="The shortest password /register takes (8: NIST SP 800-63B's "
+                              "minimum; lower it only for tests).")(command)
         return option("--server-password", default=None, metavar="PASSWORD",
                       help="A password every client must send before anything else (the "
                            "line protocol's first line, the page's field); better set in "
@@ -40,7 +45,8 @@ def account_options(limits: Dict[str, Any], path: Optional[str]) -> AccountOptio
     """``serve``'s account options, taken out of its other options; the
     accounts database is opened once to check it (raises DataProblem)."""
     options = AccountOptions(limits.pop("server_password", None) or "",
-                             limits.pop("scrypt_n", DEFAULT_N))
+                             limits.pop("scrypt_n", DEFAULT_N),
+                             limits.pop("min_password_length", MIN_PASSWORD))
     Store(path, ADMIN_BUSY_MS).close()
     return options
 

@@ -30,8 +30,9 @@ GUESSES_PER_GROUP = (20, 1 / 10)
 #: Names and address groups whose wrong guesses are remembered at once: past
 #: this the fullest-looking (oldest) entry is forgotten (memory stays bounded).
 MAX_GUESSERS = 10_000
-#: Passwords are 8 to 1024 characters (NIST SP 800-63B's minimum; the top
-#: keeps the hashing worker's work bounded).
+#: Passwords are 8 to 1024 characters by default (NIST SP 800-63B's minimum;
+#: ``--min-password-length`` changes it; the top, `MAX_PASSWORD`, keeps the
+#: hashing worker's work bounded).
 MIN_PASSWORD = 8
 
 
@@ -141,9 +142,11 @@ class Authority(Generic[Session]):
     """The accounts and rules a server keeps; `clock` is wall time in seconds."""
 
     def __init__(self, clock: Callable[[], float] = time.time, server_password: str = "",
-                 ) -> None:
+                 min_password: int = MIN_PASSWORD) -> None:
         self.clock = clock
         self.server_password = server_password
+        #: The shortest password /register and /password take.
+        self.min_password = min_password
         self.accounts: Dict[str, Account] = {}  # name key -> account
         self.rooms: Dict[str, RoomRules] = {}  # room key -> its rules
         self.bans: Dict[str, Sanction] = {}  # name key -> a server ban

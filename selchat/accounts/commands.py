@@ -79,7 +79,7 @@ AccountCommand = Union[Register, Password, Unregister, Op, Deop, Kick, Ban, Unba
 
 #: Usage and one line for /help, in its order.
 COMMANDS = {
-    "register": ("/register PASSWORD", "make your name yours (8+ characters; keep it safe)"),
+    "register": ("/register PASSWORD", "make your name yours (a long password: keep it safe)"),
     "password": ("/password OLD NEW", "change your name's password"),
     "unregister": ("/unregister PASSWORD", "give your name up"),
     "op": ("/op [#ROOM] NAME", "make a registered NAME an operator of the room"),

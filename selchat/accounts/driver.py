@@ -16,7 +16,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional
 
-from selchat.accounts.authority import Authority
+from selchat.accounts.authority import MIN_PASSWORD, Authority
 from selchat.accounts.hasher import Hasher
 from selchat.accounts.passwords import DEFAULT_N
 from selchat.accounts.shared import Publish, SharedRules
@@ -35,10 +35,12 @@ POLL_SECONDS = 2.0
 
 
 class AccountOptions(NamedTuple):
-    """``serve``'s account options: ``--server-password``, ``--scrypt-n``."""
+    """``serve``'s account options: ``--server-password``, ``--scrypt-n``,
+    ``--min-password-length``."""
 
     server_password: str = ""
     scrypt_n: int = DEFAULT_N
+    min_password: int = MIN_PASSWORD
 
 
 #: No server password, scrypt's default cost.
@@ -52,7 +54,8 @@ class Accounts:
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.options = options
         self.store = Store(path)
-        self.authority: Authority[Any] = Authority(wall_clock, options.server_password)
+        self.authority: Authority[Any] = Authority(wall_clock, options.server_password,
+                                                   options.min_password)
         self.authority.load(*self.store.load())
         self._hasher: Optional[Hasher] = None
         self._server: Optional["Server"] = None

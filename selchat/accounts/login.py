@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Dict, Generic, List, Optional
 
 from selchat import wire
 from selchat.accounts import commands
-from selchat.accounts.authority import MIN_PASSWORD, Account, Authority, Awaiting
+from selchat.accounts.authority import Account, Authority, Awaiting
 from selchat.accounts.passwords import MAX_PASSWORD
 from selchat.effect_types import (
-    Authenticated, CheckPassword, Close, Effect, HashPassword, Persist, Send, Session,
+    AccountChanged, Authenticated, CheckPassword, Close, Effect, HashPassword, Persist, Send,
+    Session,
 )
 from selchat.names import name_key, name_problem
 
@@ -115,15 +116,17 @@ class Login(Generic[Session]):
         return self._take_name(session, name)
 
     def check_account(self, session: Session, name: str, password: str) -> List[Effect]:
-        """A login before a name, for a front that sends both at once (IRC's
-        SASL): `Authenticated` answers, once the worker checked it. Right, and
-        the session may take the name (or keep another); the guess limits
-        and the server password hold as for a name's password line."""
+        """A login apart from the name, for a front that sends both at once
+        (IRC's SASL), before the name or after it: `Authenticated` answers,
+        once the worker checked it. Right, and the session may take the name
+        (or keep another); the guess limits and the server password hold as
+        for a name's password line."""
         auth = self.authority
-        key, group = name_key(name), self._unnamed.get(session, "")
+        key = name_key(name)
+        group = auth.groups.get(session) or self._unnamed.get(session, "")
         account = auth.accounts.get(key)
-        if session not in self._unnamed or session in auth.unpassed or \
-                session in auth.awaiting:
+        if (session not in self._unnamed and session not in self.members) or \
+                session in auth.unpassed or session in auth.awaiting:
             return [Authenticated(session, None, "not now")]
         if account is None:
             return [Authenticated(session, None, f"{name} is not registered")]
@@ -163,7 +166,7 @@ class Login(Generic[Session]):
         if sasl:
             auth.identified[session] = key
             log.info("%r logged in as %s", session, waiting.name)
-            return [Authenticated(session, waiting.name)]
+            return [Authenticated(session, waiting.name), AccountChanged(session, waiting.name)]
         if waiting.purpose == "login":
             return self._logged_in(session, waiting.name)
         if waiting.purpose == "password":
@@ -175,7 +178,8 @@ class Login(Generic[Session]):
         log.info("%s unregistered", waiting.name)
         name = account.name if account else waiting.name
         return [Persist("account", key, None),
-                Send(session, wire.notice(f"{name} is not registered any more."))]
+                Send(session, wire.notice(f"{name} is not registered any more.")),
+                AccountChanged(session, None)]
 
     def _logged_in(self, session: Session, name: str) -> List[Effect]:
         """The right password for `name`: its owner takes it, from a ghost too."""
@@ -219,6 +223,8 @@ class Login(Generic[Session]):
             log.info("%s registered", name)
             said = (f"{name} is registered to you: from now on it takes its password "
                     "(keep it safe: it cannot be recovered).")
+            return [Persist("account", key, account), Send(session, wire.notice(said)),
+                    AccountChanged(session, name)]
         return [Persist("account", key, account), Send(session, wire.notice(said))]
 
     # -- commands -------------------------------------------------------------------
@@ -228,9 +234,9 @@ class Login(Generic[Session]):
         auth = self.authority
         if session in auth.awaiting:
             return Send(session, CHECKING)
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        if not auth.min_password <= len(password) <= MAX_PASSWORD:
             return Send(session, wire.error(
-                f"a password is {MIN_PASSWORD} to {MAX_PASSWORD} characters"))
+                f"a password is {auth.min_password} to {MAX_PASSWORD} characters"))
         wait = auth.guess_wait(name_key(name), auth.groups.get(session, ""))
         if wait:
             return Send(session, _too_many(f"for {name}", wait))

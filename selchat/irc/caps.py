@@ -5,19 +5,18 @@ registration until ``CAP END``. A request is granted whole or refused whole
 (``NAK``), as the specification says. ``cap-notify`` is on by itself for a
 client that said ``CAP LS 302``.
 """
-from typing import FrozenSet, List, NamedTuple, Optional, Set
+from typing import FrozenSet, List, NamedTuple, Optional, Set, Tuple
 
 #: What selchat offers, in the order CAP LS lists it.
 SUPPORTED = (
-    "away-notify", "batch", "cap-notify", "echo-message", "labeled-response",
-    "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
+    "account-notify", "account-tag", "away-notify", "batch", "cap-notify", "echo-message",
+    "extended-join", "labeled-response", "message-tags", "multi-prefix", "sasl",
+    "server-time", "userhost-in-names",
     "draft/chathistory", "draft/event-playback",
 )
 #: Values CAP LS 302 shows (``sasl=PLAIN``: the mechanisms, `selchat.irc.sasl`).
 VALUES = {"sasl": "PLAIN"}
 _OFFERED: FrozenSet[str] = frozenset(SUPPORTED)
-#: Those that change how room lines look (`selchat.irc.render`): the variant.
-TAGS = frozenset({"message-tags", "server-time"})
 
 
 class CapReply(NamedTuple):
@@ -85,3 +84,10 @@ class Caps:
         if "server-time" in self.enabled:
             return "time"
         return None
+
+    def variant(self) -> Tuple[Optional[str], bool, bool]:
+        """What this client's caps change in the room's lines (the render
+        variant, `selchat.irc.render.Renderer.variant`): its `tags`, whether
+        they carry ``account`` (account-tag), and extended-join's JOIN."""
+        enabled = self.enabled
+        return self.tags(), "account-tag" in enabled, "extended-join" in enabled

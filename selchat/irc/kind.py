@@ -12,9 +12,11 @@ client's pass is still one send.
 
 Room lines reach IRC clients rendered: every IRC connection is *tagged*
 with a render function (``Connection.render``) of the kind's
-`selchat.irc.render.Renderer`, one per variant (plain, server-time, every
-tag), so `selchat.output` renders each pass's lines once per variant and
-hands every IRC client of that variant the same bytes.
+`selchat.irc.render.Renderer`, one per variant (its tags, account-tag,
+extended-join: `selchat.irc.caps.Caps.variant`), so `selchat.output` renders
+each pass's lines once per variant and hands every IRC client of that
+variant the same bytes. A speaker's account (account-tag, extended-join) is
+looked up by the renderer once per line and variant (`account_of`).
 
 An idle client is pinged after `PING_IDLE` seconds and dropped when nothing
 came `PING_TIMEOUT` seconds after the ping: one timer per client on the
@@ -26,12 +28,13 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, ca
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    TOPIC, Authenticated, Broadcast, Close, Effect, Entered, Presence, Relay,
+    TOPIC, AccountChanged, Authenticated, Broadcast, Close, Effect, Entered, Presence, Relay,
     Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.archive import room_key
 from selchat.irc import numerics as N
+from selchat.irc.caps import Caps
 from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
 from selchat.irc.replay import Said, said
@@ -96,20 +99,21 @@ class IrcKind(LineKind):
         self.default_room = room.rooms.default.name
         self.renderer = Renderer(server_name, server_name, self.default_room,
                                  lambda: server._history.epoch, lambda: server._time_ms,
-                                 lambda target: room.name_of(cast(Connection, target)))
-        #: The renders, made once: `selchat.output` keys its variants by them.
-        self._variants = {None: self.renderer.plain, "time": self.renderer.with_time,
-                          "all": self.renderer.with_tags}
+                                 lambda target: room.name_of(cast(Connection, target)),
+                                 self.account_of, self.realname_of)
         #: Direct lines and TAGMSGs given a msgid of their own (`direct_msgid`).
         self.msgids = 0
         #: Clients that asked for away-notify.
         self.away_notify: Set[Connection] = set()
+        #: Clients that asked for account-notify.
+        self.account_notify: Set[Connection] = set()
         #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
         #: IRC servers show a channel's founder. No power comes with it yet
         #: (operators come with accounts); a room that goes takes its entry along.
         self.founders: "weakref.WeakKeyDictionary[Room[Connection], Connection]" = \
             weakref.WeakKeyDictionary()
         server._effects._handlers[Authenticated] = self._authenticated  # SASL's answers
+        server._effects._handlers[AccountChanged] = self._account_changed  # account-notify
 
     def protocol(self) -> IrcLines:
         return IrcLines()
@@ -126,7 +130,7 @@ class IrcKind(LineKind):
         conn.bucket = self.new_bucket()
         conn.timer = server._timers.call_at(server._now + limits.name_timeout, self._no_name, conn)
         conn.tagged = True  # never the line protocol's shared bytes: its own variant
-        conn.render = self._variants[None]  # the one object: `selchat.output` keys by it
+        conn.render = self.renderer.variant(None)  # one object: `selchat.output` keys by it
         # Its hello is the line protocol's: unsaid. Named, it is in no room
         # (IRC's way): the default room hears of it when it joins #lobby.
         server._room.connect(conn, conn.group or "", outside=True)
@@ -171,8 +175,46 @@ class IrcKind(LineKind):
         if session is not None:
             self.reply(conn, session.authenticated(effect.account, effect.why))
 
+    def _account_changed(self, effect: "AccountChanged[Connection]") -> None:
+        """account-notify: ``ACCOUNT NAME`` (``*``: logged out), made once, for
+        the clients that asked and share a room with the member (itself too)."""
+        conn = effect.session
+        rooms = self._server._room.rooms.rooms_of(conn)
+        name = self._server._room.name_of(conn)
+        if name is None or not self.account_notify:
+            return  # not a member yet: its JOINs will say it (extended-join)
+        line = [encode(mask(name, self.server_name), "ACCOUNT", [effect.account or "*"])]
+        for other in self.account_notify:
+            if other is conn or any(room.has(other) for room in rooms):
+                self.reply(other, line)
+
+    def account_of(self, name: str) -> Optional[str]:
+        """The account member `name` is logged in to (None: none). Another
+        node's member holding a registered name is its owner (no one else
+        may hold it)."""
+        chat = self._server._room
+        key = name_key(name)
+        session = chat.holder(key)
+        authority = chat.authority
+        if session is not None:
+            held = authority.identified.get(session)
+        else:
+            held = key if chat.remote_name(key) is not None else None
+        account = None if held is None else authority.accounts.get(held)
+        return None if account is None else account.name
+
+    def realname_of(self, name: str) -> str:
+        """What an IRC member gave USER as its realname; "selchat user" for the others."""
+        session = self._server._room.holder(name_key(name))
+        proto = None if session is None else session.proto
+        if isinstance(proto, IrcLines) and proto.session is not None \
+                and proto.session.user is not None:
+            return proto.session.user[1]
+        return "selchat user"
+
     def closing(self, conn: Connection) -> None:
         self.away_notify.discard(conn)
+        self.account_notify.discard(conn)
 
     def after_batch(self) -> None:
         """The pass's lines went out: their client tags are done with."""
@@ -227,11 +269,13 @@ class IrcKind(LineKind):
         self.reply(conn, [session.reply_text(N.ERR_INPUTTOOLONG, "Input line was too long")])
 
     def _caps_changed(self, conn: Connection, session: IrcSession) -> None:
-        conn.render = self._variants[session.caps.tags()]
-        if session.caps.has("away-notify"):
-            self.away_notify.add(conn)
-        else:
-            self.away_notify.discard(conn)
+        conn.render = self.renderer.variant(*session.caps.variant())
+        for cap, clients in (("away-notify", self.away_notify),
+                             ("account-notify", self.account_notify)):
+            if session.caps.has(cap):
+                clients.add(conn)
+            else:
+                clients.discard(conn)
 
     # -- writing ------------------------------------------------------------------------
 
@@ -242,6 +286,12 @@ class IrcKind(LineKind):
     @staticmethod
     def _lines(conn: Connection) -> IrcLines:
         return cast(IrcLines, conn.proto)
+
+    @staticmethod
+    def caps_of(conn: Connection) -> Optional[Caps]:
+        """An IRC client's caps (None: not an IRC client)."""
+        proto = conn.proto
+        return proto.session.caps if isinstance(proto, IrcLines) and proto.session else None
 
 
 class RoomView:
@@ -457,6 +507,9 @@ class RoomView:
                                  room=None if room.default else room)])
         return None
 
+    def hang_up(self) -> None:
+        self._kind._server._apply([Close(self._conn)])
+
     def nicks(self) -> List[str]:
         chat = self._kind._server._room
         return [*chat.members.values(), *chat.remote_names()]
@@ -508,14 +561,18 @@ class RoomView:
                 recipients = []  # nothing crosses the bus but lines
             else:
                 recipients = [to]
-        line = encode(mask(chat.name_of(conn) or "*", kind.server_name), "TAGMSG", [target],
-                      tags={"time": format_time(server._time_ms),
-                            "msgid": kind.direct_msgid(), **tags})
-        with_tags = kind.renderer.with_tags
+        name = chat.name_of(conn) or "*"
+        said = {"time": format_time(server._time_ms), "msgid": kind.direct_msgid(), **tags}
+        line = encode(mask(name, kind.server_name), "TAGMSG", [target], tags=said)
+        account = kind.account_of(name)  # account-tag's clients get a second line, made once
+        signed = line if account is None else encode(
+            mask(name, kind.server_name), "TAGMSG", [target], tags={**said, "account": account})
         for other in recipients:
-            if other.render == with_tags:
-                kind.reply(other, [line])
-        return line
+            caps = kind.caps_of(other)
+            if caps is not None and caps.has("message-tags"):
+                kind.reply(other, [signed if caps.has("account-tag") else line])
+        caps = kind.caps_of(conn)
+        return signed if caps is not None and caps.has("account-tag") else line
 
     def away(self, text: str) -> None:
         """away-notify: the clients that asked and share a room with this one."""

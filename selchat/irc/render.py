@@ -2,12 +2,17 @@
 
 The room speaks the line protocol (`selchat.wire`); a pass's lines are
 joined once (`selchat.batch`) and each variant of its recipients gets them
-rendered once (`selchat.output`): the IRC kind has three variants, plain,
-with ``time`` (server-time) and with every tag (message-tags: ``time`` and
-``msgid``). A `Renderer` is those three functions: a line-protocol item in,
-IRC lines out, the same bytes for every IRC client of the variant. So an
-IRC user in a busy room costs what a terminal user costs: a reference to
-shared bytes, not a line built per recipient.
+rendered once (`selchat.output`). A variant is what a client's caps change
+in the room's lines (`selchat.irc.caps.Caps.variant`): its tags (none,
+``time`` for server-time, or every tag for message-tags: ``time`` and
+``msgid``), whether a user's line carries its ``account`` (account-tag), and
+whether a JOIN says the account and the realname (extended-join). A
+`Renderer` makes one function per variant (`Renderer.variant`, at most 12,
+each made once): a line-protocol item in, IRC lines out, the same bytes for
+every IRC client of the variant. So an IRC user in a busy room costs what a
+terminal user costs: a reference to shared bytes, not a line built per
+recipient. The account is the *speaker's*: it is looked up once per line and
+variant (`account_of`), never per recipient.
 
 The mapping, item by item (``#room`` is the line's room prefix, or the
 default room for a line without one)::
@@ -29,10 +34,12 @@ history's epoch in front (``EPOCH-SEQ``): unique across restarts, and the
 same number a ``/tags`` client sees as ``seq``. Lines longer than IRC's 512
 bytes are split at character boundaries into several messages.
 """
+import functools
 import re
-from typing import Callable, Dict, List, Optional, cast
+from typing import Callable, Dict, List, Optional, Tuple, cast
 
 from selchat import wire
+from selchat.batch import Render
 from selchat.effect_types import OUTSIDE, Broadcast, Send
 from selchat.irc.message import MAX_REST, encode, escape
 from selchat.tags import format_time
@@ -83,21 +90,34 @@ def mask(name: str, host: str) -> str:
     return f"{name}!{name}@{host}"
 
 
+def _no_account(name: str) -> Optional[str]:
+    return None
+
+
 class Renderer:
     """`server_name` in server notices; `host` in every user's mask;
     `default_room` is the channel of lines without a room prefix; `epoch()`
     and `time_ms()` the history's epoch and the pass's time; `nick_of(target)`
-    a direct line's recipient's name."""
+    a direct line's recipient's name; `account_of(name)` the account a
+    member is logged in to (None: none), `realname_of(name)` its realname."""
 
     def __init__(self, server_name: str, host: str, default_room: str,
                  epoch: Callable[[], str], time_ms: Callable[[], int],
-                 nick_of: Callable[[object], Optional[str]]) -> None:
+                 nick_of: Callable[[object], Optional[str]],
+                 account_of: Callable[[str], Optional[str]] = _no_account,
+                 realname_of: Callable[[str], str] = str) -> None:
         self.server_name = server_name
         self.host = host
         self.default_room = default_room
         self._epoch = epoch
         self._time_ms = time_ms
         self._nick_of = nick_of
+        self._account_of = account_of
+        self._realname_of = realname_of
+        #: The render function of each variant, made once (`variant`).
+        self._variants: Dict[Tuple[Optional[str], bool, bool], Render] = {
+            (None, False, False): self.plain, ("time", False, False): self.with_time,
+            ("all", False, False): self.with_tags}
         #: This pass's lines that carry an IRC client's own tags (``+draft/reply``),
         #: by their payload: for message-tags clients (`carries`; the IRC kind
         #: empties it after each pass).
@@ -113,7 +133,18 @@ class Renderer:
             if isinstance(effect, Broadcast):  # a bus carries them to every node with it
                 effect.tags = text
 
-    # -- the three variants (`selchat.batch.Render`) ------------------------------------
+    # -- the variants (`selchat.batch.Render`) -------------------------------------------
+
+    def variant(self, tags: Optional[str], account: bool = False,
+                extended_join: bool = False) -> Render:
+        """The render function of a variant (`selchat.irc.caps.Caps.variant`):
+        always the same object, as `selchat.output` keys a pass's renderings by it."""
+        key = (tags, account, extended_join)
+        made = self._variants.get(key)
+        if made is None:
+            made = self._variants[key] = functools.partial(
+                self.render, tags=tags, account=account, extended_join=extended_join)
+        return made
 
     def plain(self, payload: bytes, note: object, target: object) -> bytes:
         if note is RAW:
@@ -127,13 +158,31 @@ class Renderer:
             return payload
         if note.__class__ is tuple and _arrived_outside(note):
             return b""
-        return self.lines(payload, target, "@time=" + format_time(self._when(note)) + " ")
+        return self.lines(payload, target, self._time_tag(note))
 
     def with_tags(self, payload: bytes, note: object, target: object) -> bytes:
         if note is RAW:
             return payload
         if note.__class__ is tuple and _arrived_outside(note):
             return b""
+        return self.lines(payload, target, self._every_tag(payload, note))
+
+    def render(self, payload: bytes, note: object, target: object, tags: Optional[str] = None,
+               account: bool = False, extended_join: bool = False) -> bytes:
+        """Any variant: `tags` None, "time" or "all"; `account`: a user's line
+        says its account; `extended_join`: a JOIN its account and realname."""
+        if note is RAW:
+            return payload
+        if note.__class__ is tuple and _arrived_outside(note):
+            return b""
+        head = "" if tags is None else self._time_tag(note) if tags == "time" else \
+            self._every_tag(payload, note)
+        return self.lines(payload, target, head, account, extended_join)
+
+    def _time_tag(self, note: object) -> str:
+        return "@time=" + format_time(self._when(note)) + " "
+
+    def _every_tag(self, payload: bytes, note: object) -> str:
         tags = "@time=" + format_time(self._when(note))
         seq = note[0] if isinstance(note, tuple) else note
         if isinstance(seq, int):
@@ -145,7 +194,7 @@ class Renderer:
             client = self.client_tags.get(payload)
         if client:
             tags += ";" + client
-        return self.lines(payload, target, tags + " ")
+        return tags + " "
 
     def _when(self, note: object) -> int:
         """A line from the bus was said when its note says; the rest, this pass."""
@@ -155,19 +204,25 @@ class Renderer:
 
     # -- the mapping --------------------------------------------------------------------
 
-    def lines(self, payload: bytes, target: object, tags: str) -> bytes:
-        """Every line of `payload` as IRC lines, each with `tags` in front."""
+    def lines(self, payload: bytes, target: object, tags: str, account: bool = False,
+              extended_join: bool = False) -> bytes:
+        """Every line of `payload` as IRC lines, each with `tags` in front
+        (and its speaker's account, with `account`)."""
         out: List[bytes] = []
         for text in payload.decode("utf-8", "replace").split("\n"):
             if text:
-                chat = self._chat(text, tags)
+                chat = self._chat(text, tags, account)
                 if chat is not None:  # the hot path: one chat line, no decoding of sentences
                     out.append(chat)
+                elif account:
+                    out += [self._with_account(tags, _speaker(line)).encode() + line
+                            for line in self.line(text, target, extended_join)]
                 else:
-                    out += [tags.encode() + line for line in self.line(text, target)]
+                    out += [tags.encode() + line
+                            for line in self.line(text, target, extended_join)]
         return b"".join(out)
 
-    def _chat(self, text: str, tags: str) -> Optional[bytes]:
+    def _chat(self, text: str, tags: str, account: bool = False) -> Optional[bytes]:
         """``[#room ]<name> text`` as a PRIVMSG, when it fits one IRC line
         (else None: `line` splits it): what most of a pass's lines are."""
         channel = self.default_room
@@ -178,10 +233,28 @@ class Renderer:
         name, found, body = text[1:].partition("> ")
         if not found or " " in name:
             return None
+        if account:
+            tags = self._with_account(tags, name)
         line = f"{tags}:{name}!{name}@{self.host} PRIVMSG {channel} :{body}\r\n".encode()
         return line if len(line) - len(tags) <= LINE else None
 
-    def line(self, text: str, target: object) -> List[bytes]:
+    def _with_account(self, tags: str, name: Optional[str]) -> str:
+        """`tags` (``@...;... `` or "") with ``account=`` of `name`, if logged in."""
+        account = self._account_of(name) if name else None
+        if not account:
+            return tags
+        tag = "account=" + escape(account)
+        return f"{tags[:-1]};{tag} " if tags else f"@{tag} "
+
+    def _join(self, name: str, channel: str, extended: bool) -> bytes:
+        """``JOIN #room``; with extended-join ``JOIN #room ACCOUNT :realname``
+        (``*``: not logged in)."""
+        if not extended:
+            return encode(mask(name, self.host), "JOIN", [channel])
+        return encode(mask(name, self.host), "JOIN", [
+            channel, self._account_of(name) or "*", self._realname_of(name)], trailing=True)
+
+    def line(self, text: str, target: object, extended_join: bool = False) -> List[bytes]:
         room, rest = wire.split_room(text)
         channel = room or self.default_room
         said = wire.decode(rest)
@@ -218,9 +291,9 @@ class Renderer:
                     to = channel if target is None else (self._nick_of(target) or "*")
                     return split_message(mask(noticed[1], host), "NOTICE", to, noticed[2])
         elif isinstance(said, wire.JoinNotice):
-            return [encode(mask(said.name, host), "JOIN", [self.default_room])]
+            return [self._join(said.name, self.default_room, extended_join)]
         elif isinstance(said, wire.RoomJoinNotice):
-            return [encode(mask(said.name, host), "JOIN", [said.room])]
+            return [self._join(said.name, said.room, extended_join)]
         elif isinstance(said, wire.LeaveNotice):
             return [encode(mask(said.name, host), "QUIT", [said.reason or "Left"], trailing=True)]
         elif isinstance(said, wire.RoomLeaveNotice):
@@ -256,6 +329,19 @@ class Renderer:
                 return [encode(mask(found[1], host), "MODE", [
                     found.groups()[-1], mode or found[2], *([argument] if argument else [])])]
         return []
+
+
+def _speaker(line: bytes) -> Optional[str]:
+    """Whose line `line` is (``:name!name@host ...``): None for the server's.
+    A NICK is the member's under its new name (the one it is found by now)."""
+    if line[:1] != b":":
+        return None
+    bang, space = line.find(b"!"), line.find(b" ")
+    if not 0 < bang < space:
+        return None
+    if line.startswith(b"NICK ", space + 1):
+        return line[space + 6:].rstrip(b"\r\n").lstrip(b":").decode("utf-8", "replace")
+    return line[1:bang].decode("utf-8", "replace")
 
 
 def split_message(source: str, command: str, to: str, text: str,

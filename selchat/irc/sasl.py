@@ -32,7 +32,11 @@ class Plain:
 
     def piece(self, text: str) -> Union[None, str, Credentials]:
         """One ``AUTHENTICATE`` parameter: None (more to come), the answer's
-        credentials, or why it is refused ("too long", "malformed")."""
+        credentials, or why it is refused: "piece too long" (over `PIECE`:
+        ERR_SASLTOOLONG, as the specification says), "too long" (pieces
+        past `MAX_ANSWER`: a failure like any other), "malformed"."""
+        if len(text) > PIECE:
+            return "piece too long"
         if text != "+":
             self._pieces += text
         if len(self._pieces) > MAX_ANSWER:

@@ -198,7 +198,7 @@ class IrcSession(Queries, History):
         self.password, self.passed = None, True
         return []
 
-    # -- SASL (PLAIN): a registered name's password before registration ------------------
+    # -- SASL (PLAIN): a registered name's password, before registration or after -------
 
     def _authenticate(self, msg: Message) -> List[bytes]:
         missing = self._needs(msg, 1)
@@ -211,9 +211,9 @@ class IrcSession(Queries, History):
         if msg.params[0] == "*":
             self.sasl = None
             return [self.reply_text(N.ERR_SASLABORTED, "SASL authentication aborted")]
-        if self.registered or self.checking:
-            why = "log in before registering" if self.registered else "wait: being checked"
-            return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {why}")]
+        if self.checking:
+            return [self.reply_text(N.ERR_SASLFAIL, "SASL authentication failed: wait: "
+                                                    "being checked")]
         if self.sasl is None:
             if mechanism(msg.params[0]) is None:
                 return [self.reply_text(N.RPL_SASLMECHS, MECHANISMS,
@@ -225,7 +225,7 @@ class IrcSession(Queries, History):
         if got is None:
             return []
         self.sasl = None
-        if got == "too long":
+        if got == "piece too long":
             return [self.reply_text(N.ERR_SASLTOOLONG, "SASL message too long")]
         if not isinstance(got, Credentials):
             return [self.reply_text(N.ERR_SASLFAIL, f"SASL authentication failed: {got}")]
@@ -277,8 +277,8 @@ class IrcSession(Queries, History):
         reason = clean(msg.param(0))
         if self.registered:
             self.world.command(f"/quit {reason}".rstrip())
-        else:
-            self.world.command("/quit")
+        else:  # not a member yet (a SASL check may be under way): the link just ends
+            self.world.hang_up()
         return [encode(None, "ERROR", [f"Closing link: {reason or 'Quit'}"], trailing=True)]
 
     # -- channels -----------------------------------------------------------------------
@@ -316,7 +316,11 @@ class IrcSession(Queries, History):
         """The JOIN echo, the topic and the names of a room just joined."""
         found = self.world.names(channel)
         name = found[0] if found else channel
-        out = [encode(self.mask(), "JOIN", [name])]
+        if self.caps.has("extended-join"):  # as the others with it see it (`selchat.irc.render`)
+            params = [name, self.account or "*", self.user[1] if self.user else self.me]
+            out = [encode(self.mask(), "JOIN", params, tags=self._signed(), trailing=True)]
+        else:
+            out = [encode(self.mask(), "JOIN", [name], tags=self._signed())]
         topic = self.world.topic(name)
         if topic:
             out.append(self.reply_text(N.RPL_TOPIC, name, topic))
@@ -479,9 +483,16 @@ class IrcSession(Queries, History):
             if self.caps.has("message-tags"):
                 shown.update({key: value for key, value in stamp.items() if key == "msgid"})
                 shown.update(client or {})
+            shown.update(self._signed() or {})
             return [encode(self.mask(), command, [target, body], tags=shown or None,
                            trailing=True)]
         return []
+
+    def _signed(self) -> Optional[Dict[str, str]]:
+        """account-tag on this client's own lines shown back to it: its account."""
+        if self.account is not None and self.caps.has("account-tag"):
+            return {"account": self.account}
+        return None
 
     def _tagmsg(self, msg: Message) -> List[bytes]:
         if not msg.params or not msg.params[0]:

@@ -77,6 +77,10 @@ class World(Protocol):
     def nicks(self) -> List[str]:
         """Every member's name."""
 
+    def hang_up(self) -> None:
+        """This client, not registered, quits: its connection closes after
+        its replies (a password check under way is forgotten)."""
+
     def replayed(self, channel: str) -> List[Said]:
         """What was said in `channel` lately, if the room replays it to this
         client for joining it just now (``--replay``; else none)."""

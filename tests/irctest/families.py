@@ -23,7 +23,8 @@ FAMILIES = {
 #: Issue 24's families (accounts and moderation); the password registration test is
 #: in "registration" above. ``chmodes`` is a folder of modules, one per mode.
 ACCOUNT_FAMILIES = {
-    "sasl": "sasl", "account-tag": "account_tag", "chathistory": "chathistory",
+    "sasl": "sasl", "account-tag": "account_tag", "extended-join": "extended_join",
+    "chathistory": "chathistory",
     "kick": "kick", "invite": "invite", "channel modes": "chmodes",
 }
 ISSUES = {"21": FAMILIES, "24": ACCOUNT_FAMILIES}

@@ -124,6 +124,13 @@ def test_short_passwords_and_registering_twice_are_refused(room):
         "!!! alice is registered already")
 
 
+def test_the_minimum_length_is_the_servers_choice(room):
+    room.authority.min_password = 6  # --min-password-length 6 (irctest's "sesame")
+    assert texts(say(room, B, "/register short")) == [
+        "!!! a password is 6 to 1024 characters"]
+    assert "bob is registered to you" in texts(say(room, B, "/register sesame"))[0]
+
+
 def test_changes_are_persisted(room):
     effects = room.receive(B, "/register bobs-secret")
     assert isinstance(effects[0], HashPassword)

@@ -132,3 +132,67 @@ def test_moderation_is_told_as_kick_mode_invite_and_error():
         b"ERROR :Closing link: you were banned from this server by boss until lifted\r\n"
     assert render(wire.encode(wire.notice("teach invites you to #class: /join #class")),
                   target="t1") == b":teach!teach@h INVITE carol #class\r\n"
+
+
+ACCOUNTS = {"bar": "jilles", "rob": "bob"}  # logged in: name -> account
+
+
+def with_accounts(lookups=None) -> Renderer:
+    def account_of(name):
+        if lookups is not None:
+            lookups.append(name)
+        return ACCOUNTS.get(name)
+    return Renderer("irc.test", "h", "#lobby", lambda: "ep0ch", lambda: 1_700_000_000_000,
+                    NAMES.get, account_of, lambda name: {"bar": "Bar B."}.get(name, name))
+
+
+def test_each_variant_is_one_object_and_the_old_three_are_the_plain_ones():
+    made = with_accounts()
+    assert made.variant(None) == made.plain and made.variant("all") == made.with_tags
+    assert made.variant("time", True, False) is made.variant("time", True, False)
+    assert made.variant("time", True, False) is not made.variant("time", True, True)
+
+
+def test_account_tag_names_the_speakers_account_in_every_user_line():
+    made = with_accounts()
+    signed = made.variant(None, account=True)
+    chat = wire.encode(wire.chat("bar", "hi"))
+    assert signed(chat, 7, None) == b"@account=jilles :bar!bar@h PRIVMSG #lobby :hi\r\n"
+    assert made.variant("all", account=True)(chat, 7, None) == (
+        b"@time=2023-11-14T22:13:20.000Z;msgid=ep0ch-7;account=jilles "
+        b":bar!bar@h PRIVMSG #lobby :hi\r\n")
+    assert made.variant("time")(chat, 7, None).startswith(b"@time=2023-11-14T22:13:20.000Z :")
+    assert signed(wire.encode(wire.chat("alice", "hi")), 7, None) == \
+        b":alice!alice@h PRIVMSG #lobby :hi\r\n"  # not logged in: no tag
+    assert signed(wire.encode(wire.private("bar", "psst")), None, "t1") == \
+        b"@account=jilles :bar!bar@h PRIVMSG carol :psst\r\n"
+    assert signed(wire.encode(wire.notice("bar invites you to #dev: /join #dev")), None,
+                  "t1") == b"@account=jilles :bar!bar@h INVITE carol #dev\r\n"
+    assert signed(wire.encode(wire.renamed("robert", "rob")), None, None) == \
+        b"@account=bob :robert!robert@h NICK rob\r\n"  # found by the name it has now
+    assert signed(wire.encode(wire.notice("Something else.")), None, None) == \
+        b":irc.test NOTICE #lobby :*** Something else.\r\n"  # the server's: none
+    long = signed(wire.encode(wire.chat("bar", "é" * 600)), 7, None).split(b"\r\n")[:-1]
+    assert len(long) > 1 and all(line.startswith(b"@account=jilles :bar!") for line in long)
+
+
+def test_extended_join_says_the_account_and_the_realname():
+    made = with_accounts()
+    extended = made.variant(None, extended_join=True)
+    assert extended(b"#dev " + wire.encode(wire.joined_room("bar", "#dev")), None, None) == \
+        b":bar!bar@h JOIN #dev jilles :Bar B.\r\n"
+    assert made.variant(None, True, True)(wire.encode(wire.joined("alice")), None, None) == \
+        b":alice!alice@h JOIN #lobby * :alice\r\n"  # not logged in: "*"
+    assert made.plain(wire.encode(wire.joined("bar")), None, None) == \
+        b":bar!bar@h JOIN #lobby\r\n"
+
+
+def test_accounts_are_looked_up_once_per_line_and_variant_not_per_recipient():
+    lookups: list = []
+    signed = with_accounts(lookups).variant("all", account=True)
+    batch: Batch[str] = Batch()
+    batch.broadcast(wire.encode(wire.chat("bar", "one")), exclude="a")
+    batch.broadcast(wire.encode(wire.chat("alice", "two")))
+    shared, own = batch.split([f"member{n}" for n in range(50)] + ["a"], signed)
+    assert lookups == ["bar", "alice"]
+    assert shared.count(b"account=jilles") == 1 and b"account" not in b"".join(own["a"])

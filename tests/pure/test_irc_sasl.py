@@ -31,4 +31,5 @@ def test_pieces_of_400_say_more_follow_and_plus_ends_them():
     exchange = Plain()
     for _ in range(4):
         assert exchange.piece("A" * PIECE) is None
-    assert exchange.piece("A" * PIECE) == "too long"
+    assert exchange.piece("A" * PIECE) == "too long"  # an endless answer: 904
+    assert Plain().piece("A" * (PIECE + 1)) == "piece too long"  # not split: 905

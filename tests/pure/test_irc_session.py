@@ -68,6 +68,9 @@ class World:
     def nicks(self) -> List[str]:
         return ["me", "bob"]
 
+    def hang_up(self) -> None:
+        self.hung_up = True
+
     def stamp(self):
         return {"msgid": "m1", "time": "T"}
 
@@ -330,6 +333,9 @@ def test_quit_says_error_and_tells_the_room(world):
     world.said.clear()
     assert commands(send(session, "QUIT :gone fishing")) == ["ERROR"]
     assert world.said == [("/quit gone fishing", False)]
+    early = IrcSession(world, "irc.test", "irc.test")
+    send(early, "NICK early")
+    assert commands(send(early, "QUIT")) == ["ERROR"] and world.hung_up
 
 
 def test_join_0_parts_every_channel(world):
@@ -356,6 +362,52 @@ def test_sasl_plain_holds_registration_until_the_rooms_answer(world):
     got = [parse(line[:-2]) for line in session.authenticated("me", "")]
     assert commands(got)[:3] == ["900", "903", "001"] and session.registered
     assert commands(send(session, "AUTHENTICATE PLAIN")) == ["907"]
+
+
+def test_sasl_after_registration_logs_in_too(world):
+    session = registered(world)
+    send(session, "CAP REQ :sasl")
+    assert send(session, "AUTHENTICATE PLAIN")[0].params == ["+"]
+    send(session, "AUTHENTICATE " + base64.b64encode(b"\0jilles\0sesame").decode())
+    assert world.authenticating == ("jilles", "sesame")
+    assert commands(send(session, "AUTHENTICATE PLAIN")) == ["904"]  # one at a time
+    got = [parse(line[:-2]) for line in session.authenticated("jilles", "")]
+    assert commands(got) == ["900", "903"]
+    assert got[0].params[1:3] == ["me!me@irc.test", "jilles"] and session.account == "jilles"
+
+
+def test_own_join_and_echo_say_the_account_with_extended_join_and_account_tag(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    send(session, "CAP REQ :sasl extended-join account-tag echo-message")
+    send(session, "NICK bar")
+    send(session, "USER b 0 * :Bar B.")
+    send(session, "AUTHENTICATE PLAIN")
+    send(session, "AUTHENTICATE " + base64.b64encode(b"\0jilles\0sesame").decode())
+    session.authenticated("jilles", "")
+    send(session, "CAP END")
+    assert session.registered
+    joined = send(session, "JOIN #dev")[0]
+    assert (joined.command, joined.params, joined.tags) == (
+        "JOIN", ["#dev", "jilles", "Bar B."], {"account": "jilles"})
+    echo = send(session, "PRIVMSG bob :hi")[0]
+    assert echo.command == "PRIVMSG" and echo.tags == {"account": "jilles"}
+    send(session, "CAP REQ :-account-tag")
+    assert send(session, "PRIVMSG bob :hi")[0].tags == {}
+    plain = registered(World(), "alice")
+    send(plain, "CAP REQ extended-join")
+    assert send(plain, "JOIN #dev")[0].params == ["#dev", "*", "Real Name"]
+
+
+def test_an_endless_sasl_answer_is_904_and_an_unsplit_piece_905(world):
+    session = IrcSession(world, "irc.test", "irc.test")
+    send(session, "CAP REQ :sasl")
+    send(session, "AUTHENTICATE PLAIN")
+    replies: List[str] = []
+    for _ in range(6):
+        replies += commands(send(session, "AUTHENTICATE " + "A" * 400))
+    assert replies[0] == "904"  # then each is a mechanism it has not: 908 and 904
+    send(session, "AUTHENTICATE PLAIN")
+    assert commands(send(session, "AUTHENTICATE " + "A" * 401)) == ["905"]
 
 
 def test_a_wrong_sasl_password_is_904_and_abort_is_906(world):
