@@ -54,7 +54,7 @@ class Operating:
             if line.kind is not LineType.ERROR:
                 continue
             text = line.text
-            if "not an operator of" in text:
+            if text.startswith("you are not an operator of"):
                 return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, channel, text)]
             if text.startswith("no such user") or text.startswith("no such"):
                 return [self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64] or "*", text)]
