@@ -46,7 +46,8 @@ class Account:
 class Awaiting:
     """A password step under way: `purpose` is "name" (a registered name was
     sent: its password is the next line), "login", "register", "password",
-    "rehash", "unregister" or "account" (IRC's SASL) (the worker is on it)."""
+    "rehash", "unregister", "account" (IRC's SASL) or "oper" (IRC's OPER)
+    (the worker is on it)."""
 
     purpose: str
     name: str

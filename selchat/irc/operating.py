@@ -20,10 +20,10 @@ from selchat.wire import LineType, ServerLine
 #: when set (+) and when unset (-).
 CHANNEL_MODES = {"o": (True, True), "v": (True, True), "b": (True, True),
                  "i": (False, False), "m": (False, False), "t": (False, False),
-                 "k": (True, False), "l": (True, False)}
+                 "s": (False, False), "k": (True, False), "l": (True, False)}
 #: Modes every channel shows and that change nothing here (no outside
 #: messages is how selchat is: only members speak in a room).
-QUIET_MODES = "ns"
+QUIET_MODES = "n"
 
 
 class Operating:

@@ -92,6 +92,9 @@ class Queries(Operating):
         out = []
         if target.startswith("#"):
             found = self.world.names(target)
+            if found is not None and self.world.secret(found[0]) and found[0].lower() not in {
+                    each.lower() for each in self.world.channels()}:
+                found = None  # secret (+s): its members only
             if found is not None:
                 name, members = found
                 for nick in members[:WHO_LIMIT]:
@@ -118,7 +121,8 @@ class Queries(Operating):
 
     def _who_line(self, channel: str, user: User, prefix: str = "") -> bytes:
         return self.reply_text(N.RPL_WHOREPLY, channel, user.user, self.host, self.server,
-                               user.nick, ("G" if user.away else "H") + prefix,
+                               user.nick, ("G" if user.away else "H") +
+                               ("*" if user.operator else "") + prefix,
                                f"0 {user.realname}")
 
     def _whois(self, msg: Message) -> List[bytes]:
@@ -135,6 +139,8 @@ class Queries(Operating):
         if user.channels:
             out.append(self.reply_text(N.RPL_WHOISCHANNELS, user.nick, " ".join(user.channels)))
         out.append(self.reply_text(N.RPL_WHOISSERVER, user.nick, self.server, self.network))
+        if user.operator:
+            out.append(self.reply_text(N.RPL_WHOISOPERATOR, user.nick, "is an IRC operator"))
         if user.away:
             out.append(self.reply_text(N.RPL_AWAY, user.nick, user.away))
         return out + [self.reply_text(N.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")]
@@ -180,8 +186,14 @@ class Queries(Operating):
                                         "No such nick/channel")]
             return [self.reply_text(N.ERR_USERSDONTMATCH, "Can't change mode for other users")]
         if len(msg.params) < 2:
-            return [self.reply(N.RPL_UMODEIS, "+i" if self.invisible else "+")]
+            return [self.reply(N.RPL_UMODEIS, "+" + "i" * self.invisible +
+                               "o" * self._operator())]
         return self._user_modes(msg.params[1])
+
+    def _operator(self) -> bool:
+        """Whether this client has a server operator's powers (OPER, or its account's)."""
+        user = self.world.user(self.nick or "")
+        return user is not None and user.operator
 
     def _user_modes(self, modes: str) -> List[bytes]:
         adding, changed, unknown = True, "", False
@@ -192,6 +204,11 @@ class Queries(Operating):
                 if self.invisible != adding:
                     self.invisible = adding
                     changed += ("+" if adding else "-") + "i"
+            elif char == "o":  # only OPER gives +o (RFC 2812 3.1.5): "+o" is ignored
+                if not adding and self._operator():
+                    self.world.unoper()
+                    if not self._operator():
+                        changed += "-o"
             else:
                 unknown = True
         out = [encode(self.mask(), "MODE", [self.nick or "*", changed], trailing=True)] \
