@@ -7,7 +7,7 @@ Each becomes the line protocol's command (``/kick``, ``/invite``, ``/op``,
 other front; what it tells the room comes back rendered as KICK, INVITE and
 MODE lines (`selchat.irc.render`). A refusal is the numeric IRC gives:
 ERR_CHANOPRIVSNEEDED for "you are not an operator", ERR_USERNOTINCHANNEL,
-ERR_NOSUCHNICK, ERR_USERONCHANNEL, ERR_UNKNOWNMODE.
+ERR_NOSUCHNICK, ERR_USERONCHANNEL, ERR_UNKNOWNMODE, ERR_INVALIDMODEPARAM.
 """
 from typing import TYPE_CHECKING, List, Optional
 
@@ -138,7 +138,14 @@ class Operating:
                 command = f"/{'ban' if adding else 'unban'} {channel} {name}"
             else:
                 command = f"/mode {channel} {sign}{flag} {argument}".rstrip()
-            refused = self._refused(channel, self.world.command(command), argument)
+            answer = self.world.command(command)
+            if any(line.kind is LineType.ERROR and line.text.startswith("usage: /mode")
+                   for line in answer):  # a key is a secret: not repeated
+                shown = "*" if flag == "k" or not argument else clean(argument)[:64]
+                out.append(self.reply_text(N.ERR_INVALIDMODEPARAM, channel, flag, shown,
+                                           f"Invalid {sign}{flag} parameter"))
+                continue
+            refused = self._refused(channel, answer, argument)
             if refused:
                 out += refused
                 if refused[0].split(b" ")[1] == N.ERR_CHANOPRIVSNEEDED.encode():

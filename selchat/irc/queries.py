@@ -68,12 +68,18 @@ class Queries(Operating):
             return [self.reply_text(N.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")]
         return None
 
+    def _in(self, channel: str) -> bool:
+        """Whether this client is in `channel` (any spelling of it)."""
+        found = self.world.names(channel)
+        return found is not None and found[0].lower() in {
+            each.lower() for each in self.world.channels()}
+
     def isupport(self) -> List[bytes]:
         tokens = [
             "CASEMAPPING=rfc8265", "CHANTYPES=#", f"CHANNELLEN={MAX_NAME + 1}",
             f"NICKLEN={MAX_NAME}", f"TOPICLEN={MAX_TOPIC}", "PREFIX=(ov)@+",
             f"CHANLIMIT=#:{self.channel_limit}", f"NETWORK={self.network}", "LINELEN=512",
-            "CHANMODES=b,,,nt", "UTF8ONLY",
+            "CHANMODES=b,k,l,imnst", "UTF8ONLY",
         ]
         return [self.reply_text(N.RPL_ISUPPORT, *tokens, "are supported by this server")]
 
@@ -92,8 +98,7 @@ class Queries(Operating):
         out = []
         if target.startswith("#"):
             found = self.world.names(target)
-            if found is not None and self.world.secret(found[0]) and found[0].lower() not in {
-                    each.lower() for each in self.world.channels()}:
+            if found is not None and self.world.secret(found[0]) and not self._in(found[0]):
                 found = None  # secret (+s): its members only
             if found is not None:
                 name, members = found

@@ -318,7 +318,7 @@ class IrcSession(Queries):
             key = keys[index] if index < len(keys) and " " not in keys[index] else ""
             answer = self.world.command(f"/join {channel} {key}".rstrip())
             error = _error_of(answer)
-            if error is not None:
+            if error is not None and not self._in(channel):  # (in, it may be muted: +m)
                 out.append(self._join_error(channel, error))
                 continue
             out += self._joined(channel)
@@ -372,7 +372,7 @@ class IrcSession(Queries):
         symbol = "="
         if found is not None and self.world.secret(found[0]):  # +s: its members only
             symbol = "@"
-            if found[0].lower() not in {each.lower() for each in self.world.channels()}:
+            if not self._in(found[0]):
                 found = None
         if found is not None:
             name, members = found
