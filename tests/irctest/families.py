@@ -2,9 +2,10 @@
 """The irctest families issues 21 and 24 name, and a table of a run's results per family.
 
 ``python tests/irctest/families.py --files [21|24]`` prints the test files to give
-irctest (both issues' families by default); ``python tests/irctest/families.py RESULTS.xml`` reads the JUnit XML
-irctest's pytest wrote (``--junitxml``) and prints passed, failed and skipped
-per family, and each failure's first line (docs/irctest.rst).
+irctest (both issues' families by default); ``python tests/irctest/families.py
+RESULTS.xml`` reads the JUnit XML irctest's pytest wrote (``--junitxml``) and prints
+passed, failed and skipped per family, and each failure's first line
+(docs/irctest.rst).
 """
 import sys
 import xml.etree.ElementTree as ET
