@@ -4,25 +4,24 @@ IRC; IRC's OPER gives a server operator's powers; a secret room is hidden."""
 import pytest
 
 from support.clients import LineClient, read_until
-from support.irc import IrcClient
+from support.irc import ACCOUNTS_OVER_IRC, IrcClient
 from support.servers import selchat
 from support.waiting import wait_for
-
-CHEAP = ("--scrypt-n", "1024")  # tests need the rules, not the strength
-IRC = ("--flood-rate", "0", "--irc-port", "0", "--server-name", "irc.test")
 
 
 @pytest.fixture
 def data(tmp_path):
+    """The server's data directory (``selchat admin`` writes it too)."""
     return str(tmp_path / "data")
 
 
 @pytest.fixture
 def server(chat_server, data):
-    return chat_server("--data", data, *CHEAP, *IRC)
+    return chat_server("--data", data, *ACCOUNTS_OVER_IRC)
 
 
 def irc(server, nick):
+    """An IRC client, registered as `nick`."""
     return IrcClient((server.host, server.irc_port), nick)
 
 
