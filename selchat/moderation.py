@@ -138,9 +138,9 @@ class Moderation(Generic[Session]):
             return None
         ops: Set[str] = set(rules.ops) if rules is not None else set()
         voiced: Set[str] = rules.voiced if rules is not None else set()
-        for session in (*room.operators, *(each for each in auth.opered if room.has(each))):
-            if session in room.operators or auth.operator(session):
-                ops.add(name_key(room.members.get(session) or room.away.get(session, "")))
+        opered = [each for each in auth.opered if room.has(each) and auth.operator(each)]
+        for session in (*room.operators, *opered):  # by session: their names here
+            ops.add(name_key(room.members.get(session) or room.away.get(session, "")))
         accounts = auth.accounts
 
         def mark(key: str) -> str:
@@ -253,15 +253,17 @@ class Moderation(Generic[Session]):
         key = name_key(target)
         account = self.authority.accounts.get(key)
         member = self._owners.get(key)
-        here = member if member is not None and room.has(member) else None
-        if account is None and here is None:
-            missing = "no such user: " if member is None else ""
-            where = "" if member is None else f" is not in {room.name}"
-            return [Send(session, wire.error(f"{missing}{clean(target)}{where}"))]
-        shown = account.name if account else room.members.get(here) or clean(target) \
-            if here is not None else clean(target)
-        ops = self._rules(room).ops if account is not None else set()
-        operates = key in ops or here in room.operators
+        here = member is not None and room.has(member)
+        if account is not None:  # kept, and its account's wherever it is
+            shown, ops = account.name, self._rules(room).ops
+            operates = key in ops or (here and member in room.operators)
+        elif member is None:
+            return [Send(session, wire.error(f"no such user: {clean(target)}"))]
+        elif not here:
+            return [Send(session, wire.error(f"{clean(target)} is not in {room.name}"))]
+        else:  # while it stays in the room
+            shown, ops = room.members.get(member) or clean(target), set()
+            operates = member in room.operators
         if operates == on:
             return [Send(session, wire.error(
                 f"{shown} is {'already' if on else 'not'} an operator of {room.name}"))]
@@ -269,12 +271,11 @@ class Moderation(Generic[Session]):
             if account is not None:
                 ops.add(key)
             else:
-                room.operators.add(here)
+                room.operators.add(member)
             text = f"{name} made {shown} an operator of {room.name}"
         else:
             ops.discard(key)
-            if here is not None:
-                room.operators.discard(here)
+            room.operators.discard(member)
             text = f"{name} took {shown}'s operator role in {room.name}"
         return self._announce(name, room, "op" if on else "deop", shown, text)
 
