@@ -345,8 +345,9 @@ class RoomView:
         """The rooms this client may see (not another's secret room), but
         an empty default room: an IRC channel without users is none."""
         chat, conn = self._kind._server._room, self._conn
-        return [(room.name, len(room), room.topic) for room in chat.rooms
-                if len(room) and chat.listed(conn, room)]
+        counted = ((room, chat._count(room)) for room in chat.rooms)  # every node's members
+        return [(room.name, count, room.topic) for room, count in counted
+                if count and chat.listed(conn, room)]
 
     def user(self, nick: str) -> Optional[User]:
         chat = self._kind._server._room
