@@ -141,8 +141,10 @@ class Queries(Operating):
                     self.reply_text(N.RPL_ENDOFWHOIS, clean(nick)[:64], "End of /WHOIS list")]
         out = [self.reply_text(N.RPL_WHOISUSER, user.nick, user.user, self.host, "*",
                                user.realname)]
-        if user.channels:
-            out.append(self.reply_text(N.RPL_WHOISCHANNELS, user.nick, " ".join(user.channels)))
+        shown = [each for each in user.channels  # a secret (+s) one: to its members only
+                 if not self.world.secret(each) or self._in(each)]
+        if shown:
+            out.append(self.reply_text(N.RPL_WHOISCHANNELS, user.nick, " ".join(shown)))
         out.append(self.reply_text(N.RPL_WHOISSERVER, user.nick, self.server, self.network))
         if user.operator:
             out.append(self.reply_text(N.RPL_WHOISOPERATOR, user.nick, "is an IRC operator"))

@@ -442,6 +442,8 @@ def test_a_secret_channel_is_named_with_at_and_hidden_from_non_members(world):
     world.secrets.add("#hidden")
     assert commands(send(session, "NAMES #hidden")) == ["366"]
     assert commands(send(session, "WHO #hidden")) == ["315"]
+    world.user = lambda nick: User("bob", "bob", "b", "", ["#lobby", "#hidden"])
+    assert send(session, "WHOIS bob")[1].params[2] == "#lobby"
     send(session, "JOIN #hidden")
     names = send(session, "NAMES #hidden")
     assert names[0].command == "353" and names[0].params[1:3] == ["@", "#hidden"]
