@@ -82,7 +82,7 @@ COMMANDS = {
     "register": ("/register PASSWORD", "make your name yours (8+ characters; keep it safe)"),
     "password": ("/password OLD NEW", "change your name's password"),
     "unregister": ("/unregister PASSWORD", "give your name up"),
-    "op": ("/op [#ROOM] NAME", "make a registered NAME an operator of the room"),
+    "op": ("/op [#ROOM] NAME", "make NAME an operator of the room (kept if registered)"),
     "deop": ("/deop [#ROOM] NAME", "take NAME's operator role away"),
     "kick": ("/kick [#ROOM] NAME [reason]", "put NAME out of the room (operators)"),
     "ban": ("/ban [#ROOM] NAME [TIME] [reason]",
