@@ -43,6 +43,9 @@ class Answers(Generic[Session]):
         def _marked(self, room: Room, shown: List[str]) -> List[str]:
             ...
 
+        def listed(self, session: Session, room: Room) -> bool:
+            ...
+
     def _do_who(self, session: Session, name: str, command: commands.Who) -> List[Effect]:
         room: Union[None, Room, List[Effect]] = None
         if command.pattern.startswith("#"):  # names never hold "#": a room
@@ -52,6 +55,9 @@ class Answers(Generic[Session]):
         if isinstance(room, list):
             return room
         if room is not None and not room.default:
+            if not self.listed(session, room):  # secret (+s): its members only
+                return [Send(session, wire.error(f"you are not in {room.name}: "
+                                                 f"/join {room.name}"))]
             shown, count = room.first(WHO_NAMES)
             return [Send(session, self._listing(f"Online in {room.name}",
                                                 self._marked(room, shown), count))]

@@ -272,11 +272,14 @@ class CheckPassword(Generic[Session]):
 @dataclass(slots=True)
 class Authenticated(Generic[Session]):
     """The answer to a login before a name (`ChatRoom.check_account`, IRC's
-    SASL): `account` is the account's name, or None and `why` not."""
+    SASL), or (`oper`) to a server operator's name and password
+    (`ChatRoom.check_operator`, IRC's OPER): `account` is the account's
+    name, or None and `why` not."""
 
     session: Session
     account: Optional[str]
     why: str = ""
+    oper: bool = False
 
 
 @dataclass(slots=True)

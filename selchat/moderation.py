@@ -2,18 +2,23 @@
 /invite /mode, and the checks a line, a /join and a /topic pass. A part of
 `selchat.room.ChatRoom`, deciding over `selchat.accounts.authority`.
 
-Who may: a server operator (``selchat admin op NAME``) anywhere; a room's
-operators in that room (the registered name that made the room is its first
-one; ``/op`` makes more, registered names only, as roles follow accounts).
-In the default room, a kick or a ban is from the server: a server ban holds
-the name (and its look-alikes) and the banned member's address group.
+Who may (`selchat.accounts.authority.Authority.room_operator`, one rule for
+every front): a server operator (``selchat admin op NAME``, or IRC's OPER)
+anywhere; a room's operators in that room. Whoever makes a room (but the
+default one) operates it while they stay in it, as on IRC; so does a member
+given ``/op`` whose name is not registered. A registered name's role is kept
+(the maker's too) and follows its account; a room whose kept rules name
+operators is theirs, and its maker anew is not one (else anyone could take
+over an emptied room's bans and modes). In the default room, a kick or a ban
+is from the server: a server ban holds the name (and its look-alikes) and the
+banned member's address group.
 
 Every action is told to the room, logged with who did it and kept (``Audit``),
 and the rules are written to the data directory (``Persist``), so they survive
 a restart. Pure: the wall clock is the authority's.
 """
 import logging
-from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Union
+from typing import TYPE_CHECKING, Callable, Dict, Generic, List, Optional, Set, Union
 
 from selchat import wire
 from selchat.accounts import commands
@@ -80,19 +85,28 @@ class Moderation(PuttingOut[Session], Generic[Session]):
 
     def _room_entered(self, session: Session, name: str, room: Room,
                       made: bool) -> List[Effect]:
-        """`session` joined `room` (`made`: it made it): a registered maker is
-        its operator; a room with rules says them, and a mute its end."""
+        """`session` joined `room` (`made`: it made it): its maker operates
+        it while there (a registered one for good); a room with rules says
+        them, and a mute its end."""
         auth = self.authority
         key = auth.identified.get(session)
         rules = auth.rooms.get(room.key)
-        if made and key is not None and rules is None:
-            rules = auth.rooms[room.key] = RoomRules(room.name, ops={key})
-            return [Persist("room", room.key, rules.value()),
-                    Send(session, wire.notice(f"You are the operator of {room.name} "
-                                              "(/help lists the operators' commands)."))]
-        if rules is None:
-            return []
-        effects: List[Effect] = [Send(session, self._rules_line(room, rules))]
+        kept = rules is not None  # rules from before: said to whoever joins
+        effects: List[Effect] = []
+        if made and not room.default and (rules is None or not rules.ops):
+            room.operators.add(session)
+            if key is not None:
+                if rules is None:
+                    rules = auth.rooms[room.key] = RoomRules(room.name)
+                rules.ops.add(key)
+                effects.append(Persist("room", room.key, rules.value()))
+            how = "" if key is not None else " while you stay in it"
+            effects.append(Send(session, wire.notice(
+                f"You are the operator of {room.name}{how} (/help lists the operators' "
+                "commands).")))
+        if rules is None or not kept:
+            return effects
+        effects.append(Send(session, self._rules_line(room, rules)))
         refusal = self._speech_refusal(session, name, room)
         return effects + refusal if refusal else effects
 
@@ -114,25 +128,49 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         account = self.authority.accounts.get(key)
         return account.name if account else key
 
-    def _marked(self, room: Room, shown: List[str]) -> List[str]:
-        """The names of a listing of `room` (``/who #room``, a join's), marked
-        as IRC's NAMES does: "@teach" an operator (the room's or the
-        server's), "+mia" voiced, "sam (muted)" muted. Only in a room with
-        rules: a client that never meets moderation sees what it always saw."""
+    def marks(self, room: Room) -> Optional[Callable[[str], str]]:
+        """A name key's marks in `room`, as IRC's NAMES with multi-prefix
+        writes them: "@" an operator (the room's, or a server operator), "+"
+        voiced, "@+" both; None for a room with no operators, voices or rules
+        (a client that never meets moderation sees what it always saw)."""
         auth = self.authority
         rules = auth.rooms.get(room.key)
-        if rules is None:
+        if rules is None and not room.operators:
+            return None
+        ops: Set[str] = set(rules.ops) if rules is not None else set()
+        voiced: Set[str] = rules.voiced if rules is not None else set()
+        opered = [each for each in auth.opered if room.has(each) and auth.operator(each)]
+        for session in (*room.operators, *opered):  # by session: their names here
+            ops.add(name_key(room.members.get(session) or room.away.get(session, "")))
+        accounts = auth.accounts
+
+        def mark(key: str) -> str:
+            account = accounts.get(key)
+            operator = key in ops or (account is not None and account.operator)
+            return ("@" if operator else "") + ("+" if key in voiced else "")
+        return mark
+
+    def _marked(self, room: Room, shown: List[str]) -> List[str]:
+        """The names of a listing of `room` (``/who #room``, a join's), marked
+        (`marks`): "@teach", "+mia", "sam (muted)"."""
+        mark = self.marks(room)
+        if mark is None:
             return shown
-        now = auth.clock()
+        rules = self.authority.rooms.get(room.key)
+        mutes = rules.mutes if rules is not None else {}
+        now = self.authority.clock()
         marked = []
         for each in shown:  # "bob" or "bob (away)": names hold no space
             key = name_key(each.partition(" ")[0])
-            account = auth.accounts.get(key)
-            mark = "@" if key in rules.ops or (account is not None and account.operator) \
-                else "+" if key in rules.voiced else ""
-            mute = rules.mutes.get(key)
-            marked.append(mark + each + (" (muted)" if mute and mute.active(now) else ""))
+            mute = mutes.get(key)
+            marked.append(mark(key)[:1] + each + (" (muted)" if mute and mute.active(now) else ""))
         return marked
+
+    def listed(self, session: Session, room: Room) -> bool:
+        """Whether `room` is shown to `session` in lists of rooms and names:
+        a secret one (+s) only to its members (and server operators)."""
+        return room.key not in self.authority.secret or room.has(session) or \
+            self.authority.operator(session)
 
     def may_set_topic(self, session: Session, room: Room) -> Optional[str]:
         """Why `session` may not set `room`'s topic (+t), or None: for a front
@@ -211,24 +249,37 @@ class Moderation(PuttingOut[Session], Generic[Session]):
 
     def _set_op(self, session: Session, name: str, room_name: str, target: str,
                 on: bool) -> List[Effect]:
+        """A registered name's role is kept (present or not); a member here
+        whose name is not registered operates the room while it stays."""
         room = self._operated(session, room_name)
         if isinstance(room, list):
             return room
         key = name_key(target)
         account = self.authority.accounts.get(key)
-        if on and account is None:
-            return [Send(session, wire.error(
-                f"{clean(target)} is not registered: only registered names can be operators"))]
-        shown = account.name if account else clean(target)
-        ops = self._rules(room).ops
-        if (key in ops) == on:
+        member = self._owners.get(key)
+        here = member is not None and room.has(member)
+        if account is not None:  # kept, and its account's wherever it is
+            shown, ops = account.name, self._rules(room).ops
+            operates = key in ops or (here and member in room.operators)
+        elif member is None:
+            return [Send(session, wire.error(f"no such user: {clean(target)}"))]
+        elif not here:
+            return [Send(session, wire.error(f"{clean(target)} is not in {room.name}"))]
+        else:  # while it stays in the room
+            shown, ops = room.members.get(member) or clean(target), set()
+            operates = member in room.operators
+        if operates == on:
             return [Send(session, wire.error(
                 f"{shown} is {'already' if on else 'not'} an operator of {room.name}"))]
         if on:
-            ops.add(key)
+            if account is not None:
+                ops.add(key)
+            else:
+                room.operators.add(member)
             text = f"{name} made {shown} an operator of {room.name}"
         else:
             ops.discard(key)
+            room.operators.discard(member)
             text = f"{name} took {shown}'s operator role in {room.name}"
         return self._announce(name, room, "op" if on else "deop", shown, text)
 
@@ -367,6 +418,9 @@ class Moderation(PuttingOut[Session], Generic[Session]):
             rules.moderated = on
         elif flag == "t":
             rules.ops_topic = on
+        elif flag == "s":
+            rules.secret = on
+            self.rooms.version += 1  # /rooms shows it, or not
         elif flag == "k":
             rules.key = clean(argument) if on else ""
         else:

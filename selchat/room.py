@@ -81,6 +81,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         #: Sessions outlive a restart (the driver keeps them on disk).
         self.keep_sessions = False
         self.rooms: Rooms[Session] = Rooms(default_room, max_rooms, max_rooms_per_member)
+        self.authority.present_operator = self.rooms.operates  # makers, /op'd while there
         self.announce_limit = announce_limit
         self._rooms_answers = (-1, None, {})
         self.replay = replay

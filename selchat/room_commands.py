@@ -79,6 +79,9 @@ class RoomCommands(Generic[Session]):
         def _marked(self, room: Room, shown: List[str]) -> List[str]:
             ...
 
+        def listed(self, session: Session, room: Room) -> bool:
+            ...
+
     def _quiet(self, room: Room) -> bool:
         """Whether `room` is too big for its joins and leaves to be announced."""
         return bool(self.announce_limit) and self._count(room) > self.announce_limit
@@ -155,6 +158,9 @@ class RoomCommands(Generic[Session]):
             return [Send(session, wire.error(refusal))]
         made = room is None
         room = rooms.enter(session, command.room, name)
+        # Its maker operates it (so is marked "@" below); rules, a mute are
+        # said (`selchat.moderation`).
+        entered = self._room_entered(session, name, room, made)
         names, count = ((self._roster.first(WHO_NAMES), len(self._roster)) if room.default
                         else room.first(WHO_NAMES))
         names = names if room.default else self._marked(room, names)  # @op +voiced
@@ -164,8 +170,7 @@ class RoomCommands(Generic[Session]):
             shown += f" and {count - WHO_NAMES} more"
         effects: List[Effect] = [Entered(session, room),
                                  Send(session, wire.you_joined(room.name, count, shown))]
-        # A registered maker is its operator; rules, a mute are said (`selchat.moderation`).
-        effects += self._room_entered(session, name, room, made)
+        effects += entered
         if room.topic:
             effects.append(Send(session, wire.topic_is(room.name, room.topic)))
         if self.replay:
@@ -241,11 +246,15 @@ class RoomCommands(Generic[Session]):
         if version != self.rooms.version:
             plain, found = None, {}
             self._rooms_answers = (self.rooms.version, plain, found)
-        answer = plain if not pattern else found.get(pattern)
+        secret = self.authority.secret  # (+s) listed to their members only: not shared
+        own = bool(secret) and (self.authority.operator(session) or any(
+            room.key in secret for room in self.rooms.rooms_of(session)))
+        answer = None if own else plain if not pattern else found.get(pattern)
         if answer is not None:
             return [Send(session, line) for line in answer]
         wanted = name_key(pattern.lstrip("#"))
-        listed = sorted((room for room in self.rooms if wanted in room.key), key=_room_order)
+        listed = sorted((room for room in self.rooms if wanted in room.key and (
+            room.key not in secret or self.listed(session, room))), key=_room_order)
         title = f"Rooms matching {pattern!r}" if pattern else "Rooms"
         answer = [wire.notice(f"{title} ({len(listed)}):")]
         for room in listed[:WHO_NAMES]:
@@ -254,11 +263,11 @@ class RoomCommands(Generic[Session]):
         if len(listed) > WHO_NAMES:
             answer.append(wire.notice(f"and {len(listed) - WHO_NAMES} more "
                                       "(/rooms PATTERN to search)"))
-        if pattern:
+        if pattern and not own:
             if len(found) >= WHO_CACHED:
                 del found[next(iter(found))]
             found[pattern] = answer
-        else:
+        elif not own:
             self._rooms_answers = (self.rooms.version, answer, found)
         effects: List[Effect] = [Send(session, line) for line in answer]
         tokens = len(self.rooms) // SEARCH_NAMES_PER_TOKEN

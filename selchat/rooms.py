@@ -70,7 +70,7 @@ class Room(Generic[Session]):
     room's) roster."""
 
     __slots__ = ("name", "key", "prefix", "default", "members", "away", "remote", "topic",
-                 "roster", "history", "__weakref__")
+                 "roster", "history", "operators", "__weakref__")
 
     def __init__(self, name: str, default: bool = False) -> None:
         self.name = name
@@ -91,6 +91,11 @@ class Room(Generic[Session]):
         self.roster: Optional[Roster] = None
         #: Its last lines, the driver's (`selchat.effects`); None until its first line.
         self.history: Optional[MemoryHistory] = None
+        #: Members here that operate it while they stay in it: its maker, and
+        #: a name that is not registered given /op (IRC's channel operators).
+        #: A registered name's role is kept in its rules instead
+        #: (`selchat.accounts.authority.RoomRules.ops`); leaving ends this one.
+        self.operators: Set[Session] = set()
 
     def __len__(self) -> int:
         return len(self.members) + len(self.away) + len(self.remote)
@@ -196,6 +201,12 @@ class Rooms(Generic[Session]):
             if local and self.on_drop is not None:
                 self.on_drop(room)
 
+    def operates(self, session: Session, key: str) -> bool:
+        """Whether `session` operates the room whose key is `key` while it
+        stays in it (`Room.operators`)."""
+        room = self._rooms.get(key)
+        return room is not None and session in room.operators
+
     def by_key(self, key: str) -> Optional[Room[Session]]:
         """The room whose `room_key` is `key` (a caller that keeps keys: the bus)."""
         return self._rooms.get(key)
@@ -257,6 +268,7 @@ class Rooms(Generic[Session]):
         """`session` leaves `room`; an empty room but the default one goes.
         Its current room becomes the one it joined most recently."""
         _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
+        room.operators.discard(session)
         self.version += 1
         self._drop_if_empty(room, local=True)
         joined = self._joined(session)
@@ -270,6 +282,7 @@ class Rooms(Generic[Session]):
         rooms = self.rooms_of(session)
         for room in rooms:
             _list(room, room.members.pop(session, None) or room.away.pop(session, None), gone=True)
+            room.operators.discard(session)
             self._drop_if_empty(room, local=True)
         self.of.pop(session, None)
         if rooms:
@@ -294,6 +307,9 @@ class Rooms(Generic[Session]):
             room.away.pop(old, None)
             room.members[new] = name
             _list(room, name)
+            if old in room.operators:
+                room.operators.discard(old)
+                room.operators.add(new)
         joined = self.of.pop(old, None)
         if joined is not None:
             self.of[new] = joined

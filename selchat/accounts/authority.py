@@ -47,7 +47,8 @@ class Account:
 class Awaiting:
     """A password step under way: `purpose` is "name" (a registered name was
     sent: its password is the next line), "login", "register", "password",
-    "rehash", "unregister" or "account" (IRC's SASL) (the worker is on it)."""
+    "rehash", "unregister", "account" (IRC's SASL) or "oper" (IRC's OPER)
+    (the worker is on it)."""
 
     purpose: str
     name: str
@@ -90,10 +91,12 @@ class RoomRules:
     ops_topic: bool = False  # +t
     key: str = ""  # +k: /join #room KEY
     limit: int = 0  # +l: members at most (0: no limit)
+    secret: bool = False  # +s: listed (/rooms, LIST, NAMES) to its members only
 
     def modes(self) -> str:
         """As IRC writes them: "+imt", "+kl secret 10"."""
         flags = "".join(flag for flag, on in (("i", self.invite_only), ("m", self.moderated),
+                                              ("s", self.secret),
                                               ("t", self.ops_topic), ("k", bool(self.key)),
                                               ("l", bool(self.limit))) if on)
         arguments = [each for each in (self.key, str(self.limit) if self.limit else "") if each]
@@ -152,6 +155,13 @@ class Authority(Generic[Session]):
         self.bans: Dict[str, Sanction] = {}  # name key -> a server ban
         #: Sessions logged in to an account: session -> its name key.
         self.identified: Dict[Session, str] = {}
+        #: Sessions that gave a server operator's name and password (IRC's
+        #: OPER) -> that account's key: its powers while the account keeps the role.
+        self.opered: Dict[Session, str] = {}
+        #: Whether a session operates a room (by key) while it stays in it:
+        #: the room's maker, an unregistered name given /op. The room index
+        #: knows (`selchat.rooms.Rooms.operates`; `selchat.room.ChatRoom` sets it).
+        self.present_operator: Callable[[Session, str], bool] = lambda session, key: False
         #: Members' address groups (what a server ban holds besides the name).
         self.groups: Dict[Session, str] = {}
         #: Connections that have not given the server password yet.
@@ -161,6 +171,8 @@ class Authority(Generic[Session]):
         #: Room keys where some lines may be refused (a mute, +m): the hot
         #: path asks nothing of a room not in it.
         self.restricted: Set[str] = set()
+        #: Room keys of the secret rooms (+s): lists of rooms ask only these.
+        self.secret: Set[str] = set()
         self._names = Guesses(*GUESSES_PER_NAME)
         self._groups = Guesses(*GUESSES_PER_GROUP)
 
@@ -168,21 +180,30 @@ class Authority(Generic[Session]):
              bans: Dict[str, Sanction]) -> None:
         self.accounts, self.rooms, self.bans = accounts, rooms, bans
         self.restricted = {key for key, rules in rooms.items() if rules.moderated or rules.mutes}
+        self.secret = {key for key, rules in rooms.items() if rules.secret}
 
     # -- accounts ---------------------------------------------------------------------
 
     def operator(self, session: Session) -> bool:
-        """Whether `session` is logged in to a server operator's account."""
-        key = self.identified.get(session)
-        account = None if key is None else self.accounts.get(key)
-        return account is not None and account.operator
+        """Whether `session` is logged in to a server operator's account, or
+        gave one's name and password (OPER)."""
+        for table in (self.identified, self.opered):
+            key = table.get(session)
+            account = None if key is None else self.accounts.get(key)
+            if account is not None and account.operator:
+                return True
+        return False
 
     def room_operator(self, session: Session, room_key: str) -> bool:
+        """The one rule of who operates a room: its maker and the members
+        given /op while they stay in it, the registered names given the
+        role (kept), and the server operators."""
+        if self.present_operator(session, room_key):
+            return True
         key = self.identified.get(session)
-        if key is None:
-            return False
         rules = self.rooms.get(room_key)
-        return self.operator(session) or (rules is not None and key in rules.ops)
+        return self.operator(session) or (
+            key is not None and rules is not None and key in rules.ops)
 
     def guess_wait(self, name_key: Optional[str], group: str) -> float:
         """Seconds before a password for `name_key` (None: the server's) may
@@ -206,11 +227,12 @@ class Authority(Generic[Session]):
         self.awaiting.pop(session, None)
         if final:
             self.identified.pop(session, None)
+            self.opered.pop(session, None)
             self.groups.pop(session, None)
 
     def moved(self, old: Session, new: Session) -> None:
         """A /resume: the session's login goes with it to its new connection."""
-        for table in (self.identified, self.groups):
+        for table in (self.identified, self.opered, self.groups):
             if old in table:
                 table[new] = table.pop(old)
 
@@ -249,12 +271,14 @@ class Authority(Generic[Session]):
         return None
 
     def restrict(self, rules: RoomRules) -> None:
-        """`rules` changed: keep `restricted` in step."""
+        """`rules` changed: keep `restricted` and `secret` in step."""
         key = room_key(rules.name)
-        if rules.moderated or rules.mutes:
-            self.restricted.add(key)
-        else:
-            self.restricted.discard(key)
+        for keys, on in ((self.restricted, rules.moderated or rules.mutes),
+                         (self.secret, rules.secret)):
+            if on:
+                keys.add(key)
+            else:
+                keys.discard(key)
 
     def join_refusal(self, session: Session, name_key: str, room_key: str, room_name: str,
                      key: str, members: int) -> Optional[str]:

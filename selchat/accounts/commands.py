@@ -67,7 +67,7 @@ class Invite(NamedTuple):
 
 
 class Mode(NamedTuple):
-    """``/mode [#room] [+i|-i|+m|-m|+t|-t|+k KEY|-k|+l N|-l|+v NAME|-v NAME]``."""
+    """``/mode [#room] [+i|-i|+m|-m|+s|-s|+t|-t|+k KEY|-k|+l N|-l|+v NAME|-v NAME]``."""
 
     room: str
     change: str = ""
@@ -82,7 +82,7 @@ COMMANDS = {
     "register": ("/register PASSWORD", "make your name yours (a long password: keep it safe)"),
     "password": ("/password OLD NEW", "change your name's password"),
     "unregister": ("/unregister PASSWORD", "give your name up"),
-    "op": ("/op [#ROOM] NAME", "make a registered NAME an operator of the room"),
+    "op": ("/op [#ROOM] NAME", "make NAME an operator of the room (kept if registered)"),
     "deop": ("/deop [#ROOM] NAME", "take NAME's operator role away"),
     "kick": ("/kick [#ROOM] NAME [reason]", "put NAME out of the room (operators)"),
     "ban": ("/ban [#ROOM] NAME [TIME] [reason]",
@@ -91,7 +91,7 @@ COMMANDS = {
     "mute": ("/mute [#ROOM] NAME [TIME]", "NAME's lines are refused in the room"),
     "unmute": ("/unmute [#ROOM] NAME", "lift a mute"),
     "invite": ("/invite NAME [#ROOM]", "let NAME into an invite-only room"),
-    "mode": ("/mode [#ROOM] [+i|+m|+t|+k KEY|+l N|+v NAME]",
+    "mode": ("/mode [#ROOM] [+i|+m|+s|+t|+k KEY|+l N|+v NAME]",
              "show or set a room's modes (- to unset)"),
 }
 
@@ -136,7 +136,7 @@ def parse(word: str, rest: str) -> Optional[AccountCommand]:
     room, rest = _room_first(rest)
     if word == "mode":
         change, _, argument = rest.partition(" ")
-        if change and (len(change) != 2 or change[0] not in "+-" or change[1] not in "imtklv"):
+        if change and (len(change) != 2 or change[0] not in "+-" or change[1] not in "imstklv"):
             raise ValueError(word)
         return Mode(room, change, argument.strip(" "))
     name, _, more = rest.partition(" ")

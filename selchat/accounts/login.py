@@ -37,6 +37,7 @@ SERVER_PASSWORD_PLEASE = wire.server_password_wanted()
 WRONG_PASSWORD = wire.error("wrong password")
 CHECKING = wire.error("wait: your password is being checked")
 NOT_CHECKED = wire.error("the password could not be checked now: try again")
+NOT_OPERATOR = "is not a server operator"
 
 
 class Login(Generic[Session]):
@@ -136,6 +137,26 @@ class Login(Generic[Session]):
         auth.awaiting[session] = Awaiting("account", account.name)
         return [CheckPassword(session, password, account.hash)]
 
+    def check_operator(self, session: Session, name: str, password: str) -> List[Effect]:
+        """A member gives a server operator's name and password (IRC's OPER),
+        checked off the loop and limited as any password: right, and it has
+        the operator's powers (`Authority.opered`) whatever its own name.
+        `Authenticated` (``oper``) answers; `NOT_OPERATOR` when `name` is
+        not a server operator's account."""
+        auth = self.authority
+        key, group = name_key(name), auth.groups.get(session, "")
+        account = auth.accounts.get(key)
+        if session in auth.awaiting or session not in self.members:
+            return [Authenticated(session, None, CHECKING.text, oper=True)]
+        if account is None or not account.operator:
+            return [Authenticated(session, None, f"{name} {NOT_OPERATOR}", oper=True)]
+        wait = auth.guess_wait(key, group)
+        if wait:
+            return [Authenticated(session, None, _too_many(f"for {account.name}", wait).text,
+                                  oper=True)]
+        auth.awaiting[session] = Awaiting("oper", account.name)
+        return [CheckPassword(session, password, account.hash)]
+
     def _registered_refusal(self, session: Session, name: str) -> Optional[str]:
         """Why `session` may not rename itself to `name`: another's account."""
         key = name_key(name)
@@ -152,17 +173,22 @@ class Login(Generic[Session]):
         waiting = auth.awaiting.pop(session, None)
         if waiting is None:  # gone meanwhile
             return []
-        sasl = waiting.purpose == "account"
+        oper = waiting.purpose == "oper"
+        sasl = oper or waiting.purpose == "account"
         if ok is None:
-            return [Authenticated(session, None, NOT_CHECKED.text) if sasl
+            return [Authenticated(session, None, NOT_CHECKED.text, oper=oper) if sasl
                     else Send(session, NOT_CHECKED)]
         key = name_key(waiting.name)
         group = auth.groups.get(session) or self._unnamed.get(session, "")
         if not ok:
             auth.guessed_wrong(key, group)
             log.info("%r: wrong password for %s", session, waiting.name)
-            return [Authenticated(session, None, WRONG_PASSWORD.text) if sasl
+            return [Authenticated(session, None, WRONG_PASSWORD.text, oper=oper) if sasl
                     else Send(session, WRONG_PASSWORD)]
+        if oper:
+            auth.opered[session] = key
+            log.info("%r has %s's server operator powers (OPER)", session, waiting.name)
+            return [Authenticated(session, waiting.name, oper=True)]
         if sasl:
             auth.identified[session] = key
             log.info("%r logged in as %s", session, waiting.name)

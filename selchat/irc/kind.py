@@ -23,13 +23,12 @@ came `PING_TIMEOUT` seconds after the ping: one timer per client on the
 server's heap, moved on only when it fires (input just notes the time).
 """
 import logging
-import weakref
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    TOPIC, AccountChanged, Authenticated, Broadcast, Close, Effect, Entered, Presence, Relay,
-    Replay, Send,
+    TOPIC, AccountChanged, Authenticated, Broadcast, Close, Effect, Presence,
+    Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.archive import room_key
@@ -73,7 +72,7 @@ CHANNELS_KEPT = 64
 class IrcLines(LineBuffer):
     """An IRC connection's protocol: its lines, its session, its liveness."""
 
-    __slots__ = ("session", "heard", "pinged", "channels")
+    __slots__ = ("session", "heard", "pinged", "channels", "opering")
 
     def __init__(self) -> None:
         super().__init__(MAX_LINE)
@@ -82,6 +81,9 @@ class IrcLines(LineBuffer):
         self.channels: Dict[str, Room[Connection]] = {}
         self.heard = 0.0  # when it last sent anything
         self.pinged = 0.0  # when the server pinged it (0: not waiting for an answer)
+        #: An OPER's password is being checked: its later lines wait for the
+        #: answer (not read meanwhile), so replies keep the order of commands.
+        self.opering = False
 
 
 class IrcKind(LineKind):
@@ -107,11 +109,6 @@ class IrcKind(LineKind):
         self.away_notify: Set[Connection] = set()
         #: Clients that asked for account-notify.
         self.account_notify: Set[Connection] = set()
-        #: Rooms an IRC client made, and who: shown as "@" (NAMES, WHO), as
-        #: IRC servers show a channel's founder. No power comes with it yet
-        #: (operators come with accounts); a room that goes takes its entry along.
-        self.founders: "weakref.WeakKeyDictionary[Room[Connection], Connection]" = \
-            weakref.WeakKeyDictionary()
         server._effects._handlers[Authenticated] = self._authenticated  # SASL's answers
         server._effects._handlers[AccountChanged] = self._account_changed  # account-notify
 
@@ -169,11 +166,26 @@ class IrcKind(LineKind):
         server._timers.call_at(proto.heard + PING_IDLE, self._idle, conn)
 
     def _authenticated(self, effect: "Authenticated[Connection]") -> None:
-        """The room's answer to a SASL login: the session's numerics."""
+        """The room's answer to a SASL login or an OPER: the session's numerics."""
         conn = effect.session
         session = self._lines(conn).session if conn.state is OPEN else None
         if session is not None:
-            self.reply(conn, session.authenticated(effect.account, effect.why))
+            answer = session.opered if effect.oper else session.authenticated
+            self.reply(conn, answer(effect.account, effect.why))
+        proto = self._lines(conn)
+        if effect.oper and proto.opering:  # its next lines, in a pass of their own
+            proto.opering = False
+            self._server._timers.call_at(self._server._now, self.resume_reading, conn)
+
+    def resume_reading(self, conn: Connection) -> None:
+        if not self._lines(conn).opering:  # (flood control's timer) the OPER's answer first
+            super().resume_reading(conn)
+
+    def hold_for_oper(self, conn: Connection) -> None:
+        """An OPER's password is being checked: read nothing more until the answer."""
+        self._lines(conn).opering = True
+        conn.reading = False
+        self._server._update_interest(conn)
 
     def _account_changed(self, effect: "AccountChanged[Connection]") -> None:
         """account-notify: ``ACCOUNT NAME`` (``*``: logged out), made once, for
@@ -314,11 +326,8 @@ class RoomView:
         mine: List[ServerLine] = []
         effects: List[Effect] = []
         self._replay = None
-        new_room = text.startswith("/join ") and self._room(text[6:].partition(" ")[0]) is None
         for effect in server._room.receive(conn, text):
             kind = effect.__class__
-            if new_room and kind is Entered:
-                self._kind.founders[cast(Entered, effect).room] = conn
             if kind is Send and (cast(Send, effect).to is not conn
                                  or cast(Send, effect).line.kind is PRIVATE):
                 self._stamped(effect, tags)  # a direct line (to oneself too): a msgid of its own
@@ -375,21 +384,20 @@ class RoomView:
         room = self._room(channel)
         if room is None:
             return None
+        chat = self._kind._server._room
         names = [*room.members.values(), *room.away.values(), *room.remote.values()]
         if room.default:  # the other nodes' members but those out of it
-            outside = self._kind._server._room.rooms.remote_outside
-            names += [each for each in self._kind._server._room.remote_names()
-                      if name_key(each) not in outside]
-        rules = self._kind._server._room.authority.rooms.get(room.key)
-        if rules is not None and (rules.ops or rules.voiced):  # "@" and "+": multi-prefix's
-            return room.name, [("@" if name_key(each) in rules.ops else "") +
-                               ("+" if name_key(each) in rules.voiced else "") + each
-                               for each in names]
-        founder = self._kind.founders.get(room)  # no operators: its maker, as before
-        if founder is not None and founder in room.members:
-            name = room.members[founder]
-            names = ["@" + name, *(each for each in names if each != name)]
-        return room.name, names
+            outside = chat.rooms.remote_outside
+            names += [each for each in chat.remote_names() if name_key(each) not in outside]
+        mark = chat.marks(room)  # "@" and "+" (both: multi-prefix's), as the room's lists
+        return room.name, names if mark is None else [mark(name_key(each)) + each
+                                                      for each in names]
+
+    def secret(self, channel: str) -> Optional[bool]:
+        room = self._room(channel)
+        if room is None:
+            return None
+        return room.key in self._kind._server._room.authority.secret
 
     def modes(self, channel: str) -> str:
         room = self._room(channel)
@@ -416,7 +424,12 @@ class RoomView:
         return None if room is None else room.topic
 
     def rooms(self) -> List[Tuple[str, int, str]]:
-        return [(room.name, len(room), room.topic) for room in self._kind._server._room.rooms]
+        """The rooms this client may see (not another's secret room), but
+        an empty default room: an IRC channel without users is none."""
+        chat, conn = self._kind._server._room, self._conn
+        counted = ((room, chat._count(room)) for room in chat.rooms)  # every node's members
+        return [(room.name, count, room.topic) for room, count in counted
+                if count and chat.listed(conn, room)]
 
     def user(self, nick: str) -> Optional[User]:
         chat = self._kind._server._room
@@ -433,8 +446,10 @@ class RoomView:
         if isinstance(proto, IrcLines) and proto.session is not None:
             irc = proto.session
             user, realname = irc.user or (name, name)
-            return User(name, user, realname, irc.away, channels, irc.invisible)
-        return User(name, name, "selchat user", "", channels)
+            return User(name, user, realname, irc.away, channels, irc.invisible,
+                        chat.authority.operator(session))
+        return User(name, name, "selchat user", "", channels,
+                    operator=chat.authority.operator(session))
 
     def say(self, channel: str, text: str, kind: str, echo: bool = False,
             tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
@@ -484,6 +499,15 @@ class RoomView:
     def authenticate(self, account: str, password: str) -> None:
         server = self._kind._server
         server._apply(server._room.check_account(self._conn, account, password))
+
+    def oper(self, name: str, password: str) -> None:
+        server, conn = self._kind._server, self._conn
+        server._apply(server._room.check_operator(conn, name, password))
+        if conn in server._room.authority.awaiting:  # the worker has it
+            self._kind.hold_for_oper(conn)
+
+    def unoper(self) -> None:
+        self._kind._server._room.authority.opered.pop(self._conn, None)
 
     def server_password_wanted(self) -> bool:
         return bool(self._kind._server._room.authority.server_password)

@@ -7,7 +7,7 @@ Each becomes the line protocol's command (``/kick``, ``/invite``, ``/op``,
 other front; what it tells the room comes back rendered as KICK, INVITE and
 MODE lines (`selchat.irc.render`). A refusal is the numeric IRC gives:
 ERR_CHANOPRIVSNEEDED for "you are not an operator", ERR_USERNOTINCHANNEL,
-ERR_NOSUCHNICK, ERR_USERONCHANNEL, ERR_UNKNOWNMODE.
+ERR_NOSUCHNICK, ERR_USERONCHANNEL, ERR_UNKNOWNMODE, ERR_INVALIDMODEPARAM.
 """
 from typing import TYPE_CHECKING, List, Optional
 
@@ -20,10 +20,10 @@ from selchat.wire import LineType, ServerLine
 #: when set (+) and when unset (-).
 CHANNEL_MODES = {"o": (True, True), "v": (True, True), "b": (True, True),
                  "i": (False, False), "m": (False, False), "t": (False, False),
-                 "k": (True, False), "l": (True, False)}
+                 "s": (False, False), "k": (True, False), "l": (True, False)}
 #: Modes every channel shows and that change nothing here (no outside
 #: messages is how selchat is: only members speak in a room).
-QUIET_MODES = "ns"
+QUIET_MODES = "n"
 
 
 class Operating:
@@ -54,7 +54,7 @@ class Operating:
             if line.kind is not LineType.ERROR:
                 continue
             text = line.text
-            if "not an operator of" in text:
+            if text.startswith("you are not an operator of"):
                 return [self.reply_text(N.ERR_CHANOPRIVSNEEDED, channel, text)]
             if text.startswith("no such user") or text.startswith("no such"):
                 return [self.reply_text(N.ERR_NOSUCHNICK, clean(target)[:64] or "*", text)]
@@ -138,7 +138,14 @@ class Operating:
                 command = f"/{'ban' if adding else 'unban'} {channel} {name}"
             else:
                 command = f"/mode {channel} {sign}{flag} {argument}".rstrip()
-            refused = self._refused(channel, self.world.command(command), argument)
+            answer = self.world.command(command)
+            if any(line.kind is LineType.ERROR and line.text.startswith("usage: /mode")
+                   for line in answer):  # a key is a secret: not repeated
+                shown = "*" if flag == "k" or not argument else clean(argument)[:64]
+                out.append(self.reply_text(N.ERR_INVALIDMODEPARAM, channel, flag, shown,
+                                           f"Invalid {sign}{flag} parameter"))
+                continue
+            refused = self._refused(channel, answer, argument)
             if refused:
                 out += refused
                 if refused[0].split(b" ")[1] == N.ERR_CHANOPRIVSNEEDED.encode():

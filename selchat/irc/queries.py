@@ -68,12 +68,18 @@ class Queries(Operating):
             return [self.reply_text(N.ERR_NEEDMOREPARAMS, msg.command, "Not enough parameters")]
         return None
 
+    def _in(self, channel: str) -> bool:
+        """Whether this client is in `channel` (any spelling of it)."""
+        found = self.world.names(channel)
+        return found is not None and found[0].lower() in {
+            each.lower() for each in self.world.channels()}
+
     def isupport(self) -> List[bytes]:
         tokens = [
             "CASEMAPPING=rfc8265", "CHANTYPES=#", f"CHANNELLEN={MAX_NAME + 1}",
             f"NICKLEN={MAX_NAME}", f"TOPICLEN={MAX_TOPIC}", "PREFIX=(ov)@+",
             f"CHANLIMIT=#:{self.channel_limit}", f"NETWORK={self.network}", "LINELEN=512",
-            "CHANMODES=b,,,nt", "UTF8ONLY", *chathistory.ISUPPORT,
+            "CHANMODES=b,k,l,imnst", "UTF8ONLY", *chathistory.ISUPPORT,
         ]
         return [self.reply_text(N.RPL_ISUPPORT, *tokens, "are supported by this server")]
 
@@ -92,6 +98,8 @@ class Queries(Operating):
         out = []
         if target.startswith("#"):
             found = self.world.names(target)
+            if found is not None and self.world.secret(found[0]) and not self._in(found[0]):
+                found = None  # secret (+s): its members only
             if found is not None:
                 name, members = found
                 for nick in members[:WHO_LIMIT]:
@@ -118,7 +126,8 @@ class Queries(Operating):
 
     def _who_line(self, channel: str, user: User, prefix: str = "") -> bytes:
         return self.reply_text(N.RPL_WHOREPLY, channel, user.user, self.host, self.server,
-                               user.nick, ("G" if user.away else "H") + prefix,
+                               user.nick, ("G" if user.away else "H") +
+                               ("*" if user.operator else "") + prefix,
                                f"0 {user.realname}")
 
     def _whois(self, msg: Message) -> List[bytes]:
@@ -132,9 +141,13 @@ class Queries(Operating):
                     self.reply_text(N.RPL_ENDOFWHOIS, clean(nick)[:64], "End of /WHOIS list")]
         out = [self.reply_text(N.RPL_WHOISUSER, user.nick, user.user, self.host, "*",
                                user.realname)]
-        if user.channels:
-            out.append(self.reply_text(N.RPL_WHOISCHANNELS, user.nick, " ".join(user.channels)))
+        shown = [each for each in user.channels  # a secret (+s) one: to its members only
+                 if not self.world.secret(each) or self._in(each)]
+        if shown:
+            out.append(self.reply_text(N.RPL_WHOISCHANNELS, user.nick, " ".join(shown)))
         out.append(self.reply_text(N.RPL_WHOISSERVER, user.nick, self.server, self.network))
+        if user.operator:
+            out.append(self.reply_text(N.RPL_WHOISOPERATOR, user.nick, "is an IRC operator"))
         if user.away:
             out.append(self.reply_text(N.RPL_AWAY, user.nick, user.away))
         return out + [self.reply_text(N.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")]
@@ -180,8 +193,14 @@ class Queries(Operating):
                                         "No such nick/channel")]
             return [self.reply_text(N.ERR_USERSDONTMATCH, "Can't change mode for other users")]
         if len(msg.params) < 2:
-            return [self.reply(N.RPL_UMODEIS, "+i" if self.invisible else "+")]
+            return [self.reply(N.RPL_UMODEIS, "+" + "i" * self.invisible +
+                               "o" * self._operator())]
         return self._user_modes(msg.params[1])
+
+    def _operator(self) -> bool:
+        """Whether this client has a server operator's powers (OPER, or its account's)."""
+        user = self.world.user(self.nick or "")
+        return user is not None and user.operator
 
     def _user_modes(self, modes: str) -> List[bytes]:
         adding, changed, unknown = True, "", False
@@ -192,6 +211,11 @@ class Queries(Operating):
                 if self.invisible != adding:
                     self.invisible = adding
                     changed += ("+" if adding else "-") + "i"
+            elif char == "o":  # only OPER gives +o (RFC 2812 3.1.5): "+o" is ignored
+                if not adding and self._operator():
+                    self.world.unoper()
+                    if not self._operator():
+                        changed += "-o"
             else:
                 unknown = True
         out = [encode(self.mask(), "MODE", [self.nick or "*", changed], trailing=True)] \

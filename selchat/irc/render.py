@@ -57,9 +57,12 @@ _PUT_OUT = re.compile(r"you were (?:kicked|banned) from this server .*")
 _KICKED = re.compile(r"(\S+) was (?:kicked|banned) from (#\S+) by (\S+)(.*)")
 _YOU_KICKED = re.compile(r"you were (?:kicked|banned) from (#\S+) by (\S+)(.*)")
 _INVITED = re.compile(r"(\S+) invites you to (#\S+): /join \S+")
+#: An invitation told to the room: IRC tells only the one invited (and the
+#: inviter, 341); its members hear of it with the invite-notify cap, not here.
+_INVITED_ROOM = re.compile(r"\S+ invited \S+ to #\S+")
 #: Moderation's announcements that are MODE changes: (pattern, mode, its argument's group).
 _MODES = (
-    (re.compile(r"(\S+) set mode ([+-][imtkl])(?: (\S+))? on (#\S+)"), "", 3),
+    (re.compile(r"(\S+) set mode ([+-][imstkl])(?: (\S+))? on (#\S+)"), "", 3),
     (re.compile(r"(\S+) made (\S+) an operator of (#\S+)"), "+o", 2),
     (re.compile(r"(\S+) took (\S+)'s operator role in (#\S+)"), "-o", 2),
     (re.compile(r"(\S+) gave (\S+) a voice in (#\S+)"), "+v", 2),
@@ -286,6 +289,8 @@ class Renderer:
                 moderated = self._moderation(body, channel, target)
                 if moderated:
                     return moderated
+                if _INVITED_ROOM.fullmatch(body):
+                    return []
                 noticed = _NOTICE.fullmatch(body)
                 if noticed:
                     to = channel if target is None else (self._nick_of(target) or "*")

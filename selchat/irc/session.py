@@ -23,6 +23,7 @@ registered name (docs/accounts.rst) is in use too for anyone but its owner.
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from selchat import wire
+from selchat.accounts.login import NOT_OPERATOR
 from selchat.irc import numerics as N
 from selchat.irc.caps import Caps
 from selchat.irc.chathistory import History
@@ -249,6 +250,25 @@ class IrcSession(Queries, History):
                 self.reply_text(N.RPL_SASLSUCCESS, "SASL authentication successful"),
                 *self._try_register()]
 
+    # -- OPER: a server operator's name and password -------------------------------------
+
+    def _oper(self, msg: Message) -> List[bytes]:
+        missing = self._needs(msg, 2)
+        if missing:
+            return missing
+        self.world.oper(msg.params[0], msg.params[1])  # checked off the loop: `opered`
+        return []
+
+    def opered(self, account: Optional[str], why: str) -> List[bytes]:
+        """The room's answer to `World.oper`: RPL_YOUREOPER and user mode +o,
+        or ERR_NOOPERHOST (not an operator's account) / ERR_PASSWDMISMATCH."""
+        if account is None:
+            if NOT_OPERATOR in why:
+                return [self.reply_text(N.ERR_NOOPERHOST, f"No O-lines for your host: {why}")]
+            return [self.reply_text(N.ERR_PASSWDMISMATCH, f"Password incorrect: {why}")]
+        return [self.reply_text(N.RPL_YOUREOPER, f"You are now an IRC operator (as {account})"),
+                encode(self.mask(), "MODE", [self.me, "+o"])]
+
     def welcome(self) -> List[bytes]:
         """001-005, LUSERS and the MOTD."""
         nick = self.me
@@ -257,7 +277,7 @@ class IrcSession(Queries, History):
                                            f"{self.mask()}"),
             self.reply_text(N.RPL_YOURHOST, f"Your host is {self.server}, running {VERSION}"),
             self.reply_text(N.RPL_CREATED, "This server was created for chatting"),
-            self.reply(N.RPL_MYINFO, self.server, VERSION, "i", "nt"),
+            self.reply(N.RPL_MYINFO, self.server, VERSION, "io", "bikmlnostv"),
             *self.isupport(),
             *self._lusers(Message("LUSERS", [])),
             *self._motd(Message("MOTD", [])),
@@ -299,7 +319,7 @@ class IrcSession(Queries, History):
             key = keys[index] if index < len(keys) and " " not in keys[index] else ""
             answer = self.world.command(f"/join {channel} {key}".rstrip())
             error = _error_of(answer)
-            if error is not None:
+            if error is not None and not self._in(channel):  # (in, it may be muted: +m)
                 out.append(self._join_error(channel, error))
                 continue
             out += self._joined(channel)
@@ -362,6 +382,11 @@ class IrcSession(Queries, History):
     def _names_of(self, channel: str) -> List[bytes]:
         found = self.world.names(channel)
         out = []
+        symbol = "="
+        if found is not None and self.world.secret(found[0]):  # +s: its members only
+            symbol = "@"
+            if not self._in(found[0]):
+                found = None
         if found is not None:
             name, members = found
             with_host, every = self.caps.has("userhost-in-names"), self.caps.has("multi-prefix")
@@ -376,12 +401,12 @@ class IrcSession(Queries, History):
             size = 0
             for each in shown:
                 if line and size + len(each.encode()) > 400:
-                    out.append(self.reply_text(N.RPL_NAMREPLY, "=", name, " ".join(line)))
+                    out.append(self.reply_text(N.RPL_NAMREPLY, symbol, name, " ".join(line)))
                     line, size = [], 0
                 line.append(each)
                 size += len(each.encode()) + 1
             if line:
-                out.append(self.reply_text(N.RPL_NAMREPLY, "=", name, " ".join(line)))
+                out.append(self.reply_text(N.RPL_NAMREPLY, symbol, name, " ".join(line)))
             channel = name
         return out + [self.reply_text(N.RPL_ENDOFNAMES, clean(channel)[:64], "End of /NAMES list")]
 

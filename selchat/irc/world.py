@@ -19,6 +19,7 @@ class User(NamedTuple):
     away: str  # "" when not away
     channels: List[str]
     invisible: bool = False  # user mode +i: WHO masks find it only from a shared channel
+    operator: bool = False  # a server operator (WHO's "*", WHOIS's 313)
 
 
 class World(Protocol):
@@ -47,6 +48,13 @@ class World(Protocol):
         """Check `account`'s password (SASL), off the loop: the answer comes
         later, to `selchat.irc.session.IrcSession.authenticated`."""
 
+    def oper(self, name: str, password: str) -> None:
+        """OPER: check a server operator's name and password, off the loop:
+        the answer comes later, to `selchat.irc.session.IrcSession.opered`."""
+
+    def unoper(self) -> None:
+        """MODE -o of oneself: this client gives up the operator powers OPER gave."""
+
     def modes(self, channel: str) -> str:
         """The channel's modes as IRC writes them ("+mt", "+kl KEY 10", "+")."""
 
@@ -58,6 +66,10 @@ class World(Protocol):
 
     def names(self, channel: str) -> Optional[Tuple[str, List[str]]]:
         """A room's name as created and its members' names; None: no such room."""
+
+    def secret(self, channel: str) -> Optional[bool]:
+        """Whether the channel is secret (+s: NAMES, WHO and LIST show it to
+        its members only); None: no such room."""
 
     def channels(self) -> List[str]:
         """This client's rooms."""

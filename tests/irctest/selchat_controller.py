@@ -28,14 +28,22 @@ What the controller chooses for selchat, and why:
 * irctest's server password as ``--server-password``;
 * "services" are selchat itself: `registerUser` registers a name the way a
   person does, over the line protocol (its name, then ``/register PASSWORD``),
-  so SASL PLAIN can log in as it.
+  so SASL PLAIN can log in as it;
+* a server operator for OPER: the account ``operuser`` with the password
+  ``operpassword``, the name and password every controller in irctest
+  configures (their O-lines), given the role as ``selchat admin op`` does, in
+  the data directory before the server starts (`seed_operator`).
 
 Features selchat's IRC port does not have raise `NotImplementedByController`,
 which irctest reports as a skip: IRC over TLS and WebSocket.
 """
+import atexit
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Optional, Set, Type
@@ -46,6 +54,11 @@ from irctest.runner import NotImplementedByController
 #: The repository this module lives in: ``python -m selchat`` runs from it.
 REPO = Path(__file__).resolve().parents[2]
 SERVER_NAME = "My.Little.Server"
+#: The operator irctest's tests give OPER (who.py: ``OPER operuser operpassword``).
+OPER_NAME, OPER_PASSWORD = "operuser", "operpassword"
+#: The accounts file with that operator, made once per irctest run and
+#: copied into each test's data directory (a Python start per test is slow).
+_seeded: Optional[Path] = None
 
 
 def selchat_python() -> str:
@@ -90,6 +103,7 @@ class SelchatController(BaseServerController, DirectoryBasedController):
                                                            os.environ.get("PYTHONPATH")]))}
         env = {k: v for k, v in env.items() if not k.startswith("SELCHAT_")}
         self.chat_port, self.server_password = free_port(hostname), password
+        seed_operator(self.directory / "data")
         self.proc = self.execute(
             [selchat_python(), "-m", "selchat", "serve", "--host", hostname,
              "--port", str(self.chat_port),
@@ -124,7 +138,6 @@ class SelchatController(BaseServerController, DirectoryBasedController):
                 got += chunk
             sock.sendall(b"/quit\n")
 
-
     def _chat_connection(self, deadline: float) -> socket.socket:
         """The chat port, once the server is listening (irctest may ask first)."""
         assert self.hostname
@@ -135,6 +148,34 @@ class SelchatController(BaseServerController, DirectoryBasedController):
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)  # the server is starting: a real client would retry too
+
+
+#: Run by selchat's Python: the operator's account, as /register and
+#: ``selchat admin op`` would leave it in DATA/accounts.sqlite3 (argv[1]).
+_SEED = """
+import os, sys
+from selchat.accounts.authority import Account
+from selchat.accounts.passwords import MIN_N, make_hash
+from selchat.accounts.store import Store
+from selchat.names import name_key
+store = Store(sys.argv[1])
+store.write("account", name_key(sys.argv[2]),
+            Account(sys.argv[2], make_hash(sys.argv[3], os.urandom(16), MIN_N), operator=True))
+store.close()
+"""
+
+
+def seed_operator(data: Path) -> None:
+    """`data` (a data directory to be) holds the operator irctest OPERs as."""
+    global _seeded
+    if _seeded is None or not _seeded.exists():
+        made = Path(tempfile.mkdtemp(prefix="selchat-irctest-oper-"))
+        atexit.register(shutil.rmtree, made, True)
+        subprocess.run([selchat_python(), "-c", _SEED, str(made), OPER_NAME, OPER_PASSWORD],
+                       check=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+        _seeded = made / "accounts.sqlite3"
+    data.mkdir(mode=0o700, parents=True, exist_ok=True)
+    shutil.copyfile(_seeded, data / "accounts.sqlite3")
 
 
 def free_port(hostname: str) -> int:

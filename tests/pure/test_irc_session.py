@@ -1,11 +1,12 @@
 """One IRC client's session (selchat.irc.session) against a scripted room:
 registration, CAP, the commands, their numerics, labels."""
 import base64
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 import pytest
 
 from selchat import wire
+from selchat.accounts.login import NOT_OPERATOR
 from selchat.irc.message import Message, parse
 from selchat.irc.replay import BATCH_REF, CHATHISTORY, Said
 from selchat.irc.session import IrcSession
@@ -25,12 +26,16 @@ class World:
         self.away_texts: List[str] = []
         self.notices: List[Tuple[str, str, bool]] = []
         self.replays: Dict[str, list] = {}  # channel -> what the room replays on joining it
+        self.secrets: Set[str] = set()  # secret (+s) rooms
+        self.operators: Set[str] = set()  # nicks with a server operator's powers
+        self.opers: List[Tuple[str, str]] = []  # OPERs asked (name, password)
 
     def command(self, text: str, echo: bool = False, tags=None,
                 exclude_self: bool = False) -> List[wire.ServerLine]:
         self.said.append((text, echo))
         self.tags = tags
-        if text.startswith("/join "):
+        refused = any(line.kind is wire.LineType.ERROR for line in self.answers.get(text, []))
+        if text.startswith("/join ") and not refused:
             name = text[6:]
             if name.lower() not in self.rooms_:
                 self.rooms_[name.lower()] = (name, [], "")
@@ -50,6 +55,16 @@ class World:
     def replayed(self, channel: str) -> list:
         return self.replays.pop(channel, [])
 
+    def secret(self, channel: str) -> Optional[bool]:
+        found = self.rooms_.get(channel.lower())
+        return None if found is None else found[0] in self.secrets
+
+    def oper(self, name: str, password: str) -> None:
+        self.opers.append((name, password))
+
+    def unoper(self) -> None:
+        self.operators.discard("me")
+
     def topic(self, channel: str) -> Optional[str]:
         found = self.rooms_.get(channel.lower())
         return None if found is None else found[2]
@@ -58,8 +73,10 @@ class World:
         return [(name, len(members), topic) for name, members, topic in self.rooms_.values()]
 
     def user(self, nick: str) -> Optional[User]:
-        if nick.lower() == "bob":
-            return User("bob", "bob", "selchat user", "", ["#lobby"])
+        if nick.lower() in ("bob", "me"):
+            name = nick.lower()
+            return User(name, name, "selchat user", "", ["#lobby"],
+                        operator=name in self.operators)
         return None
 
     def counts(self) -> Tuple[int, int]:
@@ -297,7 +314,7 @@ def test_who_whois_ison_userhost(world):
     assert commands(who) == ["352", "315"] and who[0].params[5] == "bob"
     assert who[0].params[1] == "*" and who[0].params[6] == "H"
     assert commands(send(session, "WHO b*")) == ["352", "315"]
-    assert commands(send(session, "WHO *")) == ["352", "315"]  # "me" is no user of this world
+    assert commands(send(session, "WHO *")) == ["352", "352", "315"]
     assert send(session, "WHO nobody")[0].params[1:2] == ["nobody"]
     assert commands(send(session, "WHOIS bob")) == ["311", "319", "312", "318"]
     assert commands(send(session, "WHOIS nobody")) == ["401", "318"]
@@ -473,3 +490,44 @@ def test_a_client_that_fetches_history_itself_gets_no_replay(world):
     session.caps.enabled.add(CHATHISTORY)  # (negotiated: draft/chathistory)
     world.replays["#dev"] = [SAID]
     assert commands(send(session, "JOIN #dev")) == ["JOIN", "353", "366"]
+
+
+def test_oper_is_checked_by_the_room_then_381_and_mode_o_or_464_491(world):
+    session = registered(world)
+    assert commands(send(session, "OPER boss")) == ["461"]
+    assert send(session, "OPER boss right-password") == []  # the worker checks it
+    assert world.opers == [("boss", "right-password")]
+    world.operators.add("me")
+    replies = [parse(line[:-2]) for line in session.opered("boss", "")]
+    assert commands(replies) == ["381", "MODE"] and replies[1].params == ["me", "+o"]
+    assert send(session, "MODE me")[0].params == ["me", "+o"]
+    assert [m.params for m in send(session, "MODE me -o")] == [["me", "-o"]]
+    assert "me" not in world.operators
+    wrong = session.opered(None, "wrong password")
+    assert [parse(line[:-2]).command for line in wrong] == ["464"]
+    other = session.opered(None, f"bob {NOT_OPERATOR}")
+    assert [parse(line[:-2]).command for line in other] == ["491"]
+
+
+def test_who_and_whois_mark_server_operators(world):
+    session = registered(world)
+    world.operators.add("bob")
+    assert send(session, "WHO bob")[0].params[6] == "H*"
+    assert "313" in commands(send(session, "WHOIS bob"))
+    world.operators.clear()
+    assert send(session, "WHO bob")[0].params[6] == "H"
+    assert "313" not in commands(send(session, "WHOIS bob"))
+
+
+def test_a_secret_channel_is_named_with_at_and_hidden_from_non_members(world):
+    session = registered(world)
+    world.rooms_["#hidden"] = ("#hidden", ["bob"], "")
+    world.secrets.add("#hidden")
+    assert commands(send(session, "NAMES #hidden")) == ["366"]
+    assert commands(send(session, "WHO #hidden")) == ["315"]
+    world.user = lambda nick: User("bob", "bob", "b", "", ["#lobby", "#hidden"])
+    assert send(session, "WHOIS bob")[1].params[2] == "#lobby"
+    send(session, "JOIN #hidden")
+    names = send(session, "NAMES #hidden")
+    assert names[0].command == "353" and names[0].params[1:3] == ["@", "#hidden"]
+    assert send(session, "NAMES #lobby")[0].params[1] == "="

@@ -1,5 +1,6 @@
-"""Member lists of a room with rules carry marks, as IRC's NAMES: "@" an
-operator, "+" voiced, "(muted)" muted; a room without rules lists names as before."""
+"""Member lists of a room with operators or rules carry marks, as IRC's NAMES:
+"@" an operator (its maker too, while there), "+" voiced, "(muted)" muted; a
+room without them (its maker gone) lists names as before."""
 from selchat.accounts.authority import Account
 from support.accounts import Clock, room_with_accounts, say, texts
 
@@ -13,6 +14,9 @@ def test_who_and_a_join_mark_operators_voiced_and_muted_members_of_a_room_with_r
         say(room, session, name)
     say(room, S, "/join #plain")
     say(room, M, "/join #plain")
+    assert texts(say(room, M, "/who #plain")) == ["*** Online in #plain (2): mia, @sam"]
+    say(room, S, "/part #plain")
+    say(room, S, "/join #plain")  # back, but not its maker any more
     assert texts(say(room, M, "/who #plain")) == ["*** Online in #plain (2): mia, sam"]
     say(room, T, "/register teacher-secret")
     say(room, T, "/join #class")

@@ -109,10 +109,23 @@ def test_invite_only_key_and_limit(room):
     assert texts(say(room, 5, "/join #class")) == ["!!! #class is full (3 members at most)"]
 
 
-def test_op_and_deop_registered_names_only(room):
-    assert texts(say(room, T, "/op #class sam"))[0].startswith("!!! sam is not registered")
+def test_op_of_a_name_not_registered_lasts_while_it_stays_in_the_room(room):
+    assert told(say(room, T, "/op #class sam")) == ["*** teach made sam an operator of #class"]
+    assert told(say(room, S, "/mute #class mia")) == ["*** sam muted mia in #class until lifted"]
+    assert room.authority.rooms["#class"].ops == {"teach"}  # nothing kept of sam's role
+    say(room, S, "/part #class")
+    say(room, S, "/join #class")
+    assert texts(say(room, S, "/unmute #class mia")) == ["!!! you are not an operator of #class"]
+    assert texts(say(room, T, "/op #class nobody")) == ["!!! no such user: nobody"]
+    room.connect(X, "10.0.0.4")
+    say(room, X, "xavi")
+    assert texts(say(room, T, "/op #class xavi")) == ["!!! xavi is not in #class"]
+
+
+def test_op_of_a_registered_name_is_kept_and_deop_takes_it(room):
     say(room, S, "/register sams-secret")
     assert told(say(room, T, "/op #class sam")) == ["*** teach made sam an operator of #class"]
+    assert room.authority.rooms["#class"].ops == {"teach", "sam"}
     assert told(say(room, S, "/mute #class mia")) == [
         "*** sam muted mia in #class until lifted"]
     say(room, T, "/deop #class sam")

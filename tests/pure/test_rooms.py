@@ -69,7 +69,7 @@ def test_join_answers_the_joiner_and_tells_the_room():
     dev = room.rooms.get("#dev")
     assert effects == [
         Entered(A, dev),
-        Send(A, wire.notice("You joined #dev. Online (2): alice, bob")),
+        Send(A, wire.notice("You joined #dev. Online (2): alice, @bob")),  # its maker
         Replay(A, 20, dev),
         Broadcast(wire.notice("alice has joined #dev."), A, Presence("+", "alice"), room=dev),
     ]
@@ -151,8 +151,8 @@ def test_who_of_a_room():
     room = make()
     room.receive(A, "/join #dev")
     room.receive(B, "/join #dev")
-    assert sent(room.receive(C, "/who #DEV"), C) == ["*** Online in #dev (2): alice, bob"]
-    assert sent(room.receive(A, "/who"), A) == ["*** Online in #dev (2): alice, bob"]
+    assert sent(room.receive(C, "/who #DEV"), C) == ["*** Online in #dev (2): @alice, bob"]
+    assert sent(room.receive(A, "/who"), A) == ["*** Online in #dev (2): @alice, bob"]
     assert sent(room.receive(C, "/who"), C) == ["*** Online (3): alice, bob, carol"]
     assert sent(room.receive(C, "/who #nope"), C) == ["!!! you are not in #nope: /join #nope"]
 
@@ -192,7 +192,7 @@ def test_big_rooms_do_not_announce_joins_and_leaves():
     assert any(type(e) is Broadcast for e in room.receive(B, "/join #dev"))  # 2 members
     effects = room.receive(C, "/join #dev")  # 3: over the limit
     assert not any(type(e) is Broadcast for e in effects)
-    assert sent(effects, C)[0] == "*** You joined #dev. Online (3): alice, bob, carol"
+    assert sent(effects, C)[0] == "*** You joined #dev. Online (3): @alice, bob, carol"
     effects = room.receive(C, "/part")
     # Nobody is told; with a bus the other nodes' lists learn it all the same.
     assert effects == [Send(C, wire.notice("carol has left #dev."), room=dev),
@@ -214,7 +214,7 @@ def test_a_held_member_stays_in_its_rooms_as_away_and_comes_back():
     dev = room.rooms.get("#dev")
     room.disconnect(A, now=0)
     assert list(dev.members) == [B] and list(dev.away) == [A]
-    assert sent(room.receive(B, "/who"), B) == ["*** Online in #dev (2): alice (away), bob"]
+    assert sent(room.receive(B, "/who"), B) == ["*** Online in #dev (2): @alice (away), bob"]
     room.connect(9)
     effects = room.resumed(room.sessions.by_token("e.a"), 9)
     assert Entered(9, dev, resumed=True) in effects and list(dev.members) == [B, 9]

@@ -47,3 +47,9 @@ class IrcClient(LineClient):
         else:
             self.send(f"NICK {nick}", f"USER {nick} 0 * :{nick} R")
         return self.until("376")
+
+
+#: ``serve``'s options for a test of accounts over IRC: scrypt at its cheapest
+#: (tests need the rules, not the strength), no flood control, the IRC port.
+ACCOUNTS_OVER_IRC = ("--scrypt-n", "1024", "--flood-rate", "0", "--irc-port", "0",
+                     "--server-name", "irc.test")

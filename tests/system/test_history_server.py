@@ -84,7 +84,8 @@ def test_a_restart_replays_the_rooms_and_keeps_their_topics(chat_server, tmp_pat
     ann = LineClient(first.address, "ann")
     ann.send("/topic our lobby", "/join #dev", "/topic dev talk", "in dev", "/msg ann secret")
     ann.expect("*** ann set the topic: our lobby")
-    ann.expect("*** You joined #dev. Online (1): ann")
+    ann.expect("*** You joined #dev. Online (1): @ann")
+    ann.expect_prefix("*** You are the operator of #dev")
     ann.expect("#dev *** ann set the topic: dev talk")
     ann.expect("*ann* secret")
     assert first.stop() == 0

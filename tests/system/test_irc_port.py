@@ -65,7 +65,8 @@ def test_terminal_and_irc_users_talk_both_ways(irc, irc_server, clients):
     alice.send("JOIN #dev")
     got = alice.until("366")
     assert got[0].command == "JOIN" and got[0].params == ["#dev"]
-    assert set(got[1].params[-1].split()) == {"alice", "bob"}
+    assert set(got[1].params[-1].split()) == {"alice", "@bob"}  # its maker
+    bob.expect_prefix("*** You are the operator of #dev")
     bob.expect("#dev *** alice has joined #dev.")
     alice.send("PRIVMSG #dev :hello dev")
     bob.expect("#dev <alice> hello dev")

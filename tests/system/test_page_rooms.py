@@ -31,7 +31,7 @@ def test_two_rooms_in_the_page_against_the_server(size):
         tom = LineClient(server.port, "tom")
         tom.send("/join #dev")
         answer = tom.expect(r"^(\*\*\* You joined #dev\.|!!! )")
-        assert answer == "*** You joined #dev. Online (1): tom", f"no rooms here: {answer}"
+        assert answer == "*** You joined #dev. Online (1): @tom", f"no rooms here: {answer}"
         driver = start(*size)
         join(driver, server.url, "ann")
         tom.expect(r"^\*\*\* ann has joined the chat room\.$")  # the default room: no prefix
@@ -45,7 +45,7 @@ def test_two_rooms_in_the_page_against_the_server(size):
             assert driver.find_element(By.ID, "rooms").is_displayed()
         if size[0] < 600:  # the member list is folded away too
             driver.find_element(By.ID, "members-toggle").click()
-        wait_for(driver, lambda d: members(d) == ["ann", "tom"], "#dev's members")
+        wait_for(driver, lambda d: members(d) == ["ann", "@tom"], "#dev's members")  # its maker
 
         # Typed in #dev goes to #dev; tom's #dev line shows there.
         type_into(driver, "input", "hello dev")

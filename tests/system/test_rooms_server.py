@@ -34,9 +34,10 @@ def test_rooms_are_isolated_and_prefixed_and_the_default_room_is_not(start):
     server, named = start()
     alice, bob, carol = named("alice", "bob", "carol")
     alice.send("/join #Dev")
-    assert alice.line() == "*** You joined #Dev. Online (1): alice"
+    assert alice.line() == "*** You joined #Dev. Online (1): @alice"  # its maker operates it
+    assert alice.line().startswith("*** You are the operator of #Dev while you stay in it")
     bob.send("/join #dev")
-    assert bob.line() == "*** You joined #Dev. Online (2): alice, bob"
+    assert bob.line() == "*** You joined #Dev. Online (2): @alice, bob"
     assert alice.line() == "#Dev *** bob has joined #Dev."
     bob.send("hi devs", "/me waves", "/msg #lobby hi all")
     # In one pass the default room's lines go first, then each room's in order.
@@ -55,6 +56,7 @@ def test_part_tells_the_room_and_the_leaver_and_no_room_is_said(start):
     for client in (alice, bob):
         client.send("/join #dev")
         client.expect_prefix("*** You joined #dev.")
+    alice.expect_prefix("*** You are the operator of #dev")
     alice.expect("#dev *** bob has joined #dev.")
     bob.send("/part #dev lunch")
     bob.expect("#dev *** bob has left #dev (lunch).")
@@ -79,7 +81,7 @@ def test_topic_rooms_and_who(start):
         "*** You joined #dev.")
     bob.send("/join #dev")
     assert read_until(bob, "*** End of history.")[-7:] == [
-        "*** You joined #dev. Online (2): alice, bob",
+        "*** You joined #dev. Online (2): @alice, bob",
         "*** Topic for #dev: ship it",
         "*** Last 3 lines:",
         "#dev *** alice has joined #dev.",
@@ -90,7 +92,7 @@ def test_topic_rooms_and_who(start):
     bob.send("/rooms", "/who", "/who #lobby", "/topic")
     assert bob.lines(6) == [
         "*** Rooms (2):", "***   #dev (2): ship it", "***   #lobby (2)",
-        "*** Online in #dev (2): alice, bob", "*** Online (2): alice, bob",
+        "*** Online in #dev (2): @alice, bob", "*** Online (2): alice, bob",
         "*** Topic for #dev: ship it"]
 
 
@@ -113,11 +115,13 @@ def test_caps_on_rooms(start):
     server, named = start("--max-rooms", "3", "--max-rooms-per-member", "2")
     alice, bob = named("alice", "bob")
     alice.send("/join #a", "/join #b")
-    alice.expect("*** You joined #a. Online (1): alice")
+    alice.expect("*** You joined #a. Online (1): @alice")
+    alice.expect_prefix("*** You are the operator of #a")
     alice.expect("!!! too many rooms: you are in 2, the most one member may be in "
                  "(/part one first)")
     bob.send("/join #b", "/join #c")
-    bob.expect("*** You joined #b. Online (1): bob")
+    bob.expect("*** You joined #b. Online (1): @bob")
+    bob.expect_prefix("*** You are the operator of #b")
     bob.expect("!!! too many rooms: you are in 2, the most one member may be in "
                "(/part one first)")
     bob.send("/part #lobby", "/join #c")
@@ -146,15 +150,15 @@ def test_one_sequence_and_a_resume_restores_three_rooms(start):
     alice = Tagged(server.address, "alice")
     bob = named("bob")
     alice.send("/join #a", "/join #b", "/join #c")
-    alice.until("*** You joined #c. Online (1): alice")
+    alice.until("*** You joined #c. Online (1): @alice")
     bob.send("/join #a", "/join #b", "/join #c")
-    read_until(bob, "*** You joined #c. Online (2): alice, bob")
+    read_until(bob, "*** You joined #c. Online (2): @alice, bob")
     assert alice.until("#c *** bob has joined #c.")[-1] == "#c *** bob has joined #c."
     alice.drop()
     wait_held(server, "alice")
     bob.send("/msg #a one", "/msg #lobby two", "/msg #b three", "/msg #c four")
     bob.send("/who #a")
-    bob.expect("*** Online in #a (2): alice (away), bob")
+    bob.expect("*** Online in #a (2): @alice (away), bob")
     back = resume(server.address, alice.token, alice.last_seq)
     assert back.text() == "*** Welcome back, alice."
     seqs, lines = [], []
@@ -173,7 +177,7 @@ def test_a_resume_past_a_rooms_history_names_the_room(start):
     alice = Tagged(server.address, "alice")
     bob = named("bob")
     alice.send("/join #a")
-    alice.until("*** You joined #a. Online (1): alice")
+    alice.until("*** You joined #a. Online (1): @alice")
     bob.send("/join #a")
     marked(bob)
     alice.until("#a *** bob has joined #a.")
@@ -181,7 +185,7 @@ def test_a_resume_past_a_rooms_history_names_the_room(start):
     wait_held(server, "alice")
     bob.send(*(f"/msg #a line {number}" for number in range(3)))
     bob.send("/who #a")
-    bob.expect("*** Online in #a (2): alice (away), bob")
+    bob.expect("*** Online in #a (2): @alice (away), bob")
     back = resume(server.address, alice.token, alice.last_seq)
     assert back.line() == ("!!! history gap: an unknown number of lines missed "
                            "(older than the history kept: #a)")
