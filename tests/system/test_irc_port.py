@@ -264,7 +264,7 @@ def test_an_irc_client_never_in_the_default_room_is_online_and_its_quit_told_to_
     bob = clients(irc_server, "bob")  # in the default room only
     dave = clients(irc_server, "dave")
     dave.send("/join #dev")
-    read_until(dave, "*** You joined #dev. Online (1): dave")
+    read_until(dave, "*** You joined #dev. Online (1): @dave")
     carol = irc("carol")
     carol.send("JOIN #dev")
     carol.until("366")
@@ -284,7 +284,7 @@ def test_joining_a_channel_replays_what_was_said_there(chat_server, clients):
                          "--replay", "5")
     bob = clients(server, "bob")
     bob.send("/join #dev", "first", "second")
-    read_until(bob, "*** You joined #dev. Online (1): bob")
+    read_until(bob, "*** You joined #dev. Online (1): @bob")
     plain = IrcClient((server.host, server.irc_port), "plain")
     tagged = IrcClient((server.host, server.irc_port), "tagged",
                        caps="batch message-tags server-time")

@@ -68,7 +68,7 @@ def test_an_irc_client_and_a_line_client_on_two_workers_chat_in_one_channel(irc_
         assert read_until(bob, "<carol> hi bob") == ["<carol> hi bob"]  # no second join line
         # A room but the default one, both ways.
         bob.send("/join #dev")
-        read_until(bob, "*** You joined #dev. Online (1): bob")
+        read_until(bob, "*** You joined #dev. Online (1): @bob")
         carol.send("JOIN #dev")
         carol.until("366")
         read_until(bob, "#dev *** carol has joined #dev.")
