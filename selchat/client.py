@@ -55,13 +55,10 @@ from selchat.addresses import format_address, os_problem
 from selchat.keys import ESC_DELAY
 from selchat.saved_session import SavedSession, state_dir
 from selchat.screen import Screen, paint, plain, wants_colour
-from selchat.session import (
+from selchat.decisions import (
     AskPassword,
-    DEFAULT_ROOM,
     INPUT_END,
-    ClientSession,
     Decision,
-    RESUME_WINDOW,
     Finish,
     Prompt,
     Reconnect,
@@ -69,8 +66,8 @@ from selchat.session import (
     State,
     Submitted,
     Warn,
-    backoff,
 )
+from selchat.session import DEFAULT_ROOM, ClientSession, RESUME_WINDOW, backoff
 from selchat.wakeup import read_signals, signals_as_input
 
 try:

@@ -14,7 +14,7 @@ from typing import Callable, List, Optional, Tuple
 import wcwidth
 
 from selchat.keys import Key
-from selchat.session import INPUT_END, Submitted
+from selchat.decisions import INPUT_END, Submitted
 
 #: Lines remembered for Up; plenty for one session, and a bound on memory.
 HISTORY_SIZE = 500

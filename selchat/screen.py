@@ -24,7 +24,7 @@ import wcwidth
 
 from selchat.editor import Editor, boundaries
 from selchat.keys import Key, KeyReader, Typed
-from selchat.session import Style, Submitted
+from selchat.decisions import Style, Submitted
 
 _ERASE_BELOW = "\x1b[J"
 _CLEAR_SCREEN = "\x1b[H\x1b[2J"

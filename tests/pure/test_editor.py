@@ -3,7 +3,7 @@ import pytest
 
 from selchat.editor import HISTORY_SIZE, Editor
 from selchat.keys import Key
-from selchat.session import INPUT_END
+from selchat.decisions import INPUT_END
 
 
 E_ACUTE = "e\u0301"  # e + combining acute accent: one cluster, two code points

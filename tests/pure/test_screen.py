@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from selchat.screen import Screen, paint, plain, wants_colour
-from selchat.session import INPUT_END, Style
+from selchat.decisions import INPUT_END, Style
 
 
 ERASE = "\r\x1b[J"

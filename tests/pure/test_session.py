@@ -9,8 +9,8 @@ import pytest
 from selchat import wire
 from selchat.effect_types import Broadcast, Close, Send, Tag
 from selchat.room import ChatRoom
-from selchat.session import (INPUT_END, EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession, Finish,
-                             Prompt, Show, State, Style, Warn)
+from selchat.decisions import INPUT_END, Finish, Prompt, Show, State, Style, Warn
+from selchat.session import EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, ClientSession
 from selchat.tags import tag_prefix
 
 

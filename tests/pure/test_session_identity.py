@@ -8,8 +8,8 @@ import pytest
 
 from selchat import wire
 from selchat.saved_session import Saved, SavedSession, file_name, parse, state_dir
-from selchat.session import (EXIT_FAILED, RECONNECTING_TEXT, ClientSession, Finish, Prompt,
-                             Reconnect, Show, State, Style)
+from selchat.decisions import Finish, Prompt, Reconnect, Show, State, Style
+from selchat.session import EXIT_FAILED, RECONNECTING_TEXT, ClientSession
 from selchat.tags import tag_line
 
 

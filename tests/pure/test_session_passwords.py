@@ -1,7 +1,8 @@
 """The client's side of passwords: the server's first, a registered name's
 when asked (given, asked of the person, or a clear refusal through a pipe)."""
 from selchat import wire
-from selchat.session import EXIT_REFUSED, AskPassword, ClientSession, Finish
+from selchat.decisions import AskPassword, Finish
+from selchat.session import EXIT_REFUSED, ClientSession
 from selchat.tags import tag_prefix
 
 ASKED = wire.encode(wire.password_wanted("alice"))

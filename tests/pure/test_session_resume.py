@@ -12,9 +12,16 @@ import pytest
 from selchat import wire
 from selchat.effect_types import Send
 from selchat.room import ChatRoom
-from selchat.session import (EXIT_FAILED, EXIT_LEFT, EXIT_REFUSED, RECONNECTED_TEXT,
-                             RECONNECTING_TEXT, ClientSession, Finish, Reconnect, Show, State,
-                             Style, backoff)
+from selchat.decisions import Finish, Reconnect, Show, State, Style
+from selchat.session import (
+    EXIT_FAILED,
+    EXIT_LEFT,
+    EXIT_REFUSED,
+    RECONNECTED_TEXT,
+    RECONNECTING_TEXT,
+    ClientSession,
+    backoff,
+)
 from selchat.tags import tag_line
 
 

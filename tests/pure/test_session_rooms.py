@@ -10,7 +10,8 @@ import pytest
 
 from selchat import wire
 from selchat.screen import paint, room_colour
-from selchat.session import ClientSession, Prompt, Show, State, Style
+from selchat.decisions import Prompt, Show, State, Style
+from selchat.session import ClientSession
 from selchat.tags import tag_line
 
 WELCOME = b"*** Welcome, ann! Online (2): bob, ann (type /help for commands)\n"
