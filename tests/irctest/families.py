@@ -30,6 +30,8 @@ ACCOUNT_FAMILIES = {
 ISSUES = {"21": FAMILIES, "24": ACCOUNT_FAMILIES}
 #: What irctest's Makefile leaves out for servers like this one.
 MARKERS = "not services and not implementation-specific and not deprecated and not strict"
+#: Issue 24's families test accounts: selchat is its own services, so those run too.
+ACCOUNT_MARKERS = "not implementation-specific and not deprecated and not strict"
 
 
 def files(issues: List[str]) -> List[str]:
@@ -86,11 +88,11 @@ def main(argv: List[str]) -> int:
     if argv[:1] == ["--files"] and set(argv[1:]) <= set(ISSUES):
         print(" ".join(files(argv[1:] or list(ISSUES))))
         return 0
-    if argv == ["--markers"]:
-        print(MARKERS)
+    if argv in (["--markers"], ["--markers", "21"], ["--markers", "24"]):
+        print(ACCOUNT_MARKERS if argv[1:] == ["24"] else MARKERS)
         return 0
     if len(argv) != 1:
-        print("usage: families.py --files [21|24] | --markers | RESULTS.xml", file=sys.stderr)
+        print("usage: families.py --files [21|24] | --markers [21|24] | RESULTS.xml", file=sys.stderr)
         return 2
     try:
         print(table(argv[0]))
