@@ -95,8 +95,12 @@ def test_a_restart_keeps_lines_topics_numbering_and_epoch(data):
     assert "*** alice set the topic: the lobby" in bob.lines
     bob.send("/topic", "/join #dev")
     loop.until(lambda: "*** End of history." in bob.lines[-1:])
-    assert "*** Topic for #lobby: the lobby" in bob.lines
-    assert "*** Topic for #dev: dev things" in bob.lines
+    # Who set each topic, and when (the wall clock's 1,700,000,000 s), kept too.
+    assert "*** Topic of #lobby: the lobby (set by alice, 2023-11-14 22:13 UTC)" in bob.lines
+    assert "*** Topic for #dev: dev things" in bob.lines  # the join's line: the topic alone
+    bob.send("/topic #dev")
+    loop.until(lambda: "*** Topic of #dev: dev things (set by alice, 2023-11-14 22:13 UTC)"
+               in bob.lines)
     assert "#dev <alice> said in dev" in bob.lines
     bob.send("after")
     loop.run()
