@@ -239,6 +239,15 @@ def test_join_echoes_and_names_and_part_echoes(world):
     assert commands(send(session, "PART #nowhere")) == ["403"]
 
 
+def test_a_join_gives_the_topic_and_who_set_it_when(world):
+    session = registered(world)
+    world.rooms_["#dev"] = ("#dev", ["bob"], "builds")
+    world.setters["#dev"] = ("bob", 1_796_677_111_250)
+    replies = send(session, "JOIN #dev")
+    assert commands(replies) == ["JOIN", "332", "333", "353", "366"]
+    assert replies[2].params == ["me", "#dev", "bob!bob@irc.test", "1796677111"]
+
+
 def test_a_refused_join_is_a_numeric(world):
     session = registered(world)
     world.answers["/join #a"] = [wire.error("you are in 50 rooms, at most 50")]
