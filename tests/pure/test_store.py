@@ -6,6 +6,7 @@ import pytest
 from selchat import store
 from selchat.store import Pass
 from selchat.topics import Topic
+from support.history_v1 import VERSION_1
 
 
 class Database:
@@ -55,20 +56,6 @@ def test_a_pass_is_written_all_or_nothing(db):
     assert store.topic(db, "#dev") == Topic("a topic", "alice", 1_765_000_000_000)
     assert store.topic(db, "") == Topic("")
     assert store.topics(db) == [("#dev", Topic("a topic", "alice", 1_765_000_000_000))]
-
-
-#: A version 1 database, as selchat wrote it before topics kept their setter.
-VERSION_1 = """
-CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE passes(first INTEGER PRIMARY KEY, last INTEGER NOT NULL, room TEXT NOT NULL,
-                    time_ms INTEGER NOT NULL, lines TEXT NOT NULL);
-CREATE INDEX passes_by_room ON passes(room, first);
-CREATE TABLE topics(room TEXT PRIMARY KEY, topic TEXT NOT NULL);
-CREATE TABLE sessions(hash TEXT PRIMARY KEY, name TEXT NOT NULL, rooms TEXT NOT NULL);
-INSERT INTO meta VALUES ('version', '1'), ('epoch', 'old'), ('indexed', '0');
-INSERT INTO passes VALUES (1, 1, '', 5, '<a> kept');
-INSERT INTO topics VALUES ('#dev', 'old topic'), ('', 'lobby topic');
-"""
 
 
 def test_a_version_1_database_is_brought_up_to_date_keeping_everything():
