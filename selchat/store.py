@@ -129,13 +129,13 @@ def migrate(db: sqlite3.Connection, epoch: str, fts: bool) -> str:
     up to this one in the same transaction (all of it, or nothing). Raises
     SchemaProblem for an unknown version."""
     with _transaction(db, "BEGIN IMMEDIATE"):
-        found = dict(db.execute("SELECT key, value FROM meta").fetchall()) if db.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone() else {}
+        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        found = dict(db.execute("SELECT key, value FROM meta").fetchall()) if has_meta else {}
         version = int(found.get("version", VERSION))
         if version > VERSION:
             raise SchemaProblem(f"its schema is version {version}, newer than this "
                                 f"selchat's {VERSION}: upgrade selchat")
-        for older in range(version, VERSION):
+        for older in range(version, VERSION):  # first: the schema may name what they add
             _run(db, _UPGRADES[older])
         _run(db, _SCHEMA)
         if version < VERSION:

@@ -76,9 +76,8 @@ class BusHost(Protocol):
         `rooms` the other nodes' members' rooms (name -> "current<TAB>room..."
         for those not in the default room only) and `topics` (room, topic)
         the rooms' topics (with who set them and when), as of the stream's
-        end; on a `new_epoch` (first
-        connect, or a Redis that lost the room), `lines` are the latest room
-        lines, oldest first, for the histories."""
+        end; on a `new_epoch` (first connect, or a Redis that lost the room),
+        `lines` are the latest room lines, oldest first, for the histories."""
 
     def bus_rules(self, rules: Dict[str, str]) -> None:
         """Connected: the accounts, room rules and server bans every node
