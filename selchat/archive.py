@@ -44,12 +44,13 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple, cast
 
-from selchat import rooms, store, wire
+from selchat import rooms, store, topics, wire
 from selchat.connection import State
 from selchat.effect_types import Lookup, Send
 from selchat.history import Line, MemoryHistory
 from selchat.rooms import Room
 from selchat.storage import Storage
+from selchat.topics import Topic
 from selchat.tags import tag_prefix
 from selchat.timers import Timer
 
@@ -160,7 +161,7 @@ class Archive:
         self.waiting = 0
         #: The row being noted: [first, last, room, time_ms, texts] (one per call).
         self._open: Optional[list] = None
-        self._topics: Dict[str, str] = {}
+        self._topics: Dict[str, Topic] = {}
         self.problem: Optional[str] = None  # why history is not being kept now
         self._retry: Optional[Timer] = None  # the next attempt, while failing
         self._positions: Dict[Tuple["Connection", str], int] = {}  # /history, by asker
@@ -180,7 +181,7 @@ class Archive:
         """The default room at startup: its topic, its last lines, and the
         numbering of every room (the newest number kept)."""
         db = self._db
-        room.topic = store.topic(db, "")
+        topics.restore(room, store.topic(db, ""))
         last = store.last_seq(db)
         self._fill(history, "", last)
         if last:
@@ -194,7 +195,7 @@ class Archive:
             return
         server = self._server
         try:
-            room.topic = store.topic(self._db, room.key)
+            topics.restore(room, store.topic(self._db, room.key))
             history = MemoryHistory(server._history.epoch, server.limits.history,
                                     {"room": room.name}, numbered_elsewhere=True,
                                     journal=self.journal(room))
@@ -243,7 +244,7 @@ class Archive:
 
     # -- what is written -------------------------------------------------------------
 
-    def topic(self, room: Optional[Room], topic: str) -> None:
+    def topic(self, room: Optional[Room], topic: Topic) -> None:
         self._topics[room_key(room)] = topic
 
     def note(self, first: int, last: int, room: str, time_ms: int, text: str) -> None:

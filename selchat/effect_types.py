@@ -34,7 +34,7 @@ from selchat.wire import ServerLine
 Session = TypeVar("Session", bound=Hashable)
 
 #: `Presence.change` of a topic set: every node sets the room's topic too
-#: (``name`` is the topic).
+#: (``name`` is the topic, "" for none; ``other`` who set it, `selchat.topics`).
 TOPIC = "^"
 #: `Presence.change` of a member that left the default room (``/part``) but
 #: not the server, and of one that joined it again.
@@ -55,7 +55,8 @@ class Presence(NamedTuple):
     other: str = ""
 
     def field(self) -> str:
-        """As the bus carries it: "+NAME", "-NAME[<TAB>NODE]", "=OLD<TAB>NEW", "^TOPIC"."""
+        """As the bus carries it: "+NAME", "-NAME[<TAB>NODE]", "=OLD<TAB>NEW",
+        "^TOPIC<TAB>SETTER"."""
         return f"{self.change}{self.name}\t{self.other}" if self.other else self.change + self.name
 
     @classmethod
@@ -63,8 +64,6 @@ class Presence(NamedTuple):
         """`field` read back from the bus; None for "" (chat) or a change not known."""
         if not field or field[0] not in "+-=" + TOPIC + OUTSIDE + INSIDE:
             return None
-        if field[0] == TOPIC:
-            return cls(TOPIC, field[1:])
         name, _, other = field[1:].partition("\t")
         return cls(field[0], name, other)
 

@@ -16,13 +16,13 @@ bus bridge first (`selchat.bus.bridge.BusBridge.take_over`).
 import logging
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from selchat import resume, wire
+from selchat import resume, topics, wire
 from selchat.connection import Connection, State
 from selchat.history import History, Line, last_bytes, replay
 from selchat.effect_types import (
     TOPIC, AccountChanged, Broadcast, Charge, Claim, Close, Effect, Entered, Exited, Expel, Hold,
-    Joined, Keep, Left, Lookup, Relay, Release, Replay, ResumeAsked, Send, Tag, Unannounced,
-    Unhold,
+    Joined, Keep, Left, Lookup, Presence, Relay, Release, Replay, ResumeAsked, Send, Tag,
+    Unannounced, Unhold,
 )
 from selchat.rooms import Room
 from selchat.sendbuf import Buffer
@@ -99,9 +99,8 @@ class Effects:
             return
         server = self._server
         payload = self._encode(effect.line)
-        if server.archive is not None and effect.presence is not None \
-                and effect.presence.change == TOPIC:
-            server.archive.topic(None, effect.presence.name)
+        if effect.presence is not None and effect.presence.change == TOPIC:
+            self._topic_set(effect.presence, server._room.rooms.default)
         if server._bridge is None:
             seq = server._history.append(payload, server._time_ms, (len(payload),))
             server._batch.broadcast(payload, effect.exclude, seq)
@@ -112,9 +111,8 @@ class Effects:
         """A line of a room but the default one: its name in front, for its
         members (this pass's batch of that room: `Output.room_batch`, which
         numbers it and keeps it in the room's history as it delivers it)."""
-        archive = self._server.archive
-        if archive is not None and effect.presence is not None and effect.presence.change == TOPIC:
-            archive.topic(room, effect.presence.name)
+        if effect.presence is not None and effect.presence.change == TOPIC:
+            self._topic_set(effect.presence, room)
         if self._server._bridge is not None:  # its name goes with it, its prefix is added
             self._server._bridge.publish(self._encode(effect.line), effect)  # as it is read back
             return
@@ -123,6 +121,13 @@ class Effects:
         output.room_batch(room).broadcast(payload, effect.exclude)
         if effect.presence is not None and effect.presence.change != TOPIC:
             output.notice(room)
+
+    def _topic_set(self, presence: Presence, room: Room) -> None:
+        """A topic's line: set now (this pass's time: the chat logic has no
+        clock), and kept in the data directory (`selchat.topics`)."""
+        topics.set_topic(room, presence.name, presence.other, self._server._time_ms)
+        if self._server.archive is not None:
+            self._server.archive.topic(room, topics.of(room))
 
     def _send(self, effect: Send[Connection]) -> None:
         server = self._server

@@ -45,6 +45,7 @@ from selchat.rooms import (
     ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem,
 )
 from selchat.roster import Roster
+from selchat.topics import Topic, restore as restore_topic
 from selchat.sanitize import clean
 from selchat.wire import ServerLine
 
@@ -412,7 +413,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
 
     def remote_synced(self, names: Mapping[str, Tuple[str, str]], node: str,
                       rooms: Mapping[str, str] = {},
-                      topics: Collection[Tuple[str, str]] = ()) -> None:
+                      topics: Collection[Tuple[str, Topic]] = ()) -> None:
         """The bus's list of every name (key -> (name, node)); `node` is ours;
         the other nodes' members' rooms (name -> "current<TAB>room...", see
         `selchat.rooms.Rooms.remote_set`) and the rooms' topics, all as of
@@ -430,8 +431,9 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
             if room is not None:
                 self._set_topic(room, topic)
 
-    def remote_presence(self, node: str, presence: Presence) -> None:
-        """Another node's join, leave or rename (`Broadcast.presence`), read from the bus."""
+    def remote_presence(self, node: str, presence: Presence, at_ms: int = 0) -> None:
+        """Another node's join, leave or rename (`Broadcast.presence`), read
+        from the bus (or a topic set, at `at_ms`)."""
         change, name, other = presence
         if change == "+":
             self._remote[name_key(name)] = (name, node)
@@ -445,13 +447,13 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
             self._remote[name_key(other)] = (other, node)
             self._listed(name_key(other))
         elif change == TOPIC:
-            self._set_topic(self.rooms.default, name)
+            self._set_topic(self.rooms.default, Topic(name, other, at_ms))
         elif change == OUTSIDE or change == INSIDE:
             self.rooms.remote_inside(name, change == INSIDE)
 
-    def remote_room_presence(self, room_name: str, presence: Presence) -> None:
-        """Another node's join, part or topic in a room but the default one."""
-        change, name, _ = presence
+    def remote_room_presence(self, room_name: str, presence: Presence, at_ms: int = 0) -> None:
+        """Another node's join, part or topic (set at `at_ms`) in a room but the default one."""
+        change, name, other = presence
         if change == "+":
             self.rooms.remote_enter(name, room_name)
         elif change == "-":
@@ -459,10 +461,10 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         elif change == TOPIC:
             room = self.rooms.get(room_name)
             if room is not None:
-                self._set_topic(room, name)
+                self._set_topic(room, Topic(name, other, at_ms))
 
-    def _set_topic(self, room: Room[Session], topic: str) -> None:
-        room.topic = topic
+    def _set_topic(self, room: Room[Session], topic: Topic) -> None:
+        restore_topic(room, topic)
         self.rooms.version += 1
 
     def _forget_remote(self, name: str, node: str) -> None:

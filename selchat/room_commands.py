@@ -11,6 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Dict, Generic, List, Optional, Set, Tuple, Union
 
 from selchat import commands
+from selchat import topics
 from selchat import wire
 from selchat.effect_types import (
     INSIDE, OUTSIDE, TOPIC, Broadcast, Charge, Effect, Entered, Exited, Left, Lookup, Presence,
@@ -207,18 +208,28 @@ class RoomCommands(Generic[Session]):
         if isinstance(room, list):
             return room
         if not command.text:
-            return [Send(session, wire.topic_is(room.name, room.topic))]
+            return [Send(session, topics.shown(room))]
         refused = self._topic_refusal(session, room)  # +t (`selchat.moderation`)
         if refused:
             return refused
-        room.topic = clean(command.text)[:MAX_TOPIC]
+        text = "" if command.text == topics.CLEAR else topics.cleaned(command.text)[:MAX_TOPIC]
+        if not text and not room.topic:
+            return [Send(session, wire.topic_is(room.name, ""))]
+        return self.topic_changed(session, name, room, text)
+
+    def topic_changed(self, session: Session, name: str, room: Room, text: str,
+                      echo: bool = True) -> List[Effect]:
+        """`room`'s topic is `text` ("": none), set by `session` named `name`:
+        its line, to the setter too if `echo`. Its time is the driver's
+        (`selchat.topics`)."""
+        topics.set_topic(room, text, name)
         self.rooms.version += 1
         log.info("%s set the topic of %s", name, room.name)
         line, where = wire.topic_set(name, room.topic), None if room.default else room
         # The setter directly, in order with its other answers of the pass.
-        # The other nodes set it too: the line carries it (see `topic_field`).
-        return [Send(session, line, room=where),
-                Broadcast(line, session, Presence(TOPIC, room.topic), room=where)]
+        # The other nodes set it too: the line carries it, and who set it.
+        told: Effect = Broadcast(line, session, Presence(TOPIC, room.topic, name), room=where)
+        return [Send(session, line, room=where), told] if echo else [told]
 
     def _do_search(self, session: Session, name: str, command: commands.Search) -> List[Effect]:
         """Any room's lines, named or not: rooms are open to all."""

@@ -70,7 +70,7 @@ class Room(Generic[Session]):
     room's) roster."""
 
     __slots__ = ("name", "key", "prefix", "default", "members", "away", "remote", "topic",
-                 "roster", "history", "operators", "__weakref__")
+                 "topic_by", "topic_at", "roster", "history", "operators", "__weakref__")
 
     def __init__(self, name: str, default: bool = False) -> None:
         self.name = name
@@ -86,6 +86,9 @@ class Room(Generic[Session]):
         #: and counted, sent nothing from here (their node delivers to them).
         self.remote: Dict[str, str] = {}
         self.topic = ""
+        #: Who set the topic and when (ms; 0: not known), `selchat.topics`.
+        self.topic_by = ""
+        self.topic_at = 0
         #: Its names in /who order, once it has more than SORTED_FROM members
         #: (never for the default room: the server's is).
         self.roster: Optional[Roster] = None

@@ -11,7 +11,9 @@ whatever its name), and ``lines`` its lines' text as every member was sent them
 (a room's with its ``#room`` prefix), joined by newlines. A row per pass, not
 per line, is what makes a write cheap: a busy pass of 50 lines is one row, one
 index entry and one full-text document. Lines of one pass are numbered
-without holes (``first`` + index). ``topics`` (room, topic); ``sessions``
+without holes (``first`` + index). ``topics`` (room, topic, setter, set_ms:
+who set it and when, `selchat.topics`; version 2 added the last two, "" and 0
+in a version 1 database's rows); ``sessions``
 (token hash, name, rooms) while the server is stopped. With FTS5,
 ``passes_fts`` indexes ``lines`` (an external-content table: the text is stored
 once); a match is a pass, whose lines are then checked one by one. The index
@@ -26,8 +28,11 @@ import contextlib
 import sqlite3
 from typing import Iterable, Iterator, List, NamedTuple, Optional, Sequence, Tuple
 
-#: The schema this code writes; a database of a later version is refused.
-VERSION = 1
+from selchat.topics import Topic
+
+#: The schema this code writes; a database of a later version is refused,
+#: an earlier one brought up to it (`_UPGRADES`).
+VERSION = 2
 #: The database's file name in the data directory.
 FILE = "history.db"
 
@@ -41,10 +46,19 @@ CREATE TABLE IF NOT EXISTS passes(
     lines TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS passes_by_room ON passes(room, first);
-CREATE TABLE IF NOT EXISTS topics(room TEXT PRIMARY KEY, topic TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS topics(room TEXT PRIMARY KEY, topic TEXT NOT NULL,
+                                  setter TEXT NOT NULL DEFAULT '',
+                                  set_ms INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS sessions(hash TEXT PRIMARY KEY, name TEXT NOT NULL,
                                     rooms TEXT NOT NULL);
 """
+#: Version -> the statements that bring a database of it to the next one.
+_UPGRADES = {
+    1: """
+ALTER TABLE topics ADD COLUMN setter TEXT NOT NULL DEFAULT '';
+ALTER TABLE topics ADD COLUMN set_ms INTEGER NOT NULL DEFAULT 0;
+""",
+}
 _FTS = """
 CREATE VIRTUAL TABLE IF NOT EXISTS passes_fts USING fts5(
     lines, content='passes', content_rowid='first');
@@ -111,15 +125,21 @@ def has_fts(db: sqlite3.Connection) -> bool:
 
 def migrate(db: sqlite3.Connection, epoch: str, fts: bool) -> str:
     """Make the tables (with the full-text index if `fts`) if missing; returns
-    the database's epoch (`epoch` if it is new). Raises SchemaProblem for an
-    unknown version."""
+    the database's epoch (`epoch` if it is new). An older version is brought
+    up to this one in the same transaction (all of it, or nothing). Raises
+    SchemaProblem for an unknown version."""
     with _transaction(db, "BEGIN IMMEDIATE"):
-        _run(db, _SCHEMA)
-        found = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        has_meta = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+        found = dict(db.execute("SELECT key, value FROM meta").fetchall()) if has_meta else {}
         version = int(found.get("version", VERSION))
         if version > VERSION:
             raise SchemaProblem(f"its schema is version {version}, newer than this "
                                 f"selchat's {VERSION}: upgrade selchat")
+        for older in range(version, VERSION):  # first: the schema may name what they add
+            _run(db, _UPGRADES[older])
+        _run(db, _SCHEMA)
+        if version < VERSION:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'version'", (str(VERSION),))
         if fts and not has_fts(db):
             _run(db, _FTS)
             db.execute("DELETE FROM meta WHERE key = 'indexed'")  # all of it, from the start
@@ -140,12 +160,14 @@ def _run(db: sqlite3.Connection, script: str) -> None:
 
 
 def write(db: sqlite3.Connection, passes: Sequence[Pass],
-          topics: Iterable[Tuple[str, str]] = ()) -> None:
-    """Passes' lines and topic changes, in one transaction (all or none)."""
+          topics: Iterable[Tuple[str, Topic]] = ()) -> None:
+    """Passes' lines and topic changes (room key -> topic), in one transaction
+    (all or none)."""
     with _transaction(db):
         db.executemany("INSERT OR REPLACE INTO passes(first, last, room, time_ms, lines) "
                        "VALUES (?, ?, ?, ?, ?)", passes)
-        db.executemany("INSERT OR REPLACE INTO topics(room, topic) VALUES (?, ?)", topics)
+        db.executemany("INSERT OR REPLACE INTO topics(room, topic, setter, set_ms) "
+                       "VALUES (?, ?, ?, ?)", [(room, *topic) for room, topic in topics])
 
 
 def keep_sessions(db: sqlite3.Connection, sessions: Iterable[Tuple[str, str, str]]) -> None:
@@ -250,15 +272,16 @@ def every_line(db: sqlite3.Connection) -> List[Row]:
         "SELECT first, room, time_ms, lines FROM passes ORDER BY first") for row in _rows(*stored)]
 
 
-def topics(db: sqlite3.Connection) -> List[Tuple[str, str]]:
+def topics(db: sqlite3.Connection) -> List[Tuple[str, Topic]]:
     """Every room's topic kept: (room key, topic)."""
-    return [(str(room), str(topic)) for room, topic in db.execute(
-        "SELECT room, topic FROM topics WHERE topic != ''")]
+    return [(str(room), Topic(str(text), str(by), int(at))) for room, text, by, at in db.execute(
+        "SELECT room, topic, setter, set_ms FROM topics WHERE topic != ''")]
 
 
-def topic(db: sqlite3.Connection, room: str) -> str:
-    found = db.execute("SELECT topic FROM topics WHERE room = ?", (room,)).fetchone()
-    return "" if found is None else str(found[0])
+def topic(db: sqlite3.Connection, room: str) -> Topic:
+    found = db.execute("SELECT topic, setter, set_ms FROM topics WHERE room = ?",
+                       (room,)).fetchone()
+    return Topic("") if found is None else Topic(str(found[0]), str(found[1]), int(found[2]))
 
 
 def prune_older(db: sqlite3.Connection, before_ms: int, limit: int) -> int:

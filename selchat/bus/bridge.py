@@ -39,6 +39,7 @@ from selchat.effect_types import (
 )
 from selchat.resume import TaggedSessions
 from selchat.rooms import Room, room_key
+from selchat.topics import Topic, hash_value as topic_value
 from selchat.wire import ServerLine, encode
 from selchat.tags import tag_line
 
@@ -115,7 +116,7 @@ class BusBridge:
         change, name, other = presence
         if change == TOPIC:
             where = room if room is not None else chat.rooms.default
-            outbox.topic(where.key, f"{where.name}\t{name}")
+            outbox.topic(where.key, topic_value(where))
             return
         if (change == "-" and other) or (change == "+" and room is None):
             return  # another node's members gone; a newcomer is in the default room only
@@ -295,7 +296,7 @@ class BusBridge:
 
     def bus_synced(self, epoch: str, lines: List[RoomLine],
                    names: Dict[str, Tuple[str, str]], new_epoch: bool,
-                   rooms: Dict[str, str], topics: List[Tuple[str, str]]) -> None:
+                   rooms: Dict[str, str], topics: List[Tuple[str, Topic]]) -> None:
         server = self._server
         server._room.rooms.on_drop = None  # rooms emptied by the new view are not gone
         server._room.remote_synced(names, self.bus.node, rooms, topics)
@@ -356,7 +357,7 @@ class BusBridge:
                     if presence is not None:
                         if presence.change == "-" and presence.other == node:  # ours "gone":
                             continue  # our members know better (see `bus_reaped_us`)
-                        room.remote_presence(entry.node, presence)
+                        room.remote_presence(entry.node, presence, entry.time_ms)
                     batch.broadcast(entry.data, None, note)
                 elif not own.delivered:
                     batch.broadcast(entry.data, _excluded(own), note)
@@ -401,7 +402,7 @@ class BusBridge:
         if own is None and entry.node != node:
             presence = Presence.parse(entry.presence)
             if presence is not None:
-                self._server._room.remote_room_presence(entry.room, presence)
+                self._server._room.remote_room_presence(entry.room, presence, entry.time_ms)
         kept = self._keep(entry)
         if kept is None or (own is not None and own.delivered):
             return
@@ -455,7 +456,7 @@ class BusBridge:
         self._server._apply(self._server._room.announce_all())
         for room in self._server._room.rooms:
             if room.topic and (room.members or room.away):
-                self.bus.outbox.topic(room.key, f"{room.name}\t{room.topic}", only_new=True)
+                self.bus.outbox.topic(room.key, topic_value(room), only_new=True)
 
     def bus_state(self, up: bool, why: str) -> None:
         server, outbox = self._server, self.bus.outbox

@@ -42,6 +42,7 @@ from selchat.bus.protocol import (
     rules_snapshot, topics_snapshot, xread_entries,
 )
 from selchat.timers import Timer, Timers
+from selchat.topics import Topic
 
 log = logging.getLogger(__name__)
 
@@ -70,13 +71,13 @@ class BusHost(Protocol):
 
     def bus_synced(self, epoch: str, lines: List[RoomLine],
                    names: Dict[str, Tuple[str, str]], new_epoch: bool,
-                   rooms: Dict[str, str], topics: List[Tuple[str, str]]) -> None:
+                   rooms: Dict[str, str], topics: List[Tuple[str, Topic]]) -> None:
         """Connected. `names` (key -> (name, node)) is who holds which name,
         `rooms` the other nodes' members' rooms (name -> "current<TAB>room..."
         for those not in the default room only) and `topics` (room, topic)
-        the rooms' topics, as of the stream's end; on a `new_epoch` (first
-        connect, or a Redis that lost the room), `lines` are the latest room
-        lines, oldest first, for the histories."""
+        the rooms' topics (with who set them and when), as of the stream's
+        end; on a `new_epoch` (first connect, or a Redis that lost the room),
+        `lines` are the latest room lines, oldest first, for the histories."""
 
     def bus_rules(self, rules: Dict[str, str]) -> None:
         """Connected: the accounts, room rules and server bans every node

@@ -44,6 +44,7 @@ import hashlib
 from typing import Any, Deque, Dict, Hashable, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from selchat.bus import scripts
+from selchat.topics import Topic, from_hash
 
 PREFIX = "selchat:"
 STREAM = PREFIX + "stream"
@@ -52,7 +53,7 @@ STREAM = PREFIX + "stream"
 #: node starting up knows which numbers came before its time.
 LINES = PREFIX + "lines"
 #: ``joined``: "node<TAB>name" -> a member's rooms; ``topics``: room key ->
-#: "name<TAB>topic" (see `selchat.bus.scripts`): what a node starting up
+#: "name<TAB>topic<TAB>setter<TAB>ms" (see `selchat.bus.scripts`): what a node starting up
 #: reads to know every room at once.
 JOINED = PREFIX + "joined"
 TOPICS = PREFIX + "topics"
@@ -223,7 +224,7 @@ class Outbox:
         self._ops_size += NAME_COST + len(rooms)
 
     def topic(self, key: str, value: str, only_new: bool = False) -> None:
-        """Room `key`'s topic ("name<TAB>topic"; "": none, the room is gone)."""
+        """Room `key`'s topic (`selchat.topics.hash_value`; "": none, the room is gone)."""
         self._ops += ("T", key, value, int(only_new))
         self._ops_size += NAME_COST + len(value)
 
@@ -549,13 +550,9 @@ def rooms_snapshot(flat: Sequence[bytes], node: str) -> Dict[str, str]:
     return joined
 
 
-def topics_snapshot(flat: Sequence[bytes]) -> List[Tuple[str, str]]:
-    """The topics hash as (room name, topic) pairs."""
-    pairs = []
-    for value in flat[1::2]:
-        name, _, topic = value.decode("utf-8", "replace").partition("\t")
-        pairs.append((name, topic))
-    return pairs
+def topics_snapshot(flat: Sequence[bytes]) -> List[Tuple[str, Topic]]:
+    """The topics hash as (room name, topic) pairs (`selchat.topics.from_hash`)."""
+    return [from_hash(value.decode("utf-8", "replace")) for value in flat[1::2]]
 
 
 def rules_snapshot(flat: Sequence[bytes]) -> Dict[str, str]:

@@ -30,7 +30,9 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   listed when it is in it), written by its node with the line that says the
   change (op ``S``), so a node starting up reads every room's members with
   the stream's end, in one script: one consistent view. ``topics``: room key
-  -> "name<TAB>topic" (op ``T``). ``rules``: "table<TAB>key" -> the JSON of
+  -> "name<TAB>topic<TAB>setter<TAB>ms" (op ``T``; who set it and when,
+  `selchat.topics`; a selchat before that wrote "name<TAB>topic").
+  ``rules``: "table<TAB>key" -> the JSON of
   an account, a room's rules or a server ban (op ``A``, announced by an
   ``a`` entry; "": deleted, kept as such so a node that was away deletes its
   copy too): `selchat.accounts.shared`. A room line's presence field says the same
@@ -101,8 +103,8 @@ end
 #:   R key th               release a name (and a token, if th)
 #:   P presence room        a change of presence no line announces (room "": default)
 #:   S name rooms           the rooms of this node's member name ("": the default only)
-#:   T key value only_new   a room's topic ("name<TAB>topic"; "": none); only_new "1":
-#:                          unless one is set (a node announcing itself again)
+#:   T key value only_new   a room's topic ("name<TAB>topic<TAB>setter<TAB>ms"; "": none);
+#:                          only_new "1": unless one is set (a node announcing itself again)
 #:   A field value only_new an account, room rules or ban ("table<TAB>key" -> JSON,
 #:                          "": deleted), announced; only_new "1": unless Redis has it
 #:   O name room told why   the member name is put out of room ("": off the server)

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, ca
 
 from selchat.connection import Connection, State
 from selchat.effect_types import (
-    TOPIC, AccountChanged, Authenticated, Broadcast, Close, Effect, Presence,
-    Relay, Replay, Send,
+    AccountChanged, Authenticated, Broadcast, Close, Effect, Relay, Replay, Send,
 )
 from selchat.framing import LineBuffer
 from selchat.archive import room_key
@@ -45,8 +44,10 @@ from selchat.names import name_key
 from selchat.rooms import Room
 from selchat.sanitize import clean
 from selchat.tags import format_time
+from selchat import topics
+from selchat.topics import Topic
 from selchat.wire import LineType, ServerLine, notice
-from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode, topic_set
+from selchat.wire import action as wire_action, chat as wire_chat, encode as wire_encode
 
 if TYPE_CHECKING:
     from selchat.server import Server
@@ -423,6 +424,10 @@ class RoomView:
         room = self._room(channel)
         return None if room is None else room.topic
 
+    def topic_who(self, channel: str) -> Optional[Topic]:
+        room = self._room(channel)
+        return None if room is None else topics.of(room)
+
     def rooms(self) -> List[Tuple[str, int, str]]:
         """The rooms this client may see (not another's secret room), but
         an empty default room: an IRC channel without users is none."""
@@ -513,9 +518,8 @@ class RoomView:
         return bool(self._kind._server._room.authority.server_password)
 
     def clear_topic(self, channel: str) -> Optional[str]:
-        """``TOPIC #room :``: the room's topic is none (the room has no command
-        for it: a topic is set, or shown), told as a topic set to nothing;
-        or why not (+t, as the room's /topic asks)."""
+        """``TOPIC #room :``: the room's topic is none, told as a topic set to
+        nothing (``/topic #room -``); or why not (+t, as /topic asks)."""
         server, conn = self._kind._server, self._conn
         room = self._room(channel)
         if room is None or not room.has(conn):
@@ -524,11 +528,7 @@ class RoomView:
         refusal = chat.may_set_topic(conn, room)
         if refusal is not None or not room.topic:
             return refusal
-        room.topic = ""
-        chat.rooms.version += 1
-        line = topic_set(chat.name_of(conn) or "*", "")
-        server._apply([Broadcast(line, conn, Presence(TOPIC, ""),
-                                 room=None if room.default else room)])
+        server._apply(chat.topic_changed(conn, chat.name_of(conn) or "*", room, "", echo=False))
         return None
 
     def hang_up(self) -> None:

@@ -32,6 +32,7 @@ from selchat.irc.queries import VERSION, Queries
 from selchat.irc.render import mask
 from selchat.irc.replay import CHATHISTORY, replay
 from selchat.irc.sasl import MECHANISMS, Credentials, Plain, mechanism
+from selchat.irc.topic import topic_replies
 from selchat.irc.world import World
 from selchat.names import MAX_NAME
 from selchat.sanitize import clean
@@ -341,9 +342,7 @@ class IrcSession(Queries, History):
             out = [encode(self.mask(), "JOIN", params, tags=self._signed(), trailing=True)]
         else:
             out = [encode(self.mask(), "JOIN", [name], tags=self._signed())]
-        topic = self.world.topic(name)
-        if topic:
-            out.append(self.reply_text(N.RPL_TOPIC, name, topic))
+        out += topic_replies(self, name, self.world.topic_who(name))
         return out + self._names_of(name) + self._replayed(name)
 
     def _replayed(self, channel: str) -> List[bytes]:
@@ -420,10 +419,8 @@ class IrcSession(Queries, History):
                                     "No such channel")]
         name = found[0]
         if len(msg.params) < 2:
-            topic = self.world.topic(name)
-            if not topic:
-                return [self.reply_text(N.RPL_NOTOPIC, name, "No topic is set")]
-            return [self.reply_text(N.RPL_TOPIC, name, topic)]
+            return topic_replies(self, name, self.world.topic_who(name)) or [
+                self.reply_text(N.RPL_NOTOPIC, name, "No topic is set")]
         if name.lower() not in {each.lower() for each in self.world.channels()}:
             return [self.reply_text(N.ERR_NOTONCHANNEL, name, "You're not on that channel")]
         text = clean(msg.params[1])

@@ -7,6 +7,7 @@ from typing import Dict, List, NamedTuple, Optional, Protocol, Tuple
 
 from selchat.room_lines import RoomLines
 from selchat.irc.replay import Said
+from selchat.topics import Topic
 from selchat.wire import ServerLine
 
 
@@ -76,6 +77,9 @@ class World(Protocol):
 
     def topic(self, channel: str) -> Optional[str]:
         """A room's topic ("" for none); None: no such room."""
+
+    def topic_who(self, channel: str) -> Optional[Topic]:
+        """A room's topic with who set it and when; None: no such room."""
 
     def rooms(self) -> List[Tuple[str, int, str]]:
         """Every room: name, members, topic."""

@@ -92,7 +92,8 @@ def main(argv: List[str]) -> int:
         print(ACCOUNT_MARKERS if argv[1:] == ["24"] else MARKERS)
         return 0
     if len(argv) != 1:
-        print("usage: families.py --files [21|24] | --markers [21|24] | RESULTS.xml", file=sys.stderr)
+        print("usage: families.py --files [21|24] | --markers [21|24] | RESULTS.xml",
+              file=sys.stderr)
         return 2
     try:
         print(table(argv[0]))

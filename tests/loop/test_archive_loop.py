@@ -3,6 +3,7 @@ delivery, written before the lines are sent, read back after a restart (lines,
 topics, numbering, epoch, sessions), pruned a batch at a time on the timer
 heap, and a failing disk that the chat does not notice."""
 import logging
+import os
 import sqlite3
 
 import pytest
@@ -11,6 +12,7 @@ from selchat import archive, store
 from selchat.storage import Storage
 from selchat.tags import split_tags
 from support.fake_loop import Loop
+from support.history_v1 import VERSION_1
 
 DAY = 86400.0
 
@@ -95,12 +97,38 @@ def test_a_restart_keeps_lines_topics_numbering_and_epoch(data):
     assert "*** alice set the topic: the lobby" in bob.lines
     bob.send("/topic", "/join #dev")
     loop.until(lambda: "*** End of history." in bob.lines[-1:])
-    assert "*** Topic for #lobby: the lobby" in bob.lines
-    assert "*** Topic for #dev: dev things" in bob.lines
+    # Who set each topic, and when (the wall clock's 1,700,000,000 s), kept too.
+    assert "*** Topic of #lobby: the lobby (set by alice, 2023-11-14 22:13 UTC)" in bob.lines
+    assert "*** Topic for #dev: dev things" in bob.lines  # the join's line: the topic alone
+    bob.send("/topic #dev")
+    loop.until(lambda: "*** Topic of #dev: dev things (set by alice, 2023-11-14 22:13 UTC)"
+               in bob.lines)
     assert "#dev <alice> said in dev" in bob.lines
     bob.send("after")
     loop.run()
     assert rows(data)[-1][0] > last  # the numbering goes on
+    loop.close()
+
+
+def test_a_version_1_data_directory_starts_keeps_its_topics_and_then_their_setters(data):
+    os.makedirs(data)
+    db = sqlite3.connect(f"{data}/{store.FILE}")
+    db.executescript(VERSION_1)
+    db.close()
+    loop = serve(data)
+    assert loop.server._history.epoch == "old" and loop.server._history.last_seq == 1
+    alice = loop.peer("alice")
+    alice.send("/topic", "/join #dev")
+    loop.until(lambda: "*** Topic for #dev: old topic" in alice.lines)
+    assert "*** Topic of #lobby: lobby topic" in alice.lines  # its setter: not known
+    alice.send("/topic #dev new topic")
+    loop.until(lambda: "#dev *** alice set the topic: new topic" in alice.lines)
+    stop(loop)
+    loop = serve(data)
+    bob = loop.peer("bob")
+    bob.send("/join #dev", "/topic #dev")  # made again: its topic read back, with who set it
+    loop.until(lambda: "*** Topic of #dev: new topic (set by alice, 2023-11-14 22:13 UTC)"
+               in bob.lines)
     loop.close()
 
 

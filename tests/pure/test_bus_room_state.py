@@ -7,6 +7,7 @@ from selchat.bus.protocol import (
 )
 from selchat.effect_types import INSIDE, OUTSIDE, Broadcast, Presence, Unannounced
 from selchat.room import ChatRoom
+from selchat.topics import Topic
 
 A, B = 1, 2
 
@@ -44,8 +45,10 @@ def test_a_snapshot_lists_other_nodes_members_in_their_rooms_and_outside_the_def
     room = joined_room()
     room.remote_synced({"bob": ("bob", "N2"), "carol": ("carol", "N2")}, "N1",
                        {"bob": "#dev\t#dev", "carol": "#dev\t#lobby\t#Dev"},
-                       [("#dev", "ship it")])
+                       [("#dev", Topic("ship it", "bob", 7_000))])
     assert rooms_shown(room, A) == ["Rooms (2):", "  #dev (2): ship it", "  #lobby (2)"]
+    dev = room.rooms.get("#dev")
+    assert dev is not None and (dev.topic_by, dev.topic_at) == ("bob", 7_000)
     assert room.receive(A, "/who #dev")[0].line.text == "Online in #dev (2): bob, carol"
     room.remote_synced({"carol": ("carol", "N2")}, "N1", {}, [])  # bob gone, carol back
     assert rooms_shown(room, A) == ["Rooms (1):", "  #lobby (2)"]
@@ -106,4 +109,7 @@ def test_the_outbox_carries_rooms_topics_and_presence_and_the_stream_gives_them_
     assert decode([b"n", b"N2", b"v", b"th\tN1\tbob\t7\tbob", b"j", b"#dev\t#dev"]) == \
         Moved("th", "N1", "bob", 7, "bob", "N2", "#dev\t#dev")
     assert rooms_snapshot([b"N1\talice", b"#dev\t#dev", b"N2\tbob", b""], "N1") == {"bob": ""}
-    assert topics_snapshot([b"#dev", b"#Dev\tship it"]) == [("#Dev", "ship it")]
+    # Who set it and when; a value an older selchat wrote has neither (its tabs kept).
+    assert topics_snapshot([b"#dev", b"#Dev\tship it\talice\t1765000000000",
+                            b"#ops", b"#ops\tmid\ttab"]) == [
+        ("#Dev", Topic("ship it", "alice", 1765000000000)), ("#ops", Topic("mid\ttab"))]

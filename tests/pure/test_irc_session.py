@@ -11,6 +11,7 @@ from selchat.irc.message import Message, parse
 from selchat.irc.replay import BATCH_REF, CHATHISTORY, Said
 from selchat.irc.session import IrcSession
 from selchat.irc.world import User
+from selchat.topics import Topic
 
 
 class World:
@@ -29,6 +30,7 @@ class World:
         self.secrets: Set[str] = set()  # secret (+s) rooms
         self.operators: Set[str] = set()  # nicks with a server operator's powers
         self.opers: List[Tuple[str, str]] = []  # OPERs asked (name, password)
+        self.setters: Dict[str, Tuple[str, int]] = {}  # channel -> who set its topic, when (ms)
 
     def command(self, text: str, echo: bool = False, tags=None,
                 exclude_self: bool = False) -> List[wire.ServerLine]:
@@ -68,6 +70,10 @@ class World:
     def topic(self, channel: str) -> Optional[str]:
         found = self.rooms_.get(channel.lower())
         return None if found is None else found[2]
+
+    def topic_who(self, channel: str) -> Optional[Topic]:
+        text = self.topic(channel)
+        return None if text is None else Topic(text, *self.setters.get(channel.lower(), ("", 0)))
 
     def rooms(self) -> List[Tuple[str, int, str]]:
         return [(name, len(members), topic) for name, members, topic in self.rooms_.values()]
@@ -233,6 +239,15 @@ def test_join_echoes_and_names_and_part_echoes(world):
     assert commands(send(session, "PART #nowhere")) == ["403"]
 
 
+def test_a_join_gives_the_topic_and_who_set_it_when(world):
+    session = registered(world)
+    world.rooms_["#dev"] = ("#dev", ["bob"], "builds")
+    world.setters["#dev"] = ("bob", 1_796_677_111_250)
+    replies = send(session, "JOIN #dev")
+    assert commands(replies) == ["JOIN", "332", "333", "353", "366"]
+    assert replies[2].params == ["me", "#dev", "bob!bob@irc.test", "1796677111"]
+
+
 def test_a_refused_join_is_a_numeric(world):
     session = registered(world)
     world.answers["/join #a"] = [wire.error("you are in 50 rooms, at most 50")]
@@ -331,6 +346,15 @@ def test_topic_list_mode_away_motd_version(world):
     assert send(session, "TOPIC #lobby :")[0].params == ["#lobby", ""]  # cleared
     assert world.cleared == "#lobby"
     assert commands(send(session, "LIST")) == ["321", "322", "322", "323"]
+    # A topic: 332, then 333 with who set it (a mask, as its TOPIC line's source) and when.
+    world.rooms_["#dev"] = ("#dev", [], "builds")
+    world.setters["#dev"] = ("alice", 1_765_000_123_456)
+    topic, who = send(session, "TOPIC #dev")
+    assert (topic.command, topic.params) == ("332", ["me", "#dev", "builds"])
+    assert (who.command, who.params) == ("333", ["me", "#dev", "alice!alice@irc.test",
+                                                 "1765000123"])
+    world.setters.clear()  # a topic kept without its setter (an older selchat's): no 333
+    assert commands(send(session, "TOPIC #dev")) == ["332"]
     assert commands(send(session, "MODE #lobby")) == ["324", "329"]
     world.answers["/mode #lobby +m"] = [wire.error("you are not an operator of #lobby")]
     assert commands(send(session, "MODE #lobby +m")) == ["482"]  # the room's answer

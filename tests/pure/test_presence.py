@@ -21,7 +21,9 @@ def test_a_line_without_a_known_change_has_no_presence(field):
     assert Presence.parse(field) is None
 
 
-def test_a_topic_travels_whole_tabs_and_all():
-    topic = Presence(TOPIC, "release\tfriday")
-    assert topic.field() == "^release\tfriday"
+def test_a_topic_travels_with_its_setter():
+    topic = Presence(TOPIC, "release friday", "alice")  # a topic has no tab (`topics.cleaned`)
+    assert topic.field() == "^release friday\talice"
     assert Presence.parse(topic.field()) == topic
+    assert Presence.parse("^release") == Presence(TOPIC, "release")  # an older node's: no setter
+    assert Presence.parse("^") == Presence(TOPIC, "")  # cleared

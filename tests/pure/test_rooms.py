@@ -112,8 +112,10 @@ def test_topic_shown_and_set():
     assert sent(room.receive(A, "/topic"), A) == ["*** No topic for #dev."]
     line = wire.notice("alice set the topic: ship it")
     assert room.receive(A, "/topic #dev ship it") == [
-        Send(A, line, room=dev), Broadcast(line, A, Presence(TOPIC, "ship it"), room=dev)]
-    assert sent(room.receive(B, "/topic #dev"), B) == ["*** Topic for #dev: ship it"]
+        Send(A, line, room=dev), Broadcast(line, A, Presence(TOPIC, "ship it", "alice"),
+                                           room=dev)]
+    # Who set it (its time is the driver's: none here, `selchat.effects`).
+    assert sent(room.receive(B, "/topic #dev"), B) == ["*** Topic of #dev: ship it (set by alice)"]
     assert sent(room.receive(B, "/topic #dev mine now"), B) == [
         "!!! you are not in #dev: /join #dev"]
     assert sent(room.receive(B, "/join #dev"), B)[1] == "*** Topic for #dev: ship it"

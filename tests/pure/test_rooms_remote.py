@@ -58,3 +58,13 @@ def test_a_topic_set_on_another_node_is_set_here_and_rooms_shows_it():
     assert room.rooms.version > before
     room.remote_room_presence("#nowhere", Presence(TOPIC, "x"))  # no such room: nothing
     assert room.rooms.get("#nowhere") is None
+
+
+def test_a_topic_from_another_node_keeps_who_set_it_and_when():
+    room = chat_room()
+    room.remote_room_presence("#dev", Presence(TOPIC, "ship it", "bob"), 1_765_000_000_000)
+    dev = room.rooms.get("#dev")
+    assert (dev.topic, dev.topic_by, dev.topic_at) == ("ship it", "bob", 1_765_000_000_000)
+    room.remote_presence("N2", Presence(TOPIC, "", "bob"), 1_765_000_001_000)  # cleared
+    lobby = room.rooms.default
+    assert (lobby.topic, lobby.topic_by, lobby.topic_at) == ("", "", 0)

@@ -5,6 +5,8 @@ import pytest
 
 from selchat import store
 from selchat.store import Pass
+from selchat.topics import Topic
+from support.history_v1 import VERSION_1
 
 
 class Database:
@@ -46,13 +48,38 @@ def test_the_epoch_is_kept_and_a_newer_schema_refused(db):
 
 def test_a_pass_is_written_all_or_nothing(db):
     store.write(db, [one(1, "", 10, "<a> one"), one(2, "#dev", 10, "#dev <a> two")],
-                [("#dev", "a topic")])
+                [("#dev", Topic("a topic", "alice", 1_765_000_000_000))])
     with pytest.raises(sqlite3.IntegrityError):
         store.write(db, [one(3, "", 11, "<a> three"), one(4, "", 11, None)])  # type: ignore
     assert lines(db) == [1, 2]
     assert store.last_seq(db) == 2
-    assert store.topic(db, "#dev") == "a topic" and store.topic(db, "") == ""
-    assert store.topics(db) == [("#dev", "a topic")]
+    assert store.topic(db, "#dev") == Topic("a topic", "alice", 1_765_000_000_000)
+    assert store.topic(db, "") == Topic("")
+    assert store.topics(db) == [("#dev", Topic("a topic", "alice", 1_765_000_000_000))]
+
+
+def test_a_version_1_database_is_brought_up_to_date_keeping_everything():
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(VERSION_1)
+    assert store.migrate(db, "new", fts=False) == "old"
+    assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == (
+        str(store.VERSION),)
+    assert lines(db) == [1]
+    assert store.topic(db, "#dev") == Topic("old topic")  # who set it: not known
+    assert store.topic(db, "") == Topic("lobby topic")
+    store.write(db, [], [("#dev", Topic("new topic", "bob", 9))])
+    assert store.topic(db, "#dev") == Topic("new topic", "bob", 9)
+    assert store.migrate(db, "new", fts=False) == "old"  # and again: nothing to do
+
+
+def test_a_failed_upgrade_leaves_the_database_as_it_was(monkeypatch):
+    db = sqlite3.connect(":memory:", isolation_level=None)
+    db.executescript(VERSION_1)
+    monkeypatch.setitem(store._UPGRADES, 1, store._UPGRADES[1] + "SELECT nonsense;\n")
+    with pytest.raises(sqlite3.OperationalError):
+        store.migrate(db, "new", fts=False)
+    assert db.execute("SELECT value FROM meta WHERE key = 'version'").fetchone() == ("1",)
+    assert [row[1] for row in db.execute("PRAGMA table_info(topics)")] == ["room", "topic"]
 
 
 def test_last_lines_of_a_room_oldest_first_and_before_a_number(db):

@@ -11,6 +11,7 @@ import pytest
 
 from support.clients import LineClient, read_until
 from support.resume import Tagged, resume, wait_held
+from support.topics import set_by
 
 pytestmark = pytest.mark.redis
 
@@ -90,7 +91,7 @@ def test_a_room_spans_nodes_in_one_order_with_its_members_topic_and_parts(two_no
     read_until(alice, "#dev *** alice set the topic: ship it")
     read_until(erin, "#dev *** alice set the topic: ship it")
     erin.send("/topic")
-    erin.expect("*** Topic for #dev: ship it")
+    assert set_by(erin.line(), "#dev", "ship it") == "alice"  # who and when, from the stream
 
     bob.send("/part #dev lunch")
     read_until(dave, "#dev *** bob has left #dev (lunch).")
@@ -120,9 +121,23 @@ def test_a_node_started_later_knows_every_room_its_members_and_topic_at_once(
     third = chat_server("--flood-rate", "0", "--bus", redis.url)
     carol = clients(third, "carol")  # nothing happened in the rooms since it started
     carol.send("/who #dev", "/rooms", "/topic #dev", "/who #ops")
-    assert carol.lines(7) == [
+    assert carol.lines(5) == [
         expected[0], "*** Rooms (3):", "***   #dev (2): ship it", "***   #lobby (2)",
-        "***   #ops (1)", "*** Topic for #dev: ship it", "*** Online in #ops (1): alice"]
+        "***   #ops (1)"]
+    assert set_by(carol.line(), "#dev", "ship it") == "alice"  # from Redis' topics hash
+    assert carol.line() == "*** Online in #ops (1): alice"
+    # Cleared on one node: none on the others, and for a node started after.
+    carol.send("/join #dev")
+    read_until(carol, "*** Topic for #dev: ship it")
+    alice.send("/topic #dev -")
+    for each in (alice, bob, carol):
+        read_until(each, "#dev *** alice set the topic: ")
+    carol.send("/topic #dev")
+    carol.expect("*** No topic for #dev.")
+    fourth = chat_server("--flood-rate", "0", "--bus", redis.url)
+    dan = clients(fourth, "dan")
+    dan.send("/topic #dev")
+    dan.expect("*** No topic for #dev.")
 
 
 def test_a_resume_on_another_node_brings_back_every_room_with_redis_numbers(

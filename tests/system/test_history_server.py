@@ -14,6 +14,7 @@ from support.clients import LineClient
 from support.constants import TIMEOUT
 from support.servers import SELCHAT, ServerNotStarted, selchat
 from support.waiting import readline_with_deadline
+from support.topics import set_by
 
 
 def _startup_lines(*options: str):
@@ -101,6 +102,9 @@ def test_a_restart_replays_the_rooms_and_keeps_their_topics(chat_server, tmp_pat
         lines.append(bob.line())
     assert "*** Topic for #dev: dev talk" in lines
     assert "#dev <ann> in dev" in lines
+    bob.send("/topic #dev", "/topic #lobby")  # who set them and when, kept too
+    assert set_by(bob.line(), "#dev", "dev talk") == "ann"
+    assert set_by(bob.line(), "#lobby", "our lobby") == "ann"
 
 
 def test_kill_9_during_a_saturating_run_loses_no_line_anyone_was_sent(chat_server, tmp_path):

@@ -10,6 +10,7 @@ import pytest
 from support.clients import read_until
 from support.constants import TIMEOUT
 from support.irc import IrcClient
+from support.topics import about_now, set_by
 
 
 @pytest.fixture
@@ -309,3 +310,27 @@ def test_joining_a_channel_replays_what_was_said_there(chat_server, clients):
     finally:
         plain.close()
         tagged.close()
+
+
+def test_a_topic_says_who_set_it_and_when_on_join_and_asked(irc, irc_server, clients):
+    """332 then 333 (setter as a mask, Unix seconds), on JOIN and on TOPIC #chan."""
+    carol = clients(irc_server, "carol")
+    carol.send("/join #dev", "/topic the plan")
+    read_until(carol, "#dev *** carol set the topic: the plan")
+    alice = irc("alice")
+    alice.send("JOIN #dev")
+    got = alice.until("366")
+    assert [msg.command for msg in got[:3]] == ["JOIN", "332", "333"]
+    assert got[1].params == ["alice", "#dev", "the plan"]
+    assert got[2].params[:3] == ["alice", "#dev", "carol!carol@irc.test"]
+    assert about_now(got[2].params[3])
+    alice.send("TOPIC #dev :our plan")
+    alice.until(lambda msg: msg.command == "TOPIC" and msg.params == ["#dev", "our plan"])
+    alice.send("TOPIC #dev")
+    topic, who = alice.until("333")[-2:]
+    assert topic.command == "332" and topic.params == ["alice", "#dev", "our plan"]
+    assert who.params[:3] == ["alice", "#dev", "alice!alice@irc.test"]
+    assert about_now(who.params[3])
+    read_until(carol, "#dev *** alice set the topic: our plan")
+    carol.send("/topic")  # the line protocol's answer names the IRC setter too
+    assert set_by(carol.line(), "#dev", "our plan") == "alice"

@@ -5,6 +5,7 @@ import pytest
 from support.clients import LineClient, read_until
 from support.resume import Tagged, resume, wait_held
 from support.servers import ServerNotStarted
+from support.topics import set_by
 
 
 @pytest.fixture
@@ -90,10 +91,17 @@ def test_topic_rooms_and_who(start):
         "*** End of history.",
     ]
     bob.send("/rooms", "/who", "/who #lobby", "/topic")
-    assert bob.lines(6) == [
+    assert bob.lines(5) == [
         "*** Rooms (2):", "***   #dev (2): ship it", "***   #lobby (2)",
-        "*** Online in #dev (2): @alice, bob", "*** Online (2): alice, bob",
-        "*** Topic for #dev: ship it"]
+        "*** Online in #dev (2): @alice, bob", "*** Online (2): alice, bob"]
+    assert set_by(bob.line(), "#dev", "ship it") == "alice"  # and when: about now
+    # Cleared ("-"), announced as a topic set to nothing; then there is none.
+    alice.send("/topic #dev -")
+    read_until(alice, "#dev *** alice set the topic: ")
+    read_until(bob, "#dev *** alice set the topic: ")
+    bob.send("/topic #dev", "/rooms")
+    assert bob.lines(4) == ["*** No topic for #dev.", "*** Rooms (2):", "***   #dev (2)",
+                            "***   #lobby (2)"]
 
 
 def test_nick_and_quit_are_told_once_to_each_sharer(start):
