@@ -41,6 +41,7 @@ from selchat.listeners import close_socket
 from selchat.sendbuf import Buffer, SendBuffer
 from selchat.timers import Timer
 from selchat.tls import Certificates
+from selchat.tls_heap import HeapTrimmer, malloc_trim
 
 if TYPE_CHECKING:
     from selchat.server import Port, Server
@@ -286,6 +287,7 @@ class TlsPort(Kind):
         self._shaking: Dict[socket.socket, Handshake] = {}
         self._pass = -1  # the pass the steps were counted in
         self._steps = 0
+        self._heap = HeapTrimmer(malloc_trim())  # gives back what a burst of handshakes freed
 
     def adopt(self, server: "Server", sock: socket.socket, address: Tuple, group: str) -> None:
         if len(server._conns) + len(self._shaking) >= server.limits.max_clients \
@@ -365,6 +367,7 @@ class TlsPort(Kind):
         del self._shaking[shake.sock]
         self._server._timers.cancel(shake.timer)
         shake.timer = None
+        self._heap.ended(len(self._shaking))
 
     def close(self) -> None:
         """Shutdown: the handshakes still under way end here."""
