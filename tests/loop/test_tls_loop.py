@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from selchat import server as server_module, tls_port
+from selchat import server as server_module, tls_heap, tls_port
 from selchat.tls import Certificates, client_context
 from support.certificates import make_pki
 from support.tls_loop import TlsLoop, TlsPeer, raw_socket
@@ -227,3 +227,19 @@ def test_a_handshake_whose_flight_does_not_fit_waits_for_the_socket(tls_loop, pk
     loop.until(lambda: peer.shaken and peer.lines)
     peer.send("alice")
     loop.until(lambda: any(line.startswith("*** Welcome, alice!") for line in peer.lines))
+
+
+def test_the_heap_is_trimmed_once_a_burst_of_handshakes_is_over(tls_loop, pki, monkeypatch):
+    """Not while any handshake is under way, not after each one: once per burst."""
+    trims = []
+    monkeypatch.setattr(tls_heap, "TRIM_AFTER", 2)
+    monkeypatch.setattr(tls_port, "malloc_trim", lambda: trims.append)
+    monkeypatch.setattr(tls_port, "HANDSHAKES_PER_PASS", 2)
+    loop = tls_loop()
+    peers = [loop.tls_peer(pki.ca_file) for _ in range(6)]
+    loop.run(3)  # accepted, some of the six handshakes done
+    assert loop.server._tls_ports[0]._shaking and not trims
+    loop.until(lambda: all(peer.lines for peer in peers))
+    assert trims == [0]
+    loop.tls_peer(pki.ca_file, "late")  # returns once it is welcomed
+    assert trims == [0]  # one more is not a burst
