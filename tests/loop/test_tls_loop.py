@@ -47,14 +47,14 @@ def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatc
     alice = loop.tls_peer(pki.ca_file, "alice")
     bob = loop.peer("bob")
     writes = []
-    theirs = loop.conn("alice").sock
-    real_send = theirs.send
+    theirs = loop.conn("alice")
+    real_seal = theirs._seal
 
-    def send(data):
+    def seal(data):
         writes.append(bytes(data))
-        return real_send(data)
+        return real_seal(data)
 
-    monkeypatch.setattr(theirs, "send", send)
+    monkeypatch.setattr(theirs, "_seal", seal)
     bob.send(*(f"line {n}" for n in range(20)))
     loop.until(lambda: "<bob> line 19" in alice.lines)
     assert len(writes) < 5, writes  # the burst's passes, not its twenty lines
@@ -243,3 +243,21 @@ def test_the_heap_is_trimmed_once_a_burst_of_handshakes_is_over(tls_loop, pki, m
     assert trims == [0]
     loop.tls_peer(pki.ca_file, "late")  # returns once it is welcomed
     assert trims == [0]  # one more is not a burst
+
+
+def test_writes_go_to_openssl_without_the_python_wrapper(pki):
+    """``SSLSocket.send``'s checks are skipped: its C object's ``write`` seals;
+    a socket without one (not CPython's) is written with ``send``."""
+    context = Certificates(pki.cert_file, pki.key_file).context
+    left, right = socket.socketpair()
+    sock = context.wrap_socket(left, server_side=True, do_handshake_on_connect=False)
+    assert tls_port.sealer(sock) == sock._sslobj.write
+
+    class Elsewhere:
+        def send(self, data):
+            return len(data)
+
+    other = Elsewhere()
+    assert tls_port.sealer(other) == other.send
+    sock.close()
+    right.close()
