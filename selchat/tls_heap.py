@@ -37,7 +37,7 @@ def find_malloc_trim(load: Optional[Callable[[], object]] = None) -> Optional[Tr
     try:
         import ctypes
         library = load() if load is not None else ctypes.CDLL(None)
-        trim = getattr(library, "malloc_trim")
+        trim = library.malloc_trim  # type: ignore[attr-defined]
         trim.argtypes = [ctypes.c_size_t]
         trim.restype = ctypes.c_int
     except (ImportError, OSError, AttributeError, TypeError) as exc:
