@@ -261,3 +261,15 @@ def test_writes_go_to_openssl_without_the_python_wrapper(pki):
     assert tls_port.sealer(other) == other.send
     sock.close()
     right.close()
+
+
+@pytest.mark.parametrize("how", ["before_close", "discard_output"])
+def test_a_closing_connection_writes_through_send_again(tls_loop, pki, how):
+    """OpenSSL's object keeps the descriptor's number after the socket closes (the
+    next socket may get it): a closing connection stops writing through it."""
+    loop = tls_loop()
+    loop.tls_peer(pki.ca_file, "alice")
+    conn = loop.conn("alice")
+    assert conn._seal == conn.sock._sslobj.write
+    getattr(conn, how)()
+    assert conn._seal == conn.sock.send
