@@ -7,7 +7,7 @@ import ssl
 
 import pytest
 
-from selchat import server as server_module, tls_port
+from selchat import server as server_module, tls_heap, tls_port
 from selchat.tls import Certificates, client_context
 from support.certificates import make_pki
 from support.tls_loop import TlsLoop, TlsPeer, raw_socket
@@ -47,14 +47,14 @@ def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatc
     alice = loop.tls_peer(pki.ca_file, "alice")
     bob = loop.peer("bob")
     writes = []
-    theirs = loop.conn("alice").sock
-    real_send = theirs.send
+    theirs = loop.conn("alice")
+    real_seal = theirs._seal
 
-    def send(data):
+    def seal(data):
         writes.append(bytes(data))
-        return real_send(data)
+        return real_seal(data)
 
-    monkeypatch.setattr(theirs, "send", send)
+    monkeypatch.setattr(theirs, "_seal", seal)
     bob.send(*(f"line {n}" for n in range(20)))
     loop.until(lambda: "<bob> line 19" in alice.lines)
     assert len(writes) < 5, writes  # the burst's passes, not its twenty lines
@@ -227,3 +227,49 @@ def test_a_handshake_whose_flight_does_not_fit_waits_for_the_socket(tls_loop, pk
     loop.until(lambda: peer.shaken and peer.lines)
     peer.send("alice")
     loop.until(lambda: any(line.startswith("*** Welcome, alice!") for line in peer.lines))
+
+
+def test_the_heap_is_trimmed_once_a_burst_of_handshakes_is_over(tls_loop, pki, monkeypatch):
+    """Not while any handshake is under way, not after each one: once per burst."""
+    trims = []
+    monkeypatch.setattr(tls_heap, "TRIM_AFTER", 2)
+    monkeypatch.setattr(tls_port, "malloc_trim", lambda: trims.append)
+    monkeypatch.setattr(tls_port, "HANDSHAKES_PER_PASS", 2)
+    loop = tls_loop()
+    peers = [loop.tls_peer(pki.ca_file) for _ in range(6)]
+    loop.run(3)  # accepted, some of the six handshakes done
+    assert loop.server._tls_ports[0]._shaking and not trims
+    loop.until(lambda: all(peer.lines for peer in peers))
+    assert trims == [0]
+    loop.tls_peer(pki.ca_file, "late")  # returns once it is welcomed
+    assert trims == [0]  # one more is not a burst
+
+
+def test_writes_go_to_openssl_without_the_python_wrapper(pki):
+    """``SSLSocket.send``'s checks are skipped: its C object's ``write`` seals;
+    a socket without one (not CPython's) is written with ``send``."""
+    context = Certificates(pki.cert_file, pki.key_file).context
+    left, right = socket.socketpair()
+    sock = context.wrap_socket(left, server_side=True, do_handshake_on_connect=False)
+    assert tls_port.sealer(sock) == sock._sslobj.write
+
+    class Elsewhere:
+        def send(self, data):
+            return len(data)
+
+    other = Elsewhere()
+    assert tls_port.sealer(other) == other.send
+    sock.close()
+    right.close()
+
+
+@pytest.mark.parametrize("how", ["before_close", "discard_output"])
+def test_a_closing_connection_writes_through_send_again(tls_loop, pki, how):
+    """OpenSSL's object keeps the descriptor's number after the socket closes (the
+    next socket may get it): a closing connection stops writing through it."""
+    loop = tls_loop()
+    loop.tls_peer(pki.ca_file, "alice")
+    conn = loop.conn("alice")
+    assert conn._seal == conn.sock._sslobj.write
+    getattr(conn, how)()
+    assert conn._seal == conn.sock.send
