@@ -290,6 +290,7 @@ class BusBridge:
             server._apply(room.adopt(conn, move.name, token))
             server._apply(self._enter(conn, move.name, current, names))
             room.rooms.remote_forget(move.name)  # ours now: after entering, no room empties
+            self.bus.outbox.rooms(move.name, self._rooms_field(conn))  # its status is ours
             # Redis moved the name's claim here already; heartbeats renew it.
             self._claims[conn] = NameClaim(move.key, move.name, move.since, move.token_hash)
             member = room.sessions.get(conn)
@@ -499,7 +500,7 @@ class BusBridge:
         if member is None:
             room.remote_presence(move.node, Presence("+", move.name))
             room.rooms.remote_set(move.name, move.rooms)  # the same rooms, on another node
-            room.remote_status.set(move.name, member_status.split(move.rooms)[1])
+            room.remote_status.forget(move.name)  # its roles and login stayed behind
             return
         kept = list(member.kept)
         self._claims.pop(member.session, None)  # the name is the other node's now
