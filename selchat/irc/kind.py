@@ -37,7 +37,7 @@ from selchat.irc import numerics as N
 from selchat.irc.caps import Caps
 from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
-from selchat.irc.remote_accounts import remote_account
+from selchat.irc.nodes import remote_account
 from selchat.irc.replay import Said, said
 from selchat.irc.session import IrcSession
 from selchat.irc.world import User
