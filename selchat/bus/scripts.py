@@ -29,7 +29,8 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   each member whose rooms are not just the default one (the default room
   listed when it is in it), written by its node with the line that says the
   change (op ``S``), so a node starting up reads every room's members with
-  the stream's end, in one script: one consistent view. ``topics``: room key
+  the stream's end, in one script: one consistent view (after the rooms, its
+  status: `selchat.member_status`). ``topics``: room key
   -> "name<TAB>topic" (op ``T``). ``rules``: "table<TAB>key" -> the JSON of
   an account, a room's rules or a server ban (op ``A``, announced by an
   ``a`` entry; "": deleted, kept as such so a node that was away deletes its

@@ -1,7 +1,7 @@
 """IRC and the other nodes' members (``--bus``): account-notify for another
-node's member, whose node told a login or logout (`selchat.member_status`); the clients here that asked and
-share a room with it get ``ACCOUNT``, as for a member of this node
-(`selchat.irc.kind.IrcKind._account_changed`)."""
+node's member, whose node told a login or logout (`selchat.member_status`):
+the clients here that asked and share a room with it get ``ACCOUNT``, as for
+a member of this node (`selchat.irc.kind.IrcKind._account_changed`)."""
 from typing import TYPE_CHECKING
 
 from selchat.irc.message import encode
