@@ -9,12 +9,10 @@ there reaches the other node's account-notify clients (``ACCOUNT``).
 A node learns what another did by reading the one stream, so a test that
 needs node B to know of something first waits for a later line on B.
 """
-import base64
-
 import pytest
 
 from support.clients import LineClient, read_until
-from support.irc import IrcClient
+from support.irc import IrcClient, plain, sasl_client
 
 pytestmark = pytest.mark.redis
 
@@ -35,10 +33,6 @@ def settled(client: LineClient, said_by: LineClient, name: str, marker: str) -> 
     node has read everything said before (one stream, one order)."""
     said_by.send(f"/msg #lobby {marker}")
     return read_until(client, f"<{name}> {marker}")[:-1]
-
-
-def plain(account: str, password: str) -> str:
-    return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
 
 
 def test_a_makers_and_an_opd_names_role_is_marked_on_every_node_while_they_stay(two_nodes):
@@ -94,12 +88,7 @@ def test_a_login_shows_on_every_node(two_nodes):
     ann.until(lambda msg: msg.command == "JOIN" and ann.source.startswith("carol!"))
 
     # SASL as another account than the nick, on the other node.
-    bar = IrcClient((second.host, second.irc_port))
-    bar.send("CAP LS 302", "NICK bar", "USER b 0 * :Bar B.", "CAP REQ :sasl",
-             "AUTHENTICATE PLAIN", f"AUTHENTICATE {plain('jilles', 'open-sesame')}")
-    bar.until("903")
-    bar.send("CAP END", "JOIN #lobby")
-    bar.until("366")
+    bar = sasl_client((second.host, second.irc_port), "bar", "jilles", "open-sesame")
     got = ann.until(lambda msg: msg.command == "JOIN" and ann.source.startswith("bar!"))[-1]
     assert got.params == ["#lobby", "jilles", "selchat user"]
     bar.send("PRIVMSG #lobby :hi all")
