@@ -71,6 +71,10 @@ class Effects:
             Lookup: self._lookup,
             AccountChanged: self._account_changed,
         }
+        #: Who tells a login or logout (IRC's account-notify hangs its own here).
+        self.account_told: Callable[[AccountChanged[Connection]], None] = _untold
+        #: The same for another node's member: its name and account ("": logged out).
+        self.remote_account: Callable[[str, str], None] = lambda name, account: None
 
     def apply(self, effects: List[Effect]) -> None:
         handlers = self._handlers
@@ -212,8 +216,11 @@ class Effects:
             bucket.take(self._server._now, effect.tokens)
 
     def _account_changed(self, effect: AccountChanged[Connection]) -> None:
-        """Only IRC's account-notify tells it (the IRC port hangs its own
-        handler here); without an IRC port nobody is told."""
+        """Only IRC's account-notify tells it (`account_told`); without an
+        IRC port nobody is told. With a bus, the other nodes learn it."""
+        if self._server._bridge is not None:
+            self._server._bridge.account_changed(effect.session)
+        self.account_told(effect)
 
     def _close(self, effect: Close[Connection]) -> None:
         """A goodbye said, a name timeout, a session taken over."""
@@ -315,3 +322,7 @@ class Effects:
         server._apply([Send(conn, resume.gap_line(outcome))])
         if outcome.ends is not None:
             server._apply(server._room.release(outcome.ends.session))
+
+
+def _untold(effect: AccountChanged[Connection]) -> None:
+    """No front tells logins (no IRC port)."""

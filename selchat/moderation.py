@@ -24,8 +24,9 @@ from selchat import wire
 from selchat.accounts import commands
 from selchat.accounts.authority import Authority, RoomRules, Sanction
 from selchat.effect_types import (
-    Audit, Broadcast, Close, Effect, Keep, Persist, Presence, Send, Session,
+    Audit, Broadcast, Close, Effect, Keep, Persist, Presence, Send, Session, Unannounced,
 )
+from selchat.member_status import STATUS, RemoteStatus
 from selchat.moderation_nodes import PuttingOut
 from selchat.names import name_key
 from selchat.rooms import Room, Rooms, room_key
@@ -44,6 +45,7 @@ class Moderation(PuttingOut[Session], Generic[Session]):
     members: Dict[Session, str]
     _owners: Dict[str, Session]
     _held: Dict[Session, str]
+    remote_status: RemoteStatus
 
     if TYPE_CHECKING:  # ChatRoom's, used here
         def _room_of(self, session: Session, name: str, member: bool = True) -> Target:
@@ -135,9 +137,11 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         (a client that never meets moderation sees what it always saw)."""
         auth = self.authority
         rules = auth.rooms.get(room.key)
-        if rules is None and not room.operators:
+        elsewhere = self.remote_status.operators(room)  # other nodes' makers, /op'd
+        if rules is None and not room.operators and not elsewhere:
             return None
         ops: Set[str] = set(rules.ops) if rules is not None else set()
+        ops |= elsewhere
         voiced: Set[str] = rules.voiced if rules is not None else set()
         opered = [each for each in auth.opered if room.has(each) and auth.operator(each)]
         for session in (*room.operators, *opered):  # by session: their names here
@@ -281,7 +285,10 @@ class Moderation(PuttingOut[Session], Generic[Session]):
             ops.discard(key)
             room.operators.discard(member)
             text = f"{name} took {shown}'s operator role in {room.name}"
-        return self._announce(name, room, "op" if on else "deop", shown, text)
+        announced = self._announce(name, room, "op" if on else "deop", shown, text)
+        # A role while it stays: the other nodes learn it from its status.
+        return announced if account is not None else [
+            *announced, Unannounced(Presence(STATUS, shown))]
 
     def _do_kick(self, session: Session, name: str, command: commands.Kick) -> List[Effect]:
         room = self._operated(session, command.room)

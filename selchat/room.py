@@ -40,6 +40,7 @@ from selchat.room_commands import RoomCommands
 from selchat.answers import Answers
 from selchat.accounts.authority import Authority
 from selchat.accounts.login import Login
+from selchat.member_status import RemoteStatus
 from selchat.moderation import Moderation
 from selchat.rooms import (
     ANNOUNCE_LIMIT, MAX_ROOMS, MAX_ROOMS_PER_MEMBER, Room, Rooms, room_problem,
@@ -83,6 +84,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         self.keep_sessions = False
         self.rooms: Rooms[Session] = Rooms(default_room, max_rooms, max_rooms_per_member)
         self.authority.present_operator = self.rooms.operates  # makers, /op'd while there
+        self.remote_status = RemoteStatus()  # other nodes' logins and roles
         self.announce_limit = announce_limit
         self._rooms_answers = (-1, None, {})
         self.replay = replay
@@ -426,6 +428,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         for name, joined in rooms.items():
             if name_key(name) in self._remote:
                 self.rooms.remote_set(name, joined)
+        self.remote_status.synced(rooms)
         for room_name, topic in topics:
             room = self.rooms.get(room_name)
             if room is not None:
@@ -473,6 +476,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
             del self._remote[key]
             self._listed(key)
             self.rooms.remote_forget(name)
+            self.remote_status.forget(name)
 
     def remote_gone(self, names: Collection[str]) -> List[Effect]:
         """Members of a node that stopped: this node announces them gone, once."""
@@ -481,6 +485,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
             held = self._remote.pop(name_key(name), None)
             self._listed(name_key(name))
             self.rooms.remote_forget(name)
+            self.remote_status.forget(name)
             node = held[1] if held else ""
             log.info("%s left (server lost)", name)
             effects.append(Broadcast(wire.left(name, "server lost"),

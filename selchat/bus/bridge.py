@@ -24,7 +24,7 @@ While the bus is down, room lines are delivered here at once and kept for it.
 import logging
 from typing import TYPE_CHECKING, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union, cast
 
-from selchat import resume, wire
+from selchat import member_status, resume, wire
 from selchat.bus.address import BusAddress
 from selchat.bus.driver import Bus
 from selchat.bus.protocol import (
@@ -86,6 +86,9 @@ class BusBridge:
         #: Room names as lines spell them -> their keys: a key costs 2.6 µs
         #: (NFKC, look-alikes), more than the rest of a line's keeping.
         self._room_keys: Dict[str, str] = {}
+        #: Name keys of this node's members -> the status last told of them
+        #: (`selchat.member_status`; none told: "").
+        self._said_status: Dict[str, str] = {}
 
     # -- what this node's room does, for the others -------------------------------------
 
@@ -104,7 +107,11 @@ class BusBridge:
             self._rooms_changed(effect.presence, effect.room)
 
     def unannounced(self, effect: Unannounced) -> None:
-        """A change no line says (a big room's join): for the other nodes' lists."""
+        """A change no line says (a big room's join; a member's status): for
+        the other nodes' lists."""
+        if effect.presence.change == member_status.STATUS:
+            self._share_status(effect.presence.name)
+            return
         self.bus.outbox.presence(effect.presence.field(),
                                  effect.room.name if effect.room is not None else "")
         self._rooms_changed(effect.presence, effect.room)
@@ -118,13 +125,59 @@ class BusBridge:
             where = room if room is not None else chat.rooms.default
             outbox.topic(where.key, topic_value(where))
             return
-        if (change == "-" and other) or (change == "+" and room is None):
-            return  # another node's members gone; a newcomer is in the default room only
+        if change == "-" and other:
+            return  # another node's members gone
         if change == "=":
             outbox.rooms(name, "")
+            self._share_status(name)
             name = other
+        if change == "+" and room is None:  # a newcomer is in the default room only
+            self._share_status(name)
+            return
         session = chat.holder(name_key(name))
-        outbox.rooms(name, chat.rooms.joined_field(session) if session is not None else "")
+        outbox.rooms(name, self._rooms_field(session) if session is not None else "")
+        self._share_status(name, rooms_told=True)
+
+    def _rooms_field(self, session: Connection) -> str:
+        """`session`'s rooms and status, as Redis keeps them (`Outbox.rooms`)."""
+        chat = self._server._room
+        return member_status.with_rooms(chat.rooms.joined_field(session),
+                                        self._status_of(session), chat.rooms.default.name)
+
+    def _status_of(self, session: Connection) -> str:
+        """This node's member's status (`selchat.member_status`)."""
+        chat = self._server._room
+        key = chat.authority.identified.get(session)
+        account = None if key is None else chat.authority.accounts.get(key)
+        return member_status.field(account.name if account is not None else "",
+                                   [room.name for room in chat.rooms.rooms_of(session)
+                                    if session in room.operators])
+
+    def _share_status(self, name: str, rooms_told: bool = False) -> None:
+        """Tell the other nodes member `name`'s status if it changed (after
+        the line of the change), and keep it in Redis with its rooms (unless
+        `rooms_told`: written just now)."""
+        key = name_key(name)
+        session = self._server._room.holder(key)
+        if session is None:  # gone: the other nodes forget it with its leave
+            self._said_status.pop(key, None)
+            return
+        status = self._status_of(session)
+        if self._said_status.get(key, "") == status:
+            return
+        if status:
+            self._said_status[key] = status
+        else:
+            del self._said_status[key]
+        self.bus.outbox.presence(member_status.presence(name, status), "")
+        if not rooms_told:
+            self.bus.outbox.rooms(name, self._rooms_field(session))
+
+    def account_changed(self, session: Connection) -> None:
+        """This node's member logged in or out: the other nodes learn it."""
+        name = self._server._room.name_of(session)
+        if name is not None:
+            self._share_status(name)
 
     def _room_gone(self, room: Room) -> None:
         """The last member of `room` left it here: its topic goes."""
@@ -174,7 +227,8 @@ class BusBridge:
         member = chat.holder(name_key(entry.name)) if entry.room else None
         name = None if member is None else chat.name_of(member) or chat.held_name(member)
         if member is not None and name is not None:
-            self.bus.outbox.rooms(name, chat.rooms.joined_field(member))
+            self.bus.outbox.rooms(name, self._rooms_field(member))
+            self._share_status(name, rooms_told=True)
 
     def claim_moves(self, former: Connection, conn: Connection) -> None:
         """A session resumed on `conn`: its name's claim is `conn`'s now."""
@@ -237,6 +291,7 @@ class BusBridge:
             server._apply(room.adopt(conn, move.name, token))
             server._apply(self._enter(conn, move.name, current, names))
             room.rooms.remote_forget(move.name)  # ours now: after entering, no room empties
+            self.bus.outbox.rooms(move.name, self._rooms_field(conn))  # its status is ours
             # Redis moved the name's claim here already; heartbeats renew it.
             self._claims[conn] = NameClaim(move.key, move.name, move.since, move.token_hash)
             member = room.sessions.get(conn)
@@ -384,6 +439,10 @@ class BusBridge:
 
     def _told(self, told: Told) -> None:
         """Another node's change of presence that no line said."""
+        status = member_status.told(told.presence)
+        if status is not None:
+            self._status_arrived(*status)
+            return
         presence = Presence.parse(told.presence)
         if presence is None:
             return
@@ -391,6 +450,15 @@ class BusBridge:
             self._server._room.remote_room_presence(told.room, presence)
         else:
             self._server._room.remote_presence(told.node, presence)
+
+    def _status_arrived(self, name: str, status: str) -> None:
+        """Another node's member's status: kept; a new login told (account-notify)."""
+        server = self._server
+        if server._room.remote_name(name_key(name)) is None:
+            return  # gone meanwhile
+        account = server._room.remote_status.set(name, status)
+        if account is not None:
+            server._effects.remote_account(name, account)
 
     def _room_entry(self, entry: RoomLine, node: str) -> None:
         """A line of a room but the default one: its presence (a join, part or
@@ -433,6 +501,7 @@ class BusBridge:
         if member is None:
             room.remote_presence(move.node, Presence("+", move.name))
             room.rooms.remote_set(move.name, move.rooms)  # the same rooms, on another node
+            room.remote_status.forget(move.name)  # its roles and login stayed behind
             return
         kept = list(member.kept)
         self._claims.pop(member.session, None)  # the name is the other node's now
@@ -453,6 +522,7 @@ class BusBridge:
     def bus_reaped_us(self) -> None:
         """Announced again, with their rooms; the topics of our rooms go back
         to Redis unless another node set one meanwhile (Redis lost them)."""
+        self._said_status.clear()  # forgotten with our members: told again
         self._server._apply(self._server._room.announce_all())
         for room in self._server._room.rooms:
             if room.topic and (room.members or room.away):
@@ -486,6 +556,7 @@ class BusBridge:
 
 def _joined(rooms: str, default: str) -> Tuple[str, List[str]]:
     """A member's rooms as Redis keeps them: (current, rooms in join order)."""
+    rooms = member_status.split(rooms)[0]
     if not rooms:
         return default, [default]
     current, *names = rooms.split("\t")

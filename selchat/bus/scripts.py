@@ -29,7 +29,8 @@ Theory of operation. Redis holds, under the ``selchat:`` prefix:
   each member whose rooms are not just the default one (the default room
   listed when it is in it), written by its node with the line that says the
   change (op ``S``), so a node starting up reads every room's members with
-  the stream's end, in one script: one consistent view. ``topics``: room key
+  the stream's end, in one script: one consistent view (after the rooms, its
+  status: `selchat.member_status`). ``topics``: room key
   -> "name<TAB>topic<TAB>setter<TAB>ms" (op ``T``; who set it and when,
   `selchat.topics`; a selchat before that wrote "name<TAB>topic").
   ``rules``: "table<TAB>key" -> the JSON of

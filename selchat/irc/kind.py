@@ -23,6 +23,7 @@ came `PING_TIMEOUT` seconds after the ping: one timer per client on the
 server's heap, moved on only when it fires (input just notes the time).
 """
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Set, Tuple, cast
 
 from selchat.connection import Connection, State
@@ -35,6 +36,7 @@ from selchat.irc import numerics as N
 from selchat.irc.caps import Caps
 from selchat.irc.message import MAX_LINE, MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
+from selchat.irc.nodes import remote_account
 from selchat.irc.replay import Said, said
 from selchat.irc.session import IrcSession
 from selchat.irc.world import User
@@ -111,7 +113,8 @@ class IrcKind(LineKind):
         #: Clients that asked for account-notify.
         self.account_notify: Set[Connection] = set()
         server._effects._handlers[Authenticated] = self._authenticated  # SASL's answers
-        server._effects._handlers[AccountChanged] = self._account_changed  # account-notify
+        server._effects.account_told = self._account_changed  # account-notify
+        server._effects.remote_account = partial(remote_account, self)  # another node's
 
     def protocol(self) -> IrcLines:
         return IrcLines()
@@ -211,6 +214,8 @@ class IrcKind(LineKind):
         authority = chat.authority
         if session is not None:
             held = authority.identified.get(session)
+        elif chat.remote_status.account(key):  # told by its node (`selchat.member_status`)
+            return chat.remote_status.account(key)
         else:
             held = key if chat.remote_name(key) is not None else None
         account = None if held is None else authority.accounts.get(held)
@@ -437,6 +442,10 @@ class RoomView:
                 if count and chat.listed(conn, room)]
 
     def user(self, nick: str) -> Optional[User]:
+        found = self._user(nick)  # with its account (WHOIS's 330), on any node
+        return found and found._replace(account=self._kind.account_of(found.nick) or "")
+
+    def _user(self, nick: str) -> Optional[User]:
         chat = self._kind._server._room
         session = chat.holder(name_key(nick))
         if session is None:

@@ -148,6 +148,9 @@ class Queries(Operating):
         out.append(self.reply_text(N.RPL_WHOISSERVER, user.nick, self.server, self.network))
         if user.operator:
             out.append(self.reply_text(N.RPL_WHOISOPERATOR, user.nick, "is an IRC operator"))
+        if user.account:
+            out.append(self.reply_text(N.RPL_WHOISACCOUNT, user.nick, user.account,
+                                       "is logged in as"))
         if user.away:
             out.append(self.reply_text(N.RPL_AWAY, user.nick, user.away))
         return out + [self.reply_text(N.RPL_ENDOFWHOIS, user.nick, "End of /WHOIS list")]

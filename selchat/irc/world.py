@@ -21,6 +21,7 @@ class User(NamedTuple):
     channels: List[str]
     invisible: bool = False  # user mode +i: WHO masks find it only from a shared channel
     operator: bool = False  # a server operator (WHO's "*", WHOIS's 313)
+    account: str = ""  # the account it is logged in to (WHOIS's 330), "": none
 
 
 class World(Protocol):

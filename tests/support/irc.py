@@ -1,4 +1,5 @@
 """An IRC client over a raw socket, for the IRC port's system tests."""
+import base64
 from typing import Callable, List, Optional, Union
 
 from selchat.irc.message import Message, parse
@@ -53,3 +54,21 @@ class IrcClient(LineClient):
 #: (tests need the rules, not the strength), no flood control, the IRC port.
 ACCOUNTS_OVER_IRC = ("--scrypt-n", "1024", "--flood-rate", "0", "--irc-port", "0",
                      "--server-name", "irc.test")
+
+
+def plain(account: str, password: str) -> str:
+    """SASL PLAIN's credentials, as AUTHENTICATE carries them."""
+    return base64.b64encode(f"\0{account}\0{password}".encode()).decode()
+
+
+def sasl_client(address, nick: str, account: str, password: str,
+                realname: str = "R") -> IrcClient:
+    """An IRC client logged in to `account` with SASL PLAIN as it registers
+    `nick`, then in #lobby (up to its NAMES' end)."""
+    client = IrcClient(address)
+    client.send("CAP LS 302", f"NICK {nick}", f"USER {nick} 0 * :{realname}", "CAP REQ :sasl",
+                "AUTHENTICATE PLAIN", f"AUTHENTICATE {plain(account, password)}")
+    client.until("903")
+    client.send("CAP END", "JOIN #lobby")
+    client.until("366")
+    return client

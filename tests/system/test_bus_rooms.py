@@ -54,14 +54,14 @@ def test_a_room_spans_nodes_in_one_order_with_its_members_topic_and_parts(two_no
     assert alice.line() == "*** You joined #dev. Online (1): @alice"  # its maker
     settled(bob, alice, "alice", "joined")
     bob.send("/join #dev")
-    # A maker's role is known on its own node only (docs/accounts.rst, "Limits").
-    assert bob.line() == "*** You joined #dev. Online (2): alice, bob"
+    # A maker's role is known on every node (its status: selchat.member_status).
+    assert bob.line() == "*** You joined #dev. Online (2): @alice, bob"
     settled(dave, bob, "bob", "bob in")
     dave.send("/join #dev")
     read_until(dave, "*** You joined #dev. Online (3): @alice, bob, dave")
     settled(erin, dave, "dave", "dave in")
     erin.send("/join #dev")
-    read_until(erin, "*** You joined #dev. Online (4): alice, bob, dave, erin")
+    read_until(erin, "*** You joined #dev. Online (4): @alice, bob, dave, erin")
     carol.send("/join #ops")
     read_until(carol, "*** You joined #ops. Online (1): @carol")
     settled(dave, erin, "erin", "all in")
@@ -83,9 +83,8 @@ def test_a_room_spans_nodes_in_one_order_with_its_members_topic_and_parts(two_no
         answers.append(watcher.lines(5))
     assert answers[0][1:] == answers[1][1:] == [
         "*** Rooms (3):", "***   #dev (4)", "***   #lobby (5)", "***   #ops (1)"]
-    assert [answers[0][0], answers[1][0]] == [  # "@": on the maker's node
-        "*** Online in #dev (4): @alice, bob, dave, erin",
-        "*** Online in #dev (4): alice, bob, dave, erin"]
+    assert [answers[0][0], answers[1][0]] == [  # "@": on every node
+        "*** Online in #dev (4): @alice, bob, dave, erin"] * 2
 
     alice.send("/topic ship it")
     read_until(alice, "#dev *** alice set the topic: ship it")
@@ -109,11 +108,11 @@ def test_a_node_started_later_knows_every_room_its_members_and_topic_at_once(
     alice.send("/join #dev", "/topic ship it", "/join #ops", "/part #lobby")
     read_until(bob, "*** alice has left #lobby.")
     bob.send("/join #dev")
-    read_until(bob, "*** You joined #dev. Online (2): alice, bob")
+    read_until(bob, "*** You joined #dev. Online (2): @alice, bob")
     bob.expect("*** Topic for #dev: ship it")
     bob.send("all set")  # in #dev: alice is not in #lobby
     read_until(alice, "#dev <bob> all set")
-    expected = ["*** Online in #dev (2): alice, bob",
+    expected = ["*** Online in #dev (2): @alice, bob",
                 "*** Rooms (3):", "***   #dev (2): ship it", "***   #lobby (1)",
                 "***   #ops (1)"]
     bob.send("/who #dev", "/rooms")
@@ -125,7 +124,7 @@ def test_a_node_started_later_knows_every_room_its_members_and_topic_at_once(
         expected[0], "*** Rooms (3):", "***   #dev (2): ship it", "***   #lobby (2)",
         "***   #ops (1)"]
     assert set_by(carol.line(), "#dev", "ship it") == "alice"  # from Redis' topics hash
-    assert carol.line() == "*** Online in #ops (1): alice"
+    assert carol.line() == "*** Online in #ops (1): @alice"
     # Cleared on one node: none on the others, and for a node started after.
     carol.send("/join #dev")
     read_until(carol, "*** Topic for #dev: ship it")
@@ -183,7 +182,7 @@ def test_a_rooms_lines_carry_the_same_numbers_on_every_node(two_nodes, clients, 
     frank.send("/msg #lobby frank in")
     erin.until("<frank> frank in")
     erin.send("/join #dev")
-    erin.until("*** You joined #dev. Online (2): erin, frank")
+    erin.until("*** You joined #dev. Online (2): erin, @frank")
     erin.send("/msg #lobby both in")
     frank.until("<erin> both in")
     for number in range(3):
@@ -227,7 +226,7 @@ def test_a_node_taken_for_gone_says_its_members_are_back_in_their_rooms(chat_ser
         one.proc.send_signal(signal.SIGCONT)
     read_until(bob, "#dev *** alice has joined #dev.")
     bob.send("/who #dev", "/rooms")
-    assert bob.lines(4) == ["*** Online in #dev (2): alice, bob", "*** Rooms (2):",
+    assert bob.lines(4) == ["*** Online in #dev (2): @alice, bob", "*** Rooms (2):",
                             "***   #dev (2)", "***   #lobby (2)"]
 
 
@@ -246,9 +245,9 @@ def test_the_announce_limit_applies_across_nodes_and_counts_stay_exact(chat_serv
         "commands).", "<bob> carol in"]
     settled(bob, alice, "alice", "alice in #dev")
     bob.send("/join #dev")
-    read_until(bob, "*** You joined #dev. Online (2): alice, bob")
+    read_until(bob, "*** You joined #dev. Online (2): @alice, bob")
     carol.send("/join #dev")
-    read_until(carol, "*** You joined #dev. Online (3): alice, bob, carol")
+    read_until(carol, "*** You joined #dev. Online (3): @alice, bob, carol")
     carol.send("/msg #dev hello")  # bob's join was told, carol's (the third) not
     assert read_until(alice, "#dev <carol> hello") == ["#dev *** bob has joined #dev.",
                                                        "#dev <carol> hello"]
