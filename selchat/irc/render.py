@@ -49,7 +49,7 @@ RAW = object()
 #: What IRC allows a line, CR LF included (tags aside).
 LINE = 512
 _TOPIC_SET = re.compile(r"(\S+) set the topic: (.*)")
-#: An IRC client's NOTICE as the others read it (`selchat.irc.kind.RoomView.notice`).
+#: An IRC client's NOTICE as the others read it (`selchat.irc.view.RoomView.notice`).
 _NOTICE = re.compile(r"-(\S+)- (.*)")
 #: Put off the server (`selchat.moderation`): its connection closes next, IRC's ERROR.
 _PUT_OUT = re.compile(r"you were (?:kicked|banned) from this server .*")

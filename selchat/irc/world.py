@@ -1,7 +1,7 @@
 """The room as one IRC client sees it: the `World` interface an
 `selchat.irc.session.IrcSession` talks to, and `User`, what it learns of a
 member. The IRC kind implements it over `selchat.room.ChatRoom`
-(`selchat.irc.kind.RoomView`); tests script one.
+(`selchat.irc.view.RoomView`); tests script one.
 """
 from typing import Dict, List, NamedTuple, Optional, Protocol, Tuple
 
