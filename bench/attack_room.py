@@ -278,8 +278,12 @@ def attack_held(options: Any) -> Dict[str, Any]:
             if number % 200 == 0:
                 watch.sample()
         time.sleep(0.5)  # the last drops are seen
-        chatter.listener.send("/who h0")  # the attack's names (h000000...), held
-        held = chatter.listener.until("*** Online matching 'h0'")
+        # Counted on a connection of its own: the chatter's thread reads its listener.
+        counter = Line(server.address)
+        counter.join("counter")
+        counter.send("/who h0")  # the attack's names (h000000...), held
+        held = counter.until("*** Online matching 'h0'")
+        counter.close()
         result = watch.end()
         result.update(chat=chatter.stop(), sessions_made=made,
                       names_held=int(held.split("(", 1)[1].split(")", 1)[0]))
