@@ -172,17 +172,11 @@ def parse(line: str) -> Command:
         key = key.strip(" ")  # a room's key (+k): one word, never a second room
         return Join(room, key) if room and " " not in key and key[:1] != "#" else BadUsage(word)
     if word == "part":
-        if not rest.startswith("#"):
-            return Part("", rest)
-        room, _, reason = rest.partition(" ")
-        return Part(room, reason.strip(" "))
+        return Part(*_room_then(rest))
     if word == "rooms":
         return ListRooms(rest) if " " not in rest else BadUsage(word)
     if word == "topic":
-        if not rest.startswith("#"):
-            return Topic("", rest)
-        room, _, text = rest.partition(" ")
-        return Topic(room, text.strip(" "))
+        return Topic(*_room_then(rest))
     if word == "search":
         room, words = ("", rest.split()) if not rest.startswith("#") else (
             rest.split()[0], rest.split()[1:])
@@ -222,3 +216,11 @@ def _resume(rest: str) -> Command:
     if token and last_seq.isdecimal() and last_seq.isascii() and " " not in last_seq:
         return Resume(token, int(last_seq))
     return BadUsage("resume")
+
+
+def _room_then(rest: str) -> Tuple[str, str]:
+    """``[#room] TEXT`` -> (room or "", text): /part's reason, /topic's text."""
+    if not rest.startswith("#"):
+        return "", rest
+    room, _, text = rest.partition(" ")
+    return room, text.strip(" ")

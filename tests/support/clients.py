@@ -6,6 +6,7 @@ test_name_and_capacity, test_descriptors, test_abrupt_endings, ...) each play on
 bad client next to well-behaved ones, and assert the exact lines the well-behaved ones
 see, plus what the server process shows (psutil: memory, descriptors, CPU; its log).
 """
+import signal
 import socket
 import struct
 import time
@@ -151,3 +152,14 @@ def join_when_there_is_room(server: ServerProcess, name: str) -> LineClient:
     client.send(name)
     client.expect_prefix(f"*** Welcome, {name}!")
     return client
+
+
+def lease_lost(node: ServerProcess, watcher, name: str) -> None:
+    """Stop `node` (SIGSTOP, as a partition would cut it off) until `watcher`,
+    a client on another node, hears its member `name` left (its lease ran
+    out), then let it go on: it finds itself taken for gone."""
+    node.proc.send_signal(signal.SIGSTOP)
+    try:
+        read_until(watcher, f"*** {name} has left the chat room (server lost).", timeout=8)
+    finally:
+        node.proc.send_signal(signal.SIGCONT)

@@ -175,3 +175,4 @@ def selchat(*args, env=None):
     clean_env = {k: v for k, v in os.environ.items() if not k.startswith("SELCHAT_")}
     return subprocess.run([SELCHAT, *args], capture_output=True, text=True, timeout=TIMEOUT,
                           env={**clean_env, **(env or {})})
+

@@ -13,7 +13,7 @@ from typing import List
 
 import pytest
 
-from support.clients import LineClient, read_until
+from support.clients import LineClient, lease_lost, read_until
 from support.resume import Tagged, resume, wait_held
 from support.waiting import wait_for
 
@@ -304,11 +304,7 @@ def test_a_member_that_drops_before_any_line_is_not_given_its_own_join(nodes, jo
 def test_a_node_taken_for_gone_says_its_members_are_back(nodes, join):
     one, two = nodes(2, "--bus-lease", "2")
     alice, bob = alice_and_bob([one, two], join)
-    one.proc.send_signal(signal.SIGSTOP)  # cut off, as by a partition: its lease runs out
-    try:
-        read_until(bob, "*** alice has left the chat room (server lost).", timeout=8)
-    finally:
-        one.proc.send_signal(signal.SIGCONT)
+    lease_lost(one, bob, "alice")  # cut off, as by a partition: its lease runs out
     read_until(bob, "*** alice has joined the chat room.")
     bob.send("/who")
     read_until(bob, "*** Online (2): alice, bob")
