@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Callable, Dict, Generic, List, Optional, Set, 
 
 from selchat import wire
 from selchat.accounts import commands
-from selchat.accounts.authority import Authority, RoomRules, Sanction
+from selchat.accounts.commands import FLAGS
+from selchat.accounts.authority import DEFAULT_MODES, Authority, RoomRules, Sanction
 from selchat.effect_types import (
     Audit, Broadcast, Close, Effect, Keep, Persist, Presence, Send, Session, Unannounced,
 )
@@ -72,6 +73,12 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         """A line of `session`'s refused in `room` (muted, +m), or None."""
         refusal = self.authority.speech_refusal(session, name_key(name), room.key, room.name)
         return None if refusal is None else [Send(session, wire.error(refusal))]
+
+    def outside_refusal(self, session: Session, room: Room) -> Optional[str]:
+        """Why a line of `session`'s, not in `room`, is refused (+n, a ban), or
+        None (-n): the lines from outside (`/msg #room`, IRC's PRIVMSG)."""
+        name = self.members.get(session, "")
+        return self.authority.outside_refusal(session, name_key(name), room.key, room.name)
 
     def _join_refusal(self, session: Session, name: str, room_name: str,
                       key: str) -> Optional[str]:
@@ -400,7 +407,7 @@ class Moderation(PuttingOut[Session], Generic[Session]):
                 return room
             rules = self.authority.rooms.get(room.key)
             if rules is None:
-                return [Send(session, wire.notice(f"Modes of {room.name}: none"))]
+                return [Send(session, wire.notice(f"Modes of {room.name}: {DEFAULT_MODES}"))]
             return [Send(session, self._rules_line(room, rules))]
         room = self._operated(session, command.room)
         if isinstance(room, list):
@@ -419,15 +426,9 @@ class Moderation(PuttingOut[Session], Generic[Session]):
             text = (f"{name} gave {shown} a voice in {room.name}" if on
                     else f"{name} took {shown}'s voice in {room.name}")
             return self._announce(name, room, command.change, shown, text)
-        if flag == "i":
-            rules.invite_only = on
-        elif flag == "m":
-            rules.moderated = on
-        elif flag == "t":
-            rules.ops_topic = on
-        elif flag == "s":
-            rules.secret = on
-            self.rooms.version += 1  # /rooms shows it, or not
+        if flag in FLAGS:
+            for each in command.change[1:]:
+                self._set_flag(rules, each, on)
         elif flag == "k":
             rules.key = clean(argument) if on else ""
         else:
@@ -435,4 +436,18 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         shown = command.change + (f" {argument}" if on and flag in "kl" else "")
         return self._announce(name, room, "mode", shown,
                               f"{name} set mode {shown} on {room.name}")
+
+    def _set_flag(self, rules: RoomRules, flag: str, on: bool) -> None:
+        """One of the modes without an argument (`selchat.accounts.commands.FLAGS`)."""
+        if flag == "i":
+            rules.invite_only = on
+        elif flag == "m":
+            rules.moderated = on
+        elif flag == "n":
+            rules.outside = not on
+        elif flag == "t":
+            rules.ops_topic = on
+        else:
+            rules.secret = on
+            self.rooms.version += 1  # /rooms shows it, or not
 

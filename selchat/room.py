@@ -464,9 +464,13 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
 
     def _do_msg(self, session: Session, name: str, command: commands.Msg) -> List[Effect]:
         if command.target.startswith("#"):  # names never hold "#"
-            room = self._room_of(session, command.target)
+            room = self._room_of(session, command.target, member=False)
             if isinstance(room, list):
                 return room
+            if not room.has(session):  # from outside: a -n room takes it (`selchat.moderation`)
+                refusal = self.outside_refusal(session, room)
+                if refusal is not None:
+                    return [Send(session, wire.error(refusal))]
             return self._say(session, room, wire.chat(name, clean(command.text)))
         key = name_key(command.target)
         target = self._owners.get(key)

@@ -76,6 +76,10 @@ class Sanction:
         return "until " + time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.until))
 
 
+#: What a room without rules of its own shows (`RoomRules.modes`): no lines from outside.
+DEFAULT_MODES = "+n"
+
+
 @dataclass
 class RoomRules:
     """A room's operators, voiced members, bans, mutes, invitations and modes."""
@@ -92,11 +96,14 @@ class RoomRules:
     key: str = ""  # +k: /join #room KEY
     limit: int = 0  # +l: members at most (0: no limit)
     secret: bool = False  # +s: listed (/rooms, LIST, NAMES) to its members only
+    #: -n: lines from outside (`/msg #room`, IRC's PRIVMSG by a non-member)
+    #: are taken; False (+n, every room's default) keeps them out.
+    outside: bool = False
 
     def modes(self) -> str:
-        """As IRC writes them: "+imt", "+kl secret 10"."""
+        """As IRC writes them: "+imnt", "+nkl secret 10"."""
         flags = "".join(flag for flag, on in (("i", self.invite_only), ("m", self.moderated),
-                                              ("s", self.secret),
+                                              ("n", not self.outside), ("s", self.secret),
                                               ("t", self.ops_topic), ("k", bool(self.key)),
                                               ("l", bool(self.limit))) if on)
         arguments = [each for each in (self.key, str(self.limit) if self.limit else "") if each]
@@ -268,6 +275,18 @@ class Authority(Generic[Session]):
                 not self.room_operator(session, room_key):
             return (f"{room_name} is moderated: only its operators and voiced members speak "
                     "(ask an operator for +v)")
+        return None
+
+    def outside_refusal(self, session: Session, name_key: str, room_key: str,
+                        room_name: str) -> Optional[str]:
+        """Why `session`, not in the room, may not say a line in it (+n, a
+        ban), or None (-n: then `speech_refusal` still applies)."""
+        rules = self.rooms.get(room_key)
+        if rules is None or not rules.outside:
+            return f"you are not in {room_name}: /join {room_name}"
+        ban = self.room_ban(room_key, name_key)
+        if ban is not None:
+            return f"you are banned from {room_name} {ban.ending()}"
         return None
 
     def restrict(self, rules: RoomRules) -> None:

@@ -66,8 +66,13 @@ class Invite(NamedTuple):
     room: str = ""
 
 
+#: The room modes without an argument (`Mode`): several may be changed at once.
+FLAGS = "imnst"
+
+
 class Mode(NamedTuple):
-    """``/mode [#room] [+i|-i|+m|-m|+s|-s|+t|-t|+k KEY|-k|+l N|-l|+v NAME|-v NAME]``."""
+    """``/mode [#room] [+i|-i|+m|-m|+n|-n|+s|-s|+t|-t|+k KEY|-k|+l N|-l|+v NAME|-v NAME]``;
+    the flags without an argument may come several at once: ``+imt``, ``-int``."""
 
     room: str
     change: str = ""
@@ -91,7 +96,7 @@ COMMANDS = {
     "mute": ("/mute [#ROOM] NAME [TIME]", "NAME's lines are refused in the room"),
     "unmute": ("/unmute [#ROOM] NAME", "lift a mute"),
     "invite": ("/invite NAME [#ROOM]", "let NAME into an invite-only room"),
-    "mode": ("/mode [#ROOM] [+i|+m|+s|+t|+k KEY|+l N|+v NAME]",
+    "mode": ("/mode [#ROOM] [+i|+m|+n|+s|+t|+k KEY|+l N|+v NAME]",
              "show or set a room's modes (- to unset)"),
 }
 
@@ -136,7 +141,9 @@ def parse(word: str, rest: str) -> Optional[AccountCommand]:
     room, rest = _room_first(rest)
     if word == "mode":
         change, _, argument = rest.partition(" ")
-        if change and (len(change) != 2 or change[0] not in "+-" or change[1] not in "imstklv"):
+        if change and not (change[0] in "+-" and (
+                (len(change) == 2 and change[1] in "klv") or
+                (len(change) > 1 and all(flag in FLAGS for flag in change[1:])))):
             raise ValueError(word)
         return Mode(room, change, argument.strip(" "))
     name, _, more = rest.partition(" ")

@@ -11,6 +11,7 @@ ERR_NOSUCHNICK, ERR_USERONCHANNEL, ERR_UNKNOWNMODE, ERR_INVALIDMODEPARAM.
 """
 from typing import TYPE_CHECKING, List, Optional
 
+from selchat.accounts.commands import FLAGS
 from selchat.irc import numerics as N
 from selchat.irc.message import Message, encode
 from selchat.sanitize import clean
@@ -19,11 +20,9 @@ from selchat.wire import LineType, ServerLine
 #: Channel modes a MODE change may carry, and whether they take a parameter
 #: when set (+) and when unset (-).
 CHANNEL_MODES = {"o": (True, True), "v": (True, True), "b": (True, True),
-                 "i": (False, False), "m": (False, False), "t": (False, False),
-                 "s": (False, False), "k": (True, False), "l": (True, False)}
-#: Modes every channel shows and that change nothing here (no outside
-#: messages is how selchat is: only members speak in a room).
-QUIET_MODES = "n"
+                 "i": (False, False), "m": (False, False), "n": (False, False),
+                 "t": (False, False), "s": (False, False), "k": (True, False),
+                 "l": (True, False)}
 
 
 class Operating:
@@ -108,18 +107,27 @@ class Operating:
             self.reply(N.RPL_INVITING, user.nick, channel)]
 
     def _channel_mode(self, channel: str, modes: str, arguments: List[str]) -> List[bytes]:
-        """A MODE change of `channel`, flag by flag, through the room's commands."""
+        """A MODE change of `channel`, flag by flag, through the room's commands;
+        a run of flags without a parameter and of one sign (``-int``) is one
+        command, so the channel hears one ``MODE #chan -int``."""
         out: List[bytes] = []
-        adding, unknown = True, ""
-        for flag in modes:
-            if flag in "+-":
-                adding = flag == "+"
-                continue
-            if flag in QUIET_MODES:
-                continue
+        adding, unknown, run = True, "", ""
+        for flag in modes + "+":  # the last "+" ends the last run
+            if flag in "+-" or (run and flag not in FLAGS):
+                if run:
+                    out += self._mode_command(channel, f"{'+' if adding else '-'}{run}", "")
+                    run = ""
+                    if out and _chanop_refusal(out[-1]):
+                        break  # one is enough: the rest would say the same
+                if flag in "+-":
+                    adding = flag == "+"
+                    continue
             takes = CHANNEL_MODES.get(flag)
             if takes is None:
                 unknown += flag
+                continue
+            if flag in FLAGS:
+                run += flag
                 continue
             argument = ""
             if takes[0 if adding else 1]:
@@ -128,31 +136,32 @@ class Operating:
                         out += self._ban_list(channel)
                     continue
                 argument = arguments.pop(0)
-            sign = "+" if adding else "-"
-            if flag == "o":
-                command = f"/{'op' if adding else 'deop'} {channel} {argument}"
-            elif flag == "b":
-                name = argument.partition("!")[0]
-                if not name or "*" in name or "?" in name:
-                    continue  # selchat bans names (and a server ban, addresses): no masks
-                command = f"/{'ban' if adding else 'unban'} {channel} {name}"
-            else:
-                command = f"/mode {channel} {sign}{flag} {argument}".rstrip()
-            answer = self.world.command(command)
-            if any(line.kind is LineType.ERROR and line.text.startswith("usage: /mode")
-                   for line in answer):  # a key is a secret: not repeated
-                shown = "*" if flag == "k" or not argument else clean(argument)[:64]
-                out.append(self.reply_text(N.ERR_INVALIDMODEPARAM, channel, flag, shown,
-                                           f"Invalid {sign}{flag} parameter"))
-                continue
-            refused = self._refused(channel, answer, argument)
-            if refused:
-                out += refused
-                if refused[0].split(b" ")[1] == N.ERR_CHANOPRIVSNEEDED.encode():
-                    break  # one is enough: the rest would say the same
+            out += self._mode_command(channel, f"{'+' if adding else '-'}{flag}", argument)
+            if out and _chanop_refusal(out[-1]):
+                break
         for flag in unknown:
             out.append(self.reply_text(N.ERR_UNKNOWNMODE, flag, "is an unknown mode char to me"))
         return out
+
+    def _mode_command(self, channel: str, change: str, argument: str) -> List[bytes]:
+        """One change (``+o NAME``, ``-int``) as the room's command: its refusal, if any."""
+        sign, flag = change[0], change[1]
+        if flag == "o":
+            command = f"/{'op' if sign == '+' else 'deop'} {channel} {argument}"
+        elif flag == "b":
+            name = argument.partition("!")[0]
+            if not name or "*" in name or "?" in name:
+                return []  # selchat bans names (and a server ban, addresses): no masks
+            command = f"/{'ban' if sign == '+' else 'unban'} {channel} {name}"
+        else:
+            command = f"/mode {channel} {change} {argument}".rstrip()
+        answer = self.world.command(command)
+        if any(line.kind is LineType.ERROR and line.text.startswith("usage: /mode")
+               for line in answer):  # a key is a secret: not repeated
+            shown = "*" if flag == "k" or not argument else clean(argument)[:64]
+            return [self.reply_text(N.ERR_INVALIDMODEPARAM, channel, flag, shown,
+                                    f"Invalid {change} parameter")]
+        return self._refused(channel, answer, argument) or []
 
     def _mode_of_channel(self, channel: str, msg: Message) -> List[bytes]:
         """MODE #channel [CHANGES [ARGUMENTS]]: its modes, or changes."""
@@ -165,3 +174,8 @@ class Operating:
         return [*(self.reply(N.RPL_BANLIST, channel, f"{name}!*@*")
                   for name in self.world.bans(channel)),
                 self.reply_text(N.RPL_ENDOFBANLIST, channel, "End of channel ban list")]
+
+
+def _chanop_refusal(line: bytes) -> bool:
+    """Whether `line` is ERR_CHANOPRIVSNEEDED."""
+    return line.split(b" ")[1] == N.ERR_CHANOPRIVSNEEDED.encode()

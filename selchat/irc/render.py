@@ -62,7 +62,7 @@ _INVITED = re.compile(r"(\S+) invites you to (#\S+): /join \S+")
 _INVITED_ROOM = re.compile(r"\S+ invited \S+ to #\S+")
 #: Moderation's announcements that are MODE changes: (pattern, mode, its argument's group).
 _MODES = (
-    (re.compile(r"(\S+) set mode ([+-][imstkl])(?: (\S+))? on (#\S+)"), "", 3),
+    (re.compile(r"(\S+) set mode ([+-](?:[imnst]+|[kl]))(?: (\S+))? on (#\S+)"), "", 3),
     (re.compile(r"(\S+) made (\S+) an operator of (#\S+)"), "+o", 2),
     (re.compile(r"(\S+) took (\S+)'s operator role in (#\S+)"), "-o", 2),
     (re.compile(r"(\S+) gave (\S+) a voice in (#\S+)"), "+v", 2),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple, cast
 from selchat.connection import Connection
 from selchat.effect_types import Broadcast, Close, Effect, Relay, Replay, Send
 from selchat.framing import LineBuffer
+from selchat.accounts.authority import DEFAULT_MODES
 from selchat.archive import room_key
 from selchat.irc.message import MAX_LINE, encode
 from selchat.irc.render import mask
@@ -154,7 +155,7 @@ class RoomView:
         room = self._room(channel)
         rules = None if room is None else \
             self._kind._server._room.authority.rooms.get(room.key)
-        shown = "none" if rules is None else rules.modes()
+        shown = DEFAULT_MODES if rules is None else rules.modes()
         return "+" if shown == "none" else shown
 
     def bans(self, channel: str) -> List[str]:
@@ -216,15 +217,17 @@ class RoomView:
         own chat line is (``Broadcast``), without a command to parse."""
         server, conn = self._kind._server, self._conn
         proto = self._kind._lines(conn)
+        chat = server._room
         room = proto.channels.get(channel)
         if room is None or not room.has(conn):  # (a room one is in exists: the cache holds)
             room = self._room(channel)
-            if room is None or not room.has(conn):
-                return (None if room is None else room.name), False
+            if room is None:
+                return None, False
+            if not room.has(conn):
+                return room.name, self._outside(room, text, kind, echo, tags)
             if len(proto.channels) >= CHANNELS_KEPT:
                 proto.channels.clear()
             proto.channels[channel] = room
-        chat = server._room
         if chat.authority.restricted and chat.may_speak(conn, room) is not None:
             return room.name, False  # muted, or +m: the session answers 404 with why
         name = chat.name_of(conn) or "*"
@@ -235,6 +238,32 @@ class RoomView:
             self._kind.renderer.carries(effect, tags)
         server._apply([effect])
         return room.name, True
+
+    def _outside(self, room: Room[Connection], text: str, kind: str, echo: bool,
+                 tags: Optional[Dict[str, str]]) -> bool:
+        """A line from a client not in `room`: said if the room is -n (and the
+        client neither banned nor muted there). The room's line does not come
+        back to a non-member, so its echo (echo-message) is made here."""
+        server, conn = self._kind._server, self._conn
+        chat = server._room
+        if chat.outside_refusal(conn, room) is not None or chat.may_speak(conn, room) is not None:
+            return False
+        name = chat.name_of(conn) or "*"
+        line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
+                if kind == "action" else notice(f"-{name}- {text}"))
+        effect = Broadcast(line, conn, room=None if room.default else room)
+        if tags:
+            self._kind.renderer.carries(effect, tags)
+        server._apply([effect])
+        if echo:
+            caps = self._kind.caps_of(conn)
+            body = f"\x01ACTION {text}\x01" if kind == "action" else text
+            shown = {"time": format_time(server._time_ms)} \
+                if caps is not None and caps.has("server-time") else None
+            self._kind.reply(conn, [encode(mask(name, self._kind.server_name),
+                                           "NOTICE" if kind == "notice" else "PRIVMSG",
+                                           [room.name, body], tags=shown, trailing=True)])
+        return True
 
     def replayed(self, channel: str) -> List[Said]:
         effect, self._replay = self._replay, None
@@ -253,7 +282,12 @@ class RoomView:
 
     def speech_refusal(self, channel: str) -> Optional[str]:
         room = self._room(channel)
-        return None if room is None else self._kind._server._room.may_speak(self._conn, room)
+        if room is None:
+            return None
+        chat = self._kind._server._room
+        if not room.has(self._conn):
+            return chat.outside_refusal(self._conn, room) or chat.may_speak(self._conn, room)
+        return chat.may_speak(self._conn, room)
 
     def authenticate(self, account: str, password: str) -> None:
         server = self._kind._server

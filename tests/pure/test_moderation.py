@@ -102,7 +102,7 @@ def test_invite_only_key_and_limit(room):
     say(room, T, "/mode #class -k")
     say(room, X, "/part #class")
     say(room, T, "/mode #class +l 3")
-    assert texts(say(room, T, "/mode #class")) == ["*** Modes of #class: +l 3; operators: teach"]
+    assert texts(say(room, T, "/mode #class")) == ["*** Modes of #class: +nl 3; operators: teach"]
     say(room, X, "/join #class")  # the third
     room.connect(5, "10.0.0.5")
     say(room, 5, "zoe")
@@ -158,7 +158,7 @@ def test_a_joiner_is_told_the_rooms_rules_and_its_own_mute(room):
     say(room, S, "/part #class")
     said = texts(say(room, S, "/join #class"), S)
     assert said[1:] == [
-        "*** Modes of #class: +m; operators: teach; voiced: mia; "
+        "*** Modes of #class: +mn; operators: teach; voiced: mia; "
         "muted: sam (until 2027-01-15 08:10 UTC)",
         "!!! you are muted in #class until 2027-01-15 08:10 UTC"]
 

@@ -118,7 +118,7 @@ def test_a_room_made_by_a_registered_name_keeps_its_rules_across_a_restart(chat_
     sam = LineClient(server.address, "sam")
     sam.send("/join #class", "/topic #class mine now")
     sam.expect_prefix("*** You joined #class.")
-    sam.expect("*** Modes of #class: +t; operators: teach; muted: sam (until lifted)")
+    sam.expect("*** Modes of #class: +nt; operators: teach; muted: sam (until lifted)")
     sam.expect("!!! you are muted in #class until lifted")
     sam.expect("!!! only operators set the topic of #class (+t)")
     sam.send("/msg #class hello")

@@ -60,7 +60,7 @@ def test_accounts_rules_and_operators_hold_on_every_node(chat_server, start_redi
     intruder.expect("!!! wrong password")
     sam = LineClient(second.address, "sam")
     sam.send("/join #class", "/topic #class mine now")
-    read_until(sam, "*** Modes of #class: +t; operators: teach; muted: sam (until lifted)")
+    read_until(sam, "*** Modes of #class: +nt; operators: teach; muted: sam (until lifted)")
     sam.expect("!!! you are muted in #class until lifted")
     sam.expect("!!! only operators set the topic of #class (+t)")
 

@@ -64,7 +64,7 @@ def test_an_operator_sees_marks_and_moderates_from_the_member_list(browser):
         sam = LineClient(server.address, "sam")
         sam.send("/join #class")
         sam.expect_prefix("*** You joined #class. Online (2): sam, @teach")
-        sam.expect("*** Modes of #class: none; operators: teach")
+        sam.expect("*** Modes of #class: +n; operators: teach")
 
         def listed(driver) -> list:  # the member list, without the menu buttons' "⋯"
             return [text.replace("\u22ef", "") for text in members(driver)]
