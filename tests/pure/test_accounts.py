@@ -159,5 +159,7 @@ def test_the_commands_parse():
     assert commands.parse("/mute bob soon") == commands.BadUsage("mute")
     assert commands.parse("/mode #dev +k sesame") == Mode("#dev", "+k", "sesame")
     assert commands.parse("/mode +x") == commands.BadUsage("mode")
+    assert commands.parse("/mode #dev -int") == Mode("#dev", "-int")  # flags without arguments
+    assert commands.parse("/mode #dev +nk x") == commands.BadUsage("mode")  # k takes one: alone
     assert commands.parse("/join #dev sesame") == commands.Join("#dev", "sesame")
     assert parse_duration("7d") == 7 * 86400 and parse_duration("0") is None

@@ -114,6 +114,7 @@ MODERATION = {
     "bob was banned from #class by teach until lifted": "KICK #class bob :until lifted",
     "teach set mode +k sesame on #class": "MODE #class +k sesame",
     "teach set mode -m on #class": "MODE #class -m",
+    "teach set mode -int on #class": "MODE #class -int",
     "teach made bob an operator of #class": "MODE #class +o bob",
     "teach took bob's voice in #class": "MODE #class -v bob",
     "teach banned bob from #class until lifted": "MODE #class +b bob!*@*",

@@ -476,6 +476,9 @@ def test_kick_invite_and_mode_changes_become_the_rooms_commands(world):
     assert world.said[-1][0] == "/ban #lobby bob"
     assert commands(send(session, "MODE #lobby +b")) == ["368"]
     assert commands(send(session, "MODE #lobby +x")) == ["472"]
+    send(session, "MODE #lobby -int+m-l+s")  # a run of one sign is one change: MODE -int
+    assert [text for text, _ in world.said[-4:]] == [
+        "/mode #lobby -int", "/mode #lobby +m", "/mode #lobby -l", "/mode #lobby +s"]
 
 
 def test_a_muted_member_gets_404_for_tagmsg_too(world):

@@ -169,3 +169,36 @@ def test_another_front_asks_whether_a_member_may_speak(room):
     say(room, T, "/mute #class sam")
     assert room.may_speak(S, dev) == "you are muted in #class until lifted"
     assert room.may_speak(M, dev) is None
+
+
+def test_no_lines_from_outside_unless_minus_n_and_then_bans_and_mutes_still_hold(room):
+    room.connect(X, "10.0.0.4")
+    say(room, X, "xavi")  # in the default room, not in #class
+    assert texts(say(room, T, "/mode #class")) == ["*** Modes of #class: +n; operators: teach"]
+    assert texts(say(room, X, "/msg #class hello")) == ["!!! you are not in #class: /join #class"]
+    effects = say(room, T, "/mode #class -n")
+    assert told(effects) == ["*** teach set mode -n on #class"]
+    assert room.authority.rooms["#class"].modes() == "none"
+    heard = say(room, X, "/msg #class hello from outside")
+    assert told(heard) == ["<xavi> hello from outside"]
+    assert [each.room.name for each in heard if isinstance(each, Broadcast)] == ["#class"]
+    say(room, T, "/mute #class xavi")
+    assert texts(say(room, X, "/msg #class again")) == ["!!! you are muted in #class until lifted"]
+    say(room, T, "/unmute #class xavi")
+    say(room, T, "/mode #class +m")
+    assert texts(say(room, X, "/msg #class again"))[0].startswith("!!! #class is moderated")
+    say(room, T, "/mode #class -m")
+    say(room, T, "/ban #class xavi")
+    assert texts(say(room, X, "/msg #class again")) == [
+        "!!! you are banned from #class until lifted"]
+    say(room, T, "/mode #class +imnt")  # several at once, told as one change
+    assert room.authority.rooms["#class"].modes() == "+imnt"
+
+
+def test_the_outside_rule_travels_with_the_rooms_rules():
+    from selchat.accounts.authority import RoomRules
+    rules = RoomRules("#dev", outside=True)
+    assert RoomRules.from_value(rules.value()).outside
+    older = rules.value()
+    del older["outside"]  # kept before the mode existed: +n, as every room then
+    assert RoomRules.from_value(older).modes() == "+n"

@@ -334,3 +334,28 @@ def test_a_topic_says_who_set_it_and_when_on_join_and_asked(irc, irc_server, cli
     read_until(carol, "#dev *** alice set the topic: our plan")
     carol.send("/topic")  # the line protocol's answer names the IRC setter too
     assert set_by(carol.line(), "#dev", "our plan") == "alice"
+
+
+def test_a_channel_takes_lines_from_outside_only_once_set_minus_n(irc, irc_server, clients):
+    alice = irc("alice")  # makes #dev: its operator
+    alice.send("JOIN #dev")
+    alice.until("366")
+    carol = irc("carol", caps="echo-message")  # in no channel
+    carol.send("PRIVMSG #dev :knock knock")
+    refused = carol.until("404")[-1]
+    assert refused.params[1] == "#dev" and "not in #dev" in refused.params[-1]
+    alice.send("MODE #dev")
+    assert alice.until("324")[-1].params[2:] == ["+n"]
+    alice.send("MODE #dev -n")
+    assert alice.until("MODE")[-1].params == ["#dev", "-n"]
+    carol.send("PRIVMSG #dev :hi from outside")
+    assert carol.until("PRIVMSG")[-1].params == ["#dev", "hi from outside"]  # its echo
+    heard = alice.until("PRIVMSG")[-1]
+    assert heard.params == ["#dev", "hi from outside"] and alice.source.startswith("carol!")
+    dave = clients(irc_server, "dave")  # a terminal user, not in #dev either
+    dave.send("/msg #dev and from a terminal")
+    assert alice.until("PRIVMSG")[-1].params == ["#dev", "and from a terminal"]
+    alice.send("MODE #dev +n")
+    alice.until("MODE")
+    carol.send("PRIVMSG #dev :again?")
+    assert carol.until("404")[-1].params[1] == "#dev"
