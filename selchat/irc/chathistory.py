@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Callable, Deque, List, NamedTuple, Optional, T
 
 from selchat import wire
 from selchat.history import Line
+from selchat.irc.events import Event, with_tags
 from selchat.irc.message import Message, encode
 from selchat.names import name_key
 from selchat.room_lines import MemoryLines, RoomLines
@@ -145,6 +146,8 @@ def _ref(text: str, epoch: str, star: bool) -> Union[Ref, Fail]:
 def is_message(line: Line) -> bool:
     """A PRIVMSG or NOTICE for IRC: someone's chat, /me, or NOTICE (not a
     join, part, topic or the server's own notice)."""
+    if line.__class__ is Event:
+        return False
     text = bytes(line.data).decode("utf-8", "replace").rstrip("\n")
     said = wire.decode(wire.split_room(text)[1])
     if not isinstance(said, wire.ServerLine):
@@ -158,6 +161,14 @@ def is_message(line: Line) -> bool:
 
 
 Keep = Callable[[Line], bool]
+
+
+def _everything(line: Line) -> bool:
+    return True
+
+
+def _no_event(line: Line) -> bool:
+    return line.__class__ is not Event
 
 
 def _down(lines: RoomLines, below: int, count: int, keep: Keep, floor: int = -1) -> List[Line]:
@@ -266,8 +277,12 @@ class DirectLines:
     def __init__(self) -> None:
         self._lines: Deque[Tuple[str, str, Line]] = collections.deque(maxlen=DIRECT_KEPT)
 
-    def add(self, number: int, time_ms: int, other: str, line: bytes) -> None:
-        self._lines.append((name_key(other), other, Line(number, time_ms, line, b"")))
+    def add(self, number: int, time_ms: int, other: str, line: bytes,
+            tags: Optional[str] = None) -> None:
+        """`tags`: a TAGMSG's own (`line` without them), else None."""
+        kept = Line(number, time_ms, line, b"") if tags is None else \
+            Event(number, time_ms, line, tags.encode())
+        self._lines.append((name_key(other), other, kept))
 
     def with_(self, nick: str) -> MemoryLines:
         """The lines exchanged with `nick` (``*``: with anyone)."""
@@ -294,11 +309,13 @@ class History:
     _batches: int = 0  # chathistory batches opened: each one's name
     direct: Optional[DirectLines] = None  # made with the first direct line
 
-    def keep_direct(self, number: int, time_ms: int, other: str, line: bytes) -> None:
-        """A direct line this client sent or was sent (`other`: the other end)."""
+    def keep_direct(self, number: int, time_ms: int, other: str, line: bytes,
+                    tags: Optional[str] = None) -> None:
+        """A direct line this client sent or was sent (`other`: the other end;
+        `tags`: a TAGMSG's own)."""
         if self.direct is None:
             self.direct = DirectLines()
-        self.direct.add(number, time_ms, other, line)
+        self.direct.add(number, time_ms, other, line, tags)
 
     def _chathistory(self, msg: Message) -> List[bytes]:
         world = self.world
@@ -324,22 +341,28 @@ class History:
         else:
             name = clean(target)[:64] or "*"
             lines = (self.direct or DirectLines()).with_(target)
-        every = self.caps.has("draft/event-playback")
+        epoch, msgid = world.epoch(), self.caps.has("message-tags")
         try:
-            chosen = choose(query, lines, (lambda line: True) if every or not channel
-                            else is_message)
+            chosen = choose(query, lines, self._kept(channel, msgid))
         except sqlite3.Error as exc:  # the database failed: the client is told, the loop goes on
             return [self._fail(Fail("MESSAGE_ERROR", (sub, name),
                                     f"Messages could not be retrieved: {exc}"))]
-        epoch, msgid = world.epoch(), self.caps.has("message-tags")
         time = msgid or self.caps.has("server-time")
         rendered = []
         for line in chosen:
             tagged = tags(line, epoch, ref, time, msgid, direct=not channel)
-            rendered.append(tagged.encode() + bytes(line.data) if not channel else
-                            world.render(bytes(line.data), tagged))
+            rendered.append(with_tags(tagged, line) if line.__class__ is Event or not channel
+                            else world.render(bytes(line.data), tagged))
         return batch(self.server, ref or "", "chathistory", [name],
                      [piece for piece in rendered if piece], ref is not None)
+
+    def _kept(self, channel: bool, message_tags: bool) -> Keep:
+        """Which lines a query answers: without ``draft/event-playback`` only
+        messages (a channel's PRIVMSG and NOTICE; every direct line but a
+        TAGMSG); with it every line, a TAGMSG only for a message-tags client."""
+        if self.caps.has("draft/event-playback"):
+            return _everything if message_tags else _no_event
+        return is_message if channel else _no_event
 
     def _targets(self, query: Query, ref: Optional[str]) -> List[bytes]:
         latest = [] if self.direct is None else self.direct.latest()

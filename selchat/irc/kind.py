@@ -32,6 +32,7 @@ from selchat.effect_types import (
 )
 from selchat.irc import numerics as N
 from selchat.irc.caps import Caps
+from selchat.irc.events import Events
 from selchat.irc.message import MAX_REST, TooLong, encode, parse
 from selchat.irc.render import RAW, Renderer, mask
 from selchat.irc.nodes import remote_account
@@ -74,6 +75,8 @@ class IrcKind(LineKind):
                                  self.account_of, self.realname_of)
         #: Direct lines and TAGMSGs given a msgid of their own (`direct_msgid`).
         self.msgids = 0
+        #: Each room's last TAGMSGs, for CHATHISTORY (`selchat.irc.events`).
+        self.events = Events()
         #: Clients that asked for away-notify.
         self.away_notify: Set[Connection] = set()
         #: Clients that asked for account-notify.

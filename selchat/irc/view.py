@@ -15,7 +15,8 @@ from selchat.effect_types import Broadcast, Close, Effect, Relay, Replay, Send
 from selchat.framing import LineBuffer
 from selchat.accounts.authority import DEFAULT_MODES
 from selchat.archive import room_key
-from selchat.irc.message import MAX_LINE, encode
+from selchat.irc.events import WithEvents
+from selchat.irc.message import MAX_LINE, encode, escape
 from selchat.irc.render import mask
 from selchat.irc.replay import Said, said
 from selchat.irc.session import IrcSession
@@ -355,11 +356,15 @@ class RoomView:
 
     def tagmsg(self, target: str, tags: Dict[str, str]) -> Optional[bytes]:
         """One line, made once, to every message-tags client it is for but this
-        one (unless it is the target): its echo is the session's reply."""
+        one (unless it is the target): its echo is the session's reply. A
+        room's is numbered as a room line and kept for CHATHISTORY
+        (`selchat.irc.events`), a name's by both ends (`DirectLines`)."""
         kind, conn = self._kind, self._conn
         server = kind._server
         chat = server._room
         recipients: Iterable[Connection]
+        room: Optional[Room[Connection]] = None
+        to: Optional[Connection] = None
         if target.startswith("#"):
             room = chat.rooms.get(target)
             if room is None:
@@ -374,17 +379,37 @@ class RoomView:
             else:
                 recipients = [to]
         name = chat.name_of(conn) or "*"
-        said = {"time": format_time(server._time_ms), "msgid": kind.direct_msgid(), **tags}
-        line = encode(mask(name, kind.server_name), "TAGMSG", [target], tags=said)
+        # With a bus, Redis numbers the room's lines: a TAGMSG, no line, is not kept.
+        seq = server._history.number() if room is not None and server._bridge is None else 0
+        msgid = f"{server._history.epoch}-{seq}" if seq else kind.direct_msgid()
+        said = {"time": format_time(server._time_ms), "msgid": msgid, **tags}
+        source = mask(name, kind.server_name)
+        line = encode(source, "TAGMSG", [target], tags=said)
         account = kind.account_of(name)  # account-tag's clients get a second line, made once
         signed = line if account is None else encode(
-            mask(name, kind.server_name), "TAGMSG", [target], tags={**said, "account": account})
+            source, "TAGMSG", [target], tags={**said, "account": account})
         for other in recipients:
             caps = kind.caps_of(other)
             if caps is not None and caps.has("message-tags"):
                 kind.reply(other, [signed if caps.has("account-tag") else line])
+        own = ";".join(f"{key}={escape(value)}" if value else key for key, value in tags.items())
+        if seq and room is not None:
+            kind.events.add(room, seq, server._time_ms, encode(source, "TAGMSG", [room.name]), own)
+        elif to is not None:
+            self._keep_event(to, target, encode(source, "TAGMSG", [target]), own)
         caps = kind.caps_of(conn)
         return signed if caps is not None and caps.has("account-tag") else line
+
+    def _keep_event(self, to: Connection, target: str, line: bytes, tags: str) -> None:
+        """A TAGMSG to a name, kept by both ends as their direct lines are."""
+        kind, conn = self._kind, self._conn
+        sender = kind._server._room.name_of(conn) or "*"
+        for end, other in ((conn, target), (to, sender)):
+            session = getattr(end.proto, "session", None)  # an IRC client's, else None
+            if isinstance(session, IrcSession):
+                session.keep_direct(kind.msgids, kind._server._time_ms, other, line, tags)
+            if to is conn:
+                break  # to oneself: kept once
 
     def away(self, text: str) -> None:
         """away-notify: the clients that asked and share a room with this one."""
@@ -409,7 +434,9 @@ class RoomView:
         room = self._room(channel)
         if room is None or not room.has(self._conn):  # not a member: nothing, not even "exists"
             return None
-        return room.name, self._lines_of(room)
+        events = self._kind.events.of(room)
+        lines = self._lines_of(room)
+        return room.name, lines if events is None else WithEvents(lines, events)
 
     def histories(self) -> List[Tuple[str, RoomLines]]:
         rooms = self._kind._server._room.rooms.rooms_of(self._conn)
