@@ -4,6 +4,7 @@
 per test (port 0, --no-web)."""
 import pytest
 
+from support.clients import read_until
 from support.irc import IrcClient
 
 CAPS = "batch message-tags server-time echo-message labeled-response draft/chathistory"
@@ -22,6 +23,7 @@ def irc(chat_server, tmp_path):
             made.append(client)
             client.welcome = client.register(nick, caps)
             return client
+        connect.server = server  # type: ignore[attr-defined]
         return connect
     yield start
     for client in made:
@@ -145,3 +147,30 @@ def test_event_playback_and_direct_lines(irc):
     carol.send("CHATHISTORY LATEST alice * 10")
     got = carol.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
     assert [msg.command for msg in got[-2:]] == ["BATCH", "BATCH"]
+
+
+
+def test_a_channels_tagmsg_is_played_back_to_event_playback_and_never_a_line(irc, clients):
+    connect = irc("--no-data")
+    alice = connect("alice", CAPS + " draft/event-playback")
+    bob = connect("bob")  # message-tags, no event-playback
+    for client in (alice, bob):
+        client.send("JOIN #dev")
+        client.until("366")
+    carol = clients(connect.server, "carol")  # a terminal's user in #dev too
+    carol.send("/join #dev")
+    read_until(carol, "*** You joined #dev. Online (3): @alice, bob, carol")
+    alice.send("@+draft/react=x TAGMSG #dev")
+    msgid = alice.until("TAGMSG")[-1].tags["msgid"]
+    assert bob.until("TAGMSG")[-1].tags["msgid"] == msgid
+    alice.send("PRIVMSG #dev :after the reaction")
+    alice.until("PRIVMSG")
+    assert read_until(carol, "#dev <alice> after the reaction") == [
+        "#dev <alice> after the reaction"]  # nothing in between: a TAGMSG is no line
+    alice.send("CHATHISTORY LATEST #dev * 10")
+    got = alice.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
+    tagmsgs = [msg for msg in got if msg.command == "TAGMSG"]
+    assert [(msg.tags["msgid"], msg.tags["+draft/react"]) for msg in tagmsgs] == [(msgid, "x")]
+    bob.send("CHATHISTORY LATEST #dev * 10")
+    got = bob.until(lambda msg: msg.command == "BATCH" and msg.params[0].startswith("-"))
+    assert "TAGMSG" not in [msg.command for msg in got]
