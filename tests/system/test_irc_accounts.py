@@ -205,7 +205,7 @@ def test_kick_invite_and_channel_modes_over_irc(server):
     got = bob.until("MODE")[-1]
     assert got.params == ["#class", "+t"] and bob.source.startswith("teach!")
     bob.send("MODE #class", "MODE #class +m")
-    assert bob.until("324")[-1].params[1:] == ["#class", "+t"]
+    assert bob.until("324")[-1].params[1:] == ["#class", "+nt"]
     assert bob.until("482")[-1].params[1] == "#class"
     teach.send("MODE #class +v bob")
     assert bob.until("MODE")[-1].params == ["#class", "+v", "bob"]
