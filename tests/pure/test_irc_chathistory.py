@@ -14,7 +14,8 @@ from selchat.irc.chathistory import Fail, Query, Ref
 from selchat.irc.message import Message, parse as parse_line
 from selchat.irc.session import IrcSession
 from selchat.history import MemoryHistory
-from selchat.room_lines import Combined, MemoryLines, StoredLines, of_room
+from selchat.irc.events import Event, WithEvents
+from selchat.room_lines import Combined, MemoryLines, RoomLines, StoredLines, of_room
 from selchat.tags import format_time
 from selchat.wire import LineType, ServerLine
 
@@ -223,8 +224,9 @@ class World:
         return f"{tags}:x!x@h PRIVMSG #dev :{line.decode().split(' ', 1)[1].strip()}\r\n".encode()
 
 
-def session(caps: str = "batch message-tags server-time labeled-response draft/chathistory"):
-    irc = IrcSession(World(), "srv", "srv")  # type: ignore[arg-type]
+def session(caps: str = "batch message-tags server-time labeled-response draft/chathistory",
+            world: Optional[World] = None):
+    irc = IrcSession(world or World(), "srv", "srv")  # type: ignore[arg-type]
     for line in ["CAP LS 302", f"CAP REQ :{caps}", "NICK me", "USER me 0 * :Me", "CAP END"]:
         welcome = irc.handle(parse_line(line.encode()))  # type: ignore[arg-type]
     return irc, welcome
@@ -340,3 +342,44 @@ def test_of_room_reads_memory_or_its_tail_and_the_database_behind_it():
         "<bob> five", "<alice> six"]
     behind = of_room(history, database(LINES), "#dev", tail=2)
     assert texts(ch.choose(latest, behind)) == texts(MESSAGES)
+
+
+# -- TAGMSGs (`selchat.irc.events`) ----------------------------------------------------
+
+REACTION = b":bob!bob@h TAGMSG #dev\r\n"
+
+
+class EventWorld(World):
+    """#dev: LINES and a reaction (number 3, a hole of LINES') kept beside them."""
+
+    def history(self, channel: str) -> Optional[Tuple[str, RoomLines]]:
+        return "#dev", WithEvents(MemoryLines(LINES), MemoryLines(
+            [Event(3, 1005, REACTION, b"+draft/react=a")]))
+
+
+def test_a_tagmsg_is_played_back_to_event_playback_clients_with_message_tags_only():
+    every = "batch message-tags server-time draft/chathistory draft/event-playback"
+    got = ask(session(every, EventWorld())[0], "CHATHISTORY LATEST #dev * 10")
+    assert [msg.command for msg in got[1:4]] == ["PRIVMSG", "PRIVMSG", "TAGMSG"]
+    assert got[3].params == ["#dev"] and got[3].tags["msgid"] == "e1-3"
+    assert got[3].tags["+draft/react"] == "a" and got[3].tags["time"] == format_time(1005)
+    for caps in ("batch message-tags server-time draft/chathistory",  # no event-playback
+                 "batch server-time draft/chathistory draft/event-playback"):  # no message-tags
+        got = ask(session(caps, EventWorld())[0], "CHATHISTORY BEFORE #dev msgid=e1-5 10")
+        assert "TAGMSG" not in [msg.command for msg in got]
+    got = ask(session("batch message-tags draft/chathistory", EventWorld())[0],
+              "CHATHISTORY AFTER #dev msgid=e1-2 1")
+    assert got[1].params[1] == "<bob> two"  # the reaction is skipped, not counted
+
+
+def test_a_direct_tagmsg_is_kept_by_its_ends_and_played_back_likewise():
+    every = "batch message-tags draft/chathistory draft/event-playback"
+    for caps, shown in ((every, ["PRIVMSG", "TAGMSG"]),
+                        ("batch message-tags draft/chathistory", ["PRIVMSG"])):
+        irc = session(caps)[0]
+        irc.keep_direct(1, 1000, "bob", b":bob!bob@h PRIVMSG me :hi\r\n")
+        irc.keep_direct(2, 1010, "bob", b":bob!bob@h TAGMSG me\r\n", "+draft/react=x")
+        got = ask(irc, "CHATHISTORY LATEST bob * 10")
+        assert [msg.command for msg in got[1:-1]] == shown
+        if len(shown) == 2:
+            assert got[2].tags["msgid"] == "e1-d2" and got[2].tags["+draft/react"] == "x"
