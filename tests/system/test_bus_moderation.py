@@ -158,3 +158,20 @@ def test_an_invite_mute_and_server_kick_reach_the_other_node_at_once(two_nodes, 
     wait_for(kicked, timeout=TIMEOUT)
     assert b"!!! you were kicked from this server by teach (bye)" in troll.expect_closed()
     read_until(teach, "*** troll has left the chat room (kicked by teach).")
+
+
+def test_minus_n_set_on_one_node_lets_an_outsider_of_the_other_speak(two_nodes):
+    first, second = two_nodes
+    teach = teach_on(first)
+    sam = LineClient(second.address, "sam")  # in #lobby only
+    ivy = IrcClient((second.host, second.irc_port), "ivy")  # in no channel
+    settled(teach, sam, "sam", "here")  # the first node knows sam: one stream, one order
+    ivy.send("PRIVMSG #class :knock")
+    assert ivy.until("404")[-1].params[1] == "#class"  # +n, the default
+    teach.send("/mode #class -n")
+    read_until(teach, "#class *** teach set mode -n on #class")
+    settled(sam, teach, "teach", "open now")  # the second node has read the change
+    ivy.send("PRIVMSG #class :from the other node")
+    read_until(teach, "#class <ivy> from the other node")
+    sam.send("/msg #class and from a terminal there")
+    read_until(teach, "#class <sam> and from a terminal there")
