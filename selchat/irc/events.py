@@ -81,4 +81,3 @@ class WithEvents:
         found = [seq for seq in (self._lines.seq_at(time_ms), self._events.seq_at(time_ms))
                  if seq is not None]
         return min(found) if found else None
-
