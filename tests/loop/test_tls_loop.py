@@ -41,26 +41,6 @@ def test_a_tls_client_chats_with_a_clear_one(tls_loop, pki):
     loop.until(lambda: "<bob> hi alice" in alice.lines)
 
 
-def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatch):
-    """The pass's lines are sealed once per recipient: many lines, one SSL_write."""
-    loop = tls_loop(flood_rate=0)
-    alice = loop.tls_peer(pki.ca_file, "alice")
-    bob = loop.peer("bob")
-    writes = []
-    theirs = loop.conn("alice")
-    real_seal = theirs._seal
-
-    def seal(data):
-        writes.append(bytes(data))
-        return real_seal(data)
-
-    monkeypatch.setattr(theirs, "_seal", seal)
-    bob.send(*(f"line {n}" for n in range(20)))
-    loop.until(lambda: "<bob> line 19" in alice.lines)
-    assert len(writes) < 5, writes  # the burst's passes, not its twenty lines
-    assert sum(w.count(b"<bob> line") for w in writes) == 20  # (bob's join notice may ride along)
-
-
 def _settled_with_writes(loop, pki, monkeypatch):
     """alice (TLS) and bob (clear text) in a quiet room, and the plaintext of
     every SSL_write to alice from now on."""
@@ -78,6 +58,16 @@ def _settled_with_writes(loop, pki, monkeypatch):
 
     monkeypatch.setattr(theirs, "_seal", seal)
     return alice, bob, writes
+
+
+def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatch):
+    """The pass's lines are sealed once per recipient: many lines, one SSL_write."""
+    loop = tls_loop(flood_rate=0)
+    alice, bob, writes = _settled_with_writes(loop, pki, monkeypatch)
+    bob.send(*(f"line {n}" for n in range(20)))
+    loop.until(lambda: "<bob> line 19" in alice.lines)
+    assert len(writes) < 5, writes  # the burst's passes, not its twenty lines
+    assert sum(w.count(b"\n") for w in writes) == 20
 
 
 def test_a_small_piece_is_held_and_joins_the_next_passes_in_one_record(tls_loop, pki,
