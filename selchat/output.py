@@ -27,6 +27,13 @@ room's pass goes into its history here too, one payload per pass (with a
 bus, Redis numbers every room's lines and the bridge keeps them as it reads
 them), unless it holds membership notices only (`notice`).
 
+A TLS connection holds a small piece for one pass (`selchat.tls_port`,
+``HOLD_BYTES``): it tells `hold`, and what the next pass did not join is
+sealed at that pass's end (`release`, from `flush`); while some is held the
+loop does not wait for input (``Server.run_once``), so a pass that finds none
+sends it at once. Held bytes are counted as sent
+when handed over (a held piece is under a record: no limit comes near).
+
 The output limits are judged here, whenever a queue grows: over the hard limit
 (``--max-output``) a connection is dropped at once; over the soft limit
 (``--soft-output``) for longer than its time it is dropped by a timer. A
@@ -68,6 +75,8 @@ class Output:
         #: This pass's membership notices (joins, leaves, renames) by room: a
         #: room's pass of nothing else is numbered but not kept (`notice`).
         self._notices: Dict[Room, int] = {}
+        #: Connections holding a piece for one pass, with the pass it came in.
+        self.held: List[Tuple[Connection, int]] = []
 
     def room_batch(self, room: Room) -> Batch[Connection]:
         """`room`'s batch for this pass, made on its first line (or membership change)."""
@@ -274,8 +283,30 @@ class Output:
             self._counters.bytes_sent += max(0, before - after)
         return after
 
+    def hold(self, conn: Connection) -> None:
+        """`conn` holds this pass's piece for the next pass (`release`)."""
+        self.held.append((conn, self._counters.loop_passes))
+
+    def release(self) -> None:
+        """Send what was held since an earlier pass and not joined by this
+        one's piece (a send each)."""
+        held, self.held = self.held, []
+        now = self._counters.loop_passes
+        for conn, since in held:
+            if since == now:
+                self.held.append((conn, since))
+            elif (conn.out.pending and not conn.events & EVENT_WRITE
+                  and (conn.state is OPEN or conn.state is DRAINING)):
+                queued = conn.flush()
+                if queued > 0:  # counted as sent when held: counted again when it goes
+                    self._counters.bytes_sent -= queued
+                self._sent(conn, queued)
+
     def flush(self) -> None:
-        """One send for each connection the selector found writable (or draining)."""
+        """One send for each connection the selector found writable (or
+        draining), and for those holding a piece since the last pass."""
+        if self.held:
+            self.release()
         dirty = list(self.dirty)
         self.dirty.clear()
         for conn in dirty:

@@ -325,7 +325,9 @@ class Server:
             else self._timers.timeout(self._clock())
         if timeout is not None:
             wait = timeout if wait is None else min(wait, timeout)
-        events = self._selector.select(wait)
+        # Output held for a pass (`selchat.tls_port`) never waits for input: a
+        # pass that finds none sends it at its end (`Output.release`).
+        events = self._selector.select(0 if self._output.held else wait)
         started = time.perf_counter()
         self._now = self._clock()
         self._time_ms = int(self._wall_clock() * 1000)

@@ -27,6 +27,14 @@ things follow from OpenSSL writing to the socket:
   holds decrypted and unread is at most the rest of one record a read budget
   cut short: such a connection puts itself on the server's owed reads, and
   everything else still in the kernel keeps the socket readable.
+
+A pass's piece smaller than a record is *held* (`HOLD_BYTES`): queued, not
+sealed, until the next pass, whose piece joins it in one ``SSL_write`` (fewer,
+fuller records: each costs the server about 2 µs besides the cipher, and the
+reader as much to open). Nothing waits longer than that one pass: what the
+next pass does not join is sealed at its end (`selchat.output.Output.release`),
+and while anything is held the loop does not wait for input (`Server.run_once`):
+a quiet server sends it in a pass of its own at once.
 """
 import logging
 import selectors
@@ -35,7 +43,7 @@ import ssl
 from typing import TYPE_CHECKING, Callable, Dict, List, NamedTuple, Optional, Tuple
 
 from selchat.addresses import format_address, os_problem
-from selchat.connection import GONE, Connection, Kind, Protocol
+from selchat.connection import GONE, Connection, Kind, Protocol, State
 from selchat.flood import TokenBucket
 from selchat.listeners import close_socket
 from selchat.sendbuf import Buffer, SendBuffer
@@ -61,8 +69,13 @@ HANDSHAKE_TIMEOUT = 10.0
 #: that a backlog goes in few calls, small enough that joining the head
 #: copies little.
 WRITE_CHUNK = 64 * 1024
+#: A pass's piece under this many bytes is held for the next pass (see the
+#: module's docstring): a full record's plaintext (16 KB), past which
+#: joining two pieces saves no record.
+HOLD_BYTES = 16 * 1024
 #: What OpenSSL raises when the socket would block; the call is repeated later.
 WOULD_BLOCK = (ssl.SSLWantReadError, ssl.SSLWantWriteError, BlockingIOError, InterruptedError)
+OPEN = State.OPEN
 
 
 class OverTls(NamedTuple):
@@ -191,7 +204,7 @@ def sealer(sock: ssl.SSLSocket) -> Callable[[Buffer], int]:
 class TlsConnection(Connection):
     """A connection whose socket is an ``ssl.SSLSocket`` that shook hands."""
 
-    __slots__ = ("_server", "_reading", "_seal")
+    __slots__ = ("_server", "_reading", "_seal", "_held")
     sock: ssl.SSLSocket
     out: PlaintextQueue
 
@@ -200,6 +213,7 @@ class TlsConnection(Connection):
         self.sock = sock
         self._server = server
         self._seal = sealer(sock)
+        self._held = False  # what `out` holds was held, not refused by the socket
         super().__init__(sock, number, kind, proto, bucket)
         self.out = PlaintextQueue()
 
@@ -241,8 +255,14 @@ class TlsConnection(Connection):
         out = self.out
         if out.pending:
             out.append(data)
-            return out.pending
+            # Held since the last pass: sealed now with this pass's piece.
+            return self.flush() if self._held else out.pending
         if data:
+            if len(data) < HOLD_BYTES and self.state is OPEN:
+                out.append(data)
+                self._held = True
+                self._server._output.hold(self)
+                return 0  # as if sent: no write interest, and no limit comes near
             try:
                 self._seal(data)
             except WOULD_BLOCK:  # OpenSSL sent what it could: the rest goes with the next write
@@ -255,6 +275,7 @@ class TlsConnection(Connection):
         return self.write(b"".join(pieces))
 
     def flush(self) -> int:
+        self._held = False
         out = self.out
         if not out.pending:
             return 0
@@ -270,6 +291,7 @@ class TlsConnection(Connection):
 
     def discard_output(self) -> None:  # dropped: closed next, without before_close
         super().discard_output()
+        self._held = False
         self._unseal()
 
     def _unseal(self) -> None:

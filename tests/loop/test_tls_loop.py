@@ -41,11 +41,13 @@ def test_a_tls_client_chats_with_a_clear_one(tls_loop, pki):
     loop.until(lambda: "<bob> hi alice" in alice.lines)
 
 
-def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatch):
-    """The pass's lines are sealed once per recipient: many lines, one SSL_write."""
-    loop = tls_loop(flood_rate=0)
+def _settled_with_writes(loop, pki, monkeypatch):
+    """alice (TLS) and bob (clear text) in a quiet room, and the plaintext of
+    every SSL_write to alice from now on."""
     alice = loop.tls_peer(pki.ca_file, "alice")
     bob = loop.peer("bob")
+    bob.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # each send arrives at once
+    loop.run(3)  # nothing left held
     writes = []
     theirs = loop.conn("alice")
     real_seal = theirs._seal
@@ -55,10 +57,83 @@ def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatc
         return real_seal(data)
 
     monkeypatch.setattr(theirs, "_seal", seal)
+    return alice, bob, writes
+
+
+def test_a_pass_for_many_recipients_is_one_record_each(tls_loop, pki, monkeypatch):
+    """The pass's lines are sealed once per recipient: many lines, one SSL_write."""
+    loop = tls_loop(flood_rate=0)
+    alice, bob, writes = _settled_with_writes(loop, pki, monkeypatch)
     bob.send(*(f"line {n}" for n in range(20)))
     loop.until(lambda: "<bob> line 19" in alice.lines)
     assert len(writes) < 5, writes  # the burst's passes, not its twenty lines
     assert sum(w.count(b"\n") for w in writes) == 20
+
+
+def test_a_small_piece_is_held_and_joins_the_next_passes_in_one_record(tls_loop, pki,
+                                                                       monkeypatch):
+    loop = tls_loop(flood_rate=0)
+    alice, bob, writes = _settled_with_writes(loop, pki, monkeypatch)
+    bob.send("one")
+    loop.server.run_once(0)
+    assert writes == []  # held: more input may come
+    bob.send("two")
+    loop.server.run_once(0)
+    assert writes == [b"<bob> one\n<bob> two\n"]  # the two passes' pieces, one SSL_write
+    loop.until(lambda: "<bob> two" in alice.lines)
+
+
+def test_a_held_piece_goes_at_the_end_of_the_next_pass(tls_loop, pki, monkeypatch):
+    """The next pass has input but nothing for alice: her piece goes at its end."""
+    loop = tls_loop(flood_rate=0)
+    alice, bob, writes = _settled_with_writes(loop, pki, monkeypatch)
+    bob.send("one")
+    loop.server.run_once(0)
+    assert writes == []
+    bob.sock.sendall(b"half a li")  # input, but no line for anyone
+    loop.server.run_once(0)
+    assert writes == [b"<bob> one\n"]
+
+
+def test_nothing_is_held_while_the_loop_waits(tls_loop, pki, monkeypatch):
+    """A pass that would wait for input does not while a piece is held: it
+    finds none at once and sends the piece."""
+    loop = tls_loop(flood_rate=0)
+    alice, bob, writes = _settled_with_writes(loop, pki, monkeypatch)
+    selector = loop.server._selector
+    waits = []
+    real_select = selector.select
+
+    def select(timeout=None):
+        waits.append(timeout)
+        return real_select(timeout)
+
+    monkeypatch.setattr(selector, "select", select)
+    bob.send("one")
+    loop.server.run_once(0)
+    assert writes == []
+    loop.server.run_once(2.0)  # nothing to read: it would wait up to 2 s
+    assert waits[-1] == 0 and writes == [b"<bob> one\n"]
+    loop.server.run_once(0.01)
+    assert waits[-1] == 0.01  # nothing held: the loop waits again
+
+
+def test_a_held_piece_is_sent_before_its_connection_closes(tls_loop, pki, monkeypatch):
+    loop = tls_loop(flood_rate=0)
+    alice, bob, writes = _settled_with_writes(loop, pki, monkeypatch)
+    bob.send("last words")
+    loop.server.run_once(0)
+    alice.send("/quit")
+    loop.until(lambda: alice.closed)
+    assert "<bob> last words" in alice.lines and alice.ended_cleanly
+
+
+def test_a_piece_of_a_full_record_is_not_held(tls_loop, pki, monkeypatch):
+    loop = tls_loop(flood_rate=0, max_line=20_000)
+    alice, bob, writes = _settled_with_writes(loop, pki, monkeypatch)
+    bob.send("x" * tls_port.HOLD_BYTES)
+    loop.server.run_once(0)  # read, delivered and sealed in the one pass
+    assert len(writes) == 1 and writes[0].startswith(b"<bob> xxx")
 
 
 def test_a_reader_behind_a_full_socket_gets_every_byte_in_order(tls_loop, pki):
