@@ -508,22 +508,21 @@ class BusBridge:
             return
         room = self._server._room
         member = room.sessions.by_hash(move.token_hash) if move.former == node else None
-        status = member_status.split(move.rooms)[1]  # its login and roles go with it
         if member is None:
             room.remote_presence(move.node, Presence("+", move.name))
             room.rooms.remote_set(move.name, move.rooms)  # the same rooms, on another node
-            self._status_arrived(move.name, status)
-            return
-        kept = list(member.kept)
-        self._claims.pop(member.session, None)  # the name is the other node's now
-        self._said_status.pop(move.key, None)
-        # Listed in its rooms as the other node's first, so no room empties here.
-        room.rooms.remote_set(move.name, move.rooms)
-        self._server._apply(room.moved_away(member, move.node))
-        room.rooms.remote_relist(move.name)
-        room.remote_status.set(move.name, status)  # no news to its rooms here
-        for direct in kept:  # they follow it there
-            self.bus.outbox.direct(move.key, direct.data)
+        else:
+            kept = list(member.kept)
+            self._claims.pop(member.session, None)  # the name is the other node's now
+            self._said_status.pop(move.key, None)
+            # Listed in its rooms as the other node's first, so no room empties here.
+            room.rooms.remote_set(move.name, move.rooms)
+            self._server._apply(room.moved_away(member, move.node))
+            room.rooms.remote_relist(move.name)
+            for direct in kept:  # they follow it there
+                self.bus.outbox.direct(move.key, direct.data)
+        # Its login and roles go with it (no news to its rooms: the same as before).
+        room.remote_status.set(move.name, member_status.split(move.rooms)[1])
 
     def bus_lost(self, keys: List[str]) -> None:
         for key in keys:
