@@ -294,7 +294,8 @@ class BusBridge:
             room.rooms.remote_forget(move.name)  # ours now: after entering, no room empties
             status = member_status.split(move.rooms)[1]  # what every node read with the move
             room.status_moved(conn, status)
-            self._said_status[move.key] = status
+            if status:
+                self._said_status[move.key] = status
             self.bus.outbox.rooms(move.name, self._rooms_field(conn))
             self._share_status(move.name, rooms_told=True)  # if it is not all ours
             # Redis moved the name's claim here already; heartbeats renew it.
