@@ -193,3 +193,16 @@ def test_a_lost_nodes_members_invitations_end_with_them(here):
     effects = here.remote_gone(["mia"])
     assert isinstance(effects[0], Persist) and effects[0].value["invited"] == []
     assert isinstance(effects[1], Broadcast)
+
+
+def test_a_deop_of_a_registered_name_elsewhere_takes_its_makers_role_there_too(here):
+    here.authority.accounts["sam"] = Account("sam", "")
+    here.authority.rooms["#class"].ops.add("sam")
+    here.remote_status.set("sam", "%=sam\t%@#class")  # it made #class again, there
+    room = here.rooms.get("#class")
+    effects = say(here, T, "/deop #class sam")
+    assert effects[0] == Unannounced(Presence(ROLE, "sam", "-"), room)
+    assert "sam" not in here.authority.rooms["#class"].ops
+    assert in_class(here) == "Online in #class (2): sam, @teach"
+    effects = say(here, T, "/op #class sam")  # kept in the rules: nothing for its node
+    assert not [each for each in effects if isinstance(each, Unannounced)]
