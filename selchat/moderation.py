@@ -278,8 +278,9 @@ class Moderation(PuttingOut[Session], Generic[Session]):
 
     def _set_op(self, session: Session, name: str, room_name: str, target: str,
                 on: bool) -> List[Effect]:
-        """A registered name's role is kept (present or not); a member here
-        whose name is not registered operates the room while it stays."""
+        """A registered name's role is kept (present or not); a member whose
+        name is not registered operates the room while it stays, here or on
+        its node (told first by a role entry: `selchat.member_status`)."""
         room = self._operated(session, room_name)
         if isinstance(room, list):
             return room
