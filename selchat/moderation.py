@@ -9,9 +9,11 @@ default one) operates it while they stay in it, as on IRC; so does a member
 given ``/op`` whose name is not registered. A registered name's role is kept
 (the maker's too) and follows its account; a room whose kept rules name
 operators is theirs, and its maker anew is not one (else anyone could take
-over an emptied room's bans and modes). In the default room, a kick or a ban
-is from the server: a server ban holds the name (and its look-alikes) and the
-banned member's address group.
+over an emptied room's bans and modes). An invitation lasts until its member
+joins the room or leaves the server (a rename takes it along), as on IRC:
+kept in the rules, so with a bus its end holds on every node. In the default
+room, a kick or a ban is from the server: a server ban holds the name (and its
+look-alikes) and the banned member's address group.
 
 Every action is told to the room, logged with who did it and kept (``Audit``),
 and the rules are written to the data directory (``Persist``), so they survive
