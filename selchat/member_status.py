@@ -21,7 +21,18 @@ start with ``%``: never a room name, so an older node skips them too).
 The other nodes keep the statuses in `RemoteStatus`, by name key, and forget
 one when its member leaves the server or is renamed; a role counts while its
 member is listed in the room (`operators`), so a part read before its status
-already ends it. Pure: strings in, decisions out.
+already ends it.
+
+Two changes come from elsewhere than the member's node. An operator's
+``/op`` (``/deop``) of another node's member whose name is not registered
+is a presence entry of its own (`role`: ``@NAME<TAB>+``, the room in the
+entry's room field), before the announcement: the member's node gives it
+the role (and says its status, as after any change), every other node
+counts it at once (`RemoteStatus.role`), so the marks agree from the
+announcement on. And a session resumed on another node takes its status
+along: Redis moves its ``joined`` value, status included, to the new node,
+which keeps the login and the roles (`selchat.room_nodes`), and every node
+reads the status there (``Moved.rooms``). Pure: strings in, decisions out.
 """
 from typing import Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Set, Tuple
 
@@ -32,6 +43,9 @@ from selchat.rooms import Room, room_key
 STATUS = "%"
 ACCOUNT = STATUS + "="
 OPERATES = STATUS + "@"
+#: Presence change of a role given (taken) by another node's operator: never
+#: a change an older node knows (it skips it), never a status item.
+ROLE = "@"
 
 
 class Status(NamedTuple):
@@ -91,6 +105,15 @@ def told(presence_field: str) -> Optional[Tuple[str, str]]:
     return (name, status) if name else None
 
 
+def role_told(presence_field: str) -> Optional[Tuple[str, bool]]:
+    """(name, given) of a role presence field (``@NAME<TAB>+`` or ``-``);
+    None for another change."""
+    if not presence_field.startswith(ROLE):
+        return None
+    name, _, how = presence_field[1:].partition("\t")
+    return (name, how == "+") if name and how in ("+", "-") else None
+
+
 class RemoteStatus:
     """Other nodes' members' statuses, by name key."""
 
@@ -106,14 +129,25 @@ class RemoteStatus:
         """Member `name`'s status is `status`: its account if that changed
         (None: unchanged; "": logged out), for account-notify."""
         key = name_key(name)
+        old, new = self._of.get(key, NONE), parse(status)
+        self._put(key, old, new)
+        return None if new.account == old.account else new.account
+
+    def role(self, name: str, room_key: str, given: bool) -> None:
+        """Another node's member `name` was given (or lost) the role of the
+        room `room_key` while it stays, by an operator: counted until its
+        node says its status."""
+        key = name_key(name)
         old = self._of.get(key, NONE)
-        new = parse(status)
+        operates = old.operates | {room_key} if given else old.operates - {room_key}
+        self._put(key, old, old._replace(operates=operates))
+
+    def _put(self, key: str, old: Status, new: Status) -> None:
         self._index(key, old, new)
         if new == NONE:
             self._of.pop(key, None)
         else:
             self._of[key] = new
-        return None if new.account == old.account else new.account
 
     def _index(self, key: str, old: Status, new: Status) -> None:
         for room in old.operates - new.operates:

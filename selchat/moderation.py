@@ -9,9 +9,11 @@ default one) operates it while they stay in it, as on IRC; so does a member
 given ``/op`` whose name is not registered. A registered name's role is kept
 (the maker's too) and follows its account; a room whose kept rules name
 operators is theirs, and its maker anew is not one (else anyone could take
-over an emptied room's bans and modes). In the default room, a kick or a ban
-is from the server: a server ban holds the name (and its look-alikes) and the
-banned member's address group.
+over an emptied room's bans and modes). An invitation lasts until its member
+joins the room or leaves the server (a rename takes it along), as on IRC:
+kept in the rules, so with a bus its end holds on every node. In the default
+room, a kick or a ban is from the server: a server ban holds the name (and its
+look-alikes) and the banned member's address group.
 
 Every action is told to the room, logged with who did it and kept (``Audit``),
 and the rules are written to the data directory (``Persist``), so they survive
@@ -27,7 +29,7 @@ from selchat.accounts.authority import DEFAULT_MODES, Authority, RoomRules, Sanc
 from selchat.effect_types import (
     Audit, Broadcast, Close, Effect, Keep, Persist, Presence, Send, Session, Unannounced,
 )
-from selchat.member_status import STATUS, RemoteStatus
+from selchat.member_status import ROLE, STATUS, RemoteStatus
 from selchat.moderation_nodes import PuttingOut
 from selchat.names import name_key
 from selchat.rooms import Room, Rooms, room_key
@@ -85,12 +87,8 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         room = self.rooms.get(room_name)
         members = 0 if room is None else len(room)
         shown = room_name if room is None else room.name
-        refusal = self.authority.join_refusal(session, name_key(name), room_key(room_name),
-                                              shown, key, members)
-        rules = self.authority.rooms.get(room_key(room_name))
-        if refusal is None and rules is not None:
-            rules.invited.discard(name_key(name))  # an invitation is used once
-        return refusal
+        return self.authority.join_refusal(session, name_key(name), room_key(room_name),
+                                           shown, key, members)
 
     def _room_entered(self, session: Session, name: str, room: Room,
                       made: bool) -> List[Effect]:
@@ -101,7 +99,7 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         key = auth.identified.get(session)
         rules = auth.rooms.get(room.key)
         kept = rules is not None  # rules from before: said to whoever joins
-        effects: List[Effect] = []
+        effects = self._invitation_used(name, room, rules)
         if made and not room.default and (rules is None or not rules.ops):
             room.operators.add(session)
             if key is not None:
@@ -118,6 +116,35 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         effects.append(Send(session, self._rules_line(room, rules)))
         refusal = self._speech_refusal(session, name, room)
         return effects + refusal if refusal else effects
+
+    def _invitation_used(self, name: str, room: Room,
+                         rules: Optional[RoomRules]) -> List[Effect]:
+        """An invitation of `name`'s to `room` is used by its join: gone on
+        every node (the rules are written, and shared with a bus)."""
+        key = name_key(name)
+        if rules is None or key not in rules.invited:
+            return []
+        rules.invited.discard(key)
+        self.authority.restrict(rules)
+        return [Persist("room", room.key, rules.value())]
+
+    def _invitations_follow(self, name: str, new: str = "") -> List[Effect]:
+        """Member `name` left the server (`new` ""), or is `new` now: its
+        invitations, unused, end with it or follow it, as IRC's are the
+        member's (a newcomer under the name gets none), on every node."""
+        key, auth = name_key(name), self.authority
+        to = name_key(new) if new else ""
+        effects: List[Effect] = []
+        for each in sorted(auth.inviting):  # the rooms with any: mostly none
+            rules = auth.rooms.get(each)
+            if rules is None or key not in rules.invited or to == key:
+                continue
+            rules.invited.discard(key)
+            if to:
+                rules.invited.add(to)
+            auth.restrict(rules)
+            effects.append(Persist("room", each, rules.value()))
+        return effects
 
     def _rules_line(self, room: Room, rules: RoomRules) -> wire.ServerLine:
         """"Modes of #room: +mt; operators: a, b; voiced: c; muted: d (until ...)"."""
@@ -260,42 +287,50 @@ class Moderation(PuttingOut[Session], Generic[Session]):
 
     def _set_op(self, session: Session, name: str, room_name: str, target: str,
                 on: bool) -> List[Effect]:
-        """A registered name's role is kept (present or not); a member here
-        whose name is not registered operates the room while it stays."""
+        """A registered name's role is kept (present or not); a member whose
+        name is not registered operates the room while it stays, here or on
+        its node (told first by a role entry: `selchat.member_status`)."""
         room = self._operated(session, room_name)
         if isinstance(room, list):
             return room
         key = name_key(target)
         account = self.authority.accounts.get(key)
         member = self._owners.get(key)
+        remote = self._remote.get(key) if member is None else None
         here = member is not None and room.has(member)
+        there = remote is not None and key in room.remote
+        # While it stays: a maker's role, or an unregistered name's (on its node, if there).
+        staying = (here and member in room.operators) or \
+            (there and key in self.remote_status.operators(room))
         if account is not None:  # kept, and its account's wherever it is
-            shown, ops = account.name, self._rules(room).ops
-            operates = key in ops or (here and member in room.operators)
-        elif member is None:
+            shown = account.name
+            operates = key in self._rules(room).ops or staying
+        elif member is None and remote is None:
             return [Send(session, wire.error(f"no such user: {clean(target)}"))]
-        elif not here:
+        elif not (here or there):
             return [Send(session, wire.error(f"{clean(target)} is not in {room.name}"))]
-        else:  # while it stays in the room
-            shown, ops = room.members.get(member) or clean(target), set()
-            operates = member in room.operators
+        else:
+            shown = remote[0] if remote is not None else room.members.get(member) or clean(target)
+            operates = staying
         if operates == on:
             return [Send(session, wire.error(
                 f"{shown} is {'already' if on else 'not'} an operator of {room.name}"))]
-        if on:
-            if account is not None:
-                ops.add(key)
-            else:
-                room.operators.add(member)
-            text = f"{name} made {shown} an operator of {room.name}"
-        else:
-            ops.discard(key)
-            room.operators.discard(member)
-            text = f"{name} took {shown}'s operator role in {room.name}"
+        if account is not None:
+            ops = self._rules(room).ops
+            (ops.add if on else ops.discard)(key)
+        told: List[Effect] = []
+        if account is None or not on:  # the role while it stays (taken: any)
+            if here:  # the other nodes learn it from its status, after the announcement
+                (room.operators.add if on else room.operators.discard)(member)
+            elif there:  # its node gives it; every node counts it at once
+                self.remote_status.role(shown, room.key, on)
+                told = [Unannounced(Presence(ROLE, shown, "+" if on else "-"), room)]
+        text = (f"{name} made {shown} an operator of {room.name}" if on
+                else f"{name} took {shown}'s operator role in {room.name}")
         announced = self._announce(name, room, "op" if on else "deop", shown, text)
-        # A role while it stays: the other nodes learn it from its status.
-        return announced if account is not None else [
-            *announced, Unannounced(Presence(STATUS, shown))]
+        if here:
+            announced.append(Unannounced(Presence(STATUS, shown)))
+        return [*told, *announced]
 
     def _do_kick(self, session: Session, name: str, command: commands.Kick) -> List[Effect]:
         room = self._operated(session, command.room)

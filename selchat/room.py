@@ -248,7 +248,7 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         rooms.forget(session)
         line = wire.left(name, reason)
         effects: List[Effect] = [Left(session)] if connected else []
-        effects.append(Release(session, name))
+        effects += [Release(session, name), *self._invitations_follow(name)]
         # Everyone was told it joined the chat: everyone is told it left, in
         # the default room or not; one never told (an IRC client that never
         # joined #lobby), only those sharing a room with it.
@@ -451,7 +451,8 @@ class ChatRoom(Login[Session], Moderation[Session], RoomCommands[Session],
         self._listed(name_key(new))
         log.info("%s is now known as %s", name, new)
         line = wire.renamed(name, new)
-        effects: List[Effect] = [Release(session, name, final=False), Claim(session, new)]
+        effects: List[Effect] = [Release(session, name, final=False), Claim(session, new),
+                                 *self._invitations_follow(name, new)]
         # Names are the server's: everyone is told (the other nodes too), in
         # the default room or not; of one never told it joined (IRC), only
         # those sharing a room with it, and the other nodes' lists.

@@ -21,7 +21,8 @@ from selchat.effect_types import (
     INSIDE, OUTSIDE, TOPIC, Broadcast, Close, Effect, Keep, Left, Presence, Send, Session,
     Unannounced, Unhold,
 )
-from selchat.member_status import RemoteStatus
+from selchat.accounts.authority import Authority
+from selchat.member_status import RemoteStatus, parse as parse_status
 from selchat.names import MAX_NAME, name_key
 from selchat.resume import TaggedSession, TaggedSessions
 from selchat.rooms import Room, Rooms
@@ -36,6 +37,7 @@ class OtherNodes(Generic[Session]):
     """The other nodes' part of `selchat.room.ChatRoom`, which sets these up."""
 
     rooms: Rooms[Session]
+    authority: Authority[Session]
     #: Other nodes' members: name key -> (name, node).
     _remote: Dict[str, Tuple[str, str]]
     #: Other nodes' members' logins and roles.
@@ -61,6 +63,9 @@ class OtherNodes(Generic[Session]):
             ...
 
         def _quiet(self, room: Room) -> bool:
+            ...
+
+        def _invitations_follow(self, name: str, new: str = "") -> List[Effect]:
             ...
 
     def remote_name(self, key: str) -> Optional[str]:
@@ -146,8 +151,9 @@ class OtherNodes(Generic[Session]):
             self.remote_status.forget(name)
             node = held[1] if held else ""
             log.info("%s left (server lost)", name)
-            effects.append(Broadcast(wire.left(name, "server lost"),
-                                     presence=Presence("-", name, node)))
+            effects += [*self._invitations_follow(name),
+                        Broadcast(wire.left(name, "server lost"),
+                                  presence=Presence("-", name, node))]
         return effects
 
     def announce_all(self) -> List[Effect]:
@@ -185,6 +191,39 @@ class OtherNodes(Generic[Session]):
                              f"you are now known as {new}.")
         told = Keep(session, notice) if session in self._held else Send(session, notice)
         return [*self._rename(session, name, new), told]
+
+    def role_told(self, name: str, room_name: str, given: bool) -> bool:
+        """Another node's operator gave (`given`) or took the role of the
+        member named `name` while it stays in room `room_name`
+        (`selchat.moderation`): this node's member has it (True: its status
+        changed, to be said), another node's is counted so until its status
+        comes."""
+        room = self.rooms.get(room_name)
+        if room is None or room.default:
+            return False
+        key = name_key(name)
+        member = self._owners.get(key)
+        if member is None:
+            if key in room.remote:
+                self.remote_status.role(name, room.key, given)
+            return False
+        if not room.has(member) or (member in room.operators) == given:
+            return False
+        (room.operators.add if given else room.operators.discard)(member)
+        return True
+
+    def status_moved(self, session: Session, status: str) -> None:
+        """`session` was resumed here from another node (in its rooms again):
+        its login and its roles while it stays come with it, as its former
+        node last said them (`selchat.member_status`; an account deleted
+        meanwhile is no login)."""
+        moved = parse_status(status)
+        key = name_key(moved.account)
+        if moved.account and key in self.authority.accounts:
+            self.authority.identified[session] = key
+        for room in self.rooms.rooms_of(session):
+            if room.key in moved.operates and not room.default:
+                room.operators.add(session)
 
     def moved_away(self, member: TaggedSession, node: str) -> List[Effect]:
         """`member`'s session was resumed on `node`: let it go here without a

@@ -5,7 +5,6 @@ sockets, no processes, no clock), ``loop/`` (the server in this process on a
 fake clock, loopback sockets), ``system/`` (processes and real sockets).
 """
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,7 +22,7 @@ from support.clients import LineClient
 from support.constants import TIMEOUT
 from support.fake_loop import Loop
 from support.join_client import FakeServer, Output, Terminal, join_command
-from support.redis_server import RedisServer
+from support.redis_server import RedisServer, require_redis
 from support.servers import ServerProcess, default_sigint
 
 HERE = Path(__file__).parent
@@ -194,11 +193,7 @@ def start_redis() -> Iterator[Callable[..., RedisServer]]:
     Without ``redis-server`` on PATH the test is skipped, unless
     ``SELCHAT_REQUIRE_REDIS=1`` (CI installs it), which makes that a failure.
     """
-    if shutil.which("redis-server") is None:
-        why = "redis-server is not installed"
-        if os.environ.get("SELCHAT_REQUIRE_REDIS") == "1":
-            pytest.fail(why + "; SELCHAT_REQUIRE_REDIS=1")
-        pytest.skip(why)
+    require_redis()
     started: List[RedisServer] = []
 
     def start(*extra_args: str) -> RedisServer:

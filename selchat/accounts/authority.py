@@ -180,6 +180,8 @@ class Authority(Generic[Session]):
         self.restricted: Set[str] = set()
         #: Room keys of the secret rooms (+s): lists of rooms ask only these.
         self.secret: Set[str] = set()
+        #: Room keys of the rooms with invitations: a member's leave asks only these.
+        self.inviting: Set[str] = set()
         self._names = Guesses(*GUESSES_PER_NAME)
         self._groups = Guesses(*GUESSES_PER_GROUP)
 
@@ -188,6 +190,7 @@ class Authority(Generic[Session]):
         self.accounts, self.rooms, self.bans = accounts, rooms, bans
         self.restricted = {key for key, rules in rooms.items() if rules.moderated or rules.mutes}
         self.secret = {key for key, rules in rooms.items() if rules.secret}
+        self.inviting = {key for key, rules in rooms.items() if rules.invited}
 
     # -- accounts ---------------------------------------------------------------------
 
@@ -290,10 +293,10 @@ class Authority(Generic[Session]):
         return None
 
     def restrict(self, rules: RoomRules) -> None:
-        """`rules` changed: keep `restricted` and `secret` in step."""
+        """`rules` changed: keep `restricted`, `secret` and `inviting` in step."""
         key = room_key(rules.name)
         for keys, on in ((self.restricted, rules.moderated or rules.mutes),
-                         (self.secret, rules.secret)):
+                         (self.secret, rules.secret), (self.inviting, rules.invited)):
             if on:
                 keys.add(key)
             else:

@@ -136,7 +136,8 @@ class SharedRules:
                 auth.bans[key] = value
         elif value is None:
             auth.rooms.pop(key, None)
-            auth.restricted.discard(key)
+            for keys in (auth.restricted, auth.secret, auth.inviting):
+                keys.discard(key)
         else:
             assert isinstance(value, dict)
             rules = auth.rooms[key] = RoomRules.from_value(value)

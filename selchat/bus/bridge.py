@@ -114,7 +114,8 @@ class BusBridge:
             return
         self.bus.outbox.presence(effect.presence.field(),
                                  effect.room.name if effect.room is not None else "")
-        self._rooms_changed(effect.presence, effect.room)
+        if effect.presence.change != member_status.ROLE:  # another node's member's
+            self._rooms_changed(effect.presence, effect.room)
 
     def _rooms_changed(self, presence: Presence, room: Optional[Room]) -> None:
         """Write to Redis what a change of presence did to this node's member's
@@ -291,7 +292,12 @@ class BusBridge:
             server._apply(room.adopt(conn, move.name, token))
             server._apply(self._enter(conn, move.name, current, names))
             room.rooms.remote_forget(move.name)  # ours now: after entering, no room empties
-            self.bus.outbox.rooms(move.name, self._rooms_field(conn))  # its status is ours
+            status = member_status.split(move.rooms)[1]  # what every node read with the move
+            room.status_moved(conn, status)
+            if status:
+                self._said_status[move.key] = status
+            self.bus.outbox.rooms(move.name, self._rooms_field(conn))
+            self._share_status(move.name, rooms_told=True)  # if it is not all ours
             # Redis moved the name's claim here already; heartbeats renew it.
             self._claims[conn] = NameClaim(move.key, move.name, move.since, move.token_hash)
             member = room.sessions.get(conn)
@@ -443,6 +449,11 @@ class BusBridge:
         if status is not None:
             self._status_arrived(*status)
             return
+        role = member_status.role_told(told.presence)
+        if role is not None:  # ours: its status says it to every node
+            if self._server._room.role_told(role[0], told.room, role[1]):
+                self._share_status(role[0])
+            return
         presence = Presence.parse(told.presence)
         if presence is None:
             return
@@ -501,16 +512,18 @@ class BusBridge:
         if member is None:
             room.remote_presence(move.node, Presence("+", move.name))
             room.rooms.remote_set(move.name, move.rooms)  # the same rooms, on another node
-            room.remote_status.forget(move.name)  # its roles and login stayed behind
-            return
-        kept = list(member.kept)
-        self._claims.pop(member.session, None)  # the name is the other node's now
-        # Listed in its rooms as the other node's first, so no room empties here.
-        room.rooms.remote_set(move.name, move.rooms)
-        self._server._apply(room.moved_away(member, move.node))
-        room.rooms.remote_relist(move.name)
-        for direct in kept:  # they follow it there
-            self.bus.outbox.direct(move.key, direct.data)
+        else:
+            kept = list(member.kept)
+            self._claims.pop(member.session, None)  # the name is the other node's now
+            self._said_status.pop(move.key, None)
+            # Listed in its rooms as the other node's first, so no room empties here.
+            room.rooms.remote_set(move.name, move.rooms)
+            self._server._apply(room.moved_away(member, move.node))
+            room.rooms.remote_relist(move.name)
+            for direct in kept:  # they follow it there
+                self.bus.outbox.direct(move.key, direct.data)
+        # Its login and roles go with it (no news to its rooms: the same as before).
+        room.remote_status.set(move.name, member_status.split(move.rooms)[1])
 
     def bus_lost(self, keys: List[str]) -> None:
         for key in keys:

@@ -2,6 +2,7 @@
 the status string, its place in Redis' ``joined`` values, what the other
 nodes keep of it and how a room's marks and a /op use it. Exact values."""
 from selchat import member_status as ms
+from selchat.accounts.authority import Account
 from selchat.bus.protocol import Outbox, Told, decode
 from selchat.effect_types import Presence, Unannounced
 from selchat.room import ChatRoom
@@ -103,3 +104,48 @@ def test_an_op_of_a_name_that_is_not_registered_is_told_as_a_status():
     effects = room.receive(A, "/op #dev bob")
     assert effects[-1] == Unannounced(Presence(ms.STATUS, "bob"))
     assert room.receive(A, "/deop #dev bob")[-1] == Unannounced(Presence(ms.STATUS, "bob"))
+
+
+def test_a_role_given_elsewhere_travels_as_a_presence_an_older_node_skips():
+    box = Outbox("N1", retention_ms=1000, lease_ms=1000)
+    box.presence(Presence(ms.ROLE, "bob", "+").field(), "#dev")
+    batch = box.seal(5)
+    assert batch is not None and batch.ops == ["P", "@bob\t+", "#dev"]
+    told = decode([b"n", b"N1", b"p", b"@bob\t+", b"r", b"#dev"])
+    assert told == Told("N1", "@bob\t+", "#dev")
+    assert ms.role_told(told.presence) == ("bob", True)
+    assert ms.role_told("@bob\t-") == ("bob", False)
+    assert ms.role_told("@bob") is None and ms.role_told("%bob\t+") is None
+    assert Presence.parse(told.presence) is None and ms.told(told.presence) is None
+
+
+def test_a_role_counts_until_its_members_status_says_otherwise():
+    room = ChatRoom(default_room="#lobby")
+    room.remote_presence("N2", Presence("+", "bob"))
+    room.remote_room_presence("#dev", Presence("+", "bob"))
+    room.remote_status.set("bob", "%=bob")
+    room.remote_status.role("bob", "#dev", True)
+    dev = room.rooms.get("#dev")
+    assert room.remote_status.operators(dev) == {"bob"}
+    assert room.remote_status.account("bob") == "bob"  # the login stays
+    room.remote_status.role("Bob", "#dev", False)
+    assert room.remote_status.operators(dev) == set() and len(room.remote_status) == 1
+    room.remote_status.set("bob", "")
+    room.remote_status.role("bob", "#dev", True)
+    assert room.remote_status.set("bob", "") is None and len(room.remote_status) == 0
+
+
+def test_a_session_moved_here_keeps_its_login_and_its_roles_while_it_stays():
+    room = ChatRoom(default_room="#lobby")
+    room.authority.accounts["jilles"] = Account("jilles", "")
+    room.connect(A)
+    room.adopt(A, "bar", "token")
+    for name in ("#dev", "#ops"):
+        room.rooms.enter(A, name, "bar")
+    room.status_moved(A, ms.field("Jilles", ["#dev", "#gone", "#lobby"]))
+    assert room.authority.identified[A] == "jilles"
+    assert [each.name for each in room.rooms if A in each.operators] == ["#dev"]
+    room.connect(B)
+    room.adopt(B, "kim", "token2")
+    room.status_moved(B, ms.field("deleted", []))  # an account gone meanwhile: no login
+    assert B not in room.authority.identified

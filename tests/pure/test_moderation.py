@@ -202,3 +202,54 @@ def test_the_outside_rule_travels_with_the_rooms_rules():
     older = rules.value()
     del older["outside"]  # kept before the mode existed: +n, as every room then
     assert RoomRules.from_value(older).modes() == "+n"
+def invited_to_class(room):
+    """#class invite-only (teach alone in it: operators pass every mode),
+    xavi invited: the invitations kept, as every node reads them."""
+    say(room, S, "/part #class")
+    say(room, M, "/part #class")
+    say(room, T, "/mode #class +i")
+    room.connect(X, "10.0.0.4")
+    say(room, X, "xavi")
+    say(room, T, "/invite xavi #class")
+    assert room.authority.rooms["#class"].invited == {"xavi"}
+
+
+def kept_invitations(effects):
+    """The invitations of #class as the Persist effects write them (to the
+    data directory and, with a bus, to every node)."""
+    return [each.value["invited"] for each in effects
+            if isinstance(each, Persist) and each.key == "#class"]
+
+
+def test_an_invitation_is_used_by_the_join_and_written_so(room):
+    invited_to_class(room)
+    effects = say(room, X, "/join #class")
+    assert texts(effects, X)[0].startswith("*** You joined #class")
+    assert kept_invitations(effects) == [[]]
+    say(room, X, "/part #class")
+    assert texts(say(room, X, "/join #class"))[0].startswith("!!! #class is invite-only")
+
+
+def test_an_invitation_ends_when_its_member_leaves_the_server(room):
+    invited_to_class(room)
+    effects = say(room, X, "/quit")
+    assert kept_invitations(effects) == [[]]
+    assert not room.authority.inviting  # a leave asks no room from here on
+    room.connect(5, "10.0.0.5")
+    say(room, 5, "xavi")  # a newcomer under the name is not the one invited
+    assert texts(say(room, 5, "/join #class"))[0].startswith("!!! #class is invite-only")
+
+
+def test_an_invitation_follows_its_member_to_its_new_name(room):
+    invited_to_class(room)
+    effects = say(room, X, "/nick xander")
+    assert kept_invitations(effects) == [["xander"]]
+    assert kept_invitations(say(room, X, "/nick Xander")) == []  # the same name
+    room.connect(5, "10.0.0.5")
+    say(room, 5, "xavi")
+    assert texts(say(room, 5, "/join #class"))[0].startswith("!!! #class is invite-only")
+    assert texts(say(room, X, "/join #class"), X)[0].startswith("*** You joined #class")
+
+
+def test_a_leave_without_invitations_writes_nothing(room):
+    assert not [each for each in say(room, M, "/quit") if isinstance(each, Persist)]

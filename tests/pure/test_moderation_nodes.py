@@ -1,15 +1,20 @@
 """Moderation of members on other nodes (``--bus``), in the chat rules and on
 the bus: the moderator's node answers with an ``Expel`` before its
 announcement, the member's node removes it (`ChatRoom.expelled`) with the
-lines a local member gets, and the op crosses the stream as an ``o`` entry."""
+lines a local member gets, and the op crosses the stream as an ``o`` entry.
+A /op of an unregistered name there is a role entry its node acts on
+(`ChatRoom.role_told`); invitations end on every node at their use or their
+member's leave."""
 import pytest
 
 from selchat import wire
-from selchat.accounts.authority import Account, Sanction
+from selchat.accounts.authority import Account, RoomRules, Sanction
 from selchat.bus.protocol import Expelled, Outbox, decode
 from selchat.effect_types import (
     Audit, Broadcast, Close, Exited, Expel, Left, Persist, Presence, Relay, Release, Send,
+    Unannounced,
 )
+from selchat.member_status import ROLE
 from support.accounts import Clock, room_with_accounts, say, texts
 
 T, S, M = 1, 2, 3  # teach (here), sam, mia
@@ -143,3 +148,61 @@ def test_a_server_ban_made_elsewhere_bans_the_address_its_member_came_from(there
     assert Close(M) in effects
     assert there.banned_elsewhere("sam", Sanction("sam", None, "", "teach", "10.9.9.9"))[0] \
         == Send(S, wire.error("you were banned from this server by teach until lifted"))
+
+
+def test_an_op_of_another_nodes_unregistered_member_goes_to_its_node_first(here):
+    room = here.rooms.get("#class")
+    effects = say(here, T, "/op #class sam")
+    assert effects[:2] == [
+        Unannounced(Presence(ROLE, "sam", "+"), room),
+        Broadcast(wire.notice("teach made sam an operator of #class"), room=room)]
+    assert in_class(here) == "Online in #class (2): @sam, @teach"  # counted here at once
+    assert texts(say(here, T, "/op #class sam")) == ["!!! sam is already an operator of #class"]
+    effects = say(here, T, "/deop #class sam")
+    assert effects[0] == Unannounced(Presence(ROLE, "sam", "-"), room)
+    assert in_class(here) == "Online in #class (2): sam, @teach"
+    assert texts(say(here, T, "/op #class mia")) == ["!!! mia is not in #class"]
+    assert texts(say(here, T, "/op #class nobody")) == ["!!! no such user: nobody"]
+
+
+def test_the_members_node_gives_the_role_and_a_third_node_counts_it(here, there):
+    room = there.rooms.get("#class")
+    assert there.role_told("mia", "#class", True) is False  # not in it
+    say(there, M, "/join #class")
+    assert there.role_told("mia", "#class", True) is True  # its status is to be said
+    assert M in room.operators and there.authority.room_operator(M, "#class")
+    assert there.role_told("mia", "#class", True) is False  # nothing new
+    assert there.role_told("mia", "#nowhere", True) is False
+    assert there.role_told("mia", "#class", False) is True and M not in room.operators
+    assert there.role_told("sam", "#class", False) is True  # its maker's role, too
+    third = here  # a node that neither gave it nor holds sam
+    third.role_told("sam", "#class", True)
+    assert in_class(third) == "Online in #class (2): @sam, @teach"
+
+
+def test_an_invitation_from_another_node_is_used_on_the_members_node(there):
+    rules = RoomRules("#class", invite_only=True, invited={"mia"})
+    there.authority.rooms["#class"] = rules  # as the rules from the bus put them
+    there.authority.restrict(rules)
+    effects = say(there, M, "/join #class")
+    assert [each.value["invited"] for each in effects if isinstance(each, Persist)] == [[]]
+
+
+def test_a_lost_nodes_members_invitations_end_with_them(here):
+    say(here, T, "/invite mia #class")
+    effects = here.remote_gone(["mia"])
+    assert isinstance(effects[0], Persist) and effects[0].value["invited"] == []
+    assert isinstance(effects[1], Broadcast)
+
+
+def test_a_deop_of_a_registered_name_elsewhere_takes_its_makers_role_there_too(here):
+    here.authority.accounts["sam"] = Account("sam", "")
+    here.authority.rooms["#class"].ops.add("sam")
+    here.remote_status.set("sam", "%=sam\t%@#class")  # it made #class again, there
+    room = here.rooms.get("#class")
+    effects = say(here, T, "/deop #class sam")
+    assert effects[0] == Unannounced(Presence(ROLE, "sam", "-"), room)
+    assert "sam" not in here.authority.rooms["#class"].ops
+    assert in_class(here) == "Online in #class (2): sam, @teach"
+    effects = say(here, T, "/op #class sam")  # kept in the rules: nothing for its node
+    assert not [each for each in effects if isinstance(each, Unannounced)]

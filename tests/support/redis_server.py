@@ -14,10 +14,20 @@ import time
 from typing import Any, List, Optional, Union
 
 import hiredis
+import pytest
 
 from selchat.bus.resp import command
 from support.constants import TIMEOUT  # also the bound of any start, stop or query
 
+
+def require_redis() -> None:
+    """Skip the test without ``redis-server`` on PATH, unless
+    ``SELCHAT_REQUIRE_REDIS=1`` (CI installs it), which makes that a failure."""
+    if shutil.which("redis-server") is None:
+        why = "redis-server is not installed"
+        if os.environ.get("SELCHAT_REQUIRE_REDIS") == "1":
+            pytest.fail(why + "; SELCHAT_REQUIRE_REDIS=1")
+        pytest.skip(why)
 
 
 class RedisNotStarted(RuntimeError):

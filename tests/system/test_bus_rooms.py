@@ -162,11 +162,11 @@ def test_a_resume_on_another_node_brings_back_every_room_with_redis_numbers(
                                          "<bob> three"]
     assert int(got[1][0]["seq"]) == int(tags["seq"]) + 1  # Redis' numbers: one sequence
     back.send("/who #ops", "still in #dev")  # her current room came back with her
-    assert back.text() == "*** Online in #ops (1): alice"
+    assert back.text() == "*** Online in #ops (1): @alice"  # and her role as its maker
     read_until(bob, "#dev <alice> still in #dev")
     carol.send("/who #dev", "/rooms")  # her former node lists her in her rooms, elsewhere now
     assert read_until(carol, "***   #ops (1)")[-5:] == [
-        "*** Online in #dev (2): alice, bob", "*** Rooms (3):", "***   #dev (2)",
+        "*** Online in #dev (2): @alice, bob", "*** Rooms (3):", "***   #dev (2)",
         "***   #lobby (3)", "***   #ops (1)"]
 
 
