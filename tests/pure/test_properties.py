@@ -121,8 +121,10 @@ _NASTY = st.sampled_from([
     "\ufffd",
 ])
 texts = st.lists(st.one_of(_NASTY, st.text(max_size=8)), max_size=30).map("".join)
-# Printable text: nothing a terminal treats as a control (category Cc), no surrogates.
-printable = st.text(st.characters(blacklist_categories=("Cc", "Cs")), max_size=20)
+# Printable text: nothing a terminal treats as a control (category Cc), no surrogates,
+# and no format characters (Cf: the byte order mark, bidi overrides, zero-width ones),
+# which clean() removes on purpose as invisible.
+printable = st.text(st.characters(blacklist_categories=("Cc", "Cs", "Cf")), max_size=20)
 
 
 @settings(max_examples=300, deadline=None, database=None)
