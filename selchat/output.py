@@ -117,7 +117,7 @@ class Output:
                 if conn in particular:
                     skipped += 1
                     continue
-                key: object
+                data: Optional[bytes]
                 if conn.frame is None:
                     if not conn.tagged:  # the hot path of the line protocol
                         data = shared
