@@ -121,27 +121,36 @@ class Output:
             # Who gets more than the shared bytes: the same dict when no room spoke.
             particular = own if not rooms else own.keys() | rooms.keys()
             everyone = list(members)  # a send may fail: a copy
-            skipped = 0
+            skipped = sent = 0
             for conn in everyone:
                 if conn in particular:
                     skipped += 1
                     continue
-                key: object
+                data: Optional[bytes]
                 if conn.frame is None:
-                    if not conn.tagged:  # the hot path
-                        self.write(conn, shared)
-                        continue
-                    key = conn.render  # its variant (None: the line protocol's tags)
+                    if not conn.tagged:  # the hot path of the line protocol
+                        data = shared
+                    else:  # of IRC: its variant (render None: the line protocol's tags)
+                        data = framed.get(conn.render)
+                        if data is None:
+                            data = framed[conn.render] = variant(conn)[0]
                 else:
                     key = (conn.frame, conn.tagged)
-                data = framed.get(key)
-                if data is None:
-                    data = variant(conn)[0] if conn.tagged else shared
-                    if conn.frame is not None:
-                        data = conn.frame(data)
-                    framed[key] = data
-                self.write(conn, data)
-            self._counters.sends += len(everyone) - skipped  # counted here, not per write
+                    data = framed.get(key)
+                    if data is None:
+                        data = framed[key] = conn.frame(variant(conn)[0] if conn.tagged
+                                                        else shared)
+                # `write` inline (a call less per recipient): sent at once, or queued
+                if conn.events & EVENT_WRITE:
+                    self.write(conn, data)
+                    continue
+                queued = conn.write(data)
+                if queued == 0 and conn.state is OPEN:  # all went, nothing to decide
+                    sent += len(data)
+                else:
+                    self._sent(conn, self._count_sent(len(data), queued))
+            self._counters.bytes_sent += sent  # counted here, not per write
+            self._counters.sends += len(everyone) - skipped
         for conn, pieces in own.items():
             if conn.tagged:
                 pieces = variant(conn)[1][conn]
