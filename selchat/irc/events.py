@@ -9,12 +9,16 @@ server's one sequence (a hole in the room's lines, as another room's line
 is), so a TAGMSG's msgid is a room line's (``EPOCH-SEQ``), and a
 CHATHISTORY query walks both in one order (`WithEvents`).
 
-Kept in memory, on this node, while the room exists: not on disk, not read
-back after a restart, not across ``--bus`` nodes (docs/irc.rst, "Not kept").
+Only TAGMSGs worth a look later are kept (`worth_keeping`): reactions and
+those their sender asks to keep, as Ergo's ``tagmsg-storage`` whitelist; a
+typing notice is news only while it is sent, and a chatty client's would
+push the reactions out. Kept in memory, on this node, while the room exists:
+not on disk, not read back after a restart, not across ``--bus`` nodes
+(docs/irc.rst, "Not kept").
 """
 import collections
 import weakref
-from typing import Deque, List, Optional
+from typing import Deque, List, Mapping, Optional
 
 from selchat.history import Line
 from selchat.room_lines import MemoryLines, RoomLines
@@ -22,6 +26,15 @@ from selchat.room_lines import MemoryLines, RoomLines
 #: TAGMSGs kept per room: a screenful of reactions around the last lines.
 #: At about 150 bytes each, 15 KB for a busy room; a quiet room keeps none.
 EVENTS_KEPT = 100
+
+#: Client tags that make a TAGMSG worth keeping: a reaction, or the sender's
+#: request (``+draft/persist``, which irctest's Ergo configuration keeps too).
+KEPT_TAGS = frozenset({"+draft/react", "+react", "+draft/persist", "+persist"})
+
+
+def worth_keeping(tags: Mapping[str, str]) -> bool:
+    """Whether a TAGMSG with these client tags is kept for CHATHISTORY."""
+    return not KEPT_TAGS.isdisjoint(tags)
 
 
 class Event(Line):

@@ -15,7 +15,7 @@ from selchat.effect_types import Broadcast, Close, Effect, Relay, Replay, Send
 from selchat.framing import LineBuffer
 from selchat.accounts.authority import DEFAULT_MODES
 from selchat.archive import room_key
-from selchat.irc.events import WithEvents
+from selchat.irc.events import WithEvents, worth_keeping
 from selchat.irc.message import MAX_LINE, encode, escape
 from selchat.irc.render import mask
 from selchat.irc.replay import Said, said
@@ -379,8 +379,11 @@ class RoomView:
             else:
                 recipients = [to]
         name = chat.name_of(conn) or "*"
-        # With a bus, Redis numbers the room's lines: a TAGMSG, no line, is not kept.
-        seq = server._history.number() if room is not None and server._bridge is None else 0
+        # With a bus, Redis numbers the room's lines: a TAGMSG, no line, is not kept;
+        # nor is one not worth keeping (a typing notice): it takes no room number.
+        keep = worth_keeping(tags)
+        seq = server._history.number() if (
+            keep and room is not None and server._bridge is None) else 0
         msgid = f"{server._history.epoch}-{seq}" if seq else kind.direct_msgid()
         said = {"time": format_time(server._time_ms), "msgid": msgid, **tags}
         source = mask(name, kind.server_name)
@@ -395,7 +398,7 @@ class RoomView:
         own = ";".join(f"{key}={escape(value)}" if value else key for key, value in tags.items())
         if seq and room is not None:
             kind.events.add(room, seq, server._time_ms, encode(source, "TAGMSG", [room.name]), own)
-        elif to is not None:
+        elif keep and to is not None:
             self._keep_event(to, target, encode(source, "TAGMSG", [target]), own)
         caps = kind.caps_of(conn)
         return signed if caps is not None and caps.has("account-tag") else line

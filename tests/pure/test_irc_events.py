@@ -45,3 +45,9 @@ def test_an_events_own_tags_join_the_answers():
         b"@time=T;msgid=e1-2;+draft/react=a;+typing " + REACTION
     assert ev.with_tags("", event) == b"@+draft/react=a;+typing " + REACTION
     assert ev.with_tags("@time=T ", ev.Event(2, 1010, REACTION, b"")) == b"@time=T " + REACTION
+
+
+def test_reactions_and_asked_for_ones_are_kept_typing_notices_are_not():
+    assert ev.worth_keeping({"+draft/react": "x"}) and ev.worth_keeping({"+react": "y"})
+    assert ev.worth_keeping({"+draft/persist": "", "+client-only": "z"})
+    assert not ev.worth_keeping({"+typing": "active"}) and not ev.worth_keeping({})
