@@ -114,7 +114,8 @@ class Batch(Generic[Who]):
         for index, (payload, exclude, target, _) in enumerate(items):
             offsets.append(position)
             if target is None:
-                payload = cast(bytes, payload)  # a broadcast is one object
+                # A broadcast is one object (an assert narrows it: no call to `cast` an item).
+                assert not isinstance(payload, list)
                 parts.append(payload)
                 position += len(payload)
                 if exclude is not None:
