@@ -213,16 +213,16 @@ class Renderer:
         (and its speaker's account, with `account`)."""
         texts = payload.decode("utf-8", "replace").split("\n")
         if len(texts) == 2 and texts[0] and not texts[1]:  # one line, as most payloads are
-            return self._line_bytes(texts[0], target, tags, account, extended_join)
-        return b"".join([self._line_bytes(text, target, tags, account, extended_join)
+            text = texts[0]  # the hot path: a chat line, no decoding of sentences
+            return self._chat(text, tags, account) or \
+                self._sentence(text, target, tags, account, extended_join)
+        return b"".join([self._chat(text, tags, account) or
+                         self._sentence(text, target, tags, account, extended_join)
                          for text in texts if text])
 
-    def _line_bytes(self, text: str, target: object, tags: str, account: bool,
-                    extended_join: bool) -> bytes:
-        """One line of a payload (not empty) as IRC lines."""
-        chat = self._chat(text, tags, account)
-        if chat is not None:  # the hot path: one chat line, no decoding of sentences
-            return chat
+    def _sentence(self, text: str, target: object, tags: str, account: bool,
+                  extended_join: bool) -> bytes:
+        """One line of a payload that is no plain chat line, as IRC lines."""
         if account:
             return b"".join([self._with_account(tags, _speaker(line)).encode() + line
                              for line in self.line(text, target, extended_join)])
