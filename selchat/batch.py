@@ -104,8 +104,8 @@ class Batch(Generic[Who]):
             if target is None:
                 return cast(bytes, payload), {} if exclude is None else {exclude: []}
         if render is not None:
-            items = [(payload if payload.__class__ is list
-                      else render(cast(bytes, payload), note, target), exclude, target, note)
+            items = [(payload if isinstance(payload, list) else render(payload, note, target),
+                      exclude, target, note)
                      for payload, exclude, target, note in items]
         offsets: List[int] = []  # where each item's bytes start in `shared`
         parts: List[bytes] = []
@@ -114,7 +114,8 @@ class Batch(Generic[Who]):
         for index, (payload, exclude, target, _) in enumerate(items):
             offsets.append(position)
             if target is None:
-                payload = cast(bytes, payload)  # a broadcast is one object
+                # A broadcast is one object (an assert narrows it: no call to `cast` an item).
+                assert not isinstance(payload, list)
                 parts.append(payload)
                 position += len(payload)
                 if exclude is not None:

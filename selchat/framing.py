@@ -53,7 +53,7 @@ class LineBuffer:
         self.max_line = max_line
         self._buf = b""
         self._pos = 0  # start of the first line not yet returned
-        self._searched = 0  # no newline in _buf[_pos:_searched]
+        self._searched = 0  # no newline in _buf[_pos:_searched]; never below _pos
         self._discarding = False  # inside an overlong line, dropping to its newline
         self._ended = False  # fed b"": the stream is over
 
@@ -76,7 +76,7 @@ class LineBuffer:
         (more bytes needed), or END_OF_STREAM (the stream is over and every line out)."""
         buf = self._buf
         while True:
-            end = buf.find(b"\n", max(self._pos, self._searched))
+            end = buf.find(b"\n", self._searched)
             if end < 0:
                 if self._ended:
                     return self._last_line()
@@ -104,7 +104,7 @@ class LineBuffer:
 
     def has_line(self) -> bool:
         """True if `next_line` has something other than None to answer."""
-        return self._ended or self._buf.find(b"\n", max(self._pos, self._searched)) >= 0
+        return self._ended or self._buf.find(b"\n", self._searched) >= 0
 
     @property
     def pending(self) -> int:

@@ -230,7 +230,7 @@ class MemoryHistory:
         if count and self.capacity:
             passes = self._passes
             passes.append(_Pass(first, payload, ends, time_ms, self._tags))
-            if len(passes) > SMALL_HISTORY and isinstance(passes, list):
+            if isinstance(passes, list) and len(passes) > SMALL_HISTORY:
                 self._passes = collections.deque(passes)
             self._kept += count
             self._trim()
@@ -244,12 +244,13 @@ class MemoryHistory:
         passes = self._passes
         while over > 0:
             oldest = passes[0]
-            left = len(oldest.ends) - oldest.start
+            count = len(oldest.ends)
+            left = count - oldest.start
             if left <= over:
                 del passes[0]  # a deque's popleft; a list's is short (SMALL_HISTORY)
                 over -= left
                 self._kept -= left
-                self._trimmed = oldest.first_seq + len(oldest.ends) - 1
+                self._trimmed = oldest.first_seq + count - 1
             else:
                 oldest.start += over
                 self._kept -= over

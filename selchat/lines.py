@@ -22,6 +22,8 @@ from selchat.web.websocket import IDLE_FRAMES, WebSocketLines
 log = logging.getLogger(__name__)
 
 OPEN = State.OPEN
+#: A line kind's protocol (made once: a ``Union[...]`` in `take_input` is a lookup a read).
+LineProtocol = Union[LineBuffer, WebSocketLines]
 
 
 class LineKind(ThrottledKind):
@@ -58,7 +60,7 @@ class LineKind(ThrottledKind):
         returns how many it took."""
         # A line kind's connections carry the line protocol its kind made:
         # Connection.proto is typed as the union of every kind's.
-        proto = cast(Union[LineBuffer, WebSocketLines], conn.proto)
+        proto = cast(LineProtocol, conn.proto)
         server = self._server
         bucket, now, take_line = conn.bucket, server._now, self.take_line
         max_line = server.limits.max_line

@@ -217,7 +217,7 @@ class IrcKind(LineKind):
     # -- reading ------------------------------------------------------------------------
 
     def take_line(self, conn: Connection, line: bytes) -> None:
-        proto = self._lines(conn)
+        proto = cast(IrcLines, conn.proto)  # (not `_lines`: a call less a line)
         proto.heard = self._server._now
         session = proto.session
         assert session is not None

@@ -211,19 +211,23 @@ class Renderer:
               extended_join: bool = False) -> bytes:
         """Every line of `payload` as IRC lines, each with `tags` in front
         (and its speaker's account, with `account`)."""
-        out: List[bytes] = []
-        for text in payload.decode("utf-8", "replace").split("\n"):
-            if text:
-                chat = self._chat(text, tags, account)
-                if chat is not None:  # the hot path: one chat line, no decoding of sentences
-                    out.append(chat)
-                elif account:
-                    out += [self._with_account(tags, _speaker(line)).encode() + line
-                            for line in self.line(text, target, extended_join)]
-                else:
-                    out += [tags.encode() + line
-                            for line in self.line(text, target, extended_join)]
-        return b"".join(out)
+        texts = payload.decode("utf-8", "replace").split("\n")
+        if len(texts) == 2 and texts[0] and not texts[1]:  # one line, as most payloads are
+            text = texts[0]  # the hot path: a chat line, no decoding of sentences
+            return self._chat(text, tags, account) or \
+                self._sentence(text, target, tags, account, extended_join)
+        return b"".join([self._chat(text, tags, account) or
+                         self._sentence(text, target, tags, account, extended_join)
+                         for text in texts if text])
+
+    def _sentence(self, text: str, target: object, tags: str, account: bool,
+                  extended_join: bool) -> bytes:
+        """One line of a payload that is no plain chat line, as IRC lines."""
+        if account:
+            return b"".join([self._with_account(tags, _speaker(line)).encode() + line
+                             for line in self.line(text, target, extended_join)])
+        head = tags.encode()
+        return b"".join([head + line for line in self.line(text, target, extended_join)])
 
     def _chat(self, text: str, tags: str, account: bool = False) -> Optional[bytes]:
         """``[#room ]<name> text`` as a PRIVMSG, when it fits one IRC line

@@ -62,11 +62,14 @@ class IrcLines(LineBuffer):
 class RoomView:
     """The room as one IRC client sees it (`selchat.irc.session.World`)."""
 
-    __slots__ = ("_kind", "_conn", "_stamp", "_replay")
+    __slots__ = ("_kind", "_conn", "_channels", "_stamp", "_replay")
 
     def __init__(self, kind: "IrcKind", conn: Connection) -> None:
         self._kind = kind
         self._conn = conn
+        #: Its connection's `IrcLines.channels` (the same dict, kept at hand:
+        #: `say` reads it for every line).
+        self._channels = kind._lines(conn).channels
         self._stamp: Dict[str, str] = {}  # the last direct line's msgid and time
         #: The room's replay for this client's last command (a JOIN's), until
         #: the session asks for it (`replayed`) or the next command.
@@ -216,19 +219,18 @@ class RoomView:
             tags: Optional[Dict[str, str]] = None) -> Tuple[Optional[str], bool]:
         """The hot path of an IRC client's chat: a room line, as the room's
         own chat line is (``Broadcast``), without a command to parse."""
-        server, conn = self._kind._server, self._conn
-        proto = self._kind._lines(conn)
+        server, conn, channels = self._kind._server, self._conn, self._channels
         chat = server._room
-        room = proto.channels.get(channel)
+        room = channels.get(channel)
         if room is None or not room.has(conn):  # (a room one is in exists: the cache holds)
             room = self._room(channel)
             if room is None:
                 return None, False
             if not room.has(conn):
                 return room.name, self._outside(room, text, kind, echo, tags)
-            if len(proto.channels) >= CHANNELS_KEPT:
-                proto.channels.clear()
-            proto.channels[channel] = room
+            if len(channels) >= CHANNELS_KEPT:
+                channels.clear()
+            channels[channel] = room
         if chat.authority.restricted and chat.may_speak(conn, room) is not None:
             return room.name, False  # muted, or +m: the session answers 404 with why
         name = chat.name_of(conn) or "*"
