@@ -124,9 +124,16 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         key = name_key(name)
         if rules is None or key not in rules.invited:
             return []
+        return [self._invitation_ends(rules, key)]
+
+    def _invitation_ends(self, rules: RoomRules, key: str, to: str = "") -> Persist:
+        """Name key `key`'s invitation in `rules` ends (or is name key `to`'s
+        now), in step with `Authority.inviting`: written, so on every node."""
         rules.invited.discard(key)
+        if to:
+            rules.invited.add(to)
         self.authority.restrict(rules)
-        return [Persist("room", room.key, rules.value())]
+        return Persist("room", room_key(rules.name), rules.value())
 
     def _invitations_follow(self, name: str, new: str = "") -> List[Effect]:
         """Member `name` left the server (`new` ""), or is `new` now: its
@@ -137,13 +144,8 @@ class Moderation(PuttingOut[Session], Generic[Session]):
         effects: List[Effect] = []
         for each in sorted(auth.inviting):  # the rooms with any: mostly none
             rules = auth.rooms.get(each)
-            if rules is None or key not in rules.invited or to == key:
-                continue
-            rules.invited.discard(key)
-            if to:
-                rules.invited.add(to)
-            auth.restrict(rules)
-            effects.append(Persist("room", each, rules.value()))
+            if rules is not None and key in rules.invited and to != key:
+                effects.append(self._invitation_ends(rules, key, to))
         return effects
 
     def _rules_line(self, room: Room, rules: RoomRules) -> wire.ServerLine:

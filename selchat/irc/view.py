@@ -233,31 +233,32 @@ class RoomView:
             channels[channel] = room
         if chat.authority.restricted and chat.may_speak(conn, room) is not None:
             return room.name, False  # muted, or +m: the session answers 404 with why
-        name = chat.name_of(conn) or "*"
+        self._broadcast(room, text, kind, None if echo else conn, tags)
+        return room.name, True
+
+    def _broadcast(self, room: Room[Connection], text: str, kind: str,
+                   exclude: Optional[Connection], tags: Optional[Dict[str, str]]) -> str:
+        """This client's line (`kind`: chat, action or notice) to `room`, as
+        the room's own chat line is; answers the client's name."""
+        server = self._kind._server
+        name = server._room.name_of(self._conn) or "*"
         line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
                 if kind == "action" else notice(f"-{name}- {text}"))
-        effect = Broadcast(line, None if echo else conn, room=None if room.default else room)
+        effect = Broadcast(line, exclude, room=None if room.default else room)
         if tags:
             self._kind.renderer.carries(effect, tags)
         server._apply([effect])
-        return room.name, True
+        return name
 
     def _outside(self, room: Room[Connection], text: str, kind: str, echo: bool,
                  tags: Optional[Dict[str, str]]) -> bool:
         """A line from a client not in `room`: said if the room is -n (and the
         client neither banned nor muted there). The room's line does not come
         back to a non-member, so its echo (echo-message) is made here."""
-        server, conn = self._kind._server, self._conn
-        chat = server._room
-        if chat.outside_refusal(conn, room) is not None or chat.may_speak(conn, room) is not None:
+        if self._refusal(room) is not None:
             return False
-        name = chat.name_of(conn) or "*"
-        line = (wire_chat(name, text) if kind == "chat" else wire_action(name, text)
-                if kind == "action" else notice(f"-{name}- {text}"))
-        effect = Broadcast(line, conn, room=None if room.default else room)
-        if tags:
-            self._kind.renderer.carries(effect, tags)
-        server._apply([effect])
+        conn, server = self._conn, self._kind._server
+        name = self._broadcast(room, text, kind, conn, tags)
         if echo:
             caps = self._kind.caps_of(conn)
             body = f"\x01ACTION {text}\x01" if kind == "action" else text
@@ -285,12 +286,14 @@ class RoomView:
 
     def speech_refusal(self, channel: str) -> Optional[str]:
         room = self._room(channel)
-        if room is None:
-            return None
-        chat = self._kind._server._room
-        if not room.has(self._conn):
-            return chat.outside_refusal(self._conn, room) or chat.may_speak(self._conn, room)
-        return chat.may_speak(self._conn, room)
+        return None if room is None else self._refusal(room)
+
+    def _refusal(self, room: Room[Connection]) -> Optional[str]:
+        """Why this client's line may not be said in `room` (from outside: +n
+        or a ban; anyone: a mute or +m), or None."""
+        chat, conn = self._kind._server._room, self._conn
+        outside = None if room.has(conn) else chat.outside_refusal(conn, room)
+        return outside or chat.may_speak(conn, room)
 
     def authenticate(self, account: str, password: str) -> None:
         server = self._kind._server
@@ -397,11 +400,14 @@ class RoomView:
             caps = kind.caps_of(other)
             if caps is not None and caps.has("message-tags"):
                 kind.reply(other, [signed if caps.has("account-tag") else line])
-        own = ";".join(f"{key}={escape(value)}" if value else key for key, value in tags.items())
-        if seq and room is not None:
-            kind.events.add(room, seq, server._time_ms, encode(source, "TAGMSG", [room.name]), own)
-        elif keep and to is not None:
-            self._keep_event(to, target, encode(source, "TAGMSG", [target]), own)
+        if seq or (keep and to is not None):  # kept: numbered in a room, or to a name
+            own = ";".join(f"{key}={escape(value)}" if value else key
+                           for key, value in tags.items())
+            if room is not None:
+                kind.events.add(room, seq, server._time_ms,
+                                encode(source, "TAGMSG", [room.name]), own)
+            elif to is not None:
+                self._keep_event(to, target, encode(source, "TAGMSG", [target]), own)
         caps = kind.caps_of(conn)
         return signed if caps is not None and caps.has("account-tag") else line
 
