@@ -22,6 +22,7 @@ from typing import Callable, List, NamedTuple, Optional, Sequence
 
 from selchat import wire
 from selchat.history import Line
+from selchat.irc.chathistory import is_message
 from selchat.irc.message import encode, escape
 from selchat.tags import format_time
 
@@ -33,7 +34,6 @@ BATCH_TYPE = "chathistory"
 #: The batch's reference: one replay is open at a time on a connection (in
 #: one reply), so one name does, and it differs from labeled-response's ("L...").
 BATCH_REF = "history"
-_SAID = (b"PRIVMSG", b"NOTICE")
 
 
 class Said(NamedTuple):
@@ -49,13 +49,8 @@ def said(lines: Sequence[Line], render: Callable[[bytes], bytes], epoch: str) ->
     """What someone said among a room's kept `lines` (`render`: a line's bytes
     to plain IRC lines, `selchat.irc.render.Renderer.lines`; `epoch`: the
     history's, for the msgids)."""
-    out = []
-    for kept in lines:
-        shown = render(bytes(kept.data))
-        source, _, rest = shown.partition(b" ")
-        if rest.partition(b" ")[0] in _SAID and b"!" in source:  # a user's, not the server's
-            out.append(Said(shown, kept.time_ms, f"{epoch}-{kept.seq}"))
-    return out
+    return [Said(render(bytes(kept.data)), kept.time_ms, f"{epoch}-{kept.seq}")
+            for kept in lines if is_message(kept)]  # CHATHISTORY's rule: a user's, said
 
 
 def replay(lines: Sequence[Said], channel: str, server: str, variant: Optional[str],
